@@ -1,0 +1,104 @@
+/**
+ * Validated, readonly shapes that flow from the config stage to the rest of a mount. Produced only by
+ * `parseMountRequest` (mount-request.ts) and `resolveConnection` (connection.ts).
+ */
+
+export const Encodings = ['utf-8', 'base64', 'hex'] as const;
+export type Encoding = (typeof Encodings)[number];
+
+/** One entry of the SecretProviderClass `objects` YAML list, validated. */
+export interface ObjectConfig {
+  /** File path inside the mount and ObjectVersion id; already checked against the driver's path rules. */
+  readonly objectName: string;
+  /** As written in the SecretProviderClass (used in messages and the version's canonical config). */
+  readonly secretPath: string;
+  /** Normalised request path: always starts with `/v1/`, query string excluded. */
+  readonly requestPath: string;
+  /** Query string without the `?`, or '' when there is none (kept verbatim, in order). */
+  readonly query: string;
+  /** '' means the whole response JSON. */
+  readonly secretKey: string;
+  /** Upper-case HTTP method; GET by default. */
+  readonly method: string;
+  /** JSON body sent with the request; undefined when the object has none. */
+  readonly secretArgs: Readonly<Record<string, unknown>> | undefined;
+  readonly encoding: Encoding;
+  /** File mode 0..0o777 from filePermission; undefined means the request's permission. */
+  readonly filePermission: number | undefined;
+}
+
+export interface PodInfo {
+  readonly name: string;
+  readonly namespace: string;
+  readonly uid: string;
+  readonly serviceAccountName: string;
+}
+
+/** TLS settings as the SecretProviderClass gives them; every field optional (flags and env fill the gaps). */
+export interface TlsParameters {
+  readonly caCertPath?: string;
+  readonly caDirectory?: string;
+  readonly serverName?: string;
+  readonly clientCertPath?: string;
+  readonly clientKeyPath?: string;
+  readonly skipVerify?: boolean;
+}
+
+/** A token the driver gave us for one audience. The token itself is sensitive: never log this object. */
+export interface DriverToken {
+  readonly token: string;
+  readonly expirationTimestamp: string | undefined;
+}
+
+export interface MountConfig {
+  readonly roleName: string;
+  /** Undefined when the SecretProviderClass does not set it (flags/env then decide). */
+  readonly vaultAddress: string | undefined;
+  readonly vaultNamespace: string | undefined;
+  /** From vaultKubernetesMountPath or vaultAuthMountPath (never both); undefined means the --vault-mount default. */
+  readonly authMountPath: string | undefined;
+  readonly tls: TlsParameters;
+  /** The audience whose token logs in; "vault" unless the `audience` parameter says otherwise. */
+  readonly audience: string;
+  readonly objects: readonly ObjectConfig[];
+  readonly pod: PodInfo;
+  /** The `secretProviderClass` attribute the driver adds, for logs; '' when absent. */
+  readonly secretProviderClass: string;
+  /** The JWT for `audience`, from attributes or from secrets; undefined when the driver sent none. */
+  readonly driverToken: DriverToken | undefined;
+  readonly targetPath: string;
+  /** Default file mode from the request's permission (decimal JSON number, e.g. "420" = 0644). */
+  readonly permission: number;
+  /** Parameters we did not recognise (names only), for a debug log line. */
+  readonly ignoredParameters: readonly string[];
+}
+
+/** Provider-wide defaults from flags over `VAULT_*` environment variables (environment < flags). */
+export interface ProviderDefaults {
+  readonly vaultAddress: string;
+  /** Default auth mount (`--vault-mount`, default "kubernetes"). */
+  readonly vaultMount: string;
+  readonly vaultNamespace: string | undefined;
+  readonly tls: TlsParameters;
+}
+
+/**
+ * Where and how one mount talks to Vault: defaults overlaid field by field by the SecretProviderClass
+ * (flags < SecretProviderClass). Two mounts with equal settings share one Vault client; `key` says when.
+ */
+export interface ConnectionSettings {
+  /** Vault base URL without a trailing slash, e.g. "https://vault.vault.svc:8200". */
+  readonly address: string;
+  readonly namespace: string | undefined;
+  readonly authMount: string;
+  readonly tls: {
+    readonly caCertPath: string | undefined;
+    readonly caDirectory: string | undefined;
+    readonly serverName: string | undefined;
+    readonly clientCertPath: string | undefined;
+    readonly clientKeyPath: string | undefined;
+    readonly skipVerify: boolean;
+  };
+  /** Canonical string of every field above, for client and token cache keys. */
+  readonly key: string;
+}

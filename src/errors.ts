@@ -1,0 +1,127 @@
+/**
+ * The one error catalog. Every failure that leaves the provider carries one of these stable codes; the gRPC status
+ * it maps to is decided here and nowhere else (see `grpcStatusFor`).
+ *
+ * Messages are built by our own code from names and paths only: a secret value, a Vault token or a JWT must never
+ * be passed into a ProviderError message. Vault's own error strings are passed through `sanitizeVaultMessage`
+ * before they are quoted.
+ */
+import { status as GrpcStatus } from '@grpc/grpc-js';
+
+export const ErrorCodes = [
+  /** The SecretProviderClass, the pod's volumeAttributes or the MountRequest itself is malformed. */
+  'INVALID_CONFIG',
+  /** No ServiceAccount token for the configured audience, and none could be requested. */
+  'TOKEN_UNAVAILABLE',
+  /** Vault refused the login (bad role, bound names, audience, expired JWT). */
+  'AUTH_FAILED',
+  /** Vault answered 403 on a read, even after one fresh login. */
+  'PERMISSION_DENIED',
+  /** Vault has nothing at the path (404, or an empty response). */
+  'SECRET_NOT_FOUND',
+  /** The response has no such key. */
+  'KEY_NOT_FOUND',
+  /** The value cannot be decoded with the object's encoding. */
+  'DECODE_FAILED',
+  /** Vault answered with something that is not a Vault response (not JSON, wrong shape). */
+  'BAD_VAULT_RESPONSE',
+  /** Vault rejected the request (400 and other 4xx). */
+  'VAULT_REQUEST_REJECTED',
+  /** Vault unreachable, TLS failure, sealed, or 5xx after retries. */
+  'VAULT_UNAVAILABLE',
+  /** The caller's deadline or the request timeout passed. */
+  'DEADLINE_EXCEEDED',
+  /** The files of the mount exceed the driver's gRPC message limit. */
+  'MOUNT_TOO_LARGE',
+  /** Writing the files into the target path failed (--write-files mode). */
+  'WRITE_FAILED',
+  /** A local file named by the configuration (CA, client certificate, HMAC key) cannot be read. */
+  'LOCAL_FILE_ERROR',
+  /** The provider is shutting down and takes no new mounts; the driver retries. */
+  'SHUTTING_DOWN',
+  /** A bug or an unexpected failure. */
+  'INTERNAL',
+] as const;
+
+export type ErrorCode = (typeof ErrorCodes)[number];
+
+const grpcByCode: Readonly<Record<ErrorCode, GrpcStatus>> = {
+  INVALID_CONFIG: GrpcStatus.INVALID_ARGUMENT,
+  TOKEN_UNAVAILABLE: GrpcStatus.UNAUTHENTICATED,
+  AUTH_FAILED: GrpcStatus.PERMISSION_DENIED,
+  PERMISSION_DENIED: GrpcStatus.PERMISSION_DENIED,
+  SECRET_NOT_FOUND: GrpcStatus.NOT_FOUND,
+  KEY_NOT_FOUND: GrpcStatus.NOT_FOUND,
+  DECODE_FAILED: GrpcStatus.FAILED_PRECONDITION,
+  BAD_VAULT_RESPONSE: GrpcStatus.INTERNAL,
+  VAULT_REQUEST_REJECTED: GrpcStatus.FAILED_PRECONDITION,
+  VAULT_UNAVAILABLE: GrpcStatus.UNAVAILABLE,
+  DEADLINE_EXCEEDED: GrpcStatus.DEADLINE_EXCEEDED,
+  MOUNT_TOO_LARGE: GrpcStatus.RESOURCE_EXHAUSTED,
+  WRITE_FAILED: GrpcStatus.INTERNAL,
+  LOCAL_FILE_ERROR: GrpcStatus.FAILED_PRECONDITION,
+  SHUTTING_DOWN: GrpcStatus.UNAVAILABLE,
+  INTERNAL: GrpcStatus.INTERNAL,
+};
+
+/** Context that names what failed: the object and the Vault path, never a value. */
+export interface ErrorContext {
+  readonly objectName?: string;
+  readonly vaultPath?: string;
+  readonly vaultAddress?: string;
+  readonly parameter?: string;
+  readonly httpStatus?: number;
+}
+
+export class ProviderError extends Error {
+  override readonly name = 'ProviderError';
+  readonly code: ErrorCode;
+  readonly context: ErrorContext;
+
+  constructor(code: ErrorCode, message: string, context: ErrorContext = {}, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.context = context;
+  }
+
+  /** The message as the pod's events show it: code first, so operators can grep the troubleshooting table. */
+  get publicMessage(): string {
+    return `${this.code}: ${this.message}`;
+  }
+
+  /** A copy with the object it concerns named in front of the message, for errors raised below the mount. */
+  forObject(objectName: string, vaultPath?: string): ProviderError {
+    if (this.context.objectName !== undefined) return this;
+    const where = vaultPath ?? this.context.vaultPath;
+    const prefix = where === undefined ? `object "${objectName}"` : `object "${objectName}" (Vault path ${where})`;
+    return new ProviderError(
+      this.code,
+      `${prefix}: ${this.message}`,
+      { ...this.context, objectName, ...(where === undefined ? {} : { vaultPath: where }) },
+      { cause: this.cause },
+    );
+  }
+}
+
+export function grpcStatusFor(code: ErrorCode): GrpcStatus {
+  return grpcByCode[code];
+}
+
+/** Any thrown value as a ProviderError; unknown failures become INTERNAL without echoing their text. */
+export function toProviderError(err: unknown): ProviderError {
+  if (err instanceof ProviderError) return err;
+  const kind = err instanceof Error ? err.name : typeof err;
+  return new ProviderError('INTERNAL', `unexpected ${kind}`, {}, { cause: err });
+}
+
+const JWT_LIKE = /eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*\.?[A-Za-z0-9_-]*/g;
+const VAULT_TOKEN_LIKE = /\b(?:hvs|hvb|hvr|s|b|r)\.[A-Za-z0-9_-]{8,}/g;
+
+/**
+ * Vault's error strings are usually safe ("permission denied", "role not found"), but some echo request input.
+ * Keep them short and strip anything shaped like a JWT or a Vault token before quoting them.
+ */
+export function sanitizeVaultMessage(raw: string): string {
+  const cleaned = raw.replace(JWT_LIKE, '<redacted-jwt>').replace(VAULT_TOKEN_LIKE, '<redacted-token>');
+  return cleaned.length > 200 ? `${cleaned.slice(0, 200)}…` : cleaned;
+}

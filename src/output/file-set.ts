@@ -1,0 +1,172 @@
+/**
+ * The set of files one Mount hands back: checked once here against everything the driver would refuse, so a bad
+ * configuration fails with a message naming the object instead of a bare driver error in the pod's events.
+ */
+import { ProviderError } from '../errors.js';
+import { filePathProblem } from './paths.js';
+
+export interface OutputFile {
+  /** Relative path inside the volume, as the driver receives it. */
+  readonly path: string;
+  /** Permission bits, 0..0o777 (the wire field is an int32 the driver passes to chmod). */
+  readonly mode: number;
+  readonly contents: Buffer;
+  /** The SecretProviderClass object the file comes from; named in every error. */
+  readonly objectName: string;
+}
+
+/** The driver's default gRPC receive limit, which applies to the whole MountResponse. */
+export const DEFAULT_MOUNT_LIMIT_BYTES = 4 * 1024 * 1024;
+
+/** A Kubernetes Secret holds at most 1 MiB; above this the driver's secret sync cannot mirror the files. */
+export const SECRET_SYNC_LIMIT_BYTES = 1024 * 1024;
+
+/**
+ * Bytes counted per file on top of its contents, path and object name. The protobuf framing of one File (tags,
+ * length varints, the mode) is under 20 bytes, and the ObjectVersion that usually accompanies it (tags, lengths, a
+ * 43-character version) is under 60; 128 leaves room to spare so an estimate under the limit is never a response
+ * over it.
+ */
+export const PER_FILE_OVERHEAD_BYTES = 128;
+
+const MAX_MODE = 0o777;
+/** Paths can be 4096 bytes long; error messages quote at most this many characters of one. */
+const MAX_QUOTED_PATH = 120;
+const LARGEST_NAMED = 3;
+
+function quote(path: string): string {
+  const shown = path.length > MAX_QUOTED_PATH ? `${path.slice(0, MAX_QUOTED_PATH)}…` : path;
+  return JSON.stringify(shown);
+}
+
+function invalid(objectName: string, message: string): ProviderError {
+  return new ProviderError('INVALID_CONFIG', `object "${objectName}": ${message}`, { objectName });
+}
+
+/** Bytes one file adds to the MountResponse, framing included (an upper estimate). */
+export function responseBytesOf(file: OutputFile): number {
+  return (
+    file.contents.length +
+    Buffer.byteLength(file.path, 'utf8') +
+    Buffer.byteLength(file.objectName, 'utf8') +
+    PER_FILE_OVERHEAD_BYTES
+  );
+}
+
+/** Upper estimate of the MountResponse size for these files. */
+export function responseBytes(files: readonly OutputFile[]): number {
+  return files.reduce((sum, file) => sum + responseBytesOf(file), 0);
+}
+
+/** Sum of the file contents alone: what a synced Kubernetes Secret would have to hold. */
+export function contentBytes(files: readonly OutputFile[]): number {
+  return files.reduce((sum, file) => sum + file.contents.length, 0);
+}
+
+/**
+ * True when the files are too large for the driver to sync into a Kubernetes Secret. The mount still works, so the
+ * caller only logs a warning (with `contentBytes`) rather than failing.
+ */
+export function exceedsSecretSyncLimit(files: readonly OutputFile[]): boolean {
+  return contentBytes(files) > SECRET_SYNC_LIMIT_BYTES;
+}
+
+/** A byte count for people: `512 B`, `3.2 KiB`, `4.0 MiB`. */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+}
+
+/** Objects by the response bytes their files take, largest first (ties by name, so messages are stable). */
+export function largestObjects(files: readonly OutputFile[], count = LARGEST_NAMED): { name: string; bytes: number }[] {
+  const byObject = new Map<string, number>();
+  for (const file of files) {
+    byObject.set(file.objectName, (byObject.get(file.objectName) ?? 0) + responseBytesOf(file));
+  }
+  return [...byObject]
+    .map(([name, bytes]) => ({ name, bytes }))
+    .sort((a, b) => b.bytes - a.bytes || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .slice(0, count);
+}
+
+function checkPathsAndModes(files: readonly OutputFile[]): void {
+  for (const file of files) {
+    const problem = filePathProblem(file.path);
+    if (problem !== undefined) {
+      throw invalid(file.objectName, `file path ${quote(file.path)} would be refused by the driver: ${problem}`);
+    }
+    if (!Number.isInteger(file.mode) || file.mode < 0 || file.mode > MAX_MODE) {
+      throw invalid(
+        file.objectName,
+        `file mode ${String(file.mode)} for ${quote(file.path)} is not a permission between 0 and 0777`,
+      );
+    }
+  }
+}
+
+/** The directories a path lives in: `a/b/c` → `a`, `a/b`. */
+function parentDirectories(path: string): string[] {
+  const parts = path.split('/');
+  const parents: string[] = [];
+  for (let i = 1; i < parts.length; i++) parents.push(parts.slice(0, i).join('/'));
+  return parents;
+}
+
+/**
+ * Two files at one path would overwrite each other in an order nobody chose, and a file at `a` next to `a/b` cannot
+ * exist on disk at all (the driver would fail the mount half-written), so both are configuration errors.
+ */
+function checkConflicts(files: readonly OutputFile[]): void {
+  const byPath = new Map<string, OutputFile>();
+  for (const file of files) {
+    const earlier = byPath.get(file.path);
+    if (earlier !== undefined) {
+      throw invalid(
+        file.objectName,
+        `file path ${quote(file.path)} is also written by object "${earlier.objectName}"`,
+      );
+    }
+    byPath.set(file.path, file);
+  }
+  for (const file of files) {
+    for (const dir of parentDirectories(file.path)) {
+      const asFile = byPath.get(dir);
+      if (asFile !== undefined) {
+        throw invalid(
+          file.objectName,
+          `file path ${quote(file.path)} needs ${quote(dir)} to be a directory, but object "${asFile.objectName}" writes a file there`,
+        );
+      }
+    }
+  }
+}
+
+function checkSize(files: readonly OutputFile[], limitBytes: number): void {
+  const total = responseBytes(files);
+  if (total <= limitBytes) return;
+  // Names and sizes only: the contents are secrets and never belong in a message.
+  const largest = largestObjects(files)
+    .map(({ name, bytes }) => `"${name}" (${formatBytes(bytes)})`)
+    .join(', ');
+  throw new ProviderError(
+    'MOUNT_TOO_LARGE',
+    `the files of this mount take about ${formatBytes(total)} (${total} bytes with framing), over the ` +
+      `${formatBytes(limitBytes)} limit of the driver's gRPC messages; largest objects: ${largest}`,
+  );
+}
+
+/**
+ * Validates the files of one mount and returns them as a frozen array (same order). Throws INVALID_CONFIG for a
+ * path the driver would refuse, a bad mode, a duplicate path or a file/directory clash, and MOUNT_TOO_LARGE when the
+ * response would exceed `limitBytes`.
+ */
+export function buildFileSet(
+  files: readonly OutputFile[],
+  limitBytes: number = DEFAULT_MOUNT_LIMIT_BYTES,
+): readonly OutputFile[] {
+  checkPathsAndModes(files);
+  checkConflicts(files);
+  checkSize(files, limitBytes);
+  return Object.freeze([...files]);
+}

@@ -1,0 +1,55 @@
+/**
+ * Vault clients keyed by ConnectionSettings.key: mounts with the same address, namespace, auth mount and TLS
+ * settings share one keep-alive connection pool. Bounded; an evicted client's connections are closed.
+ */
+import type { ConnectionSettings } from '../config/types.js';
+import { VaultClient, type VaultClientOptions } from './client.js';
+import { Lru } from './lru.js';
+import { loadTlsMaterial, nodeTlsFileReader, type TlsFileReader } from './tls-files.js';
+import { UndiciTransport } from './transport.js';
+
+export interface ClientPoolOptions {
+  readonly requestTimeoutMs: number;
+  readonly maxClients?: number;
+  readonly tlsFiles?: TlsFileReader;
+  readonly client?: VaultClientOptions;
+}
+
+export class VaultClientPool {
+  readonly #clients: Lru<Promise<VaultClient>>;
+  readonly #options: ClientPoolOptions;
+
+  constructor(options: ClientPoolOptions) {
+    this.#options = options;
+    this.#clients = new Lru<Promise<VaultClient>>({
+      maxEntries: options.maxClients ?? 64,
+      onEvict: (_key, client) => {
+        void client.then((c) => c.close()).catch(() => undefined);
+      },
+    });
+  }
+
+  get(settings: ConnectionSettings): Promise<VaultClient> {
+    const cached = this.#clients.get(settings.key);
+    if (cached !== undefined) return cached;
+    const created = this.#create(settings);
+    this.#clients.set(settings.key, created);
+    // A failed creation (an unreadable CA file, say) must not be cached: the file may appear later.
+    created.catch(() => {
+      if (this.#clients.get(settings.key) === created) this.#clients.delete(settings.key);
+    });
+    return created;
+  }
+
+  async #create(settings: ConnectionSettings): Promise<VaultClient> {
+    const tls = await loadTlsMaterial(settings.tls, this.#options.tlsFiles ?? nodeTlsFileReader);
+    const transport = new UndiciTransport({ tls, requestTimeoutMs: this.#options.requestTimeoutMs });
+    return new VaultClient(settings, transport, this.#options.client ?? {});
+  }
+
+  async close(): Promise<void> {
+    const all = this.#clients.values();
+    this.#clients.clear();
+    await Promise.allSettled(all.map(async (c) => (await c).close()));
+  }
+}

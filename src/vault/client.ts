@@ -1,0 +1,196 @@
+/**
+ * One Vault client per ConnectionSettings: node-vault over our undici transport.
+ *
+ * node-vault traps avoided here (see DEVELOPERS.md): its login helpers write the new token into a shared
+ * `client.token`, and a client-level namespace overwrites per-request headers, and both fall back to VAULT_TOKEN /
+ * VAULT_NAMESPACE from the environment. The client below pins `token`, `namespace` and `pathPrefix` to empty, so
+ * every request carries exactly the token and namespace we give it, and one pod's token can never ride along on
+ * another pod's request. Login always names its mount point (without one node-vault posts to `/v1/auth//login`).
+ */
+import nodeVault from 'node-vault';
+import { ProviderError } from '../errors.js';
+import type { ConnectionSettings } from '../config/types.js';
+import { classifyFailure, type ClassifiedFailure, type RequestTarget } from './failures.js';
+import { defaultRetryPolicy, timerSleep, withRetries, type RetryPolicy, type Sleep } from './retry.js';
+import { loginResponseSchema, secretResponseSchema, type SecretResponse } from './responses.js';
+import type { UndiciTransport } from './transport.js';
+
+export interface VaultLogin {
+  /** Sensitive: never log. */
+  readonly token: string;
+  readonly accessor: string | undefined;
+  /** 0 means the token does not expire (Vault's answer for root-like tokens). */
+  readonly leaseDurationSeconds: number;
+  readonly renewable: boolean;
+}
+
+export interface SecretRequest {
+  readonly method: string;
+  /** Starts with `/v1/`. */
+  readonly requestPath: string;
+  /** Without the `?`; '' for none. */
+  readonly query: string;
+  readonly body: Readonly<Record<string, unknown>> | undefined;
+}
+
+/** What the client reports about each HTTP exchange, for metrics and request counting. */
+export interface VaultRequestEvent {
+  readonly operation: 'login' | 'read' | 'write';
+  readonly outcome: 'ok' | 'error';
+  readonly httpStatus: number | undefined;
+  readonly durationMs: number;
+}
+
+export interface VaultClientOptions {
+  readonly retry?: RetryPolicy;
+  readonly sleep?: Sleep;
+  readonly onRequest?: (event: VaultRequestEvent) => void;
+  readonly onRetry?: (failure: ClassifiedFailure, attempt: number, delayMs: number) => void;
+}
+
+const SAFE_METHODS = new Set(['GET', 'LIST', 'HEAD']);
+const MOUNT_PATH = /^[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*$/;
+
+export class VaultClient {
+  readonly settings: ConnectionSettings;
+  readonly #vault: nodeVault.client;
+  readonly #transport: UndiciTransport;
+  readonly #retry: RetryPolicy;
+  readonly #sleep: Sleep;
+  readonly #options: VaultClientOptions;
+
+  constructor(settings: ConnectionSettings, transport: UndiciTransport, options: VaultClientOptions = {}) {
+    this.settings = settings;
+    this.#transport = transport;
+    this.#retry = options.retry ?? defaultRetryPolicy;
+    this.#sleep = options.sleep ?? timerSleep;
+    this.#options = options;
+    this.#vault = nodeVault({ endpoint: settings.address, apiVersion: 'v1', 'request-promise': transport });
+    // pathPrefix falls back to VAULT_PREFIX from the environment; it must not bend our paths.
+    for (const field of ['token', 'namespace', 'pathPrefix'] as const) {
+      const pinned = field === 'pathPrefix' ? '' : undefined;
+      Object.defineProperty(this.#vault, field, { get: () => pinned, set: () => undefined, configurable: false });
+    }
+  }
+
+  #headers(token: string | undefined): Record<string, string> {
+    const headers: Record<string, string> = {};
+    if (token !== undefined) headers['X-Vault-Token'] = token;
+    if (this.settings.namespace !== undefined && this.settings.namespace !== '') {
+      headers['X-Vault-Namespace'] = this.settings.namespace;
+    }
+    return headers;
+  }
+
+  async #exchange<T>(
+    operation: VaultRequestEvent['operation'],
+    target: RequestTarget,
+    retryable: (failure: ClassifiedFailure) => boolean,
+    signal: AbortSignal | undefined,
+    run: () => Promise<T>,
+  ): Promise<T> {
+    return withRetries(
+      async () => {
+        const started = performance.now();
+        try {
+          const result = await run();
+          this.#options.onRequest?.({ operation, outcome: 'ok', httpStatus: 200, durationMs: performance.now() - started });
+          return result;
+        } catch (err: unknown) {
+          const status = (err as { response?: { statusCode?: unknown } }).response?.statusCode;
+          this.#options.onRequest?.({
+            operation,
+            outcome: 'error',
+            httpStatus: typeof status === 'number' ? status : undefined,
+            durationMs: performance.now() - started,
+          });
+          throw err;
+        }
+      },
+      {
+        policy: this.#retry,
+        sleep: this.#sleep,
+        signal,
+        retryable,
+        classify: (err) => classifyFailure(err, target, signal),
+        ...(this.#options.onRetry === undefined ? {} : { onRetry: this.#options.onRetry }),
+      },
+    );
+  }
+
+  /** `POST /v1/auth/<mount>/login {role, jwt}`; works for kubernetes and jwt auth mounts alike. */
+  async login(role: string, jwt: string, signal?: AbortSignal): Promise<VaultLogin> {
+    const mount = this.settings.authMount;
+    const target: RequestTarget = { address: this.settings.address, path: `/v1/auth/${mount}/login`, method: 'POST' };
+    if (!MOUNT_PATH.test(mount)) {
+      throw new ProviderError('INVALID_CONFIG', `auth mount path "${mount}" has characters Vault paths do not use`, {
+        parameter: 'vaultAuthMountPath',
+      });
+    }
+    // A login creates a token but changes nothing else, so it is retried like a read.
+    const raw: unknown = await this.#exchange('login', target, (f) => f.transient, signal, () =>
+      this.#vault.kubernetesLogin({
+        role,
+        jwt,
+        mount_point: mount,
+        requestOptions: { headers: this.#headers(undefined), signal },
+      }) as Promise<unknown>,
+    );
+    const parsed = loginResponseSchema.safeParse(raw);
+    if (!parsed.success) {
+      throw new ProviderError('BAD_VAULT_RESPONSE', `Vault's login answer at ${target.path} has no usable auth block`, {
+        vaultAddress: target.address,
+        vaultPath: target.path,
+      });
+    }
+    const auth = parsed.data.auth;
+    return {
+      token: auth.client_token,
+      accessor: auth.accessor ?? undefined,
+      leaseDurationSeconds: auth.lease_duration,
+      renewable: auth.renewable ?? false,
+    };
+  }
+
+  /** Any secret request: GET for KV and dynamic secrets, PUT/POST with a body for PKI issue and the like. */
+  async request(token: string, request: SecretRequest, signal?: AbortSignal): Promise<SecretResponse> {
+    const pathAndQuery = request.query === '' ? request.requestPath : `${request.requestPath}?${request.query}`;
+    const target: RequestTarget = { address: this.settings.address, path: pathAndQuery, method: request.method };
+    // node-vault prefixes `/v1`; our requestPath already carries it.
+    const nodeVaultPath = pathAndQuery.replace(/^\/v1(?=\/)/, '');
+    const safe = SAFE_METHODS.has(request.method);
+    const raw: unknown = await this.#exchange(
+      safe ? 'read' : 'write',
+      target,
+      // A write (a PKI issue mints a certificate) is sent again only when it never reached Vault.
+      (f) => f.transient && (safe || f.reach === 'not-sent'),
+      signal,
+      () =>
+        this.#vault.request({
+          path: nodeVaultPath,
+          method: request.method,
+          headers: this.#headers(token),
+          signal,
+          ...(request.body === undefined ? {} : { json: request.body }),
+        }) as Promise<unknown>,
+    );
+    if (raw === undefined) {
+      throw new ProviderError('SECRET_NOT_FOUND', `Vault returned an empty response for ${request.method} ${target.address}${pathAndQuery}`, {
+        vaultAddress: target.address,
+        vaultPath: pathAndQuery,
+      });
+    }
+    const parsed = secretResponseSchema.safeParse(raw);
+    if (!parsed.success) {
+      throw new ProviderError('BAD_VAULT_RESPONSE', `Vault's answer to ${request.method} ${pathAndQuery} is not a secret response`, {
+        vaultAddress: target.address,
+        vaultPath: pathAndQuery,
+      });
+    }
+    return parsed.data;
+  }
+
+  async close(): Promise<void> {
+    await this.#transport.close();
+  }
+}

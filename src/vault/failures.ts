@@ -1,0 +1,167 @@
+/**
+ * Turns what node-vault and undici throw into catalog errors, and decides which failures are worth a retry.
+ * Every message names the Vault address and path; none quotes a request or response body.
+ */
+import { ProviderError, sanitizeVaultMessage } from '../errors.js';
+import { NonJsonResponseError, ResponseTooLargeError } from './transport.js';
+
+/** Where a request went, for messages. */
+export interface RequestTarget {
+  readonly address: string;
+  readonly path: string;
+  readonly method: string;
+}
+
+/** How far a failed request got: never sent (safe to retry anything), answered, or unknown. */
+export type Reach = 'not-sent' | 'answered' | 'unknown';
+
+export interface ClassifiedFailure {
+  readonly error: ProviderError;
+  readonly reach: Reach;
+  /** Worth another attempt, for an idempotent request. */
+  readonly transient: boolean;
+  /** Seconds from a Retry-After header, when Vault gave one. */
+  readonly retryAfterSeconds: number | undefined;
+}
+
+interface ApiResponseShape {
+  readonly response: { readonly statusCode: number; readonly body: unknown; readonly headers?: unknown };
+}
+
+function isApiResponseError(err: unknown): err is Error & ApiResponseShape {
+  if (!(err instanceof Error)) return false;
+  const response = (err as { response?: unknown }).response;
+  return typeof response === 'object' && response !== null && typeof (response as { statusCode?: unknown }).statusCode === 'number';
+}
+
+function vaultErrors(body: unknown): string {
+  if (typeof body !== 'object' || body === null) return '';
+  const errors = (body as { errors?: unknown }).errors;
+  if (!Array.isArray(errors)) return '';
+  return errors
+    .filter((e): e is string => typeof e === 'string')
+    .map((e) => sanitizeVaultMessage(e.replace(/\s+/g, ' ').trim()))
+    .filter((e) => e !== '')
+    .join('; ');
+}
+
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+const TLS_CODE = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_|ALTNAME|HOSTNAME|EPROTO/;
+
+function errorCode(err: unknown): string | undefined {
+  let current: unknown = err;
+  for (let depth = 0; depth < 4 && current instanceof Error; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    current = current.cause;
+  }
+  return undefined;
+}
+
+function at(target: RequestTarget): string {
+  return `${target.method} ${target.address}${target.path}`;
+}
+
+export function classifyFailure(err: unknown, target: RequestTarget, callerSignal: AbortSignal | undefined): ClassifiedFailure {
+  const ctx = { vaultAddress: target.address, vaultPath: target.path };
+  if (err instanceof ProviderError) return { error: err, reach: 'unknown', transient: false, retryAfterSeconds: undefined };
+  if (callerSignal?.aborted === true) {
+    return {
+      error: new ProviderError('DEADLINE_EXCEEDED', `the caller's deadline passed during ${at(target)}`, ctx),
+      reach: 'unknown',
+      transient: false,
+      retryAfterSeconds: undefined,
+    };
+  }
+  if (isApiResponseError(err)) {
+    const status = err.response.statusCode;
+    const detail = vaultErrors(err.response.body);
+    const suffix = detail === '' ? '' : `: ${detail}`;
+    const withStatus = { ...ctx, httpStatus: status };
+    const headers = (err.response.headers ?? {}) as Record<string, unknown>;
+    const retryAfterRaw = headers['retry-after'];
+    const retryAfter = typeof retryAfterRaw === 'string' && /^\d+$/.test(retryAfterRaw) ? Number(retryAfterRaw) : undefined;
+    if (status === 403) {
+      return {
+        error: new ProviderError('PERMISSION_DENIED', `Vault denied ${at(target)} (403)${suffix}`, withStatus),
+        reach: 'answered',
+        transient: false,
+        retryAfterSeconds: undefined,
+      };
+    }
+    if (status === 404) {
+      return {
+        error: new ProviderError('SECRET_NOT_FOUND', `Vault has no secret at ${at(target)} (404)`, withStatus),
+        reach: 'answered',
+        transient: false,
+        retryAfterSeconds: undefined,
+      };
+    }
+    if (status === 429 || status >= 500) {
+      return {
+        error: new ProviderError('VAULT_UNAVAILABLE', `Vault answered ${status} to ${at(target)}${suffix}`, withStatus),
+        reach: status === 429 ? 'not-sent' : 'answered',
+        transient: true,
+        retryAfterSeconds: retryAfter,
+      };
+    }
+    return {
+      error: new ProviderError('VAULT_REQUEST_REJECTED', `Vault rejected ${at(target)} (${status})${suffix}`, withStatus),
+      reach: 'answered',
+      transient: false,
+      retryAfterSeconds: undefined,
+    };
+  }
+  if (err instanceof NonJsonResponseError) {
+    return {
+      error: new ProviderError('BAD_VAULT_RESPONSE', `${err.message} for ${at(target)}`, { ...ctx, httpStatus: err.statusCode }),
+      reach: 'answered',
+      transient: err.statusCode >= 500,
+      retryAfterSeconds: undefined,
+    };
+  }
+  if (err instanceof ResponseTooLargeError) {
+    return {
+      error: new ProviderError('BAD_VAULT_RESPONSE', `${err.message} for ${at(target)}`, ctx),
+      reach: 'answered',
+      transient: false,
+      retryAfterSeconds: undefined,
+    };
+  }
+  const name = err instanceof Error ? err.name : '';
+  if (name === 'TimeoutError' || name === 'AbortError' || name === 'HeadersTimeoutError' || name === 'BodyTimeoutError') {
+    return {
+      error: new ProviderError('VAULT_UNAVAILABLE', `Vault did not answer ${at(target)} within the request timeout`, ctx),
+      reach: 'unknown',
+      transient: true,
+      retryAfterSeconds: undefined,
+    };
+  }
+  const code = errorCode(err);
+  if (code !== undefined && TLS_CODE.test(code)) {
+    return {
+      error: new ProviderError('VAULT_UNAVAILABLE', `TLS failure talking to ${target.address} (${code}) for ${target.path}`, ctx),
+      reach: 'not-sent',
+      transient: false,
+      retryAfterSeconds: undefined,
+    };
+  }
+  if (code !== undefined && NOT_SENT_CODES.has(code)) {
+    return {
+      error: new ProviderError('VAULT_UNAVAILABLE', `cannot reach Vault at ${target.address} (${code}) for ${target.path}`, ctx),
+      reach: 'not-sent',
+      transient: true,
+      retryAfterSeconds: undefined,
+    };
+  }
+  return {
+    error: new ProviderError(
+      'VAULT_UNAVAILABLE',
+      `connection to Vault at ${target.address} failed (${code ?? (name || 'error')}) during ${target.path}`,
+      ctx,
+    ),
+    reach: 'unknown',
+    transient: true,
+    retryAfterSeconds: undefined,
+  };
+}

@@ -1,0 +1,74 @@
+/**
+ * Exponential backoff with full jitter, bounded by the caller's deadline. Which failures are retried is decided by
+ * the caller from `classifyFailure`: idempotent requests on any transient failure, writes (a PKI issue mints a
+ * certificate) only when the request never reached Vault.
+ */
+import { ProviderError } from '../errors.js';
+import type { ClassifiedFailure } from './failures.js';
+
+export interface RetryPolicy {
+  /** Total attempts, the first included. */
+  readonly attempts: number;
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+}
+
+export const defaultRetryPolicy: RetryPolicy = { attempts: 3, baseDelayMs: 200, maxDelayMs: 2_000 };
+
+export type Sleep = (ms: number, signal: AbortSignal | undefined) => Promise<void>;
+
+/** A real sleep whose timer never holds the process open and which ends early when the signal aborts. */
+export const timerSleep: Sleep = (ms, signal) =>
+  new Promise<void>((resolve, reject) => {
+    if (signal?.aborted === true) {
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    timer.unref();
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+
+export function backoffDelay(policy: RetryPolicy, attempt: number, retryAfterSeconds: number | undefined, random: () => number): number {
+  if (retryAfterSeconds !== undefined) return Math.min(retryAfterSeconds * 1000, policy.maxDelayMs * 2);
+  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** attempt);
+  return Math.floor(random() * ceiling);
+}
+
+export interface RetryOptions {
+  readonly policy: RetryPolicy;
+  readonly sleep: Sleep;
+  readonly signal: AbortSignal | undefined;
+  readonly random?: () => number;
+  /** Whether this request may be sent again after this failure. */
+  readonly retryable: (failure: ClassifiedFailure) => boolean;
+  readonly classify: (err: unknown) => ClassifiedFailure;
+  readonly onRetry?: (failure: ClassifiedFailure, attempt: number, delayMs: number) => void;
+}
+
+export async function withRetries<T>(run: () => Promise<T>, options: RetryOptions): Promise<T> {
+  const random = options.random ?? Math.random;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await run();
+    } catch (err: unknown) {
+      const failure = options.classify(err);
+      const last = attempt + 1 >= options.policy.attempts;
+      if (last || !options.retryable(failure) || options.signal?.aborted === true) throw failure.error;
+      const delay = backoffDelay(options.policy, attempt, failure.retryAfterSeconds, random);
+      options.onRetry?.(failure, attempt + 1, delay);
+      try {
+        await options.sleep(delay, options.signal);
+      } catch {
+        throw new ProviderError('DEADLINE_EXCEEDED', `the caller's deadline passed while retrying: ${failure.error.message}`, failure.error.context);
+      }
+    }
+  }
+}

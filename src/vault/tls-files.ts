@@ -1,0 +1,85 @@
+/**
+ * Reads the TLS files named by ConnectionSettings into PEM strings for the transport. Mirrors Vault's Go client
+ * (go-rootcerts): a CA file takes precedence over a CA directory; every certificate file in the directory counts.
+ */
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ProviderError } from '../errors.js';
+import type { ConnectionSettings } from '../config/types.js';
+import type { TlsMaterial } from './transport.js';
+
+/** The file reads this module needs, so tests can point it elsewhere. */
+export interface TlsFileReader {
+  readFile(path: string): Promise<string>;
+  readdir(path: string): Promise<string[]>;
+  isFile(path: string): Promise<boolean>;
+}
+
+export const nodeTlsFileReader: TlsFileReader = {
+  readFile: (path) => readFile(path, 'utf8'),
+  readdir: (path) => readdir(path),
+  isFile: async (path) => (await stat(path)).isFile(),
+};
+
+const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+async function readNamed(reader: TlsFileReader, path: string, parameter: string): Promise<string> {
+  try {
+    return await reader.readFile(path);
+  } catch (err: unknown) {
+    const code = (err as { code?: unknown }).code;
+    throw new ProviderError('LOCAL_FILE_ERROR', `cannot read ${parameter} "${path}" (${String(code ?? 'error')})`, {
+      parameter,
+    });
+  }
+}
+
+function certificatesIn(pem: string, path: string, parameter: string): string[] {
+  const certs = pem.match(PEM_CERT);
+  if (certs === null) {
+    throw new ProviderError('LOCAL_FILE_ERROR', `${parameter} "${path}" holds no PEM certificate`, { parameter });
+  }
+  return certs;
+}
+
+async function loadCaDirectory(reader: TlsFileReader, dir: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await reader.readdir(dir);
+  } catch (err: unknown) {
+    const code = (err as { code?: unknown }).code;
+    throw new ProviderError('LOCAL_FILE_ERROR', `cannot read vaultCADirectory "${dir}" (${String(code ?? 'error')})`, {
+      parameter: 'vaultCADirectory',
+    });
+  }
+  const certs: string[] = [];
+  // Hidden entries are skipped: a ConfigMap or Secret volume keeps `..data` and timestamped directories there.
+  for (const name of names.filter((n) => !n.startsWith('.')).sort()) {
+    const path = join(dir, name);
+    if (!(await reader.isFile(path).catch(() => false))) continue;
+    certs.push(...certificatesIn(await readNamed(reader, path, 'vaultCADirectory'), path, 'vaultCADirectory'));
+  }
+  if (certs.length === 0) {
+    throw new ProviderError('LOCAL_FILE_ERROR', `vaultCADirectory "${dir}" holds no PEM certificate`, {
+      parameter: 'vaultCADirectory',
+    });
+  }
+  return certs;
+}
+
+export async function loadTlsMaterial(
+  tls: ConnectionSettings['tls'],
+  reader: TlsFileReader = nodeTlsFileReader,
+): Promise<TlsMaterial> {
+  let ca: string[] | undefined;
+  if (tls.caCertPath !== undefined) {
+    ca = certificatesIn(await readNamed(reader, tls.caCertPath, 'vaultCACertPath'), tls.caCertPath, 'vaultCACertPath');
+  } else if (tls.caDirectory !== undefined) {
+    ca = await loadCaDirectory(reader, tls.caDirectory);
+  }
+  const cert =
+    tls.clientCertPath === undefined ? undefined : await readNamed(reader, tls.clientCertPath, 'vaultTLSClientCertPath');
+  const key =
+    tls.clientKeyPath === undefined ? undefined : await readNamed(reader, tls.clientKeyPath, 'vaultTLSClientKeyPath');
+  return { ca, cert, key, servername: tls.serverName, rejectUnauthorized: !tls.skipVerify };
+}

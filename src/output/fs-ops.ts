@@ -80,8 +80,7 @@ export const nodeFsOps: FsOps = {
 /** The errno code of a failed fs call (`ENOENT`, `ENOSPC`, …), if it has one. */
 export function errnoCode(err: unknown): string | undefined {
   if (typeof err === 'object' && err !== null && 'code' in err) {
-    const code = (err as { code: unknown }).code;
-    return typeof code === 'string' ? code : undefined;
+    return typeof err.code === 'string' ? err.code : undefined;
   }
   return undefined;
 }

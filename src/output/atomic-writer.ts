@@ -1,0 +1,473 @@
+/**
+ * Writes a file set into a pod's target path for `--write-files` (drivers before v0.0.21 expect the provider to do
+ * it), the way Kubernetes' AtomicWriter lays out projected volumes:
+ *
+ *   <target>/..2026_11_28_20_41_05.123456789/   the files of one version (a fresh directory per version)
+ *   <target>/..data -> ..2026_11_28_20_41_05.123456789
+ *   <target>/db-password -> ..data/db-password   one user-visible symlink per top-level path component
+ *   <target>/tls -> ..data/tls                   (for tls/tls.crt and tls/tls.key)
+ *
+ * A new version is written into a new directory and published by renaming a `..data_tmp` symlink over `..data`:
+ * rename(2) is atomic, so a reader sees the whole old set or the whole new one, never a mix, and a failure before the
+ * rename leaves the old set in place.
+ *
+ * Safety. The provider runs as root on the node and the target directory belongs to a pod, so anything found there
+ * may have been planted to redirect our writes. The rules:
+ * - The target directory must be a real directory (lstat); a symlinked target is refused.
+ * - Files and directories are only ever created new (mkdir, open with O_CREAT|O_EXCL|O_NOFOLLOW) inside a directory
+ *   we just created, and modes are set through the open handle (fchmod), so the umask cannot change them and no
+ *   symlink is followed to reach them.
+ * - A user-visible name that holds a symlink we did not make (one not pointing to `..data/<name>`) is replaced by
+ *   renaming a fresh symlink over it: rename replaces the link itself and never touches what it points to, and a
+ *   symlink holds no data that could be lost.
+ * - A user-visible name that holds a regular file, a directory or anything else is refused with WRITE_FAILED before
+ *   anything is written: it is not ours, deleting it could destroy someone's data (a directory could even be a mount
+ *   point), and leaving it silently in place would hide the secret behind it. The pod's events name the path.
+ * - Stale user-visible entries are removed only when they are symlinks into `..data/`, the shape we create; old
+ *   version directories only when their names match our `..<timestamp>` pattern.
+ * Residual risk: Node has no openat(2), so a nested file is opened by a path through directories we created moments
+ * earlier; someone able to rename entries inside the target directory during a write could redirect it. The last
+ * component is always opened with O_NOFOLLOW|O_EXCL, which refuses a symlink planted at the file itself.
+ */
+import { randomBytes, randomInt } from 'node:crypto';
+import { resolve as resolvePath } from 'node:path';
+import { ProviderError, type ErrorContext } from '../errors.js';
+import { buildFileSet, type OutputFile } from './file-set.js';
+import { errnoCode, nodeFsOps, OpenFlags, type FsFile, type FsOps, type FsStats } from './fs-ops.js';
+
+export const DATA_DIR_NAME = '..data';
+export const NEW_DATA_DIR_NAME = '..data_tmp';
+/** Version directories must be traversable by the pod's user; the files' own modes decide who reads them. */
+const DIR_MODE = 0o755;
+/** Files start readable by us only until fchmod sets the requested mode; the umask can only narrow this. */
+const INITIAL_FILE_MODE = 0o600;
+const TIMESTAMP_DIR_PATTERN = /^\.\.\d{4}_\d{2}_\d{2}_\d{2}_\d{2}_\d{2}\.\d+$/;
+const LINK_TMP_PREFIX = '..link_tmp.';
+const LINK_TMP_PATTERN = /^\.\.link_tmp\.[0-9a-f]{16}$/;
+const MKDIR_ATTEMPTS = 5;
+
+export interface WriterLogger {
+  debug(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface AtomicWriterOptions {
+  readonly fs?: FsOps;
+  readonly now?: () => Date;
+  readonly logger?: WriterLogger;
+}
+
+const silentLogger: WriterLogger = { debug: () => undefined, warn: () => undefined };
+
+/** `..2026_11_28_20_41_05.123456789`: UTC time to the millisecond, then six random digits to make it unique. */
+export function timestampDirName(now: Date, randomDigits: number): string {
+  const pad = (n: number, width = 2): string => String(n).padStart(width, '0');
+  const date = `${now.getUTCFullYear()}_${pad(now.getUTCMonth() + 1)}_${pad(now.getUTCDate())}`;
+  const time = `${pad(now.getUTCHours())}_${pad(now.getUTCMinutes())}_${pad(now.getUTCSeconds())}`;
+  return `..${date}_${time}.${pad(now.getUTCMilliseconds(), 3)}${pad(randomDigits, 6)}`;
+}
+
+export function isTimestampDirName(name: string): boolean {
+  return TIMESTAMP_DIR_PATTERN.test(name);
+}
+
+/** The user-visible names for a file set: the first component of each path, sorted, without repeats. */
+export function topLevelNames(files: readonly OutputFile[]): string[] {
+  const names = new Set(files.map((file) => file.path.split('/')[0] ?? file.path));
+  return [...names].sort();
+}
+
+/** What a user-visible symlink points to: `..data/<name>`. */
+export function visibleLinkTarget(name: string): string {
+  return `${DATA_DIR_NAME}/${name}`;
+}
+
+/** The directories a path lives in, outermost first: `a/b/c` → `a`, `a/b`. */
+function parentDirectories(path: string): string[] {
+  const parts = path.split('/');
+  const parents: string[] = [];
+  for (let i = 1; i < parts.length; i++) parents.push(parts.slice(0, i).join('/'));
+  return parents;
+}
+
+function describe(err: unknown): string {
+  return errnoCode(err) ?? (err instanceof Error ? err.name : typeof err);
+}
+
+function writeFailed(message: string, cause?: unknown, context: ErrorContext = {}): ProviderError {
+  const suffix = cause === undefined ? '' : `: ${describe(cause)}`;
+  return new ProviderError('WRITE_FAILED', `${message}${suffix}`, context, { cause });
+}
+
+/** Serialises writes per target directory inside this process: each write sees and leaves a complete set. */
+const targetLocks = new Map<string, Promise<void>>();
+
+async function withTargetLock<T>(key: string, task: () => Promise<T>): Promise<T> {
+  const previous = targetLocks.get(key) ?? Promise.resolve();
+  let release: () => void = () => undefined;
+  const mine = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const tail = previous.then(() => mine);
+  targetLocks.set(key, tail);
+  try {
+    await previous;
+    return await task();
+  } finally {
+    release();
+    // Only the last waiter removes the entry, so the map does not grow with every pod ever mounted.
+    if (targetLocks.get(key) === tail) targetLocks.delete(key);
+  }
+}
+
+type VisibleState = 'missing' | 'ours' | 'foreign-link';
+
+interface TargetState {
+  /** Name of the version directory `..data` points to, when it is one of ours and really a directory. */
+  readonly currentDir: string | undefined;
+  readonly visible: ReadonlyMap<string, VisibleState>;
+  /** User-visible symlinks into `..data/` whose names the new payload no longer has. */
+  readonly staleLinks: readonly string[];
+}
+
+export class AtomicWriter {
+  private readonly fs: FsOps;
+  private readonly now: () => Date;
+  private readonly logger: WriterLogger;
+
+  constructor(options: AtomicWriterOptions = {}) {
+    this.fs = options.fs ?? nodeFsOps;
+    this.now = options.now ?? (() => new Date());
+    this.logger = options.logger ?? silentLogger;
+  }
+
+  /**
+   * Makes `targetDir` hold exactly `files`. Returns `changed: false` without touching the disk when it already does.
+   * Throws INVALID_CONFIG for a bad file set and WRITE_FAILED when the directory cannot be written safely.
+   */
+  async write(targetDir: string, files: readonly OutputFile[]): Promise<{ changed: boolean }> {
+    // No size limit here: in this mode the files never travel in a gRPC message. Paths are checked again all the
+    // same, because they become names on disk.
+    const fileSet = buildFileSet(files, Number.POSITIVE_INFINITY);
+    const target = resolvePath(targetDir);
+    return withTargetLock(target, () => this.writeLocked(target, fileSet));
+  }
+
+  private path(target: string, name: string): string {
+    return `${target}/${name}`;
+  }
+
+  private async writeLocked(target: string, files: readonly OutputFile[]): Promise<{ changed: boolean }> {
+    await this.checkTargetDirectory(target);
+    const names = topLevelNames(files);
+    const state = await this.inspect(target, names);
+
+    if (await this.isUpToDate(target, state, files)) {
+      this.logger.debug({ targetDir: target, files: files.length }, 'target path already holds these files');
+      return { changed: false };
+    }
+
+    const newDir = await this.createVersionDirectory(target);
+    try {
+      await this.writeFiles(this.path(target, newDir), files);
+      await this.publish(target, newDir);
+    } catch (err: unknown) {
+      await this.discard(target, newDir);
+      throw err;
+    }
+
+    await this.linkVisibleNames(target, names, state.visible);
+    await this.prune(target, newDir, state.staleLinks);
+    this.logger.debug({ targetDir: target, version: newDir, files: files.length }, 'wrote new file set');
+    return { changed: true };
+  }
+
+  private async checkTargetDirectory(target: string): Promise<void> {
+    const stats = await this.fs.lstat(target).catch((err: unknown) => {
+      throw writeFailed(`cannot use target path ${target}`, err);
+    });
+    if (stats.isSymbolicLink()) {
+      throw writeFailed(`target path ${target} is a symlink; refusing to write through it`);
+    }
+    if (!stats.isDirectory()) throw writeFailed(`target path ${target} is not a directory`);
+  }
+
+  /** lstat that answers undefined for a missing entry instead of throwing. */
+  private async lstatOrUndefined(path: string): Promise<FsStats | undefined> {
+    try {
+      return await this.fs.lstat(path);
+    } catch (err: unknown) {
+      if (errnoCode(err) === 'ENOENT') return undefined;
+      throw writeFailed(`cannot inspect ${path}`, err);
+    }
+  }
+
+  private async readlinkOrUndefined(path: string): Promise<string | undefined> {
+    try {
+      return await this.fs.readlink(path);
+    } catch (err: unknown) {
+      const code = errnoCode(err);
+      // Gone or replaced by a non-link since lstat: either way it is not a link of ours.
+      if (code === 'ENOENT' || code === 'EINVAL') return undefined;
+      throw writeFailed(`cannot read link ${path}`, err);
+    }
+  }
+
+  /** Reads the current layout and refuses, before anything is written, what we must not replace. */
+  private async inspect(target: string, names: readonly string[]): Promise<TargetState> {
+    const dataPath = this.path(target, DATA_DIR_NAME);
+    const dataStats = await this.lstatOrUndefined(dataPath);
+    let currentDir: string | undefined;
+    if (dataStats !== undefined) {
+      if (!dataStats.isSymbolicLink()) {
+        throw writeFailed(`${dataPath} exists and is not a symlink; refusing to replace it`);
+      }
+      const linked = await this.readlinkOrUndefined(dataPath);
+      // Only a bare name of our own pattern counts; a `..data` pointing anywhere else is never read through.
+      if (linked !== undefined && isTimestampDirName(linked)) {
+        const dirStats = await this.lstatOrUndefined(this.path(target, linked));
+        if (dirStats?.isDirectory() === true) currentDir = linked;
+      }
+    }
+
+    const visible = new Map<string, VisibleState>();
+    for (const name of names) {
+      const path = this.path(target, name);
+      const stats = await this.lstatOrUndefined(path);
+      if (stats === undefined) {
+        visible.set(name, 'missing');
+      } else if (stats.isSymbolicLink()) {
+        const linked = await this.readlinkOrUndefined(path);
+        visible.set(name, linked === visibleLinkTarget(name) ? 'ours' : 'foreign-link');
+      } else {
+        const kind = stats.isDirectory() ? 'a directory' : stats.isFile() ? 'a regular file' : 'a special file';
+        throw writeFailed(`${path} is ${kind} the provider did not create; refusing to replace it`);
+      }
+    }
+
+    return { currentDir, visible, staleLinks: await this.findStaleLinks(target, new Set(names)) };
+  }
+
+  private async findStaleLinks(target: string, keep: ReadonlySet<string>): Promise<string[]> {
+    const stale: string[] = [];
+    for (const name of await this.readdir(target)) {
+      if (name.startsWith('..') || keep.has(name)) continue;
+      const stats = await this.lstatOrUndefined(this.path(target, name));
+      if (stats?.isSymbolicLink() !== true) continue;
+      const linked = await this.readlinkOrUndefined(this.path(target, name));
+      if (linked === visibleLinkTarget(name)) stale.push(name);
+    }
+    return stale;
+  }
+
+  private async readdir(path: string): Promise<string[]> {
+    try {
+      return await this.fs.readdir(path);
+    } catch (err: unknown) {
+      throw writeFailed(`cannot list ${path}`, err);
+    }
+  }
+
+  private async isUpToDate(target: string, state: TargetState, files: readonly OutputFile[]): Promise<boolean> {
+    if (state.currentDir === undefined || state.staleLinks.length > 0) return false;
+    if ([...state.visible.values()].some((visible) => visible !== 'ours')) return false;
+    try {
+      return await this.sameFiles(this.path(target, state.currentDir), files);
+    } catch (err: unknown) {
+      // An unreadable old version (a 0o000 file when not running as root, a race) is simply rewritten.
+      this.logger.debug({ targetDir: target, reason: describe(err) }, 'cannot compare with current files');
+      return false;
+    }
+  }
+
+  /** True when `dir` holds exactly these regular files with these modes and contents, and nothing else. */
+  private async sameFiles(dir: string, files: readonly OutputFile[]): Promise<boolean> {
+    const onDisk = await this.listRegularFiles(dir, '');
+    if (onDisk === undefined || onDisk.size !== files.length) return false;
+    for (const file of files) {
+      const stats = onDisk.get(file.path);
+      if (stats === undefined || (stats.mode & 0o777) !== file.mode || stats.size !== file.contents.length) {
+        return false;
+      }
+    }
+    for (const file of files) {
+      const handle = await this.fs.open(`${dir}/${file.path}`, OpenFlags.readNoFollow);
+      try {
+        if (!(await handle.readFile()).equals(file.contents)) return false;
+      } finally {
+        await handle.close();
+      }
+    }
+    return true;
+  }
+
+  /** Regular files under `dir` by relative path; undefined when a symlink or special file is in there. */
+  private async listRegularFiles(
+    dir: string,
+    prefix: string,
+  ): Promise<Map<string, { mode: number; size: number }> | undefined> {
+    const found = new Map<string, { mode: number; size: number }>();
+    for (const name of await this.fs.readdir(dir)) {
+      const relative = prefix === '' ? name : `${prefix}/${name}`;
+      const stats = await this.fs.lstat(`${dir}/${name}`);
+      if (stats.isDirectory()) {
+        const inner = await this.listRegularFiles(`${dir}/${name}`, relative);
+        if (inner === undefined) return undefined;
+        for (const [path, info] of inner) found.set(path, info);
+      } else if (stats.isFile()) {
+        found.set(relative, { mode: stats.mode, size: stats.size });
+      } else {
+        return undefined;
+      }
+    }
+    return found;
+  }
+
+  /** mkdir then fchmod through an O_NOFOLLOW handle, so the mode is exact whatever the umask. */
+  private async makeDirectory(path: string): Promise<void> {
+    await this.fs.mkdir(path, DIR_MODE);
+    const handle = await this.fs.open(path, OpenFlags.directoryNoFollow);
+    await this.closeAfter(handle, () => handle.chmod(DIR_MODE));
+  }
+
+  private async createVersionDirectory(target: string): Promise<string> {
+    for (let attempt = 1; ; attempt++) {
+      const name = timestampDirName(this.now(), randomInt(0, 1_000_000));
+      try {
+        await this.makeDirectory(this.path(target, name));
+        return name;
+      } catch (err: unknown) {
+        if (errnoCode(err) === 'EEXIST' && attempt < MKDIR_ATTEMPTS) continue;
+        if (errnoCode(err) !== 'EEXIST') await this.discard(target, name);
+        throw writeFailed(`cannot create a version directory in ${target}`, err);
+      }
+    }
+  }
+
+  /** Runs `work` on an open handle and always closes it; a close failure counts only when `work` succeeded. */
+  private async closeAfter(handle: FsFile, work: () => Promise<void>): Promise<void> {
+    try {
+      await work();
+    } catch (err: unknown) {
+      await handle.close().catch(() => undefined);
+      throw err;
+    }
+    await handle.close();
+  }
+
+  private async writeFiles(dir: string, files: readonly OutputFile[]): Promise<void> {
+    const made = new Set<string>();
+    const ordered = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    for (const file of ordered) {
+      try {
+        for (const parent of parentDirectories(file.path)) {
+          if (made.has(parent)) continue;
+          await this.makeDirectory(`${dir}/${parent}`);
+          made.add(parent);
+        }
+        await this.writeFile(`${dir}/${file.path}`, file);
+      } catch (err: unknown) {
+        throw writeFailed(`cannot write ${file.path} into ${dir}`, err, { objectName: file.objectName });
+      }
+    }
+  }
+
+  private async writeFile(path: string, file: OutputFile): Promise<void> {
+    const handle = await this.fs.open(path, OpenFlags.createExclusive, INITIAL_FILE_MODE);
+    await this.closeAfter(handle, async () => {
+      let offset = 0;
+      while (offset < file.contents.length) {
+        const { bytesWritten } = await handle.write(file.contents, offset, file.contents.length - offset);
+        offset += bytesWritten;
+      }
+      await handle.chmod(file.mode);
+    });
+  }
+
+  /** The atomic swap: a `..data_tmp` link to the new directory is renamed over `..data`. */
+  private async publish(target: string, newDir: string): Promise<void> {
+    const tmpPath = this.path(target, NEW_DATA_DIR_NAME);
+    const leftover = await this.lstatOrUndefined(tmpPath);
+    if (leftover !== undefined) {
+      // Left by an interrupted write. unlink removes a link or file itself; a directory there is not ours.
+      if (leftover.isDirectory()) throw writeFailed(`${tmpPath} is a directory; refusing to replace it`);
+      await this.fs.unlink(tmpPath).catch((err: unknown) => {
+        throw writeFailed(`cannot remove leftover ${tmpPath}`, err);
+      });
+    }
+    try {
+      await this.fs.symlink(newDir, tmpPath);
+    } catch (err: unknown) {
+      throw writeFailed(`cannot create ${tmpPath}`, err);
+    }
+    try {
+      await this.fs.rename(tmpPath, this.path(target, DATA_DIR_NAME));
+    } catch (err: unknown) {
+      await this.fs.unlink(tmpPath).catch(() => undefined);
+      throw writeFailed(`cannot publish the new version in ${target}`, err);
+    }
+  }
+
+  /** Removes a version directory that was never published. Best effort: the write has failed already. */
+  private async discard(target: string, dirName: string): Promise<void> {
+    try {
+      await this.fs.removeTree(this.path(target, dirName));
+    } catch (err: unknown) {
+      this.logger.warn({ targetDir: target, version: dirName, reason: describe(err) }, 'cannot remove partial version');
+    }
+  }
+
+  /**
+   * Points each user-visible name at `..data/<name>`. A fresh link is made under a reserved `..` name and renamed
+   * over the old entry, which replaces a planted symlink without following it.
+   */
+  private async linkVisibleNames(
+    target: string,
+    names: readonly string[],
+    visible: ReadonlyMap<string, VisibleState>,
+  ): Promise<void> {
+    for (const name of names) {
+      const state = visible.get(name);
+      if (state === 'ours') continue;
+      if (state === 'foreign-link') {
+        this.logger.warn({ targetDir: target, name }, 'replacing a symlink the provider did not create');
+      }
+      const tmpPath = this.path(target, `${LINK_TMP_PREFIX}${randomBytes(8).toString('hex')}`);
+      try {
+        await this.fs.symlink(visibleLinkTarget(name), tmpPath);
+        await this.fs.rename(tmpPath, this.path(target, name));
+      } catch (err: unknown) {
+        await this.fs.unlink(tmpPath).catch(() => undefined);
+        // The new version is published; the next write sees the missing link and repairs it.
+        throw writeFailed(`cannot link ${this.path(target, name)}`, err);
+      }
+    }
+  }
+
+  /** Removes stale visible links, older versions and leftovers. Failures only warn: the new set is complete. */
+  private async prune(target: string, newDir: string, staleLinks: readonly string[]): Promise<void> {
+    const removals: { name: string; remove: () => Promise<void> }[] = staleLinks.map((name) => ({
+      name,
+      remove: () => this.fs.unlink(this.path(target, name)),
+    }));
+    let entries: string[] = [];
+    try {
+      entries = await this.fs.readdir(target);
+    } catch (err: unknown) {
+      this.logger.warn({ targetDir: target, reason: describe(err) }, 'cannot list target path to prune it');
+    }
+    for (const name of entries) {
+      if ((isTimestampDirName(name) && name !== newDir) || LINK_TMP_PATTERN.test(name)) {
+        // removeTree unlinks a symlink found at `name` instead of following it.
+        removals.push({ name, remove: () => this.fs.removeTree(this.path(target, name)) });
+      }
+    }
+    for (const { name, remove } of removals) {
+      try {
+        await remove();
+      } catch (err: unknown) {
+        this.logger.warn({ targetDir: target, name, reason: describe(err) }, 'cannot remove stale entry');
+      }
+    }
+  }
+}

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import * as fsp from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { ProviderError } from '../../src/errors.js';
 import {
   AtomicWriter,
@@ -261,6 +262,50 @@ describe('output/atomic-writer', () => {
     assert.deepEqual(await writer.write(target, files), { changed: true });
     await assertHolds(target, files);
     await assert.rejects(fsp.lstat(join(target, '..data_tmp')), { code: 'ENOENT' });
+  });
+
+  it('never reads or writes through a planted ..data or version-named symlink', async () => {
+    const outside = join(root, 'outside');
+    await fsp.mkdir(outside);
+    await fsp.writeFile(join(outside, 'a'), 'same');
+    await fsp.symlink(outside, join(target, DATA_DIR_NAME));
+    const fakeVersion = '..2000_01_01_00_00_00.000000001';
+    await fsp.symlink(outside, join(target, fakeVersion));
+    await fsp.symlink(`${DATA_DIR_NAME}/a`, join(target, 'a'));
+
+    const files = [file('a', 'same')];
+    // Looks unchanged through the planted link, but only a version directory of ours counts.
+    assert.deepEqual(await new AtomicWriter().write(target, files), { changed: true });
+    await assertHolds(target, files);
+    assert.notEqual(await fsp.readlink(join(target, DATA_DIR_NAME)), outside);
+    await assert.rejects(fsp.lstat(join(target, fakeVersion)), { code: 'ENOENT' });
+    assert.deepEqual(await fsp.readdir(outside), ['a']);
+    assert.equal(await fsp.readFile(join(outside, 'a'), 'utf8'), 'same');
+  });
+
+  it('property: any sequence of writes leaves exactly the last payload', async () => {
+    const name = fc.constantFrom('a', 'b', '.env', 'tls/crt', 'tls/key', 'x/y/z');
+    const payload = fc.uniqueArray(
+      fc.record({ path: name, contents: fc.string({ maxLength: 8 }), mode: fc.constantFrom(0o400, 0o600, 0o644) }),
+      { selector: (f) => f.path, minLength: 1, maxLength: 4 },
+    );
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(payload, { minLength: 1, maxLength: 4 }), async (sequence) => {
+        const dir = join(root, `prop-${run++}`);
+        await fsp.mkdir(dir);
+        const writer = new AtomicWriter();
+        let files: OutputFile[] = [];
+        for (const step of sequence) {
+          files = step.map((f) => file(f.path, f.contents, f.mode));
+          await writer.write(dir, files);
+        }
+        await assertHolds(dir, files);
+        assert.equal((await versionDirs(dir)).length, 1);
+        assert.deepEqual(await writer.write(dir, files), { changed: false });
+      }),
+      { numRuns: 25 },
+    );
   });
 
   it('concurrent writes into one target leave one complete payload', async () => {

@@ -71,6 +71,8 @@ export interface ErrorContext {
   readonly vaultAddress?: string;
   readonly parameter?: string;
   readonly httpStatus?: number;
+  /** Vault's own error text, sanitised (see sanitizeVaultMessage). */
+  readonly detail?: string;
 }
 
 export class ProviderError extends Error {

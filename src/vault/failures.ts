@@ -77,7 +77,7 @@ export function classifyFailure(err: unknown, target: RequestTarget, callerSigna
     const status = err.response.statusCode;
     const detail = vaultErrors(err.response.body);
     const suffix = detail === '' ? '' : `: ${detail}`;
-    const withStatus = { ...ctx, httpStatus: status };
+    const withStatus = { ...ctx, httpStatus: status, ...(detail === '' ? {} : { detail }) };
     const headers = (err.response.headers ?? {}) as Record<string, unknown>;
     const retryAfterRaw = headers['retry-after'];
     const retryAfter = typeof retryAfterRaw === 'string' && /^\d+$/.test(retryAfterRaw) ? Number(retryAfterRaw) : undefined;

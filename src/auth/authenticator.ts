@@ -1,0 +1,148 @@
+/**
+ * Pod identity + ServiceAccount JWT → Vault token, cached per Vault identity.
+ *
+ * The cache key holds everything that decides which identity Vault grants: the connection (address, namespace,
+ * auth mount, TLS), the role, the pod's namespace and ServiceAccount, and the audience. So a token is never shared
+ * across ServiceAccounts, pod namespaces, roles, auth mounts, Vault addresses or Vault namespaces (DESIGN.md §5).
+ * A token is reused until `renewFraction` of its lease has passed; concurrent mounts needing the same login share
+ * one request (single-flight).
+ */
+import { ProviderError } from '../errors.js';
+import type { ConnectionSettings, MountConfig } from '../config/types.js';
+import type { VaultClient } from '../vault/client.js';
+import { Lru } from '../vault/lru.js';
+import type { ServiceAccountTokenRequester } from './token-requester.js';
+
+export interface VaultToken {
+  /** Sensitive: never log. */
+  readonly token: string;
+  readonly identityKey: string;
+  readonly obtainedAt: number;
+  /** Infinity for a token without a lease. */
+  readonly expiresAt: number;
+  /** After this instant a new login is made before the next read. */
+  readonly refreshAt: number;
+}
+
+/** A token and whether it came from the cache (a 403 on a cached token earns one new login). */
+export interface TokenLease {
+  readonly token: VaultToken;
+  readonly cached: boolean;
+}
+
+export interface AuthenticatorOptions {
+  /** Upper bound on cached tokens (`--cache-size`). */
+  readonly cacheSize: number;
+  /** A cached token is replaced once this fraction of its lease has passed (default 0.8). */
+  readonly renewFraction?: number;
+  readonly now?: () => number;
+  /** Undefined outside a cluster: then a mount without a driver token fails with TOKEN_UNAVAILABLE. */
+  readonly tokenRequester?: ServiceAccountTokenRequester;
+  readonly onLogin?: (outcome: 'ok' | 'error') => void;
+  readonly onCache?: (event: 'hit' | 'miss' | 'eviction') => void;
+}
+
+export function identityKey(mount: MountConfig, settings: ConnectionSettings): string {
+  return JSON.stringify([settings.key, mount.roleName, mount.pod.namespace, mount.pod.serviceAccountName, mount.audience]);
+}
+
+export class Authenticator {
+  readonly #cache: Lru<VaultToken>;
+  readonly #inflight = new Map<string, Promise<VaultToken>>();
+  readonly #options: AuthenticatorOptions;
+  readonly #now: () => number;
+  readonly #fraction: number;
+
+  constructor(options: AuthenticatorOptions) {
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+    this.#fraction = options.renewFraction ?? 0.8;
+    this.#cache = new Lru<VaultToken>({
+      maxEntries: options.cacheSize,
+      now: this.#now,
+      onEvict: (_k, _v, reason) => {
+        if (reason !== 'deleted') options.onCache?.('eviction');
+      },
+    });
+  }
+
+  get cachedTokens(): number {
+    return this.#cache.size;
+  }
+
+  /** A token for this mount's identity: the cached one while it has life left, else a fresh login. */
+  async token(client: VaultClient, mount: MountConfig, signal?: AbortSignal): Promise<TokenLease> {
+    const key = identityKey(mount, client.settings);
+    const cached = this.#cache.get(key);
+    if (cached !== undefined && this.#now() < cached.refreshAt) {
+      this.#options.onCache?.('hit');
+      return { token: cached, cached: true };
+    }
+    this.#options.onCache?.('miss');
+    return { token: await this.#login(client, mount, key, signal), cached: false };
+  }
+
+  /**
+   * After a 403 with `rejected`: drop it (unless a newer token already replaced it) and log in again.
+   * Concurrent callers that saw the same rejection share the one new login.
+   */
+  async replace(client: VaultClient, mount: MountConfig, rejected: VaultToken, signal?: AbortSignal): Promise<VaultToken> {
+    const current = this.#cache.get(rejected.identityKey);
+    if (current !== undefined && current.token !== rejected.token && this.#now() < current.refreshAt) return current;
+    if (current?.token === rejected.token) this.#cache.delete(rejected.identityKey);
+    return this.#login(client, mount, rejected.identityKey, signal);
+  }
+
+  #login(client: VaultClient, mount: MountConfig, key: string, signal: AbortSignal | undefined): Promise<VaultToken> {
+    const pending = this.#inflight.get(key);
+    if (pending !== undefined) return pending;
+    const started = this.#doLogin(client, mount, key, signal).finally(() => this.#inflight.delete(key));
+    this.#inflight.set(key, started);
+    return started;
+  }
+
+  async #jwt(mount: MountConfig, signal: AbortSignal | undefined): Promise<string> {
+    if (mount.driverToken !== undefined && mount.driverToken.token !== '') return mount.driverToken.token;
+    const requester = this.#options.tokenRequester;
+    if (requester === undefined) {
+      throw new ProviderError(
+        'TOKEN_UNAVAILABLE',
+        `the mount request carries no ServiceAccount token for audience "${mount.audience}" and the provider runs outside a cluster, so it cannot request one; add tokenRequests with audience "${mount.audience}" to the CSIDriver`,
+        { parameter: 'csi.storage.k8s.io/serviceAccount.tokens' },
+      );
+    }
+    return requester.requestToken(mount.pod, mount.audience, signal);
+  }
+
+  async #doLogin(client: VaultClient, mount: MountConfig, key: string, signal: AbortSignal | undefined): Promise<VaultToken> {
+    const jwt = await this.#jwt(mount, signal);
+    const who = `ServiceAccount ${mount.pod.namespace}/${mount.pod.serviceAccountName}`;
+    const where = `role "${mount.roleName}" at auth mount "${client.settings.authMount}" of ${client.settings.address}`;
+    let login;
+    try {
+      login = await client.login(mount.roleName, jwt, signal);
+    } catch (err: unknown) {
+      this.#options.onLogin?.('error');
+      if (err instanceof ProviderError && (err.code === 'PERMISSION_DENIED' || err.code === 'VAULT_REQUEST_REJECTED')) {
+        const detail = err.context.detail === undefined ? '' : `: ${err.context.detail}`;
+        const status = err.context.httpStatus === undefined ? '' : ` (${err.context.httpStatus})`;
+        throw new ProviderError('AUTH_FAILED', `Vault login as ${where} failed for ${who}${status}${detail}`, err.context, {
+          cause: err,
+        });
+      }
+      throw err;
+    }
+    this.#options.onLogin?.('ok');
+    const now = this.#now();
+    const leaseMs = login.leaseDurationSeconds * 1000;
+    const token: VaultToken = {
+      token: login.token,
+      identityKey: key,
+      obtainedAt: now,
+      expiresAt: leaseMs > 0 ? now + leaseMs : Number.POSITIVE_INFINITY,
+      refreshAt: leaseMs > 0 ? now + leaseMs * this.#fraction : Number.POSITIVE_INFINITY,
+    };
+    this.#cache.set(key, token, leaseMs > 0 ? leaseMs : undefined);
+    return token;
+  }
+}

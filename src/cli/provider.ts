@@ -1,0 +1,136 @@
+/**
+ * Wiring: settings → the running daemon (gRPC server, health server, Vault clients, token cache, HMAC key).
+ * Used by main.ts and by the end-to-end tests, which start the real thing on a temporary socket.
+ *
+ * Shutdown order is fixed: readiness turns 503, the gRPC server stops accepting and lets in-flight mounts finish
+ * (bounded), the socket is removed, Vault connections close, the health server closes.
+ */
+import type { AddressInfo } from 'node:net';
+import type { ProviderSettings } from './flags.js';
+import type { Logger } from '../observability/logger.js';
+import { HealthServer } from '../observability/health.js';
+import { Authenticator } from '../auth/authenticator.js';
+import type { ServiceAccountTokenRequester } from '../auth/token-requester.js';
+import { VaultClientPool } from '../vault/client-pool.js';
+import type { VaultClientOptions } from '../vault/client.js';
+import { MountService } from '../mount/mount-service.js';
+import { FileHmacKeySource, RandomHmacKeySource, type HmacKeySource } from '../mount/hmac-key.js';
+import { AtomicWriter } from '../output/atomic-writer.js';
+import { ProviderGrpcServer } from '../server/grpc-server.js';
+import { createMountHandler, versionHandler } from '../server/mount-handler.js';
+import { detectCluster } from '../kubernetes/cluster.js';
+import { KubeTokenRequester } from '../kubernetes/token-requester.js';
+import { KubeSecretHmacKeySource } from '../kubernetes/hmac-secret.js';
+
+export interface ProviderOverrides {
+  /** Replaces the HMAC key source chosen from settings (tests use a fixed key). */
+  readonly hmacKey?: HmacKeySource;
+  /** Replaces the in-cluster TokenRequest client. */
+  readonly tokenRequester?: ServiceAccountTokenRequester;
+  /** The process environment used to detect a cluster (default: process.env). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  readonly now?: () => number;
+  readonly vaultClient?: VaultClientOptions;
+}
+
+export interface RunningProvider {
+  readonly endpoint: string;
+  /** Where the health server listens; undefined when disabled (empty --health-addr). */
+  readonly healthAddress: AddressInfo | undefined;
+  readonly mounts: MountService;
+  readonly auth: Authenticator;
+  /** Graceful stop; resolves when everything is closed. */
+  stop(graceMs?: number): Promise<void>;
+  /** In-flight mounts right now. */
+  inflight(): number;
+}
+
+function chooseHmacKey(settings: ProviderSettings, logger: Logger, cluster: ReturnType<typeof detectCluster>): HmacKeySource {
+  if (settings.hmacKeyFile !== undefined && settings.hmacKeyFile !== '') return new FileHmacKeySource(settings.hmacKeyFile);
+  if (cluster !== undefined) return new KubeSecretHmacKeySource(cluster.kubeConfig, cluster.namespace, settings.hmacSecretName);
+  logger.warn('not running in a cluster and no --hmac-key-file: object versions use a random key and change when the provider restarts');
+  return new RandomHmacKeySource();
+}
+
+export async function startProvider(settings: ProviderSettings, logger: Logger, overrides: ProviderOverrides = {}): Promise<RunningProvider> {
+  const cluster = detectCluster(overrides.env ?? process.env);
+  const hmacKey = overrides.hmacKey ?? chooseHmacKey(settings, logger, cluster);
+  const tokenRequester = overrides.tokenRequester ?? (cluster === undefined ? undefined : new KubeTokenRequester(cluster.kubeConfig));
+  const vaultLog = logger.child({ component: 'vault' });
+  const clients = new VaultClientPool({
+    requestTimeoutMs: settings.requestTimeoutMs,
+    client: {
+      onRetry: (failure, attempt, delayMs) =>
+        vaultLog.debug({ attempt, delayMs, code: failure.error.code, vaultPath: failure.error.context.vaultPath }, 'retrying a Vault request'),
+      ...overrides.vaultClient,
+    },
+  });
+  const auth = new Authenticator({
+    cacheSize: settings.cacheSize,
+    ...(tokenRequester === undefined ? {} : { tokenRequester }),
+    ...(overrides.now === undefined ? {} : { now: overrides.now }),
+  });
+  const mountLog = logger.child({ component: 'mount' });
+  const writer = settings.writeFiles ? new AtomicWriter({ logger: logger.child({ component: 'writer' }) }) : undefined;
+  const mounts = new MountService({
+    defaults: settings.defaults,
+    clients,
+    auth,
+    hmacKey,
+    ...(writer === undefined ? {} : { writer }),
+    onIgnoredParameters: (names) => mountLog.debug({ parameters: names }, 'ignoring unknown parameters'),
+  });
+
+  let inflight = 0;
+  const server = new ProviderGrpcServer({
+    endpoint: settings.endpoint,
+    handlers: {
+      Version: versionHandler,
+      Mount: createMountHandler({
+        mounts,
+        logger: logger.child({ component: 'server' }),
+        accepting: () => server.state === 'serving',
+        onMountStart: () => inflight++,
+        onMountEnd: () => inflight--,
+      }),
+    },
+  });
+
+  let health: HealthServer | undefined;
+  let healthAddress: AddressInfo | undefined;
+  try {
+    const existing = await server.start();
+    if (existing !== 'none') logger.info({ endpoint: server.endpoint, existing }, 'replaced what was left at the socket path');
+    if (settings.healthAddr !== '') {
+      health = new HealthServer(() => server.state === 'serving');
+      healthAddress = await health.listen(settings.healthAddr);
+    }
+  } catch (err: unknown) {
+    await server.drain(0).catch(() => undefined);
+    await clients.close();
+    throw err;
+  }
+  logger.info(
+    { endpoint: server.endpoint, health: healthAddress === undefined ? undefined : `${healthAddress.address}:${healthAddress.port}`, hmacKey: hmacKey.description, writeFiles: settings.writeFiles, inCluster: cluster !== undefined },
+    'provider serving',
+  );
+
+  let stopping: Promise<void> | undefined;
+  return {
+    endpoint: server.endpoint,
+    healthAddress,
+    mounts,
+    auth,
+    inflight: () => inflight,
+    stop(graceMs = 20_000) {
+      stopping ??= (async () => {
+        server.beginDrain();
+        const outcome = await server.drain(graceMs);
+        logger.info({ outcome, inflight }, 'gRPC server stopped');
+        await clients.close();
+        await health?.close();
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,81 @@
+#!/usr/bin/env node
+/**
+ * Entry point: `vault-csi-provider [flags]`. Flags and environment as hashicorp/vault-csi-provider's, so that
+ * switching is an image change. SIGTERM/SIGINT drain and exit 0.
+ */
+import { parseFlags, UsageError } from './cli/flags.js';
+import { startProvider } from './cli/provider.js';
+import { createLogger } from './observability/logger.js';
+import { SocketInUseError } from './server/socket-path.js';
+import { versionInfo } from './version.js';
+import { formatVersion } from './cli/version-output.js';
+
+/** How long in-flight mounts get after SIGTERM (the kubelet's default grace period is 30 s). */
+const DRAIN_GRACE_MS = 20_000;
+
+async function main(argv: readonly string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseFlags(argv, process.env);
+  } catch (err: unknown) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  if (parsed.kind === 'help') {
+    process.stdout.write(`${parsed.usage}\n`);
+    return 0;
+  }
+  if (parsed.kind === 'version') {
+    process.stdout.write(`${formatVersion(versionInfo(), parsed.format)}\n`);
+    return 0;
+  }
+  const settings = parsed.settings;
+  const logger = createLogger(settings.logLevel);
+  process.on('unhandledRejection', (reason: unknown) => {
+    // A daemon serving every pod of the node keeps serving; the frames are enough to find the bug.
+    const frames = reason instanceof Error ? reason.stack?.split('\n').slice(1, 8).join('\n') : undefined;
+    logger.error({ errorName: reason instanceof Error ? reason.name : typeof reason, frames }, 'unhandled rejection');
+  });
+
+  let provider;
+  try {
+    provider = await startProvider(settings, logger);
+  } catch (err: unknown) {
+    if (err instanceof SocketInUseError) {
+      logger.error({ endpoint: err.path }, err.message);
+      process.stderr.write(`vault-csi-provider: ${err.message}\n`);
+      return 1;
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    logger.error({ error: message }, 'failed to start');
+    process.stderr.write(`vault-csi-provider: failed to start: ${message}\n`);
+    return 1;
+  }
+
+  return new Promise<number>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      logger.info({ signal, inflight: provider.inflight() }, 'shutting down');
+      provider
+        .stop(DRAIN_GRACE_MS)
+        .then(() => resolve(0))
+        .catch(() => resolve(1));
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+    // Let pino flush, then leave even if a keep-alive socket lingers.
+    setTimeout(() => process.exit(code), 200).unref();
+  },
+  (err: unknown) => {
+    process.stderr.write(`vault-csi-provider: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,73 @@
+/**
+ * Response → file contents for one object, pure. Same rules as the reference's keyFromData/decodeValue:
+ * the key is looked up in `data.data` when that is a map (KV v2), else in `data`; strings are written raw and
+ * other values as JSON; `encoding` says how the stored value is encoded, and the file gets the decoded bytes.
+ * Without a secretKey the file is the whole response, as the Go client's api.Secret marshals it.
+ */
+import { ProviderError } from '../errors.js';
+import type { ObjectConfig } from '../config/types.js';
+import type { SecretResponse } from '../vault/responses.js';
+import { goMarshal, goMarshalStruct } from './go-json.js';
+
+function isMap(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The api.Secret struct's fields in Go's order; the last three are `omitempty`. */
+export function wholeResponseJson(response: SecretResponse): string {
+  const fields: Array<readonly [string, unknown]> = [
+    ['request_id', response.request_id ?? ''],
+    ['lease_id', response.lease_id ?? ''],
+    ['lease_duration', response.lease_duration ?? 0],
+    ['renewable', response.renewable ?? false],
+    ['data', response.data ?? null],
+    ['warnings', response.warnings ?? null],
+  ];
+  if (response.auth !== undefined && response.auth !== null) fields.push(['auth', response.auth]);
+  if (response.wrap_info !== undefined && response.wrap_info !== null) fields.push(['wrap_info', response.wrap_info]);
+  if (response.mount_type !== undefined && response.mount_type !== null && response.mount_type !== '') {
+    fields.push(['mount_type', response.mount_type]);
+  }
+  return goMarshalStruct(fields);
+}
+
+/** The map a secretKey is looked up in. */
+export function keyMap(data: Record<string, unknown>): Record<string, unknown> {
+  const nested = data['data'];
+  return isMap(nested) ? nested : data;
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const HEX = /^(?:[0-9a-fA-F]{2})*$/;
+
+export function decodeValue(raw: Buffer, obj: ObjectConfig): Buffer {
+  if (obj.encoding === 'utf-8') return raw;
+  const text = raw.toString('utf8');
+  if (obj.encoding === 'base64') {
+    // Go's StdEncoding skips CR and LF and insists on padding and the standard alphabet.
+    const compact = text.replace(/[\r\n]/g, '');
+    if (!BASE64.test(compact)) {
+      throw new ProviderError('DECODE_FAILED', `the value of key "${obj.secretKey}" is not valid base64`, { objectName: obj.objectName });
+    }
+    return Buffer.from(compact, 'base64');
+  }
+  if (!HEX.test(text)) {
+    throw new ProviderError('DECODE_FAILED', `the value of key "${obj.secretKey}" is not valid hex`, { objectName: obj.objectName });
+  }
+  return Buffer.from(text, 'hex');
+}
+
+export function extractContent(obj: ObjectConfig, response: SecretResponse): Buffer {
+  const data = response.data;
+  if (data === undefined || data === null) {
+    throw new ProviderError('SECRET_NOT_FOUND', 'Vault returned a response without data', {});
+  }
+  if (obj.secretKey === '') return Buffer.from(wholeResponseJson(response), 'utf8');
+  const map = keyMap(data);
+  if (!Object.hasOwn(map, obj.secretKey)) {
+    throw new ProviderError('KEY_NOT_FOUND', `key "${obj.secretKey}" does not exist at the secret path`, {});
+  }
+  const value = map[obj.secretKey];
+  const raw = typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.from(goMarshal(value), 'utf8');
+  return decodeValue(raw, obj);
+}

@@ -1,0 +1,160 @@
+/**
+ * One Mount, start to end: config → connection → token → distinct requests in parallel → contents → versions →
+ * file set → (optionally) the atomic writer. All-or-nothing: any failing object fails the mount and no file is
+ * returned or written.
+ */
+import { ProviderError, toProviderError } from '../errors.js';
+import type { ConnectionSettings, MountConfig, ObjectConfig, ProviderDefaults } from '../config/types.js';
+import { parseMountRequest } from '../config/mount-request.js';
+import { resolveConnection } from '../config/connection.js';
+import type { Authenticator, TokenLease } from '../auth/authenticator.js';
+import type { VaultClient } from '../vault/client.js';
+import type { VaultClientPool } from '../vault/client-pool.js';
+import type { SecretResponse } from '../vault/responses.js';
+import { buildFileSet, type OutputFile } from '../output/file-set.js';
+import type { AtomicWriter } from '../output/atomic-writer.js';
+import type { HmacKeySource } from './hmac-key.js';
+import { extractContent } from './extract.js';
+import { groupByRequest, type RequestGroup } from './request-key.js';
+import { objectVersion } from './version.js';
+import { mapLimit } from './map-limit.js';
+
+export interface RawMountRequest {
+  readonly attributes: string;
+  readonly secrets: string;
+  readonly targetPath: string;
+  readonly permission: string;
+}
+
+export interface MountedObject {
+  readonly objectName: string;
+  readonly secretPath: string;
+  readonly version: string;
+  readonly bytes: number;
+  readonly mode: number;
+}
+
+export interface MountResult {
+  readonly config: MountConfig;
+  readonly connection: ConnectionSettings;
+  readonly objects: readonly MountedObject[];
+  readonly objectVersions: ReadonlyArray<{ readonly id: string; readonly version: string }>;
+  /** Empty in --write-files mode: the provider wrote them itself. */
+  readonly files: readonly OutputFile[];
+  /** Distinct Vault requests this mount made (after de-duplication). */
+  readonly requests: number;
+  readonly wroteFiles: boolean;
+}
+
+export interface MountServiceOptions {
+  readonly defaults: ProviderDefaults;
+  readonly clients: VaultClientPool;
+  readonly auth: Authenticator;
+  readonly hmacKey: HmacKeySource;
+  /** Present in --write-files mode. */
+  readonly writer?: AtomicWriter;
+  /** Distinct Vault requests in flight per mount (default 16). */
+  readonly readConcurrency?: number;
+  readonly limitBytes?: number;
+  /** Called with what a parsed request asked for and ignored, for a debug line. */
+  readonly onIgnoredParameters?: (names: readonly string[]) => void;
+}
+
+export class MountService {
+  readonly #options: MountServiceOptions;
+
+  constructor(options: MountServiceOptions) {
+    this.#options = options;
+  }
+
+  /** Parse only: lets the server log who is asking even when the mount later fails. */
+  parse(request: RawMountRequest): MountConfig {
+    return parseMountRequest(request);
+  }
+
+  async mount(config: MountConfig, signal?: AbortSignal): Promise<MountResult> {
+    if (config.ignoredParameters.length > 0) this.#options.onIgnoredParameters?.(config.ignoredParameters);
+    const connection = resolveConnection(config, this.#options.defaults);
+    const client = await this.#options.clients.get(connection);
+    const hmacKeyPromise = this.#options.hmacKey.getKey();
+    // A rejection here must not go unhandled while the reads run; it is awaited below.
+    hmacKeyPromise.catch(() => undefined);
+    const lease = await this.#options.auth.token(client, config, signal);
+
+    const groups = groupByRequest(config.objects);
+    const responses = new Map<string, SecretResponse>();
+    await mapLimit(groups, this.#options.readConcurrency ?? 16, async (group) => {
+      responses.set(group.key, await this.#read(client, config, group, lease, signal));
+    });
+
+    const key = await hmacKeyPromise;
+    const files: OutputFile[] = [];
+    const objects: MountedObject[] = [];
+    for (const group of groups) {
+      const response = responses.get(group.key)!;
+      for (const obj of group.objects) {
+        const contents = contentOf(obj, response);
+        const mode = obj.filePermission ?? config.permission;
+        files.push({ path: obj.objectName, mode, contents, objectName: obj.objectName });
+        objects.push({
+          objectName: obj.objectName,
+          secretPath: obj.secretPath,
+          version: objectVersion(key, obj, contents),
+          bytes: contents.length,
+          mode,
+        });
+      }
+    }
+    // Keep the SecretProviderClass's order in the answer, whatever order the requests finished in.
+    const order = new Map(config.objects.map((o, i) => [o.objectName, i]));
+    objects.sort((a, b) => order.get(a.objectName)! - order.get(b.objectName)!);
+    files.sort((a, b) => order.get(a.objectName)! - order.get(b.objectName)!);
+    const fileSet = buildFileSet(files, this.#options.limitBytes);
+
+    const writer = this.#options.writer;
+    if (writer !== undefined) await writer.write(config.targetPath, fileSet);
+    return {
+      config,
+      connection,
+      objects,
+      objectVersions: objects.map((o) => ({ id: o.objectName, version: o.version })),
+      files: writer === undefined ? fileSet : [],
+      requests: groups.length,
+      wroteFiles: writer !== undefined,
+    };
+  }
+
+  /** One distinct request; on a 403 with a cached token, one new login and one retry (as the reference does). */
+  async #read(
+    client: VaultClient,
+    config: MountConfig,
+    group: RequestGroup,
+    lease: TokenLease,
+    signal: AbortSignal | undefined,
+  ): Promise<SecretResponse> {
+    const obj = group.lead;
+    const request = { method: obj.method, requestPath: obj.requestPath, query: obj.query, body: obj.secretArgs };
+    try {
+      try {
+        return await client.request(lease.token.token, request, signal);
+      } catch (err: unknown) {
+        // A token fresh from this mount's own login is not going to fare better after another login.
+        if (!(err instanceof ProviderError) || err.code !== 'PERMISSION_DENIED' || !lease.cached) throw err;
+        // The cached token may have been revoked or have expired early.
+        const renewed = await this.#options.auth.replace(client, config, lease.token, signal);
+        return await client.request(renewed.token, request, signal);
+      }
+    } catch (err: unknown) {
+      throw toProviderError(err).forObject(obj.objectName, obj.secretPath);
+    }
+  }
+}
+
+function contentOf(obj: ObjectConfig, response: SecretResponse): Buffer {
+  try {
+    return extractContent(obj, response);
+  } catch (err: unknown) {
+    if (err instanceof ProviderError) throw err.forObject(obj.objectName, obj.secretPath);
+    throw err;
+  }
+}

@@ -1,0 +1,40 @@
+/**
+ * Which objects of one mount need the same Vault request. Two objects with equal (method, path, query,
+ * secretArgs) share one request, so two objects naming the same PKI issue get one certificate and its matching
+ * key. (The reference keys on path and method only and so merges requests whose secretArgs differ.)
+ */
+import type { ObjectConfig } from '../config/types.js';
+
+/** JSON with object keys sorted at every depth, so equal values give equal strings. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
+      const sorted: Record<string, unknown> = {};
+      for (const k of Object.keys(v).sort()) sorted[k] = (v as Record<string, unknown>)[k];
+      return sorted;
+    }
+    return v;
+  });
+}
+
+export function requestKey(obj: ObjectConfig): string {
+  return canonicalJson([obj.method, obj.requestPath, obj.query, obj.secretArgs ?? null]);
+}
+
+export interface RequestGroup {
+  readonly key: string;
+  /** The first object that needs this request; its name and path go into messages. */
+  readonly lead: ObjectConfig;
+  readonly objects: readonly ObjectConfig[];
+}
+
+export function groupByRequest(objects: readonly ObjectConfig[]): RequestGroup[] {
+  const groups = new Map<string, ObjectConfig[]>();
+  for (const obj of objects) {
+    const key = requestKey(obj);
+    const list = groups.get(key);
+    if (list === undefined) groups.set(key, [obj]);
+    else list.push(obj);
+  }
+  return [...groups].map(([key, list]) => ({ key, lead: list[0]!, objects: list }));
+}

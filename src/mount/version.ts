@@ -1,0 +1,31 @@
+/**
+ * Object versions: base64url(HMAC-SHA256(key, canonical object config ‖ content)), as DESIGN.md §4 describes.
+ * The config is part of the input so two objects with equal contents do not get equal versions (which would tell
+ * a reader that the secrets are equal); the key keeps the version from revealing anything about the content.
+ * Stable across restarts and nodes as long as the key is (the Kubernetes Secret or --hmac-key-file).
+ */
+import { createHmac } from 'node:crypto';
+import type { ObjectConfig } from '../config/types.js';
+import { canonicalJson } from './request-key.js';
+
+export function canonicalObjectConfig(obj: ObjectConfig): string {
+  return canonicalJson({
+    objectName: obj.objectName,
+    secretPath: obj.secretPath,
+    secretKey: obj.secretKey,
+    method: obj.method,
+    secretArgs: obj.secretArgs ?? null,
+    encoding: obj.encoding,
+    filePermission: obj.filePermission ?? null,
+  });
+}
+
+export function objectVersion(key: Buffer, obj: ObjectConfig, content: Buffer): string {
+  const config = Buffer.from(canonicalObjectConfig(obj), 'utf8');
+  const hmac = createHmac('sha256', key);
+  // Length-prefix the config so no (config, content) pair can collide with another split of the same bytes.
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64BE(BigInt(config.length));
+  hmac.update(length).update(config).update(content);
+  return hmac.digest('base64url');
+}

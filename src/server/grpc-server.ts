@@ -1,0 +1,100 @@
+/**
+ * The CSIDriverProvider gRPC server on a Unix socket: socket preparation, permissions, and a graceful drain.
+ *
+ * grpc-js creates the socket with the process umask (0755 by default), so the umask is narrowed around the bind
+ * and the mode set again afterwards: 0660, owned by the daemon (DESIGN.md §5).
+ */
+import { chmod, unlink } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { Server, ServerCredentials, loadPackageDefinition } from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
+import type { ProtoGrpcType } from '../generated/service.js';
+import type { CSIDriverProviderHandlers } from '../generated/v1alpha1/CSIDriverProvider.js';
+import { prepareSocketPath, type ExistingPath } from './socket-path.js';
+
+export const SOCKET_MODE = 0o660;
+
+/** Loader options matching the generated types (keepCase, string enums and longs, defaults). */
+export const PROTO_LOADER_OPTIONS = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true } as const;
+
+export function protoPath(): string {
+  return new URL('../../proto/service.proto', import.meta.url).pathname;
+}
+
+export function loadContract(): ProtoGrpcType {
+  const definition = loadSync(protoPath(), PROTO_LOADER_OPTIONS);
+  return loadPackageDefinition(definition) as unknown as ProtoGrpcType;
+}
+
+export type ServerState = 'starting' | 'serving' | 'draining' | 'stopped';
+
+export interface GrpcServerOptions {
+  readonly endpoint: string;
+  readonly handlers: CSIDriverProviderHandlers;
+  /** The driver's default receive limit is 4 MiB; we send at most that (the file set enforces it too). */
+  readonly maxSendBytes?: number;
+}
+
+export class ProviderGrpcServer {
+  readonly endpoint: string;
+  #state: ServerState = 'starting';
+  readonly #server: Server;
+  readonly #options: GrpcServerOptions;
+
+  constructor(options: GrpcServerOptions) {
+    this.#options = options;
+    this.endpoint = resolve(options.endpoint);
+    this.#server = new Server({
+      'grpc.max_send_message_length': options.maxSendBytes ?? 4 * 1024 * 1024,
+      'grpc.max_receive_message_length': 4 * 1024 * 1024,
+    });
+    this.#server.addService(loadContract().v1alpha1.CSIDriverProvider.service, options.handlers);
+  }
+
+  get state(): ServerState {
+    return this.#state;
+  }
+
+  async start(): Promise<ExistingPath> {
+    const existing = await prepareSocketPath(this.endpoint);
+    const previous = process.umask(0o117);
+    try {
+      await new Promise<void>((ok, fail) => {
+        this.#server.bindAsync(`unix:${this.endpoint}`, ServerCredentials.createInsecure(), (err) => (err ? fail(err) : ok()));
+      });
+    } finally {
+      process.umask(previous);
+    }
+    await chmod(this.endpoint, SOCKET_MODE);
+    this.#state = 'serving';
+    return existing;
+  }
+
+  /**
+   * Stop accepting, let in-flight calls finish for at most `graceMs`, then cut the rest; remove the socket.
+   * Calls arriving meanwhile get UNAVAILABLE from grpc-js, which the driver retries.
+   */
+  async drain(graceMs: number): Promise<'clean' | 'forced'> {
+    if (this.#state === 'stopped') return 'clean';
+    this.#state = 'draining';
+    const outcome = await new Promise<'clean' | 'forced'>((ok) => {
+      const timer = setTimeout(() => {
+        this.#server.forceShutdown();
+        ok('forced');
+      }, graceMs);
+      timer.unref();
+      this.#server.tryShutdown(() => {
+        clearTimeout(timer);
+        ok('clean');
+      });
+    });
+    await unlink(this.endpoint).catch(() => undefined);
+    this.#state = 'stopped';
+    return outcome;
+  }
+
+  /** Marks the server as draining without closing it yet (health turns 503 first, then the socket closes). */
+  beginDrain(): void {
+    if (this.#state === 'serving') this.#state = 'draining';
+  }
+}

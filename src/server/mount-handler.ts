@@ -1,0 +1,110 @@
+/**
+ * The gRPC adapter for Mount and Version: request in, MountService, response or status out. Errors become gRPC
+ * statuses here and only here (via grpcStatusFor). One info log line per Mount.
+ */
+import type { ServerUnaryCall, sendUnaryData, ServiceError } from '@grpc/grpc-js';
+import { Metadata, status as GrpcStatus } from '@grpc/grpc-js';
+import { grpcStatusFor, ProviderError, toProviderError, type ErrorCode } from '../errors.js';
+import type { MountConfig } from '../config/types.js';
+import type { MountService } from '../mount/mount-service.js';
+import type { MountRequest__Output } from '../generated/v1alpha1/MountRequest.js';
+import type { MountResponse } from '../generated/v1alpha1/MountResponse.js';
+import type { VersionRequest__Output } from '../generated/v1alpha1/VersionRequest.js';
+import type { VersionResponse } from '../generated/v1alpha1/VersionResponse.js';
+import type { Logger } from '../observability/logger.js';
+import { RUNTIME_NAME, VERSION } from '../version.js';
+
+export interface MountOutcome {
+  readonly result: 'ok' | ErrorCode;
+  readonly grpcCode: GrpcStatus;
+  readonly durationMs: number;
+  readonly objects: number;
+}
+
+export interface HandlerOptions {
+  readonly mounts: MountService;
+  readonly logger: Logger;
+  /** False while draining: new mounts get UNAVAILABLE, which the driver retries. */
+  readonly accepting: () => boolean;
+  readonly onMountStart?: () => void;
+  readonly onMountEnd?: (outcome: MountOutcome) => void;
+}
+
+function statusError(error: ProviderError): Partial<ServiceError> {
+  return { code: grpcStatusFor(error.code), details: error.publicMessage, metadata: new Metadata() };
+}
+
+/** Who asked, for the log line, taken from the parsed config or (if parsing failed) nowhere: we never guess. */
+function who(config: MountConfig | undefined): Record<string, string> {
+  if (config === undefined) return {};
+  return {
+    pod: config.pod.name,
+    namespace: config.pod.namespace,
+    serviceAccount: config.pod.serviceAccountName,
+    secretProviderClass: config.secretProviderClass,
+  };
+}
+
+export function versionHandler(_call: ServerUnaryCall<VersionRequest__Output, VersionResponse>, callback: sendUnaryData<VersionResponse>): void {
+  callback(null, { version: 'v1alpha1', runtime_name: RUNTIME_NAME, runtime_version: VERSION });
+}
+
+export function createMountHandler(options: HandlerOptions) {
+  const log = options.logger;
+  return (call: ServerUnaryCall<MountRequest__Output, MountResponse>, callback: sendUnaryData<MountResponse>): void => {
+    const started = performance.now();
+    options.onMountStart?.();
+    const abort = new AbortController();
+    const onCancel = (): void => abort.abort(new Error('cancelled by the caller'));
+    call.once('cancelled', onCancel);
+    const deadline = call.getDeadline();
+    const deadlineMs = deadline instanceof Date ? deadline.getTime() : Number(deadline);
+    let timer: NodeJS.Timeout | undefined;
+    if (Number.isFinite(deadlineMs)) {
+      timer = setTimeout(() => abort.abort(new Error('deadline exceeded')), Math.max(0, deadlineMs - Date.now()));
+      timer.unref();
+    }
+    let config: MountConfig | undefined;
+    const finish = (outcome: Omit<MountOutcome, 'durationMs'>, extra: Record<string, unknown>): void => {
+      if (timer !== undefined) clearTimeout(timer);
+      call.removeListener('cancelled', onCancel);
+      const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
+      options.onMountEnd?.({ ...outcome, durationMs });
+      const line = { ...who(config), objects: outcome.objects, durationMs, result: outcome.result, grpcCode: GrpcStatus[outcome.grpcCode], ...extra };
+      if (outcome.result === 'ok') log.info(line, 'mount');
+      else log.warn(line, 'mount failed');
+    };
+    const run = async (): Promise<void> => {
+      if (!options.accepting()) {
+        throw new ProviderError('SHUTTING_DOWN', 'the provider is shutting down; the driver will retry on the new instance');
+      }
+      config = options.mounts.parse({
+        attributes: call.request.attributes,
+        secrets: call.request.secrets,
+        targetPath: call.request.target_path,
+        permission: call.request.permission,
+      });
+      const result = await options.mounts.mount(config, abort.signal);
+      const response: MountResponse = {
+        object_version: result.objectVersions.map((v) => ({ id: v.id, version: v.version })),
+        files: result.files.map((f) => ({ path: f.path, mode: f.mode, contents: f.contents })),
+      };
+      callback(null, response);
+      finish({ result: 'ok', grpcCode: GrpcStatus.OK, objects: result.objects.length }, { requests: result.requests, wroteFiles: result.wroteFiles });
+    };
+    run().catch((err: unknown) => {
+      const error = toProviderError(err);
+      if (error.code === 'INTERNAL') {
+        // The frames only: an unexpected error's message is not ours and could quote data.
+        const cause = error.cause instanceof Error ? error.cause : undefined;
+        log.error({ errorName: cause?.name, frames: cause?.stack?.split('\n').slice(1, 8).join('\n') }, 'internal error during mount');
+      }
+      callback(statusError(error));
+      finish({ result: error.code, grpcCode: grpcStatusFor(error.code), objects: config?.objects.length ?? 0 }, {
+        error: error.publicMessage,
+        ...(error.context.objectName === undefined ? {} : { objectName: error.context.objectName }),
+        ...(error.context.vaultPath === undefined ? {} : { vaultPath: error.context.vaultPath }),
+      });
+    });
+  };
+}

@@ -1,0 +1,91 @@
+/**
+ * What the Kubernetes calls share: per-request options (abort signal, timeout) for @kubernetes/client-node's
+ * object-parameter API, and a description of a failed call that is safe to put into a ProviderError message.
+ */
+import { ApiException, Observable, type ConfigurationOptions, type ObservableMiddleware } from '@kubernetes/client-node';
+import { sanitizeVaultMessage } from '../errors.js';
+
+/** A Kubernetes API call that has not answered in this long is treated as failed; the caller (or kubelet) retries. */
+export const DEFAULT_KUBE_REQUEST_TIMEOUT_MS = 10_000;
+
+/**
+ * Call options that abort the request when `signal` aborts or `timeoutMs` passes. The client's methods take no
+ * signal; its RequestContext carries one, so a middleware sets it just before the request is sent.
+ */
+export function requestOptions(signal: AbortSignal | undefined, timeoutMs: number): ConfigurationOptions<ObservableMiddleware> {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const combined = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
+  const middleware: ObservableMiddleware = {
+    pre: (context) => {
+      context.setSignal(combined);
+      return new Observable(Promise.resolve(context));
+    },
+    post: (response) => new Observable(Promise.resolve(response)),
+  };
+  // 'append' keeps whatever middleware the KubeConfig's own configuration has.
+  return { middleware: [middleware], middlewareMergeStrategy: 'append' };
+}
+
+export interface ApiFailure {
+  /** The HTTP status the API server answered with; undefined when no answer came. */
+  readonly httpStatus: number | undefined;
+  /** The Status `reason` (NotFound, AlreadyExists, Forbidden…) when the server sent one. */
+  readonly reason: string | undefined;
+  /** One clause for a message, e.g. `the Kubernetes API answered 403 Forbidden: …`. Never holds a credential. */
+  readonly detail: string;
+  /** True when the request was cut short by the abort signal or the timeout. */
+  readonly aborted: boolean;
+}
+
+/** A failed client call, described from the status and the Status object only (never from request data). */
+export function describeApiFailure(err: unknown): ApiFailure {
+  if (err instanceof ApiException) {
+    const code = err.code;
+    const status = parseStatus(err.body);
+    const reason = status.reason ?? (code === 401 ? 'Unauthorized' : undefined);
+    const tail = status.message === undefined ? '' : `: ${sanitizeVaultMessage(status.message)}`;
+    return {
+      httpStatus: code,
+      reason,
+      detail: `the Kubernetes API answered ${code}${reason === undefined ? '' : ` ${reason}`}${tail}`,
+      aborted: false,
+    };
+  }
+  const name = err instanceof Error ? err.name : typeof err;
+  if (name === 'AbortError' || name === 'TimeoutError') {
+    return { httpStatus: undefined, reason: undefined, detail: 'the Kubernetes API did not answer in time', aborted: true };
+  }
+  // node-fetch's FetchError and fs errors (the token or CA file) carry an errno-style code; their messages may
+  // hold URLs or paths, so only the code is quoted.
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && code !== '') {
+    return { httpStatus: undefined, reason: undefined, detail: `the Kubernetes API request failed (${code})`, aborted: false };
+  }
+  return { httpStatus: undefined, reason: undefined, detail: `the Kubernetes API request failed (${name})`, aborted: false };
+}
+
+/**
+ * `{ cause }` for a ProviderError, only when the failure is an API error answer (a Status object). Other failures
+ * can quote the response they choked on — a token, a Secret's data — so they are described, not attached.
+ */
+export function safeCause(err: unknown): { cause?: unknown } {
+  return err instanceof ApiException ? { cause: err } : {};
+}
+
+/** The `reason` and `message` of a Kubernetes Status body, which the client hands over as text. */
+function parseStatus(body: unknown): { reason: string | undefined; message: string | undefined } {
+  let value: unknown = body;
+  if (typeof body === 'string') {
+    try {
+      value = JSON.parse(body) as unknown;
+    } catch {
+      return { reason: undefined, message: undefined };
+    }
+  }
+  if (typeof value !== 'object' || value === null) return { reason: undefined, message: undefined };
+  const { reason, message } = value as { reason?: unknown; message?: unknown };
+  return {
+    reason: typeof reason === 'string' && reason !== '' ? reason : undefined,
+    message: typeof message === 'string' && message !== '' ? message : undefined,
+  };
+}

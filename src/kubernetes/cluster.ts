@@ -1,0 +1,94 @@
+/**
+ * Are we running in a Kubernetes cluster, and how do we reach its API? Like client-go's InClusterConfig, from the
+ * service environment variables and the ServiceAccount files the kubelet mounts into the provider's pod.
+ */
+import { readFileSync } from 'node:fs';
+import { isIPv6 } from 'node:net';
+import { join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import { ProviderError } from '../errors.js';
+
+export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+export interface ClusterInfo {
+  /** Talks to the API server as the provider's own ServiceAccount. */
+  readonly kubeConfig: KubeConfig;
+  /** The provider's namespace: where the HMAC Secret lives. */
+  readonly namespace: string;
+}
+
+/** Reads a file as UTF-8; throws an errno-style error (`code: 'ENOENT'`) when it is missing. */
+export type ReadTextFile = (path: string) => string;
+
+const readUtf8: ReadTextFile = (path) => readFileSync(path, 'utf8');
+
+/**
+ * The cluster we run in, or undefined when we are not in one (no `KUBERNETES_SERVICE_HOST`, or no ServiceAccount
+ * token file). Throws LOCAL_FILE_ERROR when we are in a cluster but its files cannot be used: silently carrying on
+ * outside-cluster would give every node its own random HMAC key and no TokenRequest fallback.
+ */
+export function detectCluster(
+  env: Readonly<Record<string, string | undefined>>,
+  readFile: ReadTextFile = readUtf8,
+  serviceAccountDir: string = SERVICE_ACCOUNT_DIR,
+): ClusterInfo | undefined {
+  const host = env['KUBERNETES_SERVICE_HOST']?.trim() ?? '';
+  if (host === '') return undefined;
+  const tokenFile = join(serviceAccountDir, 'token');
+  if (readOptional(readFile, tokenFile) === undefined) return undefined;
+
+  const port = env['KUBERNETES_SERVICE_PORT']?.trim() || '443';
+  // Always https, as client-go does: the API server's service port serves TLS whatever its number.
+  const server = `https://${isIPv6(host) ? `[${host}]` : host}:${port}`;
+  const caFile = join(serviceAccountDir, 'ca.crt');
+  const hasCa = readOptional(readFile, caFile) !== undefined;
+
+  const namespace = env['POD_NAMESPACE']?.trim() || readOptional(readFile, join(serviceAccountDir, 'namespace'))?.trim() || '';
+  if (namespace === '') {
+    throw new ProviderError(
+      'LOCAL_FILE_ERROR',
+      `running in a cluster but the provider's namespace is unknown: ${join(serviceAccountDir, 'namespace')} is missing or empty and POD_NAMESPACE is not set`,
+      { parameter: 'POD_NAMESPACE' },
+    );
+  }
+
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromClusterAndUser(
+    // Without ca.crt the system roots are used, as client-go does after logging the missing file.
+    { name: 'in-cluster', server, skipTLSVerify: false, ...(hasCa ? { caFile } : {}) },
+    // The token is a projected, rotating file: the client's tokenFile provider re-reads it every minute, where a
+    // token copied into the config now would expire within the hour.
+    { name: 'in-cluster', authProvider: { name: 'tokenFile', config: { tokenFile } } },
+  );
+  return { kubeConfig, namespace };
+}
+
+/**
+ * A KubeConfig for one API server and a fixed bearer token (tests point it at the fake API server; also usable with
+ * `kubectl proxy`). A plain `http:` server needs `skipTLSVerify`, which the client insists on for http URLs.
+ */
+export function kubeConfigFromUrl(server: string, token: string, options: { caData?: string; skipTLSVerify?: boolean } = {}): KubeConfig {
+  const plainHttp = server.startsWith('http:');
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromClusterAndUser(
+    {
+      name: 'explicit',
+      server,
+      skipTLSVerify: plainHttp || options.skipTLSVerify === true,
+      ...(options.caData === undefined ? {} : { caData: options.caData }),
+    },
+    { name: 'explicit', token },
+  );
+  return kubeConfig;
+}
+
+/** The file's text, or undefined when it does not exist; any other failure is an error worth stopping for. */
+function readOptional(readFile: ReadTextFile, path: string): string | undefined {
+  try {
+    return readFile(path);
+  } catch (err: unknown) {
+    const code = (err as { code?: unknown } | null)?.code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw new ProviderError('LOCAL_FILE_ERROR', `cannot read ${path} (${typeof code === 'string' ? code : 'error'})`, {}, { cause: err });
+  }
+}

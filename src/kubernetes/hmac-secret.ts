@@ -1,0 +1,138 @@
+/**
+ * The HMAC key held in a Kubernetes Secret in the provider's namespace, shared by every node's provider so object
+ * versions agree across nodes and restarts. Unlike the reference, which reads the Secret on every mount, the key is
+ * read once and kept in memory: the Secret is immutable, so it cannot change under us.
+ */
+import { randomBytes as cryptoRandomBytes } from 'node:crypto';
+import { CoreV1Api, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
+import { ProviderError } from '../errors.js';
+import type { HmacKeySource } from '../mount/hmac-key.js';
+import { DEFAULT_KUBE_REQUEST_TIMEOUT_MS, describeApiFailure, requestOptions, safeCause, type ApiFailure } from './api.js';
+
+/** The data key, length and label the reference's Secret has (plus the label), so either provider can read it. */
+export const HMAC_SECRET_DATA_KEY = 'key';
+export const HMAC_KEY_LENGTH = 32;
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+export const MANAGED_BY_VALUE = 'vault-csi-provider';
+/** The reference's `--hmac-secret-name` default. */
+export const DEFAULT_HMAC_SECRET_NAME = 'vault-csi-provider-hmac-key';
+
+export interface KubeSecretHmacKeySourceOptions {
+  readonly kubeConfig: KubeConfig;
+  /** The provider's own namespace (ClusterInfo.namespace). */
+  readonly namespace: string;
+  /** `--hmac-secret-name`. */
+  readonly secretName: string;
+  /** Per-request timeout in milliseconds (default 10 s). */
+  readonly timeoutMs?: number;
+  /** For tests: where a new key's bytes come from. */
+  readonly randomBytes?: (size: number) => Buffer;
+}
+
+export class KubeSecretHmacKeySource implements HmacKeySource {
+  readonly description: string;
+  readonly #api: CoreV1Api;
+  readonly #namespace: string;
+  readonly #name: string;
+  readonly #timeoutMs: number;
+  readonly #randomBytes: (size: number) => Buffer;
+  /** The one load in flight or done; cleared when it fails so the next mount tries again. */
+  #key: Promise<Buffer> | undefined;
+
+  constructor(options: KubeSecretHmacKeySourceOptions) {
+    this.#api = options.kubeConfig.makeApiClient(CoreV1Api);
+    this.#namespace = options.namespace;
+    this.#name = options.secretName;
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_KUBE_REQUEST_TIMEOUT_MS;
+    this.#randomBytes = options.randomBytes ?? cryptoRandomBytes;
+    this.description = `Kubernetes Secret ${options.namespace}/${options.secretName}`;
+  }
+
+  getKey(): Promise<Buffer> {
+    if (this.#key === undefined) {
+      // No caller signal: the load is shared by every mount waiting for it, so one mount giving up must not fail
+      // the others; the request timeout bounds it instead.
+      const loading = this.#load();
+      this.#key = loading;
+      loading.catch(() => {
+        if (this.#key === loading) this.#key = undefined;
+      });
+    }
+    return this.#key;
+  }
+
+  async #load(): Promise<Buffer> {
+    // Fast path: the Secret nearly always exists already.
+    const existing = await this.#read();
+    if (existing !== undefined) return this.#keyFrom(existing);
+
+    const candidate = this.#randomBytes(HMAC_KEY_LENGTH);
+    let created: V1Secret;
+    try {
+      created = await this.#api.createNamespacedSecret(
+        {
+          namespace: this.#namespace,
+          body: {
+            apiVersion: 'v1',
+            kind: 'Secret',
+            metadata: { name: this.#name, namespace: this.#namespace, labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE } },
+            type: 'Opaque',
+            // Immutable: a changed key would change every object version on every node at once.
+            immutable: true,
+            data: { [HMAC_SECRET_DATA_KEY]: candidate.toString('base64') },
+          },
+        },
+        requestOptions(undefined, this.#timeoutMs),
+      );
+    } catch (err: unknown) {
+      const failure = describeApiFailure(err);
+      if (failure.httpStatus !== 409) throw this.#apiError('create', failure, err);
+      // Another node's provider created it between our read and our create: its key is the one everybody uses.
+      const winner = await this.#read();
+      if (winner === undefined) {
+        throw new ProviderError('INTERNAL', `${this.description} already exists but cannot be read back; will retry on the next mount`, {
+          parameter: 'hmac-secret-name',
+        });
+      }
+      return this.#keyFrom(winner);
+    }
+    // The API server echoes the data it stored; fall back to ours if a webhook stripped it from the answer.
+    return created.data?.[HMAC_SECRET_DATA_KEY] === undefined ? candidate : this.#keyFrom(created);
+  }
+
+  /** The Secret, or undefined when it does not exist. */
+  async #read(): Promise<V1Secret | undefined> {
+    try {
+      return await this.#api.readNamespacedSecret({ name: this.#name, namespace: this.#namespace }, requestOptions(undefined, this.#timeoutMs));
+    } catch (err: unknown) {
+      const failure = describeApiFailure(err);
+      if (failure.httpStatus === 404) return undefined;
+      throw this.#apiError('read', failure, err);
+    }
+  }
+
+  #keyFrom(secret: V1Secret): Buffer {
+    const encoded = secret.data?.[HMAC_SECRET_DATA_KEY];
+    const key = typeof encoded === 'string' ? Buffer.from(encoded, 'base64') : undefined;
+    if (key === undefined || key.length === 0) {
+      const problem = key === undefined ? `has no data key "${HMAC_SECRET_DATA_KEY}"` : `has an empty "${HMAC_SECRET_DATA_KEY}"`;
+      // Same remedy as the reference: the provider recreates a deleted Secret with a fresh key.
+      throw new ProviderError(
+        'LOCAL_FILE_ERROR',
+        `${this.description} ${problem}; delete the Secret so the provider generates a new HMAC key`,
+        { parameter: 'hmac-secret-name' },
+      );
+    }
+    return key;
+  }
+
+  #apiError(action: 'read' | 'create', failure: ApiFailure, err: unknown): ProviderError {
+    const hint = failure.httpStatus === 403 ? ` (the provider's ServiceAccount needs get and create on secrets in ${this.#namespace})` : '';
+    return new ProviderError(
+      'INTERNAL',
+      `cannot ${action} the HMAC key ${this.description}: ${failure.detail}${hint}`,
+      { parameter: 'hmac-secret-name', ...(failure.httpStatus === undefined ? {} : { httpStatus: failure.httpStatus }) },
+      safeCause(err),
+    );
+  }
+}

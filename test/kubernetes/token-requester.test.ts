@@ -1,0 +1,181 @@
+import assert from 'node:assert/strict';
+import { createPublicKey, verify } from 'node:crypto';
+import type { PodInfo } from '../../src/config/types.js';
+import { ProviderError } from '../../src/errors.js';
+import { kubeConfigFromUrl } from '../../src/kubernetes/cluster.js';
+import { KubeTokenRequester, TOKEN_EXPIRATION_SECONDS } from '../../src/kubernetes/token-requester.js';
+import { FakeKubeApi, type ServiceAccountClaims } from '../helpers/fake-kube-api.js';
+import { ServiceAccountJwtIssuer } from '../vault-server/jwt-issuer.js';
+
+const pod: PodInfo = { name: 'web-0', namespace: 'team-a', uid: '9d1f5c3e-0000-4000-8000-000000000001', serviceAccountName: 'web' };
+
+function decodeClaims(jwt: string): ServiceAccountClaims {
+  const payload = jwt.split('.')[1];
+  assert.ok(payload !== undefined, 'JWT has a payload');
+  return JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as ServiceAccountClaims;
+}
+
+async function rejection(promise: Promise<unknown>): Promise<ProviderError> {
+  try {
+    await promise;
+  } catch (err: unknown) {
+    assert.ok(err instanceof ProviderError, `expected a ProviderError, got ${String(err)}`);
+    return err;
+  }
+  assert.fail('expected a rejection');
+}
+
+describe('KubeTokenRequester', () => {
+  let api: FakeKubeApi;
+
+  beforeEach(async () => {
+    api = await FakeKubeApi.start();
+  });
+
+  afterEach(async () => {
+    await api.close();
+  });
+
+  it('POSTs a pod-bound TokenRequest for the audience, 900 s, and returns status.token', async () => {
+    const requester = new KubeTokenRequester(kubeConfigFromUrl(api.url, api.token));
+    const token = await requester.requestToken(pod, 'vault');
+
+    assert.deepEqual(
+      api.requests.map((r) => [r.method, r.path, r.status, r.authorized]),
+      [['POST', '/api/v1/namespaces/team-a/serviceaccounts/web/token', 201, true]],
+    );
+    assert.deepEqual(api.tokenRequests, [
+      {
+        namespace: 'team-a',
+        serviceAccountName: 'web',
+        apiVersion: 'authentication.k8s.io/v1',
+        kind: 'TokenRequest',
+        audiences: ['vault'],
+        expirationSeconds: TOKEN_EXPIRATION_SECONDS,
+        boundObjectRef: { kind: 'Pod', apiVersion: 'v1', name: 'web-0', uid: pod.uid },
+      },
+    ]);
+    assert.equal(TOKEN_EXPIRATION_SECONDS, 900);
+    const claims = decodeClaims(token);
+    assert.deepEqual(claims.aud, ['vault']);
+    assert.equal(claims.sub, 'system:serviceaccount:team-a:web');
+    assert.deepEqual(claims['kubernetes.io'].pod, { name: 'web-0', uid: pod.uid });
+    assert.equal(claims.exp - claims.iat, 900);
+  });
+
+  it('asks for the API default audiences when the audience is empty, like the reference', async () => {
+    const requester = new KubeTokenRequester(kubeConfigFromUrl(api.url, api.token));
+    await requester.requestToken(pod, '');
+    assert.deepEqual(api.tokenRequests[0]?.audiences, []);
+  });
+
+  it('returns the token a pluggable signer made (a real RS256 ServiceAccount JWT)', async () => {
+    await api.close();
+    const issuer = new ServiceAccountJwtIssuer();
+    api = await FakeKubeApi.start({ signToken: (claims) => issuer.signClaims(claims) });
+    const requester = new KubeTokenRequester(kubeConfigFromUrl(api.url, api.token));
+    const jwt = await requester.requestToken(pod, 'vault');
+
+    const [head = '', body = '', signature = ''] = jwt.split('.');
+    assert.equal((JSON.parse(Buffer.from(head, 'base64url').toString('utf8')) as { alg: string }).alg, 'RS256');
+    assert.ok(verify('sha256', Buffer.from(`${head}.${body}`), createPublicKey(issuer.publicKeyPem), Buffer.from(signature, 'base64url')));
+    assert.deepEqual(decodeClaims(jwt)['kubernetes.io'].pod, { name: 'web-0', uid: pod.uid });
+  });
+
+  for (const [field, attribute] of [
+    ['name', 'csi.storage.k8s.io/pod.name'],
+    ['namespace', 'csi.storage.k8s.io/pod.namespace'],
+    ['uid', 'csi.storage.k8s.io/pod.uid'],
+    ['serviceAccountName', 'csi.storage.k8s.io/serviceAccount.name'],
+  ] as const) {
+    it(`refuses without calling the API when the pod's ${field} is missing`, async () => {
+      const requester = new KubeTokenRequester(kubeConfigFromUrl(api.url, api.token));
+      const err = await rejection(requester.requestToken({ ...pod, [field]: '' }, 'vault'));
+      assert.equal(err.code, 'INVALID_CONFIG');
+      assert.match(err.message, new RegExp(attribute.replace(/\./g, '\\.')));
+      assert.equal(err.context.parameter, attribute);
+      assert.equal(api.requests.length, 0);
+    });
+  }
+
+  it('maps a 403 from the API to TOKEN_UNAVAILABLE naming the pod, ServiceAccount and status, without a token', async () => {
+    api.failNext('tokenCreate', {
+      status: 403,
+      message: 'serviceaccounts "web" is forbidden: User "system:serviceaccount:csi:vault-csi-provider" cannot create resource "serviceaccounts/token"',
+    });
+    const requester = new KubeTokenRequester(kubeConfigFromUrl(api.url, api.token));
+    const err = await rejection(requester.requestToken(pod, 'vault'));
+
+    assert.equal(err.code, 'TOKEN_UNAVAILABLE');
+    assert.equal(err.context.httpStatus, 403);
+    assert.match(err.message, /team-a\/web-0/);
+    assert.match(err.message, /ServiceAccount "web"/);
+    assert.match(err.message, /403 Forbidden/);
+    assert.match(err.message, /cannot create resource "serviceaccounts\/token"/);
+    assert.doesNotMatch(err.message, new RegExp(api.token));
+    assert.doesNotMatch(err.message, /eyJ/);
+  });
+
+  it('strips anything JWT-shaped that the API echoes back in its Status message', async () => {
+    const jwtLike = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl';
+    api.failNext('tokenCreate', { status: 400, message: `bad request near ${jwtLike}` });
+    const requester = new KubeTokenRequester(kubeConfigFromUrl(api.url, api.token));
+    const err = await rejection(requester.requestToken(pod, 'vault'));
+    assert.equal(err.code, 'TOKEN_UNAVAILABLE');
+    assert.ok(!err.message.includes(jwtLike));
+  });
+
+  it('maps a rejected provider credential (401) to TOKEN_UNAVAILABLE', async () => {
+    const requester = new KubeTokenRequester(kubeConfigFromUrl(api.url, 'not-the-right-token'));
+    const err = await rejection(requester.requestToken(pod, 'vault'));
+    assert.equal(err.code, 'TOKEN_UNAVAILABLE');
+    assert.equal(err.context.httpStatus, 401);
+    assert.match(err.message, /401 Unauthorized/);
+    assert.ok(!err.message.includes('not-the-right-token'));
+    assert.equal(api.requests[0]?.authorized, false);
+  });
+
+  it('maps a missing ServiceAccount (404) to TOKEN_UNAVAILABLE', async () => {
+    await api.close();
+    api = await FakeKubeApi.start({ serviceAccounts: ['team-a/other'] });
+    const requester = new KubeTokenRequester(kubeConfigFromUrl(api.url, api.token));
+    const err = await rejection(requester.requestToken(pod, 'vault'));
+    assert.equal(err.code, 'TOKEN_UNAVAILABLE');
+    assert.match(err.message, /404 NotFound: serviceaccounts "web" not found/);
+  });
+
+  it('reports an unreachable API server by error code only', async () => {
+    const url = api.url;
+    await api.close();
+    const requester = new KubeTokenRequester(kubeConfigFromUrl(url, 'x'));
+    const err = await rejection(requester.requestToken(pod, 'vault'));
+    assert.equal(err.code, 'TOKEN_UNAVAILABLE');
+    assert.match(err.message, /ECONNREFUSED/);
+    api = await FakeKubeApi.start();
+  });
+
+  it('gives up after its timeout when the API does not answer', async () => {
+    api.delayMs = 1_000;
+    const requester = new KubeTokenRequester(kubeConfigFromUrl(api.url, api.token), { timeoutMs: 50 });
+    const err = await rejection(requester.requestToken(pod, 'vault'));
+    assert.equal(err.code, 'TOKEN_UNAVAILABLE');
+    assert.match(err.message, /did not answer in time/);
+  });
+
+  it("ends with DEADLINE_EXCEEDED when the caller's signal aborts", async () => {
+    api.delayMs = 1_000;
+    const requester = new KubeTokenRequester(kubeConfigFromUrl(api.url, api.token));
+    const err = await rejection(requester.requestToken(pod, 'vault', AbortSignal.timeout(50)));
+    assert.equal(err.code, 'DEADLINE_EXCEEDED');
+    assert.match(err.message, /team-a\/web-0/);
+  });
+
+  it('treats an answer without status.token as TOKEN_UNAVAILABLE', async () => {
+    await api.close();
+    api = await FakeKubeApi.start({ signToken: () => '' });
+    const requester = new KubeTokenRequester(kubeConfigFromUrl(api.url, api.token));
+    const err = await rejection(requester.requestToken(pod, 'vault'));
+    assert.equal(err.code, 'TOKEN_UNAVAILABLE');
+    assert.match(err.message, /without a token/);
+  });
+});

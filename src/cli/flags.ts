@@ -1,0 +1,315 @@
+/**
+ * Command-line flags and `VAULT_*` environment variables → provider settings.
+ *
+ * The flag names, defaults and syntax are the reference's (Go's `flag` package: `-name value`, `-name=value`,
+ * `--name=value`, `--name value`; booleans take `--name` or `--name=false` but never a separate value), so a
+ * DaemonSet written for hashicorp/vault-csi-provider starts this provider unchanged. Environment variables are the
+ * ones Vault's Go client reads; flags win over them. Pure: argv and env come in, nothing is read or printed here.
+ */
+import { normaliseVaultAddress } from '../config/connection.js';
+import { parseGoBool, parseGoDurationMs, parseGoInt } from '../config/go-syntax.js';
+import type { ProviderDefaults, TlsParameters } from '../config/types.js';
+
+export const LogLevels = ['trace', 'debug', 'info', 'warn', 'error', 'off'] as const;
+export type LogLevel = (typeof LogLevels)[number];
+
+export const VersionFormats = ['yaml', 'json', 'json-pretty'] as const;
+export type VersionFormat = (typeof VersionFormats)[number];
+
+export interface ProviderSettings {
+  /** Unix socket path the driver dials. */
+  readonly endpoint: string;
+  /** host:port of the health server (`GET /health/ready`). */
+  readonly healthAddr: string;
+  readonly logLevel: LogLevel;
+  /** Kubernetes Secret (in the provider's namespace) holding the HMAC key for object versions. */
+  readonly hmacSecretName: string;
+  /** When set, the HMAC key is read from this file instead of the Kubernetes Secret. */
+  readonly hmacKeyFile: string | undefined;
+  /** Maximum number of cached Vault tokens. */
+  readonly cacheSize: number;
+  /** Write the files into target_path ourselves, for drivers before v0.0.21. */
+  readonly writeFiles: boolean;
+  /** Deadline of one HTTP request to Vault, in milliseconds. */
+  readonly requestTimeoutMs: number;
+  readonly defaults: ProviderDefaults;
+}
+
+export type FlagsResult =
+  | { readonly kind: 'run'; readonly settings: ProviderSettings }
+  | { readonly kind: 'version'; readonly format: VersionFormat }
+  | { readonly kind: 'help'; readonly usage: string };
+
+/** A command line we cannot run with; `message` ends with the usage text, as Go's flag package prints it. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+  /** The problem alone, without the usage text. */
+  readonly problem: string;
+  readonly usage: string;
+
+  constructor(problem: string, usage: string) {
+    super(`${problem}\n\n${usage}`);
+    this.problem = problem;
+    this.usage = usage;
+  }
+}
+
+/** Vault's Go client (api.DefaultConfig) talks to this address when neither the flag nor VAULT_ADDR is set. */
+export const DEFAULT_VAULT_ADDRESS = 'https://127.0.0.1:8200';
+/**
+ * One Vault request gets 30 s (Vault's Go client allows 60 s). kubelet gives a whole Mount 2 minutes, and a mount
+ * may need a login and a read, each possibly retried once: 30 s each leaves room to fail with a clear message.
+ */
+export const DEFAULT_REQUEST_TIMEOUT = '30s';
+
+interface FlagSpec {
+  readonly name: string;
+  readonly kind: 'string' | 'bool';
+  /** Shown in the usage text after the name, for non-boolean flags. */
+  readonly valueName?: string;
+  readonly defaultText?: string;
+  readonly help: string;
+}
+
+const FLAGS: readonly FlagSpec[] = [
+  { name: 'endpoint', kind: 'string', valueName: 'path', defaultText: '/tmp/vault.sock', help: 'Unix socket on which the secrets-store CSI driver reaches this provider.' },
+  { name: 'debug', kind: 'bool', help: 'Deprecated: same as -log-level=debug (an explicit -log-level wins).' },
+  { name: 'log-level', kind: 'string', valueName: 'level', defaultText: 'info', help: `Log level: ${LogLevels.join(', ')}.` },
+  { name: 'version', kind: 'bool', help: 'Print version information and exit.' },
+  { name: 'output', kind: 'string', valueName: 'format', defaultText: 'json', help: `Format of -version: ${VersionFormats.join(', ')}.` },
+  { name: 'health-addr', kind: 'string', valueName: 'host:port', defaultText: ':8080', help: 'Listen address of the health endpoint (GET /health/ready).' },
+  { name: 'hmac-secret-name', kind: 'string', valueName: 'name', defaultText: 'vault-csi-provider-hmac-key', help: 'Kubernetes Secret, in the provider\'s namespace, that holds the HMAC key for object versions; created when missing.' },
+  { name: 'hmac-key-file', kind: 'string', valueName: 'path', help: 'Read the HMAC key from this file instead of a Kubernetes Secret.' },
+  { name: 'cache-size', kind: 'string', valueName: 'n', defaultText: '1000', help: 'Maximum number of Vault tokens kept in memory (about one per pod that mounts secrets on this node).' },
+  { name: 'write-files', kind: 'bool', help: 'Write the files into the target path ourselves (for drivers before v0.0.21, which expect it).' },
+  { name: 'vault-request-timeout', kind: 'string', valueName: 'duration', defaultText: DEFAULT_REQUEST_TIMEOUT, help: 'Deadline of one request to Vault, as a Go duration (30s, 1m, 1m30s).' },
+  { name: 'vault-addr', kind: 'string', valueName: 'url', help: `Default Vault address. Environment: VAULT_ADDR. Without either: ${DEFAULT_VAULT_ADDRESS}.` },
+  { name: 'vault-mount', kind: 'string', valueName: 'path', defaultText: 'kubernetes', help: 'Default auth mount used to log in (a Kubernetes or JWT auth method).' },
+  { name: 'vault-namespace', kind: 'string', valueName: 'namespace', help: 'Default Vault namespace. Environment: VAULT_NAMESPACE.' },
+  { name: 'vault-tls-ca-cert', kind: 'string', valueName: 'path', help: 'PEM CA certificate file to trust for Vault; preferred over -vault-tls-ca-directory. Environment: VAULT_CACERT.' },
+  { name: 'vault-tls-ca-directory', kind: 'string', valueName: 'path', help: 'Directory of PEM CA certificates to trust for Vault. Environment: VAULT_CAPATH.' },
+  { name: 'vault-tls-server-name', kind: 'string', valueName: 'name', help: 'Server name (SNI) for TLS connections to Vault. Environment: VAULT_TLS_SERVER_NAME.' },
+  { name: 'vault-tls-client-cert', kind: 'string', valueName: 'path', help: 'PEM client certificate for mutual TLS with Vault; needs -vault-tls-client-key. Environment: VAULT_CLIENT_CERT.' },
+  { name: 'vault-tls-client-key', kind: 'string', valueName: 'path', help: 'PEM client key for mutual TLS with Vault; needs -vault-tls-client-cert. Environment: VAULT_CLIENT_KEY.' },
+  { name: 'vault-tls-skip-verify', kind: 'bool', help: 'Do not verify Vault\'s TLS certificate (insecure). Environment: VAULT_SKIP_VERIFY.' },
+];
+const FLAG_BY_NAME: ReadonlyMap<string, FlagSpec> = new Map(FLAGS.map((f) => [f.name, f]));
+
+/** The usage text: one entry per flag, in the layout of Go's flag.PrintDefaults. */
+export function usageText(program = 'vault-csi-provider'): string {
+  const lines = [`Usage of ${program}:`];
+  for (const f of [...FLAGS].sort((a, b) => a.name.localeCompare(b.name))) {
+    lines.push(f.kind === 'bool' ? `  -${f.name}` : `  -${f.name} ${f.valueName ?? 'value'}`);
+    lines.push(`    \t${f.help}${f.defaultText === undefined ? '' : ` (default ${JSON.stringify(f.defaultText)})`}`);
+  }
+  return lines.join('\n');
+}
+
+type Parsed = Map<string, string>;
+
+/**
+ * Go's flag.Parse: flags stop at the first non-flag argument or after `--`. Returns the last value given for each
+ * flag (booleans as "true"/"false"), or 'help' when -h/-help appears before any error.
+ */
+function scan(argv: readonly string[], usage: string): Parsed | 'help' {
+  const values: Parsed = new Map();
+  let i = 0;
+  while (i < argv.length) {
+    const arg = argv[i] ?? '';
+    i += 1;
+    if (arg.length < 2 || !arg.startsWith('-')) {
+      // Go stops here and leaves the rest as positional arguments, which the reference then ignores; a stray
+      // word is far more often a mistake (a value for a boolean flag) than intended, so refuse it.
+      throw new UsageError(`unexpected argument ${JSON.stringify(arg)}`, usage);
+    }
+    let body = arg.slice(1);
+    if (body.startsWith('-')) {
+      body = body.slice(1);
+      if (body === '') {
+        if (i < argv.length) throw new UsageError(`unexpected argument ${JSON.stringify(argv[i])}`, usage);
+        break;
+      }
+    }
+    if (body === '' || body.startsWith('-') || body.startsWith('=')) {
+      throw new UsageError(`bad flag syntax: ${arg}`, usage);
+    }
+    const eq = body.indexOf('=');
+    const name = eq === -1 ? body : body.slice(0, eq);
+    const inline = eq === -1 ? undefined : body.slice(eq + 1);
+    const spec = FLAG_BY_NAME.get(name);
+    if (spec === undefined) {
+      if (name === 'help' || name === 'h') return 'help';
+      throw new UsageError(`flag provided but not defined: -${name}`, usage);
+    }
+    if (spec.kind === 'bool') {
+      if (inline === undefined) {
+        values.set(name, 'true');
+      } else {
+        const b = parseGoBool(inline);
+        if (b === undefined) throw new UsageError(`invalid boolean value ${JSON.stringify(inline)} for -${name}`, usage);
+        values.set(name, String(b));
+      }
+      continue;
+    }
+    if (inline !== undefined) {
+      values.set(name, inline);
+    } else {
+      // As in Go, the next argument is the value even when it starts with '-'.
+      if (i >= argv.length) throw new UsageError(`flag needs an argument: -${name}`, usage);
+      values.set(name, argv[i] ?? '');
+      i += 1;
+    }
+  }
+  return values;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** A non-empty flag wins, then a non-empty environment variable (Vault's client ignores empty ones too). */
+function stringSetting(values: Parsed, flag: string, env: Env, envName?: string): string | undefined {
+  const fromFlag = values.get(flag);
+  if (fromFlag !== undefined && fromFlag !== '') return fromFlag;
+  const fromEnv = envName === undefined ? undefined : env[envName];
+  return fromEnv === undefined || fromEnv === '' ? undefined : fromEnv;
+}
+
+// Health listen address: optional host (a name, IPv4, or [IPv6]) and a numeric port.
+const HOST_PORT = /^(?:\[[0-9A-Za-z:.%]+\]|[A-Za-z0-9.-]*):([0-9]{1,5})$/;
+// A Kubernetes object name (DNS subdomain).
+const DNS_SUBDOMAIN = /^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*$/;
+
+function logLevelFrom(values: Parsed, usage: string): LogLevel {
+  const raw = values.get('log-level');
+  // The reference lets -log-level (default info) win over -debug, which makes -debug a no-op; an explicit
+  // -log-level still wins here, but -debug alone now does what it says.
+  if (raw === undefined || raw.trim() === '') return values.get('debug') === 'true' ? 'debug' : 'info';
+  const level = raw.trim().toLowerCase();
+  // The reference falls back to info on a typo; a typo in a log level is better caught at start-up.
+  if (!(LogLevels as readonly string[]).includes(level)) {
+    throw new UsageError(`invalid value ${JSON.stringify(raw)} for -log-level: use one of ${LogLevels.join(', ')}`, usage);
+  }
+  return level as LogLevel;
+}
+
+function defaultsFrom(values: Parsed, env: Env, usage: string): ProviderDefaults {
+  const rawAddress = stringSetting(values, 'vault-addr', env, 'VAULT_ADDR') ?? DEFAULT_VAULT_ADDRESS;
+  let vaultAddress: string;
+  try {
+    vaultAddress = normaliseVaultAddress(rawAddress, stringSetting(values, 'vault-addr', {}) !== undefined ? '-vault-addr' : 'VAULT_ADDR');
+  } catch (err: unknown) {
+    throw new UsageError(err instanceof Error ? err.message : 'invalid Vault address', usage);
+  }
+
+  const mount = (values.get('vault-mount') ?? 'kubernetes').replace(/^\/+|\/+$/g, '');
+  if (mount === '') throw new UsageError('-vault-mount must not be empty', usage);
+
+  let skipVerify: boolean;
+  const skipFlag = values.get('vault-tls-skip-verify');
+  if (skipFlag !== undefined) {
+    skipVerify = skipFlag === 'true';
+  } else {
+    const rawEnv = env.VAULT_SKIP_VERIFY;
+    if (rawEnv === undefined || rawEnv === '') {
+      skipVerify = false;
+    } else {
+      const parsed = parseGoBool(rawEnv);
+      if (parsed === undefined) throw new UsageError('could not parse VAULT_SKIP_VERIFY: use true or false', usage);
+      skipVerify = parsed;
+    }
+  }
+
+  const tls: {
+    caCertPath?: string;
+    caDirectory?: string;
+    serverName?: string;
+    clientCertPath?: string;
+    clientKeyPath?: string;
+    skipVerify: boolean;
+  } = { skipVerify };
+  const put = (field: Exclude<keyof TlsParameters, 'skipVerify'>, flag: string, envName: string): void => {
+    const v = stringSetting(values, flag, env, envName);
+    if (v !== undefined) tls[field] = v;
+  };
+  put('caCertPath', 'vault-tls-ca-cert', 'VAULT_CACERT');
+  put('caDirectory', 'vault-tls-ca-directory', 'VAULT_CAPATH');
+  put('serverName', 'vault-tls-server-name', 'VAULT_TLS_SERVER_NAME');
+  put('clientCertPath', 'vault-tls-client-cert', 'VAULT_CLIENT_CERT');
+  put('clientKeyPath', 'vault-tls-client-key', 'VAULT_CLIENT_KEY');
+  if ((tls.clientCertPath === undefined) !== (tls.clientKeyPath === undefined)) {
+    throw new UsageError(
+      'a Vault client certificate needs its key: set both -vault-tls-client-cert and -vault-tls-client-key (or VAULT_CLIENT_CERT and VAULT_CLIENT_KEY)',
+      usage,
+    );
+  }
+
+  return {
+    vaultAddress,
+    vaultMount: mount,
+    vaultNamespace: stringSetting(values, 'vault-namespace', env, 'VAULT_NAMESPACE'),
+    tls,
+  };
+}
+
+/**
+ * Parse the command line (without the node and script entries) over the environment. Throws UsageError for
+ * anything we cannot run with; the caller prints its message and exits with status 2, as Go programs do.
+ */
+export function parseFlags(argv: readonly string[], env: Env): FlagsResult {
+  const usage = usageText();
+  const values = scan(argv, usage);
+  if (values === 'help') return { kind: 'help', usage };
+
+  const output = values.get('output') ?? 'json';
+  // The reference accepts an empty -output as its default.
+  const format = output === '' ? 'json' : output;
+  if (!(VersionFormats as readonly string[]).includes(format)) {
+    throw new UsageError(`-output should be one of: ${VersionFormats.join(', ')}`, usage);
+  }
+  // -version needs nothing else to be valid, so a broken environment cannot hide the version.
+  if (values.get('version') === 'true') return { kind: 'version', format: format as VersionFormat };
+
+  const endpoint = values.get('endpoint') ?? '/tmp/vault.sock';
+  if (endpoint === '') throw new UsageError('-endpoint must not be empty', usage);
+
+  const healthAddr = values.get('health-addr') ?? ':8080';
+  const port = HOST_PORT.exec(healthAddr)?.[1];
+  if (port === undefined || Number(port) > 65535) {
+    throw new UsageError(`-health-addr must be host:port or :port, such as ":8080"`, usage);
+  }
+
+  const hmacSecretName = values.get('hmac-secret-name') ?? 'vault-csi-provider-hmac-key';
+  const hmacKeyFile = stringSetting(values, 'hmac-key-file', env);
+  if (hmacKeyFile === undefined && (hmacSecretName.length > 253 || !DNS_SUBDOMAIN.test(hmacSecretName))) {
+    throw new UsageError('-hmac-secret-name must be a Kubernetes object name (lower-case letters, digits, - and .)', usage);
+  }
+
+  const rawCacheSize = values.get('cache-size') ?? '1000';
+  const cacheSize = parseGoInt(rawCacheSize);
+  if (cacheSize === undefined || cacheSize < 1n || cacheSize > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new UsageError(`invalid value ${JSON.stringify(rawCacheSize)} for -cache-size: use a positive integer`, usage);
+  }
+
+  const rawTimeout = values.get('vault-request-timeout') ?? DEFAULT_REQUEST_TIMEOUT;
+  const timeoutMs = parseGoDurationMs(rawTimeout);
+  if (timeoutMs === undefined || timeoutMs < 1) {
+    throw new UsageError(
+      `invalid value ${JSON.stringify(rawTimeout)} for -vault-request-timeout: use a positive Go duration such as 30s or 1m`,
+      usage,
+    );
+  }
+
+  return {
+    kind: 'run',
+    settings: {
+      endpoint,
+      healthAddr,
+      logLevel: logLevelFrom(values, usage),
+      hmacSecretName,
+      hmacKeyFile,
+      cacheSize: Number(cacheSize),
+      writeFiles: values.get('write-files') === 'true',
+      requestTimeoutMs: Math.ceil(timeoutMs),
+      defaults: defaultsFrom(values, env, usage),
+    },
+  };
+}

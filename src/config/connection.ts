@@ -1,0 +1,116 @@
+/**
+ * Where one mount talks to Vault: the provider defaults (flags over environment) overlaid by what the
+ * SecretProviderClass sets. Pure; the result's `key` decides which mounts share a Vault client and its caches.
+ */
+import { ProviderError } from '../errors.js';
+import type { ConnectionSettings, MountConfig, ProviderDefaults, TlsParameters } from './types.js';
+
+function invalid(parameter: string, message: string): ProviderError {
+  return new ProviderError('INVALID_CONFIG', message, { parameter });
+}
+
+/**
+ * An http(s) URL with a host and nothing after the path, in a canonical spelling (lower-case host, no default
+ * port, no trailing slash) so that equal addresses give equal keys. User info is refused: a password in the
+ * address would end up in logs and cache keys.
+ */
+export function normaliseVaultAddress(raw: string, parameter: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw invalid(parameter, `${parameter} must be an http:// or https:// URL such as "https://vault.vault.svc:8200"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw invalid(parameter, `${parameter} must use http:// or https://, not ${url.protocol}//`);
+  }
+  if (url.hostname === '') throw invalid(parameter, `${parameter} has no host`);
+  if (url.username !== '' || url.password !== '') {
+    throw invalid(parameter, `${parameter} must not contain a user name or password`);
+  }
+  if (url.search !== '' || url.hash !== '') {
+    throw invalid(parameter, `${parameter} must not have a query or fragment`);
+  }
+  const path = url.pathname.replace(/\/+$/, '');
+  return `${url.protocol}//${url.host}${path}`;
+}
+
+const MOUNT_SEGMENT = /^[A-Za-z0-9._-]+$/;
+
+function normaliseMount(raw: string, parameter: string): string {
+  const trimmed = raw.replace(/^\/+|\/+$/g, '');
+  const segments = trimmed.split('/');
+  if (trimmed === '' || segments.some((s) => !MOUNT_SEGMENT.test(s) || s === '.' || s === '..')) {
+    throw invalid(parameter, `${parameter} must be a Vault auth mount path such as "kubernetes" or "team-a/jwt"`);
+  }
+  return trimmed;
+}
+
+interface ClientPair {
+  readonly cert: string | undefined;
+  readonly key: string | undefined;
+}
+
+/**
+ * The client certificate and key travel as a pair, as in the reference (each TLS overlay either sets both or
+ * fails): a SecretProviderClass naming one of them does not borrow the other from the provider's flags.
+ */
+function clientPair(mountTls: TlsParameters, defaultTls: TlsParameters): ClientPair {
+  if (mountTls.clientCertPath !== undefined || mountTls.clientKeyPath !== undefined) {
+    if (mountTls.clientCertPath === undefined || mountTls.clientKeyPath === undefined) {
+      const missing = mountTls.clientCertPath === undefined ? 'vaultTLSClientCertPath' : 'vaultTLSClientKeyPath';
+      throw invalid(missing, 'vaultTLSClientCertPath and vaultTLSClientKeyPath must be set together');
+    }
+    return { cert: mountTls.clientCertPath, key: mountTls.clientKeyPath };
+  }
+  if ((defaultTls.clientCertPath === undefined) !== (defaultTls.clientKeyPath === undefined)) {
+    const missing = defaultTls.clientCertPath === undefined ? 'vault-tls-client-cert' : 'vault-tls-client-key';
+    throw invalid(missing, '--vault-tls-client-cert and --vault-tls-client-key must be set together');
+  }
+  return { cert: defaultTls.clientCertPath, key: defaultTls.clientKeyPath };
+}
+
+/**
+ * The trust roots also travel as a unit: when the SecretProviderClass names a CA file or directory, it replaces
+ * the provider's CA settings rather than mixing with them (the reference reconfigures its root CAs the same way).
+ */
+function caPair(mountTls: TlsParameters, defaultTls: TlsParameters): { file: string | undefined; dir: string | undefined } {
+  const source = mountTls.caCertPath !== undefined || mountTls.caDirectory !== undefined ? mountTls : defaultTls;
+  return { file: source.caCertPath, dir: source.caDirectory };
+}
+
+/** Overlay `defaults` with the SecretProviderClass's settings. Throws INVALID_CONFIG naming the parameter. */
+export function resolveConnection(mount: MountConfig, defaults: ProviderDefaults): ConnectionSettings {
+  const address =
+    mount.vaultAddress !== undefined
+      ? normaliseVaultAddress(mount.vaultAddress, 'vaultAddress')
+      : normaliseVaultAddress(defaults.vaultAddress, 'vault-addr');
+  const namespace = mount.vaultNamespace ?? defaults.vaultNamespace;
+  const authMount =
+    mount.authMountPath !== undefined
+      ? normaliseMount(mount.authMountPath, 'vaultAuthMountPath')
+      : normaliseMount(defaults.vaultMount, 'vault-mount');
+  const ca = caPair(mount.tls, defaults.tls);
+  const client = clientPair(mount.tls, defaults.tls);
+  const tls = {
+    caCertPath: ca.file,
+    caDirectory: ca.dir,
+    serverName: mount.tls.serverName ?? defaults.tls.serverName,
+    clientCertPath: client.cert,
+    clientKeyPath: client.key,
+    skipVerify: mount.tls.skipVerify ?? defaults.tls.skipVerify ?? false,
+  };
+  // A fixed field order; JSON keeps undefined distinct from '' as null vs "".
+  const key = JSON.stringify([
+    address,
+    namespace ?? null,
+    authMount,
+    tls.caCertPath ?? null,
+    tls.caDirectory ?? null,
+    tls.serverName ?? null,
+    tls.clientCertPath ?? null,
+    tls.clientKeyPath ?? null,
+    tls.skipVerify,
+  ]);
+  return { address, namespace, authMount, tls, key };
+}

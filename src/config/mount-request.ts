@@ -1,0 +1,259 @@
+/**
+ * MountRequest → MountConfig: the attributes (SecretProviderClass parameters with the pod's volumeAttributes on
+ * top, plus what the driver adds), the secrets, the target path and the default file permission.
+ *
+ * Pure and total: anything malformed becomes INVALID_CONFIG naming the parameter. The attributes carry the pod's
+ * ServiceAccount JWT, so no message here ever quotes a value we were given, and JSON parse failures are reported
+ * without the parser's own text (V8 quotes the input around the failure).
+ */
+import { z } from 'zod';
+import { ProviderError } from '../errors.js';
+import { parseObjects } from './objects.js';
+import { parseGoBool } from './go-syntax.js';
+import type { DriverToken, MountConfig, TlsParameters } from './types.js';
+
+export interface MountRequestInput {
+  readonly attributes: string;
+  readonly secrets: string;
+  readonly targetPath: string;
+  readonly permission: string;
+}
+
+/** The key under which the driver passes ServiceAccount tokens, in attributes or (Kubernetes 1.35+) secrets. */
+export const TOKENS_KEY = 'csi.storage.k8s.io/serviceAccount.tokens';
+const DRIVER_PREFIX = 'csi.storage.k8s.io/';
+const DEFAULT_AUDIENCE = 'vault';
+
+const KNOWN_PARAMETERS: ReadonlySet<string> = new Set([
+  'roleName',
+  'vaultAddress',
+  'vaultNamespace',
+  'vaultKubernetesMountPath',
+  'vaultAuthMountPath',
+  'vaultCACertPath',
+  'vaultCADirectory',
+  'vaultTLSServerName',
+  'vaultTLSClientCertPath',
+  'vaultTLSClientKeyPath',
+  'vaultSkipTLSVerify',
+  'audience',
+  'objects',
+  // Added by the driver: the SecretProviderClass's name.
+  'secretProviderClass',
+]);
+
+function invalid(parameter: string, message: string): ProviderError {
+  return new ProviderError('INVALID_CONFIG', message, { parameter });
+}
+
+/** JSON.parse without its message, which may quote the input. */
+function parseJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw invalid(what, `${what} is not valid JSON`);
+  }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The attributes: a JSON object of strings (the reference decodes it into map[string]string). */
+function parseAttributes(text: string): ReadonlyMap<string, string> {
+  const parsed = parseJson(text, 'attributes');
+  if (!isPlainObject(parsed)) throw invalid('attributes', 'attributes must be a JSON object of strings');
+  const out = new Map<string, string>();
+  for (const [key, value] of Object.entries(parsed)) {
+    if (typeof value !== 'string') {
+      throw invalid('attributes', `attributes: the value of ${JSON.stringify(key)} must be a string`);
+    }
+    out.set(key, value);
+  }
+  return out;
+}
+
+/**
+ * The secrets: the nodePublishSecretRef's data as a JSON object, or `null` / `{}` / '' when there is none. We
+ * only read the tokens key from it, so other entries are not checked.
+ */
+function parseSecrets(text: string): ReadonlyMap<string, unknown> {
+  if (text.trim() === '') return new Map();
+  const parsed = parseJson(text, 'secrets');
+  if (parsed === null) return new Map();
+  if (!isPlainObject(parsed)) throw invalid('secrets', 'secrets must be a JSON object');
+  return new Map(Object.entries(parsed));
+}
+
+// One audience's entry, as the reference's struct decodes it: both fields optional (null is Go's zero value),
+// other fields ignored. z.object builds a fresh object of the known keys, so nothing else is carried along.
+const tokenEntrySchema = z
+  .object({ token: z.string().nullish(), expirationTimestamp: z.string().nullish() })
+  .nullable();
+
+/**
+ * `{"<audience>": {"token": "<JWT>", "expirationTimestamp": "<RFC3339>"}}` → the entry for `audience`. The whole
+ * document is checked (as the reference's json.Unmarshal does), then only the wanted audience is kept.
+ */
+function driverTokenFrom(json: string, source: 'attributes' | 'secrets', audience: string): DriverToken | undefined {
+  const where = `${TOKENS_KEY} (in ${source})`;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json) as unknown;
+  } catch {
+    throw invalid(TOKENS_KEY, `${where} is not valid JSON`);
+  }
+  if (parsed === null) return undefined;
+  if (!isPlainObject(parsed)) throw invalid(TOKENS_KEY, `${where} must be a JSON object keyed by audience`);
+  let wanted: DriverToken | undefined;
+  for (const [aud, entry] of Object.entries(parsed)) {
+    const result = tokenEntrySchema.safeParse(entry);
+    // Audience names are chosen by the cluster admin, not secrets; the entry itself is never quoted.
+    if (!result.success) {
+      throw invalid(TOKENS_KEY, `${where}: the entry for audience ${JSON.stringify(aud)} must be an object with a string token`);
+    }
+    if (aud !== audience || result.data === null) continue;
+    const { token, expirationTimestamp } = result.data;
+    // An empty token is no token: the reference then requests one itself.
+    wanted =
+      token === undefined || token === null || token === ''
+        ? undefined
+        : { token, expirationTimestamp: expirationTimestamp === undefined || expirationTimestamp === null || expirationTimestamp === '' ? undefined : expirationTimestamp };
+  }
+  return wanted;
+}
+
+/**
+ * The request's default file mode: a decimal JSON integer ("420" is 0644). The reference json-decodes it into an
+ * os.FileMode, so "" and "0644" (a leading zero is not JSON) fail there too; we refuse them with a clear message
+ * instead of guessing a mode. Modes above 0777 carry type bits the driver cannot use.
+ */
+function parsePermission(text: string): number {
+  const trimmed = text.trim();
+  if (!/^(?:0|[1-9][0-9]{0,9})$/.test(trimmed)) {
+    throw invalid('permission', 'permission must be a decimal integer file mode such as "420" (0644)');
+  }
+  const mode = Number(trimmed);
+  if (mode > 0o777) throw invalid('permission', 'permission must be at most 511 (0777)');
+  return mode;
+}
+
+/** '' means unset, as the reference's `params["x"] == ""` checks. */
+function optional(attrs: ReadonlyMap<string, string>, key: string): string | undefined {
+  const v = attrs.get(key);
+  return v === undefined || v === '' ? undefined : v;
+}
+
+// A Vault auth mount path: segments of the characters Vault mount paths use, no '.' or '..' segment.
+const MOUNT_SEGMENT = /^[A-Za-z0-9._-]+$/;
+
+/**
+ * vaultKubernetesMountPath / vaultAuthMountPath. The reference tests presence, not emptiness, for the "not both"
+ * rule; an empty value then means the --vault-mount default.
+ */
+function authMountPath(attrs: ReadonlyMap<string, string>): string | undefined {
+  const k8s = attrs.get('vaultKubernetesMountPath');
+  const auth = attrs.get('vaultAuthMountPath');
+  if (k8s !== undefined && auth !== undefined) {
+    throw invalid(
+      'vaultAuthMountPath',
+      'set only one of vaultKubernetesMountPath and vaultAuthMountPath (they name the same setting)',
+    );
+  }
+  const key = k8s !== undefined ? 'vaultKubernetesMountPath' : 'vaultAuthMountPath';
+  const raw = k8s ?? auth;
+  if (raw === undefined || raw === '') return undefined;
+  const trimmed = raw.replace(/^\/+|\/+$/g, '');
+  const segments = trimmed.split('/');
+  if (trimmed === '' || segments.some((s) => !MOUNT_SEGMENT.test(s) || s === '.' || s === '..')) {
+    throw invalid(key, `${key} must be a Vault auth mount path such as "kubernetes" or "team-a/jwt"`);
+  }
+  return trimmed;
+}
+
+function tlsParameters(attrs: ReadonlyMap<string, string>): TlsParameters {
+  const tls: {
+    caCertPath?: string;
+    caDirectory?: string;
+    serverName?: string;
+    clientCertPath?: string;
+    clientKeyPath?: string;
+    skipVerify?: boolean;
+  } = {};
+  const set = (field: Exclude<keyof TlsParameters, 'skipVerify'>, key: string): void => {
+    const v = optional(attrs, key);
+    if (v !== undefined) tls[field] = v;
+  };
+  set('caCertPath', 'vaultCACertPath');
+  set('caDirectory', 'vaultCADirectory');
+  set('serverName', 'vaultTLSServerName');
+  set('clientCertPath', 'vaultTLSClientCertPath');
+  set('clientKeyPath', 'vaultTLSClientKeyPath');
+  // Presence, not emptiness, as in the reference: an empty value is a ParseBool error there and here.
+  const skip = attrs.get('vaultSkipTLSVerify');
+  if (skip !== undefined) {
+    const value = parseGoBool(skip);
+    if (value === undefined) {
+      throw invalid('vaultSkipTLSVerify', 'vaultSkipTLSVerify must be true or false (or 1, t, T, TRUE, True, 0, f, F, FALSE, False)');
+    }
+    tls.skipVerify = value;
+  }
+  return tls;
+}
+
+/** Validate one MountRequest. Throws ProviderError INVALID_CONFIG only; see the module comment about secrecy. */
+export function parseMountRequest(req: MountRequestInput): MountConfig {
+  const attrs = parseAttributes(req.attributes);
+  const secrets = parseSecrets(req.secrets);
+
+  if (req.targetPath === '') throw invalid('targetPath', 'the mount request has no target path');
+  const permission = parsePermission(req.permission);
+
+  const roleName = optional(attrs, 'roleName');
+  if (roleName === undefined) throw invalid('roleName', 'roleName is required in the SecretProviderClass parameters');
+
+  const audience = optional(attrs, 'audience') ?? DEFAULT_AUDIENCE;
+
+  // Attributes first: that is where every driver before Kubernetes 1.35 puts the tokens.
+  let driverToken: DriverToken | undefined;
+  const attrTokens = optional(attrs, TOKENS_KEY);
+  const secretTokens = secrets.get(TOKENS_KEY);
+  if (attrTokens !== undefined) {
+    driverToken = driverTokenFrom(attrTokens, 'attributes', audience);
+  } else if (secretTokens !== undefined && secretTokens !== null && secretTokens !== '') {
+    if (typeof secretTokens !== 'string') throw invalid(TOKENS_KEY, `${TOKENS_KEY} (in secrets) must be a JSON string`);
+    driverToken = driverTokenFrom(secretTokens, 'secrets', audience);
+  }
+
+  const authMount = authMountPath(attrs);
+  const tls = tlsParameters(attrs);
+
+  const objectsText = attrs.get('objects') ?? '';
+  const { objects, ignoredKeys } = parseObjects(objectsText);
+
+  const ignoredParameters = [
+    ...[...attrs.keys()].filter((k) => !KNOWN_PARAMETERS.has(k) && !k.startsWith(DRIVER_PREFIX)),
+    ...ignoredKeys,
+  ];
+
+  return {
+    roleName,
+    vaultAddress: optional(attrs, 'vaultAddress'),
+    vaultNamespace: optional(attrs, 'vaultNamespace'),
+    authMountPath: authMount,
+    tls,
+    audience,
+    objects,
+    pod: {
+      name: attrs.get(`${DRIVER_PREFIX}pod.name`) ?? '',
+      namespace: attrs.get(`${DRIVER_PREFIX}pod.namespace`) ?? '',
+      uid: attrs.get(`${DRIVER_PREFIX}pod.uid`) ?? '',
+      serviceAccountName: attrs.get(`${DRIVER_PREFIX}serviceAccount.name`) ?? '',
+    },
+    secretProviderClass: attrs.get('secretProviderClass') ?? '',
+    driverToken,
+    targetPath: req.targetPath,
+    permission,
+    ignoredParameters,
+  };
+}

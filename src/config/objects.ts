@@ -1,0 +1,390 @@
+/**
+ * The SecretProviderClass `objects` parameter: a YAML list in a string, one entry per file.
+ *
+ * The reference decodes it with Go's yaml.v3 into typed struct fields, and existing manifests rely on that
+ * decoder's rules, not on YAML 1.2's: `filePermission: 0600` is octal 384 (a YAML 1.1 habit yaml.v3 keeps), a plain
+ * scalar such as `123` or `true` is accepted as a string field with its source text, and `0600` inside secretArgs
+ * is the number 384. The schema below reproduces those rules on top of the `yaml` package: non-string plain scalars
+ * resolve to a `GoYamlScalar` that keeps both the Go value and the source text, and each field takes what its Go
+ * type would take.
+ */
+import { Schema, parseDocument, isScalar, type ScalarTag, type ParsedNode } from 'yaml';
+import { ProviderError } from '../errors.js';
+import { filePathProblem } from '../output/paths.js';
+import { Encodings, type Encoding, type ObjectConfig } from './types.js';
+import { parseGoInt } from './go-syntax.js';
+
+/** A plain YAML scalar that yaml.v3 would not resolve to a string (or would, but only for string targets). */
+class GoYamlScalar {
+  constructor(
+    /** 'str' is a plain scalar that looks numeric at first sight but is a string to yaml.v3 (e.g. `1.2.3`). */
+    readonly kind: 'int' | 'float' | 'bool' | 'str',
+    /** The scalar's text, which yaml.v3 stores into string fields whatever the scalar resolved to. */
+    readonly source: string,
+    readonly int: bigint | undefined,
+    readonly float: number | undefined,
+    readonly bool: boolean | undefined,
+  ) {}
+}
+
+const INFINITIES: Readonly<Record<string, number>> = {
+  '.inf': Infinity,
+  '.Inf': Infinity,
+  '.INF': Infinity,
+  '+.inf': Infinity,
+  '+.Inf': Infinity,
+  '+.INF': Infinity,
+  '-.inf': -Infinity,
+  '-.Inf': -Infinity,
+  '-.INF': -Infinity,
+  '.nan': NaN,
+  '.NaN': NaN,
+  '.NAN': NaN,
+};
+// yaml.v3's float syntax, checked after it strips every underscore.
+const YAML_V3_FLOAT = /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$/;
+// What Go's ParseFloat accepts for a scalar starting with '.', which yaml.v3 tries without stripping underscores.
+const DOT_FLOAT = /^\.[0-9]+(?:[eE][-+]?[0-9]+)?$/;
+
+/** yaml.v3's resolution of a plain scalar that starts with a digit, a sign or a dot. */
+function resolveGoPlain(source: string): GoYamlScalar {
+  const special = INFINITIES[source];
+  if (special !== undefined) return new GoYamlScalar('float', source, undefined, special, undefined);
+  if (source.startsWith('.')) {
+    return DOT_FLOAT.test(source)
+      ? new GoYamlScalar('float', source, undefined, Number(source), undefined)
+      : new GoYamlScalar('str', source, undefined, undefined, undefined);
+  }
+  const plain = source.replaceAll('_', '');
+  const int = parseGoInt(plain);
+  if (int !== undefined) return new GoYamlScalar('int', source, int, undefined, undefined);
+  if (YAML_V3_FLOAT.test(plain)) {
+    const float = Number(plain);
+    // Go's ParseFloat reports a range error for overflow, and yaml.v3 then keeps the scalar as a string.
+    if (Number.isFinite(float)) return new GoYamlScalar('float', source, undefined, float, undefined);
+  }
+  return new GoYamlScalar('str', source, undefined, undefined, undefined);
+}
+
+const goBoolTag: ScalarTag = {
+  tag: 'tag:yaml.org,2002:bool',
+  default: true,
+  // yaml.v3 knows only these spellings (YAML 1.2); `yes`/`on` stay strings.
+  test: /^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/,
+  identify: (v) => v instanceof GoYamlScalar && v.kind === 'bool',
+  resolve: (s) => new GoYamlScalar('bool', s, undefined, undefined, s.startsWith('t') || s.startsWith('T')),
+};
+
+const goNumberTag: ScalarTag = {
+  tag: 'tag:yaml.org,2002:int',
+  default: true,
+  // Every plain scalar yaml.v3 would try as a number; resolveGoPlain decides what it really is.
+  test: /^[-+.0-9]/,
+  identify: (v) => v instanceof GoYamlScalar && v.kind !== 'bool',
+  resolve: resolveGoPlain,
+};
+
+/** Failsafe (map, seq, str) plus null, and our Go-flavoured bool and numbers; `%YAML 1.1` cannot switch it. */
+function goYamlSchema(): Schema {
+  return new Schema({ schema: 'failsafe', customTags: ['null', goBoolTag, goNumberTag], merge: true, resolveKnownTags: false });
+}
+
+/** yaml.v3 rejects a key that repeats in one mapping, comparing the keys' text. */
+function sameKey(a: ParsedNode, b: ParsedNode): boolean {
+  return a === b || (isScalar(a) && isScalar(b) && a.source !== undefined && a.source === b.source);
+}
+
+// Keys the reference's struct declares. yaml.v3 matches them exactly (case-sensitive) and ignores the rest.
+const KNOWN_KEYS = ['objectName', 'secretPath', 'secretKey', 'method', 'secretArgs', 'encoding', 'filePermission'] as const;
+type KnownKey = (typeof KNOWN_KEYS)[number];
+const KNOWN_KEY_SET: ReadonlySet<string> = new Set(KNOWN_KEYS);
+
+/**
+ * Methods an object may use. The reference passes any method through; we keep those that read: GET for KV and
+ * dynamic secrets, POST/PUT for endpoints that mint on write (PKI issue, transit), LIST for key listings.
+ * DELETE or PATCH on every rotation poll would change Vault data, which is never what a mount means.
+ */
+export const ObjectMethods = ['GET', 'POST', 'PUT', 'LIST'] as const;
+const METHOD_SET: ReadonlySet<string> = new Set(ObjectMethods);
+
+export interface ParsedObjects {
+  readonly objects: readonly ObjectConfig[];
+  /** Per-object keys we do not know, as `objects[<index>].<key>`, for a debug log line. */
+  readonly ignoredKeys: readonly string[];
+}
+
+const PARAM = 'objects';
+
+function invalid(message: string, objectName?: string): ProviderError {
+  return new ProviderError('INVALID_CONFIG', message, objectName === undefined ? { parameter: PARAM } : { parameter: PARAM, objectName });
+}
+
+/** An object name for a message: quoted, and cut short so a 4 KiB name cannot flood the pod's events. */
+function quoteName(name: string): string {
+  const shown = name.length > 80 ? `${name.slice(0, 80)}…` : name;
+  return JSON.stringify(shown);
+}
+
+function describe(value: unknown): string {
+  if (value === null || value === undefined) return 'null';
+  if (Array.isArray(value)) return 'a YAML list';
+  if (value instanceof Map) return 'a YAML map';
+  if (value instanceof GoYamlScalar) return value.kind === 'bool' ? 'a boolean' : value.kind === 'str' ? 'a string' : 'a number';
+  if (typeof value === 'string') return 'a string';
+  return 'an unsupported YAML value';
+}
+
+/** Line and column (1-based) of a source offset, so YAML errors can point somewhere without quoting the text. */
+function lineAndColumn(text: string, offset: number): string {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = 0; i < offset && i < text.length; i += 1) {
+    if (text[i] === '\n') {
+      line += 1;
+      lineStart = i + 1;
+    }
+  }
+  return `line ${line}, column ${offset - lineStart + 1}`;
+}
+
+/** The YAML text to native values (maps stay Maps so that non-string keys keep their source). Never quotes input. */
+function loadYaml(text: string): unknown {
+  const doc = parseDocument(text, {
+    schema: goYamlSchema(),
+    uniqueKeys: sameKey,
+    prettyErrors: false,
+    strict: true,
+    version: '1.2',
+  });
+  const first = doc.errors[0];
+  if (first !== undefined) {
+    // Messages of the YAML library may echo bits of the input (secretArgs can hold anything): code and place only.
+    throw invalid(`objects is not valid YAML (${first.code} at ${lineAndColumn(text, first.pos[0])})`);
+  }
+  try {
+    return doc.toJS({ mapAsMap: true, maxAliasCount: 100 });
+  } catch (err: unknown) {
+    // Excessive or unresolvable aliases; the library's message may name the alias, ours does not need to.
+    const kind = err instanceof Error ? err.name : 'error';
+    throw invalid(`objects cannot be expanded (${kind}: too many or unresolved YAML aliases)`);
+  }
+}
+
+/** A key of a YAML map as yaml.v3 would store it in a string-keyed map: its text. */
+function keyText(key: unknown, where: string): string {
+  if (typeof key === 'string') return key;
+  if (key === null || key === undefined) return '';
+  if (key instanceof GoYamlScalar) return key.source;
+  throw invalid(`${where}: map keys must be scalars, not ${describe(key)}`);
+}
+
+/** A string field: yaml.v3 stores any scalar's text into a Go string, and leaves it empty for null. */
+function stringField(value: unknown, field: KnownKey, where: string): string {
+  if (value === undefined || value === null) return '';
+  if (typeof value === 'string') return value;
+  if (value instanceof GoYamlScalar) return value.source;
+  throw invalid(`${where}: ${field} must be a string, not ${describe(value)}`);
+}
+
+/** A value of secretArgs as JSON will carry it; NaN and infinities are refused, as Go's JSON encoder refuses them. */
+function jsonValue(value: unknown, where: string): unknown {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'string') return value;
+  if (value instanceof GoYamlScalar) {
+    switch (value.kind) {
+      case 'bool':
+        return value.bool;
+      case 'str':
+        return value.source;
+      case 'int':
+        // Beyond 2^53 a JS number rounds; Vault's own JSON decoding would do the same to a float64.
+        return Number(value.int);
+      case 'float':
+        if (value.float === undefined || !Number.isFinite(value.float)) {
+          throw invalid(`${where}: secretArgs cannot hold ${value.source} (not representable in JSON)`);
+        }
+        return value.float;
+    }
+  }
+  if (Array.isArray(value)) return value.map((v: unknown) => jsonValue(v, where));
+  if (value instanceof Map) return jsonObject(value, where);
+  throw invalid(`${where}: secretArgs holds ${describe(value)}`);
+}
+
+function jsonObject(map: Map<unknown, unknown>, where: string): Readonly<Record<string, unknown>> {
+  // fromEntries defines own properties, so a `__proto__` key stays data instead of becoming a prototype.
+  return Object.fromEntries([...map].map(([k, v]) => [keyText(k, where), jsonValue(v, where)]));
+}
+
+function filePermissionField(value: unknown, where: string, name: string): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  const hint = 'an unquoted integer such as 0644, 0o644 or 420';
+  if (!(value instanceof GoYamlScalar) || (value.kind !== 'int' && value.kind !== 'float')) {
+    throw invalid(`${where}: filePermission must be ${hint}, not ${describe(value)}`, name);
+  }
+  let mode: bigint;
+  if (value.kind === 'int' && value.int !== undefined) {
+    mode = value.int;
+  } else if (value.float !== undefined && Number.isInteger(value.float)) {
+    // yaml.v3 also fills an integer from a float with no fraction (`420.0`).
+    mode = BigInt(value.float);
+  } else {
+    throw invalid(`${where}: filePermission ${value.source} is not an integer; use ${hint}`, name);
+  }
+  if (mode < 0n || mode > 0o777n) {
+    throw invalid(`${where}: filePermission ${value.source} is out of range (0 to 0777)`, name);
+  }
+  // The reference treats 0 as "not set" and falls back to the request's permission; so do we.
+  return mode === 0n ? undefined : Number(mode);
+}
+
+/** `x`, `/x`, `v1/x` and `/v1/x` all mean `/v1/x` (the reference's ensureV1Prefix, applied before the split). */
+function withV1Prefix(path: string): string {
+  if (path.startsWith('/v1/')) return path;
+  if (path.startsWith('v1/')) return `/${path}`;
+  if (path.startsWith('/')) return `/v1${path}`;
+  return `/v1/${path}`;
+}
+
+// Characters Go's net/url leaves as they are in a path; everything else goes out percent-encoded.
+const PATH_SAFE = /[A-Za-z0-9\-_.~$&+,/:;=@]/;
+// Characters that may stand in a query as written (RFC 3986 query, plus '%' for escapes already there).
+const QUERY_SAFE = /[A-Za-z0-9\-_.~!$&'()*+,;=:@/?%]/;
+// eslint-disable-next-line no-control-regex -- control characters are exactly what this refuses
+const CONTROL = /[\u0000-\u001f\u007f]/;
+const LONE_SURROGATE = /\p{Cs}/u;
+const BAD_ESCAPE = /%(?![0-9A-Fa-f]{2})/;
+
+function percentEncode(text: string, safe: RegExp): string {
+  let out = '';
+  for (const ch of text) {
+    if (safe.test(ch)) out += ch;
+    else for (const byte of Buffer.from(ch, 'utf8')) out += `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
+/**
+ * The request path (percent-encoded, as the reference's Go client sends its unescaped URL path) and the query
+ * (verbatim, apart from characters a URL cannot carry raw). A query Go's url.ParseQuery rejects is refused here,
+ * where the reference would fail the same mount on every poll.
+ */
+function splitSecretPath(secretPath: string, where: string, name: string): { requestPath: string; query: string } {
+  if (CONTROL.test(secretPath) || LONE_SURROGATE.test(secretPath)) {
+    throw invalid(`${where}: secretPath contains control characters or invalid Unicode`, name);
+  }
+  const full = withV1Prefix(secretPath);
+  const q = full.indexOf('?');
+  const rawPath = q === -1 ? full : full.slice(0, q);
+  const rawQuery = q === -1 ? '' : full.slice(q + 1);
+  if (rawQuery.includes(';')) {
+    throw invalid(`${where}: the query of secretPath must separate parameters with '&', not ';'`, name);
+  }
+  if (BAD_ESCAPE.test(rawQuery)) {
+    throw invalid(`${where}: the query of secretPath has a '%' that is not followed by two hex digits`, name);
+  }
+  return { requestPath: percentEncode(rawPath, PATH_SAFE), query: percentEncode(rawQuery, QUERY_SAFE) };
+}
+
+function caseHint(present: readonly string[], wanted: KnownKey): string {
+  const near = present.find((k) => k !== wanted && k.toLowerCase() === wanted.toLowerCase());
+  return near === undefined ? '' : ` (found ${JSON.stringify(near)}; keys are case-sensitive)`;
+}
+
+function parseOne(item: unknown, index: number, ignoredKeys: string[]): ObjectConfig {
+  let where = `objects[${index}]`;
+  if (!(item instanceof Map)) {
+    throw invalid(`${where} must be a YAML map with objectName and secretPath, not ${describe(item)}`);
+  }
+  const fields = new Map<KnownKey, unknown>();
+  const keys: string[] = [];
+  for (const [rawKey, value] of item as Map<unknown, unknown>) {
+    const key = keyText(rawKey, where);
+    keys.push(key);
+    if (KNOWN_KEY_SET.has(key)) fields.set(key as KnownKey, value);
+    else ignoredKeys.push(`${where}.${key}`);
+  }
+
+  const objectName = stringField(fields.get('objectName'), 'objectName', where);
+  if (objectName === '') throw invalid(`${where}: objectName is required${caseHint(keys, 'objectName')}`);
+  const pathProblem = filePathProblem(objectName);
+  if (pathProblem !== undefined) {
+    throw invalid(`${where}: objectName ${quoteName(objectName)} is not a valid file path: it ${pathProblem}`, objectName);
+  }
+  where = `${where} (${quoteName(objectName)})`;
+
+  const secretPath = stringField(fields.get('secretPath'), 'secretPath', where);
+  if (secretPath === '') throw invalid(`${where}: secretPath is required${caseHint(keys, 'secretPath')}`, objectName);
+  const { requestPath, query } = splitSecretPath(secretPath, where, objectName);
+
+  const secretKey = stringField(fields.get('secretKey'), 'secretKey', where);
+
+  const rawMethod = stringField(fields.get('method'), 'method', where);
+  const method = rawMethod === '' ? 'GET' : rawMethod.toUpperCase();
+  if (!METHOD_SET.has(method)) {
+    throw invalid(`${where}: method ${JSON.stringify(rawMethod)} is not supported (use ${ObjectMethods.join(', ')})`, objectName);
+  }
+
+  const rawArgs = fields.get('secretArgs');
+  let secretArgs: Readonly<Record<string, unknown>> | undefined;
+  if (rawArgs instanceof Map) secretArgs = jsonObject(rawArgs as Map<unknown, unknown>, where);
+  else if (rawArgs === undefined || rawArgs === null) secretArgs = undefined;
+  else throw invalid(`${where}: secretArgs must be a YAML map, not ${describe(rawArgs)}`, objectName);
+
+  const rawEncoding = stringField(fields.get('encoding'), 'encoding', where);
+  const lowered = rawEncoding === '' ? 'utf-8' : rawEncoding.toLowerCase();
+  if (!(Encodings as readonly string[]).includes(lowered)) {
+    throw invalid(`${where}: encoding ${JSON.stringify(rawEncoding)} is not one of ${Encodings.join(', ')}`, objectName);
+  }
+  const encoding = lowered as Encoding;
+
+  const filePermission = filePermissionField(fields.get('filePermission'), where, objectName);
+
+  return { objectName, secretPath, requestPath, query, secretKey, method, secretArgs, encoding, filePermission };
+}
+
+/** Names that would need to be a file and a directory at once (`a` and `a/b`): the driver cannot write both. */
+function fileDirectoryClash(names: ReadonlySet<string>): [string, string] | undefined {
+  for (const name of names) {
+    for (let i = name.indexOf('/'); i !== -1; i = name.indexOf('/', i + 1)) {
+      const parent = name.slice(0, i);
+      if (names.has(parent)) return [parent, name];
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Parse and validate the `objects` parameter. Throws INVALID_CONFIG (parameter `objects`, and the object's name
+ * when known) for any problem; messages never quote secretArgs or other values beyond object names and paths.
+ */
+export function parseObjects(text: string): ParsedObjects {
+  const loaded = loadYaml(text);
+  if (loaded === null || loaded === undefined) {
+    throw invalid('objects is missing or empty: list at least one object to mount');
+  }
+  if (!Array.isArray(loaded)) {
+    throw invalid(`objects must be a YAML list of objects, not ${describe(loaded)}`);
+  }
+  if (loaded.length === 0) throw invalid('objects is an empty list: list at least one object to mount');
+
+  const ignoredKeys: string[] = [];
+  const objects = loaded.map((item: unknown, i) => parseOne(item, i, ignoredKeys));
+
+  const seen = new Set<string>();
+  const duplicates = new Set<string>();
+  for (const { objectName } of objects) {
+    if (seen.has(objectName)) duplicates.add(objectName);
+    seen.add(objectName);
+  }
+  if (duplicates.size > 0) {
+    const list = [...duplicates].map(quoteName).join(', ');
+    throw invalid(`each objectName must be unique; duplicated: ${list}`, [...duplicates][0]);
+  }
+  const clash = fileDirectoryClash(seen);
+  if (clash !== undefined) {
+    const [parent, child] = clash;
+    throw invalid(`objectName ${quoteName(parent)} is also a directory of ${quoteName(child)}; one path cannot be both`, parent);
+  }
+  return { objects, ignoredKeys };
+}

@@ -1,0 +1,49 @@
+/**
+ * The file path rules of the secrets-store CSI driver, checked before a file ever leaves the provider.
+ *
+ * The driver refuses a whole mount when one path breaks its rules (its atomic writer's `validatePath`, plus the
+ * "must equal its cleaned form" check of its file writer). Checking the same set here lets us name the object at
+ * fault instead of surfacing the driver's generic failure in the pod's events.
+ */
+
+/** Longest path the driver accepts, in bytes. */
+export const MAX_PATH_BYTES = 4096;
+/** Longest single path component the driver accepts, in bytes. */
+export const MAX_COMPONENT_BYTES = 255;
+
+// With the `u` flag, \p{Cs} only matches surrogates that are not part of a pair.
+const LONE_SURROGATE = /\p{Cs}/u;
+
+const utf8Length = (s: string): number => Buffer.byteLength(s, 'utf8');
+
+/**
+ * Why the driver would refuse `path` as a file path inside the mount, or undefined when it accepts it.
+ * Dotfiles (`.env`, `a/.b`) and nested paths (`tls/tls.crt`) are fine.
+ */
+export function filePathProblem(path: string): string | undefined {
+  if (path === '') return 'must not be empty';
+  // The kernel would cut the name at a NUL; the driver never sees one from a sane config.
+  if (path.includes('\0')) return 'must not contain a NUL byte';
+  // A lone UTF-16 surrogate cannot be encoded as UTF-8: the name on disk would not be the name asked for.
+  if (LONE_SURROGATE.test(path)) return 'must be valid Unicode';
+  if (path.startsWith('/')) return 'must be a relative path';
+  if (utf8Length(path) > MAX_PATH_BYTES) return `must be at most ${MAX_PATH_BYTES} bytes long`;
+
+  const components = path.split('/');
+  for (const component of components) {
+    if (component === '..') return "must not contain a '..' element";
+    if (utf8Length(component) > MAX_COMPONENT_BYTES) {
+      return `each path component must be at most ${MAX_COMPONENT_BYTES} bytes long`;
+    }
+  }
+  // `..data` and `..<timestamp>` are the atomic writer's own names in the target directory.
+  if (components[0]?.startsWith('..') === true) return "must not start with '..'";
+  // For a relative path without '..', "equals its cleaned form" means: no empty and no '.' components
+  // (that rules out `./x`, `a/./b`, `a//b`, a trailing `/`, and `.` itself).
+  for (const component of components) {
+    if (component === '' || component === '.') {
+      return "must be in clean form (no './' elements, no '//', no trailing '/')";
+    }
+  }
+  return undefined;
+}

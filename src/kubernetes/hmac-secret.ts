@@ -18,11 +18,6 @@ export const MANAGED_BY_VALUE = 'vault-csi-provider';
 export const DEFAULT_HMAC_SECRET_NAME = 'vault-csi-provider-hmac-key';
 
 export interface KubeSecretHmacKeySourceOptions {
-  readonly kubeConfig: KubeConfig;
-  /** The provider's own namespace (ClusterInfo.namespace). */
-  readonly namespace: string;
-  /** `--hmac-secret-name`. */
-  readonly secretName: string;
   /** Per-request timeout in milliseconds (default 10 s). */
   readonly timeoutMs?: number;
   /** For tests: where a new key's bytes come from. */
@@ -39,13 +34,17 @@ export class KubeSecretHmacKeySource implements HmacKeySource {
   /** The one load in flight or done; cleared when it fails so the next mount tries again. */
   #key: Promise<Buffer> | undefined;
 
-  constructor(options: KubeSecretHmacKeySourceOptions) {
-    this.#api = options.kubeConfig.makeApiClient(CoreV1Api);
-    this.#namespace = options.namespace;
-    this.#name = options.secretName;
+  /**
+   * @param namespace the provider's own namespace (ClusterInfo.namespace)
+   * @param secretName `--hmac-secret-name`
+   */
+  constructor(kubeConfig: KubeConfig, namespace: string, secretName: string, options: KubeSecretHmacKeySourceOptions = {}) {
+    this.#api = kubeConfig.makeApiClient(CoreV1Api);
+    this.#namespace = namespace;
+    this.#name = secretName;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_KUBE_REQUEST_TIMEOUT_MS;
     this.#randomBytes = options.randomBytes ?? cryptoRandomBytes;
-    this.description = `Kubernetes Secret ${options.namespace}/${options.secretName}`;
+    this.description = `Kubernetes Secret ${namespace}/${secretName}`;
   }
 
   getKey(): Promise<Buffer> {

@@ -110,8 +110,6 @@ const SECRET_PATH = /^\/api\/v1\/namespaces\/([^/]+)\/secrets\/([^/]+)$/;
 const SECRETS_PATH = /^\/api\/v1\/namespaces\/([^/]+)\/secrets$/;
 
 export class FakeKubeApi {
-  /** Base URL, e.g. http://127.0.0.1:41234. */
-  readonly url: string;
   readonly token: string;
   /** Every request, in arrival order. */
   readonly requests: RequestRecord[] = [];
@@ -128,34 +126,34 @@ export class FakeKubeApi {
   /** Secrets that "another node" creates just before our next create, which then loses with 409. */
   readonly #races: { namespace: string; name: string; data: Record<string, Buffer> }[] = [];
   #resourceVersion = 1000;
+  #url = '';
 
-  private constructor(server: Server, url: string, options: FakeKubeApiOptions) {
-    this.#server = server;
-    this.url = url;
+  private constructor(options: FakeKubeApiOptions) {
     this.#options = options;
     this.token = options.token ?? FAKE_KUBE_API_TOKEN;
     this.#now = options.now ?? Date.now;
-  }
-
-  static async start(options: FakeKubeApiOptions = {}): Promise<FakeKubeApi> {
-    let api: FakeKubeApi | undefined;
-    const server = createServer((req, res) => {
-      if (api === undefined) {
-        res.destroy();
-        return;
-      }
-      api.#handle(req, res).catch(() => {
+    this.#server = createServer((req, res) => {
+      this.#handle(req, res).catch(() => {
         if (!res.headersSent) res.writeHead(500).end();
         else res.destroy();
       });
     });
+  }
+
+  static async start(options: FakeKubeApiOptions = {}): Promise<FakeKubeApi> {
+    const api = new FakeKubeApi(options);
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
+      api.#server.once('error', reject);
+      api.#server.listen(0, '127.0.0.1', () => resolve());
     });
-    const { port } = server.address() as AddressInfo;
-    api = new FakeKubeApi(server, `http://127.0.0.1:${port}`, options);
+    const { port } = api.#server.address() as AddressInfo;
+    api.#url = `http://127.0.0.1:${port}`;
     return api;
+  }
+
+  /** Base URL, e.g. http://127.0.0.1:41234. */
+  get url(): string {
+    return this.#url;
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,104 @@
+// Fault injection: make matching requests fail, stall or drop their connection, so retry,
+// timeout and error-mapping code in the provider can be exercised deterministically.
+import { multiError } from './vault-errors.js';
+
+export interface FaultSpec {
+  /** HTTP method to match (case-insensitive); any when absent. */
+  readonly method?: string;
+  /**
+   * Prefix of the path to match, with or without `/v1/` (`auth/kubernetes/login`, `/v1/secret/`).
+   * Compared with the path as sent and with the namespace-relative path.
+   */
+  readonly pathPrefix?: string;
+  /** Only requests resolved to this namespace. */
+  readonly namespace?: string;
+  /** Respond with this status instead of handling the request. */
+  readonly status?: number;
+  /** Response body: objects are sent as JSON, strings verbatim; default is a Vault-style error. */
+  readonly body?: unknown;
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Wait before answering (or before handling normally when no status is given). */
+  readonly delayMs?: number;
+  /** Destroy the socket without a response. */
+  readonly resetConnection?: boolean;
+  /** How many matching requests to affect; forever when absent. */
+  readonly times?: number;
+}
+
+export interface FaultHandle {
+  readonly id: number;
+  /** Requests this fault has affected so far. */
+  readonly hits: number;
+  remove(): void;
+}
+
+interface ActiveFault {
+  readonly id: number;
+  readonly spec: FaultSpec;
+  remaining: number;
+  hits: number;
+}
+
+function normalizePrefix(p: string): string {
+  return p.replace(/^\/+/, '').replace(/^v1\//, '');
+}
+
+const DEFAULT_ERRORS: Record<number, string[]> = {
+  400: ['invalid request'],
+  403: [multiError(['permission denied'])],
+  404: [],
+  412: ['required index state not present'],
+  429: ['rate limit quota exceeded'],
+  500: [multiError(['internal error'])],
+  502: ['bad gateway'],
+  503: ['Vault is sealed'],
+};
+
+export function defaultFaultBody(status: number): unknown {
+  return { errors: DEFAULT_ERRORS[status] ?? [`injected fault (HTTP ${status})`] };
+}
+
+export class FaultInjector {
+  private readonly faults: ActiveFault[] = [];
+  private nextId = 1;
+
+  add(spec: FaultSpec): FaultHandle {
+    if (spec.status === undefined && spec.delayMs === undefined && !spec.resetConnection) {
+      throw new Error('a fault needs status, delayMs or resetConnection');
+    }
+    const fault: ActiveFault = { id: this.nextId++, spec, remaining: spec.times ?? Number.POSITIVE_INFINITY, hits: 0 };
+    this.faults.push(fault);
+    return {
+      id: fault.id,
+      get hits() { return fault.hits; },
+      remove: () => this.remove(fault.id),
+    };
+  }
+
+  remove(id: number): void {
+    const i = this.faults.findIndex((f) => f.id === id);
+    if (i >= 0) this.faults.splice(i, 1);
+  }
+
+  clear(): void {
+    this.faults.length = 0;
+  }
+
+  /** First matching fault, consuming one of its uses; undefined when the request should proceed. */
+  take(method: string, rawRoute: string, route: string, namespace: string): FaultSpec | undefined {
+    for (const fault of this.faults) {
+      const { spec } = fault;
+      if (spec.method && spec.method.toUpperCase() !== method.toUpperCase()) continue;
+      if (spec.namespace !== undefined && spec.namespace.replace(/^\/+|\/+$/g, '') !== namespace) continue;
+      if (spec.pathPrefix !== undefined) {
+        const prefix = normalizePrefix(spec.pathPrefix);
+        if (!rawRoute.startsWith(prefix) && !route.startsWith(prefix)) continue;
+      }
+      fault.hits++;
+      fault.remaining--;
+      if (fault.remaining <= 0) this.remove(fault.id);
+      return spec;
+    }
+    return undefined;
+  }
+}

@@ -171,23 +171,23 @@ function loadYaml(text: string): unknown {
 }
 
 /** A key of a YAML map as yaml.v3 would store it in a string-keyed map: its text. */
-function keyText(key: unknown, where: string): string {
+function keyText(key: unknown, where: string, name?: string): string {
   if (typeof key === 'string') return key;
   if (key === null || key === undefined) return '';
   if (key instanceof GoYamlScalar) return key.source;
-  throw invalid(`${where}: map keys must be scalars, not ${describe(key)}`);
+  throw invalid(`${where}: map keys must be scalars, not ${describe(key)}`, name);
 }
 
 /** A string field: yaml.v3 stores any scalar's text into a Go string, and leaves it empty for null. */
-function stringField(value: unknown, field: KnownKey, where: string): string {
+function stringField(value: unknown, field: KnownKey, where: string, name?: string): string {
   if (value === undefined || value === null) return '';
   if (typeof value === 'string') return value;
   if (value instanceof GoYamlScalar) return value.source;
-  throw invalid(`${where}: ${field} must be a string, not ${describe(value)}`);
+  throw invalid(`${where}: ${field} must be a string, not ${describe(value)}`, name);
 }
 
 /** A value of secretArgs as JSON will carry it; NaN and infinities are refused, as Go's JSON encoder refuses them. */
-function jsonValue(value: unknown, where: string): unknown {
+function jsonValue(value: unknown, where: string, name: string): unknown {
   if (value === null || value === undefined) return null;
   if (typeof value === 'string') return value;
   if (value instanceof GoYamlScalar) {
@@ -201,19 +201,19 @@ function jsonValue(value: unknown, where: string): unknown {
         return Number(value.int);
       case 'float':
         if (value.float === undefined || !Number.isFinite(value.float)) {
-          throw invalid(`${where}: secretArgs cannot hold ${value.source} (not representable in JSON)`);
+          throw invalid(`${where}: secretArgs cannot hold ${value.source} (not representable in JSON)`, name);
         }
         return value.float;
     }
   }
-  if (Array.isArray(value)) return value.map((v: unknown) => jsonValue(v, where));
-  if (value instanceof Map) return jsonObject(value, where);
-  throw invalid(`${where}: secretArgs holds ${describe(value)}`);
+  if (Array.isArray(value)) return value.map((v: unknown) => jsonValue(v, where, name));
+  if (value instanceof Map) return jsonObject(value as Map<unknown, unknown>, where, name);
+  throw invalid(`${where}: secretArgs holds ${describe(value)}`, name);
 }
 
-function jsonObject(map: Map<unknown, unknown>, where: string): Readonly<Record<string, unknown>> {
+function jsonObject(map: Map<unknown, unknown>, where: string, name: string): Readonly<Record<string, unknown>> {
   // fromEntries defines own properties, so a `__proto__` key stays data instead of becoming a prototype.
-  return Object.fromEntries([...map].map(([k, v]) => [keyText(k, where), jsonValue(v, where)]));
+  return Object.fromEntries([...map].map(([k, v]) => [keyText(k, where, name), jsonValue(v, where, name)]));
 }
 
 function filePermissionField(value: unknown, where: string, name: string): number | undefined {
@@ -309,17 +309,17 @@ function parseOne(item: unknown, index: number, ignoredKeys: string[]): ObjectCo
   if (objectName === '') throw invalid(`${where}: objectName is required${caseHint(keys, 'objectName')}`);
   const pathProblem = filePathProblem(objectName);
   if (pathProblem !== undefined) {
-    throw invalid(`${where}: objectName ${quoteName(objectName)} is not a valid file path: it ${pathProblem}`, objectName);
+    throw invalid(`${where}: objectName ${quoteName(objectName)} is not a valid file path (${pathProblem})`, objectName);
   }
   where = `${where} (${quoteName(objectName)})`;
 
-  const secretPath = stringField(fields.get('secretPath'), 'secretPath', where);
+  const secretPath = stringField(fields.get('secretPath'), 'secretPath', where, objectName);
   if (secretPath === '') throw invalid(`${where}: secretPath is required${caseHint(keys, 'secretPath')}`, objectName);
   const { requestPath, query } = splitSecretPath(secretPath, where, objectName);
 
-  const secretKey = stringField(fields.get('secretKey'), 'secretKey', where);
+  const secretKey = stringField(fields.get('secretKey'), 'secretKey', where, objectName);
 
-  const rawMethod = stringField(fields.get('method'), 'method', where);
+  const rawMethod = stringField(fields.get('method'), 'method', where, objectName);
   const method = rawMethod === '' ? 'GET' : rawMethod.toUpperCase();
   if (!METHOD_SET.has(method)) {
     throw invalid(`${where}: method ${JSON.stringify(rawMethod)} is not supported (use ${ObjectMethods.join(', ')})`, objectName);
@@ -327,11 +327,11 @@ function parseOne(item: unknown, index: number, ignoredKeys: string[]): ObjectCo
 
   const rawArgs = fields.get('secretArgs');
   let secretArgs: Readonly<Record<string, unknown>> | undefined;
-  if (rawArgs instanceof Map) secretArgs = jsonObject(rawArgs as Map<unknown, unknown>, where);
+  if (rawArgs instanceof Map) secretArgs = jsonObject(rawArgs as Map<unknown, unknown>, where, objectName);
   else if (rawArgs === undefined || rawArgs === null) secretArgs = undefined;
   else throw invalid(`${where}: secretArgs must be a YAML map, not ${describe(rawArgs)}`, objectName);
 
-  const rawEncoding = stringField(fields.get('encoding'), 'encoding', where);
+  const rawEncoding = stringField(fields.get('encoding'), 'encoding', where, objectName);
   const lowered = rawEncoding === '' ? 'utf-8' : rawEncoding.toLowerCase();
   if (!(Encodings as readonly string[]).includes(lowered)) {
     throw invalid(`${where}: encoding ${JSON.stringify(rawEncoding)} is not one of ${Encodings.join(', ')}`, objectName);

@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
+import { startTestVault, type TestVault } from './index.js';
+import { call, fakeClock, pick, str, type FakeClock } from './test-helpers.js';
+
+describe('vault-server: PKI issue', () => {
+  let vault: TestVault;
+  let clock: FakeClock;
+  let rootCaPem: string;
+
+  before(async () => {
+    clock = fakeClock();
+    vault = await startTestVault({ now: clock.now });
+    ({ rootCaPem } = await vault.enablePki());
+    vault.addPkiRole('pki', 'web', { allowedDomains: ['example.com'], allowSubdomains: true, maxTtlSeconds: 72 * 3600 });
+    vault.addPkiRole('pki', 'fast', { allowedDomains: ['svc'], allowSubdomains: true, maxTtlSeconds: 3600, keyType: 'ec' });
+  });
+  after(() => vault.close());
+
+  it('issues a real certificate whose key matches private_key, chained to the CA', async () => {
+    const res = await call(vault, 'pki/issue/web', {
+      token: 'root', body: { common_name: 'api.example.com', alt_names: 'www.example.com,localhost', ip_sans: '127.0.0.1', ttl: '24h' },
+    });
+    assert.equal(res.status, 200, res.text);
+    const data = res.json!['data'] as Record<string, unknown>;
+    assert.deepEqual(Object.keys(data).sort(), ['ca_chain', 'certificate', 'expiration', 'issuing_ca', 'private_key', 'private_key_type', 'serial_number']);
+    assert.equal(res.json!['lease_id'], '');
+    assert.equal(data['private_key_type'], 'rsa');
+    assert.match(str(data['private_key']), /^-----BEGIN RSA PRIVATE KEY-----/);
+
+    const cert = new X509Certificate(str(data['certificate']));
+    const key = createPrivateKey(str(data['private_key']));
+    assert.ok(cert.checkPrivateKey(key));
+    assert.equal(
+      createPublicKey(key).export({ type: 'spki', format: 'pem' }),
+      cert.publicKey.export({ type: 'spki', format: 'pem' }),
+    );
+    assert.equal(cert.subject, 'CN=api.example.com');
+    assert.match(cert.subjectAltName ?? '', /DNS:api\.example\.com/);
+    assert.match(cert.subjectAltName ?? '', /IP Address:127\.0\.0\.1/);
+    assert.equal(str(data['serial_number']), cert.serialNumber.toLowerCase().match(/../g)!.join(':'));
+    assert.equal(data['expiration'], Math.floor(clock.now() / 1000) + 86400);
+
+    const chain = (data['ca_chain'] as string[]).map((p) => new X509Certificate(p));
+    assert.equal(chain.length, 2);
+    const issuing = new X509Certificate(str(data['issuing_ca']));
+    assert.ok(cert.verify(issuing.publicKey));
+    assert.ok(issuing.verify(new X509Certificate(rootCaPem).publicKey));
+    assert.equal(chain[0]!.fingerprint256, issuing.fingerprint256);
+  });
+
+  it('takes parameters from the query string and mints a new serial and key each time', async () => {
+    const a = await call(vault, 'pki/issue/fast?common_name=a.svc&ttl=10m', { token: 'root', method: 'PUT' });
+    const b = await call(vault, 'pki/issue/fast?common_name=a.svc&ttl=10m', { token: 'root', method: 'POST' });
+    assert.equal(a.status, 200, a.text);
+    assert.notEqual(pick(a.json, 'data', 'serial_number'), pick(b.json, 'data', 'serial_number'));
+    assert.notEqual(pick(a.json, 'data', 'private_key'), pick(b.json, 'data', 'private_key'));
+    assert.equal(pick(a.json, 'data', 'private_key_type'), 'ec');
+    assert.equal(pick(a.json, 'data', 'expiration'), Math.floor(clock.now() / 1000) + 600);
+    assert.equal(vault.requests.at(-1)?.kind, 'issue');
+  });
+
+  it('supports format=der and caps ttl at max_ttl with a warning', async () => {
+    const res = await call(vault, 'pki/issue/fast', { token: 'root', body: { common_name: 'b.svc', format: 'der', ttl: '48h' } });
+    const der = Buffer.from(str(pick(res.json, 'data', 'certificate')), 'base64');
+    const cert = new X509Certificate(der);
+    assert.equal(cert.subject, 'CN=b.svc');
+    assert.equal(pick(res.json, 'data', 'expiration'), Math.floor(clock.now() / 1000) + 3600);
+    assert.match(String((res.json!['warnings'] as string[])[0]), /maxTTL/);
+  });
+
+  it('refuses names outside the role and unknown roles', async () => {
+    const bad = await call(vault, 'pki/issue/web', { token: 'root', body: { common_name: 'evil.org' } });
+    assert.deepEqual(bad.json, { errors: ['common name evil.org not allowed by this role'] });
+    const alt = await call(vault, 'pki/issue/web', { token: 'root', body: { common_name: 'a.example.com', alt_names: 'x.org' } });
+    assert.deepEqual(alt.json, { errors: ['subject alternate name x.org not allowed by this role'] });
+    const role = await call(vault, 'pki/issue/none', { token: 'root', body: { common_name: 'a.example.com' } });
+    assert.deepEqual(role.json, { errors: ['unknown role: none'] });
+    const noCn = await call(vault, 'pki/issue/web', { token: 'root', body: {} });
+    assert.equal(noCn.status, 400);
+  });
+
+  it('serves the CA without a token', async () => {
+    const res = await fetch(`${vault.address}/v1/pki/ca/pem`);
+    assert.equal(res.status, 200);
+    assert.match(await res.text(), /^-----BEGIN CERTIFICATE-----/);
+  });
+});

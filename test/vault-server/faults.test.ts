@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { startTestVault, type TestVault } from './index.js';
+import { call } from './test-helpers.js';
+
+describe('vault-server: fault injection and seal', () => {
+  let vault: TestVault;
+  before(async () => {
+    vault = await startTestVault();
+    vault.enableKv('kv', 1);
+    vault.putKv('kv', 'x', { a: 1 });
+  });
+  afterEach(() => {
+    vault.clearFaults();
+    vault.unseal();
+  });
+  after(() => vault.close());
+
+  it('answers with an injected status, headers and body, a limited number of times', async () => {
+    const handle = vault.injectFault({ pathPrefix: '/v1/kv/', status: 429, headers: { 'Retry-After': '2' }, times: 2 });
+    const first = await call(vault, 'kv/x', { token: 'root' });
+    assert.equal(first.status, 429);
+    assert.equal(first.headers.get('retry-after'), '2');
+    assert.deepEqual(first.json, { errors: ['rate limit quota exceeded'] });
+    assert.equal((await call(vault, 'kv/x', { token: 'root' })).status, 429);
+    assert.equal((await call(vault, 'kv/x', { token: 'root' })).status, 200);
+    assert.equal(handle.hits, 2);
+    assert.equal(vault.requests.at(-2)?.faulted, true);
+    assert.equal(vault.requests.at(-1)?.faulted, false);
+  });
+
+  it('matches by method and can be removed', async () => {
+    const handle = vault.injectFault({ method: 'POST', pathPrefix: 'kv/', status: 500, body: { errors: ['boom'] } });
+    assert.equal((await call(vault, 'kv/x', { token: 'root' })).status, 200);
+    assert.deepEqual((await call(vault, 'kv/y', { token: 'root', body: { a: 1 } })).json, { errors: ['boom'] });
+    handle.remove();
+    assert.equal((await call(vault, 'kv/y', { token: 'root', body: { a: 1 } })).status, 204);
+  });
+
+  it('delays responses', async () => {
+    vault.injectFault({ pathPrefix: 'kv/x', delayMs: 150, times: 1 });
+    const start = Date.now();
+    const res = await call(vault, 'kv/x', { token: 'root' });
+    assert.equal(res.status, 200);
+    assert.ok(Date.now() - start >= 140);
+  });
+
+  it('resets the connection', async () => {
+    vault.injectFault({ pathPrefix: 'kv/x', resetConnection: true, times: 1 });
+    await assert.rejects(call(vault, 'kv/x', { token: 'root' }));
+    assert.equal(vault.requests.at(-1)?.status, 0);
+    assert.equal((await call(vault, 'kv/x', { token: 'root' })).status, 200);
+  });
+
+  it('seals: 503 everywhere except health, which reports sealed', async () => {
+    vault.seal();
+    const res = await call(vault, 'kv/x', { token: 'root' });
+    assert.equal(res.status, 503);
+    assert.deepEqual(res.json, { errors: ['Vault is sealed'] });
+    const health = await call(vault, 'sys/health');
+    assert.equal(health.status, 503);
+    assert.equal(health.json!['sealed'], true);
+    assert.equal((await call(vault, 'sys/health?sealedcode=200')).status, 200);
+    vault.unseal();
+    assert.equal((await call(vault, 'kv/x', { token: 'root' })).status, 200);
+  });
+
+  it('closes promptly even with keep-alive connections and stalled requests', async () => {
+    const other = await startTestVault();
+    other.injectFault({ pathPrefix: 'sys/slow', delayMs: 60_000 });
+    const agent = new http.Agent({ keepAlive: true });
+    await new Promise<void>((resolve, reject) => {
+      http.get(`${other.address}/v1/sys/health`, { agent }, (res) => { res.resume(); res.on('end', resolve); }).on('error', reject);
+    });
+    const stalled = new Promise<void>((resolve) => {
+      http.get(`${other.address}/v1/sys/slow`, { agent }, (res) => res.resume()).on('error', () => resolve());
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    const start = Date.now();
+    await other.close();
+    await stalled;
+    agent.destroy();
+    assert.ok(Date.now() - start < 1000, `close took ${Date.now() - start} ms`);
+  });
+});

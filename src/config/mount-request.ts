@@ -55,6 +55,16 @@ function parseJson(text: string, what: string): unknown {
   }
 }
 
+/** A name (attribute key, audience) for a message: quoted and cut short. Names are not secrets; values can be. */
+function quoteName(name: string): string {
+  return JSON.stringify(name.length > 80 ? `${name.slice(0, 80)}…` : name);
+}
+
+/** Go's zero value and an empty string both mean "not given". */
+function nonEmpty(value: string | null | undefined): string | undefined {
+  return value === undefined || value === null || value === '' ? undefined : value;
+}
+
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -66,7 +76,7 @@ function parseAttributes(text: string): ReadonlyMap<string, string> {
   const out = new Map<string, string>();
   for (const [key, value] of Object.entries(parsed)) {
     if (typeof value !== 'string') {
-      throw invalid('attributes', `attributes: the value of ${JSON.stringify(key)} must be a string`);
+      throw invalid('attributes', `attributes: the value of ${quoteName(key)} must be a string`);
     }
     out.set(key, value);
   }
@@ -108,17 +118,16 @@ function driverTokenFrom(json: string, source: 'attributes' | 'secrets', audienc
   let wanted: DriverToken | undefined;
   for (const [aud, entry] of Object.entries(parsed)) {
     const result = tokenEntrySchema.safeParse(entry);
-    // Audience names are chosen by the cluster admin, not secrets; the entry itself is never quoted.
+    // Only the configured audience (a parameter we were given) is named: keys of this document are driver
+    // input, and nothing from it is quoted.
     if (!result.success) {
-      throw invalid(TOKENS_KEY, `${where}: the entry for audience ${JSON.stringify(aud)} must be an object with a string token`);
+      const which = aud === audience ? `audience ${quoteName(audience)}` : 'another audience';
+      throw invalid(TOKENS_KEY, `${where}: the entry for ${which} must be an object with a string token`);
     }
     if (aud !== audience || result.data === null) continue;
-    const { token, expirationTimestamp } = result.data;
     // An empty token is no token: the reference then requests one itself.
-    wanted =
-      token === undefined || token === null || token === ''
-        ? undefined
-        : { token, expirationTimestamp: expirationTimestamp === undefined || expirationTimestamp === null || expirationTimestamp === '' ? undefined : expirationTimestamp };
+    const token = nonEmpty(result.data.token);
+    wanted = token === undefined ? undefined : { token, expirationTimestamp: nonEmpty(result.data.expirationTimestamp) };
   }
   return wanted;
 }

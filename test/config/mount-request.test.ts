@@ -309,7 +309,8 @@ describe('config/mount-request parseMountRequest', () => {
       [`["${JWT}"]`, /must be a JSON object keyed by audience/],
       [`"${JWT}"`, /must be a JSON object keyed by audience/],
       [`{"vault": "${JWT}"}`, /entry for audience "vault" must be an object/],
-      [`{"other": {"token": 5}, "vault": {"token": "${JWT}"}}`, /entry for audience "other"/],
+      [`{"other": {"token": 5}, "vault": {"token": "${JWT}"}}`, /entry for another audience/],
+      [`{"${JWT}": {"token": 5}}`, /entry for another audience/],
       [`{"vault": {"token": "${JWT}", "expirationTimestamp": 5}}`, /entry for audience "vault"/],
     ];
     for (const [value, why] of malformed) {
@@ -369,7 +370,7 @@ describe('config/mount-request parseMountRequest', () => {
       fc.tuple(
         fc.constantFrom('vault', 'other', 'sts'),
         fc.nat(),
-        fc.constantFrom('ok', 'truncate', 'bare', 'entry-string', 'token-number', 'array'),
+        fc.constantFrom('ok', 'truncate', 'bare', 'entry-string', 'token-number', 'array', 'token-as-key'),
       ).map(([aud, cut, mode]) => {
         const good = JSON.stringify({ [aud]: { token, expirationTimestamp: 'soon' } });
         switch (mode) {
@@ -383,6 +384,8 @@ describe('config/mount-request parseMountRequest', () => {
             return `{"${aud}": {"token": 1, "note": "${token}"}}`;
           case 'array':
             return JSON.stringify([token]);
+          case 'token-as-key':
+            return JSON.stringify({ [token]: 5 });
           default:
             return good;
         }

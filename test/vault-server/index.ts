@@ -38,6 +38,8 @@ export interface TestVaultOptions {
   readonly now?: Clock;
   /** Default "root". */
   readonly rootToken?: string;
+  /** Keep at most about this many request-log entries (oldest dropped); default unbounded. */
+  readonly requestLogLimit?: number;
 }
 
 /** Filter for `countRequests`. */
@@ -51,17 +53,16 @@ export interface RequestFilter {
 }
 
 export class TestVault {
-  private readonly log = new RequestLog();
   private readonly faults = new FaultInjector();
   private server: RunningServer | undefined;
 
-  private constructor(private readonly core: VaultCore, readonly rootToken: string) {}
+  private constructor(private readonly core: VaultCore, readonly rootToken: string, private readonly log: RequestLog) {}
 
   /** @internal use startTestVault */
   static async start(options: TestVaultOptions = {}): Promise<TestVault> {
     const clock = options.now ?? Date.now;
     const rootToken = options.rootToken ?? 'root';
-    const vault = new TestVault(new VaultCore(clock, rootToken), rootToken);
+    const vault = new TestVault(new VaultCore(clock, rootToken), rootToken, new RequestLog(options.requestLogLimit));
     vault.server = await listen(
       { host: options.host ?? '127.0.0.1', port: options.port ?? 0, tls: options.tls },
       vault.core, vault.faults, vault.log, clock,

@@ -13,8 +13,15 @@ export function redactQuery(query: URLSearchParams): Record<string, string> {
 export class RequestLog {
   readonly entries: RequestLogEntry[] = [];
 
+  /** `limit` bounds memory for long benchmark runs; the oldest entries are dropped first. */
+  constructor(private readonly limit = Number.POSITIVE_INFINITY) {}
+
   add(entry: RequestLogEntry): void {
     this.entries.push(entry);
+    // Trim in batches so a full log does not pay an O(n) shift on every request.
+    if (this.entries.length > this.limit + Math.max(1, Math.floor(this.limit / 10))) {
+      this.entries.splice(0, this.entries.length - this.limit);
+    }
   }
 
   clear(): void {

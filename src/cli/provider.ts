@@ -82,7 +82,7 @@ export async function startProvider(settings: ProviderSettings, logger: Logger, 
   });
 
   let inflight = 0;
-  const server = new ProviderGrpcServer({
+  const server: ProviderGrpcServer = new ProviderGrpcServer({
     endpoint: settings.endpoint,
     handlers: {
       Version: versionHandler,

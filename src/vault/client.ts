@@ -154,6 +154,12 @@ export class VaultClient {
 
   /** Any secret request: GET for KV and dynamic secrets, PUT/POST with a body for PKI issue and the like. */
   async request(token: string, request: SecretRequest, signal?: AbortSignal): Promise<SecretResponse> {
+    // Vault's Go client (and so the reference) sends LIST as `GET ?list=true`; proxies and Node's HTTP parser
+    // refuse the custom verb.
+    if (request.method === 'LIST') {
+      const query = request.query === '' ? 'list=true' : `${request.query}&list=true`;
+      return this.request(token, { ...request, method: 'GET', query }, signal);
+    }
     const pathAndQuery = request.query === '' ? request.requestPath : `${request.requestPath}?${request.query}`;
     const target: RequestTarget = { address: this.settings.address, path: pathAndQuery, method: request.method };
     // node-vault prefixes `/v1`; our requestPath already carries it.

@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { ProviderError } from '../../src/errors.js';
+import { backoffDelay, defaultRetryPolicy, timerSleep, withRetries } from '../../src/vault/retry.js';
+import { classifyFailure } from '../../src/vault/failures.js';
+import { VaultHttpError } from '../../src/vault/transport.js';
+
+const target = { address: 'https://vault:8200', path: '/v1/secret/data/x', method: 'GET' };
+
+describe('vault/retry', () => {
+  it('retries transient failures with growing, jittered delays and gives up after the last attempt', async () => {
+    const delays: number[] = [];
+    let calls = 0;
+    await assert.rejects(
+      withRetries(
+        () => {
+          calls++;
+          return Promise.reject(new VaultHttpError(502, { errors: ['bad gateway'] }, {}));
+        },
+        {
+          policy: { attempts: 3, baseDelayMs: 100, maxDelayMs: 1000 },
+          sleep: (ms) => {
+            delays.push(ms);
+            return Promise.resolve();
+          },
+          signal: undefined,
+          random: () => 0.5,
+          retryable: (f) => f.transient,
+          classify: (err) => classifyFailure(err, target, undefined),
+        },
+      ),
+      (err: unknown) => err instanceof ProviderError && err.code === 'VAULT_UNAVAILABLE' && err.message.includes('https://vault:8200/v1/secret/data/x'),
+    );
+    assert.equal(calls, 3);
+    assert.deepEqual(delays, [50, 100]);
+  });
+
+  it('does not retry a non-transient failure', async () => {
+    let calls = 0;
+    await assert.rejects(
+      withRetries(
+        () => {
+          calls++;
+          return Promise.reject(new VaultHttpError(403, { errors: ['permission denied'] }, {}));
+        },
+        { policy: defaultRetryPolicy, sleep: () => Promise.resolve(), signal: undefined, retryable: (f) => f.transient, classify: (e) => classifyFailure(e, target, undefined) },
+      ),
+      (err: unknown) => err instanceof ProviderError && err.code === 'PERMISSION_DENIED',
+    );
+    assert.equal(calls, 1);
+  });
+
+  it('honours Retry-After and the bound on it', () => {
+    assert.equal(backoffDelay(defaultRetryPolicy, 0, 1, () => 0), 1000);
+    assert.equal(backoffDelay(defaultRetryPolicy, 0, 3600, () => 0), defaultRetryPolicy.maxDelayMs * 2);
+    const failure = classifyFailure(new VaultHttpError(429, {}, { 'retry-after': '2' }), target, undefined);
+    assert.equal(failure.retryAfterSeconds, 2);
+    assert.equal(failure.reach, 'not-sent');
+  });
+
+  it('stops sleeping when the caller aborts', async () => {
+    const controller = new AbortController();
+    const sleeping = timerSleep(60_000, controller.signal);
+    controller.abort(new Error('gone'));
+    await assert.rejects(sleeping);
+  });
+});
+
+describe('vault/failures', () => {
+  it('maps statuses to catalog codes and names the address and path', () => {
+    const cases: Array<[number, string]> = [
+      [403, 'PERMISSION_DENIED'],
+      [404, 'SECRET_NOT_FOUND'],
+      [400, 'VAULT_REQUEST_REJECTED'],
+      [500, 'VAULT_UNAVAILABLE'],
+      [503, 'VAULT_UNAVAILABLE'],
+    ];
+    for (const [status, code] of cases) {
+      const { error } = classifyFailure(new VaultHttpError(status, { errors: [] }, {}), target, undefined);
+      assert.equal(error.code, code, String(status));
+      assert.ok(error.message.includes('https://vault:8200/v1/secret/data/x'));
+    }
+  });
+
+  it('strips JWT- and token-shaped text from Vault error strings', () => {
+    const jwt = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl';
+    const { error } = classifyFailure(new VaultHttpError(400, { errors: [`bad jwt ${jwt} and hvs.ABCDEFGHIJKLMNOP`] }, {}), target, undefined);
+    assert.ok(!error.message.includes(jwt));
+    assert.ok(!error.message.includes('hvs.ABCDEFGHIJKLMNOP'));
+  });
+
+  it('classifies connection failures as not sent and TLS failures as not retryable', () => {
+    const refused = Object.assign(new Error('connect'), { code: 'ECONNREFUSED' });
+    assert.equal(classifyFailure(refused, target, undefined).reach, 'not-sent');
+    const tls = Object.assign(new Error('tls'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' });
+    const failure = classifyFailure(tls, target, undefined);
+    assert.equal(failure.transient, false);
+    assert.match(failure.error.message, /TLS failure/);
+  });
+
+  it('reports the caller deadline as DEADLINE_EXCEEDED', () => {
+    const controller = new AbortController();
+    controller.abort();
+    assert.equal(classifyFailure(new Error('x'), target, controller.signal).error.code, 'DEADLINE_EXCEEDED');
+  });
+});

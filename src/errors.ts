@@ -116,6 +116,14 @@ export function toProviderError(err: unknown): ProviderError {
   return new ProviderError('INTERNAL', `unexpected ${kind}`, {}, { cause: err });
 }
 
+/** The errno-style code of a failed call (`ENOENT`, `ECONNREFUSED`, `ENOSPC`, …), if it has one. */
+export function errnoCode(err: unknown): string | undefined {
+  if (typeof err === 'object' && err !== null && 'code' in err) {
+    return typeof err.code === 'string' ? err.code : undefined;
+  }
+  return undefined;
+}
+
 const JWT_LIKE = /eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*\.?[A-Za-z0-9_-]*/g;
 const VAULT_TOKEN_LIKE = /\b(?:hvs|hvb|hvr|s|b|r)\.[A-Za-z0-9_-]{8,}/g;
 

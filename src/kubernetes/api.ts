@@ -3,7 +3,7 @@
  * object-parameter API, and a description of a failed call that is safe to put into a ProviderError message.
  */
 import { ApiException, Observable, type ConfigurationOptions, type ObservableMiddleware } from '@kubernetes/client-node';
-import { sanitizeVaultMessage } from '../errors.js';
+import { errnoCode, sanitizeVaultMessage } from '../errors.js';
 
 /** A Kubernetes API call that has not answered in this long is treated as failed; the caller (or kubelet) retries. */
 export const DEFAULT_KUBE_REQUEST_TIMEOUT_MS = 10_000;
@@ -57,8 +57,8 @@ export function describeApiFailure(err: unknown): ApiFailure {
   }
   // node-fetch's FetchError and fs errors (the token or CA file) carry an errno-style code; their messages may
   // hold URLs or paths, so only the code is quoted.
-  const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && code !== '') {
+  const code = errnoCode(err);
+  if (code !== undefined && code !== '') {
     return { httpStatus: undefined, reason: undefined, detail: `the Kubernetes API request failed (${code})`, aborted: false };
   }
   return { httpStatus: undefined, reason: undefined, detail: `the Kubernetes API request failed (${name})`, aborted: false };

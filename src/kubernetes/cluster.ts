@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
-import { ProviderError } from '../errors.js';
+import { errnoCode, ProviderError } from '../errors.js';
 
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
@@ -87,8 +87,8 @@ function readOptional(readFile: ReadTextFile, path: string): string | undefined 
   try {
     return readFile(path);
   } catch (err: unknown) {
-    const code = (err as { code?: unknown } | null)?.code;
+    const code = errnoCode(err);
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-    throw new ProviderError('LOCAL_FILE_ERROR', `cannot read ${path} (${typeof code === 'string' ? code : 'error'})`, {}, { cause: err });
+    throw new ProviderError('LOCAL_FILE_ERROR', `cannot read ${path} (${code ?? 'error'})`, {}, { cause: err });
   }
 }

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { ProviderError } from '../errors.js';
+import { errnoCode, ProviderError } from '../errors.js';
 
 export interface HmacKeySource {
   /** The key; fetched or created once and then kept in memory. */
@@ -38,8 +38,7 @@ export class FileHmacKeySource implements HmacKeySource {
       raw = await readFile(this.#path);
     } catch (err: unknown) {
       this.#key = undefined;
-      const code = (err as { code?: unknown }).code;
-      throw new ProviderError('LOCAL_FILE_ERROR', `cannot read --hmac-key-file "${this.#path}" (${String(code ?? 'error')})`, {
+      throw new ProviderError('LOCAL_FILE_ERROR', `cannot read --hmac-key-file "${this.#path}" (${errnoCode(err) ?? 'error'})`, {
         parameter: 'hmac-key-file',
       });
     }

@@ -31,9 +31,9 @@
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import { resolve as resolvePath } from 'node:path';
-import { ProviderError, type ErrorContext } from '../errors.js';
+import { errnoCode, ProviderError, type ErrorContext } from '../errors.js';
 import { buildFileSet, type OutputFile } from './file-set.js';
-import { errnoCode, nodeFsOps, OpenFlags, type FsFile, type FsOps, type FsStats } from './fs-ops.js';
+import { nodeFsOps, OpenFlags, type FsFile, type FsOps, type FsStats } from './fs-ops.js';
 
 export const DATA_DIR_NAME = '..data';
 export const NEW_DATA_DIR_NAME = '..data_tmp';

@@ -77,10 +77,3 @@ export const nodeFsOps: FsOps = {
   removeTree: (path) => fsp.rm(path, { recursive: true, force: true }),
 };
 
-/** The errno code of a failed fs call (`ENOENT`, `ENOSPC`, …), if it has one. */
-export function errnoCode(err: unknown): string | undefined {
-  if (typeof err === 'object' && err !== null && 'code' in err) {
-    return typeof err.code === 'string' ? err.code : undefined;
-  }
-  return undefined;
-}

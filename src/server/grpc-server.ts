@@ -38,11 +38,11 @@ export interface GrpcServerOptions {
 export class ProviderGrpcServer {
   readonly endpoint: string;
   #state: ServerState = 'starting';
+  /** Only a socket this instance bound is ours to remove (a refused start must leave a live one alone). */
+  #bound = false;
   readonly #server: Server;
-  readonly #options: GrpcServerOptions;
 
   constructor(options: GrpcServerOptions) {
-    this.#options = options;
     this.endpoint = resolve(options.endpoint);
     this.#server = new Server({
       'grpc.max_send_message_length': options.maxSendBytes ?? 4 * 1024 * 1024,
@@ -65,6 +65,7 @@ export class ProviderGrpcServer {
     } finally {
       process.umask(previous);
     }
+    this.#bound = true;
     await chmod(this.endpoint, SOCKET_MODE);
     this.#state = 'serving';
     return existing;
@@ -88,7 +89,7 @@ export class ProviderGrpcServer {
         ok('clean');
       });
     });
-    await unlink(this.endpoint).catch(() => undefined);
+    if (this.#bound) await unlink(this.endpoint).catch(() => undefined);
     this.#state = 'stopped';
     return outcome;
   }

@@ -6,6 +6,7 @@
 import { connect } from 'node:net';
 import { lstat, mkdir, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { errnoCode } from '../errors.js';
 
 export class SocketInUseError extends Error {
   override readonly name = 'SocketInUseError';
@@ -38,7 +39,7 @@ export async function prepareSocketPath(path: string): Promise<ExistingPath> {
   try {
     stats = await lstat(path);
   } catch (err: unknown) {
-    if ((err as { code?: unknown }).code === 'ENOENT') return 'none';
+    if (errnoCode(err) === 'ENOENT') return 'none';
     throw err;
   }
   if (stats.isSocket()) {

@@ -2,7 +2,7 @@
  * Turns what node-vault and undici throw into catalog errors, and decides which failures are worth a retry.
  * Every message names the Vault address and path; none quotes a request or response body.
  */
-import { ProviderError, sanitizeVaultMessage } from '../errors.js';
+import { errnoCode, ProviderError, sanitizeVaultMessage } from '../errors.js';
 import { NonJsonResponseError, ResponseTooLargeError } from './transport.js';
 
 /** Where a request went, for messages. */
@@ -48,11 +48,12 @@ function vaultErrors(body: unknown): string {
 const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
 const TLS_CODE = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_|ALTNAME|HOSTNAME|EPROTO/;
 
+/** undici wraps socket errors: look through a few `cause` links for the errno-style code. */
 function errorCode(err: unknown): string | undefined {
   let current: unknown = err;
   for (let depth = 0; depth < 4 && current instanceof Error; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
+    const code = errnoCode(current);
+    if (code !== undefined) return code;
     current = current.cause;
   }
   return undefined;

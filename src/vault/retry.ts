@@ -20,13 +20,14 @@ export type Sleep = (ms: number, signal: AbortSignal | undefined) => Promise<voi
 /** A real sleep whose timer never holds the process open and which ends early when the signal aborts. */
 export const timerSleep: Sleep = (ms, signal) =>
   new Promise<void>((resolve, reject) => {
+    const aborted = (): Error => (signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
     if (signal?.aborted === true) {
-      reject(signal.reason);
+      reject(aborted());
       return;
     }
     const onAbort = (): void => {
       clearTimeout(timer);
-      reject(signal?.reason);
+      reject(aborted());
     };
     const timer = setTimeout(() => {
       signal?.removeEventListener('abort', onAbort);

@@ -4,7 +4,7 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ProviderError } from '../errors.js';
+import { errnoCode, ProviderError } from '../errors.js';
 import type { ConnectionSettings } from '../config/types.js';
 import type { TlsMaterial } from './transport.js';
 
@@ -27,8 +27,7 @@ async function readNamed(reader: TlsFileReader, path: string, parameter: string)
   try {
     return await reader.readFile(path);
   } catch (err: unknown) {
-    const code = (err as { code?: unknown }).code;
-    throw new ProviderError('LOCAL_FILE_ERROR', `cannot read ${parameter} "${path}" (${String(code ?? 'error')})`, {
+    throw new ProviderError('LOCAL_FILE_ERROR', `cannot read ${parameter} "${path}" (${errnoCode(err) ?? 'error'})`, {
       parameter,
     });
   }
@@ -47,8 +46,7 @@ async function loadCaDirectory(reader: TlsFileReader, dir: string): Promise<stri
   try {
     names = await reader.readdir(dir);
   } catch (err: unknown) {
-    const code = (err as { code?: unknown }).code;
-    throw new ProviderError('LOCAL_FILE_ERROR', `cannot read vaultCADirectory "${dir}" (${String(code ?? 'error')})`, {
+    throw new ProviderError('LOCAL_FILE_ERROR', `cannot read vaultCADirectory "${dir}" (${errnoCode(err) ?? 'error'})`, {
       parameter: 'vaultCADirectory',
     });
   }

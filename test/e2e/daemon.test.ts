@@ -1,0 +1,169 @@
+/**
+ * The daemon as a process: `node dist`-equivalent entry (tsx src/main.ts) with real flags, real signals and a
+ * real socket. Covers the socket's mode, stale and live sockets, SIGTERM draining, the health endpoint, --version
+ * and usage errors.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { DriverClient } from '../helpers/grpc-client.js';
+import { startHarness, type Harness } from '../helpers/provider-harness.js';
+
+import { existsSync } from 'node:fs';
+
+// `npm test` builds first, so this runs the compiled entry exactly as the image does; run alone, it falls back
+// to the TypeScript source through tsx.
+const DIST_MAIN = new URL('../../dist/main.js', import.meta.url).pathname;
+const SRC_MAIN = new URL('../../src/main.ts', import.meta.url).pathname;
+const ENTRY = existsSync(DIST_MAIN) ? [DIST_MAIN] : ['--import', 'tsx', SRC_MAIN];
+
+interface Proc {
+  readonly child: ChildProcess;
+  readonly out: string[];
+  readonly err: string[];
+  exited: Promise<number | null>;
+}
+
+const spawned: ChildProcess[] = [];
+
+function run(args: readonly string[], env: Record<string, string> = {}): Proc {
+  const child = spawn(process.execPath, [...ENTRY, ...args], {
+    // NODE_V8_COVERAGE passes through so c8 counts the child's coverage too.
+    env: { PATH: process.env['PATH'] ?? '', ...(process.env['NODE_V8_COVERAGE'] === undefined ? {} : { NODE_V8_COVERAGE: process.env['NODE_V8_COVERAGE'] }), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  spawned.push(child);
+  const proc: Proc = { child, out: [], err: [], exited: Promise.resolve(null) };
+  child.stdout.on('data', (d: Buffer) => proc.out.push(d.toString()));
+  child.stderr.on('data', (d: Buffer) => proc.err.push(d.toString()));
+  proc.exited = once(child, 'exit').then(([code]) => code as number | null);
+  return proc;
+}
+
+async function waitFor(check: () => boolean | Promise<boolean>, what: string, attempts = 200): Promise<void> {
+  for (let i = 0; i < attempts; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+function serving(proc: Proc): boolean {
+  return proc.out.join('').includes('"msg":"provider serving"');
+}
+
+function healthPort(proc: Proc): number {
+  const line = proc.out.join('').split('\n').find((l) => l.includes('"msg":"provider serving"'))!;
+  const health = (JSON.parse(line) as { health: string }).health;
+  return Number(health.slice(health.lastIndexOf(':') + 1));
+}
+
+describe('e2e: daemon process', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let h: Harness;
+  let keyFile: string;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'vcp-daemon-'));
+    keyFile = join(dir, 'hmac.key');
+    await writeFile(keyFile, 'a-test-hmac-key-of-enough-bytes\n');
+    h = await startHarness();
+    h.vault.putKv('secret', 'app', { password: 'daemon-pw' });
+  });
+
+  afterEach(() => {
+    // A failed assertion must not leave a provider running (it would keep mocha alive).
+    for (const child of spawned.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+
+  after(async () => {
+    await h.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  function flags(socket: string): string[] {
+    return [`--endpoint=${socket}`, '--health-addr', '127.0.0.1:0', `--vault-addr=${h.vault.address}`, `--hmac-key-file=${keyFile}`];
+  }
+
+  it('prints version information and exits 0', async () => {
+    const proc = run(['--version']);
+    assert.equal(await proc.exited, 0);
+    const info = JSON.parse(proc.out.join('')) as { version: string };
+    assert.match(info.version, /^\d+\.\d+\.\d+/);
+  });
+
+  it('refuses an unknown flag with the usage text', async () => {
+    const proc = run(['--no-such-flag']);
+    assert.equal(await proc.exited, 2);
+    const err = proc.err.join('');
+    assert.match(err, /no-such-flag/);
+    assert.match(err, /-endpoint/);
+  });
+
+  it('serves on a 0660 socket in a directory it creates, answers health, drains on SIGTERM and removes the socket', async () => {
+    const socket = join(dir, 'new', 'dir', 'vault.sock');
+    const proc = run(flags(socket));
+    await waitFor(() => serving(proc), 'the provider to serve');
+    const mode = (await stat(socket)).mode & 0o777;
+    assert.ok((mode & 0o007) === 0 && (mode & 0o110) === 0, `socket mode ${mode.toString(8)}`);
+    const port = healthPort(proc);
+    assert.equal((await fetch(`http://127.0.0.1:${port}/health/ready`)).status, 200);
+
+    const client = new DriverClient(socket);
+    // A mount held in flight by a slow Vault: SIGTERM must let it finish.
+    h.vault.injectFault({ pathPrefix: 'secret/data/app', delayMs: 700, times: 1 });
+    const inflight = client.mount(h.request({ objects: [{ objectName: 'p', secretPath: 'secret/data/app', secretKey: 'password' }] }));
+    await waitFor(() => h.vault.requests.some((r) => r.route.startsWith('secret/data/app')) || proc.out.join('').includes('"msg":"mount"'), 'the mount to reach Vault');
+    proc.child.kill('SIGTERM');
+    const res = await inflight;
+    assert.equal(Buffer.from(res.files[0]!.contents).toString(), 'daemon-pw');
+    assert.equal(await proc.exited, 0);
+    client.close();
+    await assert.rejects(stat(socket), /ENOENT/);
+  });
+
+  it('replaces a stale socket left by a crash', async () => {
+    const socket = join(dir, 'stale.sock');
+    const first = run(flags(socket));
+    await waitFor(() => serving(first), 'the first provider');
+    first.child.kill('SIGKILL');
+    await first.exited;
+    await stat(socket); // still there: grpc-js does not clean up after a crash
+    const second = run(flags(socket));
+    await waitFor(() => serving(second), 'the second provider');
+    assert.match(second.out.join(''), /stale-socket-removed/);
+    const client = new DriverClient(socket);
+    assert.equal((await client.version()).version, 'v1alpha1');
+    client.close();
+    second.child.kill('SIGTERM');
+    assert.equal(await second.exited, 0);
+  });
+
+  it('refuses to start on a live socket and leaves the first instance serving', async () => {
+    const socket = join(dir, 'live.sock');
+    const first = run(flags(socket));
+    await waitFor(() => serving(first), 'the first provider');
+    const second = run(flags(socket));
+    assert.equal(await second.exited, 1);
+    assert.match(second.err.join(''), /another process is serving/);
+    const client = new DriverClient(socket);
+    assert.equal((await client.version()).version, 'v1alpha1');
+    client.close();
+    first.child.kill('SIGINT');
+    assert.equal(await first.exited, 0);
+  });
+
+  it('treats any listener on the path as live (not only a provider)', async () => {
+    const socket = join(dir, 'other.sock');
+    const other: Server = createServer(() => undefined);
+    await new Promise<void>((ok) => other.listen(socket, ok));
+    const proc = run(flags(socket));
+    assert.equal(await proc.exited, 1);
+    await new Promise<void>((ok) => other.close(() => ok()));
+  });
+});

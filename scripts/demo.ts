@@ -22,7 +22,7 @@ function start(args: readonly string[]): { child: ChildProcess; lines: AsyncIter
   const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   const lines = (async function* () {
     let buffered = '';
-    for await (const chunk of child.stdout!) {
+    for await (const chunk of child.stdout) {
       buffered += (chunk as Buffer).toString();
       let nl: number;
       while ((nl = buffered.indexOf('\n')) >= 0) {

@@ -10,8 +10,9 @@ import { normaliseVaultAddress } from '../config/connection.js';
 import { parseGoBool, parseGoDurationMs, parseGoInt } from '../config/go-syntax.js';
 import type { ProviderDefaults, TlsParameters } from '../config/types.js';
 
-export const LogLevels = ['trace', 'debug', 'info', 'warn', 'error', 'off'] as const;
-export type LogLevel = (typeof LogLevels)[number];
+import { LogLevels, type LogLevel } from '../observability/logger.js';
+
+export { LogLevels, type LogLevel };
 
 export const VersionFormats = ['yaml', 'json', 'json-pretty'] as const;
 export type VersionFormat = (typeof VersionFormats)[number];

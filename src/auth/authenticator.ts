@@ -33,6 +33,8 @@ export interface TokenLease {
 export interface AuthenticatorOptions {
   /** Upper bound on cached tokens (`--cache-size`). */
   readonly cacheSize: number;
+  /** Upper bound on the bytes of cached tokens and their keys (default: 4 KiB per entry of `cacheSize`). */
+  readonly cacheBytes?: number;
   /** A cached token is replaced once this fraction of its lease has passed (default 0.8). */
   readonly renewFraction?: number;
   readonly now?: () => number;
@@ -59,6 +61,9 @@ export class Authenticator {
     this.#fraction = options.renewFraction ?? 0.8;
     this.#cache = new Lru<VaultToken>({
       maxEntries: options.cacheSize,
+      // Keys hold names the SecretProviderClass chooses, so entries are bounded in bytes as well as in number.
+      maxBytes: options.cacheBytes ?? options.cacheSize * 4096,
+      sizeOf: (t) => Buffer.byteLength(t.identityKey) + Buffer.byteLength(t.token) + 64,
       now: this.#now,
       onEvict: (_k, _v, reason) => {
         if (reason !== 'deleted') options.onCache?.('eviction');

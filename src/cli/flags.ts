@@ -33,6 +33,11 @@ export interface ProviderSettings {
   readonly writeFiles: boolean;
   /** Deadline of one HTTP request to Vault, in milliseconds. */
   readonly requestTimeoutMs: number;
+  /** Share of a lease's or certificate's lifetime during which a pod gets the same one again (default 2/3). */
+  readonly leaseReuseFraction?: number;
+  /** Bounds of the in-memory cache of leased responses (entries; bytes of response JSON). */
+  readonly leaseCacheSize?: number;
+  readonly leaseCacheMaxBytes?: number;
   readonly defaults: ProviderDefaults;
 }
 
@@ -63,6 +68,11 @@ export const DEFAULT_VAULT_ADDRESS = 'https://127.0.0.1:8200';
  */
 export const DEFAULT_REQUEST_TIMEOUT = '30s';
 
+/** Leased responses kept: a node runs at most ~110 pods, each with a few dynamic secrets or certificates. */
+export const DEFAULT_LEASE_CACHE_SIZE = 5000;
+/** 16 MiB of response JSON: room for ~4000 RSA certificate bundles inside the reference's 100 MiB DaemonSet memory limit. */
+export const DEFAULT_LEASE_CACHE_BYTES = 16 * 1024 * 1024;
+
 interface FlagSpec {
   readonly name: string;
   readonly kind: 'string' | 'bool';
@@ -82,6 +92,9 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'hmac-secret-name', kind: 'string', valueName: 'name', defaultText: 'vault-csi-provider-hmac-key', help: 'Kubernetes Secret, in the provider\'s namespace, that holds the HMAC key for object versions; created when missing.' },
   { name: 'hmac-key-file', kind: 'string', valueName: 'path', help: 'Read the HMAC key from this file instead of a Kubernetes Secret.' },
   { name: 'cache-size', kind: 'string', valueName: 'n', defaultText: '1000', help: 'Maximum number of Vault tokens kept in memory (about one per pod that mounts secrets on this node).' },
+  { name: 'lease-reuse-fraction', kind: 'string', valueName: 'fraction', defaultText: '2/3', help: 'Share of a lease\'s or certificate\'s lifetime during which republishes give a pod the same database credential or certificate; the first mount after it gets a new one. A fraction (2/3) or a decimal, at least 0 and below 1; 0 fetches anew on every mount.' },
+  { name: 'lease-cache-size', kind: 'string', valueName: 'n', defaultText: String(DEFAULT_LEASE_CACHE_SIZE), help: 'Maximum number of leased responses (dynamic credentials, certificates) kept in memory: one per pod and distinct request.' },
+  { name: 'lease-cache-max-bytes', kind: 'string', valueName: 'bytes', defaultText: String(DEFAULT_LEASE_CACHE_BYTES), help: 'Maximum size, in bytes of response JSON, of the leased responses kept in memory.' },
   { name: 'write-files', kind: 'bool', help: 'Write the files into the target path ourselves (for drivers before v0.0.21, which expect it).' },
   { name: 'vault-request-timeout', kind: 'string', valueName: 'duration', defaultText: DEFAULT_REQUEST_TIMEOUT, help: 'Deadline of one request to Vault, as a Go duration (30s, 1m, 1m30s).' },
   { name: 'vault-addr', kind: 'string', valueName: 'url', help: `Default Vault address. Environment: VAULT_ADDR. Without either: ${DEFAULT_VAULT_ADDRESS}.` },
@@ -310,7 +323,43 @@ export function parseFlags(argv: readonly string[], env: Env): FlagsResult {
       cacheSize: Number(cacheSize),
       writeFiles: values.get('write-files') === 'true',
       requestTimeoutMs: Math.ceil(timeoutMs),
+      ...leaseSettingsFrom(values, usage),
       defaults: defaultsFrom(values, env, usage),
     },
+  };
+}
+
+/** `a/b` or a decimal. */
+function parseFraction(raw: string): number | undefined {
+  const m = /^\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(?:\/\s*([0-9]+(?:\.[0-9]*)?)\s*)?$/.exec(raw);
+  if (m === null) return undefined;
+  const value = Number(m[1]) / (m[2] === undefined ? 1 : Number(m[2]));
+  return Number.isFinite(value) ? value : undefined;
+}
+
+function positiveInt(values: Parsed, flag: string, fallback: number, usage: string): number {
+  const raw = values.get(flag);
+  if (raw === undefined) return fallback;
+  const n = parseGoInt(raw);
+  if (n === undefined || n < 1n || n > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new UsageError(`invalid value ${JSON.stringify(raw)} for -${flag}: use a positive integer`, usage);
+  }
+  return Number(n);
+}
+
+function leaseSettingsFrom(values: Parsed, usage: string): Pick<ProviderSettings, 'leaseReuseFraction' | 'leaseCacheSize' | 'leaseCacheMaxBytes'> {
+  const rawFraction = values.get('lease-reuse-fraction');
+  const fraction = rawFraction === undefined ? 2 / 3 : parseFraction(rawFraction);
+  // 1 would hand out a credential up to the instant it dies, leaving the app no time to move to the next one.
+  if (fraction === undefined || fraction < 0 || fraction >= 1) {
+    throw new UsageError(
+      `invalid value ${JSON.stringify(rawFraction)} for -lease-reuse-fraction: use a fraction such as 2/3 or 0.5, at least 0 and below 1`,
+      usage,
+    );
+  }
+  return {
+    leaseReuseFraction: fraction,
+    leaseCacheSize: positiveInt(values, 'lease-cache-size', DEFAULT_LEASE_CACHE_SIZE, usage),
+    leaseCacheMaxBytes: positiveInt(values, 'lease-cache-max-bytes', DEFAULT_LEASE_CACHE_BYTES, usage),
   };
 }

@@ -6,7 +6,7 @@
  * (bounded), the socket is removed, Vault connections close, the health server closes.
  */
 import type { AddressInfo } from 'node:net';
-import type { ProviderSettings } from './flags.js';
+import { DEFAULT_LEASE_CACHE_BYTES, DEFAULT_LEASE_CACHE_SIZE, type ProviderSettings } from './flags.js';
 import type { Logger } from '../observability/logger.js';
 import { HealthServer } from '../observability/health.js';
 import { Authenticator } from '../auth/authenticator.js';
@@ -14,6 +14,8 @@ import type { ServiceAccountTokenRequester } from '../auth/token-requester.js';
 import { VaultClientPool } from '../vault/client-pool.js';
 import type { VaultClientOptions } from '../vault/client.js';
 import { MountService } from '../mount/mount-service.js';
+import { ResponseReuse } from '../mount/response-reuse.js';
+import { LeaseCache } from '../vault/lease-cache.js';
 import { FileHmacKeySource, RandomHmacKeySource, type HmacKeySource } from '../mount/hmac-key.js';
 import { AtomicWriter } from '../output/atomic-writer.js';
 import { ProviderGrpcServer } from '../server/grpc-server.js';
@@ -39,6 +41,8 @@ export interface RunningProvider {
   readonly healthAddress: AddressInfo | undefined;
   readonly mounts: MountService;
   readonly auth: Authenticator;
+  /** Leased responses (dynamic credentials, certificates) kept per pod for reuse on republish. */
+  readonly leases: LeaseCache;
   /** Graceful stop; resolves when everything is closed. */
   stop(graceMs?: number): Promise<void>;
   /** In-flight mounts right now. */
@@ -71,6 +75,13 @@ export async function startProvider(settings: ProviderSettings, logger: Logger, 
     ...(overrides.now === undefined ? {} : { now: overrides.now }),
   });
   const mountLog = logger.child({ component: 'mount' });
+  const leases = new LeaseCache({
+    maxEntries: settings.leaseCacheSize ?? DEFAULT_LEASE_CACHE_SIZE,
+    maxBytes: settings.leaseCacheMaxBytes ?? DEFAULT_LEASE_CACHE_BYTES,
+    ...(settings.leaseReuseFraction === undefined ? {} : { fraction: settings.leaseReuseFraction }),
+    ...(overrides.now === undefined ? {} : { now: overrides.now }),
+  });
+  const reuse = new ResponseReuse({ leases, ...(overrides.now === undefined ? {} : { now: overrides.now }) });
   const writer = settings.writeFiles ? new AtomicWriter({ logger: logger.child({ component: 'writer' }) }) : undefined;
   const mounts = new MountService({
     defaults: settings.defaults,
@@ -78,6 +89,7 @@ export async function startProvider(settings: ProviderSettings, logger: Logger, 
     auth,
     hmacKey,
     ...(writer === undefined ? {} : { writer }),
+    reuse,
     onIgnoredParameters: (names) => mountLog.debug({ parameters: names }, 'ignoring unknown parameters'),
   });
 
@@ -121,6 +133,7 @@ export async function startProvider(settings: ProviderSettings, logger: Logger, 
     healthAddress,
     mounts,
     auth,
+    leases,
     inflight: () => inflight,
     stop(graceMs = 20_000) {
       stopping ??= (async () => {

@@ -7,7 +7,7 @@ import { ProviderError, toProviderError } from '../errors.js';
 import type { ConnectionSettings, MountConfig, ObjectConfig, ProviderDefaults } from '../config/types.js';
 import { parseMountRequest } from '../config/mount-request.js';
 import { resolveConnection } from '../config/connection.js';
-import type { Authenticator, TokenLease } from '../auth/authenticator.js';
+import type { Authenticator, TokenLease, VaultToken } from '../auth/authenticator.js';
 import type { VaultClient } from '../vault/client.js';
 import type { VaultClientPool } from '../vault/client-pool.js';
 import type { SecretResponse } from '../vault/responses.js';
@@ -18,6 +18,7 @@ import { extractContent } from './extract.js';
 import { groupByRequest, type RequestGroup } from './request-key.js';
 import { objectVersion } from './version.js';
 import { mapLimit } from './map-limit.js';
+import { ResponseReuse } from './response-reuse.js';
 
 export interface RawMountRequest {
   readonly attributes: string;
@@ -41,8 +42,10 @@ export interface MountResult {
   readonly objectVersions: ReadonlyArray<{ readonly id: string; readonly version: string }>;
   /** Empty in --write-files mode: the provider wrote them itself. */
   readonly files: readonly OutputFile[];
-  /** Distinct Vault requests this mount made (after de-duplication). */
+  /** Distinct Vault requests this mount made or joined (after de-duplication; reused responses excluded). */
   readonly requests: number;
+  /** Distinct requests answered by the pod's kept lease or certificate, without asking Vault. */
+  readonly reused: number;
   readonly wroteFiles: boolean;
 }
 
@@ -58,13 +61,17 @@ export interface MountServiceOptions {
   readonly limitBytes?: number;
   /** Called with what a parsed request asked for and ignored, for a debug line. */
   readonly onIgnoredParameters?: (names: readonly string[]) => void;
+  /** Lease/certificate reuse across mounts and single-flight; default: single-flight only, nothing kept. */
+  readonly reuse?: ResponseReuse;
 }
 
 export class MountService {
   readonly #options: MountServiceOptions;
+  readonly #reuse: ResponseReuse;
 
   constructor(options: MountServiceOptions) {
     this.#options = options;
+    this.#reuse = options.reuse ?? new ResponseReuse();
   }
 
   /** Parse only: lets the server log who is asking even when the mount later fails. */
@@ -83,8 +90,12 @@ export class MountService {
 
     const groups = groupByRequest(config.objects);
     const responses = new Map<string, SecretResponse>();
+    let reused = 0;
     await mapLimit(groups, this.#options.readConcurrency ?? 16, async (group) => {
-      responses.set(group.key, await this.#read(client, config, group, lease, signal));
+      const scope = { podUid: config.pod.uid, identityKey: lease.token.identityKey, requestKey: group.key };
+      const kept = this.#reuse.reused(scope);
+      if (kept !== undefined) reused += 1;
+      responses.set(group.key, kept ?? (await this.#read(client, config, group, lease, signal)));
     });
 
     const key = await hmacKeyPromise;
@@ -119,7 +130,8 @@ export class MountService {
       objects,
       objectVersions: objects.map((o) => ({ id: o.objectName, version: o.version })),
       files: writer === undefined ? fileSet : [],
-      requests: groups.length,
+      requests: groups.length - reused,
+      reused,
       wroteFiles: writer !== undefined,
     };
   }
@@ -134,15 +146,19 @@ export class MountService {
   ): Promise<SecretResponse> {
     const obj = group.lead;
     const request = { method: obj.method, requestPath: obj.requestPath, query: obj.query, body: obj.secretArgs };
+    const scope = { podUid: config.pod.uid, identityKey: lease.token.identityKey, requestKey: group.key };
+    // Concurrent mounts of the same identity share one request; a lease or certificate is kept for this pod.
+    const send = (token: VaultToken): Promise<SecretResponse> =>
+      this.#reuse.fetch(scope, token, obj.method, (shared) => client.request(token.token, request, shared), signal);
     try {
       try {
-        return await client.request(lease.token.token, request, signal);
+        return await send(lease.token);
       } catch (err: unknown) {
         // A token fresh from this mount's own login is not going to fare better after another login.
         if (!(err instanceof ProviderError) || err.code !== 'PERMISSION_DENIED' || !lease.cached) throw err;
         // The cached token may have been revoked or have expired early.
         const renewed = await this.#options.auth.replace(client, config, lease.token, signal);
-        return await client.request(renewed.token, request, signal);
+        return await send(renewed);
       }
     } catch (err: unknown) {
       throw toProviderError(err).forObject(obj.objectName, obj.secretPath);

@@ -32,6 +32,9 @@ describe('cli/flags parseFlags', () => {
       cacheSize: 1000,
       writeFiles: false,
       requestTimeoutMs: 30_000,
+      leaseReuseFraction: 2 / 3,
+      leaseCacheSize: 5000,
+      leaseCacheMaxBytes: 16 * 1024 * 1024,
       defaults: {
         vaultAddress: DEFAULT_VAULT_ADDRESS,
         vaultMount: 'kubernetes',
@@ -303,6 +306,9 @@ describe('cli/flags parseFlags', () => {
       cacheSize: 50,
       writeFiles: true,
       requestTimeoutMs: 10_000,
+      leaseReuseFraction: 2 / 3,
+      leaseCacheSize: 5000,
+      leaseCacheMaxBytes: 16 * 1024 * 1024,
       defaults: {
         vaultAddress: 'https://vault.vault:8200',
         vaultMount: 'k8s',

@@ -1,0 +1,173 @@
+/**
+ * Reuse of Vault responses that carry a lease or a certificate, per pod.
+ *
+ * The reference reads every object again on every republish (about once a minute per volume, driver v1.6+), so
+ * every read of `database/creds/*` mints a new database user and every `pki/issue/*` a new certificate: pods see
+ * their credential change every minute, apps holding the previous one break when it is revoked, and Vault's
+ * lease store grows without bound (hashicorp/vault-csi-provider#149, #238; secrets-store-csi-driver#1453).
+ * Here such a response is kept for the same pod (UID), the same Vault identity and the same request, and handed
+ * out again until `fraction` of its lifetime has passed; then the next mount fetches a new one and the pod sees it
+ * under a new object version, with the rest of the old credential's life left for the app to move over.
+ *
+ * What counts as reusable (pure, `reuseWindow`):
+ * - a lease: a non-empty `lease_id` with `lease_duration` > 0. KV v1 answers carry `lease_duration` (2764800 s)
+ *   with an empty `lease_id`: that is a refresh hint, not a lease, and such a secret is read on every republish
+ *   like any other static secret, which is how changes reach the pod.
+ * - a certificate: a write (PKI `issue`/`sign` are PUT/POST) whose `data` holds `certificate` and a numeric
+ *   `expiration` (unix seconds). The write condition keeps a KV v1 secret that happens to have those keys from
+ *   being frozen.
+ * A lease ends no later than the token that created it: Vault revokes a token's leases when the token expires.
+ *
+ * The cache lives only in memory, is bounded in entries and bytes (least recently used first), and drops an
+ * entry when its reuse window closes. Its key holds the pod UID and the Vault identity (connection, role, pod
+ * namespace, ServiceAccount, audience), so no pod ever receives a response obtained for another pod or with
+ * another identity's token.
+ */
+import { Lru } from './lru.js';
+import type { SecretResponse } from './responses.js';
+
+/** Default share of a lease's or certificate's lifetime during which it is reused. */
+export const DEFAULT_REUSE_FRACTION = 2 / 3;
+
+export type ReuseReason = 'lease' | 'certificate';
+
+export interface ReuseWindow {
+  readonly reason: ReuseReason;
+  readonly obtainedAt: number;
+  /** When the credential stops working: the lease end (bounded by its token's), or the certificate's notAfter. */
+  readonly expiresAt: number;
+  /** Reused until this instant; the first mount after it fetches a new one. */
+  readonly reuseUntil: number;
+}
+
+const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * How long `response` may be reused, or undefined when it must be fetched on every mount. `obtainedAt` and the
+ * result are in the provider's clock (ms); `tokenExpiresAt` is the expiry of the token the request was made with.
+ */
+export function reuseWindow(
+  response: SecretResponse,
+  method: string,
+  obtainedAt: number,
+  tokenExpiresAt: number,
+  fraction: number,
+): ReuseWindow | undefined {
+  if (!(fraction > 0)) return undefined;
+  let expiresAt = Number.POSITIVE_INFINITY;
+  let reason: ReuseReason | undefined;
+  const leaseSeconds = response.lease_duration ?? 0;
+  if (typeof response.lease_id === 'string' && response.lease_id !== '' && leaseSeconds > 0) {
+    reason = 'lease';
+    expiresAt = Math.min(obtainedAt + leaseSeconds * 1000, tokenExpiresAt);
+  }
+  const data = response.data;
+  if (WRITE_METHODS.has(method) && isRecord(data) && typeof data['certificate'] === 'string') {
+    const expiration = data['expiration'];
+    if (typeof expiration === 'number' && Number.isFinite(expiration) && expiration > 0) {
+      reason ??= 'certificate';
+      expiresAt = Math.min(expiresAt, expiration * 1000);
+    }
+  }
+  if (reason === undefined || !(expiresAt > obtainedAt) || !Number.isFinite(expiresAt)) return undefined;
+  return { reason, obtainedAt, expiresAt, reuseUntil: obtainedAt + (expiresAt - obtainedAt) * fraction };
+}
+
+/** Whose response it is: the pod, the identity Vault authorised, and the request (see request-key.ts). */
+export interface ReuseScope {
+  readonly podUid: string;
+  readonly identityKey: string;
+  readonly requestKey: string;
+}
+
+export interface LeaseCacheOptions {
+  readonly maxEntries: number;
+  /** Upper bound on the summed JSON size of the cached responses and their keys. */
+  readonly maxBytes: number;
+  /** Share of the lifetime during which a response is reused (default 2/3); 0 turns reuse off. */
+  readonly fraction?: number;
+  readonly now?: () => number;
+  readonly onEvict?: (reason: 'capacity' | 'expired') => void;
+}
+
+interface Entry {
+  readonly response: SecretResponse;
+  readonly window: ReuseWindow;
+  readonly keyBytes: number;
+}
+
+export function scopeKey(scope: ReuseScope): string {
+  return JSON.stringify([scope.podUid, scope.identityKey, scope.requestKey]);
+}
+
+export class LeaseCache {
+  readonly #lru: Lru<Entry>;
+  readonly #now: () => number;
+  readonly fraction: number;
+
+  constructor(options: LeaseCacheOptions) {
+    const fraction = options.fraction ?? DEFAULT_REUSE_FRACTION;
+    if (!(fraction >= 0 && fraction < 1)) throw new RangeError('the reuse fraction must be at least 0 and below 1');
+    this.fraction = fraction;
+    this.#now = options.now ?? Date.now;
+    this.#lru = new Lru<Entry>({
+      maxEntries: options.maxEntries,
+      maxBytes: options.maxBytes,
+      sizeOf: (entry) => entrySize(entry),
+      now: this.#now,
+      onEvict: (_key, _entry, reason) => {
+        if (reason !== 'deleted') options.onEvict?.(reason);
+      },
+    });
+  }
+
+  get size(): number {
+    return this.#lru.size;
+  }
+
+  get bytes(): number {
+    return this.#lru.bytes;
+  }
+
+  /** The response to hand out again, while its reuse window is open. */
+  get(scope: ReuseScope): SecretResponse | undefined {
+    if (!reusableScope(scope)) return undefined;
+    return this.#lru.get(scopeKey(scope))?.response;
+  }
+
+  /** Keeps `response` when it carries a lease or a certificate with life left; returns its window if kept. */
+  offer(scope: ReuseScope, response: SecretResponse, method: string, obtainedAt: number, tokenExpiresAt: number): ReuseWindow | undefined {
+    if (!reusableScope(scope)) return undefined;
+    const window = reuseWindow(response, method, obtainedAt, tokenExpiresAt, this.fraction);
+    if (window === undefined) return undefined;
+    const ttl = window.reuseUntil - this.#now();
+    if (!(ttl > 0)) return undefined;
+    const key = scopeKey(scope);
+    this.#lru.set(key, { response, window, keyBytes: Buffer.byteLength(key) }, ttl);
+    return this.#lru.get(key) === undefined ? undefined : window;
+  }
+
+  /** Forget what was kept for this scope (the credential was refused, say). */
+  delete(scope: ReuseScope): void {
+    this.#lru.delete(scopeKey(scope));
+  }
+
+  clear(): void {
+    this.#lru.clear();
+  }
+}
+
+/** Without a pod UID (a driver that does not send one) pods cannot be told apart, so nothing is kept. */
+function reusableScope(scope: ReuseScope): boolean {
+  return scope.podUid !== '';
+}
+
+function entrySize(entry: Entry): number {
+  // The JSON text is what Vault sent; the in-memory object is of the same order. A fixed overhead per entry
+  // keeps many tiny entries from slipping under the byte bound.
+  return Buffer.byteLength(JSON.stringify(entry.response)) + entry.keyBytes + 256;
+}

@@ -1,0 +1,286 @@
+/**
+ * Rotation end to end: republishes (the driver's Mount about once a minute per volume) against the test Vault's
+ * request log, on an injected clock shared by Vault and the provider. Counts logins, dynamic reads and PKI issues
+ * within and after the reuse window; checks that a kept credential never reaches another pod or identity, that
+ * static secrets are read on every republish, and that the lease cache evicts at its bounds.
+ */
+import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { startHarness, POD, type Harness, type PodIdentity } from '../helpers/provider-harness.js';
+import type { ProviderSettings } from '../../src/cli/flags.js';
+import type { MountResponse__Output } from '../../src/generated/v1alpha1/MountResponse.js';
+
+const MIN = 60_000;
+
+const DB = [
+  { objectName: 'db/username', secretPath: 'database/creds/web', secretKey: 'username' },
+  { objectName: 'db/password', secretPath: 'database/creds/web', secretKey: 'password' },
+];
+// Certificates valid for 2 hours: reused for 80 minutes at the default 2/3.
+const PKI = [
+  { objectName: 'tls/tls.crt', secretPath: 'pki/issue/web', secretKey: 'certificate', method: 'PUT', secretArgs: { common_name: 'web.prod.svc', ttl: '2h' } },
+  { objectName: 'tls/tls.key', secretPath: 'pki/issue/web', secretKey: 'private_key', method: 'PUT', secretArgs: { common_name: 'web.prod.svc', ttl: '2h' } },
+];
+const STATIC = [
+  { objectName: 'static', secretPath: 'secret/data/static', secretKey: 'value' },
+  // KV v1 answers carry lease_duration 2764800 with an empty lease_id: not a lease.
+  { objectName: 'legacy', secretPath: 'kv/legacy', secretKey: 'value' },
+];
+
+function text(res: MountResponse__Output, path: string): string {
+  const file = res.files.find((f) => f.path === path);
+  assert.ok(file, `file ${path} in the response`);
+  return Buffer.from(file.contents).toString('utf8');
+}
+
+function version(res: MountResponse__Output, id: string): string {
+  const v = res.object_version.find((o) => o.id === id);
+  assert.ok(v, `object version ${id}`);
+  return v.version;
+}
+
+function pod(n: number, serviceAccountName = POD.serviceAccountName): PodIdentity {
+  return { ...POD, name: `web-${n}`, uid: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`, serviceAccountName };
+}
+
+describe('e2e: rotation (lease and token reuse, single-flight)', function () {
+  this.timeout(30_000);
+  let h: Harness;
+  let t0: number;
+  let t: number;
+  const now = () => t;
+  /** Sets the shared clock to `minutes` after the provider started. */
+  const at = (minutes: number): void => {
+    t = t0 + minutes * MIN;
+  };
+
+  /** Vault's traffic since the last clear, by kind. */
+  const counts = () => ({
+    login: h.vault.countRequests({ kind: 'login' }),
+    read: h.vault.countRequests({ kind: 'read' }),
+    dynamic: h.vault.countRequests({ kind: 'dynamic' }),
+    issue: h.vault.countRequests({ kind: 'issue' }),
+    renew: h.vault.countRequests({ kind: 'renew' }),
+  });
+
+  async function start(settings: Partial<ProviderSettings> = {}): Promise<void> {
+    t0 = Date.now();
+    t = t0;
+    h = await startHarness({ now });
+    h.vault.putKv('secret', 'static', { value: 'static-1' });
+    h.vault.putKv('kv', 'legacy', { value: 'legacy-1' });
+    await h.startProvider(settings, { now });
+  }
+
+  const mount = (objects: ReadonlyArray<Record<string, unknown>>, who: PodIdentity = pod(1), params?: Record<string, string>) =>
+    h.client.mount(h.request({ objects, pod: who, ...(params === undefined ? {} : { params }) }));
+
+  afterEach(async () => {
+    await h.close();
+  });
+
+  it('reads static secrets on every republish (KV v1 lease_duration included) and logs in once', async () => {
+    await start();
+    const first = await mount(STATIC);
+    assert.deepEqual(counts(), { login: 1, read: 2, dynamic: 0, issue: 0, renew: 0 });
+    h.vault.clearRequests();
+    for (let i = 0; i < 3; i++) {
+      t += MIN;
+      await mount(STATIC);
+    }
+    assert.deepEqual(counts(), { login: 0, read: 6, dynamic: 0, issue: 0, renew: 0 });
+    h.vault.putKv('kv', 'legacy', { value: 'legacy-2' });
+    t += MIN;
+    const changed = await mount(STATIC);
+    assert.equal(text(changed, 'legacy'), 'legacy-2');
+    assert.notEqual(version(changed, 'legacy'), version(first, 'legacy'));
+    assert.equal(version(changed, 'static'), version(first, 'static'));
+    assert.equal(h.provider.leases.size, 0, 'nothing static is kept');
+  });
+
+  it('hands a pod the same database credential and certificate on every republish inside the window', async () => {
+    await start();
+    const objects = [...DB, ...PKI, STATIC[0]!];
+    const first = await mount(objects);
+    assert.deepEqual(counts(), { login: 1, read: 1, dynamic: 1, issue: 1, renew: 0 });
+    h.vault.clearRequests();
+    for (const minutes of [1, 10, 20, 39.9]) {
+      at(minutes);
+      const again = await mount(objects);
+      assert.deepEqual(again.object_version, first.object_version, `same versions at +${minutes} min`);
+      assert.equal(text(again, 'db/password'), text(first, 'db/password'));
+      assert.equal(text(again, 'tls/tls.crt'), text(first, 'tls/tls.crt'));
+    }
+    // The static secret was read each time; nothing else reached Vault.
+    assert.deepEqual(counts(), { login: 0, read: 4, dynamic: 0, issue: 0, renew: 0 });
+    assert.equal(h.vault.activeLeases().length, 1, 'one database user for the pod, not one per republish');
+  });
+
+  it('fetches anew once 2/3 of the lifetime has passed, bounded by the token that made the lease', async () => {
+    // Token, database lease: 60 min. Certificate: 120 min.
+    await start();
+    const objects = [...DB, ...PKI];
+    const first = await mount(objects);
+    const firstUser = text(first, 'db/username');
+    h.vault.clearRequests();
+
+    at(40.1); // past 2/3 of the database lease: a new user, under new versions; the certificate stays
+    const second = await mount(objects);
+    assert.deepEqual(counts(), { login: 0, read: 0, dynamic: 1, issue: 0, renew: 0 });
+    assert.notEqual(text(second, 'db/username'), firstUser);
+    assert.notEqual(version(second, 'db/username'), version(first, 'db/username'));
+    assert.notEqual(version(second, 'db/password'), version(first, 'db/password'));
+    assert.equal(version(second, 'tls/tls.crt'), version(first, 'tls/tls.crt'));
+    // The old user is left to run out on its own, so the app has the rest of its life to move over.
+    assert.ok(h.vault.activeLeases().some((l) => l.username === firstUser));
+    assert.equal(h.vault.revokedLeases().length, 0);
+
+    h.vault.clearRequests();
+    at(50); // the token is past 80% of its 60 minutes: replaced before the read; the lease from +40.1 still holds
+    await mount(objects);
+    assert.deepEqual(counts(), { login: 1, read: 0, dynamic: 0, issue: 0, renew: 0 });
+
+    h.vault.clearRequests();
+    // The lease from +40.1 was made with the first token, which Vault revokes at +60 with its leases: it was
+    // kept for 2/3 of the 19.9 minutes it had, until about +53.4.
+    at(53.5);
+    const third = await mount(objects);
+    assert.deepEqual(counts(), { login: 0, read: 0, dynamic: 1, issue: 0, renew: 0 });
+    assert.notEqual(text(third, 'db/username'), text(second, 'db/username'));
+
+    h.vault.clearRequests();
+    at(80.1); // past 2/3 of the certificate's 2 hours: a new certificate and key
+    const fourth = await mount(objects);
+    assert.deepEqual(counts(), { login: 0, read: 0, dynamic: 0, issue: 1, renew: 0 });
+    const oldCert = new X509Certificate(text(first, 'tls/tls.crt'));
+    const newCert = new X509Certificate(text(fourth, 'tls/tls.crt'));
+    assert.notEqual(newCert.serialNumber, oldCert.serialNumber);
+    assert.notEqual(version(fourth, 'tls/tls.key'), version(first, 'tls/tls.key'));
+    assert.equal(text(fourth, 'db/username'), text(third, 'db/username'));
+  });
+
+  it('never hands a kept credential to another pod of the same ServiceAccount, nor to another identity', async () => {
+    await start();
+    h.vault.addKubernetesRole('kubernetes', 'web-other', {
+      boundServiceAccountNames: ['web'], boundServiceAccountNamespaces: ['prod'], audience: 'vault', policies: ['web'], ttlSeconds: 3600,
+    });
+    const a = await mount(DB, pod(1));
+    h.vault.clearRequests();
+    const b = await mount(DB, pod(2));
+    assert.equal(counts().dynamic, 1, 'a second pod gets its own credential');
+    assert.notEqual(text(b, 'db/username'), text(a, 'db/username'));
+    // Same pod UID, another Vault identity (role): not the kept response either.
+    const otherRole = await mount(DB, pod(1), { roleName: 'web-other' });
+    assert.equal(counts().dynamic, 2);
+    assert.equal(counts().login, 1);
+    assert.notEqual(text(otherRole, 'db/username'), text(a, 'db/username'));
+    h.vault.clearRequests();
+    t += MIN;
+    assert.equal(text(await mount(DB, pod(1)), 'db/username'), text(a, 'db/username'));
+    assert.equal(text(await mount(DB, pod(2)), 'db/username'), text(b, 'db/username'));
+    assert.equal(text(await mount(DB, pod(1), { roleName: 'web-other' }), 'db/username'), text(otherRole, 'db/username'));
+    assert.equal(counts().dynamic, 0);
+  });
+
+  it('never reuses for a pod without a UID', async () => {
+    await start();
+    const anonymous = { ...pod(1), uid: '' };
+    await mount(DB, anonymous);
+    await mount(DB, anonymous);
+    assert.equal(counts().dynamic, 2);
+    assert.equal(h.provider.leases.size, 0);
+  });
+
+  it('makes concurrent new pods of one identity share one login, one credential read and one issue', async () => {
+    await start();
+    // Slow Vault down so the mounts surely overlap.
+    h.vault.injectFault({ pathPrefix: 'auth/kubernetes/login', delayMs: 150 });
+    h.vault.injectFault({ pathPrefix: 'database/creds/', delayMs: 150 });
+    h.vault.injectFault({ pathPrefix: 'pki/issue/', delayMs: 150 });
+    const pods = [1, 2, 3, 4, 5].map((n) => pod(n));
+    const results = await Promise.all(pods.map((p) => mount([...DB, ...PKI], p)));
+    assert.deepEqual(counts(), { login: 1, read: 0, dynamic: 1, issue: 1, renew: 0 });
+    assert.equal(new Set(results.map((r) => text(r, 'db/username'))).size, 1);
+    // Each pod keeps it under its own key: their republishes cost Vault nothing.
+    h.vault.clearRequests();
+    t += MIN;
+    await Promise.all(pods.map((p) => mount([...DB, ...PKI], p)));
+    assert.deepEqual(counts(), { login: 0, read: 0, dynamic: 0, issue: 0, renew: 0 });
+  });
+
+  it('never shares an in-flight request across identities', async () => {
+    await start();
+    h.vault.addKubernetesRole('kubernetes', 'web-other', {
+      boundServiceAccountNames: ['web'], boundServiceAccountNamespaces: ['prod'], audience: 'vault', policies: ['web'], ttlSeconds: 3600,
+    });
+    h.vault.injectFault({ pathPrefix: 'database/creds/', delayMs: 150 });
+    const [x, y] = await Promise.all([mount(DB, pod(1)), mount(DB, pod(2), { roleName: 'web-other' })]);
+    assert.equal(counts().login, 2);
+    assert.equal(counts().dynamic, 2);
+    assert.notEqual(text(x, 'db/username'), text(y, 'db/username'));
+  });
+
+  it('logs in only when the token nears its end, before the read that needs it', async () => {
+    await start();
+    await mount(STATIC);
+    h.vault.clearRequests();
+    for (const minutes of [1, 20, 47.9]) {
+      at(minutes);
+      await mount(STATIC);
+    }
+    assert.equal(counts().login, 0);
+    at(48.1); // 80% of the token's 60 minutes
+    await mount(STATIC);
+    assert.equal(counts().login, 1);
+    const kinds = h.vault.requests.map((r) => r.kind);
+    assert.ok(kinds.lastIndexOf('login') < kinds.lastIndexOf('read'), 'the login came before the read');
+    at(61); // the first token is gone by now; the new one was already in use
+    await mount(STATIC);
+    assert.equal(counts().login, 1);
+    assert.equal(h.vault.countRequests({ status: 403 }), 0);
+  });
+
+  it('keeps at most --lease-cache-size responses and fetches anew what it evicted', async () => {
+    await start({ leaseCacheSize: 2 });
+    for (const n of [1, 2, 3]) await mount(DB, pod(n));
+    assert.equal(h.provider.leases.size, 2);
+    h.vault.clearRequests();
+    t += MIN;
+    await mount(DB, pod(3));
+    await mount(DB, pod(2));
+    assert.equal(counts().dynamic, 0);
+    await mount(DB, pod(1)); // the least recently used, evicted
+    assert.equal(counts().dynamic, 1);
+    assert.equal(h.provider.leases.size, 2);
+  });
+
+  it('keeps at most --lease-cache-max-bytes of responses: a certificate over the bound is issued each time', async () => {
+    await start({ leaseCacheMaxBytes: 1500 });
+    await mount([...DB, ...PKI]);
+    assert.equal(h.provider.leases.size, 1, 'the small database answer is kept, the certificate bundle is not');
+    assert.ok(h.provider.leases.bytes <= 1500);
+    h.vault.clearRequests();
+    t += MIN;
+    await mount([...DB, ...PKI]);
+    assert.deepEqual(counts(), { login: 0, read: 0, dynamic: 0, issue: 1, renew: 0 });
+  });
+
+  it('mints on every mount with --lease-reuse-fraction 0, as the reference does', async () => {
+    await start({ leaseReuseFraction: 0 });
+    await mount([...DB, ...PKI]);
+    t += MIN;
+    await mount([...DB, ...PKI]);
+    assert.deepEqual(counts(), { login: 1, read: 0, dynamic: 2, issue: 2, renew: 0 });
+  });
+
+  it('reuses for a shorter window with a smaller --lease-reuse-fraction', async () => {
+    await start({ leaseReuseFraction: 0.25 });
+    await mount(DB);
+    at(14.9);
+    await mount(DB);
+    assert.equal(counts().dynamic, 1);
+    at(15.1);
+    await mount(DB);
+    assert.equal(counts().dynamic, 2);
+  });
+});

@@ -3,7 +3,7 @@
  * Every message names the Vault address and path; none quotes a request or response body.
  */
 import { errnoCode, ProviderError, sanitizeVaultMessage } from '../errors.js';
-import { NonJsonResponseError, ResponseTooLargeError } from './transport.js';
+import { NonJsonResponseError, ResponseTooLargeError, VaultConnectError } from './transport.js';
 
 /** Where a request went, for messages. */
 export interface RequestTarget {
@@ -139,6 +139,10 @@ export function classifyFailure(err: unknown, target: RequestTarget, callerSigna
     };
   }
   const code = errorCode(err);
+  // Whatever broke while connecting, the request was never sent. A certificate or protocol failure will fail the
+  // same way next time; a refused, reset or timed-out connection may not (a Vault pod restarting, a load balancer
+  // dropping a handshake), so those are worth another attempt, for writes too.
+  const connecting = err instanceof VaultConnectError;
   if (code !== undefined && TLS_CODE.test(code)) {
     return {
       error: new ProviderError('VAULT_UNAVAILABLE', `TLS failure talking to ${target.address} (${code}) for ${target.path}`, ctx),
@@ -150,6 +154,14 @@ export function classifyFailure(err: unknown, target: RequestTarget, callerSigna
   if (code !== undefined && NOT_SENT_CODES.has(code)) {
     return {
       error: new ProviderError('VAULT_UNAVAILABLE', `cannot reach Vault at ${target.address} (${code}) for ${target.path}`, ctx),
+      reach: 'not-sent',
+      transient: true,
+      retryAfterSeconds: undefined,
+    };
+  }
+  if (connecting) {
+    return {
+      error: new ProviderError('VAULT_UNAVAILABLE', `cannot connect to Vault at ${target.address} (${code ?? 'error'}) for ${target.path}`, ctx),
       reach: 'not-sent',
       transient: true,
       retryAfterSeconds: undefined,

@@ -9,7 +9,7 @@
  * node-vault calls `defaults(rpDefaults)` once and then the returned function with
  * `{ method, uri, headers, json, ...requestOptions }`, expecting `{ statusCode, body, request: { path } }`.
  */
-import { Agent, request as undiciRequest } from 'undici';
+import { Agent, buildConnector, request as undiciRequest } from 'undici';
 
 export interface TlsMaterial {
   /** PEM CA certificates; undefined means the system roots. */
@@ -58,6 +58,22 @@ export class VaultHttpError extends Error {
   }
 }
 
+/**
+ * The connection to Vault could not be set up (refused, unreachable, connect timeout, TLS handshake failed or cut
+ * short): the request itself was never sent, so even a write may be sent again. Raised by our connector, which is
+ * the only place that knows for certain that a failure happened before any request byte left.
+ */
+export class VaultConnectError extends Error {
+  override readonly name = 'VaultConnectError';
+  /** errno-style code of the underlying failure (ECONNREFUSED, ECONNRESET, DEPTH_ZERO_SELF_SIGNED_CERT, …). */
+  readonly code: string | undefined;
+  constructor(cause: Error) {
+    super('could not connect to Vault', { cause });
+    const code = (cause as { code?: unknown }).code;
+    this.code = typeof code === 'string' ? code : undefined;
+  }
+}
+
 export class ResponseTooLargeError extends Error {
   override readonly name = 'ResponseTooLargeError';
   constructor(readonly limitBytes: number) {
@@ -82,17 +98,23 @@ export class UndiciTransport {
     const { tls } = options;
     this.#timeoutMs = options.requestTimeoutMs;
     this.#maxBytes = options.maxResponseBytes ?? 16 * 1024 * 1024;
+    const connector = buildConnector({
+      ...(tls.ca === undefined ? {} : { ca: [...tls.ca] }),
+      ...(tls.cert === undefined ? {} : { cert: tls.cert }),
+      ...(tls.key === undefined ? {} : { key: tls.key }),
+      ...(tls.servername === undefined ? {} : { servername: tls.servername }),
+      rejectUnauthorized: tls.rejectUnauthorized,
+      timeout: Math.min(options.requestTimeoutMs, 10_000),
+    });
     this.#agent = new Agent({
       keepAliveTimeout: 30_000,
       keepAliveMaxTimeout: 120_000,
       connections: options.connections ?? 32,
-      connect: {
-        ...(tls.ca === undefined ? {} : { ca: [...tls.ca] }),
-        ...(tls.cert === undefined ? {} : { cert: tls.cert }),
-        ...(tls.key === undefined ? {} : { key: tls.key }),
-        ...(tls.servername === undefined ? {} : { servername: tls.servername }),
-        rejectUnauthorized: tls.rejectUnauthorized,
-        timeout: Math.min(options.requestTimeoutMs, 10_000),
+      connect: (connectOptions, callback) => {
+        connector(connectOptions, (err, socket) => {
+          if (err !== null) callback(new VaultConnectError(err), null);
+          else callback(null, socket);
+        });
       },
     });
   }

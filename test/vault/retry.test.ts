@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { ProviderError } from '../../src/errors.js';
 import { backoffDelay, defaultRetryPolicy, timerSleep, withRetries } from '../../src/vault/retry.js';
 import { classifyFailure } from '../../src/vault/failures.js';
-import { VaultHttpError } from '../../src/vault/transport.js';
+import { VaultConnectError, VaultHttpError } from '../../src/vault/transport.js';
 
 const target = { address: 'https://vault:8200', path: '/v1/secret/data/x', method: 'GET' };
 
@@ -95,6 +95,18 @@ describe('vault/failures', () => {
     const failure = classifyFailure(tls, target, undefined);
     assert.equal(failure.transient, false);
     assert.match(failure.error.message, /TLS failure/);
+  });
+
+  it('classifies any failure while connecting as not sent: a reset handshake is retried, even for a write', () => {
+    const cut = new VaultConnectError(Object.assign(new Error('socket disconnected before secure TLS connection'), { code: 'ECONNRESET' }));
+    const failure = classifyFailure(cut, { ...target, method: 'PUT' }, undefined);
+    assert.deepEqual([failure.reach, failure.transient, failure.error.code], ['not-sent', true, 'VAULT_UNAVAILABLE']);
+    assert.match(failure.error.message, /cannot connect to Vault at https:\/\/vault:8200 \(ECONNRESET\) for \/v1\/secret\/data\/x/);
+    // Outside the connector, the same code may come from a request already on the wire.
+    const midRequest = Object.assign(new Error('reset'), { code: 'ECONNRESET' });
+    assert.equal(classifyFailure(midRequest, target, undefined).reach, 'unknown');
+    const badCert = new VaultConnectError(Object.assign(new Error('self signed'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' }));
+    assert.deepEqual([classifyFailure(badCert, target, undefined).reach, classifyFailure(badCert, target, undefined).transient], ['not-sent', false]);
   });
 
   it('reports the caller deadline as DEADLINE_EXCEEDED', () => {

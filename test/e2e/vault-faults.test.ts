@@ -1,0 +1,311 @@
+/**
+ * Vault failing in every way the issue lists, end to end through the real provider: slow beyond the request timeout,
+ * 5xx, 429 with Retry-After, connection reset, TLS handshake failure, sealed. Reads and logins are retried (with the
+ * backoff recorded by an injected sleep, so no test waits for it); a PKI issue is sent again only when it never
+ * reached Vault, which the test Vault's request log proves by counting what arrived. Every failure must name the
+ * Vault address and path, and nothing here may leak a secret, token or JWT into logs or error messages.
+ */
+import assert from 'node:assert/strict';
+import { status, type ServiceError } from '@grpc/grpc-js';
+import { startHarness, type Harness } from '../helpers/provider-harness.js';
+import { TcpFaultProxy } from '../helpers/tcp-fault-proxy.js';
+import { assertNoLeaks } from '../helpers/leak-check.js';
+import { createTlsMaterial, writeTlsFiles, type TlsFiles } from '../vault-server/index.js';
+import { timerSleep, type Sleep } from '../../src/vault/retry.js';
+import type { ProviderSettings } from '../../src/cli/flags.js';
+
+const SECRET = 'faulty-vault-password-5f1e';
+const READ = [{ objectName: 'p', secretPath: 'secret/data/app', secretKey: 'password' }];
+const ISSUE = [{ objectName: 'tls.crt', secretPath: 'pki/issue/web', secretKey: 'certificate', method: 'PUT', secretArgs: { common_name: 'a.prod.svc' } }];
+
+/** Records every backoff the client asks for; sleeps for real only when a test says so. */
+class RecordingSleep {
+  readonly delays: number[] = [];
+  real = false;
+  /** Runs before each backoff returns (e.g. to unseal Vault between attempts). */
+  onSleep: (() => void) | undefined;
+  readonly sleep: Sleep = (ms, signal) => {
+    this.delays.push(ms);
+    this.onSleep?.();
+    return timerSleep(this.real ? ms : 0, signal);
+  };
+}
+
+async function until(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !condition(); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(condition(), 'condition not reached');
+}
+
+describe('e2e: Vault faults', function () {
+  this.timeout(30_000);
+  let h: Harness;
+  let sleep: RecordingSleep;
+  const errors: ServiceError[] = [];
+
+  async function restart(settings: Partial<ProviderSettings> = {}): Promise<void> {
+    if (h.provider !== undefined) await h.stopProvider();
+    sleep = new RecordingSleep();
+    // A fresh provider per test: an empty token cache, so every test counts its own logins.
+    await h.startProvider({ requestTimeoutMs: 5_000, ...settings }, { vaultClient: { sleep: sleep.sleep } });
+  }
+
+  async function fails(objects: ReadonlyArray<Record<string, unknown>>, deadlineMs?: number): Promise<ServiceError> {
+    const err = await h.client.mountError(h.request({ objects }), deadlineMs);
+    errors.push(err);
+    return err;
+  }
+
+  function namesAddressAndPath(err: ServiceError, path: string, address = h.vault.address): void {
+    assert.ok(err.details.includes(address), `"${err.details}" names ${address}`);
+    assert.ok(err.details.includes(path), `"${err.details}" names ${path}`);
+  }
+
+  before(async () => {
+    h = await startHarness();
+    h.vault.putKv('secret', 'app', { password: SECRET });
+  });
+
+  beforeEach(async () => {
+    h.vault.clearFaults();
+    h.vault.unseal();
+    await restart();
+    h.vault.clearRequests();
+  });
+
+  after(async () => {
+    await h.close();
+  });
+
+  describe('slow beyond --vault-request-timeout', () => {
+    beforeEach(() => restart({ requestTimeoutMs: 250 }));
+
+    it('retries a read that timed out and succeeds', async () => {
+      h.vault.injectFault({ pathPrefix: 'secret/data/app', delayMs: 5_000, times: 1 });
+      const res = await h.client.mount(h.request({ objects: READ }));
+      assert.equal(Buffer.from(res.files[0]!.contents).toString(), SECRET);
+      assert.equal(h.vault.countRequests({ kind: 'read' }), 2);
+      assert.equal(sleep.delays.length, 1);
+    });
+
+    it('gives up after three attempts with UNAVAILABLE naming the address and path', async () => {
+      h.vault.injectFault({ pathPrefix: 'secret/data/app', delayMs: 5_000 });
+      const err = await fails(READ);
+      assert.equal(err.code, status.UNAVAILABLE);
+      assert.match(err.details, /^VAULT_UNAVAILABLE: .*did not answer.*within the request timeout/);
+      namesAddressAndPath(err, '/v1/secret/data/app');
+      assert.equal(h.vault.countRequests({ kind: 'read' }), 3);
+    });
+
+    it('retries a slow login', async () => {
+      h.vault.injectFault({ pathPrefix: 'auth/kubernetes/login', delayMs: 5_000, times: 1 });
+      await h.client.mount(h.request({ objects: READ }));
+      assert.equal(h.vault.countRequests({ kind: 'login' }), 2);
+    });
+
+    it('never sends a PKI issue again after it timed out: Vault may have minted the certificate', async () => {
+      h.vault.injectFault({ pathPrefix: 'pki/issue/web', delayMs: 5_000, times: 1 });
+      const err = await fails(ISSUE);
+      assert.equal(err.code, status.UNAVAILABLE);
+      namesAddressAndPath(err, '/v1/pki/issue/web');
+      assert.equal(h.vault.countRequests({ routePrefix: 'pki/issue/web' }), 1);
+    });
+  });
+
+  describe('5xx', () => {
+    it('retries a read through two 500s with growing backoff and succeeds', async () => {
+      h.vault.injectFault({ pathPrefix: 'secret/data/app', status: 500, times: 2 });
+      const res = await h.client.mount(h.request({ objects: READ }));
+      assert.equal(Buffer.from(res.files[0]!.contents).toString(), SECRET);
+      assert.equal(h.vault.countRequests({ kind: 'read' }), 3);
+      assert.equal(sleep.delays.length, 2);
+      // Full jitter: each delay lies below its doubling ceiling (200 ms, then 400 ms by default).
+      assert.ok(sleep.delays[0]! < 200 && sleep.delays[1]! < 400, `delays ${sleep.delays.join(', ')}`);
+    });
+
+    it('fails with UNAVAILABLE naming the address, path and status after the last attempt', async () => {
+      h.vault.injectFault({ pathPrefix: 'secret/data/app', status: 502 });
+      const err = await fails(READ);
+      assert.equal(err.code, status.UNAVAILABLE);
+      assert.match(err.details, /Vault answered 502/);
+      namesAddressAndPath(err, '/v1/secret/data/app');
+      assert.equal(h.vault.countRequests({ kind: 'read' }), 3);
+    });
+
+    it('does not send a PKI issue again after Vault answered 500', async () => {
+      h.vault.injectFault({ pathPrefix: 'pki/issue/web', status: 500, times: 1 });
+      const err = await fails(ISSUE);
+      assert.equal(err.code, status.UNAVAILABLE);
+      namesAddressAndPath(err, '/v1/pki/issue/web');
+      assert.equal(h.vault.countRequests({ routePrefix: 'pki/issue/web' }), 1);
+    });
+  });
+
+  describe('429 with Retry-After', () => {
+    it('waits what Retry-After says, then succeeds', async () => {
+      h.vault.injectFault({ pathPrefix: 'secret/data/app', status: 429, headers: { 'Retry-After': '2' }, times: 1 });
+      await h.client.mount(h.request({ objects: READ }));
+      assert.deepEqual(sleep.delays, [2_000]);
+      assert.equal(h.vault.countRequests({ kind: 'read' }), 2);
+    });
+
+    it('sends a PKI issue again: a rate-limited request was refused before Vault acted on it', async () => {
+      h.vault.injectFault({ pathPrefix: 'pki/issue/web', status: 429, headers: { 'Retry-After': '1' }, times: 1 });
+      await h.client.mount(h.request({ objects: ISSUE }));
+      assert.equal(h.vault.countRequests({ routePrefix: 'pki/issue/web' }), 2);
+      assert.equal(h.vault.countRequests({ kind: 'issue', status: 200 }), 1);
+    });
+
+    it('retries a rate-limited login', async () => {
+      h.vault.injectFault({ pathPrefix: 'auth/kubernetes/login', status: 429, headers: { 'Retry-After': '1' }, times: 1 });
+      await h.client.mount(h.request({ objects: READ }));
+      assert.equal(h.vault.countRequests({ kind: 'login' }), 2);
+    });
+  });
+
+  describe('connection reset', () => {
+    it('retries a read and a login whose connection was reset', async () => {
+      h.vault.injectFault({ pathPrefix: 'auth/kubernetes/login', resetConnection: true, times: 1 });
+      h.vault.injectFault({ pathPrefix: 'secret/data/app', resetConnection: true, times: 1 });
+      const res = await h.client.mount(h.request({ objects: READ }));
+      assert.equal(Buffer.from(res.files[0]!.contents).toString(), SECRET);
+      assert.equal(h.vault.countRequests({ kind: 'login' }), 2);
+      assert.equal(h.vault.countRequests({ kind: 'read' }), 2);
+    });
+
+    it('does not send a PKI issue again after a reset: it may have reached Vault', async () => {
+      h.vault.injectFault({ pathPrefix: 'pki/issue/web', resetConnection: true, times: 1 });
+      const err = await fails(ISSUE);
+      assert.equal(err.code, status.UNAVAILABLE);
+      namesAddressAndPath(err, '/v1/pki/issue/web');
+      assert.equal(h.vault.countRequests({ routePrefix: 'pki/issue/web' }), 1);
+    });
+  });
+
+  describe('sealed (503)', () => {
+    it('fails the login with UNAVAILABLE saying Vault is sealed, naming the address and login path', async () => {
+      h.vault.seal();
+      const err = await fails(READ);
+      assert.equal(err.code, status.UNAVAILABLE);
+      assert.match(err.details, /503.*Vault is sealed/);
+      namesAddressAndPath(err, '/v1/auth/kubernetes/login');
+      assert.equal(h.vault.countRequests({ kind: 'login' }), 3);
+      assert.equal(h.vault.countRequests({ kind: 'read' }), 0);
+    });
+
+    it('succeeds when Vault is unsealed between attempts', async () => {
+      h.vault.seal();
+      sleep.onSleep = () => h.vault.unseal();
+      const res = await h.client.mount(h.request({ objects: READ }));
+      assert.equal(Buffer.from(res.files[0]!.contents).toString(), SECRET);
+      assert.equal(h.vault.countRequests({ kind: 'login', status: 503 }), 1);
+      assert.equal(h.vault.countRequests({ kind: 'login', status: 200 }), 1);
+    });
+  });
+
+  describe("the caller's gRPC deadline", () => {
+    it('stops retrying when the deadline passes: no request reaches Vault after it', async () => {
+      // Retry-After asks for 3 s; the driver allows the mount 1 s. The backoff is cut short by the deadline.
+      sleep.real = true;
+      h.vault.injectFault({ pathPrefix: 'secret/data/app', status: 429, headers: { 'Retry-After': '3' } });
+      const err = await fails(READ, 1_000);
+      assert.equal(err.code, status.DEADLINE_EXCEEDED);
+      assert.equal(h.vault.countRequests({ kind: 'read' }), 1);
+      // The provider's side of the call has ended too: nothing left in flight to send another request.
+      await until(() => h.provider.inflight() === 0);
+      assert.equal(h.vault.countRequests({ kind: 'read' }), 1);
+      assert.deepEqual(sleep.delays, [3_000]);
+    });
+
+    it('cuts a slow request at the deadline even when the request timeout is longer', async () => {
+      await restart({ requestTimeoutMs: 30_000 });
+      h.vault.injectFault({ pathPrefix: 'secret/data/app', delayMs: 10_000 });
+      const err = await fails(READ, 800);
+      assert.equal(err.code, status.DEADLINE_EXCEEDED);
+      // The test Vault logs a stalled request when its connection closes, i.e. once the provider has let go.
+      await until(() => h.provider.inflight() === 0 && h.vault.countRequests({ kind: 'read' }) > 0);
+      assert.equal(h.vault.countRequests({ kind: 'read' }), 1);
+      assert.equal(sleep.delays.length, 0);
+    });
+  });
+
+  describe('TLS handshake failure', () => {
+    let tlsHarness: Harness;
+    let proxy: TcpFaultProxy;
+    let files: TlsFiles;
+    let tlsSleep: RecordingSleep;
+
+    before(async () => {
+      const material = await createTlsMaterial({});
+      files = await writeTlsFiles(material);
+      tlsHarness = await startHarness({ tls: { key: material.serverKeyPem, cert: material.serverCertPem } });
+      tlsHarness.vault.putKv('secret', 'app', { password: SECRET });
+      proxy = await TcpFaultProxy.start(tlsHarness.vault.port);
+    });
+
+    beforeEach(async () => {
+      proxy.failAlways(undefined);
+      if (tlsHarness.provider !== undefined) await tlsHarness.stopProvider();
+      tlsSleep = new RecordingSleep();
+      await tlsHarness.startProvider(
+        { defaults: { vaultAddress: proxy.address, vaultMount: 'kubernetes', vaultNamespace: undefined, tls: { caCertPath: files.caFile } } },
+        { vaultClient: { sleep: tlsSleep.sleep } },
+      );
+      tlsHarness.vault.clearRequests();
+      proxy.connections = 0;
+    });
+
+    after(async () => {
+      await tlsHarness.close();
+      await proxy.close();
+      await files.cleanup();
+    });
+
+    it('retries a login and a read whose handshakes were cut short', async () => {
+      proxy.failNext('drop-handshake', 1);
+      const res = await tlsHarness.client.mount(tlsHarness.request({ objects: READ }));
+      assert.equal(Buffer.from(res.files[0]!.contents).toString(), SECRET);
+      assert.equal(tlsSleep.delays.length, 1);
+      assert.equal(tlsHarness.vault.countRequests({ kind: 'login' }), 1);
+    });
+
+    it('sends a PKI issue again when its connection failed in the handshake: Vault never saw it', async () => {
+      // Log in first (the token is cached), then drop the idle keep-alive connection so the issue must dial anew.
+      await tlsHarness.client.mount(tlsHarness.request({ objects: READ }));
+      proxy.dropConnections();
+      await new Promise((r) => setTimeout(r, 50));
+      tlsHarness.vault.clearRequests();
+      proxy.connections = 0;
+      proxy.failNext('drop-handshake', 1);
+      const res = await tlsHarness.client.mount(tlsHarness.request({ objects: ISSUE }));
+      assert.match(Buffer.from(res.files[0]!.contents).toString(), /BEGIN CERTIFICATE/);
+      assert.equal(tlsHarness.vault.countRequests({ kind: 'login' }), 0);
+      assert.equal(tlsHarness.vault.countRequests({ routePrefix: 'pki/issue/web' }), 1);
+      assert.equal(proxy.connections, 2);
+      assert.equal(tlsSleep.delays.length, 1);
+    });
+
+    it('does not retry a handshake that can never succeed, and names the address and path', async () => {
+      proxy.failAlways('not-tls');
+      const err = await tlsHarness.client.mountError(tlsHarness.request({ objects: READ }));
+      errors.push(err);
+      assert.equal(err.code, status.UNAVAILABLE);
+      assert.match(err.details, /TLS failure/);
+      namesAddressAndPath(err, '/v1/auth/kubernetes/login', proxy.address);
+      assert.equal(proxy.connections, 1);
+      assert.equal(tlsSleep.delays.length, 0);
+    });
+
+    it('never logs a secret, token or JWT', () => {
+      assertNoLeaks('log line', tlsHarness.logs, [SECRET]);
+    });
+  });
+
+  // Last (mocha runs a describe's own tests before its nested ones): over everything the scenarios above produced.
+  describe('no leaks', () => {
+    it('puts no secret value, Vault token or JWT into any log line (trace level) or error message', () => {
+      assert.ok(errors.length >= 8);
+      assertNoLeaks('error message', errors.map((e) => e.details), [SECRET]);
+      assert.ok(assertNoLeaks('log line', h.logs, [SECRET]) > 50);
+    });
+  });
+});

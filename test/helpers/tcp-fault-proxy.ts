@@ -1,0 +1,86 @@
+/**
+ * A TCP proxy in front of the test Vault that breaks connections below HTTP, where the test server's own fault
+ * injection cannot reach: it cuts a TLS handshake short (the client's hello arrives, the socket closes) or answers
+ * the handshake with bytes that are not TLS. Everything else is piped through untouched. Counts connections, so tests
+ * can tell how many times the provider dialled.
+ */
+import { connect, createServer, type Server, type Socket } from 'node:net';
+
+export type ConnectionFault = 'drop-handshake' | 'not-tls';
+
+export class TcpFaultProxy {
+  /** Connections accepted so far. */
+  connections = 0;
+  readonly #server: Server;
+  readonly #sockets = new Set<Socket>();
+  #queued: ConnectionFault[] = [];
+  #always: ConnectionFault | undefined;
+
+  private constructor(readonly targetPort: number) {
+    this.#server = createServer((client) => this.#accept(client));
+  }
+
+  static async start(targetPort: number): Promise<TcpFaultProxy> {
+    const proxy = new TcpFaultProxy(targetPort);
+    await new Promise<void>((ok) => proxy.#server.listen(0, '127.0.0.1', ok));
+    return proxy;
+  }
+
+  get port(): number {
+    const address = this.#server.address();
+    return typeof address === 'object' && address !== null ? address.port : 0;
+  }
+
+  /** `https://127.0.0.1:<port>`: the address the provider should dial. */
+  get address(): string {
+    return `https://127.0.0.1:${this.port}`;
+  }
+
+  /** Break the next `times` new connections this way. */
+  failNext(fault: ConnectionFault, times = 1): void {
+    for (let i = 0; i < times; i++) this.#queued.push(fault);
+  }
+
+  /** Break every new connection this way (undefined: pass everything). */
+  failAlways(fault: ConnectionFault | undefined): void {
+    this.#always = fault;
+  }
+
+  /** Close every open connection (as a restarting load balancer would); the listener stays. */
+  dropConnections(): void {
+    for (const socket of this.#sockets) socket.destroy();
+  }
+
+  #accept(client: Socket): void {
+    this.connections += 1;
+    this.#track(client);
+    client.on('error', () => undefined);
+    const fault = this.#queued.shift() ?? this.#always;
+    if (fault === 'drop-handshake') {
+      client.once('data', () => client.destroy());
+      return;
+    }
+    if (fault === 'not-tls') {
+      client.once('data', () => client.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n'));
+      return;
+    }
+    const upstream = connect(this.targetPort, '127.0.0.1');
+    this.#track(upstream);
+    upstream.on('error', () => client.destroy());
+    client.on('error', () => upstream.destroy());
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+    client.pipe(upstream);
+    upstream.pipe(client);
+  }
+
+  #track(socket: Socket): void {
+    this.#sockets.add(socket);
+    socket.on('close', () => this.#sockets.delete(socket));
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.#sockets) socket.destroy();
+    await new Promise<void>((ok) => this.#server.close(() => ok()));
+  }
+}

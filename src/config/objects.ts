@@ -13,6 +13,7 @@ import { ProviderError } from '../errors.js';
 import { filePathProblem } from '../output/paths.js';
 import { Encodings, type Encoding, type ObjectConfig } from './types.js';
 import { parseGoInt } from './go-syntax.js';
+import { EXTENSION_KEYS, checkObjectReferences, parseObjectExtensions, type ExtensionKey, type ExtensionValue } from './object-extensions.js';
 
 /** A plain YAML scalar that yaml.v3 would not resolve to a string (or would, but only for string targets). */
 class GoYamlScalar {
@@ -97,7 +98,8 @@ function sameKey(a: ParsedNode, b: ParsedNode): boolean {
 // Keys the reference's struct declares. yaml.v3 matches them exactly (case-sensitive) and ignores the rest.
 const KNOWN_KEYS = ['objectName', 'secretPath', 'secretKey', 'method', 'secretArgs', 'encoding', 'filePermission'] as const;
 type KnownKey = (typeof KNOWN_KEYS)[number];
-const KNOWN_KEY_SET: ReadonlySet<string> = new Set(KNOWN_KEYS);
+// Ours (object-extensions.ts) are matched the same way.
+const KNOWN_KEY_SET: ReadonlySet<string> = new Set([...KNOWN_KEYS, ...EXTENSION_KEYS]);
 
 /**
  * Methods an object may use. The reference passes any method through; we keep those that read: GET for KV and
@@ -286,6 +288,16 @@ function splitSecretPath(secretPath: string, where: string, name: string): { req
   return { requestPath: percentEncode(rawPath, PATH_SAFE), query: percentEncode(rawQuery, QUERY_SAFE) };
 }
 
+/** A value of one of our keys in the shape object-extensions.ts checks; undefined for absent or null. */
+function extensionValue(value: unknown): ExtensionValue | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'string') return { kind: 'string', text: value };
+  if (value instanceof GoYamlScalar) {
+    return value.kind === 'bool' ? { kind: 'bool', value: value.bool === true } : { kind: 'string', text: value.source };
+  }
+  return { kind: 'other', description: describe(value) };
+}
+
 function caseHint(present: readonly string[], wanted: KnownKey): string {
   const near = present.find((k) => k !== wanted && k.toLowerCase() === wanted.toLowerCase());
   return near === undefined ? '' : ` (found ${JSON.stringify(near)}; keys are case-sensitive)`;
@@ -296,12 +308,12 @@ function parseOne(item: unknown, index: number, ignoredKeys: string[]): ObjectCo
   if (!(item instanceof Map)) {
     throw invalid(`${where} must be a YAML map with objectName and secretPath, not ${describe(item)}`);
   }
-  const fields = new Map<KnownKey, unknown>();
+  const fields = new Map<KnownKey | ExtensionKey, unknown>();
   const keys: string[] = [];
   for (const [rawKey, value] of item as Map<unknown, unknown>) {
     const key = keyText(rawKey, where);
     keys.push(key);
-    if (KNOWN_KEY_SET.has(key)) fields.set(key as KnownKey, value);
+    if (KNOWN_KEY_SET.has(key)) fields.set(key as KnownKey | ExtensionKey, value);
     else ignoredKeys.push(`${where}.${key}`);
   }
 
@@ -314,8 +326,10 @@ function parseOne(item: unknown, index: number, ignoredKeys: string[]): ObjectCo
   where = `${where} (${quoteName(objectName)})`;
 
   const secretPath = stringField(fields.get('secretPath'), 'secretPath', where, objectName);
-  if (secretPath === '') throw invalid(`${where}: secretPath is required${caseHint(keys, 'secretPath')}`, objectName);
-  const { requestPath, query } = splitSecretPath(secretPath, where, objectName);
+  // A template may be built from other objects alone; then the object makes no request of its own.
+  const templateOnly = secretPath === '' && extensionValue(fields.get('template')) !== undefined;
+  if (secretPath === '' && !templateOnly) throw invalid(`${where}: secretPath is required${caseHint(keys, 'secretPath')}`, objectName);
+  const { requestPath, query } = templateOnly ? { requestPath: '', query: '' } : splitSecretPath(secretPath, where, objectName);
 
   const secretKey = stringField(fields.get('secretKey'), 'secretKey', where, objectName);
 
@@ -340,15 +354,26 @@ function parseOne(item: unknown, index: number, ignoredKeys: string[]): ObjectCo
 
   const filePermission = filePermissionField(fields.get('filePermission'), where, objectName);
 
-  return { objectName, secretPath, requestPath, query, secretKey, method, secretArgs, encoding, filePermission };
+  const extensions = parseObjectExtensions(
+    Object.fromEntries(EXTENSION_KEYS.map((k) => [k, extensionValue(fields.get(k))])),
+    { objectName, secretPath, secretKey, encoding, filePermission, requestOptions: rawMethod !== '' || secretArgs !== undefined },
+    where,
+  );
+
+  return { objectName, secretPath, requestPath, query, secretKey, method, secretArgs, encoding, filePermission, ...extensions };
 }
 
-/** Names that would need to be a file and a directory at once (`a` and `a/b`): the driver cannot write both. */
-function fileDirectoryClash(names: ReadonlySet<string>): [string, string] | undefined {
-  for (const name of names) {
+/**
+ * Names that would need to be a file and a directory at once (`a` and `a/b`): the driver cannot write both. An
+ * `expand` object is a directory (its files are checked when they are known), and an inputOnly object is no file.
+ */
+function fileDirectoryClash(objects: readonly ObjectConfig[]): [string, string] | undefined {
+  const written = objects.filter((o) => o.inputOnly !== true);
+  const files = new Set(written.filter((o) => o.expand === undefined).map((o) => o.objectName));
+  for (const { objectName: name } of written) {
     for (let i = name.indexOf('/'); i !== -1; i = name.indexOf('/', i + 1)) {
       const parent = name.slice(0, i);
-      if (names.has(parent)) return [parent, name];
+      if (files.has(parent)) return [parent, name];
     }
   }
   return undefined;
@@ -381,10 +406,11 @@ export function parseObjects(text: string): ParsedObjects {
     const list = [...duplicates].map(quoteName).join(', ');
     throw invalid(`each objectName must be unique; duplicated: ${list}`, [...duplicates][0]);
   }
-  const clash = fileDirectoryClash(seen);
+  const clash = fileDirectoryClash(objects);
   if (clash !== undefined) {
     const [parent, child] = clash;
     throw invalid(`objectName ${quoteName(parent)} is also a directory of ${quoteName(child)}; one path cannot be both`, parent);
   }
+  checkObjectReferences(objects);
   return { objects, ignoredKeys };
 }

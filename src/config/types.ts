@@ -2,9 +2,14 @@
  * Validated, readonly shapes that flow from the config stage to the rest of a mount. Produced only by
  * `parseMountRequest` (mount-request.ts) and `resolveConnection` (connection.ts).
  */
+import type { ParsedTemplate } from './template-syntax.js';
 
 export const Encodings = ['utf-8', 'base64', 'hex'] as const;
 export type Encoding = (typeof Encodings)[number];
+
+/** `expand` (ours): every key of the secret as a file (`keys`), or a PKI issue as tls.crt/tls.key/ca.crt (`pki`). */
+export const ExpandModes = ['keys', 'pki'] as const;
+export type ExpandMode = (typeof ExpandModes)[number];
 
 /** One entry of the SecretProviderClass `objects` YAML list, validated. */
 export interface ObjectConfig {
@@ -25,6 +30,20 @@ export interface ObjectConfig {
   readonly encoding: Encoding;
   /** File mode 0..0o777 from filePermission; undefined means the request's permission. */
   readonly filePermission: number | undefined;
+
+  // Keys below are ours, not the reference's (README "Beyond the reference"); absent means the reference's meaning.
+  // A template object may have no secret of its own: then secretPath and requestPath are ''.
+
+  /** Skip the object (no file, an absence version) when Vault has no secret there (404) or not the key. */
+  readonly optional?: boolean;
+  /** RFC 6901 pointer into the key map (data.data or data); '' is the whole map. Never set with secretKey. */
+  readonly jsonPointer?: string;
+  /** The file is rendered from this template (its own secret, if any, and other objects' values). */
+  readonly template?: ParsedTemplate;
+  /** One object, several files under objectName as a directory. */
+  readonly expand?: ExpandMode;
+  /** Read only as a template input: no file and no ObjectVersion of its own. */
+  readonly inputOnly?: boolean;
 }
 
 export interface PodInfo {

@@ -2,12 +2,14 @@
  * Response → file contents for one object, pure. Same rules as the reference's keyFromData/decodeValue:
  * the key is looked up in `data.data` when that is a map (KV v2), else in `data`; strings are written raw and
  * other values as JSON; `encoding` says how the stored value is encoded, and the file gets the decoded bytes.
- * Without a secretKey the file is the whole response, as the Go client's api.Secret marshals it.
+ * Without a secretKey the file is the whole response, as the Go client's api.Secret marshals it. A jsonPointer
+ * (ours) selects from the same key map, through nested maps and lists, and follows the same rules after that.
  */
 import { ProviderError } from '../errors.js';
 import type { ObjectConfig } from '../config/types.js';
 import type { SecretResponse } from '../vault/responses.js';
 import { goMarshal, goMarshalStruct } from './go-json.js';
+import { evaluateJsonPointer, parseJsonPointer } from './json-pointer.js';
 
 function isMap(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -40,34 +42,62 @@ export function keyMap(data: Record<string, unknown>): Record<string, unknown> {
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const HEX = /^(?:[0-9a-fA-F]{2})*$/;
 
-export function decodeValue(raw: Buffer, obj: ObjectConfig): Buffer {
+/** What selects the value, for messages: `key "password"` or `JSON pointer "/a/0"`. */
+export function selectorText(obj: ObjectConfig): string {
+  return obj.jsonPointer === undefined ? `key "${obj.secretKey}"` : `JSON pointer "${obj.jsonPointer}"`;
+}
+
+/** `what` names the value in messages; the selector's by default (an expanded object names each key). */
+export function decodeValue(raw: Buffer, obj: ObjectConfig, what = selectorText(obj)): Buffer {
   if (obj.encoding === 'utf-8') return raw;
   const text = raw.toString('utf8');
   if (obj.encoding === 'base64') {
     // Go's StdEncoding skips CR and LF and insists on padding and the standard alphabet.
     const compact = text.replace(/[\r\n]/g, '');
     if (!BASE64.test(compact)) {
-      throw new ProviderError('DECODE_FAILED', `the value of key "${obj.secretKey}" is not valid base64`, { objectName: obj.objectName });
+      throw new ProviderError('DECODE_FAILED', `the value of ${what} is not valid base64`, { objectName: obj.objectName });
     }
     return Buffer.from(compact, 'base64');
   }
   if (!HEX.test(text)) {
-    throw new ProviderError('DECODE_FAILED', `the value of key "${obj.secretKey}" is not valid hex`, { objectName: obj.objectName });
+    throw new ProviderError('DECODE_FAILED', `the value of ${what} is not valid hex`, { objectName: obj.objectName });
   }
   return Buffer.from(text, 'hex');
 }
 
-export function extractContent(obj: ObjectConfig, response: SecretResponse): Buffer {
+/** A value as file bytes: strings raw, anything else as Go JSON (the reference's rule for secretKey). */
+export function valueBytes(value: unknown): Buffer {
+  return typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.from(goMarshal(value), 'utf8');
+}
+
+/** The response's data, or SECRET_NOT_FOUND when Vault sent none. */
+export function responseData(response: SecretResponse): Record<string, unknown> {
   const data = response.data;
   if (data === undefined || data === null) {
     throw new ProviderError('SECRET_NOT_FOUND', 'Vault returned a response without data', {});
   }
-  if (obj.secretKey === '') return Buffer.from(wholeResponseJson(response), 'utf8');
+  return data;
+}
+
+/** The value secretKey (a literal key) or jsonPointer (RFC 6901) names in the key map; KEY_NOT_FOUND otherwise. */
+export function selectValue(obj: ObjectConfig, data: Record<string, unknown>): unknown {
   const map = keyMap(data);
+  if (obj.jsonPointer !== undefined) {
+    // Syntax was checked when the objects were parsed.
+    const found = evaluateJsonPointer(map, parseJsonPointer(obj.jsonPointer));
+    if (!found.found) {
+      throw new ProviderError('KEY_NOT_FOUND', `JSON pointer "${obj.jsonPointer}" does not resolve at the secret path: ${found.reason}`, {});
+    }
+    return found.value;
+  }
   if (!Object.hasOwn(map, obj.secretKey)) {
     throw new ProviderError('KEY_NOT_FOUND', `key "${obj.secretKey}" does not exist at the secret path`, {});
   }
-  const value = map[obj.secretKey];
-  const raw = typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.from(goMarshal(value), 'utf8');
-  return decodeValue(raw, obj);
+  return map[obj.secretKey];
+}
+
+export function extractContent(obj: ObjectConfig, response: SecretResponse): Buffer {
+  const data = responseData(response);
+  if (obj.secretKey === '' && obj.jsonPointer === undefined) return Buffer.from(wholeResponseJson(response), 'utf8');
+  return decodeValue(valueBytes(selectValue(obj, data)), obj);
 }

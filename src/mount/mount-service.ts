@@ -4,7 +4,7 @@
  * returned or written.
  */
 import { ProviderError, toProviderError } from '../errors.js';
-import type { ConnectionSettings, MountConfig, ObjectConfig, ProviderDefaults } from '../config/types.js';
+import type { ConnectionSettings, MountConfig, ProviderDefaults } from '../config/types.js';
 import { parseMountRequest } from '../config/mount-request.js';
 import { resolveConnection } from '../config/connection.js';
 import type { Authenticator, TokenLease, VaultToken } from '../auth/authenticator.js';
@@ -14,9 +14,8 @@ import type { SecretResponse } from '../vault/responses.js';
 import { buildFileSet, type OutputFile } from '../output/file-set.js';
 import type { AtomicWriter } from '../output/atomic-writer.js';
 import type { HmacKeySource } from './hmac-key.js';
-import { extractContent } from './extract.js';
+import { assembleObjects, readOrAbsent, type MountedFileInfo, type ReadOutcome } from './assemble.js';
 import { groupByRequest, type RequestGroup } from './request-key.js';
-import { objectVersion } from './version.js';
 import { mapLimit } from './map-limit.js';
 import { ResponseReuse } from './response-reuse.js';
 
@@ -33,6 +32,10 @@ export interface MountedObject {
   readonly version: string;
   readonly bytes: number;
   readonly mode: number;
+  /** `file`: written; `absent`: an optional object Vault did not have (no file; its version records the absence). */
+  readonly state: 'file' | 'absent';
+  /** The object's files: one, several for `expand`, none when absent. */
+  readonly files: readonly MountedFileInfo[];
 }
 
 export interface MountResult {
@@ -40,6 +43,8 @@ export interface MountResult {
   readonly connection: ConnectionSettings;
   readonly objects: readonly MountedObject[];
   readonly objectVersions: ReadonlyArray<{ readonly id: string; readonly version: string }>;
+  /** inputOnly objects: read for templates, with no file and no version. */
+  readonly inputs: ReadonlyArray<{ readonly objectName: string; readonly secretPath: string }>;
   /** Empty in --write-files mode: the provider wrote them itself. */
   readonly files: readonly OutputFile[];
   /** Distinct Vault requests this mount made or joined (after de-duplication; reused responses excluded). */
@@ -89,37 +94,18 @@ export class MountService {
     const lease = await this.#options.auth.token(client, config, signal);
 
     const groups = groupByRequest(config.objects);
-    const responses = new Map<string, SecretResponse>();
+    const responses = new Map<string, ReadOutcome>();
     let reused = 0;
     await mapLimit(groups, this.#options.readConcurrency ?? 16, async (group) => {
       const scope = { podUid: config.pod.uid, identityKey: lease.token.identityKey, requestKey: group.key };
       const kept = this.#reuse.reused(scope);
       if (kept !== undefined) reused += 1;
-      responses.set(group.key, kept ?? (await this.#read(client, config, group, lease, signal)));
+      responses.set(group.key, kept ?? (await readOrAbsent(group.objects, () => this.#read(client, config, group, lease, signal))));
     });
 
     const key = await hmacKeyPromise;
-    const files: OutputFile[] = [];
-    const objects: MountedObject[] = [];
-    for (const group of groups) {
-      const response = responses.get(group.key)!;
-      for (const obj of group.objects) {
-        const contents = contentOf(obj, response);
-        const mode = obj.filePermission ?? config.permission;
-        files.push({ path: obj.objectName, mode, contents, objectName: obj.objectName });
-        objects.push({
-          objectName: obj.objectName,
-          secretPath: obj.secretPath,
-          version: objectVersion(key, obj, contents),
-          bytes: contents.length,
-          mode,
-        });
-      }
-    }
-    // Keep the SecretProviderClass's order in the answer, whatever order the requests finished in.
-    const order = new Map(config.objects.map((o, i) => [o.objectName, i]));
-    objects.sort((a, b) => order.get(a.objectName)! - order.get(b.objectName)!);
-    files.sort((a, b) => order.get(a.objectName)! - order.get(b.objectName)!);
+    // In the SecretProviderClass's order, whatever order the requests finished in.
+    const { files, objects, inputs } = assembleObjects(config, responses, key);
     const fileSet = buildFileSet(files, this.#options.limitBytes);
 
     const writer = this.#options.writer;
@@ -129,6 +115,7 @@ export class MountService {
       connection,
       objects,
       objectVersions: objects.map((o) => ({ id: o.objectName, version: o.version })),
+      inputs,
       files: writer === undefined ? fileSet : [],
       requests: groups.length - reused,
       reused,
@@ -163,14 +150,5 @@ export class MountService {
     } catch (err: unknown) {
       throw toProviderError(err).forObject(obj.objectName, obj.secretPath);
     }
-  }
-}
-
-function contentOf(obj: ObjectConfig, response: SecretResponse): Buffer {
-  try {
-    return extractContent(obj, response);
-  } catch (err: unknown) {
-    if (err instanceof ProviderError) throw err.forObject(obj.objectName, obj.secretPath);
-    throw err;
   }
 }

@@ -28,9 +28,11 @@ export interface RequestGroup {
   readonly objects: readonly ObjectConfig[];
 }
 
+/** Objects that need the same request, grouped; a template object without a secretPath needs none and is left out. */
 export function groupByRequest(objects: readonly ObjectConfig[]): RequestGroup[] {
   const groups = new Map<string, ObjectConfig[]>();
   for (const obj of objects) {
+    if (obj.requestPath === '') continue;
     const key = requestKey(obj);
     const list = groups.get(key);
     if (list === undefined) groups.set(key, [obj]);

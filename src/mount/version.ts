@@ -17,11 +17,28 @@ export function canonicalObjectConfig(obj: ObjectConfig): string {
     secretArgs: obj.secretArgs ?? null,
     encoding: obj.encoding,
     filePermission: obj.filePermission ?? null,
+    // Our own keys join only when set, so an object that uses none keeps the version it always had.
+    ...(obj.optional === true ? { optional: true } : {}),
+    ...(obj.jsonPointer === undefined ? {} : { jsonPointer: obj.jsonPointer }),
+    ...(obj.template === undefined ? {} : { template: obj.template.source }),
+    ...(obj.expand === undefined ? {} : { expand: obj.expand }),
   });
 }
 
+/**
+ * The version of an optional object that is absent: the same HMAC over the config marked `absent`, so it differs
+ * from every version the object can have with content, and changes when the secret appears.
+ */
+export function absentObjectVersion(key: Buffer, obj: ObjectConfig): string {
+  return hmacVersion(key, canonicalJson({ absent: true, config: canonicalObjectConfig(obj) }), Buffer.alloc(0));
+}
+
 export function objectVersion(key: Buffer, obj: ObjectConfig, content: Buffer): string {
-  const config = Buffer.from(canonicalObjectConfig(obj), 'utf8');
+  return hmacVersion(key, canonicalObjectConfig(obj), content);
+}
+
+function hmacVersion(key: Buffer, canonicalConfig: string, content: Buffer): string {
+  const config = Buffer.from(canonicalConfig, 'utf8');
   const hmac = createHmac('sha256', key);
   // Length-prefix the config so no (config, content) pair can collide with another split of the same bytes.
   const length = Buffer.alloc(8);

@@ -90,7 +90,9 @@ export function createMountHandler(options: HandlerOptions) {
         files: result.files.map((f) => ({ path: f.path, mode: f.mode, contents: f.contents })),
       };
       callback(null, response);
-      finish({ result: 'ok', grpcCode: GrpcStatus.OK, objects: result.objects.length }, { requests: result.requests, reused: result.reused, wroteFiles: result.wroteFiles });
+      // Optional objects Vault did not have: named in the line, so a skipped secret is never silent.
+      const absent = result.objects.filter((o) => o.state === 'absent').map((o) => o.objectName);
+      finish({ result: 'ok', grpcCode: GrpcStatus.OK, objects: result.objects.length }, { requests: result.requests, reused: result.reused, wroteFiles: result.wroteFiles, ...(absent.length === 0 ? {} : { absentOptional: absent }) });
     };
     run().catch((err: unknown) => {
       const error = toProviderError(err);

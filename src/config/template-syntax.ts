@@ -1,0 +1,242 @@
+/**
+ * The `template` object key (ours; vault-csi-provider#91): a small logic-less syntax, parsed once at the config
+ * stage so a mistake fails the mount before anything is read from Vault.
+ *
+ *   text {{ ref }} text                  the referenced value, raw (strings as they are, other values as Go JSON)
+ *   {{ json ref }}                       the value as JSON (a string becomes a quoted, escaped JSON string)
+ *   {{ base64 ref ":" ref }}             helpers take several arguments and work on their concatenation
+ *   {{ urlencode ref }}                  percent-encoding for URLs (every byte but A-Z a-z 0-9 - . _ ~)
+ *   {{ "{{" }}                           a quoted JSON string is a literal: this one writes `{{`
+ *
+ * A reference is `.` (the object's own secret, as its key map), `.key`, `.key.nested.0`, or `@object` / `@object.key`
+ * for another object of the same mount, named by objectName. A name or key that is not made of letters, digits,
+ * `_` and `-` is written as a JSON string: `@"tls/tls.crt"`, `."key.with.dots"`. Digits index into a list.
+ *
+ * No loops, conditions, functions of our own or the user's, includes, file or network access: the only thing a
+ * template can do is copy values it names into one file, through the three helpers above. Values are inserted once
+ * and never read as template text, so a secret holding `{{ @other.key }}` is written literally.
+ *
+ * A run of three or more `{` opens the action at its last two, so JSON such as `{"a":{{ json .a }}}` reads as
+ * meant; an action ends at the first `}}` outside a quoted string.
+ */
+
+export const TemplateHelpers = ['json', 'base64', 'urlencode'] as const;
+export type TemplateHelper = (typeof TemplateHelpers)[number];
+
+export interface TemplateRef {
+  readonly kind: 'own' | 'object';
+  /** The objectName for `@` references; '' for the object's own secret. */
+  readonly objectName: string;
+  /** Keys (or list indexes) below the object's value. */
+  readonly path: readonly string[];
+  /** The reference as written, for messages (names and keys only: never a value). */
+  readonly text: string;
+}
+
+export type TemplateArg = { readonly kind: 'literal'; readonly value: string } | TemplateRef;
+
+export interface TemplateAction {
+  readonly kind: 'action';
+  readonly helper: TemplateHelper | undefined;
+  readonly args: readonly TemplateArg[];
+  /** 1-based position of the `{{`, for messages. */
+  readonly line: number;
+  readonly column: number;
+}
+
+export type TemplatePart = { readonly kind: 'text'; readonly text: string } | TemplateAction;
+
+export interface ParsedTemplate {
+  /** As written in the SecretProviderClass (part of the object's canonical config, so of its version). */
+  readonly source: string;
+  readonly parts: readonly TemplatePart[];
+  /** Distinct objectNames referenced with `@`, in order of first use. */
+  readonly objectRefs: readonly string[];
+  /** True when the template refers to the object's own secret (`.`). */
+  readonly usesOwn: boolean;
+}
+
+/** A syntax problem; the config stage turns it into INVALID_CONFIG naming the object. */
+export class TemplateSyntaxError extends Error {
+  override readonly name = 'TemplateSyntaxError';
+}
+
+const IDENT = /[A-Za-z0-9_-]/;
+const SPACE = /[ \t\r\n]/;
+const HELPER_SET: ReadonlySet<string> = new Set(TemplateHelpers);
+
+function position(source: string, offset: number): { line: number; column: number } {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = 0; i < offset; i += 1) {
+    if (source[i] === '\n') {
+      line += 1;
+      lineStart = i + 1;
+    }
+  }
+  return { line, column: offset - lineStart + 1 };
+}
+
+class ActionScanner {
+  pos: number;
+
+  constructor(
+    readonly source: string,
+    start: number,
+  ) {
+    this.pos = start;
+  }
+
+  fail(message: string, at = this.pos): never {
+    const { line, column } = position(this.source, at);
+    throw new TemplateSyntaxError(`template line ${line}, column ${column}: ${message}`);
+  }
+
+  peek(offset = 0): string | undefined {
+    return this.source[this.pos + offset];
+  }
+
+  skipSpace(): void {
+    while (this.pos < this.source.length && SPACE.test(this.source[this.pos]!)) this.pos += 1;
+  }
+
+  atClose(): boolean {
+    return this.peek() === '}' && this.peek(1) === '}';
+  }
+
+  /** A JSON string literal starting at the current `"`. */
+  string(): string {
+    const start = this.pos;
+    this.pos += 1;
+    while (this.pos < this.source.length) {
+      const ch = this.source[this.pos]!;
+      if (ch === '\\') {
+        this.pos += 2;
+        continue;
+      }
+      this.pos += 1;
+      if (ch === '"') {
+        try {
+          return JSON.parse(this.source.slice(start, this.pos)) as string;
+        } catch {
+          this.fail('not a valid JSON string (escapes are JSON\'s: \\" \\\\ \\n \\u0041 …)', start);
+        }
+      }
+    }
+    return this.fail('a quoted string is not closed', start);
+  }
+
+  ident(): string {
+    const start = this.pos;
+    while (this.pos < this.source.length && IDENT.test(this.source[this.pos]!)) this.pos += 1;
+    return this.source.slice(start, this.pos);
+  }
+
+  /** A name or key after `@` or `.`: letters, digits, `_`, `-`, or a JSON string. */
+  segment(what: string): string {
+    if (this.peek() === '"') return this.string();
+    const name = this.ident();
+    if (name === '') this.fail(`expected ${what} (letters, digits, _ and -, or a "quoted" name)`);
+    return name;
+  }
+
+  /** `.key.key` after the reference's head, until whitespace or the end of the action. */
+  path(): string[] {
+    const path: string[] = [];
+    while (this.peek() === '.') {
+      this.pos += 1;
+      path.push(this.segment('a key after "."'));
+    }
+    return path;
+  }
+
+  endOfArgument(): void {
+    const ch = this.peek();
+    if (ch === undefined || SPACE.test(ch) || this.atClose()) return;
+    this.fail('expected a space or "}}" after an argument');
+  }
+
+  argument(): TemplateArg {
+    const start = this.pos;
+    const ch = this.peek();
+    let arg: TemplateArg;
+    if (ch === '"') {
+      arg = { kind: 'literal', value: this.string() };
+    } else if (ch === '@') {
+      this.pos += 1;
+      const objectName = this.segment('an objectName after "@"');
+      const path = this.path();
+      arg = { kind: 'object', objectName, path, text: this.source.slice(start, this.pos) };
+    } else if (ch === '.') {
+      // `.` alone is the whole own secret; `.key` starts a path.
+      const next = this.peek(1);
+      const path = next === '"' || (next !== undefined && IDENT.test(next)) ? this.path() : ((this.pos += 1), []);
+      arg = { kind: 'own', objectName: '', path, text: this.source.slice(start, this.pos) };
+    } else {
+      const word = this.ident();
+      if (word === '') this.fail('expected a reference (.key or @object.key) or a "quoted" string');
+      this.fail(`unexpected word ${JSON.stringify(word)}: a reference starts with "." or "@", a literal is "quoted", and a helper (${TemplateHelpers.join(', ')}) comes first`, start);
+    }
+    this.endOfArgument();
+    return arg;
+  }
+
+  /** The inside of one action opened at `open`; the scanner stands after its `{{` and ends after its `}}`. */
+  action(open: number): TemplateAction {
+    const { line, column } = position(this.source, open);
+    this.skipSpace();
+    let helper: TemplateHelper | undefined;
+    const ch = this.peek();
+    if (ch !== undefined && ch !== '"' && ch !== '@' && ch !== '.' && IDENT.test(ch)) {
+      const start = this.pos;
+      const word = this.ident();
+      if (!HELPER_SET.has(word)) {
+        this.fail(`unknown helper ${JSON.stringify(word)} (helpers: ${TemplateHelpers.join(', ')}; references start with "." or "@")`, start);
+      }
+      helper = word as TemplateHelper;
+      this.endOfArgument();
+    }
+    const args: TemplateArg[] = [];
+    for (;;) {
+      this.skipSpace();
+      if (this.pos >= this.source.length) this.fail('an action opened here is not closed with "}}"', open);
+      if (this.atClose()) break;
+      args.push(this.argument());
+    }
+    this.pos += 2;
+    if (args.length === 0) this.fail(helper === undefined ? 'empty action' : `helper ${helper} needs an argument`, open);
+    return { kind: 'action', helper, args, line, column };
+  }
+}
+
+/** Parse a template; throws TemplateSyntaxError with a line and column (never quoting the text around it). */
+export function parseTemplate(source: string): ParsedTemplate {
+  const parts: TemplatePart[] = [];
+  const objectRefs: string[] = [];
+  let usesOwn = false;
+  let text = '';
+  let i = 0;
+  while (i < source.length) {
+    const open = source.indexOf('{{', i);
+    if (open === -1) {
+      text += source.slice(i);
+      break;
+    }
+    // `{{{`: the extra braces before the last two are text (JSON objects opening right before an action).
+    let start = open;
+    while (source[start + 2] === '{') start += 1;
+    text += source.slice(i, start);
+    if (text !== '') parts.push({ kind: 'text', text });
+    text = '';
+    const scanner = new ActionScanner(source, start + 2);
+    const action = scanner.action(start);
+    for (const arg of action.args) {
+      if (arg.kind === 'own') usesOwn = true;
+      if (arg.kind === 'object' && !objectRefs.includes(arg.objectName)) objectRefs.push(arg.objectName);
+    }
+    parts.push(action);
+    i = scanner.pos;
+  }
+  if (text !== '') parts.push({ kind: 'text', text });
+  return { source, parts, objectRefs, usesOwn };
+}

@@ -1,0 +1,191 @@
+/**
+ * Objects that become several files under objectName as a directory (the `expand` key, ours):
+ *
+ * - `expand: keys` (vault-csi-provider#192): one file per key of the secret's key map, named by the key. A key that
+ *   is not a safe file name is an error naming it, never silently dropped or renamed.
+ * - `expand: pki` (vault-csi-provider#372): a PKI issue (or a stored bundle with the same fields) in the
+ *   kubernetes.io/tls layout: `tls.crt` (the certificate and its intermediates), `tls.key`, and `ca.crt`.
+ *
+ * Pure. Values follow the secretKey rules (strings raw, other values as Go JSON, `encoding` decoded per key).
+ */
+import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
+import { ProviderError } from '../errors.js';
+import type { ObjectConfig } from '../config/types.js';
+import type { SecretResponse } from '../vault/responses.js';
+import { MAX_COMPONENT_BYTES } from '../output/paths.js';
+import { decodeValue, keyMap, responseData, valueBytes } from './extract.js';
+
+/** One file of an expanded object; `name` is relative to the object's directory. */
+export interface ExpandedFile {
+  readonly name: string;
+  readonly contents: Buffer;
+}
+
+// eslint-disable-next-line no-control-regex -- control characters are exactly what this refuses
+const CONTROL = /[\u0000-\u001f\u007f]/;
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/**
+ * Why a secret's key cannot be a file name in the object's directory, or undefined when it can: one path
+ * component (no `/`), not `.` or `..`, not starting with `..` (the atomic writer's names), no control characters,
+ * valid Unicode, at most 255 bytes.
+ */
+export function keyFileNameProblem(key: string): string | undefined {
+  if (key === '') return 'it is empty';
+  if (key.includes('/')) return 'it contains "/"';
+  if (key === '.' || key === '..') return `it is "${key}"`;
+  if (key.startsWith('..')) return 'it starts with ".."';
+  if (CONTROL.test(key)) return 'it contains a control character';
+  if (LONE_SURROGATE.test(key)) return 'it is not valid Unicode';
+  if (Buffer.byteLength(key, 'utf8') > MAX_COMPONENT_BYTES) return `it is longer than ${MAX_COMPONENT_BYTES} bytes`;
+  return undefined;
+}
+
+/** A key for a message: JSON-quoted and cut short (keys are names, not values, but may be long). */
+function quoteKey(key: string): string {
+  return JSON.stringify(key.length > 80 ? `${key.slice(0, 80)}…` : key);
+}
+
+/** Every key of the key map as a file, sorted by name so the order (and the version) never depends on Vault's. */
+export function expandKeys(obj: ObjectConfig, response: SecretResponse): ExpandedFile[] {
+  const map = keyMap(responseData(response));
+  const keys = Object.keys(map).sort();
+  for (const key of keys) {
+    const problem = keyFileNameProblem(key);
+    if (problem !== undefined) {
+      throw new ProviderError(
+        'INVALID_CONFIG',
+        `key ${quoteKey(key)} of the secret cannot be a file name under "${obj.objectName}/": ${problem}; read it with secretKey or jsonPointer in an object of its own`,
+        {},
+      );
+    }
+  }
+  return keys.map((key) => ({ name: key, contents: decodeValue(valueBytes(map[key]), obj, `key ${quoteKey(key)}`) }));
+}
+
+const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n[\s\S]*?-----END \1-----/g;
+const KEY_LABELS: ReadonlySet<string> = new Set(['PRIVATE KEY', 'RSA PRIVATE KEY', 'EC PRIVATE KEY']);
+
+interface PemBlock {
+  readonly label: string;
+  readonly text: string;
+}
+
+function pemBlocks(text: string): PemBlock[] {
+  return [...text.matchAll(PEM_BLOCK)].map((m) => ({ label: m[1] ?? '', text: m[0] }));
+}
+
+function bad(message: string): ProviderError {
+  return new ProviderError('DECODE_FAILED', message, {});
+}
+
+function stringField(map: Record<string, unknown>, field: string): string | undefined {
+  if (!Object.hasOwn(map, field)) return undefined;
+  const value = map[field];
+  if (value === null || value === undefined || value === '') return undefined;
+  if (typeof value !== 'string') throw bad(`field "${field}" is not a PEM string`);
+  return value;
+}
+
+/** Certificates of one PEM text; anything but CERTIFICATE blocks is refused (a pem_bundle would hide a key). */
+function certificates(text: string, field: string): X509Certificate[] {
+  const blocks = pemBlocks(text);
+  if (blocks.length === 0) throw bad(`field "${field}" holds no PEM certificate (ask the PKI for format "pem")`);
+  return blocks.map((block) => {
+    if (block.label !== 'CERTIFICATE') {
+      throw bad(`field "${field}" holds a PEM "${block.label}" block where only certificates belong (ask the PKI for format "pem")`);
+    }
+    try {
+      return new X509Certificate(block.text);
+    } catch {
+      throw bad(`field "${field}" holds a PEM block that is not a valid X.509 certificate`);
+    }
+  });
+}
+
+function privateKey(text: string): { pem: string; key: KeyObject } {
+  const blocks = pemBlocks(text);
+  const only = blocks[0];
+  if (blocks.length !== 1 || only === undefined || !KEY_LABELS.has(only.label)) {
+    throw bad('field "private_key" must hold exactly one PEM private key (ask the PKI for format "pem")');
+  }
+  try {
+    return { pem: `${only.text}\n`, key: createPrivateKey(only.text) };
+  } catch {
+    throw bad('field "private_key" is not a valid PEM private key');
+  }
+}
+
+function selfSigned(cert: X509Certificate): boolean {
+  return cert.checkIssued(cert) && cert.verify(cert.publicKey);
+}
+
+/** The CA certificates of the response: ca_chain (Vault's full chain, issuer first) or else issuing_ca. */
+function chainOf(map: Record<string, unknown>): X509Certificate[] {
+  const raw = Object.hasOwn(map, 'ca_chain') ? map['ca_chain'] : undefined;
+  if (Array.isArray(raw) && raw.length > 0) {
+    return raw.flatMap((entry: unknown) => {
+      if (typeof entry !== 'string') throw bad('field "ca_chain" must be a list of PEM strings');
+      return certificates(entry, 'ca_chain');
+    });
+  }
+  if (raw !== undefined && raw !== null && !Array.isArray(raw)) throw bad('field "ca_chain" must be a list of PEM strings');
+  const issuing = stringField(map, 'issuing_ca');
+  if (issuing === undefined) {
+    throw new ProviderError('KEY_NOT_FOUND', 'the response has neither "ca_chain" nor "issuing_ca", so there is no ca.crt to write', {});
+  }
+  return certificates(issuing, 'issuing_ca');
+}
+
+function required(map: Record<string, unknown>, field: string): string {
+  const value = stringField(map, field);
+  if (value === undefined) throw new ProviderError('KEY_NOT_FOUND', `the response has no "${field}" for the PKI bundle`, {});
+  return value;
+}
+
+/**
+ * A PKI issue response (pki/issue/<role>, or any secret with the same fields) as the kubernetes.io/tls layout:
+ * - `tls.crt`: the certificate, then the intermediates of the chain (self-signed roots left out, as servers send);
+ * - `tls.key`: the private key, which must match the certificate;
+ * - `ca.crt`: the self-signed root(s) of the chain, or — when Vault knows no root — the topmost certificate it has.
+ */
+export function expandPki(response: SecretResponse): ExpandedFile[] {
+  const map = keyMap(responseData(response));
+  const leafCerts = certificates(required(map, 'certificate'), 'certificate');
+  const leaf = leafCerts[0]!;
+  const { pem: keyPem, key } = privateKey(required(map, 'private_key'));
+  if (!leaf.checkPrivateKey(key)) throw bad('the private key does not belong to the certificate');
+
+  const seen = new Set<string>([leaf.fingerprint256]);
+  const chain: X509Certificate[] = [];
+  for (const cert of [...leafCerts.slice(1), ...chainOf(map)]) {
+    if (seen.has(cert.fingerprint256)) continue;
+    seen.add(cert.fingerprint256);
+    chain.push(cert);
+  }
+  if (chain.length === 0) throw new ProviderError('KEY_NOT_FOUND', 'the response holds no CA certificate for ca.crt', {});
+  const roots = chain.filter(selfSigned);
+  const intermediates = chain.filter((cert) => !roots.includes(cert));
+  const pem = (certs: readonly X509Certificate[]): Buffer => Buffer.from(certs.map((c) => c.toString()).join(''), 'utf8');
+  return [
+    { name: 'tls.crt', contents: pem([leaf, ...intermediates]) },
+    { name: 'tls.key', contents: Buffer.from(keyPem, 'utf8') },
+    { name: 'ca.crt', contents: pem(roots.length > 0 ? roots : [chain[chain.length - 1]!]) },
+  ];
+}
+
+/**
+ * The bytes an expanded object's version is computed over: every file's name and contents, each length-prefixed,
+ * so no two different file sets can give the same input.
+ */
+export function expandedVersionInput(files: readonly ExpandedFile[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const file of files) {
+    const name = Buffer.from(file.name, 'utf8');
+    const lengths = Buffer.alloc(16);
+    lengths.writeBigUInt64BE(BigInt(name.length), 0);
+    lengths.writeBigUInt64BE(BigInt(file.contents.length), 8);
+    parts.push(lengths, name, file.contents);
+  }
+  return Buffer.concat(parts);
+}

@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { parseTemplate } from '../../src/config/template-syntax.js';
+import { renderTemplate, type TemplateInputs, type TemplateSource } from '../../src/mount/template.js';
+import { ProviderError } from '../../src/errors.js';
+
+function inputs(own: unknown, objects: Record<string, unknown> = {}): TemplateInputs {
+  const wrap = (v: unknown): TemplateSource =>
+    typeof v === 'object' && v !== null && 'present' in v ? (v as TemplateSource) : { present: true, value: v };
+  return {
+    own: () => wrap(own),
+    object: (name) => {
+      if (!Object.hasOwn(objects, name)) throw new Error(`test asked for unknown object ${name}`);
+      return wrap(objects[name]);
+    },
+  };
+}
+
+function render(source: string, own: unknown, objects: Record<string, unknown> = {}, limit?: number): string {
+  return renderTemplate(parseTemplate(source), inputs(own, objects), limit).toString('utf8');
+}
+
+function renderError(source: string, own: unknown, objects: Record<string, unknown> = {}): ProviderError {
+  try {
+    render(source, own, objects);
+  } catch (err: unknown) {
+    assert.ok(err instanceof ProviderError, String(err));
+    return err;
+  }
+  assert.fail('expected an error');
+}
+
+describe('mount/template', () => {
+  const db = { username: 'app', password: 'p@ss:w/rd "q" \n<tag>&', port: 5432, tags: ['a', 'b'], nested: { 'x.y': true } };
+
+  it('writes strings raw and other values as Go JSON', () => {
+    assert.equal(render('{{ .username }}:{{ .port }}:{{ .tags }}:{{ .nested }}', db), 'app:5432:["a","b"]:{"x.y":true}');
+  });
+
+  it('walks keys and list indexes, and quoted keys with dots', () => {
+    assert.equal(render('{{ .tags.1 }} {{ ."nested"."x.y" }}', db), 'b true');
+  });
+
+  it('renders a .env from the own secret and another object', () => {
+    const out = render('DB_USER={{ .username }}\nAPI_KEY={{ @api.key }}\n', db, { api: { key: 'k-1' } });
+    assert.equal(out, 'DB_USER=app\nAPI_KEY=k-1\n');
+  });
+
+  it('renders a JDBC URL with urlencode so reserved characters cannot break it', () => {
+    const out = render('jdbc:postgresql://db:{{ .port }}/app?user={{ urlencode .username }}&password={{ urlencode .password }}', db);
+    assert.equal(out, 'jdbc:postgresql://db:5432/app?user=app&password=p%40ss%3Aw%2Frd%20%22q%22%20%0A%3Ctag%3E%26');
+    const url = new URL(out.slice('jdbc:'.length));
+    assert.equal(url.searchParams.get('password'), db.password);
+  });
+
+  it('json keeps a single value\'s type and escapes strings so the file parses back to the secret', () => {
+    const out = render('{"user":{{ json .username }},"password":{{ json .password }},"port":{{ json .port }},"tags":{{ json .tags }}}', db);
+    assert.deepEqual(JSON.parse(out), { user: 'app', password: db.password, port: 5432, tags: ['a', 'b'] });
+    assert.ok(!out.includes('<'), 'Go escaping of < > &');
+  });
+
+  it('json of several arguments is one string; base64 encodes the concatenation (a docker auth field)', () => {
+    assert.equal(render('{{ json .username ":" .port }}', db), '"app:5432"');
+    assert.equal(render('{{ base64 .username ":" .password }}', db), Buffer.from(`app:${db.password}`).toString('base64'));
+  });
+
+  it('renders a .dockerconfigjson that kubelet would read', () => {
+    const registry = { server: 'registry.example.com', username: 'robot$ci', password: 'tok"en' };
+    const out = render(
+      '{"auths":{ {{ json @reg.server }}:{"username":{{ json @reg.username }},"password":{{ json @reg.password }},"auth":"{{ base64 @reg.username ":" @reg.password }}"}}}',
+      {},
+      { reg: registry },
+    );
+    const parsed = JSON.parse(out) as { auths: Record<string, { username: string; password: string; auth: string }> };
+    const entry = parsed.auths['registry.example.com']!;
+    assert.equal(entry.username, 'robot$ci');
+    assert.equal(entry.password, 'tok"en');
+    assert.equal(Buffer.from(entry.auth, 'base64').toString(), 'robot$ci:tok"en');
+  });
+
+  it('inserts bytes (a decoded input) as they are, and base64 re-encodes them', () => {
+    const bytes = Buffer.from([0, 255, 10]);
+    assert.deepEqual(renderTemplate(parseTemplate('{{ @bin }}'), inputs({}, { bin: bytes })), bytes);
+    assert.equal(render('{{ base64 @bin }}', {}, { bin: bytes }), bytes.toString('base64'));
+  });
+
+  it('refuses binary in json, naming the place, not the value', () => {
+    const err = renderError('x\n {{ json @bin }}', {}, { bin: Buffer.from([0xff, 0xfe]) });
+    assert.equal(err.code, 'DECODE_FAILED');
+    assert.match(err.message, /line 2, column 2: json needs UTF-8 text/);
+  });
+
+  it('never renders a value as template text (no injection)', () => {
+    const own = { evil: '{{ @other.secret }}' };
+    assert.equal(render('{{ .evil }}', own, { other: { secret: 'S' } }), '{{ @other.secret }}');
+  });
+
+  it('names a missing key, index or object, and never the values around it', () => {
+    const cases: ReadonlyArray<readonly [string, RegExp]> = [
+      ['{{ .nope }}', /template reference \.nope \(line 1, column 1\): the object's own secret has no key "nope"/],
+      ['{{ .tags.7 }}', /\.tags\.7 .*has no index 7/],
+      ['{{ .username.first }}', /is a string, which has no key "first"/],
+      ['{{ @api.missing }}', /@api\.missing .*object "api" has no key "missing"/],
+      ['{{ .constructor }}', /has no key "constructor"/],
+      ['{{ .__proto__ }}', /has no key "__proto__"/],
+    ];
+    for (const [source, mention] of cases) {
+      const err = renderError(source, db, { api: { key: 'k' } });
+      assert.equal(err.code, 'KEY_NOT_FOUND', source);
+      assert.match(err.message, mention);
+      assert.ok(!err.message.includes('p@ss'), 'no value in the message');
+    }
+  });
+
+  it('reports an absent optional input with the absence code and reason', () => {
+    const err = renderError('{{ @opt.key }}', {}, { opt: { present: false, code: 'SECRET_NOT_FOUND', reason: 'Vault has no secret (404)' } });
+    assert.equal(err.code, 'SECRET_NOT_FOUND');
+    assert.match(err.message, /@opt\.key .*object "opt" is absent \(Vault has no secret \(404\)\)/);
+  });
+
+  it('stops at the size limit instead of building a huge file', () => {
+    const big = { v: 'x'.repeat(1000) };
+    const err = (() => {
+      try {
+        renderTemplate(parseTemplate('{{ .v }}'.repeat(50)), inputs(big), 10_000);
+      } catch (e: unknown) {
+        return e;
+      }
+      return undefined;
+    })();
+    assert.ok(err instanceof ProviderError);
+    assert.equal(err.code, 'MOUNT_TOO_LARGE');
+    assert.equal(render('{{ .v }}'.repeat(5), big, {}, 10_000).length, 5000);
+  });
+
+  it('json output parses back to the value for any JSON value', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        const out = render('{{ json .v }}', { v: value });
+        assert.deepEqual(JSON.parse(out), JSON.parse(JSON.stringify(value)));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('urlencode output decodes back to the value for any string', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 40 }), (value) => {
+        const out = render('{{ urlencode .v }}', { v: value });
+        assert.match(out, /^[A-Za-z0-9\-._~%]*$/);
+        assert.equal(decodeURIComponent(out), value);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

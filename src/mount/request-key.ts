@@ -23,7 +23,7 @@ export function requestKey(obj: ObjectConfig): string {
 
 export interface RequestGroup {
   readonly key: string;
-  /** The first object that needs this request; its name and path go into messages. */
+  /** The first (required, if any) object that needs this request; its name and path go into messages. */
   readonly lead: ObjectConfig;
   readonly objects: readonly ObjectConfig[];
 }
@@ -38,5 +38,6 @@ export function groupByRequest(objects: readonly ObjectConfig[]): RequestGroup[]
     if (list === undefined) groups.set(key, [obj]);
     else list.push(obj);
   }
-  return [...groups].map(([key, list]) => ({ key, lead: list[0]!, objects: list }));
+  // A required object leads when there is one, so a failure that fails the mount names an object it fails for.
+  return [...groups].map(([key, list]) => ({ key, lead: list.find((o) => o.optional !== true) ?? list[0]!, objects: list }));
 }

@@ -11,6 +11,13 @@ import { status as GrpcStatus } from '@grpc/grpc-js';
 export const ErrorCodes = [
   /** The SecretProviderClass, the pod's volumeAttributes or the MountRequest itself is malformed. */
   'INVALID_CONFIG',
+  /**
+   * A well-formed parameter this node's operator does not allow a mount to use: a Vault address outside
+   * --allowed-vault-addresses, a TLS file outside --allowed-tls-directories, vaultSkipTLSVerify without
+   * --allow-skip-tls-verify. Distinct from INVALID_CONFIG because someone else fixes it: the manifest is fine, the
+   * node's policy says no (SECURITY.md).
+   */
+  'PARAMETER_NOT_ALLOWED',
   /** No ServiceAccount token for the configured audience, and none could be requested. */
   'TOKEN_UNAVAILABLE',
   /** Vault refused the login (bad role, bound names, audience, expired JWT). */
@@ -47,6 +54,7 @@ export type ErrorCode = (typeof ErrorCodes)[number];
 
 const grpcByCode: Readonly<Record<ErrorCode, GrpcStatus>> = {
   INVALID_CONFIG: GrpcStatus.INVALID_ARGUMENT,
+  PARAMETER_NOT_ALLOWED: GrpcStatus.PERMISSION_DENIED,
   TOKEN_UNAVAILABLE: GrpcStatus.UNAUTHENTICATED,
   AUTH_FAILED: GrpcStatus.PERMISSION_DENIED,
   PERMISSION_DENIED: GrpcStatus.PERMISSION_DENIED,

@@ -9,6 +9,8 @@
 import { normaliseVaultAddress } from '../config/connection.js';
 import { parseGoBool, parseGoDurationMs, parseGoInt } from '../config/go-syntax.js';
 import type { ProviderDefaults, TlsParameters } from '../config/types.js';
+import type { TrustSettings } from '../config/policy.js';
+import { parseTrustFlags } from './trust-flags.js';
 
 import { LogLevels, type LogLevel } from '../observability/logger.js';
 
@@ -38,6 +40,11 @@ export interface ProviderSettings {
   /** Bounds of the in-memory cache of leased responses (entries; bytes of response JSON). */
   readonly leaseCacheSize?: number;
   readonly leaseCacheMaxBytes?: number;
+  /**
+   * Which Vault addresses, TLS file directories and skip-verify a SecretProviderClass or pod may use (SECURITY.md).
+   * Absent (settings built by hand): the strictest policy, the default address only and no TLS file directories.
+   */
+  readonly trust?: TrustSettings;
   readonly defaults: ProviderDefaults;
 }
 
@@ -106,6 +113,9 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'vault-tls-client-cert', kind: 'string', valueName: 'path', help: 'PEM client certificate for mutual TLS with Vault; needs -vault-tls-client-key. Environment: VAULT_CLIENT_CERT.' },
   { name: 'vault-tls-client-key', kind: 'string', valueName: 'path', help: 'PEM client key for mutual TLS with Vault; needs -vault-tls-client-cert. Environment: VAULT_CLIENT_KEY.' },
   { name: 'vault-tls-skip-verify', kind: 'bool', help: 'Do not verify Vault\'s TLS certificate (insecure). Environment: VAULT_SKIP_VERIFY.' },
+  { name: 'allowed-vault-addresses', kind: 'string', valueName: 'urls', help: 'Comma-separated Vault addresses a SecretProviderClass or pod may name in vaultAddress (the default address is always allowed; * allows any). Default: only -vault-addr / VAULT_ADDR when set, else any.' },
+  { name: 'allowed-tls-directories', kind: 'string', valueName: 'dirs', help: 'Comma-separated absolute directories from which a SecretProviderClass or pod may name TLS files (vaultCACertPath, vaultCADirectory, vaultTLSClientCertPath, vaultTLSClientKeyPath); symlinks are resolved first. Default: none, beyond the -vault-tls-* files themselves.' },
+  { name: 'allow-skip-tls-verify', kind: 'bool', help: 'Let a SecretProviderClass or pod set vaultSkipTLSVerify=true (refused otherwise).' },
 ];
 const FLAG_BY_NAME: ReadonlyMap<string, FlagSpec> = new Map(FLAGS.map((f) => [f.name, f]));
 
@@ -324,6 +334,7 @@ export function parseFlags(argv: readonly string[], env: Env): FlagsResult {
       writeFiles: values.get('write-files') === 'true',
       requestTimeoutMs: Math.ceil(timeoutMs),
       ...leaseSettingsFrom(values, usage),
+      trust: trustFrom(values, env, usage),
       defaults: defaultsFrom(values, env, usage),
     },
   };
@@ -362,4 +373,17 @@ function leaseSettingsFrom(values: Parsed, usage: string): Pick<ProviderSettings
     leaseCacheSize: positiveInt(values, 'lease-cache-size', DEFAULT_LEASE_CACHE_SIZE, usage),
     leaseCacheMaxBytes: positiveInt(values, 'lease-cache-max-bytes', DEFAULT_LEASE_CACHE_BYTES, usage),
   };
+}
+
+function trustFrom(values: Parsed, env: Env, usage: string): TrustSettings {
+  try {
+    return parseTrustFlags({
+      addresses: values.get('allowed-vault-addresses'),
+      directories: values.get('allowed-tls-directories'),
+      allowSkipTlsVerify: values.get('allow-skip-tls-verify') === 'true',
+      vaultAddressConfigured: stringSetting(values, 'vault-addr', env, 'VAULT_ADDR') !== undefined,
+    });
+  } catch (err: unknown) {
+    throw new UsageError(err instanceof Error ? err.message : 'invalid trust flags', usage);
+  }
 }

@@ -20,7 +20,11 @@ import { FileHmacKeySource, RandomHmacKeySource, type HmacKeySource } from '../m
 import { AtomicWriter } from '../output/atomic-writer.js';
 import { ProviderGrpcServer } from '../server/grpc-server.js';
 import { createMountHandler, versionHandler } from '../server/mount-handler.js';
-import { detectCluster } from '../kubernetes/cluster.js';
+import { detectCluster, SERVICE_ACCOUNT_DIR } from '../kubernetes/cluster.js';
+import { buildTrustPolicy } from '../config/policy.js';
+import { TrustBoundary } from '../mount/trust-boundary.js';
+import type { TlsFileReader } from '../vault/tls-files.js';
+import type { FsOps } from '../output/fs-ops.js';
 import { KubeTokenRequester } from '../kubernetes/token-requester.js';
 import { KubeSecretHmacKeySource } from '../kubernetes/hmac-secret.js';
 
@@ -33,6 +37,12 @@ export interface ProviderOverrides {
   readonly env?: Readonly<Record<string, string | undefined>>;
   readonly now?: () => number;
   readonly vaultClient?: VaultClientOptions;
+  /** Replaces how TLS files are read (tests wrap the real reader to see every path opened). */
+  readonly tlsFiles?: TlsFileReader;
+  /** Replaces the --write-files writer's filesystem calls (tests inject ENOSPC midway). */
+  readonly writerFs?: FsOps;
+  /** The provider's own ServiceAccount directory, protected from every mount (default: the in-cluster path). */
+  readonly serviceAccountDir?: string;
 }
 
 export interface RunningProvider {
@@ -63,6 +73,7 @@ export async function startProvider(settings: ProviderSettings, logger: Logger, 
   const vaultLog = logger.child({ component: 'vault' });
   const clients = new VaultClientPool({
     requestTimeoutMs: settings.requestTimeoutMs,
+    ...(overrides.tlsFiles === undefined ? {} : { tlsFiles: overrides.tlsFiles }),
     client: {
       onRetry: (failure, attempt, delayMs) =>
         vaultLog.debug({ attempt, delayMs, code: failure.error.code, vaultPath: failure.error.context.vaultPath }, 'retrying a Vault request'),
@@ -82,7 +93,19 @@ export async function startProvider(settings: ProviderSettings, logger: Logger, 
     ...(overrides.now === undefined ? {} : { now: overrides.now }),
   });
   const reuse = new ResponseReuse({ leases, ...(overrides.now === undefined ? {} : { now: overrides.now }) });
-  const writer = settings.writeFiles ? new AtomicWriter({ logger: logger.child({ component: 'writer' }) }) : undefined;
+  const writer = settings.writeFiles
+    ? new AtomicWriter({ logger: logger.child({ component: 'writer' }), ...(overrides.writerFs === undefined ? {} : { fs: overrides.writerFs }) })
+    : undefined;
+  // What a SecretProviderClass or pod may point the provider at (SECURITY.md). The provider's own credentials are
+  // protected whatever the flags say.
+  const trustPolicy = buildTrustPolicy(
+    settings.trust ?? { vaultAddresses: [], tlsDirectories: [], allowSkipTlsVerify: false },
+    settings.defaults,
+    [overrides.serviceAccountDir ?? SERVICE_ACCOUNT_DIR, ...(settings.hmacKeyFile === undefined || settings.hmacKeyFile === '' ? [] : [settings.hmacKeyFile])],
+  );
+  if (trustPolicy.vaultAddresses === 'any') {
+    logger.warn('neither --vault-addr, VAULT_ADDR nor --allowed-vault-addresses is set: any SecretProviderClass or pod may send its ServiceAccount token to any Vault address');
+  }
   const mounts = new MountService({
     defaults: settings.defaults,
     clients,
@@ -90,6 +113,7 @@ export async function startProvider(settings: ProviderSettings, logger: Logger, 
     hmacKey,
     ...(writer === undefined ? {} : { writer }),
     reuse,
+    trust: new TrustBoundary(trustPolicy, settings.defaults),
     onIgnoredParameters: (names) => mountLog.debug({ parameters: names }, 'ignoring unknown parameters'),
   });
 
@@ -123,7 +147,7 @@ export async function startProvider(settings: ProviderSettings, logger: Logger, 
     throw err;
   }
   logger.info(
-    { endpoint: server.endpoint, health: healthAddress === undefined ? undefined : `${healthAddress.address}:${healthAddress.port}`, hmacKey: hmacKey.description, writeFiles: settings.writeFiles, inCluster: cluster !== undefined },
+    { endpoint: server.endpoint, health: healthAddress === undefined ? undefined : `${healthAddress.address}:${healthAddress.port}`, hmacKey: hmacKey.description, writeFiles: settings.writeFiles, inCluster: cluster !== undefined, allowedVaultAddresses: trustPolicy.vaultAddresses, allowedTlsDirectories: trustPolicy.tlsDirectories, allowSkipTlsVerify: trustPolicy.allowSkipTlsVerify },
     'provider serving',
   );
 

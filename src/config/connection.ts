@@ -100,7 +100,12 @@ export function resolveConnection(mount: MountConfig, defaults: ProviderDefaults
     clientKeyPath: client.key,
     skipVerify: mount.tls.skipVerify ?? defaults.tls.skipVerify ?? false,
   };
-  // A fixed field order; JSON keeps undefined distinct from '' as null vs "".
+  return withKey({ address, namespace, authMount, tls });
+}
+
+/** Settings with their cache key: a fixed field order; JSON keeps undefined distinct from '' as null vs "". */
+export function withKey(settings: Omit<ConnectionSettings, 'key'>): ConnectionSettings {
+  const { address, namespace, authMount, tls } = settings;
   const key = JSON.stringify([
     address,
     namespace ?? null,

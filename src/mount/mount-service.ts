@@ -6,7 +6,7 @@
 import { ProviderError, toProviderError } from '../errors.js';
 import type { ConnectionSettings, MountConfig, ProviderDefaults } from '../config/types.js';
 import { parseMountRequest } from '../config/mount-request.js';
-import { resolveConnection } from '../config/connection.js';
+import { TrustBoundary } from './trust-boundary.js';
 import type { Authenticator, TokenLease, VaultToken } from '../auth/authenticator.js';
 import type { VaultClient } from '../vault/client.js';
 import type { VaultClientPool } from '../vault/client-pool.js';
@@ -68,15 +68,22 @@ export interface MountServiceOptions {
   readonly onIgnoredParameters?: (names: readonly string[]) => void;
   /** Lease/certificate reuse across mounts and single-flight; default: single-flight only, nothing kept. */
   readonly reuse?: ResponseReuse;
+  /**
+   * The operator's trust policy for vaultAddress, TLS files and skip-verify (SECURITY.md). Default: the strictest
+   * (the default address only, no TLS file a mount may name, no skip-verify).
+   */
+  readonly trust?: TrustBoundary;
 }
 
 export class MountService {
   readonly #options: MountServiceOptions;
   readonly #reuse: ResponseReuse;
+  readonly #trust: TrustBoundary;
 
   constructor(options: MountServiceOptions) {
     this.#options = options;
     this.#reuse = options.reuse ?? new ResponseReuse();
+    this.#trust = options.trust ?? TrustBoundary.strict(options.defaults);
   }
 
   /** Parse only: lets the server log who is asking even when the mount later fails. */
@@ -86,7 +93,7 @@ export class MountService {
 
   async mount(config: MountConfig, signal?: AbortSignal): Promise<MountResult> {
     if (config.ignoredParameters.length > 0) this.#options.onIgnoredParameters?.(config.ignoredParameters);
-    const connection = resolveConnection(config, this.#options.defaults);
+    const connection = await this.#trust.connection(config);
     const client = await this.#options.clients.get(connection);
     const hmacKeyPromise = this.#options.hmacKey.getKey();
     // A rejection here must not go unhandled while the reads run; it is awaited below.

@@ -7,13 +7,20 @@ import { status } from '@grpc/grpc-js';
 import { createTlsMaterial, writeTlsFiles, type TlsFiles, type TlsMaterial } from '../vault-server/index.js';
 import { startHarness, type Harness } from '../helpers/provider-harness.js';
 import type { TlsOptions } from '../vault-server/http-server.js';
+import type { ProviderSettings } from '../../src/cli/flags.js';
+import { join } from 'node:path';
 
 const OBJECTS = [{ objectName: 'p', secretPath: 'secret/data/app', secretKey: 'password' }];
 
-async function tlsHarness(tls: TlsOptions): Promise<Harness> {
+/** The operator lets SecretProviderClasses name TLS files in the test's directory and skip verification. */
+function trustFor(files: TlsFiles): ProviderSettings['trust'] {
+  return { vaultAddresses: [], tlsDirectories: [files.dir], allowSkipTlsVerify: true };
+}
+
+async function tlsHarness(tls: TlsOptions, files: TlsFiles): Promise<Harness> {
   const h = await startHarness({ tls });
   h.vault.putKv('secret', 'app', { password: 'tls-pw' });
-  await h.startProvider();
+  await h.startProvider({ trust: trustFor(files) });
   return h;
 }
 
@@ -34,7 +41,7 @@ describe('e2e: TLS to Vault', function () {
   describe('server certificate', () => {
     let h: Harness;
     before(async () => {
-      h = await tlsHarness({ key: material.serverKeyPem, cert: material.serverCertPem });
+      h = await tlsHarness({ key: material.serverKeyPem, cert: material.serverCertPem }, files);
     });
     after(async () => h.close());
 
@@ -70,9 +77,11 @@ describe('e2e: TLS to Vault', function () {
     });
 
     it('names a CA file it cannot read', async () => {
-      const err = await h.client.mountError(h.request({ objects: OBJECTS, params: { vaultCACertPath: '/nonexistent/ca.pem' } }));
+      const missing = join(files.dir, 'nonexistent', 'ca.pem');
+      const err = await h.client.mountError(h.request({ objects: OBJECTS, params: { vaultCACertPath: missing } }));
       assert.equal(err.code, status.FAILED_PRECONDITION);
-      assert.match(err.details, /vaultCACertPath.*\/nonexistent\/ca\.pem/);
+      assert.match(err.details, /LOCAL_FILE_ERROR/);
+      assert.ok(err.details.includes(`vaultCACertPath "${missing}"`), err.details);
     });
   });
 
@@ -82,7 +91,7 @@ describe('e2e: TLS to Vault', function () {
       // The server's only certificate names vault.internal, not 127.0.0.1: without the right server name the
       // provider must refuse it, with it the handshake verifies.
       const sni = material.sni['vault.internal']!;
-      h = await tlsHarness({ key: sni.key, cert: sni.cert, sni: { 'vault.internal': sni } });
+      h = await tlsHarness({ key: sni.key, cert: sni.cert, sni: { 'vault.internal': sni } }, files);
     });
     after(async () => h.close());
 
@@ -101,7 +110,7 @@ describe('e2e: TLS to Vault', function () {
   describe('client certificate', () => {
     let h: Harness;
     before(async () => {
-      h = await tlsHarness({ key: material.serverKeyPem, cert: material.serverCertPem, clientCa: material.caCertPem, requireClientCert: true });
+      h = await tlsHarness({ key: material.serverKeyPem, cert: material.serverCertPem, clientCa: material.caCertPem, requireClientCert: true }, files);
     });
     after(async () => h.close());
 

@@ -1,0 +1,52 @@
+/**
+ * The trust-boundary flags (SECURITY.md): which Vault addresses, TLS file directories and skip-verify a
+ * SecretProviderClass or pod may use. Pure; cli/flags.ts turns a thrown Error into a usage error.
+ *
+ *   --allowed-vault-addresses=https://vault.vault.svc:8200,https://vault.dr:8200   (or `*` for any)
+ *   --allowed-tls-directories=/etc/vault-tls,/vault/ca
+ *   --allow-skip-tls-verify
+ *
+ * Default addresses: with --vault-addr (or VAULT_ADDR) set, only that address; with neither, any address, as the
+ * reference provider behaves (its usual deployment names Vault in each SecretProviderClass) — the provider warns at
+ * start-up that the boundary is open. Default directories: none beyond the operator's own -vault-tls-* files.
+ */
+import { isAbsolute, resolve } from 'node:path';
+import { normaliseVaultAddress } from '../config/connection.js';
+import type { TrustSettings } from '../config/policy.js';
+
+export interface RawTrustFlags {
+  /** --allowed-vault-addresses as given; undefined when absent. */
+  readonly addresses: string | undefined;
+  readonly directories: string | undefined;
+  readonly allowSkipTlsVerify: boolean;
+  /** Whether --vault-addr or VAULT_ADDR named the provider's Vault. */
+  readonly vaultAddressConfigured: boolean;
+}
+
+function items(raw: string): string[] {
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
+export function parseTrustFlags(raw: RawTrustFlags): TrustSettings {
+  let vaultAddresses: TrustSettings['vaultAddresses'];
+  if (raw.addresses === undefined || raw.addresses.trim() === '') {
+    vaultAddresses = raw.vaultAddressConfigured ? [] : 'any';
+  } else {
+    const list = items(raw.addresses);
+    if (list.includes('*')) {
+      if (list.length > 1) throw new Error('-allowed-vault-addresses: `*` (any address) cannot be combined with addresses');
+      vaultAddresses = 'any';
+    } else {
+      // Each entry in the canonical spelling mounts are compared in; a bad one is named by the error.
+      vaultAddresses = list.map((a) => normaliseVaultAddress(a, '-allowed-vault-addresses'));
+    }
+  }
+  const tlsDirectories = items(raw.directories ?? '').map((dir) => {
+    if (!isAbsolute(dir) || dir.includes('\0')) throw new Error(`-allowed-tls-directories: ${JSON.stringify(dir)} is not an absolute directory`);
+    return resolve(dir);
+  });
+  return { vaultAddresses, tlsDirectories, allowSkipTlsVerify: raw.allowSkipTlsVerify };
+}

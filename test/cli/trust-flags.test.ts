@@ -1,0 +1,36 @@
+/** The trust-boundary flags through the real command-line parser: defaults, lists, `*` and refusals. */
+import assert from 'node:assert/strict';
+import { parseFlags, UsageError } from '../../src/cli/flags.js';
+
+function trust(argv: readonly string[], env: Record<string, string> = {}): unknown {
+  const r = parseFlags(argv, env);
+  assert.equal(r.kind, 'run');
+  return r.kind === 'run' ? r.settings.trust : undefined;
+}
+
+describe('cli/trust-flags', () => {
+  it('with -vault-addr (or VAULT_ADDR) and no list, allows only that address; with neither, any', () => {
+    assert.deepEqual(trust(['-vault-addr=https://vault:8200']), { vaultAddresses: [], tlsDirectories: [], allowSkipTlsVerify: false });
+    assert.deepEqual(trust([], { VAULT_ADDR: 'https://vault:8200' }), { vaultAddresses: [], tlsDirectories: [], allowSkipTlsVerify: false });
+    assert.deepEqual(trust([]), { vaultAddresses: 'any', tlsDirectories: [], allowSkipTlsVerify: false });
+  });
+
+  it('reads a comma-separated list of addresses (normalised) and directories, and the skip-verify switch', () => {
+    assert.deepEqual(
+      trust(['--allowed-vault-addresses', ' https://A.example:8200/ ,http://b:80', '--allowed-tls-directories=/etc/vault-tls/,/x/../ca', '--allow-skip-tls-verify']),
+      { vaultAddresses: ['https://a.example:8200', 'http://b'], tlsDirectories: ['/etc/vault-tls', '/ca'], allowSkipTlsVerify: true },
+    );
+    assert.deepEqual(trust(['--allowed-vault-addresses=*', '-vault-addr=https://v:1']), { vaultAddresses: 'any', tlsDirectories: [], allowSkipTlsVerify: false });
+  });
+
+  it('refuses a bad address, a relative directory and `*` mixed with addresses, as usage errors', () => {
+    for (const [argv, mention] of [
+      [['--allowed-vault-addresses=ftp://x'], /allowed-vault-addresses/],
+      [['--allowed-vault-addresses=https://u:p@x'], /user name or password/],
+      [['--allowed-vault-addresses=*,https://x'], /cannot be combined/],
+      [['--allowed-tls-directories=relative/dir'], /not an absolute directory/],
+    ] as const) {
+      assert.throws(() => parseFlags(argv, {}), (err: unknown) => err instanceof UsageError && mention.test(err.problem));
+    }
+  });
+});

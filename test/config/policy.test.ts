@@ -1,0 +1,179 @@
+/**
+ * The trust policy's pure decisions: which vaultAddress, skip-verify and TLS file spellings a mount may use, and
+ * how the flags and the operator's own settings combine into the policy. Filesystem resolution is tested in
+ * test/mount/trust-boundary.test.ts and end to end in test/e2e/trust-boundary.test.ts.
+ */
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { ProviderError } from '../../src/errors.js';
+import { parseMountRequest } from '../../src/config/mount-request.js';
+import { resolveConnection } from '../../src/config/connection.js';
+import { buildTrustPolicy, checkMountParameters, checkRealPath, isWithin, type TrustPolicy, type TrustSettings } from '../../src/config/policy.js';
+import type { MountConfig, ProviderDefaults } from '../../src/config/types.js';
+
+const DEFAULTS: ProviderDefaults = { vaultAddress: 'https://vault.vault.svc:8200', vaultMount: 'kubernetes', vaultNamespace: undefined, tls: { skipVerify: false } };
+const NO_ROOTS = { tlsDirectories: [], operatorTlsFiles: [], protectedPaths: [] };
+const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+function mount(params: Record<string, string>): MountConfig {
+  const attributes = {
+    'csi.storage.k8s.io/pod.name': 'p',
+    'csi.storage.k8s.io/pod.namespace': 'ns',
+    'csi.storage.k8s.io/pod.uid': 'u',
+    'csi.storage.k8s.io/serviceAccount.name': 'sa',
+    roleName: 'r',
+    objects: '- objectName: a\n  secretPath: secret/data/a\n',
+    ...params,
+  };
+  return parseMountRequest({ attributes: JSON.stringify(attributes), secrets: 'null', targetPath: '/t', permission: '420' });
+}
+
+function policy(settings: Partial<TrustSettings> = {}, defaults: ProviderDefaults = DEFAULTS): TrustPolicy {
+  return buildTrustPolicy({ vaultAddresses: [], tlsDirectories: ['/etc/vault-tls'], allowSkipTlsVerify: false, ...settings }, defaults, [SA_DIR]);
+}
+
+function check(params: Record<string, string>, p: TrustPolicy = policy()): ReturnType<typeof checkMountParameters> {
+  const m = mount(params);
+  return checkMountParameters(m, resolveConnection(m, DEFAULTS), p, NO_ROOTS);
+}
+
+function refused(fn: () => unknown, code: string, parameter: string, mention?: RegExp): void {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (err: unknown) {
+    caught = err;
+  }
+  assert.ok(caught instanceof ProviderError, `expected a refusal, got ${String(caught)}`);
+  assert.equal(caught.code, code);
+  assert.equal(caught.context.parameter, parameter);
+  if (mention !== undefined) assert.match(caught.message, mention);
+}
+
+describe('config/policy', () => {
+  describe('vaultAddress', () => {
+    it('allows the default address however it is spelt, and refuses any other', () => {
+      assert.deepEqual(check({ vaultAddress: 'https://VAULT.vault.svc:8200/' }), []);
+      refused(() => check({ vaultAddress: 'https://attacker.example:8200' }), 'PARAMETER_NOT_ALLOWED', 'vaultAddress', /attacker\.example.*--allowed-vault-addresses: https:\/\/vault\.vault\.svc:8200/);
+      // Same host, other port or scheme or path: another endpoint.
+      for (const other of ['https://vault.vault.svc:8201', 'http://vault.vault.svc:8200', 'https://vault.vault.svc:8200/proxy']) {
+        refused(() => check({ vaultAddress: other }), 'PARAMETER_NOT_ALLOWED', 'vaultAddress');
+      }
+    });
+
+    it('allows listed addresses and, with `any`, every address', () => {
+      const listed = policy({ vaultAddresses: ['https://vault.dr:8200'] });
+      assert.deepEqual(check({ vaultAddress: 'https://vault.dr:8200' }, listed), []);
+      assert.deepEqual(check({ vaultAddress: 'https://vault.vault.svc:8200' }, listed), []);
+      assert.deepEqual(check({ vaultAddress: 'https://anything:1' }, policy({ vaultAddresses: 'any' })), []);
+    });
+
+    it('property: no address outside the list is ever allowed', () => {
+      const host = fc.oneof(fc.stringMatching(/^[a-zA-Z][a-zA-Z0-9-]{0,10}(\.[a-zA-Z][a-zA-Z0-9-]{0,7}){0,2}$/), fc.constantFrom('vault.vault.svc', 'VAULT.vault.svc'));
+      const port = fc.oneof(fc.integer({ min: 1, max: 65535 }), fc.constant(8200));
+      fc.assert(
+        fc.property(fc.constantFrom('http', 'https'), host, port, (scheme, h, port) => {
+          const address = `${scheme}://${h}:${port}`;
+          const normalised = resolveConnection(mount({ vaultAddress: address }), DEFAULTS).address;
+          let allowed = true;
+          try {
+            check({ vaultAddress: address });
+          } catch {
+            allowed = false;
+          }
+          assert.equal(allowed, normalised === DEFAULTS.vaultAddress);
+        }),
+      );
+    });
+  });
+
+  describe('vaultSkipTLSVerify', () => {
+    it('refuses true without --allow-skip-tls-verify, allows false always and true with it', () => {
+      refused(() => check({ vaultSkipTLSVerify: 'true' }), 'PARAMETER_NOT_ALLOWED', 'vaultSkipTLSVerify', /--allow-skip-tls-verify/);
+      refused(() => check({ vaultSkipTLSVerify: '1' }), 'PARAMETER_NOT_ALLOWED', 'vaultSkipTLSVerify');
+      assert.deepEqual(check({ vaultSkipTLSVerify: 'false' }), []);
+      assert.deepEqual(check({ vaultSkipTLSVerify: 'true' }, policy({ allowSkipTlsVerify: true })), []);
+    });
+  });
+
+  describe('TLS file parameters', () => {
+    it('allows paths inside an allowed directory, normalised', () => {
+      const ok = check({ vaultCACertPath: '/etc/vault-tls/./sub/../ca.pem' });
+      assert.deepEqual(ok, [{ parameter: 'vaultCACertPath', requested: '/etc/vault-tls/./sub/../ca.pem', normalised: '/etc/vault-tls/ca.pem' }]);
+      assert.equal(check({ vaultCADirectory: '/etc/vault-tls' }).length, 1);
+      assert.equal(check({ vaultTLSClientCertPath: '/etc/vault-tls/c.pem', vaultTLSClientKeyPath: '/etc/vault-tls/k.pem' }).length, 2);
+    });
+
+    it('refuses `..` out of an allowed directory, a sibling with the same prefix, and relative paths', () => {
+      refused(() => check({ vaultCACertPath: '/etc/vault-tls/../shadow' }), 'PARAMETER_NOT_ALLOWED', 'vaultCACertPath', /outside the directories/);
+      refused(() => check({ vaultCACertPath: '/etc/vault-tls-evil/ca.pem' }), 'PARAMETER_NOT_ALLOWED', 'vaultCACertPath');
+      refused(() => check({ vaultCACertPath: 'etc/vault-tls/ca.pem' }), 'INVALID_CONFIG', 'vaultCACertPath', /absolute/);
+      refused(() => check({ vaultCACertPath: '/etc/vault-tls/a\0b' }), 'INVALID_CONFIG', 'vaultCACertPath', /NUL/);
+      refused(() => check({ vaultTLSClientCertPath: '/root/c.pem', vaultTLSClientKeyPath: '/etc/vault-tls/k.pem' }), 'PARAMETER_NOT_ALLOWED', 'vaultTLSClientCertPath');
+      refused(() => check({ vaultTLSClientCertPath: '/etc/vault-tls/c.pem', vaultTLSClientKeyPath: '/etc/ssh/ssh_host_rsa_key' }), 'PARAMETER_NOT_ALLOWED', 'vaultTLSClientKeyPath');
+    });
+
+    it("refuses the provider's own ServiceAccount files even when their parent directory is allowed", () => {
+      const careless = policy({ tlsDirectories: ['/var/run/secrets'] });
+      refused(() => check({ vaultCACertPath: `${SA_DIR}/token` }, careless), 'PARAMETER_NOT_ALLOWED', 'vaultCACertPath', /provider's own credentials/);
+      refused(() => check({ vaultCADirectory: SA_DIR }, careless), 'PARAMETER_NOT_ALLOWED', 'vaultCADirectory');
+      refused(() => check({ vaultCACertPath: `/var/run/secrets/x/../kubernetes.io/serviceaccount/token` }, careless), 'PARAMETER_NOT_ALLOWED', 'vaultCACertPath');
+    });
+
+    it('allows exactly the operator files of the -vault-tls-* flags, and the operator CA directory', () => {
+      const operator = policy({ tlsDirectories: [] }, { ...DEFAULTS, tls: { caCertPath: '/opt/ca.pem', caDirectory: '/opt/cas', skipVerify: false } });
+      assert.equal(check({ vaultCACertPath: '/opt/ca.pem' }, operator).length, 1);
+      assert.equal(check({ vaultCACertPath: '/opt/cas/x.pem' }, operator).length, 1);
+      refused(() => check({ vaultCACertPath: '/opt/other.pem' }, operator), 'PARAMETER_NOT_ALLOWED', 'vaultCACertPath');
+      // A file is not a directory: naming the operator's CA file as a directory gains nothing.
+      refused(() => check({ vaultCADirectory: '/opt/ca.pem' }, operator), 'PARAMETER_NOT_ALLOWED', 'vaultCADirectory');
+    });
+
+    it('checks the real path again: a symlink out of the directory or into the credentials is refused', () => {
+      const p = policy();
+      const [requested] = check({ vaultCACertPath: '/etc/vault-tls/link.pem' }, p);
+      checkRealPath(requested!, '/etc/vault-tls/..2026_01_01/ca.pem', p, NO_ROOTS);
+      refused(() => checkRealPath(requested!, '/home/user/ca.pem', p, NO_ROOTS), 'PARAMETER_NOT_ALLOWED', 'vaultCACertPath', /leads outside/);
+      refused(() => checkRealPath(requested!, `${SA_DIR}/..data/token`, p, NO_ROOTS), 'PARAMETER_NOT_ALLOWED', 'vaultCACertPath', /own credentials/);
+      // Roots resolved on disk count as well: an allowed directory that is itself a symlink.
+      checkRealPath(requested!, '/mnt/volume/ca.pem', p, { ...NO_ROOTS, tlsDirectories: ['/mnt/volume'] });
+    });
+
+    it('property: a normalised path that passes is inside an allowed directory and outside the protected ones', () => {
+      const segment = fc.constantFrom('etc', 'vault-tls', '..', '.', 'var', 'run', 'secrets', 'kubernetes.io', 'serviceaccount', 'token', 'ca.pem', '');
+      const careless = policy({ tlsDirectories: ['/etc/vault-tls', '/var/run/secrets'] });
+      fc.assert(
+        fc.property(fc.array(segment, { minLength: 1, maxLength: 8 }), (parts) => {
+          const path = `/${parts.join('/')}`;
+          let passed: ReturnType<typeof check> | undefined;
+          try {
+            passed = check({ vaultCACertPath: path }, careless);
+          } catch (err: unknown) {
+            assert.ok(err instanceof ProviderError && err.code === 'PARAMETER_NOT_ALLOWED');
+          }
+          if (passed !== undefined) {
+            const n = passed[0]!.normalised;
+            assert.ok(isWithin('/etc/vault-tls', n) || isWithin('/var/run/secrets', n), n);
+            assert.ok(!isWithin(SA_DIR, n), n);
+          }
+        }),
+      );
+    });
+  });
+
+  describe('buildTrustPolicy', () => {
+    it('always allows the default address and protects the given paths', () => {
+      const p = buildTrustPolicy({ vaultAddresses: ['https://b:1'], tlsDirectories: ['/x/../y'], allowSkipTlsVerify: false }, DEFAULTS, ['/sa/', 'relative']);
+      assert.deepEqual(p.vaultAddresses, ['https://vault.vault.svc:8200', 'https://b:1']);
+      assert.deepEqual(p.tlsDirectories, ['/y']);
+      assert.deepEqual(p.protectedPaths, ['/sa']);
+    });
+
+    it('isWithin compares whole path components', () => {
+      assert.equal(isWithin('/a/b', '/a/b'), true);
+      assert.equal(isWithin('/a/b', '/a/b/c'), true);
+      assert.equal(isWithin('/a/b', '/a/bc'), false);
+      assert.equal(isWithin('/', '/anything'), true);
+    });
+  });
+});

@@ -33,6 +33,8 @@ export interface ProviderSettings {
   readonly cacheSize: number;
   /** Write the files into target_path ourselves, for drivers before v0.0.21. */
   readonly writeFiles: boolean;
+  /** Audit lines go to this file; undefined: into the main log on stdout. */
+  readonly auditLogFile?: string;
   /** Deadline of one HTTP request to Vault, in milliseconds. */
   readonly requestTimeoutMs: number;
   /** Share of a lease's or certificate's lifetime during which a pod gets the same one again (default 2/3). */
@@ -103,6 +105,7 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'lease-cache-size', kind: 'string', valueName: 'n', defaultText: String(DEFAULT_LEASE_CACHE_SIZE), help: 'Maximum number of leased responses (dynamic credentials, certificates) kept in memory: one per pod and distinct request.' },
   { name: 'lease-cache-max-bytes', kind: 'string', valueName: 'bytes', defaultText: String(DEFAULT_LEASE_CACHE_BYTES), help: 'Maximum size, in bytes of response JSON, of the leased responses kept in memory.' },
   { name: 'write-files', kind: 'bool', help: 'Write the files into the target path ourselves (for drivers before v0.0.21, which expect it).' },
+  { name: 'audit-log-file', kind: 'string', valueName: 'path', help: 'Append the audit lines (one per Mount) to this file instead of the main log on stdout.' },
   { name: 'vault-request-timeout', kind: 'string', valueName: 'duration', defaultText: DEFAULT_REQUEST_TIMEOUT, help: 'Deadline of one request to Vault, as a Go duration (30s, 1m, 1m30s).' },
   { name: 'vault-addr', kind: 'string', valueName: 'url', help: `Default Vault address. Environment: VAULT_ADDR. Without either: ${DEFAULT_VAULT_ADDRESS}.` },
   { name: 'vault-mount', kind: 'string', valueName: 'path', defaultText: 'kubernetes', help: 'Default auth mount used to log in (a Kubernetes or JWT auth method).' },
@@ -332,6 +335,7 @@ export function parseFlags(argv: readonly string[], env: Env): FlagsResult {
       hmacKeyFile,
       cacheSize: Number(cacheSize),
       writeFiles: values.get('write-files') === 'true',
+      ...auditSettingsFrom(values),
       requestTimeoutMs: Math.ceil(timeoutMs),
       ...leaseSettingsFrom(values, usage),
       trust: trustFrom(values, env, usage),
@@ -386,4 +390,9 @@ function trustFrom(values: Parsed, env: Env, usage: string): TrustSettings {
   } catch (err: unknown) {
     throw new UsageError(err instanceof Error ? err.message : 'invalid trust flags', usage);
   }
+}
+
+function auditSettingsFrom(values: Parsed): Pick<ProviderSettings, 'auditLogFile'> {
+  const path = values.get('audit-log-file');
+  return path === undefined || path === '' ? {} : { auditLogFile: path };
 }

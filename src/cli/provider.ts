@@ -6,9 +6,13 @@
  * (bounded), the socket is removed, Vault connections close, the health server closes.
  */
 import type { AddressInfo } from 'node:net';
+import { status as GrpcStatus } from '@grpc/grpc-js';
 import { DEFAULT_LEASE_CACHE_BYTES, DEFAULT_LEASE_CACHE_SIZE, type ProviderSettings } from './flags.js';
 import type { Logger } from '../observability/logger.js';
 import { HealthServer } from '../observability/health.js';
+import { metricsRoute, ProviderMetrics } from '../observability/metrics.js';
+import { fileAuditSink, loggerAuditSink, MountAuditor } from '../observability/audit.js';
+import { VERSION } from '../version.js';
 import { Authenticator } from '../auth/authenticator.js';
 import type { ServiceAccountTokenRequester } from '../auth/token-requester.js';
 import { VaultClientPool } from '../vault/client-pool.js';
@@ -53,6 +57,10 @@ export interface RunningProvider {
   readonly auth: Authenticator;
   /** Leased responses (dynamic credentials, certificates) kept per pod for reuse on republish. */
   readonly leases: LeaseCache;
+  /** The Prometheus registry behind `/metrics`. */
+  readonly metrics: ProviderMetrics;
+  /** One audit line per Mount (stdout, or --audit-log-file). */
+  readonly audit: MountAuditor;
   /** Graceful stop; resolves when everything is closed. */
   stop(graceMs?: number): Promise<void>;
   /** In-flight mounts right now. */
@@ -71,6 +79,9 @@ export async function startProvider(settings: ProviderSettings, logger: Logger, 
   const hmacKey = overrides.hmacKey ?? chooseHmacKey(settings, logger, cluster);
   const tokenRequester = overrides.tokenRequester ?? (cluster === undefined ? undefined : new KubeTokenRequester(cluster.kubeConfig));
   const vaultLog = logger.child({ component: 'vault' });
+  const metrics = new ProviderMetrics({ version: VERSION });
+  // Opened first: an audit file that cannot be written stops the start before anything listens.
+  const audit = new MountAuditor({ sink: settings.auditLogFile === undefined ? loggerAuditSink(logger) : fileAuditSink(settings.auditLogFile) });
   const clients = new VaultClientPool({
     requestTimeoutMs: settings.requestTimeoutMs,
     ...(overrides.tlsFiles === undefined ? {} : { tlsFiles: overrides.tlsFiles }),
@@ -78,10 +89,16 @@ export async function startProvider(settings: ProviderSettings, logger: Logger, 
       onRetry: (failure, attempt, delayMs) =>
         vaultLog.debug({ attempt, delayMs, code: failure.error.code, vaultPath: failure.error.context.vaultPath }, 'retrying a Vault request'),
       ...overrides.vaultClient,
+      onRequest: (event) => {
+        metrics.vaultRequest(event);
+        overrides.vaultClient?.onRequest?.(event);
+      },
     },
   });
   const auth = new Authenticator({
     cacheSize: settings.cacheSize,
+    onLogin: (result) => metrics.login(result),
+    onCache: (event) => metrics.cacheEvent('token', event),
     ...(tokenRequester === undefined ? {} : { tokenRequester }),
     ...(overrides.now === undefined ? {} : { now: overrides.now }),
   });
@@ -89,10 +106,22 @@ export async function startProvider(settings: ProviderSettings, logger: Logger, 
   const leases = new LeaseCache({
     maxEntries: settings.leaseCacheSize ?? DEFAULT_LEASE_CACHE_SIZE,
     maxBytes: settings.leaseCacheMaxBytes ?? DEFAULT_LEASE_CACHE_BYTES,
+    onEvict: () => metrics.cacheEvent('lease', 'eviction'),
     ...(settings.leaseReuseFraction === undefined ? {} : { fraction: settings.leaseReuseFraction }),
     ...(overrides.now === undefined ? {} : { now: overrides.now }),
   });
-  const reuse = new ResponseReuse({ leases, ...(overrides.now === undefined ? {} : { now: overrides.now }) });
+  metrics.cacheSize('token', () => auth.cachedTokens);
+  metrics.cacheSize('lease', () => leases.size);
+  const reuse = new ResponseReuse({
+    leases,
+    // A kept lease answering a republish is a lease-cache hit; joining an identical request in flight is a hit of
+    // the single-flight table. Static reads are never kept, so a lease "miss" would only count every static read.
+    onEvent: (event) => {
+      if (event === 'reused') metrics.cacheEvent('lease', 'hit');
+      else if (event === 'shared') metrics.cacheEvent('single_flight', 'hit');
+    },
+    ...(overrides.now === undefined ? {} : { now: overrides.now }),
+  });
   const writer = settings.writeFiles
     ? new AtomicWriter({ logger: logger.child({ component: 'writer' }), ...(overrides.writerFs === undefined ? {} : { fs: overrides.writerFs }) })
     : undefined;
@@ -126,8 +155,23 @@ export async function startProvider(settings: ProviderSettings, logger: Logger, 
         mounts,
         logger: logger.child({ component: 'server' }),
         accepting: () => server.state === 'serving',
-        onMountStart: () => inflight++,
-        onMountEnd: () => inflight--,
+        onMountStart: () => {
+          inflight++;
+          metrics.mountStarted();
+        },
+        onMountEnd: (outcome) => {
+          inflight--;
+          const grpcCode = GrpcStatus[outcome.grpcCode] ?? String(outcome.grpcCode);
+          metrics.mountFinished({ result: outcome.result, grpcCode, durationMs: outcome.durationMs });
+          audit.record({
+            config: outcome.config,
+            mounted: outcome.mounted,
+            error: outcome.error,
+            result: outcome.result,
+            grpcCode,
+            durationMs: outcome.durationMs,
+          });
+        },
       }),
     },
   });
@@ -138,12 +182,13 @@ export async function startProvider(settings: ProviderSettings, logger: Logger, 
     const existing = await server.start();
     if (existing !== 'none') logger.info({ endpoint: server.endpoint, existing }, 'replaced what was left at the socket path');
     if (settings.healthAddr !== '') {
-      health = new HealthServer(() => server.state === 'serving');
+      health = new HealthServer(() => server.state === 'serving', [metricsRoute(metrics)]);
       healthAddress = await health.listen(settings.healthAddr);
     }
   } catch (err: unknown) {
     await server.drain(0).catch(() => undefined);
     await clients.close();
+    await audit.close();
     throw err;
   }
   logger.info(
@@ -158,6 +203,8 @@ export async function startProvider(settings: ProviderSettings, logger: Logger, 
     mounts,
     auth,
     leases,
+    metrics,
+    audit,
     inflight: () => inflight,
     stop(graceMs = 20_000) {
       stopping ??= (async () => {
@@ -165,6 +212,7 @@ export async function startProvider(settings: ProviderSettings, logger: Logger, 
         const outcome = await server.drain(graceMs);
         logger.info({ outcome, inflight }, 'gRPC server stopped');
         await clients.close();
+        await audit.close();
         await health?.close();
       })();
       return stopping;

@@ -6,7 +6,7 @@ import type { ServerUnaryCall, sendUnaryData, ServiceError } from '@grpc/grpc-js
 import { Metadata, status as GrpcStatus } from '@grpc/grpc-js';
 import { grpcStatusFor, ProviderError, toProviderError, type ErrorCode } from '../errors.js';
 import type { MountConfig } from '../config/types.js';
-import type { MountService } from '../mount/mount-service.js';
+import type { MountedObject, MountService } from '../mount/mount-service.js';
 import type { MountRequest__Output } from '../generated/v1alpha1/MountRequest.js';
 import type { MountResponse } from '../generated/v1alpha1/MountResponse.js';
 import type { VersionRequest__Output } from '../generated/v1alpha1/VersionRequest.js';
@@ -19,6 +19,10 @@ export interface MountOutcome {
   readonly grpcCode: GrpcStatus;
   readonly durationMs: number;
   readonly objects: number;
+  /** For the audit line: the parsed request (undefined when parsing failed), what was mounted, what failed. */
+  readonly config?: MountConfig;
+  readonly mounted?: readonly MountedObject[];
+  readonly error?: ProviderError;
 }
 
 export interface HandlerOptions {
@@ -69,7 +73,7 @@ export function createMountHandler(options: HandlerOptions) {
       if (timer !== undefined) clearTimeout(timer);
       call.removeListener('cancelled', onCancel);
       const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
-      options.onMountEnd?.({ ...outcome, durationMs });
+      options.onMountEnd?.({ ...outcome, durationMs, ...(config === undefined ? {} : { config }) });
       const line = { ...who(config), objects: outcome.objects, durationMs, result: outcome.result, grpcCode: GrpcStatus[outcome.grpcCode], ...extra };
       if (outcome.result === 'ok') log.info(line, 'mount');
       else log.warn(line, 'mount failed');
@@ -92,7 +96,7 @@ export function createMountHandler(options: HandlerOptions) {
       callback(null, response);
       // Optional objects Vault did not have: named in the line, so a skipped secret is never silent.
       const absent = result.objects.filter((o) => o.state === 'absent').map((o) => o.objectName);
-      finish({ result: 'ok', grpcCode: GrpcStatus.OK, objects: result.objects.length }, { requests: result.requests, reused: result.reused, wroteFiles: result.wroteFiles, ...(absent.length === 0 ? {} : { absentOptional: absent }) });
+      finish({ result: 'ok', grpcCode: GrpcStatus.OK, objects: result.objects.length, mounted: result.objects }, { requests: result.requests, reused: result.reused, wroteFiles: result.wroteFiles, ...(absent.length === 0 ? {} : { absentOptional: absent }) });
     };
     run().catch((err: unknown) => {
       const error = toProviderError(err);
@@ -102,7 +106,7 @@ export function createMountHandler(options: HandlerOptions) {
         log.error({ errorName: cause?.name, frames: cause?.stack?.split('\n').slice(1, 8).join('\n') }, 'internal error during mount');
       }
       callback(statusError(error));
-      finish({ result: error.code, grpcCode: grpcStatusFor(error.code), objects: config?.objects.length ?? 0 }, {
+      finish({ result: error.code, grpcCode: grpcStatusFor(error.code), objects: config?.objects.length ?? 0, error }, {
         error: error.publicMessage,
         ...(error.context.objectName === undefined ? {} : { objectName: error.context.objectName }),
         ...(error.context.vaultPath === undefined ? {} : { vaultPath: error.context.vaultPath }),

@@ -1,0 +1,206 @@
+/**
+ * Prometheus metrics on their own prom-client Registry (never the global one, so two providers in one process —
+ * the end-to-end tests — keep separate counts), served at `/metrics` by the health server.
+ *
+ * Every label value comes from a small fixed set: results are error-catalog codes, gRPC codes are status names,
+ * Vault statuses are folded into a fixed list, cache names are constants of our own code. No secret path, pod,
+ * namespace or role ever becomes a label: one series per pod on a node of 100 pods, over a DaemonSet of 1000
+ * nodes, is how a metrics backend falls over (and paths can name what a team keeps secret).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ErrorCode } from '../errors.js';
+import type { VaultRequestEvent } from '../vault/client.js';
+import type { ExtraRoute } from './health.js';
+
+export const METRIC_PREFIX = 'vault_csi_provider_';
+
+export const CacheEvents = ['hit', 'miss', 'eviction'] as const;
+export type CacheEvent = (typeof CacheEvents)[number];
+
+/** A cache name is a constant of our code (`token`, `lease`, ...): lower-case, short, and few of them. */
+const CACHE_NAME = /^[a-z][a-z0-9_]{0,31}$/;
+const MAX_CACHE_NAMES = 16;
+
+/**
+ * HTTP statuses Vault documents for its API; anything else is folded into its class. An attacker who points a
+ * SecretProviderClass's vaultAddress at a server of their own must not be able to mint a series per status.
+ */
+const KNOWN_STATUSES: ReadonlySet<number> = new Set([200, 204, 307, 400, 401, 403, 404, 405, 412, 429, 472, 473, 500, 501, 502, 503, 504]);
+
+/** The `status` label of one Vault exchange: a known HTTP status, its class (`4xx`), or `network_error`. */
+export function vaultStatusLabel(httpStatus: number | undefined): string {
+  if (httpStatus === undefined || !Number.isInteger(httpStatus)) return 'network_error';
+  if (KNOWN_STATUSES.has(httpStatus)) return String(httpStatus);
+  if (httpStatus >= 100 && httpStatus < 600) return `${Math.floor(httpStatus / 100)}xx`;
+  return 'other';
+}
+
+export interface MountMetricsOutcome {
+  readonly result: 'ok' | ErrorCode;
+  /** gRPC status name, e.g. `OK`, `NOT_FOUND`. */
+  readonly grpcCode: string;
+  readonly durationMs: number;
+}
+
+export interface MetricsOptions {
+  /** process_* and nodejs_* metrics from prom-client (default true). */
+  readonly processMetrics?: boolean;
+  /** Version for `vault_csi_provider_build_info`. */
+  readonly version?: string;
+}
+
+// A mount is a login plus a few reads: usually milliseconds, up to kubelet's 2-minute budget when Vault is slow.
+const MOUNT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+const VAULT_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export class ProviderMetrics {
+  readonly registry: Registry;
+  readonly #mounts: Counter<'result' | 'grpc_code'>;
+  readonly #mountDuration: Histogram<'result'>;
+  readonly #inflight: Gauge;
+  readonly #vaultRequests: Counter<'operation' | 'status'>;
+  readonly #vaultDuration: Histogram<'operation'>;
+  readonly #logins: Counter<'result'>;
+  readonly #cacheEvents: Counter<'cache' | 'event'>;
+  readonly #cacheSizes = new Map<string, () => number>();
+  readonly #cacheNames = new Set<string>();
+
+  constructor(options: MetricsOptions = {}) {
+    const registry = new Registry();
+    this.registry = registry;
+    this.#mounts = new Counter({
+      name: `${METRIC_PREFIX}mounts_total`,
+      help: 'Mount requests finished, by result (ok or the error code) and gRPC status.',
+      labelNames: ['result', 'grpc_code'],
+      registers: [registry],
+    });
+    this.#mountDuration = new Histogram({
+      name: `${METRIC_PREFIX}mount_duration_seconds`,
+      help: 'Time from receiving a Mount to answering it, by result.',
+      labelNames: ['result'],
+      buckets: MOUNT_BUCKETS,
+      registers: [registry],
+    });
+    this.#inflight = new Gauge({
+      name: `${METRIC_PREFIX}mounts_in_flight`,
+      help: 'Mount requests being served right now.',
+      registers: [registry],
+    });
+    this.#vaultRequests = new Counter({
+      name: `${METRIC_PREFIX}vault_requests_total`,
+      help: 'HTTP requests sent to Vault (each retry counts), by operation (login, read, write) and HTTP status.',
+      labelNames: ['operation', 'status'],
+      registers: [registry],
+    });
+    this.#vaultDuration = new Histogram({
+      name: `${METRIC_PREFIX}vault_request_duration_seconds`,
+      help: 'Duration of one HTTP request to Vault, by operation.',
+      labelNames: ['operation'],
+      buckets: VAULT_BUCKETS,
+      registers: [registry],
+    });
+    this.#logins = new Counter({
+      name: `${METRIC_PREFIX}vault_logins_total`,
+      help: 'Vault logins with a pod ServiceAccount token, by result (ok, error).',
+      labelNames: ['result'],
+      registers: [registry],
+    });
+    this.#cacheEvents = new Counter({
+      name: `${METRIC_PREFIX}cache_events_total`,
+      help: 'Cache lookups and evictions, by cache and event (hit, miss, eviction).',
+      labelNames: ['cache', 'event'],
+      registers: [registry],
+    });
+    const sizes = this.#cacheSizes;
+    new Gauge({
+      name: `${METRIC_PREFIX}cache_entries`,
+      help: 'Entries held by each in-memory cache.',
+      labelNames: ['cache'],
+      registers: [registry],
+      collect() {
+        for (const [cache, size] of sizes) this.set({ cache }, size());
+      },
+    });
+    new Gauge({
+      name: `${METRIC_PREFIX}build_info`,
+      help: 'Always 1; the provider version as a label.',
+      labelNames: ['version'],
+      registers: [registry],
+    }).set({ version: options.version ?? 'unknown' }, 1);
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
+  }
+
+  mountStarted(): void {
+    this.#inflight.inc();
+  }
+
+  mountFinished(outcome: MountMetricsOutcome): void {
+    this.#inflight.dec();
+    this.#mounts.inc({ result: outcome.result, grpc_code: outcome.grpcCode });
+    this.#mountDuration.observe({ result: outcome.result }, outcome.durationMs / 1000);
+  }
+
+  vaultRequest(event: VaultRequestEvent): void {
+    this.#vaultRequests.inc({ operation: event.operation, status: vaultStatusLabel(event.httpStatus) });
+    this.#vaultDuration.observe({ operation: event.operation }, event.durationMs / 1000);
+  }
+
+  login(result: 'ok' | 'error'): void {
+    this.#logins.inc({ result });
+  }
+
+  /**
+   * The hook every cache reports through: `metrics.cacheEvent('token', 'hit')`. `cache` must be a constant of
+   * the calling code (lower-case, digits, `_`), never data from a request.
+   */
+  cacheEvent(cache: string, event: CacheEvent): void {
+    this.#checkCacheName(cache);
+    this.#cacheEvents.inc({ cache, event });
+  }
+
+  /** Reports `size()` as `cache_entries{cache}` at every scrape. A later call for the same cache replaces it. */
+  cacheSize(cache: string, size: () => number): void {
+    this.#checkCacheName(cache);
+    this.#cacheSizes.set(cache, size);
+  }
+
+  #checkCacheName(cache: string): void {
+    if (this.#cacheNames.has(cache)) return;
+    if (!CACHE_NAME.test(cache)) throw new RangeError(`cache name ${JSON.stringify(cache)} is not a short lower-case constant`);
+    if (this.#cacheNames.size >= MAX_CACHE_NAMES) throw new RangeError(`more than ${MAX_CACHE_NAMES} cache names`);
+    this.#cacheNames.add(cache);
+  }
+
+  /** The text exposition format. */
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
+
+/** `GET /metrics` for the health server. */
+export function metricsRoute(metrics: ProviderMetrics): ExtraRoute {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path !== '/metrics') return false;
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { 'content-type': 'text/plain', allow: 'GET, HEAD' });
+      res.end('method not allowed\n');
+      return true;
+    }
+    try {
+      const body = await metrics.render();
+      res.writeHead(200, { 'content-type': metrics.contentType });
+      res.end(req.method === 'HEAD' ? undefined : body);
+    } catch {
+      // A failing collect callback is our bug; the scrape shows an error rather than half a page.
+      res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end('metrics collection failed\n');
+    }
+    return true;
+  };
+}

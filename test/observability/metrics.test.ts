@@ -1,0 +1,128 @@
+/**
+ * Metrics: names and labels as Prometheus expects them, label values bounded whatever Vault answers, and the
+ * /metrics route on the real health server.
+ */
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { HealthServer } from '../../src/observability/health.js';
+import { metricsRoute, ProviderMetrics, vaultStatusLabel } from '../../src/observability/metrics.js';
+import { samples } from '../helpers/prometheus.js';
+
+describe('observability/metrics', () => {
+  it('counts mounts by result and gRPC code, observes durations, and tracks mounts in flight', async () => {
+    const m = new ProviderMetrics({ processMetrics: false, version: '1.2.3' });
+    m.mountStarted();
+    m.mountStarted();
+    let text = await m.render();
+    assert.equal(samples(text, 'vault_csi_provider_mounts_in_flight').get(''), 2);
+    m.mountFinished({ result: 'ok', grpcCode: 'OK', durationMs: 40 });
+    m.mountFinished({ result: 'SECRET_NOT_FOUND', grpcCode: 'NOT_FOUND', durationMs: 3000 });
+    text = await m.render();
+    assert.equal(samples(text, 'vault_csi_provider_mounts_in_flight').get(''), 0);
+    const mounts = samples(text, 'vault_csi_provider_mounts_total');
+    assert.equal(mounts.get('{result="ok",grpc_code="OK"}'), 1);
+    assert.equal(mounts.get('{result="SECRET_NOT_FOUND",grpc_code="NOT_FOUND"}'), 1);
+    const buckets = samples(text, 'vault_csi_provider_mount_duration_seconds_bucket');
+    assert.equal(buckets.get('{le="0.05",result="ok"}'), 1);
+    assert.equal(buckets.get('{le="0.025",result="ok"}'), 0);
+    assert.equal(buckets.get('{le="2.5",result="SECRET_NOT_FOUND"}'), 0);
+    assert.equal(buckets.get('{le="5",result="SECRET_NOT_FOUND"}'), 1);
+    assert.equal(samples(text, 'vault_csi_provider_build_info').get('{version="1.2.3"}'), 1);
+  });
+
+  it('counts Vault requests by operation and folded status, logins, and cache events', async () => {
+    const m = new ProviderMetrics({ processMetrics: false });
+    m.vaultRequest({ operation: 'login', outcome: 'ok', httpStatus: 200, durationMs: 2 });
+    m.vaultRequest({ operation: 'read', outcome: 'error', httpStatus: 403, durationMs: 1 });
+    m.vaultRequest({ operation: 'read', outcome: 'error', httpStatus: 418, durationMs: 1 });
+    m.vaultRequest({ operation: 'write', outcome: 'error', httpStatus: undefined, durationMs: 1 });
+    m.login('ok');
+    m.login('error');
+    m.cacheEvent('token', 'hit');
+    m.cacheEvent('token', 'hit');
+    m.cacheEvent('token', 'miss');
+    m.cacheEvent('lease', 'eviction');
+    let entries = 3;
+    m.cacheSize('token', () => entries);
+    let text = await m.render();
+    const requests = samples(text, 'vault_csi_provider_vault_requests_total');
+    assert.equal(requests.get('{operation="login",status="200"}'), 1);
+    assert.equal(requests.get('{operation="read",status="403"}'), 1);
+    assert.equal(requests.get('{operation="read",status="4xx"}'), 1);
+    assert.equal(requests.get('{operation="write",status="network_error"}'), 1);
+    assert.equal(samples(text, 'vault_csi_provider_vault_request_duration_seconds_count').get('{operation="read"}'), 2);
+    const logins = samples(text, 'vault_csi_provider_vault_logins_total');
+    assert.equal(logins.get('{result="ok"}'), 1);
+    assert.equal(logins.get('{result="error"}'), 1);
+    const cache = samples(text, 'vault_csi_provider_cache_events_total');
+    assert.equal(cache.get('{cache="token",event="hit"}'), 2);
+    assert.equal(cache.get('{cache="token",event="miss"}'), 1);
+    assert.equal(cache.get('{cache="lease",event="eviction"}'), 1);
+    assert.equal(samples(text, 'vault_csi_provider_cache_entries').get('{cache="token"}'), 3);
+    entries = 7;
+    text = await m.render();
+    assert.equal(samples(text, 'vault_csi_provider_cache_entries').get('{cache="token"}'), 7, 'read at each scrape');
+  });
+
+  it('follows Prometheus naming: counters end in _total, durations in _seconds', async () => {
+    const m = new ProviderMetrics();
+    const families = (await m.registry.getMetricsAsJSON()).filter((f) => f.name.startsWith('vault_csi_provider_'));
+    assert.ok(families.length >= 8);
+    // prom-client's typings say a numeric enum; at run time the type is the exposition-format word.
+    const types = new Map(families.map((f) => [f.name, String(f.type)]));
+    assert.equal(types.get('vault_csi_provider_mounts_total'), 'counter');
+    for (const [name, type] of types) {
+      if (type === 'counter') assert.match(name, /_total$/, name);
+      if (type === 'histogram') assert.match(name, /_seconds$/, name);
+    }
+    const text = await m.render();
+    assert.match(text, /^process_resident_memory_bytes /m, 'process metrics are collected');
+    assert.match(text, /^nodejs_eventloop_lag_seconds /m);
+  });
+
+  it('keeps the status label within a fixed set whatever status a (hostile) Vault answers', () => {
+    const seen = new Set<string>();
+    fc.assert(
+      fc.property(fc.option(fc.integer({ min: -1000, max: 100_000 }), { nil: undefined }), (status) => {
+        const label = vaultStatusLabel(status);
+        seen.add(label);
+        assert.match(label, /^(?:\d{3}|[1-5]xx|network_error|other)$/);
+      }),
+      { numRuns: 2000 },
+    );
+    for (let s = 0; s < 1000; s++) seen.add(vaultStatusLabel(s));
+    assert.ok(seen.size <= 17 + 5 + 2, `at most ${17 + 5 + 2} values, saw ${seen.size}`);
+  });
+
+  it('refuses cache names that are not short constants, and more than a few of them', () => {
+    const m = new ProviderMetrics({ processMetrics: false });
+    assert.throws(() => m.cacheEvent('secret/data/db', 'hit'), RangeError);
+    assert.throws(() => m.cacheEvent('Token', 'hit'), RangeError);
+    for (let i = 0; i < 16; i++) m.cacheEvent(`cache_${i}`, 'miss');
+    assert.throws(() => m.cacheEvent('one_too_many', 'miss'), /more than 16/);
+    m.cacheEvent('cache_3', 'hit');
+  });
+
+  it('serves GET /metrics on the health server, beside /health/ready', async () => {
+    const m = new ProviderMetrics({ processMetrics: false });
+    m.login('ok');
+    const server = new HealthServer(() => true, [metricsRoute(m)]);
+    const addr = await server.listen('127.0.0.1:0');
+    try {
+      const base = `http://127.0.0.1:${addr.port}`;
+      const res = await fetch(`${base}/metrics?x=1`);
+      assert.equal(res.status, 200);
+      assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+      assert.equal(samples(await res.text(), 'vault_csi_provider_vault_logins_total').get('{result="ok"}'), 1);
+      assert.equal((await fetch(`${base}/metrics`, { method: 'POST' })).status, 405);
+      assert.equal((await fetch(`${base}/health/ready`)).status, 200);
+      assert.equal((await fetch(`${base}/other`)).status, 404);
+      m.cacheSize('broken', () => {
+        throw new Error('collect bug');
+      });
+      assert.equal((await fetch(`${base}/metrics`)).status, 500);
+    } finally {
+      await server.close();
+    }
+  });
+});

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * Entry point: `vault-csi-provider [flags]`. Flags and environment as hashicorp/vault-csi-provider's, so that
- * switching is an image change. SIGTERM/SIGINT drain and exit 0.
+ * switching is an image change. SIGTERM/SIGINT drain and exit 0. `vault-csi-provider mount …` is the local
+ * dry-run subcommand (cli/mount-command.ts).
  */
 import { parseFlags, UsageError } from './cli/flags.js';
 import { startProvider } from './cli/provider.js';
@@ -9,11 +10,19 @@ import { createLogger } from './observability/logger.js';
 import { SocketInUseError } from './server/socket-path.js';
 import { versionInfo } from './version.js';
 import { formatVersion } from './cli/version-output.js';
+import { runMountCommand } from './cli/mount-command.js';
 
 /** How long in-flight mounts get after SIGTERM (the kubelet's default grace period is 30 s). */
 const DRAIN_GRACE_MS = 20_000;
 
 async function main(argv: readonly string[]): Promise<number> {
+  if (argv[0] === 'mount') {
+    return runMountCommand(argv.slice(1), {
+      stdout: (text) => void process.stdout.write(text),
+      stderr: (text) => void process.stderr.write(text),
+      env: process.env,
+    });
+  }
   let parsed;
   try {
     parsed = parseFlags(argv, process.env);

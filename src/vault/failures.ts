@@ -3,7 +3,7 @@
  * Every message names the Vault address and path; none quotes a request or response body.
  */
 import { errnoCode, ProviderError, sanitizeVaultMessage } from '../errors.js';
-import { NonJsonResponseError, ResponseTooLargeError, VaultConnectError } from './transport.js';
+import { NonJsonResponseError, ResponseTooDeepError, ResponseTooLargeError, VaultConnectError } from './transport.js';
 
 /** Where a request went, for messages. */
 export interface RequestTarget {
@@ -121,7 +121,7 @@ export function classifyFailure(err: unknown, target: RequestTarget, callerSigna
       retryAfterSeconds: undefined,
     };
   }
-  if (err instanceof ResponseTooLargeError) {
+  if (err instanceof ResponseTooLargeError || err instanceof ResponseTooDeepError) {
     return {
       error: new ProviderError('BAD_VAULT_RESPONSE', `${err.message} for ${at(target)}`, ctx),
       reach: 'answered',

@@ -74,6 +74,35 @@ export class VaultConnectError extends Error {
   }
 }
 
+/**
+ * JSON nested deeper than any secret needs. Everything downstream (extraction, Go-style marshalling, templates)
+ * walks values recursively; a response nested thousands of levels deep (a broken proxy, a hostile endpoint) would
+ * exhaust the stack there instead of failing here with a clear message. Go's encoding/json stops at 10000 levels;
+ * our recursive walkers do not reach that far, so the bound is lower.
+ */
+export const MAX_JSON_DEPTH = 512;
+
+export class ResponseTooDeepError extends Error {
+  override readonly name = 'ResponseTooDeepError';
+  constructor() {
+    super(`Vault's response is JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
+  }
+}
+
+/** Nesting depth of a parsed JSON value, without recursion, stopping once past `limit`. */
+export function jsonDepthExceeds(value: unknown, limit: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [current, depth] = stack.pop()!;
+    if (typeof current !== 'object' || current === null) continue;
+    if (depth >= limit) return true;
+    for (const child of Array.isArray(current) ? current : Object.values(current)) {
+      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+    }
+  }
+  return false;
+}
+
 export class ResponseTooLargeError extends Error {
   override readonly name = 'ResponseTooLargeError';
   constructor(readonly limitBytes: number) {
@@ -168,6 +197,10 @@ export class UndiciTransport {
       } catch {
         // An error page from a proxy in front of Vault is still an error status; only a 2xx must be JSON.
         if (response.statusCode === 200 || response.statusCode === 204) throw new NonJsonResponseError(response.statusCode);
+      }
+      if (jsonDepthExceeds(parsed, MAX_JSON_DEPTH)) {
+        if (response.statusCode === 200 || response.statusCode === 204) throw new ResponseTooDeepError();
+        parsed = undefined;
       }
     }
     if (response.statusCode !== 200 && response.statusCode !== 204) {

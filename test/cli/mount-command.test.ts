@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { startHarness, fixedHmacKey, POD, type Harness } from '../helpers/provider-harness.js';
 import { MountExitCodes, runMountCommand } from '../../src/cli/mount-command.js';
-import { parsePod, ManifestError } from '../../src/cli/manifests.js';
+import { driverAttributes, parsePod, ManifestError } from '../../src/cli/manifests.js';
 
 const FIXTURES = new URL('../fixtures/mount-command/', import.meta.url).pathname;
 const SPC = join(FIXTURES, 'secretproviderclass.yaml');
@@ -239,12 +239,23 @@ describe('cli: vault-csi-provider mount', function () {
     assertNoSecrets(r);
   });
 
-  it('parses Pods, CronJobs and refuses manifests without one', () => {
+  it('parses CronJobs, refuses manifests without a pod, and builds attributes as the driver does', () => {
     const cron = parsePod(
       'apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: nightly, namespace: jobs}\nspec:\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          serviceAccountName: runner\n          volumes:\n            - name: s\n              csi: {driver: secrets-store.csi.k8s.io, volumeAttributes: {secretProviderClass: x}}\n',
       'cron.yaml',
     );
     assert.deepEqual([cron.name, cron.namespace, cron.serviceAccountName, cron.volumes[0]?.secretProviderClass], ['nightly', 'jobs', 'runner', 'x']);
     assert.throws(() => parsePod('kind: Service\nspec: {}\n', 'svc.yaml'), ManifestError);
+    const spc = { name: 'web-secrets', namespace: 'prod', provider: 'vault', parameters: new Map([['roleName', 'web']]) };
+    assert.throws(
+      () => driverAttributes({ spc, volume: undefined }, { name: 'p', namespace: 'dev', uid: 'u', serviceAccountName: 'sa' }),
+      /in namespace prod, the pod in dev: the driver only looks in the pod's namespace/,
+    );
+    const attrs = driverAttributes(
+      { spc, volume: { volumeName: 'v', secretProviderClass: 'web-secrets', volumeAttributes: new Map([['secretProviderClass', 'web-secrets'], ['roleName', 'other']]) } },
+      { name: 'p', namespace: 'prod', uid: 'u', serviceAccountName: 'sa' },
+    );
+    assert.equal(attrs['roleName'], 'other', 'volumeAttributes on top of parameters');
+    assert.equal(attrs['csi.storage.k8s.io/serviceAccount.name'], 'sa');
   });
 });

@@ -8,7 +8,7 @@
  */
 import { z } from 'zod';
 import { ProviderError } from '../errors.js';
-import { parseObjects } from './objects.js';
+import { objectsMemo } from './objects-cache.js';
 import { parseGoBool } from './go-syntax.js';
 import type { DriverToken, MountConfig, TlsParameters } from './types.js';
 
@@ -238,7 +238,8 @@ export function parseMountRequest(req: MountRequestInput): MountConfig {
   const tls = tlsParameters(attrs);
 
   const objectsText = attrs.get('objects') ?? '';
-  const { objects, ignoredKeys } = parseObjects(objectsText);
+  // Memoised: a republish sends the same text every minute (objects-cache.ts).
+  const { objects, ignoredKeys } = objectsMemo.parse(objectsText);
 
   const ignoredParameters = [
     ...[...attrs.keys()].filter((k) => !KNOWN_PARAMETERS.has(k) && !k.startsWith(DRIVER_PREFIX)),

@@ -1,0 +1,392 @@
+// `npm run bench`: what republishes cost Vault, and how close the provider comes to the limit.
+//
+// Three processes: this one (the driver's side: a gRPC client over the Unix socket, and the bare HTTP client that
+// measures the limit), the Vault-compatible test server (bench/vault-process.ts, forked), and the provider as the
+// DaemonSet runs it (`node dist/main.js`, built by `npm run bench` first). Vault's request log counts requests by
+// kind; the provider's peak RSS is read from /proc (VmHWM, reset before each scenario through clear_refs).
+//
+// The limit: for each scenario, a bare keep-alive HTTP client (undici Pool, as many connections as the provider's
+// transport) issues the Vault requests one mount of that scenario needs when nothing is reused (a login where the
+// pod's identity is new, then each distinct secret request once, in parallel), with the same concurrency, against
+// the same server, in the same run. No timing is asserted anywhere; the numbers go into README.md by hand.
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Pool } from 'undici';
+import { stringify } from 'yaml';
+import { ServiceAccountJwtIssuer, type RequestKind } from '../test/vault-server/index.js';
+import { DriverClient } from '../test/helpers/grpc-client.js';
+import { LeanDriverClient } from './driver-client.js';
+import type { MountRequest } from '../src/generated/v1alpha1/MountRequest.js';
+import type { BenchReply, BenchRequest } from './vault-process.js';
+import { formatTable, percentile, runLoad, type LoadResult } from './load.js';
+import { cpuMs, PeakRss } from './peak-rss.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const NAMESPACE = 'bench';
+const ROLE = 'bench';
+const KV_SECRETS = 10;
+/** Connections per Vault origin: the provider's transport default, given to the limit's pool too. */
+const CONNECTIONS = 32;
+const CONCURRENCY = 16;
+
+// ---- what the pods mount ------------------------------------------------------------------------------------
+
+interface VaultCall {
+  readonly method: 'GET' | 'PUT';
+  readonly path: string;
+  readonly body?: Record<string, unknown>;
+}
+
+interface Spc {
+  readonly name: string;
+  readonly objects: ReadonlyArray<Record<string, unknown>>;
+  /** The distinct Vault requests a mount of this class needs when nothing is reused. */
+  readonly calls: readonly VaultCall[];
+}
+
+const kvObjects = (n: number) =>
+  Array.from({ length: n }, (_, i) => ({ objectName: `kv/app-${i}`, secretPath: `secret/data/app-${i}`, secretKey: 'password' }));
+const kvCalls = (n: number): VaultCall[] => Array.from({ length: n }, (_, i) => ({ method: 'GET', path: `/v1/secret/data/app-${i}` }));
+const PKI_ARGS = { common_name: 'app.bench.svc', ttl: '24h' };
+const DYNAMIC_OBJECTS = [
+  { objectName: 'db/username', secretPath: 'database/creds/bench', secretKey: 'username' },
+  { objectName: 'db/password', secretPath: 'database/creds/bench', secretKey: 'password' },
+  { objectName: 'tls/tls.crt', secretPath: 'pki/issue/bench', secretKey: 'certificate', method: 'PUT', secretArgs: PKI_ARGS },
+  { objectName: 'tls/tls.key', secretPath: 'pki/issue/bench', secretKey: 'private_key', method: 'PUT', secretArgs: PKI_ARGS },
+];
+const DYNAMIC_CALLS: VaultCall[] = [
+  { method: 'GET', path: '/v1/database/creds/bench' },
+  { method: 'PUT', path: '/v1/pki/issue/bench', body: PKI_ARGS },
+];
+
+const KV1: Spc = { name: 'kv1', objects: kvObjects(1), calls: kvCalls(1) };
+const KV10: Spc = { name: 'kv10', objects: kvObjects(KV_SECRETS), calls: kvCalls(KV_SECRETS) };
+const DYNAMIC: Spc = { name: 'dynamic', objects: DYNAMIC_OBJECTS, calls: DYNAMIC_CALLS };
+/** A new pod's class: one static secret, a database credential and a certificate. */
+const APP: Spc = { name: 'app', objects: [...kvObjects(1), ...DYNAMIC_OBJECTS], calls: [...kvCalls(1), ...DYNAMIC_CALLS] };
+
+interface Pod {
+  readonly name: string;
+  readonly uid: string;
+  readonly serviceAccount: string;
+  readonly jwt: string;
+}
+
+function mountRequest(pod: Pod, spc: Spc, dir: string): MountRequest {
+  const tokens = JSON.stringify({ vault: { token: pod.jwt, expirationTimestamp: new Date(Date.now() + 3_600_000).toISOString() } });
+  const attributes = {
+    'csi.storage.k8s.io/ephemeral': 'false',
+    'csi.storage.k8s.io/pod.name': pod.name,
+    'csi.storage.k8s.io/pod.namespace': NAMESPACE,
+    'csi.storage.k8s.io/pod.uid': pod.uid,
+    'csi.storage.k8s.io/serviceAccount.name': pod.serviceAccount,
+    'csi.storage.k8s.io/serviceAccount.tokens': tokens,
+    secretProviderClass: spc.name,
+    roleName: ROLE,
+    objects: stringify(spc.objects),
+  };
+  return {
+    attributes: JSON.stringify(attributes),
+    secrets: 'null',
+    target_path: join(dir, 'pods', pod.uid, 'volumes', spc.name),
+    permission: '420',
+    current_object_version: [],
+  };
+}
+
+// ---- the processes ------------------------------------------------------------------------------------------
+
+class BenchVault {
+  readonly #child: ChildProcess;
+  #waiters: Array<(reply: BenchReply) => void> = [];
+
+  get pid(): number {
+    return this.#child.pid!;
+  }
+
+  constructor() {
+    this.#child = fork(join(ROOT, 'bench', 'vault-process.ts'), [], {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    this.#child.on('message', (reply: BenchReply) => this.#waiters.shift()?.(reply));
+  }
+
+  #ask(message: BenchRequest): Promise<BenchReply> {
+    return new Promise((resolve) => {
+      this.#waiters.push(resolve);
+      this.#child.send(message);
+    });
+  }
+
+  async setup(publicKeyPem: string): Promise<string> {
+    const reply = await this.#ask({ type: 'setup', publicKeyPem, kvSecrets: KV_SECRETS });
+    if (reply.type !== 'ready') throw new Error('bench vault did not start');
+    return reply.address;
+  }
+
+  async clear(): Promise<void> {
+    await this.#ask({ type: 'clear' });
+  }
+
+  async counts(): Promise<Record<RequestKind, number>> {
+    const reply = await this.#ask({ type: 'counts' });
+    if (reply.type !== 'counts') throw new Error('unexpected reply');
+    return reply.counts;
+  }
+
+  async stop(): Promise<void> {
+    if (this.#child.exitCode !== null) return;
+    const exited = once(this.#child, 'exit');
+    this.#child.send({ type: 'stop' } satisfies BenchRequest);
+    await exited;
+  }
+}
+
+async function startProvider(dir: string, vaultAddress: string): Promise<{ child: ChildProcess; client: LeanDriverClient }> {
+  const keyFile = join(dir, 'hmac.key');
+  await writeFile(keyFile, randomBytes(32), { mode: 0o600 });
+  const endpoint = join(dir, 'socket', 'vault.sock');
+  const child = spawn(
+    process.execPath,
+    // BENCH_PROVIDER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the provider.
+    [...(process.env.BENCH_PROVIDER_NODE_ARGS ?? '').split(' ').filter(Boolean), join(ROOT, 'dist', 'main.js'), `--endpoint=${endpoint}`, `--vault-addr=${vaultAddress}`, '--health-addr=127.0.0.1:0', `--hmac-key-file=${keyFile}`, '--log-level=info'],
+    // Logs go to /dev/null: one info line per mount is written as in production, and costs what it costs there.
+    { stdio: ['ignore', 'ignore', 'inherit'], env: { PATH: process.env.PATH ?? '' } },
+  );
+  const probe = new DriverClient(endpoint);
+  try {
+    for (let i = 0; ; i++) {
+      try {
+        await probe.version();
+        return { child, client: new LeanDriverClient(endpoint) };
+      } catch (err: unknown) {
+        if (i > 200 || child.exitCode !== null) throw new Error('the provider did not start', { cause: err });
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  } finally {
+    probe.close();
+  }
+}
+
+// ---- the limit: a bare keep-alive client ----------------------------------------------------------------------
+
+async function limitMount(pool: Pool, calls: readonly VaultCall[], login: { jwt: string } | { token: string }): Promise<void> {
+  let token: string;
+  if ('jwt' in login) {
+    const res = await pool.request({
+      method: 'POST',
+      path: '/v1/auth/kubernetes/login',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ role: ROLE, jwt: login.jwt }),
+    });
+    const body = (await res.body.json()) as { auth?: { client_token?: string } };
+    if (res.statusCode !== 200 || body.auth?.client_token === undefined) throw new Error(`login: HTTP ${res.statusCode}`);
+    token = body.auth.client_token;
+  } else {
+    token = login.token;
+  }
+  await Promise.all(
+    calls.map(async (call) => {
+      const res = await pool.request({
+        method: call.method,
+        path: call.path,
+        headers: { 'x-vault-token': token, ...(call.body === undefined ? {} : { 'content-type': 'application/json' }) },
+        ...(call.body === undefined ? {} : { body: JSON.stringify(call.body) }),
+      });
+      await res.body.json();
+      if (res.statusCode !== 200) throw new Error(`${call.method} ${call.path}: HTTP ${res.statusCode}`);
+    }),
+  );
+}
+
+// ---- the run --------------------------------------------------------------------------------------------------
+
+interface Measured {
+  readonly load: LoadResult;
+  /** CPU milliseconds per mount: the provider's, the Vault server's, this process's (driver or limit client). */
+  readonly cpuMs: { readonly provider: number; readonly vault: number; readonly bench: number };
+  readonly counts: Record<RequestKind, number>;
+  readonly peakRssMiB: number | undefined;
+}
+
+interface ScenarioRow {
+  readonly name: string;
+  readonly concurrency: number;
+  readonly provider: Measured;
+  readonly limit: Measured;
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const dir = await mkdtemp(join(tmpdir(), 'vcp-bench-'));
+  const issuer = new ServiceAccountJwtIssuer();
+  const vault = new BenchVault();
+  let provider: { child: ChildProcess; client: LeanDriverClient } | undefined;
+  let limitPool: Pool | undefined;
+  try {
+    const address = await vault.setup(issuer.publicKeyPem);
+    provider = await startProvider(dir, address);
+    const { client, child } = provider;
+    const pool = new Pool(address, { connections: CONNECTIONS, keepAliveTimeout: 30_000 });
+    limitPool = pool;
+    const rss = new PeakRss(child.pid!);
+
+    const jwts = new Map<string, string>();
+    const jwtFor = (serviceAccount: string): string => {
+      let jwt = jwts.get(serviceAccount);
+      if (jwt === undefined) {
+        jwt = issuer.signServiceAccountJwt({ namespace: NAMESPACE, serviceAccountName: serviceAccount, ttlSeconds: 3600 });
+        jwts.set(serviceAccount, jwt);
+      }
+      return jwt;
+    };
+    let podCounter = 0;
+    const newPod = (serviceAccount: string): Pod => {
+      podCounter += 1;
+      const n = String(podCounter).padStart(12, '0');
+      return { name: `pod-${podCounter}`, uid: `00000000-0000-4000-8000-${n}`, serviceAccount, jwt: jwtFor(serviceAccount) };
+    };
+    const mountOnce = async (pod: Pod, spc: Spc): Promise<void> => {
+      const res = await client.mount(mountRequest(pod, spc, dir));
+      if (res.errorCode !== '' || res.objectVersions !== spc.objects.length || res.files !== spc.objects.length) {
+        throw new Error(`mount of ${spc.name}: ${res.objectVersions} versions, ${res.files} files, error "${res.errorCode}"`);
+      }
+    };
+
+    // A node with 100 pods (10 ServiceAccounts), each with three volumes, mounted once before anything is timed.
+    const resident = Array.from({ length: 100 }, (_, i) => newPod(`resident-${i % 10}`));
+    await runLoad(resident.flatMap((pod) => [KV1, KV10, DYNAMIC].map((spc) => () => mountOnce(pod, spc))), CONCURRENCY);
+    // The limit's tokens for republishes: one login per resident ServiceAccount, as the provider holds.
+    const residentTokens = new Map<string, string>();
+    for (let i = 0; i < 10; i++) {
+      const res = await pool.request({
+        method: 'POST', path: '/v1/auth/kubernetes/login', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ role: ROLE, jwt: jwtFor(`resident-${i}`) }),
+      });
+      residentTokens.set(`resident-${i}`, ((await res.body.json()) as { auth: { client_token: string } }).auth.client_token);
+    }
+
+    const measure = async (ops: ReadonlyArray<() => Promise<void>>, concurrency: number, withRss: boolean): Promise<Measured> => {
+      await vault.clear();
+      if (withRss) await rss.start();
+      const before = { provider: await cpuMs(child.pid!), vault: await cpuMs(vault.pid), bench: process.cpuUsage() };
+      const load = await runLoad(ops, concurrency);
+      const bench = process.cpuUsage(before.bench);
+      const cpu = {
+        provider: ((await cpuMs(child.pid!)) - before.provider) / ops.length,
+        vault: ((await cpuMs(vault.pid)) - before.vault) / ops.length,
+        bench: (bench.user + bench.system) / 1000 / ops.length,
+      };
+      const peakRssMiB = withRss ? await rss.stop() : undefined;
+      return { load, cpuMs: cpu, counts: await vault.counts(), peakRssMiB };
+    };
+
+    const rows: ScenarioRow[] = [];
+    const scenario = async (
+      name: string,
+      concurrency: number,
+      count: number,
+      providerOp: (i: number) => Promise<void>,
+      limitOp: (i: number) => Promise<void>,
+    ): Promise<void> => {
+      const providerResult = await measure(Array.from({ length: count }, (_, i) => () => providerOp(i)), concurrency, true);
+      const limitResult = await measure(Array.from({ length: count }, (_, i) => () => limitOp(i)), concurrency, false);
+      rows.push({ name, concurrency, provider: providerResult, limit: limitResult });
+      const cpu = (m: Measured) => `provider ${m.cpuMs.provider.toFixed(2)}, Vault ${m.cpuMs.vault.toFixed(2)}, this process ${m.cpuMs.bench.toFixed(2)}`;
+      process.stderr.write(`  ${name}: CPU ms per mount: ${cpu(providerResult)} | limit: ${cpu(limitResult)}\n`);
+    };
+
+    const residentPod = (i: number): Pod => resident[i % resident.length]!;
+    const residentToken = (pod: Pod) => ({ token: residentTokens.get(pod.serviceAccount)! });
+
+    // Cold mount: a new pod of a new ServiceAccount: login, a static read, a database credential, a certificate.
+    const coldPods = Array.from({ length: 100 }, (_, i) => newPod(`cold-${i}`));
+    const coldLimitPods = Array.from({ length: 100 }, (_, i) => newPod(`cold-limit-${i}`));
+    await scenario('cold mount (new pod, new ServiceAccount; 1 KV + database + PKI)', 8, coldPods.length,
+      (i) => mountOnce(coldPods[i]!, APP),
+      (i) => limitMount(pool, APP.calls, { jwt: coldLimitPods[i]!.jwt }));
+
+    await scenario('republish, KV only, 1 object', CONCURRENCY, 4000,
+      (i) => mountOnce(residentPod(i), KV1),
+      (i) => limitMount(pool, KV1.calls, residentToken(residentPod(i))));
+
+    await scenario('republish, KV only, 10 objects', CONCURRENCY, 2000,
+      (i) => mountOnce(residentPod(i), KV10),
+      (i) => limitMount(pool, KV10.calls, residentToken(residentPod(i))));
+
+    // The limit mints a credential and a certificate per mount, as a provider without reuse must (~8 ms of Vault CPU).
+    await scenario('republish, database credential + PKI certificate', CONCURRENCY, 1000,
+      (i) => mountOnce(residentPod(i), DYNAMIC),
+      (i) => limitMount(pool, DYNAMIC.calls, residentToken(residentPod(i))));
+
+    // 200 new pods at once: a rollout of 20 Deployments (10 replicas each, one ServiceAccount per Deployment).
+    const burstPods = Array.from({ length: 200 }, (_, i) => newPod(`burst-${i % 20}`));
+    const burstLimitPods = Array.from({ length: 200 }, (_, i) => newPod(`burst-limit-${i % 20}`));
+    await scenario('burst: 200 new pods at once (20 ServiceAccounts; 1 KV + database + PKI)', 200, burstPods.length,
+      (i) => mountOnce(burstPods[i]!, APP),
+      (i) => limitMount(pool, APP.calls, { jwt: burstLimitPods[i]!.jwt }));
+
+    const seconds = (performance.now() - started) / 1000;
+    process.stdout.write(`${render(rows)}\n`);
+    process.stdout.write(
+      `\n${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}; whole run ${seconds.toFixed(0)} s.\n`,
+    );
+  } finally {
+    await limitPool?.close();
+    provider?.client.close();
+    if (provider !== undefined && provider.child.exitCode === null) {
+      const exited = once(provider.child, 'exit');
+      provider.child.kill('SIGTERM');
+      await exited;
+    }
+    await vault.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function perMount(counts: Record<RequestKind, number>, mounts: number, kind: RequestKind): string {
+  const v = counts[kind] / mounts;
+  return v === 0 ? '0' : v < 0.1 ? v.toFixed(3) : v.toFixed(2);
+}
+
+function render(rows: readonly ScenarioRow[]): string {
+  const header = ['scenario', 'client', 'mounts', 'conc.', 'mounts/s', 'p50 ms', 'p99 ms', 'login', 'read', 'dynamic', 'issue', 'renew', 'peak RSS MiB', 'thr. vs limit', 'p50 vs limit'];
+  const body: string[][] = [];
+  for (const row of rows) {
+    for (const who of ['provider', 'limit'] as const) {
+      const m = row[who];
+      const mounts = m.load.latenciesMs.length;
+      const p50 = percentile(m.load.latenciesMs, 50);
+      const thr = mounts / m.load.seconds;
+      const limitThr = row.limit.load.latenciesMs.length / row.limit.load.seconds;
+      const limitP50 = percentile(row.limit.load.latenciesMs, 50);
+      body.push([
+        who === 'provider' ? row.name : '',
+        who === 'provider' ? 'provider' : 'limit (bare undici)',
+        String(mounts),
+        String(row.concurrency),
+        thr.toFixed(0),
+        p50.toFixed(2),
+        percentile(m.load.latenciesMs, 99).toFixed(2),
+        ...(['login', 'read', 'dynamic', 'issue', 'renew'] as const).map((k) => perMount(m.counts, mounts, k)),
+        m.peakRssMiB === undefined ? '' : m.peakRssMiB.toFixed(1),
+        who === 'provider' ? `${(thr / limitThr).toFixed(2)}×` : '',
+        who === 'provider' ? `${(p50 / limitP50).toFixed(2)}×` : '',
+      ]);
+      if (m.load.errors > 0) throw new Error(`${row.name} (${who}): ${m.load.errors} failed mounts: ${m.load.firstError}`);
+    }
+  }
+  return formatTable(header, body);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exitCode = 1;
+});

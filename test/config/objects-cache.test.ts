@@ -1,0 +1,33 @@
+import assert from 'node:assert/strict';
+import { ObjectsMemo } from '../../src/config/objects-cache.js';
+import { parseObjects } from '../../src/config/objects.js';
+
+const list = (n: number) => `- objectName: "o${n}"\n  secretPath: "secret/data/app-${n}"\n  secretKey: "password"\n`;
+
+describe('config/objects-cache', () => {
+  it('parses a text once and hands back the same result, equal to a fresh parse', () => {
+    const memo = new ObjectsMemo();
+    const first = memo.parse(list(1));
+    assert.equal(memo.parse(list(1)), first);
+    assert.notEqual(parseObjects(list(1)), first, 'a plain parse builds a new result');
+    assert.deepEqual(parseObjects(list(1)), first);
+    assert.notEqual(memo.parse(list(2)), first);
+  });
+
+  it('keeps no failure: a broken list is reported every time', () => {
+    const memo = new ObjectsMemo();
+    assert.throws(() => memo.parse('- objectName: [unclosed'), /objects/);
+    assert.throws(() => memo.parse('- objectName: [unclosed'), /objects/);
+    assert.equal(memo.size, 0);
+  });
+
+  it('is bounded in entries and bytes', () => {
+    const byCount = new ObjectsMemo({ maxEntries: 2 });
+    for (const n of [1, 2, 3]) byCount.parse(list(n));
+    assert.equal(byCount.size, 2);
+    const byBytes = new ObjectsMemo({ maxBytes: 300 });
+    const big = list(1) + `  filePermission: 0600\n${'# padding\n'.repeat(50)}`;
+    assert.equal(byBytes.parse(big).objects.length, 1);
+    assert.equal(byBytes.size, 0, 'a text over the byte bound is parsed but not kept');
+  });
+});

@@ -34,7 +34,7 @@ async function main(argv: readonly string[]): Promise<number> {
     throw err;
   }
   if (parsed.kind === 'help') {
-    process.stdout.write(`${parsed.usage}\n`);
+    process.stdout.write(`${parsed.usage}\n\nSubcommands:\n  mount\n    \tMount a SecretProviderClass into a local directory, without a cluster (vault-csi-provider mount -help).\n`);
     return 0;
   }
   if (parsed.kind === 'version') {

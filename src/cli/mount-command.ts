@@ -12,7 +12,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { ErrorCode } from '../errors.js';
-import { ProviderError, toProviderError } from '../errors.js';
+import { errnoCode, ProviderError, toProviderError } from '../errors.js';
 import { parseGoBool } from '../config/go-syntax.js';
 import { TOKENS_KEY } from '../config/mount-request.js';
 import { Authenticator } from '../auth/authenticator.js';
@@ -161,7 +161,7 @@ async function readInput(path: string, what: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
   } catch (err: unknown) {
-    const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : 'error';
+    const code = errnoCode(err) ?? 'error';
     throw new UsageError(`cannot read the ${what} ${path} (${code})`, mountUsage());
   }
 }
@@ -245,7 +245,9 @@ export async function runMountCommand(argv: readonly string[], io: MountCommandI
       onIgnoredParameters: (names) => io.stderr(`note: ignoring unknown parameters: ${names.join(', ')}\n`),
     });
     const config = mounts.parse({ attributes: JSON.stringify(attributes), secrets: 'null', targetPath: target, permission: String(permission) });
-    await mkdir(target, { recursive: true, mode: 0o755 });
+    await mkdir(target, { recursive: true, mode: 0o755 }).catch((err: unknown) => {
+      throw new ProviderError('WRITE_FAILED', `cannot create the target directory ${target} (${errnoCode(err) ?? 'error'})`);
+    });
     const result = await mounts.mount(config);
 
     io.stdout(`${formatTable(reportRows(result))}\n`);

@@ -213,6 +213,14 @@ describe('cli: vault-csi-provider mount', function () {
       assert.equal(h.vault.countRequests(), 0);
     });
 
+    it('1 when the target directory cannot be created, naming it', async () => {
+      const blocker = join(h.dir, 'a-file');
+      await writeFile(blocker, 'x');
+      const r = await run(base(join(blocker, 'out')));
+      assert.equal(r.code, MountExitCodes.failed, r.err);
+      assert.match(r.err, /WRITE_FAILED: cannot create the target directory .*a-file\/out \(ENOTDIR\)/);
+    });
+
     it('1 when Vault cannot be reached', async () => {
       const r = await run([...base(), '--vault-addr', 'http://127.0.0.1:1', '--vault-request-timeout', '2s'], {});
       assert.equal(r.code, MountExitCodes.failed, r.err);

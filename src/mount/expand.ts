@@ -117,7 +117,12 @@ function privateKey(text: string): { pem: string; key: KeyObject } {
 }
 
 function selfSigned(cert: X509Certificate): boolean {
-  return cert.checkIssued(cert) && cert.verify(cert.publicKey);
+  try {
+    return cert.checkIssued(cert) && cert.verify(cert.publicKey);
+  } catch {
+    // A key type OpenSSL cannot verify with: not provably a root, so it is treated as an intermediate.
+    return false;
+  }
 }
 
 /** The CA certificates of the response: ca_chain (Vault's full chain, issuer first) or else issuing_ca. */

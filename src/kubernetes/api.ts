@@ -1,29 +1,17 @@
 /**
- * What the Kubernetes calls share: per-request options (abort signal, timeout) for @kubernetes/client-node's
- * object-parameter API, and a description of a failed call that is safe to put into a ProviderError message.
+ * What the Kubernetes calls share: the request signal (the caller's, bounded by a timeout), and a description of a
+ * failed call that is safe to put into a ProviderError message.
  */
-import { ApiException, Observable, type ConfigurationOptions, type ObservableMiddleware } from '@kubernetes/client-node';
 import { errnoCode, sanitizeVaultMessage } from '../errors.js';
+import { KubeApiError } from './kube-client.js';
 
 /** A Kubernetes API call that has not answered in this long is treated as failed; the caller (or kubelet) retries. */
 export const DEFAULT_KUBE_REQUEST_TIMEOUT_MS = 10_000;
 
-/**
- * Call options that abort the request when `signal` aborts or `timeoutMs` passes. The client's methods take no
- * signal; its RequestContext carries one, so a middleware sets it just before the request is sent.
- */
-export function requestOptions(signal: AbortSignal | undefined, timeoutMs: number): ConfigurationOptions<ObservableMiddleware> {
+/** A signal that aborts the request when `signal` aborts or `timeoutMs` passes. */
+export function requestSignal(signal: AbortSignal | undefined, timeoutMs: number): AbortSignal {
   const timeout = AbortSignal.timeout(timeoutMs);
-  const combined = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
-  const middleware: ObservableMiddleware = {
-    pre: (context) => {
-      context.setSignal(combined);
-      return new Observable(Promise.resolve(context));
-    },
-    post: (response) => new Observable(Promise.resolve(response)),
-  };
-  // 'append' keeps whatever middleware the KubeConfig's own configuration has.
-  return { middleware: [middleware], middlewareMergeStrategy: 'append' };
+  return signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
 }
 
 export interface ApiFailure {
@@ -39,8 +27,8 @@ export interface ApiFailure {
 
 /** A failed client call, described from the status and the Status object only (never from request data). */
 export function describeApiFailure(err: unknown): ApiFailure {
-  if (err instanceof ApiException) {
-    const code = err.code;
+  if (err instanceof KubeApiError) {
+    const code = err.status;
     const status = parseStatus(err.body);
     const reason = status.reason ?? (code === 401 ? 'Unauthorized' : undefined);
     const tail = status.message === undefined ? '' : `: ${sanitizeVaultMessage(status.message)}`;
@@ -52,11 +40,11 @@ export function describeApiFailure(err: unknown): ApiFailure {
     };
   }
   const name = err instanceof Error ? err.name : typeof err;
-  if (name === 'AbortError' || name === 'TimeoutError') {
+  if (name === 'AbortError' || name === 'TimeoutError' || errnoCode(err) === 'UND_ERR_ABORTED') {
     return { httpStatus: undefined, reason: undefined, detail: 'the Kubernetes API did not answer in time', aborted: true };
   }
-  // node-fetch's FetchError and fs errors (the token or CA file) carry an errno-style code; their messages may
-  // hold URLs or paths, so only the code is quoted.
+  // Connection errors and fs errors (the token or CA file) carry an errno-style code; their messages may hold
+  // URLs or paths, so only the code is quoted.
   const code = errnoCode(err);
   if (code !== undefined && code !== '') {
     return { httpStatus: undefined, reason: undefined, detail: `the Kubernetes API request failed (${code})`, aborted: false };
@@ -69,10 +57,10 @@ export function describeApiFailure(err: unknown): ApiFailure {
  * can quote the response they choked on — a token, a Secret's data — so they are described, not attached.
  */
 export function safeCause(err: unknown): { cause?: unknown } {
-  return err instanceof ApiException ? { cause: err } : {};
+  return err instanceof KubeApiError ? { cause: err } : {};
 }
 
-/** The `reason` and `message` of a Kubernetes Status body, which the client hands over as text. */
+/** The `reason` and `message` of a Kubernetes Status body, as text. */
 function parseStatus(body: unknown): { reason: string | undefined; message: string | undefined } {
   let value: unknown = body;
   if (typeof body === 'string') {

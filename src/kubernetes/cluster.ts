@@ -5,8 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
 import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
 import { errnoCode, ProviderError } from '../errors.js';
+import type { KubeConfig } from './kube-client.js';
 
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
@@ -52,34 +52,29 @@ export function detectCluster(
     );
   }
 
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromClusterAndUser(
+  const kubeConfig: KubeConfig = {
+    server,
+    skipTLSVerify: false,
     // Without ca.crt the system roots are used, as client-go does after logging the missing file.
-    { name: 'in-cluster', server, skipTLSVerify: false, ...(hasCa ? { caFile } : {}) },
-    // The token is a projected, rotating file: the client's tokenFile provider re-reads it every minute, where a
-    // token copied into the config now would expire within the hour.
-    { name: 'in-cluster', authProvider: { name: 'tokenFile', config: { tokenFile } } },
-  );
+    ...(hasCa ? { caFile } : {}),
+    // The token is a projected, rotating file: the client re-reads it every minute, where a token copied into the
+    // config now would expire within the hour.
+    tokenFile,
+  };
   return { kubeConfig, namespace };
 }
 
 /**
  * A KubeConfig for one API server and a fixed bearer token (tests point it at the fake API server; also usable with
- * `kubectl proxy`). A plain `http:` server needs `skipTLSVerify`, which the client insists on for http URLs.
+ * `kubectl proxy`).
  */
 export function kubeConfigFromUrl(server: string, token: string, options: { caData?: string; skipTLSVerify?: boolean } = {}): KubeConfig {
-  const plainHttp = server.startsWith('http:');
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromClusterAndUser(
-    {
-      name: 'explicit',
-      server,
-      skipTLSVerify: plainHttp || options.skipTLSVerify === true,
-      ...(options.caData === undefined ? {} : { caData: options.caData }),
-    },
-    { name: 'explicit', token },
-  );
-  return kubeConfig;
+  return {
+    server,
+    skipTLSVerify: options.skipTLSVerify === true,
+    ...(options.caData === undefined ? {} : { caData: options.caData }),
+    token,
+  };
 }
 
 /** The file's text, or undefined when it does not exist; any other failure is an error worth stopping for. */

@@ -4,10 +4,15 @@
  * read once and kept in memory: the Secret is immutable, so it cannot change under us.
  */
 import { randomBytes as cryptoRandomBytes } from 'node:crypto';
-import { CoreV1Api, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
 import { ProviderError } from '../errors.js';
 import type { HmacKeySource } from '../mount/hmac-key.js';
-import { DEFAULT_KUBE_REQUEST_TIMEOUT_MS, describeApiFailure, requestOptions, safeCause, type ApiFailure } from './api.js';
+import { DEFAULT_KUBE_REQUEST_TIMEOUT_MS, describeApiFailure, requestSignal, safeCause, type ApiFailure } from './api.js';
+import { KubeClient, type KubeConfig } from './kube-client.js';
+
+/** The fields of a v1 Secret this source reads. */
+interface SecretObject {
+  readonly data?: Readonly<Record<string, string>>;
+}
 
 /** The data key, length and label the reference's Secret has (plus the label), so either provider can read it. */
 export const HMAC_SECRET_DATA_KEY = 'key';
@@ -26,7 +31,7 @@ export interface KubeSecretHmacKeySourceOptions {
 
 export class KubeSecretHmacKeySource implements HmacKeySource {
   readonly description: string;
-  readonly #api: CoreV1Api;
+  readonly #api: KubeClient;
   readonly #namespace: string;
   readonly #name: string;
   readonly #timeoutMs: number;
@@ -39,7 +44,7 @@ export class KubeSecretHmacKeySource implements HmacKeySource {
    * @param secretName `--hmac-secret-name`
    */
   constructor(kubeConfig: KubeConfig, namespace: string, secretName: string, options: KubeSecretHmacKeySourceOptions = {}) {
-    this.#api = kubeConfig.makeApiClient(CoreV1Api);
+    this.#api = new KubeClient(kubeConfig);
     this.#namespace = namespace;
     this.#name = secretName;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_KUBE_REQUEST_TIMEOUT_MS;
@@ -66,12 +71,13 @@ export class KubeSecretHmacKeySource implements HmacKeySource {
     if (existing !== undefined) return this.#keyFrom(existing);
 
     const candidate = this.#randomBytes(HMAC_KEY_LENGTH);
-    let created: V1Secret;
+    let created: SecretObject;
     try {
-      created = await this.#api.createNamespacedSecret(
-        {
-          namespace: this.#namespace,
-          body: {
+      created = asSecret(
+        await this.#api.request(
+          'POST',
+          `/api/v1/namespaces/${encodeURIComponent(this.#namespace)}/secrets`,
+          {
             apiVersion: 'v1',
             kind: 'Secret',
             metadata: { name: this.#name, namespace: this.#namespace, labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE } },
@@ -80,8 +86,8 @@ export class KubeSecretHmacKeySource implements HmacKeySource {
             immutable: true,
             data: { [HMAC_SECRET_DATA_KEY]: candidate.toString('base64') },
           },
-        },
-        requestOptions(undefined, this.#timeoutMs),
+          requestSignal(undefined, this.#timeoutMs),
+        ),
       );
     } catch (err: unknown) {
       const failure = describeApiFailure(err);
@@ -100,9 +106,10 @@ export class KubeSecretHmacKeySource implements HmacKeySource {
   }
 
   /** The Secret, or undefined when it does not exist. */
-  async #read(): Promise<V1Secret | undefined> {
+  async #read(): Promise<SecretObject | undefined> {
     try {
-      return await this.#api.readNamespacedSecret({ name: this.#name, namespace: this.#namespace }, requestOptions(undefined, this.#timeoutMs));
+      const path = `/api/v1/namespaces/${encodeURIComponent(this.#namespace)}/secrets/${encodeURIComponent(this.#name)}`;
+      return asSecret(await this.#api.request('GET', path, undefined, requestSignal(undefined, this.#timeoutMs)));
     } catch (err: unknown) {
       const failure = describeApiFailure(err);
       if (failure.httpStatus === 404) return undefined;
@@ -110,7 +117,7 @@ export class KubeSecretHmacKeySource implements HmacKeySource {
     }
   }
 
-  #keyFrom(secret: V1Secret): Buffer {
+  #keyFrom(secret: SecretObject): Buffer {
     const encoded = secret.data?.[HMAC_SECRET_DATA_KEY];
     const key = typeof encoded === 'string' ? Buffer.from(encoded, 'base64') : undefined;
     if (key === undefined || key.length === 0) {
@@ -134,4 +141,14 @@ export class KubeSecretHmacKeySource implements HmacKeySource {
       safeCause(err),
     );
   }
+}
+
+/** The answer as a Secret: only `data` is read, and only string values in it count. */
+function asSecret(answer: unknown): SecretObject {
+  if (typeof answer !== 'object' || answer === null) return {};
+  const data = (answer as { data?: unknown }).data;
+  if (typeof data !== 'object' || data === null) return {};
+  const strings: Record<string, string> = {};
+  for (const [k, v] of Object.entries(data)) if (typeof v === 'string') strings[k] = v;
+  return { data: strings };
 }

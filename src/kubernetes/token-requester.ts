@@ -3,11 +3,11 @@
  * without `tokenRequests`). As the reference does: the pod's ServiceAccount, the configured audience, 15 minutes,
  * bound to the pod by name and UID so the token dies with the pod.
  */
-import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { ServiceAccountTokenRequester } from '../auth/token-requester.js';
 import type { PodInfo } from '../config/types.js';
 import { ProviderError } from '../errors.js';
-import { DEFAULT_KUBE_REQUEST_TIMEOUT_MS, describeApiFailure, requestOptions, safeCause } from './api.js';
+import { DEFAULT_KUBE_REQUEST_TIMEOUT_MS, describeApiFailure, requestSignal, safeCause } from './api.js';
+import { KubeClient, type KubeConfig } from './kube-client.js';
 
 /** 15 minutes, the reference's lifetime; the API server's minimum is 10 minutes. */
 export const TOKEN_EXPIRATION_SECONDS = 900;
@@ -26,11 +26,11 @@ export interface KubeTokenRequesterOptions {
 }
 
 export class KubeTokenRequester implements ServiceAccountTokenRequester {
-  readonly #api: CoreV1Api;
+  readonly #api: KubeClient;
   readonly #timeoutMs: number;
 
   constructor(kubeConfig: KubeConfig, options: KubeTokenRequesterOptions = {}) {
-    this.#api = kubeConfig.makeApiClient(CoreV1Api);
+    this.#api = new KubeClient(kubeConfig);
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_KUBE_REQUEST_TIMEOUT_MS;
   }
 
@@ -47,24 +47,23 @@ export class KubeTokenRequester implements ServiceAccountTokenRequester {
 
     let token: unknown;
     try {
-      const response = await this.#api.createNamespacedServiceAccountToken(
+      const path = `/api/v1/namespaces/${encodeURIComponent(pod.namespace)}/serviceaccounts/${encodeURIComponent(pod.serviceAccountName)}/token`;
+      const response = await this.#api.request(
+        'POST',
+        path,
         {
-          name: pod.serviceAccountName,
-          namespace: pod.namespace,
-          body: {
-            apiVersion: 'authentication.k8s.io/v1',
-            kind: 'TokenRequest',
-            spec: {
-              // An empty audience means the API server's default audiences, as in the reference.
-              audiences: audience === '' ? [] : [audience],
-              expirationSeconds: TOKEN_EXPIRATION_SECONDS,
-              boundObjectRef: { kind: 'Pod', apiVersion: 'v1', name: pod.name, uid: pod.uid },
-            },
+          apiVersion: 'authentication.k8s.io/v1',
+          kind: 'TokenRequest',
+          spec: {
+            // An empty audience means the API server's default audiences, as in the reference.
+            audiences: audience === '' ? [] : [audience],
+            expirationSeconds: TOKEN_EXPIRATION_SECONDS,
+            boundObjectRef: { kind: 'Pod', apiVersion: 'v1', name: pod.name, uid: pod.uid },
           },
         },
-        requestOptions(signal, this.#timeoutMs),
+        requestSignal(signal, this.#timeoutMs),
       );
-      token = response.status?.token;
+      token = (response as { status?: { token?: unknown } } | undefined)?.status?.token;
     } catch (err: unknown) {
       const failure = describeApiFailure(err);
       if (signal?.aborted === true) {

@@ -1,7 +1,7 @@
 /**
  * A small fake Kubernetes API server: a real HTTP server on 127.0.0.1 speaking the REST shapes of the calls the
  * provider makes (TokenRequest create; Secret get and create), so src/kubernetes/ is tested through
- * @kubernetes/client-node and the wire, not through mocks. It checks the bearer token, records the traffic without
+ * our Kubernetes client and the wire, not through mocks. It checks the bearer token, records the traffic without
  * bodies, and has knobs for the failures the provider must survive.
  */
 import { createHash, randomUUID } from 'node:crypto';

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ProviderError } from '../../src/errors.js';
 import { detectCluster, kubeConfigFromUrl, SERVICE_ACCOUNT_DIR } from '../../src/kubernetes/cluster.js';
+import { KubeApiError, KubeClient } from '../../src/kubernetes/kube-client.js';
+import { FakeKubeApi } from '../helpers/fake-kube-api.js';
 
 describe('detectCluster', () => {
   let dir: string;
@@ -34,23 +36,28 @@ describe('detectCluster', () => {
 
     assert.ok(cluster !== undefined);
     assert.equal(cluster.namespace, 'csi');
-    const server = cluster.kubeConfig.getCurrentCluster();
-    assert.equal(server?.server, 'https://10.96.0.1:443');
-    assert.equal(server?.skipTLSVerify, false);
-    assert.equal(server?.caFile, join(dir, 'ca.crt'));
+    const config = cluster.kubeConfig;
+    assert.equal(config.server, 'https://10.96.0.1:443');
+    assert.equal(config.skipTLSVerify, false);
+    assert.equal(config.caFile, join(dir, 'ca.crt'));
     // The token stays a file reference so rotated tokens are picked up.
-    const user = cluster.kubeConfig.getCurrentUser() as { token?: string; authProvider?: { config?: { tokenFile?: string } } } | null;
-    assert.equal(user?.token, undefined);
-    assert.equal(user?.authProvider?.config?.tokenFile, join(dir, 'token'));
+    assert.equal(config.token, undefined);
+    assert.equal(config.tokenFile, join(dir, 'token'));
   });
 
   it('sends the token from the file as the bearer credential', async () => {
-    await serviceAccountFiles({ token: 'sa-token', namespace: 'csi' });
-    const cluster = detectCluster(env, undefined, dir);
-    assert.ok(cluster !== undefined);
-    const options: { headers?: Record<string, string> } = {};
-    await cluster.kubeConfig.applyToHTTPSOptions(options);
-    assert.equal(options.headers?.['Authorization'], 'Bearer sa-token');
+    const api = await FakeKubeApi.start({ token: 'sa-token' });
+    try {
+      await serviceAccountFiles({ token: 'sa-token\n', namespace: 'csi' });
+      const cluster = detectCluster(env, undefined, dir);
+      assert.ok(cluster !== undefined);
+      // Same settings, pointed at the fake API server over plain http.
+      const client = new KubeClient({ ...cluster.kubeConfig, server: api.url });
+      await assert.rejects(client.request('GET', '/api/v1/namespaces/csi/secrets/x', undefined, AbortSignal.timeout(5_000)), KubeApiError);
+      assert.equal(api.requests[0]?.authorized, true);
+    } finally {
+      await api.close();
+    }
   });
 
   it('lets POD_NAMESPACE override the namespace file', async () => {
@@ -66,12 +73,12 @@ describe('detectCluster', () => {
   it('brackets an IPv6 host and defaults the port to 443', async () => {
     await serviceAccountFiles({ token: 't', namespace: 'csi' });
     const cluster = detectCluster({ KUBERNETES_SERVICE_HOST: 'fd00::1' }, undefined, dir);
-    assert.equal(cluster?.kubeConfig.getCurrentCluster()?.server, 'https://[fd00::1]:443');
+    assert.equal(cluster?.kubeConfig.server, 'https://[fd00::1]:443');
   });
 
   it('leaves the CA to the system roots when ca.crt is absent', async () => {
     await serviceAccountFiles({ token: 't', namespace: 'csi' });
-    assert.equal(detectCluster(env, undefined, dir)?.kubeConfig.getCurrentCluster()?.caFile, undefined);
+    assert.equal(detectCluster(env, undefined, dir)?.kubeConfig.caFile, undefined);
   });
 
   it('is not in a cluster without KUBERNETES_SERVICE_HOST', async () => {
@@ -117,17 +124,15 @@ describe('detectCluster', () => {
 });
 
 describe('kubeConfigFromUrl', () => {
-  it('points at the server with a fixed bearer token', async () => {
+  it('points at the server with a fixed bearer token', () => {
     const kubeConfig = kubeConfigFromUrl('http://127.0.0.1:1234', 'tok');
-    assert.equal(kubeConfig.getCurrentCluster()?.server, 'http://127.0.0.1:1234');
-    // The client refuses plain http unless TLS verification is marked off.
-    assert.equal(kubeConfig.getCurrentCluster()?.skipTLSVerify, true);
-    const options: { headers?: Record<string, string> } = {};
-    await kubeConfig.applyToHTTPSOptions(options);
-    assert.equal(options.headers?.['Authorization'], 'Bearer tok');
+    assert.equal(kubeConfig.server, 'http://127.0.0.1:1234');
+    assert.equal(kubeConfig.token, 'tok');
+    assert.equal(kubeConfig.tokenFile, undefined);
   });
 
-  it('keeps TLS verification on for https', () => {
-    assert.equal(kubeConfigFromUrl('https://api.example:6443', 'tok').getCurrentCluster()?.skipTLSVerify, false);
+  it('keeps TLS verification on unless told otherwise', () => {
+    assert.equal(kubeConfigFromUrl('https://api.example:6443', 'tok').skipTLSVerify, false);
+    assert.equal(kubeConfigFromUrl('https://api.example:6443', 'tok', { skipTLSVerify: true }).skipTLSVerify, true);
   });
 });

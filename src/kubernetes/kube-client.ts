@@ -1,0 +1,107 @@
+/**
+ * The provider's whole use of the Kubernetes API is two calls (TokenRequest, and reading or creating the HMAC
+ * Secret), so it speaks to the API server over undici itself instead of loading @kubernetes/client-node. That
+ * library's generated models cost about 65 MiB of resident memory in every provider on every node, where the
+ * reference's DaemonSet allows 100 MiB for everything (measured with `npm run bench`; see README "Rotation and
+ * caching").
+ *
+ * Like client-go's in-cluster config: bearer token from the projected ServiceAccount token file, re-read at most a
+ * minute apart (it rotates); the cluster CA from ca.crt, or the system roots when there is none.
+ */
+import { readFile as readFileAsync } from 'node:fs/promises';
+import { Agent, request as undiciRequest } from 'undici';
+
+/** Where the API server is and how to authenticate to it. Holds a token when given one: never log it. */
+export interface KubeConfig {
+  /** `https://host:port`, or `http://…` for a local proxy or a test server. */
+  readonly server: string;
+  readonly skipTLSVerify: boolean;
+  /** PEM bundle to trust, as a file (in-cluster ca.crt) or as text; neither means the system roots. */
+  readonly caFile?: string;
+  readonly caData?: string;
+  /** A fixed bearer token (tests, `kubectl proxy`)… */
+  readonly token?: string;
+  /** …or a token file, re-read at most TOKEN_FILE_REFRESH_MS apart. */
+  readonly tokenFile?: string;
+}
+
+/** client-go re-reads the projected token once a minute; the kubelet rotates it well before it expires. */
+export const TOKEN_FILE_REFRESH_MS = 60_000;
+
+/** A non-2xx answer from the API server. `body` is the Status text the server sent (no request data). */
+export class KubeApiError extends Error {
+  override readonly name = 'KubeApiError';
+  readonly status: number;
+  readonly body: string;
+
+  constructor(status: number, body: string) {
+    super(`the Kubernetes API answered ${status}`);
+    this.status = status;
+    this.body = body;
+  }
+}
+
+export interface KubeClientOptions {
+  readonly now?: () => number;
+  readonly readFile?: (path: string) => Promise<string>;
+}
+
+export class KubeClient {
+  readonly #config: KubeConfig;
+  readonly #now: () => number;
+  readonly #readFile: (path: string) => Promise<string>;
+  #agent: Promise<Agent> | undefined;
+  #token: { readonly value: string; readonly readAt: number } | undefined;
+
+  constructor(config: KubeConfig, options: KubeClientOptions = {}) {
+    this.#config = config;
+    this.#now = options.now ?? Date.now;
+    this.#readFile = options.readFile ?? ((path) => readFileAsync(path, 'utf8'));
+  }
+
+  /** The JSON answer of a 2xx response; throws KubeApiError for any other status. */
+  async request(method: 'GET' | 'POST', path: string, body: unknown, signal: AbortSignal): Promise<unknown> {
+    const [agent, token] = await Promise.all([this.#dispatcher(), this.#bearer()]);
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (token !== undefined) headers['authorization'] = `Bearer ${token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const res = await undiciRequest(new URL(path, this.#config.server), {
+      method,
+      headers,
+      dispatcher: agent,
+      signal,
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await res.body.text();
+    if (res.statusCode < 200 || res.statusCode > 299) throw new KubeApiError(res.statusCode, text);
+    return text === '' ? undefined : (JSON.parse(text) as unknown);
+  }
+
+  #dispatcher(): Promise<Agent> {
+    if (this.#agent === undefined) {
+      const created = (async () => {
+        const { caFile, caData, skipTLSVerify } = this.#config;
+        const ca = caData ?? (caFile === undefined ? undefined : await this.#readFile(caFile));
+        // Few calls, far apart: keep no idle connection around.
+        return new Agent({ keepAliveTimeout: 1_000, connect: { rejectUnauthorized: !skipTLSVerify, ...(ca === undefined ? {} : { ca }) } });
+      })();
+      this.#agent = created;
+      // A CA file that cannot be read now may be there on the next mount.
+      created.catch(() => {
+        if (this.#agent === created) this.#agent = undefined;
+      });
+    }
+    return this.#agent;
+  }
+
+  async #bearer(): Promise<string | undefined> {
+    if (this.#config.token !== undefined) return this.#config.token;
+    const file = this.#config.tokenFile;
+    if (file === undefined) return undefined;
+    const now = this.#now();
+    if (this.#token === undefined || now - this.#token.readAt >= TOKEN_FILE_REFRESH_MS) {
+      this.#token = { value: (await this.#readFile(file)).trim(), readAt: now };
+    }
+    return this.#token.value;
+  }
+}

@@ -1,6 +1,13 @@
 # syntax=docker/dockerfile:1
-# Build stage: dev dependencies, compile TypeScript to dist/.
-FROM node:20.20.2-bookworm-slim AS build
+# The provider image: docker build -t vault-csi-provider-ts:0.1.0 .
+#
+# Three stages on one pinned Node 20 base: `build` compiles src/ with the dev dependencies, `deps` installs the
+# production dependencies alone, and the runtime stage takes node_modules, dist/, proto/ and package.json from them
+# — no compiler, no tests, no test Vault server, no npm. It needs no writable path, so it runs with
+# readOnlyRootFilesystem. Pin the digest too in production: FROM node:20.20.2-bookworm-slim@sha256:<digest>.
+ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+
+FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -9,15 +16,29 @@ COPY proto ./proto
 COPY src ./src
 RUN npm run build
 
-# Runtime stage: production dependencies and dist/ only. The test Vault server and tests never enter the image.
-FROM node:20.20.2-bookworm-slim
-ENV NODE_ENV=production
+FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
+ENV NODE_ENV=production
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+# No install scripts: no production dependency needs one (protobufjs's only checks version schemes).
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+
+FROM ${NODE_IMAGE}
+LABEL org.opencontainers.image.title="vault-csi-provider-ts" \
+      org.opencontainers.image.description="Secrets Store CSI Driver provider for HashiCorp Vault, in TypeScript" \
+      org.opencontainers.image.licenses="MPL-2.0"
+ENV NODE_ENV=production
+# npm, npx, yarn and corepack are not needed to run the provider: fewer binaries, fewer CVE reports.
+RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack /opt/yarn-* \
+      /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack /usr/local/bin/yarn /usr/local/bin/yarnpkg
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY package.json ./
 COPY proto ./proto
 COPY --from=build /src/dist ./dist
-# Non-root by default; the DaemonSet runs as root only where the hostPath socket directory needs it (see README).
+# Non-root by default (the base image's "node" user). The DaemonSet runs it as root without capabilities where the
+# hostPath socket directory is root-owned; see README, "Running as non-root".
 USER 1000:1000
+EXPOSE 8080
 ENTRYPOINT ["node", "/app/dist/main.js"]
 CMD ["--endpoint=/provider/vault.sock"]

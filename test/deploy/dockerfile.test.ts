@@ -1,0 +1,179 @@
+/**
+ * The Dockerfile, checked without a Docker engine: what it copies exists and survives .dockerignore, no test code
+ * can reach the build context, the base is a pinned Node 20, the runtime stage is non-root with the provider as
+ * entrypoint — and the runtime stage's layout, staged in a temporary directory (production dependencies from
+ * package-lock.json, dist/, proto/, package.json), runs `node dist/main.js --version`.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { cp, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const ROOT = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
+const run = promisify(execFile);
+
+interface Instruction {
+  readonly op: string;
+  readonly args: string;
+}
+
+interface Stage {
+  readonly from: string;
+  readonly name: string | undefined;
+  readonly instructions: Instruction[];
+}
+
+/** Dockerfile → stages of instructions (comments dropped, `\` continuations joined, ARG defaults substituted). */
+function parseDockerfile(text: string): { args: Map<string, string>; stages: Stage[] } {
+  const logical: string[] = [];
+  let current = '';
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line.startsWith('#') || line === '') continue;
+    if (line.endsWith('\\')) {
+      current += `${line.slice(0, -1)} `;
+      continue;
+    }
+    logical.push(current + line);
+    current = '';
+  }
+  const args = new Map<string, string>();
+  const stages: Stage[] = [];
+  for (const line of logical) {
+    const [op = '', ...rest] = line.split(/\s+/);
+    const argText = rest.join(' ');
+    if (op.toUpperCase() === 'ARG' && stages.length === 0) {
+      const [name = '', value = ''] = argText.split('=');
+      args.set(name, value);
+    } else if (op.toUpperCase() === 'FROM') {
+      const m = /^(\S+)(?:\s+AS\s+(\S+))?$/i.exec(argText)!;
+      const from = m[1]!.replace(/\$\{(\w+)\}/g, (_, n: string) => args.get(n) ?? '');
+      stages.push({ from, name: m[2], instructions: [] });
+    } else {
+      stages.at(-1)?.instructions.push({ op: op.toUpperCase(), args: argText });
+    }
+  }
+  return { args, stages };
+}
+
+/** .dockerignore semantics: the last rule that matches the path or one of its parents decides; `!` re-includes. */
+function dockerIgnored(rules: readonly string[], path: string): boolean {
+  const toRegex = (pattern: string): RegExp =>
+    new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*\*/g, '\u0000').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]').replace(/\u0000/g, '.*')}$`);
+  const parts = path.split('/');
+  const candidates = parts.map((_, i) => parts.slice(0, i + 1).join('/'));
+  let ignored = false;
+  for (const raw of rules) {
+    const negate = raw.startsWith('!');
+    const pattern = (negate ? raw.slice(1) : raw).replace(/^\/+|\/+$/g, '');
+    const re = toRegex(pattern);
+    if (candidates.some((c) => re.test(c))) ignored = !negate;
+  }
+  return ignored;
+}
+
+async function listFiles(dir: string, prefix = ''): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(join(dir, prefix), { withFileTypes: true })) {
+    const path = prefix === '' ? entry.name : `${prefix}/${entry.name}`;
+    if (entry.name === 'node_modules' || entry.name === '.git') {
+      out.push(path);
+      continue;
+    }
+    if (entry.isDirectory()) out.push(...(await listFiles(dir, path)));
+    else out.push(path);
+  }
+  return out;
+}
+
+describe('Dockerfile and .dockerignore', function () {
+  this.timeout(180_000);
+  let stages: Stage[];
+  let ignoreRules: string[];
+
+  before(async () => {
+    ({ stages } = parseDockerfile(await readFile(join(ROOT, 'Dockerfile'), 'utf8')));
+    ignoreRules = (await readFile(join(ROOT, '.dockerignore'), 'utf8')).split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  });
+
+  it('builds on one pinned Node 20 base in every stage', () => {
+    assert.equal(stages.length, 3);
+    for (const s of stages) assert.match(s.from, /^node:20\.\d+\.\d+-[a-z]+-slim(@sha256:[0-9a-f]{64})?$/, s.from);
+    assert.equal(new Set(stages.map((s) => s.from)).size, 1);
+  });
+
+  it('copies only files that exist and that .dockerignore lets through', async () => {
+    let sources = 0;
+    for (const s of stages) {
+      for (const i of s.instructions.filter((x) => x.op === 'COPY' && !x.args.startsWith('--from='))) {
+        const parts = i.args.split(/\s+/);
+        for (const src of parts.slice(0, -1)) {
+          sources += 1;
+          await stat(join(ROOT, src)); // throws if missing
+          assert.equal(dockerIgnored(ignoreRules, src), false, `${src} is excluded from the build context`);
+        }
+      }
+    }
+    assert.ok(sources >= 7);
+  });
+
+  it('keeps tests, the test Vault server, scripts, deploy/ and examples/ out of the build context', async () => {
+    const context = (await listFiles(ROOT)).filter((p) => !dockerIgnored(ignoreRules, p));
+    assert.ok(context.includes('src/main.ts'));
+    assert.ok(context.includes('proto/service.proto'));
+    for (const p of context) {
+      assert.match(p, /^(?:src\/|proto\/|package\.json$|package-lock\.json$|tsconfig(?:\.build)?\.json$)/, `${p} would be sent to the build`);
+    }
+    for (const p of ['test/vault-server/index.ts', 'test/e2e/mount.test.ts', 'node_modules', '.git', 'dist/main.js', 'scripts/demo.ts', 'examples/dotfile.yaml']) {
+      assert.equal(dockerIgnored(ignoreRules, p), true, p);
+    }
+  });
+
+  it('runs the provider, non-root by default, from dist/ with production dependencies only', () => {
+    const runtime = stages.at(-1)!;
+    const op = (name: string) => runtime.instructions.filter((i) => i.op === name).map((i) => i.args);
+    assert.deepEqual(op('USER'), ['1000:1000']);
+    assert.deepEqual(op('ENTRYPOINT'), ['["node", "/app/dist/main.js"]']);
+    assert.deepEqual(op('CMD'), ['["--endpoint=/provider/vault.sock"]']);
+    assert.deepEqual(op('COPY').sort(), ['--from=build /src/dist ./dist', '--from=deps /app/node_modules ./node_modules', 'package.json ./', 'proto ./proto'].sort());
+    const deps = stages.find((s) => s.name === 'deps')!;
+    assert.ok(deps.instructions.some((i) => i.op === 'RUN' && /npm ci --omit=dev/.test(i.args)));
+    const build = stages.find((s) => s.name === 'build')!;
+    assert.ok(build.instructions.some((i) => i.op === 'RUN' && i.args === 'npm run build'));
+  });
+
+  it('the runtime layout starts: `npm ci --omit=dev` + dist/ + proto/ + package.json, then `node dist/main.js --version`', async function () {
+    // dist/ is what `npm run build` (the build stage's command) produced; npm test builds it before the tests.
+    const built = await stat(join(ROOT, 'dist', 'main.js')).catch(() => undefined);
+    if (built === undefined) this.skip();
+    const stage = await mkdtemp(join(tmpdir(), 'vcp-image-'));
+    try {
+      const app = join(stage, 'app');
+      for (const f of ['package.json', 'package-lock.json']) await cp(join(ROOT, f), join(app, f));
+      // The deps stage, from npm's cache when it has the packages (CI ran npm ci before the tests).
+      await run('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline'], {
+        cwd: app,
+        env: { ...process.env, NODE_ENV: 'production' },
+        timeout: 150_000,
+      });
+      await rm(join(app, 'package-lock.json'));
+      await cp(join(ROOT, 'proto'), join(app, 'proto'), { recursive: true });
+      await cp(join(ROOT, 'dist'), join(app, 'dist'), { recursive: true });
+
+      const installed = await readdir(join(app, 'node_modules'));
+      for (const dev of ['typescript', 'mocha', 'tsx', '@peculiar', 'kubernetes-models', 'fast-check', 'c8']) {
+        assert.ok(!installed.includes(dev), `${dev} is a dev dependency`);
+      }
+      const { stdout } = await run(process.execPath, [join(app, 'dist', 'main.js'), '--version'], { cwd: stage, timeout: 30_000 });
+      const info = JSON.parse(stdout) as { version: string };
+      const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string; dependencies: Record<string, string> };
+      assert.equal(info.version, pkg.version);
+      // Every module loads at start-up (static imports), so --version proves the production dependencies suffice.
+      for (const dep of Object.keys(pkg.dependencies)) assert.ok(installed.includes(dep.split('/')[0]!), `${dep} is installed`);
+    } finally {
+      await rm(stage, { recursive: true, force: true });
+    }
+  });
+});

@@ -61,7 +61,7 @@ function parseDockerfile(text: string): { args: Map<string, string>; stages: Sta
 /** .dockerignore semantics: the last rule that matches the path or one of its parents decides; `!` re-includes. */
 function dockerIgnored(rules: readonly string[], path: string): boolean {
   const toRegex = (pattern: string): RegExp =>
-    new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*\*/g, '\u0000').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]').replace(/\u0000/g, '.*')}$`);
+    new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*\*/g, '<<any>>').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]').replace(/<<any>>/g, '.*')}$`);
   const parts = path.split('/');
   const candidates = parts.map((_, i) => parts.slice(0, i + 1).join('/'));
   let ignored = false;

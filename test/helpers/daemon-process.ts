@@ -1,0 +1,70 @@
+/**
+ * The provider as a separate process, as the DaemonSet runs it: `dist/main.js` when built (`npm test` builds first),
+ * else the TypeScript entry through tsx. Collects stdout/stderr and knows when the provider says it is serving.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { once } from 'node:events';
+
+const DIST_MAIN = new URL('../../dist/main.js', import.meta.url).pathname;
+const SRC_MAIN = new URL('../../src/main.ts', import.meta.url).pathname;
+export const DAEMON_ENTRY: readonly string[] = existsSync(DIST_MAIN) ? [DIST_MAIN] : ['--import', 'tsx', SRC_MAIN];
+
+export class DaemonProcess {
+  readonly out: string[] = [];
+  readonly err: string[] = [];
+  readonly exited: Promise<number | null>;
+  readonly child: ChildProcess;
+
+  constructor(args: readonly string[], env: Record<string, string> = {}, nodeOptions: readonly string[] = []) {
+    this.child = spawn(process.execPath, [...nodeOptions, ...DAEMON_ENTRY, ...args], {
+      // NODE_V8_COVERAGE passes through so c8 counts the child's coverage too.
+      env: {
+        PATH: process.env['PATH'] ?? '',
+        ...(process.env['NODE_V8_COVERAGE'] === undefined ? {} : { NODE_V8_COVERAGE: process.env['NODE_V8_COVERAGE'] }),
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child.stdout!.on('data', (d: Buffer) => this.out.push(d.toString()));
+    this.child.stderr!.on('data', (d: Buffer) => this.err.push(d.toString()));
+    this.exited = once(this.child, 'exit').then(([code]) => code as number | null);
+  }
+
+  /** Log lines (pino JSON) written so far. */
+  lines(): Array<Record<string, unknown>> {
+    return this.out
+      .join('')
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  }
+
+  serving(): boolean {
+    return this.out.join('').includes('"msg":"provider serving"');
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  kill(signal: NodeJS.Signals): void {
+    if (this.running) this.child.kill(signal);
+  }
+}
+
+/** Waits until the daemon says it serves; fails at once, with its stderr, if it exits first. */
+export async function waitForServing(d: DaemonProcess, what = 'the provider to serve'): Promise<void> {
+  await waitFor(() => {
+    if (!d.running && !d.serving()) throw new Error(`${what}: the process exited: ${d.err.join('').slice(0, 500)}`);
+    return d.serving();
+  }, what);
+}
+
+export async function waitFor(check: () => boolean | Promise<boolean>, what: string, attempts = 1200): Promise<void> {
+  for (let i = 0; i < attempts; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}

@@ -36,6 +36,8 @@ export interface MountedObject {
   readonly state: 'file' | 'absent';
   /** The object's files: one, several for `expand`, none when absent. */
   readonly files: readonly MountedFileInfo[];
+  /** True when the pod's kept lease or certificate answered, not a Vault request of this mount (for the audit line). */
+  readonly cached?: boolean;
 }
 
 export interface MountResult {
@@ -102,17 +104,20 @@ export class MountService {
 
     const groups = groupByRequest(config.objects);
     const responses = new Map<string, ReadOutcome>();
-    let reused = 0;
+    const keptRequests = new Set<string>();
     await mapLimit(groups, this.#options.readConcurrency ?? 16, async (group) => {
       const scope = { podUid: config.pod.uid, identityKey: lease.token.identityKey, requestKey: group.key };
       const kept = this.#reuse.reused(scope);
-      if (kept !== undefined) reused += 1;
+      if (kept !== undefined) keptRequests.add(group.key);
       responses.set(group.key, kept ?? (await readOrAbsent(group.objects, () => this.#read(client, config, group, lease, signal))));
     });
 
     const key = await hmacKeyPromise;
     // In the SecretProviderClass's order, whatever order the requests finished in.
-    const { files, objects, inputs } = assembleObjects(config, responses, key);
+    const assembled = assembleObjects(config, responses, key);
+    const { files, inputs } = assembled;
+    const cachedNames = new Set(groups.filter((g) => keptRequests.has(g.key)).flatMap((g) => g.objects.map((o) => o.objectName)));
+    const objects: MountedObject[] = assembled.objects.map((o) => (cachedNames.has(o.objectName) ? { ...o, cached: true } : o));
     const fileSet = buildFileSet(files, this.#options.limitBytes);
 
     const writer = this.#options.writer;
@@ -124,8 +129,8 @@ export class MountService {
       objectVersions: objects.map((o) => ({ id: o.objectName, version: o.version })),
       inputs,
       files: writer === undefined ? fileSet : [],
-      requests: groups.length - reused,
-      reused,
+      requests: groups.length - keptRequests.size,
+      reused: keptRequests.size,
       wroteFiles: writer !== undefined,
     };
   }

@@ -113,6 +113,23 @@ describe('e2e: metrics and audit', function () {
     assert.equal(h.logLinesWith('mount audit').length, 0, 'audit lines went to their own file only');
   });
 
+  it('marks objects answered by the pod\'s kept certificate as cached, and counts the lease-cache hit', async () => {
+    const pki = [
+      { objectName: 'tls.crt', secretPath: 'pki/issue/web', method: 'PUT', secretArgs: { common_name: 'a.prod.svc', ttl: '1h' }, secretKey: 'certificate' },
+      { objectName: 'tls.key', secretPath: 'pki/issue/web', method: 'PUT', secretArgs: { common_name: 'a.prod.svc', ttl: '1h' }, secretKey: 'private_key' },
+    ];
+    const before = h.vault.countRequests({ kind: 'issue' });
+    await h.client.mount(h.request({ objects: pki }));
+    await h.client.mount(h.request({ objects: pki }));
+    assert.equal(h.vault.countRequests({ kind: 'issue' }) - before, 1, 'one certificate issued, then kept for the pod');
+
+    const lines = (await readFile(auditPath, 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l) as AuditLine);
+    const [issued, kept] = lines.slice(-2) as [AuditLine, AuditLine];
+    assert.deepEqual(issued.objects.map((o) => [o.name, o.cached, o.changed]), [['tls.crt', false, true], ['tls.key', false, true]]);
+    assert.deepEqual(kept.objects.map((o) => [o.name, o.cached, o.changed]), [['tls.crt', true, false], ['tls.key', true, false]]);
+    assert.equal(samples(await scrape(h), 'vault_csi_provider_cache_events_total').get('{cache="lease",event="hit"}'), 1);
+  });
+
   it('writes audit lines into the main log when no audit file is set', async () => {
     await h.stopProvider();
     h.logs.length = 0;

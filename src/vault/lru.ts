@@ -1,6 +1,8 @@
 /**
  * A small bounded LRU over Map insertion order. Bounded in entries and, when sizes are given, in bytes; expired
- * entries (by an injectable clock) are dropped on access and on insert. Used by every in-memory cache here.
+ * entries (by an injectable clock) are dropped on access, and swept on insert at most once a second: a sweep
+ * visits every entry, and caches that take an entry per mount (the audit log's, say) made that a cost of every
+ * mount (`npm run bench`). Used by every in-memory cache here.
  */
 export interface LruOptions<V> {
   readonly maxEntries: number;
@@ -9,6 +11,8 @@ export interface LruOptions<V> {
   readonly now?: () => number;
   readonly onEvict?: (key: string, value: V, reason: 'capacity' | 'expired' | 'deleted') => void;
 }
+
+const SWEEP_INTERVAL_MS = 1_000;
 
 interface Slot<V> {
   readonly value: V;
@@ -21,6 +25,8 @@ export class Lru<V> {
   readonly #options: LruOptions<V>;
   readonly #now: () => number;
   #bytes = 0;
+  /** When the next insert sweeps out expired entries. */
+  #nextSweep = Number.NEGATIVE_INFINITY;
 
   constructor(options: LruOptions<V>) {
     if (!(options.maxEntries >= 1)) throw new RangeError('maxEntries must be at least 1');
@@ -84,8 +90,11 @@ export class Lru<V> {
 
   #shrink(): void {
     const now = this.#now();
-    for (const [key, slot] of [...this.#slots]) {
-      if (slot.expiresAt <= now) this.#remove(key, slot, 'expired');
+    if (now >= this.#nextSweep) {
+      this.#nextSweep = now + SWEEP_INTERVAL_MS;
+      for (const [key, slot] of [...this.#slots]) {
+        if (slot.expiresAt <= now) this.#remove(key, slot, 'expired');
+      }
     }
     const maxBytes = this.#options.maxBytes ?? Number.POSITIVE_INFINITY;
     while (this.#slots.size > this.#options.maxEntries || this.#bytes > maxBytes) {

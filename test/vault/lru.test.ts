@@ -35,6 +35,21 @@ describe('vault/lru', () => {
     assert.equal(lru.size, 0);
   });
 
+  it('sweeps expired entries out on insert, at most once a second', () => {
+    let now = 1_000;
+    const lru = new Lru<string>({ maxEntries: 10, now: () => now });
+    lru.set('a', 'x', 100); // sweeps (nothing to drop) and schedules the next sweep for 2 000
+    now = 1_100;
+    lru.set('b', 'y');
+    assert.equal(lru.size, 2, 'no second sweep within the second');
+    now = 2_000;
+    lru.set('c', 'z');
+    assert.equal(lru.size, 2, 'the expired entry is swept out');
+    lru.set('d', 'w', 10);
+    now = 2_010;
+    assert.equal(lru.get('d'), undefined, 'an expired entry is never handed out, swept or not');
+  });
+
   it('rejects a zero bound', () => {
     assert.throws(() => new Lru({ maxEntries: 0 }), RangeError);
   });

@@ -29,6 +29,15 @@ describe('vault-server: fault injection and seal', () => {
     assert.equal(vault.requests.at(-1)?.faulted, false);
   });
 
+  it('affects only every n-th matching request with everyNth', async () => {
+    const handle = vault.injectFault({ pathPrefix: 'kv/x', status: 503, everyNth: 3 });
+    const statuses: number[] = [];
+    for (let i = 0; i < 7; i++) statuses.push((await call(vault, 'kv/x', { token: 'root' })).status);
+    assert.deepEqual(statuses, [200, 200, 503, 200, 200, 503, 200]);
+    assert.equal(handle.hits, 2);
+    assert.throws(() => vault.injectFault({ status: 503, everyNth: 0 }), /everyNth/);
+  });
+
   it('matches by method and can be removed', async () => {
     const handle = vault.injectFault({ method: 'POST', pathPrefix: 'kv/', status: 500, body: { errors: ['boom'] } });
     assert.equal((await call(vault, 'kv/x', { token: 'root' })).status, 200);

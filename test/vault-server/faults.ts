@@ -23,6 +23,11 @@ export interface FaultSpec {
   readonly resetConnection?: boolean;
   /** How many matching requests to affect; forever when absent. */
   readonly times?: number;
+  /**
+   * Affect only every n-th matching request (the n-th, 2n-th, …), e.g. 20 for a steady 5% of failures; the others
+   * proceed. Deterministic, so tests can count what was affected.
+   */
+  readonly everyNth?: number;
 }
 
 export interface FaultHandle {
@@ -37,6 +42,8 @@ interface ActiveFault {
   readonly spec: FaultSpec;
   remaining: number;
   hits: number;
+  /** Matching requests seen, affected or not (for everyNth). */
+  seen: number;
 }
 
 function normalizePrefix(p: string): string {
@@ -66,7 +73,8 @@ export class FaultInjector {
     if (spec.status === undefined && spec.delayMs === undefined && !spec.resetConnection) {
       throw new Error('a fault needs status, delayMs or resetConnection');
     }
-    const fault: ActiveFault = { id: this.nextId++, spec, remaining: spec.times ?? Number.POSITIVE_INFINITY, hits: 0 };
+    if (spec.everyNth !== undefined && (!Number.isInteger(spec.everyNth) || spec.everyNth < 1)) throw new Error('everyNth must be a positive integer');
+    const fault: ActiveFault = { id: this.nextId++, spec, remaining: spec.times ?? Number.POSITIVE_INFINITY, hits: 0, seen: 0 };
     this.faults.push(fault);
     return {
       id: fault.id,
@@ -94,6 +102,8 @@ export class FaultInjector {
         const prefix = normalizePrefix(spec.pathPrefix);
         if (!rawRoute.startsWith(prefix) && !route.startsWith(prefix)) continue;
       }
+      fault.seen++;
+      if (spec.everyNth !== undefined && fault.seen % spec.everyNth !== 0) continue;
       fault.hits++;
       fault.remaining--;
       if (fault.remaining <= 0) this.remove(fault.id);

@@ -31,6 +31,9 @@ export class ResponseReuse {
   readonly #flights: SingleFlight<Fetched>;
   readonly #now: () => number;
   readonly #onEvent: ResponseReuseOptions['onEvent'];
+  /** A number per token object, so a flight is shared only by mounts holding the very same token. */
+  readonly #tokenIds = new WeakMap<VaultToken, number>();
+  #nextTokenId = 0;
 
   constructor(options: ResponseReuseOptions = {}) {
     this.#leases = options.leases;
@@ -62,7 +65,15 @@ export class ResponseReuse {
     send: (signal: AbortSignal) => Promise<SecretResponse>,
     signal?: AbortSignal,
   ): Promise<SecretResponse> {
-    const flightKey = JSON.stringify([scope.identityKey, scope.requestKey]);
+    // Mounts of one identity hold the same cached token, so they share; keying on the token as well means a mount
+    // that has just logged in never joins a request made with the token being replaced, and so never inherits its
+    // 403 (which it would not retry, its own token being fresh).
+    let tokenId = this.#tokenIds.get(token);
+    if (tokenId === undefined) {
+      tokenId = this.#nextTokenId++;
+      this.#tokenIds.set(token, tokenId);
+    }
+    const flightKey = JSON.stringify([scope.identityKey, tokenId, scope.requestKey]);
     const fetched = await this.#flights.run(
       flightKey,
       async (shared) => {

@@ -77,9 +77,20 @@ describe('mount/response-reuse', () => {
     assert.equal(reuse.reused(scope('a', 'sa-web')), undefined);
   });
 
+  it('does not let a mount holding a new token join a request made with the token it replaces', async () => {
+    const reuse = new ResponseReuse({ now });
+    const old = token('sa-web');
+    const fresh = token('sa-web');
+    const both = Promise.all([reuse.fetch(scope('a', 'sa-web'), old, 'GET', send), reuse.fetch(scope('b', 'sa-web'), fresh, 'GET', send)]);
+    await answerAll();
+    await both;
+    assert.equal(minted, 2);
+  });
+
   it('shares but keeps nothing without a lease cache', async () => {
     const reuse = new ResponseReuse();
-    const both = Promise.all([reuse.fetch(scope('a', 'x'), token('x'), 'GET', send), reuse.fetch(scope('b', 'x'), token('x'), 'GET', send)]);
+    const tok = token('x');
+    const both = Promise.all([reuse.fetch(scope('a', 'x'), tok, 'GET', send), reuse.fetch(scope('b', 'x'), tok, 'GET', send)]);
     await answerAll();
     await both;
     assert.equal(minted, 1);

@@ -1,0 +1,86 @@
+/**
+ * The token cache against the test Vault: reuse, refresh before expiry by the injected clock, single-flight, and
+ * its bounds in entries and bytes, counted with the server's request log.
+ */
+import assert from 'node:assert/strict';
+import { Authenticator } from '../../src/auth/authenticator.js';
+import { parseMountRequest } from '../../src/config/mount-request.js';
+import { resolveConnection } from '../../src/config/connection.js';
+import type { MountConfig } from '../../src/config/types.js';
+import { VaultClientPool } from '../../src/vault/client-pool.js';
+import type { VaultClient } from '../../src/vault/client.js';
+import { startHarness, POD, type Harness } from '../helpers/provider-harness.js';
+
+describe('auth/authenticator', function () {
+  this.timeout(20_000);
+  let h: Harness;
+  let pool: VaultClientPool;
+  let client: VaultClient;
+  let t: number;
+  const now = () => t;
+
+  const config = (serviceAccountName = 'web', roleName = 'shared'): MountConfig => {
+    const raw = h.request({ objects: [{ objectName: 'p', secretPath: 'secret/data/app', secretKey: 'password' }], pod: { ...POD, serviceAccountName }, params: { roleName } });
+    return parseMountRequest({ attributes: raw.attributes!, secrets: raw.secrets!, targetPath: raw.target_path!, permission: raw.permission! });
+  };
+
+  beforeEach(async () => {
+    t = Date.now();
+    h = await startHarness({ now });
+    h.vault.addKubernetesRole('kubernetes', 'shared', {
+      boundServiceAccountNames: ['*'], boundServiceAccountNamespaces: ['prod'], audience: 'vault', policies: ['web'], ttlSeconds: 600,
+    });
+    pool = new VaultClientPool({ requestTimeoutMs: 5_000 });
+    const defaults = { vaultAddress: h.vault.address, vaultMount: 'kubernetes', vaultNamespace: undefined, tls: {} };
+    client = await pool.get(resolveConnection(config(), defaults));
+  });
+
+  afterEach(async () => {
+    await pool.close();
+    await h.close();
+  });
+
+  it('reuses a token until 80% of its TTL, then logs in before handing one out', async () => {
+    const auth = new Authenticator({ cacheSize: 10, now });
+    const first = await auth.token(client, config());
+    assert.equal(first.cached, false);
+    t += 479_000;
+    const again = await auth.token(client, config());
+    assert.equal(again.cached, true);
+    assert.equal(again.token.token, first.token.token);
+    t += 2_000; // past 480 s of 600
+    const renewed = await auth.token(client, config());
+    assert.equal(renewed.cached, false);
+    assert.notEqual(renewed.token.token, first.token.token);
+    assert.equal(h.vault.countRequests({ kind: 'login' }), 2);
+  });
+
+  it('makes one login for concurrent mounts of one identity', async () => {
+    const auth = new Authenticator({ cacheSize: 10, now });
+    h.vault.injectFault({ pathPrefix: 'auth/kubernetes/login', delayMs: 100 });
+    const tokens = await Promise.all([1, 2, 3, 4].map(() => auth.token(client, config())));
+    assert.equal(new Set(tokens.map((l) => l.token.token)).size, 1);
+    assert.equal(h.vault.countRequests({ kind: 'login' }), 1);
+  });
+
+  it('evicts at its entry bound', async () => {
+    const evictions: string[] = [];
+    const auth = new Authenticator({ cacheSize: 2, now, onCache: (e) => e === 'eviction' && evictions.push(e) });
+    for (const sa of ['a', 'b', 'c']) await auth.token(client, config(sa));
+    assert.equal(auth.cachedTokens, 2);
+    assert.equal(evictions.length, 1);
+    await auth.token(client, config('a')); // the least recently used went first
+    assert.equal(h.vault.countRequests({ kind: 'login' }), 4);
+  });
+
+  it('evicts at its byte bound', async () => {
+    const auth = new Authenticator({ cacheSize: 100, cacheBytes: 1_000, now });
+    for (const sa of ['a', 'b', 'c', 'd', 'e', 'f']) await auth.token(client, config(sa));
+    assert.ok(auth.cachedTokens >= 1 && auth.cachedTokens < 6, `${auth.cachedTokens} tokens kept under 1000 bytes`);
+    h.vault.clearRequests();
+    await auth.token(client, config('f'));
+    assert.equal(h.vault.countRequests({ kind: 'login' }), 0, 'the most recent one is still there');
+    await auth.token(client, config('a'));
+    assert.equal(h.vault.countRequests({ kind: 'login' }), 1, 'the oldest one was dropped');
+  });
+});

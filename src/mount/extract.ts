@@ -48,6 +48,7 @@ export function selectorText(obj: ObjectConfig): string {
 }
 
 /** `what` names the value in messages; the selector's by default (an expanded object names each key). */
+/** The caller names the object and its Vault path (ProviderError.forObject), as for every other read failure. */
 export function decodeValue(raw: Buffer, obj: ObjectConfig, what = selectorText(obj)): Buffer {
   if (obj.encoding === 'utf-8') return raw;
   const text = raw.toString('utf8');
@@ -55,12 +56,12 @@ export function decodeValue(raw: Buffer, obj: ObjectConfig, what = selectorText(
     // Go's StdEncoding skips CR and LF and insists on padding and the standard alphabet.
     const compact = text.replace(/[\r\n]/g, '');
     if (!BASE64.test(compact)) {
-      throw new ProviderError('DECODE_FAILED', `the value of ${what} is not valid base64`, { objectName: obj.objectName });
+      throw new ProviderError('DECODE_FAILED', `the value of ${what} is not valid base64`);
     }
     return Buffer.from(compact, 'base64');
   }
   if (!HEX.test(text)) {
-    throw new ProviderError('DECODE_FAILED', `the value of ${what} is not valid hex`, { objectName: obj.objectName });
+    throw new ProviderError('DECODE_FAILED', `the value of ${what} is not valid hex`);
   }
   return Buffer.from(text, 'hex');
 }

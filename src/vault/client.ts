@@ -138,7 +138,7 @@ export class VaultClient {
     );
     const parsed = loginResponseSchema.safeParse(raw);
     if (!parsed.success) {
-      throw new ProviderError('BAD_VAULT_RESPONSE', `Vault's login answer at ${target.path} has no usable auth block`, {
+      throw new ProviderError('BAD_VAULT_RESPONSE', `Vault's login answer from ${target.address}${target.path} has no usable auth block`, {
         vaultAddress: target.address,
         vaultPath: target.path,
       });
@@ -188,7 +188,7 @@ export class VaultClient {
     }
     const parsed = secretResponseSchema.safeParse(raw);
     if (!parsed.success) {
-      throw new ProviderError('BAD_VAULT_RESPONSE', `Vault's answer to ${request.method} ${pathAndQuery} is not a secret response`, {
+      throw new ProviderError('BAD_VAULT_RESPONSE', `Vault's answer to ${request.method} ${target.address}${pathAndQuery} is not a secret response`, {
         vaultAddress: target.address,
         vaultPath: pathAndQuery,
       });

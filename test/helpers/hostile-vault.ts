@@ -14,6 +14,8 @@ export type HostileBody =
   | { readonly kind: 'truncated'; readonly value: unknown; readonly keep: number }
   /** `{"data":{"data":{"k":[[[…]]]}}}` with `depth` nested arrays, as text (JSON.parse builds or refuses it). */
   | { readonly kind: 'nested'; readonly depth: number }
+  /** `{"data":{"data":{"k":"mmm…","password":"mmm…"}}}` with values of `bytes` each (built once per size). */
+  | { readonly kind: 'huge'; readonly bytes: number }
   | { readonly kind: 'empty' };
 
 export interface HostileResponse {
@@ -78,12 +80,25 @@ export class HostileVault {
     if (body.kind === 'json') payload = Buffer.from(JSON.stringify(body.value) ?? 'null');
     else if (body.kind === 'text') payload = Buffer.from(body.text);
     else if (body.kind === 'bytes') payload = Buffer.from(body.bytes);
+    else if (body.kind === 'huge') payload = this.#huge(body.bytes);
     else if (body.kind === 'nested') payload = Buffer.from(`{"data":{"data":{"k":${'['.repeat(body.depth)}${']'.repeat(body.depth)}}}}`);
     else payload = Buffer.alloc(0);
     if (body.kind === 'json') headers['content-type'] ??= 'application/json';
     headers['content-length'] = String(payload.length);
     res.writeHead(response.status, headers);
     res.end(payload);
+  }
+
+  readonly #hugeBodies = new Map<number, Buffer>();
+
+  #huge(bytes: number): Buffer {
+    let body = this.#hugeBodies.get(bytes);
+    if (body === undefined) {
+      const value = 'm'.repeat(bytes);
+      body = Buffer.from(JSON.stringify({ data: { data: { k: value, password: value } } }));
+      this.#hugeBodies.set(bytes, body);
+    }
+    return body;
   }
 
   async close(): Promise<void> {

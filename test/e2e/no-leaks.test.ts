@@ -1,0 +1,128 @@
+/**
+ * No leaks, across the whole catalog of outcomes (SECURITY.md): the provider runs at log level trace, serves
+ * successes of every kind (KV v1 and v2, encoded values, a PKI certificate and key, a database credential, the whole
+ * response JSON, --write-files) and fails in every way a mount can (bad role, missing secret or key, denied path,
+ * undecodable value, Vault error messages that quote a token or the JWT, a revoked cached token). Then no log line
+ * (audit lines included), gRPC error message, metric or object version may hold a secret value — in plain text or as
+ * Vault stored it (base64, hex) — a Vault token, or a JWT.
+ */
+import assert from 'node:assert/strict';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ServiceError } from '@grpc/grpc-js';
+import { startHarness, POD, type Harness, type PodIdentity } from '../helpers/provider-harness.js';
+import { assertNoLeaks } from '../helpers/leak-check.js';
+import type { MountRequest } from '../../src/generated/v1alpha1/MountRequest.js';
+
+const PLAIN = { password: 'leak-check-password-a41f', api: 'leak-check-api-key-77c2', note: 'leak check <&> note' };
+const ENCODED_SECRET = 'leak-check-binary-secret-0b9e';
+const UNDECODABLE = 'leak-check-not-base64-%%%';
+
+describe('e2e: no secret, token or JWT leaves the provider except in the files', function () {
+  this.timeout(60_000);
+  let h: Harness;
+  const errors: string[] = [];
+  const versions: string[] = [];
+  const secrets: string[] = [];
+  const jwts: string[] = [];
+
+  async function ok(request: MountRequest): Promise<Map<string, string>> {
+    const res = await h.client.mount(request);
+    versions.push(...res.object_version.map((v) => v.version));
+    return new Map(res.files.map((f) => [f.path, Buffer.from(f.contents).toString()]));
+  }
+
+  async function fails(request: MountRequest): Promise<void> {
+    const err: ServiceError = await h.client.mountError(request);
+    errors.push(err.details);
+  }
+
+  function request(objects: ReadonlyArray<Record<string, unknown>>, extra: { params?: Record<string, string>; pod?: PodIdentity; targetPath?: string } = {}): MountRequest {
+    const pod = extra.pod ?? POD;
+    const jwt = h.jwtFor(pod);
+    jwts.push(jwt);
+    return h.request({ objects, jwt, pod, ...(extra.params === undefined ? {} : { params: extra.params }), ...(extra.targetPath === undefined ? {} : { targetPath: extra.targetPath }) });
+  }
+
+  before(async () => {
+    h = await startHarness();
+    h.vault.putKv('secret', 'app', PLAIN);
+    h.vault.putKv('kv', 'legacy', { token: PLAIN.api });
+    h.vault.putKv('secret', 'encoded', {
+      b64: Buffer.from(ENCODED_SECRET).toString('base64'),
+      hex: Buffer.from(ENCODED_SECRET).toString('hex'),
+      bad: UNDECODABLE,
+    });
+    secrets.push(...Object.values(PLAIN), ENCODED_SECRET, Buffer.from(ENCODED_SECRET).toString('base64'), Buffer.from(ENCODED_SECRET).toString('hex'), UNDECODABLE);
+    await h.startProvider();
+  });
+
+  after(async () => h.close());
+
+  it('serves every kind of success', async () => {
+    const files = await ok(
+      request([
+        { objectName: 'password', secretPath: 'secret/data/app', secretKey: 'password' },
+        { objectName: 'all.json', secretPath: 'secret/data/app' },
+        { objectName: 'legacy', secretPath: 'kv/legacy', secretKey: 'token' },
+        { objectName: 'b64', secretPath: 'secret/data/encoded', secretKey: 'b64', encoding: 'base64' },
+        { objectName: 'hex', secretPath: 'secret/data/encoded', secretKey: 'hex', encoding: 'hex' },
+        { objectName: 'db/user', secretPath: 'database/creds/web', secretKey: 'username' },
+        { objectName: 'db/pass', secretPath: 'database/creds/web', secretKey: 'password' },
+        { objectName: 'tls/key', secretPath: 'pki/issue/web', secretKey: 'private_key', method: 'PUT', secretArgs: { common_name: 'a.prod.svc' } },
+        { objectName: 'tls/crt', secretPath: 'pki/issue/web', secretKey: 'certificate', method: 'PUT', secretArgs: { common_name: 'a.prod.svc' } },
+      ]),
+    );
+    assert.equal(files.get('password'), PLAIN.password);
+    assert.equal(files.get('b64'), ENCODED_SECRET);
+    // The dynamic secrets this run minted are secrets too.
+    secrets.push(files.get('db/pass')!, files.get('db/user')!, files.get('tls/key')!.split('\n')[1]!);
+  });
+
+  it('writes files with --write-files at trace level too', async () => {
+    await h.stopProvider();
+    await h.startProvider({ writeFiles: true });
+    const target = join(h.dir, 'written');
+    await mkdir(target);
+    await ok(request([{ objectName: 'password', secretPath: 'secret/data/app', secretKey: 'password' }], { targetPath: target }));
+    await h.stopProvider();
+    await h.startProvider();
+  });
+
+  it('fails in every way a mount can', async () => {
+    const app = (key: string): Record<string, unknown> => ({ objectName: 'x', secretPath: 'secret/data/app', secretKey: key });
+    await fails(request([app('password')], { pod: { ...POD, serviceAccountName: 'intruder' } }));
+    await fails(request([app('password')], { params: { roleName: 'no-such-role' } }));
+    await fails(request([{ objectName: 'x', secretPath: 'secret/data/missing', secretKey: 'k' }]));
+    await fails(request([app('no-such-key')]));
+    await fails(request([{ objectName: 'x', secretPath: 'secret/data/encoded', secretKey: 'bad', encoding: 'base64' }]));
+    await fails(request([{ objectName: 'x', secretPath: 'sys/raw/secret', secretKey: 'k' }]));
+    await fails(request([{ objectName: '../x', secretPath: 'secret/data/app', secretKey: 'password' }]));
+    // Vault's own error texts quoting a token and the JWT (some plugins echo their input).
+    const jwt = h.jwtFor(POD);
+    h.vault.injectFault({ pathPrefix: 'auth/kubernetes/login', status: 400, body: { errors: [`could not validate ${jwt}`] }, times: 1 });
+    h.vault.revokeAllTokens();
+    await fails(request([app('password')], { params: { roleName: 'web-echo' } }));
+    h.vault.injectFault({ pathPrefix: 'secret/data/app', status: 400, body: { errors: ['token hvs.CAESIJ1234567890abcdefghijklmnop is not allowed'] }, times: 1 });
+    await fails(request([app('password')]));
+    // A cached token Vault no longer knows: one fresh login, and the read succeeds.
+    await ok(request([app('password')]));
+    h.vault.revokeAllTokens();
+    await ok(request([app('password')]));
+    assert.equal(errors.length, 9);
+    // Each failure above names what failed; the two that quoted credentials were cleaned.
+    assert.ok(errors.some((e) => e.includes('<redacted-jwt>')) && errors.some((e) => e.includes('<redacted-token>')));
+  });
+
+  it('has put none of it into a log line, error message, metric or object version', async () => {
+    const everything = [...secrets, ...jwts];
+    assert.equal(h.settings.logLevel, 'trace');
+    assert.ok(h.logs.some((l) => l.includes('"level":"debug"')), 'below-info lines were written');
+    assert.ok(h.logs.some((l) => l.includes('mount audit')), 'audit lines were written');
+    assertNoLeaks('log line', h.logs, everything);
+    assertNoLeaks('error message', errors, everything);
+    assertNoLeaks('object version', versions, everything);
+    const metrics = await h.provider.metrics.registry.metrics();
+    assertNoLeaks('metric', metrics.split('\n'), everything);
+  });
+});

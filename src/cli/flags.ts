@@ -116,7 +116,7 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'vault-tls-client-cert', kind: 'string', valueName: 'path', help: 'PEM client certificate for mutual TLS with Vault; needs -vault-tls-client-key. Environment: VAULT_CLIENT_CERT.' },
   { name: 'vault-tls-client-key', kind: 'string', valueName: 'path', help: 'PEM client key for mutual TLS with Vault; needs -vault-tls-client-cert. Environment: VAULT_CLIENT_KEY.' },
   { name: 'vault-tls-skip-verify', kind: 'bool', help: 'Do not verify Vault\'s TLS certificate (insecure). Environment: VAULT_SKIP_VERIFY.' },
-  { name: 'allowed-vault-addresses', kind: 'string', valueName: 'urls', help: 'Comma-separated Vault addresses a SecretProviderClass or pod may name in vaultAddress (the default address is always allowed; * allows any). Default: only -vault-addr / VAULT_ADDR when set, else any.' },
+  { name: 'allowed-vault-addresses', kind: 'string', valueName: 'urls', help: 'Comma-separated Vault addresses a SecretProviderClass or pod may name in vaultAddress (the default address is always allowed; * allows any). Default: only the default address (-vault-addr, VAULT_ADDR, or its default).' },
   { name: 'allowed-tls-directories', kind: 'string', valueName: 'dirs', help: 'Comma-separated absolute directories from which a SecretProviderClass or pod may name TLS files (vaultCACertPath, vaultCADirectory, vaultTLSClientCertPath, vaultTLSClientKeyPath); symlinks are resolved first. Default: none, beyond the -vault-tls-* files themselves.' },
   { name: 'allow-skip-tls-verify', kind: 'bool', help: 'Let a SecretProviderClass or pod set vaultSkipTLSVerify=true (refused otherwise).' },
 ];
@@ -338,7 +338,7 @@ export function parseFlags(argv: readonly string[], env: Env): FlagsResult {
       ...auditSettingsFrom(values),
       requestTimeoutMs: Math.ceil(timeoutMs),
       ...leaseSettingsFrom(values, usage),
-      trust: trustFrom(values, env, usage),
+      trust: trustFrom(values, usage),
       defaults: defaultsFrom(values, env, usage),
     },
   };
@@ -379,13 +379,12 @@ function leaseSettingsFrom(values: Parsed, usage: string): Pick<ProviderSettings
   };
 }
 
-function trustFrom(values: Parsed, env: Env, usage: string): TrustSettings {
+function trustFrom(values: Parsed, usage: string): TrustSettings {
   try {
     return parseTrustFlags({
       addresses: values.get('allowed-vault-addresses'),
       directories: values.get('allowed-tls-directories'),
       allowSkipTlsVerify: values.get('allow-skip-tls-verify') === 'true',
-      vaultAddressConfigured: stringSetting(values, 'vault-addr', env, 'VAULT_ADDR') !== undefined,
     });
   } catch (err: unknown) {
     throw new UsageError(err instanceof Error ? err.message : 'invalid trust flags', usage);

@@ -133,7 +133,7 @@ export async function startProvider(settings: ProviderSettings, logger: Logger, 
     [overrides.serviceAccountDir ?? SERVICE_ACCOUNT_DIR, ...(settings.hmacKeyFile === undefined || settings.hmacKeyFile === '' ? [] : [settings.hmacKeyFile])],
   );
   if (trustPolicy.vaultAddresses === 'any') {
-    logger.warn('neither --vault-addr, VAULT_ADDR nor --allowed-vault-addresses is set: any SecretProviderClass or pod may send its ServiceAccount token to any Vault address');
+    logger.warn('--allowed-vault-addresses=*: any SecretProviderClass or pod may send its ServiceAccount token to any Vault address');
   }
   const mounts = new MountService({
     defaults: settings.defaults,

@@ -6,9 +6,9 @@
  *   --allowed-tls-directories=/etc/vault-tls,/vault/ca
  *   --allow-skip-tls-verify
  *
- * Default addresses: with --vault-addr (or VAULT_ADDR) set, only that address; with neither, any address, as the
- * reference provider behaves (its usual deployment names Vault in each SecretProviderClass) — the provider warns at
- * start-up that the boundary is open. Default directories: none beyond the operator's own -vault-tls-* files.
+ * Defaults: only the provider's own Vault address (--vault-addr, else VAULT_ADDR, else the built-in default), no
+ * directory beyond the operator's own -vault-tls-* files, no skip-verify. The reference sends a pod's token wherever a
+ * SecretProviderClass points it; here an operator opts in, address by address (or `*` for any, with a warning).
  */
 import { isAbsolute, resolve } from 'node:path';
 import { normaliseVaultAddress } from '../config/connection.js';
@@ -19,8 +19,6 @@ export interface RawTrustFlags {
   readonly addresses: string | undefined;
   readonly directories: string | undefined;
   readonly allowSkipTlsVerify: boolean;
-  /** Whether --vault-addr or VAULT_ADDR named the provider's Vault. */
-  readonly vaultAddressConfigured: boolean;
 }
 
 function items(raw: string): string[] {
@@ -33,7 +31,8 @@ function items(raw: string): string[] {
 export function parseTrustFlags(raw: RawTrustFlags): TrustSettings {
   let vaultAddresses: TrustSettings['vaultAddresses'];
   if (raw.addresses === undefined || raw.addresses.trim() === '') {
-    vaultAddresses = raw.vaultAddressConfigured ? [] : 'any';
+    // Only the default address, which buildTrustPolicy always adds.
+    vaultAddresses = [];
   } else {
     const list = items(raw.addresses);
     if (list.includes('*')) {

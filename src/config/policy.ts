@@ -22,7 +22,7 @@ export type TlsFileParameter = (typeof TLS_FILE_PARAMETERS)[number];
 export interface TrustPolicy {
   /**
    * Normalised Vault addresses (see normaliseVaultAddress) a mount may name in `vaultAddress`; the provider's default
-   * address is always among them. 'any' only when the operator allowed it (`*`) or configured no address at all.
+   * address is always among them. 'any' only when the operator allowed it (`--allowed-vault-addresses=*`).
    */
   readonly vaultAddresses: 'any' | readonly string[];
   /** Absolute directories (lexically normalised) a mount's TLS file parameters may point into, subdirectories included. */
@@ -37,7 +37,7 @@ export interface TrustPolicy {
 
 /** What the operator said on the command line (see cli/flags.ts). */
 export interface TrustSettings {
-  /** `--allowed-vault-addresses`, normalised; 'any' for `*`, or when no address was configured at all. */
+  /** `--allowed-vault-addresses`, normalised (the default address is added by buildTrustPolicy); 'any' for `*`. */
   readonly vaultAddresses: 'any' | readonly string[];
   /** `--allowed-tls-directories`: absolute, normalised. */
   readonly tlsDirectories: readonly string[];

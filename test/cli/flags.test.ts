@@ -35,7 +35,7 @@ describe('cli/flags parseFlags', () => {
       leaseReuseFraction: 2 / 3,
       leaseCacheSize: 5000,
       leaseCacheMaxBytes: 16 * 1024 * 1024,
-      trust: { vaultAddresses: 'any', tlsDirectories: [], allowSkipTlsVerify: false },
+      trust: { vaultAddresses: [], tlsDirectories: [], allowSkipTlsVerify: false },
       defaults: {
         vaultAddress: DEFAULT_VAULT_ADDRESS,
         vaultMount: 'kubernetes',
@@ -310,7 +310,7 @@ describe('cli/flags parseFlags', () => {
       leaseReuseFraction: 2 / 3,
       leaseCacheSize: 5000,
       leaseCacheMaxBytes: 16 * 1024 * 1024,
-      // -vault-addr set and no -allowed-vault-addresses: only the default address (added by the policy).
+      // No -allowed-vault-addresses: only the default address (added by the policy).
       trust: { vaultAddresses: [], tlsDirectories: [], allowSkipTlsVerify: false },
       defaults: {
         vaultAddress: 'https://vault.vault:8200',

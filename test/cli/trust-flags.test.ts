@@ -9,10 +9,11 @@ function trust(argv: readonly string[], env: Record<string, string> = {}): unkno
 }
 
 describe('cli/trust-flags', () => {
-  it('with -vault-addr (or VAULT_ADDR) and no list, allows only that address; with neither, any', () => {
-    assert.deepEqual(trust(['-vault-addr=https://vault:8200']), { vaultAddresses: [], tlsDirectories: [], allowSkipTlsVerify: false });
-    assert.deepEqual(trust([], { VAULT_ADDR: 'https://vault:8200' }), { vaultAddresses: [], tlsDirectories: [], allowSkipTlsVerify: false });
-    assert.deepEqual(trust([]), { vaultAddresses: 'any', tlsDirectories: [], allowSkipTlsVerify: false });
+  it('without a list, allows only the default address (-vault-addr, VAULT_ADDR or the built-in one), no directory, no skip-verify', () => {
+    const strict = { vaultAddresses: [], tlsDirectories: [], allowSkipTlsVerify: false };
+    assert.deepEqual(trust(['-vault-addr=https://vault:8200']), strict);
+    assert.deepEqual(trust([], { VAULT_ADDR: 'https://vault:8200' }), strict);
+    assert.deepEqual(trust([]), strict);
   });
 
   it('reads a comma-separated list of addresses (normalised) and directories, and the skip-verify switch', () => {

@@ -67,16 +67,15 @@ export class SingleFlight<T> {
       const leave = (): void => {
         if (done) return;
         done = true;
-        signal.removeEventListener('abort', onAbort);
+        unwatch();
       };
-      const onAbort = (): void => {
+      const unwatch = watchAbort(signal, () => {
         if (done) return;
         leave();
         flight.waiting -= 1;
         if (flight.waiting === 0) flight.controller.abort(abortReason(signal));
         reject(abortReason(signal));
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
+      });
       flight.promise.then(
         (value) => {
           if (done) return;
@@ -91,6 +90,34 @@ export class SingleFlight<T> {
       );
     });
   }
+}
+
+/**
+ * One 'abort' listener per signal, fanning out to every waiter on it: a mount waits on up to 16 requests at once
+ * with the same signal, and more than 10 listeners on one AbortSignal make Node warn of a leak.
+ */
+const watchers = new WeakMap<AbortSignal, Set<() => void>>();
+
+function watchAbort(signal: AbortSignal, onAbort: () => void): () => void {
+  let callbacks = watchers.get(signal);
+  if (callbacks === undefined) {
+    const created = new Set<() => void>();
+    callbacks = created;
+    watchers.set(signal, created);
+    signal.addEventListener(
+      'abort',
+      () => {
+        watchers.delete(signal);
+        for (const cb of [...created]) cb();
+      },
+      { once: true },
+    );
+  }
+  const set = callbacks;
+  set.add(onAbort);
+  return () => {
+    set.delete(onAbort);
+  };
 }
 
 function abortReason(signal: AbortSignal): Error {

@@ -130,6 +130,27 @@ describe('vault/single-flight', () => {
     assert.equal(await a, 5);
   });
 
+  it('watches one signal for many keys with one listener: no leak warning, every waiter released on abort', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => {
+      warnings.push(w.name);
+    };
+    process.on('warning', onWarning);
+    try {
+      const sf = new SingleFlight<number>();
+      const mount = new AbortController();
+      const waits = Array.from({ length: 20 }, (_, i) => sf.run(`k${i}`, () => new Promise<number>(() => undefined), mount.signal));
+      await tick();
+      mount.abort(new Error('deadline'));
+      const outcomes = await Promise.allSettled(waits);
+      assert.ok(outcomes.every((o) => o.status === 'rejected'));
+      await tick();
+      assert.deepEqual(warnings.filter((w) => w === 'MaxListenersExceededWarning'), []);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('refuses a caller whose signal is already aborted without calling fn', async () => {
     const sf = new SingleFlight<number>();
     let called = false;

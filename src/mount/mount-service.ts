@@ -14,7 +14,7 @@ import type { SecretResponse } from '../vault/responses.js';
 import { buildFileSet, type OutputFile } from '../output/file-set.js';
 import type { AtomicWriter } from '../output/atomic-writer.js';
 import type { HmacKeySource } from './hmac-key.js';
-import { assembleObjects, readOrAbsent, type MountedFileInfo, type ReadOutcome } from './assemble.js';
+import { assembleObjects, readOrAbsent, type AssembledObject, type ReadOutcome } from './assemble.js';
 import { groupByRequest, type RequestGroup } from './request-key.js';
 import { mapLimit } from './map-limit.js';
 import { ResponseReuse } from './response-reuse.js';
@@ -26,16 +26,8 @@ export interface RawMountRequest {
   readonly permission: string;
 }
 
-export interface MountedObject {
-  readonly objectName: string;
-  readonly secretPath: string;
-  readonly version: string;
-  readonly bytes: number;
-  readonly mode: number;
-  /** `file`: written; `absent`: an optional object Vault did not have (no file; its version records the absence). */
-  readonly state: 'file' | 'absent';
-  /** The object's files: one, several for `expand`, none when absent. */
-  readonly files: readonly MountedFileInfo[];
+/** One object of the mount as the server, the audit line and the metrics see it. */
+export interface MountedObject extends AssembledObject {
   /** True when the pod's kept lease or certificate answered, not a Vault request of this mount (for the audit line). */
   readonly cached?: boolean;
 }

@@ -44,6 +44,7 @@ if (!existsSync(new URL('../dist/main.js', import.meta.url))) {
 
 interface ProcessFigures {
   readonly rssBytes: number;
+  readonly heapUsedBytes: number;
   readonly openFds: number;
   readonly eventLoopP99Ms: number;
 }
@@ -55,6 +56,7 @@ async function scrape(port: number): Promise<{ figures: ProcessFigures; text: st
     text,
     figures: {
       rssBytes: one('process_resident_memory_bytes'),
+      heapUsedBytes: one('nodejs_heap_size_used_bytes'),
       openFds: one('process_open_fds'),
       eventLoopP99Ms: one('nodejs_eventloop_lag_p99_seconds') * 1000,
     },
@@ -90,6 +92,7 @@ async function main(): Promise<number> {
     const client = new DriverClient(socket);
     const fault = vault.injectFault({ status: 503, everyNth: FAULT_EVERY });
     let afterWarmup: ProcessFigures | undefined;
+    const series: string[] = [];
     console.log(`soak: ${MOUNTS} mounts, concurrency ${CONCURRENCY}, ${PODS} pods, every ${FAULT_EVERY}th Vault request answers 503 …`);
     const result = await runSoak({
       client,
@@ -101,6 +104,12 @@ async function main(): Promise<number> {
       onProgress: async (done) => {
         // The scrape also resets the event-loop histogram, so the p99 at the end covers the run after warm-up.
         if (done === WARMUP) afterWarmup = (await scrape(port)).figures;
+        // Memory along the way (read from the process metrics only, so the event-loop window is left alone).
+        if (done % Math.max(1, Math.floor(MOUNTS / 10)) === 0) {
+          const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+          const one = (name: string): number => [...samples(text, name).values()][0] ?? NaN;
+          series.push(`${done}: rss ${mib(one('process_resident_memory_bytes'))}, heap ${mib(one('nodejs_heap_size_used_bytes'))}`);
+        }
       },
     });
     fault.remove();
@@ -136,6 +145,7 @@ async function main(): Promise<number> {
       ['files not matching Vault', String(result.wrongContent), result.wrongContent === 0 ? 'ok' : 'MISSED'],
       ['Vault 503s injected (all retried)', String(fault.hits), ''],
       ['RSS after warm-up / at end', `${mib(afterWarmup?.rssBytes ?? NaN)} / ${mib(end.figures.rssBytes)}`, `${(growth * 100).toFixed(1)}% ${growth < 0.1 ? 'ok (< 10%)' : 'MISSED (< 10%)'}`],
+      ['V8 heap used after warm-up / at end', `${mib(afterWarmup?.heapUsedBytes ?? NaN)} / ${mib(end.figures.heapUsedBytes)}`, ''],
       ['open fds at start / end', `${atStart.openFds} / ${end.figures.openFds}`, ''],
       ['event-loop delay p99 (after warm-up)', `${end.figures.eventLoopP99Ms.toFixed(1)} ms`, ''],
       ['throughput', `${((result.ok / result.elapsedMs) * 1000).toFixed(0)} mounts/s`, ''],
@@ -145,6 +155,7 @@ async function main(): Promise<number> {
     ];
     const width = Math.max(...rows.map((r) => r[0].length));
     for (const [name, value, verdict] of rows) console.log(`${name.padEnd(width)}  ${value.padEnd(28)}  ${verdict}`);
+    console.log(`memory along the way: ${series.join('; ')}`);
     if (result.failures.length > 0) console.log('first failures:', result.failures);
     if (result.failed > 0 || result.wrongContent > 0 || !(growth < 0.1) || leaks > 0) exit = 1;
   } finally {

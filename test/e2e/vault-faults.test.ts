@@ -87,13 +87,13 @@ describe('e2e: Vault faults', function () {
       assert.equal(sleep.delays.length, 1);
     });
 
-    it('gives up after three attempts with UNAVAILABLE naming the address and path', async () => {
+    it('gives up after five attempts with UNAVAILABLE naming the address and path', async () => {
       h.vault.injectFault({ pathPrefix: 'secret/data/app', delayMs: 5_000 });
       const err = await fails(READ);
       assert.equal(err.code, status.UNAVAILABLE);
       assert.match(err.details, /^VAULT_UNAVAILABLE: .*did not answer.*within the request timeout/);
       namesAddressAndPath(err, '/v1/secret/data/app');
-      assert.equal(h.vault.countRequests({ kind: 'read' }), 3);
+      assert.equal(h.vault.countRequests({ kind: 'read' }), 5);
     });
 
     it('retries a slow login', async () => {
@@ -128,7 +128,7 @@ describe('e2e: Vault faults', function () {
       assert.equal(err.code, status.UNAVAILABLE);
       assert.match(err.details, /Vault answered 502/);
       namesAddressAndPath(err, '/v1/secret/data/app');
-      assert.equal(h.vault.countRequests({ kind: 'read' }), 3);
+      assert.equal(h.vault.countRequests({ kind: 'read' }), 5);
     });
 
     it('does not send a PKI issue again after Vault answered 500', async () => {
@@ -188,7 +188,7 @@ describe('e2e: Vault faults', function () {
       assert.equal(err.code, status.UNAVAILABLE);
       assert.match(err.details, /503.*Vault is sealed/);
       namesAddressAndPath(err, '/v1/auth/kubernetes/login');
-      assert.equal(h.vault.countRequests({ kind: 'login' }), 3);
+      assert.equal(h.vault.countRequests({ kind: 'login' }), 5);
       assert.equal(h.vault.countRequests({ kind: 'read' }), 0);
     });
 

@@ -3,20 +3,22 @@
  * with Vault failing now and then. Prints what the issue asks for and exits non-zero when a target is missed:
  *
  *   mounts that failed (target 0), files not matching Vault (target 0),
- *   RSS after warm-up and at the end (growth under 10%), open file descriptors at start and end,
- *   event-loop delay p99 after warm-up, throughput and mount latency, and the time to serve again after SIGKILL.
+ *   RSS after warm-up and at the end (growth under 10%, compared after a full GC in both places, so that the figure
+ *   is about what the process keeps rather than where its collector happens to be), open file descriptors at start
+ *   and end, event-loop delay p99 after warm-up, throughput and mount latency, and the time to serve again after
+ *   SIGKILL. The provider runs with --expose-gc and scripts/soak-gc-probe.mjs so the soak can ask for that full GC.
  *
  * Options (all optional): --mounts 10000 --concurrency 64 --pods 100 --fault-every 20 --warmup 1000.
- * The test Vault runs in this process; the provider's memory, descriptors and event-loop delay are read from its
- * own /metrics (prom-client's process metrics), so this process's load does not blur them.
+ * The test Vault runs in this process; the provider's memory comes from /proc (Linux), its descriptors and
+ * event-loop delay from its own /metrics, so this process's load does not blur them.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DriverClient } from '../test/helpers/grpc-client.js';
-import { DaemonProcess, waitForServing } from '../test/helpers/daemon-process.js';
+import { DaemonProcess, waitFor, waitForServing } from '../test/helpers/daemon-process.js';
 import { percentile, prepareSoakVault, runSoak, SOAK_VALUES } from '../test/helpers/soak.js';
 import { samples } from '../test/helpers/prometheus.js';
 import { JWT_SHAPE, VAULT_TOKEN_SHAPE } from '../test/helpers/leak-check.js';
@@ -35,6 +37,7 @@ const MOUNTS = Number(args.mounts);
 const CONCURRENCY = Number(args.concurrency);
 const PODS = Number(args.pods);
 const FAULT_EVERY = Number(args['fault-every']);
+/** The least warm-up; it runs on until resident memory settles (see main). */
 const WARMUP = Math.min(Number(args.warmup), Math.floor(MOUNTS / 2));
 
 if (!existsSync(new URL('../dist/main.js', import.meta.url))) {
@@ -42,25 +45,38 @@ if (!existsSync(new URL('../dist/main.js', import.meta.url))) {
   process.exit(2);
 }
 
-interface ProcessFigures {
-  readonly rssBytes: number;
-  readonly heapUsedBytes: number;
+interface Scrape {
   readonly openFds: number;
   readonly eventLoopP99Ms: number;
+  readonly text: string;
 }
 
-async function scrape(port: number): Promise<{ figures: ProcessFigures; text: string }> {
+/** The provider's /metrics (prom-client process metrics). Reading it also starts a new event-loop delay window. */
+async function scrape(port: number): Promise<Scrape> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   const one = (name: string): number => [...samples(text, name).values()][0] ?? NaN;
-  return {
-    text,
-    figures: {
-      rssBytes: one('process_resident_memory_bytes'),
-      heapUsedBytes: one('nodejs_heap_size_used_bytes'),
-      openFds: one('process_open_fds'),
-      eventLoopP99Ms: one('nodejs_eventloop_lag_p99_seconds') * 1000,
-    },
-  };
+  return { text, openFds: one('process_open_fds'), eventLoopP99Ms: one('nodejs_eventloop_lag_p99_seconds') * 1000 };
+}
+
+/** Resident memory of a process from /proc (Linux), without disturbing it. */
+async function rssOf(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? NaN) * 1024;
+}
+
+interface AfterGc {
+  readonly rss: number;
+  readonly heapUsed: number;
+}
+
+/** A full GC in the provider (scripts/soak-gc-probe.mjs), then its memory. */
+async function afterFullGc(d: DaemonProcess): Promise<AfterGc> {
+  const count = (): number => d.err.join('').split('SOAK_GC_PROBE ').length;
+  const before = count();
+  d.child.kill('SIGUSR2');
+  await waitFor(() => count() > before, 'the GC probe');
+  const line = d.err.join('').split('SOAK_GC_PROBE ').at(-1)!.split('\n')[0]!;
+  return JSON.parse(line) as AfterGc;
 }
 
 function healthPort(d: DaemonProcess): number {
@@ -70,6 +86,7 @@ function healthPort(d: DaemonProcess): number {
 }
 
 const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+const pct = (from: number, to: number): number => (to - from) / from;
 
 async function main(): Promise<number> {
   const dir = await mkdtemp(join(tmpdir(), 'vcp-soak-'));
@@ -83,16 +100,20 @@ async function main(): Promise<number> {
   prepareSoakVault(vault);
   const socket = join(dir, 'vault.sock');
   const flags = [`--endpoint=${socket}`, '--health-addr=127.0.0.1:0', `--vault-addr=${vault.address}`, `--hmac-key-file=${keyFile}`, '--log-level=info'];
-  const provider = new DaemonProcess(flags);
+  const probe = ['--expose-gc', '--import', new URL('./soak-gc-probe.mjs', import.meta.url).pathname];
+  const provider = new DaemonProcess(flags, {}, probe);
   let exit = 0;
   try {
     await waitForServing(provider);
+    const pid = provider.child.pid!;
     const port = healthPort(provider);
-    const atStart = (await scrape(port)).figures;
+    const atStart = await scrape(port);
     const client = new DriverClient(socket);
     const fault = vault.injectFault({ status: 503, everyNth: FAULT_EVERY });
-    let afterWarmup: ProcessFigures | undefined;
-    const series: string[] = [];
+    // Warm-up ends once resident memory has settled (JIT, V8's heap sizing and the allocator's arenas grow at first):
+    // two samples 500 mounts apart within 2%, after at least --warmup mounts and at most half the run.
+    const rssSeries: Array<[number, number]> = [];
+    let warm: { at: number; rss: number; gc: AfterGc } | undefined;
     console.log(`soak: ${MOUNTS} mounts, concurrency ${CONCURRENCY}, ${PODS} pods, every ${FAULT_EVERY}th Vault request answers 503 …`);
     const result = await runSoak({
       client,
@@ -102,21 +123,25 @@ async function main(): Promise<number> {
       pods: PODS,
       targetDir: '/var/lib/kubelet/pods',
       onProgress: async (done) => {
-        // The scrape also resets the event-loop histogram, so the p99 at the end covers the run after warm-up.
-        if (done === WARMUP) afterWarmup = (await scrape(port)).figures;
-        // Memory along the way (read from the process metrics only, so the event-loop window is left alone).
-        if (done % Math.max(1, Math.floor(MOUNTS / 10)) === 0) {
-          const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-          const one = (name: string): number => [...samples(text, name).values()][0] ?? NaN;
-          series.push(`${done}: rss ${mib(one('process_resident_memory_bytes'))}, heap ${mib(one('nodejs_heap_size_used_bytes'))}`);
+        if (done % 500 !== 0) return;
+        const rss = await rssOf(pid);
+        const previous = rssSeries.at(-1);
+        rssSeries.push([done, rss]);
+        const settled = previous !== undefined && Math.abs(pct(previous[1], rss)) < 0.02;
+        if (warm === undefined && done >= WARMUP && (settled || done >= MOUNTS / 2)) {
+          warm = { at: done, rss, gc: await afterFullGc(provider) };
+          // Starts the event-loop delay window that the final scrape reads.
+          await scrape(port);
         }
       },
     });
     fault.remove();
+    const endRss = await rssOf(pid);
     const end = await scrape(port);
+    const endGc = await afterFullGc(provider);
     client.close();
 
-    const growth = afterWarmup === undefined ? NaN : (end.figures.rssBytes - afterWarmup.rssBytes) / afterWarmup.rssBytes;
+    const growth = warm === undefined ? NaN : pct(warm.gc.rss, endGc.rss);
     const sorted = [...result.latenciesMs].sort((a, b) => a - b);
     const logText = [...provider.out, ...provider.err];
     const leaks = [...logText, end.text].filter(
@@ -132,10 +157,10 @@ async function main(): Promise<number> {
       const started = performance.now();
       current = new DaemonProcess(flags);
       await waitForServing(current);
-      const probe = new DriverClient(socket);
-      await probe.version();
+      const check = new DriverClient(socket);
+      await check.version();
       restartMs.push(performance.now() - started);
-      probe.close();
+      check.close();
     }
     current.kill('SIGTERM');
     await current.exited;
@@ -144,10 +169,12 @@ async function main(): Promise<number> {
       ['mounts ok / failed', `${result.ok} / ${result.failed}`, result.failed === 0 ? 'ok (target 0)' : 'MISSED (target 0)'],
       ['files not matching Vault', String(result.wrongContent), result.wrongContent === 0 ? 'ok' : 'MISSED'],
       ['Vault 503s injected (all retried)', String(fault.hits), ''],
-      ['RSS after warm-up / at end', `${mib(afterWarmup?.rssBytes ?? NaN)} / ${mib(end.figures.rssBytes)}`, `${(growth * 100).toFixed(1)}% ${growth < 0.1 ? 'ok (< 10%)' : 'MISSED (< 10%)'}`],
-      ['V8 heap used after warm-up / at end', `${mib(afterWarmup?.heapUsedBytes ?? NaN)} / ${mib(end.figures.heapUsedBytes)}`, ''],
-      ['open fds at start / end', `${atStart.openFds} / ${end.figures.openFds}`, ''],
-      ['event-loop delay p99 (after warm-up)', `${end.figures.eventLoopP99Ms.toFixed(1)} ms`, ''],
+      ['warm-up (memory settled)', `${warm?.at ?? '-'} mounts`, ''],
+      ['RSS after warm-up / at end', `${mib(warm?.rss ?? NaN)} / ${mib(endRss)}`, `${(pct(warm?.rss ?? NaN, endRss) * 100).toFixed(1)}%`],
+      ['RSS after a full GC, warm-up / end', `${mib(warm?.gc.rss ?? NaN)} / ${mib(endGc.rss)}`, `${(growth * 100).toFixed(1)}% ${growth < 0.1 ? 'ok (< 10%)' : 'MISSED (< 10%)'}`],
+      ['V8 heap used after a full GC, warm-up / end', `${mib(warm?.gc.heapUsed ?? NaN)} / ${mib(endGc.heapUsed)}`, ''],
+      ['open fds at start / end', `${atStart.openFds} / ${end.openFds}`, ''],
+      ['event-loop delay p99 (after warm-up)', `${end.eventLoopP99Ms.toFixed(1)} ms`, ''],
       ['throughput', `${((result.ok / result.elapsedMs) * 1000).toFixed(0)} mounts/s`, ''],
       ['mount latency p50 / p99', `${percentile(sorted, 50).toFixed(1)} / ${percentile(sorted, 99).toFixed(1)} ms`, ''],
       ['serving again after SIGKILL (process start to first answer)', restartMs.map((m) => `${m.toFixed(0)} ms`).join(', '), ''],
@@ -155,7 +182,7 @@ async function main(): Promise<number> {
     ];
     const width = Math.max(...rows.map((r) => r[0].length));
     for (const [name, value, verdict] of rows) console.log(`${name.padEnd(width)}  ${value.padEnd(28)}  ${verdict}`);
-    console.log(`memory along the way: ${series.join('; ')}`);
+    console.log(`RSS every 500 mounts (MiB): ${rssSeries.map(([n, r]) => `${n}:${(r / 1048576).toFixed(0)}`).join(' ')}`);
     if (result.failures.length > 0) console.log('first failures:', result.failures);
     if (result.failed > 0 || result.wrongContent > 0 || !(growth < 0.1) || leaks > 0) exit = 1;
   } finally {

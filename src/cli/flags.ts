@@ -73,7 +73,8 @@ export class UsageError extends Error {
 export const DEFAULT_VAULT_ADDRESS = 'https://127.0.0.1:8200';
 /**
  * One Vault request gets 30 s (Vault's Go client allows 60 s). kubelet gives a whole Mount 2 minutes, and a mount
- * may need a login and a read, each possibly retried once: 30 s each leaves room to fail with a clear message.
+ * may need a login and a read: 30 s each leaves room to fail with a clear message. Retries of a request that timed
+ * out stop at the driver's deadline (vault/retry.ts), so a hanging Vault cannot hold a mount past it.
  */
 export const DEFAULT_REQUEST_TIMEOUT = '30s';
 

@@ -21,7 +21,7 @@ describe('e2e: soak (short)', function () {
   before(async () => {
     h = await startHarness();
     prepareSoakVault(h.vault);
-    await h.startProvider({ logLevel: 'info' });
+    await h.startProvider();
   });
 
   after(async () => h.close());

@@ -12,6 +12,7 @@ import type { ConnectionSettings, MountConfig } from '../config/types.js';
 import type { VaultClient } from '../vault/client.js';
 import { Lru } from '../vault/lru.js';
 import type { ServiceAccountTokenRequester } from './token-requester.js';
+import { tokenMismatch } from './jwt-claims.js';
 
 export interface VaultToken {
   /** Sensitive: never log. */
@@ -107,7 +108,15 @@ export class Authenticator {
   }
 
   async #jwt(mount: MountConfig, signal: AbortSignal | undefined): Promise<string> {
-    if (mount.driverToken !== undefined && mount.driverToken.token !== '') return mount.driverToken.token;
+    if (mount.driverToken !== undefined && mount.driverToken.token !== '') {
+      const mismatch = tokenMismatch(mount.driverToken.token, mount.pod);
+      if (mismatch !== undefined) {
+        throw new ProviderError('AUTH_FAILED', `refusing the driver's token for audience "${mount.audience}": ${mismatch}`, {
+          parameter: 'csi.storage.k8s.io/serviceAccount.tokens',
+        });
+      }
+      return mount.driverToken.token;
+    }
     const requester = this.#options.tokenRequester;
     if (requester === undefined) {
       throw new ProviderError(

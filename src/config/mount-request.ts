@@ -223,15 +223,17 @@ export function parseMountRequest(req: MountRequestInput): MountConfig {
 
   const audience = optional(attrs, 'audience') ?? DEFAULT_AUDIENCE;
 
-  // Attributes first: that is where every driver before Kubernetes 1.35 puts the tokens.
+  // Secrets first when they carry the tokens (Kubernetes 1.35+ puts them only there, so a tokens key in the
+  // attributes could then only have come from the pod's own volumeAttributes); attributes otherwise, where every
+  // earlier driver puts them. Either way the token's claims are checked against the pod before login (auth/jwt-claims).
   let driverToken: DriverToken | undefined;
   const attrTokens = optional(attrs, TOKENS_KEY);
   const secretTokens = secrets.get(TOKENS_KEY);
-  if (attrTokens !== undefined) {
-    driverToken = driverTokenFrom(attrTokens, 'attributes', audience);
-  } else if (secretTokens !== undefined && secretTokens !== null && secretTokens !== '') {
+  if (secretTokens !== undefined && secretTokens !== null && secretTokens !== '') {
     if (typeof secretTokens !== 'string') throw invalid(TOKENS_KEY, `${TOKENS_KEY} (in secrets) must be a JSON string`);
     driverToken = driverTokenFrom(secretTokens, 'secrets', audience);
+  } else if (attrTokens !== undefined) {
+    driverToken = driverTokenFrom(attrTokens, 'attributes', audience);
   }
 
   const authMount = authMountPath(attrs);

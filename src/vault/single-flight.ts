@@ -73,7 +73,11 @@ export class SingleFlight<T> {
         if (done) return;
         leave();
         flight.waiting -= 1;
-        if (flight.waiting === 0) flight.controller.abort(abortReason(signal));
+        if (flight.waiting === 0) {
+          // Out of the map first: a caller arriving now must start afresh, not join a call already cancelled.
+          for (const [k, f] of this.#flights) if (f === flight) this.#flights.delete(k);
+          flight.controller.abort(abortReason(signal));
+        }
         reject(abortReason(signal));
       });
       flight.promise.then(

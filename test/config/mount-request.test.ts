@@ -295,12 +295,12 @@ describe('config/mount-request parseMountRequest', () => {
       const cfg = parse({}, { secrets: JSON.stringify({ [TOKENS_KEY]: tokens({ vault: entry }) }) });
       assert.equal(cfg.driverToken?.token, JWT);
     });
-    it('prefers attributes over secrets', () => {
+    it("prefers secrets over attributes (from Kubernetes 1.35 a tokens key in attributes can only be the pod's own)", () => {
       const cfg = parse(
         { [TOKENS_KEY]: tokens({ vault: { token: 'from-attributes' } }) },
         { secrets: JSON.stringify({ [TOKENS_KEY]: tokens({ vault: { token: 'from-secrets' } }) }) },
       );
-      assert.equal(cfg.driverToken?.token, 'from-attributes');
+      assert.equal(cfg.driverToken?.token, 'from-secrets');
     });
 
     const malformed: ReadonlyArray<readonly [string, RegExp]> = [

@@ -58,6 +58,21 @@ describe('e2e: auth', function () {
     assert.equal(h.vault.countRequests({ kind: 'read', status: 200 }), 1);
   });
 
+  it('refuses a token of another ServiceAccount slipped in through the attributes, before any login', async () => {
+    h.vault.clearRequests();
+    // staging/api has no cached token yet. Its volumeAttributes carry a validly signed token of staging/web, which the
+    // role "shared" would accept: without the claims check that login would be cached under staging/api.
+    const pod = { ...POD, namespace: 'staging', serviceAccountName: 'api' };
+    const other = { ...POD, namespace: 'staging', serviceAccountName: 'web' };
+    const err = await h.client.mountError(h.request({ pod, objects: OBJECTS, jwt: h.jwtFor(other), params: { roleName: 'shared' } }));
+    assert.equal(err.code, status.PERMISSION_DENIED);
+    assert.match(err.details, /AUTH_FAILED.*not the pod's ServiceAccount staging\/api/);
+    assert.equal(h.vault.countRequests({ kind: 'login' }), 0);
+    // Its own token still works.
+    const ok = await h.client.mount(h.request({ pod, objects: OBJECTS, params: { roleName: 'shared' } }));
+    assert.equal(Buffer.from(ok.files[0]!.contents).toString(), 'auth-pw');
+  });
+
   it('uses a custom audience and auth mount', async () => {
     h.vault.enableKubernetesAuth('k8s-east', { publicKeysPem: [h.issuer.publicKeyPem] });
     h.vault.addKubernetesRole('k8s-east', 'web', {

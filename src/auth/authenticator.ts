@@ -11,6 +11,7 @@ import { ProviderError } from '../errors.js';
 import type { ConnectionSettings, MountConfig } from '../config/types.js';
 import type { VaultClient } from '../vault/client.js';
 import { Lru } from '../vault/lru.js';
+import { SingleFlight } from '../vault/single-flight.js';
 import type { ServiceAccountTokenRequester } from './token-requester.js';
 import { tokenMismatch } from './jwt-claims.js';
 
@@ -51,7 +52,8 @@ export function identityKey(mount: MountConfig, settings: ConnectionSettings): s
 
 export class Authenticator {
   readonly #cache: Lru<VaultToken>;
-  readonly #inflight = new Map<string, Promise<VaultToken>>();
+  /** Concurrent logins for one identity share one request; each caller's own signal bounds only its own wait. */
+  readonly #logins = new SingleFlight<VaultToken>();
   readonly #options: AuthenticatorOptions;
   readonly #now: () => number;
   readonly #fraction: number;
@@ -100,11 +102,7 @@ export class Authenticator {
   }
 
   #login(client: VaultClient, mount: MountConfig, key: string, signal: AbortSignal | undefined): Promise<VaultToken> {
-    const pending = this.#inflight.get(key);
-    if (pending !== undefined) return pending;
-    const started = this.#doLogin(client, mount, key, signal).finally(() => this.#inflight.delete(key));
-    this.#inflight.set(key, started);
-    return started;
+    return this.#logins.run(key, (shared) => this.#doLogin(client, mount, key, shared), signal);
   }
 
   async #jwt(mount: MountConfig, signal: AbortSignal | undefined): Promise<string> {

@@ -73,6 +73,20 @@ describe('e2e: auth', function () {
     assert.equal(Buffer.from(ok.files[0]!.contents).toString(), 'auth-pw');
   });
 
+  it('lets a mount whose caller gave up leave a shared login without failing the others', async () => {
+    h.vault.addKubernetesRole('kubernetes', 'slow-login', { boundServiceAccountNames: ['web'], boundServiceAccountNamespaces: ['prod'], audience: 'vault', policies: ['web'] });
+    h.vault.injectFault({ pathPrefix: 'auth/kubernetes/login', delayMs: 600, times: 1 });
+    h.vault.clearRequests();
+    const params = { roleName: 'slow-login' };
+    const impatient = h.client.mountError(h.request({ objects: OBJECTS, params }), 150);
+    const patient = h.client.mount(h.request({ objects: OBJECTS, params, pod: { ...POD, name: 'web-2', uid: 'uid-web-2' } }));
+    const err = await impatient;
+    assert.equal(err.code, status.DEADLINE_EXCEEDED);
+    const res = await patient;
+    assert.equal(Buffer.from(res.files[0]!.contents).toString(), 'auth-pw');
+    assert.equal(h.vault.countRequests({ kind: 'login' }), 1, 'the two mounts shared one login');
+  });
+
   it('uses a custom audience and auth mount', async () => {
     h.vault.enableKubernetesAuth('k8s-east', { publicKeysPem: [h.issuer.publicKeyPem] });
     h.vault.addKubernetesRole('k8s-east', 'web', {

@@ -147,7 +147,8 @@ export class MountService {
       } catch (err: unknown) {
         // A token fresh from this mount's own login is not going to fare better after another login.
         if (!(err instanceof ProviderError) || err.code !== 'PERMISSION_DENIED' || !lease.cached) throw err;
-        // The cached token may have been revoked or have expired early.
+        // The cached token may have been revoked or have expired early; its leases went with it.
+        this.#reuse.forgetIdentity(lease.token.identityKey);
         const renewed = await this.#options.auth.replace(client, config, lease.token, signal);
         return await send(renewed);
       }

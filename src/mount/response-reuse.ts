@@ -47,6 +47,11 @@ export class ResponseReuse {
     return this.#flights.size;
   }
 
+  /** Vault refused this identity's token: drop the leases and certificates kept under it. */
+  forgetIdentity(identityKey: string): void {
+    this.#leases?.forgetIdentity(identityKey);
+  }
+
   /** The pod's kept response for this request, while its reuse window is open. */
   reused(scope: ReuseScope): SecretResponse | undefined {
     const kept = this.#leases?.get(scope);

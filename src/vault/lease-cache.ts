@@ -156,6 +156,16 @@ export class LeaseCache {
     this.#lru.delete(scopeKey(scope));
   }
 
+  /**
+   * Forget everything kept for one Vault identity, for every pod: Vault refused that identity's token (revoked),
+   * and revoking a token revokes the leases it created, so what was kept under it is dead.
+   */
+  forgetIdentity(identityKey: string): void {
+    for (const key of this.#lru.keys()) {
+      if ((JSON.parse(key) as unknown[])[1] === identityKey) this.#lru.delete(key);
+    }
+  }
+
   clear(): void {
     this.#lru.clear();
   }

@@ -82,6 +82,10 @@ export class Lru<V> {
     return [...this.#slots.values()].map((s) => s.value);
   }
 
+  keys(): string[] {
+    return [...this.#slots.keys()];
+  }
+
   #remove(key: string, slot: Slot<V>, reason: 'capacity' | 'expired' | 'deleted'): void {
     this.#slots.delete(key);
     this.#bytes -= slot.size;

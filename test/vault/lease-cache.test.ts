@@ -115,6 +115,17 @@ describe('vault/lease-cache LeaseCache', () => {
     assert.ok(cache.get(scope('pod-a', 'id-1')));
   });
 
+  it("forgets every pod's responses of one identity when that identity's token is refused", () => {
+    const cache = new LeaseCache({ maxEntries: 10, maxBytes: 1 << 20, now });
+    cache.offer(scope('pod-a', 'id-1'), dbCreds(), 'GET', t, NEVER);
+    cache.offer(scope('pod-b', 'id-1'), dbCreds(), 'GET', t, NEVER);
+    cache.offer(scope('pod-a', 'id-2'), dbCreds(), 'GET', t, NEVER);
+    cache.forgetIdentity('id-1');
+    assert.equal(cache.get(scope('pod-a', 'id-1')), undefined);
+    assert.equal(cache.get(scope('pod-b', 'id-1')), undefined);
+    assert.ok(cache.get(scope('pod-a', 'id-2')));
+  });
+
   it('keeps key parts apart even when they contain separators', () => {
     const cache = new LeaseCache({ maxEntries: 10, maxBytes: 1 << 20, now });
     cache.offer(scope('a","b', 'c'), dbCreds(), 'GET', t, NEVER);

@@ -18,6 +18,34 @@ function payloadOf(jwt: string): Record<string, unknown> | undefined {
   }
 }
 
+/** What a ServiceAccount JWT says of whom it was issued for (unverified; for defaults, never for trust). */
+export interface JwtIdentity {
+  readonly namespace?: string;
+  readonly serviceAccountName?: string;
+  readonly podName?: string;
+  readonly podUid?: string;
+}
+
+export function jwtIdentity(jwt: string): JwtIdentity {
+  const claims = payloadOf(jwt);
+  if (claims === undefined) return {};
+  const identity: { -readonly [K in keyof JwtIdentity]: JwtIdentity[K] } = {};
+  const sub = claims['sub'];
+  const match = typeof sub === 'string' ? /^system:serviceaccount:([^:]+):([^:]+)$/.exec(sub) : null;
+  if (match !== null) {
+    identity.namespace = match[1];
+    identity.serviceAccountName = match[2];
+  }
+  const k8s = claims['kubernetes.io'];
+  const pod = typeof k8s === 'object' && k8s !== null ? (k8s as { pod?: unknown }).pod : undefined;
+  if (typeof pod === 'object' && pod !== null) {
+    const { name, uid } = pod as { name?: unknown; uid?: unknown };
+    if (typeof name === 'string') identity.podName = name;
+    if (typeof uid === 'string') identity.podUid = uid;
+  }
+  return identity;
+}
+
 /** A reason the token is not the pod's, or undefined when its claims agree (or it carries none we can read). */
 export function tokenMismatch(jwt: string, pod: PodInfo): string | undefined {
   const claims = payloadOf(jwt);

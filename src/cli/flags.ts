@@ -8,7 +8,7 @@
  */
 import { normaliseVaultAddress } from '../config/connection.js';
 import { parseGoBool, parseGoDurationMs, parseGoInt } from '../config/go-syntax.js';
-import type { ProviderDefaults, TlsParameters } from '../config/types.js';
+import type { ProviderDefaults, TlsParameters, TlsParametersDraft } from '../config/types.js';
 import type { TrustSettings } from '../config/policy.js';
 import { parseTrustFlags } from './trust-flags.js';
 
@@ -246,14 +246,7 @@ function defaultsFrom(values: Parsed, env: Env, usage: string): ProviderDefaults
     }
   }
 
-  const tls: {
-    caCertPath?: string;
-    caDirectory?: string;
-    serverName?: string;
-    clientCertPath?: string;
-    clientKeyPath?: string;
-    skipVerify: boolean;
-  } = { skipVerify };
+  const tls: TlsParametersDraft = { skipVerify };
   const put = (field: Exclude<keyof TlsParameters, 'skipVerify'>, flag: string, envName: string): void => {
     const v = stringSetting(values, flag, env, envName);
     if (v !== undefined) tls[field] = v;

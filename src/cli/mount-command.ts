@@ -9,6 +9,7 @@
  * and exits with a code that says what went wrong (MountExitCodes).
  */
 import { mkdir, readFile } from 'node:fs/promises';
+import { jwtIdentity } from '../auth/jwt-claims.js';
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { ErrorCode } from '../errors.js';
@@ -213,11 +214,14 @@ export async function runMountCommand(argv: readonly string[], io: MountCommandI
       const classes = parseSecretProviderClasses(spcText, spcFile);
       const pod: PodManifest | undefined = podText === undefined ? undefined : parsePod(podText, podFile!);
       const selection = selectVolume(classes, pod, values.get('volume'), values.get('name'));
+      // What the manifests and flags leave open comes from the JWT itself: it is the identity that logs in, and the
+      // provider refuses a token whose claims name another ServiceAccount or pod.
+      const fromJwt = jwtIdentity(jwt);
       attributes = driverAttributes(selection, {
-        name: pod?.name ?? 'local-mount',
-        namespace: pod?.namespace ?? values.get('namespace') ?? selection.spc.namespace ?? 'default',
-        uid: pod?.uid ?? randomUUID(),
-        serviceAccountName: pod?.serviceAccountName ?? values.get('service-account') ?? 'default',
+        name: pod?.name ?? fromJwt.podName ?? 'local-mount',
+        namespace: pod?.namespace ?? values.get('namespace') ?? fromJwt.namespace ?? selection.spc.namespace ?? 'default',
+        uid: pod?.uid ?? fromJwt.podUid ?? randomUUID(),
+        serviceAccountName: pod?.serviceAccountName ?? values.get('service-account') ?? fromJwt.serviceAccountName ?? 'default',
       });
     } catch (err: unknown) {
       if (err instanceof ManifestError) throw new Failure(MountExitCodes.invalidSecretProviderClass, `invalid manifest: ${err.message}`);

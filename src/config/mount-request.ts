@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { ProviderError } from '../errors.js';
 import { objectsMemo } from './objects-cache.js';
 import { parseGoBool } from './go-syntax.js';
-import type { DriverToken, MountConfig, TlsParameters } from './types.js';
+import type { DriverToken, MountConfig, TlsParameters, TlsParametersDraft } from './types.js';
 
 export interface MountRequestInput {
   readonly attributes: string;
@@ -181,14 +181,7 @@ function authMountPath(attrs: ReadonlyMap<string, string>): string | undefined {
 }
 
 function tlsParameters(attrs: ReadonlyMap<string, string>): TlsParameters {
-  const tls: {
-    caCertPath?: string;
-    caDirectory?: string;
-    serverName?: string;
-    clientCertPath?: string;
-    clientKeyPath?: string;
-    skipVerify?: boolean;
-  } = {};
+  const tls: TlsParametersDraft = {};
   const set = (field: Exclude<keyof TlsParameters, 'skipVerify'>, key: string): void => {
     const v = optional(attrs, key);
     if (v !== undefined) tls[field] = v;

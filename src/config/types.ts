@@ -63,6 +63,9 @@ export interface TlsParameters {
   readonly skipVerify?: boolean;
 }
 
+/** TlsParameters while they are being filled in, field by field. */
+export type TlsParametersDraft = { -readonly [K in keyof TlsParameters]: TlsParameters[K] };
+
 /** A token the driver gave us for one audience. The token itself is sensitive: never log this object. */
 export interface DriverToken {
   readonly token: string;

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { ProviderError } from '../../src/errors.js';
 import { kubeConfigFromUrl } from '../../src/kubernetes/cluster.js';
 import {
   HMAC_KEY_LENGTH,
@@ -7,21 +6,12 @@ import {
   MANAGED_BY_LABEL,
   MANAGED_BY_VALUE,
 } from '../../src/kubernetes/hmac-secret.js';
+import { rejection } from '../helpers/rejection.js';
 import { FakeKubeApi } from '../helpers/fake-kube-api.js';
 
 const NAMESPACE = 'csi';
 const NAME = 'vault-csi-provider-hmac-key';
 const SECRET_PATH = `/api/v1/namespaces/${NAMESPACE}/secrets/${NAME}`;
-
-async function rejection(promise: Promise<unknown>): Promise<ProviderError> {
-  try {
-    await promise;
-  } catch (err: unknown) {
-    assert.ok(err instanceof ProviderError, `expected a ProviderError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected a rejection');
-}
 
 describe('KubeSecretHmacKeySource', () => {
   let api: FakeKubeApi;

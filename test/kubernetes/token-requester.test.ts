@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { createPublicKey, verify } from 'node:crypto';
 import type { PodInfo } from '../../src/config/types.js';
-import { ProviderError } from '../../src/errors.js';
 import { kubeConfigFromUrl } from '../../src/kubernetes/cluster.js';
 import { KubeTokenRequester, TOKEN_EXPIRATION_SECONDS } from '../../src/kubernetes/token-requester.js';
+import { rejection } from '../helpers/rejection.js';
 import { FakeKubeApi, type ServiceAccountClaims } from '../helpers/fake-kube-api.js';
 import { ServiceAccountJwtIssuer } from '../vault-server/jwt-issuer.js';
 
@@ -13,16 +13,6 @@ function decodeClaims(jwt: string): ServiceAccountClaims {
   const payload = jwt.split('.')[1];
   assert.ok(payload !== undefined, 'JWT has a payload');
   return JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as ServiceAccountClaims;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<ProviderError> {
-  try {
-    await promise;
-  } catch (err: unknown) {
-    assert.ok(err instanceof ProviderError, `expected a ProviderError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected a rejection');
 }
 
 describe('KubeTokenRequester', () => {

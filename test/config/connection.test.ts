@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { thrown } from '../helpers/rejection.js';
 import fc from 'fast-check';
 import { ProviderError } from '../../src/errors.js';
 import { normaliseVaultAddress, resolveConnection } from '../../src/config/connection.js';
@@ -35,13 +36,7 @@ function defaults(over: Partial<ProviderDefaults> = {}): ProviderDefaults {
 }
 
 function assertInvalid(fn: () => unknown, parameter: string, mention: RegExp): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err: unknown) {
-    caught = err;
-  }
-  assert.ok(caught instanceof ProviderError, `expected a ProviderError, got ${String(caught)}`);
+  const caught = thrown(() => fn());
   assert.equal(caught.code, 'INVALID_CONFIG');
   assert.equal(caught.context.parameter, parameter);
   assert.match(caught.message, mention);

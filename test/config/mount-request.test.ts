@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { thrown } from '../helpers/rejection.js';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { ProviderError } from '../../src/errors.js';
@@ -26,13 +27,7 @@ function tokens(entries: Record<string, unknown>): string {
 }
 
 function assertInvalid(req: MountRequestInput, parameter: string, mention: RegExp): ProviderError {
-  let caught: unknown;
-  try {
-    parseMountRequest(req);
-  } catch (err: unknown) {
-    caught = err;
-  }
-  assert.ok(caught instanceof ProviderError, `expected a ProviderError, got ${String(caught)}`);
+  const caught = thrown(() => parseMountRequest(req));
   assert.equal(caught.code, 'INVALID_CONFIG');
   assert.equal(caught.context.parameter, parameter);
   assert.match(caught.message, mention);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { thrown } from '../helpers/rejection.js';
 import fc from 'fast-check';
 import { ProviderError } from '../../src/errors.js';
 import { parseObjects } from '../../src/config/objects.js';
@@ -16,13 +17,7 @@ function only(text: string): ObjectConfig {
 }
 
 function assertInvalid(text: string, mention: RegExp, objectName?: string): ProviderError {
-  let caught: unknown;
-  try {
-    parseObjects(text);
-  } catch (err: unknown) {
-    caught = err;
-  }
-  assert.ok(caught instanceof ProviderError, `expected a ProviderError, got ${String(caught)}`);
+  const caught = thrown(() => parseObjects(text));
   assert.equal(caught.code, 'INVALID_CONFIG');
   assert.equal(caught.context.parameter, 'objects');
   if (objectName !== undefined) assert.equal(caught.context.objectName, objectName);

@@ -4,29 +4,18 @@
  * test/mount/trust-boundary.test.ts and end to end in test/e2e/trust-boundary.test.ts.
  */
 import assert from 'node:assert/strict';
+import { mountConfigWith } from '../helpers/mount-config.js';
 import fc from 'fast-check';
 import { ProviderError } from '../../src/errors.js';
-import { parseMountRequest } from '../../src/config/mount-request.js';
 import { resolveConnection } from '../../src/config/connection.js';
 import { buildTrustPolicy, checkMountParameters, checkRealPath, isWithin, type TrustPolicy, type TrustSettings } from '../../src/config/policy.js';
-import type { MountConfig, ProviderDefaults } from '../../src/config/types.js';
+import type { ProviderDefaults } from '../../src/config/types.js';
 
 const DEFAULTS: ProviderDefaults = { vaultAddress: 'https://vault.vault.svc:8200', vaultMount: 'kubernetes', vaultNamespace: undefined, tls: { skipVerify: false } };
 const NO_ROOTS = { tlsDirectories: [], operatorTlsFiles: [], protectedPaths: [] };
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
-function mount(params: Record<string, string>): MountConfig {
-  const attributes = {
-    'csi.storage.k8s.io/pod.name': 'p',
-    'csi.storage.k8s.io/pod.namespace': 'ns',
-    'csi.storage.k8s.io/pod.uid': 'u',
-    'csi.storage.k8s.io/serviceAccount.name': 'sa',
-    roleName: 'r',
-    objects: '- objectName: a\n  secretPath: secret/data/a\n',
-    ...params,
-  };
-  return parseMountRequest({ attributes: JSON.stringify(attributes), secrets: 'null', targetPath: '/t', permission: '420' });
-}
+const mount = mountConfigWith;
 
 function policy(settings: Partial<TrustSettings> = {}, defaults: ProviderDefaults = DEFAULTS): TrustPolicy {
   return buildTrustPolicy({ vaultAddresses: [], tlsDirectories: ['/etc/vault-tls'], allowSkipTlsVerify: false, ...settings }, defaults, [SA_DIR]);

@@ -1,4 +1,4 @@
-/** Awaits a promise that must reject with a ProviderError, and returns that error for further assertions. */
+/** Catching a ProviderError for further assertions: from a promise that must reject, or a call that must throw. */
 import assert from 'node:assert/strict';
 import { ProviderError } from '../../src/errors.js';
 
@@ -10,4 +10,14 @@ export async function rejection(promise: Promise<unknown>): Promise<ProviderErro
     return err;
   }
   assert.fail('expected a rejection');
+}
+
+export function thrown(fn: () => unknown): ProviderError {
+  try {
+    fn();
+  } catch (err: unknown) {
+    assert.ok(err instanceof ProviderError, `expected a ProviderError, got ${String(err)}`);
+    return err;
+  }
+  assert.fail('expected a ProviderError to be thrown');
 }

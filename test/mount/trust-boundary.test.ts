@@ -4,27 +4,16 @@
  * spelling is never looked up at all.
  */
 import assert from 'node:assert/strict';
+import { mountConfigWith } from '../helpers/mount-config.js';
 import { mkdir, mkdtemp, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ProviderError } from '../../src/errors.js';
-import { parseMountRequest } from '../../src/config/mount-request.js';
 import { buildTrustPolicy } from '../../src/config/policy.js';
 import { nodePathResolver, TrustBoundary, type PathResolver } from '../../src/mount/trust-boundary.js';
-import type { MountConfig, ProviderDefaults } from '../../src/config/types.js';
+import type { ProviderDefaults } from '../../src/config/types.js';
 
-function mount(params: Record<string, string>): MountConfig {
-  const attributes = {
-    'csi.storage.k8s.io/pod.name': 'p',
-    'csi.storage.k8s.io/pod.namespace': 'ns',
-    'csi.storage.k8s.io/pod.uid': 'u',
-    'csi.storage.k8s.io/serviceAccount.name': 'sa',
-    roleName: 'r',
-    objects: '- objectName: a\n  secretPath: secret/data/a\n',
-    ...params,
-  };
-  return parseMountRequest({ attributes: JSON.stringify(attributes), secrets: 'null', targetPath: '/t', permission: '420' });
-}
+const mount = mountConfigWith;
 
 async function refusal(promise: Promise<unknown>): Promise<ProviderError> {
   try {

@@ -1,0 +1,16 @@
+/** A MountConfig parsed from a minimal driver request plus `params`, for tests of what comes after parsing. */
+import { parseMountRequest } from '../../src/config/mount-request.js';
+import type { MountConfig } from '../../src/config/types.js';
+
+export function mountConfigWith(params: Readonly<Record<string, string>>): MountConfig {
+  const attributes = {
+    'csi.storage.k8s.io/pod.name': 'p',
+    'csi.storage.k8s.io/pod.namespace': 'ns',
+    'csi.storage.k8s.io/pod.uid': 'u',
+    'csi.storage.k8s.io/serviceAccount.name': 'sa',
+    roleName: 'r',
+    objects: '- objectName: a\n  secretPath: secret/data/a\n',
+    ...params,
+  };
+  return parseMountRequest({ attributes: JSON.stringify(attributes), secrets: 'null', targetPath: '/t', permission: '420' });
+}

@@ -1,5 +1,6 @@
 /** Optional objects, templates and expand as the mount assembles them from read results (no Vault needed). */
 import assert from 'node:assert/strict';
+import { thrown } from '../helpers/rejection.js';
 import { ProviderError } from '../../src/errors.js';
 import { AbsentSecret, assembleObjects, readOrAbsent, type ReadOutcome } from '../../src/mount/assemble.js';
 import { requestKey } from '../../src/mount/request-key.js';
@@ -26,15 +27,7 @@ function outcomes(cfg: MountConfig, byPath: Record<string, SecretResponse | null
   return map;
 }
 
-function failure(run: () => unknown): ProviderError {
-  try {
-    run();
-  } catch (err: unknown) {
-    assert.ok(err instanceof ProviderError, String(err));
-    return err;
-  }
-  assert.fail('expected a ProviderError');
-}
+const failure = thrown;
 
 describe('mount/assemble', () => {
   describe('readOrAbsent', () => {

@@ -1,19 +1,11 @@
 import assert from 'node:assert/strict';
+import { thrown } from '../helpers/rejection.js';
 import { X509Certificate } from 'node:crypto';
 import { expandKeys, expandPki, expandedVersionInput, keyFileNameProblem } from '../../src/mount/expand.js';
-import { ProviderError } from '../../src/errors.js';
 import { certPem, createCertificate, generateKeys, privateKeyPem, type Issuer } from '../vault-server/x509.js';
 import { objectConfig } from '../helpers/objects.js';
 
-function caught(run: () => unknown): ProviderError {
-  try {
-    run();
-  } catch (err: unknown) {
-    assert.ok(err instanceof ProviderError, String(err));
-    return err;
-  }
-  assert.fail('expected a ProviderError');
-}
+const caught = thrown;
 
 describe('mount/expand', () => {
   describe('keys', () => {

@@ -1,6 +1,6 @@
 // Leases of dynamic secrets: created by engines, renewed/revoked/looked up via sys/leases, and
 // expired by the injected clock so tests can watch credentials run out.
-import { rfc3339 } from './util.js';
+import { cappedRenewal, rfc3339 } from './util.js';
 import type { Clock } from './types.js';
 
 export interface Lease {
@@ -62,12 +62,7 @@ export class LeaseManager {
     if (!lease) return { ok: false, error: 'lease not found' };
     if (!lease.renewable) return { ok: false, error: 'lease is not renewable' };
     const now = this.clock();
-    const wanted = incrementSeconds && incrementSeconds > 0 ? incrementSeconds : lease.defaultTtlSeconds;
-    const maxLeft = Math.floor((lease.maxExpireTime - now) / 1000);
-    const ttl = Math.max(0, Math.min(wanted, maxLeft));
-    const warnings = wanted > maxLeft
-      ? [`TTL of "${wanted}s" exceeded the effective max_ttl of "${maxLeft}s"; TTL value is capped accordingly`]
-      : [];
+    const { ttl, warnings } = cappedRenewal(now, incrementSeconds, lease.defaultTtlSeconds, lease.maxExpireTime);
     lease.expireTime = now + ttl * 1000;
     lease.lastRenewal = now;
     return { ok: true, ttl, warnings, lease };

@@ -1,5 +1,5 @@
 // Service tokens: creation on login, expiry by the injected clock, renewal and revocation.
-import { randomBase62, rfc3339, uniqueSorted } from './util.js';
+import { cappedRenewal, randomBase62, rfc3339, uniqueSorted } from './util.js';
 import type { Clock } from './types.js';
 
 /** Vault's system-wide default and maximum lease TTL: 768h. */
@@ -106,12 +106,7 @@ export class TokenStore {
   renew(entry: TokenEntry, incrementSeconds: number | undefined): { ttl: number; warnings: string[] } {
     const now = this.clock();
     if (entry.expireAt === null || entry.maxExpireAt === null) return { ttl: 0, warnings: [] };
-    const wanted = incrementSeconds && incrementSeconds > 0 ? incrementSeconds : entry.creationTtlSeconds;
-    const maxLeft = Math.floor((entry.maxExpireAt - now) / 1000);
-    const ttl = Math.max(0, Math.min(wanted, maxLeft));
-    const warnings = wanted > maxLeft
-      ? [`TTL of "${wanted}s" exceeded the effective max_ttl of "${maxLeft}s"; TTL value is capped accordingly`]
-      : [];
+    const { ttl, warnings } = cappedRenewal(now, incrementSeconds, entry.creationTtlSeconds, entry.maxExpireAt);
     entry.expireAt = now + ttl * 1000;
     entry.lastRenewal = now;
     return { ttl, warnings };

@@ -128,3 +128,17 @@ export function globMatch(pattern: string, value: string): boolean {
 export function uniqueSorted(values: Iterable<string>): string[] {
   return [...new Set(values)].sort();
 }
+
+/**
+ * Vault's renewal rule for tokens and leases alike: the increment asked for (or the default TTL), capped by what
+ * is left until max TTL, with Vault's warning when the cap applied.
+ */
+export function cappedRenewal(now: number, incrementSeconds: number | undefined, defaultTtlSeconds: number, maxExpireAt: number): { ttl: number; warnings: string[] } {
+  const wanted = incrementSeconds && incrementSeconds > 0 ? incrementSeconds : defaultTtlSeconds;
+  const maxLeft = Math.floor((maxExpireAt - now) / 1000);
+  const ttl = Math.max(0, Math.min(wanted, maxLeft));
+  const warnings = wanted > maxLeft
+    ? [`TTL of "${wanted}s" exceeded the effective max_ttl of "${maxLeft}s"; TTL value is capped accordingly`]
+    : [];
+  return { ttl, warnings };
+}

@@ -22,7 +22,7 @@ import type { VaultClientOptions } from '../vault/client.js';
 import { MountService } from '../mount/mount-service.js';
 import { FileHmacKeySource, RandomHmacKeySource, type HmacKeySource } from '../mount/hmac-key.js';
 import { AtomicWriter } from '../output/atomic-writer.js';
-import { buildTrustPolicy } from '../config/policy.js';
+import { buildTrustPolicy, NO_TRUST_FLAGS } from '../config/policy.js';
 import { TrustBoundary } from '../mount/trust-boundary.js';
 import { SERVICE_ACCOUNT_DIR } from '../kubernetes/cluster.js';
 import { createLogger, type Logger } from '../observability/logger.js';
@@ -235,7 +235,7 @@ export async function runMountCommand(argv: readonly string[], io: MountCommandI
     const hmacKey = io.hmacKey ?? (settings.hmacKeyFile === undefined ? new RandomHmacKeySource() : new FileHmacKeySource(settings.hmacKeyFile));
     // The same trust policy a node started with these flags would apply (cli/provider.ts).
     const trust = buildTrustPolicy(
-      settings.trust ?? { vaultAddresses: [], tlsDirectories: [], allowSkipTlsVerify: false },
+      settings.trust ?? NO_TRUST_FLAGS,
       settings.defaults,
       [SERVICE_ACCOUNT_DIR, ...(settings.hmacKeyFile === undefined ? [] : [settings.hmacKeyFile])],
     );

@@ -25,7 +25,7 @@ import { AtomicWriter } from '../output/atomic-writer.js';
 import { ProviderGrpcServer } from '../server/grpc-server.js';
 import { createMountHandler, versionHandler } from '../server/mount-handler.js';
 import { detectCluster, SERVICE_ACCOUNT_DIR } from '../kubernetes/cluster.js';
-import { buildTrustPolicy } from '../config/policy.js';
+import { buildTrustPolicy, NO_TRUST_FLAGS } from '../config/policy.js';
 import { TrustBoundary } from '../mount/trust-boundary.js';
 import type { TlsFileReader } from '../vault/tls-files.js';
 import type { FsOps } from '../output/fs-ops.js';
@@ -128,7 +128,7 @@ export async function startProvider(settings: ProviderSettings, logger: Logger, 
   // What a SecretProviderClass or pod may point the provider at (SECURITY.md). The provider's own credentials are
   // protected whatever the flags say.
   const trustPolicy = buildTrustPolicy(
-    settings.trust ?? { vaultAddresses: [], tlsDirectories: [], allowSkipTlsVerify: false },
+    settings.trust ?? NO_TRUST_FLAGS,
     settings.defaults,
     [overrides.serviceAccountDir ?? SERVICE_ACCOUNT_DIR, ...(settings.hmacKeyFile === undefined || settings.hmacKeyFile === '' ? [] : [settings.hmacKeyFile])],
   );

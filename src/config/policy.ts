@@ -45,6 +45,9 @@ export interface TrustSettings {
   readonly allowSkipTlsVerify: boolean;
 }
 
+/** No trust flag given: only the provider's own Vault address, no TLS directory, no skip-verify. */
+export const NO_TRUST_FLAGS: TrustSettings = { vaultAddresses: [], tlsDirectories: [], allowSkipTlsVerify: false };
+
 /**
  * The policy for a provider: the flags, plus what the operator configured for the provider itself (its default
  * address is always allowed, its CA directory may be named, its own TLS files may be named exactly), plus the

@@ -16,6 +16,7 @@ import {
   buildTrustPolicy,
   checkMountParameters,
   checkRealPath,
+  NO_TRUST_FLAGS,
   withRealTlsPaths,
   type ResolvedRoots,
   type TlsFileParameter,
@@ -47,7 +48,7 @@ export class TrustBoundary {
 
   /** The strictest policy: the default address only, no TLS file a mount may name, no skip-verify. */
   static strict(defaults: ProviderDefaults): TrustBoundary {
-    const policy = buildTrustPolicy({ vaultAddresses: [], tlsDirectories: [], allowSkipTlsVerify: false }, defaults, [SERVICE_ACCOUNT_DIR]);
+    const policy = buildTrustPolicy(NO_TRUST_FLAGS, defaults, [SERVICE_ACCOUNT_DIR]);
     return new TrustBoundary(policy, defaults);
   }
 

@@ -162,8 +162,9 @@ async function startProvider(dir: string, vaultAddress: string): Promise<{ child
   const endpoint = join(dir, 'socket', 'vault.sock');
   const child = spawn(
     process.execPath,
-    // BENCH_PROVIDER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the provider.
-    [...(process.env.BENCH_PROVIDER_NODE_ARGS ?? '').split(' ').filter(Boolean), join(ROOT, 'dist', 'main.js'), `--endpoint=${endpoint}`, `--vault-addr=${vaultAddress}`, '--health-addr=127.0.0.1:0', `--hmac-key-file=${keyFile}`, '--log-level=info'],
+    // BENCH_PROVIDER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the provider;
+    // BENCH_PROVIDER_FLAGS adds provider flags (a later --log-level wins).
+    [...(process.env.BENCH_PROVIDER_NODE_ARGS ?? '').split(' ').filter(Boolean), join(ROOT, 'dist', 'main.js'), `--endpoint=${endpoint}`, `--vault-addr=${vaultAddress}`, '--health-addr=127.0.0.1:0', `--hmac-key-file=${keyFile}`, '--log-level=info', ...(process.env.BENCH_PROVIDER_FLAGS ?? '').split(' ').filter(Boolean)],
     // Logs go to /dev/null: one info line per mount is written as in production, and costs what it costs there.
     { stdio: ['ignore', 'ignore', 'inherit'], env: { PATH: process.env.PATH ?? '' } },
   );
@@ -248,20 +249,15 @@ async function main(): Promise<void> {
     limitPool = pool;
     const rss = new PeakRss(child.pid!);
 
-    const jwts = new Map<string, string>();
-    const jwtFor = (serviceAccount: string): string => {
-      let jwt = jwts.get(serviceAccount);
-      if (jwt === undefined) {
-        jwt = issuer.signServiceAccountJwt({ namespace: NAMESPACE, serviceAccountName: serviceAccount, ttlSeconds: 3600 });
-        jwts.set(serviceAccount, jwt);
-      }
-      return jwt;
-    };
+    // The kubelet asks for a token per pod, bound to it (the provider refuses a token bound to another pod).
     let podCounter = 0;
     const newPod = (serviceAccount: string): Pod => {
       podCounter += 1;
       const n = String(podCounter).padStart(12, '0');
-      return { name: `pod-${podCounter}`, uid: `00000000-0000-4000-8000-${n}`, serviceAccount, jwt: jwtFor(serviceAccount) };
+      const name = `pod-${podCounter}`;
+      const uid = `00000000-0000-4000-8000-${n}`;
+      const jwt = issuer.signServiceAccountJwt({ namespace: NAMESPACE, serviceAccountName: serviceAccount, podName: name, podUid: uid, ttlSeconds: 3600 });
+      return { name, uid, serviceAccount, jwt };
     };
     // The driver sends the same request for a volume on every republish; build each once, as it does not cost
     // the driver (a Go process of its own) anything worth measuring here.
@@ -287,7 +283,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < 10; i++) {
       const res = await pool.request({
         method: 'POST', path: '/v1/auth/kubernetes/login', headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ role: ROLE, jwt: jwtFor(`resident-${i}`) }),
+        body: JSON.stringify({ role: ROLE, jwt: resident[i]!.jwt }),
       });
       residentTokens.set(`resident-${i}`, ((await res.body.json()) as { auth: { client_token: string } }).auth.client_token);
     }
@@ -314,7 +310,16 @@ async function main(): Promise<void> {
       count: number,
       providerOp: (i: number) => Promise<void>,
       limitOp: (i: number) => Promise<void>,
+      warmup = 0,
     ): Promise<void> => {
+      // BENCH_ONLY=<text> runs only the scenarios whose name contains it (to profile one of them).
+      if (process.env.BENCH_ONLY !== undefined && !name.includes(process.env.BENCH_ONLY)) return;
+      // Republishes repeat: both sides first run the same operations untimed, so the JIT has compiled the hot path
+      // of each (a DaemonSet serves republishes for days) and the table compares steady states.
+      if (warmup > 0) {
+        await runLoad(Array.from({ length: warmup }, (_, i) => () => providerOp(i)), concurrency);
+        await runLoad(Array.from({ length: warmup }, (_, i) => () => limitOp(i)), concurrency);
+      }
       const providerResult = await measure(Array.from({ length: count }, (_, i) => () => providerOp(i)), concurrency, true);
       const limitResult = await measure(Array.from({ length: count }, (_, i) => () => limitOp(i)), concurrency, false);
       rows.push({ name, concurrency, provider: providerResult, limit: limitResult });
@@ -334,16 +339,16 @@ async function main(): Promise<void> {
 
     await scenario('republish, KV only, 1 object', CONCURRENCY, 4000,
       (i) => mountOnce(residentPod(i), KV1),
-      (i) => limitMount(pool, KV1.calls, residentToken(residentPod(i))));
+      (i) => limitMount(pool, KV1.calls, residentToken(residentPod(i))), 1000);
 
     await scenario('republish, KV only, 10 objects', CONCURRENCY, 2000,
       (i) => mountOnce(residentPod(i), KV10),
-      (i) => limitMount(pool, KV10.calls, residentToken(residentPod(i))));
+      (i) => limitMount(pool, KV10.calls, residentToken(residentPod(i))), 1000);
 
     // The limit mints a credential and a certificate per mount, as a provider without reuse must (~8 ms of Vault CPU).
     await scenario('republish, database credential + PKI certificate', CONCURRENCY, 1000,
       (i) => mountOnce(residentPod(i), DYNAMIC),
-      (i) => limitMount(pool, DYNAMIC.calls, residentToken(residentPod(i))));
+      (i) => limitMount(pool, DYNAMIC.calls, residentToken(residentPod(i))), 200);
 
     // 200 new pods at once: a rollout of 20 Deployments (10 replicas each, one ServiceAccount per Deployment).
     const burstPods = Array.from({ length: 200 }, (_, i) => newPod(`burst-${i % 20}`));

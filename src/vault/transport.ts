@@ -9,7 +9,7 @@
  * node-vault calls `defaults(rpDefaults)` once and then the returned function with
  * `{ method, uri, headers, json, ...requestOptions }`, expecting `{ statusCode, body, request: { path } }`.
  */
-import { Agent, buildConnector, request as undiciRequest } from 'undici';
+import { buildConnector, Pool, type Dispatcher } from 'undici';
 
 export interface TlsMaterial {
   /** PEM CA certificates; undefined means the system roots. */
@@ -118,15 +118,87 @@ export interface UndiciTransportOptions {
   readonly connections?: number;
 }
 
+/** `--vault-request-timeout` passed: named like AbortSignal.timeout's error, which the failure classifier knows. */
+export class RequestTimeoutError extends Error {
+  override readonly name = 'TimeoutError';
+  constructor(timeoutMs: number) {
+    super(`no complete answer within ${timeoutMs} ms`);
+  }
+}
+
+/** Below this many characters a JSON text cannot nest MAX_JSON_DEPTH levels (each level takes two). */
+const DEPTH_CHECK_MIN_CHARS = 2 * MAX_JSON_DEPTH;
+
+interface InFlight {
+  readonly deadline: number;
+  readonly expire: () => void;
+}
+
+/**
+ * The whole-request deadline, for every request of one transport with one timer: requests are checked every
+ * tenth of the timeout (at most every second), so one may overrun by that much. A timer and an AbortSignal.any per
+ * request cost a few percent of a republish's CPU; undici's own header and body timeouts still fire first on a
+ * silent connection.
+ */
+class DeadlineSweeper {
+  readonly #inflight = new Set<InFlight>();
+  readonly #periodMs: number;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(timeoutMs: number) {
+    this.#periodMs = Math.max(20, Math.min(1_000, Math.floor(timeoutMs / 10)));
+  }
+
+  add(entry: InFlight): void {
+    this.#inflight.add(entry);
+    if (this.#timer === undefined) {
+      this.#timer = setInterval(() => this.#sweep(), this.#periodMs);
+      this.#timer.unref();
+    }
+  }
+
+  delete(entry: InFlight): void {
+    this.#inflight.delete(entry);
+  }
+
+  #sweep(): void {
+    const now = performance.now();
+    // Entries are in start order and share one timeout, so the first one still in time ends the sweep.
+    for (const entry of this.#inflight) {
+      if (entry.deadline > now) break;
+      this.#inflight.delete(entry);
+      entry.expire();
+    }
+    if (this.#inflight.size === 0) this.stop();
+  }
+
+  stop(): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+}
+
+/** `http://host:port` of an absolute http(s) URI, and the rest (path and query), without a URL parse. */
+function splitUri(uri: string): { origin: string; path: string } {
+  const scheme = uri.indexOf('://');
+  if (scheme <= 0) throw new TypeError('the Vault request URI is not absolute');
+  const slash = uri.indexOf('/', scheme + 3);
+  return slash === -1 ? { origin: uri, path: '/' } : { origin: uri.slice(0, slash), path: uri.slice(slash) };
+}
+
 export class UndiciTransport {
-  readonly #agent: Agent;
   readonly #timeoutMs: number;
   readonly #maxBytes: number;
+  readonly #poolOptions: Pool.Options;
+  /** One keep-alive pool per Vault origin; a transport serves one ConnectionSettings, so normally one origin. */
+  readonly #pools = new Map<string, Pool>();
+  readonly #deadlines: DeadlineSweeper;
 
   constructor(options: UndiciTransportOptions) {
     const { tls } = options;
     this.#timeoutMs = options.requestTimeoutMs;
     this.#maxBytes = options.maxResponseBytes ?? 16 * 1024 * 1024;
+    this.#deadlines = new DeadlineSweeper(options.requestTimeoutMs);
     const connector = buildConnector({
       ...(tls.ca === undefined ? {} : { ca: [...tls.ca] }),
       ...(tls.cert === undefined ? {} : { cert: tls.cert }),
@@ -135,7 +207,7 @@ export class UndiciTransport {
       rejectUnauthorized: tls.rejectUnauthorized,
       timeout: Math.min(options.requestTimeoutMs, 10_000),
     });
-    this.#agent = new Agent({
+    this.#poolOptions = {
       keepAliveTimeout: 30_000,
       keepAliveMaxTimeout: 120_000,
       connections: options.connections ?? 32,
@@ -145,7 +217,7 @@ export class UndiciTransport {
           else callback(null, socket);
         });
       },
-    });
+    };
   }
 
   /** The `request-promise` shape node-vault expects; rpDefaults (json, strictSSL from the environment) are ignored. */
@@ -153,63 +225,124 @@ export class UndiciTransport {
     return (options) => this.send(options);
   }
 
-  async send(options: TransportOptions): Promise<TransportResponse> {
+  #pool(origin: string): Pool {
+    let pool = this.#pools.get(origin);
+    if (pool === undefined) {
+      pool = new Pool(origin, this.#poolOptions);
+      this.#pools.set(origin, pool);
+    }
+    return pool;
+  }
+
+  send(options: TransportOptions): Promise<TransportResponse> {
+    const { origin, path } = splitUri(options.uri);
     const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
-    const timeout = AbortSignal.timeout(timeoutMs);
-    const signal = options.signal === undefined ? timeout : AbortSignal.any([options.signal, timeout]);
-    const url = new URL(options.uri);
     const headers: Record<string, string> = { ...options.headers };
     let body: string | undefined;
     if (options.json !== undefined && options.json !== null && typeof options.json === 'object') {
       body = JSON.stringify(options.json);
       headers['content-type'] = 'application/json';
     }
-    const response = await undiciRequest(url, {
-      dispatcher: this.#agent,
-      method: options.method as 'GET',
-      headers,
-      body,
-      signal,
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-    });
-    const declared = Number(response.headers['content-length'] ?? '0');
-    if (declared > this.#maxBytes) {
-      response.body.destroy();
-      throw new ResponseTooLargeError(this.#maxBytes);
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of response.body) {
-      const buf = chunk as Buffer;
-      size += buf.length;
-      if (size > this.#maxBytes) {
-        response.body.destroy();
-        throw new ResponseTooLargeError(this.#maxBytes);
+    const signal = options.signal;
+    if (signal?.aborted === true) return Promise.reject(abortReason(signal));
+    const pool = this.#pool(origin);
+    return new Promise<TransportResponse>((resolve, reject) => {
+      // undici's dispatch API, not request(): no response stream, no URL parse, no per-request timer or signal.
+      let controller: Dispatcher.DispatchController | undefined;
+      let failure: Error | undefined;
+      let settled = false;
+      let statusCode = 0;
+      let responseHeaders: TransportResponse['headers'] = {};
+      let chunks: Buffer[] = [];
+      let size = 0;
+      const fail = (err: Error): void => {
+        failure ??= err;
+        controller?.abort(err);
+        finish();
+      };
+      const inflight: InFlight = { deadline: performance.now() + timeoutMs, expire: () => fail(new RequestTimeoutError(timeoutMs)) };
+      const onAbort = (): void => fail(abortReason(signal!));
+      const finish = (): void => {
+        if (settled) return;
+        settled = true;
+        this.#deadlines.delete(inflight);
+        signal?.removeEventListener('abort', onAbort);
+        if (failure !== undefined) {
+          reject(failure);
+          return;
+        }
+        try {
+          resolve(this.#answer(statusCode, responseHeaders, chunks, path));
+        } catch (err: unknown) {
+          reject(err instanceof Error ? err : new Error(String(err)));
+        }
+      };
+      this.#deadlines.add(inflight);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const handler: Dispatcher.DispatchHandler = {
+        onRequestStart: (c) => {
+          controller = c;
+          if (failure !== undefined) c.abort(failure);
+        },
+        onResponseStart: (_c, status, received) => {
+          statusCode = status;
+          responseHeaders = received;
+          const declared = Number(received['content-length'] ?? '0');
+          if (declared > this.#maxBytes) fail(new ResponseTooLargeError(this.#maxBytes));
+        },
+        onResponseData: (_c, chunk) => {
+          size += chunk.length;
+          if (size > this.#maxBytes) {
+            chunks = [];
+            fail(new ResponseTooLargeError(this.#maxBytes));
+            return;
+          }
+          chunks.push(chunk);
+        },
+        onResponseEnd: () => finish(),
+        onResponseError: (_c, err) => {
+          failure ??= err;
+          finish();
+        },
+      };
+      try {
+        pool.dispatch({ path, method: options.method, headers, body: body ?? null, headersTimeout: timeoutMs, bodyTimeout: timeoutMs }, handler);
+      } catch (err: unknown) {
+        fail(err instanceof Error ? err : new Error(String(err)));
       }
-      chunks.push(buf);
-    }
-    const text = Buffer.concat(chunks).toString('utf8');
+    });
+  }
+
+  /** The parsed answer, or the error a non-2xx, non-JSON or too deeply nested answer means. */
+  #answer(statusCode: number, headers: TransportResponse['headers'], chunks: readonly Buffer[], path: string): TransportResponse {
+    const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
     let parsed: unknown = undefined;
     if (text.trim() !== '') {
       try {
         parsed = JSON.parse(text) as unknown;
       } catch {
         // An error page from a proxy in front of Vault is still an error status; only a 2xx must be JSON.
-        if (response.statusCode === 200 || response.statusCode === 204) throw new NonJsonResponseError(response.statusCode);
+        if (statusCode === 200 || statusCode === 204) throw new NonJsonResponseError(statusCode);
       }
-      if (jsonDepthExceeds(parsed, MAX_JSON_DEPTH)) {
-        if (response.statusCode === 200 || response.statusCode === 204) throw new ResponseTooDeepError();
+      if (text.length >= DEPTH_CHECK_MIN_CHARS && jsonDepthExceeds(parsed, MAX_JSON_DEPTH)) {
+        if (statusCode === 200 || statusCode === 204) throw new ResponseTooDeepError();
         parsed = undefined;
       }
     }
-    if (response.statusCode !== 200 && response.statusCode !== 204) {
-      throw new VaultHttpError(response.statusCode, parsed, response.headers);
-    }
-    return { statusCode: response.statusCode, body: parsed, headers: response.headers, request: { path: url.pathname } };
+    if (statusCode !== 200 && statusCode !== 204) throw new VaultHttpError(statusCode, parsed, headers);
+    const queryAt = path.indexOf('?');
+    return { statusCode, body: parsed, headers, request: { path: queryAt === -1 ? path : path.slice(0, queryAt) } };
   }
 
   async close(): Promise<void> {
-    await this.#agent.close();
+    this.#deadlines.stop();
+    const pools = [...this.#pools.values()];
+    this.#pools.clear();
+    await Promise.all(pools.map((pool) => pool.close()));
   }
+}
+
+function abortReason(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason : new Error('aborted');
 }

@@ -1,0 +1,143 @@
+/** The undici transport against a plain HTTP server: deadlines, aborts, size limits, non-JSON answers. */
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { NonJsonResponseError, ResponseTooLargeError, UndiciTransport, VaultHttpError } from '../../src/vault/transport.js';
+import { classifyFailure } from '../../src/vault/failures.js';
+
+const NO_TLS = { ca: undefined, cert: undefined, key: undefined, servername: undefined, rejectUnauthorized: true };
+
+type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+
+describe('vault/transport', () => {
+  let server: http.Server;
+  let handler: Handler;
+  let base: string;
+  const transports: UndiciTransport[] = [];
+  const transport = (options: { requestTimeoutMs?: number; maxResponseBytes?: number } = {}): UndiciTransport => {
+    const t = new UndiciTransport({ tls: NO_TLS, requestTimeoutMs: options.requestTimeoutMs ?? 5_000, ...(options.maxResponseBytes === undefined ? {} : { maxResponseBytes: options.maxResponseBytes }) });
+    transports.push(t);
+    return t;
+  };
+  const failure = (promise: Promise<unknown>): Promise<unknown> => promise.then(() => assert.fail('expected a failure'), (err: unknown) => err);
+
+  before(async () => {
+    server = http.createServer((req, res) => handler(req, res));
+    await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterEach(async () => {
+    await Promise.all(transports.splice(0).map((t) => t.close()));
+  });
+  after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+
+  it('sends method, path, query, headers and a JSON body, and reports the path without the query', async () => {
+    let seen: { method?: string; url?: string; token?: string | string[]; type?: string | string[]; body: string } = { body: '' };
+    handler = (req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        seen = { method: req.method, url: req.url, token: req.headers['x-vault-token'], type: req.headers['content-type'], body };
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"data":{"k":"v"}}');
+      });
+    };
+    const res = await transport().send({ method: 'PUT', uri: `${base}/v1/pki/issue/web?x=1`, headers: { 'X-Vault-Token': 't' }, json: { common_name: 'a' } });
+    assert.deepEqual(seen, { method: 'PUT', url: '/v1/pki/issue/web?x=1', token: 't', type: 'application/json', body: '{"common_name":"a"}' });
+    assert.deepEqual(res.body, { data: { k: 'v' } });
+    assert.equal(res.request.path, '/v1/pki/issue/web');
+    assert.equal(res.statusCode, 200);
+  });
+
+  it('ends a request whose body trickles past the whole-request deadline, though every chunk arrives in time', async () => {
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"data":');
+      // A chunk every 40 ms keeps undici's body timeout (the full 300 ms) from firing; only the deadline can.
+      const timer = setInterval(() => res.write(' '), 40);
+      res.on('close', () => clearInterval(timer));
+    };
+    const err = await failure(transport({ requestTimeoutMs: 300 }).send({ method: 'GET', uri: `${base}/v1/secret/data/slow` }));
+    assert.ok(err instanceof Error);
+    assert.equal(err.name, 'TimeoutError');
+    const classified = classifyFailure(err, { address: base, path: '/v1/secret/data/slow', method: 'GET' }, undefined);
+    assert.equal(classified.error.code, 'VAULT_UNAVAILABLE');
+    assert.equal(classified.transient, true);
+    assert.match(classified.error.message, /did not answer GET .*\/v1\/secret\/data\/slow within the request timeout/);
+  });
+
+  it("stops waiting when the caller's signal aborts, and the connection pool keeps serving", async () => {
+    let hanging = 0;
+    handler = (req, res) => {
+      if (req.url === '/v1/hang') {
+        hanging += 1;
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+    };
+    const t = transport();
+    const controller = new AbortController();
+    const pending = failure(t.send({ method: 'GET', uri: `${base}/v1/hang`, signal: controller.signal }));
+    while (hanging === 0) await new Promise((r) => setImmediate(r));
+    controller.abort(new Error('cancelled by the caller'));
+    const err = await pending;
+    assert.ok(err instanceof Error);
+    assert.equal(err.message, 'cancelled by the caller');
+    assert.deepEqual((await t.send({ method: 'GET', uri: `${base}/v1/ok` })).body, { ok: true });
+    // An already aborted signal sends nothing.
+    const before = hanging;
+    const early = await failure(t.send({ method: 'GET', uri: `${base}/v1/hang`, signal: AbortSignal.abort(new Error('gone')) }));
+    assert.equal((early as Error).message, 'gone');
+    assert.equal(hanging, before);
+  });
+
+  it('refuses an answer above the size limit, whether its length is declared or chunked', async () => {
+    const big = JSON.stringify({ data: { blob: 'x'.repeat(4096) } });
+    handler = (req, res) => {
+      if (req.url === '/v1/declared') res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(big.length) }).end(big);
+      else {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        for (let i = 0; i < big.length; i += 512) res.write(big.slice(i, i + 512));
+        res.end();
+      }
+    };
+    const t = transport({ maxResponseBytes: 1024 });
+    for (const path of ['/v1/declared', '/v1/chunked']) {
+      const err = await failure(t.send({ method: 'GET', uri: `${base}${path}` }));
+      assert.ok(err instanceof ResponseTooLargeError, path);
+      assert.equal(classifyFailure(err, { address: base, path, method: 'GET' }, undefined).error.code, 'BAD_VAULT_RESPONSE');
+    }
+    // Just inside the limit is fine.
+    const small = transport({ maxResponseBytes: big.length });
+    assert.equal(((await small.send({ method: 'GET', uri: `${base}/v1/declared` })).body as { data: { blob: string } }).data.blob.length, 4096);
+  });
+
+  it('refuses a 200 that is not JSON, and keeps the status of an error page that is not JSON', async () => {
+    handler = (req, res) => {
+      if (req.url === '/v1/html-ok') res.writeHead(200, { 'content-type': 'text/html' }).end('<html>hi</html>');
+      else res.writeHead(502, { 'content-type': 'text/html', 'retry-after': '3' }).end('<html>bad gateway</html>');
+    };
+    const t = transport();
+    const notJson = await failure(t.send({ method: 'GET', uri: `${base}/v1/html-ok` }));
+    assert.ok(notJson instanceof NonJsonResponseError);
+    const gateway = await failure(t.send({ method: 'GET', uri: `${base}/v1/html-err` }));
+    assert.ok(gateway instanceof VaultHttpError);
+    assert.equal(gateway.response.statusCode, 502);
+    assert.equal(gateway.response.body, undefined);
+    assert.equal(gateway.response.headers['retry-after'], '3');
+  });
+
+  it('answers 204 with no body', async () => {
+    handler = (_req, res) => res.writeHead(204).end();
+    const res = await transport().send({ method: 'GET', uri: `${base}/v1/sys/nothing` });
+    assert.equal(res.statusCode, 204);
+    assert.equal(res.body, undefined);
+  });
+
+  it('refuses a URI that is not absolute', async () => {
+    const err = await failure(Promise.resolve().then(() => transport().send({ method: 'GET', uri: '/v1/relative' })));
+    assert.ok(err instanceof TypeError);
+  });
+});

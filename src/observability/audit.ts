@@ -11,6 +11,7 @@ import { pino, type DestinationStream, type Logger } from 'pino';
 import type { MountConfig } from '../config/types.js';
 import type { ErrorCode, ProviderError } from '../errors.js';
 import { Lru } from '../vault/lru.js';
+import { redactLine } from './redact.js';
 
 /** What the audit needs of each mounted object (MountService's MountedObject has these fields). */
 export interface AuditedObject {
@@ -162,7 +163,7 @@ export function fileAuditSink(path: string): AuditSink & { reopen(): void } {
       level: 'info',
       base: { service: 'vault-csi-provider', audit: true },
       timestamp: pino.stdTimeFunctions.isoTime,
-      formatters: { level: (label) => ({ level: label }) },
+      formatters: { level: (label) => ({ level: label }), log: redactLine },
     },
     destination,
   );

@@ -47,6 +47,8 @@ export class ProviderGrpcServer {
     this.#server = new Server({
       'grpc.max_send_message_length': options.maxSendBytes ?? 4 * 1024 * 1024,
       'grpc.max_receive_message_length': 4 * 1024 * 1024,
+      // Channelz (per-call counters and traces for a debugging service we do not serve) costs CPU on every call.
+      'grpc.enable_channelz': 0,
     });
     this.#server.addService(loadContract().v1alpha1.CSIDriverProvider.service, options.handlers);
   }

@@ -9,7 +9,7 @@
  * minute apart (it rotates); the cluster CA from ca.crt, or the system roots when there is none.
  */
 import { readFile as readFileAsync } from 'node:fs/promises';
-import { Agent, request as undiciRequest } from 'undici';
+import { dispatchBuffered, Pool } from '../http/undici.js';
 
 /** Where the API server is and how to authenticate to it. Holds a token when given one: never log it. */
 export interface KubeConfig {
@@ -24,6 +24,9 @@ export interface KubeConfig {
   /** …or a token file, re-read at most TOKEN_FILE_REFRESH_MS apart. */
   readonly tokenFile?: string;
 }
+
+/** Far above any Secret or TokenRequest answer; a bound on what a misbehaving endpoint can make us hold. */
+const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
 
 /** client-go re-reads the projected token once a minute; the kubelet rotates it well before it expires. */
 export const TOKEN_FILE_REFRESH_MS = 60_000;
@@ -50,7 +53,7 @@ export class KubeClient {
   readonly #config: KubeConfig;
   readonly #now: () => number;
   readonly #readFile: (path: string) => Promise<string>;
-  #agent: Promise<Agent> | undefined;
+  #pool: Promise<Pool> | undefined;
   #token: { readonly value: string; readonly readAt: number } | undefined;
 
   constructor(config: KubeConfig, options: KubeClientOptions = {}) {
@@ -61,37 +64,39 @@ export class KubeClient {
 
   /** The JSON answer of a 2xx response; throws KubeApiError for any other status. */
   async request(method: 'GET' | 'POST', path: string, body: unknown, signal: AbortSignal): Promise<unknown> {
-    const [agent, token] = await Promise.all([this.#dispatcher(), this.#bearer()]);
+    const [pool, token] = await Promise.all([this.#dispatcher(), this.#bearer()]);
     const headers: Record<string, string> = { accept: 'application/json' };
     if (token !== undefined) headers['authorization'] = `Bearer ${token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await undiciRequest(new URL(path, this.#config.server), {
-      method,
-      headers,
-      dispatcher: agent,
-      signal,
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await res.body.text();
+    const url = new URL(path, this.#config.server);
+    const res = await dispatchBuffered(
+      pool,
+      { path: `${url.pathname}${url.search}`, method, headers, body: body === undefined ? null : JSON.stringify(body) },
+      { maxBytes: MAX_ANSWER_BYTES, signal },
+    ).answer;
+    const text = res.body.toString('utf8');
     if (res.statusCode < 200 || res.statusCode > 299) throw new KubeApiError(res.statusCode, text);
     return text === '' ? undefined : (JSON.parse(text) as unknown);
   }
 
-  #dispatcher(): Promise<Agent> {
-    if (this.#agent === undefined) {
+  #dispatcher(): Promise<Pool> {
+    if (this.#pool === undefined) {
       const created = (async () => {
         const { caFile, caData, skipTLSVerify } = this.#config;
         const ca = caData ?? (caFile === undefined ? undefined : await this.#readFile(caFile));
         // Few calls, far apart: keep no idle connection around.
-        return new Agent({ keepAliveTimeout: 1_000, connect: { rejectUnauthorized: !skipTLSVerify, ...(ca === undefined ? {} : { ca }) } });
+        return new Pool(new URL(this.#config.server).origin, {
+          keepAliveTimeout: 1_000,
+          connect: { rejectUnauthorized: !skipTLSVerify, ...(ca === undefined ? {} : { ca }) },
+        });
       })();
-      this.#agent = created;
+      this.#pool = created;
       // A CA file that cannot be read now may be there on the next mount.
       created.catch(() => {
-        if (this.#agent === created) this.#agent = undefined;
+        if (this.#pool === created) this.#pool = undefined;
       });
     }
-    return this.#agent;
+    return this.#pool;
   }
 
   /** The CA bundle to trust (PEM), read once; undefined means the system roots. */

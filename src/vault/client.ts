@@ -7,7 +7,8 @@
  * every request carries exactly the token and namespace we give it, and one pod's token can never ride along on
  * another pod's request. Login always names its mount point (without one node-vault posts to `/v1/auth//login`).
  */
-import nodeVault from 'node-vault';
+import nodeVault from './node-vault.js';
+import type NodeVault from 'node-vault';
 import { ProviderError } from '../errors.js';
 import type { ConnectionSettings } from '../config/types.js';
 import { classifyFailure, type ClassifiedFailure, type RequestTarget } from './failures.js';
@@ -53,7 +54,7 @@ const MOUNT_PATH = /^[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*$/;
 
 export class VaultClient {
   readonly settings: ConnectionSettings;
-  readonly #vault: nodeVault.client;
+  readonly #vault: NodeVault.client;
   readonly #transport: UndiciTransport;
   readonly #retry: RetryPolicy;
   readonly #sleep: Sleep;

@@ -9,7 +9,7 @@
  * node-vault calls `defaults(rpDefaults)` once and then the returned function with
  * `{ method, uri, headers, json, ...requestOptions }`, expecting `{ statusCode, body, request: { path } }`.
  */
-import { buildConnector, Pool, type Dispatcher } from 'undici';
+import { BodyTooLargeError, buildConnector, dispatchBuffered, headerObject, Pool, type PoolOptions } from '../http/undici.js';
 
 export interface TlsMaterial {
   /** PEM CA certificates; undefined means the system roots. */
@@ -178,6 +178,8 @@ class DeadlineSweeper {
   }
 }
 
+const NO_HEADERS: TransportResponse['headers'] = Object.freeze({});
+
 /** `http://host:port` of an absolute http(s) URI, and the rest (path and query), without a URL parse. */
 function splitUri(uri: string): { origin: string; path: string } {
   const scheme = uri.indexOf('://');
@@ -189,7 +191,7 @@ function splitUri(uri: string): { origin: string; path: string } {
 export class UndiciTransport {
   readonly #timeoutMs: number;
   readonly #maxBytes: number;
-  readonly #poolOptions: Pool.Options;
+  readonly #poolOptions: PoolOptions;
   /** One keep-alive pool per Vault origin; a transport serves one ConnectionSettings, so normally one origin. */
   readonly #pools = new Map<string, Pool>();
   readonly #deadlines: DeadlineSweeper;
@@ -234,7 +236,7 @@ export class UndiciTransport {
     return pool;
   }
 
-  send(options: TransportOptions): Promise<TransportResponse> {
+  async send(options: TransportOptions): Promise<TransportResponse> {
     const { origin, path } = splitUri(options.uri);
     const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
     const headers: Record<string, string> = { ...options.headers };
@@ -243,79 +245,27 @@ export class UndiciTransport {
       body = JSON.stringify(options.json);
       headers['content-type'] = 'application/json';
     }
-    const signal = options.signal;
-    if (signal?.aborted === true) return Promise.reject(abortReason(signal));
-    const pool = this.#pool(origin);
-    return new Promise<TransportResponse>((resolve, reject) => {
-      // undici's dispatch API, not request(): no response stream, no URL parse, no per-request timer or signal.
-      let controller: Dispatcher.DispatchController | undefined;
-      let failure: Error | undefined;
-      let settled = false;
-      let statusCode = 0;
-      let responseHeaders: TransportResponse['headers'] = {};
-      let chunks: Buffer[] = [];
-      let size = 0;
-      const fail = (err: Error): void => {
-        failure ??= err;
-        controller?.abort(err);
-        finish();
-      };
-      const inflight: InFlight = { deadline: performance.now() + timeoutMs, expire: () => fail(new RequestTimeoutError(timeoutMs)) };
-      const onAbort = (): void => fail(abortReason(signal!));
-      const finish = (): void => {
-        if (settled) return;
-        settled = true;
-        this.#deadlines.delete(inflight);
-        signal?.removeEventListener('abort', onAbort);
-        if (failure !== undefined) {
-          reject(failure);
-          return;
-        }
-        try {
-          resolve(this.#answer(statusCode, responseHeaders, chunks, path));
-        } catch (err: unknown) {
-          reject(err instanceof Error ? err : new Error(String(err)));
-        }
-      };
-      this.#deadlines.add(inflight);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      const handler: Dispatcher.DispatchHandler = {
-        onRequestStart: (c) => {
-          controller = c;
-          if (failure !== undefined) c.abort(failure);
-        },
-        onResponseStart: (_c, status, received) => {
-          statusCode = status;
-          responseHeaders = received;
-          const declared = Number(received['content-length'] ?? '0');
-          if (declared > this.#maxBytes) fail(new ResponseTooLargeError(this.#maxBytes));
-        },
-        onResponseData: (_c, chunk) => {
-          size += chunk.length;
-          if (size > this.#maxBytes) {
-            chunks = [];
-            fail(new ResponseTooLargeError(this.#maxBytes));
-            return;
-          }
-          chunks.push(chunk);
-        },
-        onResponseEnd: () => finish(),
-        onResponseError: (_c, err) => {
-          failure ??= err;
-          finish();
-        },
-      };
-      try {
-        pool.dispatch({ path, method: options.method, headers, body: body ?? null, headersTimeout: timeoutMs, bodyTimeout: timeoutMs }, handler);
-      } catch (err: unknown) {
-        fail(err instanceof Error ? err : new Error(String(err)));
-      }
-    });
+    const call = dispatchBuffered(
+      this.#pool(origin),
+      { path, method: options.method, headers, body: body ?? null, headersTimeout: timeoutMs, bodyTimeout: timeoutMs },
+      { maxBytes: this.#maxBytes, signal: options.signal },
+    );
+    const inflight: InFlight = { deadline: performance.now() + timeoutMs, expire: () => call.cancel(new RequestTimeoutError(timeoutMs)) };
+    this.#deadlines.add(inflight);
+    try {
+      const answer = await call.answer;
+      // A 2xx needs nothing of its headers; an error keeps them (Retry-After) for the failure classifier.
+      return this.#answer(answer.statusCode, answer.statusCode >= 300 ? headerObject(answer.rawHeaders) : NO_HEADERS, answer.body, path);
+    } catch (err: unknown) {
+      throw err instanceof BodyTooLargeError ? new ResponseTooLargeError(this.#maxBytes) : err;
+    } finally {
+      this.#deadlines.delete(inflight);
+    }
   }
 
   /** The parsed answer, or the error a non-2xx, non-JSON or too deeply nested answer means. */
-  #answer(statusCode: number, headers: TransportResponse['headers'], chunks: readonly Buffer[], path: string): TransportResponse {
-    const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
+  #answer(statusCode: number, headers: TransportResponse['headers'], body: Buffer, path: string): TransportResponse {
+    const text = body.toString('utf8');
     let parsed: unknown = undefined;
     if (text.trim() !== '') {
       try {
@@ -340,9 +290,4 @@ export class UndiciTransport {
     this.#pools.clear();
     await Promise.all(pools.map((pool) => pool.close()));
   }
-}
-
-function abortReason(signal: AbortSignal): Error {
-  const reason: unknown = signal.reason;
-  return reason instanceof Error ? reason : new Error('aborted');
 }

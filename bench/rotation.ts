@@ -9,7 +9,7 @@
 // transport) issues the Vault requests one mount of that scenario needs when nothing is reused (a login where the
 // pod's identity is new, then each distinct secret request once, in parallel), with the same concurrency, against
 // the same server, in the same run. No timing is asserted anywhere; the numbers go into README.md by hand.
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -166,7 +166,7 @@ async function startProvider(dir: string, vaultAddress: string): Promise<{ child
     // BENCH_PROVIDER_FLAGS adds provider flags (a later --log-level wins).
     [...(process.env.BENCH_PROVIDER_NODE_ARGS ?? '').split(' ').filter(Boolean), join(ROOT, 'dist', 'main.js'), `--endpoint=${endpoint}`, `--vault-addr=${vaultAddress}`, '--health-addr=127.0.0.1:0', `--hmac-key-file=${keyFile}`, '--log-level=info', ...(process.env.BENCH_PROVIDER_FLAGS ?? '').split(' ').filter(Boolean)],
     // Logs go to /dev/null: one info line per mount is written as in production, and costs what it costs there.
-    { stdio: ['ignore', 'ignore', 'inherit'], env: { PATH: process.env.PATH ?? '' } },
+    { stdio: ['ignore', process.env.BENCH_PROVIDER_STDOUT === '1' ? 'inherit' : 'ignore', 'inherit'], env: { PATH: process.env.PATH ?? '' } },
   );
   const probe = new DriverClient(endpoint);
   try {
@@ -248,6 +248,11 @@ async function main(): Promise<void> {
     const pool = new Pool(address, { connections: CONNECTIONS, keepAliveTimeout: 30_000 });
     limitPool = pool;
     const rss = new PeakRss(child.pid!);
+    if (process.env.BENCH_PIN === '1') {
+      execFileSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
+      execFileSync('taskset', ['-a', '-p', '-c', '0', String(vault.pid)], { stdio: 'ignore' });
+      execFileSync('taskset', ['-a', '-p', '-c', '1', String(child.pid)], { stdio: 'ignore' });
+    }
 
     // The kubelet asks for a token per pod, bound to it (the provider refuses a token bound to another pod).
     let podCounter = 0;

@@ -136,7 +136,7 @@ export class MountService {
     signal: AbortSignal | undefined,
   ): Promise<SecretResponse> {
     const obj = group.lead;
-    const request = { method: obj.method, requestPath: obj.requestPath, query: obj.query, body: obj.secretArgs };
+    const request = group.request;
     const scope = { podUid: config.pod.uid, identityKey: lease.token.identityKey, requestKey: group.key };
     // Concurrent mounts of the same identity share one request; a lease or certificate is kept for this pod.
     const send = (token: VaultToken): Promise<SecretResponse> =>

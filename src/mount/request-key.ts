@@ -4,6 +4,7 @@
  * key. (The reference keys on path and method only and so merges requests whose secretArgs differ.)
  */
 import type { ObjectConfig } from '../config/types.js';
+import type { SecretRequest } from '../vault/client.js';
 
 /** JSON with object keys sorted at every depth, so equal values give equal strings. */
 export function canonicalJson(value: unknown): string {
@@ -17,19 +18,43 @@ export function canonicalJson(value: unknown): string {
   });
 }
 
+/**
+ * Parsed objects are memoised by their text (config/objects-cache.ts), so a republish hands us the very same
+ * ObjectConfig objects and arrays every minute: their keys and groups are kept beside them, for as long as they
+ * live, instead of being serialised again on every mount.
+ */
+const keys = new WeakMap<ObjectConfig, string>();
+const groupings = new WeakMap<readonly ObjectConfig[], readonly RequestGroup[]>();
+
 export function requestKey(obj: ObjectConfig): string {
-  return canonicalJson([obj.method, obj.requestPath, obj.query, obj.secretArgs ?? null]);
+  let key = keys.get(obj);
+  if (key === undefined) {
+    key = canonicalJson([obj.method, obj.requestPath, obj.query, obj.secretArgs ?? null]);
+    keys.set(obj, key);
+  }
+  return key;
 }
 
 export interface RequestGroup {
   readonly key: string;
+  /** The request itself, as the Vault client takes it. */
+  readonly request: SecretRequest;
   /** The first (required, if any) object that needs this request; its name and path go into messages. */
   readonly lead: ObjectConfig;
   readonly objects: readonly ObjectConfig[];
 }
 
 /** Objects that need the same request, grouped; a template object without a secretPath needs none and is left out. */
-export function groupByRequest(objects: readonly ObjectConfig[]): RequestGroup[] {
+export function groupByRequest(objects: readonly ObjectConfig[]): readonly RequestGroup[] {
+  let grouped = groupings.get(objects);
+  if (grouped === undefined) {
+    grouped = group(objects);
+    groupings.set(objects, grouped);
+  }
+  return grouped;
+}
+
+function group(objects: readonly ObjectConfig[]): readonly RequestGroup[] {
   const groups = new Map<string, ObjectConfig[]>();
   for (const obj of objects) {
     if (obj.requestPath === '') continue;
@@ -39,5 +64,9 @@ export function groupByRequest(objects: readonly ObjectConfig[]): RequestGroup[]
     else list.push(obj);
   }
   // A required object leads when there is one, so a failure that fails the mount names an object it fails for.
-  return [...groups].map(([key, list]) => ({ key, lead: list.find((o) => o.optional !== true) ?? list[0]!, objects: list }));
+  return [...groups].map(([key, list]) => {
+    const lead = list.find((o) => o.optional !== true) ?? list[0]!;
+    const request: SecretRequest = { method: lead.method, requestPath: lead.requestPath, query: lead.query, body: lead.secretArgs };
+    return { key, request, lead, objects: list };
+  });
 }

@@ -78,7 +78,8 @@ export class ResponseReuse {
       tokenId = this.#nextTokenId++;
       this.#tokenIds.set(token, tokenId);
     }
-    const flightKey = JSON.stringify([scope.identityKey, tokenId, scope.requestKey]);
+    // A token belongs to one identity, so its number stands for the identity too.
+    const flightKey = `${tokenId} ${scope.requestKey}`;
     const fetched = await this.#flights.run(
       flightKey,
       async (shared) => {

@@ -105,7 +105,11 @@ export class MountAuditor {
         cached: o.cached === true,
         result: o.state === 'absent' ? ('absent' as const) : ('ok' as const),
       }));
-      if (volumeKey !== undefined) this.#last.set(volumeKey, new Map(input.mounted.map((o) => [o.objectName, o.version])));
+      if (volumeKey !== undefined) {
+        // A republish normally changes nothing: the remembered versions are then kept as they are.
+        const unchanged = previous !== undefined && previous.size === input.mounted.length && objects.every((o) => o.changed === false);
+        if (!unchanged) this.#last.set(volumeKey, new Map(input.mounted.map((o) => [o.objectName, o.version])));
+      }
     } else {
       const failed = input.error?.context.objectName;
       objects = (config?.objects ?? []).map((o) => ({

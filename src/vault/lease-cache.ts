@@ -98,6 +98,7 @@ interface Entry {
   readonly response: SecretResponse;
   readonly window: ReuseWindow;
   readonly keyBytes: number;
+  readonly requestKey: string;
 }
 
 export function scopeKey(scope: ReuseScope): string {
@@ -107,6 +108,11 @@ export function scopeKey(scope: ReuseScope): string {
 export class LeaseCache {
   readonly #lru: Lru<Entry>;
   readonly #now: () => number;
+  /**
+   * Entries kept per request, whatever the pod: a republish asks for every request of the mount, and most are
+   * static reads that are never kept, so their lookup ends here without building the entry's key.
+   */
+  readonly #keptRequests = new Map<string, number>();
   readonly fraction: number;
 
   constructor(options: LeaseCacheOptions) {
@@ -119,7 +125,8 @@ export class LeaseCache {
       maxBytes: options.maxBytes,
       sizeOf: (entry) => entrySize(entry),
       now: this.#now,
-      onEvict: (_key, _entry, reason) => {
+      onEvict: (_key, entry, reason) => {
+        this.#forgetRequest(entry.requestKey);
         if (reason !== 'deleted') options.onEvict?.(reason);
       },
     });
@@ -135,7 +142,7 @@ export class LeaseCache {
 
   /** The response to hand out again, while its reuse window is open. */
   get(scope: ReuseScope): SecretResponse | undefined {
-    if (!reusableScope(scope)) return undefined;
+    if (!reusableScope(scope) || !this.#keptRequests.has(scope.requestKey)) return undefined;
     return this.#lru.get(scopeKey(scope))?.response;
   }
 
@@ -147,8 +154,16 @@ export class LeaseCache {
     const ttl = window.reuseUntil - this.#now();
     if (!(ttl > 0)) return undefined;
     const key = scopeKey(scope);
-    this.#lru.set(key, { response, window, keyBytes: Buffer.byteLength(key) }, ttl);
-    return this.#lru.get(key) === undefined ? undefined : window;
+    this.#lru.set(key, { response, window, keyBytes: Buffer.byteLength(key), requestKey: scope.requestKey }, ttl);
+    if (this.#lru.get(key) === undefined) return undefined;
+    this.#keptRequests.set(scope.requestKey, (this.#keptRequests.get(scope.requestKey) ?? 0) + 1);
+    return window;
+  }
+
+  #forgetRequest(requestKey: string): void {
+    const count = this.#keptRequests.get(requestKey) ?? 0;
+    if (count <= 1) this.#keptRequests.delete(requestKey);
+    else this.#keptRequests.set(requestKey, count - 1);
   }
 
   /** Forget what was kept for this scope (the credential was refused, say). */

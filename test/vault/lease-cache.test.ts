@@ -179,6 +179,54 @@ describe('vault/lease-cache LeaseCache', () => {
     assert.equal(cache.size, 1);
   });
 
+  it('answers like a plain map of windows through any mix of offers, expiries, deletes and forgets (property)', () => {
+    type Op =
+      | { kind: 'offer' | 'get' | 'delete'; pod: string; id: string; req: string; leaseSeconds: number }
+      | { kind: 'advance'; ms: number }
+      | { kind: 'forget'; id: string }
+      | { kind: 'clear' };
+    const pod = fc.constantFrom('p1', 'p2', 'p3');
+    const id = fc.constantFrom('i1', 'i2');
+    const req = fc.constantFrom('GET db', 'PUT pki', 'GET kv');
+    const scoped = (kind: 'offer' | 'get' | 'delete') =>
+      fc.record({ kind: fc.constant(kind), pod, id, req, leaseSeconds: fc.integer({ min: 1, max: 100 }) });
+    const op: fc.Arbitrary<Op> = fc.oneof(
+      scoped('offer'), scoped('get'), scoped('delete'),
+      fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 80_000 }) }),
+      fc.record({ kind: fc.constant('forget' as const), id }),
+      fc.constant({ kind: 'clear' as const }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
+        let clock = T0;
+        const cache = new LeaseCache({ maxEntries: 1000, maxBytes: 1 << 24, now: () => clock });
+        const model = new Map<string, { id: string; until: number }>();
+        const key = (o: { pod: string; id: string; req: string }) => `${o.pod}|${o.id}|${o.req}`;
+        for (const o of ops) {
+          if (o.kind === 'offer') {
+            if (cache.offer(scope(o.pod, o.id, o.req), dbCreds(o.leaseSeconds), 'GET', clock, NEVER) !== undefined) {
+              model.set(key(o), { id: o.id, until: clock + o.leaseSeconds * 1000 * DEFAULT_REUSE_FRACTION });
+            }
+          } else if (o.kind === 'get') {
+            const kept = model.get(key(o));
+            assert.equal(cache.get(scope(o.pod, o.id, o.req)) !== undefined, kept !== undefined && kept.until > clock);
+          } else if (o.kind === 'delete') {
+            cache.delete(scope(o.pod, o.id, o.req));
+            model.delete(key(o));
+          } else if (o.kind === 'advance') clock += o.ms;
+          else if (o.kind === 'forget') {
+            cache.forgetIdentity(o.id);
+            for (const [k, v] of model) if (v.id === o.id) model.delete(k);
+          } else {
+            cache.clear();
+            model.clear();
+          }
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('forgets a scope on delete and everything on clear', () => {
     const cache = new LeaseCache({ maxEntries: 10, maxBytes: 1 << 20, now });
     cache.offer(scope('a'), dbCreds(), 'GET', t, NEVER);

@@ -24,6 +24,7 @@ import { LeanDriverClient } from './driver-client.js';
 import type { MountRequest } from '../src/generated/v1alpha1/MountRequest.js';
 import type { BenchReply, BenchRequest } from './vault-process.js';
 import { formatTable, percentile, runLoad, type LoadResult } from './load.js';
+import { imageNodeOptions } from '../test/helpers/image.js';
 import { cpuMs, PeakRss } from './peak-rss.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -33,6 +34,25 @@ const KV_SECRETS = 10;
 /** Connections per Vault origin: the provider's transport default, given to the limit's pool too. */
 const CONNECTIONS = 32;
 const CONCURRENCY = 16;
+/** Measured rounds of each republish scenario, per side (BENCH_ROUNDS). New pods can only be mounted new once. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? '3');
+/** Node options of the provider: the image's (Dockerfile NODE_OPTIONS), then any given for one run. */
+const PROVIDER_NODE_ARGS = [...imageNodeOptions(), ...(process.env.BENCH_PROVIDER_NODE_ARGS ?? '').split(' ').filter(Boolean)];
+/**
+ * The topology of a node: the provider on a CPU of its own, Vault and the driver (or the limit's client) on the
+ * other, as a DaemonSet runs beside a driver with Vault elsewhere. Without it the three processes share two cores
+ * and every millisecond of the provider's CPU is taken from Vault and the client. BENCH_PIN=0 turns it off.
+ */
+const PINNED = process.env.BENCH_PIN !== '0' && cpus().length >= 2 && hasTaskset();
+
+function hasTaskset(): boolean {
+  try {
+    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 // ---- what the pods mount ------------------------------------------------------------------------------------
 
@@ -162,9 +182,10 @@ async function startProvider(dir: string, vaultAddress: string): Promise<{ child
   const endpoint = join(dir, 'socket', 'vault.sock');
   const child = spawn(
     process.execPath,
-    // BENCH_PROVIDER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the provider;
+    // The image's NODE_OPTIONS (Dockerfile), then BENCH_PROVIDER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+    // profiles the provider; a later V8 flag wins);
     // BENCH_PROVIDER_FLAGS adds provider flags (a later --log-level wins).
-    [...(process.env.BENCH_PROVIDER_NODE_ARGS ?? '').split(' ').filter(Boolean), join(ROOT, 'dist', 'main.js'), `--endpoint=${endpoint}`, `--vault-addr=${vaultAddress}`, '--health-addr=127.0.0.1:0', `--hmac-key-file=${keyFile}`, '--log-level=info', ...(process.env.BENCH_PROVIDER_FLAGS ?? '').split(' ').filter(Boolean)],
+    [...PROVIDER_NODE_ARGS, join(ROOT, 'dist', 'main.js'), `--endpoint=${endpoint}`, `--vault-addr=${vaultAddress}`, '--health-addr=127.0.0.1:0', `--hmac-key-file=${keyFile}`, '--log-level=info', ...(process.env.BENCH_PROVIDER_FLAGS ?? '').split(' ').filter(Boolean)],
     // Logs go to /dev/null: one info line per mount is written as in production, and costs what it costs there.
     { stdio: ['ignore', process.env.BENCH_PROVIDER_STDOUT === '1' ? 'inherit' : 'ignore', 'inherit'], env: { PATH: process.env.PATH ?? '' } },
   );
@@ -219,6 +240,8 @@ async function limitMount(pool: Pool, calls: readonly VaultCall[], login: { jwt:
 
 interface Measured {
   readonly load: LoadResult;
+  /** Mounts per second: the median of the rounds' throughputs. */
+  readonly mountsPerSecond: number;
   /** CPU milliseconds per mount: the provider's, the Vault server's, this process's (driver or limit client). */
   readonly cpuMs: { readonly provider: number; readonly vault: number; readonly bench: number };
   readonly counts: Record<RequestKind, number>;
@@ -248,7 +271,7 @@ async function main(): Promise<void> {
     const pool = new Pool(address, { connections: CONNECTIONS, keepAliveTimeout: 30_000 });
     limitPool = pool;
     const rss = new PeakRss(child.pid!);
-    if (process.env.BENCH_PIN === '1') {
+    if (PINNED) {
       execFileSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
       execFileSync('taskset', ['-a', '-p', '-c', '0', String(vault.pid)], { stdio: 'ignore' });
       execFileSync('taskset', ['-a', '-p', '-c', '1', String(child.pid)], { stdio: 'ignore' });
@@ -305,7 +328,33 @@ async function main(): Promise<void> {
         bench: (bench.user + bench.system) / 1000 / ops.length,
       };
       const peakRssMiB = withRss ? await rss.stop() : undefined;
-      return { load, cpuMs: cpu, counts: await vault.counts(), peakRssMiB };
+      return { load, mountsPerSecond: load.latenciesMs.length / load.seconds, cpuMs: cpu, counts: await vault.counts(), peakRssMiB };
+    };
+
+    /** Rounds of one side, as one result: median throughput, every latency, summed CPU and requests, highest peak. */
+    const combine = (rounds: readonly Measured[]): Measured => {
+      if (rounds.length === 1) return rounds[0]!;
+      const ops = rounds.map((r) => r.load.latenciesMs.length);
+      const total = ops.reduce((a, b) => a + b, 0);
+      const weighted = (pick: (m: Measured) => number) => rounds.reduce((sum, r, i) => sum + pick(r) * ops[i]!, 0) / total;
+      const throughputs = rounds.map((r) => r.mountsPerSecond).sort((a, b) => a - b);
+      const peaks = rounds.map((r) => r.peakRssMiB).filter((v): v is number => v !== undefined);
+      const counts = Object.fromEntries(
+        Object.keys(rounds[0]!.counts).map((k) => [k, rounds.reduce((sum, r) => sum + r.counts[k as RequestKind], 0)]),
+      ) as Record<RequestKind, number>;
+      const errors = rounds.reduce((sum, r) => sum + r.load.errors, 0);
+      return {
+        load: {
+          latenciesMs: rounds.flatMap((r) => r.load.latenciesMs),
+          seconds: rounds.reduce((sum, r) => sum + r.load.seconds, 0),
+          errors,
+          firstError: rounds.find((r) => r.load.firstError !== undefined)?.load.firstError,
+        },
+        mountsPerSecond: throughputs[Math.floor((throughputs.length - 1) / 2)]!,
+        cpuMs: { provider: weighted((m) => m.cpuMs.provider), vault: weighted((m) => m.cpuMs.vault), bench: weighted((m) => m.cpuMs.bench) },
+        counts,
+        peakRssMiB: peaks.length === 0 ? undefined : Math.max(...peaks),
+      };
     };
 
     const rows: ScenarioRow[] = [];
@@ -316,6 +365,7 @@ async function main(): Promise<void> {
       providerOp: (i: number) => Promise<void>,
       limitOp: (i: number) => Promise<void>,
       warmup = 0,
+      rounds = 1,
     ): Promise<void> => {
       // BENCH_ONLY=<text> runs only the scenarios whose name contains it (to profile one of them).
       if (process.env.BENCH_ONLY !== undefined && !name.includes(process.env.BENCH_ONLY)) return;
@@ -325,8 +375,16 @@ async function main(): Promise<void> {
         await runLoad(Array.from({ length: warmup }, (_, i) => () => providerOp(i)), concurrency);
         await runLoad(Array.from({ length: warmup }, (_, i) => () => limitOp(i)), concurrency);
       }
-      const providerResult = await measure(Array.from({ length: count }, (_, i) => () => providerOp(i)), concurrency, true);
-      const limitResult = await measure(Array.from({ length: count }, (_, i) => () => limitOp(i)), concurrency, false);
+      // Rounds alternate between the two sides, so a slow spell of the machine (a shared host) lands on both, and
+      // the median round of each is compared.
+      const providerRounds: Measured[] = [];
+      const limitRounds: Measured[] = [];
+      for (let r = 0; r < rounds; r++) {
+        providerRounds.push(await measure(Array.from({ length: count }, (_, i) => () => providerOp(i)), concurrency, true));
+        limitRounds.push(await measure(Array.from({ length: count }, (_, i) => () => limitOp(i)), concurrency, false));
+      }
+      const providerResult = combine(providerRounds);
+      const limitResult = combine(limitRounds);
       rows.push({ name, concurrency, provider: providerResult, limit: limitResult });
       const cpu = (m: Measured) => `provider ${m.cpuMs.provider.toFixed(2)}, Vault ${m.cpuMs.vault.toFixed(2)}, this process ${m.cpuMs.bench.toFixed(2)}`;
       process.stderr.write(`  ${name}: CPU ms per mount: ${cpu(providerResult)} | limit: ${cpu(limitResult)}\n`);
@@ -344,16 +402,16 @@ async function main(): Promise<void> {
 
     await scenario('republish, KV only, 1 object', CONCURRENCY, 4000,
       (i) => mountOnce(residentPod(i), KV1),
-      (i) => limitMount(pool, KV1.calls, residentToken(residentPod(i))), 1000);
+      (i) => limitMount(pool, KV1.calls, residentToken(residentPod(i))), 1000, ROUNDS);
 
     await scenario('republish, KV only, 10 objects', CONCURRENCY, 2000,
       (i) => mountOnce(residentPod(i), KV10),
-      (i) => limitMount(pool, KV10.calls, residentToken(residentPod(i))), 1000);
+      (i) => limitMount(pool, KV10.calls, residentToken(residentPod(i))), 1000, ROUNDS);
 
     // The limit mints a credential and a certificate per mount, as a provider without reuse must (~8 ms of Vault CPU).
     await scenario('republish, database credential + PKI certificate', CONCURRENCY, 1000,
       (i) => mountOnce(residentPod(i), DYNAMIC),
-      (i) => limitMount(pool, DYNAMIC.calls, residentToken(residentPod(i))), 200);
+      (i) => limitMount(pool, DYNAMIC.calls, residentToken(residentPod(i))), 200, ROUNDS);
 
     // 200 new pods at once: a rollout of 20 Deployments (10 replicas each, one ServiceAccount per Deployment).
     const burstPods = Array.from({ length: 200 }, (_, i) => newPod(`burst-${i % 20}`));
@@ -366,7 +424,10 @@ async function main(): Promise<void> {
     process.stdout.write(`${render(rows)}\n`);
     process.stdout.write(
       `\n${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}; whole run ${seconds.toFixed(0)} s; ` +
-        `1-minute load average ${loadBefore.toFixed(1)} before, ${loadavg()[0]!.toFixed(1)} after.\n`,
+        `1-minute load average ${loadBefore.toFixed(1)} before, ${loadavg()[0]!.toFixed(1)} after.\n` +
+        `Provider: node ${PROVIDER_NODE_ARGS.join(' ')} dist/main.js; ` +
+        (PINNED ? 'pinned to CPU 1, Vault and the driver or limit client to CPU 0.\n' : 'not pinned: all three processes share every CPU.\n') +
+        'CPU ms/mount: the provider process for provider rows, the limit client for limit rows (Vault not counted).\n',
     );
   } finally {
     await limitPool?.close();
@@ -387,15 +448,15 @@ function perMount(counts: Record<RequestKind, number>, mounts: number, kind: Req
 }
 
 function render(rows: readonly ScenarioRow[]): string {
-  const header = ['scenario', 'client', 'mounts', 'conc.', 'mounts/s', 'p50 ms', 'p99 ms', 'login', 'read', 'dynamic', 'issue', 'renew', 'peak RSS MiB', 'thr. vs limit', 'p50 vs limit'];
+  const header = ['scenario', 'client', 'mounts', 'conc.', 'mounts/s', 'p50 ms', 'p99 ms', 'login', 'read', 'dynamic', 'issue', 'renew', 'peak RSS MiB', 'CPU ms/mount', 'thr. vs limit', 'p50 vs limit'];
   const body: string[][] = [];
   for (const row of rows) {
     for (const who of ['provider', 'limit'] as const) {
       const m = row[who];
       const mounts = m.load.latenciesMs.length;
       const p50 = percentile(m.load.latenciesMs, 50);
-      const thr = mounts / m.load.seconds;
-      const limitThr = row.limit.load.latenciesMs.length / row.limit.load.seconds;
+      const thr = m.mountsPerSecond;
+      const limitThr = row.limit.mountsPerSecond;
       const limitP50 = percentile(row.limit.load.latenciesMs, 50);
       body.push([
         who === 'provider' ? row.name : '',
@@ -407,6 +468,7 @@ function render(rows: readonly ScenarioRow[]): string {
         percentile(m.load.latenciesMs, 99).toFixed(2),
         ...(['login', 'read', 'dynamic', 'issue', 'renew'] as const).map((k) => perMount(m.counts, mounts, k)),
         m.peakRssMiB === undefined ? '' : m.peakRssMiB.toFixed(1),
+        (who === 'provider' ? m.cpuMs.provider : m.cpuMs.bench).toFixed(2),
         who === 'provider' ? `${(thr / limitThr).toFixed(2)}×` : '',
         who === 'provider' ? `${(p50 / limitP50).toFixed(2)}×` : '',
       ]);

@@ -34,15 +34,29 @@ export function absentObjectVersion(key: Buffer, obj: ObjectConfig): string {
 }
 
 export function objectVersion(key: Buffer, obj: ObjectConfig, content: Buffer): string {
-  return hmacVersion(key, canonicalObjectConfig(obj), content);
+  let prefix = prefixes.get(obj);
+  if (prefix === undefined) {
+    prefix = hmacPrefix(canonicalObjectConfig(obj));
+    prefixes.set(obj, prefix);
+  }
+  return createHmac('sha256', key).update(prefix).update(content).digest('base64url');
+}
+
+/**
+ * The HMAC input before the content, per object config. Parsed objects are memoised by their text
+ * (config/objects-cache.ts), so a republish brings the same ObjectConfig objects: their prefix is built once.
+ */
+const prefixes = new WeakMap<ObjectConfig, Buffer>();
+
+/** The config, length-prefixed so no (config, content) pair can collide with another split of the same bytes. */
+function hmacPrefix(canonicalConfig: string): Buffer {
+  const config = Buffer.from(canonicalConfig, 'utf8');
+  const prefix = Buffer.alloc(8 + config.length);
+  prefix.writeBigUInt64BE(BigInt(config.length));
+  config.copy(prefix, 8);
+  return prefix;
 }
 
 function hmacVersion(key: Buffer, canonicalConfig: string, content: Buffer): string {
-  const config = Buffer.from(canonicalConfig, 'utf8');
-  const hmac = createHmac('sha256', key);
-  // Length-prefix the config so no (config, content) pair can collide with another split of the same bytes.
-  const length = Buffer.alloc(8);
-  length.writeBigUInt64BE(BigInt(config.length));
-  hmac.update(length).update(config).update(content);
-  return hmac.digest('base64url');
+  return createHmac('sha256', key).update(hmacPrefix(canonicalConfig)).update(content).digest('base64url');
 }

@@ -1,0 +1,18 @@
+/**
+ * What the image sets for Node: the `NODE_OPTIONS` of the Dockerfile's runtime stage (the last `ENV
+ * NODE_OPTIONS=` line). The benchmark starts the provider with exactly these, so the memory it reports is the
+ * image's; the Dockerfile test checks that they are there and what they hold.
+ */
+import { readFileSync } from 'node:fs';
+
+const DOCKERFILE = new URL('../../Dockerfile', import.meta.url);
+
+export function imageNodeOptions(text: string = readFileSync(DOCKERFILE, 'utf8')): readonly string[] {
+  let options: string | undefined;
+  for (const line of text.split('\n')) {
+    const m = /^\s*ENV\s+NODE_OPTIONS=(?:"([^"]*)"|(\S*))\s*$/.exec(line);
+    if (m !== null) options = m[1] ?? m[2] ?? '';
+  }
+  if (options === undefined) throw new Error('the Dockerfile sets no NODE_OPTIONS');
+  return options.split(/\s+/).filter(Boolean);
+}

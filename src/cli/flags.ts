@@ -80,8 +80,11 @@ export const DEFAULT_REQUEST_TIMEOUT = '30s';
 
 /** Leased responses kept: a node runs at most ~110 pods, each with a few dynamic secrets or certificates. */
 export const DEFAULT_LEASE_CACHE_SIZE = 5000;
-/** 16 MiB of response JSON: room for ~4000 RSA certificate bundles inside the reference's 100 MiB DaemonSet memory limit. */
-export const DEFAULT_LEASE_CACHE_BYTES = 16 * 1024 * 1024;
+/**
+ * 8 MiB of response JSON: room for ~2000 RSA certificate bundles or ~10000 database credentials (a node runs ~110
+ * pods), and, held as objects, well inside the image's 64 MiB old space (Dockerfile NODE_OPTIONS).
+ */
+export const DEFAULT_LEASE_CACHE_BYTES = 8 * 1024 * 1024;
 
 interface FlagSpec {
   readonly name: string;

@@ -34,7 +34,7 @@ describe('cli/flags parseFlags', () => {
       requestTimeoutMs: 30_000,
       leaseReuseFraction: 2 / 3,
       leaseCacheSize: 5000,
-      leaseCacheMaxBytes: 16 * 1024 * 1024,
+      leaseCacheMaxBytes: 8 * 1024 * 1024,
       trust: { vaultAddresses: [], tlsDirectories: [], allowSkipTlsVerify: false },
       defaults: {
         vaultAddress: DEFAULT_VAULT_ADDRESS,
@@ -309,7 +309,7 @@ describe('cli/flags parseFlags', () => {
       requestTimeoutMs: 10_000,
       leaseReuseFraction: 2 / 3,
       leaseCacheSize: 5000,
-      leaseCacheMaxBytes: 16 * 1024 * 1024,
+      leaseCacheMaxBytes: 8 * 1024 * 1024,
       // No -allowed-vault-addresses: only the default address (added by the policy).
       trust: { vaultAddresses: [], tlsDirectories: [], allowSkipTlsVerify: false },
       defaults: {

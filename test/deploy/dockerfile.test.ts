@@ -10,6 +10,7 @@ import { cp, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { imageNodeOptions } from '../helpers/image.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
 const run = promisify(execFile);
@@ -144,6 +145,15 @@ describe('Dockerfile and .dockerignore', function () {
     assert.ok(build.instructions.some((i) => i.op === 'RUN' && i.args === 'npm run build'));
   });
 
+  it('sizes V8 for a DaemonSet with NODE_OPTIONS in the runtime stage (the line the benchmark starts the provider with)', () => {
+    const runtime = stages.at(-1)!;
+    const env = runtime.instructions.filter((i) => i.op === 'ENV' && i.args.startsWith('NODE_OPTIONS='));
+    assert.equal(env.length, 1);
+    assert.deepEqual(imageNodeOptions(), ['--max-semi-space-size=4', '--max-old-space-size=64', '--v8-pool-size=1']);
+    assert.deepEqual(imageNodeOptions('ENV NODE_OPTIONS=--a\nENV NODE_OPTIONS="--b --c"\n'), ['--b', '--c']);
+    assert.throws(() => imageNodeOptions('FROM x\n'), /no NODE_OPTIONS/);
+  });
+
   it('the runtime layout starts: `npm ci --omit=dev` + dist/ + proto/ + package.json, then `node dist/main.js --version`', async function () {
     // dist/ is what `npm run build` (the build stage's command) produced; npm test builds it before the tests.
     const built = await stat(join(ROOT, 'dist', 'main.js')).catch(() => undefined);
@@ -166,7 +176,12 @@ describe('Dockerfile and .dockerignore', function () {
       for (const dev of ['typescript', 'mocha', 'tsx', '@peculiar', 'kubernetes-models', 'fast-check', 'c8']) {
         assert.ok(!installed.includes(dev), `${dev} is a dev dependency`);
       }
-      const { stdout } = await run(process.execPath, [join(app, 'dist', 'main.js'), '--version'], { cwd: stage, timeout: 30_000 });
+      // With the image's NODE_OPTIONS: Node refuses options it does not allow there, so this also proves they start.
+      const { stdout } = await run(process.execPath, [join(app, 'dist', 'main.js'), '--version'], {
+        cwd: stage,
+        timeout: 30_000,
+        env: { ...process.env, NODE_OPTIONS: imageNodeOptions().join(' ') },
+      });
       const info = JSON.parse(stdout) as { version: string };
       const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string; dependencies: Record<string, string> };
       assert.equal(info.version, pkg.version);

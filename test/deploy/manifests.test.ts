@@ -5,6 +5,7 @@
  * least-privilege RBAC that matches the flags).
  */
 import assert from 'node:assert/strict';
+import { imageNodeOptions } from '../helpers/image.js';
 import { execFile } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
@@ -218,6 +219,11 @@ describe('deploy and examples: manifests', function () {
         for (const kind of ['requests', 'limits'] as const) {
           for (const r of ['cpu', 'memory']) assert.ok(container.resources?.[kind]?.[r], `${rel(dir)}: ${kind}.${r}`);
         }
+        // The limit holds what the image lets V8 take (old space + three semi-spaces) plus Node itself (its binary
+        // and native memory, ~60 MiB measured), so V8's own cap, not the kernel's OOM killer, is what bounds it.
+        const flag = (name: string) => Number(imageNodeOptions().find((o) => o.startsWith(`--${name}=`))?.split('=')[1]);
+        const limitMi = Number(/^(\d+)Mi$/.exec(String(container.resources?.limits?.['memory']))?.[1]);
+        assert.ok(limitMi >= flag('max-old-space-size') + 3 * flag('max-semi-space-size') + 60, `${rel(dir)}: memory limit ${limitMi}Mi`);
         assert.deepEqual(pod.nodeSelector, { 'kubernetes.io/os': 'linux' });
         assert.deepEqual(pod.tolerations, [{ operator: 'Exists' }], 'tolerates every taint');
         assert.equal(ds.spec?.updateStrategy?.type, 'RollingUpdate');

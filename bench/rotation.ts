@@ -36,6 +36,12 @@ const CONNECTIONS = 32;
 const CONCURRENCY = 16;
 /** Measured rounds of each republish scenario, per side (BENCH_ROUNDS). New pods can only be mounted new once. */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? '3');
+/**
+ * BENCH_SCALE shrinks every count (pods, mounts, warm-up) for a quick check that the bench still runs end to end:
+ * `npm test` runs it at 0.02 (test/bench/rotation.test.ts). Its numbers mean nothing at that size.
+ */
+const SCALE = Number(process.env.BENCH_SCALE ?? '1');
+const scaled = (n: number, min = 2): number => Math.max(min, Math.round(n * SCALE));
 /** Node options of the provider: the image's (Dockerfile NODE_OPTIONS), then any given for one run. */
 const PROVIDER_NODE_ARGS = [...imageNodeOptions(), ...(process.env.BENCH_PROVIDER_NODE_ARGS ?? '').split(' ').filter(Boolean)];
 /**
@@ -304,7 +310,7 @@ async function main(): Promise<void> {
     };
 
     // A node with 100 pods (10 ServiceAccounts), each with three volumes, mounted once before anything is timed.
-    const resident = Array.from({ length: 100 }, (_, i) => newPod(`resident-${i % 10}`));
+    const resident = Array.from({ length: scaled(100, 10) }, (_, i) => newPod(`resident-${i % 10}`));
     await runLoad(resident.flatMap((pod) => [KV1, KV10, DYNAMIC].map((spc) => () => mountOnce(pod, spc))), CONCURRENCY);
     // The limit's tokens for republishes: one login per resident ServiceAccount, as the provider holds.
     const residentTokens = new Map<string, string>();
@@ -394,29 +400,30 @@ async function main(): Promise<void> {
     const residentToken = (pod: Pod) => ({ token: residentTokens.get(pod.serviceAccount)! });
 
     // Cold mount: a new pod of a new ServiceAccount: login, a static read, a database credential, a certificate.
-    const coldPods = Array.from({ length: 100 }, (_, i) => newPod(`cold-${i}`));
-    const coldLimitPods = Array.from({ length: 100 }, (_, i) => newPod(`cold-limit-${i}`));
+    const coldPods = Array.from({ length: scaled(100) }, (_, i) => newPod(`cold-${i}`));
+    const coldLimitPods = Array.from({ length: scaled(100) }, (_, i) => newPod(`cold-limit-${i}`));
     await scenario('cold mount (new pod, new ServiceAccount; 1 KV + database + PKI)', 8, coldPods.length,
       (i) => mountOnce(coldPods[i]!, APP),
       (i) => limitMount(pool, APP.calls, { jwt: coldLimitPods[i]!.jwt }));
 
-    await scenario('republish, KV only, 1 object', CONCURRENCY, 4000,
+    await scenario('republish, KV only, 1 object', CONCURRENCY, scaled(4000),
       (i) => mountOnce(residentPod(i), KV1),
-      (i) => limitMount(pool, KV1.calls, residentToken(residentPod(i))), 1000, ROUNDS);
+      (i) => limitMount(pool, KV1.calls, residentToken(residentPod(i))), scaled(1000), ROUNDS);
 
-    await scenario('republish, KV only, 10 objects', CONCURRENCY, 2000,
+    await scenario('republish, KV only, 10 objects', CONCURRENCY, scaled(2000),
       (i) => mountOnce(residentPod(i), KV10),
-      (i) => limitMount(pool, KV10.calls, residentToken(residentPod(i))), 1000, ROUNDS);
+      (i) => limitMount(pool, KV10.calls, residentToken(residentPod(i))), scaled(1000), ROUNDS);
 
     // The limit mints a credential and a certificate per mount, as a provider without reuse must (~8 ms of Vault CPU).
-    await scenario('republish, database credential + PKI certificate', CONCURRENCY, 1000,
+    await scenario('republish, database credential + PKI certificate', CONCURRENCY, scaled(1000),
       (i) => mountOnce(residentPod(i), DYNAMIC),
-      (i) => limitMount(pool, DYNAMIC.calls, residentToken(residentPod(i))), 200, ROUNDS);
+      (i) => limitMount(pool, DYNAMIC.calls, residentToken(residentPod(i))), scaled(200), ROUNDS);
 
     // 200 new pods at once: a rollout of 20 Deployments (10 replicas each, one ServiceAccount per Deployment).
-    const burstPods = Array.from({ length: 200 }, (_, i) => newPod(`burst-${i % 20}`));
-    const burstLimitPods = Array.from({ length: 200 }, (_, i) => newPod(`burst-limit-${i % 20}`));
-    await scenario('burst: 200 new pods at once (20 ServiceAccounts; 1 KV + database + PKI)', 200, burstPods.length,
+    const burst = scaled(200, 20);
+    const burstPods = Array.from({ length: burst }, (_, i) => newPod(`burst-${i % 20}`));
+    const burstLimitPods = Array.from({ length: burst }, (_, i) => newPod(`burst-limit-${i % 20}`));
+    await scenario(`burst: ${burst} new pods at once (20 ServiceAccounts; 1 KV + database + PKI)`, burst, burstPods.length,
       (i) => mountOnce(burstPods[i]!, APP),
       (i) => limitMount(pool, APP.calls, { jwt: burstLimitPods[i]!.jwt }));
 

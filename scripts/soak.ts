@@ -23,6 +23,7 @@ import { percentile, prepareSoakVault, runSoak, SOAK_VALUES } from '../test/help
 import { samples } from '../test/helpers/prometheus.js';
 import { JWT_SHAPE, VAULT_TOKEN_SHAPE } from '../test/helpers/leak-check.js';
 import { ServiceAccountJwtIssuer, startTestVault } from '../test/vault-server/index.js';
+import { imageNodeOptions } from '../test/helpers/image.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -100,7 +101,8 @@ async function main(): Promise<number> {
   prepareSoakVault(vault);
   const socket = join(dir, 'vault.sock');
   const flags = [`--endpoint=${socket}`, '--health-addr=127.0.0.1:0', `--vault-addr=${vault.address}`, `--hmac-key-file=${keyFile}`, '--log-level=info'];
-  const probe = ['--expose-gc', '--import', new URL('./soak-gc-probe.mjs', import.meta.url).pathname];
+  // As the image runs it: the Dockerfile's NODE_OPTIONS, plus the probe that lets this script read the heap.
+  const probe = [...imageNodeOptions(), '--expose-gc', '--import', new URL('./soak-gc-probe.mjs', import.meta.url).pathname];
   const provider = new DaemonProcess(flags, {}, probe);
   let exit = 0;
   try {
@@ -155,7 +157,7 @@ async function main(): Promise<number> {
       current.kill('SIGKILL');
       await current.exited;
       const started = performance.now();
-      current = new DaemonProcess(flags);
+      current = new DaemonProcess(flags, {}, imageNodeOptions());
       await waitForServing(current);
       const check = new DriverClient(socket);
       await check.version();

@@ -6,7 +6,7 @@
  */
 import { parseFlags, UsageError } from './cli/flags.js';
 import { startProvider } from './cli/provider.js';
-import { createLogger } from './observability/logger.js';
+import { createLogger, type Logger } from './observability/logger.js';
 import { SocketInUseError } from './server/socket-path.js';
 import { versionInfo } from './version.js';
 import { formatVersion } from './cli/version-output.js';
@@ -64,9 +64,12 @@ async function main(argv: readonly string[]): Promise<number> {
     return 1;
   }
 
+  // Lines are written in batches (observability/logger.ts); the start and the start of a shutdown go out at once.
+  flushLog(logger);
   return new Promise<number>((resolve) => {
     const onSignal = (signal: NodeJS.Signals): void => {
       logger.info({ signal, inflight: provider.inflight() }, 'shutting down');
+      flushLog(logger);
       provider
         .stop(DRAIN_GRACE_MS)
         .then(() => resolve(0))
@@ -75,6 +78,14 @@ async function main(argv: readonly string[]): Promise<number> {
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);
   });
+}
+
+function flushLog(logger: Logger): void {
+  try {
+    logger.flush();
+  } catch {
+    // A write already in progress carries the line out.
+  }
 }
 
 main(process.argv.slice(2)).then(

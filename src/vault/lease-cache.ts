@@ -113,6 +113,8 @@ export class LeaseCache {
    * static reads that are never kept, so their lookup ends here without building the entry's key.
    */
   readonly #keptRequests = new Map<string, number>();
+  /** The entries counted in #keptRequests: one can be evicted before it is counted (expired on arrival). */
+  readonly #counted = new WeakSet<Entry>();
   readonly fraction: number;
 
   constructor(options: LeaseCacheOptions) {
@@ -126,7 +128,7 @@ export class LeaseCache {
       sizeOf: (entry) => entrySize(entry),
       now: this.#now,
       onEvict: (_key, entry, reason) => {
-        this.#forgetRequest(entry.requestKey);
+        if (this.#counted.delete(entry)) this.#forgetRequest(entry.requestKey);
         if (reason !== 'deleted') options.onEvict?.(reason);
       },
     });
@@ -154,8 +156,10 @@ export class LeaseCache {
     const ttl = window.reuseUntil - this.#now();
     if (!(ttl > 0)) return undefined;
     const key = scopeKey(scope);
-    this.#lru.set(key, { response, window, keyBytes: Buffer.byteLength(key), requestKey: scope.requestKey }, ttl);
-    if (this.#lru.get(key) === undefined) return undefined;
+    const entry: Entry = { response, window, keyBytes: Buffer.byteLength(key), requestKey: scope.requestKey };
+    this.#lru.set(key, entry, ttl);
+    if (this.#lru.get(key) !== entry) return undefined;
+    this.#counted.add(entry);
     this.#keptRequests.set(scope.requestKey, (this.#keptRequests.get(scope.requestKey) ?? 0) + 1);
     return window;
   }

@@ -227,6 +227,18 @@ describe('vault/lease-cache LeaseCache', () => {
     );
   });
 
+  it("keeps another pod's entry reachable when an offer expires on arrival (the lookup index is not decremented for it)", () => {
+    let clock = T0;
+    let step = 0;
+    const cache = new LeaseCache({ maxEntries: 100, maxBytes: 1 << 20, now: () => (clock += step) - step });
+    assert.ok(cache.offer(scope('pod-a'), dbCreds(), 'GET', clock, NEVER));
+    // Pod B's token is about to expire: its window ends while the offer is being stored (the clock moves on reads).
+    step = 1;
+    assert.equal(cache.offer(scope('pod-b'), dbCreds(), 'GET', clock, clock + 3), undefined);
+    step = 0;
+    assert.ok(cache.get(scope('pod-a')));
+  });
+
   it('forgets a scope on delete and everything on clear', () => {
     const cache = new LeaseCache({ maxEntries: 10, maxBytes: 1 << 20, now });
     cache.offer(scope('a'), dbCreds(), 'GET', t, NEVER);

@@ -6,7 +6,7 @@
  */
 import { parseFlags, UsageError } from './cli/flags.js';
 import { startProvider } from './cli/provider.js';
-import { createLogger, type Logger } from './observability/logger.js';
+import { createLogger, flushLogNow } from './observability/logger.js';
 import { SocketInUseError } from './server/socket-path.js';
 import { versionInfo } from './version.js';
 import { formatVersion } from './cli/version-output.js';
@@ -65,11 +65,11 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 
   // Lines are written in batches (observability/logger.ts); the start and the start of a shutdown go out at once.
-  flushLog(logger);
+  flushLogNow(logger);
   return new Promise<number>((resolve) => {
     const onSignal = (signal: NodeJS.Signals): void => {
       logger.info({ signal, inflight: provider.inflight() }, 'shutting down');
-      flushLog(logger);
+      flushLogNow(logger);
       provider
         .stop(DRAIN_GRACE_MS)
         .then(() => resolve(0))
@@ -78,14 +78,6 @@ async function main(argv: readonly string[]): Promise<number> {
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);
   });
-}
-
-function flushLog(logger: Logger): void {
-  try {
-    logger.flush();
-  } catch {
-    // A write already in progress carries the line out.
-  }
 }
 
 main(process.argv.slice(2)).then(

@@ -79,13 +79,30 @@ function caPair(mountTls: TlsParameters, defaultTls: TlsParameters): { file: str
   return { file: source.caCertPath, dir: source.caDirectory };
 }
 
+/**
+ * The namespace travels as the X-Vault-Namespace header, so it must be a valid header value: tab and printable
+ * Latin-1 only. undici refuses anything else when the request is built, and (undici 7) such a refusal leaves the
+ * pool's connection slot waiting for good, so a bad value must never get that far.
+ */
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+function checkNamespace(namespace: string, parameter: string): string {
+  if (!HEADER_VALUE.test(namespace)) throw invalid(parameter, `${parameter} holds characters an HTTP header cannot carry`);
+  return namespace;
+}
+
 /** Overlay `defaults` with the SecretProviderClass's settings. Throws INVALID_CONFIG naming the parameter. */
 export function resolveConnection(mount: MountConfig, defaults: ProviderDefaults): ConnectionSettings {
   const address =
     mount.vaultAddress !== undefined
       ? normaliseVaultAddress(mount.vaultAddress, 'vaultAddress')
       : normaliseVaultAddress(defaults.vaultAddress, 'vault-addr');
-  const namespace = mount.vaultNamespace ?? defaults.vaultNamespace;
+  const namespace =
+    mount.vaultNamespace !== undefined
+      ? checkNamespace(mount.vaultNamespace, 'vaultNamespace')
+      : defaults.vaultNamespace === undefined
+        ? undefined
+        : checkNamespace(defaults.vaultNamespace, 'vault-namespace');
   const authMount =
     mount.authMountPath !== undefined
       ? normaliseMount(mount.authMountPath, 'vaultAuthMountPath')

@@ -21,15 +21,32 @@ export const LOG_FLUSH_INTERVAL_MS = 1_000;
  * when the process exits, a crash included); a SIGKILL loses at most the last second.
  */
 function bufferedStdout(): DestinationStream {
-  const stream = pino.destination({ dest: 1, minLength: LOG_BUFFER_BYTES, sync: false });
-  setInterval(() => {
-    try {
-      stream.flush();
-    } catch {
-      // Nothing to flush, or a write in progress: the next tick tries again.
-    }
-  }, LOG_FLUSH_INTERVAL_MS).unref();
-  return stream;
+  return pino.destination({ dest: 1, minLength: LOG_BUFFER_BYTES, periodicFlush: LOG_FLUSH_INTERVAL_MS, sync: false });
+}
+
+interface Flushable {
+  flush(cb?: (err?: Error | null) => void): void;
+}
+
+/**
+ * Writes out the lines buffered so far without waiting for the next periodic flush: for the start and shutdown
+ * lines, which operators and supervisors wait for. A write already in progress is waited for, then the rest goes.
+ */
+export function flushLogNow(logger: Logger): void {
+  const stream = (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as Partial<Flushable> | undefined;
+  if (typeof stream?.flush !== 'function') return;
+  const flushable = stream as Flushable;
+  try {
+    flushable.flush(() => {
+      try {
+        flushable.flush();
+      } catch {
+        // Destroyed meanwhile (the process is exiting): the exit handler has written everything.
+      }
+    });
+  } catch {
+    // Destroyed: nothing left to write.
+  }
 }
 
 export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {

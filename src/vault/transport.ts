@@ -20,14 +20,16 @@ export interface TlsMaterial {
   readonly rejectUnauthorized: boolean;
 }
 
-/** What node-vault hands to the transport; `signal` and `timeoutMs` arrive through its requestOptions. */
+/**
+ * What node-vault hands to the transport; `signal` arrives through its requestOptions. Every request of one
+ * transport has the same timeout (the deadline sweeper relies on it).
+ */
 export interface TransportOptions {
   readonly method: string;
   readonly uri: string;
   readonly headers?: Readonly<Record<string, string>>;
   readonly json?: unknown;
   readonly signal?: AbortSignal;
-  readonly timeoutMs?: number;
 }
 
 export interface TransportResponse {
@@ -180,12 +182,23 @@ class DeadlineSweeper {
 
 const NO_HEADERS: TransportResponse['headers'] = Object.freeze({});
 
-/** `http://host:port` of an absolute http(s) URI, and the rest (path and query), without a URL parse. */
-function splitUri(uri: string): { origin: string; path: string } {
+/** A `.` or `..` segment, plain or percent-encoded, that a URL parser would resolve. */
+const DOT_SEGMENT = /\/(?:\.|%2e)/i;
+
+/**
+ * `http://host:port` of an absolute http(s) URI, and the rest (path and query). Without a URL parse, except when
+ * the path has dot segments: those are resolved as a URL parser (and Vault's Go client) would, so
+ * `secret/data/../x` asks for `secret/x`, as it did when every request went through `new URL`.
+ */
+export function splitUri(uri: string): { origin: string; path: string } {
   const scheme = uri.indexOf('://');
   if (scheme <= 0) throw new TypeError('the Vault request URI is not absolute');
   const slash = uri.indexOf('/', scheme + 3);
-  return slash === -1 ? { origin: uri, path: '/' } : { origin: uri.slice(0, slash), path: uri.slice(slash) };
+  if (slash === -1) return { origin: uri, path: '/' };
+  const path = uri.slice(slash);
+  if (!DOT_SEGMENT.test(path)) return { origin: uri.slice(0, slash), path };
+  const url = new URL(uri);
+  return { origin: uri.slice(0, slash), path: `${url.pathname}${url.search}` };
 }
 
 export class UndiciTransport {
@@ -238,7 +251,7 @@ export class UndiciTransport {
 
   async send(options: TransportOptions): Promise<TransportResponse> {
     const { origin, path } = splitUri(options.uri);
-    const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
+    const timeoutMs = this.#timeoutMs;
     const headers: Record<string, string> = { ...options.headers };
     let body: string | undefined;
     if (options.json !== undefined && options.json !== null && typeof options.json === 'object') {

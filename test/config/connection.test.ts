@@ -180,6 +180,20 @@ describe('config/connection resolveConnection', () => {
     });
   });
 
+  describe('namespace', () => {
+    it('passes any value an HTTP header can carry, from the SecretProviderClass or the default', () => {
+      assert.equal(resolveConnection(mount({ vaultNamespace: 'team-a/sub é' }), defaults()).namespace, 'team-a/sub é');
+      assert.equal(resolveConnection(mount(), defaults({ vaultNamespace: 'admin' })).namespace, 'admin');
+      assert.equal(resolveConnection(mount(), defaults()).namespace, undefined);
+    });
+    it('refuses control characters and characters beyond Latin-1, naming the parameter or flag', () => {
+      for (const bad of ['a\nb', 'a\rb', 'x\u0000', 'ns\u2028', '名前']) {
+        assertInvalid(() => resolveConnection(mount({ vaultNamespace: bad }), defaults()), 'vaultNamespace', /header/);
+      }
+      assertInvalid(() => resolveConnection(mount(), defaults({ vaultNamespace: 'a\u007fb' })), 'vault-namespace', /header/);
+    });
+  });
+
   describe('key', () => {
     const variants: ReadonlyArray<readonly [string, Partial<MountConfig>]> = [
       ['address', { vaultAddress: 'https://other:8200' }],

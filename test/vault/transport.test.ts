@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { NonJsonResponseError, ResponseTooLargeError, UndiciTransport, VaultHttpError } from '../../src/vault/transport.js';
+import { NonJsonResponseError, ResponseTooLargeError, splitUri, UndiciTransport, VaultHttpError } from '../../src/vault/transport.js';
 import { classifyFailure } from '../../src/vault/failures.js';
 
 const NO_TLS = { ca: undefined, cert: undefined, key: undefined, servername: undefined, rejectUnauthorized: true };
@@ -134,6 +134,26 @@ describe('vault/transport', () => {
     const res = await transport().send({ method: 'GET', uri: `${base}/v1/sys/nothing` });
     assert.equal(res.statusCode, 204);
     assert.equal(res.body, undefined);
+  });
+
+  it('splits URIs without parsing them, resolving dot segments as a URL parser would', () => {
+    assert.deepEqual(splitUri('http://127.0.0.1:8200/v1/secret/data/a?version=2'), { origin: 'http://127.0.0.1:8200', path: '/v1/secret/data/a?version=2' });
+    assert.deepEqual(splitUri('https://[::1]:8200/prefix/v1/kv/a'), { origin: 'https://[::1]:8200', path: '/prefix/v1/kv/a' });
+    assert.deepEqual(splitUri('http://vault:8200'), { origin: 'http://vault:8200', path: '/' });
+    assert.deepEqual(splitUri('http://vault:8200/v1/secret/data/../../sys/x?list=true'), { origin: 'http://vault:8200', path: '/v1/sys/x?list=true' });
+    assert.deepEqual(splitUri('http://vault:8200/v1/secret/./a/%2E%2e/b'), { origin: 'http://vault:8200', path: '/v1/secret/b' });
+    // A dot inside a segment is not a dot segment.
+    assert.deepEqual(splitUri('http://vault:8200/v1/secret/data/.env'), { origin: 'http://vault:8200', path: '/v1/secret/data/.env' });
+  });
+
+  it('sends a path with dot segments resolved', async () => {
+    let url: string | undefined;
+    handler = (req, res) => {
+      url = req.url;
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    };
+    await transport().send({ method: 'GET', uri: `${base}/v1/secret/data/../other` });
+    assert.equal(url, '/v1/secret/other');
   });
 
   it('refuses a URI that is not absolute', async () => {

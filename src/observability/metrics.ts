@@ -65,11 +65,6 @@ export class ProviderMetrics {
   readonly #cacheEvents: Counter<'cache' | 'event'>;
   readonly #cacheSizes = new Map<string, () => number>();
   readonly #cacheNames = new Set<string>();
-  /**
-   * Label-bound children, by our own key: prom-client sorts and joins the labels of every inc()/observe() to find
-   * the series, several times per mount. Label values come from small fixed sets, so this stays small.
-   */
-  readonly #children = new Map<string, { inc(): void } | { observe(value: number): void }>();
 
   constructor(options: MetricsOptions = {}) {
     const registry = new Registry();
@@ -140,36 +135,15 @@ export class ProviderMetrics {
     this.#inflight.inc();
   }
 
-  #counter(key: string, create: () => { inc(): void }): { inc(): void } {
-    let child = this.#children.get(key) as { inc(): void } | undefined;
-    if (child === undefined) {
-      child = create();
-      this.#children.set(key, child);
-    }
-    return child;
-  }
-
-  #histogram(key: string, create: () => { observe(value: number): void }): { observe(value: number): void } {
-    let child = this.#children.get(key) as { observe(value: number): void } | undefined;
-    if (child === undefined) {
-      child = create();
-      this.#children.set(key, child);
-    }
-    return child;
-  }
-
   mountFinished(outcome: MountMetricsOutcome): void {
     this.#inflight.dec();
-    const { result, grpcCode } = outcome;
-    this.#counter(`mounts ${result} ${grpcCode}`, () => this.#mounts.labels({ result, grpc_code: grpcCode })).inc();
-    this.#histogram(`mount_duration ${result}`, () => this.#mountDuration.labels({ result })).observe(outcome.durationMs / 1000);
+    this.#mounts.inc({ result: outcome.result, grpc_code: outcome.grpcCode });
+    this.#mountDuration.observe({ result: outcome.result }, outcome.durationMs / 1000);
   }
 
   vaultRequest(event: VaultRequestEvent): void {
-    const { operation } = event;
-    const status = vaultStatusLabel(event.httpStatus);
-    this.#counter(`vault_requests ${operation} ${status}`, () => this.#vaultRequests.labels({ operation, status })).inc();
-    this.#histogram(`vault_duration ${operation}`, () => this.#vaultDuration.labels({ operation })).observe(event.durationMs / 1000);
+    this.#vaultRequests.inc({ operation: event.operation, status: vaultStatusLabel(event.httpStatus) });
+    this.#vaultDuration.observe({ operation: event.operation }, event.durationMs / 1000);
   }
 
   login(result: 'ok' | 'error'): void {
@@ -182,7 +156,7 @@ export class ProviderMetrics {
    */
   cacheEvent(cache: string, event: CacheEvent): void {
     this.#checkCacheName(cache);
-    this.#counter(`cache_events ${cache} ${event}`, () => this.#cacheEvents.labels({ cache, event })).inc();
+    this.#cacheEvents.inc({ cache, event });
   }
 
   /** Reports `size()` as `cache_entries{cache}` at every scrape. A later call for the same cache replaces it. */

@@ -124,6 +124,12 @@ export function toProviderError(err: unknown): ProviderError {
   return new ProviderError('INTERNAL', `unexpected ${kind}`, {}, { cause: err });
 }
 
+/** Why `signal` aborted, as an Error: its reason when that is one (our own deadline and cancel errors), else a plain one. */
+export function abortReason(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason : new Error('aborted');
+}
+
 /** The errno-style code of a failed call (`ENOENT`, `ECONNREFUSED`, `ENOSPC`, …), if it has one. */
 export function errnoCode(err: unknown): string | undefined {
   if (typeof err === 'object' && err !== null && 'code' in err) {

@@ -14,6 +14,7 @@
  */
 import { createRequire } from 'node:module';
 import type * as Undici from 'undici';
+import { abortReason } from '../errors.js';
 
 export type { Dispatcher } from 'undici';
 /** Options of a Pool (undici's Pool.Options). */
@@ -73,11 +74,6 @@ export function headerObject(raw: readonly Buffer[]): Record<string, string | st
     headers[key] = existing === undefined ? value : Array.isArray(existing) ? [...existing, value] : [existing, value];
   }
   return headers;
-}
-
-function abortReason(signal: AbortSignal): Error {
-  const reason: unknown = signal.reason;
-  return reason instanceof Error ? reason : new Error('aborted');
 }
 
 /**

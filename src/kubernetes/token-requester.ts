@@ -8,7 +8,7 @@
  */
 import type { ServiceAccountTokenRequester } from '../auth/token-requester.js';
 import type { PodInfo } from '../config/types.js';
-import { ProviderError } from '../errors.js';
+import { abortReason, ProviderError } from '../errors.js';
 import { DEFAULT_KUBE_REQUEST_TIMEOUT_MS, describeApiFailure, requestSignal, safeCause } from './api.js';
 import { KubeApiError, KubeClient, type KubeConfig } from './kube-client.js';
 
@@ -33,7 +33,7 @@ function asKubeApiError(err: unknown): unknown {
 /** Stops waiting when the signal aborts (client-node takes no AbortSignal; the request is left to finish). */
 function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+    const onAbort = (): void => reject(abortReason(signal));
     if (signal.aborted) {
       onAbort();
       return;

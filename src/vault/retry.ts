@@ -3,7 +3,7 @@
  * the caller from `classifyFailure`: idempotent requests on any transient failure, writes (a PKI issue mints a
  * certificate) only when the request never reached Vault.
  */
-import { ProviderError } from '../errors.js';
+import { abortReason, ProviderError } from '../errors.js';
 import type { ClassifiedFailure } from './failures.js';
 
 export interface RetryPolicy {
@@ -25,14 +25,13 @@ export type Sleep = (ms: number, signal: AbortSignal | undefined) => Promise<voi
 /** A real sleep whose timer never holds the process open and which ends early when the signal aborts. */
 export const timerSleep: Sleep = (ms, signal) =>
   new Promise<void>((resolve, reject) => {
-    const aborted = (): Error => (signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
     if (signal?.aborted === true) {
-      reject(aborted());
+      reject(abortReason(signal));
       return;
     }
     const onAbort = (): void => {
       clearTimeout(timer);
-      reject(aborted());
+      reject(abortReason(signal!));
     };
     const timer = setTimeout(() => {
       signal?.removeEventListener('abort', onAbort);

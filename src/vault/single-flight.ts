@@ -7,6 +7,7 @@
  * only when every caller waiting on it has gone, so one impatient pod never fails the others. Nothing outlives
  * the call: the entry is dropped when it settles, so the map holds at most one entry per call in flight.
  */
+import { abortReason } from '../errors.js';
 
 export interface SingleFlightOptions {
   /** Called when a caller joins a call already in flight (for metrics and tests). */
@@ -122,9 +123,4 @@ function watchAbort(signal: AbortSignal, onAbort: () => void): () => void {
   return () => {
     set.delete(onAbort);
   };
-}
-
-function abortReason(signal: AbortSignal): Error {
-  const reason: unknown = signal.reason;
-  return reason instanceof Error ? reason : new Error('aborted');
 }

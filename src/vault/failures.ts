@@ -3,7 +3,8 @@
  * Every message names the Vault address and path; none quotes a request or response body.
  */
 import { errnoCode, ProviderError, sanitizeVaultMessage } from '../errors.js';
-import { NonJsonResponseError, ResponseTooDeepError, ResponseTooLargeError, VaultConnectError } from './transport.js';
+import { BodyTooLargeError } from '../http/undici.js';
+import { NonJsonResponseError, ResponseTooDeepError, VaultConnectError } from './transport.js';
 
 /** Where a request went, for messages. */
 export interface RequestTarget {
@@ -121,9 +122,10 @@ export function classifyFailure(err: unknown, target: RequestTarget, callerSigna
       retryAfterSeconds: undefined,
     };
   }
-  if (err instanceof ResponseTooLargeError || err instanceof ResponseTooDeepError) {
+  if (err instanceof BodyTooLargeError || err instanceof ResponseTooDeepError) {
+    const what = err instanceof BodyTooLargeError ? `Vault's response exceeded ${err.limitBytes} bytes` : err.message;
     return {
-      error: new ProviderError('BAD_VAULT_RESPONSE', `${err.message} for ${at(target)}`, ctx),
+      error: new ProviderError('BAD_VAULT_RESPONSE', `${what} for ${at(target)}`, ctx),
       reach: 'answered',
       transient: false,
       retryAfterSeconds: undefined,

@@ -9,7 +9,7 @@
  * node-vault calls `defaults(rpDefaults)` once and then the returned function with
  * `{ method, uri, headers, json, ...requestOptions }`, expecting `{ statusCode, body, request: { path } }`.
  */
-import { BodyTooLargeError, buildConnector, dispatchBuffered, headerObject, Pool, type PoolOptions } from '../http/undici.js';
+import { buildConnector, dispatchBuffered, headerObject, Pool, type PoolOptions } from '../http/undici.js';
 
 export interface TlsMaterial {
   /** PEM CA certificates; undefined means the system roots. */
@@ -103,13 +103,6 @@ export function jsonDepthExceeds(value: unknown, limit: number): boolean {
     }
   }
   return false;
-}
-
-export class ResponseTooLargeError extends Error {
-  override readonly name = 'ResponseTooLargeError';
-  constructor(readonly limitBytes: number) {
-    super(`Vault's response exceeded ${limitBytes} bytes`);
-  }
 }
 
 export interface UndiciTransportOptions {
@@ -269,8 +262,6 @@ export class UndiciTransport {
       const answer = await call.answer;
       // A 2xx needs nothing of its headers; an error keeps them (Retry-After) for the failure classifier.
       return this.#answer(answer.statusCode, answer.statusCode >= 300 ? headerObject(answer.rawHeaders) : NO_HEADERS, answer.body, path);
-    } catch (err: unknown) {
-      throw err instanceof BodyTooLargeError ? new ResponseTooLargeError(this.#maxBytes) : err;
     } finally {
       this.#deadlines.delete(inflight);
     }

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { NonJsonResponseError, ResponseTooLargeError, splitUri, UndiciTransport, VaultHttpError } from '../../src/vault/transport.js';
+import { BodyTooLargeError } from '../../src/http/undici.js';
+import { NonJsonResponseError, splitUri, UndiciTransport, VaultHttpError } from '../../src/vault/transport.js';
 import { classifyFailure } from '../../src/vault/failures.js';
 
 const NO_TLS = { ca: undefined, cert: undefined, key: undefined, servername: undefined, rejectUnauthorized: true };
@@ -106,8 +107,10 @@ describe('vault/transport', () => {
     const t = transport({ maxResponseBytes: 1024 });
     for (const path of ['/v1/declared', '/v1/chunked']) {
       const err = await failure(t.send({ method: 'GET', uri: `${base}${path}` }));
-      assert.ok(err instanceof ResponseTooLargeError, path);
-      assert.equal(classifyFailure(err, { address: base, path, method: 'GET' }, undefined).error.code, 'BAD_VAULT_RESPONSE');
+      assert.ok(err instanceof BodyTooLargeError, path);
+      const classified = classifyFailure(err, { address: base, path, method: 'GET' }, undefined).error;
+      assert.equal(classified.code, 'BAD_VAULT_RESPONSE');
+      assert.equal(classified.message, `Vault's response exceeded 1024 bytes for GET ${base}${path}`);
     }
     // Just inside the limit is fine.
     const small = transport({ maxResponseBytes: big.length });

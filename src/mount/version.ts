@@ -30,7 +30,7 @@ export function canonicalObjectConfig(obj: ObjectConfig): string {
  * from every version the object can have with content, and changes when the secret appears.
  */
 export function absentObjectVersion(key: Buffer, obj: ObjectConfig): string {
-  return hmacVersion(key, canonicalJson({ absent: true, config: canonicalObjectConfig(obj) }), Buffer.alloc(0));
+  return hmacVersion(key, hmacPrefix(canonicalJson({ absent: true, config: canonicalObjectConfig(obj) })), Buffer.alloc(0));
 }
 
 export function objectVersion(key: Buffer, obj: ObjectConfig, content: Buffer): string {
@@ -39,7 +39,7 @@ export function objectVersion(key: Buffer, obj: ObjectConfig, content: Buffer): 
     prefix = hmacPrefix(canonicalObjectConfig(obj));
     prefixes.set(obj, prefix);
   }
-  return createHmac('sha256', key).update(prefix).update(content).digest('base64url');
+  return hmacVersion(key, prefix, content);
 }
 
 /**
@@ -57,6 +57,6 @@ function hmacPrefix(canonicalConfig: string): Buffer {
   return prefix;
 }
 
-function hmacVersion(key: Buffer, canonicalConfig: string, content: Buffer): string {
-  return createHmac('sha256', key).update(hmacPrefix(canonicalConfig)).update(content).digest('base64url');
+function hmacVersion(key: Buffer, prefix: Buffer, content: Buffer): string {
+  return createHmac('sha256', key).update(prefix).update(content).digest('base64url');
 }

@@ -45,9 +45,3 @@ export function installStandIn(dependent: string, dependency: string, exports: o
   require.cache[path] = module;
   return true;
 }
-
-/** Both stand-ins; called by the modules that load node-vault and prom-client, before they do. */
-export function installStandIns(): void {
-  installStandIn('node-vault', 'axios', AXIOS_STAND_IN);
-  installStandIn('prom-client', '@opentelemetry/api', OPENTELEMETRY_STAND_IN);
-}

@@ -1,9 +1,9 @@
 /** prom-client, loaded after its OpenTelemetry API has been replaced by a stand-in (../stand-ins.ts says why). */
 import { createRequire } from 'node:module';
 import type * as Prom from 'prom-client';
-import { installStandIns } from '../stand-ins.js';
+import { installStandIn, OPENTELEMETRY_STAND_IN } from '../stand-ins.js';
 
-installStandIns();
+installStandIn('prom-client', '@opentelemetry/api', OPENTELEMETRY_STAND_IN);
 const prom = createRequire(import.meta.url)('prom-client') as typeof Prom;
 
 export const { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } = prom;

@@ -17,6 +17,8 @@ import { parse } from 'yaml';
 import { DriverClient } from '../test/helpers/grpc-client.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
+// The pod the demo mounts as; the dev server binds the demo token to it, as the kubelet binds a pod's token.
+const POD = { name: 'demo-pod', uid: '00000000-0000-4000-8000-000000000001' } as const;
 
 function start(args: readonly string[]): { child: ChildProcess; lines: AsyncIterableIterator<string> } {
   const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
@@ -55,7 +57,7 @@ async function main(): Promise<void> {
   const children: ChildProcess[] = [];
   try {
     console.log('1. starting the Vault-compatible dev server …');
-    const vault = start(['test/vault-server/main.ts', '--jwt-out', jwtPath]);
+    const vault = start(['test/vault-server/main.ts', '--jwt-out', jwtPath, '--pod-name', POD.name, '--pod-uid', POD.uid]);
     children.push(vault.child);
     const info = JSON.parse(await firstLine(vault.lines, (l) => l.startsWith('{'), 'the dev server')) as { address: string };
     console.log(`   Vault at ${info.address}`);
@@ -78,9 +80,9 @@ async function main(): Promise<void> {
     const attributes = {
       ...spc.spec.parameters,
       secretProviderClass: spc.metadata.name,
-      'csi.storage.k8s.io/pod.name': 'demo-pod',
+      'csi.storage.k8s.io/pod.name': POD.name,
       'csi.storage.k8s.io/pod.namespace': 'default',
-      'csi.storage.k8s.io/pod.uid': '00000000-0000-4000-8000-000000000001',
+      'csi.storage.k8s.io/pod.uid': POD.uid,
       'csi.storage.k8s.io/serviceAccount.name': 'demo',
       'csi.storage.k8s.io/ephemeral': 'true',
       'csi.storage.k8s.io/serviceAccount.tokens': JSON.stringify({ vault: { token: jwt, expirationTimestamp: new Date(Date.now() + 3_600_000).toISOString() } }),

@@ -1,6 +1,6 @@
 // Runs the test Vault as its own process for benchmarks and the demo:
 //   npx tsx test/vault-server/main.ts [--port N] [--host H] [--root-token T] [--jwt-out FILE]
-//                                     [--jwt-ttl SECONDS] [--tls-dir DIR]
+//                                     [--jwt-ttl SECONDS] [--tls-dir DIR] [--pod-name NAME] [--pod-uid UID]
 // Prints one JSON line ({ address, rootToken, ... }) on stdout once listening; stops on SIGTERM/SIGINT.
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
@@ -24,6 +24,10 @@ async function main(): Promise<void> {
       'jwt-out': { type: 'string' },
       'jwt-ttl': { type: 'string', default: '86400' },
       'tls-dir': { type: 'string' },
+      // The pod the --jwt-out token is bound to, as the kubelet binds a projected token: the provider refuses a
+      // token bound to another pod, so the demo passes the pod it mounts as.
+      'pod-name': { type: 'string', default: 'demo-pod' },
+      'pod-uid': { type: 'string', default: '00000000-0000-4000-8000-000000000001' },
     },
     strict: true,
   });
@@ -60,7 +64,8 @@ async function main(): Promise<void> {
   const jwtOut = values['jwt-out'];
   if (jwtOut !== undefined) {
     const jwt = issuer.signServiceAccountJwt({
-      namespace: 'default', serviceAccountName: 'demo', ttlSeconds: Number.parseInt(values['jwt-ttl'], 10),
+      namespace: 'default', serviceAccountName: 'demo', podName: values['pod-name'], podUid: values['pod-uid'],
+      ttlSeconds: Number.parseInt(values['jwt-ttl'], 10),
     });
     await writeFile(jwtOut, jwt, { mode: 0o600 });
   }

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Builds the test-only Go tools of the real suite (test/real/<tool>/, one module each) into a cache outside the
+# repository, and installs the Debian packages the suite runs. A tool is rebuilt only when the files of its module
+# change: the binary's name carries a hash of its go.mod, go.sum and sources.
+#
+#   scripts/real/build-tools.sh [tool ...]     (default: every tool)
+#
+# Prints one line "<tool>=<path of the binary>" per tool on stdout; progress goes to stderr.
+# VAULT_CSI_REAL_CACHE overrides the cache directory.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+cache=${VAULT_CSI_REAL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vault-csi-provider-ts/real}
+mkdir -p "$cache"
+if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then PATH=/usr/local/go/bin:$PATH; fi
+command -v go >/dev/null 2>&1 || { echo "build-tools: Go is needed for the real suite (go1.26 or later)" >&2; exit 1; }
+
+# tool → "module directory:package:extra directories whose files count toward the hash"
+declare -A modules=(
+  [vault]="test/real/vault:.:"
+  [driver-client]="test/real/driver:.:test/real/mlog"
+)
+all=(vault driver-client)
+
+hash_of() { # the files of the given directories, in a fixed order, hashed with the Go version
+  { go version; for d in "$@"; do (cd "$root/$d" && find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) | LC_ALL=C sort | xargs cat); done; } \
+    | sha256sum | cut -c1-16
+}
+
+ensure_debian() { # command package
+  command -v "$1" >/dev/null 2>&1 && return 0
+  echo "build-tools: installing $2 from Debian" >&2
+  apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >&2
+}
+
+check_vault_replaces() { # our go.mod must carry exactly Vault's own non-local replaces
+  local want have
+  want=$("$root/scripts/real/vault-replaces.sh")
+  have=$(grep -E '^replace ' "$root/test/real/vault/go.mod" || true)
+  if [ "$want" != "$have" ]; then
+    printf 'build-tools: test/real/vault/go.mod must carry the replaces of Vault'"'"'s go.mod:\n%s\nit has:\n%s\n' "$want" "$have" >&2
+    exit 1
+  fi
+}
+
+build() {
+  local tool=$1 spec=${modules[$1]:?unknown tool $1}
+  local dir=${spec%%:*} rest=${spec#*:}
+  local pkg=${rest%%:*} extra=${rest#*:}
+  # shellcheck disable=SC2086
+  local h; h=$(hash_of "$dir" ${extra//,/ })
+  local bin=$cache/$tool-$h
+  if [ ! -x "$bin" ]; then
+    [ "$tool" != vault ] || check_vault_replaces
+    echo "build-tools: building $tool (module $dir); a cold build of Vault takes a long time on two cores" >&2
+    (
+      cd "$root/$dir"
+      exec 9>"$cache/.$tool.lock"
+      flock 9
+      [ -x "$bin" ] || { GOFLAGS=-mod=readonly go build -trimpath -ldflags='-s -w' -o "$bin.tmp" "$pkg" && mv "$bin.tmp" "$bin"; }
+    )
+  fi
+  echo "$tool=$bin"
+}
+
+[ $# -gt 0 ] || set -- "${all[@]}"
+for tool in "$@"; do build "$tool"; done

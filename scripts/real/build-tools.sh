@@ -27,10 +27,11 @@ hash_of() { # the files of the given directories, in a fixed order, hashed with 
     | sha256sum | cut -c1-16
 }
 
-ensure_debian() { # command package
-  command -v "$1" >/dev/null 2>&1 && return 0
-  echo "build-tools: installing $2 from Debian" >&2
-  apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >&2
+ensure_debian() { # package [file that shows it is installed]
+  if [ -n "${2:-}" ] && compgen -G "$2" >/dev/null; then return 0; fi
+  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed' && return 0
+  echo "build-tools: installing $1 from Debian" >&2
+  apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >&2
 }
 
 check_vault_replaces() { # our go.mod must carry exactly Vault's own non-local replaces
@@ -62,6 +63,11 @@ build() {
   fi
   echo "$tool=$bin"
 }
+
+# PostgreSQL (for Vault's database secrets engine) and kubectl come from Debian.
+ensure_debian postgresql '/usr/lib/postgresql/*/bin/postgres'
+ensure_debian postgresql-client /usr/bin/psql
+ensure_debian kubectl /usr/bin/kubectl
 
 [ $# -gt 0 ] || set -- "${all[@]}"
 for tool in "$@"; do build "$tool"; done

@@ -338,6 +338,11 @@ function parseOne(item: unknown, index: number, ignoredKeys: string[]): ObjectCo
   if (!METHOD_SET.has(method)) {
     throw invalid(`${where}: method ${JSON.stringify(rawMethod)} is not supported (use ${ObjectMethods.join(', ')})`, objectName);
   }
+  // Sent as the reference sends it, but Vault builds a write's data from the body alone (real Vault, tested in the
+  // real suite): say so beside the unknown keys, so `vault-csi-provider mount` shows it.
+  if (query !== '' && method !== 'GET' && method !== 'LIST') {
+    ignoredKeys.push(`${where}.secretPath query (Vault reads no query string on ${method}: use secretArgs)`);
+  }
 
   const rawArgs = fields.get('secretArgs');
   let secretArgs: Readonly<Record<string, unknown>> | undefined;

@@ -356,6 +356,15 @@ describe('config/objects parseObjects', () => {
       assert.equal(objects[0]!.encoding, 'utf-8');
       assert.deepEqual(ignoredKeys, ['objects[0].extra', 'objects[0].Encoding', 'objects[1].7']);
     });
+
+    it('notes a query string on a write, which Vault does not read, and keeps it in the request as the reference does', () => {
+      const { objects, ignoredKeys } = parseObjects(
+        '- {objectName: a, secretPath: "pki/issue/web?ttl=2h", method: PUT}\n- {objectName: b, secretPath: "secret/data/x?version=1"}',
+      );
+      assert.equal(objects[0]!.query, 'ttl=2h');
+      assert.equal(objects[1]!.query, 'version=1');
+      assert.deepEqual(ignoredKeys, ['objects[0] ("a").secretPath query (Vault reads no query string on PUT: use secretArgs)']);
+    });
   });
 
   it('parses a full object', () => {

@@ -142,10 +142,20 @@ describe('e2e: mount', function () {
     assert.equal(cert.publicKey.export({ type: 'spki', format: 'pem' }), pub);
   });
 
-  it('issues a PKI certificate with arguments in the query string', async () => {
+  it('sends the query string of a POST as the reference does; Vault reads none, so its 400 is quoted', async () => {
+    h.vault.clearRequests();
+    const err = await h.client
+      .mount(h.request({ objects: [{ objectName: 'crt', secretPath: 'pki/issue/web?common_name=q.prod.svc&ttl=2h', secretKey: 'certificate', method: 'POST' }] }))
+      .then(() => undefined, (e: unknown) => e as { code: number; details: string });
+    assert.equal(err?.code, status.FAILED_PRECONDITION);
+    assert.match(err?.details ?? '', /VAULT_REQUEST_REJECTED: object "crt" \(Vault path pki\/issue\/web\?common_name=q\.prod\.svc&ttl=2h\).*common_name field is required/);
+    assert.equal(h.vault.requests.at(-1)?.query['common_name'], 'q.prod.svc', 'the query string reached Vault');
+  });
+
+  it('issues a PKI certificate with arguments in secretArgs, beside a query string Vault does not read', async () => {
     const res = await h.client.mount(
       h.request({
-        objects: [{ objectName: 'crt', secretPath: 'pki/issue/web?common_name=q.prod.svc&ttl=2h', secretKey: 'certificate', method: 'POST' }],
+        objects: [{ objectName: 'crt', secretPath: 'pki/issue/web?ttl=200h', secretKey: 'certificate', method: 'POST', secretArgs: { common_name: 'q.prod.svc', ttl: '2h' } }],
       }),
     );
     const cert = new X509Certificate(fileMap(res).get('crt')!.text);

@@ -180,6 +180,10 @@ export class VaultCore {
     const { ns, route } = resolved;
     const method = req.method;
     const op = operationFor(method, req.query);
+    // Vault's HTTP layer (http/logical.go, buildLogicalRequestNoAuth) builds the data of a POST or PUT from its body
+    // alone: a query string is not read. Real Vault answered so in the real suite (a PUT to pki/issue with only
+    // ?common_name=… is a 400 for a missing common_name).
+    const query = method === 'POST' || method === 'PUT' ? new URLSearchParams() : req.query;
     if (!op) return errorReply(405, []);
 
     const isHealth = UNAUTHENTICATED_SYS.has(route) && ns.path === '';
@@ -188,7 +192,7 @@ export class VaultCore {
       return badRequest("cannot write to a path ending in '/'");
     }
     const now = this.clock();
-    const base = { core: this, method, op, route, ns, query: req.query, body: req.body, now };
+    const base = { core: this, method, op, route, ns, query, body: req.body, now };
 
     if (isHealth) return handleSys({ ...base, token: undefined });
 
@@ -200,7 +204,7 @@ export class VaultCore {
     }
     const secretMount = this.findMount(ns, route);
     if (secretMount?.mount.engine.isUnauthenticated?.(secretMount.subPath) && (op === 'read')) {
-      return secretMount.mount.engine.handle({ op, method, subPath: secretMount.subPath, query: req.query, body: req.body,
+      return secretMount.mount.engine.handle({ op, method, subPath: secretMount.subPath, query, body: req.body,
         ns, mount: secretMount.mount, token: undefined, now });
     }
 
@@ -221,7 +225,7 @@ export class VaultCore {
     if (route.startsWith('auth/')) return auth ? unsupportedPath() : noHandler(route);
     if (!secretMount) return noHandler(route);
     return secretMount.mount.engine.handle({
-      op: effectiveOp, method, subPath: secretMount.subPath, query: req.query, body: req.body,
+      op: effectiveOp, method, subPath: secretMount.subPath, query, body: req.body,
       ns, mount: secretMount.mount, token, now,
     });
   }

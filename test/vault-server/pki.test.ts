@@ -49,9 +49,15 @@ describe('vault-server: PKI issue', () => {
     assert.equal(chain[0]!.fingerprint256, issuing.fingerprint256);
   });
 
-  it('takes parameters from the query string and mints a new serial and key each time', async () => {
-    const a = await call(vault, 'pki/issue/fast?common_name=a.svc&ttl=10m', { token: 'root', method: 'PUT' });
-    const b = await call(vault, 'pki/issue/fast?common_name=a.svc&ttl=10m', { token: 'root', method: 'POST' });
+  it('reads no parameters from the query string of a write, as real Vault does', async () => {
+    const res = await call(vault, 'pki/issue/fast?common_name=a.svc&ttl=10m', { token: 'root', method: 'PUT' });
+    assert.equal(res.status, 400, res.text);
+    assert.match(res.text, /common_name field is required/);
+  });
+
+  it('mints a new serial and key each time', async () => {
+    const a = await call(vault, 'pki/issue/fast', { token: 'root', method: 'PUT', body: { common_name: 'a.svc', ttl: '10m' } });
+    const b = await call(vault, 'pki/issue/fast', { token: 'root', method: 'POST', body: { common_name: 'a.svc', ttl: '10m' } });
     assert.equal(a.status, 200, a.text);
     assert.notEqual(pick(a.json, 'data', 'serial_number'), pick(b.json, 'data', 'serial_number'));
     assert.notEqual(pick(a.json, 'data', 'private_key'), pick(b.json, 'data', 'private_key'));

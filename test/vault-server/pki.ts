@@ -120,8 +120,8 @@ export class PkiEngine implements SecretEngine {
   private async issue(req: EngineRequest, roleName: string): Promise<Reply> {
     const role = this.roles.get(roleName);
     if (!role) return badRequest(`unknown role: ${roleName}`);
-    // Vault's framework merges query parameters into the request data; the body wins on conflicts.
-    const input = { ...Object.fromEntries(req.query.entries()), ...req.body };
+    // The request data is the body: Vault reads no query string on a write (core.ts says why).
+    const input = { ...req.body };
     const cn = stringField(input, 'common_name');
     if (cn === '') {
       return badRequest('the common_name field is required, or must be provided in a CSR with "use_csr_common_name" set to true, unless "require_cn" is set to false');

@@ -119,11 +119,21 @@ describe('real Vault: mounts through the driver client', function () {
     assert.equal(m.files.get('tls/tls.key')?.mode, 0o600);
   });
 
-  it('sends the query string of a PUT to Vault, which reads its parameters as the request data', async () => {
+  it('sends the query string of a PUT as the reference does, and Vault reads none of it', async () => {
+    await w.mark();
     const m = await w.mount({ objects: [{ objectName: 'crt', secretPath: 'pki/issue/web?common_name=q.prod.svc&ttl=2h', secretKey: 'certificate', method: 'PUT' }] });
+    assert.equal(m.grpcCode, 'FailedPrecondition', m.error);
+    assert.match(m.grpcMessage, /VAULT_REQUEST_REJECTED: object "crt" .*common_name field is required/);
+    assert.deepEqual((await w.vaultRequests('pki/issue/')).map((r) => r.operation), ['update']);
+    assert.equal(m.files.size, 0);
+  });
+
+  it('reads the query string of a GET as request data', async () => {
+    await w.vault.must('POST', 'secret/data/versioned', { data: { v: 'one' } });
+    await w.vault.must('POST', 'secret/data/versioned', { data: { v: 'two' } });
+    const m = await w.mount({ objects: [{ objectName: 'v1', secretPath: 'secret/data/versioned?version=1', secretKey: 'v' }] });
     assert.equal(m.error, '', m.grpcMessage);
-    const cert = new X509Certificate(m.files.get('crt')!.text);
-    assert.match(cert.subject, /CN=q\.prod\.svc/);
+    assert.equal(m.files.get('v1')?.text, 'one');
   });
 
   it('reads a dynamic database credential once per mount, reuses it on republish, and Vault holds one lease for it', async () => {
@@ -201,10 +211,14 @@ describe('real Vault: mounts through the driver client', function () {
   });
 
   it('logs in once for several mounts of one pod', async () => {
-    const pod: Pod = { ...WEB_POD, name: 'web-once', uid: '22222222-3333-4444-8555-666666666666' };
+    // A ServiceAccount of its own, so no earlier test's login is reused.
+    await w.vault.must('POST', 'auth/kubernetes/role/once', {
+      bound_service_account_names: ['once'], bound_service_account_namespaces: ['prod'], audience: 'vault', token_policies: ['web'], token_ttl: '1h',
+    });
+    const pod: Pod = { ...WEB_POD, serviceAccountName: 'once', name: 'once-0', uid: '22222222-3333-4444-8555-666666666666' };
     await w.mark();
     for (let i = 0; i < 3; i++) {
-      const m = await w.mount({ pod, objects: [{ objectName: 'p', secretPath: 'secret/data/db-pass', secretKey: 'password' }] });
+      const m = await w.mount({ pod, params: { roleName: 'once' }, objects: [{ objectName: 'p', secretPath: 'secret/data/db-pass', secretKey: 'password' }] });
       assert.equal(m.error, '', m.grpcMessage);
     }
     assert.equal((await w.vaultRequests('auth/kubernetes/login')).length, 1);

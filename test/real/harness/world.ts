@@ -29,6 +29,7 @@ path "secret/data/*" { capabilities = ["read"] }
 path "kv/*" { capabilities = ["read"] }
 path "database/creds/web" { capabilities = ["read"] }
 path "pki/issue/web" { capabilities = ["create", "update"] }
+path "kv/writable" { capabilities = ["create", "update"] }
 `;
 
 export interface WorldOptions {

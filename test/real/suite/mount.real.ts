@@ -128,6 +128,13 @@ describe('real Vault: mounts through the driver client', function () {
     assert.equal(m.files.size, 0);
   });
 
+  it('refuses a write that Vault answers with 204 No Content: there is nothing to mount', async () => {
+    const m = await w.mount({ objects: [{ objectName: 'w', secretPath: 'kv/writable', method: 'PUT', secretArgs: { a: 'b' } }] });
+    assert.equal(m.grpcCode, 'NotFound', m.error);
+    assert.match(m.grpcMessage, /SECRET_NOT_FOUND: object "w" \(Vault path kv\/writable\): Vault returned an empty response/);
+    assert.equal(m.files.size, 0);
+  });
+
   it('reads the query string of a GET as request data', async () => {
     await w.vault.must('POST', 'secret/data/versioned', { data: { v: 'one' } });
     await w.vault.must('POST', 'secret/data/versioned', { data: { v: 'two' } });

@@ -99,10 +99,13 @@ export function classifyFailure(err: unknown, target: RequestTarget, callerSigna
         retryAfterSeconds: undefined,
       };
     }
-    if (status === 429 || status >= 500) {
+    // Retried as Vault's Go client retries (api.DefaultRetryPolicy over go-retryablehttp's): 429, 5xx except 501
+    // Not Implemented, and 412, which a node answers before doing anything when it has not caught up with the
+    // X-Vault-Index a client asked for (so, like 429, nothing happened and even a write may go again).
+    if (status === 429 || status === 412 || (status >= 500 && status !== 501)) {
       return {
         error: new ProviderError('VAULT_UNAVAILABLE', `Vault answered ${status} to ${at(target)}${suffix}`, withStatus),
-        reach: status === 429 ? 'not-sent' : 'answered',
+        reach: status === 429 || status === 412 ? 'not-sent' : 'answered',
         transient: true,
         retryAfterSeconds: retryAfter,
       };

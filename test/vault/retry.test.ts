@@ -81,6 +81,21 @@ describe('vault/failures', () => {
     }
   });
 
+  it('retries what Vault\'s Go client retries: 429, 412 and 5xx but 501', () => {
+    const cases: Array<[number, boolean, string, string]> = [
+      [429, true, 'not-sent', 'VAULT_UNAVAILABLE'],
+      [412, true, 'not-sent', 'VAULT_UNAVAILABLE'],
+      [500, true, 'answered', 'VAULT_UNAVAILABLE'],
+      [502, true, 'answered', 'VAULT_UNAVAILABLE'],
+      [501, false, 'answered', 'VAULT_REQUEST_REJECTED'],
+      [405, false, 'answered', 'VAULT_REQUEST_REJECTED'],
+    ];
+    for (const [status, transient, reach, code] of cases) {
+      const failure = classifyFailure(new VaultHttpError(status, { errors: [] }, {}), target, undefined);
+      assert.deepEqual([failure.transient, failure.reach, failure.error.code], [transient, reach, code], String(status));
+    }
+  });
+
   it('strips JWT- and token-shaped text from Vault error strings', () => {
     const jwt = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl';
     const { error } = classifyFailure(new VaultHttpError(400, { errors: [`bad jwt ${jwt} and hvs.ABCDEFGHIJKLMNOP`] }, {}), target, undefined);

@@ -50,6 +50,9 @@ export interface VaultClientOptions {
 }
 
 const SAFE_METHODS = new Set(['GET', 'LIST', 'HEAD']);
+
+/** node-vault's debug hook: what it would print holds request bodies (JWTs, secretArgs) and response codes only. */
+function silentDebug(): void {}
 const MOUNT_PATH = /^[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*$/;
 
 export class VaultClient {
@@ -66,7 +69,9 @@ export class VaultClient {
     this.#retry = options.retry ?? defaultRetryPolicy;
     this.#sleep = options.sleep ?? timerSleep;
     this.#options = options;
-    this.#vault = nodeVault({ endpoint: settings.address, apiVersion: 'v1', 'request-promise': transport });
+    // node-vault logs every request body (the login's JWT included) through `debug` when DEBUG names it, and an
+    // operator chasing a problem sets DEBUG=*. Its hook is documented for exactly this: ours says nothing.
+    this.#vault = nodeVault({ endpoint: settings.address, apiVersion: 'v1', 'request-promise': transport, debug: silentDebug });
     // pathPrefix falls back to VAULT_PREFIX from the environment; it must not bend our paths.
     for (const field of ['token', 'namespace', 'pathPrefix'] as const) {
       const pinned = field === 'pathPrefix' ? '' : undefined;

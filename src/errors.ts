@@ -20,9 +20,14 @@ export const ErrorCodes = [
   'PARAMETER_NOT_ALLOWED',
   /** No ServiceAccount token for the configured audience, and none could be requested. */
   'TOKEN_UNAVAILABLE',
+  /**
+   * The ServiceAccount token in the request is not the pod's own: another ServiceAccount's, bound to another pod, or
+   * no ServiceAccount token at all. Refused before any login (DESIGN.md §5).
+   */
+  'FOREIGN_TOKEN',
   /** Vault refused the login (bad role, bound names, audience, expired JWT). */
   'AUTH_FAILED',
-  /** Vault answered 403 on a read, even after one fresh login. */
+  /** Vault answered 403 on a read and the token is alive (its policy says no), or again after one fresh login. */
   'PERMISSION_DENIED',
   /** Vault has nothing at the path (404, or an empty response). */
   'SECRET_NOT_FOUND',
@@ -56,6 +61,7 @@ const grpcByCode: Readonly<Record<ErrorCode, GrpcStatus>> = {
   INVALID_CONFIG: GrpcStatus.INVALID_ARGUMENT,
   PARAMETER_NOT_ALLOWED: GrpcStatus.PERMISSION_DENIED,
   TOKEN_UNAVAILABLE: GrpcStatus.UNAUTHENTICATED,
+  FOREIGN_TOKEN: GrpcStatus.PERMISSION_DENIED,
   AUTH_FAILED: GrpcStatus.PERMISSION_DENIED,
   PERMISSION_DENIED: GrpcStatus.PERMISSION_DENIED,
   SECRET_NOT_FOUND: GrpcStatus.NOT_FOUND,

@@ -2,10 +2,16 @@
  * Pod identity + ServiceAccount JWT → Vault token, cached per Vault identity.
  *
  * The cache key holds everything that decides which identity Vault grants: the connection (address, namespace,
- * auth mount, TLS), the role, the pod's namespace and ServiceAccount, and the audience. So a token is never shared
- * across ServiceAccounts, pod namespaces, roles, auth mounts, Vault addresses or Vault namespaces (DESIGN.md §5).
+ * auth mount, TLS), the role, the pod's namespace and ServiceAccount, the audience — and, unless Vault said the
+ * login went through Kubernetes auth, the pod the JWT is bound to. Kubernetes auth roles bind ServiceAccount names,
+ * namespaces and an audience, nothing of a pod, so every pod of one ServiceAccount gets an equal token and shares
+ * one. A JWT auth role can bind any claim (`bound_claims` on `/kubernetes.io/pod/uid`, a `user_claim` of the pod
+ * name) and so tell pods apart: there, a token earned with one pod's JWT is never used for another pod's mount.
+ * The auth method is learned from `mount_type` in Vault's login answer, per connection; until it is known, a token
+ * is shared only once Vault has said "kubernetes" (SECURITY.md, "Whose token a mount uses").
+ *
  * A token is reused until `renewFraction` of its lease has passed; concurrent mounts needing the same login share
- * one request (single-flight).
+ * one request (single-flight). Before any login the driver's token must be the pod's own (jwt-claims.ts).
  */
 import { ProviderError } from '../errors.js';
 import type { ConnectionSettings, MountConfig } from '../config/types.js';
@@ -13,12 +19,14 @@ import type { VaultClient } from '../vault/client.js';
 import { Lru } from '../vault/lru.js';
 import { SingleFlight } from '../vault/single-flight.js';
 import type { ServiceAccountTokenRequester } from './token-requester.js';
-import { tokenMismatch } from './jwt-claims.js';
+import { checkOwnToken } from './jwt-claims.js';
 
 export interface VaultToken {
   /** Sensitive: never log. */
   readonly token: string;
   readonly identityKey: string;
+  /** Unique to this token in this process: names it in other caches (leases it obtained) without holding it. */
+  readonly serial: number;
   readonly obtainedAt: number;
   /** Infinity for a token without a lease. */
   readonly expiresAt: number;
@@ -26,7 +34,7 @@ export interface VaultToken {
   readonly refreshAt: number;
 }
 
-/** A token and whether it came from the cache (a 403 on a cached token earns one new login). */
+/** A token and whether it came from the cache (a 403 on a cached token makes the provider ask Vault about it). */
 export interface TokenLease {
   readonly token: VaultToken;
   readonly cached: boolean;
@@ -46,17 +54,31 @@ export interface AuthenticatorOptions {
   readonly onCache?: (event: 'hit' | 'miss' | 'eviction') => void;
 }
 
-export function identityKey(mount: MountConfig, settings: ConnectionSettings): string {
-  return JSON.stringify([settings.key, mount.roleName, mount.pod.namespace, mount.pod.serviceAccountName, mount.audience]);
+/** The auth method type whose tokens do not depend on the pod (its roles bind only ServiceAccount-level names). */
+const POD_BLIND_AUTH = 'kubernetes';
+
+/**
+ * Who a login speaks for, beyond the ServiceAccount: `shared` (Vault said Kubernetes auth, or the type is not known
+ * yet and the answer will be checked), or the pod the JWT is bound to, or `unbound` for an unbound token.
+ */
+type Binding = 'shared' | `pod:${string}` | 'unbound';
+
+export function identityKey(mount: MountConfig, settings: ConnectionSettings, binding: Binding = 'shared'): string {
+  return JSON.stringify([settings.key, mount.roleName, mount.pod.namespace, mount.pod.serviceAccountName, mount.audience, binding]);
 }
 
 export class Authenticator {
   readonly #cache: Lru<VaultToken>;
   /** Concurrent logins for one identity share one request; each caller's own signal bounds only its own wait. */
   readonly #logins = new SingleFlight<VaultToken>();
+  /** Concurrent questions about one token (is it alive?) share one lookup-self. */
+  readonly #lookups = new SingleFlight<'alive' | 'dead'>();
+  /** The auth method type Vault reported at the last login, per connection (which includes the auth mount). */
+  readonly #authTypes: Lru<string>;
   readonly #options: AuthenticatorOptions;
   readonly #now: () => number;
   readonly #fraction: number;
+  #nextSerial = 1;
 
   constructor(options: AuthenticatorOptions) {
     this.#options = options;
@@ -72,49 +94,104 @@ export class Authenticator {
         if (reason !== 'deleted') options.onCache?.('eviction');
       },
     });
+    // Connection keys come from SecretProviderClasses too: bounded like the tokens.
+    this.#authTypes = new Lru<string>({
+      maxEntries: options.cacheSize,
+      maxBytes: options.cacheBytes ?? options.cacheSize * 4096,
+      sizeOf: (type) => Buffer.byteLength(type) + 64,
+      now: this.#now,
+    });
   }
 
   get cachedTokens(): number {
     return this.#cache.size;
   }
 
-  /** A token for this mount's identity: the cached one while it has life left, else a fresh login. */
+  /**
+   * A token for this mount's identity: the cached one while it has life left, else a fresh login. A driver token
+   * that is not the pod's own is refused first, whatever is cached (FOREIGN_TOKEN).
+   */
   async token(client: VaultClient, mount: MountConfig, signal?: AbortSignal): Promise<TokenLease> {
-    const key = identityKey(mount, client.settings);
+    const own = this.#ownBinding(mount);
+    const key = this.#keyFor(client.settings, mount, own);
     const cached = this.#cache.get(key);
     if (cached !== undefined && this.#now() < cached.refreshAt) {
       this.#options.onCache?.('hit');
       return { token: cached, cached: true };
     }
     this.#options.onCache?.('miss');
-    return { token: await this.#login(client, mount, key, signal), cached: false };
+    return { token: await this.#login(client, mount, key, own, signal), cached: false };
   }
 
   /**
-   * After a 403 with `rejected`: drop it (unless a newer token already replaced it) and log in again.
-   * Concurrent callers that saw the same rejection share the one new login.
+   * Is this token still alive? Vault's `auth/token/lookup-self` with the token itself: 200 means alive (a 403 it got
+   * elsewhere was its policy's answer), 403 means Vault no longer knows it (revoked, expired early). A dead token is
+   * dropped from the cache. Any other failure is thrown: nothing is dropped on a guess.
+   */
+  async verify(client: VaultClient, token: VaultToken, signal?: AbortSignal): Promise<'alive' | 'dead'> {
+    const state = await this.#lookups.run(
+      `${token.serial}`,
+      async (shared) => {
+        try {
+          await client.lookupSelf(token.token, shared);
+          return 'alive' as const;
+        } catch (err: unknown) {
+          if (err instanceof ProviderError && err.code === 'PERMISSION_DENIED') return 'dead' as const;
+          throw err;
+        }
+      },
+      signal,
+    );
+    if (state === 'dead' && this.#cache.get(token.identityKey)?.serial === token.serial) this.#cache.delete(token.identityKey);
+    return state;
+  }
+
+  /**
+   * After Vault said `rejected` is dead: log in again (unless a newer token already replaced it). Concurrent callers
+   * that saw the same rejection share the one new login.
    */
   async replace(client: VaultClient, mount: MountConfig, rejected: VaultToken, signal?: AbortSignal): Promise<VaultToken> {
     const current = this.#cache.get(rejected.identityKey);
-    if (current !== undefined && current.token !== rejected.token && this.#now() < current.refreshAt) return current;
-    if (current?.token === rejected.token) this.#cache.delete(rejected.identityKey);
-    return this.#login(client, mount, rejected.identityKey, signal);
+    if (current !== undefined && current.serial !== rejected.serial && this.#now() < current.refreshAt) return current;
+    if (current?.serial === rejected.serial) this.#cache.delete(rejected.identityKey);
+    return this.#login(client, mount, rejected.identityKey, this.#ownBinding(mount), signal);
   }
 
-  #login(client: VaultClient, mount: MountConfig, key: string, signal: AbortSignal | undefined): Promise<VaultToken> {
-    return this.#logins.run(key, (shared) => this.#doLogin(client, mount, key, shared), signal);
+  /** The binding of this mount's own login; throws FOREIGN_TOKEN for a driver token that is not the pod's. */
+  #ownBinding(mount: MountConfig): Exclude<Binding, 'shared'> {
+    const driverToken = mount.driverToken;
+    // A token this provider requests through the TokenRequest API is bound to the pod (token-requester.ts).
+    if (driverToken === undefined || driverToken.token === '') return `pod:${mount.pod.uid}`;
+    const check = checkOwnToken(driverToken.token, mount.pod);
+    if (!check.ok) {
+      throw new ProviderError('FOREIGN_TOKEN', `refusing the driver's token for audience "${mount.audience}": ${check.reason}`, {
+        parameter: 'csi.storage.k8s.io/serviceAccount.tokens',
+      });
+    }
+    return check.token.boundPodUid === undefined ? 'unbound' : `pod:${check.token.boundPodUid}`;
+  }
+
+  /** Shared across pods unless Vault has said this connection's auth method is one that can tell pods apart. */
+  #keyFor(settings: ConnectionSettings, mount: MountConfig, own: Exclude<Binding, 'shared'>): string {
+    const type = this.#authTypes.get(settings.key);
+    return identityKey(mount, settings, type === undefined || type === POD_BLIND_AUTH ? 'shared' : own);
+  }
+
+  /**
+   * One login under `key`, shared by concurrent callers. A shared login whose answer says the auth method can tell
+   * pods apart belongs to the pod that made it: it is kept under that pod's key, and a caller of another pod that
+   * joined it logs in with its own JWT instead.
+   */
+  async #login(client: VaultClient, mount: MountConfig, key: string, own: Exclude<Binding, 'shared'>, signal: AbortSignal | undefined): Promise<VaultToken> {
+    const token = await this.#logins.run(key, (shared) => this.#doLogin(client, mount, key, own, shared), signal);
+    if (token.identityKey === key) return token;
+    const ownKey = identityKey(mount, client.settings, own);
+    if (token.identityKey === ownKey) return token;
+    return this.#logins.run(ownKey, (shared) => this.#doLogin(client, mount, ownKey, own, shared), signal);
   }
 
   async #jwt(mount: MountConfig, signal: AbortSignal | undefined): Promise<string> {
-    if (mount.driverToken !== undefined && mount.driverToken.token !== '') {
-      const mismatch = tokenMismatch(mount.driverToken.token, mount.pod);
-      if (mismatch !== undefined) {
-        throw new ProviderError('AUTH_FAILED', `refusing the driver's token for audience "${mount.audience}": ${mismatch}`, {
-          parameter: 'csi.storage.k8s.io/serviceAccount.tokens',
-        });
-      }
-      return mount.driverToken.token;
-    }
+    if (mount.driverToken !== undefined && mount.driverToken.token !== '') return mount.driverToken.token;
     const requester = this.#options.tokenRequester;
     if (requester === undefined) {
       throw new ProviderError(
@@ -126,7 +203,13 @@ export class Authenticator {
     return requester.requestToken(mount.pod, mount.audience, signal);
   }
 
-  async #doLogin(client: VaultClient, mount: MountConfig, key: string, signal: AbortSignal | undefined): Promise<VaultToken> {
+  async #doLogin(
+    client: VaultClient,
+    mount: MountConfig,
+    key: string,
+    own: Exclude<Binding, 'shared'>,
+    signal: AbortSignal | undefined,
+  ): Promise<VaultToken> {
     const jwt = await this.#jwt(mount, signal);
     const who = `ServiceAccount ${mount.pod.namespace}/${mount.pod.serviceAccountName}`;
     const where = `role "${mount.roleName}" at auth mount "${client.settings.authMount}" of ${client.settings.address}`;
@@ -145,16 +228,22 @@ export class Authenticator {
       throw err;
     }
     this.#options.onLogin?.('ok');
+    // No mount_type (a Vault that does not report it) counts as a method that can tell pods apart.
+    const type = login.mountType ?? '';
+    this.#authTypes.set(client.settings.key, type);
+    const sharedKey = identityKey(mount, client.settings, 'shared');
+    const finalKey = key === sharedKey && type !== POD_BLIND_AUTH ? identityKey(mount, client.settings, own) : key;
     const now = this.#now();
     const leaseMs = login.leaseDurationSeconds * 1000;
     const token: VaultToken = {
       token: login.token,
-      identityKey: key,
+      identityKey: finalKey,
+      serial: this.#nextSerial++,
       obtainedAt: now,
       expiresAt: leaseMs > 0 ? now + leaseMs : Number.POSITIVE_INFINITY,
       refreshAt: leaseMs > 0 ? now + leaseMs * this.#fraction : Number.POSITIVE_INFINITY,
     };
-    this.#cache.set(key, token, leaseMs > 0 ? leaseMs : undefined);
+    this.#cache.set(finalKey, token, leaseMs > 0 ? leaseMs : undefined);
     return token;
   }
 }

@@ -1,9 +1,10 @@
 /**
  * Does a driver-supplied JWT belong to the pod that asks? The token cache is keyed by the pod's namespace and
- * ServiceAccount (from the driver's attributes), so a token for another identity — a pod author can put a
- * `csi.storage.k8s.io/serviceAccount.tokens` key into its volumeAttributes, and from Kubernetes 1.35 the real token
- * travels in `secrets` instead — must never log in under this pod's key. Vault verifies the signature; here only
- * the claims are read (unverified) and compared, and nothing of the token is ever quoted.
+ * ServiceAccount (from the driver's attributes), so a token for another identity must never log in under this pod's
+ * key: a pod author can put a `csi.storage.k8s.io/serviceAccount.tokens` key into its volumeAttributes (the driver
+ * passes it on when the CSIDriver has no tokenRequests) or into its nodePublishSecretRef, which the driver forwards as
+ * `secrets`. Vault verifies the signature; here only the claims are read (unverified) and compared, and nothing of
+ * the token is ever quoted.
  */
 import type { PodInfo } from '../config/types.js';
 
@@ -46,21 +47,39 @@ export function jwtIdentity(jwt: string): JwtIdentity {
   return identity;
 }
 
-/** A reason the token is not the pod's, or undefined when its claims agree (or it carries none we can read). */
-export function tokenMismatch(jwt: string, pod: PodInfo): string | undefined {
+/** What the driver's token is, once it is known to be the pod's own. */
+export interface OwnToken {
+  /** The pod the token is bound to (`kubernetes.io.pod.uid`), or undefined for an unbound token. */
+  readonly boundPodUid: string | undefined;
+}
+
+export type TokenCheck = { readonly ok: true; readonly token: OwnToken } | { readonly ok: false; readonly reason: string };
+
+/**
+ * Is this the pod's own ServiceAccount token? Its subject must be exactly the pod's ServiceAccount, and when it is
+ * bound to a pod, that pod must be the one asking. Anything else is refused: a token of another ServiceAccount or
+ * pod, a JWT that is no ServiceAccount token (an OIDC token, a hand-made one), or no JWT at all. The namespace and
+ * ServiceAccount come from the driver (the kubelet's pod info wins over volumeAttributes), so they are what the
+ * token cache key is made of; a token that does not agree with them must never log in under that key.
+ *
+ * An unbound token of the right ServiceAccount is accepted: the secrets-store-sync-controller sends those for its
+ * own pod. Reasons name the pod's identity, never anything of the token.
+ */
+export function checkOwnToken(jwt: string, pod: PodInfo): TokenCheck {
+  const own = `${pod.namespace}/${pod.serviceAccountName}`;
   const claims = payloadOf(jwt);
-  // Not a JWT we can read: Vault will judge it; there is no identity in it to confuse.
-  if (claims === undefined) return undefined;
+  if (claims === undefined) return { ok: false, reason: `the token is not a JWT, so it cannot be the pod's ServiceAccount token (${own})` };
   const sub = claims['sub'];
-  if (typeof sub === 'string' && sub.startsWith('system:serviceaccount:')) {
-    const expected = `system:serviceaccount:${pod.namespace}:${pod.serviceAccountName}`;
-    if (sub !== expected) return `the token's subject is not the pod's ServiceAccount ${pod.namespace}/${pod.serviceAccountName}`;
+  if (typeof sub !== 'string' || !sub.startsWith('system:serviceaccount:')) {
+    return { ok: false, reason: `the token is not a Kubernetes ServiceAccount token (its subject is no system:serviceaccount:…); the pod's ServiceAccount is ${own}` };
+  }
+  if (pod.namespace === '' || pod.serviceAccountName === '' || sub !== `system:serviceaccount:${pod.namespace}:${pod.serviceAccountName}`) {
+    return { ok: false, reason: `the token's subject is not the pod's ServiceAccount ${own}` };
   }
   const k8s = claims['kubernetes.io'];
-  if (typeof k8s === 'object' && k8s !== null) {
-    const boundPod = (k8s as { pod?: unknown }).pod;
-    const uid = typeof boundPod === 'object' && boundPod !== null ? (boundPod as { uid?: unknown }).uid : undefined;
-    if (typeof uid === 'string' && pod.uid !== '' && uid !== pod.uid) return 'the token is bound to another pod';
-  }
-  return undefined;
+  const boundPod = typeof k8s === 'object' && k8s !== null ? (k8s as { pod?: unknown }).pod : undefined;
+  const uid = typeof boundPod === 'object' && boundPod !== null ? (boundPod as { uid?: unknown }).uid : undefined;
+  if (boundPod !== undefined && typeof uid !== 'string') return { ok: false, reason: 'the token names a bound pod without a UID' };
+  if (typeof uid === 'string' && pod.uid !== '' && uid !== pod.uid) return { ok: false, reason: 'the token is bound to another pod' };
+  return { ok: true, token: { boundPodUid: typeof uid === 'string' ? uid : undefined } };
 }

@@ -39,7 +39,7 @@ export const MountExitCodes = {
   usage: 2,
   /** The SecretProviderClass (or the Pod's volume) is invalid: INVALID_CONFIG, or a manifest Kubernetes would refuse. */
   invalidSecretProviderClass: 3,
-  /** Vault refused the login (AUTH_FAILED), or there is no token to log in with (TOKEN_UNAVAILABLE). */
+  /** Vault refused the login (AUTH_FAILED), there is no token to log in with (TOKEN_UNAVAILABLE), or it is not the pod's (FOREIGN_TOKEN). */
   authentication: 4,
   /** A secret or key the SecretProviderClass names is not in Vault (SECRET_NOT_FOUND, KEY_NOT_FOUND). */
   missingSecret: 5,
@@ -52,6 +52,7 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'INVALID_CONFIG':
       return MountExitCodes.invalidSecretProviderClass;
     case 'AUTH_FAILED':
+    case 'FOREIGN_TOKEN':
     case 'TOKEN_UNAVAILABLE':
       return MountExitCodes.authentication;
     case 'SECRET_NOT_FOUND':

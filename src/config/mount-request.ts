@@ -102,10 +102,11 @@ const tokenEntrySchema = z
   .nullable();
 
 /**
- * `{"<audience>": {"token": "<JWT>", "expirationTimestamp": "<RFC3339>"}}` → the entry for `audience`. The whole
- * document is checked (as the reference's json.Unmarshal does), then only the wanted audience is kept.
+ * `{"<audience>": {"token": "<JWT>", "expirationTimestamp": "<RFC3339>"}}` → the entry for `audience` (undefined
+ * when the document has none), or undefined for a `null` document (no tokens at all). The whole document is checked
+ * (as the reference's json.Unmarshal does), then only the wanted audience is kept.
  */
-function driverTokenFrom(json: string, source: 'attributes' | 'secrets', audience: string): DriverToken | undefined {
+function driverTokenDocument(json: string, source: 'attributes' | 'secrets', audience: string): { readonly token: DriverToken | undefined } | undefined {
   const where = `${TOKENS_KEY} (in ${source})`;
   let parsed: unknown;
   try {
@@ -129,7 +130,7 @@ function driverTokenFrom(json: string, source: 'attributes' | 'secrets', audienc
     const token = nonEmpty(result.data.token);
     wanted = token === undefined ? undefined : { token, expirationTimestamp: nonEmpty(result.data.expirationTimestamp) };
   }
-  return wanted;
+  return { token: wanted };
 }
 
 /**
@@ -216,17 +217,21 @@ export function parseMountRequest(req: MountRequestInput): MountConfig {
 
   const audience = optional(attrs, 'audience') ?? DEFAULT_AUDIENCE;
 
-  // Secrets first when they carry the tokens (Kubernetes 1.35+ puts them only there, so a tokens key in the
-  // attributes could then only have come from the pod's own volumeAttributes); attributes otherwise, where every
-  // earlier driver puts them. Either way the token's claims are checked against the pod before login (auth/jwt-claims).
+  // The attributes first: the driver puts the kubelet's tokens there (driver v1.6 copies them there too when
+  // Kubernetes 1.35 delivers them in its secrets), while on most clusters `secrets` is the pod author's own
+  // nodePublishSecretRef. So `secrets` is read only when the attributes carry no tokens at all. Either way the token
+  // must be the pod's own (auth/jwt-claims.ts) before it may log in.
   let driverToken: DriverToken | undefined;
   const attrTokens = optional(attrs, TOKENS_KEY);
-  const secretTokens = secrets.get(TOKENS_KEY);
-  if (secretTokens !== undefined && secretTokens !== null && secretTokens !== '') {
-    if (typeof secretTokens !== 'string') throw invalid(TOKENS_KEY, `${TOKENS_KEY} (in secrets) must be a JSON string`);
-    driverToken = driverTokenFrom(secretTokens, 'secrets', audience);
-  } else if (attrTokens !== undefined) {
-    driverToken = driverTokenFrom(attrTokens, 'attributes', audience);
+  const attrDocument = attrTokens === undefined ? undefined : driverTokenDocument(attrTokens, 'attributes', audience);
+  if (attrDocument !== undefined) {
+    driverToken = attrDocument.token;
+  } else {
+    const secretTokens = secrets.get(TOKENS_KEY);
+    if (secretTokens !== undefined && secretTokens !== null && secretTokens !== '') {
+      if (typeof secretTokens !== 'string') throw invalid(TOKENS_KEY, `${TOKENS_KEY} (in secrets) must be a JSON string`);
+      driverToken = driverTokenDocument(secretTokens, 'secrets', audience)?.token;
+    }
   }
 
   const authMount = authMountPath(attrs);

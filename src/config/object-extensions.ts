@@ -1,15 +1,15 @@
 /**
  * Our own per-object keys (not the reference's; README "Beyond the reference"): `optional`, `jsonPointer`,
- * `template`, `expand` and `inputOnly`. Each is validated here with a message naming the object, including every
+ * `template`, `expand`, `inputOnly` and `credentialScope`. Each is validated here with a message naming the object, including every
  * combination that has no sensible meaning (both secretKey and jsonPointer, a template that also expands, …), and
  * the references between objects (templates naming other objects) once the whole list is known. Pure.
  */
 import { ProviderError } from '../errors.js';
 import { JsonPointerSyntaxError, parseJsonPointer } from '../mount/json-pointer.js';
 import { parseTemplate, TemplateSyntaxError, type ParsedTemplate } from './template-syntax.js';
-import { ExpandModes, type Encoding, type ExpandMode, type ObjectConfig } from './types.js';
+import { CredentialScopes, ExpandModes, type CredentialScope, type Encoding, type ExpandMode, type ObjectConfig } from './types.js';
 
-export const EXTENSION_KEYS = ['optional', 'jsonPointer', 'template', 'expand', 'inputOnly'] as const;
+export const EXTENSION_KEYS = ['optional', 'jsonPointer', 'template', 'expand', 'inputOnly', 'credentialScope'] as const;
 export type ExtensionKey = (typeof EXTENSION_KEYS)[number];
 
 /** A YAML value of one of our keys, as objects.ts resolved it (strings keep yaml.v3's source text). */
@@ -35,6 +35,7 @@ export interface ObjectExtensions {
   readonly template?: ParsedTemplate;
   readonly expand?: ExpandMode;
   readonly inputOnly?: boolean;
+  readonly credentialScope?: CredentialScope;
 }
 
 function invalid(message: string, objectName: string): ProviderError {
@@ -126,6 +127,16 @@ export function parseObjectExtensions(
     }
   }
 
+  const rawScope = string(raw.credentialScope, 'credentialScope', where, name);
+  if (rawScope !== undefined && !(CredentialScopes as readonly string[]).includes(rawScope)) {
+    throw invalid(`${where}: credentialScope ${quote(rawScope)} is not one of ${CredentialScopes.join(', ')}`, name);
+  }
+  if (rawScope !== undefined && base.secretPath === '') {
+    throw invalid(`${where}: credentialScope says who shares the object's own credential; the object has no secretPath`, name);
+  }
+  // `pod` is the default: only `workload` is kept, so an object that says `pod` is the object that says nothing.
+  const credentialScope = rawScope === 'workload' ? ('workload' as const) : undefined;
+
   if (inputOnly === true && base.filePermission !== undefined) {
     throw invalid(`${where}: an inputOnly object writes no file, so filePermission does not apply`, name);
   }
@@ -136,6 +147,7 @@ export function parseObjectExtensions(
     ...(template === undefined ? {} : { template }),
     ...(expand === undefined ? {} : { expand }),
     ...(inputOnly === true ? { inputOnly } : {}),
+    ...(credentialScope === undefined ? {} : { credentialScope }),
   };
 }
 

@@ -11,6 +11,13 @@ export type Encoding = (typeof Encodings)[number];
 export const ExpandModes = ['keys', 'pki'] as const;
 export type ExpandMode = (typeof ExpandModes)[number];
 
+/**
+ * `credentialScope` (ours): who shares a dynamic credential or certificate. `pod` (default): every pod gets its own;
+ * `workload`: the pods of one Vault identity share one for the reuse window (hashicorp/vault-csi-provider#149).
+ */
+export const CredentialScopes = ['pod', 'workload'] as const;
+export type CredentialScope = (typeof CredentialScopes)[number];
+
 /** One entry of the SecretProviderClass `objects` YAML list, validated. */
 export interface ObjectConfig {
   /** File path inside the mount and ObjectVersion id; already checked against the driver's path rules. */
@@ -44,6 +51,8 @@ export interface ObjectConfig {
   readonly expand?: ExpandMode;
   /** Read only as a template input: no file and no ObjectVersion of its own. */
   readonly inputOnly?: boolean;
+  /** Absent means `pod`. */
+  readonly credentialScope?: CredentialScope;
 }
 
 export interface PodInfo {
@@ -86,7 +95,7 @@ export interface MountConfig {
   readonly pod: PodInfo;
   /** The `secretProviderClass` attribute the driver adds, for logs; '' when absent. */
   readonly secretProviderClass: string;
-  /** The JWT for `audience`, from attributes or from secrets; undefined when the driver sent none. */
+  /** The JWT for `audience`: from the attributes, or from secrets only when the attributes carry no tokens. */
   readonly driverToken: DriverToken | undefined;
   readonly targetPath: string;
   /** Default file mode from the request's permission (decimal JSON number, e.g. "420" = 0644). */

@@ -18,6 +18,7 @@ import { assembleObjects, readOrAbsent, type AssembledObject, type ReadOutcome }
 import { groupByRequest, type RequestGroup } from './request-key.js';
 import { mapLimit } from './map-limit.js';
 import { ResponseReuse } from './response-reuse.js';
+import type { ReuseScope } from '../vault/lease-cache.js';
 
 export interface RawMountRequest {
   readonly attributes: string;
@@ -97,12 +98,24 @@ export class MountService {
     const groups = groupByRequest(config.objects);
     const responses = new Map<string, ReadOutcome>();
     const keptRequests = new Set<string>();
-    await mapLimit(groups, this.#options.readConcurrency ?? 16, async (group) => {
-      const scope = { podUid: config.pod.uid, identityKey: lease.token.identityKey, requestKey: group.key };
-      const kept = this.#reuse.reused(scope);
+    const renewal: Renewal = {};
+    const concurrency = this.#options.readConcurrency ?? 16;
+    await mapLimit(groups, concurrency, async (group) => {
+      const kept = this.#reuse.reused(scopeOf(config, lease.token, group));
       if (kept !== undefined) keptRequests.add(group.key);
-      responses.set(group.key, kept ?? (await readOrAbsent(group.objects, () => this.#read(client, config, group, lease, signal))));
+      responses.set(group.key, kept ?? (await readOrAbsent(group.objects, () => this.#read(client, config, group, lease, renewal, signal))));
     });
+    // A token found dead during this mount took its leases with it: what this mount was answered from them (kept
+    // before the 403 came back) is fetched anew with the new token, so the pod never gets a revoked credential.
+    const renewed = renewal.token;
+    if (renewed !== undefined) {
+      const stale = groups.filter((g) => keptRequests.has(g.key) && !this.#reuse.holds(scopeOf(config, lease.token, g)));
+      const fresh: TokenLease = { token: renewed, cached: false };
+      await mapLimit(stale, concurrency, async (group) => {
+        keptRequests.delete(group.key);
+        responses.set(group.key, await readOrAbsent(group.objects, () => this.#read(client, config, group, fresh, renewal, signal)));
+      });
+    }
 
     const key = await hmacKeyPromise;
     // In the SecretProviderClass's order, whatever order the requests finished in.
@@ -127,33 +140,51 @@ export class MountService {
     };
   }
 
-  /** One distinct request; on a 403 with a cached token, one new login and one retry (as the reference does). */
+  /**
+   * One distinct request. A 403 with a cached token is either the policy's answer or a token Vault no longer knows;
+   * Vault is asked which (`auth/token/lookup-self`), not guessed from the message. A live token: the denial fails this
+   * mount alone, and the token and everything kept with it stay (a denial must not cost a login per republish, nor
+   * other pods their leases and certificates). A dead token: what it obtained is dropped, one new login, one retry.
+   * (The reference logs in on every mount; its 403 is always final.)
+   */
   async #read(
     client: VaultClient,
     config: MountConfig,
     group: RequestGroup,
     lease: TokenLease,
+    renewal: Renewal,
     signal: AbortSignal | undefined,
   ): Promise<SecretResponse> {
     const obj = group.lead;
     const request = group.request;
-    const scope = { podUid: config.pod.uid, identityKey: lease.token.identityKey, requestKey: group.key };
-    // Concurrent mounts of the same identity share one request; a lease or certificate is kept for this pod.
+    // Concurrent mounts that may share the answer share one request; a lease or certificate is kept for its holder.
     const send = (token: VaultToken): Promise<SecretResponse> =>
-      this.#reuse.fetch(scope, token, obj.method, (shared) => client.request(token.token, request, shared), signal);
+      this.#reuse.fetch(scopeOf(config, token, group), token, obj.method, (shared) => client.request(token.token, request, shared), signal);
     try {
       try {
         return await send(lease.token);
       } catch (err: unknown) {
-        // A token fresh from this mount's own login is not going to fare better after another login.
+        // A token fresh from this mount's own login is alive: its 403 is the policy's.
         if (!(err instanceof ProviderError) || err.code !== 'PERMISSION_DENIED' || !lease.cached) throw err;
-        // The cached token may have been revoked or have expired early; its leases went with it.
-        this.#reuse.forgetIdentity(lease.token.identityKey);
+        if ((await this.#options.auth.verify(client, lease.token, signal)) === 'alive') throw err;
+        // Revoked, or expired early: Vault revoked its leases with it.
+        this.#reuse.forgetToken(lease.token);
         const renewed = await this.#options.auth.replace(client, config, lease.token, signal);
+        renewal.token = renewed;
         return await send(renewed);
       }
     } catch (err: unknown) {
       throw toProviderError(err).forObject(obj.objectName, obj.secretPath);
     }
   }
+}
+
+/** The token that replaced a dead one during this mount, if any. */
+interface Renewal {
+  token?: VaultToken;
+}
+
+/** Whose answer a request's is: the pod (or its workload, when the objects ask), the identity, the request. */
+function scopeOf(config: MountConfig, token: VaultToken, group: RequestGroup): ReuseScope {
+  return { podUid: config.pod.uid, identityKey: token.identityKey, requestKey: group.key, credentialScope: group.credentialScope };
 }

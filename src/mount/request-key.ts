@@ -3,7 +3,7 @@
  * secretArgs) share one request, so two objects naming the same PKI issue get one certificate and its matching
  * key. (The reference keys on path and method only and so merges requests whose secretArgs differ.)
  */
-import type { ObjectConfig } from '../config/types.js';
+import type { CredentialScope, ObjectConfig } from '../config/types.js';
 import type { SecretRequest } from '../vault/client.js';
 
 /** JSON with object keys sorted at every depth, so equal values give equal strings. */
@@ -42,6 +42,12 @@ export interface RequestGroup {
   /** The first (required, if any) object that needs this request; its name and path go into messages. */
   readonly lead: ObjectConfig;
   readonly objects: readonly ObjectConfig[];
+  /**
+   * Who shares the credential this request may mint: `workload` only when every object reading it says so. Objects
+   * reading one request read one credential (a username and its password), so they cannot each have their own, and
+   * an object that did not ask to share is never made to.
+   */
+  readonly credentialScope: CredentialScope;
 }
 
 /** Objects that need the same request, grouped; a template object without a secretPath needs none and is left out. */
@@ -67,6 +73,7 @@ function group(objects: readonly ObjectConfig[]): readonly RequestGroup[] {
   return [...groups].map(([key, list]) => {
     const lead = list.find((o) => o.optional !== true) ?? list[0]!;
     const request: SecretRequest = { method: lead.method, requestPath: lead.requestPath, query: lead.query, body: lead.secretArgs };
-    return { key, request, lead, objects: list };
+    const credentialScope = list.every((o) => o.credentialScope === 'workload') ? 'workload' : 'pod';
+    return { key, request, lead, objects: list, credentialScope };
   });
 }

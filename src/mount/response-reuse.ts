@@ -1,8 +1,15 @@
 /**
- * Where a mount's distinct request gets its answer: the pod's leased response while its reuse window is open
- * (lease-cache.ts), else one Vault request shared by every concurrent mount of the same identity that needs the
- * same request (single-flight.ts). A response that carries a lease or a certificate is then kept for each pod
- * that asked, under that pod's own key.
+ * Where a mount's distinct request gets its answer: the pod's kept response while its reuse window is open
+ * (lease-cache.ts), else one Vault request shared by the concurrent mounts that may share it (single-flight.ts). A
+ * response that carries a lease or a certificate is then kept under its holder's key.
+ *
+ * Who may share an answer is decided by what the answer is, so that it never depends on timing:
+ * - a static secret (no lease): every concurrent mount of the same identity and token that needs the same request;
+ * - a credential Vault minted for the caller (a lease, a login, a wrapped response): only its holder — one pod by
+ *   default, or every pod of the identity for `credentialScope: workload`. A mount of another pod that joined a read
+ *   which came back with a fresh credential sends its own. A write (a PKI issue) mints by nature, so it is shared
+ *   only by its holder from the start. Concurrent new pods of one ServiceAccount thus always get one database user
+ *   and one private key each (or exactly one between them when they ask for it; hashicorp/vault-csi-provider#149).
  *
  * Static secrets are never kept: they are read on every republish (shared only while a read is in flight), which
  * is how a change in Vault reaches the pod.
@@ -17,6 +24,8 @@ interface Fetched {
   readonly obtainedAt: number;
   /** Expiry of the token the request went out with: a lease dies with it. */
   readonly tokenExpiresAt: number;
+  /** Who the request was sent for (see `holderOf`). */
+  readonly holder: string;
 }
 
 export interface ResponseReuseOptions {
@@ -26,14 +35,22 @@ export interface ResponseReuseOptions {
   readonly onEvent?: (event: 'reused' | 'shared' | 'kept') => void;
 }
 
+const SAFE_METHODS = new Set(['GET', 'LIST', 'HEAD']);
+
+/** Did Vault mint something for the caller? Such an answer belongs to whoever the request was sent for. */
+function minted(response: SecretResponse): boolean {
+  const leased = typeof response.lease_id === 'string' && response.lease_id !== '';
+  const isSet = (v: unknown): boolean => v !== undefined && v !== null;
+  return leased || isSet(response.auth) || isSet(response.wrap_info);
+}
+
 export class ResponseReuse {
   readonly #leases: LeaseCache | undefined;
   readonly #flights: SingleFlight<Fetched>;
   readonly #now: () => number;
   readonly #onEvent: ResponseReuseOptions['onEvent'];
-  /** A number per token object, so a flight is shared only by mounts holding the very same token. */
-  readonly #tokenIds = new WeakMap<VaultToken, number>();
-  #nextTokenId = 0;
+  /** Mounts without a pod UID cannot be told apart: each is a holder of its own. */
+  #anonymous = 0;
 
   constructor(options: ResponseReuseOptions = {}) {
     this.#leases = options.leases;
@@ -47,21 +64,26 @@ export class ResponseReuse {
     return this.#flights.size;
   }
 
-  /** Vault refused this identity's token: drop the leases and certificates kept under it. */
-  forgetIdentity(identityKey: string): void {
-    this.#leases?.forgetIdentity(identityKey);
+  /** Vault said this token is dead: drop the leases and certificates obtained with it, for every pod. */
+  forgetToken(token: VaultToken): void {
+    this.#leases?.forgetToken(token.serial);
   }
 
-  /** The pod's kept response for this request, while its reuse window is open. */
+  /** The kept response for this request and holder, while its reuse window is open. */
   reused(scope: ReuseScope): SecretResponse | undefined {
     const kept = this.#leases?.get(scope);
     if (kept !== undefined) this.#onEvent?.('reused');
     return kept;
   }
 
+  /** Is a response still kept for this scope (no event: a check, not a use)? */
+  holds(scope: ReuseScope): boolean {
+    return this.#leases?.get(scope) !== undefined;
+  }
+
   /**
-   * Sends the request, or joins the identical one in flight for the same identity; keeps the answer for this pod
-   * when it carries a lease or a certificate.
+   * Sends the request, or joins the identical one in flight that this mount may share (see the module comment);
+   * keeps the answer for its holder when it carries a lease or a certificate.
    */
   async fetch(
     scope: ReuseScope,
@@ -70,28 +92,33 @@ export class ResponseReuse {
     send: (signal: AbortSignal) => Promise<SecretResponse>,
     signal?: AbortSignal,
   ): Promise<SecretResponse> {
-    // Mounts of one identity hold the same cached token, so they share; keying on the token as well means a mount
-    // that has just logged in never joins a request made with the token being replaced, and so never inherits its
-    // 403 (which it would not retry, its own token being fresh).
-    let tokenId = this.#tokenIds.get(token);
-    if (tokenId === undefined) {
-      tokenId = this.#nextTokenId++;
-      this.#tokenIds.set(token, tokenId);
-    }
-    // A token belongs to one identity, so its number stands for the identity too.
-    const flightKey = `${tokenId} ${scope.requestKey}`;
-    const fetched = await this.#flights.run(
-      flightKey,
-      async (shared) => {
-        // The lease starts while the request is out; counting from the send errs on the early side.
-        const obtainedAt = this.#now();
-        const response = await send(shared);
-        return { response, obtainedAt, tokenExpiresAt: token.expiresAt };
-      },
-      signal,
-    );
-    const window = this.#leases?.offer(scope, fetched.response, method, fetched.obtainedAt, fetched.tokenExpiresAt);
+    const holder = this.#holderOf(scope);
+    // Keyed by the token as well as the request: a mount that has just logged in never joins a request made with
+    // the token being replaced, and so never inherits its 403. A token belongs to one identity, so its serial
+    // stands for the identity too.
+    const own = `${token.serial} ${holder} ${scope.requestKey}`;
+    const common = `${token.serial} ${scope.requestKey}`;
+    const run = (key: string): Promise<Fetched> =>
+      this.#flights.run(
+        key,
+        async (shared) => {
+          // The lease starts while the request is out; counting from the send errs on the early side.
+          const obtainedAt = this.#now();
+          const response = await send(shared);
+          return { response, obtainedAt, tokenExpiresAt: token.expiresAt, holder };
+        },
+        signal,
+      );
+    const mintsByNature = !SAFE_METHODS.has(method);
+    let fetched = await run(holder === 'workload' || mintsByNature ? own : common);
+    if (fetched.holder !== holder && minted(fetched.response)) fetched = await run(own);
+    const window = this.#leases?.offer(scope, fetched.response, method, fetched.obtainedAt, fetched.tokenExpiresAt, token.serial);
     if (window !== undefined) this.#onEvent?.('kept');
     return fetched.response;
+  }
+
+  #holderOf(scope: ReuseScope): string {
+    if (scope.credentialScope === 'workload') return 'workload';
+    return scope.podUid === '' ? `mount:${this.#anonymous++}` : `pod:${scope.podUid}`;
   }
 }

@@ -89,7 +89,7 @@ export class ProviderMetrics {
     });
     this.#vaultRequests = new Counter({
       name: `${METRIC_PREFIX}vault_requests_total`,
-      help: 'HTTP requests sent to Vault (each retry counts), by operation (login, read, write) and HTTP status.',
+      help: 'HTTP requests sent to Vault (each retry counts), by operation (login, lookup, read, write) and HTTP status.',
       labelNames: ['operation', 'status'],
       registers: [registry],
     });

@@ -23,6 +23,8 @@ export interface VaultLogin {
   /** 0 means the token does not expire (Vault's answer for root-like tokens). */
   readonly leaseDurationSeconds: number;
   readonly renewable: boolean;
+  /** The auth method's type as Vault reports it (`kubernetes`, `jwt`, …); undefined when Vault does not say. */
+  readonly mountType: string | undefined;
 }
 
 export interface SecretRequest {
@@ -36,7 +38,7 @@ export interface SecretRequest {
 
 /** What the client reports about each HTTP exchange, for metrics and request counting. */
 export interface VaultRequestEvent {
-  readonly operation: 'login' | 'read' | 'write';
+  readonly operation: 'login' | 'lookup' | 'read' | 'write';
   readonly outcome: 'ok' | 'error';
   readonly httpStatus: number | undefined;
   readonly durationMs: number;
@@ -155,7 +157,21 @@ export class VaultClient {
       accessor: auth.accessor ?? undefined,
       leaseDurationSeconds: auth.lease_duration,
       renewable: auth.renewable ?? false,
+      mountType: parsed.data.mount_type ?? undefined,
     };
+  }
+
+  /**
+   * `GET /v1/auth/token/lookup-self` with `token`: resolves when Vault knows the token, throws PERMISSION_DENIED (403)
+   * when it does not (revoked or expired). Vault's `default` policy lets every token look itself up. Nothing of the
+   * answer is kept: the question is only whether the token lives.
+   */
+  async lookupSelf(token: string, signal?: AbortSignal): Promise<void> {
+    const path = '/v1/auth/token/lookup-self';
+    const target: RequestTarget = { address: this.settings.address, path, method: 'GET' };
+    await this.#exchange('lookup', target, (f) => f.transient, signal, () =>
+      this.#vault.request({ path: '/auth/token/lookup-self', method: 'GET', headers: this.#headers(token), signal }) as Promise<unknown>,
+    );
   }
 
   /** Any secret request: GET for KV and dynamic secrets, PUT/POST with a body for PKI issue and the like. */

@@ -20,9 +20,11 @@
  *
  * The cache lives only in memory, is bounded in entries and bytes (least recently used first), and drops an
  * entry when its reuse window closes. Its key holds the pod UID and the Vault identity (connection, role, pod
- * namespace, ServiceAccount, audience), so no pod ever receives a response obtained for another pod or with
- * another identity's token.
+ * namespace, ServiceAccount, audience, and the pod for auth methods that can tell pods apart), so no pod ever
+ * receives a response obtained for another pod or with another identity's token — unless the object asked for
+ * `credentialScope: workload`, whose entries are keyed by the identity alone.
  */
+import type { CredentialScope } from '../config/types.js';
 import { Lru } from './lru.js';
 import type { SecretResponse } from './responses.js';
 
@@ -77,11 +79,13 @@ export function reuseWindow(
   return { reason, obtainedAt, expiresAt, reuseUntil: obtainedAt + (expiresAt - obtainedAt) * fraction };
 }
 
-/** Whose response it is: the pod, the identity Vault authorised, and the request (see request-key.ts). */
+/** Whose response it is: the pod (or, for `workload`, every pod of) the identity Vault authorised, and the request. */
 export interface ReuseScope {
   readonly podUid: string;
   readonly identityKey: string;
   readonly requestKey: string;
+  /** Default `pod`. */
+  readonly credentialScope?: CredentialScope;
 }
 
 export interface LeaseCacheOptions {
@@ -99,10 +103,13 @@ interface Entry {
   readonly window: ReuseWindow;
   readonly keyBytes: number;
   readonly requestKey: string;
+  /** The serial of the token the response was obtained with (Vault revokes a token's leases with it). */
+  readonly owner: number;
 }
 
+/** A workload's entry has no pod: `null` can be no pod UID, so the two kinds of key never meet. */
 export function scopeKey(scope: ReuseScope): string {
-  return JSON.stringify([scope.podUid, scope.identityKey, scope.requestKey]);
+  return JSON.stringify([scope.credentialScope === 'workload' ? null : scope.podUid, scope.identityKey, scope.requestKey]);
 }
 
 export class LeaseCache {
@@ -148,15 +155,25 @@ export class LeaseCache {
     return this.#lru.get(scopeKey(scope))?.response;
   }
 
-  /** Keeps `response` when it carries a lease or a certificate with life left; returns its window if kept. */
-  offer(scope: ReuseScope, response: SecretResponse, method: string, obtainedAt: number, tokenExpiresAt: number): ReuseWindow | undefined {
+  /**
+   * Keeps `response` when it carries a lease or a certificate with life left; returns its window if kept. `owner` is
+   * the serial of the token it was obtained with.
+   */
+  offer(
+    scope: ReuseScope,
+    response: SecretResponse,
+    method: string,
+    obtainedAt: number,
+    tokenExpiresAt: number,
+    owner = 0,
+  ): ReuseWindow | undefined {
     if (!reusableScope(scope)) return undefined;
     const window = reuseWindow(response, method, obtainedAt, tokenExpiresAt, this.fraction);
     if (window === undefined) return undefined;
     const ttl = window.reuseUntil - this.#now();
     if (!(ttl > 0)) return undefined;
     const key = scopeKey(scope);
-    const entry: Entry = { response, window, keyBytes: Buffer.byteLength(key), requestKey: scope.requestKey };
+    const entry: Entry = { response, window, keyBytes: Buffer.byteLength(key), requestKey: scope.requestKey, owner };
     this.#lru.set(key, entry, ttl);
     if (this.#lru.get(key) !== entry) return undefined;
     this.#counted.add(entry);
@@ -176,13 +193,11 @@ export class LeaseCache {
   }
 
   /**
-   * Forget everything kept for one Vault identity, for every pod: Vault refused that identity's token (revoked),
-   * and revoking a token revokes the leases it created, so what was kept under it is dead.
+   * Forget everything obtained with one Vault token, for every pod: Vault said the token is dead (revoked, or
+   * expired early), and a token's leases are revoked with it. What other tokens obtained stays.
    */
-  forgetIdentity(identityKey: string): void {
-    for (const key of this.#lru.keys()) {
-      if ((JSON.parse(key) as unknown[])[1] === identityKey) this.#lru.delete(key);
-    }
+  forgetToken(serial: number): void {
+    for (const [key, entry] of this.#lru.entries()) if (entry.owner === serial) this.#lru.delete(key);
   }
 
   clear(): void {
@@ -190,9 +205,9 @@ export class LeaseCache {
   }
 }
 
-/** Without a pod UID (a driver that does not send one) pods cannot be told apart, so nothing is kept. */
+/** Without a pod UID (a driver that does not send one) pods cannot be told apart, so nothing is kept for one. */
 function reusableScope(scope: ReuseScope): boolean {
-  return scope.podUid !== '';
+  return scope.credentialScope === 'workload' || scope.podUid !== '';
 }
 
 function entrySize(entry: Entry): number {

@@ -86,6 +86,11 @@ export class Lru<V> {
     return [...this.#slots.keys()];
   }
 
+  /** Every entry, oldest first, without touching recency or expiry. */
+  entries(): Array<readonly [string, V]> {
+    return [...this.#slots].map(([key, slot]) => [key, slot.value] as const);
+  }
+
   #remove(key: string, slot: Slot<V>, reason: 'capacity' | 'expired' | 'deleted'): void {
     this.#slots.delete(key);
     this.#bytes -= slot.size;

@@ -29,6 +29,7 @@ export const loginResponseSchema = z.looseObject({
     policies: z.array(z.string()).nullish(),
     entity_id: z.string().nullish(),
   }),
+  mount_type: z.string().nullish(),
 });
 
 export type LoginResponse = z.infer<typeof loginResponseSchema>;

@@ -290,12 +290,28 @@ describe('config/mount-request parseMountRequest', () => {
       const cfg = parse({}, { secrets: JSON.stringify({ [TOKENS_KEY]: tokens({ vault: entry }) }) });
       assert.equal(cfg.driverToken?.token, JWT);
     });
-    it("prefers secrets over attributes (from Kubernetes 1.35 a tokens key in attributes can only be the pod's own)", () => {
+    it("takes the attributes' token over one in secrets (on most clusters secrets is the pod author's nodePublishSecretRef)", () => {
       const cfg = parse(
         { [TOKENS_KEY]: tokens({ vault: { token: 'from-attributes' } }) },
         { secrets: JSON.stringify({ [TOKENS_KEY]: tokens({ vault: { token: 'from-secrets' } }) }) },
       );
-      assert.equal(cfg.driverToken?.token, 'from-secrets');
+      assert.equal(cfg.driverToken?.token, 'from-attributes');
+      // The attributes carry tokens, just not for this audience: secrets are still not consulted.
+      const other = parse(
+        { [TOKENS_KEY]: tokens({ other: { token: 'from-attributes' } }) },
+        { secrets: JSON.stringify({ [TOKENS_KEY]: tokens({ vault: { token: 'from-secrets' } }) }) },
+      );
+      assert.equal(other.driverToken, undefined);
+    });
+    it('reads secrets only when the attributes carry no tokens (absent, empty or null)', () => {
+      for (const attrs of [{}, { [TOKENS_KEY]: '' }, { [TOKENS_KEY]: 'null' }] as Array<Record<string, string>>) {
+        const cfg = parse(attrs, { secrets: JSON.stringify({ [TOKENS_KEY]: tokens({ vault: { token: 'from-secrets' } }) }) });
+        assert.equal(cfg.driverToken?.token, 'from-secrets');
+      }
+    });
+    it('ignores a malformed tokens key in secrets when the attributes carry the tokens', () => {
+      const cfg = parse({ [TOKENS_KEY]: tokens({ vault: { token: 'from-attributes' } }) }, { secrets: JSON.stringify({ [TOKENS_KEY]: 5 }) });
+      assert.equal(cfg.driverToken?.token, 'from-attributes');
     });
 
     const malformed: ReadonlyArray<readonly [string, RegExp]> = [

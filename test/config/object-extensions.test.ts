@@ -1,4 +1,4 @@
-/** Our own per-object keys (optional, jsonPointer, template, expand, inputOnly): parsing and every refusal. */
+/** Our own per-object keys (optional, jsonPointer, template, expand, inputOnly, credentialScope): parsing and every refusal. */
 import assert from 'node:assert/strict';
 import { ProviderError } from '../../src/errors.js';
 import { parseObjects } from '../../src/config/objects.js';
@@ -24,7 +24,7 @@ const A = '- objectName: a\n  secretPath: secret/data/a\n';
 describe('config/object-extensions', () => {
   it('leaves objects that use none of our keys exactly as before (no extra fields)', () => {
     const [obj] = parse(`${A}  secretKey: k\n`);
-    for (const key of ['optional', 'jsonPointer', 'template', 'expand', 'inputOnly']) assert.ok(!(key in obj!), key);
+    for (const key of ['optional', 'jsonPointer', 'template', 'expand', 'inputOnly', 'credentialScope']) assert.ok(!(key in obj!), key);
   });
 
   describe('optional', () => {
@@ -37,6 +37,21 @@ describe('config/object-extensions', () => {
       refused(`${A}  optional: "true"\n`, /optional must be true or false \(unquoted\), not a string/, 'a');
       refused(`${A}  optional: yes\n`, /optional must be true or false/, 'a');
       refused(`${A}  optional: [true]\n`, /optional must be true or false .*YAML list/, 'a');
+    });
+  });
+
+  describe('credentialScope', () => {
+    it('takes workload, and pod (the default) as no key at all', () => {
+      assert.equal(parse(`${A}  credentialScope: workload\n`)[0]!.credentialScope, 'workload');
+      assert.ok(!('credentialScope' in parse(`${A}  credentialScope: pod\n`)[0]!));
+      assert.ok(!('credentialScope' in parse(`${A}  credentialScope:\n`)[0]!));
+    });
+    it('refuses another value, a non-string, and an object without a secret of its own', () => {
+      refused(`${A}  credentialScope: replica\n`, /credentialScope "replica" is not one of pod, workload/, 'a');
+      refused(`${A}  credentialScope: Workload\n`, /credentialScope "Workload" is not one of/, 'a');
+      refused(`${A}  credentialScope: true\n`, /credentialScope must be a string, not a boolean/, 'a');
+      refused(`${A}  credentialScope: [workload]\n`, /credentialScope must be a string/, 'a');
+      refused(`${A}- objectName: t\n  template: "{{ @a.k }}"\n  credentialScope: workload\n`, /no secretPath/, 't');
     });
   });
 

@@ -66,11 +66,60 @@ describe('e2e: auth', function () {
     const other = { ...POD, namespace: 'staging', serviceAccountName: 'web' };
     const err = await h.client.mountError(h.request({ pod, objects: OBJECTS, jwt: h.jwtFor(other), params: { roleName: 'shared' } }));
     assert.equal(err.code, status.PERMISSION_DENIED);
-    assert.match(err.details, /AUTH_FAILED.*not the pod's ServiceAccount staging\/api/);
+    assert.match(err.details, /FOREIGN_TOKEN.*not the pod's ServiceAccount staging\/api/);
     assert.equal(h.vault.countRequests({ kind: 'login' }), 0);
     // Its own token still works.
     const ok = await h.client.mount(h.request({ pod, objects: OBJECTS, params: { roleName: 'shared' } }));
     assert.equal(Buffer.from(ok.files[0]!.contents).toString(), 'auth-pw');
+  });
+
+  it("takes the attributes' token, not the one in secrets (the pod author's nodePublishSecretRef)", async () => {
+    h.vault.clearRequests();
+    // prod/api's pod puts a validly signed token of prod/web into its nodePublishSecretRef; the driver's token for
+    // prod/api is in the attributes. Only the driver's may log in.
+    const pod = { ...POD, serviceAccountName: 'api', uid: 'uid-api-1' };
+    const victim = { ...POD, serviceAccountName: 'web' };
+    const req = h.request({ pod, objects: OBJECTS, params: { roleName: 'shared' } });
+    req.secrets = JSON.stringify({ 'csi.storage.k8s.io/serviceAccount.tokens': JSON.stringify({ vault: { token: h.jwtFor(victim), expirationTimestamp: '' } }) });
+    const res = await h.client.mount(req);
+    assert.equal(Buffer.from(res.files[0]!.contents).toString(), 'auth-pw');
+    assert.equal(h.vault.countRequests({ kind: 'login' }), 1);
+    // The token in secrets is used only when the attributes carry none, and then it must be the pod's own too.
+    const fromSecrets = h.request({ pod, objects: OBJECTS, params: { roleName: 'shared' }, jwt: null });
+    fromSecrets.secrets = req.secrets;
+    const err = await h.client.mountError(fromSecrets);
+    assert.match(err.details, /FOREIGN_TOKEN.*not the pod's ServiceAccount prod\/api/);
+  });
+
+  it('refuses, before any login, a JWT that is no ServiceAccount token and a token that is no JWT', async () => {
+    const pod = { ...POD, serviceAccountName: 'oidc', uid: 'uid-oidc' };
+    // A JWT auth role that would accept it: the refusal is the provider's, not Vault's.
+    h.vault.enableJwtAuth('jwt-any', { publicKeysPem: [h.issuer.publicKeyPem] });
+    h.vault.addJwtRole('jwt-any', 'anyone', { boundAudiences: ['vault'], userClaim: 'sub', policies: ['web'] });
+    const now = Math.floor(Date.now() / 1000);
+    const oidc = h.issuer.signClaims({ sub: 'alice@example.com', aud: ['vault'], iss: 'https://idp.example.com', iat: now, exp: now + 600 });
+    h.vault.clearRequests();
+    for (const jwt of [oidc, 'an-opaque-token-of-no-shape']) {
+      const err = await h.client.mountError(h.request({ pod, objects: OBJECTS, jwt, params: { roleName: 'anyone', vaultAuthMountPath: 'jwt-any' } }));
+      assert.equal(err.code, status.PERMISSION_DENIED);
+      assert.match(err.details, /^FOREIGN_TOKEN: /);
+    }
+    assert.equal(h.vault.countRequests({ kind: 'login' }), 0);
+  });
+
+  it('refuses a token bound to another pod even while a token for the identity is cached', async () => {
+    await h.client.mount(h.request({ objects: OBJECTS }));
+    h.vault.clearRequests();
+    const err = await h.client.mountError(h.request({ objects: OBJECTS, jwt: h.jwtFor({ ...POD, uid: 'uid-of-another-pod' }) }));
+    assert.equal(err.code, status.PERMISSION_DENIED);
+    assert.match(err.details, /FOREIGN_TOKEN.*bound to another pod/);
+    assert.equal(h.vault.countRequests(), 0, 'nothing reached Vault: the cached token was not used either');
+  });
+
+  it("accepts an unbound token of the pod's own ServiceAccount (the secrets-store-sync-controller's)", async () => {
+    const controller = { ...POD, name: 'secrets-store-sync-controller-0', uid: 'uid-sync-controller' };
+    const res = await h.client.mount(h.request({ pod: controller, objects: OBJECTS, jwt: h.jwtFor(controller, 'vault', { unbound: true }) }));
+    assert.equal(Buffer.from(res.files[0]!.contents).toString(), 'auth-pw');
   });
 
   it('lets a mount whose caller gave up leave a shared login without failing the others', async () => {
@@ -117,6 +166,48 @@ describe('e2e: auth', function () {
       h.request({ pod: { ...POD, serviceAccountName: 'other', namespace: 'prod' }, objects: OBJECTS, params: { vaultAuthMountPath: 'jwt' } }),
     );
     assert.equal(denied.code, status.PERMISSION_DENIED);
+  });
+
+  it("never uses one pod's token for another's mount where the role can tell pods apart (JWT auth, bound_claims on the pod)", async () => {
+    h.vault.enableJwtAuth('jwt-pods', { publicKeysPem: [h.issuer.publicKeyPem] });
+    const first = { ...POD, name: 'web-a', uid: 'uid-jwt-pod-a' };
+    const second = { ...POD, name: 'web-b', uid: 'uid-jwt-pod-b' };
+    // Vault authorises exactly one pod: the role binds the JWT's kubernetes.io.pod.uid claim.
+    h.vault.addJwtRole('jwt-pods', 'only-a', {
+      boundAudiences: ['vault'], userClaim: 'sub', boundClaims: { '/kubernetes.io/pod/uid': first.uid }, policies: ['web'],
+    });
+    const params = { vaultAuthMountPath: 'jwt-pods', roleName: 'only-a' };
+    h.vault.clearRequests();
+    h.vault.injectFault({ pathPrefix: 'auth/jwt-pods/login', delayMs: 200, times: 1 });
+    // Concurrently, before the provider knows what kind of auth mount this is: the second pod may join the first
+    // pod's login, but must not take its token.
+    const [a, b] = await Promise.all([
+      h.client.mount(h.request({ pod: first, objects: OBJECTS, params })),
+      h.client.mountError(h.request({ pod: second, objects: OBJECTS, params })),
+    ]);
+    assert.equal(Buffer.from(a.files[0]!.contents).toString(), 'auth-pw');
+    assert.equal(b.code, status.PERMISSION_DENIED);
+    assert.match(b.details, /^AUTH_FAILED: .*does not match any associated bound claim values/);
+    // And again, now that the kind is known and the first pod's token is cached.
+    const again = await h.client.mountError(h.request({ pod: second, objects: OBJECTS, params }));
+    assert.match(again.details, /^AUTH_FAILED: /);
+    assert.equal(h.vault.countRequests({ kind: 'read', status: 200 }), 1, 'only the first pod read the secret');
+    // The first pod's own token is reused for its own mounts.
+    h.vault.clearRequests();
+    await h.client.mount(h.request({ pod: first, objects: OBJECTS, params }));
+    assert.equal(h.vault.countRequests({ kind: 'login' }), 0);
+  });
+
+  it('keys JWT-auth tokens by pod and Kubernetes-auth tokens by ServiceAccount', async () => {
+    h.vault.enableJwtAuth('jwt-sa', { publicKeysPem: [h.issuer.publicKeyPem] });
+    h.vault.addJwtRole('jwt-sa', 'web', { boundAudiences: ['vault'], userClaim: 'sub', boundSubject: 'system:serviceaccount:prod:web', policies: ['web'] });
+    h.vault.addKubernetesRole('kubernetes', 'per-sa', { boundServiceAccountNames: ['web'], boundServiceAccountNamespaces: ['prod'], audience: 'vault', policies: ['web'] });
+    const pods = [1, 2, 3].map((n) => ({ ...POD, name: `web-key-${n}`, uid: `uid-key-${n}` }));
+    h.vault.clearRequests();
+    for (const pod of [...pods, ...pods]) await h.client.mount(h.request({ pod, objects: OBJECTS, params: { vaultAuthMountPath: 'jwt-sa' } }));
+    assert.equal(h.vault.countRequests({ kind: 'login', routePrefix: 'auth/jwt-sa/login' }), 3, 'one login per pod, reused by its republish');
+    for (const pod of [...pods, ...pods]) await h.client.mount(h.request({ pod, objects: OBJECTS, params: { roleName: 'per-sa' } }));
+    assert.equal(h.vault.countRequests({ kind: 'login', routePrefix: 'auth/kubernetes/login' }), 1, 'one login for the ServiceAccount');
   });
 
   it('reads from a Vault namespace given by vaultNamespace, and cannot read it without', async () => {

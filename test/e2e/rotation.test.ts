@@ -191,21 +191,66 @@ describe('e2e: rotation (lease and token reuse, single-flight)', function () {
     assert.equal(h.provider.leases.size, 0);
   });
 
-  it('makes concurrent new pods of one identity share one login, one credential read and one issue', async () => {
+  it('gives concurrent new pods of one identity one login between them, and each its own credential and certificate', async () => {
     await start();
-    // Slow Vault down so the mounts surely overlap.
+    // Slow Vault down so the mounts surely overlap: on timing alone they would all join the first pod's requests.
     h.vault.injectFault({ pathPrefix: 'auth/kubernetes/login', delayMs: 150 });
     h.vault.injectFault({ pathPrefix: 'database/creds/', delayMs: 150 });
     h.vault.injectFault({ pathPrefix: 'pki/issue/', delayMs: 150 });
     const pods = [1, 2, 3, 4, 5].map((n) => pod(n));
-    const results = await Promise.all(pods.map((p) => mount([...DB, ...PKI], p)));
-    assert.deepEqual(counts(), { login: 1, read: 0, dynamic: 1, issue: 1, renew: 0 });
-    assert.equal(new Set(results.map((r) => text(r, 'db/username'))).size, 1);
-    // Each pod keeps it under its own key: their republishes cost Vault nothing.
+    // Pod 1 mounts twice (two volumes): the same pod shares its own requests.
+    const results = await Promise.all([pod(1), ...pods].map((p) => mount([...DB, ...PKI], p)));
+    assert.deepEqual(counts(), { login: 1, read: 0, dynamic: 5, issue: 5, renew: 0 });
+    assert.equal(new Set(results.map((r) => text(r, 'db/username'))).size, 5);
+    assert.equal(new Set(results.map((r) => text(r, 'tls/tls.key'))).size, 5);
+    assert.equal(text(results[0]!, 'db/username'), text(results[1]!, 'db/username'), "pod 1's two mounts share one");
+    // Each pod keeps its own under its own key: their republishes cost Vault nothing.
     h.vault.clearRequests();
     t += MIN;
-    await Promise.all(pods.map((p) => mount([...DB, ...PKI], p)));
+    const again = await Promise.all(pods.map((p) => mount([...DB, ...PKI], p)));
     assert.deepEqual(counts(), { login: 0, read: 0, dynamic: 0, issue: 0, renew: 0 });
+    assert.deepEqual(again.map((r) => text(r, 'db/username')), results.slice(1).map((r) => text(r, 'db/username')));
+  });
+
+  it('with credentialScope workload, gives the pods of one identity one credential and one certificate for the window', async () => {
+    await start();
+    const shared = [...DB, ...PKI].map((o) => ({ ...o, credentialScope: 'workload' }));
+    h.vault.injectFault({ pathPrefix: 'database/creds/', delayMs: 150 });
+    h.vault.injectFault({ pathPrefix: 'pki/issue/', delayMs: 150 });
+    const first = await Promise.all([1, 2, 3].map((n) => mount(shared, pod(n))));
+    assert.deepEqual(counts(), { login: 1, read: 0, dynamic: 1, issue: 1, renew: 0 });
+    assert.equal(new Set(first.map((r) => text(r, 'db/username'))).size, 1);
+    assert.equal(new Set(first.map((r) => text(r, 'tls/tls.key'))).size, 1);
+    // A pod that starts later in the window gets the same; so do republishes.
+    h.vault.clearRequests();
+    t += 10 * MIN;
+    const later = await mount(shared, pod(4));
+    assert.equal(text(later, 'db/username'), text(first[0]!, 'db/username'));
+    assert.equal(version(later, 'db/username'), version(first[0]!, 'db/username'));
+    assert.deepEqual(counts(), { login: 0, read: 0, dynamic: 0, issue: 0, renew: 0 });
+    // A pod whose objects do not ask to share still gets its own; another identity never sees the workload's.
+    assert.notEqual(text(await mount(DB, pod(5)), 'db/username'), text(first[0]!, 'db/username'));
+    h.vault.addKubernetesRole('kubernetes', 'web-other', {
+      boundServiceAccountNames: ['web'], boundServiceAccountNamespaces: ['prod'], audience: 'vault', policies: ['web'], ttlSeconds: 3600,
+    });
+    assert.notEqual(text(await mount(shared, pod(6), { roleName: 'web-other' }), 'db/username'), text(first[0]!, 'db/username'));
+    // After the window (2/3 of the hour's lease), the next mount fetches one new credential for everyone.
+    h.vault.clearRequests();
+    t += 31 * MIN;
+    const renewed = await Promise.all([1, 2, 3].map((n) => mount(shared, pod(n))));
+    assert.equal(counts().dynamic, 1);
+    assert.equal(new Set(renewed.map((r) => text(r, 'db/username'))).size, 1);
+    assert.notEqual(text(renewed[0]!, 'db/username'), text(first[0]!, 'db/username'));
+  });
+
+  it('shares a request among objects of one mount only as all of them allow', async () => {
+    await start();
+    // One object says workload, the other (same request) does not: the credential is the pod's own.
+    const mixed = [{ ...DB[0]!, credentialScope: 'workload' }, DB[1]!];
+    const a = await mount(mixed, pod(1));
+    const b = await mount(mixed, pod(2));
+    assert.notEqual(text(a, 'db/username'), text(b, 'db/username'));
+    assert.equal(counts().dynamic, 2);
   });
 
   it('never shares an in-flight request across identities', async () => {

@@ -16,7 +16,8 @@ export function fuzzRuns(suiteDefault: number): number {
 }
 
 /** A JWT-shaped token and a secret-looking value: neither may appear in any error message or log line. */
-export const PLANTED_JWT = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJmdXp6In0.c2lnbmF0dXJlLWZ1enotcGxhbnRlZA';
+/** An unbound ServiceAccount token of fuzz/fuzz (the fuzzed pods' identity), so that it gets as far as the login. */
+export const PLANTED_JWT = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6ZnV6ejpmdXp6In0.c2lnbmF0dXJlLWZ1enotcGxhbnRlZA';
 export const PLANTED_SECRET = 'planted-secret-value-7c31';
 
 const hostileName = fc.constantFrom(

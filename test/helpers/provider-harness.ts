@@ -82,7 +82,7 @@ export class Harness {
     await this.provider.stop(2_000);
   }
 
-  jwtFor(pod: PodIdentity = POD, audience = 'vault', options: { wrongKey?: boolean; ttlSeconds?: number } = {}): string {
+  jwtFor(pod: PodIdentity = POD, audience = 'vault', options: { wrongKey?: boolean; ttlSeconds?: number; unbound?: boolean } = {}): string {
     return this.issuer.signServiceAccountJwt({
       namespace: pod.namespace,
       serviceAccountName: pod.serviceAccountName,

@@ -241,6 +241,16 @@ export class TestVault {
     return this.core.tokens.revoke(token);
   }
 
+  /**
+   * Revokes the live tokens whose metadata has `key` = `value` (e.g. `service_account_name` = `web` for one
+   * ServiceAccount's Kubernetes-auth logins), with their leases. Returns how many were revoked.
+   */
+  revokeTokensWithMeta(key: string, value: string): number {
+    const matching = this.core.tokens.live().filter((t) => !t.isRoot && t.meta?.[key] === value);
+    for (const t of matching) this.core.tokens.revoke(t.id);
+    return matching.length;
+  }
+
   /** Revokes every token except the root token. Returns how many were revoked. */
   revokeAllTokens(): number {
     return this.core.tokens.revokeAll();

@@ -11,6 +11,8 @@ export interface ServiceAccountTokenOptions {
   readonly serviceAccountUid?: string;
   readonly podName?: string;
   readonly podUid?: string;
+  /** No pod binding (no `kubernetes.io.pod` claim), as the secrets-store-sync-controller's tokens are. */
+  readonly unbound?: boolean;
   /** Default `['vault']`, the audience the CSI driver requests for the provider. */
   readonly audience?: string | readonly string[];
   /** Lifetime from the clock's now; default 600 s. Ignored when `expiresAtMs` is given. */
@@ -91,7 +93,7 @@ export class ServiceAccountJwtIssuer {
       jti: randomUUID(),
       'kubernetes.io': {
         namespace: opts.namespace,
-        pod: { name: opts.podName ?? `${opts.serviceAccountName}-pod`, uid: opts.podUid ?? randomUUID() },
+        ...(opts.unbound === true ? {} : { pod: { name: opts.podName ?? `${opts.serviceAccountName}-pod`, uid: opts.podUid ?? randomUUID() } }),
         serviceaccount: { name: opts.serviceAccountName, uid: opts.serviceAccountUid ?? randomUUID() },
       },
       nbf,

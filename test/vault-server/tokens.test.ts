@@ -52,6 +52,25 @@ describe('vault-server: tokens', () => {
     assert.deepEqual((await call(vault, 'kv/x', { token })).json, INVALID);
   });
 
+  it('answers lookup-self as Vault does: 200 with the data of a live token, 403 for one it does not know', async () => {
+    const token = await login();
+    const self = await call(vault, 'auth/token/lookup-self', { token });
+    assert.equal(self.status, 200);
+    assert.deepEqual(pick(self.json, 'data', 'policies'), ['default', 'kv']);
+    assert.equal(typeof pick(self.json, 'data', 'ttl'), 'number');
+    assert.equal(self.json?.['mount_type'], 'token');
+    vault.revokeToken(token);
+    const dead = await call(vault, 'auth/token/lookup-self', { token });
+    assert.equal(dead.status, 403);
+    assert.deepEqual(dead.json, INVALID);
+    assert.deepEqual((await call(vault, 'auth/token/lookup-self', { token: 'hvs.never-issued-000000' })).json, INVALID);
+    // A live token whose policies do not include `default` may not look itself up: a plain permission denied.
+    const bare = vault.createToken({ policies: ['kv'], noDefaultPolicy: true });
+    const denied = await call(vault, 'auth/token/lookup-self', { token: bare });
+    assert.equal(denied.status, 403);
+    assert.deepEqual(denied.json, { errors: ['1 error occurred:\n\t* permission denied\n\n'] });
+  });
+
   it('expires by the injected clock', async () => {
     const token = await login();
     assert.equal((await call(vault, 'kv/x', { token })).status, 200);

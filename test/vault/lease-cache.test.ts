@@ -115,15 +115,29 @@ describe('vault/lease-cache LeaseCache', () => {
     assert.ok(cache.get(scope('pod-a', 'id-1')));
   });
 
-  it("forgets every pod's responses of one identity when that identity's token is refused", () => {
+  it("forgets every pod's responses obtained with a dead token, and only those", () => {
     const cache = new LeaseCache({ maxEntries: 10, maxBytes: 1 << 20, now });
-    cache.offer(scope('pod-a', 'id-1'), dbCreds(), 'GET', t, NEVER);
-    cache.offer(scope('pod-b', 'id-1'), dbCreds(), 'GET', t, NEVER);
-    cache.offer(scope('pod-a', 'id-2'), dbCreds(), 'GET', t, NEVER);
-    cache.forgetIdentity('id-1');
+    cache.offer(scope('pod-a', 'id-1'), dbCreds(), 'GET', t, NEVER, 7);
+    cache.offer(scope('pod-b', 'id-1'), dbCreds(), 'GET', t, NEVER, 7);
+    // The same identity's earlier token, still alive: what it obtained stays.
+    cache.offer(scope('pod-c', 'id-1'), dbCreds(), 'GET', t, NEVER, 6);
+    cache.offer(scope('pod-a', 'id-2'), dbCreds(), 'GET', t, NEVER, 8);
+    cache.forgetToken(7);
     assert.equal(cache.get(scope('pod-a', 'id-1')), undefined);
     assert.equal(cache.get(scope('pod-b', 'id-1')), undefined);
+    assert.ok(cache.get(scope('pod-c', 'id-1')));
     assert.ok(cache.get(scope('pod-a', 'id-2')));
+  });
+
+  it('keeps a workload entry for every pod of the identity, apart from any pod entry', () => {
+    const cache = new LeaseCache({ maxEntries: 10, maxBytes: 1 << 20, now });
+    const workload = (pod: string, id = 'id-1'): ReuseScope => ({ ...scope(pod, id), credentialScope: 'workload' });
+    const shared = dbCreds();
+    assert.ok(cache.offer(workload('pod-a'), shared, 'GET', t, NEVER));
+    assert.equal(cache.get(workload('pod-b')), shared);
+    assert.equal(cache.get(workload('')), shared, 'a workload entry needs no pod UID');
+    assert.equal(cache.get(scope('pod-a')), undefined, "not the pod's own entry");
+    assert.equal(cache.get(workload('pod-a', 'id-2')), undefined, 'nor another identity');
   });
 
   it('keeps key parts apart even when they contain separators', () => {
@@ -187,6 +201,7 @@ describe('vault/lease-cache LeaseCache', () => {
       | { kind: 'clear' };
     const pod = fc.constantFrom('p1', 'p2', 'p3');
     const id = fc.constantFrom('i1', 'i2');
+    const serial = (identity: string): number => (identity === 'i1' ? 1 : 2);
     const req = fc.constantFrom('GET db', 'PUT pki', 'GET kv');
     const scoped = (kind: 'offer' | 'get' | 'delete') =>
       fc.record({ kind: fc.constant(kind), pod, id, req, leaseSeconds: fc.integer({ min: 1, max: 100 }) });
@@ -204,7 +219,7 @@ describe('vault/lease-cache LeaseCache', () => {
         const key = (o: { pod: string; id: string; req: string }) => `${o.pod}|${o.id}|${o.req}`;
         for (const o of ops) {
           if (o.kind === 'offer') {
-            if (cache.offer(scope(o.pod, o.id, o.req), dbCreds(o.leaseSeconds), 'GET', clock, NEVER) !== undefined) {
+            if (cache.offer(scope(o.pod, o.id, o.req), dbCreds(o.leaseSeconds), 'GET', clock, NEVER, serial(o.id)) !== undefined) {
               model.set(key(o), { id: o.id, until: clock + o.leaseSeconds * 1000 * DEFAULT_REUSE_FRACTION });
             }
           } else if (o.kind === 'get') {
@@ -215,7 +230,8 @@ describe('vault/lease-cache LeaseCache', () => {
             model.delete(key(o));
           } else if (o.kind === 'advance') clock += o.ms;
           else if (o.kind === 'forget') {
-            cache.forgetIdentity(o.id);
+            // One token per identity here: forgetting the token forgets what the identity obtained.
+            cache.forgetToken(serial(o.id));
             for (const [k, v] of model) if (v.id === o.id) model.delete(k);
           } else {
             cache.clear();

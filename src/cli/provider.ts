@@ -2,8 +2,9 @@
  * Wiring: settings → the running daemon (gRPC server, health server, Vault clients, token cache, HMAC key).
  * Used by main.ts and by the end-to-end tests, which start the real thing on a temporary socket.
  *
- * Shutdown order is fixed: readiness turns 503, the gRPC server stops accepting and lets in-flight mounts finish
- * (bounded), the socket is removed, Vault connections close, the health server closes.
+ * Shutdown order is fixed: readiness turns 503, the gRPC server stops listening (which frees the socket path for
+ * the next instance) and lets in-flight mounts finish (bounded), the socket is removed if it is still ours, Vault
+ * connections close, the health server closes.
  */
 import type { AddressInfo } from 'node:net';
 import { status as GrpcStatus } from '@grpc/grpc-js';
@@ -210,7 +211,7 @@ export async function startProvider(settings: ProviderSettings, logger: Logger, 
       stopping ??= (async () => {
         server.beginDrain();
         const outcome = await server.drain(graceMs);
-        logger.info({ outcome, inflight }, 'gRPC server stopped');
+        logger.info({ outcome, inflight, socket: server.released }, 'gRPC server stopped');
         await clients.close();
         await audit.close();
         await health?.close();

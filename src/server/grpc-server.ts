@@ -4,13 +4,13 @@
  * grpc-js creates the socket with the process umask (0755 by default), so the umask is narrowed around the bind
  * and the mode set again afterwards: 0660, owned by the daemon (DESIGN.md §5).
  */
-import { chmod, unlink } from 'node:fs/promises';
+import { chmod } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Server, ServerCredentials, loadPackageDefinition } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import type { ProtoGrpcType } from '../generated/service.js';
 import type { CSIDriverProviderHandlers } from '../generated/v1alpha1/CSIDriverProvider.js';
-import { prepareSocketPath, type ExistingPath } from './socket-path.js';
+import { prepareSocketPath, releaseSocket, socketIdentity, type ExistingPath, type Release, type SocketIdentity } from './socket-path.js';
 
 export const SOCKET_MODE = 0o660;
 
@@ -38,8 +38,12 @@ export interface GrpcServerOptions {
 export class ProviderGrpcServer {
   readonly endpoint: string;
   #state: ServerState = 'starting';
-  /** Only a socket this instance bound is ours to remove (a refused start must leave a live one alone). */
-  #bound = false;
+  /**
+   * The socket this instance bound, by device, inode and times: only that one is ours to remove (a refused start must leave
+   * a live one alone, and a draining instance the socket of the instance that replaced it).
+   */
+  #own: SocketIdentity | undefined;
+  #released: Release | undefined;
   readonly #server: Server;
 
   constructor(options: GrpcServerOptions) {
@@ -67,15 +71,21 @@ export class ProviderGrpcServer {
     } finally {
       process.umask(previous);
     }
-    this.#bound = true;
     await chmod(this.endpoint, SOCKET_MODE);
+    this.#own = await socketIdentity(this.endpoint);
     this.#state = 'serving';
     return existing;
   }
 
+  /** What became of the socket path at the end of the drain; undefined before. */
+  get released(): Release | undefined {
+    return this.#released;
+  }
+
   /**
-   * Stop accepting, let in-flight calls finish for at most `graceMs`, then cut the rest; remove the socket.
-   * Calls arriving meanwhile get UNAVAILABLE from grpc-js, which the driver retries.
+   * Stop accepting, let in-flight calls finish for at most `graceMs`, then cut the rest; remove the socket if it is
+   * still ours. The listener closes at once (and with it the path, so that a new instance can take over during the
+   * drain); calls arriving on open connections meanwhile get UNAVAILABLE from grpc-js, which the driver retries.
    */
   async drain(graceMs: number): Promise<'clean' | 'forced'> {
     if (this.#state === 'stopped') return 'clean';
@@ -91,7 +101,7 @@ export class ProviderGrpcServer {
         ok('clean');
       });
     });
-    if (this.#bound) await unlink(this.endpoint).catch(() => undefined);
+    if (this.#own !== undefined) this.#released = await releaseSocket(this.endpoint, this.#own).catch(() => undefined);
     this.#state = 'stopped';
     return outcome;
   }

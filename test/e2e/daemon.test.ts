@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -125,6 +125,48 @@ describe('e2e: daemon process', function () {
     assert.equal(await proc.exited, 0);
     client.close();
     await assert.rejects(stat(socket), /ENOENT/);
+  });
+
+  it('hands the socket to a new instance started during the drain: the old one never removes it, the new one serves on', async () => {
+    // A rolling update: the new pod starts while the old one drains (DaemonSet RollingUpdate, maxUnavailable 1).
+    const socket = join(dir, 'rolling', 'vault.sock');
+    const old = run(flags(socket));
+    await waitFor(() => serving(old), 'the old provider');
+    const oldClient = new DriverClient(socket);
+    const objects = [{ objectName: 'p', secretPath: 'secret/data/app', secretKey: 'password' }];
+    const pod = (n: number) => ({ pod: { name: `web-${n}`, namespace: 'prod', uid: `uid-rolling-${n}`, serviceAccountName: 'web' } });
+    // Hold one mount in flight on the old instance, so that it drains while the new one starts and serves.
+    h.vault.injectFault({ pathPrefix: 'secret/data/app', delayMs: 4_000, times: 1 });
+    const inflight = oldClient.mount(h.request({ objects, ...pod(1) }), 20_000);
+    const metrics = `http://127.0.0.1:${healthPort(old)}/metrics`;
+    await waitFor(async () => /mounts_in_flight \d*[1-9]/.test(await (await fetch(metrics)).text()), 'the mount to be in flight on the old instance');
+    old.child.kill('SIGTERM');
+    // The old instance stops listening at once, which frees the path: the new one can bind while the old one drains.
+    await waitFor(() => lstat(socket).then(() => false, () => true), 'the old instance to give up the path');
+    const successor = run(flags(socket));
+    await waitFor(() => serving(successor), 'the new provider');
+    assert.equal(old.child.exitCode, null, 'the old instance is still draining');
+    const theirs = await lstat(socket);
+    const client = new DriverClient(socket);
+    assert.equal(Buffer.from((await client.mount(h.request({ objects, ...pod(2) }))).files[0]!.contents).toString(), 'daemon-pw');
+    // The old instance finishes its mount and exits, leaving the new instance's socket where it is.
+    assert.equal(Buffer.from((await inflight).files[0]!.contents).toString(), 'daemon-pw');
+    assert.equal(await old.exited, 0);
+    oldClient.close();
+    const after = await lstat(socket);
+    assert.ok(after.isSocket() && after.ino === theirs.ino && after.dev === theirs.dev, 'the same socket as the new instance bound');
+    assert.match(old.out.join(''), /"socket":"left-to-successor"/);
+    // Mounts after the old instance is gone are served by the new one (its log has them, a new client dials it).
+    const later = new DriverClient(socket);
+    assert.equal(Buffer.from((await later.mount(h.request({ objects, ...pod(3) }))).files[0]!.contents).toString(), 'daemon-pw');
+    later.close();
+    client.close();
+    successor.child.kill('SIGTERM');
+    assert.equal(await successor.exited, 0);
+    await assert.rejects(stat(socket), /ENOENT/);
+    const mountsOf = (p: ReturnType<typeof run>) => p.out.join('').split('\n').filter((l) => l.includes('"msg":"mount"'));
+    assert.deepEqual(mountsOf(successor).map((l) => (JSON.parse(l) as { pod: string }).pod), ['web-2', 'web-3']);
+    assert.deepEqual(mountsOf(old).map((l) => (JSON.parse(l) as { pod: string }).pod), ['web-1']);
   });
 
   it('replaces a stale socket left by a crash', async () => {

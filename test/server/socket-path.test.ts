@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { prepareSocketPath, probeSocket, SocketInUseError } from '../../src/server/socket-path.js';
+import { prepareSocketPath, probeSocket, releaseSocket, socketIdentity, SocketInUseError } from '../../src/server/socket-path.js';
 
 describe('server/socket-path', () => {
   let dir: string;
@@ -46,5 +46,33 @@ describe('server/socket-path', () => {
     assert.ok((await stat(target)).isFile());
     await mkdir(join(dir, 'dir.sock'));
     await assert.rejects(prepareSocketPath(join(dir, 'dir.sock')), /directory/);
+  });
+
+  it('releases the socket it bound, and leaves alone one that replaced it or something else at the path', async () => {
+    // A socket file that outlives its listener, as a crash leaves it.
+    const leave = async (path: string): Promise<void> => {
+      const child = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(path)}, () => console.log('up'))`]);
+      await once(child.stdout, 'data');
+      child.kill('SIGKILL');
+      await once(child, 'exit');
+    };
+    const path = join(dir, 'vault.sock');
+    await leave(path);
+    const own = await socketIdentity(path);
+    assert.equal(await releaseSocket(path, own), 'removed');
+    assert.equal(await releaseSocket(path, own), 'already-gone');
+    // A successor bound a new socket at the path — tmpfs may even give it the same inode number — and the old
+    // instance never removes it.
+    await leave(path);
+    const successor = await socketIdentity(path);
+    assert.notDeepEqual(successor, own);
+    assert.equal(await releaseSocket(path, own), 'left-to-successor');
+    assert.deepEqual(await socketIdentity(path), successor);
+    // Nor a regular file that took the path, nor anything when the instance never bound one.
+    await rm(path);
+    await writeFile(path, 'x');
+    assert.equal(await releaseSocket(path, own), 'left-to-successor');
+    assert.equal(await releaseSocket(path, undefined), 'left-to-successor');
+    assert.ok((await stat(path)).isFile());
   });
 });

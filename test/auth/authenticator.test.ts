@@ -83,4 +83,43 @@ describe('auth/authenticator', function () {
     await auth.token(client, config('a'));
     assert.equal(h.vault.countRequests({ kind: 'login' }), 1, 'the oldest one was dropped');
   });
+
+  it('asks Vault whether a token lives: alive, or dead and dropped from the cache', async () => {
+    const auth = new Authenticator({ cacheSize: 10, now });
+    const lease = await auth.token(client, config());
+    assert.equal(await auth.verify(client, lease.token), 'alive');
+    assert.equal((await auth.token(client, config())).token.serial, lease.token.serial);
+    h.vault.revokeAllTokens();
+    h.vault.clearRequests();
+    // Concurrent questions about one token share one lookup.
+    assert.deepEqual(await Promise.all([auth.verify(client, lease.token), auth.verify(client, lease.token)]), ['dead', 'dead']);
+    assert.equal(h.vault.countRequests({ routePrefix: 'auth/token/lookup-self' }), 1);
+    const next = await auth.token(client, config());
+    assert.equal(next.cached, false);
+    assert.notEqual(next.token.serial, lease.token.serial);
+  });
+
+  it('shares a token across the pods of a ServiceAccount only once Vault said the auth method is kubernetes', async () => {
+    const auth = new Authenticator({ cacheSize: 10, now });
+    const podConfig = (uid: string): MountConfig => {
+      const pod = { ...POD, uid, name: `web-${uid}` };
+      const raw = h.request({ objects: [{ objectName: 'p', secretPath: 'secret/data/app', secretKey: 'password' }], pod, params: { roleName: 'shared' } });
+      return parseMountRequest({ attributes: raw.attributes!, secrets: raw.secrets!, targetPath: raw.target_path!, permission: raw.permission! });
+    };
+    const a = await auth.token(client, podConfig('uid-a'));
+    const b = await auth.token(client, podConfig('uid-b'));
+    assert.equal(b.cached, true);
+    assert.equal(b.token.serial, a.token.serial);
+    // The same role through a JWT auth mount: one token per pod.
+    h.vault.enableJwtAuth('jwt', { publicKeysPem: [h.issuer.publicKeyPem] });
+    h.vault.addJwtRole('jwt', 'shared', { boundAudiences: ['vault'], userClaim: 'sub', policies: ['web'] });
+    const defaults = { vaultAddress: h.vault.address, vaultMount: 'jwt', vaultNamespace: undefined, tls: {} };
+    const jwtClient = await pool.get(resolveConnection(config(), defaults));
+    const first = await auth.token(jwtClient, podConfig('uid-a'));
+    const second = await auth.token(jwtClient, podConfig('uid-b'));
+    assert.equal(second.cached, false);
+    assert.notEqual(second.token.identityKey, first.token.identityKey);
+    assert.equal((await auth.token(jwtClient, podConfig('uid-a'))).token.serial, first.token.serial);
+    assert.equal(h.vault.countRequests({ kind: 'login', routePrefix: 'auth/jwt/login' }), 2);
+  });
 });

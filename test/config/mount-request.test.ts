@@ -67,7 +67,8 @@ describe('config/mount-request parseMountRequest', () => {
     });
     assert.equal(cfg.targetPath, fixture.target_path);
     assert.equal(cfg.permission, 0o644);
-    assert.deepEqual(cfg.ignoredParameters, []);
+    // The fixture's PKI object carries `?ttl=24h` on a PUT, which Vault does not read: noted, not sent as if it were.
+    assert.deepEqual(cfg.ignoredParameters, ['objects[2] ("tls/tls.crt").secretPath query (Vault reads no query string on PUT: use secretArgs)']);
     assert.deepEqual(cfg.objects, [
       {
         objectName: 'db-password',

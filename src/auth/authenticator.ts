@@ -2,13 +2,12 @@
  * Pod identity + ServiceAccount JWT → Vault token, cached per Vault identity.
  *
  * The cache key holds everything that decides which identity Vault grants: the connection (address, namespace,
- * auth mount, TLS), the role, the pod's namespace and ServiceAccount, the audience — and, unless Vault said the
- * login went through Kubernetes auth, the pod the JWT is bound to. Kubernetes auth roles bind ServiceAccount names,
- * namespaces and an audience, nothing of a pod, so every pod of one ServiceAccount gets an equal token and shares
- * one. A JWT auth role can bind any claim (`bound_claims` on `/kubernetes.io/pod/uid`, a `user_claim` of the pod
- * name) and so tell pods apart: there, a token earned with one pod's JWT is never used for another pod's mount.
- * The auth method is learned from `mount_type` in Vault's login answer, per connection; until it is known, a token
- * is shared only once Vault has said "kubernetes" (SECURITY.md, "Whose token a mount uses").
+ * auth mount, TLS), the role, the pod's namespace and ServiceAccount, the audience — and the pod the JWT is bound to
+ * (or "unbound"). A JWT auth role can bind any claim (`bound_claims` on `/kubernetes.io/pod/uid`, a `user_claim` of
+ * the pod name) and so tell pods apart, and the provider cannot learn which kind of method an auth mount is: real
+ * Vault's login answer has an empty `mount_type` (Vault v1.21, test/real/suite/identity.real.ts), and `sys/auth` is
+ * not the pod's to read. So a token earned with one pod's JWT never serves another pod's mount, whatever the method:
+ * one login per pod per token lifetime, not per mount (SECURITY.md, "Whose token a mount uses").
  *
  * A token is reused until `renewFraction` of its lease has passed; concurrent mounts needing the same login share
  * one request (single-flight). Before any login the driver's token must be the pod's own (jwt-claims.ts).
@@ -25,6 +24,11 @@ export interface VaultToken {
   /** Sensitive: never log. */
   readonly token: string;
   readonly identityKey: string;
+  /**
+   * The same identity without the pod: what `credentialScope: workload` shares by. Any pod that logged in to the same
+   * role as the same ServiceAccount is one Vault authorised for what that role's policies allow.
+   */
+  readonly workloadKey: string;
   /** Unique to this token in this process: names it in other caches (leases it obtained) without holding it. */
   readonly serial: number;
   readonly obtainedAt: number;
@@ -54,16 +58,10 @@ export interface AuthenticatorOptions {
   readonly onCache?: (event: 'hit' | 'miss' | 'eviction') => void;
 }
 
-/** The auth method type whose tokens do not depend on the pod (its roles bind only ServiceAccount-level names). */
-const POD_BLIND_AUTH = 'kubernetes';
+/** Who a login speaks for, beyond the ServiceAccount: the pod the JWT is bound to, or `unbound` for an unbound token. */
+type Binding = `pod:${string}` | 'unbound';
 
-/**
- * Who a login speaks for, beyond the ServiceAccount: `shared` (Vault said Kubernetes auth, or the type is not known
- * yet and the answer will be checked), or the pod the JWT is bound to, or `unbound` for an unbound token.
- */
-type Binding = 'shared' | `pod:${string}` | 'unbound';
-
-export function identityKey(mount: MountConfig, settings: ConnectionSettings, binding: Binding = 'shared'): string {
+export function identityKey(mount: MountConfig, settings: ConnectionSettings, binding: Binding | 'workload'): string {
   return JSON.stringify([settings.key, mount.roleName, mount.pod.namespace, mount.pod.serviceAccountName, mount.audience, binding]);
 }
 
@@ -73,8 +71,6 @@ export class Authenticator {
   readonly #logins = new SingleFlight<VaultToken>();
   /** Concurrent questions about one token (is it alive?) share one lookup-self. */
   readonly #lookups = new SingleFlight<'alive' | 'dead'>();
-  /** The auth method type Vault reported at the last login, per connection (which includes the auth mount). */
-  readonly #authTypes: Lru<string>;
   readonly #options: AuthenticatorOptions;
   readonly #now: () => number;
   readonly #fraction: number;
@@ -94,13 +90,6 @@ export class Authenticator {
         if (reason !== 'deleted') options.onCache?.('eviction');
       },
     });
-    // Connection keys come from SecretProviderClasses too: bounded like the tokens.
-    this.#authTypes = new Lru<string>({
-      maxEntries: options.cacheSize,
-      maxBytes: options.cacheBytes ?? options.cacheSize * 4096,
-      sizeOf: (type) => Buffer.byteLength(type) + 64,
-      now: this.#now,
-    });
   }
 
   get cachedTokens(): number {
@@ -112,15 +101,14 @@ export class Authenticator {
    * that is not the pod's own is refused first, whatever is cached (FOREIGN_TOKEN).
    */
   async token(client: VaultClient, mount: MountConfig, signal?: AbortSignal): Promise<TokenLease> {
-    const own = this.#ownBinding(mount);
-    const key = this.#keyFor(client.settings, mount, own);
+    const key = identityKey(mount, client.settings, this.#ownBinding(mount));
     const cached = this.#cache.get(key);
     if (cached !== undefined && this.#now() < cached.refreshAt) {
       this.#options.onCache?.('hit');
       return { token: cached, cached: true };
     }
     this.#options.onCache?.('miss');
-    return { token: await this.#login(client, mount, key, own, signal), cached: false };
+    return { token: await this.#login(client, mount, key, signal), cached: false };
   }
 
   /**
@@ -154,11 +142,11 @@ export class Authenticator {
     const current = this.#cache.get(rejected.identityKey);
     if (current !== undefined && current.serial !== rejected.serial && this.#now() < current.refreshAt) return current;
     if (current?.serial === rejected.serial) this.#cache.delete(rejected.identityKey);
-    return this.#login(client, mount, rejected.identityKey, this.#ownBinding(mount), signal);
+    return this.#login(client, mount, rejected.identityKey, signal);
   }
 
   /** The binding of this mount's own login; throws FOREIGN_TOKEN for a driver token that is not the pod's. */
-  #ownBinding(mount: MountConfig): Exclude<Binding, 'shared'> {
+  #ownBinding(mount: MountConfig): Binding {
     const driverToken = mount.driverToken;
     // A token this provider requests through the TokenRequest API is bound to the pod (token-requester.ts).
     if (driverToken === undefined || driverToken.token === '') return `pod:${mount.pod.uid}`;
@@ -171,23 +159,9 @@ export class Authenticator {
     return check.token.boundPodUid === undefined ? 'unbound' : `pod:${check.token.boundPodUid}`;
   }
 
-  /** Shared across pods unless Vault has said this connection's auth method is one that can tell pods apart. */
-  #keyFor(settings: ConnectionSettings, mount: MountConfig, own: Exclude<Binding, 'shared'>): string {
-    const type = this.#authTypes.get(settings.key);
-    return identityKey(mount, settings, type === undefined || type === POD_BLIND_AUTH ? 'shared' : own);
-  }
-
-  /**
-   * One login under `key`, shared by concurrent callers. A shared login whose answer says the auth method can tell
-   * pods apart belongs to the pod that made it: it is kept under that pod's key, and a caller of another pod that
-   * joined it logs in with its own JWT instead.
-   */
-  async #login(client: VaultClient, mount: MountConfig, key: string, own: Exclude<Binding, 'shared'>, signal: AbortSignal | undefined): Promise<VaultToken> {
-    const token = await this.#logins.run(key, (shared) => this.#doLogin(client, mount, key, own, shared), signal);
-    if (token.identityKey === key) return token;
-    const ownKey = identityKey(mount, client.settings, own);
-    if (token.identityKey === ownKey) return token;
-    return this.#logins.run(ownKey, (shared) => this.#doLogin(client, mount, ownKey, own, shared), signal);
+  /** One login under `key` (which names the pod), shared by concurrent callers of that pod. */
+  #login(client: VaultClient, mount: MountConfig, key: string, signal: AbortSignal | undefined): Promise<VaultToken> {
+    return this.#logins.run(key, (shared) => this.#doLogin(client, mount, key, shared), signal);
   }
 
   async #jwt(mount: MountConfig, signal: AbortSignal | undefined): Promise<string> {
@@ -207,7 +181,6 @@ export class Authenticator {
     client: VaultClient,
     mount: MountConfig,
     key: string,
-    own: Exclude<Binding, 'shared'>,
     signal: AbortSignal | undefined,
   ): Promise<VaultToken> {
     const jwt = await this.#jwt(mount, signal);
@@ -228,22 +201,18 @@ export class Authenticator {
       throw err;
     }
     this.#options.onLogin?.('ok');
-    // No mount_type (a Vault that does not report it) counts as a method that can tell pods apart.
-    const type = login.mountType ?? '';
-    this.#authTypes.set(client.settings.key, type);
-    const sharedKey = identityKey(mount, client.settings, 'shared');
-    const finalKey = key === sharedKey && type !== POD_BLIND_AUTH ? identityKey(mount, client.settings, own) : key;
     const now = this.#now();
     const leaseMs = login.leaseDurationSeconds * 1000;
     const token: VaultToken = {
       token: login.token,
-      identityKey: finalKey,
+      identityKey: key,
+      workloadKey: identityKey(mount, client.settings, 'workload'),
       serial: this.#nextSerial++,
       obtainedAt: now,
       expiresAt: leaseMs > 0 ? now + leaseMs : Number.POSITIVE_INFINITY,
       refreshAt: leaseMs > 0 ? now + leaseMs * this.#fraction : Number.POSITIVE_INFINITY,
     };
-    this.#cache.set(finalKey, token, leaseMs > 0 ? leaseMs : undefined);
+    this.#cache.set(key, token, leaseMs > 0 ? leaseMs : undefined);
     return token;
   }
 }

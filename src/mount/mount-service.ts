@@ -186,5 +186,6 @@ interface Renewal {
 
 /** Whose answer a request's is: the pod (or its workload, when the objects ask), the identity, the request. */
 function scopeOf(config: MountConfig, token: VaultToken, group: RequestGroup): ReuseScope {
-  return { podUid: config.pod.uid, identityKey: token.identityKey, requestKey: group.key, credentialScope: group.credentialScope };
+  const identity = group.credentialScope === 'workload' ? token.workloadKey : token.identityKey;
+  return { podUid: config.pod.uid, identityKey: identity, requestKey: group.key, credentialScope: group.credentialScope };
 }

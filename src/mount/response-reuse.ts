@@ -96,7 +96,9 @@ export class ResponseReuse {
     // Keyed by the token as well as the request: a mount that has just logged in never joins a request made with
     // the token being replaced, and so never inherits its 403. A token belongs to one identity, so its serial
     // stands for the identity too.
-    const own = `${token.serial} ${holder} ${scope.requestKey}`;
+    // A workload's credential is shared by the pods of the identity, each with a token of its own (tokens are per
+    // pod: authenticator.ts), so its flight is keyed by the identity the pods share instead.
+    const own = holder === 'workload' ? `${scope.identityKey} ${holder} ${scope.requestKey}` : `${token.serial} ${holder} ${scope.requestKey}`;
     const common = `${token.serial} ${scope.requestKey}`;
     const run = (key: string): Promise<Fetched> =>
       this.#flights.run(

@@ -23,8 +23,6 @@ export interface VaultLogin {
   /** 0 means the token does not expire (Vault's answer for root-like tokens). */
   readonly leaseDurationSeconds: number;
   readonly renewable: boolean;
-  /** The auth method's type as Vault reports it (`kubernetes`, `jwt`, …); undefined when Vault does not say. */
-  readonly mountType: string | undefined;
 }
 
 export interface SecretRequest {
@@ -157,7 +155,6 @@ export class VaultClient {
       accessor: auth.accessor ?? undefined,
       leaseDurationSeconds: auth.lease_duration,
       renewable: auth.renewable ?? false,
-      mountType: parsed.data.mount_type ?? undefined,
     };
   }
 

@@ -99,7 +99,7 @@ describe('auth/authenticator', function () {
     assert.notEqual(next.token.serial, lease.token.serial);
   });
 
-  it('shares a token across the pods of a ServiceAccount only once Vault said the auth method is kubernetes', async () => {
+  it('never serves one pod with another pod\'s token, whichever the auth method (Vault does not say which it is)', async () => {
     const auth = new Authenticator({ cacheSize: 10, now });
     const podConfig = (uid: string): MountConfig => {
       const pod = { ...POD, uid, name: `web-${uid}` };
@@ -108,9 +108,10 @@ describe('auth/authenticator', function () {
     };
     const a = await auth.token(client, podConfig('uid-a'));
     const b = await auth.token(client, podConfig('uid-b'));
-    assert.equal(b.cached, true);
-    assert.equal(b.token.serial, a.token.serial);
-    // The same role through a JWT auth mount: one token per pod.
+    assert.equal(b.cached, false);
+    assert.notEqual(b.token.serial, a.token.serial);
+    assert.equal((await auth.token(client, podConfig('uid-b'))).token.serial, b.token.serial, 'each pod reuses its own');
+    // The same role through a JWT auth mount: one token per pod too.
     h.vault.enableJwtAuth('jwt', { publicKeysPem: [h.issuer.publicKeyPem] });
     h.vault.addJwtRole('jwt', 'shared', { boundAudiences: ['vault'], userClaim: 'sub', policies: ['web'] });
     const defaults = { vaultAddress: h.vault.address, vaultMount: 'jwt', vaultNamespace: undefined, tls: {} };

@@ -55,10 +55,10 @@ describe('e2e: a denial is not a revocation', function () {
     const kept = h.provider.leases.size;
     assert.equal(kept, 2, "pod 1's credential and certificate are kept");
     h.vault.clearRequests();
-    // Pod 2 of the same ServiceAccount (so the same cached token) names a path its policy denies; the driver
-    // republishes it every minute.
+    // A second volume of pod 1 (so the same cached token) names a path its policy denies; the driver republishes
+    // it every minute.
     for (let i = 0; i < 3; i++) {
-      const err = await h.client.mountError(h.request({ objects: [...STATIC, ...DENIED], pod: pod(2) }));
+      const err = await h.client.mountError(h.request({ objects: [...STATIC, ...DENIED], pod: pod(1) }));
       errors.push(err.details);
       assert.equal(err.code, status.PERMISSION_DENIED);
       assert.match(err.details, /^PERMISSION_DENIED: object "forbidden" \(Vault path private\/data\/x\): Vault denied GET .*\/v1\/private\/data\/x \(403\)/);
@@ -79,9 +79,11 @@ describe('e2e: a denial is not a revocation', function () {
   });
 
   it("concurrent denied mounts of one token ask Vault once", async () => {
+    await mount(STATIC, pod(3));
     h.vault.clearRequests();
     h.vault.injectFault({ pathPrefix: 'auth/token/lookup-self', delayMs: 200, times: 1 });
-    const errs = await Promise.all([3, 4, 5].map((n) => h.client.mountError(h.request({ objects: DENIED, pod: pod(n) }))));
+    // Three volumes of pod 3, one token between them.
+    const errs = await Promise.all([1, 2, 3].map(() => h.client.mountError(h.request({ objects: DENIED, pod: pod(3) }))));
     errors.push(...errs.map((e) => e.details));
     assert.ok(errs.every((e) => e.code === status.PERMISSION_DENIED));
     assert.equal(lookups(), 1);
@@ -95,7 +97,7 @@ describe('e2e: a denial is not a revocation', function () {
     const before = await mount([...DB, ...STATIC], pod(1));
     // Vault forgets the web ServiceAccount's token (an operator revoked it, or it expired early): its leases go too.
     const revoked = h.vault.revokedLeases().length;
-    assert.equal(h.vault.revokeTokensWithMeta('service_account_name', 'web'), 1);
+    assert.ok(h.vault.revokeTokensWithMeta('service_account_name', 'web') >= 1, 'a token per pod of web: all of them');
     assert.ok(h.vault.revokedLeases().length > revoked);
     const keptBefore = h.provider.leases.size;
     h.vault.clearRequests();
@@ -133,7 +135,7 @@ describe('e2e: a denial is not a revocation', function () {
     const kept = h.provider.leases.size;
     h.vault.clearRequests();
     h.vault.injectFault({ pathPrefix: 'auth/token/lookup-self', status: 503, times: 10 });
-    const err = await h.client.mountError(h.request({ objects: DENIED, pod: pod(2) }));
+    const err = await h.client.mountError(h.request({ objects: DENIED, pod: pod(1) }));
     errors.push(err.details);
     h.vault.clearFaults();
     assert.equal(err.code, status.UNAVAILABLE);

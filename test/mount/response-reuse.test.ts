@@ -8,7 +8,7 @@ const T0 = 1_700_000_000_000;
 
 let serials = 0;
 function token(identityKey: string, expiresAt = Number.POSITIVE_INFINITY): VaultToken {
-  return { token: `t-${identityKey}`, identityKey, serial: ++serials, obtainedAt: T0, expiresAt, refreshAt: expiresAt };
+  return { token: `t-${identityKey}`, identityKey, workloadKey: `workload-${identityKey}`, serial: ++serials, obtainedAt: T0, expiresAt, refreshAt: expiresAt };
 }
 
 const scope = (podUid: string, identityKey: string, requestKey = 'GET database/creds/web'): ReuseScope => ({ podUid, identityKey, requestKey });

@@ -244,6 +244,7 @@ export class VaultCore {
       maxTtlSeconds: result.maxTtlSeconds,
       entityId: stableUuid(ns.id, mount.accessor, result.aliasName),
     });
-    return ok({ auth: authBlock(token, this.tokens.ttlSeconds(token)), mount_type: mount.type });
+    // Real Vault (v1.21) answers a login with an empty mount_type: it does not say which kind of auth method it is.
+    return ok({ auth: authBlock(token, this.tokens.ttlSeconds(token)), mount_type: '' });
   }
 }

@@ -4,7 +4,7 @@ import { Acl } from './policy.js';
 import { NamespaceRegistry, isWithin, relativeNamespace, type Namespace } from './namespaces.js';
 import { TokenStore, type TokenEntry } from './tokens.js';
 import { LeaseManager } from './leases.js';
-import { aclDenied, badRequest, invalidToken, noHandler, ReplyError, sealed, errorReply, unsupportedOperation, unsupportedPath } from './vault-errors.js';
+import { aclDenied, badRequest, invalidToken, loginDenied, noHandler, ReplyError, sealed, errorReply, unsupportedPath } from './vault-errors.js';
 import { isReply, type AuthMountEntry, type MountEntry } from './mounts.js';
 import { authBlock } from './tokens.js';
 import { ok, stableUuid } from './util.js';
@@ -157,6 +157,12 @@ export class VaultCore {
     return path !== undefined && this.aclFor(token).allows(path, op);
   }
 
+  /** Whether the token's policies grant anything inside a mount (the access check of sys/internal/ui/mounts). */
+  hasMountAccess(token: TokenEntry, ns: Namespace, mountPath: string): boolean {
+    const path = this.aclPath(token, ns, mountPath);
+    return path !== undefined && this.aclFor(token).grantsWithin(path);
+  }
+
   capabilitiesOf(token: TokenEntry, ns: Namespace, route: string): string[] {
     const path = this.aclPath(token, ns, route);
     if (path === undefined) return ['deny'];
@@ -199,7 +205,8 @@ export class VaultCore {
     // Login paths are unauthenticated; any token sent along is ignored.
     const auth = this.findAuthMount(ns, route);
     if (auth && (auth.subPath === 'login' || auth.subPath.startsWith('login/'))) {
-      if (op !== 'update') return unsupportedOperation();
+      // Unauthenticated paths answer before the core's error wrapping: a bare message, as real Vault sends it.
+      if (op !== 'update') return errorReply(405, ['unsupported operation']);
       return this.login(ns, auth.mount, req.body, now);
     }
     const secretMount = this.findMount(ns, route);
@@ -208,7 +215,8 @@ export class VaultCore {
         ns, mount: secretMount.mount, token: undefined, now });
     }
 
-    if (!req.token) return aclDenied();
+    // No token at all is refused before any policy is looked at: real Vault sends the bare message here.
+    if (!req.token) return loginDenied();
     const token = this.tokens.lookup(req.token);
     if (!token) return invalidToken();
 

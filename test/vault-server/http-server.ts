@@ -71,9 +71,11 @@ function tokenFrom(req: http.IncomingMessage): string | undefined {
 function send(res: http.ServerResponse, reply: Reply, head: boolean): void {
   if (res.destroyed || res.headersSent) return;
   const headers: Record<string, string> = { 'cache-control': 'no-store', ...reply.headers };
-  let payload: string | undefined;
+  // Vault labels every answer of its API as JSON, a 204 without a body included.
+  if (reply.status === 204) headers['content-type'] ??= 'application/json';
+  let payload: string | Buffer | undefined;
   if (reply.body !== undefined && reply.status !== 204) {
-    if (typeof reply.body === 'string') {
+    if (typeof reply.body === 'string' || Buffer.isBuffer(reply.body)) {
       payload = reply.body;
       headers['content-type'] ??= 'text/plain; charset=utf-8';
     } else {

@@ -41,6 +41,15 @@ describe('vault-server: KV v1 and v2', () => {
     assert.deepEqual(missing.json, { errors: [] });
   });
 
+  it('KV v2: answers a LIST outside metadata/ with the invalid-path 404 and its hint, as Vault does', async () => {
+    vault.putKv('secret', 'listed', { a: '1' });
+    const res = await call(vault, 'secret/data/?list=true', { token });
+    assert.equal(res.status, 404);
+    assert.equal(res.json!['data'], null);
+    assert.match(String((res.json!['warnings'] as string[])[0]), /Invalid path for a versioned K\/V secrets engine.*'vault kv list'/);
+    assert.deepEqual(pick(await call(vault, 'secret/metadata/?list=true', { token }).then((r) => r.json), 'data', 'keys'), ['listed']);
+  });
+
   it('KV v2: returns data and metadata, keeps versions, honours ?version=N', async () => {
     assert.equal(vault.putKv('secret', 'web', { a: '1' }), 1);
     clock.advance(1000);

@@ -90,8 +90,8 @@ interface Entry {
   casRequired: boolean;
 }
 
-const INVALID_V2_PATH =
-  "Invalid path for a versioned K/V secrets engine. See the API docs for the appropriate API endpoints to use. If using the Vault CLI, use 'vault kv get' for this operation.";
+const invalidV2Path = (command: 'get' | 'list'): string =>
+  `Invalid path for a versioned K/V secrets engine. See the API docs for the appropriate API endpoints to use. If using the Vault CLI, use 'vault kv ${command}' for this operation.`;
 
 export class KvV2Engine implements SecretEngine {
   readonly type = 'kv';
@@ -181,6 +181,8 @@ export class KvV2Engine implements SecretEngine {
 
   handle(req: EngineRequest): Reply {
     const { api, key } = this.split(req.subPath);
+    // Only metadata/ lists; a LIST elsewhere (secret/data/, secret/) is the invalid-path 404, as real Vault answers.
+    if (req.op === 'list' && api !== 'metadata') return { status: 404, body: envelope({ warnings: [invalidV2Path('list')] }) };
     switch (api) {
       case 'data': return this.handleData(req, key);
       case 'metadata': return this.handleMetadata(req, key);
@@ -192,7 +194,7 @@ export class KvV2Engine implements SecretEngine {
         return noContent();
       default:
         // Vault answers a v1-style path on a v2 mount with 404 and a hint in warnings.
-        return { status: 404, body: envelope({ warnings: [INVALID_V2_PATH] }) };
+        return { status: 404, body: envelope({ warnings: [invalidV2Path('get')] }) };
     }
   }
 

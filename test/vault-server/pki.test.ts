@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
+// ./x509.js first: it loads reflect-metadata, which @peculiar/x509 needs before it is evaluated.
+import { colonHex } from './x509.js';
+import * as x509 from '@peculiar/x509';
 import { startTestVault, type TestVault } from './index.js';
 import { call, fakeClock, pick, str, type FakeClock } from './test-helpers.js';
 
@@ -23,7 +26,7 @@ describe('vault-server: PKI issue', () => {
     });
     assert.equal(res.status, 200, res.text);
     const data = res.json!['data'] as Record<string, unknown>;
-    assert.deepEqual(Object.keys(data).sort(), ['ca_chain', 'certificate', 'expiration', 'issuing_ca', 'private_key', 'private_key_type', 'serial_number']);
+    assert.deepEqual(Object.keys(data).sort(), ['authority_key_id', 'ca_chain', 'certificate', 'expiration', 'issuing_ca', 'private_key', 'private_key_type', 'serial_number']);
     assert.equal(res.json!['lease_id'], '');
     assert.equal(data['private_key_type'], 'rsa');
     assert.match(str(data['private_key']), /^-----BEGIN RSA PRIVATE KEY-----/);
@@ -90,5 +93,42 @@ describe('vault-server: PKI issue', () => {
     const res = await fetch(`${vault.address}/v1/pki/ca/pem`);
     assert.equal(res.status, 200);
     assert.match(await res.text(), /^-----BEGIN CERTIFICATE-----/);
+  });
+
+  it('serves ca (DER), ca_chain, cert/ca and cert/ca_chain without a token, typed and shaped as Vault does', async () => {
+    const issued = await call(vault, 'pki/issue/fast', { token: 'root', body: { common_name: 'k.svc' } });
+    const leaf = new x509.X509Certificate(str(pick(issued.json, 'data', 'certificate')));
+    const aki = colonHex(leaf.getExtension(x509.AuthorityKeyIdentifierExtension)!.keyId!);
+    assert.equal(pick(issued.json, 'data', 'authority_key_id'), aki);
+
+    const der = await fetch(`${vault.address}/v1/pki/ca`);
+    assert.equal(der.headers.get('content-type'), 'application/pkix-cert');
+    const issuing = new X509Certificate(Buffer.from(await der.arrayBuffer()));
+    assert.equal(issuing.fingerprint256, new X509Certificate(str(pick(issued.json, 'data', 'issuing_ca'))).fingerprint256);
+    const chain = await fetch(`${vault.address}/v1/pki/ca_chain`);
+    assert.equal(chain.headers.get('content-type'), 'application/pkix-cert');
+    assert.match(await chain.text(), /^-----BEGIN CERTIFICATE-----/);
+
+    // cert/ca is unauthenticated: a token that may read nothing of pki/ is not refused.
+    const certCa = await call(vault, 'pki/cert/ca', { token: vault.createToken({ policies: [] }) });
+    assert.equal(certCa.status, 200, certCa.text);
+    assert.deepEqual(Object.keys(certCa.json!['data'] as object).sort(), ['authority_key_id', 'certificate', 'revocation_time', 'revocation_time_rfc3339']);
+    const certChain = await call(vault, 'pki/cert/ca_chain');
+    assert.equal(certChain.status, 200, certChain.text);
+    assert.equal(typeof pick(certChain.json, 'data', 'ca_chain'), 'string');
+    assert.equal(new X509Certificate(str(pick(certChain.json, 'data', 'certificate'))).fingerprint256, issuing.fingerprint256);
+  });
+
+  it('answers an operation a served path does not take with 405, as Vault does (a GET of issue/<role>)', async () => {
+    const res = await call(vault, 'pki/issue/fast', { token: 'root' });
+    assert.equal(res.status, 405);
+    assert.deepEqual(res.json, { errors: ['1 error occurred:\n\t* unsupported operation\n\n'] });
+    assert.equal((await call(vault, 'pki/nonsense', { token: 'root' })).status, 404);
+  });
+
+  it('without a ttl starts from the system default 768h, capped at max_ttl with Vault\'s warning', async () => {
+    const res = await call(vault, 'pki/issue/fast', { token: 'root', body: { common_name: 'n.svc' } });
+    assert.equal(pick(res.json, 'data', 'expiration'), Math.floor(clock.now() / 1000) + 3600);
+    assert.deepEqual(res.json!['warnings'], ['TTL "768h0m0s" is longer than permitted maxTTL "1h0m0s", so maxTTL is being used']);
   });
 });

@@ -1,11 +1,12 @@
 // The PKI secrets engine: a generated root (and intermediate) CA, roles, and `issue/<role>` that
 // returns a real certificate and key in Vault's response shape.
 import { isIP } from 'node:net';
-import { badRequest, unsupportedPath } from './vault-errors.js';
+import { badRequest, unsupportedOperation, unsupportedPath } from './vault-errors.js';
 import { durationField, listField, ok, stringField } from './util.js';
+import { SYSTEM_MAX_TTL_SECONDS } from './tokens.js';
 import {
-  certDerBase64, certPem, colonHex, createCertificate, generateKeys, privateKeyDerBase64, privateKeyPem,
-  type Issuer, type KeyType, type PeculiarCertificate,
+  authorityKeyId, certDerBase64, certPem, colonHex, createCertificate, generateKeys, privateKeyDerBase64, privateKeyPem,
+  subjectKeyId, type Issuer, type KeyType, type PeculiarCertificate,
 } from './x509.js';
 import type { EngineRequest, SecretEngine } from './mounts.js';
 import type { Reply, RequestKind } from './types.js';
@@ -36,6 +37,18 @@ export interface PkiOptions {
 
 /** Vault backdates leaf certificates by 30 s to absorb clock skew. */
 const BACKDATE_MS = 30_000;
+
+/** Paths this engine serves (with some operation): any other operation on them is a 405, as in Vault. */
+const SERVED = /^(?:issue\/[^/]+|roles\/[^/]+|cert\/ca|cert\/ca_chain|ca|ca\/pem|ca_chain)$/;
+
+/** Go's time.Duration.String() for whole seconds, which Vault's TTL warnings print: `72h0m0s`, `10m0s`, `5s`. */
+function goDuration(seconds: number): string {
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = seconds % 60;
+  if (h > 0) return `${h}h${m}m${s}s`;
+  return m > 0 ? `${m}m${s}s` : `${s}s`;
+}
 
 function globToRegex(glob: string): RegExp {
   return new RegExp(`^${glob.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 'i');
@@ -87,14 +100,29 @@ export class PkiEngine implements SecretEngine {
   }
 
   isUnauthenticated(subPath: string): boolean {
-    return ['ca', 'ca/pem', 'ca_chain', 'cert/ca_chain'].includes(subPath);
+    return ['ca', 'ca/pem', 'ca_chain', 'cert/ca', 'cert/ca_chain'].includes(subPath);
+  }
+
+  /** The `data` of cert/ca and cert/ca_chain (Vault's unauthenticated certificate reads). */
+  private caCertData(withChain: boolean): Record<string, unknown> {
+    const ca = this.issuing.cert;
+    return {
+      authority_key_id: colonHex(authorityKeyId(ca) ?? subjectKeyId(ca) ?? ''),
+      ...(withChain ? { ca_chain: `${this.chain.map(certPem).join('\n')}\n` } : {}),
+      certificate: this.issuingCaPem,
+      revocation_time: 0,
+      revocation_time_rfc3339: '',
+    };
   }
 
   async handle(req: EngineRequest): Promise<Reply> {
     const sub = req.subPath;
     if (sub === 'ca/pem' && req.op === 'read') return { status: 200, body: `${this.issuingCaPem}\n`, headers: { 'content-type': 'application/pem-certificate-chain' } };
-    if (sub === 'ca_chain' && req.op === 'read') return { status: 200, body: `${this.chain.map(certPem).join('\n')}\n`, headers: { 'content-type': 'application/pem-certificate-chain' } };
-    if (sub === 'cert/ca' && req.op === 'read') return ok({ data: { certificate: this.issuingCaPem, revocation_time: 0 }, mount_type: 'pki' });
+    // Vault labels the PEM chain `application/pkix-cert`, and serves `ca` as DER under that type.
+    if (sub === 'ca_chain' && req.op === 'read') return { status: 200, body: `${this.chain.map(certPem).join('\n')}\n`, headers: { 'content-type': 'application/pkix-cert' } };
+    if (sub === 'ca' && req.op === 'read') return { status: 200, body: Buffer.from(this.issuing.cert.rawData), headers: { 'content-type': 'application/pkix-cert' } };
+    if (sub === 'cert/ca' && req.op === 'read') return ok({ data: this.caCertData(false) });
+    if (sub === 'cert/ca_chain' && req.op === 'read') return ok({ data: this.caCertData(true) });
     if (sub.startsWith('issue/') && (req.op === 'create' || req.op === 'update')) return this.issue(req, sub.slice('issue/'.length));
     if (sub.startsWith('roles/') && req.op === 'read') {
       const role = this.roles.get(sub.slice('roles/'.length));
@@ -102,7 +130,8 @@ export class PkiEngine implements SecretEngine {
       return ok({ data: { allowed_domains: role.allowedDomains, allow_subdomains: role.allowSubdomains, max_ttl: role.maxTtlSeconds,
         ttl: role.ttlSeconds ?? 0, key_type: role.keyType ?? 'rsa', key_bits: role.keyBits ?? (role.keyType === 'ec' ? 256 : 2048) }, mount_type: 'pki' });
     }
-    return unsupportedPath();
+    // e.g. a GET of issue/<role> (a SecretProviderClass without `method: PUT`): Vault says 405, not 404.
+    return SERVED.test(sub) ? unsupportedOperation() : unsupportedPath();
   }
 
   private nameAllowed(role: PkiRoleConfig, name: string): boolean {
@@ -142,9 +171,10 @@ export class PkiEngine implements SecretEngine {
     if (!['der', 'pem', 'pkcs8'].includes(keyFormat)) return badRequest(`unknown private_key_format: ${keyFormat}`);
 
     const warnings: string[] = [];
-    let ttl = durationField(input, 'ttl') ?? role.ttlSeconds ?? role.maxTtlSeconds;
+    // Without a ttl (asked or the role's), Vault starts from the mount's default, the system's 768h.
+    let ttl = durationField(input, 'ttl') ?? role.ttlSeconds ?? SYSTEM_MAX_TTL_SECONDS;
     if (role.maxTtlSeconds > 0 && ttl > role.maxTtlSeconds) {
-      warnings.push(`TTL "${ttl}s" is longer than permitted maxTTL "${role.maxTtlSeconds}s", so maxTTL is being used`);
+      warnings.push(`TTL "${goDuration(ttl)}" is longer than permitted maxTTL "${goDuration(role.maxTtlSeconds)}", so maxTTL is being used`);
       ttl = role.maxTtlSeconds;
     }
     const notAfter = new Date(req.now + ttl * 1000);
@@ -172,6 +202,7 @@ export class PkiEngine implements SecretEngine {
     if (format === 'pem_bundle') certificate = [keyText, certificate, certPem(this.issuing.cert)].join('\n');
     return ok({
       data: {
+        authority_key_id: colonHex(subjectKeyId(this.issuing.cert) ?? ''),
         ca_chain: this.chain.map(encodeCert),
         certificate,
         expiration: Math.floor(cert.notAfter.getTime() / 1000),

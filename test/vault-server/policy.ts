@@ -276,6 +276,20 @@ export class Acl {
     return new Set(winner.capabilities);
   }
 
+  /**
+   * True when some rule grants something at or below `prefix` (a mount path), as Vault's hasMountAccess decides who
+   * may read sys/internal/ui/mounts/<mount>: a token that can read `secret/data/x` may look up the mount `secret/`.
+   */
+  grantsWithin(prefix: string): boolean {
+    if (this.root) return true;
+    for (const p of this.patterns.values()) {
+      if (p.capabilities.size === 0 || p.capabilities.has('deny')) continue;
+      const body = p.glob ? p.pattern.slice(0, -1) : p.pattern;
+      if (body.startsWith(prefix) || (p.glob && prefix.startsWith(body))) return true;
+    }
+    return false;
+  }
+
   allows(path: string, op: Operation, needSudo = false): boolean {
     if (this.root) return true;
     const caps = this.capabilities(path);

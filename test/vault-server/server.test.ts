@@ -20,6 +20,19 @@ describe('vault-server: server basics', () => {
     }
   });
 
+  it('labels a 204 as JSON, as Vault does', async () => {
+    const vault = await startTestVault();
+    try {
+      vault.enableKv('kv', 1);
+      const res = await call(vault, 'kv/a', { token: vault.rootToken, method: 'PUT', body: { v: '1' } });
+      assert.equal(res.status, 204);
+      assert.equal(res.text, '');
+      assert.equal(res.headers.get('content-type'), 'application/json');
+    } finally {
+      await vault.close();
+    }
+  });
+
   it('bounds the request log when asked to', async () => {
     const vault = await startTestVault({ requestLogLimit: 10 });
     try {

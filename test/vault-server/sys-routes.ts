@@ -1,6 +1,6 @@
 // The sys/ API subset the provider and tests touch: health, mounts, policies, leases, namespaces.
 import { randomUUID } from 'node:crypto';
-import { aclDenied, badRequest, errorReply, notFound, unsupportedPath } from './vault-errors.js';
+import { aclDenied, badRequest, errorReply, notFound, unsupportedOperation, unsupportedPath } from './vault-errors.js';
 import { deletePolicy, enableDatabase, enableKv, enablePki, mountKey, putPolicy } from './setup.js';
 import { PolicyParseError } from './policy.js';
 import { durationField, envelope, isJsonObject, listField, noContent, ok, rfc3339, stringField } from './util.js';
@@ -27,7 +27,9 @@ function healthReply(ctx: RouteContext): Reply {
       initialized: true, sealed: sealedNow, standby: false, performance_standby: false,
       replication_performance_mode: 'disabled', replication_dr_mode: 'disabled',
       server_time_utc: Math.floor(ctx.now / 1000), version: VAULT_VERSION, enterprise: true,
-      cluster_name: CLUSTER_NAME, cluster_id: CLUSTER_ID, echo_duration_ms: 0, clock_skew_ms: 0,
+      // A sealed Vault does not know its cluster: real Vault leaves both keys out.
+      ...(sealedNow ? {} : { cluster_name: CLUSTER_NAME, cluster_id: CLUSTER_ID }),
+      echo_duration_ms: 0, clock_skew_ms: 0, replication_primary_canary_age_ms: 0,
     },
   };
 }
@@ -43,14 +45,38 @@ function sealStatus(ctx: RouteContext): Reply {
   };
 }
 
-function mountInfo(m: { type: string; accessor: string; uuid: string; description?: string; options?: Readonly<Record<string, string>> | null }): JsonObject {
+interface MountLike {
+  readonly type: string;
+  readonly accessor: string;
+  readonly uuid: string;
+  readonly description?: string;
+  readonly options?: Readonly<Record<string, string>> | null;
+  /** Mounted by Vault itself (cubbyhole/, identity/, sys/, auth token/): no options map. */
+  readonly builtin?: boolean;
+  /** An auth method: its config names the token type it issues. */
+  readonly auth?: boolean;
+}
+
+/** Plugins whose catalog entry carries a deprecation status (the core's own backends, database included, have none). */
+const CATALOGUED_PLUGINS = new Set(['kv', 'pki', 'jwt', 'kubernetes']);
+/** Request headers Vault passes through to its builtin mounts. */
+const PASSTHROUGH_HEADERS: Readonly<Record<string, readonly string[]>> = { identity: ['Authorization'], system: ['Accept'] };
+
+function mountInfo(m: MountLike): JsonObject {
+  const passthrough = PASSTHROUGH_HEADERS[m.type];
   return {
     accessor: m.accessor,
-    config: { default_lease_ttl: 0, force_no_cache: false, max_lease_ttl: 0 },
+    config: {
+      default_lease_ttl: 0, force_no_cache: false, max_lease_ttl: 0,
+      ...(passthrough === undefined ? {} : { passthrough_request_headers: passthrough }),
+      ...(m.auth === true ? { token_type: 'default-service' } : {}),
+    },
+    ...(CATALOGUED_PLUGINS.has(m.type) ? { deprecation_status: 'supported' } : {}),
     description: m.description ?? '',
     external_entropy_access: false,
     local: false,
-    options: m.options ?? null,
+    // A mount enabled through the API has an options map, empty when it was given none.
+    options: m.builtin === true ? null : (m.options ?? {}),
     plugin_version: '',
     running_plugin_version: `v${VAULT_VERSION.replace(/\+.*/, '')}+builtin`,
     running_sha256: '',
@@ -61,9 +87,9 @@ function mountInfo(m: { type: string; accessor: string; uuid: string; descriptio
 }
 
 const BUILTIN_MOUNTS = [
-  { path: 'cubbyhole/', type: 'cubbyhole', accessor: 'cubbyhole_builtin', uuid: randomUUID(), description: 'per-token private secret storage' },
-  { path: 'identity/', type: 'identity', accessor: 'identity_builtin', uuid: randomUUID(), description: 'identity store' },
-  { path: 'sys/', type: 'system', accessor: 'system_builtin', uuid: randomUUID(), description: 'system endpoints used for control, policy and debugging' },
+  { path: 'cubbyhole/', type: 'cubbyhole', accessor: 'cubbyhole_builtin', uuid: randomUUID(), description: 'per-token private secret storage', builtin: true },
+  { path: 'identity/', type: 'identity', accessor: 'identity_builtin', uuid: randomUUID(), description: 'identity store', builtin: true },
+  { path: 'sys/', type: 'system', accessor: 'system_builtin', uuid: randomUUID(), description: 'system endpoints used for control, policy and debugging', builtin: true },
 ];
 
 function mountTable(ns: Namespace): JsonObject {
@@ -75,13 +101,13 @@ function mountTable(ns: Namespace): JsonObject {
 
 function authTable(ns: Namespace): JsonObject {
   const table: JsonObject = {
-    'token/': mountInfo({ type: 'token', accessor: 'auth_token_builtin', uuid: CLUSTER_ID, description: 'token based credentials' }),
+    'token/': mountInfo({ type: 'token', accessor: 'auth_token_builtin', uuid: CLUSTER_ID, description: 'token based credentials', builtin: true, auth: true }),
   };
-  for (const m of ns.authMounts.values()) table[m.path] = mountInfo(m);
+  for (const m of ns.authMounts.values()) table[m.path] = mountInfo({ ...m, auth: true });
   return table;
 }
 
-/** Vault's legacy endpoints return the table both at the top level and under `data`. */
+/** Vault's legacy endpoints (the mount tables, a mount's read) return their answer both at the top level and under `data`. */
 function legacyTable(table: JsonObject): Reply {
   return { status: 200, body: { ...table, ...envelope({ data: table, mount_type: 'system' }) } };
 }
@@ -119,7 +145,7 @@ function leaseIdFrom(ctx: RouteContext, urlId: string): string {
 }
 
 function renew(ctx: RouteContext, urlId: string): Reply {
-  if (ctx.op !== 'update') return unsupportedPath();
+  if (ctx.op !== 'update') return unsupportedOperation();
   const leaseId = leaseIdFrom(ctx, urlId);
   if (leaseId === '') return badRequest('lease_id must be specified');
   const result = ctx.core.leases.renew(leaseId, ctx.ns.path, durationField(ctx.body, 'increment'));
@@ -128,7 +154,7 @@ function renew(ctx: RouteContext, urlId: string): Reply {
 }
 
 function revoke(ctx: RouteContext, urlId: string): Reply {
-  if (ctx.op !== 'update') return unsupportedPath();
+  if (ctx.op !== 'update') return unsupportedOperation();
   const leaseId = leaseIdFrom(ctx, urlId);
   if (leaseId === '') return badRequest('lease_id must be specified');
   ctx.core.leases.revoke(leaseId, ctx.ns.path);
@@ -137,7 +163,7 @@ function revoke(ctx: RouteContext, urlId: string): Reply {
 }
 
 function lookupLease(ctx: RouteContext): Reply {
-  if (ctx.op !== 'update') return unsupportedPath();
+  if (ctx.op !== 'update') return unsupportedOperation();
   const leaseId = stringField(ctx.body, 'lease_id');
   if (leaseId === '') return badRequest('lease_id must be specified');
   const lease = ctx.core.leases.get(leaseId, ctx.ns.path);
@@ -148,7 +174,8 @@ function lookupLease(ctx: RouteContext): Reply {
 function policyRoutes(ctx: RouteContext, name: string, legacy: boolean): Reply {
   const policies = ctx.ns.policies;
   if (name === '') {
-    if (ctx.op !== 'list' && ctx.op !== 'read') return unsupportedPath();
+    // sys/policies/acl lists only with LIST (or ?list=true); the legacy sys/policy also lists on a plain GET.
+    if (ctx.op !== 'list' && !(legacy && ctx.op === 'read')) return legacy ? unsupportedPath() : unsupportedOperation();
     const keys = ['root', ...[...policies.keys()].sort()];
     const data = legacy ? { keys, policies: keys } : { keys };
     return legacy ? { status: 200, body: { ...data, ...envelope({ data, mount_type: 'system' }) } } : ok({ data, mount_type: 'system' });
@@ -157,12 +184,17 @@ function policyRoutes(ctx: RouteContext, name: string, legacy: boolean): Reply {
     case 'read': {
       const p = policies.get(name.toLowerCase());
       if (!p) return notFound();
-      const data = legacy ? { name: p.name, rules: p.raw } : { name: p.name, policy: p.raw };
-      return ok({ data, mount_type: 'system' });
+      if (legacy) {
+        // Like the legacy mount tables, the legacy policy read puts its fields at the top level too.
+        const data = { name: p.name, rules: p.raw };
+        return { status: 200, body: { ...data, ...envelope({ data, mount_type: 'system' }) } };
+      }
+      return ok({ data: { name: p.name, policy: p.raw }, mount_type: 'system' });
     }
     case 'create':
     case 'update': {
-      const raw = stringField(ctx.body, legacy && ctx.body['rules'] !== undefined ? 'rules' : 'policy');
+      const byRules = legacy && ctx.body['rules'] !== undefined;
+      const raw = stringField(ctx.body, byRules ? 'rules' : 'policy');
       if (raw === '') return badRequest("'policy' parameter not supplied or empty");
       try {
         putPolicy(ctx.core, ctx.ns, name, raw);
@@ -170,7 +202,8 @@ function policyRoutes(ctx: RouteContext, name: string, legacy: boolean): Reply {
         const msg = err instanceof Error ? err.message : String(err);
         return badRequest(err instanceof PolicyParseError ? `failed to parse policy: ${msg}` : msg);
       }
-      return noContent();
+      // Vault takes the legacy `rules` field with a warning, which makes the answer a 200 with a body.
+      return byRules ? ok({ warnings: ["'rules' is deprecated, please use 'policy' instead"], mount_type: 'system' }) : noContent();
     }
     case 'delete':
       try {
@@ -190,14 +223,11 @@ function capabilitiesSelf(ctx: RouteContext): Reply {
   const paths = [...listField(ctx.body, 'paths'), ...listField(ctx.body, 'path')];
   if (paths.length === 0) return badRequest("missing required 'paths' parameter");
   const data: JsonObject = {};
-  const all = new Set<string>();
-  for (const p of paths) {
-    const caps = ctx.core.capabilitiesOf(token, ctx.ns, p.replace(/^\/+/, ''));
-    data[p] = caps;
-    caps.forEach((c) => all.add(c));
-  }
-  data['capabilities'] = [...all].sort();
-  return ok({ data, mount_type: 'system' });
+  for (const p of paths) data[p] = ctx.core.capabilitiesOf(token, ctx.ns, p.replace(/^\/+/, ''));
+  // `capabilities` is the pre-`paths` answer: Vault adds it only when one path was asked about.
+  if (paths.length === 1) data['capabilities'] = data[paths[0]!];
+  // As its legacy endpoints do, Vault repeats the answer at the top level.
+  return { status: 200, body: { ...data, ...envelope({ data, mount_type: 'system' }) } };
 }
 
 function namespaceRoutes(ctx: RouteContext, name: string): Reply {
@@ -229,9 +259,8 @@ function internalUiMount(ctx: RouteContext, path: string): Reply {
   const found = ctx.core.findMount(ctx.ns, path);
   const token = ctx.token;
   if (!found || !token) return aclDenied();
-  const caps = ctx.core.capabilitiesOf(token, ctx.ns, path);
-  if (caps.length === 1 && caps[0] === 'deny') return aclDenied();
   const m: MountEntry = found.mount;
+  if (!ctx.core.hasMountAccess(token, ctx.ns, m.path)) return aclDenied();
   return ok({ data: { ...mountInfo(m), path: m.path }, mount_type: 'system' });
 }
 
@@ -240,7 +269,13 @@ export async function handleSys(ctx: RouteContext): Promise<Reply> {
   if (route === 'sys/health') return healthReply(ctx);
   if (route === 'sys/seal-status') return sealStatus(ctx);
   if (route === 'sys/leader') {
-    return { status: 200, body: { ha_enabled: false, is_self: true, active_time: rfc3339(ctx.now), leader_address: '', leader_cluster_address: '', performance_standby: false } };
+    return {
+      status: 200,
+      body: {
+        ha_enabled: false, is_self: true, active_time: rfc3339(ctx.now), leader_address: '', leader_cluster_address: '', performance_standby: false,
+        performance_standby_last_remote_wal: 0,
+      },
+    };
   }
   if (route === 'sys/init') return { status: 200, body: { initialized: true } };
   if (route === 'sys/mounts' && ctx.op === 'read') return legacyTable(mountTable(ctx.ns));
@@ -252,7 +287,7 @@ export async function handleSys(ctx: RouteContext): Promise<Reply> {
       return noContent();
     }
     const m = ctx.ns.mounts.get(mountKey(path));
-    return m ? ok({ data: mountInfo(m), mount_type: 'system' }) : badRequest(`No secret engine mount at ${mountKey(path)}`);
+    return m ? legacyTable(mountInfo(m)) : badRequest(`No secret engine mount at ${mountKey(path)}`);
   }
   if (route === 'sys/auth' && ctx.op === 'read') return legacyTable(authTable(ctx.ns));
   if (route.startsWith('sys/internal/ui/mounts/') && ctx.op === 'read') return internalUiMount(ctx, route.slice('sys/internal/ui/mounts/'.length));
@@ -262,7 +297,7 @@ export async function handleSys(ctx: RouteContext): Promise<Reply> {
   if (renewMatch) return renew(ctx, renewMatch[1] ?? '');
   const prefixMatch = /^sys\/leases\/revoke-prefix\/(.+)$/.exec(route);
   if (prefixMatch) {
-    if (ctx.op !== 'update') return unsupportedPath();
+    if (ctx.op !== 'update') return unsupportedOperation();
     ctx.core.leases.revokePrefix(prefixMatch[1]!, ctx.ns.path);
     return noContent();
   }

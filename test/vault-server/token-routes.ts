@@ -1,6 +1,6 @@
 // The built-in token auth method: lookup/renew/revoke of the calling token, plus create and
 // lookup for root-style setup over HTTP.
-import { badRequest, noHandler, unsupportedPath } from './vault-errors.js';
+import { badRequest, errorReply, noHandler, unsupportedPath } from './vault-errors.js';
 import { authBlock, describeToken, SYSTEM_MAX_TTL_SECONDS } from './tokens.js';
 import { durationField, listField, noContent, ok, stringField } from './util.js';
 import type { RouteContext } from './core.js';
@@ -27,7 +27,8 @@ export function handleTokenRoutes(ctx: RouteContext): Reply {
       return noContent();
     case 'lookup': {
       const target = core.tokens.lookup(stringField(ctx.body, 'token'));
-      if (!target) return badRequest('bad token');
+      // Vault answers 403, not 400, for a token it does not know (the token store's logical.ErrPermissionDenied).
+      if (!target) return errorReply(403, ['bad token']);
       return ok({ data: describeToken(target, core.tokens.ttlSeconds(target)), mount_type: 'token' });
     }
     case 'revoke': {

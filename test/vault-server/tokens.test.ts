@@ -102,6 +102,12 @@ describe('vault-server: tokens', () => {
     assert.equal((await call(vault, 'kv/x', { token: body.auth.client_token })).status, 200);
   });
 
+  it('answers a lookup of a token it does not know with 403 "bad token", as Vault does', async () => {
+    const res = await call(vault, 'auth/token/lookup', { token: vault.rootToken, body: { token: 'hvs.nobody-issued-this' } });
+    assert.equal(res.status, 403);
+    assert.deepEqual(res.json, { errors: ['bad token'] });
+  });
+
   it('never records tokens, JWTs or bodies in the request log', () => {
     const text = JSON.stringify(vault.requests);
     assert.ok(vault.requests.length > 5);

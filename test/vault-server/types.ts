@@ -35,7 +35,7 @@ export type JsonObject = Record<string, unknown>;
 /** What a handler produces; the server turns it into an HTTP response. */
 export interface Reply {
   readonly status: number;
-  /** Serialised as JSON unless it is a string (sent as-is) or undefined (no body). */
+  /** Serialised as JSON unless it is a string or a Buffer (sent as-is) or undefined (no body). */
   readonly body?: unknown;
   readonly headers?: Readonly<Record<string, string>>;
 }

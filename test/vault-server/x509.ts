@@ -134,4 +134,14 @@ export function certDerBase64(cert: x509.X509Certificate): string {
   return Buffer.from(cert.rawData).toString('base64');
 }
 
+/** The hex key id of a certificate's subject key identifier extension, if it has one. */
+export function subjectKeyId(cert: x509.X509Certificate): string | undefined {
+  return cert.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId;
+}
+
+/** The hex key id of a certificate's authority key identifier extension, if it has one. */
+export function authorityKeyId(cert: x509.X509Certificate): string | undefined {
+  return cert.getExtension(x509.AuthorityKeyIdentifierExtension)?.keyId;
+}
+
 export type { X509Certificate as PeculiarCertificate } from '@peculiar/x509';

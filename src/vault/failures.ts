@@ -35,15 +35,20 @@ function isApiResponseError(err: unknown): err is Error & ApiResponseShape {
   return typeof response === 'object' && response !== null && typeof (response as { statusCode?: unknown }).statusCode === 'number';
 }
 
-function vaultErrors(body: unknown): string {
+/** Vault's `errors` (or `warnings`) strings, cleaned of anything token-shaped, joined for a message. */
+function vaultErrors(body: unknown, field: 'errors' | 'warnings' = 'errors'): string {
   if (typeof body !== 'object' || body === null) return '';
-  const errors = (body as { errors?: unknown }).errors;
+  const errors = (body as Record<string, unknown>)[field];
   if (!Array.isArray(errors)) return '';
   return errors
     .filter((e): e is string => typeof e === 'string')
     .map((e) => sanitizeVaultMessage(e.replace(/\s+/g, ' ').trim()))
     .filter((e) => e !== '')
     .join('; ');
+}
+
+function vaultWarning(body: unknown): string {
+  return vaultErrors(body, 'warnings');
 }
 
 const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
@@ -92,8 +97,24 @@ export function classifyFailure(err: unknown, target: RequestTarget, callerSigna
       };
     }
     if (status === 404) {
+      // Real Vault explains some 404s in `warnings` (found by the real suite's differential test). The common one,
+      // a KV v1-style path on a KV v2 mount, is a configuration mistake, not an absent secret: an optional object
+      // must not be skipped silently for it.
+      const warning = vaultWarning(err.response.body);
+      if (/Invalid path for a versioned K\/V secrets engine/i.test(warning)) {
+        return {
+          error: new ProviderError(
+            'INVALID_CONFIG',
+            `Vault says ${target.path} is not an API path of its versioned KV engine (404): KV v2 reads are <mount>/data/<path>; Vault's hint: ${warning}`,
+            withStatus,
+          ),
+          reach: 'answered',
+          transient: false,
+          retryAfterSeconds: undefined,
+        };
+      }
       return {
-        error: new ProviderError('SECRET_NOT_FOUND', `Vault has no secret at ${at(target)} (404)`, withStatus),
+        error: new ProviderError('SECRET_NOT_FOUND', `Vault has no secret at ${at(target)} (404)${warning === '' ? '' : `; Vault's hint: ${warning}`}`, withStatus),
         reach: 'answered',
         transient: false,
         retryAfterSeconds: undefined,

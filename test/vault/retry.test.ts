@@ -96,6 +96,17 @@ describe('vault/failures', () => {
     }
   });
 
+  it("turns real Vault's 404 for a KV v1-style path on a KV v2 mount into INVALID_CONFIG, and quotes other 404 hints", () => {
+    const kvHint = "Invalid path for a versioned K/V secrets engine. See the API docs for the appropriate API endpoints to use. If using the Vault CLI, use 'vault kv get' for this operation.";
+    const wrong = classifyFailure(new VaultHttpError(404, { errors: [], warnings: [kvHint] }, {}), target, undefined);
+    assert.equal(wrong.error.code, 'INVALID_CONFIG');
+    assert.match(wrong.error.message, /not an API path of its versioned KV engine \(404\): KV v2 reads are <mount>\/data\/<path>/);
+    const other = classifyFailure(new VaultHttpError(404, { errors: [], warnings: ['some hint'] }, {}), target, undefined);
+    assert.equal(other.error.code, 'SECRET_NOT_FOUND');
+    assert.match(other.error.message, /Vault's hint: some hint$/);
+    assert.equal(classifyFailure(new VaultHttpError(404, { errors: [] }, {}), target, undefined).error.message.includes('hint'), false);
+  });
+
   it('strips JWT- and token-shaped text from Vault error strings', () => {
     const jwt = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl';
     const { error } = classifyFailure(new VaultHttpError(400, { errors: [`bad jwt ${jwt} and hvs.ABCDEFGHIJKLMNOP`] }, {}), target, undefined);

@@ -131,8 +131,10 @@ export function classifyFailure(err: unknown, target: RequestTarget, callerSigna
         retryAfterSeconds: retryAfter,
       };
     }
+    // Real Vault answers 405 to a read of a write-only path, the usual slip being pki/issue without `method: PUT`.
+    const hint = status === 405 && target.method === 'GET' ? '; this path takes a write: set the object\'s method to PUT (or POST)' : '';
     return {
-      error: new ProviderError('VAULT_REQUEST_REJECTED', `Vault rejected ${at(target)} (${status})${suffix}`, withStatus),
+      error: new ProviderError('VAULT_REQUEST_REJECTED', `Vault rejected ${at(target)} (${status})${suffix}${hint}`, withStatus),
       reach: 'answered',
       transient: false,
       retryAfterSeconds: undefined,

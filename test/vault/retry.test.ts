@@ -96,6 +96,13 @@ describe('vault/failures', () => {
     }
   });
 
+  it('hints at method PUT when Vault answers 405 to a GET (real Vault does for pki/issue under a policy that allows reads)', () => {
+    const get = classifyFailure(new VaultHttpError(405, { errors: [] }, {}), target, undefined);
+    assert.match(get.error.message, /\(405\); this path takes a write: set the object's method to PUT \(or POST\)$/);
+    const put = classifyFailure(new VaultHttpError(405, { errors: [] }, {}), { ...target, method: 'PUT' }, undefined);
+    assert.doesNotMatch(put.error.message, /set the object's method/);
+  });
+
   it("turns real Vault's 404 for a KV v1-style path on a KV v2 mount into INVALID_CONFIG, and quotes other 404 hints", () => {
     const kvHint = "Invalid path for a versioned K/V secrets engine. See the API docs for the appropriate API endpoints to use. If using the Vault CLI, use 'vault kv get' for this operation.";
     const wrong = classifyFailure(new VaultHttpError(404, { errors: [], warnings: [kvHint] }, {}), target, undefined);

@@ -27,9 +27,9 @@ declare -A modules=(
   [csi-kubelet]="test/real/csi-driver:./cmd/csi-kubelet:test/real/mlog"
   [helm]="test/real/helm:helm.sh/helm/v3/cmd/helm:"
 )
-# Debian packages the suite runs: tool → "command package"; printed as tool=path like the Go tools.
+# Commands of the Debian packages installed below that the suite runs: tool → path, printed like the Go tools.
 declare -A debian=(
-  [kubectl]="kubectl kubectl"
+  [kubectl]=/usr/bin/kubectl
 )
 all=(vault driver-client kube-apiserver etcd csi-driver csi-kubelet helm kubectl)
 
@@ -65,18 +65,27 @@ check_kube_replaces() { # our go.mod must map each staging module of k8s.io/kube
   fi
 }
 
+version_ldflags() { # tool module-directory: -X flags that stamp a binary with its release, as its own build does
+  case $1 in
+    kube-apiserver)
+      # Without them /version says v0.0.0-master, and clients that compare versions (helm's kubeVersion, kubectl's
+      # skew warning) see no release.
+      local v; v=$(cd "$root/$2" && go list -m -f '{{.Version}}' k8s.io/kubernetes)
+      local minor=${v#v1.}; minor=${minor%%.*}
+      printf -- '-X k8s.io/component-base/version.gitVersion=%s -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=%s' "$v" "$minor"
+      ;;
+  esac
+}
+
 build() {
-  if [ -n "${debian[$1]:-}" ]; then
-    # shellcheck disable=SC2086
-    ensure_debian ${debian[$1]}
-    echo "$1=$(command -v "${debian[$1]%% *}")"
-    return
-  fi
+  if [ -n "${debian[$1]:-}" ]; then echo "$1=${debian[$1]}"; return; fi
   local tool=$1 spec=${modules[$1]:?unknown tool $1}
   local dir=${spec%%:*} rest=${spec#*:}
   local pkg=${rest%%:*} extra=${rest#*:}
   # shellcheck disable=SC2086
   local h; h=$(hash_of "$dir" ${extra//,/ })
+  local xflags; xflags=$(version_ldflags "$tool" "$dir")
+  [ -z "$xflags" ] || h=$(printf '%s %s' "$h" "$xflags" | sha256sum | cut -c1-16)
   local bin=$cache/$tool-$h
   if [ ! -x "$bin" ]; then
     [ "$tool" != vault ] || check_vault_replaces
@@ -86,7 +95,7 @@ build() {
       cd "$root/$dir"
       exec 9>"$cache/.$tool.lock"
       flock 9
-      [ -x "$bin" ] || { GOFLAGS=-mod=readonly go build -trimpath -ldflags='-s -w' -o "$bin.tmp" "$pkg" && mv "$bin.tmp" "$bin"; }
+      [ -x "$bin" ] || { GOFLAGS=-mod=readonly go build -trimpath -ldflags="-s -w $xflags" -o "$bin.tmp" "$pkg" && mv "$bin.tmp" "$bin"; }
     )
   fi
   echo "$tool=$bin"

@@ -74,6 +74,12 @@ version_ldflags() { # tool module-directory: -X flags that stamp a binary with i
       local minor=${v#v1.}; minor=${minor%%.*}
       printf -- '-X k8s.io/component-base/version.gitVersion=%s -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=%s' "$v" "$minor"
       ;;
+    csi-driver) # its user agent and --version
+      printf -- '-X sigs.k8s.io/secrets-store-csi-driver/pkg/version.BuildVersion=%s' "$(cd "$root/$2" && go list -m -f '{{.Version}}' sigs.k8s.io/secrets-store-csi-driver)"
+      ;;
+    helm) # `helm version` and .Capabilities.HelmVersion
+      printf -- '-X helm.sh/helm/v3/internal/version.version=%s' "$(cd "$root/$2" && go list -m -f '{{.Version}}' helm.sh/helm/v3)"
+      ;;
   esac
 }
 

@@ -9,7 +9,7 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { createPublicKey } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -70,6 +70,17 @@ export interface KubeStartOptions {
   readonly extraAudiences?: readonly string[];
   /** Extra kube-apiserver flags, e.g. a feature gate. */
   readonly apiServerFlags?: readonly string[];
+  /** Record the request body of every TokenRequest in an audit log (auditEvents() reads it). */
+  readonly auditTokenRequests?: boolean;
+}
+
+/** One kube-apiserver audit event (audit.k8s.io/v1), the fields the suite reads. */
+export interface AuditEvent {
+  readonly verb: string;
+  readonly objectRef?: { readonly resource?: string; readonly subresource?: string; readonly namespace?: string; readonly name?: string };
+  readonly user: { readonly username: string };
+  readonly requestObject?: unknown;
+  readonly responseStatus?: { readonly code?: number };
 }
 
 export const DEFAULT_ISSUER = 'https://kubernetes.default.svc.cluster.local';
@@ -168,6 +179,20 @@ export class KubeControlPlane {
       throw err;
     }
 
+    const auditFlags: string[] = [];
+    if (options.auditTokenRequests === true) {
+      const policy = await file(
+        'audit-policy.yaml',
+        stringify({
+          apiVersion: 'audit.k8s.io/v1',
+          kind: 'Policy',
+          omitStages: ['RequestReceived'],
+          // The request body of a TokenRequest holds no credential (its spec); the response, with the token, is not logged.
+          rules: [{ level: 'Request', resources: [{ group: '', resources: ['serviceaccounts/token'] }] }, { level: 'None' }],
+        }),
+      );
+      auditFlags.push(`--audit-policy-file=${policy}`, `--audit-log-path=${join(dir, 'audit.log')}`, '--audit-log-mode=blocking');
+    }
     const port = await freePort();
     const server = `https://127.0.0.1:${port}`;
     const audiences = [issuer, ...(options.extraAudiences ?? [])];
@@ -191,6 +216,7 @@ export class KubeControlPlane {
         '--service-cluster-ip-range=10.96.0.0/24',
         '--allow-privileged=true',
         '--profiling=false',
+        ...auditFlags,
         ...(options.apiServerFlags ?? []),
       ],
       { env, stdio: ['ignore', 'pipe', 'pipe'] },
@@ -295,6 +321,15 @@ export class KubeControlPlane {
       const said = [e.stdout?.trim(), e.stderr?.trim()].filter((x) => x !== undefined && x !== '').join('\n');
       throw new Error(`kubectl ${args.join(' ')}: ${said || e.message || String(err)}`, { cause: err });
     }
+  }
+
+  /** The audit events logged so far (with auditTokenRequests). */
+  async auditEvents(): Promise<AuditEvent[]> {
+    const text = await readFile(join(this.dir, 'audit.log'), 'utf8').catch(() => '');
+    return text
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as AuditEvent);
   }
 
   get apiServerLog(): string {

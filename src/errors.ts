@@ -49,6 +49,11 @@ export const ErrorCodes = [
   'WRITE_FAILED',
   /** A local file named by the configuration (CA, client certificate, HMAC key) cannot be read. */
   'LOCAL_FILE_ERROR',
+  /**
+   * The Kubernetes API refused or failed a call the provider itself needs (the HMAC Secret): missing RBAC (403),
+   * an API server error or timeout. Not INTERNAL: nothing is wrong with the provider, the operator fixes it.
+   */
+  'KUBERNETES_API_ERROR',
   /** The provider is shutting down and takes no new mounts; the driver retries. */
   'SHUTTING_DOWN',
   /** A bug or an unexpected failure. */
@@ -74,6 +79,7 @@ const grpcByCode: Readonly<Record<ErrorCode, GrpcStatus>> = {
   MOUNT_TOO_LARGE: GrpcStatus.RESOURCE_EXHAUSTED,
   WRITE_FAILED: GrpcStatus.INTERNAL,
   LOCAL_FILE_ERROR: GrpcStatus.FAILED_PRECONDITION,
+  KUBERNETES_API_ERROR: GrpcStatus.FAILED_PRECONDITION,
   SHUTTING_DOWN: GrpcStatus.UNAVAILABLE,
   INTERNAL: GrpcStatus.INTERNAL,
 };

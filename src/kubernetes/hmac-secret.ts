@@ -134,8 +134,9 @@ export class KubeSecretHmacKeySource implements HmacKeySource {
 
   #apiError(action: 'read' | 'create', failure: ApiFailure, err: unknown): ProviderError {
     const hint = failure.httpStatus === 403 ? ` (the provider's ServiceAccount needs get and create on secrets in ${this.#namespace})` : '';
+    // Found by the real suite against a real API server: a missing RBAC rule was reported as INTERNAL ("a bug").
     return new ProviderError(
-      'INTERNAL',
+      'KUBERNETES_API_ERROR',
       `cannot ${action} the HMAC key ${this.description}: ${failure.detail}${hint}`,
       { parameter: 'hmac-secret-name', ...(failure.httpStatus === undefined ? {} : { httpStatus: failure.httpStatus }) },
       safeCause(err),

@@ -121,7 +121,7 @@ describe('KubeSecretHmacKeySource', () => {
     const keys = source();
 
     const err = await rejection(keys.getKey());
-    assert.equal(err.code, 'INTERNAL');
+    assert.equal(err.code, 'KUBERNETES_API_ERROR');
     assert.equal(err.context.httpStatus, 503);
     assert.match(err.message, /cannot read the HMAC key Kubernetes Secret csi\/vault-csi-provider-hmac-key/);
 
@@ -136,7 +136,7 @@ describe('KubeSecretHmacKeySource', () => {
   it('explains a 403 as missing RBAC on secrets', async () => {
     api.failNext('secretGet', { status: 403, message: 'secrets "vault-csi-provider-hmac-key" is forbidden' });
     const err = await rejection(source().getKey());
-    assert.equal(err.code, 'INTERNAL');
+    assert.equal(err.code, 'KUBERNETES_API_ERROR');
     assert.match(err.message, /403 Forbidden/);
     assert.match(err.message, /needs get and create on secrets in csi/);
   });
@@ -145,7 +145,7 @@ describe('KubeSecretHmacKeySource', () => {
     const candidate = Buffer.alloc(32, 5);
     api.failNext('secretCreate', { status: 422, message: 'admission webhook denied the request' });
     const err = await rejection(source({ randomBytes: () => candidate }).getKey());
-    assert.equal(err.code, 'INTERNAL');
+    assert.equal(err.code, 'KUBERNETES_API_ERROR');
     assert.match(err.message, /cannot create the HMAC key/);
     assert.ok(!err.message.includes(candidate.toString('base64')));
     assert.equal(api.getSecret(NAMESPACE, NAME), undefined);
@@ -156,7 +156,7 @@ describe('KubeSecretHmacKeySource', () => {
     api.delayMs = 1_000;
     const keys = source({ timeoutMs: 50 });
     const err = await rejection(keys.getKey());
-    assert.equal(err.code, 'INTERNAL');
+    assert.equal(err.code, 'KUBERNETES_API_ERROR');
     assert.match(err.message, /did not answer in time/);
 
     api.delayMs = 0;

@@ -10,7 +10,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { kubeToolPath } from './kube.js';
+import { toolPath } from './tools.js';
 import { Child, freePort, until } from './processes.js';
 
 /** What the kubelet knows of the pod whose volume it publishes. */
@@ -95,8 +95,8 @@ export class RealCsiDriver {
   }
 
   static async start(options: CsiDriverOptions): Promise<RealCsiDriver> {
-    const driverBin = kubeToolPath('csi-driver');
-    const kubeletBin = kubeToolPath('csi-kubelet');
+    const driverBin = toolPath('csi-driver');
+    const kubeletBin = toolPath('csi-kubelet');
     const dir = await mkdtemp(join(tmpdir(), 'vcp-real-csi-'));
     const socket = join(dir, 'csi.sock');
     const nodeName = options.nodeName ?? 'node1';

@@ -17,29 +17,9 @@ import { Agent, request } from 'undici';
 import { stringify } from 'yaml';
 import { certPem, createCertificate, generateKeys, privateKeyPem, type Issuer } from '../../vault-server/x509.js';
 import { Child, freePort, until } from './processes.js';
+import { toolPath } from './tools.js';
 
 const execFileAsync = promisify(execFile);
-const BUILD_TOOLS = new URL('../../../scripts/real/build-tools.sh', import.meta.url).pathname;
-
-/** The real suite's Kubernetes-side tools (scripts/real/build-tools.sh). */
-export type KubeTool = 'kube-apiserver' | 'etcd' | 'kubectl' | 'csi-driver' | 'csi-kubelet' | 'helm';
-
-const toolPaths = new Map<string, string>();
-
-/** The path of one of the control plane's binaries, built (or found in the cache) by build-tools.sh. */
-export function kubeToolPath(tool: KubeTool): string {
-  const known = toolPaths.get(tool);
-  if (known !== undefined) return known;
-  const out = execFileSync('bash', [BUILD_TOOLS, tool], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  for (const line of out.split('\n')) {
-    const eq = line.indexOf('=');
-    if (eq > 0) toolPaths.set(line.slice(0, eq), line.slice(eq + 1));
-  }
-  const built = toolPaths.get(tool);
-  if (built === undefined) throw new Error(`build-tools.sh printed no path for ${tool}`);
-  return built;
-}
-
 const REPO = new URL('../../../', import.meta.url).pathname;
 
 /** The directory of a module the real suite's Go modules require, in the module cache (e.g. the driver's CRDs). */
@@ -108,8 +88,8 @@ export class KubeControlPlane {
   }
 
   static async start(options: KubeStartOptions = {}): Promise<KubeControlPlane> {
-    const etcdBin = kubeToolPath('etcd');
-    const apiServerBin = kubeToolPath('kube-apiserver');
+    const etcdBin = toolPath('etcd');
+    const apiServerBin = toolPath('kube-apiserver');
     const dir = await mkdtemp(join(tmpdir(), 'vcp-real-kube-'));
     const issuer = options.issuer ?? DEFAULT_ISSUER;
     const file = async (name: string, contents: string, mode = 0o600): Promise<string> => {
@@ -304,7 +284,7 @@ export class KubeControlPlane {
 
   /** kubectl as the admin (or with another kubeconfig); resolves with stdout, rejects with stderr in the message. */
   async kubectl(args: readonly string[], options: { kubeconfig?: string; input?: string } = {}): Promise<string> {
-    const kubectl = kubeToolPath('kubectl');
+    const kubectl = toolPath('kubectl');
     const child = execFileAsync(kubectl, ['--kubeconfig', options.kubeconfig ?? this.adminKubeconfig, ...args], {
       env: { PATH: process.env['PATH'] ?? '', HOME: this.dir },
       maxBuffer: 16 * 1024 * 1024,

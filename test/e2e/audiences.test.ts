@@ -15,7 +15,7 @@ describe('e2e: audience lists and --audience', function () {
   /** A request whose tokens map holds one token per audience given. */
   function withTokens(audiences: readonly string[], params: Record<string, string> = {}): MountRequest {
     const base = h.request({ objects: OBJECTS, params, jwt: null });
-    const attributes = JSON.parse(base.attributes) as Record<string, string>;
+    const attributes = JSON.parse(base.attributes ?? '{}') as Record<string, string>;
     const tokens: Record<string, { token: string; expirationTimestamp: string }> = {};
     for (const a of audiences) tokens[a] = { token: h.jwtFor(POD, a), expirationTimestamp: new Date(Date.now() + 600_000).toISOString() };
     attributes['csi.storage.k8s.io/serviceAccount.tokens'] = JSON.stringify(tokens);

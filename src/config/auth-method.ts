@@ -66,8 +66,11 @@ function certificatePair(secrets: ReadonlyMap<string, unknown>): { certificate: 
   return { certificate, key };
 }
 
-/** Vault's userpass names: lower-cased by Vault; no '/' (it is a path segment) and no control characters. */
-const USERNAME = /^[^/\s\x00-\x1f\x7f]{1,256}$/;
+/** Vault's userpass names: lower-cased by Vault; no '/' (it is a path segment), no whitespace or control characters. */
+function validUsername(name: string): boolean {
+  if (name.length > 256 || name.includes('/') || /\s/.test(name)) return false;
+  return [...name].every((c) => c.charCodeAt(0) > 0x1f && c.charCodeAt(0) !== 0x7f);
+}
 
 export function parseAuthMethod(attrs: ReadonlyMap<string, string>, secrets: ReadonlyMap<string, unknown>): AuthConfig {
   const raw = attrs.get('vaultAuthMethod');
@@ -87,7 +90,7 @@ export function parseAuthMethod(attrs: ReadonlyMap<string, string>, secrets: Rea
     case 'userpass': {
       const username = attrs.get('vaultUsername');
       if (username === undefined || username === '') throw invalid('vaultUsername', 'vaultAuthMethod "userpass" needs vaultUsername');
-      if (!USERNAME.test(username)) throw invalid('vaultUsername', 'vaultUsername must be one path segment: no "/", spaces or control characters');
+      if (!validUsername(username)) throw invalid('vaultUsername', 'vaultUsername must be one path segment: no "/", spaces or control characters');
       return { method: 'userpass', username, password: credential(secrets, 'userpass', CREDENTIAL_KEYS.userpass) };
     }
     case 'cert':

@@ -33,7 +33,7 @@ describe('auth/login-request: one pure builder per method', () => {
     assert.equal(cases[1]!.got.describe, 'approle');
   });
 
-  it('parses vaultAuthMethod and never lets a credential print', async () => {
+  it('parses vaultAuthMethod and never lets a credential print', () => {
     const parsed = parseAuthMethod(attrs({ vaultAuthMethod: 'approle', vaultRoleID: 'role-id-x' }), new Map([['secretId', 'sid-value-y']]));
     const printed = `${JSON.stringify(parsed)} ${inspect(parsed)} ${String((parsed as { secretId: Sensitive }).secretId)}`;
     assert.ok(!printed.includes('role-id-x') && !printed.includes('sid-value-y'), printed);

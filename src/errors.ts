@@ -25,7 +25,14 @@ export const ErrorCodes = [
    * no ServiceAccount token at all. Refused before any login (DESIGN.md §5).
    */
   'FOREIGN_TOKEN',
-  /** Vault refused the login (bad role, bound names, audience, expired JWT). */
+  /**
+   * vaultAuthMethod approle, userpass or cert, and the volume's nodePublishSecretRef Secret lacks the key that
+   * method reads (secretId, password, tls.crt and tls.key), or the volume has no nodePublishSecretRef at all.
+   */
+  'CREDENTIALS_MISSING',
+  /** The nodePublishSecretRef's tls.crt / tls.key are not a PEM certificate and its unencrypted private key. */
+  'CREDENTIALS_INVALID',
+  /** Vault refused the login (bad role, bound names, audience, expired JWT, wrong secret ID or password). */
   'AUTH_FAILED',
   /** Vault answered 403 on a read and the token is alive (its policy says no), or again after one fresh login. */
   'PERMISSION_DENIED',
@@ -67,6 +74,8 @@ const grpcByCode: Readonly<Record<ErrorCode, GrpcStatus>> = {
   PARAMETER_NOT_ALLOWED: GrpcStatus.PERMISSION_DENIED,
   TOKEN_UNAVAILABLE: GrpcStatus.UNAUTHENTICATED,
   FOREIGN_TOKEN: GrpcStatus.PERMISSION_DENIED,
+  CREDENTIALS_MISSING: GrpcStatus.FAILED_PRECONDITION,
+  CREDENTIALS_INVALID: GrpcStatus.FAILED_PRECONDITION,
   AUTH_FAILED: GrpcStatus.PERMISSION_DENIED,
   PERMISSION_DENIED: GrpcStatus.PERMISSION_DENIED,
   SECRET_NOT_FOUND: GrpcStatus.NOT_FOUND,

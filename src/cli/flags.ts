@@ -113,6 +113,7 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'vault-request-timeout', kind: 'string', valueName: 'duration', defaultText: DEFAULT_REQUEST_TIMEOUT, help: 'Deadline of one request to Vault, as a Go duration (30s, 1m, 1m30s).' },
   { name: 'vault-addr', kind: 'string', valueName: 'url', help: `Default Vault address. Environment: VAULT_ADDR. Without either: ${DEFAULT_VAULT_ADDRESS}.` },
   { name: 'vault-mount', kind: 'string', valueName: 'path', defaultText: 'kubernetes', help: 'Default auth mount used to log in (a Kubernetes or JWT auth method).' },
+  { name: 'audience', kind: 'string', valueName: 'audiences', defaultText: 'vault', help: 'Default audience of the ServiceAccount token that logs in, for a SecretProviderClass without an audience parameter: one audience or a comma-separated list in order of preference (the first the driver delivered a token for is used).' },
   { name: 'vault-namespace', kind: 'string', valueName: 'namespace', help: 'Default Vault namespace. Environment: VAULT_NAMESPACE.' },
   { name: 'vault-tls-ca-cert', kind: 'string', valueName: 'path', help: 'PEM CA certificate file to trust for Vault; preferred over -vault-tls-ca-directory. Environment: VAULT_CACERT.' },
   { name: 'vault-tls-ca-directory', kind: 'string', valueName: 'path', help: 'Directory of PEM CA certificates to trust for Vault. Environment: VAULT_CAPATH.' },
@@ -266,11 +267,18 @@ function defaultsFrom(values: Parsed, env: Env, usage: string): ProviderDefaults
     );
   }
 
+  // hashicorp/vault-csi-provider#366: the operator's default audience (list) a SecretProviderClass may override.
+  const audience = values.get('audience');
+  if (audience !== undefined && audience.split(',').some((a) => a.trim() === '')) {
+    throw new UsageError('-audience must be an audience or a comma-separated list of audiences, without empty entries', usage);
+  }
+
   return {
     vaultAddress,
     vaultMount: mount,
     vaultNamespace: stringSetting(values, 'vault-namespace', env, 'VAULT_NAMESPACE'),
     tls,
+    ...(audience === undefined ? {} : { audience }),
   };
 }
 

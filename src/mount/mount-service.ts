@@ -83,7 +83,7 @@ export class MountService {
 
   /** Parse only: lets the server log who is asking even when the mount later fails. */
   parse(request: RawMountRequest): MountConfig {
-    return parseMountRequest(request);
+    return parseMountRequest(request, { audience: this.#options.defaults.audience });
   }
 
   async mount(config: MountConfig, signal?: AbortSignal): Promise<MountResult> {
@@ -101,7 +101,7 @@ export class MountService {
     const renewal: Renewal = {};
     const concurrency = this.#options.readConcurrency ?? 16;
     await mapLimit(groups, concurrency, async (group) => {
-      const kept = this.#reuse.reused(scopeOf(config, lease.token, group));
+      const kept = this.#reuse.reused(scopeOf(lease.holder, lease.token, group));
       if (kept !== undefined) keptRequests.add(group.key);
       responses.set(group.key, kept ?? (await readOrAbsent(group.objects, () => this.#read(client, config, group, lease, renewal, signal))));
     });
@@ -109,8 +109,8 @@ export class MountService {
     // before the 403 came back) is fetched anew with the new token, so the pod never gets a revoked credential.
     const renewed = renewal.token;
     if (renewed !== undefined) {
-      const stale = groups.filter((g) => keptRequests.has(g.key) && !this.#reuse.holds(scopeOf(config, lease.token, g)));
-      const fresh: TokenLease = { token: renewed, cached: false };
+      const stale = groups.filter((g) => keptRequests.has(g.key) && !this.#reuse.holds(scopeOf(lease.holder, lease.token, g)));
+      const fresh: TokenLease = { token: renewed, cached: false, holder: lease.holder };
       await mapLimit(stale, concurrency, async (group) => {
         keptRequests.delete(group.key);
         responses.set(group.key, await readOrAbsent(group.objects, () => this.#read(client, config, group, fresh, renewal, signal)));
@@ -159,7 +159,7 @@ export class MountService {
     const request = group.request;
     // Concurrent mounts that may share the answer share one request; a lease or certificate is kept for its holder.
     const send = (token: VaultToken): Promise<SecretResponse> =>
-      this.#reuse.fetch(scopeOf(config, token, group), token, obj.method, (shared) => client.request(token.token, request, shared), signal);
+      this.#reuse.fetch(scopeOf(lease.holder, token, group), token, obj.method, (shared) => client.request(token.token, request, shared), signal);
     try {
       try {
         return await send(lease.token);
@@ -184,8 +184,11 @@ interface Renewal {
   token?: VaultToken;
 }
 
-/** Whose answer a request's is: the pod (or its workload, when the objects ask), the identity, the request. */
-function scopeOf(config: MountConfig, token: VaultToken, group: RequestGroup): ReuseScope {
+/**
+ * Whose answer a request's is: the pod (or its workload, when the objects ask), the identity, the request. The pod
+ * is the token lease's holder, '' for a caller that is no pod (the sync controller): then nothing is kept per pod.
+ */
+function scopeOf(holder: string, token: VaultToken, group: RequestGroup): ReuseScope {
   const identity = group.credentialScope === 'workload' ? token.workloadKey : token.identityKey;
-  return { podUid: config.pod.uid, identityKey: identity, requestKey: group.key, credentialScope: group.credentialScope };
+  return { podUid: holder, identityKey: identity, requestKey: group.key, credentialScope: group.credentialScope };
 }

@@ -43,8 +43,12 @@ export class VaultClientPool {
 
   async #create(settings: ConnectionSettings): Promise<VaultClient> {
     const tls = await loadTlsMaterial(settings.tls, this.#options.tlsFiles ?? nodeTlsFileReader);
-    const transport = new UndiciTransport({ tls, requestTimeoutMs: this.#options.requestTimeoutMs });
-    return new VaultClient(settings, transport, this.#options.client ?? {});
+    const requestTimeoutMs = this.#options.requestTimeoutMs;
+    const transport = new UndiciTransport({ tls, requestTimeoutMs });
+    // A cert-auth login presents the pod author's certificate on a connection of its own (one per login).
+    const certificateTransport = (client: { readonly cert: string; readonly key: string }): UndiciTransport =>
+      new UndiciTransport({ tls: { ...tls, cert: client.cert, key: client.key }, requestTimeoutMs, connections: 1 });
+    return new VaultClient(settings, transport, { ...this.#options.client, certificateTransport });
   }
 
   async close(): Promise<void> {

@@ -5,7 +5,8 @@
  * `client.token`, and a client-level namespace overwrites per-request headers, and both fall back to VAULT_TOKEN /
  * VAULT_NAMESPACE from the environment. The client below pins `token`, `namespace` and `pathPrefix` to empty, so
  * every request carries exactly the token and namespace we give it, and one pod's token can never ride along on
- * another pod's request. Login always names its mount point (without one node-vault posts to `/v1/auth//login`).
+ * another pod's request. Logins are plain requests to the path their builder names (node-vault's kubernetesLogin
+ * without a mount point posts to `/v1/auth//login`).
  */
 import nodeVault from './node-vault.js';
 import type NodeVault from 'node-vault';
@@ -23,6 +24,21 @@ export interface VaultLogin {
   /** 0 means the token does not expire (Vault's answer for root-like tokens). */
   readonly leaseDurationSeconds: number;
   readonly renewable: boolean;
+}
+
+/**
+ * One login as an auth method's builder made it (src/auth/login-request.ts): sent as `POST /v1/<path>` with the
+ * body, over a connection of its own that presents `clientCertificate` when there is one.
+ */
+export interface LoginRequest {
+  /** Under `/v1/`, e.g. `auth/approle/login`. */
+  readonly path: string;
+  /** Sensitive: never log. */
+  readonly body: Readonly<Record<string, string>>;
+  /** PEM client certificate and key (cert auth). Sensitive: never log. */
+  readonly clientCertificate?: { readonly cert: string; readonly key: string };
+  /** For messages: the method, and the role or user when it is no secret. */
+  readonly describe: string;
 }
 
 export interface SecretRequest {
@@ -47,6 +63,11 @@ export interface VaultClientOptions {
   readonly sleep?: Sleep;
   readonly onRequest?: (event: VaultRequestEvent) => void;
   readonly onRetry?: (failure: ClassifiedFailure, attempt: number, delayMs: number) => void;
+  /**
+   * A transport like this client's, whose connections present this client certificate: for a cert-auth login,
+   * which must not share connections (or their TLS identity) with anything else. Without it cert logins fail.
+   */
+  readonly certificateTransport?: (clientCertificate: { readonly cert: string; readonly key: string }) => UndiciTransport;
 }
 
 const SAFE_METHODS = new Set(['GET', 'LIST', 'HEAD']);
@@ -54,6 +75,21 @@ const SAFE_METHODS = new Set(['GET', 'LIST', 'HEAD']);
 /** node-vault's debug hook: what it would print holds request bodies (JWTs, secretArgs) and response codes only. */
 function silentDebug(): void {}
 const MOUNT_PATH = /^[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*$/;
+
+/**
+ * node-vault over `transport`, with the fields that would let one request's token or namespace ride along on
+ * another pinned empty. node-vault logs every request body (a login's JWT or password included) through `debug`
+ * when DEBUG names it, and an operator chasing a problem sets DEBUG=*: its hook is documented for exactly this, and
+ * ours says nothing. pathPrefix falls back to VAULT_PREFIX from the environment; it must not bend our paths.
+ */
+function pinnedNodeVault(address: string, transport: UndiciTransport): NodeVault.client {
+  const vault = nodeVault({ endpoint: address, apiVersion: 'v1', 'request-promise': transport, debug: silentDebug });
+  for (const field of ['token', 'namespace', 'pathPrefix'] as const) {
+    const pinned = field === 'pathPrefix' ? '' : undefined;
+    Object.defineProperty(vault, field, { get: () => pinned, set: () => undefined, configurable: false });
+  }
+  return vault;
+}
 
 export class VaultClient {
   readonly settings: ConnectionSettings;
@@ -69,14 +105,7 @@ export class VaultClient {
     this.#retry = options.retry ?? defaultRetryPolicy;
     this.#sleep = options.sleep ?? timerSleep;
     this.#options = options;
-    // node-vault logs every request body (the login's JWT included) through `debug` when DEBUG names it, and an
-    // operator chasing a problem sets DEBUG=*. Its hook is documented for exactly this: ours says nothing.
-    this.#vault = nodeVault({ endpoint: settings.address, apiVersion: 'v1', 'request-promise': transport, debug: silentDebug });
-    // pathPrefix falls back to VAULT_PREFIX from the environment; it must not bend our paths.
-    for (const field of ['token', 'namespace', 'pathPrefix'] as const) {
-      const pinned = field === 'pathPrefix' ? '' : undefined;
-      Object.defineProperty(this.#vault, field, { get: () => pinned, set: () => undefined, configurable: false });
-    }
+    this.#vault = pinnedNodeVault(settings.address, transport);
   }
 
   #headers(token: string | undefined): Record<string, string> {
@@ -124,24 +153,41 @@ export class VaultClient {
     );
   }
 
-  /** `POST /v1/auth/<mount>/login {role, jwt}`; works for kubernetes and jwt auth mounts alike. */
-  async login(role: string, jwt: string, signal?: AbortSignal): Promise<VaultLogin> {
+  /**
+   * Sends one login (any auth method's) to `POST /v1/<request.path>`. A login with a client certificate goes over
+   * a transport of its own, closed once Vault has answered: its TLS identity is that one login's.
+   */
+  async sendLogin(request: LoginRequest, signal?: AbortSignal): Promise<VaultLogin> {
     const mount = this.settings.authMount;
-    const target: RequestTarget = { address: this.settings.address, path: `/v1/auth/${mount}/login`, method: 'POST' };
+    const target: RequestTarget = { address: this.settings.address, path: `/v1/${request.path}`, method: 'POST' };
     if (!MOUNT_PATH.test(mount)) {
       throw new ProviderError('INVALID_CONFIG', `auth mount path "${mount}" has characters Vault paths do not use`, {
         parameter: 'vaultAuthMountPath',
       });
     }
-    // A login creates a token but changes nothing else, so it is retried like a read.
-    const raw: unknown = await this.#exchange('login', target, (f) => f.transient, signal, () =>
-      this.#vault.kubernetesLogin({
-        role,
-        jwt,
-        mount_point: mount,
-        requestOptions: { headers: this.#headers(undefined), signal },
-      }) as Promise<unknown>,
-    );
+    let vault = this.#vault;
+    let own: UndiciTransport | undefined;
+    if (request.clientCertificate !== undefined) {
+      if (!this.settings.address.startsWith('https:')) {
+        throw new ProviderError('INVALID_CONFIG', `cert auth presents a client certificate, which needs an https:// Vault address, not ${this.settings.address}`, {
+          parameter: 'vaultAddress',
+          vaultAddress: this.settings.address,
+        });
+      }
+      const factory = this.#options.certificateTransport;
+      if (factory === undefined) throw new ProviderError('INTERNAL', 'this Vault client cannot make client-certificate connections');
+      own = factory(request.clientCertificate);
+      vault = pinnedNodeVault(this.settings.address, own);
+    }
+    let raw: unknown;
+    try {
+      // A login creates a token but changes nothing else, so it is retried like a read.
+      raw = await this.#exchange('login', target, (f) => f.transient, signal, () =>
+        vault.request({ path: `/${request.path}`, method: 'POST', headers: this.#headers(undefined), signal, json: request.body }) as Promise<unknown>,
+      );
+    } finally {
+      if (own !== undefined) void own.close().catch(() => undefined);
+    }
     const parsed = loginResponseSchema.safeParse(raw);
     if (!parsed.success) {
       throw new ProviderError('BAD_VAULT_RESPONSE', `Vault's login answer from ${target.address}${target.path} has no usable auth block`, {

@@ -356,3 +356,13 @@ describe('cli/flags parseFlags', () => {
     );
   });
 });
+
+describe('cli/flags: --audience', () => {
+  it('sets the default audience list and refuses empty entries', () => {
+    const parsed = parseFlags(['--audience=vault-prod,vault'], {});
+    assert.equal(parsed.kind === 'run' ? parsed.settings.defaults.audience : undefined, 'vault-prod,vault');
+    const plain = parseFlags([], {});
+    assert.equal(plain.kind === 'run' ? plain.settings.defaults.audience : 'x', undefined);
+    assert.throws(() => parseFlags(['--audience=a,,b'], {}), /-audience must be an audience or a comma-separated list/);
+  });
+});

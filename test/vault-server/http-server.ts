@@ -3,6 +3,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
+import { X509Certificate } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { defaultFaultBody, type FaultInjector, type FaultSpec } from './faults.js';
 import { redactQuery, type RequestLog } from './request-log.js';
@@ -88,6 +89,21 @@ function send(res: http.ServerResponse, reply: Reply, head: boolean): void {
   res.end(head ? undefined : payload);
 }
 
+/** The TLS side of a request for cert auth: the client's certificate chain (leaf first), or none. */
+function tlsOf(req: http.IncomingMessage): { tls?: { clientCertificates: X509Certificate[] } } {
+  const socket = req.socket;
+  if (!(socket instanceof tls.TLSSocket)) return {};
+  const chain: X509Certificate[] = [];
+  let peer: tls.DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
+  const seen = new Set<string>();
+  while (peer !== undefined && peer.raw !== undefined && !seen.has(peer.fingerprint256)) {
+    seen.add(peer.fingerprint256);
+    chain.push(new X509Certificate(peer.raw));
+    peer = peer.issuerCertificate;
+  }
+  return { tls: { clientCertificates: chain } };
+}
+
 export interface RunningServer {
   readonly address: string;
   readonly host: string;
@@ -155,7 +171,7 @@ export async function listen(options: ListenOptions, core: VaultCore, faults: Fa
         send(res, { status: 404, body: { errors: [] } }, method === 'HEAD');
         return;
       }
-      const reply = await core.handle({ method, rawRoute, query: url.searchParams, headerNamespace, token, body });
+      const reply = await core.handle({ method, rawRoute, query: url.searchParams, headerNamespace, token, body, ...tlsOf(req) });
       send(res, reply, method === 'HEAD');
     } catch (err: unknown) {
       if (err instanceof BodyError) {

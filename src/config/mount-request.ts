@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { ProviderError } from '../errors.js';
 import { objectsMemo } from './objects-cache.js';
 import { parseGoBool } from './go-syntax.js';
+import { canonicalParameters } from './parameter-spellings.js';
 import type { DriverToken, MountConfig, TlsParameters, TlsParametersDraft } from './types.js';
 
 export interface MountRequestInput {
@@ -206,7 +207,9 @@ function tlsParameters(attrs: ReadonlyMap<string, string>): TlsParameters {
 
 /** Validate one MountRequest. Throws ProviderError INVALID_CONFIG only; see the module comment about secrecy. */
 export function parseMountRequest(req: MountRequestInput): MountConfig {
-  const attrs = parseAttributes(req.attributes);
+  // OpenBao's spellings (baoAddress, openbaoNamespace, …) become the reference's; two spellings of one setting are
+  // refused (parameter-spellings.ts).
+  const attrs = canonicalParameters(parseAttributes(req.attributes));
   const secrets = parseSecrets(req.secrets);
 
   if (req.targetPath === '') throw invalid('targetPath', 'the mount request has no target path');

@@ -61,7 +61,7 @@ describe('config/parameter-spellings', () => {
           for (const [a, b] of [['x', 'y'], ['same', 'same'], ['', 'y']]) {
             // Both orders of the attributes' JSON give the same message.
             for (const params of [{ [names[i]!]: a!, [names[j]!]: b! }, { [names[j]!]: b!, [names[i]!]: a! }]) {
-              const base = group[0]![1] === 'roleName' ? {} : { roleName: 'web' };
+              const base: Record<string, string> = group[0]![1] === 'roleName' ? {} : { roleName: 'web' };
               const err = thrown(() => parseMountRequest(input({ ...base, ...params })));
               assert.equal(err.code, 'INVALID_CONFIG');
               assert.equal(err.message, `set only one of ${names[i]} and ${names[j]} (they name the same setting)`);

@@ -78,6 +78,16 @@ describe('e2e: as the OpenBao provider (openbao.sock, bao* parameters)', functio
     assert.equal(h.vault.countRequests({ namespace: '' }), 0, 'nothing in the root namespace');
   });
 
+  it('holds bao* parameters to the same trust policy as vault* ones', async () => {
+    h.vault.clearRequests();
+    for (const params of [{ baoAddress: 'http://127.0.0.1:1' }, { openbaoSkipTLSVerify: 'true' }, { baoCACertPath: '/etc/passwd' }]) {
+      const err = await h.client.mountError(baoRequest({ baoRoleName: 'web', ...params }));
+      assert.equal(err.code, status.PERMISSION_DENIED, JSON.stringify(params));
+      assert.match(err.details, /^PARAMETER_NOT_ALLOWED: /);
+    }
+    assert.equal(h.vault.requests.length, 0, 'the JWT went nowhere');
+  });
+
   it('refuses two spellings of one parameter before asking Vault anything, and keeps serving', async () => {
     h.vault.clearRequests();
     const cases: Array<[Record<string, string>, string]> = [

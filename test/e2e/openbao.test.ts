@@ -80,7 +80,8 @@ describe('e2e: as the OpenBao provider (openbao.sock, bao* parameters)', functio
 
   it('holds bao* parameters to the same trust policy as vault* ones', async () => {
     h.vault.clearRequests();
-    for (const params of [{ baoAddress: 'http://127.0.0.1:1' }, { openbaoSkipTLSVerify: 'true' }, { baoCACertPath: '/etc/passwd' }]) {
+    const cases: ReadonlyArray<Record<string, string>> = [{ baoAddress: 'http://127.0.0.1:1' }, { openbaoSkipTLSVerify: 'true' }, { baoCACertPath: '/etc/passwd' }];
+    for (const params of cases) {
       const err = await h.client.mountError(baoRequest({ baoRoleName: 'web', ...params }));
       assert.equal(err.code, status.PERMISSION_DENIED, JSON.stringify(params));
       assert.match(err.details, /^PARAMETER_NOT_ALLOWED: /);

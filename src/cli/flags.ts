@@ -4,13 +4,16 @@
  * The flag names, defaults and syntax are the reference's (Go's `flag` package: `-name value`, `-name=value`,
  * `--name=value`, `--name value`; booleans take `--name` or `--name=false` but never a separate value), so a
  * DaemonSet written for hashicorp/vault-csi-provider starts this provider unchanged. Environment variables are the
- * ones Vault's Go client reads; flags win over them. Pure: argv and env come in, nothing is read or printed here.
+ * ones Vault's Go client reads; flags win over them. The OpenBao provider's `-openbao-*` flags and `BAO_*` variables
+ * are read as their `-vault-*` / `VAULT_*` counterparts (openbao-flags.ts). Pure: argv and env come in, nothing is
+ * read or printed here.
  */
 import { normaliseVaultAddress } from '../config/connection.js';
 import { parseGoBool, parseGoDurationMs, parseGoInt } from '../config/go-syntax.js';
 import type { ProviderDefaults, TlsParameters, TlsParametersDraft } from '../config/types.js';
 import type { TrustSettings } from '../config/policy.js';
 import { parseTrustFlags } from './trust-flags.js';
+import { OPENBAO_FLAGS, SpellingConflict, foldOpenBaoEnv, foldOpenBaoFlags } from './openbao-flags.js';
 
 import { LogLevels, type LogLevel } from '../observability/logger.js';
 
@@ -125,12 +128,19 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'allowed-tls-directories', kind: 'string', valueName: 'dirs', help: 'Comma-separated absolute directories from which a SecretProviderClass or pod may name TLS files (vaultCACertPath, vaultCADirectory, vaultTLSClientCertPath, vaultTLSClientKeyPath); symlinks are resolved first. Default: none, beyond the -vault-tls-* files themselves.' },
   { name: 'allow-skip-tls-verify', kind: 'bool', help: 'Let a SecretProviderClass or pod set vaultSkipTLSVerify=true (refused otherwise).' },
 ];
-const FLAG_BY_NAME: ReadonlyMap<string, FlagSpec> = new Map(FLAGS.map((f) => [f.name, f]));
+/** The OpenBao provider's spellings of the -vault-* flags (openbao-flags.ts): the same kind, default and value. */
+const OPENBAO_FLAG_SPECS: readonly FlagSpec[] = OPENBAO_FLAGS.map(([openbao, ours]) => {
+  const spec = FLAGS.find((f) => f.name === ours);
+  if (spec === undefined) throw new Error(`no flag -${ours} for -${openbao}`);
+  return { ...spec, name: openbao, help: `The OpenBao provider's spelling of -${ours}; give only one of the two.` };
+});
+const ALL_FLAGS: readonly FlagSpec[] = [...FLAGS, ...OPENBAO_FLAG_SPECS];
+const FLAG_BY_NAME: ReadonlyMap<string, FlagSpec> = new Map(ALL_FLAGS.map((f) => [f.name, f]));
 
 /** The usage text: one entry per flag, in the layout of Go's flag.PrintDefaults. */
 export function usageText(program = 'vault-csi-provider'): string {
   const lines = [`Usage of ${program}:`];
-  for (const f of [...FLAGS].sort((a, b) => a.name.localeCompare(b.name))) {
+  for (const f of [...ALL_FLAGS].sort((a, b) => a.name.localeCompare(b.name))) {
     lines.push(f.kind === 'bool' ? `  -${f.name}` : `  -${f.name} ${f.valueName ?? 'value'}`);
     lines.push(`    \t${f.help}${f.defaultText === undefined ? '' : ` (default ${JSON.stringify(f.defaultText)})`}`);
   }
@@ -286,10 +296,20 @@ function defaultsFrom(values: Parsed, env: Env, usage: string): ProviderDefaults
  * Parse the command line (without the node and script entries) over the environment. Throws UsageError for
  * anything we cannot run with; the caller prints its message and exits with status 2, as Go programs do.
  */
-export function parseFlags(argv: readonly string[], env: Env): FlagsResult {
+export function parseFlags(argv: readonly string[], givenEnv: Env): FlagsResult {
   const usage = usageText();
-  const values = scan(argv, usage);
-  if (values === 'help') return { kind: 'help', usage };
+  const scanned = scan(argv, usage);
+  if (scanned === 'help') return { kind: 'help', usage };
+  // The OpenBao provider's -openbao-* flags and BAO_* variables become ours; both spellings of one is an error.
+  const openBao = <T>(fold: () => T): T => {
+    try {
+      return fold();
+    } catch (err: unknown) {
+      if (err instanceof SpellingConflict) throw new UsageError(err.message, usage);
+      throw err;
+    }
+  };
+  const values = openBao(() => foldOpenBaoFlags(scanned));
 
   const output = values.get('output') ?? 'json';
   // The reference accepts an empty -output as its default.
@@ -299,6 +319,7 @@ export function parseFlags(argv: readonly string[], env: Env): FlagsResult {
   }
   // -version needs nothing else to be valid, so a broken environment cannot hide the version.
   if (values.get('version') === 'true') return { kind: 'version', format: format as VersionFormat };
+  const env = openBao(() => foldOpenBaoEnv(givenEnv));
 
   const endpoint = values.get('endpoint') ?? '/tmp/vault.sock';
   if (endpoint === '') throw new UsageError('-endpoint must not be empty', usage);

@@ -11,6 +11,7 @@ import { ProviderError } from '../errors.js';
 import { objectsMemo } from './objects-cache.js';
 import { parseGoBool } from './go-syntax.js';
 import { AUTH_METHOD_PARAMETERS, parseAuthMethod } from './auth-method.js';
+import { canonicalParameters } from './parameter-spellings.js';
 import { usesPodToken, type DriverToken, type MountConfig, type TlsParameters, type TlsParametersDraft } from './types.js';
 
 export interface MountRequestInput {
@@ -240,7 +241,9 @@ function tlsParameters(attrs: ReadonlyMap<string, string>): TlsParameters {
  * the credentials of the other auth methods; see the module comment about secrecy.
  */
 export function parseMountRequest(req: MountRequestInput, defaults: MountRequestDefaults = {}): MountConfig {
-  const attrs = parseAttributes(req.attributes);
+  // OpenBao's spellings (baoAddress, openbaoNamespace, …) become the reference's; two spellings of one setting are
+  // refused (parameter-spellings.ts).
+  const attrs = canonicalParameters(parseAttributes(req.attributes));
   const secrets = parseSecrets(req.secrets);
 
   if (req.targetPath === '') throw invalid('targetPath', 'the mount request has no target path');

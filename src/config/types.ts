@@ -54,6 +54,11 @@ export interface ObjectConfig {
   readonly inputOnly?: boolean;
   /** Absent means `pod`. */
   readonly credentialScope?: CredentialScope;
+  /**
+   * Vault Enterprise namespace of this object's read, relative to the mount's (vaultNamespace): without leading or
+   * trailing slashes, never empty (config/secret-namespace.ts). Absent: the mount's namespace.
+   */
+  readonly secretNamespace?: string;
 }
 
 export interface PodInfo {

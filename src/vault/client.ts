@@ -12,6 +12,7 @@ import nodeVault from './node-vault.js';
 import type NodeVault from 'node-vault';
 import { ProviderError } from '../errors.js';
 import type { ConnectionSettings } from '../config/types.js';
+import { requestNamespace } from '../config/secret-namespace.js';
 import { classifyFailure, type ClassifiedFailure, type RequestTarget } from './failures.js';
 import { defaultRetryPolicy, timerSleep, withRetries, type RetryPolicy, type Sleep } from './retry.js';
 import { loginResponseSchema, secretResponseSchema, type SecretResponse } from './responses.js';
@@ -48,6 +49,8 @@ export interface SecretRequest {
   /** Without the `?`; '' for none. */
   readonly query: string;
   readonly body: Readonly<Record<string, unknown>> | undefined;
+  /** The object's secretNamespace, relative to the connection's namespace; absent: the connection's namespace. */
+  readonly namespace?: string;
 }
 
 /** What the client reports about each HTTP exchange, for metrics and request counting. */
@@ -108,12 +111,12 @@ export class VaultClient {
     this.#vault = pinnedNodeVault(settings.address, transport);
   }
 
-  #headers(token: string | undefined): Record<string, string> {
+  /** Logins and lookups go to the connection's namespace; a read may name a namespace below it (secretNamespace). */
+  #headers(token: string | undefined, secretNamespace?: string): Record<string, string> {
     const headers: Record<string, string> = {};
     if (token !== undefined) headers['X-Vault-Token'] = token;
-    if (this.settings.namespace !== undefined && this.settings.namespace !== '') {
-      headers['X-Vault-Namespace'] = this.settings.namespace;
-    }
+    const namespace = requestNamespace(this.settings.namespace, secretNamespace);
+    if (namespace !== undefined && namespace !== '') headers['X-Vault-Namespace'] = namespace;
     return headers;
   }
 
@@ -219,11 +222,23 @@ export class VaultClient {
 
   /** Any secret request: GET for KV and dynamic secrets, PUT/POST with a body for PKI issue and the like. */
   async request(token: string, request: SecretRequest, signal?: AbortSignal): Promise<SecretResponse> {
+    if (request.namespace === undefined) return this.#request(token, request, signal);
+    try {
+      return await this.#request(token, request, signal);
+    } catch (err: unknown) {
+      // A read in an object's own namespace: say which, since the path alone names a secret in every namespace.
+      if (!(err instanceof ProviderError)) throw err;
+      const namespace = requestNamespace(this.settings.namespace, request.namespace) ?? '';
+      throw new ProviderError(err.code, `${err.message} (Vault namespace ${JSON.stringify(namespace)})`, err.context, { cause: err.cause });
+    }
+  }
+
+  async #request(token: string, request: SecretRequest, signal: AbortSignal | undefined): Promise<SecretResponse> {
     // Vault's Go client (and so the reference) sends LIST as `GET ?list=true`; proxies and Node's HTTP parser
     // refuse the custom verb.
     if (request.method === 'LIST') {
       const query = request.query === '' ? 'list=true' : `${request.query}&list=true`;
-      return this.request(token, { ...request, method: 'GET', query }, signal);
+      return this.#request(token, { ...request, method: 'GET', query }, signal);
     }
     const pathAndQuery = request.query === '' ? request.requestPath : `${request.requestPath}?${request.query}`;
     const target: RequestTarget = { address: this.settings.address, path: pathAndQuery, method: request.method };
@@ -240,7 +255,7 @@ export class VaultClient {
         this.#vault.request({
           path: nodeVaultPath,
           method: request.method,
-          headers: this.#headers(token),
+          headers: this.#headers(token, request.namespace),
           signal,
           ...(request.body === undefined ? {} : { json: request.body }),
         }) as Promise<unknown>,

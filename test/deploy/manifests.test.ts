@@ -157,7 +157,7 @@ describe('deploy and examples: manifests', function () {
   it('knows the type of every document in deploy/ and examples/', () => {
     assert.ok(files.length >= 15, `found ${files.length} YAML files`);
     assert.deepEqual(classified.unknown, []);
-    assert.deepEqual(renderings.map((r) => rel(r.dir)), ['deploy/base', 'deploy/overlays/external-vault-tls', 'deploy/overlays/non-root', 'deploy/overlays/vault-namespace']);
+    assert.deepEqual(renderings.map((r) => rel(r.dir)), ['deploy/base', 'deploy/overlays/external-vault-tls', 'deploy/overlays/non-root', 'deploy/overlays/openbao', 'deploy/overlays/vault-namespace']);
   });
 
   it('passes the Kubernetes schemas (kubernetes-models), files and kustomize renderings alike', async () => {
@@ -192,7 +192,8 @@ describe('deploy and examples: manifests', function () {
         const pod = podSpec(ds);
         const container = provider(ds);
         const settings = settingsOf(container);
-        assert.equal(settings.endpoint, '/provider/vault.sock', rel(dir));
+        // `spec.provider: vault` finds vault.sock; the openbao overlay serves `spec.provider: openbao`.
+        assert.equal(settings.endpoint, rel(dir) === 'deploy/overlays/openbao' ? '/provider/openbao.sock' : '/provider/vault.sock', rel(dir));
         const mount = container.volumeMounts?.find((m) => m.mountPath === '/provider');
         const volume = pod.volumes?.find((v) => v.name === mount?.name);
         assert.equal(volume?.hostPath?.path, '/var/run/secrets-store-csi-providers', rel(dir));
@@ -247,6 +248,10 @@ describe('deploy and examples: manifests', function () {
       assert.match(container('deploy/overlays/external-vault-tls').image ?? '', /^registry\.example\.com\/platform\/vault-csi-provider-ts:0\.1\.0$/);
 
       assert.equal(settingsOf(container('deploy/overlays/vault-namespace')).defaults.vaultNamespace, 'team-a');
+
+      const bao = settingsOf(container('deploy/overlays/openbao'));
+      assert.equal(bao.defaults.vaultAddress, 'http://openbao.openbao.svc:8200');
+      assert.deepEqual({ ...bao, endpoint: base.endpoint, defaults: { ...bao.defaults, vaultAddress: base.defaults.vaultAddress } }, base, 'only the socket and the address change');
 
       const nonRoot = only(by('deploy/overlays/non-root'), 'DaemonSet');
       const context = provider(nonRoot).securityContext;

@@ -76,7 +76,8 @@ export class Harness {
     };
     const logger = createLogger(this.settings.logLevel, { write: (line: string) => void this.logs.push(line) });
     this.provider = await startProvider(this.settings, logger, { hmacKey: fixedHmacKey(), env: {}, ...overrides });
-    this.client = new DriverClient(this.socketPath);
+    // The endpoint the provider was given (socketPath unless the test names another, such as openbao.sock).
+    this.client = new DriverClient(this.settings.endpoint);
   }
 
   async stopProvider(): Promise<void> {

@@ -38,6 +38,8 @@ export interface WorldOptions {
   readonly providerFlags?: readonly string[];
   /** Start the provider against this address instead of the plain listener. */
   readonly providerVaultAddress?: (vault: RealVault) => string;
+  /** Serve as this provider (`openbao`: openbao.sock, `-openbao-addr`); default vault. */
+  readonly providerName?: 'vault' | 'openbao';
 }
 
 export interface MountOptions {
@@ -50,6 +52,10 @@ export interface MountOptions {
   readonly secrets?: Readonly<Record<string, string>> | null;
   readonly target?: string;
   readonly timeoutMs?: number;
+  /** The SecretProviderClass's `spec.provider` (which socket the driver dials); default vault. */
+  readonly provider?: string;
+  /** Attributes to leave out, e.g. roleName when a test spells it baoRoleName. */
+  readonly omit?: readonly string[];
 }
 
 export interface Mounted extends DriverAnswer {
@@ -76,7 +82,7 @@ export class World {
     if (options.postgres === true) w.postgres = await Postgres.start();
     await w.configureVault();
     const address = options.providerVaultAddress?.(w.vault) ?? w.vault.address;
-    w.provider = await RealSuiteProvider.start(address, options.providerFlags ?? []);
+    w.provider = await RealSuiteProvider.start(address, options.providerFlags ?? [], options.providerName ?? 'vault');
     w.driver = new RealDriverClient(w.provider.socketDir);
     return w;
   }
@@ -175,7 +181,14 @@ export class World {
     if (jwt !== null) {
       attributes['csi.storage.k8s.io/serviceAccount.tokens'] = JSON.stringify({ [audience]: { token: jwt, expirationTimestamp: new Date(Date.now() + 600_000).toISOString() } });
     }
-    return { attributes, secrets: options.secrets ?? null, targetPath: target, ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }) };
+    for (const key of options.omit ?? []) delete attributes[key];
+    return {
+      attributes,
+      secrets: options.secrets ?? null,
+      targetPath: target,
+      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+      ...(options.provider === undefined ? {} : { provider: options.provider }),
+    };
   }
 
   /** A fresh target directory, as the driver's tmpfs mount point would be. */

@@ -89,7 +89,7 @@ export const DEFAULT_LEASE_CACHE_SIZE = 5000;
  */
 export const DEFAULT_LEASE_CACHE_BYTES = 8 * 1024 * 1024;
 
-interface FlagSpec {
+export interface FlagSpec {
   readonly name: string;
   readonly kind: 'string' | 'bool';
   /** Shown in the usage text after the name, for non-boolean flags. */
@@ -98,7 +98,8 @@ interface FlagSpec {
   readonly help: string;
 }
 
-const FLAGS: readonly FlagSpec[] = [
+/** Every flag the binary accepts; the Helm chart has a value for each daemon flag (test/deploy/helm-chart.test.ts). */
+export const FLAGS: readonly FlagSpec[] = [
   { name: 'endpoint', kind: 'string', valueName: 'path', defaultText: '/tmp/vault.sock', help: 'Unix socket on which the secrets-store CSI driver reaches this provider.' },
   { name: 'debug', kind: 'bool', help: 'Deprecated: same as -log-level=debug (an explicit -log-level wins).' },
   { name: 'log-level', kind: 'string', valueName: 'level', defaultText: 'info', help: `Log level: ${LogLevels.join(', ')}.` },

@@ -125,6 +125,7 @@ flags:
   lease-cache-max-bytes: 16777216
   lease-reuse-fraction: "1/2"
   vault-mount: jwt
+  audience: "vault,https://kubernetes.default.svc"
   vault-request-timeout: 1m
   write-files: true
   allowed-vault-addresses: "https://vault-a.example.com:8200,https://vault-b.example.com:8200"
@@ -157,6 +158,7 @@ extraVolumeMounts:
 
 const CUSTOM_ARGS = [
   '--allowed-vault-addresses=https://vault-a.example.com:8200,https://vault-b.example.com:8200',
+  '--audience=vault,https://kubernetes.default.svc',
   '--cache-size=2000',
   '--endpoint=/provider/vault.sock',
   '--health-addr=:9090',
@@ -257,6 +259,7 @@ describe('real helm: the chart against deploy/base and the real API server', fun
     assert.equal(parsed.settings.requestTimeoutMs, 60_000);
     assert.equal(parsed.settings.healthAddr, ':9090');
     assert.equal(parsed.settings.defaults.vaultMount, 'jwt');
+    assert.equal(parsed.settings.defaults.audience, 'vault,https://kubernetes.default.svc');
     assert.equal(parsed.settings.defaults.vaultNamespace, 'team-a');
     assert.equal(parsed.settings.defaults.tls.caCertPath, '/vault/tls/ca.crt');
     assert.equal(c.image, 'registry.example.com/platform/vault-csi-provider-ts:0.1.1');

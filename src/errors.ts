@@ -58,7 +58,8 @@ export const ErrorCodes = [
   'LOCAL_FILE_ERROR',
   /**
    * The Kubernetes API refused or failed a call the provider itself needs (the HMAC Secret): missing RBAC (403),
-   * an API server error or timeout. Not INTERNAL: nothing is wrong with the provider, the operator fixes it.
+   * an API server error or timeout. Not INTERNAL: nothing is wrong with the provider, the operator fixes it, and the
+   * message says how; the failure is not kept, so the next mount asks the API server again.
    */
   'KUBERNETES_API_ERROR',
   /** The provider is shutting down and takes no new mounts; the driver retries. */

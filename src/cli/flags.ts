@@ -40,6 +40,11 @@ export interface ProviderSettings {
   readonly auditLogFile?: string;
   /** Deadline of one HTTP request to Vault, in milliseconds. */
   readonly requestTimeoutMs: number;
+  /**
+   * A mount's time budget when its caller sets no deadline (default DEFAULT_MOUNT_TIME_BUDGET_MS). No flag: the
+   * driver always passes the kubelet's deadline; tests shorten it.
+   */
+  readonly mountTimeBudgetMs?: number;
   /** Share of a lease's or certificate's lifetime during which a pod gets the same one again (default 2/3). */
   readonly leaseReuseFraction?: number;
   /** Bounds of the in-memory cache of leased responses (entries; bytes of response JSON). */

@@ -156,6 +156,7 @@ export async function startProvider(settings: ProviderSettings, logger: Logger, 
         mounts,
         logger: logger.child({ component: 'server' }),
         accepting: () => server.state === 'serving',
+        ...(settings.mountTimeBudgetMs === undefined ? {} : { defaultTimeBudgetMs: settings.mountTimeBudgetMs }),
         onMountStart: () => {
           inflight++;
           metrics.mountStarted();

@@ -3,7 +3,8 @@
  * file set → (optionally) the atomic writer. All-or-nothing: any failing object fails the mount and no file is
  * returned or written.
  */
-import { ProviderError, toProviderError } from '../errors.js';
+import { abortReason, ProviderError, toProviderError } from '../errors.js';
+import { describeBudget, expiredBudget, TimeBudgetExpired } from '../admission/time-budget.js';
 import type { ConnectionSettings, MountConfig, ProviderDefaults } from '../config/types.js';
 import { parseMountRequest } from '../config/mount-request.js';
 import { TrustBoundary } from './trust-boundary.js';
@@ -93,7 +94,9 @@ export class MountService {
     const hmacKeyPromise = this.#options.hmacKey.getKey();
     // A rejection here must not go unhandled while the reads run; it is awaited below.
     hmacKeyPromise.catch(() => undefined);
-    const lease = await this.#options.auth.token(client, config, signal);
+    const lease = await this.#options.auth.token(client, config, signal).catch((err: unknown) => {
+      throw duringLogin(err, config, client);
+    });
 
     const groups = groupByRequest(config.objects);
     const responses = new Map<string, ReadOutcome>();
@@ -117,7 +120,7 @@ export class MountService {
       });
     }
 
-    const key = await hmacKeyPromise;
+    const key = await this.#hmacKey(hmacKeyPromise, signal);
     // In the SecretProviderClass's order, whatever order the requests finished in.
     const assembled = assembleObjects(config, responses, key);
     const { files, inputs } = assembled;
@@ -138,6 +141,25 @@ export class MountService {
       reused: keptRequests.size,
       wroteFiles: writer !== undefined,
     };
+  }
+
+  /**
+   * The HMAC key, or the mount's failure once its signal aborts: the key's first load (the Kubernetes API) is shared
+   * by every mount and bounded by its own timeouts, but one mount must still answer within its own time budget.
+   */
+  async #hmacKey(loading: Promise<Buffer>, signal: AbortSignal | undefined): Promise<Buffer> {
+    if (signal === undefined) return loading;
+    try {
+      return await untilAborted(loading, signal);
+    } catch (err: unknown) {
+      const expired = expiredBudget(signal);
+      if (expired === undefined || err !== expired) throw err;
+      throw new ProviderError(
+        'KUBERNETES_API_ERROR',
+        `the HMAC key (${this.#options.hmacKey.description}) was not loaded within the mount's time budget of ${describeBudget(expired.budget)}; the next mount tries again`,
+        { parameter: 'hmac-secret-name' },
+      );
+    }
   }
 
   /**
@@ -174,7 +196,7 @@ export class MountService {
         return await send(renewed);
       }
     } catch (err: unknown) {
-      throw toProviderError(err).forObject(obj.objectName, obj.secretPath);
+      throw toProviderError(budgetAnswer(err, client, `${request.method} ${request.requestPath}`)).forObject(obj.objectName, obj.secretPath);
     }
   }
 }
@@ -191,4 +213,50 @@ interface Renewal {
 function scopeOf(holder: string, token: VaultToken, group: RequestGroup): ReuseScope {
   const identity = group.credentialScope === 'workload' ? token.workloadKey : token.identityKey;
   return { podUid: holder, identityKey: identity, requestKey: group.key, credentialScope: group.credentialScope };
+}
+
+/** `promise`, or a rejection with the signal's reason as soon as it aborts (the promise runs on regardless). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(abortReason(signal));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(abortReason(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  });
+}
+
+/**
+ * A mount whose budget ran out while it waited for a request it shares with other mounts (single-flight) gets the
+ * budget's bare error, since the request itself goes on for the others: said here with the Vault address and the
+ * request, as the Vault client says it for a request of the mount's own.
+ */
+function budgetAnswer(err: unknown, client: VaultClient, what: string): unknown {
+  if (!(err instanceof TimeBudgetExpired)) return err;
+  const address = client.settings.address;
+  return new ProviderError(
+    'VAULT_UNAVAILABLE',
+    `no successful answer from Vault at ${address} to ${what} within the mount's time budget of ${describeBudget(err.budget)}; the driver retries the mount`,
+    { vaultAddress: address },
+  );
+}
+
+/**
+ * A login that could not reach Vault in time fails every object of the mount: its message names them, so the pod's
+ * events say what the pod was waiting for.
+ */
+function duringLogin(err: unknown, config: MountConfig, client: VaultClient): unknown {
+  const answered = budgetAnswer(err, client, `the login (role "${config.roleName}", auth mount "${client.settings.authMount}")`);
+  if (!(answered instanceof ProviderError) || answered.code !== 'VAULT_UNAVAILABLE' || answered.context.objectName !== undefined) return answered;
+  const names = config.objects.map((o) => `"${o.objectName}"`);
+  const shown = names.length > 5 ? `${names.slice(0, 5).join(', ')} and ${names.length - 5} more` : names.join(', ');
+  return new ProviderError(answered.code, `logging in for object${names.length === 1 ? '' : 's'} ${shown}: ${answered.message}`, answered.context, { cause: answered.cause });
 }

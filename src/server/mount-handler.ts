@@ -13,6 +13,7 @@ import type { VersionRequest__Output } from '../generated/v1alpha1/VersionReques
 import type { VersionResponse } from '../generated/v1alpha1/VersionResponse.js';
 import type { Logger } from '../observability/logger.js';
 import { RUNTIME_NAME, VERSION } from '../version.js';
+import { mountTimeBudget, TimeBudgetExpired } from '../admission/time-budget.js';
 
 export interface MountOutcome {
   readonly result: 'ok' | ErrorCode;
@@ -32,6 +33,10 @@ export interface HandlerOptions {
   readonly accepting: () => boolean;
   readonly onMountStart?: () => void;
   readonly onMountEnd?: (outcome: MountOutcome) => void;
+  /** The mount's time budget when the caller sets no deadline (admission/time-budget.ts; default under 2 minutes). */
+  readonly defaultTimeBudgetMs?: number;
+  /** The clock the time budget is computed on (default Date.now, the clock of gRPC deadlines). */
+  readonly now?: () => number;
 }
 
 function statusError(error: ProviderError): Partial<ServiceError> {
@@ -63,14 +68,14 @@ export function createMountHandler(options: HandlerOptions) {
     call.once('cancelled', onCancel);
     const deadline = call.getDeadline();
     const deadlineMs = deadline instanceof Date ? deadline.getTime() : Number(deadline);
-    let timer: NodeJS.Timeout | undefined;
-    if (Number.isFinite(deadlineMs)) {
-      timer = setTimeout(() => abort.abort(new Error('deadline exceeded')), Math.max(0, deadlineMs - Date.now()));
-      timer.unref();
-    }
+    // The mount answers by itself a margin before the caller's deadline (or after the default budget), naming what
+    // it was waiting for, rather than letting the deadline expire with no word of Vault or the object.
+    const budget = mountTimeBudget((options.now ?? Date.now)(), deadlineMs, options.defaultTimeBudgetMs);
+    const timer: NodeJS.Timeout = setTimeout(() => abort.abort(new TimeBudgetExpired(budget)), budget.budgetMs);
+    timer.unref();
     let config: MountConfig | undefined;
     const finish = (outcome: Omit<MountOutcome, 'durationMs'>, extra: Record<string, unknown>): void => {
-      if (timer !== undefined) clearTimeout(timer);
+      clearTimeout(timer);
       call.removeListener('cancelled', onCancel);
       const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
       options.onMountEnd?.({ ...outcome, durationMs, ...(config === undefined ? {} : { config }) });

@@ -3,6 +3,7 @@
  * Every message names the Vault address and path; none quotes a request or response body.
  */
 import { errnoCode, ProviderError, sanitizeVaultMessage } from '../errors.js';
+import { describeBudget, expiredBudget } from '../admission/time-budget.js';
 import { BodyTooLargeError } from '../http/undici.js';
 import { NonJsonResponseError, ResponseTooDeepError, VaultConnectError } from './transport.js';
 
@@ -71,6 +72,21 @@ function at(target: RequestTarget): string {
 
 export function classifyFailure(err: unknown, target: RequestTarget, callerSignal: AbortSignal | undefined): ClassifiedFailure {
   const ctx = { vaultAddress: target.address, vaultPath: target.path };
+  // First: a request cut short because the mount's time budget ran out fails with that, whatever the cut made of it
+  // (the budget's own error, an abort), so the caller hears in time which Vault and which request were too slow.
+  const expired = expiredBudget(callerSignal);
+  if (expired !== undefined) {
+    return {
+      error: new ProviderError(
+        'VAULT_UNAVAILABLE',
+        `no successful answer from Vault to ${at(target)} within the mount's time budget of ${describeBudget(expired.budget)}; the driver retries the mount`,
+        ctx,
+      ),
+      reach: 'unknown',
+      transient: false,
+      retryAfterSeconds: undefined,
+    };
+  }
   if (err instanceof ProviderError) return { error: err, reach: 'unknown', transient: false, retryAfterSeconds: undefined };
   if (callerSignal?.aborted === true) {
     return {

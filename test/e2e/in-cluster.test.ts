@@ -114,4 +114,20 @@ describe('e2e: an HMAC key the provider cannot get (RBAC, API server down)', fun
     const res = await h.client.mount(h.request({ objects: OBJECTS }));
     assert.equal(Buffer.from(res.files[0]!.contents).toString(), 'cluster-pw');
   });
+
+  it('answers within the mount\'s time budget while the API server is slow, and serves once the key arrives', async () => {
+    await h.stopProvider();
+    kube.putSecret('csi', 'vault-csi-provider-hmac-key', { key: Buffer.alloc(32, 8) });
+    kube.delayMs = 1_500;
+    await h.startProvider({}, { hmacKey: new KubeSecretHmacKeySource(kubeConfigFromUrl(kube.url, kube.token), 'csi', 'vault-csi-provider-hmac-key') });
+    const deadline = Date.now() + 600;
+    const err = await h.client.mountError(h.request({ objects: OBJECTS }), 600);
+    assert.ok(Date.now() < deadline, 'answered before the deadline');
+    assert.equal(err.code, status.FAILED_PRECONDITION);
+    assert.match(err.details, /^KUBERNETES_API_ERROR: the HMAC key \(Kubernetes Secret csi\/vault-csi-provider-hmac-key\) was not loaded within the mount's time budget/);
+    // The load went on (it is shared by every mount); the next mount gets the key.
+    const res = await h.client.mount(h.request({ objects: OBJECTS }));
+    assert.equal(Buffer.from(res.files[0]!.contents).toString(), 'cluster-pw');
+    kube.delayMs = 0;
+  });
 });

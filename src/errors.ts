@@ -50,8 +50,13 @@ export const ErrorCodes = [
   'VAULT_UNAVAILABLE',
   /** The caller's deadline or the request timeout passed. */
   'DEADLINE_EXCEEDED',
-  /** The files of the mount exceed the driver's gRPC message limit. */
+  /** The files of the mount exceed the driver's gRPC message limit, or the mount would pass its memory budget. */
   'MOUNT_TOO_LARGE',
+  /**
+   * The node's provider is at a bound that all mounts share: bytes in flight (--memory-budget) or mounts in progress
+   * (--max-mounts-in-flight). Transient: this mount fails alone and the driver retries it.
+   */
+  'NODE_BUDGET_EXCEEDED',
   /** Writing the files into the target path failed (--write-files mode). */
   'WRITE_FAILED',
   /** A local file named by the configuration (CA, client certificate, HMAC key) cannot be read. */
@@ -87,6 +92,7 @@ const grpcByCode: Readonly<Record<ErrorCode, GrpcStatus>> = {
   VAULT_UNAVAILABLE: GrpcStatus.UNAVAILABLE,
   DEADLINE_EXCEEDED: GrpcStatus.DEADLINE_EXCEEDED,
   MOUNT_TOO_LARGE: GrpcStatus.RESOURCE_EXHAUSTED,
+  NODE_BUDGET_EXCEEDED: GrpcStatus.RESOURCE_EXHAUSTED,
   WRITE_FAILED: GrpcStatus.INTERNAL,
   LOCAL_FILE_ERROR: GrpcStatus.FAILED_PRECONDITION,
   KUBERNETES_API_ERROR: GrpcStatus.FAILED_PRECONDITION,

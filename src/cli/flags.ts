@@ -14,6 +14,7 @@ import type { ProviderDefaults, TlsParameters, TlsParametersDraft } from '../con
 import type { TrustSettings } from '../config/policy.js';
 import { parseTrustFlags } from './trust-flags.js';
 import { OPENBAO_FLAGS, SpellingConflict, foldOpenBaoEnv, foldOpenBaoFlags } from './openbao-flags.js';
+import { DEFAULT_MAX_MOUNTS_IN_FLIGHT, DEFAULT_MOUNT_RESPONSE_BUDGET, DEFAULT_NODE_MEMORY_BUDGET } from '../admission/mount-admission.js';
 
 import { LogLevels, type LogLevel } from '../observability/logger.js';
 
@@ -50,6 +51,10 @@ export interface ProviderSettings {
   /** Bounds of the in-memory cache of leased responses (entries; bytes of response JSON). */
   readonly leaseCacheSize?: number;
   readonly leaseCacheMaxBytes?: number;
+  /** Admission control (admission/mount-admission.ts): node-wide bytes in flight, one mount's response bytes, mounts at once. */
+  readonly memoryBudgetBytes?: number;
+  readonly mountResponseBudgetBytes?: number;
+  readonly maxMountsInFlight?: number;
   /**
    * Which Vault addresses, TLS file directories and skip-verify a SecretProviderClass or pod may use (SECURITY.md).
    * Absent (settings built by hand): the strictest policy, the default address only and no TLS file directories.
@@ -117,6 +122,9 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'lease-reuse-fraction', kind: 'string', valueName: 'fraction', defaultText: '2/3', help: 'Share of a lease\'s or certificate\'s lifetime during which republishes give a pod the same database credential or certificate; the first mount after it gets a new one. A fraction (2/3) or a decimal, at least 0 and below 1; 0 fetches anew on every mount.' },
   { name: 'lease-cache-size', kind: 'string', valueName: 'n', defaultText: String(DEFAULT_LEASE_CACHE_SIZE), help: 'Maximum number of leased responses (dynamic credentials, certificates) kept in memory: one per pod and distinct request.' },
   { name: 'lease-cache-max-bytes', kind: 'string', valueName: 'bytes', defaultText: String(DEFAULT_LEASE_CACHE_BYTES), help: 'Maximum size, in bytes of response JSON, of the leased responses kept in memory.' },
+  { name: 'memory-budget', kind: 'string', valueName: 'bytes', defaultText: String(DEFAULT_NODE_MEMORY_BUDGET), help: 'Bytes the mounts in flight may hold together: Vault responses as they arrive and once parsed, file contents, rendered templates. A mount that would pass it fails with RESOURCE_EXHAUSTED (NODE_BUDGET_EXCEEDED) and is retried by the driver.' },
+  { name: 'mount-response-budget', kind: 'string', valueName: 'bytes', defaultText: String(DEFAULT_MOUNT_RESPONSE_BUDGET), help: 'Bytes of Vault responses one mount may read (at most -memory-budget): by default the driver\'s 4 MiB receive limit for files plus 4 MiB that templates may read through inputOnly objects. Over it the mount fails with RESOURCE_EXHAUSTED (MOUNT_TOO_LARGE).' },
+  { name: 'max-mounts-in-flight', kind: 'string', valueName: 'n', defaultText: String(DEFAULT_MAX_MOUNTS_IN_FLIGHT), help: 'Mounts served at once; one more fails with RESOURCE_EXHAUSTED (NODE_BUDGET_EXCEEDED) and is retried by the driver.' },
   { name: 'write-files', kind: 'bool', help: 'Write the files into the target path ourselves (for drivers before v0.0.21, which expect it).' },
   { name: 'audit-log-file', kind: 'string', valueName: 'path', help: 'Append the audit lines (one per Mount) to this file instead of the main log on stdout.' },
   { name: 'vault-request-timeout', kind: 'string', valueName: 'duration', defaultText: DEFAULT_REQUEST_TIMEOUT, help: 'Deadline of one request to Vault, as a Go duration (30s, 1m, 1m30s).' },
@@ -370,6 +378,7 @@ export function parseFlags(argv: readonly string[], givenEnv: Env): FlagsResult 
       ...auditSettingsFrom(values),
       requestTimeoutMs: Math.ceil(timeoutMs),
       ...leaseSettingsFrom(values, usage),
+      ...admissionSettingsFrom(values, usage),
       trust: trustFrom(values, usage),
       defaults: defaultsFrom(values, env, usage),
     },
@@ -409,6 +418,16 @@ function leaseSettingsFrom(values: Parsed, usage: string): Pick<ProviderSettings
     leaseCacheSize: positiveInt(values, 'lease-cache-size', DEFAULT_LEASE_CACHE_SIZE, usage),
     leaseCacheMaxBytes: positiveInt(values, 'lease-cache-max-bytes', DEFAULT_LEASE_CACHE_BYTES, usage),
   };
+}
+
+function admissionSettingsFrom(values: Parsed, usage: string): Pick<ProviderSettings, 'memoryBudgetBytes' | 'mountResponseBudgetBytes' | 'maxMountsInFlight'> {
+  const node = positiveInt(values, 'memory-budget', DEFAULT_NODE_MEMORY_BUDGET, usage);
+  // A mount budget above the node's could never be used; the default follows a smaller node budget down.
+  const mount = values.has('mount-response-budget') ? positiveInt(values, 'mount-response-budget', DEFAULT_MOUNT_RESPONSE_BUDGET, usage) : Math.min(DEFAULT_MOUNT_RESPONSE_BUDGET, node);
+  if (mount > node) {
+    throw new UsageError(`-mount-response-budget (${mount}) must not exceed -memory-budget (${node}): one mount cannot hold more than all of them`, usage);
+  }
+  return { memoryBudgetBytes: node, mountResponseBudgetBytes: mount, maxMountsInFlight: positiveInt(values, 'max-mounts-in-flight', DEFAULT_MAX_MOUNTS_IN_FLIGHT, usage) };
 }
 
 function trustFrom(values: Parsed, usage: string): TrustSettings {

@@ -32,6 +32,7 @@ import type { TlsFileReader } from '../vault/tls-files.js';
 import type { FsOps } from '../output/fs-ops.js';
 import { KubeTokenRequester } from '../kubernetes/token-requester.js';
 import { KubeSecretHmacKeySource } from '../kubernetes/hmac-secret.js';
+import { DEFAULT_ADMISSION_LIMITS, MountAdmission } from '../admission/mount-admission.js';
 
 export interface ProviderOverrides {
   /** Replaces the HMAC key source chosen from settings (tests use a fixed key). */
@@ -62,6 +63,8 @@ export interface RunningProvider {
   readonly metrics: ProviderMetrics;
   /** One audit line per Mount (stdout, or --audit-log-file). */
   readonly audit: MountAuditor;
+  /** Admission control: mounts in progress and the bytes they hold. */
+  readonly admission: MountAdmission;
   /** Graceful stop; resolves when everything is closed. */
   stop(graceMs?: number): Promise<void>;
   /** In-flight mounts right now. */
@@ -136,8 +139,15 @@ export async function startProvider(settings: ProviderSettings, logger: Logger, 
   if (trustPolicy.vaultAddresses === 'any') {
     logger.warn('--allowed-vault-addresses=*: any SecretProviderClass or pod may send its ServiceAccount token to any Vault address');
   }
+  const admission = new MountAdmission({
+    nodeBytes: settings.memoryBudgetBytes ?? DEFAULT_ADMISSION_LIMITS.nodeBytes,
+    mountBytes: settings.mountResponseBudgetBytes ?? Math.min(DEFAULT_ADMISSION_LIMITS.mountBytes, settings.memoryBudgetBytes ?? Number.POSITIVE_INFINITY),
+    maxMounts: settings.maxMountsInFlight ?? DEFAULT_ADMISSION_LIMITS.maxMounts,
+  });
+  metrics.bytesInFlight(() => admission.bytesInFlight);
   const mounts = new MountService({
     defaults: settings.defaults,
+    mountResponseBytes: admission.limits.mountBytes,
     clients,
     auth,
     hmacKey,
@@ -156,6 +166,7 @@ export async function startProvider(settings: ProviderSettings, logger: Logger, 
         mounts,
         logger: logger.child({ component: 'server' }),
         accepting: () => server.state === 'serving',
+        admission,
         ...(settings.mountTimeBudgetMs === undefined ? {} : { defaultTimeBudgetMs: settings.mountTimeBudgetMs }),
         onMountStart: () => {
           inflight++;
@@ -207,6 +218,7 @@ export async function startProvider(settings: ProviderSettings, logger: Logger, 
     leases,
     metrics,
     audit,
+    admission,
     inflight: () => inflight,
     stop(graceMs = 20_000) {
       stopping ??= (async () => {

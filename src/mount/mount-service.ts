@@ -5,6 +5,7 @@
  */
 import { abortReason, ProviderError, toProviderError } from '../errors.js';
 import { describeBudget, expiredBudget, TimeBudgetExpired } from '../admission/time-budget.js';
+import { DEFAULT_MOUNT_RESPONSE_BUDGET, MountMemory, type ByteLedger } from '../admission/mount-admission.js';
 import type { ConnectionSettings, MountConfig, ProviderDefaults } from '../config/types.js';
 import { parseMountRequest } from '../config/mount-request.js';
 import { TrustBoundary } from './trust-boundary.js';
@@ -60,6 +61,11 @@ export interface MountServiceOptions {
   /** Distinct Vault requests in flight per mount (default 16). */
   readonly readConcurrency?: number;
   readonly limitBytes?: number;
+  /**
+   * Bytes of Vault responses a mount may read when it comes without a ledger of its own (the CLI; the daemon admits
+   * every mount through admission/mount-admission.ts and passes its ledger). Default DEFAULT_MOUNT_RESPONSE_BUDGET.
+   */
+  readonly mountResponseBytes?: number;
   /** Called with what a parsed request asked for and ignored, for a debug line. */
   readonly onIgnoredParameters?: (names: readonly string[]) => void;
   /** Lease/certificate reuse across mounts and single-flight; default: single-flight only, nothing kept. */
@@ -87,7 +93,12 @@ export class MountService {
     return parseMountRequest(request, { audience: this.#options.defaults.audience });
   }
 
-  async mount(config: MountConfig, signal?: AbortSignal): Promise<MountResult> {
+  /**
+   * `memory` is the mount's ledger from admission control: every response is charged to it as it arrives, every
+   * file as it is made, and a charge over a budget fails the mount (RESOURCE_EXHAUSTED naming the object).
+   */
+  async mount(config: MountConfig, signal?: AbortSignal, memory?: ByteLedger): Promise<MountResult> {
+    const ledger = memory ?? new MountMemory(undefined, this.#options.mountResponseBytes ?? DEFAULT_MOUNT_RESPONSE_BUDGET);
     if (config.ignoredParameters.length > 0) this.#options.onIgnoredParameters?.(config.ignoredParameters);
     const connection = await this.#trust.connection(config);
     const client = await this.#options.clients.get(connection);
@@ -106,7 +117,7 @@ export class MountService {
     await mapLimit(groups, concurrency, async (group) => {
       const kept = this.#reuse.reused(scopeOf(lease.holder, lease.token, group));
       if (kept !== undefined) keptRequests.add(group.key);
-      responses.set(group.key, kept ?? (await readOrAbsent(group.objects, () => this.#read(client, config, group, lease, renewal, signal))));
+      responses.set(group.key, kept ?? (await readOrAbsent(group.objects, () => this.#read(client, config, group, lease, renewal, signal, ledger))));
     });
     // A token found dead during this mount took its leases with it: what this mount was answered from them (kept
     // before the 403 came back) is fetched anew with the new token, so the pod never gets a revoked credential.
@@ -116,13 +127,13 @@ export class MountService {
       const fresh: TokenLease = { token: renewed, cached: false, holder: lease.holder };
       await mapLimit(stale, concurrency, async (group) => {
         keptRequests.delete(group.key);
-        responses.set(group.key, await readOrAbsent(group.objects, () => this.#read(client, config, group, fresh, renewal, signal)));
+        responses.set(group.key, await readOrAbsent(group.objects, () => this.#read(client, config, group, fresh, renewal, signal, ledger)));
       });
     }
 
     const key = await this.#hmacKey(hmacKeyPromise, signal);
     // In the SecretProviderClass's order, whatever order the requests finished in.
-    const assembled = assembleObjects(config, responses, key);
+    const assembled = assembleObjects(config, responses, key, ledger);
     const { files, inputs } = assembled;
     const cachedNames = new Set(groups.filter((g) => keptRequests.has(g.key)).flatMap((g) => g.objects.map((o) => o.objectName)));
     const objects: MountedObject[] = assembled.objects.map((o) => (cachedNames.has(o.objectName) ? { ...o, cached: true } : o));
@@ -176,12 +187,13 @@ export class MountService {
     lease: TokenLease,
     renewal: Renewal,
     signal: AbortSignal | undefined,
+    memory: ByteLedger,
   ): Promise<SecretResponse> {
     const obj = group.lead;
     const request = group.request;
     // Concurrent mounts that may share the answer share one request; a lease or certificate is kept for its holder.
     const send = (token: VaultToken): Promise<SecretResponse> =>
-      this.#reuse.fetch(scopeOf(lease.holder, token, group), token, obj.method, (shared) => client.request(token.token, request, shared), signal);
+      this.#reuse.fetch(scopeOf(lease.holder, token, group), token, obj.method, (shared) => client.request(token.token, request, shared, memory), signal);
     try {
       try {
         return await send(lease.token);

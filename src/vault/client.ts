@@ -17,6 +17,7 @@ import { classifyFailure, type ClassifiedFailure, type RequestTarget } from './f
 import { defaultRetryPolicy, timerSleep, withRetries, type RetryPolicy, type Sleep } from './retry.js';
 import { loginResponseSchema, secretResponseSchema, type SecretResponse } from './responses.js';
 import type { UndiciTransport } from './transport.js';
+import type { ByteLedger } from '../admission/mount-admission.js';
 
 export interface VaultLogin {
   /** Sensitive: never log. */
@@ -220,11 +221,14 @@ export class VaultClient {
     );
   }
 
-  /** Any secret request: GET for KV and dynamic secrets, PUT/POST with a body for PKI issue and the like. */
-  async request(token: string, request: SecretRequest, signal?: AbortSignal): Promise<SecretResponse> {
-    if (request.namespace === undefined) return this.#request(token, request, signal);
+  /**
+   * Any secret request: GET for KV and dynamic secrets, PUT/POST with a body for PKI issue and the like. `memory`
+   * is the mount's ledger: the answer is charged to it as it arrives (admission/mount-admission.ts).
+   */
+  async request(token: string, request: SecretRequest, signal?: AbortSignal, memory?: ByteLedger): Promise<SecretResponse> {
+    if (request.namespace === undefined) return this.#request(token, request, signal, memory);
     try {
-      return await this.#request(token, request, signal);
+      return await this.#request(token, request, signal, memory);
     } catch (err: unknown) {
       // A read in an object's own namespace: say which, since the path alone names a secret in every namespace.
       if (!(err instanceof ProviderError)) throw err;
@@ -233,12 +237,12 @@ export class VaultClient {
     }
   }
 
-  async #request(token: string, request: SecretRequest, signal: AbortSignal | undefined): Promise<SecretResponse> {
+  async #request(token: string, request: SecretRequest, signal: AbortSignal | undefined, memory: ByteLedger | undefined): Promise<SecretResponse> {
     // Vault's Go client (and so the reference) sends LIST as `GET ?list=true`; proxies and Node's HTTP parser
     // refuse the custom verb.
     if (request.method === 'LIST') {
       const query = request.query === '' ? 'list=true' : `${request.query}&list=true`;
-      return this.#request(token, { ...request, method: 'GET', query }, signal);
+      return this.#request(token, { ...request, method: 'GET', query }, signal, memory);
     }
     const pathAndQuery = request.query === '' ? request.requestPath : `${request.requestPath}?${request.query}`;
     const target: RequestTarget = { address: this.settings.address, path: pathAndQuery, method: request.method };
@@ -257,6 +261,8 @@ export class VaultClient {
           method: request.method,
           headers: this.#headers(token, request.namespace),
           signal,
+          // Passed through by node-vault to our transport, like the signal.
+          ...(memory === undefined ? {} : { memory }),
           ...(request.body === undefined ? {} : { json: request.body }),
         }) as Promise<unknown>,
     );

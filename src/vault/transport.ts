@@ -10,6 +10,8 @@
  * `{ method, uri, headers, json, ...requestOptions }`, expecting `{ statusCode, body, request: { path } }`.
  */
 import { buildConnector, dispatchBuffered, headerObject, Pool, type PoolOptions } from '../http/undici.js';
+import type { ByteLedger } from '../admission/mount-admission.js';
+import { JsonBody } from './json-body.js';
 
 export interface TlsMaterial {
   /** PEM CA certificates; undefined means the system roots. */
@@ -30,6 +32,11 @@ export interface TransportOptions {
   readonly headers?: Readonly<Record<string, string>>;
   readonly json?: unknown;
   readonly signal?: AbortSignal;
+  /**
+   * The mount's memory ledger (admission/mount-admission.ts): the body is charged as it arrives, its text and
+   * parsed form before the parse; the body and text are given back after it, the parsed form stays charged.
+   */
+  readonly memory?: ByteLedger;
 }
 
 export interface TransportResponse {
@@ -91,20 +98,6 @@ export class ResponseTooDeepError extends Error {
   }
 }
 
-/** Nesting depth of a parsed JSON value, without recursion, stopping once past `limit`. */
-export function jsonDepthExceeds(value: unknown, limit: number): boolean {
-  const stack: Array<[unknown, number]> = [[value, 0]];
-  while (stack.length > 0) {
-    const [current, depth] = stack.pop()!;
-    if (typeof current !== 'object' || current === null) continue;
-    if (depth >= limit) return true;
-    for (const child of Array.isArray(current) ? current : Object.values(current)) {
-      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
-    }
-  }
-  return false;
-}
-
 export interface UndiciTransportOptions {
   readonly tls: TlsMaterial;
   readonly requestTimeoutMs: number;
@@ -120,9 +113,6 @@ export class RequestTimeoutError extends Error {
     super(`no complete answer within ${timeoutMs} ms`);
   }
 }
-
-/** Below this many characters a JSON text cannot nest MAX_JSON_DEPTH levels (each level takes two). */
-const DEPTH_CHECK_MIN_CHARS = 2 * MAX_JSON_DEPTH;
 
 interface InFlight {
   readonly deadline: number;
@@ -251,39 +241,42 @@ export class UndiciTransport {
       body = JSON.stringify(options.json);
       headers['content-type'] = 'application/json';
     }
+    const answerBody = new JsonBody({ memory: options.memory, maxDepth: MAX_JSON_DEPTH, tooDeep: () => new ResponseTooDeepError() });
     const call = dispatchBuffered(
       this.#pool(origin),
       { path, method: options.method, headers, body: body ?? null, headersTimeout: timeoutMs, bodyTimeout: timeoutMs },
-      { maxBytes: this.#maxBytes, signal: options.signal },
+      { maxBytes: this.#maxBytes, signal: options.signal, sink: answerBody },
     );
     const inflight: InFlight = { deadline: performance.now() + timeoutMs, expire: () => call.cancel(new RequestTimeoutError(timeoutMs)) };
     this.#deadlines.add(inflight);
     try {
       const answer = await call.answer;
       // A 2xx needs nothing of its headers; an error keeps them (Retry-After) for the failure classifier.
-      return this.#answer(answer.statusCode, answer.statusCode >= 300 ? headerObject(answer.rawHeaders) : NO_HEADERS, answer.body, path);
+      return this.#answer(answer.statusCode, answer.statusCode >= 300 ? headerObject(answer.rawHeaders) : NO_HEADERS, answerBody, path);
     } finally {
       this.#deadlines.delete(inflight);
     }
   }
 
   /** The parsed answer, or the error a non-2xx, non-JSON or too deeply nested answer means. */
-  #answer(statusCode: number, headers: TransportResponse['headers'], body: Buffer, path: string): TransportResponse {
-    const text = body.toString('utf8');
+  #answer(statusCode: number, headers: TransportResponse['headers'], body: JsonBody, path: string): TransportResponse {
+    const success = statusCode === 200 || statusCode === 204;
+    // Depth and memory were checked while the body arrived (json-body.ts), before anything is parsed.
+    const { text, tooDeep } = body.finish();
+    if (tooDeep && success) throw new ResponseTooDeepError();
     let parsed: unknown = undefined;
     if (text.trim() !== '') {
       try {
         parsed = JSON.parse(text) as unknown;
       } catch {
         // An error page from a proxy in front of Vault is still an error status; only a 2xx must be JSON.
-        if (statusCode === 200 || statusCode === 204) throw new NonJsonResponseError(statusCode);
-      }
-      if (text.length >= DEPTH_CHECK_MIN_CHARS && jsonDepthExceeds(parsed, MAX_JSON_DEPTH)) {
-        if (statusCode === 200 || statusCode === 204) throw new ResponseTooDeepError();
-        parsed = undefined;
+        if (success) throw new NonJsonResponseError(statusCode);
       }
     }
-    if (statusCode !== 200 && statusCode !== 204) throw new VaultHttpError(statusCode, parsed, headers);
+    // The text is garbage now; the parsed form stays charged while the mount holds it. An error answer is quoted
+    // (its errors list) and dropped, so nothing of it stays charged.
+    body.settle(success);
+    if (!success) throw new VaultHttpError(statusCode, parsed, headers);
     const queryAt = path.indexOf('?');
     return { statusCode, body: parsed, headers, request: { path: queryAt === -1 ? path : path.slice(0, queryAt) } };
   }

@@ -35,6 +35,9 @@ describe('cli/flags parseFlags', () => {
       leaseReuseFraction: 2 / 3,
       leaseCacheSize: 5000,
       leaseCacheMaxBytes: 8 * 1024 * 1024,
+      memoryBudgetBytes: 24 * 1024 * 1024,
+      mountResponseBudgetBytes: 8 * 1024 * 1024,
+      maxMountsInFlight: 256,
       trust: { vaultAddresses: [], tlsDirectories: [], allowSkipTlsVerify: false },
       defaults: {
         vaultAddress: DEFAULT_VAULT_ADDRESS,
@@ -310,6 +313,9 @@ describe('cli/flags parseFlags', () => {
       leaseReuseFraction: 2 / 3,
       leaseCacheSize: 5000,
       leaseCacheMaxBytes: 8 * 1024 * 1024,
+      memoryBudgetBytes: 24 * 1024 * 1024,
+      mountResponseBudgetBytes: 8 * 1024 * 1024,
+      maxMountsInFlight: 256,
       // No -allowed-vault-addresses: only the default address (added by the policy).
       trust: { vaultAddresses: [], tlsDirectories: [], allowSkipTlsVerify: false },
       defaults: {

@@ -21,6 +21,7 @@ import type { IClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k
 import type { IRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
 import type { IRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
 import { parseFlags, type ProviderSettings } from '../../src/cli/flags.js';
+import { DEFAULT_NODE_MEMORY_BUDGET } from '../../src/admission/mount-admission.js';
 import { isObject, kustomizationDirs, objectId, readYamlDocuments, renderKustomization, KustomizeError, type KubeObject } from '../helpers/kustomize.js';
 import { extraType, kubeType, schemaProblems, strictFieldProblems, type CheckedDocument } from '../helpers/manifest-check.js';
 
@@ -223,11 +224,14 @@ describe('deploy and examples: manifests', function () {
         for (const kind of ['requests', 'limits'] as const) {
           for (const r of ['cpu', 'memory']) assert.ok(container.resources?.[kind]?.[r], `${rel(dir)}: ${kind}.${r}`);
         }
-        // The limit holds what the image lets V8 take (old space + three semi-spaces) plus Node itself (its binary
-        // and native memory, ~60 MiB measured), so V8's own cap, not the kernel's OOM killer, is what bounds it.
+        // The limit holds what the image lets V8 take (old space + three semi-spaces), Node itself (its binary and
+        // native memory, ~60 MiB measured) and the provider's memory budget, which is mostly outside V8's heap
+        // (Buffers: file contents, serialised answers), so admission control and V8's cap, not the kernel's OOM
+        // killer, are what bound it.
         const flag = (name: string) => Number(imageNodeOptions().find((o) => o.startsWith(`--${name}=`))?.split('=')[1]);
         const limitMi = Number(/^(\d+)Mi$/.exec(String(container.resources?.limits?.['memory']))?.[1]);
-        assert.ok(limitMi >= flag('max-old-space-size') + 3 * flag('max-semi-space-size') + 60, `${rel(dir)}: memory limit ${limitMi}Mi`);
+        const budgetMi = DEFAULT_NODE_MEMORY_BUDGET / (1024 * 1024);
+        assert.ok(limitMi >= flag('max-old-space-size') + 3 * flag('max-semi-space-size') + 60 + budgetMi, `${rel(dir)}: memory limit ${limitMi}Mi`);
         assert.deepEqual(pod.nodeSelector, { 'kubernetes.io/os': 'linux' });
         assert.deepEqual(pod.tolerations, [{ operator: 'Exists' }], 'tolerates every taint');
         assert.equal(ds.spec?.updateStrategy?.type, 'RollingUpdate');

@@ -83,10 +83,20 @@ function send(res: http.ServerResponse, reply: Reply, head: boolean): void {
       payload = `${JSON.stringify(reply.body)}\n`;
       headers['content-type'] ??= 'application/json';
     }
-    headers['content-length'] = String(Buffer.byteLength(payload));
+    // As Go's net/http serves Vault: a body the handler finishes within the 2048-byte write buffer gets a
+    // Content-Length, a larger one goes out chunked with none (so a client cannot size it before it arrives).
+    const bytes = Buffer.byteLength(payload);
+    if (bytes <= GO_CHUNKING_THRESHOLD || head) headers['content-length'] = String(bytes);
   }
   res.writeHead(reply.status, headers);
-  res.end(head ? undefined : payload);
+  if (head || payload === undefined || Buffer.byteLength(payload) <= GO_CHUNKING_THRESHOLD) {
+    res.end(head ? undefined : payload);
+    return;
+  }
+  // In pieces, as a Go handler's encoder writes them (chunked transfer encoding, no length).
+  const body = Buffer.from(payload);
+  for (let at = 0; at < body.length; at += GO_CHUNK_BYTES) res.write(body.subarray(at, at + GO_CHUNK_BYTES));
+  res.end();
 }
 
 /** The TLS side of a request for cert auth: the client's certificate chain (leaf first), or none. */
@@ -103,6 +113,11 @@ function tlsOf(req: http.IncomingMessage): { tls?: { clientCertificates: X509Cer
   }
   return { tls: { clientCertificates: chain } };
 }
+
+/** net/http's bufferBeforeChunkingSize: below it a response gets a Content-Length. */
+const GO_CHUNKING_THRESHOLD = 2048;
+/** The size of net/http's chunk writes (its bufio.Writer). */
+const GO_CHUNK_BYTES = 4096;
 
 export interface RunningServer {
   readonly address: string;

@@ -8,8 +8,9 @@
  *   peak RSS (target: under the DaemonSet's memory limit in deploy/base), budget hits (RESOURCE_EXHAUSTED answers),
  *   and a normal mount right after each round (target: succeeds).
  *
- * Options (all optional): --rounds 3 --mounts 64 --per-mount 3 --value-mib 3 --secrets 16, and --flags '…' for
- * provider flags (e.g. '--memory-budget=64Mi').
+ * Options (all optional): --rounds 3 --mounts 64 --per-mount 3 --value-mib 1.25 --secrets 16 (each mount then names
+ * 3.75 MiB, a file set the driver could receive; together 720 MiB), and --flags='…' for provider flags (e.g.
+ * --flags=--memory-budget=67108864).
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -27,7 +28,7 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '3' },
     mounts: { type: 'string', default: '64' },
     'per-mount': { type: 'string', default: '3' },
-    'value-mib': { type: 'string', default: '3' },
+    'value-mib': { type: 'string', default: '1.25' },
     secrets: { type: 'string', default: '16' },
     flags: { type: 'string', default: '' },
   },

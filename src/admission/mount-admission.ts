@@ -16,8 +16,10 @@
  */
 import { ProviderError } from '../errors.js';
 
-/** Bytes in MiB for messages (these are budgets of MiB, so smaller units would only add noise). */
+/** A byte count for messages: `512 B`, `3.2 KiB`, `24.0 MiB`. */
 function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
   return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
 }
 

@@ -55,7 +55,7 @@ describe('admission/mount-admission', () => {
     const err = refusal(() => b.charge(3 * MiB));
     assert.equal(err.code, 'NODE_BUDGET_EXCEEDED');
     assert.equal(grpcStatusFor(err.code), status.RESOURCE_EXHAUSTED);
-    assert.equal(err.message, "the mounts in flight on this node hold 4.0 MiB (this one 0.0 MiB), and 3.0 MiB more would pass the provider's memory budget of 6.0 MiB (--memory-budget); the driver retries the mount");
+    assert.equal(err.message, "the mounts in flight on this node hold 4.0 MiB (this one 0 B), and 3.0 MiB more would pass the provider's memory budget of 6.0 MiB (--memory-budget); the driver retries the mount");
     // A refused charge takes nothing; the other mount goes on, and room comes back as mounts end.
     assert.equal(admission.bytesInFlight, 4 * MiB);
     a.charge(1);

@@ -78,7 +78,7 @@ describe('e2e: admission control (memory budgets, mounts in flight)', function (
     const other = { name: 'web-other', namespace: 'prod', uid: 'uid-other', serviceAccountName: 'web' };
     const err = await h.client.mountError(h.request({ pod: other, objects: [BIG('b.bin', 'big-b')] }));
     assert.equal(err.code, status.RESOURCE_EXHAUSTED);
-    assert.match(err.details, /^NODE_BUDGET_EXCEEDED: object "b\.bin" \(Vault path secret\/data\/big-b\): the mounts in flight on this node hold [\d.]+ MiB \(this one [\d.]+ MiB\), and [\d.]+ MiB more would pass the provider's memory budget of 12\.0 MiB \(--memory-budget\); the driver retries the mount$/);
+    assert.match(err.details, /^NODE_BUDGET_EXCEEDED: object "b\.bin" \(Vault path secret\/data\/big-b\): the mounts in flight on this node hold [\d.]+ MiB \(this one [\d.]+ (?:B|KiB|MiB)\), and [\d.]+ (?:B|KiB|MiB) more would pass the provider's memory budget of 12\.0 MiB \(--memory-budget\); the driver retries the mount$/);
     const held = await holding;
     assert.equal(Buffer.from(held.files.find((f) => f.path === 'a.bin')!.contents).length, 3 * MiB);
     // Right after: the refused mount succeeds, and every byte has been given back.

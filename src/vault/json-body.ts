@@ -18,6 +18,15 @@ import type { ByteLedger } from '../admission/mount-admission.js';
 import { TextDecoder } from 'node:util';
 import { JsonScanner, type JsonShape } from './json-scan.js';
 
+
+/**
+ * Any 2xx is an answer, as Vault's Go client takes it (a revoke with sync=false is a 202; sys/health with a custom
+ * activecode can be any code; found by the real suite's differential test). Only a 2xx has to be JSON.
+ */
+export function isSuccess(statusCode: number): boolean {
+  return statusCode >= 200 && statusCode <= 299;
+}
+
 export interface JsonBodyOptions {
   readonly memory: ByteLedger | undefined;
   /** Nesting past this is refused (for a 2xx) or the body dropped unparsed (for an error status). */
@@ -56,7 +65,7 @@ export class JsonBody implements BodySink {
   }
 
   start(statusCode: number, declaredBytes: number | undefined): void {
-    this.#success = statusCode === 200 || statusCode === 204;
+    this.#success = isSuccess(statusCode);
     if (declaredBytes !== undefined) this.#announce(declaredBytes);
   }
 

@@ -11,7 +11,7 @@
  */
 import { buildConnector, dispatchBuffered, headerObject, Pool, type PoolOptions } from '../http/undici.js';
 import type { ByteLedger } from '../admission/mount-admission.js';
-import { JsonBody } from './json-body.js';
+import { isSuccess, JsonBody } from './json-body.js';
 
 export interface TlsMaterial {
   /** PEM CA certificates; undefined means the system roots. */
@@ -260,7 +260,7 @@ export class UndiciTransport {
 
   /** The parsed answer, or the error a non-2xx, non-JSON or too deeply nested answer means. */
   #answer(statusCode: number, headers: TransportResponse['headers'], body: JsonBody, path: string): TransportResponse {
-    const success = statusCode === 200 || statusCode === 204;
+    const success = isSuccess(statusCode);
     // Depth and memory were checked while the body arrived (json-body.ts), before anything is parsed.
     const { text, tooDeep } = body.finish();
     if (tooDeep && success) throw new ResponseTooDeepError();

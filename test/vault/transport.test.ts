@@ -141,6 +141,17 @@ describe('vault/transport', () => {
     assert.equal(res.body, undefined);
   });
 
+  it('takes any 2xx as an answer, as Vault\'s Go client does (202 and 299 from real Vault), and a 300 as an error', async () => {
+    for (const code of [201, 202, 299]) {
+      handler = (_req, res) => res.writeHead(code, { 'Content-Type': 'application/json' }).end('{"data":{"ok":true}}');
+      const res = await transport().send({ method: 'GET', uri: `${base}/v1/sys/any` });
+      assert.equal(res.statusCode, code);
+      assert.deepEqual(res.body, { data: { ok: true } });
+    }
+    handler = (_req, res) => res.writeHead(300, { 'Content-Type': 'application/json' }).end('{"errors":[]}');
+    assert.ok((await failure(transport().send({ method: 'GET', uri: `${base}/v1/sys/any` }))) instanceof VaultHttpError);
+  });
+
   it('splits URIs without parsing them, resolving dot segments as a URL parser would', () => {
     assert.deepEqual(splitUri('http://127.0.0.1:8200/v1/secret/data/a?version=2'), { origin: 'http://127.0.0.1:8200', path: '/v1/secret/data/a?version=2' });
     assert.deepEqual(splitUri('https://[::1]:8200/prefix/v1/kv/a'), { origin: 'https://[::1]:8200', path: '/prefix/v1/kv/a' });

@@ -7,12 +7,21 @@ import { VaultClient, type VaultClientOptions } from './client.js';
 import { Lru } from './lru.js';
 import { loadTlsMaterial, nodeTlsFileReader, type TlsFileReader } from './tls-files.js';
 import { UndiciTransport } from './transport.js';
+import { redirectAllowed, type TrustPolicy } from '../config/policy.js';
+import type { AddressGates } from './rate-limit.js';
 
 export interface ClientPoolOptions {
   readonly requestTimeoutMs: number;
   readonly maxClients?: number;
   readonly tlsFiles?: TlsFileReader;
   readonly client?: VaultClientOptions;
+  /**
+   * Where a redirect from Vault may lead: one of the connection's own addresses, or one this policy allows. Without a
+   * policy, only the connection's own addresses.
+   */
+  readonly trust?: TrustPolicy;
+  /** The provider's per-address request gates (rate-limit.ts), shared by every client. */
+  readonly gates?: AddressGates;
 }
 
 export class VaultClientPool {
@@ -43,7 +52,13 @@ export class VaultClientPool {
 
   async #create(settings: ConnectionSettings): Promise<VaultClient> {
     const tls = await loadTlsMaterial(settings.tls, this.#options.tlsFiles ?? nodeTlsFileReader);
-    const transport = new UndiciTransport({ tls, requestTimeoutMs: this.#options.requestTimeoutMs });
+    const trust = this.#options.trust;
+    const transport = new UndiciTransport({
+      tls,
+      requestTimeoutMs: this.#options.requestTimeoutMs,
+      redirects: (target) => (trust === undefined ? settings.addresses.includes(target) : redirectAllowed(trust, settings, target)),
+      ...(this.#options.gates === undefined ? {} : { gates: this.#options.gates }),
+    });
     return new VaultClient(settings, transport, this.#options.client ?? {});
   }
 

@@ -15,6 +15,7 @@ import { classifyFailure, type ClassifiedFailure, type RequestTarget } from './f
 import { defaultRetryPolicy, timerSleep, withRetries, type RetryPolicy, type Sleep } from './retry.js';
 import { loginResponseSchema, secretResponseSchema, type SecretResponse } from './responses.js';
 import type { UndiciTransport } from './transport.js';
+import { AddressHealth, movesOn } from './address-health.js';
 
 export interface VaultLogin {
   /** Sensitive: never log. */
@@ -47,7 +48,25 @@ export interface VaultClientOptions {
   readonly sleep?: Sleep;
   readonly onRequest?: (event: VaultRequestEvent) => void;
   readonly onRetry?: (failure: ClassifiedFailure, attempt: number, delayMs: number) => void;
+  /** Which of several addresses are healthy; shared by every client of a provider (default: one of its own). */
+  readonly health?: AddressHealth;
+  /** A request moved on from a failed address to the next one of the list. */
+  readonly onFailover?: (failure: ClassifiedFailure, from: string, to: string) => void;
 }
+
+/** A failure at one address of the list: lets the classifier name the address that failed. */
+class AtAddress extends Error {
+  override readonly name = 'AtAddress';
+  constructor(
+    readonly address: string,
+    readonly failure: unknown,
+  ) {
+    super('a Vault request failed');
+  }
+}
+
+/** What one exchange sends through: the node-vault client of one address, and what a 429 should do there. */
+type Send<T> = (vault: NodeVault.client, throttle: 'wait' | 'fail') => Promise<T>;
 
 const SAFE_METHODS = new Set(['GET', 'LIST', 'HEAD']);
 
@@ -57,7 +76,9 @@ const MOUNT_PATH = /^[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*$/;
 
 export class VaultClient {
   readonly settings: ConnectionSettings;
-  readonly #vault: NodeVault.client;
+  /** One node-vault client per address of the list (they share the transport and its pools). */
+  readonly #vaults = new Map<string, NodeVault.client>();
+  readonly #health: AddressHealth;
   readonly #transport: UndiciTransport;
   readonly #retry: RetryPolicy;
   readonly #sleep: Sleep;
@@ -69,13 +90,17 @@ export class VaultClient {
     this.#retry = options.retry ?? defaultRetryPolicy;
     this.#sleep = options.sleep ?? timerSleep;
     this.#options = options;
-    // node-vault logs every request body (the login's JWT included) through `debug` when DEBUG names it, and an
-    // operator chasing a problem sets DEBUG=*. Its hook is documented for exactly this: ours says nothing.
-    this.#vault = nodeVault({ endpoint: settings.address, apiVersion: 'v1', 'request-promise': transport, debug: silentDebug });
-    // pathPrefix falls back to VAULT_PREFIX from the environment; it must not bend our paths.
-    for (const field of ['token', 'namespace', 'pathPrefix'] as const) {
-      const pinned = field === 'pathPrefix' ? '' : undefined;
-      Object.defineProperty(this.#vault, field, { get: () => pinned, set: () => undefined, configurable: false });
+    this.#health = options.health ?? new AddressHealth();
+    for (const address of settings.addresses) {
+      // node-vault logs every request body (the login's JWT included) through `debug` when DEBUG names it, and an
+      // operator chasing a problem sets DEBUG=*. Its hook is documented for exactly this: ours says nothing.
+      const vault = nodeVault({ endpoint: address, apiVersion: 'v1', 'request-promise': transport, debug: silentDebug });
+      // pathPrefix falls back to VAULT_PREFIX from the environment; it must not bend our paths.
+      for (const field of ['token', 'namespace', 'pathPrefix'] as const) {
+        const pinned = field === 'pathPrefix' ? '' : undefined;
+        Object.defineProperty(vault, field, { get: () => pinned, set: () => undefined, configurable: false });
+      }
+      this.#vaults.set(address, vault);
     }
   }
 
@@ -88,29 +113,47 @@ export class VaultClient {
     return headers;
   }
 
+  /**
+   * One request, retried (retry.ts) and, with several addresses, moved on to the next address of the list as soon
+   * as one fails in a way another node may not (address-health.ts), as long as the request may be sent again.
+   */
   async #exchange<T>(
     operation: VaultRequestEvent['operation'],
     target: RequestTarget,
     retryable: (failure: ClassifiedFailure) => boolean,
     signal: AbortSignal | undefined,
-    run: () => Promise<T>,
+    send: Send<T>,
   ): Promise<T> {
+    const classify = (err: unknown): ClassifiedFailure =>
+      err instanceof AtAddress ? classifyFailure(err.failure, { ...target, address: err.address }, signal) : classifyFailure(err, target, signal);
     return withRetries(
       async () => {
-        const started = performance.now();
-        try {
-          const result = await run();
-          this.#options.onRequest?.({ operation, outcome: 'ok', httpStatus: 200, durationMs: performance.now() - started });
-          return result;
-        } catch (err: unknown) {
-          const status = (err as { response?: { statusCode?: unknown } }).response?.statusCode;
-          this.#options.onRequest?.({
-            operation,
-            outcome: 'error',
-            httpStatus: typeof status === 'number' ? status : undefined,
-            durationMs: performance.now() - started,
-          });
-          throw err;
+        const order = this.#health.order(this.settings.addresses);
+        for (let i = 0; ; i++) {
+          const address = order[i]!;
+          const next = order[i + 1];
+          const started = performance.now();
+          try {
+            const result = await send(this.#vaults.get(address)!, next === undefined ? 'wait' : 'fail');
+            this.#options.onRequest?.({ operation, outcome: 'ok', httpStatus: 200, durationMs: performance.now() - started });
+            this.#health.succeeded(address);
+            return result;
+          } catch (err: unknown) {
+            const status = (err as { response?: { statusCode?: unknown } }).response?.statusCode;
+            this.#options.onRequest?.({
+              operation,
+              outcome: 'error',
+              httpStatus: typeof status === 'number' ? status : undefined,
+              durationMs: performance.now() - started,
+            });
+            if (order.length === 1) throw err;
+            const failure = classify(new AtAddress(address, err));
+            if (!movesOn(failure) || signal?.aborted === true) throw new AtAddress(address, err);
+            this.#health.failed(address);
+            // Another node is another send of the same request: only when it may go again.
+            if (next === undefined || !(retryable(failure) || failure.reach === 'not-sent')) throw new AtAddress(address, err);
+            this.#options.onFailover?.(failure, address, next);
+          }
         }
       },
       {
@@ -118,7 +161,7 @@ export class VaultClient {
         sleep: this.#sleep,
         signal,
         retryable,
-        classify: (err) => classifyFailure(err, target, signal),
+        classify,
         ...(this.#options.onRetry === undefined ? {} : { onRetry: this.#options.onRetry }),
       },
     );
@@ -134,12 +177,12 @@ export class VaultClient {
       });
     }
     // A login creates a token but changes nothing else, so it is retried like a read.
-    const raw: unknown = await this.#exchange('login', target, (f) => f.transient, signal, () =>
-      this.#vault.kubernetesLogin({
+    const raw: unknown = await this.#exchange('login', target, (f) => f.transient, signal, (vault, throttle) =>
+      vault.kubernetesLogin({
         role,
         jwt,
         mount_point: mount,
-        requestOptions: { headers: this.#headers(undefined), signal },
+        requestOptions: { headers: this.#headers(undefined), signal, throttle },
       }) as Promise<unknown>,
     );
     const parsed = loginResponseSchema.safeParse(raw);
@@ -166,8 +209,8 @@ export class VaultClient {
   async lookupSelf(token: string, signal?: AbortSignal): Promise<void> {
     const path = '/v1/auth/token/lookup-self';
     const target: RequestTarget = { address: this.settings.address, path, method: 'GET' };
-    await this.#exchange('lookup', target, (f) => f.transient, signal, () =>
-      this.#vault.request({ path: '/auth/token/lookup-self', method: 'GET', headers: this.#headers(token), signal }) as Promise<unknown>,
+    await this.#exchange('lookup', target, (f) => f.transient, signal, (vault, throttle) =>
+      vault.request({ path: '/auth/token/lookup-self', method: 'GET', headers: this.#headers(token), signal, throttle }) as Promise<unknown>,
     );
   }
 
@@ -190,12 +233,13 @@ export class VaultClient {
       // A write (a PKI issue mints a certificate) is sent again only when it never reached Vault.
       (f) => f.transient && (safe || f.reach === 'not-sent'),
       signal,
-      () =>
-        this.#vault.request({
+      (vault, throttle) =>
+        vault.request({
           path: nodeVaultPath,
           method: request.method,
           headers: this.#headers(token),
           signal,
+          throttle,
           ...(request.body === undefined ? {} : { json: request.body }),
         }) as Promise<unknown>,
     );

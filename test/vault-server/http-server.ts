@@ -88,6 +88,12 @@ function send(res: http.ServerResponse, reply: Reply, head: boolean): void {
   res.end(head ? undefined : payload);
 }
 
+/** Requests being handled right now, and the most at once since the last reset. */
+export interface InFlightCount {
+  current: number;
+  peak: number;
+}
+
 export interface RunningServer {
   readonly address: string;
   readonly host: string;
@@ -95,7 +101,14 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function listen(options: ListenOptions, core: VaultCore, faults: FaultInjector, log: RequestLog, clock: Clock): Promise<RunningServer> {
+export async function listen(
+  options: ListenOptions,
+  core: VaultCore,
+  faults: FaultInjector,
+  log: RequestLog,
+  clock: Clock,
+  inFlight: InFlightCount = { current: 0, peak: 0 },
+): Promise<RunningServer> {
   const sockets = new Set<Socket>();
   const pendingDelays = new Set<() => void>();
   let closing = false;
@@ -124,9 +137,12 @@ export async function listen(options: ListenOptions, core: VaultCore, faults: Fa
     const namespace = resolution.ns?.path ?? normalizeNamespacePath(headerNamespace);
     let faulted = false;
     let recorded = false;
+    inFlight.current++;
+    if (inFlight.current > inFlight.peak) inFlight.peak = inFlight.current;
     const record = (status: number): void => {
       if (recorded) return;
       recorded = true;
+      inFlight.current--;
       log.add({
         method, path: url.pathname, route: resolution.route, query: redactQuery(url.searchParams), namespace,
         hadToken: token !== undefined, status, kind: resolution.kind, faulted, at,

@@ -29,6 +29,15 @@ export function movesOn(failure: ClassifiedFailure): boolean {
   return code === 'BAD_VAULT_RESPONSE' && failure.transient;
 }
 
+/**
+ * Whether the node that failed certainly did nothing with the request, so that even a write may go to the next node:
+ * it was never sent (a refused connection, a 429, a redirect not followed), or a standby refused to serve it.
+ */
+export function nothingDone(failure: ClassifiedFailure): boolean {
+  const status = failure.error.context.httpStatus;
+  return failure.reach === 'not-sent' || (status !== undefined && STANDBY_STATUSES.has(status) && failure.error.code === 'VAULT_REQUEST_REJECTED');
+}
+
 export interface AddressHealthOptions {
   readonly now?: () => number;
   readonly memoryMs?: number;

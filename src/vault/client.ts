@@ -15,7 +15,7 @@ import { classifyFailure, type ClassifiedFailure, type RequestTarget } from './f
 import { defaultRetryPolicy, timerSleep, withRetries, type RetryPolicy, type Sleep } from './retry.js';
 import { loginResponseSchema, secretResponseSchema, type SecretResponse } from './responses.js';
 import type { UndiciTransport } from './transport.js';
-import { AddressHealth, movesOn } from './address-health.js';
+import { AddressHealth, movesOn, nothingDone } from './address-health.js';
 
 export interface VaultLogin {
   /** Sensitive: never log. */
@@ -150,8 +150,9 @@ export class VaultClient {
             const failure = classify(new AtAddress(address, err));
             if (!movesOn(failure) || signal?.aborted === true) throw new AtAddress(address, err);
             this.#health.failed(address);
-            // Another node is another send of the same request: only when it may go again.
-            if (next === undefined || !(retryable(failure) || failure.reach === 'not-sent')) throw new AtAddress(address, err);
+            // Another node is another send of the same request: a write (a PKI issue mints a certificate) only when
+            // the failed node certainly did nothing with it.
+            if (next === undefined || !(operation !== 'write' || nothingDone(failure))) throw new AtAddress(address, err);
             this.#options.onFailover?.(failure, address, next);
           }
         }

@@ -48,7 +48,7 @@ describe('e2e: a node restart against a Vault that rate-limits', function () {
       ),
     );
     const failed = results.filter((r) => r.status === 'rejected');
-    assert.equal(failed.length, 0, `failed: ${failed.slice(0, 3).map((r) => String((r as PromiseRejectedResult).reason)).join('; ')}`);
+    assert.equal(failed.length, 0, `failed: ${failed.slice(0, 3).map((r) => String((r).reason)).join('; ')}`);
     results.forEach((r, i) => assert.equal(Buffer.from((r as PromiseFulfilledResult<Awaited<ReturnType<typeof h.client.mount>>>).value.files[0]!.contents).toString(), `pw-${i}`));
 
     const throttled = h.vault.countRequests({ status: 429 });

@@ -146,8 +146,8 @@ export class AddressGate {
     const pauseMs = retryAfterSeconds === undefined ? DEFAULT_RETRY_AFTER_MS : Math.min(MAX_RETRY_AFTER_MS, retryAfterSeconds * 1000);
     this.#notBefore = Math.max(this.#notBefore, now + pauseMs);
     this.#rate = Math.max(1, this.#rate / 2);
-    // After the pause, requests trickle in at the (lowered) rate rather than as one burst.
-    this.#tokens = 0;
+    // After the pause, requests trickle in at the (lowered) rate rather than as one burst: one goes at once.
+    this.#tokens = 1;
     this.#refilledAt = this.#notBefore;
   }
 

@@ -24,7 +24,12 @@ export interface GateLimits {
   readonly burst: number;
 }
 
-export const DEFAULT_GATE_LIMITS: GateLimits = { maxInFlight: 16, ratePerSecond: 100, burst: 200 };
+/**
+ * 32 in flight is what one client's keep-alive pool already allowed per address (transport.ts), now held across all
+ * clients; the bucket lets a node restart's few hundred volumes (two requests each) go at once and paces a steady
+ * 500 a second after that, far above what republishes need (a node of 100 pods asks about 2 a second).
+ */
+export const DEFAULT_GATE_LIMITS: GateLimits = { maxInFlight: 32, ratePerSecond: 500, burst: 1000 };
 
 /** Consecutive failures before the shared backoff starts, its first pause and its ceiling. */
 export const FAILURE_STREAK_BEFORE_BACKOFF = 3;

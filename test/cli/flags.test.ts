@@ -36,7 +36,7 @@ describe('cli/flags parseFlags', () => {
       leaseCacheSize: 5000,
       leaseCacheMaxBytes: 8 * 1024 * 1024,
       trust: { vaultAddresses: [], tlsDirectories: [], allowSkipTlsVerify: false },
-      vaultLimits: { maxInFlight: 16, ratePerSecond: 100, burst: 200 },
+      vaultLimits: { maxInFlight: 32, ratePerSecond: 500, burst: 1000 },
       defaults: {
         vaultAddress: DEFAULT_VAULT_ADDRESS,
         vaultMount: 'kubernetes',
@@ -313,7 +313,7 @@ describe('cli/flags parseFlags', () => {
       leaseCacheMaxBytes: 8 * 1024 * 1024,
       // No -allowed-vault-addresses: only the default address (added by the policy).
       trust: { vaultAddresses: [], tlsDirectories: [], allowSkipTlsVerify: false },
-      vaultLimits: { maxInFlight: 16, ratePerSecond: 100, burst: 200 },
+      vaultLimits: { maxInFlight: 32, ratePerSecond: 500, burst: 1000 },
       defaults: {
         vaultAddress: 'https://vault.vault:8200',
         vaultMount: 'k8s',

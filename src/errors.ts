@@ -25,7 +25,14 @@ export const ErrorCodes = [
    * no ServiceAccount token at all. Refused before any login (DESIGN.md §5).
    */
   'FOREIGN_TOKEN',
-  /** Vault refused the login (bad role, bound names, audience, expired JWT). */
+  /**
+   * vaultAuthMethod approle, userpass or cert, and the volume's nodePublishSecretRef Secret lacks the key that
+   * method reads (secretId, password, tls.crt and tls.key), or the volume has no nodePublishSecretRef at all.
+   */
+  'CREDENTIALS_MISSING',
+  /** The nodePublishSecretRef's tls.crt / tls.key are not a PEM certificate and its unencrypted private key. */
+  'CREDENTIALS_INVALID',
+  /** Vault refused the login (bad role, bound names, audience, expired JWT, wrong secret ID or password). */
   'AUTH_FAILED',
   /** Vault answered 403 on a read and the token is alive (its policy says no), or again after one fresh login. */
   'PERMISSION_DENIED',
@@ -48,12 +55,23 @@ export const ErrorCodes = [
   'VAULT_UNAVAILABLE',
   /** The caller's deadline or the request timeout passed. */
   'DEADLINE_EXCEEDED',
-  /** The files of the mount exceed the driver's gRPC message limit. */
+  /** The files of the mount exceed the driver's gRPC message limit, or the mount would pass its memory budget. */
   'MOUNT_TOO_LARGE',
+  /**
+   * The node's provider is at a bound that all mounts share: bytes in flight (--memory-budget) or mounts in progress
+   * (--max-mounts-in-flight). Transient: this mount fails alone and the driver retries it.
+   */
+  'NODE_BUDGET_EXCEEDED',
   /** Writing the files into the target path failed (--write-files mode). */
   'WRITE_FAILED',
   /** A local file named by the configuration (CA, client certificate, HMAC key) cannot be read. */
   'LOCAL_FILE_ERROR',
+  /**
+   * The Kubernetes API refused or failed a call the provider itself needs (the HMAC Secret): missing RBAC (403),
+   * an API server error or timeout. Not INTERNAL: nothing is wrong with the provider, the operator fixes it, and the
+   * message says how; the failure is not kept, so the next mount asks the API server again.
+   */
+  'KUBERNETES_API_ERROR',
   /** The provider is shutting down and takes no new mounts; the driver retries. */
   'SHUTTING_DOWN',
   /** A bug or an unexpected failure. */
@@ -67,6 +85,8 @@ const grpcByCode: Readonly<Record<ErrorCode, GrpcStatus>> = {
   PARAMETER_NOT_ALLOWED: GrpcStatus.PERMISSION_DENIED,
   TOKEN_UNAVAILABLE: GrpcStatus.UNAUTHENTICATED,
   FOREIGN_TOKEN: GrpcStatus.PERMISSION_DENIED,
+  CREDENTIALS_MISSING: GrpcStatus.FAILED_PRECONDITION,
+  CREDENTIALS_INVALID: GrpcStatus.FAILED_PRECONDITION,
   AUTH_FAILED: GrpcStatus.PERMISSION_DENIED,
   PERMISSION_DENIED: GrpcStatus.PERMISSION_DENIED,
   SECRET_NOT_FOUND: GrpcStatus.NOT_FOUND,
@@ -78,8 +98,10 @@ const grpcByCode: Readonly<Record<ErrorCode, GrpcStatus>> = {
   VAULT_UNAVAILABLE: GrpcStatus.UNAVAILABLE,
   DEADLINE_EXCEEDED: GrpcStatus.DEADLINE_EXCEEDED,
   MOUNT_TOO_LARGE: GrpcStatus.RESOURCE_EXHAUSTED,
+  NODE_BUDGET_EXCEEDED: GrpcStatus.RESOURCE_EXHAUSTED,
   WRITE_FAILED: GrpcStatus.INTERNAL,
   LOCAL_FILE_ERROR: GrpcStatus.FAILED_PRECONDITION,
+  KUBERNETES_API_ERROR: GrpcStatus.FAILED_PRECONDITION,
   SHUTTING_DOWN: GrpcStatus.UNAVAILABLE,
   INTERNAL: GrpcStatus.INTERNAL,
 };

@@ -9,16 +9,24 @@
  * not the pod's to read. So a token earned with one pod's JWT never serves another pod's mount, whatever the method:
  * one login per pod per token lifetime, not per mount (SECURITY.md, "Whose token a mount uses").
  *
+ * The other auth methods (approle, userpass, cert: vaultAuthMethod) log in with credentials from the volume's
+ * nodePublishSecretRef instead of the pod's token. Their tokens are keyed by an HMAC-SHA256 of those credentials
+ * under a key drawn at random when the process starts: a token is shared only by mounts that present the very same
+ * credentials (and connection, ServiceAccount and role) — Vault grants the same to anyone holding them — the key
+ * reveals nothing of them, and it means nothing to another process.
+ *
  * A token is reused until `renewFraction` of its lease has passed; concurrent mounts needing the same login share
- * one request (single-flight). Before any login the driver's token must be the pod's own (jwt-claims.ts).
+ * one request (single-flight). Before a pod-token login the driver's token must be the pod's own (jwt-claims.ts).
  */
+import { createHmac, randomBytes } from 'node:crypto';
 import { ProviderError } from '../errors.js';
-import type { ConnectionSettings, MountConfig } from '../config/types.js';
-import type { VaultClient } from '../vault/client.js';
+import { usesPodToken, type AuthConfig, type ConnectionSettings, type MountConfig, type PodTokenMethod } from '../config/types.js';
+import type { LoginRequest, VaultClient } from '../vault/client.js';
 import { Lru } from '../vault/lru.js';
 import { SingleFlight } from '../vault/single-flight.js';
 import type { ServiceAccountTokenRequester } from './token-requester.js';
 import { checkOwnToken } from './jwt-claims.js';
+import { credentialLogin, podTokenLogin } from './login-request.js';
 
 export interface VaultToken {
   /** Sensitive: never log. */
@@ -42,6 +50,42 @@ export interface VaultToken {
 export interface TokenLease {
   readonly token: VaultToken;
   readonly cached: boolean;
+  /**
+   * The pod UID that what this mount obtains (leases, certificates) may be kept for, or '' when the caller is no
+   * pod the provider can vouch for: a driver token bound to no pod is the secrets-store-sync-controller's, whose
+   * pod UID is the same for every SecretSync it serves (README "As the sync controller's provider").
+   */
+  readonly holder: string;
+}
+
+type CredentialAuth = Exclude<AuthConfig, { method: PodTokenMethod }>;
+
+/** How one mount gets its token: the cache key, whose leases it may keep, and the login to make on a miss. */
+interface LoginPlan {
+  readonly key: string;
+  readonly holder: string;
+  readonly login: (key: string, signal: AbortSignal | undefined) => Promise<VaultToken>;
+}
+
+/** The credentials as the login builder reveals them, in a fixed order, for the digest and for redaction. */
+function credentialValues(auth: CredentialAuth): readonly string[] {
+  switch (auth.method) {
+    case 'approle':
+      return [auth.roleId.reveal(), auth.secretId.reveal()];
+    case 'userpass':
+      return [auth.username, auth.password.reveal()];
+    case 'cert':
+      return [auth.certificate.reveal(), auth.key.reveal()];
+  }
+}
+
+/** Vault's error text with any credential of the login cut out (Vault's own messages quote none; a proxy might). */
+function withoutCredentials(detail: string, auth: CredentialAuth): string {
+  let out = detail;
+  for (const value of credentialValues(auth)) {
+    if (value.length >= 4) out = out.split(value).join('[redacted]');
+  }
+  return out;
 }
 
 export interface AuthenticatorOptions {
@@ -67,6 +111,8 @@ export function identityKey(mount: MountConfig, settings: ConnectionSettings, bi
 
 export class Authenticator {
   readonly #cache: Lru<VaultToken>;
+  /** Per-process key of the credential digests in cache keys (never persisted, never logged). */
+  readonly #digestKey = randomBytes(32);
   /** Concurrent logins for one identity share one request; each caller's own signal bounds only its own wait. */
   readonly #logins = new SingleFlight<VaultToken>();
   /** Concurrent questions about one token (is it alive?) share one lookup-self. */
@@ -101,14 +147,36 @@ export class Authenticator {
    * that is not the pod's own is refused first, whatever is cached (FOREIGN_TOKEN).
    */
   async token(client: VaultClient, mount: MountConfig, signal?: AbortSignal): Promise<TokenLease> {
-    const key = identityKey(mount, client.settings, this.#ownBinding(mount));
-    const cached = this.#cache.get(key);
+    const plan = this.#plan(client, mount);
+    const cached = this.#cache.get(plan.key);
     if (cached !== undefined && this.#now() < cached.refreshAt) {
       this.#options.onCache?.('hit');
-      return { token: cached, cached: true };
+      return { token: cached, cached: true, holder: plan.holder };
     }
     this.#options.onCache?.('miss');
-    return { token: await this.#login(client, mount, key, signal), cached: false };
+    return { token: await plan.login(plan.key, signal), cached: false, holder: plan.holder };
+  }
+
+  #plan(client: VaultClient, mount: MountConfig): LoginPlan {
+    const auth = mount.auth;
+    if (usesPodToken(auth)) {
+      const own = this.#ownBinding(mount);
+      return {
+        key: identityKey(mount, client.settings, own),
+        holder: own === 'unbound' ? '' : own.slice('pod:'.length),
+        login: (key, signal) => this.#login(client, mount, key, signal),
+      };
+    }
+    const digest = createHmac('sha256', this.#digestKey)
+      .update(JSON.stringify([auth.method, mount.roleName, ...credentialValues(auth)]))
+      .digest('base64url');
+    const key = JSON.stringify([client.settings.key, auth.method, mount.pod.namespace, mount.pod.serviceAccountName, `credentials:${digest}`]);
+    return {
+      key,
+      // The kubelet's pod UID: these methods are used from pods (the sync controller sends no nodePublishSecretRef).
+      holder: mount.pod.uid,
+      login: (k, signal) => this.#logins.run(k, (shared) => this.#credentialLogin(client, mount, auth, k, shared), signal),
+    };
   }
 
   /**
@@ -142,7 +210,7 @@ export class Authenticator {
     const current = this.#cache.get(rejected.identityKey);
     if (current !== undefined && current.serial !== rejected.serial && this.#now() < current.refreshAt) return current;
     if (current?.serial === rejected.serial) this.#cache.delete(rejected.identityKey);
-    return this.#login(client, mount, rejected.identityKey, signal);
+    return this.#plan(client, mount).login(rejected.identityKey, signal);
   }
 
   /** The binding of this mount's own login; throws FOREIGN_TOKEN for a driver token that is not the pod's. */
@@ -184,29 +252,57 @@ export class Authenticator {
     signal: AbortSignal | undefined,
   ): Promise<VaultToken> {
     const jwt = await this.#jwt(mount, signal);
-    const who = `ServiceAccount ${mount.pod.namespace}/${mount.pod.serviceAccountName}`;
+    const method = mount.auth.method === 'jwt' ? 'jwt' : 'kubernetes';
     const where = `role "${mount.roleName}" at auth mount "${client.settings.authMount}" of ${client.settings.address}`;
-    let login;
+    const login = await this.#send(client, mount, podTokenLogin(method, client.settings.authMount, mount.roleName, jwt), `as ${where}`, (d) => d, signal);
+    return this.#keep(key, identityKey(mount, client.settings, 'workload'), login);
+  }
+
+  /**
+   * A login with the nodePublishSecretRef's credentials; cached under the digest of exactly those. Its key names no
+   * pod, so it is its own workload key too.
+   */
+  async #credentialLogin(client: VaultClient, mount: MountConfig, auth: CredentialAuth, key: string, signal: AbortSignal): Promise<VaultToken> {
+    const request = credentialLogin(auth, client.settings.authMount, mount.roleName);
+    const where = `with ${request.describe} at auth mount "${client.settings.authMount}" of ${client.settings.address}`;
+    const login = await this.#send(client, mount, request, where, (d) => withoutCredentials(d, auth), signal);
+    return this.#keep(key, key, login);
+  }
+
+  /** Sends one login; Vault's refusal becomes AUTH_FAILED naming the method, role and ServiceAccount, never a credential. */
+  async #send(
+    client: VaultClient,
+    mount: MountConfig,
+    request: LoginRequest,
+    where: string,
+    clean: (detail: string) => string,
+    signal: AbortSignal | undefined,
+  ): Promise<VaultLoginResult> {
+    const who = `ServiceAccount ${mount.pod.namespace}/${mount.pod.serviceAccountName}`;
     try {
-      login = await client.login(mount.roleName, jwt, signal);
+      const login = await client.sendLogin(request, signal);
+      this.#options.onLogin?.('ok');
+      return login;
     } catch (err: unknown) {
       this.#options.onLogin?.('error');
       if (err instanceof ProviderError && (err.code === 'PERMISSION_DENIED' || err.code === 'VAULT_REQUEST_REJECTED')) {
-        const detail = err.context.detail === undefined ? '' : `: ${err.context.detail}`;
+        const cleaned = err.context.detail === undefined ? undefined : clean(err.context.detail);
+        const detail = cleaned === undefined ? '' : `: ${cleaned}`;
         const status = err.context.httpStatus === undefined ? '' : ` (${err.context.httpStatus})`;
-        throw new ProviderError('AUTH_FAILED', `Vault login as ${where} failed for ${who}${status}${detail}`, err.context, {
-          cause: err,
-        });
+        const context = cleaned === undefined ? err.context : { ...err.context, detail: cleaned };
+        throw new ProviderError('AUTH_FAILED', `Vault login ${where} failed for ${who}${status}${detail}`, context, { cause: err });
       }
       throw err;
     }
-    this.#options.onLogin?.('ok');
+  }
+
+  #keep(key: string, workloadKey: string, login: VaultLoginResult): VaultToken {
     const now = this.#now();
     const leaseMs = login.leaseDurationSeconds * 1000;
     const token: VaultToken = {
       token: login.token,
       identityKey: key,
-      workloadKey: identityKey(mount, client.settings, 'workload'),
+      workloadKey,
       serial: this.#nextSerial++,
       obtainedAt: now,
       expiresAt: leaseMs > 0 ? now + leaseMs : Number.POSITIVE_INFINITY,
@@ -216,3 +312,5 @@ export class Authenticator {
     return token;
   }
 }
+
+type VaultLoginResult = Awaited<ReturnType<VaultClient['sendLogin']>>;

@@ -4,7 +4,9 @@
  * The flag names, defaults and syntax are the reference's (Go's `flag` package: `-name value`, `-name=value`,
  * `--name=value`, `--name value`; booleans take `--name` or `--name=false` but never a separate value), so a
  * DaemonSet written for hashicorp/vault-csi-provider starts this provider unchanged. Environment variables are the
- * ones Vault's Go client reads; flags win over them. Pure: argv and env come in, nothing is read or printed here.
+ * ones Vault's Go client reads; flags win over them. The OpenBao provider's `-openbao-*` flags and `BAO_*` variables
+ * are read as their `-vault-*` / `VAULT_*` counterparts (openbao-flags.ts). Pure: argv and env come in, nothing is
+ * read or printed here.
  */
 import { normaliseVaultAddresses } from '../config/connection.js';
 import { DEFAULT_GATE_LIMITS, type GateLimits } from '../vault/rate-limit.js';
@@ -12,6 +14,8 @@ import { parseGoBool, parseGoDurationMs, parseGoInt } from '../config/go-syntax.
 import type { ProviderDefaults, TlsParameters, TlsParametersDraft } from '../config/types.js';
 import type { TrustSettings } from '../config/policy.js';
 import { parseTrustFlags } from './trust-flags.js';
+import { OPENBAO_FLAGS, SpellingConflict, foldOpenBaoEnv, foldOpenBaoFlags } from './openbao-flags.js';
+import { DEFAULT_MAX_MOUNTS_IN_FLIGHT, DEFAULT_MOUNT_RESPONSE_BUDGET, DEFAULT_NODE_MEMORY_BUDGET } from '../admission/mount-admission.js';
 
 import { LogLevels, type LogLevel } from '../observability/logger.js';
 
@@ -38,11 +42,20 @@ export interface ProviderSettings {
   readonly auditLogFile?: string;
   /** Deadline of one HTTP request to Vault, in milliseconds. */
   readonly requestTimeoutMs: number;
+  /**
+   * A mount's time budget when its caller sets no deadline (default DEFAULT_MOUNT_TIME_BUDGET_MS). No flag: the
+   * driver always passes the kubelet's deadline; tests shorten it.
+   */
+  readonly mountTimeBudgetMs?: number;
   /** Share of a lease's or certificate's lifetime during which a pod gets the same one again (default 2/3). */
   readonly leaseReuseFraction?: number;
   /** Bounds of the in-memory cache of leased responses (entries; bytes of response JSON). */
   readonly leaseCacheSize?: number;
   readonly leaseCacheMaxBytes?: number;
+  /** Admission control (admission/mount-admission.ts): node-wide bytes in flight, one mount's response bytes, mounts at once. */
+  readonly memoryBudgetBytes?: number;
+  readonly mountResponseBudgetBytes?: number;
+  readonly maxMountsInFlight?: number;
   /**
    * Which Vault addresses, TLS file directories and skip-verify a SecretProviderClass or pod may use (SECURITY.md).
    * Absent (settings built by hand): the strictest policy, the default address only and no TLS file directories.
@@ -89,7 +102,7 @@ export const DEFAULT_LEASE_CACHE_SIZE = 5000;
  */
 export const DEFAULT_LEASE_CACHE_BYTES = 8 * 1024 * 1024;
 
-interface FlagSpec {
+export interface FlagSpec {
   readonly name: string;
   readonly kind: 'string' | 'bool';
   /** Shown in the usage text after the name, for non-boolean flags. */
@@ -98,7 +111,8 @@ interface FlagSpec {
   readonly help: string;
 }
 
-const FLAGS: readonly FlagSpec[] = [
+/** Every flag the binary accepts; the Helm chart has a value for each daemon flag (test/deploy/helm-chart.test.ts). */
+export const FLAGS: readonly FlagSpec[] = [
   { name: 'endpoint', kind: 'string', valueName: 'path', defaultText: '/tmp/vault.sock', help: 'Unix socket on which the secrets-store CSI driver reaches this provider.' },
   { name: 'debug', kind: 'bool', help: 'Deprecated: same as -log-level=debug (an explicit -log-level wins).' },
   { name: 'log-level', kind: 'string', valueName: 'level', defaultText: 'info', help: `Log level: ${LogLevels.join(', ')}.` },
@@ -111,6 +125,9 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'lease-reuse-fraction', kind: 'string', valueName: 'fraction', defaultText: '2/3', help: 'Share of a lease\'s or certificate\'s lifetime during which republishes give a pod the same database credential or certificate; the first mount after it gets a new one. A fraction (2/3) or a decimal, at least 0 and below 1; 0 fetches anew on every mount.' },
   { name: 'lease-cache-size', kind: 'string', valueName: 'n', defaultText: String(DEFAULT_LEASE_CACHE_SIZE), help: 'Maximum number of leased responses (dynamic credentials, certificates) kept in memory: one per pod and distinct request.' },
   { name: 'lease-cache-max-bytes', kind: 'string', valueName: 'bytes', defaultText: String(DEFAULT_LEASE_CACHE_BYTES), help: 'Maximum size, in bytes of response JSON, of the leased responses kept in memory.' },
+  { name: 'memory-budget', kind: 'string', valueName: 'bytes', defaultText: String(DEFAULT_NODE_MEMORY_BUDGET), help: 'Bytes the mounts in flight may hold together: Vault responses as they arrive and once parsed, file contents, rendered templates. A mount that would pass it fails with RESOURCE_EXHAUSTED (NODE_BUDGET_EXCEEDED) and is retried by the driver.' },
+  { name: 'mount-response-budget', kind: 'string', valueName: 'bytes', defaultText: String(DEFAULT_MOUNT_RESPONSE_BUDGET), help: 'Bytes of Vault responses one mount may read (at most -memory-budget): by default the driver\'s 4 MiB receive limit for files plus 4 MiB that templates may read through inputOnly objects. Over it the mount fails with RESOURCE_EXHAUSTED (MOUNT_TOO_LARGE).' },
+  { name: 'max-mounts-in-flight', kind: 'string', valueName: 'n', defaultText: String(DEFAULT_MAX_MOUNTS_IN_FLIGHT), help: 'Mounts served at once; one more fails with RESOURCE_EXHAUSTED (NODE_BUDGET_EXCEEDED) and is retried by the driver.' },
   { name: 'write-files', kind: 'bool', help: 'Write the files into the target path ourselves (for drivers before v0.0.21, which expect it).' },
   { name: 'audit-log-file', kind: 'string', valueName: 'path', help: 'Append the audit lines (one per Mount) to this file instead of the main log on stdout.' },
   { name: 'vault-request-timeout', kind: 'string', valueName: 'duration', defaultText: DEFAULT_REQUEST_TIMEOUT, help: 'Deadline of one request to Vault, as a Go duration (30s, 1m, 1m30s).' },
@@ -119,6 +136,7 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'vault-rate-limit', kind: 'string', valueName: 'per-second', defaultText: String(DEFAULT_GATE_LIMITS.ratePerSecond), help: 'Requests a second to one Vault address, across all mounts (a token bucket; a 429 halves it until Vault answers again).' },
   { name: 'vault-rate-burst', kind: 'string', valueName: 'n', defaultText: String(DEFAULT_GATE_LIMITS.burst), help: 'Requests to one Vault address that may go at once above -vault-rate-limit (the token bucket\'s size).' },
   { name: 'vault-mount', kind: 'string', valueName: 'path', defaultText: 'kubernetes', help: 'Default auth mount used to log in (a Kubernetes or JWT auth method).' },
+  { name: 'audience', kind: 'string', valueName: 'audiences', defaultText: 'vault', help: 'Default audience of the ServiceAccount token that logs in, for a SecretProviderClass without an audience parameter: one audience or a comma-separated list in order of preference (the first the driver delivered a token for is used).' },
   { name: 'vault-namespace', kind: 'string', valueName: 'namespace', help: 'Default Vault namespace. Environment: VAULT_NAMESPACE.' },
   { name: 'vault-tls-ca-cert', kind: 'string', valueName: 'path', help: 'PEM CA certificate file to trust for Vault; preferred over -vault-tls-ca-directory. Environment: VAULT_CACERT.' },
   { name: 'vault-tls-ca-directory', kind: 'string', valueName: 'path', help: 'Directory of PEM CA certificates to trust for Vault. Environment: VAULT_CAPATH.' },
@@ -130,12 +148,19 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'allowed-tls-directories', kind: 'string', valueName: 'dirs', help: 'Comma-separated absolute directories from which a SecretProviderClass or pod may name TLS files (vaultCACertPath, vaultCADirectory, vaultTLSClientCertPath, vaultTLSClientKeyPath); symlinks are resolved first. Default: none, beyond the -vault-tls-* files themselves.' },
   { name: 'allow-skip-tls-verify', kind: 'bool', help: 'Let a SecretProviderClass or pod set vaultSkipTLSVerify=true (refused otherwise).' },
 ];
-const FLAG_BY_NAME: ReadonlyMap<string, FlagSpec> = new Map(FLAGS.map((f) => [f.name, f]));
+/** The OpenBao provider's spellings of the -vault-* flags (openbao-flags.ts): the same kind, default and value. */
+const OPENBAO_FLAG_SPECS: readonly FlagSpec[] = OPENBAO_FLAGS.map(([openbao, ours]) => {
+  const spec = FLAGS.find((f) => f.name === ours);
+  if (spec === undefined) throw new Error(`no flag -${ours} for -${openbao}`);
+  return { ...spec, name: openbao, help: `The OpenBao provider's spelling of -${ours}; give only one of the two.` };
+});
+const ALL_FLAGS: readonly FlagSpec[] = [...FLAGS, ...OPENBAO_FLAG_SPECS];
+const FLAG_BY_NAME: ReadonlyMap<string, FlagSpec> = new Map(ALL_FLAGS.map((f) => [f.name, f]));
 
 /** The usage text: one entry per flag, in the layout of Go's flag.PrintDefaults. */
 export function usageText(program = 'vault-csi-provider'): string {
   const lines = [`Usage of ${program}:`];
-  for (const f of [...FLAGS].sort((a, b) => a.name.localeCompare(b.name))) {
+  for (const f of [...ALL_FLAGS].sort((a, b) => a.name.localeCompare(b.name))) {
     lines.push(f.kind === 'bool' ? `  -${f.name}` : `  -${f.name} ${f.valueName ?? 'value'}`);
     lines.push(`    \t${f.help}${f.defaultText === undefined ? '' : ` (default ${JSON.stringify(f.defaultText)})`}`);
   }
@@ -272,11 +297,18 @@ function defaultsFrom(values: Parsed, env: Env, usage: string): ProviderDefaults
     );
   }
 
+  // hashicorp/vault-csi-provider#366: the operator's default audience (list) a SecretProviderClass may override.
+  const audience = values.get('audience');
+  if (audience !== undefined && audience.split(',').some((a) => a.trim() === '')) {
+    throw new UsageError('-audience must be an audience or a comma-separated list of audiences, without empty entries', usage);
+  }
+
   return {
     vaultAddress,
     vaultMount: mount,
     vaultNamespace: stringSetting(values, 'vault-namespace', env, 'VAULT_NAMESPACE'),
     tls,
+    ...(audience === undefined ? {} : { audience }),
   };
 }
 
@@ -284,10 +316,20 @@ function defaultsFrom(values: Parsed, env: Env, usage: string): ProviderDefaults
  * Parse the command line (without the node and script entries) over the environment. Throws UsageError for
  * anything we cannot run with; the caller prints its message and exits with status 2, as Go programs do.
  */
-export function parseFlags(argv: readonly string[], env: Env): FlagsResult {
+export function parseFlags(argv: readonly string[], givenEnv: Env): FlagsResult {
   const usage = usageText();
-  const values = scan(argv, usage);
-  if (values === 'help') return { kind: 'help', usage };
+  const scanned = scan(argv, usage);
+  if (scanned === 'help') return { kind: 'help', usage };
+  // The OpenBao provider's -openbao-* flags and BAO_* variables become ours; both spellings of one is an error.
+  const openBao = <T>(fold: () => T): T => {
+    try {
+      return fold();
+    } catch (err: unknown) {
+      if (err instanceof SpellingConflict) throw new UsageError(err.message, usage);
+      throw err;
+    }
+  };
+  const values = openBao(() => foldOpenBaoFlags(scanned));
 
   const output = values.get('output') ?? 'json';
   // The reference accepts an empty -output as its default.
@@ -297,6 +339,7 @@ export function parseFlags(argv: readonly string[], env: Env): FlagsResult {
   }
   // -version needs nothing else to be valid, so a broken environment cannot hide the version.
   if (values.get('version') === 'true') return { kind: 'version', format: format as VersionFormat };
+  const env = openBao(() => foldOpenBaoEnv(givenEnv));
 
   const endpoint = values.get('endpoint') ?? '/tmp/vault.sock';
   if (endpoint === '') throw new UsageError('-endpoint must not be empty', usage);
@@ -341,6 +384,7 @@ export function parseFlags(argv: readonly string[], env: Env): FlagsResult {
       ...auditSettingsFrom(values),
       requestTimeoutMs: Math.ceil(timeoutMs),
       ...leaseSettingsFrom(values, usage),
+      ...admissionSettingsFrom(values, usage),
       trust: trustFrom(values, usage),
       vaultLimits: {
         maxInFlight: positiveInt(values, 'vault-max-in-flight', DEFAULT_GATE_LIMITS.maxInFlight, usage),
@@ -385,6 +429,16 @@ function leaseSettingsFrom(values: Parsed, usage: string): Pick<ProviderSettings
     leaseCacheSize: positiveInt(values, 'lease-cache-size', DEFAULT_LEASE_CACHE_SIZE, usage),
     leaseCacheMaxBytes: positiveInt(values, 'lease-cache-max-bytes', DEFAULT_LEASE_CACHE_BYTES, usage),
   };
+}
+
+function admissionSettingsFrom(values: Parsed, usage: string): Pick<ProviderSettings, 'memoryBudgetBytes' | 'mountResponseBudgetBytes' | 'maxMountsInFlight'> {
+  const node = positiveInt(values, 'memory-budget', DEFAULT_NODE_MEMORY_BUDGET, usage);
+  // A mount budget above the node's could never be used; the default follows a smaller node budget down.
+  const mount = values.has('mount-response-budget') ? positiveInt(values, 'mount-response-budget', DEFAULT_MOUNT_RESPONSE_BUDGET, usage) : Math.min(DEFAULT_MOUNT_RESPONSE_BUDGET, node);
+  if (mount > node) {
+    throw new UsageError(`-mount-response-budget (${mount}) must not exceed -memory-budget (${node}): one mount cannot hold more than all of them`, usage);
+  }
+  return { memoryBudgetBytes: node, mountResponseBudgetBytes: mount, maxMountsInFlight: positiveInt(values, 'max-mounts-in-flight', DEFAULT_MAX_MOUNTS_IN_FLIGHT, usage) };
 }
 
 function trustFrom(values: Parsed, usage: string): TrustSettings {

@@ -34,6 +34,7 @@ import { KubeTokenRequester } from '../kubernetes/token-requester.js';
 import { KubeSecretHmacKeySource } from '../kubernetes/hmac-secret.js';
 import { AddressGates, DEFAULT_GATE_LIMITS, realGateClock, type GateClock } from '../vault/rate-limit.js';
 import { AddressHealth } from '../vault/address-health.js';
+import { DEFAULT_ADMISSION_LIMITS, MountAdmission } from '../admission/mount-admission.js';
 
 export interface ProviderOverrides {
   /** Replaces the HMAC key source chosen from settings (tests use a fixed key). */
@@ -68,6 +69,8 @@ export interface RunningProvider {
   readonly metrics: ProviderMetrics;
   /** One audit line per Mount (stdout, or --audit-log-file). */
   readonly audit: MountAuditor;
+  /** Admission control: mounts in progress and the bytes they hold. */
+  readonly admission: MountAdmission;
   /** Graceful stop; resolves when everything is closed. */
   stop(graceMs?: number): Promise<void>;
   /** In-flight mounts right now. */
@@ -156,8 +159,15 @@ export async function startProvider(settings: ProviderSettings, logger: Logger, 
   const writer = settings.writeFiles
     ? new AtomicWriter({ logger: logger.child({ component: 'writer' }), ...(overrides.writerFs === undefined ? {} : { fs: overrides.writerFs }) })
     : undefined;
+  const admission = new MountAdmission({
+    nodeBytes: settings.memoryBudgetBytes ?? DEFAULT_ADMISSION_LIMITS.nodeBytes,
+    mountBytes: settings.mountResponseBudgetBytes ?? Math.min(DEFAULT_ADMISSION_LIMITS.mountBytes, settings.memoryBudgetBytes ?? Number.POSITIVE_INFINITY),
+    maxMounts: settings.maxMountsInFlight ?? DEFAULT_ADMISSION_LIMITS.maxMounts,
+  });
+  metrics.bytesInFlight(() => admission.bytesInFlight);
   const mounts = new MountService({
     defaults: settings.defaults,
+    mountResponseBytes: admission.limits.mountBytes,
     clients,
     auth,
     hmacKey,
@@ -176,6 +186,8 @@ export async function startProvider(settings: ProviderSettings, logger: Logger, 
         mounts,
         logger: logger.child({ component: 'server' }),
         accepting: () => server.state === 'serving',
+        admission,
+        ...(settings.mountTimeBudgetMs === undefined ? {} : { defaultTimeBudgetMs: settings.mountTimeBudgetMs }),
         onMountStart: () => {
           inflight++;
           metrics.mountStarted();
@@ -227,6 +239,7 @@ export async function startProvider(settings: ProviderSettings, logger: Logger, 
     gates,
     metrics,
     audit,
+    admission,
     inflight: () => inflight,
     stop(graceMs = 20_000) {
       stopping ??= (async () => {

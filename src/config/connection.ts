@@ -3,7 +3,7 @@
  * SecretProviderClass sets. Pure; the result's `key` decides which mounts share a Vault client and its caches.
  */
 import { ProviderError } from '../errors.js';
-import type { ConnectionSettings, MountConfig, ProviderDefaults, TlsParameters } from './types.js';
+import { usesPodToken, type ConnectionSettings, type MountConfig, type ProviderDefaults, type TlsParameters } from './types.js';
 
 function invalid(parameter: string, message: string): ProviderError {
   return new ProviderError('INVALID_CONFIG', message, { parameter });
@@ -120,10 +120,13 @@ export function resolveConnection(mount: MountConfig, defaults: ProviderDefaults
       : defaults.vaultNamespace === undefined
         ? undefined
         : checkNamespace(defaults.vaultNamespace, 'vault-namespace');
+  // --vault-mount is the default of the pod-token login; the other methods default to Vault's own path for them.
   const authMount =
     mount.authMountPath !== undefined
       ? normaliseMount(mount.authMountPath, 'vaultAuthMountPath')
-      : normaliseMount(defaults.vaultMount, 'vault-mount');
+      : usesPodToken(mount.auth)
+        ? normaliseMount(defaults.vaultMount, 'vault-mount')
+        : mount.auth.method;
   const ca = caPair(mount.tls, defaults.tls);
   const client = clientPair(mount.tls, defaults.tls);
   const tls = {

@@ -10,13 +10,21 @@ import { z } from 'zod';
 import { ProviderError } from '../errors.js';
 import { objectsMemo } from './objects-cache.js';
 import { parseGoBool } from './go-syntax.js';
-import type { DriverToken, MountConfig, TlsParameters, TlsParametersDraft } from './types.js';
+import { AUTH_METHOD_PARAMETERS, parseAuthMethod } from './auth-method.js';
+import { canonicalParameters } from './parameter-spellings.js';
+import { usesPodToken, type DriverToken, type MountConfig, type TlsParameters, type TlsParametersDraft } from './types.js';
 
 export interface MountRequestInput {
   readonly attributes: string;
   readonly secrets: string;
   readonly targetPath: string;
   readonly permission: string;
+}
+
+/** Provider-wide settings the parse needs (flags). */
+export interface MountRequestDefaults {
+  /** `--audience`: used when the SecretProviderClass has no `audience`; default "vault". */
+  readonly audience?: string | undefined;
 }
 
 /** The key under which the driver passes ServiceAccount tokens, in attributes or (Kubernetes 1.35+) secrets. */
@@ -38,6 +46,7 @@ const KNOWN_PARAMETERS: ReadonlySet<string> = new Set([
   'vaultSkipTLSVerify',
   'audience',
   'objects',
+  ...AUTH_METHOD_PARAMETERS,
   // Added by the driver: the SecretProviderClass's name.
   'secretProviderClass',
 ]);
@@ -85,7 +94,7 @@ function parseAttributes(text: string): ReadonlyMap<string, string> {
 
 /**
  * The secrets: the nodePublishSecretRef's data as a JSON object, or `null` / `{}` / '' when there is none. We
- * only read the tokens key from it, so other entries are not checked.
+ * read the tokens key and the credentials of the auth method (auth-method.ts) from it; other entries are not checked.
  */
 function parseSecrets(text: string): ReadonlyMap<string, unknown> {
   if (text.trim() === '') return new Map();
@@ -102,11 +111,15 @@ const tokenEntrySchema = z
   .nullable();
 
 /**
- * `{"<audience>": {"token": "<JWT>", "expirationTimestamp": "<RFC3339>"}}` → the entry for `audience` (undefined
- * when the document has none), or undefined for a `null` document (no tokens at all). The whole document is checked
- * (as the reference's json.Unmarshal does), then only the wanted audience is kept.
+ * `{"<audience>": {"token": "<JWT>", "expirationTimestamp": "<RFC3339>"}}` → the entry of the first of `audiences`
+ * that has a non-empty token (undefined when none has), or undefined for a `null` document (no tokens at all). The
+ * whole document is checked (as the reference's json.Unmarshal does), then only the wanted audiences are read.
  */
-function driverTokenDocument(json: string, source: 'attributes' | 'secrets', audience: string): { readonly token: DriverToken | undefined } | undefined {
+function driverTokenDocument(
+  json: string,
+  source: 'attributes' | 'secrets',
+  audiences: readonly string[],
+): { readonly token: { readonly audience: string; readonly token: DriverToken } | undefined } | undefined {
   const where = `${TOKENS_KEY} (in ${source})`;
   let parsed: unknown;
   try {
@@ -116,21 +129,40 @@ function driverTokenDocument(json: string, source: 'attributes' | 'secrets', aud
   }
   if (parsed === null) return undefined;
   if (!isPlainObject(parsed)) throw invalid(TOKENS_KEY, `${where} must be a JSON object keyed by audience`);
-  let wanted: DriverToken | undefined;
+  const delivered = new Map<string, DriverToken>();
   for (const [aud, entry] of Object.entries(parsed)) {
     const result = tokenEntrySchema.safeParse(entry);
-    // Only the configured audience (a parameter we were given) is named: keys of this document are driver
+    // Only a configured audience (a parameter we were given) is named: keys of this document are driver
     // input, and nothing from it is quoted.
     if (!result.success) {
-      const which = aud === audience ? `audience ${quoteName(audience)}` : 'another audience';
+      const which = audiences.includes(aud) ? `audience ${quoteName(aud)}` : 'another audience';
       throw invalid(TOKENS_KEY, `${where}: the entry for ${which} must be an object with a string token`);
     }
-    if (aud !== audience || result.data === null) continue;
+    if (!audiences.includes(aud) || result.data === null) continue;
     // An empty token is no token: the reference then requests one itself.
     const token = nonEmpty(result.data.token);
-    wanted = token === undefined ? undefined : { token, expirationTimestamp: nonEmpty(result.data.expirationTimestamp) };
+    if (token !== undefined) delivered.set(aud, { token, expirationTimestamp: nonEmpty(result.data.expirationTimestamp) });
   }
-  return { token: wanted };
+  for (const audience of audiences) {
+    const token = delivered.get(audience);
+    if (token !== undefined) return { token: { audience, token } };
+  }
+  return { token: undefined };
+}
+
+/**
+ * `audience` (else `--audience`, else "vault"): one audience or a comma-separated list, in order of preference
+ * (hashicorp/vault-csi-provider#231, #366). Entries are trimmed; an empty entry is refused rather than skipped.
+ */
+function audienceList(attrs: ReadonlyMap<string, string>, defaults: MountRequestDefaults): readonly string[] {
+  const fromParameter = optional(attrs, 'audience');
+  const raw = fromParameter ?? nonEmpty(defaults.audience) ?? DEFAULT_AUDIENCE;
+  const list = raw.split(',').map((a) => a.trim());
+  if (list.some((a) => a === '')) {
+    const parameter = fromParameter === undefined ? 'audience (--audience)' : 'audience';
+    throw invalid('audience', `${parameter} must be an audience or a comma-separated list of audiences, without empty entries`);
+  }
+  return list;
 }
 
 /**
@@ -204,35 +236,45 @@ function tlsParameters(attrs: ReadonlyMap<string, string>): TlsParameters {
   return tls;
 }
 
-/** Validate one MountRequest. Throws ProviderError INVALID_CONFIG only; see the module comment about secrecy. */
-export function parseMountRequest(req: MountRequestInput): MountConfig {
-  const attrs = parseAttributes(req.attributes);
+/**
+ * Validate one MountRequest. Throws ProviderError INVALID_CONFIG, or CREDENTIALS_MISSING / CREDENTIALS_INVALID for
+ * the credentials of the other auth methods; see the module comment about secrecy.
+ */
+export function parseMountRequest(req: MountRequestInput, defaults: MountRequestDefaults = {}): MountConfig {
+  // OpenBao's spellings (baoAddress, openbaoNamespace, …) become the reference's; two spellings of one setting are
+  // refused (parameter-spellings.ts).
+  const attrs = canonicalParameters(parseAttributes(req.attributes));
   const secrets = parseSecrets(req.secrets);
 
   if (req.targetPath === '') throw invalid('targetPath', 'the mount request has no target path');
   const permission = parsePermission(req.permission);
 
-  const roleName = optional(attrs, 'roleName');
-  if (roleName === undefined) throw invalid('roleName', 'roleName is required in the SecretProviderClass parameters');
+  const auth = parseAuthMethod(attrs, secrets);
+  const roleName = optional(attrs, 'roleName') ?? '';
+  if (roleName === '' && usesPodToken(auth)) throw invalid('roleName', 'roleName is required in the SecretProviderClass parameters');
 
-  const audience = optional(attrs, 'audience') ?? DEFAULT_AUDIENCE;
+  const audiences = audienceList(attrs, defaults);
+  let audience = audiences[0] ?? DEFAULT_AUDIENCE;
 
   // The attributes first: the driver puts the kubelet's tokens there (driver v1.6 copies them there too when
   // Kubernetes 1.35 delivers them in its secrets), while on most clusters `secrets` is the pod author's own
   // nodePublishSecretRef. So `secrets` is read only when the attributes carry no tokens at all. Either way the token
   // must be the pod's own (auth/jwt-claims.ts) before it may log in.
-  let driverToken: DriverToken | undefined;
+  let chosen: { readonly audience: string; readonly token: DriverToken } | undefined;
   const attrTokens = optional(attrs, TOKENS_KEY);
-  const attrDocument = attrTokens === undefined ? undefined : driverTokenDocument(attrTokens, 'attributes', audience);
+  const attrDocument = attrTokens === undefined ? undefined : driverTokenDocument(attrTokens, 'attributes', audiences);
   if (attrDocument !== undefined) {
-    driverToken = attrDocument.token;
+    chosen = attrDocument.token;
   } else {
     const secretTokens = secrets.get(TOKENS_KEY);
     if (secretTokens !== undefined && secretTokens !== null && secretTokens !== '') {
       if (typeof secretTokens !== 'string') throw invalid(TOKENS_KEY, `${TOKENS_KEY} (in secrets) must be a JSON string`);
-      driverToken = driverTokenDocument(secretTokens, 'secrets', audience)?.token;
+      chosen = driverTokenDocument(secretTokens, 'secrets', audiences)?.token;
     }
   }
+  if (chosen !== undefined) audience = chosen.audience;
+  // The other methods log in without the pod's token: none is kept, so none can be used (or leak) by mistake.
+  const driverToken = usesPodToken(auth) ? chosen?.token : undefined;
 
   const authMount = authMountPath(attrs);
   const tls = tlsParameters(attrs);
@@ -248,6 +290,7 @@ export function parseMountRequest(req: MountRequestInput): MountConfig {
 
   return {
     roleName,
+    auth,
     vaultAddress: optional(attrs, 'vaultAddress'),
     vaultNamespace: optional(attrs, 'vaultNamespace'),
     authMountPath: authMount,

@@ -1,15 +1,16 @@
 /**
  * Our own per-object keys (not the reference's; README "Beyond the reference"): `optional`, `jsonPointer`,
- * `template`, `expand`, `inputOnly` and `credentialScope`. Each is validated here with a message naming the object, including every
+ * `template`, `expand`, `inputOnly`, `credentialScope` and `secretNamespace`. Each is validated here with a message naming the object, including every
  * combination that has no sensible meaning (both secretKey and jsonPointer, a template that also expands, …), and
  * the references between objects (templates naming other objects) once the whole list is known. Pure.
  */
 import { ProviderError } from '../errors.js';
 import { JsonPointerSyntaxError, parseJsonPointer } from '../mount/json-pointer.js';
 import { parseTemplate, TemplateSyntaxError, type ParsedTemplate } from './template-syntax.js';
+import { parseSecretNamespace, SecretNamespaceError } from './secret-namespace.js';
 import { CredentialScopes, ExpandModes, type CredentialScope, type Encoding, type ExpandMode, type ObjectConfig } from './types.js';
 
-export const EXTENSION_KEYS = ['optional', 'jsonPointer', 'template', 'expand', 'inputOnly', 'credentialScope'] as const;
+export const EXTENSION_KEYS = ['optional', 'jsonPointer', 'template', 'expand', 'inputOnly', 'credentialScope', 'secretNamespace'] as const;
 export type ExtensionKey = (typeof EXTENSION_KEYS)[number];
 
 /** A YAML value of one of our keys, as objects.ts resolved it (strings keep yaml.v3's source text). */
@@ -36,6 +37,7 @@ export interface ObjectExtensions {
   readonly expand?: ExpandMode;
   readonly inputOnly?: boolean;
   readonly credentialScope?: CredentialScope;
+  readonly secretNamespace?: string;
 }
 
 function invalid(message: string, objectName: string): ProviderError {
@@ -137,6 +139,20 @@ export function parseObjectExtensions(
   // `pod` is the default: only `workload` is kept, so an object that says `pod` is the object that says nothing.
   const credentialScope = rawScope === 'workload' ? ('workload' as const) : undefined;
 
+  const rawNamespace = string(raw.secretNamespace, 'secretNamespace', where, name);
+  let secretNamespace: string | undefined;
+  if (rawNamespace !== undefined) {
+    if (base.secretPath === '') {
+      throw invalid(`${where}: secretNamespace says where the object's own secret is read; the object has no secretPath`, name);
+    }
+    try {
+      secretNamespace = parseSecretNamespace(rawNamespace);
+    } catch (err: unknown) {
+      if (!(err instanceof SecretNamespaceError)) throw err;
+      throw invalid(`${where}: secretNamespace ${err.message}`, name);
+    }
+  }
+
   if (inputOnly === true && base.filePermission !== undefined) {
     throw invalid(`${where}: an inputOnly object writes no file, so filePermission does not apply`, name);
   }
@@ -148,6 +164,7 @@ export function parseObjectExtensions(
     ...(expand === undefined ? {} : { expand }),
     ...(inputOnly === true ? { inputOnly } : {}),
     ...(credentialScope === undefined ? {} : { credentialScope }),
+    ...(secretNamespace === undefined ? {} : { secretNamespace }),
   };
 }
 

@@ -3,6 +3,7 @@
  * `parseMountRequest` (mount-request.ts) and `resolveConnection` (connection.ts).
  */
 import type { ParsedTemplate } from './template-syntax.js';
+import type { Sensitive } from './sensitive.js';
 
 export const Encodings = ['utf-8', 'base64', 'hex'] as const;
 export type Encoding = (typeof Encodings)[number];
@@ -53,6 +54,11 @@ export interface ObjectConfig {
   readonly inputOnly?: boolean;
   /** Absent means `pod`. */
   readonly credentialScope?: CredentialScope;
+  /**
+   * Vault Enterprise namespace of this object's read, relative to the mount's (vaultNamespace): without leading or
+   * trailing slashes, never empty (config/secret-namespace.ts). Absent: the mount's namespace.
+   */
+  readonly secretNamespace?: string;
 }
 
 export interface PodInfo {
@@ -81,15 +87,42 @@ export interface DriverToken {
   readonly expirationTimestamp: string | undefined;
 }
 
+/**
+ * `vaultAuthMethod` (ours): how the mount logs in to Vault. `kubernetes` (default) and `jwt` send the pod's
+ * ServiceAccount token with roleName; the others take their credentials from the volume's nodePublishSecretRef
+ * (hashicorp/vault-csi-provider#222 AppRole, #358 userpass, #15 TLS certificates) and need no pod token.
+ */
+export const AuthMethods = ['kubernetes', 'jwt', 'approle', 'userpass', 'cert'] as const;
+export type AuthMethod = (typeof AuthMethods)[number];
+
+/** The methods that log in with the pod's ServiceAccount token. */
+export type PodTokenMethod = 'kubernetes' | 'jwt';
+
+/** What a mount logs in with; credentials are Sensitive and never printed. */
+export type AuthConfig =
+  | { readonly method: PodTokenMethod }
+  | { readonly method: 'approle'; readonly roleId: Sensitive; readonly secretId: Sensitive }
+  | { readonly method: 'userpass'; readonly username: string; readonly password: Sensitive }
+  | { readonly method: 'cert'; readonly certificate: Sensitive; readonly key: Sensitive };
+
+export function usesPodToken(auth: AuthConfig): auth is { readonly method: PodTokenMethod } {
+  return auth.method === 'kubernetes' || auth.method === 'jwt';
+}
+
 export interface MountConfig {
+  /** Required for kubernetes and jwt; for cert the certificate role (`name`), '' for any; unused otherwise. */
   readonly roleName: string;
+  readonly auth: AuthConfig;
   /** Undefined when the SecretProviderClass does not set it (flags/env then decide). */
   readonly vaultAddress: string | undefined;
   readonly vaultNamespace: string | undefined;
   /** From vaultKubernetesMountPath or vaultAuthMountPath (never both); undefined means the --vault-mount default. */
   readonly authMountPath: string | undefined;
   readonly tls: TlsParameters;
-  /** The audience whose token logs in; "vault" unless the `audience` parameter says otherwise. */
+  /**
+   * The audience whose token logs in: of the `audience` parameter's comma-separated list (else `--audience`, else
+   * "vault"), the first the driver delivered a token for; the first of the list when it delivered none of them.
+   */
   readonly audience: string;
   readonly objects: readonly ObjectConfig[];
   readonly pod: PodInfo;
@@ -112,6 +145,8 @@ export interface ProviderDefaults {
   readonly vaultMount: string;
   readonly vaultNamespace: string | undefined;
   readonly tls: TlsParameters;
+  /** `--audience`: the audience (list) a SecretProviderClass without `audience` uses; default "vault". */
+  readonly audience?: string;
 }
 
 /**

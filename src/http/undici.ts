@@ -30,6 +30,7 @@ export const buildConnector = require('undici/lib/core/connect.js') as typeof Un
 export interface BufferedAnswer {
   readonly statusCode: number;
   readonly rawHeaders: readonly Buffer[];
+  /** Empty when a sink took it. */
   readonly body: Buffer;
 }
 
@@ -77,14 +78,27 @@ export function headerObject(raw: readonly Buffer[]): Record<string, string | st
 }
 
 /**
+ * Where the body goes instead of into a Buffer: the chunks are handed over as they arrive and not kept here. A
+ * sink that throws refuses the body: the request ends at once with that error.
+ */
+export interface BodySink {
+  /** The status and the declared Content-Length (undefined when none: a chunked answer), before any byte. */
+  start(statusCode: number, declaredBytes: number | undefined): void;
+  write(chunk: Buffer): void;
+}
+
+export interface BufferedLimits {
+  readonly maxBytes: number;
+  readonly signal?: AbortSignal | undefined;
+  /** Takes the body; the answer's `body` is then empty. */
+  readonly sink?: BodySink | undefined;
+}
+
+/**
  * Sends one request and reads its answer whole, refusing more than `maxBytes` of body. The caller's signal (if
  * any) and cancel() end it early; a request not yet on a connection is dropped when it gets one.
  */
-export function dispatchBuffered(
-  dispatcher: Undici.Dispatcher,
-  options: Undici.Dispatcher.DispatchOptions,
-  limits: { readonly maxBytes: number; readonly signal?: AbortSignal | undefined },
-): BufferedCall {
+export function dispatchBuffered(dispatcher: Undici.Dispatcher, options: Undici.Dispatcher.DispatchOptions, limits: BufferedLimits): BufferedCall {
   const signal = limits.signal;
   let abortRequest: ((err: Error) => void) | undefined;
   let failure: Error | undefined;
@@ -93,6 +107,7 @@ export function dispatchBuffered(
   let rawHeaders: readonly Buffer[] = [];
   let chunks: Buffer[] = [];
   let size = 0;
+  const sink = limits.sink;
   let resolveAnswer!: (answer: BufferedAnswer) => void;
   let rejectAnswer!: (err: Error) => void;
   const answer = new Promise<BufferedAnswer>((resolve, reject) => {
@@ -113,6 +128,17 @@ export function dispatchBuffered(
     abortRequest?.(err);
     finish();
   };
+  /** Runs a sink call; false (and the request cancelled with its error) when it throws. */
+  const toSink = (call: () => void): boolean => {
+    try {
+      call();
+      return true;
+    } catch (err: unknown) {
+      chunks = [];
+      cancel(err instanceof Error ? err : new Error(String(err)));
+      return false;
+    }
+  };
   if (signal?.aborted === true) {
     failure = abortReason(signal);
     finish();
@@ -127,7 +153,10 @@ export function dispatchBuffered(
     onHeaders: (status, raw) => {
       statusCode = status;
       rawHeaders = raw;
-      if (Number(headerValue(raw, 'content-length') ?? '0') > limits.maxBytes) cancel(new BodyTooLargeError(limits.maxBytes));
+      const header = headerValue(raw, 'content-length');
+      const declared = header === undefined ? undefined : Number(header);
+      if (declared !== undefined && declared > limits.maxBytes) cancel(new BodyTooLargeError(limits.maxBytes));
+      else if (sink !== undefined) return toSink(() => sink.start(status, declared !== undefined && Number.isSafeInteger(declared) ? declared : undefined));
       return true;
     },
     onData: (chunk) => {
@@ -137,6 +166,7 @@ export function dispatchBuffered(
         cancel(new BodyTooLargeError(limits.maxBytes));
         return false;
       }
+      if (sink !== undefined) return toSink(() => sink.write(chunk));
       chunks.push(chunk);
       return true;
     },

@@ -95,9 +95,11 @@ export class KubeSecretHmacKeySource implements HmacKeySource {
       // Another node's provider created it between our read and our create: its key is the one everybody uses.
       const winner = await this.#read();
       if (winner === undefined) {
-        throw new ProviderError('INTERNAL', `${this.description} already exists but cannot be read back; will retry on the next mount`, {
-          parameter: 'hmac-secret-name',
-        });
+        throw new ProviderError(
+          'KUBERNETES_API_ERROR',
+          `${this.description} was created by another provider at the same moment but is not visible yet; the next mount reads it again`,
+          { parameter: 'hmac-secret-name' },
+        );
       }
       return this.#keyFrom(winner);
     }
@@ -132,14 +134,35 @@ export class KubeSecretHmacKeySource implements HmacKeySource {
     return key;
   }
 
+  /**
+   * A failed call as KUBERNETES_API_ERROR with what to do about it. None of these is a bug in the provider (RBAC, an
+   * API server that is down, slow or answering nonsense), so none is INTERNAL; the key is not cached as failed, so
+   * the next mount asks again.
+   */
   #apiError(action: 'read' | 'create', failure: ApiFailure, err: unknown): ProviderError {
-    const hint = failure.httpStatus === 403 ? ` (the provider's ServiceAccount needs get and create on secrets in ${this.#namespace})` : '';
+    // Found by the real suite against a real API server: a missing RBAC rule was reported as INTERNAL ("a bug").
     return new ProviderError(
-      'INTERNAL',
-      `cannot ${action} the HMAC key ${this.description}: ${failure.detail}${hint}`,
+      'KUBERNETES_API_ERROR',
+      `cannot ${action} the HMAC key ${this.description}: ${failure.detail}; ${this.#remedy(failure)}`,
       { parameter: 'hmac-secret-name', ...(failure.httpStatus === undefined ? {} : { httpStatus: failure.httpStatus }) },
       safeCause(err),
     );
+  }
+
+  #remedy(failure: ApiFailure): string {
+    if (failure.httpStatus === 401) {
+      return "the API server does not accept the provider's ServiceAccount token (check the pod's automountServiceAccountToken and the token's audience); the next mount tries again";
+    }
+    if (failure.httpStatus === 403) {
+      return `the provider's ServiceAccount needs get and create on secrets in ${this.#namespace} (get on "${this.#name}", create on secrets: the Role and RoleBinding in deploy/base/rbac.yaml); the next mount tries again`;
+    }
+    if (failure.httpStatus !== undefined && failure.httpStatus >= 500) {
+      return 'the Kubernetes API server is failing; the next mount tries again';
+    }
+    if (failure.httpStatus === undefined) {
+      return 'the Kubernetes API server cannot be reached or did not answer; check it and the network from this node; the next mount tries again';
+    }
+    return 'see the API server\'s message; the next mount tries again';
   }
 }
 

@@ -19,6 +19,7 @@ import { expandKeys, expandPki, expandedVersionInput, type ExpandedFile } from '
 import { renderTemplate, type TemplateSource } from './template.js';
 import { requestKey } from './request-key.js';
 import { absentObjectVersion, objectVersion } from './version.js';
+import type { ByteLedger } from '../admission/mount-admission.js';
 
 /** A read that found nothing (404), kept instead of thrown because every object needing it is optional. */
 export class AbsentSecret {
@@ -92,6 +93,8 @@ class MountAssembler {
   constructor(
     readonly config: MountConfig,
     readonly outcomes: ReadonlyMap<string, ReadOutcome>,
+    /** What decoded contents and rendered templates are charged to, as they are made (admission control). */
+    readonly memory: ByteLedger | undefined,
   ) {}
 
   /** The object's own read; an AbsentSecret throws its error (so optional handling sees SECRET_NOT_FOUND). */
@@ -116,7 +119,13 @@ class MountAssembler {
         source = { present: true, value: keyMap(data) };
       } else {
         const value = selectValue(obj, data);
-        source = { present: true, value: obj.encoding === 'utf-8' ? value : decodeValue(valueBytes(value), obj) };
+        if (obj.encoding === 'utf-8') {
+          source = { present: true, value };
+        } else {
+          const decoded = decodeValue(valueBytes(value), obj);
+          this.memory?.charge(decoded.length);
+          source = { present: true, value: decoded };
+        }
       }
     } catch (err: unknown) {
       if (!isAbsence(err) || obj.optional !== true) {
@@ -153,6 +162,7 @@ class MountAssembler {
       } else {
         files = [{ name: '', contents: extractContent(obj, this.response(obj)) }];
       }
+      this.memory?.charge(files.reduce((sum, f) => sum + f.contents.length, 0));
       const only = files.length === 1 && files[0]!.name === '' ? files[0]!.contents : undefined;
       return { kind: 'files', files, versionInput: only ?? expandedVersionInput(files) };
     } catch (err: unknown) {
@@ -162,9 +172,12 @@ class MountAssembler {
   }
 }
 
-/** The files and versions of a mount whose reads are done. Throws the first failing object's error, named. */
-export function assembleObjects(config: MountConfig, outcomes: ReadonlyMap<string, ReadOutcome>, hmacKey: Buffer): Assembled {
-  const assembler = new MountAssembler(config, outcomes);
+/**
+ * The files and versions of a mount whose reads are done. Throws the first failing object's error, named. Every
+ * object's contents are charged to `memory` as soon as they exist, so a mount over its budget stops there.
+ */
+export function assembleObjects(config: MountConfig, outcomes: ReadonlyMap<string, ReadOutcome>, hmacKey: Buffer, memory?: ByteLedger): Assembled {
+  const assembler = new MountAssembler(config, outcomes, memory);
   const files: OutputFile[] = [];
   const objects: AssembledObject[] = [];
   const inputs: Array<{ objectName: string; secretPath: string }> = [];

@@ -2,7 +2,8 @@
  * Response → file contents for one object, pure. Same rules as the reference's keyFromData/decodeValue:
  * the key is looked up in `data.data` when that is a map (KV v2), else in `data`; strings are written raw and
  * other values as JSON; `encoding` says how the stored value is encoded, and the file gets the decoded bytes.
- * Without a secretKey the file is the whole response, as the Go client's api.Secret marshals it. A jsonPointer
+ * Without a secretKey the file is the whole response, as the Go client's api.Secret marshals it, less the volatile
+ * `request_id` (wholeResponseJson). A jsonPointer
  * (ours) selects from the same key map, through nested maps and lists, and follows the same rules after that.
  */
 import { ProviderError } from '../errors.js';
@@ -15,10 +16,14 @@ function isMap(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** The api.Secret struct's fields in Go's order; the last three are `omitempty`. */
+/**
+ * The api.Secret struct's fields in Go's order (the last three are `omitempty`), without `request_id`: Vault makes a
+ * new one for every request, so keeping it would give an unchanged secret new contents and a new version on every
+ * republish, and the driver would rewrite the file (and any synced Kubernetes Secret) once a minute for nothing.
+ * Everything else in the envelope changes only when the secret, its lease or its wrapping does.
+ */
 export function wholeResponseJson(response: SecretResponse): string {
   const fields: Array<readonly [string, unknown]> = [
-    ['request_id', response.request_id ?? ''],
     ['lease_id', response.lease_id ?? ''],
     ['lease_duration', response.lease_duration ?? 0],
     ['renewable', response.renewable ?? false],

@@ -3,7 +3,9 @@
  * file set → (optionally) the atomic writer. All-or-nothing: any failing object fails the mount and no file is
  * returned or written.
  */
-import { ProviderError, toProviderError } from '../errors.js';
+import { abortReason, ProviderError, toProviderError } from '../errors.js';
+import { describeBudget, expiredBudget, TimeBudgetExpired } from '../admission/time-budget.js';
+import { DEFAULT_MOUNT_RESPONSE_BUDGET, MountMemory, type ByteLedger } from '../admission/mount-admission.js';
 import type { ConnectionSettings, MountConfig, ProviderDefaults } from '../config/types.js';
 import { parseMountRequest } from '../config/mount-request.js';
 import { TrustBoundary } from './trust-boundary.js';
@@ -59,6 +61,11 @@ export interface MountServiceOptions {
   /** Distinct Vault requests in flight per mount (default 16). */
   readonly readConcurrency?: number;
   readonly limitBytes?: number;
+  /**
+   * Bytes of Vault responses a mount may read when it comes without a ledger of its own (the CLI; the daemon admits
+   * every mount through admission/mount-admission.ts and passes its ledger). Default DEFAULT_MOUNT_RESPONSE_BUDGET.
+   */
+  readonly mountResponseBytes?: number;
   /** Called with what a parsed request asked for and ignored, for a debug line. */
   readonly onIgnoredParameters?: (names: readonly string[]) => void;
   /** Lease/certificate reuse across mounts and single-flight; default: single-flight only, nothing kept. */
@@ -83,17 +90,24 @@ export class MountService {
 
   /** Parse only: lets the server log who is asking even when the mount later fails. */
   parse(request: RawMountRequest): MountConfig {
-    return parseMountRequest(request);
+    return parseMountRequest(request, { audience: this.#options.defaults.audience });
   }
 
-  async mount(config: MountConfig, signal?: AbortSignal): Promise<MountResult> {
+  /**
+   * `memory` is the mount's ledger from admission control: every response is charged to it as it arrives, every
+   * file as it is made, and a charge over a budget fails the mount (RESOURCE_EXHAUSTED naming the object).
+   */
+  async mount(config: MountConfig, signal?: AbortSignal, memory?: ByteLedger): Promise<MountResult> {
+    const ledger = memory ?? new MountMemory(undefined, this.#options.mountResponseBytes ?? DEFAULT_MOUNT_RESPONSE_BUDGET);
     if (config.ignoredParameters.length > 0) this.#options.onIgnoredParameters?.(config.ignoredParameters);
     const connection = await this.#trust.connection(config);
     const client = await this.#options.clients.get(connection);
     const hmacKeyPromise = this.#options.hmacKey.getKey();
     // A rejection here must not go unhandled while the reads run; it is awaited below.
     hmacKeyPromise.catch(() => undefined);
-    const lease = await this.#options.auth.token(client, config, signal);
+    const lease = await this.#options.auth.token(client, config, signal).catch((err: unknown) => {
+      throw duringLogin(err, config, client);
+    });
 
     const groups = groupByRequest(config.objects);
     const responses = new Map<string, ReadOutcome>();
@@ -101,25 +115,25 @@ export class MountService {
     const renewal: Renewal = {};
     const concurrency = this.#options.readConcurrency ?? 16;
     await mapLimit(groups, concurrency, async (group) => {
-      const kept = this.#reuse.reused(scopeOf(config, lease.token, group));
+      const kept = this.#reuse.reused(scopeOf(lease.holder, lease.token, group));
       if (kept !== undefined) keptRequests.add(group.key);
-      responses.set(group.key, kept ?? (await readOrAbsent(group.objects, () => this.#read(client, config, group, lease, renewal, signal))));
+      responses.set(group.key, kept ?? (await readOrAbsent(group.objects, () => this.#read(client, config, group, lease, renewal, signal, ledger))));
     });
     // A token found dead during this mount took its leases with it: what this mount was answered from them (kept
     // before the 403 came back) is fetched anew with the new token, so the pod never gets a revoked credential.
     const renewed = renewal.token;
     if (renewed !== undefined) {
-      const stale = groups.filter((g) => keptRequests.has(g.key) && !this.#reuse.holds(scopeOf(config, lease.token, g)));
-      const fresh: TokenLease = { token: renewed, cached: false };
+      const stale = groups.filter((g) => keptRequests.has(g.key) && !this.#reuse.holds(scopeOf(lease.holder, lease.token, g)));
+      const fresh: TokenLease = { token: renewed, cached: false, holder: lease.holder };
       await mapLimit(stale, concurrency, async (group) => {
         keptRequests.delete(group.key);
-        responses.set(group.key, await readOrAbsent(group.objects, () => this.#read(client, config, group, fresh, renewal, signal)));
+        responses.set(group.key, await readOrAbsent(group.objects, () => this.#read(client, config, group, fresh, renewal, signal, ledger)));
       });
     }
 
-    const key = await hmacKeyPromise;
+    const key = await this.#hmacKey(hmacKeyPromise, signal);
     // In the SecretProviderClass's order, whatever order the requests finished in.
-    const assembled = assembleObjects(config, responses, key);
+    const assembled = assembleObjects(config, responses, key, ledger);
     const { files, inputs } = assembled;
     const cachedNames = new Set(groups.filter((g) => keptRequests.has(g.key)).flatMap((g) => g.objects.map((o) => o.objectName)));
     const objects: MountedObject[] = assembled.objects.map((o) => (cachedNames.has(o.objectName) ? { ...o, cached: true } : o));
@@ -141,6 +155,25 @@ export class MountService {
   }
 
   /**
+   * The HMAC key, or the mount's failure once its signal aborts: the key's first load (the Kubernetes API) is shared
+   * by every mount and bounded by its own timeouts, but one mount must still answer within its own time budget.
+   */
+  async #hmacKey(loading: Promise<Buffer>, signal: AbortSignal | undefined): Promise<Buffer> {
+    if (signal === undefined) return loading;
+    try {
+      return await untilAborted(loading, signal);
+    } catch (err: unknown) {
+      const expired = expiredBudget(signal);
+      if (expired === undefined || err !== expired) throw err;
+      throw new ProviderError(
+        'KUBERNETES_API_ERROR',
+        `the HMAC key (${this.#options.hmacKey.description}) was not loaded within the mount's time budget of ${describeBudget(expired.budget)}; the next mount tries again`,
+        { parameter: 'hmac-secret-name' },
+      );
+    }
+  }
+
+  /**
    * One distinct request. A 403 with a cached token is either the policy's answer or a token Vault no longer knows;
    * Vault is asked which (`auth/token/lookup-self`), not guessed from the message. A live token: the denial fails this
    * mount alone, and the token and everything kept with it stay (a denial must not cost a login per republish, nor
@@ -154,12 +187,13 @@ export class MountService {
     lease: TokenLease,
     renewal: Renewal,
     signal: AbortSignal | undefined,
+    memory: ByteLedger,
   ): Promise<SecretResponse> {
     const obj = group.lead;
     const request = group.request;
     // Concurrent mounts that may share the answer share one request; a lease or certificate is kept for its holder.
     const send = (token: VaultToken): Promise<SecretResponse> =>
-      this.#reuse.fetch(scopeOf(config, token, group), token, obj.method, (shared) => client.request(token.token, request, shared), signal);
+      this.#reuse.fetch(scopeOf(lease.holder, token, group), token, obj.method, (shared) => client.request(token.token, request, shared, memory), signal);
     try {
       try {
         return await send(lease.token);
@@ -174,7 +208,7 @@ export class MountService {
         return await send(renewed);
       }
     } catch (err: unknown) {
-      throw toProviderError(err).forObject(obj.objectName, obj.secretPath);
+      throw toProviderError(budgetAnswer(err, client, `${request.method} ${request.requestPath}`)).forObject(obj.objectName, obj.secretPath);
     }
   }
 }
@@ -184,8 +218,57 @@ interface Renewal {
   token?: VaultToken;
 }
 
-/** Whose answer a request's is: the pod (or its workload, when the objects ask), the identity, the request. */
-function scopeOf(config: MountConfig, token: VaultToken, group: RequestGroup): ReuseScope {
+/**
+ * Whose answer a request's is: the pod (or its workload, when the objects ask), the identity, the request. The pod
+ * is the token lease's holder, '' for a caller that is no pod (the sync controller): then nothing is kept per pod.
+ */
+function scopeOf(holder: string, token: VaultToken, group: RequestGroup): ReuseScope {
   const identity = group.credentialScope === 'workload' ? token.workloadKey : token.identityKey;
-  return { podUid: config.pod.uid, identityKey: identity, requestKey: group.key, credentialScope: group.credentialScope };
+  return { podUid: holder, identityKey: identity, requestKey: group.key, credentialScope: group.credentialScope };
+}
+
+/** `promise`, or a rejection with the signal's reason as soon as it aborts (the promise runs on regardless). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(abortReason(signal));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(abortReason(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  });
+}
+
+/**
+ * A mount whose budget ran out while it waited for a request it shares with other mounts (single-flight) gets the
+ * budget's bare error, since the request itself goes on for the others: said here with the Vault address and the
+ * request, as the Vault client says it for a request of the mount's own.
+ */
+function budgetAnswer(err: unknown, client: VaultClient, what: string): unknown {
+  if (!(err instanceof TimeBudgetExpired)) return err;
+  const address = client.settings.address;
+  return new ProviderError(
+    'VAULT_UNAVAILABLE',
+    `no successful answer from Vault at ${address} to ${what} within the mount's time budget of ${describeBudget(err.budget)}; the driver retries the mount`,
+    { vaultAddress: address },
+  );
+}
+
+/**
+ * A login that could not reach Vault in time fails every object of the mount: its message names them, so the pod's
+ * events say what the pod was waiting for.
+ */
+function duringLogin(err: unknown, config: MountConfig, client: VaultClient): unknown {
+  const answered = budgetAnswer(err, client, `the login (role "${config.roleName}", auth mount "${client.settings.authMount}")`);
+  if (!(answered instanceof ProviderError) || answered.code !== 'VAULT_UNAVAILABLE' || answered.context.objectName !== undefined) return answered;
+  const names = config.objects.map((o) => `"${o.objectName}"`);
+  const shown = names.length > 5 ? `${names.slice(0, 5).join(', ')} and ${names.length - 5} more` : names.join(', ');
+  return new ProviderError(answered.code, `logging in for object${names.length === 1 ? '' : 's'} ${shown}: ${answered.message}`, answered.context, { cause: answered.cause });
 }

@@ -1,6 +1,6 @@
 /**
  * Which objects of one mount need the same Vault request. Two objects with equal (method, path, query,
- * secretArgs) share one request, so two objects naming the same PKI issue get one certificate and its matching
+ * secretArgs, secretNamespace) share one request, so two objects naming the same PKI issue get one certificate and its matching
  * key. (The reference keys on path and method only and so merges requests whose secretArgs differ.)
  */
 import type { CredentialScope, ObjectConfig } from '../config/types.js';
@@ -29,7 +29,8 @@ const groupings = new WeakMap<readonly ObjectConfig[], readonly RequestGroup[]>(
 export function requestKey(obj: ObjectConfig): string {
   let key = keys.get(obj);
   if (key === undefined) {
-    key = canonicalJson([obj.method, obj.requestPath, obj.query, obj.secretArgs ?? null]);
+    // The namespace is part of what is asked: one path in two namespaces is two secrets, never one request.
+    key = canonicalJson([obj.method, obj.requestPath, obj.query, obj.secretArgs ?? null, obj.secretNamespace ?? null]);
     keys.set(obj, key);
   }
   return key;
@@ -72,7 +73,13 @@ function group(objects: readonly ObjectConfig[]): readonly RequestGroup[] {
   // A required object leads when there is one, so a failure that fails the mount names an object it fails for.
   return [...groups].map(([key, list]) => {
     const lead = list.find((o) => o.optional !== true) ?? list[0]!;
-    const request: SecretRequest = { method: lead.method, requestPath: lead.requestPath, query: lead.query, body: lead.secretArgs };
+    const request: SecretRequest = {
+      method: lead.method,
+      requestPath: lead.requestPath,
+      query: lead.query,
+      body: lead.secretArgs,
+      ...(lead.secretNamespace === undefined ? {} : { namespace: lead.secretNamespace }),
+    };
     const credentialScope = list.every((o) => o.credentialScope === 'workload') ? 'workload' : 'pod';
     return { key, request, lead, objects: list, credentialScope };
   });

@@ -22,6 +22,7 @@ export function canonicalObjectConfig(obj: ObjectConfig): string {
     ...(obj.jsonPointer === undefined ? {} : { jsonPointer: obj.jsonPointer }),
     ...(obj.template === undefined ? {} : { template: obj.template.source }),
     ...(obj.expand === undefined ? {} : { expand: obj.expand }),
+    ...(obj.secretNamespace === undefined ? {} : { secretNamespace: obj.secretNamespace }),
   });
 }
 

@@ -68,6 +68,8 @@ export class ProviderMetrics {
   readonly #vaultThrottled: Counter;
   readonly #vaultFailovers: Counter;
   readonly #cacheSizes = new Map<string, () => number>();
+  /** Holder of the byte count's source, read by the gauge's collect (which runs with the gauge as `this`). */
+  readonly #bytesInFlight: { source: () => number } = { source: () => 0 };
   readonly #cacheNames = new Set<string>();
 
   constructor(options: MetricsOptions = {}) {
@@ -143,6 +145,15 @@ export class ProviderMetrics {
         for (const [cache, size] of sizes) this.set({ cache }, size());
       },
     });
+    const bytesInFlight = this.#bytesInFlight;
+    new Gauge({
+      name: `${METRIC_PREFIX}memory_in_flight_bytes`,
+      help: 'Bytes the mounts in flight hold against --memory-budget (Vault responses, parsed responses, file contents).',
+      registers: [registry],
+      collect() {
+        this.set(bytesInFlight.source());
+      },
+    });
     new Gauge({
       name: `${METRIC_PREFIX}build_info`,
       help: 'Always 1; the provider version as a label.',
@@ -191,6 +202,11 @@ export class ProviderMetrics {
   cacheEvent(cache: string, event: CacheEvent): void {
     this.#checkCacheName(cache);
     this.#cacheEvents.inc({ cache, event });
+  }
+
+  /** Reports `bytes()` as `memory_in_flight_bytes` at every scrape (admission control's count). */
+  bytesInFlight(bytes: () => number): void {
+    this.#bytesInFlight.source = bytes;
   }
 
   /** Reports `size()` as `cache_entries{cache}` at every scrape. A later call for the same cache replaces it. */

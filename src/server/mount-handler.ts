@@ -13,6 +13,8 @@ import type { VersionRequest__Output } from '../generated/v1alpha1/VersionReques
 import type { VersionResponse } from '../generated/v1alpha1/VersionResponse.js';
 import type { Logger } from '../observability/logger.js';
 import { RUNTIME_NAME, VERSION } from '../version.js';
+import { mountTimeBudget, TimeBudgetExpired } from '../admission/time-budget.js';
+import type { MountAdmission, MountMemory } from '../admission/mount-admission.js';
 
 export interface MountOutcome {
   readonly result: 'ok' | ErrorCode;
@@ -32,6 +34,15 @@ export interface HandlerOptions {
   readonly accepting: () => boolean;
   readonly onMountStart?: () => void;
   readonly onMountEnd?: (outcome: MountOutcome) => void;
+  /**
+   * Admission control (admission/mount-admission.ts): the bound on mounts in progress and the memory budgets. Each
+   * mount holds its ledger until its answer is sent. Absent: no node-wide bounds (each mount keeps its own budget).
+   */
+  readonly admission?: MountAdmission;
+  /** The mount's time budget when the caller sets no deadline (admission/time-budget.ts; default under 2 minutes). */
+  readonly defaultTimeBudgetMs?: number;
+  /** The clock the time budget is computed on (default Date.now, the clock of gRPC deadlines). */
+  readonly now?: () => number;
 }
 
 function statusError(error: ProviderError): Partial<ServiceError> {
@@ -53,6 +64,30 @@ export function versionHandler(_call: ServerUnaryCall<VersionRequest__Output, Ve
   callback(null, { version: 'v1alpha1', runtime_name: RUNTIME_NAME, runtime_version: VERSION });
 }
 
+/**
+ * How long a mount's ledger may outlive its answer while gRPC sends it: a reader that slow is rare, and the bytes are
+ * given back then even if the end of the call is never reported.
+ */
+export const SEND_HOLD_MAX_MS = 10_000;
+
+/**
+ * Keeps the mount's bytes charged until its answer has left: the serialised response sits in the HTTP/2 stream's
+ * buffers until the driver reads it, so a driver slow to read many large answers would otherwise let them pile up
+ * outside every budget. grpc-js reports the end of every call, answered or not, as 'cancelled' once its last frame
+ * has been handed to HTTP/2 (and at once if that already happened); SEND_HOLD_MAX_MS bounds the wait regardless.
+ */
+function holdUntilSent(call: ServerUnaryCall<MountRequest__Output, MountResponse>, memory: MountMemory): void {
+  const release = (): void => {
+    clearTimeout(fallback);
+    call.removeListener('cancelled', release);
+    memory.close();
+  };
+  const fallback = setTimeout(release, SEND_HOLD_MAX_MS);
+  fallback.unref();
+  if (call.cancelled) release();
+  else call.once('cancelled', release);
+}
+
 export function createMountHandler(options: HandlerOptions) {
   const log = options.logger;
   return (call: ServerUnaryCall<MountRequest__Output, MountResponse>, callback: sendUnaryData<MountResponse>): void => {
@@ -63,15 +98,17 @@ export function createMountHandler(options: HandlerOptions) {
     call.once('cancelled', onCancel);
     const deadline = call.getDeadline();
     const deadlineMs = deadline instanceof Date ? deadline.getTime() : Number(deadline);
-    let timer: NodeJS.Timeout | undefined;
-    if (Number.isFinite(deadlineMs)) {
-      timer = setTimeout(() => abort.abort(new Error('deadline exceeded')), Math.max(0, deadlineMs - Date.now()));
-      timer.unref();
-    }
+    // The mount answers by itself a margin before the caller's deadline (or after the default budget), naming what
+    // it was waiting for, rather than letting the deadline expire with no word of Vault or the object.
+    const budget = mountTimeBudget((options.now ?? Date.now)(), deadlineMs, options.defaultTimeBudgetMs);
+    const timer: NodeJS.Timeout = setTimeout(() => abort.abort(new TimeBudgetExpired(budget)), budget.budgetMs);
+    timer.unref();
     let config: MountConfig | undefined;
+    let memory: MountMemory | undefined;
     const finish = (outcome: Omit<MountOutcome, 'durationMs'>, extra: Record<string, unknown>): void => {
-      if (timer !== undefined) clearTimeout(timer);
+      clearTimeout(timer);
       call.removeListener('cancelled', onCancel);
+      if (memory !== undefined) holdUntilSent(call, memory);
       const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
       options.onMountEnd?.({ ...outcome, durationMs, ...(config === undefined ? {} : { config }) });
       const line = { ...who(config), objects: outcome.objects, durationMs, result: outcome.result, grpcCode: GrpcStatus[outcome.grpcCode], ...extra };
@@ -88,7 +125,10 @@ export function createMountHandler(options: HandlerOptions) {
         targetPath: call.request.target_path,
         permission: call.request.permission,
       });
-      const result = await options.mounts.mount(config, abort.signal);
+      // Admitted once parsed, so a refusal can name the SecretProviderClass and pod; parsing is bounded by the
+      // 4 MiB request the gRPC server accepts.
+      memory = options.admission?.admit({ secretProviderClass: config.secretProviderClass, pod: config.pod });
+      const result = await options.mounts.mount(config, abort.signal, memory);
       const response: MountResponse = {
         object_version: result.objectVersions.map((v) => ({ id: v.id, version: v.version })),
         files: result.files.map((f) => ({ path: f.path, mode: f.mode, contents: f.contents })),

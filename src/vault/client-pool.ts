@@ -53,13 +53,18 @@ export class VaultClientPool {
   async #create(settings: ConnectionSettings): Promise<VaultClient> {
     const tls = await loadTlsMaterial(settings.tls, this.#options.tlsFiles ?? nodeTlsFileReader);
     const trust = this.#options.trust;
-    const transport = new UndiciTransport({
-      tls,
-      requestTimeoutMs: this.#options.requestTimeoutMs,
-      redirects: (target) => (trust === undefined ? settings.addresses.includes(target) : redirectAllowed(trust, settings, target)),
+    const requestTimeoutMs = this.#options.requestTimeoutMs;
+    // The same redirect policy and per-address gates for every transport of these settings, cert logins included.
+    const shared = {
+      requestTimeoutMs,
+      redirects: (target: string) => (trust === undefined ? settings.addresses.includes(target) : redirectAllowed(trust, settings, target)),
       ...(this.#options.gates === undefined ? {} : { gates: this.#options.gates }),
-    });
-    return new VaultClient(settings, transport, this.#options.client ?? {});
+    };
+    const transport = new UndiciTransport({ tls, ...shared });
+    // A cert-auth login presents the pod author's certificate on a connection of its own (one per login).
+    const certificateTransport = (client: { readonly cert: string; readonly key: string }): UndiciTransport =>
+      new UndiciTransport({ tls: { ...tls, cert: client.cert, key: client.key }, ...shared, connections: 1 });
+    return new VaultClient(settings, transport, { ...this.#options.client, certificateTransport });
   }
 
   async close(): Promise<void> {

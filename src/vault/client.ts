@@ -5,17 +5,20 @@
  * `client.token`, and a client-level namespace overwrites per-request headers, and both fall back to VAULT_TOKEN /
  * VAULT_NAMESPACE from the environment. The client below pins `token`, `namespace` and `pathPrefix` to empty, so
  * every request carries exactly the token and namespace we give it, and one pod's token can never ride along on
- * another pod's request. Login always names its mount point (without one node-vault posts to `/v1/auth//login`).
+ * another pod's request. Logins are plain requests to the path their builder names (node-vault's kubernetesLogin
+ * without a mount point posts to `/v1/auth//login`).
  */
 import nodeVault from './node-vault.js';
 import type NodeVault from 'node-vault';
 import { ProviderError } from '../errors.js';
 import type { ConnectionSettings } from '../config/types.js';
+import { requestNamespace } from '../config/secret-namespace.js';
 import { classifyFailure, type ClassifiedFailure, type RequestTarget } from './failures.js';
 import { defaultRetryPolicy, timerSleep, withRetries, type RetryPolicy, type Sleep } from './retry.js';
 import { loginResponseSchema, secretResponseSchema, type SecretResponse } from './responses.js';
 import type { UndiciTransport } from './transport.js';
 import { AddressHealth, movesOn, nothingDone } from './address-health.js';
+import type { ByteLedger } from '../admission/mount-admission.js';
 
 export interface VaultLogin {
   /** Sensitive: never log. */
@@ -26,6 +29,21 @@ export interface VaultLogin {
   readonly renewable: boolean;
 }
 
+/**
+ * One login as an auth method's builder made it (src/auth/login-request.ts): sent as `POST /v1/<path>` with the
+ * body, over a connection of its own that presents `clientCertificate` when there is one.
+ */
+export interface LoginRequest {
+  /** Under `/v1/`, e.g. `auth/approle/login`. */
+  readonly path: string;
+  /** Sensitive: never log. */
+  readonly body: Readonly<Record<string, string>>;
+  /** PEM client certificate and key (cert auth). Sensitive: never log. */
+  readonly clientCertificate?: { readonly cert: string; readonly key: string };
+  /** For messages: the method, and the role or user when it is no secret. */
+  readonly describe: string;
+}
+
 export interface SecretRequest {
   readonly method: string;
   /** Starts with `/v1/`. */
@@ -33,6 +51,8 @@ export interface SecretRequest {
   /** Without the `?`; '' for none. */
   readonly query: string;
   readonly body: Readonly<Record<string, unknown>> | undefined;
+  /** The object's secretNamespace, relative to the connection's namespace; absent: the connection's namespace. */
+  readonly namespace?: string;
 }
 
 /** What the client reports about each HTTP exchange, for metrics and request counting. */
@@ -52,6 +72,11 @@ export interface VaultClientOptions {
   readonly health?: AddressHealth;
   /** A request moved on from a failed address to the next one of the list. */
   readonly onFailover?: (failure: ClassifiedFailure, from: string, to: string) => void;
+  /**
+   * A transport like this client's, whose connections present this client certificate: for a cert-auth login,
+   * which must not share connections (or their TLS identity) with anything else. Without it cert logins fail.
+   */
+  readonly certificateTransport?: (clientCertificate: { readonly cert: string; readonly key: string }) => UndiciTransport;
 }
 
 /** A failure at one address of the list: lets the classifier name the address that failed. */
@@ -74,6 +99,21 @@ const SAFE_METHODS = new Set(['GET', 'LIST', 'HEAD']);
 function silentDebug(): void {}
 const MOUNT_PATH = /^[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*$/;
 
+/**
+ * node-vault over `transport`, with the fields that would let one request's token or namespace ride along on
+ * another pinned empty. node-vault logs every request body (a login's JWT or password included) through `debug`
+ * when DEBUG names it, and an operator chasing a problem sets DEBUG=*: its hook is documented for exactly this, and
+ * ours says nothing. pathPrefix falls back to VAULT_PREFIX from the environment; it must not bend our paths.
+ */
+function pinnedNodeVault(address: string, transport: UndiciTransport): NodeVault.client {
+  const vault = nodeVault({ endpoint: address, apiVersion: 'v1', 'request-promise': transport, debug: silentDebug });
+  for (const field of ['token', 'namespace', 'pathPrefix'] as const) {
+    const pinned = field === 'pathPrefix' ? '' : undefined;
+    Object.defineProperty(vault, field, { get: () => pinned, set: () => undefined, configurable: false });
+  }
+  return vault;
+}
+
 export class VaultClient {
   readonly settings: ConnectionSettings;
   /** One node-vault client per address of the list (they share the transport and its pools). */
@@ -91,25 +131,15 @@ export class VaultClient {
     this.#sleep = options.sleep ?? timerSleep;
     this.#options = options;
     this.#health = options.health ?? new AddressHealth();
-    for (const address of settings.addresses) {
-      // node-vault logs every request body (the login's JWT included) through `debug` when DEBUG names it, and an
-      // operator chasing a problem sets DEBUG=*. Its hook is documented for exactly this: ours says nothing.
-      const vault = nodeVault({ endpoint: address, apiVersion: 'v1', 'request-promise': transport, debug: silentDebug });
-      // pathPrefix falls back to VAULT_PREFIX from the environment; it must not bend our paths.
-      for (const field of ['token', 'namespace', 'pathPrefix'] as const) {
-        const pinned = field === 'pathPrefix' ? '' : undefined;
-        Object.defineProperty(vault, field, { get: () => pinned, set: () => undefined, configurable: false });
-      }
-      this.#vaults.set(address, vault);
-    }
+    for (const address of settings.addresses) this.#vaults.set(address, pinnedNodeVault(address, transport));
   }
 
-  #headers(token: string | undefined): Record<string, string> {
+  /** Logins and lookups go to the connection's namespace; a read may name a namespace below it (secretNamespace). */
+  #headers(token: string | undefined, secretNamespace?: string): Record<string, string> {
     const headers: Record<string, string> = {};
     if (token !== undefined) headers['X-Vault-Token'] = token;
-    if (this.settings.namespace !== undefined && this.settings.namespace !== '') {
-      headers['X-Vault-Namespace'] = this.settings.namespace;
-    }
+    const namespace = requestNamespace(this.settings.namespace, secretNamespace);
+    if (namespace !== undefined && namespace !== '') headers['X-Vault-Namespace'] = namespace;
     return headers;
   }
 
@@ -123,6 +153,7 @@ export class VaultClient {
     retryable: (failure: ClassifiedFailure) => boolean,
     signal: AbortSignal | undefined,
     send: Send<T>,
+    vaultFor: (address: string) => NodeVault.client = (address) => this.#vaults.get(address)!,
   ): Promise<T> {
     const classify = (err: unknown): ClassifiedFailure =>
       err instanceof AtAddress ? classifyFailure(err.failure, { ...target, address: err.address }, signal) : classifyFailure(err, target, signal);
@@ -134,7 +165,7 @@ export class VaultClient {
           const next = order[i + 1];
           const started = performance.now();
           try {
-            const result = await send(this.#vaults.get(address)!, next === undefined ? 'wait' : 'fail');
+            const result = await send(vaultFor(address), next === undefined ? 'wait' : 'fail');
             this.#options.onRequest?.({ operation, outcome: 'ok', httpStatus: 200, durationMs: performance.now() - started });
             this.#health.succeeded(address);
             return result;
@@ -168,24 +199,59 @@ export class VaultClient {
     );
   }
 
-  /** `POST /v1/auth/<mount>/login {role, jwt}`; works for kubernetes and jwt auth mounts alike. */
-  async login(role: string, jwt: string, signal?: AbortSignal): Promise<VaultLogin> {
+  /**
+   * Sends one login (any auth method's) to `POST /v1/<request.path>`. A login with a client certificate goes over
+   * a transport of its own, closed once Vault has answered: its TLS identity is that one login's.
+   */
+  async sendLogin(request: LoginRequest, signal?: AbortSignal): Promise<VaultLogin> {
     const mount = this.settings.authMount;
-    const target: RequestTarget = { address: this.settings.address, path: `/v1/auth/${mount}/login`, method: 'POST' };
+    const target: RequestTarget = { address: this.settings.address, path: `/v1/${request.path}`, method: 'POST' };
     if (!MOUNT_PATH.test(mount)) {
       throw new ProviderError('INVALID_CONFIG', `auth mount path "${mount}" has characters Vault paths do not use`, {
         parameter: 'vaultAuthMountPath',
       });
     }
-    // A login creates a token but changes nothing else, so it is retried like a read.
-    const raw: unknown = await this.#exchange('login', target, (f) => f.transient, signal, (vault, throttle) =>
-      vault.kubernetesLogin({
-        role,
-        jwt,
-        mount_point: mount,
-        requestOptions: { headers: this.#headers(undefined), signal, throttle },
-      }) as Promise<unknown>,
-    );
+    let vaultFor: ((address: string) => NodeVault.client) | undefined;
+    let own: UndiciTransport | undefined;
+    if (request.clientCertificate !== undefined) {
+      const plain = this.settings.addresses.find((address) => !address.startsWith('https:'));
+      if (plain !== undefined) {
+        throw new ProviderError('INVALID_CONFIG', `cert auth presents a client certificate, which needs an https:// Vault address, not ${plain}`, {
+          parameter: 'vaultAddress',
+          vaultAddress: plain,
+        });
+      }
+      const factory = this.#options.certificateTransport;
+      if (factory === undefined) throw new ProviderError('INTERNAL', 'this Vault client cannot make client-certificate connections');
+      // One transport of its own for this login (its connection presents the certificate), reaching whichever
+      // address the health order picks, and the next one on a failover.
+      const certTransport = factory(request.clientCertificate);
+      own = certTransport;
+      const certVaults = new Map<string, NodeVault.client>();
+      vaultFor = (address) => {
+        let vault = certVaults.get(address);
+        if (vault === undefined) {
+          vault = pinnedNodeVault(address, certTransport);
+          certVaults.set(address, vault);
+        }
+        return vault;
+      };
+    }
+    let raw: unknown;
+    try {
+      // A login creates a token but changes nothing else, so it is retried like a read.
+      raw = await this.#exchange(
+        'login',
+        target,
+        (f) => f.transient,
+        signal,
+        (vault, throttle) =>
+          vault.request({ path: `/${request.path}`, method: 'POST', headers: this.#headers(undefined), signal, throttle, json: request.body }) as Promise<unknown>,
+        vaultFor,
+      );
+    } finally {
+      if (own !== undefined) void own.close().catch(() => undefined);
+    }
     const parsed = loginResponseSchema.safeParse(raw);
     if (!parsed.success) {
       throw new ProviderError('BAD_VAULT_RESPONSE', `Vault's login answer from ${target.address}${target.path} has no usable auth block`, {
@@ -215,13 +281,28 @@ export class VaultClient {
     );
   }
 
-  /** Any secret request: GET for KV and dynamic secrets, PUT/POST with a body for PKI issue and the like. */
-  async request(token: string, request: SecretRequest, signal?: AbortSignal): Promise<SecretResponse> {
+  /**
+   * Any secret request: GET for KV and dynamic secrets, PUT/POST with a body for PKI issue and the like. `memory`
+   * is the mount's ledger: the answer is charged to it as it arrives (admission/mount-admission.ts).
+   */
+  async request(token: string, request: SecretRequest, signal?: AbortSignal, memory?: ByteLedger): Promise<SecretResponse> {
+    if (request.namespace === undefined) return this.#request(token, request, signal, memory);
+    try {
+      return await this.#request(token, request, signal, memory);
+    } catch (err: unknown) {
+      // A read in an object's own namespace: say which, since the path alone names a secret in every namespace.
+      if (!(err instanceof ProviderError)) throw err;
+      const namespace = requestNamespace(this.settings.namespace, request.namespace) ?? '';
+      throw new ProviderError(err.code, `${err.message} (Vault namespace ${JSON.stringify(namespace)})`, err.context, { cause: err.cause });
+    }
+  }
+
+  async #request(token: string, request: SecretRequest, signal: AbortSignal | undefined, memory: ByteLedger | undefined): Promise<SecretResponse> {
     // Vault's Go client (and so the reference) sends LIST as `GET ?list=true`; proxies and Node's HTTP parser
     // refuse the custom verb.
     if (request.method === 'LIST') {
       const query = request.query === '' ? 'list=true' : `${request.query}&list=true`;
-      return this.request(token, { ...request, method: 'GET', query }, signal);
+      return this.#request(token, { ...request, method: 'GET', query }, signal, memory);
     }
     const pathAndQuery = request.query === '' ? request.requestPath : `${request.requestPath}?${request.query}`;
     const target: RequestTarget = { address: this.settings.address, path: pathAndQuery, method: request.method };
@@ -238,9 +319,11 @@ export class VaultClient {
         vault.request({
           path: nodeVaultPath,
           method: request.method,
-          headers: this.#headers(token),
+          headers: this.#headers(token, request.namespace),
           signal,
           throttle,
+          // Passed through by node-vault to our transport, like the signal.
+          ...(memory === undefined ? {} : { memory }),
           ...(request.body === undefined ? {} : { json: request.body }),
         }) as Promise<unknown>,
     );

@@ -3,6 +3,7 @@
  * Every message names the Vault address and path; none quotes a request or response body.
  */
 import { errnoCode, ProviderError, sanitizeVaultMessage } from '../errors.js';
+import { describeBudget, expiredBudget } from '../admission/time-budget.js';
 import { BodyTooLargeError } from '../http/undici.js';
 import { NonJsonResponseError, ResponseTooDeepError, VaultConnectError } from './transport.js';
 import { RedirectRefusedError, refusalReason } from './redirect.js';
@@ -36,15 +37,20 @@ function isApiResponseError(err: unknown): err is Error & ApiResponseShape {
   return typeof response === 'object' && response !== null && typeof (response as { statusCode?: unknown }).statusCode === 'number';
 }
 
-function vaultErrors(body: unknown): string {
+/** Vault's `errors` (or `warnings`) strings, cleaned of anything token-shaped, joined for a message. */
+function vaultErrors(body: unknown, field: 'errors' | 'warnings' = 'errors'): string {
   if (typeof body !== 'object' || body === null) return '';
-  const errors = (body as { errors?: unknown }).errors;
+  const errors = (body as Record<string, unknown>)[field];
   if (!Array.isArray(errors)) return '';
   return errors
     .filter((e): e is string => typeof e === 'string')
     .map((e) => sanitizeVaultMessage(e.replace(/\s+/g, ' ').trim()))
     .filter((e) => e !== '')
     .join('; ');
+}
+
+function vaultWarning(body: unknown): string {
+  return vaultErrors(body, 'warnings');
 }
 
 const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
@@ -67,6 +73,21 @@ function at(target: RequestTarget): string {
 
 export function classifyFailure(err: unknown, target: RequestTarget, callerSignal: AbortSignal | undefined): ClassifiedFailure {
   const ctx = { vaultAddress: target.address, vaultPath: target.path };
+  // First: a request cut short because the mount's time budget ran out fails with that, whatever the cut made of it
+  // (the budget's own error, an abort), so the caller hears in time which Vault and which request were too slow.
+  const expired = expiredBudget(callerSignal);
+  if (expired !== undefined) {
+    return {
+      error: new ProviderError(
+        'VAULT_UNAVAILABLE',
+        `no successful answer from Vault to ${at(target)} within the mount's time budget of ${describeBudget(expired.budget)}; the driver retries the mount`,
+        ctx,
+      ),
+      reach: 'unknown',
+      transient: false,
+      retryAfterSeconds: undefined,
+    };
+  }
   if (err instanceof ProviderError) return { error: err, reach: 'unknown', transient: false, retryAfterSeconds: undefined };
   if (callerSignal?.aborted === true) {
     return {
@@ -93,8 +114,24 @@ export function classifyFailure(err: unknown, target: RequestTarget, callerSigna
       };
     }
     if (status === 404) {
+      // Real Vault explains some 404s in `warnings` (found by the real suite's differential test). The common one,
+      // a KV v1-style path on a KV v2 mount, is a configuration mistake, not an absent secret: an optional object
+      // must not be skipped silently for it.
+      const warning = vaultWarning(err.response.body);
+      if (/Invalid path for a versioned K\/V secrets engine/i.test(warning)) {
+        return {
+          error: new ProviderError(
+            'INVALID_CONFIG',
+            `Vault says ${target.path} is not an API path of its versioned KV engine (404): KV v2 reads are <mount>/data/<path>; Vault's hint: ${warning}`,
+            withStatus,
+          ),
+          reach: 'answered',
+          transient: false,
+          retryAfterSeconds: undefined,
+        };
+      }
       return {
-        error: new ProviderError('SECRET_NOT_FOUND', `Vault has no secret at ${at(target)} (404)`, withStatus),
+        error: new ProviderError('SECRET_NOT_FOUND', `Vault has no secret at ${at(target)} (404)${warning === '' ? '' : `; Vault's hint: ${warning}`}`, withStatus),
         reach: 'answered',
         transient: false,
         retryAfterSeconds: undefined,
@@ -111,8 +148,10 @@ export function classifyFailure(err: unknown, target: RequestTarget, callerSigna
         retryAfterSeconds: retryAfter,
       };
     }
+    // Real Vault answers 405 to a read of a write-only path, the usual slip being pki/issue without `method: PUT`.
+    const hint = status === 405 && target.method === 'GET' ? '; this path takes a write: set the object\'s method to PUT (or POST)' : '';
     return {
-      error: new ProviderError('VAULT_REQUEST_REJECTED', `Vault rejected ${at(target)} (${status})${suffix}`, withStatus),
+      error: new ProviderError('VAULT_REQUEST_REJECTED', `Vault rejected ${at(target)} (${status})${suffix}${hint}`, withStatus),
       reach: 'answered',
       transient: false,
       retryAfterSeconds: undefined,

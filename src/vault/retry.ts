@@ -4,6 +4,7 @@
  * certificate) only when the request never reached Vault.
  */
 import { abortReason, ProviderError } from '../errors.js';
+import { describeBudget, expiredBudget } from '../admission/time-budget.js';
 import type { ClassifiedFailure } from './failures.js';
 
 export interface RetryPolicy {
@@ -72,6 +73,16 @@ export async function withRetries<T>(run: () => Promise<T>, options: RetryOption
       try {
         await options.sleep(delay, options.signal);
       } catch {
+        // The mount's time budget ran out during the backoff: the last failure is the answer (it names the Vault
+        // address and request), said before the caller's deadline. Anything else cut the wait: the caller left.
+        const expired = expiredBudget(options.signal);
+        if (expired !== undefined) {
+          throw new ProviderError(
+            'VAULT_UNAVAILABLE',
+            `${failure.error.message}; the mount's time budget of ${describeBudget(expired.budget)} ran out before attempt ${attempt + 2}, the driver retries the mount`,
+            failure.error.context,
+          );
+        }
         throw new ProviderError('DEADLINE_EXCEEDED', `the caller's deadline passed while retrying: ${failure.error.message}`, failure.error.context);
       }
     }

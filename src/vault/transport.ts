@@ -10,6 +10,8 @@
  * `{ method, uri, headers, json, ...requestOptions }`, expecting `{ statusCode, body, request: { path } }`.
  */
 import { BodyTooLargeError, buildConnector, dispatchBuffered, headerObject, headerValue, Pool, type BufferedAnswer, type PoolOptions } from '../http/undici.js';
+import type { ByteLedger } from '../admission/mount-admission.js';
+import { JsonBody } from './json-body.js';
 import type { AddressGates } from './rate-limit.js';
 import { followRedirect, NO_REDIRECTS, REDIRECT_STATUSES, secondRedirect, type RedirectPolicy } from './redirect.js';
 
@@ -38,6 +40,11 @@ export interface TransportOptions {
    * once, for a client that has another address of the cluster to try (address-health.ts).
    */
   readonly throttle?: 'wait' | 'fail';
+  /**
+   * The mount's memory ledger (admission/mount-admission.ts): the body is charged as it arrives, its text and
+   * parsed form before the parse; the body and text are given back after it, the parsed form stays charged.
+   */
+  readonly memory?: ByteLedger;
 }
 
 /** Times one request is sent again after 429s before the 429 is the answer; the caller's deadline bounds it too. */
@@ -102,20 +109,6 @@ export class ResponseTooDeepError extends Error {
   }
 }
 
-/** Nesting depth of a parsed JSON value, without recursion, stopping once past `limit`. */
-export function jsonDepthExceeds(value: unknown, limit: number): boolean {
-  const stack: Array<[unknown, number]> = [[value, 0]];
-  while (stack.length > 0) {
-    const [current, depth] = stack.pop()!;
-    if (typeof current !== 'object' || current === null) continue;
-    if (depth >= limit) return true;
-    for (const child of Array.isArray(current) ? current : Object.values(current)) {
-      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
-    }
-  }
-  return false;
-}
-
 export interface UndiciTransportOptions {
   readonly tls: TlsMaterial;
   readonly requestTimeoutMs: number;
@@ -141,9 +134,6 @@ function retryAfterSeconds(raw: readonly Buffer[]): number | undefined {
   const value = headerValue(raw, 'retry-after')?.trim();
   return value !== undefined && /^\d{1,6}$/.test(value) ? Number(value) : undefined;
 }
-
-/** Below this many characters a JSON text cannot nest MAX_JSON_DEPTH levels (each level takes two). */
-const DEPTH_CHECK_MIN_CHARS = 2 * MAX_JSON_DEPTH;
 
 interface InFlight {
   readonly deadline: number;
@@ -279,13 +269,16 @@ export class UndiciTransport {
     let resends = 0;
     for (;;) {
       const { origin, path } = splitUri(uri);
-      const answer = await this.#gated(origin, path, options, headers, body);
+      const { answer, body: answerBody } = await this.#gated(origin, path, options, headers, body);
       const { statusCode } = answer;
       if (statusCode === 429 && options.throttle !== 'fail' && resends < MAX_THROTTLED_RESENDS && options.signal?.aborted !== true && this.#gates !== undefined) {
+        // The 429's body is dropped unread: nothing of it stays charged to the mount.
+        answerBody.settle(false);
         resends++;
         continue;
       }
       if (REDIRECT_STATUSES.has(statusCode)) {
+        answerBody.settle(false);
         const location = headerValue(answer.rawHeaders, 'location');
         // Only one, as Vault's Go client: a node pointing on and on (two standbys naming each other) is a failure.
         if (redirected) throw secondRedirect(uri, location);
@@ -295,20 +288,27 @@ export class UndiciTransport {
         continue;
       }
       // A 2xx needs nothing of its headers; an error keeps them (Retry-After) for the failure classifier.
-      return this.#answer(statusCode, statusCode >= 300 ? headerObject(answer.rawHeaders) : NO_HEADERS, answer.body, path);
+      return this.#answer(statusCode, statusCode >= 300 ? headerObject(answer.rawHeaders) : NO_HEADERS, answerBody, path);
     }
   }
 
   /** One request through the address's gate (when there are gates), which learns from its outcome. */
-  async #gated(origin: string, path: string, options: TransportOptions, headers: Record<string, string>, body: string | undefined): Promise<BufferedAnswer> {
+  async #gated(
+    origin: string,
+    path: string,
+    options: TransportOptions,
+    headers: Record<string, string>,
+    body: string | undefined,
+  ): Promise<{ readonly answer: BufferedAnswer; readonly body: JsonBody }> {
     const gate = this.#gates?.for(origin);
     const release = gate === undefined ? undefined : await gate.acquire(options.signal);
     try {
-      const answer = await this.#dispatch(origin, path, options.method, headers, body, options.signal);
-      if (answer.statusCode === 429) gate?.throttled(retryAfterSeconds(answer.rawHeaders));
-      else if (answer.statusCode >= 500 && answer.statusCode !== 501) gate?.failed();
+      const sent = await this.#dispatch(origin, path, options, headers, body);
+      const { statusCode } = sent.answer;
+      if (statusCode === 429) gate?.throttled(retryAfterSeconds(sent.answer.rawHeaders));
+      else if (statusCode >= 500 && statusCode !== 501) gate?.failed();
       else gate?.answered();
-      return answer;
+      return sent;
     } catch (err: unknown) {
       // The address failed (refused, reset, timed out), unless the caller gave up or the answer was merely too big.
       if (options.signal?.aborted !== true && !(err instanceof BodyTooLargeError)) gate?.failed();
@@ -321,43 +321,45 @@ export class UndiciTransport {
   async #dispatch(
     origin: string,
     path: string,
-    method: string,
+    options: TransportOptions,
     headers: Record<string, string>,
     body: string | undefined,
-    signal: AbortSignal | undefined,
-  ): Promise<BufferedAnswer> {
+  ): Promise<{ readonly answer: BufferedAnswer; readonly body: JsonBody }> {
     const timeoutMs = this.#timeoutMs;
+    const answerBody = new JsonBody({ memory: options.memory, maxDepth: MAX_JSON_DEPTH, tooDeep: () => new ResponseTooDeepError() });
     const call = dispatchBuffered(
       this.#pool(origin),
-      { path, method, headers, body: body ?? null, headersTimeout: timeoutMs, bodyTimeout: timeoutMs },
-      { maxBytes: this.#maxBytes, signal },
+      { path, method: options.method, headers, body: body ?? null, headersTimeout: timeoutMs, bodyTimeout: timeoutMs },
+      { maxBytes: this.#maxBytes, signal: options.signal, sink: answerBody },
     );
     const inflight: InFlight = { deadline: performance.now() + timeoutMs, expire: () => call.cancel(new RequestTimeoutError(timeoutMs)) };
     this.#deadlines.add(inflight);
     try {
-      return await call.answer;
+      return { answer: await call.answer, body: answerBody };
     } finally {
       this.#deadlines.delete(inflight);
     }
   }
 
   /** The parsed answer, or the error a non-2xx, non-JSON or too deeply nested answer means. */
-  #answer(statusCode: number, headers: TransportResponse['headers'], body: Buffer, path: string): TransportResponse {
-    const text = body.toString('utf8');
+  #answer(statusCode: number, headers: TransportResponse['headers'], body: JsonBody, path: string): TransportResponse {
+    const success = statusCode === 200 || statusCode === 204;
+    // Depth and memory were checked while the body arrived (json-body.ts), before anything is parsed.
+    const { text, tooDeep } = body.finish();
+    if (tooDeep && success) throw new ResponseTooDeepError();
     let parsed: unknown = undefined;
     if (text.trim() !== '') {
       try {
         parsed = JSON.parse(text) as unknown;
       } catch {
         // An error page from a proxy in front of Vault is still an error status; only a 2xx must be JSON.
-        if (statusCode === 200 || statusCode === 204) throw new NonJsonResponseError(statusCode);
-      }
-      if (text.length >= DEPTH_CHECK_MIN_CHARS && jsonDepthExceeds(parsed, MAX_JSON_DEPTH)) {
-        if (statusCode === 200 || statusCode === 204) throw new ResponseTooDeepError();
-        parsed = undefined;
+        if (success) throw new NonJsonResponseError(statusCode);
       }
     }
-    if (statusCode !== 200 && statusCode !== 204) throw new VaultHttpError(statusCode, parsed, headers);
+    // The text is garbage now; the parsed form stays charged while the mount holds it. An error answer is quoted
+    // (its errors list) and dropped, so nothing of it stays charged.
+    body.settle(success);
+    if (!success) throw new VaultHttpError(statusCode, parsed, headers);
     const queryAt = path.indexOf('?');
     return { statusCode, body: parsed, headers, request: { path: queryAt === -1 ? path : path.slice(0, queryAt) } };
   }

@@ -35,6 +35,9 @@ describe('cli/flags parseFlags', () => {
       leaseReuseFraction: 2 / 3,
       leaseCacheSize: 5000,
       leaseCacheMaxBytes: 8 * 1024 * 1024,
+      memoryBudgetBytes: 24 * 1024 * 1024,
+      mountResponseBudgetBytes: 8 * 1024 * 1024,
+      maxMountsInFlight: 256,
       trust: { vaultAddresses: [], tlsDirectories: [], allowSkipTlsVerify: false },
       vaultLimits: { maxInFlight: 32, ratePerSecond: 500, burst: 1000 },
       defaults: {
@@ -311,6 +314,9 @@ describe('cli/flags parseFlags', () => {
       leaseReuseFraction: 2 / 3,
       leaseCacheSize: 5000,
       leaseCacheMaxBytes: 8 * 1024 * 1024,
+      memoryBudgetBytes: 24 * 1024 * 1024,
+      mountResponseBudgetBytes: 8 * 1024 * 1024,
+      maxMountsInFlight: 256,
       // No -allowed-vault-addresses: only the default address (added by the policy).
       trust: { vaultAddresses: [], tlsDirectories: [], allowSkipTlsVerify: false },
       vaultLimits: { maxInFlight: 32, ratePerSecond: 500, burst: 1000 },
@@ -371,5 +377,15 @@ describe('cli/flags parseFlags', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('cli/flags: --audience', () => {
+  it('sets the default audience list and refuses empty entries', () => {
+    const parsed = parseFlags(['--audience=vault-prod,vault'], {});
+    assert.equal(parsed.kind === 'run' ? parsed.settings.defaults.audience : undefined, 'vault-prod,vault');
+    const plain = parseFlags([], {});
+    assert.equal(plain.kind === 'run' ? plain.settings.defaults.audience : 'x', undefined);
+    assert.throws(() => parseFlags(['--audience=a,,b'], {}), /-audience must be an audience or a comma-separated list/);
   });
 });

@@ -8,6 +8,7 @@ import type { MountConfig, ProviderDefaults, TlsParameters } from '../../src/con
 function mount(over: Partial<MountConfig> = {}): MountConfig {
   return {
     roleName: 'web',
+    auth: { method: 'kubernetes' },
     vaultAddress: undefined,
     vaultNamespace: undefined,
     authMountPath: undefined,

@@ -24,7 +24,7 @@ const A = '- objectName: a\n  secretPath: secret/data/a\n';
 describe('config/object-extensions', () => {
   it('leaves objects that use none of our keys exactly as before (no extra fields)', () => {
     const [obj] = parse(`${A}  secretKey: k\n`);
-    for (const key of ['optional', 'jsonPointer', 'template', 'expand', 'inputOnly', 'credentialScope']) assert.ok(!(key in obj!), key);
+    for (const key of ['optional', 'jsonPointer', 'template', 'expand', 'inputOnly', 'credentialScope', 'secretNamespace']) assert.ok(!(key in obj!), key);
   });
 
   describe('optional', () => {

@@ -4,6 +4,7 @@
  * Kubernetes Secret, created when missing and read once.
  */
 import assert from 'node:assert/strict';
+import { status } from '@grpc/grpc-js';
 import { FakeKubeApi } from '../helpers/fake-kube-api.js';
 import { startHarness, POD, type Harness } from '../helpers/provider-harness.js';
 import { kubeConfigFromUrl } from '../../src/kubernetes/cluster.js';
@@ -61,5 +62,72 @@ describe('e2e: in a cluster (TokenRequest and the HMAC Secret)', function () {
     await h.startProvider({}, { hmacKey: new KubeSecretHmacKeySource(kubeConfig, 'csi', 'vault-csi-provider-hmac-key') });
     const after = await h.client.mount(h.request({ objects: OBJECTS }));
     assert.equal(after.object_version[0]!.version, before.object_version[0]!.version);
+  });
+});
+
+describe('e2e: an HMAC key the provider cannot get (RBAC, API server down)', function () {
+  this.timeout(30_000);
+  let h: Harness;
+  let kube: FakeKubeApi;
+
+  before(async () => {
+    h = await startHarness();
+    h.vault.putKv('secret', 'app', { password: 'cluster-pw' });
+    kube = await FakeKubeApi.start();
+    await h.startProvider({}, { hmacKey: new KubeSecretHmacKeySource(kubeConfigFromUrl(kube.url, kube.token), 'csi', 'vault-csi-provider-hmac-key') });
+  });
+
+  after(async () => {
+    await h.close();
+    await kube.close();
+  });
+
+  it('fails the mount with KUBERNETES_API_ERROR (FAILED_PRECONDITION, never INTERNAL) saying what to grant, and succeeds on the next mount once RBAC allows it', async () => {
+    kube.putSecret('csi', 'vault-csi-provider-hmac-key', { key: Buffer.alloc(32, 8) });
+    kube.failNext('secretGet', { status: 403, message: 'secrets "vault-csi-provider-hmac-key" is forbidden: User "system:serviceaccount:csi:vault-csi-provider" cannot get resource "secrets"' }, 2);
+    for (let i = 0; i < 2; i++) {
+      const err = await h.client.mountError(h.request({ objects: OBJECTS }));
+      assert.equal(err.code, status.FAILED_PRECONDITION);
+      assert.match(err.details, /^KUBERNETES_API_ERROR: cannot read the HMAC key Kubernetes Secret csi\/vault-csi-provider-hmac-key: the Kubernetes API answered 403 Forbidden/);
+      assert.match(err.details, /the provider's ServiceAccount needs get and create on secrets in csi \(get on "vault-csi-provider-hmac-key"/);
+    }
+    // The failure was not kept: the next mount asks again, and gets the key.
+    const res = await h.client.mount(h.request({ objects: OBJECTS }));
+    assert.equal(Buffer.from(res.files[0]!.contents).toString(), 'cluster-pw');
+    assert.equal(kube.requestsOf('secretGet').length, 3);
+    assert.equal(h.logLinesWith('internal error').length, 0);
+    const metrics = await h.provider.metrics.registry.metrics();
+    assert.match(metrics, /vault_csi_provider_mounts_total\{result="KUBERNETES_API_ERROR",grpc_code="FAILED_PRECONDITION"\} 2/);
+  });
+
+  it('fails with KUBERNETES_API_ERROR while the API server is down, and serves once it is back', async () => {
+    // A provider that has not loaded its key yet, and an API server that is gone.
+    await h.stopProvider();
+    const url = kube.url;
+    await kube.close();
+    await h.startProvider({}, { hmacKey: new KubeSecretHmacKeySource(kubeConfigFromUrl(url, kube.token), 'csi', 'vault-csi-provider-hmac-key') });
+    const err = await h.client.mountError(h.request({ objects: OBJECTS }));
+    assert.equal(err.code, status.FAILED_PRECONDITION);
+    assert.match(err.details, /^KUBERNETES_API_ERROR: .*ECONNREFUSED.*cannot be reached or did not answer/);
+    kube = await FakeKubeApi.start({ port: Number(new URL(url).port) });
+    kube.putSecret('csi', 'vault-csi-provider-hmac-key', { key: Buffer.alloc(32, 8) });
+    const res = await h.client.mount(h.request({ objects: OBJECTS }));
+    assert.equal(Buffer.from(res.files[0]!.contents).toString(), 'cluster-pw');
+  });
+
+  it('answers within the mount\'s time budget while the API server is slow, and serves once the key arrives', async () => {
+    await h.stopProvider();
+    kube.putSecret('csi', 'vault-csi-provider-hmac-key', { key: Buffer.alloc(32, 8) });
+    kube.delayMs = 1_500;
+    await h.startProvider({}, { hmacKey: new KubeSecretHmacKeySource(kubeConfigFromUrl(kube.url, kube.token), 'csi', 'vault-csi-provider-hmac-key') });
+    const deadline = Date.now() + 600;
+    const err = await h.client.mountError(h.request({ objects: OBJECTS }), 600);
+    assert.ok(Date.now() < deadline, 'answered before the deadline');
+    assert.equal(err.code, status.FAILED_PRECONDITION);
+    assert.match(err.details, /^KUBERNETES_API_ERROR: the HMAC key \(Kubernetes Secret csi\/vault-csi-provider-hmac-key\) was not loaded within the mount's time budget/);
+    // The load went on (it is shared by every mount); the next mount gets the key.
+    const res = await h.client.mount(h.request({ objects: OBJECTS }));
+    assert.equal(Buffer.from(res.files[0]!.contents).toString(), 'cluster-pw');
+    kube.delayMs = 0;
   });
 });

@@ -217,3 +217,58 @@ describe('e2e: nothing leaks from the daemon process, at any log level, with DEB
     throw new Error('the daemon did not answer Version');
   }
 });
+
+/**
+ * The credentials of the other auth methods (an AppRole role and secret ID, a userpass password, a client key) are
+ * the pod author's secrets too: after successes and every kind of failure with them, none is in a log line (trace
+ * level), an error, a metric or an object version.
+ */
+describe('e2e: no AppRole, userpass or client-certificate credential leaves the provider', function () {
+  this.timeout(60_000);
+  let h: Harness;
+  const errors: string[] = [];
+  const versions: string[] = [];
+  const credentials: string[] = [];
+
+  before(async () => {
+    const { createTlsMaterial } = await import('../vault-server/index.js');
+    h = await startHarness();
+    h.vault.putKv('secret', 'app', PLAIN);
+    h.vault.enableAppRoleAuth();
+    const roleId = h.vault.addAppRole('approle', 'web', { policies: ['web'] });
+    const secretId = h.vault.newAppRoleSecretId('approle', 'web');
+    h.vault.enableUserpassAuth();
+    h.vault.addUserpassUser('userpass', 'alice', 'leak-check-userpass-pw-3d', { policies: ['web'] });
+    const tls = await createTlsMaterial();
+    credentials.push(roleId, secretId, 'leak-check-userpass-pw-3d', 'leak-check-wrong-secret-id-8f', 'leak-check-wrong-pw-2a', tls.clientKeyPem.split('\n')[1]!);
+    await h.startProvider();
+    const objects = [{ objectName: 'password', secretPath: 'secret/data/app', secretKey: 'password' }];
+    const approle = (id: string) => h.request({ objects, params: { vaultAuthMethod: 'approle', vaultRoleID: roleId }, jwt: null, secrets: { secretId: id } });
+    const userpass = (pw: string) => h.request({ objects, params: { vaultAuthMethod: 'userpass', vaultUsername: 'alice' }, jwt: null, secrets: { password: pw } });
+    for (const good of [approle(secretId), approle(secretId), userpass('leak-check-userpass-pw-3d')]) {
+      versions.push(...(await h.client.mount(good)).object_version.map((v) => v.version));
+    }
+    // Vault's answer quoting the credential (a proxy or plugin might): cut out of the message.
+    h.vault.injectFault({ pathPrefix: 'auth/userpass/login', status: 400, body: { errors: ['bad password leak-check-wrong-pw-2a'] }, times: 1 });
+    const failing = [
+      approle('leak-check-wrong-secret-id-8f'),
+      userpass('leak-check-wrong-pw-2a'),
+      userpass('leak-check-wrong-pw-2a'),
+      h.request({ objects, params: { vaultAuthMethod: 'cert' }, jwt: null, secrets: { 'tls.crt': tls.clientCertPem, 'tls.key': tls.clientKeyPem } }),
+      h.request({ objects, params: { vaultAuthMethod: 'cert' }, jwt: null, secrets: { 'tls.crt': tls.clientKeyPem, 'tls.key': tls.clientKeyPem } }),
+    ];
+    for (const bad of failing) errors.push((await h.client.mountError(bad)).details);
+  });
+
+  after(async () => h.close());
+
+  it('has put none of them into a log line, error message, metric or object version', async () => {
+    assert.equal(errors.length, 5);
+    assert.ok(errors.some((e) => e.includes('[redacted]')), 'the echoed password was cut out');
+    assertNoLeaks('log line', h.logs, credentials);
+    assertNoLeaks('error message', errors, credentials);
+    assertNoLeaks('object version', versions, credentials);
+    const metrics = await h.provider.metrics.registry.metrics();
+    assertNoLeaks('metric', metrics.split('\n'), credentials);
+  });
+});

@@ -98,6 +98,30 @@ describe('e2e: rotation (lease and token reuse, single-flight)', function () {
     assert.equal(h.provider.leases.size, 0, 'nothing static is kept');
   });
 
+  it('keeps the file and version of an unchanged whole-response object across republishes (request_id left out)', async () => {
+    await start();
+    const WHOLE = [
+      { objectName: 'whole.json', secretPath: 'secret/data/static' },
+      { objectName: 'legacy.json', secretPath: 'kv/legacy' },
+    ];
+    const first = await mount(WHOLE);
+    h.vault.clearRequests();
+    t += MIN;
+    const second = await mount(WHOLE);
+    // Both were read from Vault again, and Vault gave each answer a new request_id.
+    assert.equal(counts().read, 2);
+    for (const name of ['whole.json', 'legacy.json']) {
+      assert.equal(text(second, name), text(first, name));
+      assert.equal(version(second, name), version(first, name));
+      assert.ok(!text(first, name).includes('request_id'));
+    }
+    h.vault.putKv('secret', 'static', { value: 'static-2' });
+    t += MIN;
+    const changed = await mount(WHOLE);
+    assert.notEqual(version(changed, 'whole.json'), version(first, 'whole.json'));
+    assert.equal(version(changed, 'legacy.json'), version(first, 'legacy.json'));
+  });
+
   it('hands a pod the same database credential and certificate on every republish inside the window', async () => {
     await start();
     const objects = [...DB, ...PKI, STATIC[0]!];

@@ -208,14 +208,31 @@ describe('e2e: Vault faults', function () {
     });
   });
 
-  describe("the caller's gRPC deadline", () => {
-    it('stops retrying when the deadline passes: no request reaches Vault after it', async () => {
-      // Retry-After asks for 3 s; the driver allows the mount 1 s. The backoff is cut short by the deadline.
+  describe("the caller's gRPC deadline: an answer before it, naming Vault and the object", () => {
+    /** The mount's answer, and how long before the caller's deadline it came. */
+    async function answeredBefore(objects: ReadonlyArray<Record<string, unknown>>, deadlineMs: number): Promise<{ err: ServiceError; earlyMs: number }> {
+      const deadline = Date.now() + deadlineMs;
+      const err = await fails(objects, deadlineMs);
+      return { err, earlyMs: deadline - Date.now() };
+    }
+
+    function unavailableFor(err: ServiceError, object: string, path: string): void {
+      // The provider's own answer, not the client's deadline expiring in silence.
+      assert.equal(err.code, status.UNAVAILABLE, err.details);
+      assert.match(err.details, /^VAULT_UNAVAILABLE: /);
+      assert.ok(err.details.includes(`"${object}"`), `"${err.details}" names the object ${object}`);
+      namesAddressAndPath(err, path);
+      assert.match(err.details, /the mount's time budget of \d\.\d s \(the caller's deadline less a margin\)/);
+    }
+
+    it('stops retrying when the budget ends: UNAVAILABLE before the deadline, and no request reaches Vault after it', async () => {
+      // Retry-After asks for 3 s; the driver allows the mount 1 s. The backoff is cut short a margin before that.
       sleep.real = true;
       gateClock.real = true;
       h.vault.injectFault({ pathPrefix: 'secret/data/app', status: 429, headers: { 'Retry-After': '3' } });
-      const err = await fails(READ, 1_000);
-      assert.equal(err.code, status.DEADLINE_EXCEEDED);
+      const { err, earlyMs } = await answeredBefore(READ, 1_000);
+      unavailableFor(err, 'p', '/v1/secret/data/app');
+      assert.ok(earlyMs > 0, `answered ${-earlyMs} ms after the deadline`);
       assert.equal(h.vault.countRequests({ kind: 'read' }), 1);
       // The provider's side of the call has ended too: nothing left in flight to send another request.
       await until(() => h.provider.inflight() === 0);
@@ -223,15 +240,54 @@ describe('e2e: Vault faults', function () {
       assert.deepEqual(gateClock.sleeps, [3_000]);
     });
 
-    it('cuts a slow request at the deadline even when the request timeout is longer', async () => {
+    it('cuts a hung request at the budget even when the request timeout is longer', async () => {
       await restart({ requestTimeoutMs: 30_000 });
       h.vault.injectFault({ pathPrefix: 'secret/data/app', delayMs: 10_000 });
-      const err = await fails(READ, 800);
-      assert.equal(err.code, status.DEADLINE_EXCEEDED);
+      const { err, earlyMs } = await answeredBefore(READ, 800);
+      unavailableFor(err, 'p', '/v1/secret/data/app');
+      assert.match(err.details, /no successful answer from Vault at http:\/\/127\.0\.0\.1:\d+ to GET \/v1\/secret\/data\/app within/);
+      assert.ok(earlyMs > 0, `answered ${-earlyMs} ms after the deadline`);
       // The test Vault logs a stalled request when its connection closes, i.e. once the provider has let go.
       await until(() => h.provider.inflight() === 0 && h.vault.countRequests({ kind: 'read' }) > 0);
       assert.equal(h.vault.countRequests({ kind: 'read' }), 1);
       assert.equal(sleep.delays.length, 0);
+    });
+
+    it('fits its retries and their timeouts inside the budget: a hung Vault costs a few attempts, then UNAVAILABLE in time', async () => {
+      await restart({ requestTimeoutMs: 300 });
+      sleep.real = true;
+      h.vault.injectFault({ pathPrefix: 'secret/data/app', delayMs: 10_000 });
+      const { err, earlyMs } = await answeredBefore(READ, 1_500);
+      unavailableFor(err, 'p', '/v1/secret/data/app');
+      assert.ok(earlyMs > 0, `answered ${-earlyMs} ms after the deadline`);
+      await until(() => h.provider.inflight() === 0);
+      // The test Vault logs a stalled request once its connection closes; give the last one time to.
+      await new Promise((r) => setTimeout(r, 300));
+      // 300 ms attempts with backoff between them in a 1.35 s budget: more than one attempt, never all five.
+      const attempts = h.vault.countRequests({ kind: 'read' });
+      assert.ok(attempts >= 2 && attempts <= 4, `${attempts} attempts`);
+      await new Promise((r) => setTimeout(r, 400));
+      assert.equal(h.vault.countRequests({ kind: 'read' }), attempts, 'no attempt after the answer');
+    });
+
+    it('answers a hung login in time, naming the Vault address, the login and the objects waiting for it', async () => {
+      await restart({ requestTimeoutMs: 30_000 });
+      h.vault.injectFault({ pathPrefix: 'auth/kubernetes/login', delayMs: 10_000 });
+      const { err, earlyMs } = await answeredBefore(READ, 800);
+      assert.equal(err.code, status.UNAVAILABLE, err.details);
+      assert.match(err.details, /^VAULT_UNAVAILABLE: logging in for object "p": no successful answer from Vault at http:\/\/127\.0\.0\.1:\d+ to the login \(role "web", auth mount "kubernetes"\) within the mount's time budget/);
+      assert.ok(earlyMs > 0, `answered ${-earlyMs} ms after the deadline`);
+    });
+
+    it('applies a default budget under 2 minutes when the caller sets no deadline', async () => {
+      // The default is 110 s (admission/time-budget.ts); the test shortens it rather than wait.
+      await restart({ requestTimeoutMs: 30_000, mountTimeBudgetMs: 700 });
+      h.vault.injectFault({ pathPrefix: 'secret/data/app', delayMs: 10_000 });
+      const started = Date.now();
+      const err = await fails(READ, Number.POSITIVE_INFINITY);
+      assert.equal(err.code, status.UNAVAILABLE, err.details);
+      assert.match(err.details, /the mount's time budget of 0\.7 s \(the default, as the caller set no deadline\)/);
+      assert.ok(Date.now() - started < 5_000);
     });
   });
 

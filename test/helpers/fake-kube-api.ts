@@ -91,6 +91,8 @@ export interface FakeKubeApiOptions {
   readonly serviceAccounts?: readonly string[];
   /** `iss` of issued tokens. */
   readonly issuer?: string;
+  /** Port to listen on (default: any free one); lets a test bring "the API server" back on the same address. */
+  readonly port?: number;
 }
 
 const REASONS: Readonly<Record<number, string>> = {
@@ -144,7 +146,7 @@ export class FakeKubeApi {
     const api = new FakeKubeApi(options);
     await new Promise<void>((resolve, reject) => {
       api.#server.once('error', reject);
-      api.#server.listen(0, '127.0.0.1', () => resolve());
+      api.#server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
     });
     const { port } = api.#server.address() as AddressInfo;
     api.#url = `http://127.0.0.1:${port}`;

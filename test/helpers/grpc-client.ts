@@ -26,9 +26,10 @@ export class DriverClient {
     });
   }
 
+  /** `deadlineMs` Infinity sends no deadline at all. */
   mount(request: MountRequest, deadlineMs = 30_000): Promise<MountResponse__Output> {
     return new Promise((ok, fail) => {
-      this.#client.Mount(request, { deadline: Date.now() + deadlineMs }, (err, res) => (err ? fail(err) : ok(res!)));
+      this.#client.Mount(request, Number.isFinite(deadlineMs) ? { deadline: Date.now() + deadlineMs } : {}, (err, res) => (err ? fail(err) : ok(res!)));
     });
   }
 

@@ -41,6 +41,8 @@ export interface RequestOptions {
   readonly tokensIn?: 'attributes' | 'secrets';
   readonly permission?: string;
   readonly targetPath?: string;
+  /** The volume's nodePublishSecretRef data (the driver's `secrets`), e.g. an AppRole secret ID. */
+  readonly secrets?: Readonly<Record<string, string>>;
 }
 
 export class Harness {
@@ -74,7 +76,8 @@ export class Harness {
     };
     const logger = createLogger(this.settings.logLevel, { write: (line: string) => void this.logs.push(line) });
     this.provider = await startProvider(this.settings, logger, { hmacKey: fixedHmacKey(), env: {}, ...overrides });
-    this.client = new DriverClient(this.socketPath);
+    // The endpoint the provider was given (socketPath unless the test names another, such as openbao.sock).
+    this.client = new DriverClient(this.settings.endpoint);
   }
 
   async stopProvider(): Promise<void> {
@@ -111,11 +114,12 @@ export class Harness {
       ...(options.audience === undefined ? {} : { audience }),
       ...options.params,
     };
-    let secrets = 'null';
+    const secretMap: Record<string, string> = { ...options.secrets };
     if (tokens !== undefined) {
-      if (options.tokensIn === 'secrets') secrets = JSON.stringify({ 'csi.storage.k8s.io/serviceAccount.tokens': tokens });
+      if (options.tokensIn === 'secrets') secretMap['csi.storage.k8s.io/serviceAccount.tokens'] = tokens;
       else attributes['csi.storage.k8s.io/serviceAccount.tokens'] = tokens;
     }
+    const secrets = Object.keys(secretMap).length === 0 ? 'null' : JSON.stringify(secretMap);
     return {
       attributes: JSON.stringify(attributes),
       secrets,

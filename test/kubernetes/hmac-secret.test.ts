@@ -121,9 +121,10 @@ describe('KubeSecretHmacKeySource', () => {
     const keys = source();
 
     const err = await rejection(keys.getKey());
-    assert.equal(err.code, 'INTERNAL');
+    assert.equal(err.code, 'KUBERNETES_API_ERROR');
     assert.equal(err.context.httpStatus, 503);
     assert.match(err.message, /cannot read the HMAC key Kubernetes Secret csi\/vault-csi-provider-hmac-key/);
+    assert.match(err.message, /the Kubernetes API server is failing; the next mount tries again/);
 
     const key = await keys.getKey();
     assert.equal(key.length, 32);
@@ -133,19 +134,58 @@ describe('KubeSecretHmacKeySource', () => {
     assert.equal(api.requests.length, 3);
   });
 
-  it('explains a 403 as missing RBAC on secrets', async () => {
-    api.failNext('secretGet', { status: 403, message: 'secrets "vault-csi-provider-hmac-key" is forbidden' });
+  it('explains a 403 on the read as missing RBAC, and tries again once it is granted', async () => {
+    api.putSecret(NAMESPACE, NAME, { key: Buffer.alloc(32, 4) });
+    api.failNext('secretGet', { status: 403, message: 'secrets "vault-csi-provider-hmac-key" is forbidden' }, 2);
+    const keys = source();
+    for (let i = 0; i < 2; i++) {
+      const err = await rejection(keys.getKey());
+      assert.equal(err.code, 'KUBERNETES_API_ERROR');
+      assert.equal(err.context.httpStatus, 403);
+      assert.match(err.message, /403 Forbidden/);
+      assert.match(err.message, /the provider's ServiceAccount needs get and create on secrets in csi \(get on "vault-csi-provider-hmac-key", create on secrets: the Role and RoleBinding in deploy\/base\/rbac\.yaml\); the next mount tries again/);
+    }
+    // RBAC fixed: the next call asks again (the failure was not kept) and the key is kept from then on.
+    assert.deepEqual(await keys.getKey(), Buffer.alloc(32, 4));
+    assert.deepEqual(await keys.getKey(), Buffer.alloc(32, 4));
+    assert.equal(api.requestsOf('secretGet').length, 3);
+  });
+
+  it('explains a 403 on the create as missing create on secrets', async () => {
+    api.failNext('secretCreate', { status: 403, message: 'secrets is forbidden' });
     const err = await rejection(source().getKey());
-    assert.equal(err.code, 'INTERNAL');
-    assert.match(err.message, /403 Forbidden/);
+    assert.equal(err.code, 'KUBERNETES_API_ERROR');
+    assert.match(err.message, /cannot create the HMAC key/);
     assert.match(err.message, /needs get and create on secrets in csi/);
+  });
+
+  it('explains a 401 as a token the API server does not accept', async () => {
+    api.failNext('secretGet', { status: 401 });
+    const err = await rejection(source().getKey());
+    assert.equal(err.code, 'KUBERNETES_API_ERROR');
+    assert.match(err.message, /does not accept the provider's ServiceAccount token/);
+  });
+
+  it('reports an API server that is down as KUBERNETES_API_ERROR, and reads the key once it is back', async () => {
+    const stored = Buffer.alloc(32, 6);
+    const keys = new KubeSecretHmacKeySource(kubeConfigFromUrl(api.url, api.token), NAMESPACE, NAME);
+    const url = api.url;
+    await api.close();
+    const err = await rejection(keys.getKey());
+    assert.equal(err.code, 'KUBERNETES_API_ERROR');
+    assert.match(err.message, /the Kubernetes API request failed \(ECONNREFUSED\)/);
+    assert.match(err.message, /cannot be reached or did not answer/);
+    // Back on the same address: the next call reads the key.
+    api = await FakeKubeApi.start({ port: Number(new URL(url).port) });
+    api.putSecret(NAMESPACE, NAME, { key: stored });
+    assert.deepEqual(await keys.getKey(), stored);
   });
 
   it('reports a failed create without quoting the key', async () => {
     const candidate = Buffer.alloc(32, 5);
     api.failNext('secretCreate', { status: 422, message: 'admission webhook denied the request' });
     const err = await rejection(source({ randomBytes: () => candidate }).getKey());
-    assert.equal(err.code, 'INTERNAL');
+    assert.equal(err.code, 'KUBERNETES_API_ERROR');
     assert.match(err.message, /cannot create the HMAC key/);
     assert.ok(!err.message.includes(candidate.toString('base64')));
     assert.equal(api.getSecret(NAMESPACE, NAME), undefined);
@@ -156,7 +196,7 @@ describe('KubeSecretHmacKeySource', () => {
     api.delayMs = 1_000;
     const keys = source({ timeoutMs: 50 });
     const err = await rejection(keys.getKey());
-    assert.equal(err.code, 'INTERNAL');
+    assert.equal(err.code, 'KUBERNETES_API_ERROR');
     assert.match(err.message, /did not answer in time/);
 
     api.delayMs = 0;

@@ -31,13 +31,25 @@ describe('mount/extract', () => {
     assert.equal(extractContent(objectConfig({ objectName: 'n', secretKey: 'nested' }), kv2).toString(), '{"a":[true,null],"b":1}');
   });
 
-  it('writes the whole response as the Go client marshals api.Secret when there is no secretKey', () => {
+  it('writes the whole response as the Go client marshals api.Secret, less request_id, when there is no secretKey', () => {
     const text = extractContent(objectConfig({ objectName: 'all' }), kv2).toString();
     assert.equal(
       text,
-      '{"request_id":"r-1","lease_id":"","lease_duration":0,"renewable":false,"data":{"data":{"nested":{"a":[true,null],"b":1},"password":"s3cr3t","port":5432},"metadata":{"version":3}},"warnings":null,"mount_type":"kv"}',
+      '{"lease_id":"","lease_duration":0,"renewable":false,"data":{"data":{"nested":{"a":[true,null],"b":1},"password":"s3cr3t","port":5432},"metadata":{"version":3}},"warnings":null,"mount_type":"kv"}',
     );
-    assert.equal(wholeResponseJson({ data: {} }), '{"request_id":"","lease_id":"","lease_duration":0,"renewable":false,"data":{},"warnings":null}');
+    assert.equal(wholeResponseJson({ data: {} }), '{"lease_id":"","lease_duration":0,"renewable":false,"data":{},"warnings":null}');
+  });
+
+  it('gives the same whole-response file for two reads of an unchanged secret whose request_id differs', () => {
+    const first = extractContent(objectConfig({ objectName: 'all' }), { ...kv2, request_id: 'a0f1c2d3-0000-4000-8000-000000000001' });
+    const second = extractContent(objectConfig({ objectName: 'all' }), { ...kv2, request_id: 'b9e8d7c6-0000-4000-8000-000000000002' });
+    assert.deepEqual(first, second);
+    assert.ok(!first.toString().includes('request_id'));
+    // What does change is still there: the lease of a dynamic secret, its wrapping, Vault's warnings.
+    const leased = extractContent(objectConfig({ objectName: 'all' }), { ...kv2, lease_id: 'database/creds/web/abc', warnings: ['w'], wrap_info: { token: 'x' } }).toString();
+    assert.match(leased, /"lease_id":"database\/creds\/web\/abc"/);
+    assert.match(leased, /"warnings":\["w"\]/);
+    assert.match(leased, /"wrap_info":\{"token":"x"\}/);
   });
 
   it('escapes HTML characters like Go does', () => {

@@ -1,5 +1,6 @@
 // The Vault core: namespaces, tokens, leases and seal state, and the request pipeline that every
 // HTTP request goes through (namespace → seal → token → ACL → engine), mirroring Vault's order.
+import type { X509Certificate } from 'node:crypto';
 import { Acl } from './policy.js';
 import { NamespaceRegistry, isWithin, relativeNamespace, type Namespace } from './namespaces.js';
 import { TokenStore, type TokenEntry } from './tokens.js';
@@ -20,6 +21,8 @@ export interface CoreRequest {
   readonly headerNamespace: string | undefined;
   readonly token: string | undefined;
   readonly body: JsonObject;
+  /** Over TLS, with the client certificate chain presented (leaf first); absent means plain HTTP. */
+  readonly tls?: { readonly clientCertificates: readonly X509Certificate[] };
 }
 
 /** Everything a route handler needs about one request once namespace and token are known. */
@@ -207,7 +210,7 @@ export class VaultCore {
     if (auth && (auth.subPath === 'login' || auth.subPath.startsWith('login/'))) {
       // Unauthenticated paths answer before the core's error wrapping: a bare message, as real Vault sends it.
       if (op !== 'update') return errorReply(405, ['unsupported operation']);
-      return this.login(ns, auth.mount, req.body, now);
+      return this.login(ns, auth.mount, auth.subPath, req, now);
     }
     const secretMount = this.findMount(ns, route);
     if (secretMount?.mount.engine.isUnauthenticated?.(secretMount.subPath) && (op === 'read')) {
@@ -238,8 +241,11 @@ export class VaultCore {
     });
   }
 
-  private async login(ns: Namespace, mount: AuthMountEntry, body: JsonObject, now: number): Promise<Reply> {
-    const result = await mount.engine.login({ body, now, mountAccessor: mount.accessor });
+  private async login(ns: Namespace, mount: AuthMountEntry, subPath: string, req: CoreRequest, now: number): Promise<Reply> {
+    const result = await mount.engine.login({
+      body: req.body, now, mountAccessor: mount.accessor, subPath,
+      tls: req.tls !== undefined, clientCertificates: req.tls?.clientCertificates ?? [],
+    });
     if (isReply(result)) return result;
     const token = this.tokens.create({
       nsPath: ns.path,

@@ -3,6 +3,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
+import { X509Certificate } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { defaultFaultBody, type FaultInjector, type FaultSpec } from './faults.js';
 import { redactQuery, type RequestLog } from './request-log.js';
@@ -82,10 +83,20 @@ function send(res: http.ServerResponse, reply: Reply, head: boolean): void {
       payload = `${JSON.stringify(reply.body)}\n`;
       headers['content-type'] ??= 'application/json';
     }
-    headers['content-length'] = String(Buffer.byteLength(payload));
+    // As Go's net/http serves Vault: a body the handler finishes within the 2048-byte write buffer gets a
+    // Content-Length, a larger one goes out chunked with none (so a client cannot size it before it arrives).
+    const bytes = Buffer.byteLength(payload);
+    if (bytes <= GO_CHUNKING_THRESHOLD || head) headers['content-length'] = String(bytes);
   }
   res.writeHead(reply.status, headers);
-  res.end(head ? undefined : payload);
+  if (head || payload === undefined || Buffer.byteLength(payload) <= GO_CHUNKING_THRESHOLD) {
+    res.end(head ? undefined : payload);
+    return;
+  }
+  // In pieces, as a Go handler's encoder writes them (chunked transfer encoding, no length).
+  const body = Buffer.from(payload);
+  for (let at = 0; at < body.length; at += GO_CHUNK_BYTES) res.write(body.subarray(at, at + GO_CHUNK_BYTES));
+  res.end();
 }
 
 /** Requests being handled right now, and the most at once since the last reset. */
@@ -93,6 +104,26 @@ export interface InFlightCount {
   current: number;
   peak: number;
 }
+
+/** The TLS side of a request for cert auth: the client's certificate chain (leaf first), or none. */
+function tlsOf(req: http.IncomingMessage): { tls?: { clientCertificates: X509Certificate[] } } {
+  const socket = req.socket;
+  if (!(socket instanceof tls.TLSSocket)) return {};
+  const chain: X509Certificate[] = [];
+  let peer: tls.DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
+  const seen = new Set<string>();
+  while (peer !== undefined && peer.raw !== undefined && !seen.has(peer.fingerprint256)) {
+    seen.add(peer.fingerprint256);
+    chain.push(new X509Certificate(peer.raw));
+    peer = peer.issuerCertificate;
+  }
+  return { tls: { clientCertificates: chain } };
+}
+
+/** net/http's bufferBeforeChunkingSize: below it a response gets a Content-Length. */
+const GO_CHUNKING_THRESHOLD = 2048;
+/** The size of net/http's chunk writes (its bufio.Writer). */
+const GO_CHUNK_BYTES = 4096;
 
 export interface RunningServer {
   readonly address: string;
@@ -171,7 +202,7 @@ export async function listen(
         send(res, { status: 404, body: { errors: [] } }, method === 'HEAD');
         return;
       }
-      const reply = await core.handle({ method, rawRoute, query: url.searchParams, headerNamespace, token, body });
+      const reply = await core.handle({ method, rawRoute, query: url.searchParams, headerNamespace, token, body, ...tlsOf(req) });
       send(res, reply, method === 'HEAD');
     } catch (err: unknown) {
       if (err instanceof BodyError) {

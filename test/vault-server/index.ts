@@ -10,6 +10,7 @@ import { DatabaseEngine, type DatabaseRoleConfig } from './database.js';
 import { PkiEngine, type PkiOptions, type PkiRoleConfig } from './pki.js';
 import { KubernetesAuth, type KubernetesAuthConfig, type KubernetesRoleConfig } from './auth-kubernetes.js';
 import { JwtAuth, type JwtAuthConfig, type JwtRoleConfig } from './auth-jwt.js';
+import { AppRoleAuth, CertAuth, UserpassAuth, type CredentialRoleConfig } from './auth-credentials.js';
 import { SYSTEM_MAX_TTL_SECONDS } from './tokens.js';
 import type { LeaseInfo } from './leases.js';
 import type { Namespace } from './namespaces.js';
@@ -22,6 +23,7 @@ export type { RequestKind, RequestLogEntry, Clock } from './types.js';
 export { REQUEST_KINDS } from './types.js';
 export type { KubernetesAuthConfig, KubernetesRoleConfig } from './auth-kubernetes.js';
 export type { JwtAuthConfig, JwtRoleConfig } from './auth-jwt.js';
+export type { CredentialRoleConfig } from './auth-credentials.js';
 export type { DatabaseRoleConfig } from './database.js';
 export type { PkiOptions, PkiRoleConfig } from './pki.js';
 export { ServiceAccountJwtIssuer, DEFAULT_K8S_ISSUER, type ServiceAccountTokenOptions } from './jwt-issuer.js';
@@ -183,6 +185,49 @@ export class TestVault {
     const engine = this.ns(ns).authMounts.get(setup.mountKey(mount))?.engine;
     if (!(engine instanceof JwtAuth)) throw new Error(`no jwt auth at auth/${setup.mountKey(mount)}`);
     engine.setRole(name, role);
+  }
+
+  /** AppRole auth at `auth/<mount>` (Vault's default path: approle). */
+  enableAppRoleAuth(mount = 'approle', ns?: string): void {
+    setup.enableCredentialAuth(this.ns(ns), mount, new AppRoleAuth());
+  }
+
+  /** Creates an AppRole role and returns its role ID (`auth/<mount>/role/<name>/role-id`). */
+  addAppRole(mount: string, name: string, role: CredentialRoleConfig, ns?: string): string {
+    return this.authEngine(mount, AppRoleAuth, ns).setRole(name, role);
+  }
+
+  /** A new secret ID for the role (`auth/<mount>/role/<name>/secret-id`). */
+  newAppRoleSecretId(mount: string, name: string, ns?: string): string {
+    return this.authEngine(mount, AppRoleAuth, ns).newSecretId(name);
+  }
+
+  destroyAppRoleSecretId(mount: string, name: string, secretId: string, ns?: string): void {
+    this.authEngine(mount, AppRoleAuth, ns).destroySecretId(name, secretId);
+  }
+
+  enableUserpassAuth(mount = 'userpass', ns?: string): void {
+    setup.enableCredentialAuth(this.ns(ns), mount, new UserpassAuth());
+  }
+
+  addUserpassUser(mount: string, username: string, password: string, role: CredentialRoleConfig, ns?: string): void {
+    this.authEngine(mount, UserpassAuth, ns).setUser(username, password, role);
+  }
+
+  /** Cert auth; logins need the TLS listener (`tls.clientCa` so that client certificates are asked for). */
+  enableCertAuth(mount = 'cert', ns?: string): void {
+    setup.enableCredentialAuth(this.ns(ns), mount, new CertAuth());
+  }
+
+  /** A certificate role: client certificates must chain to `certificatePem` (`auth/<mount>/certs/<name>`). */
+  addCertRole(mount: string, name: string, certificatePem: string, role: CredentialRoleConfig, ns?: string): void {
+    this.authEngine(mount, CertAuth, ns).setRole(name, certificatePem, role);
+  }
+
+  private authEngine<T>(mount: string, kind: abstract new (...args: never[]) => T, ns: string | undefined): T {
+    const engine = this.ns(ns).authMounts.get(setup.mountKey(mount))?.engine;
+    if (!(engine instanceof kind)) throw new Error(`no ${kind.name} at auth/${setup.mountKey(mount)}`);
+    return engine;
   }
 
   // --- policies -----------------------------------------------------------------------------------

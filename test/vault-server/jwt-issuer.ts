@@ -13,6 +13,8 @@ export interface ServiceAccountTokenOptions {
   readonly podUid?: string;
   /** No pod binding (no `kubernetes.io.pod` claim), as the secrets-store-sync-controller's tokens are. */
   readonly unbound?: boolean;
+  /** A `kubernetes.io.node` claim, as tokens bound to a Node (the secrets-store-sync-controller's) carry. */
+  readonly node?: { readonly name: string; readonly uid: string };
   /** Default `['vault']`, the audience the CSI driver requests for the provider. */
   readonly audience?: string | readonly string[];
   /** Lifetime from the clock's now; default 600 s. Ignored when `expiresAtMs` is given. */
@@ -95,6 +97,7 @@ export class ServiceAccountJwtIssuer {
         namespace: opts.namespace,
         ...(opts.unbound === true ? {} : { pod: { name: opts.podName ?? `${opts.serviceAccountName}-pod`, uid: opts.podUid ?? randomUUID() } }),
         serviceaccount: { name: opts.serviceAccountName, uid: opts.serviceAccountUid ?? randomUUID() },
+        ...(opts.node === undefined ? {} : { node: { ...opts.node } }),
       },
       nbf,
       sub: `system:serviceaccount:${opts.namespace}:${opts.serviceAccountName}`,

@@ -122,4 +122,16 @@ describe('vault-server: KV v1 and v2', () => {
     const ui = await call(vault, 'sys/internal/ui/mounts/secret/data/web', { token });
     assert.equal(pick(ui.json, 'data', 'path'), 'secret/');
   });
+
+  it('gives every response its own request_id, as Vault does, even for the same unchanged secret', async () => {
+    vault.putKv('secret', 'same', { k: 'v' });
+    const ids = new Set<unknown>();
+    for (let i = 0; i < 3; i++) {
+      const res = await call(vault, 'secret/data/same', { token });
+      assert.equal(res.status, 200);
+      assert.match(String(res.json!['request_id']), /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+      ids.add(res.json!['request_id']);
+    }
+    assert.equal(ids.size, 3);
+  });
 });

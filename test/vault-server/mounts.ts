@@ -1,4 +1,5 @@
 // Contracts between the core router and the secrets engines / auth methods mounted in a namespace.
+import type { X509Certificate } from 'node:crypto';
 import type { JsonObject, Operation, Reply, RequestKind } from './types.js';
 import type { TokenEntry } from './tokens.js';
 import type { Namespace } from './namespaces.js';
@@ -53,6 +54,11 @@ export interface LoginRequest {
   readonly body: JsonObject;
   readonly now: number;
   readonly mountAccessor: string;
+  /** The path under the auth mount: `login`, or `login/<name>` (userpass). */
+  readonly subPath: string;
+  /** Whether the request came over TLS, and the client certificate chain it presented (leaf first), if any. */
+  readonly tls: boolean;
+  readonly clientCertificates: readonly X509Certificate[];
 }
 
 export interface AuthEngine {

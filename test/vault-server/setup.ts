@@ -63,6 +63,10 @@ export function enableKubernetesAuth(ns: Namespace, path: string, config: Kubern
   return addAuthMount(ns, path, new KubernetesAuth(config));
 }
 
+export function enableCredentialAuth(ns: Namespace, path: string, engine: AuthEngine): AuthMountEntry {
+  return addAuthMount(ns, path, engine);
+}
+
 export function enableJwtAuth(ns: Namespace, path: string, config: JwtAuthConfig): AuthMountEntry {
   return addAuthMount(ns, path, new JwtAuth(config));
 }

@@ -3,6 +3,7 @@ import { ProviderError } from '../../src/errors.js';
 import { backoffDelay, defaultRetryPolicy, timerSleep, withRetries } from '../../src/vault/retry.js';
 import { classifyFailure } from '../../src/vault/failures.js';
 import { VaultConnectError, VaultHttpError } from '../../src/vault/transport.js';
+import { TimeBudgetExpired } from '../../src/admission/time-budget.js';
 
 const target = { address: 'https://vault:8200', path: '/v1/secret/data/x', method: 'GET' };
 
@@ -96,6 +97,24 @@ describe('vault/failures', () => {
     }
   });
 
+  it('hints at method PUT when Vault answers 405 to a GET (real Vault does for pki/issue under a policy that allows reads)', () => {
+    const get = classifyFailure(new VaultHttpError(405, { errors: [] }, {}), target, undefined);
+    assert.match(get.error.message, /\(405\); this path takes a write: set the object's method to PUT \(or POST\)$/);
+    const put = classifyFailure(new VaultHttpError(405, { errors: [] }, {}), { ...target, method: 'PUT' }, undefined);
+    assert.doesNotMatch(put.error.message, /set the object's method/);
+  });
+
+  it("turns real Vault's 404 for a KV v1-style path on a KV v2 mount into INVALID_CONFIG, and quotes other 404 hints", () => {
+    const kvHint = "Invalid path for a versioned K/V secrets engine. See the API docs for the appropriate API endpoints to use. If using the Vault CLI, use 'vault kv get' for this operation.";
+    const wrong = classifyFailure(new VaultHttpError(404, { errors: [], warnings: [kvHint] }, {}), target, undefined);
+    assert.equal(wrong.error.code, 'INVALID_CONFIG');
+    assert.match(wrong.error.message, /not an API path of its versioned KV engine \(404\): KV v2 reads are <mount>\/data\/<path>/);
+    const other = classifyFailure(new VaultHttpError(404, { errors: [], warnings: ['some hint'] }, {}), target, undefined);
+    assert.equal(other.error.code, 'SECRET_NOT_FOUND');
+    assert.match(other.error.message, /Vault's hint: some hint$/);
+    assert.equal(classifyFailure(new VaultHttpError(404, { errors: [] }, {}), target, undefined).error.message.includes('hint'), false);
+  });
+
   it('strips JWT- and token-shaped text from Vault error strings', () => {
     const jwt = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl';
     const { error } = classifyFailure(new VaultHttpError(400, { errors: [`bad jwt ${jwt} and hvs.ABCDEFGHIJKLMNOP`] }, {}), target, undefined);
@@ -128,5 +147,52 @@ describe('vault/failures', () => {
     const controller = new AbortController();
     controller.abort();
     assert.equal(classifyFailure(new Error('x'), target, controller.signal).error.code, 'DEADLINE_EXCEEDED');
+  });
+
+  it("reports a request cut by the mount's time budget as VAULT_UNAVAILABLE naming the address and path", () => {
+    const controller = new AbortController();
+    const expired = new TimeBudgetExpired({ budgetMs: 115_000, source: 'caller-deadline' });
+    controller.abort(expired);
+    // Whatever the cut left behind: the budget's own error, or an abort from below.
+    for (const err of [expired, new Error('aborted')]) {
+      const failure = classifyFailure(err, target, controller.signal);
+      assert.equal(failure.error.code, 'VAULT_UNAVAILABLE');
+      assert.equal(failure.transient, false);
+      assert.equal(failure.error.message, "no successful answer from Vault to GET https://vault:8200/v1/secret/data/x within the mount's time budget of 115 s (the caller's deadline less a margin); the driver retries the mount");
+    }
+  });
+
+  it('gives the last failure, not DEADLINE_EXCEEDED, when the time budget ends during a backoff', async () => {
+    const controller = new AbortController();
+    let calls = 0;
+    const run = (): Promise<never> => {
+      calls++;
+      return Promise.reject(new VaultHttpError(503, { errors: ['Vault is sealed'] }, {}));
+    };
+    const options = {
+      policy: defaultRetryPolicy,
+      // The budget runs out while the client waits to try again.
+      sleep: (_ms: number, signal: AbortSignal | undefined) => {
+        controller.abort(new TimeBudgetExpired({ budgetMs: 900, source: 'caller-deadline' }));
+        return timerSleep(10_000, signal);
+      },
+      signal: controller.signal,
+      retryable: (f: { transient: boolean }) => f.transient,
+      classify: (err: unknown) => classifyFailure(err, target, undefined),
+    };
+    await assert.rejects(withRetries(run, options), (err: unknown) => {
+      assert.ok(err instanceof ProviderError);
+      assert.equal(err.code, 'VAULT_UNAVAILABLE');
+      assert.equal(err.message, "Vault answered 503 to GET https://vault:8200/v1/secret/data/x: Vault is sealed; the mount's time budget of 0.9 s (the caller's deadline less a margin) ran out before attempt 2, the driver retries the mount");
+      assert.equal(err.context.vaultAddress, 'https://vault:8200');
+      return true;
+    });
+    assert.equal(calls, 1);
+    // A caller that went away is still DEADLINE_EXCEEDED (nobody is there to read a better message).
+    const gone = new AbortController();
+    await assert.rejects(
+      withRetries(run, { ...options, signal: gone.signal, sleep: (_ms, signal) => (gone.abort(new Error('cancelled')), timerSleep(10_000, signal)) }),
+      (err: unknown) => err instanceof ProviderError && err.code === 'DEADLINE_EXCEEDED',
+    );
   });
 });

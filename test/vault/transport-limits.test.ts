@@ -1,7 +1,8 @@
 /** The transport's limits on what Vault sends back: nesting depth (found by the Mount-path fuzzer). */
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { jsonDepthExceeds, MAX_JSON_DEPTH, ResponseTooDeepError, UndiciTransport } from '../../src/vault/transport.js';
+import { MAX_JSON_DEPTH, ResponseTooDeepError, UndiciTransport } from '../../src/vault/transport.js';
+import { scanJson } from '../../src/vault/json-scan.js';
 import { classifyFailure } from '../../src/vault/failures.js';
 
 function nested(depth: number): string {
@@ -9,11 +10,14 @@ function nested(depth: number): string {
 }
 
 describe('vault/transport limits', () => {
-  it('measures nesting without recursion, whatever the depth', () => {
-    assert.equal(jsonDepthExceeds({ a: [1, { b: 2 }] }, 3), false);
-    assert.equal(jsonDepthExceeds({ a: [1, { b: {} }] }, 3), true);
-    assert.equal(jsonDepthExceeds('text', 0), false);
-    assert.equal(jsonDepthExceeds(JSON.parse(nested(100_000)) as unknown, MAX_JSON_DEPTH), true);
+  it('measures nesting on the bytes, before any parse, whatever the depth', () => {
+    const depth = (text: string): number => scanJson(Buffer.from(text)).depth;
+    assert.equal(depth('{"a":[1,{"b":2}]}'), 3);
+    assert.equal(depth('{"a":[1,{"b":{}}]}'), 4);
+    assert.equal(depth('"text"'), 0);
+    // Brackets inside strings, escaped quotes included, are not nesting.
+    assert.equal(depth('{"a":"[[[{{{\\"[[["}'), 1);
+    assert.equal(depth(nested(100_000)), 100_003);
   });
 
   it('refuses a 200 nested deeper than the limit as a bad response naming the path, and accepts one just inside it', async () => {

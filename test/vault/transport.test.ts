@@ -5,6 +5,8 @@ import type { AddressInfo } from 'node:net';
 import { BodyTooLargeError } from '../../src/http/undici.js';
 import { NonJsonResponseError, splitUri, UndiciTransport, VaultHttpError } from '../../src/vault/transport.js';
 import { classifyFailure } from '../../src/vault/failures.js';
+import { MountAdmission, MountMemory } from '../../src/admission/mount-admission.js';
+import { ProviderError } from '../../src/errors.js';
 
 const NO_TLS = { ca: undefined, cert: undefined, key: undefined, servername: undefined, rejectUnauthorized: true };
 
@@ -162,5 +164,96 @@ describe('vault/transport', () => {
   it('refuses a URI that is not absolute', async () => {
     const err = await failure(Promise.resolve().then(() => transport().send({ method: 'GET', uri: '/v1/relative' })));
     assert.ok(err instanceof TypeError);
+  });
+
+  describe("charging the mount's memory ledger as the answer arrives", () => {
+    /** A MountMemory with a response budget of `limit`, recording what it is told the responses take. */
+    function ledger(limit: number): { memory: MountMemory; received: number[] } {
+      const memory = new MountMemory(undefined, limit);
+      const received: number[] = [];
+      const receive = memory.receive.bind(memory);
+      memory.receive = (bytes: number): void => {
+        received.push(bytes);
+        receive(bytes);
+      };
+      return { memory, received };
+    }
+
+    it('refuses at the headers a body whose declared length is over the budget, before reading it', async () => {
+      const big = JSON.stringify({ data: { blob: 'x'.repeat(200_000) } });
+      let written = 0;
+      handler = (_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(big.length) });
+        written = 0;
+        // Slowly, so that what the provider reads before refusing can be seen.
+        const next = (): void => {
+          if (written >= big.length || res.destroyed) return void res.end();
+          res.write(big.slice(written, written + 16_384), () => setTimeout(next, 5));
+          written += 16_384;
+        };
+        next();
+      };
+      const { memory, received } = ledger(100_000);
+      const err = await failure(transport().send({ method: 'GET', uri: `${base}/v1/big`, memory }));
+      assert.ok(err instanceof ProviderError);
+      assert.equal(err.code, 'MOUNT_TOO_LARGE');
+      assert.deepEqual(received, [big.length], 'the declared length, and nothing more');
+      assert.ok(written < big.length, 'the rest of the body was never asked for');
+    });
+
+    it('refuses a chunked body (no length) as soon as what it holds passes the budget', async () => {
+      let written = 0;
+      handler = (_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        written = 0;
+        res.write('{"data":{"blob":"');
+        const next = (): void => {
+          if (res.destroyed || written > 2_000_000) return void res.end('"}}');
+          res.write('x'.repeat(16_384), () => setTimeout(next, 2));
+          written += 16_384;
+        };
+        next();
+      };
+      const { memory } = ledger(150_000);
+      const err = await failure(transport().send({ method: 'GET', uri: `${base}/v1/chunked`, memory }));
+      assert.ok(err instanceof ProviderError && err.code === 'MOUNT_TOO_LARGE', String(err));
+      // Refused at the chunk that passed the budget, not at the end of the body.
+      assert.ok(written < 300_000, `${written} bytes written`);
+      assert.ok(memory.receivedBytes <= 150_000);
+    });
+
+    it('refuses while it arrives a body that would parse into far more than its size, at the node budget', async () => {
+      const objects = `{"data":{"list":[${Array.from({ length: 20_000 }, () => '{}').join(',')}]}}`;
+      handler = (_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        for (let i = 0; i < objects.length; i += 4096) res.write(objects.slice(i, i + 4096));
+        res.end();
+      };
+      // 60 KB of text, over 2 MB once parsed: refused though the text alone would fit both budgets.
+      const admission = new MountAdmission({ nodeBytes: 1_000_000, mountBytes: 1_000_000, maxMounts: 1 });
+      const memory = admission.admit({ secretProviderClass: 's', pod: { namespace: 'n', name: 'p' } });
+      const err = await failure(transport().send({ method: 'GET', uri: `${base}/v1/objects`, memory }));
+      assert.ok(err instanceof ProviderError && err.code === 'NODE_BUDGET_EXCEEDED', String(err));
+      assert.ok(memory.receivedBytes < objects.length);
+      memory.close();
+      assert.equal(admission.bytesInFlight, 0);
+    });
+
+    it('keeps only the parsed form charged after a read, and nothing of an error answer', async () => {
+      const body = JSON.stringify({ data: { blob: 'y'.repeat(100_000) } });
+      handler = (req, res) => {
+        if (req.url === '/v1/denied') res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: ['permission denied'.repeat(1000)] }));
+        else res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+      };
+      const { memory } = ledger(10_000_000);
+      const res = await transport().send({ method: 'GET', uri: `${base}/v1/ok`, memory });
+      assert.equal((res.body as { data: { blob: string } }).data.blob.length, 100_000);
+      // About the size of the response (its strings, a few values), not the body plus its text plus its parse.
+      assert.ok(memory.heldBytes >= 100_000 && memory.heldBytes < 101_000, String(memory.heldBytes));
+      assert.ok(memory.peakBytes >= 2 * 100_000, 'the text and the parsed form were both charged during the parse');
+      const held = memory.heldBytes;
+      assert.ok((await failure(transport().send({ method: 'GET', uri: `${base}/v1/denied`, memory }))) instanceof VaultHttpError);
+      assert.equal(memory.heldBytes, held);
+    });
   });
 });

@@ -14,6 +14,8 @@ export interface DriverMount {
   readonly targetPath: string;
   readonly permission?: number;
   readonly timeoutMs?: number;
+  /** The SecretProviderClass's `spec.provider`: the driver dials `<socket dir>/<provider>.sock`; default vault. */
+  readonly provider?: string;
 }
 
 export interface DriverAnswer {
@@ -47,7 +49,7 @@ export class RealDriverClient {
 
   mount(request: DriverMount): Promise<DriverAnswer> {
     const id = String(++this.next);
-    const line = JSON.stringify({ id, attributes: request.attributes, secrets: request.secrets, targetPath: request.targetPath, permission: request.permission, timeoutMs: request.timeoutMs });
+    const line = JSON.stringify({ id, attributes: request.attributes, secrets: request.secrets, targetPath: request.targetPath, permission: request.permission, timeoutMs: request.timeoutMs, provider: request.provider });
     return new Promise<DriverAnswer>((resolve, reject) => {
       this.waiting.set(id, resolve);
       this.child.child.stdin!.write(`${line}\n`, (err) => {

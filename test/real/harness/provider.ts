@@ -20,14 +20,17 @@ export class RealSuiteProvider {
     return join(this.dir, 'providers');
   }
 
-  /** Starts the provider with `--vault-addr` and an HMAC key file; extra flags are appended. */
-  static async start(vaultAddress: string, flags: readonly string[] = []): Promise<RealSuiteProvider> {
+  /**
+   * Starts the provider with `--vault-addr` and an HMAC key file; extra flags are appended. As `openbao`: on
+   * openbao.sock with `-openbao-addr`, as the OpenBao provider's DaemonSet starts it.
+   */
+  static async start(vaultAddress: string, flags: readonly string[] = [], as: 'vault' | 'openbao' = 'vault'): Promise<RealSuiteProvider> {
     const dir = await mkdtemp(join(tmpdir(), 'vcp-real-provider-'));
     const keyFile = join(dir, 'hmac.key');
     await writeFile(keyFile, 'real-suite-hmac-key-0123456789abcdef', { mode: 0o600 });
     const p = new RealSuiteProvider(dir, [
-      `--endpoint=${join(dir, 'providers', 'vault.sock')}`,
-      `--vault-addr=${vaultAddress}`,
+      `--endpoint=${join(dir, 'providers', `${as}.sock`)}`,
+      as === 'openbao' ? `-openbao-addr=${vaultAddress}` : `--vault-addr=${vaultAddress}`,
       `--hmac-key-file=${keyFile}`,
       '--health-addr=127.0.0.1:0',
       '--log-level=debug',

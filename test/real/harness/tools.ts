@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 
 const SCRIPT = new URL('../../../scripts/real/build-tools.sh', import.meta.url).pathname;
 
-export type Tool = 'vault' | 'driver-client';
+export type Tool = 'vault' | 'driver-client' | 'kube-apiserver' | 'etcd' | 'kubectl' | 'csi-driver' | 'csi-kubelet' | 'helm';
 
 const paths = new Map<string, string>();
 

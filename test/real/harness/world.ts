@@ -41,6 +41,8 @@ export interface WorldOptions {
   readonly providerVaultAddress?: (vault: RealVault, second: RealVault | undefined) => string;
   /** A second dev server, configured as the first (configureVault): another cluster, set up alike. */
   readonly secondVault?: boolean;
+  /** Serve as this provider (`openbao`: openbao.sock, `-openbao-addr`); default vault. */
+  readonly providerName?: 'vault' | 'openbao';
 }
 
 export interface MountOptions {
@@ -53,6 +55,10 @@ export interface MountOptions {
   readonly secrets?: Readonly<Record<string, string>> | null;
   readonly target?: string;
   readonly timeoutMs?: number;
+  /** The SecretProviderClass's `spec.provider` (which socket the driver dials); default vault. */
+  readonly provider?: string;
+  /** Attributes to leave out, e.g. roleName when a test spells it baoRoleName. */
+  readonly omit?: readonly string[];
 }
 
 export interface Mounted extends DriverAnswer {
@@ -85,7 +91,7 @@ export class World {
       await w.configureVault(w.second, w.secondAuditFile);
     }
     const address = options.providerVaultAddress?.(w.vault, w.second) ?? w.vault.address;
-    w.provider = await RealSuiteProvider.start(address, options.providerFlags ?? []);
+    w.provider = await RealSuiteProvider.start(address, options.providerFlags ?? [], options.providerName ?? 'vault');
     w.driver = new RealDriverClient(w.provider.socketDir);
     return w;
   }
@@ -187,7 +193,14 @@ export class World {
     if (jwt !== null) {
       attributes['csi.storage.k8s.io/serviceAccount.tokens'] = JSON.stringify({ [audience]: { token: jwt, expirationTimestamp: new Date(Date.now() + 600_000).toISOString() } });
     }
-    return { attributes, secrets: options.secrets ?? null, targetPath: target, ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }) };
+    for (const key of options.omit ?? []) delete attributes[key];
+    return {
+      attributes,
+      secrets: options.secrets ?? null,
+      targetPath: target,
+      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+      ...(options.provider === undefined ? {} : { provider: options.provider }),
+    };
   }
 
   /** A fresh target directory, as the driver's tmpfs mount point would be. */

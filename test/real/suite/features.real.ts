@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
-import { World } from '../harness/world.js';
+import { World, WEB_POLICY } from '../harness/world.js';
 
 describe('real Vault: features and bad input', function () {
   let w: World;
@@ -30,6 +30,15 @@ describe('real Vault: features and bad input', function () {
     });
     assert.equal(m.error, '', m.grpcMessage);
     assert.deepEqual([...m.files.keys()].sort(), ['present']);
+  });
+
+  it('does not skip an optional object whose path is a KV v1-style path on the KV v2 mount: Vault says it is invalid', async () => {
+    // A policy broad enough that Vault answers the path (404 with its hint) rather than denying it.
+    await w.vault.must('POST', 'sys/policies/acl/web', { policy: `${WEB_POLICY}\npath "secret/api" { capabilities = ["read"] }\n` });
+    const m = await w.mount({ objects: [{ objectName: 'wrong', secretPath: 'secret/api', secretKey: 'key', optional: true }] });
+    assert.equal(m.grpcCode, 'InvalidArgument', m.error);
+    assert.match(m.grpcMessage, /INVALID_CONFIG: object "wrong" .*not an API path of its versioned KV engine/);
+    assert.equal(m.files.size, 0);
   });
 
   it('selects nested values with jsonPointer', async () => {

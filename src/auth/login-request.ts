@@ -1,0 +1,40 @@
+/**
+ * One pure builder per auth method: what to send to log in (DESIGN.md §8, after the reference's
+ * `AuthRequest(ctx) → (path, body, headers)`); VaultClient.sendLogin sends any of them. The bodies are Vault's
+ * `auth/<mount>/login` APIs: kubernetes and jwt `{role, jwt}`, approle `{role_id, secret_id}`, userpass
+ * `login/<username>` with `{password}`, cert `{name}` over a TLS connection that presents the client certificate.
+ *
+ * A LoginRequest holds credentials: it is built just before it is sent and never logged; `describe` is what
+ * messages may say of it.
+ */
+import type { AuthConfig, PodTokenMethod } from '../config/types.js';
+import type { LoginRequest } from '../vault/client.js';
+
+export type { LoginRequest };
+
+export function podTokenLogin(method: PodTokenMethod, mount: string, role: string, jwt: string): LoginRequest {
+  return { path: `auth/${mount}/login`, body: { role, jwt }, describe: `${method} role "${role}"` };
+}
+
+/** Builds the login of a method that takes its credentials from the nodePublishSecretRef. */
+export function credentialLogin(auth: Exclude<AuthConfig, { method: PodTokenMethod }>, mount: string, roleName: string): LoginRequest {
+  switch (auth.method) {
+    case 'approle':
+      // The role ID is an AppRole's half-secret name (Vault's docs treat it as sensitive): it is not named.
+      return { path: `auth/${mount}/login`, body: { role_id: auth.roleId.reveal(), secret_id: auth.secretId.reveal() }, describe: 'approle' };
+    case 'userpass':
+      return {
+        path: `auth/${mount}/login/${encodeURIComponent(auth.username)}`,
+        body: { password: auth.password.reveal() },
+        describe: `userpass user "${auth.username}"`,
+      };
+    case 'cert':
+      return {
+        path: `auth/${mount}/login`,
+        // Without a name Vault tries every certificate role of the mount.
+        body: roleName === '' ? {} : { name: roleName },
+        clientCertificate: { cert: auth.certificate.reveal(), key: auth.key.reveal() },
+        describe: roleName === '' ? 'cert' : `cert role "${roleName}"`,
+      };
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * The OpenBao provider's spellings of the SecretProviderClass parameters, folded into ours.
+ *
+ * openbao/openbao-csi-provider (a fork of the reference) reads each connection parameter under three prefixes,
+ * `bao`, `openbao` and `vault` (internal/config/config.go, parseParametersPrefix), and the role under
+ * `baoRoleName`, `openbaoRoleName`, `vaultRoleName` as well as `roleName`. A SecretProviderClass written for it
+ * therefore says `baoAddress` where one written for the reference says `vaultAddress`. Both are accepted here:
+ * every spelling is renamed to the reference's before anything else reads the attributes, so the rest of the
+ * provider knows one name per setting.
+ *
+ * The rule when a request carries two spellings of one setting (`vaultAddress` and `baoAddress`, or a pod's
+ * volumeAttributes overriding with another spelling than the SecretProviderClass's): refused, INVALID_CONFIG naming
+ * both, even when the values agree. The OpenBao provider silently takes the first prefix it finds; a refusal cannot
+ * pick the wrong Vault. A spelling counts as given when its key is present, even with an empty value, as the
+ * OpenBao provider's lookup does. The two auth-mount settings (`…KubernetesMountPath`, `…AuthMountPath`) are one
+ * setting in the reference already ("not both"), so all six of their spellings form one group. Pure.
+ */
+import { ProviderError } from '../errors.js';
+
+/** The prefixes the OpenBao provider accepts, in its order of lookup; `vault` is the reference's own. */
+const PREFIXES = ['vault', 'bao', 'openbao'] as const;
+
+/** Settings spelled `<prefix><suffix>` (the reference's is `vault<suffix>`). */
+const PREFIXED_SUFFIXES = [
+  'Address',
+  'Namespace',
+  'CACertPath',
+  'CADirectory',
+  'TLSServerName',
+  'TLSClientCertPath',
+  'TLSClientKeyPath',
+  'SkipTLSVerify',
+] as const;
+
+/** One setting: each of its spellings with the name it is renamed to. */
+type SpellingGroup = ReadonlyArray<readonly [spelling: string, canonical: string]>;
+
+function prefixed(suffix: string): SpellingGroup {
+  return PREFIXES.map((p) => [`${p}${suffix}`, `vault${suffix}`] as const);
+}
+
+export const SPELLING_GROUPS: readonly SpellingGroup[] = [
+  [['roleName', 'roleName'], ...PREFIXES.map((p) => [`${p}RoleName`, 'roleName'] as const)],
+  ...PREFIXED_SUFFIXES.map(prefixed),
+  [...prefixed('KubernetesMountPath'), ...prefixed('AuthMountPath')],
+];
+
+interface Spelling {
+  readonly canonical: string;
+  readonly group: number;
+}
+
+const SPELLINGS: ReadonlyMap<string, Spelling> = new Map(
+  SPELLING_GROUPS.flatMap((group, index) => group.map(([spelling, canonical]) => [spelling, { canonical, group: index }] as const)),
+);
+
+/**
+ * The attributes with every spelling renamed to the reference's; the same map when there is nothing to rename.
+ * Throws INVALID_CONFIG, naming both keys, when one setting is given under two spellings.
+ */
+export function canonicalParameters(attrs: ReadonlyMap<string, string>): ReadonlyMap<string, string> {
+  const given = new Map<number, string>();
+  let renames = false;
+  for (const key of attrs.keys()) {
+    const spelling = SPELLINGS.get(key);
+    if (spelling === undefined) continue;
+    const earlier = given.get(spelling.group);
+    if (earlier !== undefined) {
+      // Named in the group's order, so the message does not depend on the order of the attributes' JSON.
+      const group = SPELLING_GROUPS[spelling.group]!.map(([s]) => s);
+      const [first, second] = group.indexOf(earlier) < group.indexOf(key) ? [earlier, key] : [key, earlier];
+      throw new ProviderError('INVALID_CONFIG', `set only one of ${first} and ${second} (they name the same setting)`, {
+        parameter: second,
+      });
+    }
+    given.set(spelling.group, key);
+    if (spelling.canonical !== key) renames = true;
+  }
+  if (!renames) return attrs;
+  const out = new Map<string, string>();
+  for (const [key, value] of attrs) out.set(SPELLINGS.get(key)?.canonical ?? key, value);
+  return out;
+}

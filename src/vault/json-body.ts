@@ -1,0 +1,130 @@
+/**
+ * A Vault answer's body as it arrives: decoded to text chunk by chunk, scanned (json-scan.ts) and charged to the
+ * mount's ledger before it is kept, then parsed once complete.
+ *
+ * Why not read it into one Buffer and decode that: the chunks, their concatenation and (above about 1 MiB) Node's
+ * external string for the text are three copies of the body outside V8's heap, where nothing but garbage
+ * collection frees them and nothing bounds them but V8's external-memory heuristics (tens of MiB). Decoded as it
+ * arrives, the body exists once as text pieces on the heap (bounded by --max-old-space-size and collected young)
+ * and once joined for JSON.parse; the chunks themselves are dropped one by one.
+ *
+ * The ledger hears of the body before it is kept: its declared Content-Length up front (a mount over its budget
+ * fails at the headers), else each chunk as it arrives; and of the parsed form's estimate as it grows (a body that
+ * parses into far more than its size fails while it arrives). The received bytes stand for the text pieces; a
+ * non-ASCII body's pieces and the joined copy are charged on top.
+ */
+import type { BodySink } from '../http/undici.js';
+import type { ByteLedger } from '../admission/mount-admission.js';
+import { TextDecoder } from 'node:util';
+import { JsonScanner, type JsonShape } from './json-scan.js';
+
+export interface JsonBodyOptions {
+  readonly memory: ByteLedger | undefined;
+  /** Nesting past this is refused (for a 2xx) or the body dropped unparsed (for an error status). */
+  readonly maxDepth: number;
+  /** Thrown (for a 2xx) as soon as the body nests past maxDepth. */
+  readonly tooDeep: () => Error;
+}
+
+export interface ReadBody {
+  /** The decoded text, '' when the body was empty or dropped for its depth. */
+  readonly text: string;
+  readonly shape: JsonShape;
+  readonly tooDeep: boolean;
+}
+
+export class JsonBody implements BodySink {
+  readonly #options: JsonBodyOptions;
+  readonly #scanner = new JsonScanner();
+  /**
+   * The first chunk, kept as it is: most Vault answers are one chunk of a few hundred bytes, decoded at the end
+   * in one call. A decoder starts only when a second chunk arrives.
+   */
+  #first: Buffer | undefined;
+  #decoder: TextDecoder | undefined;
+  #parts: string[] = [];
+  #success = false;
+  #received = 0;
+  /** Body bytes the ledger has been told of (the declared length, or what arrived beyond it). */
+  #announced = 0;
+  /** What this body holds against the node's budget beyond the announced bytes. */
+  #charged = 0;
+  #tooDeep = false;
+
+  constructor(options: JsonBodyOptions) {
+    this.#options = options;
+  }
+
+  start(statusCode: number, declaredBytes: number | undefined): void {
+    this.#success = statusCode === 200 || statusCode === 204;
+    if (declaredBytes !== undefined) this.#announce(declaredBytes);
+  }
+
+  write(chunk: Buffer): void {
+    if (this.#tooDeep) return;
+    this.#scanner.push(chunk);
+    const shape = this.#scanner.shape;
+    if (shape.depth > this.#options.maxDepth) {
+      if (this.#success) throw this.#options.tooDeep();
+      // An error answer too deep to parse is still an error status: keep nothing of it.
+      this.#tooDeep = true;
+      this.#parts = [];
+      this.#first = undefined;
+      return;
+    }
+    this.#received += chunk.length;
+    this.#announce(this.#received);
+    // Beyond one byte per byte: two-byte text pieces, and the parsed form the parse will make of them.
+    this.#chargeUpTo((shape.wide ? this.#received : 0) + shape.parsedBytes);
+    if (this.#decoder === undefined && this.#first === undefined) {
+      this.#first = chunk;
+      return;
+    }
+    if (this.#decoder === undefined) {
+      this.#decoder = new TextDecoder('utf-8');
+      this.#parts.push(this.#decoder.decode(this.#first, { stream: true }));
+      this.#first = undefined;
+    }
+    this.#parts.push(this.#decoder.decode(chunk, { stream: true }));
+  }
+
+  /** The whole text, once the body is complete. The pieces are dropped for the one joined string. */
+  finish(): ReadBody {
+    const shape = this.#scanner.shape;
+    if (this.#tooDeep) return { text: '', shape, tooDeep: true };
+    if (this.#decoder === undefined) {
+      const text = this.#first === undefined ? '' : this.#first.toString('utf8');
+      this.#first = undefined;
+      return { text, shape, tooDeep: false };
+    }
+    this.#parts.push(this.#decoder.decode());
+    // Joining makes a second copy of the text while the pieces still exist.
+    if (this.#parts.length > 1) this.#chargeUpTo(this.#charged + this.#received * (shape.wide ? 2 : 1));
+    const text = this.#parts.length === 1 ? this.#parts[0]! : this.#parts.join('');
+    this.#parts = [];
+    return { text, shape, tooDeep: false };
+  }
+
+  /**
+   * After the parse: gives back everything but the parsed form's estimate, which the mount keeps while it holds the
+   * response (all of it for an error answer, which is quoted and dropped).
+   */
+  settle(keepParsed: boolean): void {
+    const keep = keepParsed && !this.#tooDeep ? Math.min(this.#charged, this.#scanner.shape.parsedBytes) : 0;
+    this.#options.memory?.release(this.#announced + this.#charged - keep);
+    this.#announced = 0;
+    this.#charged = keep;
+  }
+
+  #announce(total: number): void {
+    if (total <= this.#announced) return;
+    this.#options.memory?.receive(total - this.#announced);
+    this.#announced = total;
+  }
+
+  #chargeUpTo(total: number): void {
+    if (total <= this.#charged) return;
+    this.#options.memory?.charge(total - this.#charged);
+    this.#charged = total;
+  }
+}

@@ -1,0 +1,226 @@
+/**
+ * Admission control end to end (issue 11, item 1). In process first, where each budget can be hit on purpose and
+ * everything else checked around it: a mount over its own budget, mounts together over the node's, one mount too
+ * many; each fails alone with RESOURCE_EXHAUSTED naming the object and the budget, the others are untouched, and a
+ * normal mount right after succeeds. Then the daemon as the image runs it (dist/main.js, the Dockerfile's
+ * NODE_OPTIONS) under concurrent mounts that together name hundreds of MiB: it stays up, its resident memory stays
+ * under the DaemonSet's limit, budget hits are RESOURCE_EXHAUSTED and nothing else fails. The heavy form, with its
+ * figures, is `npm run memory-soak`.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { status, type ServiceError } from '@grpc/grpc-js';
+import { startHarness, type Harness } from '../helpers/provider-harness.js';
+import { DriverClient } from '../helpers/grpc-client.js';
+import { DaemonProcess, waitForServing } from '../helpers/daemon-process.js';
+import { imageNodeOptions } from '../helpers/image.js';
+import { daemonSetMemoryLimit, preparePressureVault, pressureRequest, RssSampler, runPressure, SMALL_OBJECTS } from '../helpers/memory-pressure.js';
+import { samples } from '../helpers/prometheus.js';
+import { ServiceAccountJwtIssuer, startTestVault, type TestVault } from '../vault-server/index.js';
+
+const MiB = 1024 * 1024;
+const BIG = (name: string, path: string): Record<string, unknown> => ({ objectName: name, secretPath: `secret/data/${path}`, secretKey: 'blob' });
+const SMALL = [{ objectName: 'small', secretPath: 'secret/data/small', secretKey: 'v' }];
+
+describe('e2e: admission control (memory budgets, mounts in flight)', function () {
+  this.timeout(30_000);
+  let h: Harness;
+
+  before(async () => {
+    h = await startHarness();
+    h.vault.putKv('secret', 'big-a', { blob: 'a'.repeat(3 * MiB) });
+    h.vault.putKv('secret', 'big-b', { blob: 'b'.repeat(3 * MiB) });
+    h.vault.putKv('secret', 'slow', { blob: 'slow' });
+    h.vault.putKv('secret', 'small', { v: 'small-value' });
+  });
+
+  after(async () => h.close());
+
+  afterEach(async () => {
+    h.vault.clearFaults();
+    await h.stopProvider();
+  });
+
+  async function results(mounts: ReadonlyArray<Promise<unknown>>): Promise<Array<'ok' | ServiceError>> {
+    return Promise.all(mounts.map((m) => m.then(() => 'ok' as const, (err: unknown) => err as ServiceError)));
+  }
+
+  it("fails a mount over its own budget with MOUNT_TOO_LARGE naming the object and the budget, and nothing else", async () => {
+    await h.startProvider({ memoryBudgetBytes: 24 * MiB, mountResponseBudgetBytes: 2 * MiB });
+    const [big, small] = await results([h.client.mount(h.request({ objects: [BIG('a.bin', 'big-a')] })), h.client.mount(h.request({ objects: SMALL }))]);
+    assert.notEqual(big, 'ok');
+    const err = big as ServiceError;
+    assert.equal(err.code, status.RESOURCE_EXHAUSTED);
+    assert.match(err.details, /^MOUNT_TOO_LARGE: object "a\.bin" \(Vault path secret\/data\/big-a\): the mount's Vault responses would pass 2\.0 MiB, its budget \(--mount-response-budget: the driver's 4 MiB receive limit for files and 4 MiB for template inputs\)$/);
+    assert.equal(small, 'ok');
+    assert.equal(h.provider.admission.bytesInFlight, 0);
+  });
+
+  it('counts what templates read through inputOnly objects against the mount', async () => {
+    await h.startProvider({ memoryBudgetBytes: 24 * MiB, mountResponseBudgetBytes: 2 * MiB });
+    const objects = [
+      { ...BIG('input', 'big-a'), inputOnly: true },
+      { objectName: 'rendered', template: 'head {{ @input }}' },
+    ];
+    const err = await h.client.mountError(h.request({ objects }));
+    assert.equal(err.code, status.RESOURCE_EXHAUSTED);
+    assert.match(err.details, /^MOUNT_TOO_LARGE: object "input" \(Vault path secret\/data\/big-a\): the mount's Vault responses would pass 2\.0 MiB/);
+  });
+
+  it('fails the mount that would pass the node budget with NODE_BUDGET_EXCEEDED while the mount holding it succeeds', async () => {
+    await h.startProvider({ memoryBudgetBytes: 12 * MiB, mountResponseBudgetBytes: 8 * MiB });
+    // The first mount holds its 3 MiB secret while it waits for a slow one.
+    h.vault.injectFault({ pathPrefix: 'secret/data/slow', delayMs: 600, times: 1 });
+    const holding = h.client.mount(h.request({ objects: [BIG('a.bin', 'big-a'), { objectName: 'slow', secretPath: 'secret/data/slow', secretKey: 'blob' }] }));
+    await waitUntil(() => h.provider.admission.bytesInFlight >= 3 * MiB);
+    const other = { name: 'web-other', namespace: 'prod', uid: 'uid-other', serviceAccountName: 'web' };
+    const err = await h.client.mountError(h.request({ pod: other, objects: [BIG('b.bin', 'big-b')] }));
+    assert.equal(err.code, status.RESOURCE_EXHAUSTED);
+    assert.match(err.details, /^NODE_BUDGET_EXCEEDED: object "b\.bin" \(Vault path secret\/data\/big-b\): the mounts in flight on this node hold [\d.]+ MiB \(this one [\d.]+ (?:B|KiB|MiB)\), and [\d.]+ (?:B|KiB|MiB) more would pass the provider's memory budget of 12\.0 MiB \(--memory-budget\); the driver retries the mount$/);
+    const held = await holding;
+    assert.equal(Buffer.from(held.files.find((f) => f.path === 'a.bin')!.contents).length, 3 * MiB);
+    // Right after: the refused mount succeeds, and every byte has been given back.
+    const again = await h.client.mount(h.request({ pod: other, objects: [BIG('b.bin', 'big-b')] }));
+    assert.equal(again.files[0]!.contents.length, 3 * MiB);
+    await waitUntil(() => h.provider.admission.bytesInFlight === 0);
+    const metrics = await h.provider.metrics.registry.metrics();
+    assert.equal(samples(metrics, 'vault_csi_provider_mounts_total').get('{result="NODE_BUDGET_EXCEEDED",grpc_code="RESOURCE_EXHAUSTED"}'), 1);
+    assert.equal(samples(metrics, 'vault_csi_provider_memory_in_flight_bytes').get(''), 0);
+  });
+
+  it('refuses the mount past --max-mounts-in-flight at once, naming the class and the pod, and serves it once there is room', async () => {
+    await h.startProvider({ maxMountsInFlight: 1 });
+    h.vault.injectFault({ pathPrefix: 'secret/data/slow', delayMs: 400, times: 1 });
+    const first = h.client.mount(h.request({ objects: [{ objectName: 'slow', secretPath: 'secret/data/slow', secretKey: 'blob' }] }));
+    await waitUntil(() => h.provider.admission.mountsInFlight === 1);
+    const started = Date.now();
+    const err = await h.client.mountError(h.request({ objects: SMALL }));
+    assert.ok(Date.now() - started < 300, 'failed fast, without waiting for room');
+    assert.equal(err.code, status.RESOURCE_EXHAUSTED);
+    assert.match(err.details, /^NODE_BUDGET_EXCEEDED: mount of SecretProviderClass "web-secrets" for pod prod\/web-7d9c8b6f5-x2x4k refused: 1 mounts are in progress on this node, the provider's bound \(--max-mounts-in-flight=1\)/);
+    await first;
+    const ok = await h.client.mount(h.request({ objects: SMALL }));
+    assert.equal(Buffer.from(ok.files[0]!.contents).toString(), 'small-value');
+  });
+});
+
+describe('e2e: the daemon under mounts naming hundreds of MiB (image NODE_OPTIONS)', function () {
+  this.timeout(90_000);
+  // 2 rounds of 48 pods at once, each naming three 1.25 MiB secrets: 360 MiB named, far over the 160Mi limit.
+  const SPEC = { secrets: 16, valueBytes: 1.25 * MiB };
+  const ROUNDS = 2;
+  const MOUNTS = 48;
+  const PER_MOUNT = 3;
+  let dir: string;
+  let vault: TestVault;
+  let daemon: DaemonProcess;
+  let issuer: ServiceAccountJwtIssuer;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'vcp-memory-'));
+    await writeFile(join(dir, 'hmac.key'), 'a-memory-budget-hmac-key-of-enough-bytes\n');
+    issuer = new ServiceAccountJwtIssuer();
+    vault = await startTestVault();
+    vault.enableKv('secret', 2);
+    vault.enableKubernetesAuth('kubernetes', { publicKeysPem: [issuer.publicKeyPem] });
+    preparePressureVault(vault, SPEC);
+  });
+
+  after(async () => {
+    daemon?.kill('SIGKILL');
+    await vault.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('stays up and under the DaemonSet memory limit, answers budget hits with RESOURCE_EXHAUSTED, and serves a normal mount right after', async () => {
+    const socket = join(dir, 'vault.sock');
+    daemon = new DaemonProcess(
+      [`--endpoint=${socket}`, '--health-addr=127.0.0.1:0', `--vault-addr=${vault.address}`, `--hmac-key-file=${join(dir, 'hmac.key')}`, '--log-level=info'],
+      {},
+      imageNodeOptions(),
+    );
+    await waitForServing(daemon);
+    const rss = new RssSampler(daemon.child.pid!);
+    rss.start();
+    const client = new DriverClient(socket);
+    try {
+      let ok = 0;
+      let exhausted = 0;
+      let named = 0;
+      for (let round = 0; round < ROUNDS; round++) {
+        const outcome = await runPressure({ client, issuer, mounts: MOUNTS, perMount: PER_MOUNT, spec: SPEC, targetDir: dir });
+        assert.deepEqual(outcome.otherDetails, [], 'every answer is files or RESOURCE_EXHAUSTED');
+        for (const details of outcome.exhaustedDetails) assert.match(details, /^NODE_BUDGET_EXCEEDED: object "big-\d" \(Vault path secret\/data\/pressure\/big-\d+\): .*memory budget of 24\.0 MiB/);
+        ok += outcome.ok;
+        exhausted += outcome.exhausted;
+        named += outcome.namedBytes;
+        // A normal mount right after the burst.
+        const normal = await client.mount(pressureRequest(issuer, 10_000 + round, SMALL_OBJECTS, dir));
+        assert.equal(Buffer.from(normal.files[0]!.contents).toString(), 'pressure-small-password');
+      }
+      await rss.sample();
+      assert.ok(daemon.running, 'the daemon is still running');
+      const limit = daemonSetMemoryLimit();
+      assert.ok(rss.peak < limit, `peak RSS ${(rss.peak / MiB).toFixed(1)} MiB, limit ${(limit / MiB).toFixed(0)} MiB`);
+      assert.ok(named >= 300 * MiB, `${named / MiB} MiB named`);
+      assert.ok(ok >= 2, `${ok} mounts succeeded`);
+      assert.ok(exhausted > 0, 'the budget was reached');
+      assert.equal(ok + exhausted, ROUNDS * MOUNTS);
+    } finally {
+      rss.stop();
+      client.close();
+    }
+  });
+});
+
+describe('e2e: the daemon given a response that would parse into far more than its size (image NODE_OPTIONS)', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let vault: TestVault;
+  let daemon: DaemonProcess;
+
+  after(async () => {
+    daemon?.kill('SIGKILL');
+    await vault?.close();
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('refuses it while it arrives instead of aborting in JSON.parse, and keeps serving', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'vcp-parse-'));
+    await writeFile(join(dir, 'hmac.key'), 'a-memory-budget-hmac-key-of-enough-bytes\n');
+    const issuer = new ServiceAccountJwtIssuer();
+    vault = await startTestVault();
+    vault.enableKv('secret', 2);
+    vault.enableKubernetesAuth('kubernetes', { publicKeysPem: [issuer.publicKeyPem] });
+    preparePressureVault(vault, { secrets: 0, valueBytes: 0 });
+    // 6 MiB of JSON, inside every size limit, that V8 would turn into some 130 MiB of objects: past the image's
+    // 64 MiB old space, which aborts the process in the middle of JSON.parse.
+    vault.putKv('secret', 'pressure/objects', { list: new Array<Record<string, never>>(2_000_000).fill({}) });
+    const socket = join(dir, 'vault.sock');
+    daemon = new DaemonProcess(
+      [`--endpoint=${socket}`, '--health-addr=127.0.0.1:0', `--vault-addr=${vault.address}`, `--hmac-key-file=${join(dir, 'hmac.key')}`, '--log-level=info'],
+      {},
+      imageNodeOptions(),
+    );
+    await waitForServing(daemon);
+    const client = new DriverClient(socket);
+    try {
+      const objects = [{ objectName: 'list.json', secretPath: 'secret/data/pressure/objects', secretKey: 'list' }];
+      const err = await client.mountError(pressureRequest(issuer, 1, objects, dir));
+      assert.equal(err.code, status.RESOURCE_EXHAUSTED, err.details);
+      assert.match(err.details, /^NODE_BUDGET_EXCEEDED: object "list\.json" \(Vault path secret\/data\/pressure\/objects\): /);
+      assert.ok(daemon.running, 'the daemon is still running');
+      const normal = await client.mount(pressureRequest(issuer, 2, SMALL_OBJECTS, dir));
+      assert.equal(Buffer.from(normal.files[0]!.contents).toString(), 'pressure-small-password');
+    } finally {
+      client.close();
+    }
+  });
+});
+
+async function waitUntil(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 400 && !check(); i++) await new Promise((r) => setTimeout(r, 5));
+  assert.ok(check(), 'condition not reached');
+}

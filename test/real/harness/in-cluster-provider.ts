@@ -1,0 +1,131 @@
+/**
+ * Our provider as its DaemonSet pod runs it in a cluster, against the real API server: the kubelet's in-cluster
+ * environment (KUBERNETES_SERVICE_HOST/PORT, POD_NAMESPACE) and its projected ServiceAccount files (token, ca.crt,
+ * namespace) at the in-cluster path /var/run/secrets/kubernetes.io/serviceaccount. That path is fixed, so the
+ * provider runs in a private mount namespace (`unshare -m`) with a tmpfs on /run holding a link to the test's
+ * directory: the host's /run is untouched. The token is the one the kubelet would project: the provider
+ * ServiceAccount's, bound to a Pod object of the DaemonSet.
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DAEMON_ENTRY } from '../../helpers/daemon-process.js';
+import { imageNodeOptions } from '../../helpers/image.js';
+import type { KubeControlPlane } from './kube.js';
+import { Child } from './processes.js';
+
+export interface InClusterProviderOptions {
+  readonly kube: KubeControlPlane;
+  readonly vaultAddress: string;
+  /** The provider's namespace and ServiceAccount (deploy/base: csi, vault-csi-provider). */
+  readonly namespace: string;
+  readonly serviceAccount: string;
+  /** The DaemonSet pod the token is bound to; created when missing. */
+  readonly podName: string;
+  readonly flags?: readonly string[];
+}
+
+export class InClusterProvider {
+  private child: Child | undefined;
+
+  private constructor(
+    private readonly dir: string,
+    private readonly options: InClusterProviderOptions,
+  ) {}
+
+  get socketDir(): string {
+    return join(this.dir, 'providers');
+  }
+
+  static async start(options: InClusterProviderOptions): Promise<InClusterProvider> {
+    const dir = await mkdtemp(join(tmpdir(), 'vcp-real-incluster-'));
+    const p = new InClusterProvider(dir, options);
+    await p.writeServiceAccountFiles();
+    await p.launch();
+    return p;
+  }
+
+  /** The projected volume: a pod-bound token of the provider's ServiceAccount, the cluster CA, the namespace. */
+  private async writeServiceAccountFiles(): Promise<void> {
+    const { kube, namespace, serviceAccount, podName } = this.options;
+    let pod = await kube.api('GET', `/api/v1/namespaces/${namespace}/pods/${podName}`);
+    if (pod.status === 404) {
+      pod = {
+        status: 201,
+        body: await kube.must('POST', `/api/v1/namespaces/${namespace}/pods`, {
+          metadata: { name: podName },
+          spec: { serviceAccountName: serviceAccount, nodeName: 'node1', containers: [{ name: 'provider', image: 'vault-csi-provider-ts:0.1.0' }] },
+        }),
+      };
+    }
+    const uid = (pod.body as { metadata: { uid: string } }).metadata.uid;
+    const token = (await kube.must('POST', `/api/v1/namespaces/${namespace}/serviceaccounts/${serviceAccount}/token`, {
+      spec: { expirationSeconds: 3607, boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: podName, uid } },
+    })) as { status: { token: string } };
+    const sa = join(this.dir, 'serviceaccount');
+    await mkdir(sa, { recursive: true });
+    await writeFile(join(sa, 'token'), token.status.token, { mode: 0o600 });
+    await writeFile(join(sa, 'ca.crt'), kube.caPem);
+    await writeFile(join(sa, 'namespace'), namespace);
+  }
+
+  private async launch(): Promise<void> {
+    const { kube, vaultAddress, namespace, flags = [] } = this.options;
+    const url = new URL(kube.server);
+    const sa = join(this.dir, 'serviceaccount');
+    const script = 'mount -t tmpfs tmpfs /run && mkdir -p /run/secrets/kubernetes.io && ln -s "$0" /run/secrets/kubernetes.io/serviceaccount && exec "$@"';
+    this.child = new Child(
+      'provider',
+      'unshare',
+      [
+        '--mount',
+        '--propagation',
+        'private',
+        'sh',
+        '-c',
+        script,
+        sa,
+        process.execPath,
+        ...imageNodeOptions(),
+        ...DAEMON_ENTRY,
+        `--endpoint=${join(this.socketDir, 'vault.sock')}`,
+        `--vault-addr=${vaultAddress}`,
+        '--health-addr=127.0.0.1:0',
+        '--log-level=debug',
+        ...flags,
+      ],
+      {
+        env: {
+          PATH: process.env['PATH'] ?? '',
+          KUBERNETES_SERVICE_HOST: url.hostname,
+          KUBERNETES_SERVICE_PORT: url.port,
+          POD_NAMESPACE: namespace,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    await this.child.waitForOutput(/"msg":"provider serving"/, 60_000);
+  }
+
+  /** The provider's pino lines so far. */
+  lines(): Array<Record<string, unknown>> {
+    return (this.child?.log ?? '')
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  }
+
+  get log(): string {
+    return this.child?.log ?? '';
+  }
+
+  async restart(): Promise<void> {
+    await this.child?.stop();
+    await this.launch();
+  }
+
+  async stop(): Promise<void> {
+    await this.child?.stop();
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}

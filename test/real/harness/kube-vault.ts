@@ -1,0 +1,90 @@
+/**
+ * The pieces the Kubernetes suites share: Vault's Kubernetes auth pointed at the real API server (a reviewer
+ * ServiceAccount bound to system:auth-delegator, the cluster CA, no local CA or token), Pods as the kubelet would
+ * know them, and the pod-bound tokens the kubelet asks the TokenRequest API for.
+ */
+import type { KubeControlPlane } from './kube.js';
+import type { RealVault } from './vault-dev.js';
+
+export interface PodRef {
+  readonly name: string;
+  readonly namespace: string;
+  readonly uid: string;
+  readonly serviceAccountName: string;
+}
+
+export const REVIEWER_BINDING = 'vault-auth-delegator';
+
+/** A ServiceAccount in namespace `vault` allowed to create TokenReviews, as vault-helm sets it up; returns its token. */
+export async function createReviewer(kube: KubeControlPlane): Promise<string> {
+  await kube.must('POST', '/api/v1/namespaces', { metadata: { name: 'vault' } });
+  await kube.must('POST', '/api/v1/namespaces/vault/serviceaccounts', { metadata: { name: 'vault' } });
+  await bindReviewer(kube);
+  const reviewer = (await kube.must('POST', '/api/v1/namespaces/vault/serviceaccounts/vault/token', { spec: { expirationSeconds: 7200 } })) as {
+    status: { token: string };
+  };
+  return reviewer.status.token;
+}
+
+export async function bindReviewer(kube: KubeControlPlane): Promise<void> {
+  await kube.must('POST', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', {
+    metadata: { name: REVIEWER_BINDING },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'system:auth-delegator' },
+    subjects: [{ kind: 'ServiceAccount', name: 'vault', namespace: 'vault' }],
+  });
+}
+
+/** Vault's Kubernetes auth at `mount` reviewing logins through the real API server with the reviewer's token. */
+export async function configureKubernetesAuth(vault: RealVault, kube: KubeControlPlane, reviewerJwt: string, mount = 'kubernetes'): Promise<void> {
+  await vault.must('POST', `sys/auth/${mount}`, { type: 'kubernetes' });
+  await vault.must('POST', `auth/${mount}/config`, {
+    kubernetes_host: kube.server,
+    kubernetes_ca_cert: kube.caPem,
+    token_reviewer_jwt: reviewerJwt,
+    // Vault runs outside the cluster here: it must not read a pod's CA or token files of its own.
+    disable_local_ca_jwt: true,
+  });
+}
+
+/** A Pod object on `nodeName` (never run: there is no kubelet), optionally with the CSI inline volume. */
+export async function createPod(
+  kube: KubeControlPlane,
+  namespace: string,
+  name: string,
+  serviceAccountName: string,
+  options: { nodeName?: string; secretProviderClass?: string } = {},
+): Promise<PodRef> {
+  const volume =
+    options.secretProviderClass === undefined
+      ? {}
+      : {
+          volumes: [
+            { name: 'secrets-store', csi: { driver: 'secrets-store.csi.k8s.io', readOnly: true, volumeAttributes: { secretProviderClass: options.secretProviderClass } } },
+          ],
+        };
+  const pod = (await kube.must('POST', `/api/v1/namespaces/${namespace}/pods`, {
+    metadata: { name },
+    spec: {
+      serviceAccountName,
+      nodeName: options.nodeName ?? 'node1',
+      automountServiceAccountToken: false,
+      containers: [
+        {
+          name: 'app',
+          image: 'app:1',
+          ...(options.secretProviderClass === undefined ? {} : { volumeMounts: [{ name: 'secrets-store', mountPath: '/mnt/secrets', readOnly: true }] }),
+        },
+      ],
+      ...volume,
+    },
+  })) as { metadata: { uid: string } };
+  return { name, namespace, uid: pod.metadata.uid, serviceAccountName };
+}
+
+/** The token the kubelet requests for a CSIDriver's tokenRequests entry: bound to the pod, for one audience. */
+export async function podToken(kube: KubeControlPlane, pod: PodRef, audience = 'vault', expirationSeconds = 3600): Promise<{ token: string; expirationTimestamp: string }> {
+  const answer = (await kube.must('POST', `/api/v1/namespaces/${pod.namespace}/serviceaccounts/${pod.serviceAccountName}/token`, {
+    spec: { audiences: [audience], expirationSeconds, boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: pod.name, uid: pod.uid } },
+  })) as { status: { token: string; expirationTimestamp: string } };
+  return answer.status;
+}

@@ -1,0 +1,189 @@
+/**
+ * Our provider as deploy/base runs it: in-cluster, as the ServiceAccount those manifests create, with the RBAC they
+ * grant, against the real API server. The HMAC Secret is created on the first mount and read after, through the
+ * real API; versions survive a restart; the TokenRequest fallback mints pod-bound tokens from the real API for real
+ * Pods; a missing RBAC rule is reported, not crashed on. Vault reviews every login through the same API server.
+ */
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { RealDriverClient, type DriverAnswer } from '../harness/driver-client.js';
+import { InClusterProvider } from '../harness/in-cluster-provider.js';
+import { KubeControlPlane } from '../harness/kube.js';
+import { configureKubernetesAuth, createPod, createReviewer, podToken, type PodRef } from '../harness/kube-vault.js';
+import { RealVault } from '../harness/vault-dev.js';
+import { readTarget } from '../harness/world.js';
+
+const REPO = new URL('../../../', import.meta.url).pathname;
+const HMAC_SECRET = 'vault-csi-provider-hmac-key';
+const OBJECTS = stringify([{ objectName: 'password', secretPath: 'secret/data/web', secretKey: 'password' }]);
+
+interface HmacSecret {
+  readonly immutable?: boolean;
+  readonly type: string;
+  readonly metadata: { readonly resourceVersion: string; readonly labels?: Record<string, string> };
+  readonly data?: Record<string, string>;
+}
+
+describe('real control plane: the provider in-cluster as the ServiceAccount of deploy/base', function () {
+  let kube: KubeControlPlane;
+  let vault: RealVault;
+  let provider: InClusterProvider;
+  let driver: RealDriverClient;
+  let dir: string;
+  let web: PodRef;
+  let worker: PodRef;
+  let targets = 0;
+
+  /** A mount as the driver sends it; `token: false` for a CSIDriver without tokenRequests (the fallback's case). */
+  async function mount(pod: PodRef, token: boolean, roleName = 'web'): Promise<DriverAnswer & { files: Map<string, { text: string }> }> {
+    const target = join(dir, `target-${++targets}`);
+    await mkdir(target);
+    const attributes: Record<string, string> = {
+      roleName,
+      objects: OBJECTS,
+      secretProviderClass: 'web-secrets',
+      'csi.storage.k8s.io/pod.name': pod.name,
+      'csi.storage.k8s.io/pod.namespace': pod.namespace,
+      'csi.storage.k8s.io/pod.uid': pod.uid,
+      'csi.storage.k8s.io/serviceAccount.name': pod.serviceAccountName,
+      'csi.storage.k8s.io/ephemeral': 'true',
+    };
+    if (token) attributes['csi.storage.k8s.io/serviceAccount.tokens'] = JSON.stringify({ vault: await podToken(kube, pod) });
+    const answer = await driver.mount({ attributes, secrets: null, targetPath: target });
+    return { ...answer, files: await readTarget(target) };
+  }
+
+  async function startProvider(): Promise<void> {
+    provider = await InClusterProvider.start({
+      kube,
+      vaultAddress: vault.address,
+      namespace: 'csi',
+      serviceAccount: 'vault-csi-provider',
+      podName: 'vault-csi-provider-node1',
+    });
+    driver = new RealDriverClient(provider.socketDir);
+  }
+
+  async function stopProvider(): Promise<void> {
+    await driver?.close();
+    await provider?.stop();
+  }
+
+  before(async function () {
+    this.timeout(600_000);
+    dir = await mkdtemp(join(tmpdir(), 'vcp-real-incluster-test-'));
+    kube = await KubeControlPlane.start({ extraAudiences: ['vault'], auditTokenRequests: true });
+    await kube.kubectl(['apply', '--server-side', '-k', join(REPO, 'deploy/base')]);
+    await kube.must('POST', '/api/v1/namespaces', { metadata: { name: 'prod' } });
+    for (const sa of ['web', 'worker']) await kube.must('POST', '/api/v1/namespaces/prod/serviceaccounts', { metadata: { name: sa } });
+    web = await createPod(kube, 'prod', 'web-0', 'web');
+    worker = await createPod(kube, 'prod', 'worker-0', 'worker');
+    const reviewerJwt = await createReviewer(kube);
+    vault = await RealVault.start();
+    await vault.must('POST', 'secret/data/web', { data: { password: 'in-cluster' } });
+    await vault.must('POST', 'sys/policies/acl/web', { policy: 'path "secret/data/web" { capabilities = ["read"] }' });
+    await configureKubernetesAuth(vault, kube, reviewerJwt);
+    await vault.must('POST', 'auth/kubernetes/role/web', {
+      bound_service_account_names: ['web'],
+      bound_service_account_namespaces: ['prod'],
+      audience: 'vault',
+      token_policies: ['web'],
+      token_ttl: '1h',
+    });
+    // A role of its own for the fallback's mounts, so that no Vault token cached for "web" can answer them.
+    await vault.must('POST', 'auth/kubernetes/role/worker', {
+      bound_service_account_names: ['worker'],
+      bound_service_account_namespaces: ['prod'],
+      audience: 'vault',
+      token_policies: ['web'],
+      token_ttl: '1h',
+    });
+    await startProvider();
+  });
+
+  after(async () => {
+    await stopProvider();
+    await vault?.stop();
+    await kube?.stop();
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  });
+
+  let firstVersions: Readonly<Record<string, string>> | null = null;
+  let firstSecret: HmacSecret;
+
+  it('creates the HMAC Secret on the first mount, immutable, labelled, 32 random bytes, through the real API', async () => {
+    assert.equal((await kube.api('GET', `/api/v1/namespaces/csi/secrets/${HMAC_SECRET}`)).status, 404);
+    const m = await mount(web, true);
+    assert.equal(m.error, '', `${m.error}\n${provider.log.slice(-2000)}`);
+    assert.equal(m.files.get('password')?.text, 'in-cluster');
+    firstVersions = m.objectVersions;
+    firstSecret = (await kube.must('GET', `/api/v1/namespaces/csi/secrets/${HMAC_SECRET}`)) as HmacSecret;
+    assert.equal(firstSecret.immutable, true);
+    assert.equal(firstSecret.type, 'Opaque');
+    assert.equal(firstSecret.metadata.labels?.['app.kubernetes.io/managed-by'], 'vault-csi-provider');
+    assert.equal(Buffer.from(firstSecret.data?.['key'] ?? '', 'base64').length, 32);
+  });
+
+  it('keeps object versions across a restart: the second process reads the same Secret and creates nothing', async () => {
+    await stopProvider();
+    await startProvider();
+    const m = await mount(web, true);
+    assert.equal(m.error, '');
+    assert.deepEqual(m.objectVersions, firstVersions);
+    const now = (await kube.must('GET', `/api/v1/namespaces/csi/secrets/${HMAC_SECRET}`)) as HmacSecret;
+    assert.equal(now.metadata.resourceVersion, firstSecret.metadata.resourceVersion);
+  });
+
+  it('without a token from the driver, requests one from the real TokenRequest API: pod-bound, audience vault, 15 minutes', async () => {
+    const before = (await kube.auditEvents()).length;
+    const m = await mount(worker, false, 'worker');
+    assert.equal(m.error, '', m.error);
+    assert.equal(m.files.get('password')?.text, 'in-cluster');
+    const requests = (await kube.auditEvents())
+      .slice(before)
+      .filter((e) => e.objectRef?.subresource === 'token' && e.user.username === 'system:serviceaccount:csi:vault-csi-provider');
+    assert.equal(requests.length, 1, JSON.stringify(requests));
+    const [request] = requests;
+    assert.equal(request?.responseStatus?.code, 201);
+    assert.equal(request?.objectRef?.namespace, 'prod');
+    assert.equal(request?.objectRef?.name, 'worker');
+    const spec = (request?.requestObject as { spec: { audiences: string[]; expirationSeconds: number; boundObjectRef: Record<string, string> } }).spec;
+    assert.deepEqual(spec.audiences, ['vault']);
+    assert.equal(spec.expirationSeconds, 900);
+    assert.equal(spec.boundObjectRef['kind'], 'Pod');
+    assert.equal(spec.boundObjectRef['name'], 'worker-0');
+    assert.equal(spec.boundObjectRef['uid'], worker.uid);
+  });
+
+  it('the fallback for a pod that does not exist fails with the TokenRequest API answer, and the daemon serves on', async () => {
+    await stopProvider();
+    await startProvider(); // no Vault token cached for "worker"
+    const ghost: PodRef = { name: 'ghost-0', namespace: 'prod', uid: '11111111-2222-3333-4444-555555555555', serviceAccountName: 'worker' };
+    const m = await mount(ghost, false, 'worker');
+    // The driver wraps a gRPC error from the provider as GRPCProviderError; our code leads the message.
+    assert.equal(m.errorCode, 'GRPCProviderError', m.error);
+    assert.equal(m.grpcCode, 'Unauthenticated');
+    assert.match(m.error, /TOKEN_UNAVAILABLE: cannot request a ServiceAccount token for pod prod\/ghost-0 .*404 NotFound: pods "ghost-0" not found/);
+    assert.equal((await mount(web, true)).error, '');
+  });
+
+  it('a missing RBAC rule (no get on the HMAC Secret) fails the mount with a clear code and message, not INTERNAL', async () => {
+    await kube.must('DELETE', '/apis/rbac.authorization.k8s.io/v1/namespaces/csi/rolebindings/vault-csi-provider');
+    try {
+      await stopProvider();
+      await startProvider();
+      const m = await mount(web, true);
+      assert.equal(m.errorCode, 'GRPCProviderError', m.error);
+      assert.equal(m.grpcCode, 'FailedPrecondition', m.error);
+      assert.match(m.error, /desc = KUBERNETES_API_ERROR: cannot read the HMAC key/);
+      assert.match(m.error, /403 Forbidden/);
+      assert.match(m.error, /needs get and create on secrets in csi/);
+      assert.match(m.error, new RegExp(`csi/${HMAC_SECRET}`));
+    } finally {
+      await kube.kubectl(['apply', '--server-side', '-k', join(REPO, 'deploy/base')]);
+    }
+  });
+});

@@ -46,6 +46,11 @@ export const ErrorCodes = [
   'BAD_VAULT_RESPONSE',
   /** Vault rejected the request (400 and other 4xx). */
   'VAULT_REQUEST_REJECTED',
+  /**
+   * Vault answered with a redirect (a standby pointing at the active node) that the provider does not follow: to an
+   * address the trust policy does not allow, from https to http, or a second one. The message names both addresses.
+   */
+  'VAULT_REDIRECT_REFUSED',
   /** Vault unreachable, TLS failure, sealed, or 5xx after retries. */
   'VAULT_UNAVAILABLE',
   /** The caller's deadline or the request timeout passed. */
@@ -89,6 +94,7 @@ const grpcByCode: Readonly<Record<ErrorCode, GrpcStatus>> = {
   DECODE_FAILED: GrpcStatus.FAILED_PRECONDITION,
   BAD_VAULT_RESPONSE: GrpcStatus.INTERNAL,
   VAULT_REQUEST_REJECTED: GrpcStatus.FAILED_PRECONDITION,
+  VAULT_REDIRECT_REFUSED: GrpcStatus.FAILED_PRECONDITION,
   VAULT_UNAVAILABLE: GrpcStatus.UNAVAILABLE,
   DEADLINE_EXCEEDED: GrpcStatus.DEADLINE_EXCEEDED,
   MOUNT_TOO_LARGE: GrpcStatus.RESOURCE_EXHAUSTED,

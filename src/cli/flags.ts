@@ -8,7 +8,8 @@
  * are read as their `-vault-*` / `VAULT_*` counterparts (openbao-flags.ts). Pure: argv and env come in, nothing is
  * read or printed here.
  */
-import { normaliseVaultAddress } from '../config/connection.js';
+import { normaliseVaultAddresses } from '../config/connection.js';
+import { DEFAULT_GATE_LIMITS, type GateLimits } from '../vault/rate-limit.js';
 import { parseGoBool, parseGoDurationMs, parseGoInt } from '../config/go-syntax.js';
 import type { ProviderDefaults, TlsParameters, TlsParametersDraft } from '../config/types.js';
 import type { TrustSettings } from '../config/policy.js';
@@ -60,6 +61,8 @@ export interface ProviderSettings {
    * Absent (settings built by hand): the strictest policy, the default address only and no TLS file directories.
    */
   readonly trust?: TrustSettings;
+  /** Per-Vault-address bound on requests in flight and rate (rate-limit.ts); absent: DEFAULT_GATE_LIMITS. */
+  readonly vaultLimits?: GateLimits;
   readonly defaults: ProviderDefaults;
 }
 
@@ -128,7 +131,10 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'write-files', kind: 'bool', help: 'Write the files into the target path ourselves (for drivers before v0.0.21, which expect it).' },
   { name: 'audit-log-file', kind: 'string', valueName: 'path', help: 'Append the audit lines (one per Mount) to this file instead of the main log on stdout.' },
   { name: 'vault-request-timeout', kind: 'string', valueName: 'duration', defaultText: DEFAULT_REQUEST_TIMEOUT, help: 'Deadline of one request to Vault, as a Go duration (30s, 1m, 1m30s).' },
-  { name: 'vault-addr', kind: 'string', valueName: 'url', help: `Default Vault address. Environment: VAULT_ADDR. Without either: ${DEFAULT_VAULT_ADDRESS}.` },
+  { name: 'vault-addr', kind: 'string', valueName: 'url', help: `Default Vault address, or the comma-separated addresses of one HA cluster's nodes (tried in order; a failed one is skipped for 30s). Environment: VAULT_ADDR. Without either: ${DEFAULT_VAULT_ADDRESS}.` },
+  { name: 'vault-max-in-flight', kind: 'string', valueName: 'n', defaultText: String(DEFAULT_GATE_LIMITS.maxInFlight), help: 'Most requests in flight to one Vault address at once, across all mounts; more wait their turn.' },
+  { name: 'vault-rate-limit', kind: 'string', valueName: 'per-second', defaultText: String(DEFAULT_GATE_LIMITS.ratePerSecond), help: 'Requests a second to one Vault address, across all mounts (a token bucket; a 429 halves it until Vault answers again).' },
+  { name: 'vault-rate-burst', kind: 'string', valueName: 'n', defaultText: String(DEFAULT_GATE_LIMITS.burst), help: 'Requests to one Vault address that may go at once above -vault-rate-limit (the token bucket\'s size).' },
   { name: 'vault-mount', kind: 'string', valueName: 'path', defaultText: 'kubernetes', help: 'Default auth mount used to log in (a Kubernetes or JWT auth method).' },
   { name: 'audience', kind: 'string', valueName: 'audiences', defaultText: 'vault', help: 'Default audience of the ServiceAccount token that logs in, for a SecretProviderClass without an audience parameter: one audience or a comma-separated list in order of preference (the first the driver delivered a token for is used).' },
   { name: 'vault-namespace', kind: 'string', valueName: 'namespace', help: 'Default Vault namespace. Environment: VAULT_NAMESPACE.' },
@@ -251,7 +257,7 @@ function defaultsFrom(values: Parsed, env: Env, usage: string): ProviderDefaults
   const rawAddress = stringSetting(values, 'vault-addr', env, 'VAULT_ADDR') ?? DEFAULT_VAULT_ADDRESS;
   let vaultAddress: string;
   try {
-    vaultAddress = normaliseVaultAddress(rawAddress, stringSetting(values, 'vault-addr', {}) !== undefined ? '-vault-addr' : 'VAULT_ADDR');
+    vaultAddress = normaliseVaultAddresses(rawAddress, stringSetting(values, 'vault-addr', {}) !== undefined ? '-vault-addr' : 'VAULT_ADDR').join(',');
   } catch (err: unknown) {
     throw new UsageError(err instanceof Error ? err.message : 'invalid Vault address', usage);
   }
@@ -380,6 +386,11 @@ export function parseFlags(argv: readonly string[], givenEnv: Env): FlagsResult 
       ...leaseSettingsFrom(values, usage),
       ...admissionSettingsFrom(values, usage),
       trust: trustFrom(values, usage),
+      vaultLimits: {
+        maxInFlight: positiveInt(values, 'vault-max-in-flight', DEFAULT_GATE_LIMITS.maxInFlight, usage),
+        ratePerSecond: positiveInt(values, 'vault-rate-limit', DEFAULT_GATE_LIMITS.ratePerSecond, usage),
+        burst: positiveInt(values, 'vault-rate-burst', DEFAULT_GATE_LIMITS.burst, usage),
+      },
       defaults: defaultsFrom(values, env, usage),
     },
   };

@@ -32,6 +32,8 @@ import type { TlsFileReader } from '../vault/tls-files.js';
 import type { FsOps } from '../output/fs-ops.js';
 import { KubeTokenRequester } from '../kubernetes/token-requester.js';
 import { KubeSecretHmacKeySource } from '../kubernetes/hmac-secret.js';
+import { AddressGates, DEFAULT_GATE_LIMITS, realGateClock, type GateClock } from '../vault/rate-limit.js';
+import { AddressHealth } from '../vault/address-health.js';
 import { DEFAULT_ADMISSION_LIMITS, MountAdmission } from '../admission/mount-admission.js';
 
 export interface ProviderOverrides {
@@ -47,6 +49,8 @@ export interface ProviderOverrides {
   readonly tlsFiles?: TlsFileReader;
   /** Replaces the --write-files writer's filesystem calls (tests inject ENOSPC midway). */
   readonly writerFs?: FsOps;
+  /** The clock of the per-address request gates (tests drive time by hand). */
+  readonly gateClock?: GateClock;
   /** The provider's own ServiceAccount directory, protected from every mount (default: the in-cluster path). */
   readonly serviceAccountDir?: string;
 }
@@ -59,6 +63,8 @@ export interface RunningProvider {
   readonly auth: Authenticator;
   /** Leased responses (dynamic credentials, certificates) kept per pod for reuse on republish. */
   readonly leases: LeaseCache;
+  /** Per-Vault-address gates (in-flight bound, rate, backoff): tests read their peaks. */
+  readonly gates: AddressGates;
   /** The Prometheus registry behind `/metrics`. */
   readonly metrics: ProviderMetrics;
   /** One audit line per Mount (stdout, or --audit-log-file). */
@@ -86,12 +92,36 @@ export async function startProvider(settings: ProviderSettings, logger: Logger, 
   const metrics = new ProviderMetrics({ version: VERSION });
   // Opened first: an audit file that cannot be written stops the start before anything listens.
   const audit = new MountAuditor({ sink: settings.auditLogFile === undefined ? loggerAuditSink(logger) : fileAuditSink(settings.auditLogFile) });
+  // What a SecretProviderClass or pod may point the provider at (SECURITY.md). The provider's own credentials are
+  // protected whatever the flags say.
+  const trustPolicy = buildTrustPolicy(
+    settings.trust ?? NO_TRUST_FLAGS,
+    settings.defaults,
+    [overrides.serviceAccountDir ?? SERVICE_ACCOUNT_DIR, ...(settings.hmacKeyFile === undefined || settings.hmacKeyFile === '' ? [] : [settings.hmacKeyFile])],
+  );
+  if (trustPolicy.vaultAddresses === 'any') {
+    logger.warn('--allowed-vault-addresses=*: any SecretProviderClass or pod may send its ServiceAccount token to any Vault address');
+  }
+  // One gate and one health record per Vault address, shared by every client: the bounds hold per address whatever
+  // mix of SecretProviderClasses reaches it, and a failed node is skipped by every mount.
+  const gates = new AddressGates(settings.vaultLimits ?? DEFAULT_GATE_LIMITS, overrides.gateClock ?? realGateClock, {
+    onWait: (wait) => metrics.vaultWait(wait),
+    onThrottled: () => metrics.vaultThrottled(),
+  });
+  const addressHealth = new AddressHealth(overrides.now === undefined ? {} : { now: overrides.now });
   const clients = new VaultClientPool({
     requestTimeoutMs: settings.requestTimeoutMs,
+    gates,
+    trust: trustPolicy,
     ...(overrides.tlsFiles === undefined ? {} : { tlsFiles: overrides.tlsFiles }),
     client: {
       onRetry: (failure, attempt, delayMs) =>
         vaultLog.debug({ attempt, delayMs, code: failure.error.code, vaultPath: failure.error.context.vaultPath }, 'retrying a Vault request'),
+      health: addressHealth,
+      onFailover: (failure, from, to) => {
+        metrics.vaultFailover();
+        vaultLog.info({ from, to, code: failure.error.code, httpStatus: failure.error.context.httpStatus }, 'moving on to the next Vault address');
+      },
       ...overrides.vaultClient,
       onRequest: (event) => {
         metrics.vaultRequest(event);
@@ -129,16 +159,6 @@ export async function startProvider(settings: ProviderSettings, logger: Logger, 
   const writer = settings.writeFiles
     ? new AtomicWriter({ logger: logger.child({ component: 'writer' }), ...(overrides.writerFs === undefined ? {} : { fs: overrides.writerFs }) })
     : undefined;
-  // What a SecretProviderClass or pod may point the provider at (SECURITY.md). The provider's own credentials are
-  // protected whatever the flags say.
-  const trustPolicy = buildTrustPolicy(
-    settings.trust ?? NO_TRUST_FLAGS,
-    settings.defaults,
-    [overrides.serviceAccountDir ?? SERVICE_ACCOUNT_DIR, ...(settings.hmacKeyFile === undefined || settings.hmacKeyFile === '' ? [] : [settings.hmacKeyFile])],
-  );
-  if (trustPolicy.vaultAddresses === 'any') {
-    logger.warn('--allowed-vault-addresses=*: any SecretProviderClass or pod may send its ServiceAccount token to any Vault address');
-  }
   const admission = new MountAdmission({
     nodeBytes: settings.memoryBudgetBytes ?? DEFAULT_ADMISSION_LIMITS.nodeBytes,
     mountBytes: settings.mountResponseBudgetBytes ?? Math.min(DEFAULT_ADMISSION_LIMITS.mountBytes, settings.memoryBudgetBytes ?? Number.POSITIVE_INFINITY),
@@ -216,6 +236,7 @@ export async function startProvider(settings: ProviderSettings, logger: Logger, 
     mounts,
     auth,
     leases,
+    gates,
     metrics,
     audit,
     admission,

@@ -35,6 +35,23 @@ export function normaliseVaultAddress(raw: string, parameter: string): string {
   return `${url.protocol}//${url.host}${path}`;
 }
 
+/** More addresses than any HA cluster has nodes: a longer list is a mistake, and each one costs a failed attempt. */
+export const MAX_VAULT_ADDRESSES = 8;
+
+/**
+ * A comma-separated list of Vault addresses (vault-csi-provider#164: an HA cluster without a load balancer), each
+ * normalised as above, duplicates dropped, order kept: the first is preferred, the others are tried in turn when it
+ * fails (vault/address-health.ts). One address is a list of one.
+ */
+export function normaliseVaultAddresses(raw: string, parameter: string): readonly string[] {
+  const parts = raw.split(',').map((p) => p.trim());
+  if (parts.every((p) => p === '')) throw invalid(parameter, `${parameter} is empty`);
+  if (parts.some((p) => p === '')) throw invalid(parameter, `${parameter} has an empty entry in its comma-separated list`);
+  const out = [...new Set(parts.map((p) => normaliseVaultAddress(p, parameter)))];
+  if (out.length > MAX_VAULT_ADDRESSES) throw invalid(parameter, `${parameter} lists ${out.length} addresses; at most ${MAX_VAULT_ADDRESSES} are allowed`);
+  return out;
+}
+
 const MOUNT_SEGMENT = /^[A-Za-z0-9._-]+$/;
 
 function normaliseMount(raw: string, parameter: string): string {
@@ -93,10 +110,10 @@ function checkNamespace(namespace: string, parameter: string): string {
 
 /** Overlay `defaults` with the SecretProviderClass's settings. Throws INVALID_CONFIG naming the parameter. */
 export function resolveConnection(mount: MountConfig, defaults: ProviderDefaults): ConnectionSettings {
-  const address =
+  const addresses =
     mount.vaultAddress !== undefined
-      ? normaliseVaultAddress(mount.vaultAddress, 'vaultAddress')
-      : normaliseVaultAddress(defaults.vaultAddress, 'vault-addr');
+      ? normaliseVaultAddresses(mount.vaultAddress, 'vaultAddress')
+      : normaliseVaultAddresses(defaults.vaultAddress, 'vault-addr');
   const namespace =
     mount.vaultNamespace !== undefined
       ? checkNamespace(mount.vaultNamespace, 'vaultNamespace')
@@ -120,14 +137,21 @@ export function resolveConnection(mount: MountConfig, defaults: ProviderDefaults
     clientKeyPath: client.key,
     skipVerify: mount.tls.skipVerify ?? defaults.tls.skipVerify ?? false,
   };
-  return withKey({ address, namespace, authMount, tls });
+  return withKey({ address: addresses[0]!, addresses, namespace, authMount, tls });
 }
 
-/** Settings with their cache key: a fixed field order; JSON keeps undefined distinct from '' as null vs "". */
+/**
+ * Settings with their cache key: a fixed field order; JSON keeps undefined distinct from '' as null vs "".
+ *
+ * A list of addresses is one identity, in its order: the nodes of one HA cluster share their token store, so a
+ * token one node issued is good on the others, and the tokens of mounts naming the same list are shared. Two lists
+ * (or one list in two orders) are two keys: the provider cannot tell which addresses form one cluster, so it never
+ * carries a token from one list to another.
+ */
 export function withKey(settings: Omit<ConnectionSettings, 'key'>): ConnectionSettings {
-  const { address, namespace, authMount, tls } = settings;
+  const { address, addresses, namespace, authMount, tls } = settings;
   const key = JSON.stringify([
-    address,
+    addresses.join(','),
     namespace ?? null,
     authMount,
     tls.caCertPath ?? null,
@@ -137,5 +161,5 @@ export function withKey(settings: Omit<ConnectionSettings, 'key'>): ConnectionSe
     tls.clientKeyPath ?? null,
     tls.skipVerify,
   ]);
-  return { address, namespace, authMount, tls, key };
+  return { address, addresses, namespace, authMount, tls, key };
 }

@@ -54,7 +54,9 @@ export const NO_TRUST_FLAGS: TrustSettings = { vaultAddresses: [], tlsDirectorie
  * provider's own credentials as protected paths.
  */
 export function buildTrustPolicy(settings: TrustSettings, defaults: ProviderDefaults, protectedPaths: readonly string[]): TrustPolicy {
-  const addresses = settings.vaultAddresses === 'any' ? 'any' : [...new Set([defaults.vaultAddress, ...settings.vaultAddresses])];
+  // `--vault-addr` may list the nodes of a cluster: each of them is the operator's own choice, so each is allowed.
+  const own = defaults.vaultAddress.split(',').filter((a) => a !== '');
+  const addresses = settings.vaultAddresses === 'any' ? 'any' : [...new Set([...own, ...settings.vaultAddresses])];
   const absolute = (p: string | undefined): p is string => p !== undefined && isAbsolute(p);
   const operatorDirs = [defaults.tls.caDirectory].filter(absolute).map((p) => resolve(p));
   const operatorFiles = [defaults.tls.caCertPath, defaults.tls.clientCertPath, defaults.tls.clientKeyPath].filter(absolute).map((p) => resolve(p));
@@ -131,10 +133,12 @@ function permitted(path: string, parameter: TlsFileParameter, dirs: readonly str
  * touched, so the answer cannot tell a user whether a file exists outside the allowed directories.
  */
 export function checkMountParameters(mount: MountConfig, connection: ConnectionSettings, policy: TrustPolicy, roots: ResolvedRoots): RequestedPath[] {
-  if (mount.vaultAddress !== undefined && policy.vaultAddresses !== 'any' && !policy.vaultAddresses.includes(connection.address)) {
+  // Every address of a list: a mount moves on to the next one when the first fails, carrying the pod's JWT there.
+  const refused = mount.vaultAddress === undefined ? undefined : connection.addresses.find((a) => !addressAllowed(policy, a));
+  if (refused !== undefined && policy.vaultAddresses !== 'any') {
     throw notAllowed(
       'vaultAddress',
-      `vaultAddress ${quote(connection.address)} is not one of the Vault addresses this provider may send ServiceAccount tokens to (--allowed-vault-addresses: ${listOf(policy.vaultAddresses)})`,
+      `vaultAddress ${quote(refused)} is not one of the Vault addresses this provider may send ServiceAccount tokens to (--allowed-vault-addresses: ${listOf(policy.vaultAddresses)})`,
     );
   }
   if (mount.tls.skipVerify === true && !policy.allowSkipTlsVerify) {
@@ -161,6 +165,20 @@ export function checkMountParameters(mount: MountConfig, connection: ConnectionS
     out.push({ parameter, requested: path, normalised });
   }
   return out;
+}
+
+/** Whether the policy lets a ServiceAccount token or a Vault token go to `address` (normalised). */
+export function addressAllowed(policy: TrustPolicy, address: string): boolean {
+  return policy.vaultAddresses === 'any' || policy.vaultAddresses.includes(address);
+}
+
+/**
+ * Whether a redirect from one of `connection`'s addresses may be followed to `target` (the normalised Vault address
+ * the Location names: its origin and any path before `/v1/`). The request carries the pod's JWT or a Vault token, so
+ * the target must be an address this mount could have named itself: one of its own, or one the policy allows.
+ */
+export function redirectAllowed(policy: TrustPolicy, connection: Pick<ConnectionSettings, 'addresses'>, target: string): boolean {
+  return connection.addresses.includes(target) || addressAllowed(policy, target);
 }
 
 /**

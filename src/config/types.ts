@@ -139,6 +139,7 @@ export interface MountConfig {
 
 /** Provider-wide defaults from flags over `VAULT_*` environment variables (environment < flags). */
 export interface ProviderDefaults {
+  /** One normalised address, or several joined by commas (`--vault-addr a,b`). */
   readonly vaultAddress: string;
   /** Default auth mount (`--vault-mount`, default "kubernetes"). */
   readonly vaultMount: string;
@@ -153,8 +154,10 @@ export interface ProviderDefaults {
  * (flags < SecretProviderClass). Two mounts with equal settings share one Vault client; `key` says when.
  */
 export interface ConnectionSettings {
-  /** Vault base URL without a trailing slash, e.g. "https://vault.vault.svc:8200". */
+  /** Vault base URL without a trailing slash, e.g. "https://vault.vault.svc:8200": the first of `addresses`. */
   readonly address: string;
+  /** Every address the mount may use, in order of preference (one, or the nodes of an HA cluster); never empty. */
+  readonly addresses: readonly string[];
   readonly namespace: string | undefined;
   readonly authMount: string;
   readonly tls: {

@@ -11,6 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from './prom-client.js';
 import type { ErrorCode } from '../errors.js';
 import type { VaultRequestEvent } from '../vault/client.js';
+import type { GateWait } from '../vault/rate-limit.js';
 import type { ExtraRoute } from './health.js';
 
 export const METRIC_PREFIX = 'vault_csi_provider_';
@@ -63,6 +64,9 @@ export class ProviderMetrics {
   readonly #vaultDuration: Histogram<'operation'>;
   readonly #logins: Counter<'result'>;
   readonly #cacheEvents: Counter<'cache' | 'event'>;
+  readonly #vaultWait: Histogram<'cause'>;
+  readonly #vaultThrottled: Counter;
+  readonly #vaultFailovers: Counter;
   readonly #cacheSizes = new Map<string, () => number>();
   /** Holder of the byte count's source, read by the gauge's collect (which runs with the gauge as `this`). */
   readonly #bytesInFlight: { source: () => number } = { source: () => 0 };
@@ -114,6 +118,23 @@ export class ProviderMetrics {
       labelNames: ['cache', 'event'],
       registers: [registry],
     });
+    this.#vaultWait = new Histogram({
+      name: `${METRIC_PREFIX}vault_request_wait_seconds`,
+      help: 'Time a request to Vault waited at its address\'s gate before it was sent (--vault-max-in-flight, --vault-rate-limit, a 429\'s Retry-After, the shared backoff), by the longest cause (none, in_flight, rate, backoff).',
+      labelNames: ['cause'],
+      buckets: VAULT_BUCKETS,
+      registers: [registry],
+    });
+    this.#vaultThrottled = new Counter({
+      name: `${METRIC_PREFIX}vault_throttled_total`,
+      help: 'Answers of 429 (rate limited) from Vault; every request to that address then waits for its Retry-After.',
+      registers: [registry],
+    });
+    this.#vaultFailovers = new Counter({
+      name: `${METRIC_PREFIX}vault_failovers_total`,
+      help: 'Requests moved on from a failed Vault address to the next one of a vaultAddress or --vault-addr list.',
+      registers: [registry],
+    });
     const sizes = this.#cacheSizes;
     new Gauge({
       name: `${METRIC_PREFIX}cache_entries`,
@@ -155,6 +176,19 @@ export class ProviderMetrics {
   vaultRequest(event: VaultRequestEvent): void {
     this.#vaultRequests.inc({ operation: event.operation, status: vaultStatusLabel(event.httpStatus) });
     this.#vaultDuration.observe({ operation: event.operation }, event.durationMs / 1000);
+  }
+
+  /** One request admitted by a Vault address's gate (rate-limit.ts). */
+  vaultWait(wait: GateWait): void {
+    this.#vaultWait.observe({ cause: wait.cause ?? 'none' }, wait.waitedMs / 1000);
+  }
+
+  vaultThrottled(): void {
+    this.#vaultThrottled.inc();
+  }
+
+  vaultFailover(): void {
+    this.#vaultFailovers.inc();
   }
 
   login(result: 'ok' | 'error'): void {

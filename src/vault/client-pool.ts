@@ -7,12 +7,21 @@ import { VaultClient, type VaultClientOptions } from './client.js';
 import { Lru } from './lru.js';
 import { loadTlsMaterial, nodeTlsFileReader, type TlsFileReader } from './tls-files.js';
 import { UndiciTransport } from './transport.js';
+import { redirectAllowed, type TrustPolicy } from '../config/policy.js';
+import type { AddressGates } from './rate-limit.js';
 
 export interface ClientPoolOptions {
   readonly requestTimeoutMs: number;
   readonly maxClients?: number;
   readonly tlsFiles?: TlsFileReader;
   readonly client?: VaultClientOptions;
+  /**
+   * Where a redirect from Vault may lead: one of the connection's own addresses, or one this policy allows. Without a
+   * policy, only the connection's own addresses.
+   */
+  readonly trust?: TrustPolicy;
+  /** The provider's per-address request gates (rate-limit.ts), shared by every client. */
+  readonly gates?: AddressGates;
 }
 
 export class VaultClientPool {
@@ -43,11 +52,18 @@ export class VaultClientPool {
 
   async #create(settings: ConnectionSettings): Promise<VaultClient> {
     const tls = await loadTlsMaterial(settings.tls, this.#options.tlsFiles ?? nodeTlsFileReader);
+    const trust = this.#options.trust;
     const requestTimeoutMs = this.#options.requestTimeoutMs;
-    const transport = new UndiciTransport({ tls, requestTimeoutMs });
+    // The same redirect policy and per-address gates for every transport of these settings, cert logins included.
+    const shared = {
+      requestTimeoutMs,
+      redirects: (target: string) => (trust === undefined ? settings.addresses.includes(target) : redirectAllowed(trust, settings, target)),
+      ...(this.#options.gates === undefined ? {} : { gates: this.#options.gates }),
+    };
+    const transport = new UndiciTransport({ tls, ...shared });
     // A cert-auth login presents the pod author's certificate on a connection of its own (one per login).
     const certificateTransport = (client: { readonly cert: string; readonly key: string }): UndiciTransport =>
-      new UndiciTransport({ tls: { ...tls, cert: client.cert, key: client.key }, requestTimeoutMs, connections: 1 });
+      new UndiciTransport({ tls: { ...tls, cert: client.cert, key: client.key }, ...shared, connections: 1 });
     return new VaultClient(settings, transport, { ...this.#options.client, certificateTransport });
   }
 

@@ -17,6 +17,7 @@ import { classifyFailure, type ClassifiedFailure, type RequestTarget } from './f
 import { defaultRetryPolicy, timerSleep, withRetries, type RetryPolicy, type Sleep } from './retry.js';
 import { loginResponseSchema, secretResponseSchema, type SecretResponse } from './responses.js';
 import type { UndiciTransport } from './transport.js';
+import { AddressHealth, movesOn, nothingDone } from './address-health.js';
 import type { ByteLedger } from '../admission/mount-admission.js';
 
 export interface VaultLogin {
@@ -67,12 +68,30 @@ export interface VaultClientOptions {
   readonly sleep?: Sleep;
   readonly onRequest?: (event: VaultRequestEvent) => void;
   readonly onRetry?: (failure: ClassifiedFailure, attempt: number, delayMs: number) => void;
+  /** Which of several addresses are healthy; shared by every client of a provider (default: one of its own). */
+  readonly health?: AddressHealth;
+  /** A request moved on from a failed address to the next one of the list. */
+  readonly onFailover?: (failure: ClassifiedFailure, from: string, to: string) => void;
   /**
    * A transport like this client's, whose connections present this client certificate: for a cert-auth login,
    * which must not share connections (or their TLS identity) with anything else. Without it cert logins fail.
    */
   readonly certificateTransport?: (clientCertificate: { readonly cert: string; readonly key: string }) => UndiciTransport;
 }
+
+/** A failure at one address of the list: lets the classifier name the address that failed. */
+class AtAddress extends Error {
+  override readonly name = 'AtAddress';
+  constructor(
+    readonly address: string,
+    readonly failure: unknown,
+  ) {
+    super('a Vault request failed');
+  }
+}
+
+/** What one exchange sends through: the node-vault client of one address, and what a 429 should do there. */
+type Send<T> = (vault: NodeVault.client, throttle: 'wait' | 'fail') => Promise<T>;
 
 const SAFE_METHODS = new Set(['GET', 'LIST', 'HEAD']);
 
@@ -97,7 +116,9 @@ function pinnedNodeVault(address: string, transport: UndiciTransport): NodeVault
 
 export class VaultClient {
   readonly settings: ConnectionSettings;
-  readonly #vault: NodeVault.client;
+  /** One node-vault client per address of the list (they share the transport and its pools). */
+  readonly #vaults = new Map<string, NodeVault.client>();
+  readonly #health: AddressHealth;
   readonly #transport: UndiciTransport;
   readonly #retry: RetryPolicy;
   readonly #sleep: Sleep;
@@ -109,7 +130,8 @@ export class VaultClient {
     this.#retry = options.retry ?? defaultRetryPolicy;
     this.#sleep = options.sleep ?? timerSleep;
     this.#options = options;
-    this.#vault = pinnedNodeVault(settings.address, transport);
+    this.#health = options.health ?? new AddressHealth();
+    for (const address of settings.addresses) this.#vaults.set(address, pinnedNodeVault(address, transport));
   }
 
   /** Logins and lookups go to the connection's namespace; a read may name a namespace below it (secretNamespace). */
@@ -121,29 +143,49 @@ export class VaultClient {
     return headers;
   }
 
+  /**
+   * One request, retried (retry.ts) and, with several addresses, moved on to the next address of the list as soon
+   * as one fails in a way another node may not (address-health.ts), as long as the request may be sent again.
+   */
   async #exchange<T>(
     operation: VaultRequestEvent['operation'],
     target: RequestTarget,
     retryable: (failure: ClassifiedFailure) => boolean,
     signal: AbortSignal | undefined,
-    run: () => Promise<T>,
+    send: Send<T>,
+    vaultFor: (address: string) => NodeVault.client = (address) => this.#vaults.get(address)!,
   ): Promise<T> {
+    const classify = (err: unknown): ClassifiedFailure =>
+      err instanceof AtAddress ? classifyFailure(err.failure, { ...target, address: err.address }, signal) : classifyFailure(err, target, signal);
     return withRetries(
       async () => {
-        const started = performance.now();
-        try {
-          const result = await run();
-          this.#options.onRequest?.({ operation, outcome: 'ok', httpStatus: 200, durationMs: performance.now() - started });
-          return result;
-        } catch (err: unknown) {
-          const status = (err as { response?: { statusCode?: unknown } }).response?.statusCode;
-          this.#options.onRequest?.({
-            operation,
-            outcome: 'error',
-            httpStatus: typeof status === 'number' ? status : undefined,
-            durationMs: performance.now() - started,
-          });
-          throw err;
+        const order = this.#health.order(this.settings.addresses);
+        for (let i = 0; ; i++) {
+          const address = order[i]!;
+          const next = order[i + 1];
+          const started = performance.now();
+          try {
+            const result = await send(vaultFor(address), next === undefined ? 'wait' : 'fail');
+            this.#options.onRequest?.({ operation, outcome: 'ok', httpStatus: 200, durationMs: performance.now() - started });
+            this.#health.succeeded(address);
+            return result;
+          } catch (err: unknown) {
+            const status = (err as { response?: { statusCode?: unknown } }).response?.statusCode;
+            this.#options.onRequest?.({
+              operation,
+              outcome: 'error',
+              httpStatus: typeof status === 'number' ? status : undefined,
+              durationMs: performance.now() - started,
+            });
+            if (order.length === 1) throw err;
+            const failure = classify(new AtAddress(address, err));
+            if (!movesOn(failure) || signal?.aborted === true) throw new AtAddress(address, err);
+            this.#health.failed(address);
+            // Another node is another send of the same request: a write (a PKI issue mints a certificate) only when
+            // the failed node certainly did nothing with it.
+            if (next === undefined || !(operation !== 'write' || nothingDone(failure))) throw new AtAddress(address, err);
+            this.#options.onFailover?.(failure, address, next);
+          }
         }
       },
       {
@@ -151,7 +193,7 @@ export class VaultClient {
         sleep: this.#sleep,
         signal,
         retryable,
-        classify: (err) => classifyFailure(err, target, signal),
+        classify,
         ...(this.#options.onRetry === undefined ? {} : { onRetry: this.#options.onRetry }),
       },
     );
@@ -169,25 +211,43 @@ export class VaultClient {
         parameter: 'vaultAuthMountPath',
       });
     }
-    let vault = this.#vault;
+    let vaultFor: ((address: string) => NodeVault.client) | undefined;
     let own: UndiciTransport | undefined;
     if (request.clientCertificate !== undefined) {
-      if (!this.settings.address.startsWith('https:')) {
-        throw new ProviderError('INVALID_CONFIG', `cert auth presents a client certificate, which needs an https:// Vault address, not ${this.settings.address}`, {
+      const plain = this.settings.addresses.find((address) => !address.startsWith('https:'));
+      if (plain !== undefined) {
+        throw new ProviderError('INVALID_CONFIG', `cert auth presents a client certificate, which needs an https:// Vault address, not ${plain}`, {
           parameter: 'vaultAddress',
-          vaultAddress: this.settings.address,
+          vaultAddress: plain,
         });
       }
       const factory = this.#options.certificateTransport;
       if (factory === undefined) throw new ProviderError('INTERNAL', 'this Vault client cannot make client-certificate connections');
-      own = factory(request.clientCertificate);
-      vault = pinnedNodeVault(this.settings.address, own);
+      // One transport of its own for this login (its connection presents the certificate), reaching whichever
+      // address the health order picks, and the next one on a failover.
+      const certTransport = factory(request.clientCertificate);
+      own = certTransport;
+      const certVaults = new Map<string, NodeVault.client>();
+      vaultFor = (address) => {
+        let vault = certVaults.get(address);
+        if (vault === undefined) {
+          vault = pinnedNodeVault(address, certTransport);
+          certVaults.set(address, vault);
+        }
+        return vault;
+      };
     }
     let raw: unknown;
     try {
       // A login creates a token but changes nothing else, so it is retried like a read.
-      raw = await this.#exchange('login', target, (f) => f.transient, signal, () =>
-        vault.request({ path: `/${request.path}`, method: 'POST', headers: this.#headers(undefined), signal, json: request.body }) as Promise<unknown>,
+      raw = await this.#exchange(
+        'login',
+        target,
+        (f) => f.transient,
+        signal,
+        (vault, throttle) =>
+          vault.request({ path: `/${request.path}`, method: 'POST', headers: this.#headers(undefined), signal, throttle, json: request.body }) as Promise<unknown>,
+        vaultFor,
       );
     } finally {
       if (own !== undefined) void own.close().catch(() => undefined);
@@ -216,8 +276,8 @@ export class VaultClient {
   async lookupSelf(token: string, signal?: AbortSignal): Promise<void> {
     const path = '/v1/auth/token/lookup-self';
     const target: RequestTarget = { address: this.settings.address, path, method: 'GET' };
-    await this.#exchange('lookup', target, (f) => f.transient, signal, () =>
-      this.#vault.request({ path: '/auth/token/lookup-self', method: 'GET', headers: this.#headers(token), signal }) as Promise<unknown>,
+    await this.#exchange('lookup', target, (f) => f.transient, signal, (vault, throttle) =>
+      vault.request({ path: '/auth/token/lookup-self', method: 'GET', headers: this.#headers(token), signal, throttle }) as Promise<unknown>,
     );
   }
 
@@ -255,12 +315,13 @@ export class VaultClient {
       // A write (a PKI issue mints a certificate) is sent again only when it never reached Vault.
       (f) => f.transient && (safe || f.reach === 'not-sent'),
       signal,
-      () =>
-        this.#vault.request({
+      (vault, throttle) =>
+        vault.request({
           path: nodeVaultPath,
           method: request.method,
           headers: this.#headers(token, request.namespace),
           signal,
+          throttle,
           // Passed through by node-vault to our transport, like the signal.
           ...(memory === undefined ? {} : { memory }),
           ...(request.body === undefined ? {} : { json: request.body }),

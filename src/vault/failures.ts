@@ -6,6 +6,7 @@ import { errnoCode, ProviderError, sanitizeVaultMessage } from '../errors.js';
 import { describeBudget, expiredBudget } from '../admission/time-budget.js';
 import { BodyTooLargeError } from '../http/undici.js';
 import { NonJsonResponseError, ResponseTooDeepError, VaultConnectError } from './transport.js';
+import { RedirectRefusedError, refusalReason } from './redirect.js';
 
 /** Where a request went, for messages. */
 export interface RequestTarget {
@@ -152,6 +153,19 @@ export function classifyFailure(err: unknown, target: RequestTarget, callerSigna
     return {
       error: new ProviderError('VAULT_REQUEST_REJECTED', `Vault rejected ${at(target)} (${status})${suffix}${hint}`, withStatus),
       reach: 'answered',
+      transient: false,
+      retryAfterSeconds: undefined,
+    };
+  }
+  if (err instanceof RedirectRefusedError) {
+    // Nothing was done at the node that redirected, and nothing was sent to the target.
+    return {
+      error: new ProviderError(
+        'VAULT_REDIRECT_REFUSED',
+        `Vault at ${err.from} redirected ${target.method} ${target.path} to ${err.to ?? 'nowhere'}, ${refusalReason(err)}`,
+        { ...ctx, vaultAddress: err.from },
+      ),
+      reach: 'not-sent',
       transient: false,
       retryAfterSeconds: undefined,
     };

@@ -9,9 +9,11 @@
  * node-vault calls `defaults(rpDefaults)` once and then the returned function with
  * `{ method, uri, headers, json, ...requestOptions }`, expecting `{ statusCode, body, request: { path } }`.
  */
-import { buildConnector, dispatchBuffered, headerObject, Pool, type PoolOptions } from '../http/undici.js';
+import { BodyTooLargeError, buildConnector, dispatchBuffered, headerObject, headerValue, Pool, type BufferedAnswer, type PoolOptions } from '../http/undici.js';
 import type { ByteLedger } from '../admission/mount-admission.js';
 import { isSuccess, JsonBody } from './json-body.js';
+import type { AddressGates } from './rate-limit.js';
+import { followRedirect, NO_REDIRECTS, REDIRECT_STATUSES, secondRedirect, type RedirectPolicy } from './redirect.js';
 
 export interface TlsMaterial {
   /** PEM CA certificates; undefined means the system roots. */
@@ -33,11 +35,20 @@ export interface TransportOptions {
   readonly json?: unknown;
   readonly signal?: AbortSignal;
   /**
+   * What a 429 does: 'wait' (default) waits at the address's gate for Retry-After and sends again, up to
+   * MAX_THROTTLED_RESENDS times (a 429 means Vault did nothing, so even a write may go again); 'fail' throws it at
+   * once, for a client that has another address of the cluster to try (address-health.ts).
+   */
+  readonly throttle?: 'wait' | 'fail';
+  /**
    * The mount's memory ledger (admission/mount-admission.ts): the body is charged as it arrives, its text and
    * parsed form before the parse; the body and text are given back after it, the parsed form stays charged.
    */
   readonly memory?: ByteLedger;
 }
+
+/** Times one request is sent again after 429s before the 429 is the answer; the caller's deadline bounds it too. */
+export const MAX_THROTTLED_RESENDS = 20;
 
 export interface TransportResponse {
   readonly statusCode: number;
@@ -104,6 +115,10 @@ export interface UndiciTransportOptions {
   /** Responses above this are refused before they are parsed (default 16 MiB). */
   readonly maxResponseBytes?: number;
   readonly connections?: number;
+  /** Where a 301/302/307 may lead (redirect.ts); default: nowhere. */
+  readonly redirects?: RedirectPolicy;
+  /** The provider's per-address gates (rate-limit.ts); none means no limit of our own. */
+  readonly gates?: AddressGates;
 }
 
 /** `--vault-request-timeout` passed: named like AbortSignal.timeout's error, which the failure classifier knows. */
@@ -112,6 +127,12 @@ export class RequestTimeoutError extends Error {
   constructor(timeoutMs: number) {
     super(`no complete answer within ${timeoutMs} ms`);
   }
+}
+
+/** Retry-After in seconds (Vault sends an integer), or undefined. */
+function retryAfterSeconds(raw: readonly Buffer[]): number | undefined {
+  const value = headerValue(raw, 'retry-after')?.trim();
+  return value !== undefined && /^\d{1,6}$/.test(value) ? Number(value) : undefined;
 }
 
 interface InFlight {
@@ -191,9 +212,13 @@ export class UndiciTransport {
   /** One keep-alive pool per Vault origin; a transport serves one ConnectionSettings, so normally one origin. */
   readonly #pools = new Map<string, Pool>();
   readonly #deadlines: DeadlineSweeper;
+  readonly #redirects: RedirectPolicy;
+  readonly #gates: AddressGates | undefined;
 
   constructor(options: UndiciTransportOptions) {
     const { tls } = options;
+    this.#redirects = options.redirects ?? NO_REDIRECTS;
+    this.#gates = options.gates;
     this.#timeoutMs = options.requestTimeoutMs;
     this.#maxBytes = options.maxResponseBytes ?? 16 * 1024 * 1024;
     this.#deadlines = new DeadlineSweeper(options.requestTimeoutMs);
@@ -233,14 +258,74 @@ export class UndiciTransport {
   }
 
   async send(options: TransportOptions): Promise<TransportResponse> {
-    const { origin, path } = splitUri(options.uri);
-    const timeoutMs = this.#timeoutMs;
     const headers: Record<string, string> = { ...options.headers };
     let body: string | undefined;
     if (options.json !== undefined && options.json !== null && typeof options.json === 'object') {
       body = JSON.stringify(options.json);
       headers['content-type'] = 'application/json';
     }
+    let uri = options.uri;
+    let redirected = false;
+    let resends = 0;
+    for (;;) {
+      const { origin, path } = splitUri(uri);
+      const { answer, body: answerBody } = await this.#gated(origin, path, options, headers, body);
+      const { statusCode } = answer;
+      if (statusCode === 429 && options.throttle !== 'fail' && resends < MAX_THROTTLED_RESENDS && options.signal?.aborted !== true && this.#gates !== undefined) {
+        // The 429's body is dropped unread: nothing of it stays charged to the mount.
+        answerBody.settle(false);
+        resends++;
+        continue;
+      }
+      if (REDIRECT_STATUSES.has(statusCode)) {
+        answerBody.settle(false);
+        const location = headerValue(answer.rawHeaders, 'location');
+        // Only one, as Vault's Go client: a node pointing on and on (two standbys naming each other) is a failure.
+        if (redirected) throw secondRedirect(uri, location);
+        // The same method, headers and body, as Vault's Go client resends them, to an address the policy allows.
+        uri = followRedirect(uri, location, this.#redirects);
+        redirected = true;
+        continue;
+      }
+      // A 2xx needs nothing of its headers; an error keeps them (Retry-After) for the failure classifier.
+      return this.#answer(statusCode, statusCode >= 300 ? headerObject(answer.rawHeaders) : NO_HEADERS, answerBody, path);
+    }
+  }
+
+  /** One request through the address's gate (when there are gates), which learns from its outcome. */
+  async #gated(
+    origin: string,
+    path: string,
+    options: TransportOptions,
+    headers: Record<string, string>,
+    body: string | undefined,
+  ): Promise<{ readonly answer: BufferedAnswer; readonly body: JsonBody }> {
+    const gate = this.#gates?.for(origin);
+    const release = gate === undefined ? undefined : await gate.acquire(options.signal);
+    try {
+      const sent = await this.#dispatch(origin, path, options, headers, body);
+      const { statusCode } = sent.answer;
+      if (statusCode === 429) gate?.throttled(retryAfterSeconds(sent.answer.rawHeaders));
+      else if (statusCode >= 500 && statusCode !== 501) gate?.failed();
+      else gate?.answered();
+      return sent;
+    } catch (err: unknown) {
+      // The address failed (refused, reset, timed out), unless the caller gave up or the answer was merely too big.
+      if (options.signal?.aborted !== true && !(err instanceof BodyTooLargeError)) gate?.failed();
+      throw err;
+    } finally {
+      release?.();
+    }
+  }
+
+  async #dispatch(
+    origin: string,
+    path: string,
+    options: TransportOptions,
+    headers: Record<string, string>,
+    body: string | undefined,
+  ): Promise<{ readonly answer: BufferedAnswer; readonly body: JsonBody }> {
+    const timeoutMs = this.#timeoutMs;
     const answerBody = new JsonBody({ memory: options.memory, maxDepth: MAX_JSON_DEPTH, tooDeep: () => new ResponseTooDeepError() });
     const call = dispatchBuffered(
       this.#pool(origin),
@@ -250,9 +335,7 @@ export class UndiciTransport {
     const inflight: InFlight = { deadline: performance.now() + timeoutMs, expire: () => call.cancel(new RequestTimeoutError(timeoutMs)) };
     this.#deadlines.add(inflight);
     try {
-      const answer = await call.answer;
-      // A 2xx needs nothing of its headers; an error keeps them (Retry-After) for the failure classifier.
-      return this.#answer(answer.statusCode, answer.statusCode >= 300 ? headerObject(answer.rawHeaders) : NO_HEADERS, answerBody, path);
+      return { answer: await call.answer, body: answerBody };
     } finally {
       this.#deadlines.delete(inflight);
     }

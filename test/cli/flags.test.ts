@@ -39,6 +39,7 @@ describe('cli/flags parseFlags', () => {
       mountResponseBudgetBytes: 8 * 1024 * 1024,
       maxMountsInFlight: 256,
       trust: { vaultAddresses: [], tlsDirectories: [], allowSkipTlsVerify: false },
+      vaultLimits: { maxInFlight: 32, ratePerSecond: 500, burst: 1000 },
       defaults: {
         vaultAddress: DEFAULT_VAULT_ADDRESS,
         vaultMount: 'kubernetes',
@@ -318,6 +319,7 @@ describe('cli/flags parseFlags', () => {
       maxMountsInFlight: 256,
       // No -allowed-vault-addresses: only the default address (added by the policy).
       trust: { vaultAddresses: [], tlsDirectories: [], allowSkipTlsVerify: false },
+      vaultLimits: { maxInFlight: 32, ratePerSecond: 500, burst: 1000 },
       defaults: {
         vaultAddress: 'https://vault.vault:8200',
         vaultMount: 'k8s',
@@ -334,12 +336,27 @@ describe('cli/flags parseFlags', () => {
     });
   });
 
+  it('reads a list of Vault addresses in -vault-addr and VAULT_ADDR, normalised, duplicates dropped', () => {
+    assert.equal(run(['-vault-addr', 'https://A.vault:8200/, https://b.vault:8200,https://a.vault:8200']).defaults.vaultAddress, 'https://a.vault:8200,https://b.vault:8200');
+    assert.equal(run([], { VAULT_ADDR: 'http://x:1,http://y:2' }).defaults.vaultAddress, 'http://x:1,http://y:2');
+    assert.throws(() => run(['-vault-addr', 'https://a:8200,,https://b:8200']), /empty entry/);
+    assert.throws(() => run(['-vault-addr', 'https://a:8200,ftp://b']), /http/);
+  });
+
+  it('reads the per-address Vault limits, refusing what is not a positive integer', () => {
+    assert.deepEqual(run(['-vault-max-in-flight', '4', '-vault-rate-limit', '20', '-vault-rate-burst', '5']).vaultLimits, { maxInFlight: 4, ratePerSecond: 20, burst: 5 });
+    for (const flag of ['-vault-max-in-flight', '-vault-rate-limit', '-vault-rate-burst']) {
+      assert.throws(() => run([flag, '0']), new RegExp(`${flag}: use a positive integer`));
+    }
+  });
+
   it('lists every flag in the usage text', () => {
     const text = usageText();
     for (const name of [
       'endpoint', 'debug', 'log-level', 'version', 'output', 'health-addr', 'hmac-secret-name', 'hmac-key-file', 'cache-size',
       'write-files', 'vault-request-timeout', 'vault-addr', 'vault-mount', 'vault-namespace', 'vault-tls-ca-cert',
       'vault-tls-ca-directory', 'vault-tls-server-name', 'vault-tls-client-cert', 'vault-tls-client-key', 'vault-tls-skip-verify',
+      'vault-max-in-flight', 'vault-rate-limit', 'vault-rate-burst',
     ]) {
       assert.match(text, new RegExp(`^  -${name}\\b`, 'm'), name);
     }

@@ -48,6 +48,7 @@ describe('config/connection resolveConnection', () => {
     const c = resolveConnection(mount(), defaults());
     assert.deepEqual(c, {
       address: 'https://127.0.0.1:8200',
+      addresses: ['https://127.0.0.1:8200'],
       namespace: undefined,
       authMount: 'kubernetes',
       tls: {
@@ -148,6 +149,18 @@ describe('config/connection resolveConnection', () => {
         assertInvalid(() => resolveConnection(mount({ vaultAddress: raw }), defaults()), 'vaultAddress', /vaultAddress/);
       });
     }
+    it('reads a comma-separated list: every entry normalised, order kept, duplicates dropped, the first as `address`', () => {
+      const c = resolveConnection(mount({ vaultAddress: ' https://Node-1:8200/ ,https://node-2:8200, https://node-1:8200' }), defaults());
+      assert.deepEqual(c.addresses, ['https://node-1:8200', 'https://node-2:8200']);
+      assert.equal(c.address, 'https://node-1:8200');
+      assert.deepEqual(resolveConnection(mount(), defaults({ vaultAddress: 'http://a:1,http://b:2' })).addresses, ['http://a:1', 'http://b:2']);
+    });
+    it('refuses an empty entry, a bad entry and more than eight addresses, naming vaultAddress', () => {
+      assertInvalid(() => resolveConnection(mount({ vaultAddress: 'https://a,' }), defaults()), 'vaultAddress', /empty entry/);
+      assertInvalid(() => resolveConnection(mount({ vaultAddress: 'https://a,vault:8200' }), defaults()), 'vaultAddress', /http/);
+      const nine = Array.from({ length: 9 }, (_, i) => `https://n${i}:8200`).join(',');
+      assertInvalid(() => resolveConnection(mount({ vaultAddress: nine }), defaults()), 'vaultAddress', /at most 8/);
+    });
     it('names the flag when the default address is bad', () => {
       assertInvalid(() => resolveConnection(mount(), defaults({ vaultAddress: 'nope' })), 'vault-addr', /vault-addr/);
     });
@@ -221,6 +234,12 @@ describe('config/connection resolveConnection', () => {
       const a = resolveConnection(mount({ vaultAddress: 'https://Vault:443/' }), defaults()).key;
       const b = resolveConnection(mount({ vaultAddress: 'https://vault' }), defaults()).key;
       assert.equal(a, b);
+    });
+    it('is one identity per list, in its order: the same list shares, another list or order does not', () => {
+      const key = (a: string): string => resolveConnection(mount({ vaultAddress: a }), defaults()).key;
+      assert.equal(key('https://a:8200,https://b:8200'), key('https://A:8200/, https://b:8200'));
+      assert.notEqual(key('https://a:8200,https://b:8200'), key('https://b:8200,https://a:8200'));
+      assert.notEqual(key('https://a:8200,https://b:8200'), key('https://a:8200'));
     });
     it('is injective over the fields (no two settings collide)', () => {
       const field = fc.option(fc.constantFrom('', 'a', 'b', 'a"b', 'a,b', '/x'), { nil: undefined });

@@ -8,7 +8,7 @@ import { mountConfigWith } from '../helpers/mount-config.js';
 import fc from 'fast-check';
 import { ProviderError } from '../../src/errors.js';
 import { resolveConnection } from '../../src/config/connection.js';
-import { buildTrustPolicy, checkMountParameters, checkRealPath, isWithin, type TrustPolicy, type TrustSettings } from '../../src/config/policy.js';
+import { buildTrustPolicy, checkMountParameters, checkRealPath, isWithin, redirectAllowed, type TrustPolicy, type TrustSettings } from '../../src/config/policy.js';
 import type { ProviderDefaults } from '../../src/config/types.js';
 
 const DEFAULTS: ProviderDefaults = { vaultAddress: 'https://vault.vault.svc:8200', vaultMount: 'kubernetes', vaultNamespace: undefined, tls: { skipVerify: false } };
@@ -55,6 +55,27 @@ describe('config/policy', () => {
       assert.deepEqual(check({ vaultAddress: 'https://vault.dr:8200' }, listed), []);
       assert.deepEqual(check({ vaultAddress: 'https://vault.vault.svc:8200' }, listed), []);
       assert.deepEqual(check({ vaultAddress: 'https://anything:1' }, policy({ vaultAddresses: 'any' })), []);
+    });
+
+    it('checks every address of a list: one outside the policy refuses the mount, naming that address', () => {
+      const listed = policy({ vaultAddresses: ['https://vault-1:8200', 'https://vault-2:8200'] });
+      assert.deepEqual(check({ vaultAddress: 'https://vault-1:8200,https://vault-2:8200' }, listed), []);
+      refused(() => check({ vaultAddress: 'https://vault-1:8200,https://attacker:8200' }, listed), 'PARAMETER_NOT_ALLOWED', 'vaultAddress', /"https:\/\/attacker:8200"/);
+    });
+
+    it('allows every address of a --vault-addr list, as the operator chose them all', () => {
+      const own = policy({}, { ...DEFAULTS, vaultAddress: 'https://vault-1:8200,https://vault-2:8200' });
+      assert.deepEqual(own.vaultAddresses, ['https://vault-1:8200', 'https://vault-2:8200']);
+    });
+
+    it('lets a redirect go to the mount\'s own addresses or an allowed one, never elsewhere', () => {
+      const p = policy({ vaultAddresses: ['https://active:8200'] });
+      const connection = { addresses: ['https://standby:8200'] };
+      assert.equal(redirectAllowed(p, connection, 'https://standby:8200'), true);
+      assert.equal(redirectAllowed(p, connection, 'https://active:8200'), true);
+      assert.equal(redirectAllowed(p, connection, 'https://vault.vault.svc:8200'), true);
+      assert.equal(redirectAllowed(p, connection, 'https://attacker:8200'), false);
+      assert.equal(redirectAllowed(policy({ vaultAddresses: 'any' }), connection, 'https://attacker:8200'), true);
     });
 
     it('property: no address outside the list is ever allowed', () => {

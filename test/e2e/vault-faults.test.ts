@@ -13,6 +13,7 @@ import { assertNoLeaks } from '../helpers/leak-check.js';
 import { createTlsMaterial, writeTlsFiles, type TlsFiles } from '../vault-server/index.js';
 import { timerSleep, type Sleep } from '../../src/vault/retry.js';
 import type { ProviderSettings } from '../../src/cli/flags.js';
+import { RecordingGateClock } from '../helpers/gate-clock.js';
 
 const SECRET = 'faulty-vault-password-5f1e';
 const READ = [{ objectName: 'p', secretPath: 'secret/data/app', secretKey: 'password' }];
@@ -40,13 +41,16 @@ describe('e2e: Vault faults', function () {
   this.timeout(30_000);
   let h: Harness;
   let sleep: RecordingSleep;
+  /** The per-address gate's waits: a 429's Retry-After is honoured there, for every mount at once. */
+  let gateClock: RecordingGateClock;
   const errors: ServiceError[] = [];
 
   async function restart(settings: Partial<ProviderSettings> = {}): Promise<void> {
     if (h.provider !== undefined) await h.stopProvider();
     sleep = new RecordingSleep();
+    gateClock = new RecordingGateClock();
     // A fresh provider per test: an empty token cache, so every test counts its own logins.
-    await h.startProvider({ requestTimeoutMs: 5_000, ...settings }, { vaultClient: { sleep: sleep.sleep } });
+    await h.startProvider({ requestTimeoutMs: 5_000, ...settings }, { vaultClient: { sleep: sleep.sleep }, gateClock });
   }
 
   async function fails(objects: ReadonlyArray<Record<string, unknown>>, deadlineMs?: number): Promise<ServiceError> {
@@ -144,7 +148,9 @@ describe('e2e: Vault faults', function () {
     it('waits what Retry-After says, then succeeds', async () => {
       h.vault.injectFault({ pathPrefix: 'secret/data/app', status: 429, headers: { 'Retry-After': '2' }, times: 1 });
       await h.client.mount(h.request({ objects: READ }));
-      assert.deepEqual(sleep.delays, [2_000]);
+      // Waited at the address's gate (so every other mount to this Vault waits too), not as one mount's retry.
+      assert.deepEqual(gateClock.sleeps, [2_000]);
+      assert.deepEqual(sleep.delays, []);
       assert.equal(h.vault.countRequests({ kind: 'read' }), 2);
     });
 
@@ -222,6 +228,7 @@ describe('e2e: Vault faults', function () {
     it('stops retrying when the budget ends: UNAVAILABLE before the deadline, and no request reaches Vault after it', async () => {
       // Retry-After asks for 3 s; the driver allows the mount 1 s. The backoff is cut short a margin before that.
       sleep.real = true;
+      gateClock.real = true;
       h.vault.injectFault({ pathPrefix: 'secret/data/app', status: 429, headers: { 'Retry-After': '3' } });
       const { err, earlyMs } = await answeredBefore(READ, 1_000);
       unavailableFor(err, 'p', '/v1/secret/data/app');
@@ -230,7 +237,7 @@ describe('e2e: Vault faults', function () {
       // The provider's side of the call has ended too: nothing left in flight to send another request.
       await until(() => h.provider.inflight() === 0);
       assert.equal(h.vault.countRequests({ kind: 'read' }), 1);
-      assert.deepEqual(sleep.delays, [3_000]);
+      assert.deepEqual(gateClock.sleeps, [3_000]);
     });
 
     it('cuts a hung request at the budget even when the request timeout is longer', async () => {

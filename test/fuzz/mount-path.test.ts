@@ -16,6 +16,7 @@ import { stringify } from 'yaml';
 import type { ServiceError } from '@grpc/grpc-js';
 import { ErrorCodes } from '../../src/errors.js';
 import { startProvider, type RunningProvider } from '../../src/cli/provider.js';
+import { RecordingGateClock } from '../helpers/gate-clock.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { TOKENS_KEY } from '../../src/config/mount-request.js';
 import { DriverClient } from '../helpers/grpc-client.js';
@@ -131,8 +132,9 @@ describe('fuzz: the whole Mount path against a Vault answering at random', funct
         defaults: { vaultAddress: vault.address, vaultMount: 'kubernetes', vaultNamespace: undefined, tls: {} },
       },
       logger,
-      // Backoff without waiting: the retry logic still runs, the fuzzer just does not sleep through it.
-      { hmacKey: fixedHmacKey(), env: {}, vaultClient: { sleep: () => Promise.resolve() } },
+      // Backoff without waiting: the retry logic still runs, the fuzzer just does not sleep through it (nor through
+      // the per-address gate's Retry-After pauses and shared backoff, on a virtual clock).
+      { hmacKey: fixedHmacKey(), env: {}, vaultClient: { sleep: () => Promise.resolve() }, gateClock: new RecordingGateClock() },
     );
     client = new DriverClient(join(dir, 'sock', 'vault.sock'));
   });

@@ -16,12 +16,17 @@ export class DaemonProcess {
   readonly exited: Promise<number | null>;
   readonly child: ChildProcess;
 
-  constructor(args: readonly string[], env: Record<string, string> = {}, nodeOptions: readonly string[] = []) {
+  /**
+   * `options.coverage: false` runs the daemon without V8's coverage counters even under c8: a test that measures the
+   * daemon's memory must measure what the image runs, not the instrumented process (which holds more).
+   */
+  constructor(args: readonly string[], env: Record<string, string> = {}, nodeOptions: readonly string[] = [], options: { readonly coverage?: boolean } = {}) {
+    const coverage = options.coverage !== false && process.env['NODE_V8_COVERAGE'] !== undefined;
     this.child = spawn(process.execPath, [...nodeOptions, ...DAEMON_ENTRY, ...args], {
       // NODE_V8_COVERAGE passes through so c8 counts the child's coverage too.
       env: {
         PATH: process.env['PATH'] ?? '',
-        ...(process.env['NODE_V8_COVERAGE'] === undefined ? {} : { NODE_V8_COVERAGE: process.env['NODE_V8_COVERAGE'] }),
+        ...(coverage ? { NODE_V8_COVERAGE: process.env['NODE_V8_COVERAGE'] ?? '' } : {}),
         ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { startTestVault, type TestVault } from './index.js';
 import { call } from './test-helpers.js';
+import { FaultInjector } from './faults.js';
 
 describe('vault-server: fault injection and seal', () => {
   let vault: TestVault;
@@ -27,6 +28,27 @@ describe('vault-server: fault injection and seal', () => {
     assert.equal(handle.hits, 2);
     assert.equal(vault.requests.at(-2)?.faulted, true);
     assert.equal(vault.requests.at(-1)?.faulted, false);
+  });
+
+  it('affects only the requests beyond a rate with overRate (a token bucket on its clock)', () => {
+    let now = 0;
+    const faults = new FaultInjector(() => now);
+    faults.add({ pathPrefix: 'kv/', status: 429, headers: { 'Retry-After': '1' }, overRate: { perSecond: 10, burst: 5 } });
+    const affected = (): number => Array.from({ length: 10 }, () => faults.take('GET', 'kv/x', 'kv/x', '')).filter((f) => f !== undefined).length;
+    assert.equal(affected(), 5); // the burst of 5 passes
+    now += 300; // three more tokens
+    assert.equal(affected(), 7);
+    now += 10_000; // never more than the burst
+    assert.equal(affected(), 5);
+    assert.throws(() => faults.add({ status: 429, overRate: { perSecond: 0, burst: 1 } }), /overRate/);
+  });
+
+  it('counts the requests in flight and their peak', async () => {
+    vault.resetPeakInFlight();
+    vault.injectFault({ pathPrefix: 'kv/', delayMs: 50, times: 3 });
+    await Promise.all([1, 2, 3].map(() => call(vault, 'kv/x', { token: 'root' })));
+    assert.equal(vault.inFlight.current, 0);
+    assert.equal(vault.inFlight.peak, 3);
   });
 
   it('affects only every n-th matching request with everyNth', async () => {

@@ -28,6 +28,11 @@ export interface FaultSpec {
    * proceed. Deterministic, so tests can count what was affected.
    */
   readonly everyNth?: number;
+  /**
+   * Affect only the matching requests beyond a rate: a token bucket of `perSecond` with `burst` at once (Vault's
+   * rate-limit quotas answer 429 with Retry-After past their rate). Requests within the rate proceed.
+   */
+  readonly overRate?: { readonly perSecond: number; readonly burst: number };
 }
 
 export interface FaultHandle {
@@ -44,6 +49,9 @@ interface ActiveFault {
   hits: number;
   /** Matching requests seen, affected or not (for everyNth). */
   seen: number;
+  /** overRate's bucket. */
+  tokens: number;
+  refilledAt: number;
 }
 
 function normalizePrefix(p: string): string {
@@ -69,12 +77,19 @@ export class FaultInjector {
   private readonly faults: ActiveFault[] = [];
   private nextId = 1;
 
+  /** `now` in ms drives overRate buckets (real time by default: the provider's own rate limit runs on it too). */
+  constructor(private readonly now: () => number = () => performance.now()) {}
+
   add(spec: FaultSpec): FaultHandle {
     if (spec.status === undefined && spec.delayMs === undefined && !spec.resetConnection) {
       throw new Error('a fault needs status, delayMs or resetConnection');
     }
     if (spec.everyNth !== undefined && (!Number.isInteger(spec.everyNth) || spec.everyNth < 1)) throw new Error('everyNth must be a positive integer');
-    const fault: ActiveFault = { id: this.nextId++, spec, remaining: spec.times ?? Number.POSITIVE_INFINITY, hits: 0, seen: 0 };
+    if (spec.overRate !== undefined && !(spec.overRate.perSecond > 0 && spec.overRate.burst >= 1)) throw new Error('overRate needs perSecond > 0 and burst >= 1');
+    const fault: ActiveFault = {
+      id: this.nextId++, spec, remaining: spec.times ?? Number.POSITIVE_INFINITY, hits: 0, seen: 0,
+      tokens: spec.overRate?.burst ?? 0, refilledAt: this.now(),
+    };
     this.faults.push(fault);
     return {
       id: fault.id,
@@ -92,6 +107,15 @@ export class FaultInjector {
     this.faults.length = 0;
   }
 
+  private withinRate(fault: ActiveFault, rate: NonNullable<FaultSpec['overRate']>): boolean {
+    const now = this.now();
+    fault.tokens = Math.min(rate.burst, fault.tokens + ((now - fault.refilledAt) * rate.perSecond) / 1000);
+    fault.refilledAt = now;
+    if (fault.tokens < 1) return false;
+    fault.tokens -= 1;
+    return true;
+  }
+
   /** First matching fault, consuming one of its uses; undefined when the request should proceed. */
   take(method: string, rawRoute: string, route: string, namespace: string): FaultSpec | undefined {
     for (const fault of this.faults) {
@@ -104,6 +128,7 @@ export class FaultInjector {
       }
       fault.seen++;
       if (spec.everyNth !== undefined && fault.seen % spec.everyNth !== 0) continue;
+      if (spec.overRate !== undefined && this.withinRate(fault, spec.overRate)) continue;
       fault.hits++;
       fault.remaining--;
       if (fault.remaining <= 0) this.remove(fault.id);

@@ -99,6 +99,12 @@ function send(res: http.ServerResponse, reply: Reply, head: boolean): void {
   res.end();
 }
 
+/** Requests being handled right now, and the most at once since the last reset. */
+export interface InFlightCount {
+  current: number;
+  peak: number;
+}
+
 /** The TLS side of a request for cert auth: the client's certificate chain (leaf first), or none. */
 function tlsOf(req: http.IncomingMessage): { tls?: { clientCertificates: X509Certificate[] } } {
   const socket = req.socket;
@@ -126,7 +132,14 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function listen(options: ListenOptions, core: VaultCore, faults: FaultInjector, log: RequestLog, clock: Clock): Promise<RunningServer> {
+export async function listen(
+  options: ListenOptions,
+  core: VaultCore,
+  faults: FaultInjector,
+  log: RequestLog,
+  clock: Clock,
+  inFlight: InFlightCount = { current: 0, peak: 0 },
+): Promise<RunningServer> {
   const sockets = new Set<Socket>();
   const pendingDelays = new Set<() => void>();
   let closing = false;
@@ -155,9 +168,12 @@ export async function listen(options: ListenOptions, core: VaultCore, faults: Fa
     const namespace = resolution.ns?.path ?? normalizeNamespacePath(headerNamespace);
     let faulted = false;
     let recorded = false;
+    inFlight.current++;
+    if (inFlight.current > inFlight.peak) inFlight.peak = inFlight.current;
     const record = (status: number): void => {
       if (recorded) return;
       recorded = true;
+      inFlight.current--;
       log.add({
         method, path: url.pathname, route: resolution.route, query: redactQuery(url.searchParams), namespace,
         hadToken: token !== undefined, status, kind: resolution.kind, faulted, at,

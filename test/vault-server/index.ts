@@ -3,7 +3,7 @@
 import { VaultCore } from './core.js';
 import { FaultInjector, type FaultHandle, type FaultSpec } from './faults.js';
 import { RequestLog } from './request-log.js';
-import { listen, type RunningServer, type TlsOptions } from './http-server.js';
+import { listen, type InFlightCount, type RunningServer, type TlsOptions } from './http-server.js';
 import * as setup from './setup.js';
 import { KvV1Engine, KvV2Engine } from './kv.js';
 import { DatabaseEngine, type DatabaseRoleConfig } from './database.js';
@@ -57,6 +57,8 @@ export interface RequestFilter {
 export class TestVault {
   private readonly faults = new FaultInjector();
   private server: RunningServer | undefined;
+  /** Requests being handled now and the most at once (see resetPeakInFlight). */
+  readonly inFlight: InFlightCount = { current: 0, peak: 0 };
 
   private constructor(private readonly core: VaultCore, readonly rootToken: string, private readonly log: RequestLog) {}
 
@@ -67,7 +69,7 @@ export class TestVault {
     const vault = new TestVault(new VaultCore(clock, rootToken), rootToken, new RequestLog(options.requestLogLimit));
     vault.server = await listen(
       { host: options.host ?? '127.0.0.1', port: options.port ?? 0, tls: options.tls },
-      vault.core, vault.faults, vault.log, clock,
+      vault.core, vault.faults, vault.log, clock, vault.inFlight,
     );
     return vault;
   }
@@ -88,6 +90,11 @@ export class TestVault {
 
   clearRequests(): void {
     this.log.clear();
+  }
+
+  /** Starts counting the most requests in flight at once afresh. */
+  resetPeakInFlight(): void {
+    this.inFlight.peak = this.inFlight.current;
   }
 
   countRequests(filter: RequestFilter = {}): number {

@@ -37,7 +37,10 @@ export interface WorldOptions {
   readonly tls?: VaultTlsListener;
   readonly providerFlags?: readonly string[];
   /** Start the provider against this address instead of the plain listener. */
-  readonly providerVaultAddress?: (vault: RealVault) => string;
+  /** The provider's --vault-addr; `second` is there when `secondVault` is set. */
+  readonly providerVaultAddress?: (vault: RealVault, second: RealVault | undefined) => string;
+  /** A second dev server, configured as the first (configureVault): another cluster, set up alike. */
+  readonly secondVault?: boolean;
   /** Serve as this provider (`openbao`: openbao.sock, `-openbao-addr`); default vault. */
   readonly providerName?: 'vault' | 'openbao';
 }
@@ -67,6 +70,8 @@ export interface Mounted extends DriverAnswer {
 export class World {
   readonly issuer = new ServiceAccountJwtIssuer();
   vault!: RealVault;
+  /** With `secondVault`: another dev server, configured the same way, auditing into secondAuditFile. */
+  second: RealVault | undefined;
   postgres: Postgres | undefined;
   reviews!: TokenReviewServer;
   provider!: RealSuiteProvider;
@@ -81,17 +86,20 @@ export class World {
     w.reviews = await TokenReviewServer.start(w.issuer.publicKeyPem, w.issuer.issuer);
     if (options.postgres === true) w.postgres = await Postgres.start();
     await w.configureVault();
-    const address = options.providerVaultAddress?.(w.vault) ?? w.vault.address;
+    if (options.secondVault === true) {
+      w.second = await RealVault.start();
+      await w.configureVault(w.second, w.secondAuditFile);
+    }
+    const address = options.providerVaultAddress?.(w.vault, w.second) ?? w.vault.address;
     w.provider = await RealSuiteProvider.start(address, options.providerFlags ?? [], options.providerName ?? 'vault');
     w.driver = new RealDriverClient(w.provider.socketDir);
     return w;
   }
 
   /** Everything Vault needs; run again after a restart of the dev server, which forgets it all. */
-  async configureVault(): Promise<void> {
-    const v = this.vault;
+  async configureVault(v: RealVault = this.vault, auditFile: string = this.auditFile): Promise<void> {
     // Vault's own file audit device counts what the provider asked of Vault (paths are logged in clear).
-    await v.must('PUT', 'sys/audit/file', { type: 'file', options: { file_path: this.auditFile } });
+    await v.must('PUT', 'sys/audit/file', { type: 'file', options: { file_path: auditFile } });
     await v.must('POST', 'sys/mounts/kv', { type: 'kv', options: { version: '1' } });
     await v.must('POST', 'sys/policies/acl/web', { policy: WEB_POLICY });
     await v.must('POST', 'sys/mounts/pki', { type: 'pki', config: { max_lease_ttl: '87600h' } });
@@ -131,14 +139,18 @@ export class World {
     return join(this.dir, 'vault-audit.log');
   }
 
+  get secondAuditFile(): string {
+    return join(this.dir, 'vault-2-audit.log');
+  }
+
   /**
    * Requests Vault's audit device logged since the last call of mark(), optionally only those whose path starts
    * with a prefix (e.g. "auth/kubernetes/login", "database/creds/"). Counts what reached Vault, not what we sent.
    */
-  async vaultRequests(pathPrefix = ''): Promise<Array<{ path: string; operation: string }>> {
-    const text = await readFile(this.auditFile, 'utf8').catch(() => '');
+  async vaultRequests(pathPrefix = '', auditFile = this.auditFile): Promise<Array<{ path: string; operation: string }>> {
+    const text = await readFile(auditFile, 'utf8').catch(() => '');
     const out: Array<{ path: string; operation: string }> = [];
-    for (const line of text.split('\n').slice(this.auditMark)) {
+    for (const line of text.split('\n').slice(auditFile === this.auditFile ? this.auditMark : 0)) {
       if (line === '') continue;
       const entry = JSON.parse(line) as { type?: string; request?: { path?: string; operation?: string } };
       if (entry.type !== 'request') continue;
@@ -209,6 +221,7 @@ export class World {
     await this.driver?.close();
     await this.provider?.stop();
     await this.vault?.stop();
+    await this.second?.stop();
     await this.reviews?.close();
     await this.postgres?.stop();
     await rm(this.dir, { recursive: true, force: true });

@@ -8,6 +8,7 @@ import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Child, freePort } from './processes.js';
+import type { RealVault } from './vault-dev.js';
 
 function postgresBin(): string {
   const base = '/usr/lib/postgresql';
@@ -59,6 +60,28 @@ export class Postgres {
     });
     await child.waitForOutput(/database system is ready to accept connections/, 60_000);
     return new Postgres(child, dir, port, 'vault', password);
+  }
+
+  /**
+   * Vault's database secrets engine at `database/` on this cluster: connection `pg` through the
+   * postgresql-database-plugin, and a role `web` whose credentials are PostgreSQL roles with a lease (1 h, 24 h max).
+   */
+  async configureVault(vault: RealVault): Promise<void> {
+    await vault.must('POST', 'sys/mounts/database', { type: 'database' });
+    await vault.must('POST', 'database/config/pg', {
+      plugin_name: 'postgresql-database-plugin',
+      connection_url: this.vaultConnectionUrl,
+      username: this.user,
+      password: this.password,
+      allowed_roles: 'web',
+      verify_connection: true,
+    });
+    await vault.must('POST', 'database/roles/web', {
+      db_name: 'pg',
+      creation_statements: [`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';`],
+      default_ttl: '1h',
+      max_ttl: '24h',
+    });
   }
 
   /** Runs SQL as the admin user and returns psql's unaligned output. */

@@ -117,21 +117,7 @@ export class World {
       role_type: 'jwt', bound_audiences: ['vault'], user_claim: 'sub', bound_subject: 'system:serviceaccount:prod:web', token_policies: ['web'], token_ttl: '1h',
     });
     if (this.postgres !== undefined) {
-      await v.must('POST', 'sys/mounts/database', { type: 'database' });
-      await v.must('POST', 'database/config/pg', {
-        plugin_name: 'postgresql-database-plugin',
-        connection_url: this.postgres.vaultConnectionUrl,
-        username: this.postgres.user,
-        password: this.postgres.password,
-        allowed_roles: 'web',
-        verify_connection: true,
-      });
-      await v.must('POST', 'database/roles/web', {
-        db_name: 'pg',
-        creation_statements: [`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';`],
-        default_ttl: '1h',
-        max_ttl: '24h',
-      });
+      await this.postgres.configureVault(v);
     }
   }
 

@@ -554,21 +554,7 @@ async function configureReal(v: RealVault, reviews: TokenReviewServer, pg: Postg
   await v.must('POST', 'sys/mounts/pki', { type: 'pki', config: { max_lease_ttl: '87600h' } });
   await v.must('POST', 'pki/root/generate/internal', { common_name: 'Differential Root CA', ttl: '87600h', key_type: 'ec', key_bits: 256 });
   await v.must('POST', 'pki/roles/web', { allowed_domains: 'prod.svc', allow_subdomains: true, max_ttl: '72h', key_type: 'ec', key_bits: 256 });
-  await v.must('POST', 'sys/mounts/database', { type: 'database' });
-  await v.must('POST', 'database/config/pg', {
-    plugin_name: 'postgresql-database-plugin',
-    connection_url: pg.vaultConnectionUrl,
-    username: pg.user,
-    password: pg.password,
-    allowed_roles: 'web',
-    verify_connection: true,
-  });
-  await v.must('POST', 'database/roles/web', {
-    db_name: 'pg',
-    creation_statements: [`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';`],
-    default_ttl: '1h',
-    max_ttl: '24h',
-  });
+  await pg.configureVault(v);
   await v.must('POST', 'sys/auth/kubernetes', { type: 'kubernetes' });
   await v.must('POST', 'auth/kubernetes/config', { kubernetes_host: reviews.address, disable_local_ca_jwt: true, issuer: issuer.issuer });
   await v.must('POST', 'auth/kubernetes/role/web', {

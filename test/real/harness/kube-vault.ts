@@ -46,6 +46,21 @@ export async function configureKubernetesAuth(vault: RealVault, kube: KubeContro
   });
 }
 
+/**
+ * The kube suites' common Vault identity: policy `web` reading `secret/data/web`, and role `web` at the Kubernetes
+ * auth mount binding ServiceAccount prod/web with audience `vault`.
+ */
+export async function configureWebRole(vault: RealVault): Promise<void> {
+  await vault.must('POST', 'sys/policies/acl/web', { policy: 'path "secret/data/web" { capabilities = ["read"] }' });
+  await vault.must('POST', 'auth/kubernetes/role/web', {
+    bound_service_account_names: ['web'],
+    bound_service_account_namespaces: ['prod'],
+    audience: 'vault',
+    token_policies: ['web'],
+    token_ttl: '1h',
+  });
+}
+
 /** A Pod object on `nodeName` (never run: there is no kubelet), optionally with the CSI inline volume. */
 export async function createPod(
   kube: KubeControlPlane,

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { RealCsiDriver, type PublishAnswer } from '../harness/csi-driver.js';
 import { goModuleDir, KubeControlPlane } from '../harness/kube.js';
-import { configureKubernetesAuth, createPod, createReviewer, podToken, type PodRef } from '../harness/kube-vault.js';
+import { configureKubernetesAuth, configureWebRole, createPod, createReviewer, podToken, type PodRef } from '../harness/kube-vault.js';
 import { sleep, until } from '../harness/processes.js';
 import { RealSuiteProvider } from '../harness/provider.js';
 import { RealVault } from '../harness/vault-dev.js';
@@ -76,15 +76,8 @@ describe('real control plane: the real driver binary mounts through our provider
 
     vault = await RealVault.start();
     await vault.must('POST', 'secret/data/web', { data: { password: 'pw-1', username: 'web-user', env: 'A=1\n' } });
-    await vault.must('POST', 'sys/policies/acl/web', { policy: 'path "secret/data/web" { capabilities = ["read"] }' });
     await configureKubernetesAuth(vault, kube, reviewerJwt);
-    await vault.must('POST', 'auth/kubernetes/role/web', {
-      bound_service_account_names: ['web'],
-      bound_service_account_namespaces: ['prod'],
-      audience: 'vault',
-      token_policies: ['web'],
-      token_ttl: '1h',
-    });
+    await configureWebRole(vault);
     await secretProviderClass('prod', 'web-secrets', {
       parameters: {
         roleName: 'web',

@@ -12,7 +12,7 @@ import { stringify } from 'yaml';
 import { RealDriverClient, type DriverAnswer } from '../harness/driver-client.js';
 import { InClusterProvider } from '../harness/in-cluster-provider.js';
 import { KubeControlPlane } from '../harness/kube.js';
-import { configureKubernetesAuth, createPod, createReviewer, podToken, type PodRef } from '../harness/kube-vault.js';
+import { configureKubernetesAuth, configureWebRole, createPod, createReviewer, podToken, type PodRef } from '../harness/kube-vault.js';
 import { RealVault } from '../harness/vault-dev.js';
 import { readTarget } from '../harness/world.js';
 
@@ -84,15 +84,8 @@ describe('real control plane: the provider in-cluster as the ServiceAccount of d
     const reviewerJwt = await createReviewer(kube);
     vault = await RealVault.start();
     await vault.must('POST', 'secret/data/web', { data: { password: 'in-cluster' } });
-    await vault.must('POST', 'sys/policies/acl/web', { policy: 'path "secret/data/web" { capabilities = ["read"] }' });
     await configureKubernetesAuth(vault, kube, reviewerJwt);
-    await vault.must('POST', 'auth/kubernetes/role/web', {
-      bound_service_account_names: ['web'],
-      bound_service_account_namespaces: ['prod'],
-      audience: 'vault',
-      token_policies: ['web'],
-      token_ttl: '1h',
-    });
+    await configureWebRole(vault);
     // A role of its own for the fallback's mounts, so that no Vault token cached for "web" can answer them.
     await vault.must('POST', 'auth/kubernetes/role/worker', {
       bound_service_account_names: ['worker'],

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { RealDriverClient, type DriverAnswer } from '../harness/driver-client.js';
 import { KubeControlPlane } from '../harness/kube.js';
-import { bindReviewer, configureKubernetesAuth, createPod as createPodIn, createReviewer, podToken as podTokenOf, REVIEWER_BINDING, type PodRef } from '../harness/kube-vault.js';
+import { bindReviewer, configureKubernetesAuth, configureWebRole, createPod as createPodIn, createReviewer, podToken as podTokenOf, REVIEWER_BINDING, type PodRef } from '../harness/kube-vault.js';
 import { RealSuiteProvider } from '../harness/provider.js';
 import { RealVault } from '../harness/vault-dev.js';
 import { readTarget } from '../harness/world.js';
@@ -69,15 +69,8 @@ describe('real control plane: Vault Kubernetes auth reviews real tokens through 
 
     vault = await RealVault.start();
     await vault.must('POST', 'secret/data/web', { data: { password: 'from-real-vault' } });
-    await vault.must('POST', 'sys/policies/acl/web', { policy: 'path "secret/data/web" { capabilities = ["read"] }' });
     await configureKubernetesAuth(vault, kube, reviewerJwt);
-    await vault.must('POST', 'auth/kubernetes/role/web', {
-      bound_service_account_names: ['web'],
-      bound_service_account_namespaces: ['prod'],
-      audience: 'vault',
-      token_policies: ['web'],
-      token_ttl: '1h',
-    });
+    await configureWebRole(vault);
     provider = await RealSuiteProvider.start(vault.address);
     driver = new RealDriverClient(provider.socketDir);
   });

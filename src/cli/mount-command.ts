@@ -14,7 +14,6 @@ import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { ErrorCode } from '../errors.js';
 import { errnoCode, ProviderError, toProviderError } from '../errors.js';
-import { parseGoBool } from '../config/go-syntax.js';
 import { TOKENS_KEY } from '../config/mount-request.js';
 import { Authenticator } from '../auth/authenticator.js';
 import { VaultClientPool } from '../vault/client-pool.js';
@@ -26,7 +25,8 @@ import { buildTrustPolicy, NO_TRUST_FLAGS } from '../config/policy.js';
 import { TrustBoundary } from '../mount/trust-boundary.js';
 import { SERVICE_ACCOUNT_DIR } from '../kubernetes/cluster.js';
 import { createLogger, type Logger } from '../observability/logger.js';
-import { parseFlags, UsageError } from './flags.js';
+import { parseFlags } from './flags.js';
+import { scanGoFlags, UsageError, type FlagKind } from './go-flags.js';
 import { driverAttributes, ManifestError, parsePod, parseSecretProviderClasses, selectVolume, type PodManifest } from './manifests.js';
 import { formatTable, reportRows } from './mount-table.js';
 
@@ -77,7 +77,7 @@ export interface MountCommandIo {
 
 interface FlagSpec {
   readonly name: string;
-  readonly kind: 'string' | 'bool';
+  readonly kind: FlagKind;
   readonly help: string;
   /** Passed on to the daemon's flag parser, which gives it the daemon's meaning (and environment variables). */
   readonly daemon?: true;
@@ -127,32 +127,6 @@ export function mountUsage(): string {
   return lines.join('\n');
 }
 
-/** Go-style flags (`--name value`, `--name=value`, `-name`), as the daemon takes them. */
-function scan(argv: readonly string[]): Map<string, string> | 'help' {
-  const values = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const body = arg.replace(/^--?/, '');
-    if (body === arg || body === '' || body.startsWith('-')) throw new UsageError(`unexpected argument ${JSON.stringify(arg)}`, mountUsage());
-    const eq = body.indexOf('=');
-    const name = eq === -1 ? body : body.slice(0, eq);
-    if (name === 'h' || name === 'help') return 'help';
-    const spec = FLAG_BY_NAME.get(name);
-    if (spec === undefined) throw new UsageError(`flag provided but not defined for mount: -${name}`, mountUsage());
-    if (spec.kind === 'bool') {
-      const value = eq === -1 ? true : parseGoBool(body.slice(eq + 1));
-      if (value === undefined) throw new UsageError(`invalid boolean value for -${name}`, mountUsage());
-      values.set(name, String(value));
-    } else if (eq !== -1) {
-      values.set(name, body.slice(eq + 1));
-    } else {
-      if (i + 1 >= argv.length) throw new UsageError(`flag needs an argument: -${name}`, mountUsage());
-      values.set(name, argv[++i]!);
-    }
-  }
-  return values;
-}
-
 function required(values: ReadonlyMap<string, string>, name: string): string {
   const value = values.get(name);
   if (value === undefined || value === '') throw new UsageError(`--${name} is required`, mountUsage());
@@ -187,7 +161,7 @@ class Failure extends Error {
 export async function runMountCommand(argv: readonly string[], io: MountCommandIo): Promise<number> {
   let clients: VaultClientPool | undefined;
   try {
-    const values = scan(argv);
+    const values = scanGoFlags(argv, { kindOf: (name) => FLAG_BY_NAME.get(name)?.kind, usage: mountUsage(), command: 'mount' });
     if (values === 'help') {
       io.stdout(`${mountUsage()}\n`);
       return MountExitCodes.ok;

@@ -11,6 +11,7 @@
 import { normaliseVaultAddresses } from '../config/connection.js';
 import { DEFAULT_GATE_LIMITS, type GateLimits } from '../vault/rate-limit.js';
 import { parseGoBool, parseGoDurationMs, parseGoInt } from '../config/go-syntax.js';
+import { scanGoFlags, UsageError, type FlagKind } from './go-flags.js';
 import type { ProviderDefaults, TlsParameters, TlsParametersDraft } from '../config/types.js';
 import type { TrustSettings } from '../config/policy.js';
 import { parseTrustFlags } from './trust-flags.js';
@@ -20,6 +21,7 @@ import { DEFAULT_MAX_MOUNTS_IN_FLIGHT, DEFAULT_MOUNT_RESPONSE_BUDGET, DEFAULT_NO
 import { LogLevels, type LogLevel } from '../observability/logger.js';
 
 export { LogLevels, type LogLevel };
+export { UsageError };
 
 export const VersionFormats = ['yaml', 'json', 'json-pretty'] as const;
 export type VersionFormat = (typeof VersionFormats)[number];
@@ -71,20 +73,6 @@ export type FlagsResult =
   | { readonly kind: 'version'; readonly format: VersionFormat }
   | { readonly kind: 'help'; readonly usage: string };
 
-/** A command line we cannot run with; `message` ends with the usage text, as Go's flag package prints it. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-  /** The problem alone, without the usage text. */
-  readonly problem: string;
-  readonly usage: string;
-
-  constructor(problem: string, usage: string) {
-    super(`${problem}\n\n${usage}`);
-    this.problem = problem;
-    this.usage = usage;
-  }
-}
-
 /** Vault's Go client (api.DefaultConfig) talks to this address when neither the flag nor VAULT_ADDR is set. */
 export const DEFAULT_VAULT_ADDRESS = 'https://127.0.0.1:8200';
 /**
@@ -104,7 +92,7 @@ export const DEFAULT_LEASE_CACHE_BYTES = 8 * 1024 * 1024;
 
 export interface FlagSpec {
   readonly name: string;
-  readonly kind: 'string' | 'bool';
+  readonly kind: FlagKind;
   /** Shown in the usage text after the name, for non-boolean flags. */
   readonly valueName?: string;
   readonly defaultText?: string;
@@ -168,62 +156,6 @@ export function usageText(program = 'vault-csi-provider'): string {
 }
 
 type Parsed = Map<string, string>;
-
-/**
- * Go's flag.Parse: flags stop at the first non-flag argument or after `--`. Returns the last value given for each
- * flag (booleans as "true"/"false"), or 'help' when -h/-help appears before any error.
- */
-function scan(argv: readonly string[], usage: string): Parsed | 'help' {
-  const values: Parsed = new Map();
-  let i = 0;
-  while (i < argv.length) {
-    const arg = argv[i] ?? '';
-    i += 1;
-    if (arg.length < 2 || !arg.startsWith('-')) {
-      // Go stops here and leaves the rest as positional arguments, which the reference then ignores; a stray
-      // word is far more often a mistake (a value for a boolean flag) than intended, so refuse it.
-      throw new UsageError(`unexpected argument ${JSON.stringify(arg)}`, usage);
-    }
-    let body = arg.slice(1);
-    if (body.startsWith('-')) {
-      body = body.slice(1);
-      if (body === '') {
-        if (i < argv.length) throw new UsageError(`unexpected argument ${JSON.stringify(argv[i])}`, usage);
-        break;
-      }
-    }
-    if (body === '' || body.startsWith('-') || body.startsWith('=')) {
-      throw new UsageError(`bad flag syntax: ${arg}`, usage);
-    }
-    const eq = body.indexOf('=');
-    const name = eq === -1 ? body : body.slice(0, eq);
-    const inline = eq === -1 ? undefined : body.slice(eq + 1);
-    const spec = FLAG_BY_NAME.get(name);
-    if (spec === undefined) {
-      if (name === 'help' || name === 'h') return 'help';
-      throw new UsageError(`flag provided but not defined: -${name}`, usage);
-    }
-    if (spec.kind === 'bool') {
-      if (inline === undefined) {
-        values.set(name, 'true');
-      } else {
-        const b = parseGoBool(inline);
-        if (b === undefined) throw new UsageError(`invalid boolean value ${JSON.stringify(inline)} for -${name}`, usage);
-        values.set(name, String(b));
-      }
-      continue;
-    }
-    if (inline !== undefined) {
-      values.set(name, inline);
-    } else {
-      // As in Go, the next argument is the value even when it starts with '-'.
-      if (i >= argv.length) throw new UsageError(`flag needs an argument: -${name}`, usage);
-      values.set(name, argv[i] ?? '');
-      i += 1;
-    }
-  }
-  return values;
-}
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -318,7 +250,7 @@ function defaultsFrom(values: Parsed, env: Env, usage: string): ProviderDefaults
  */
 export function parseFlags(argv: readonly string[], givenEnv: Env): FlagsResult {
   const usage = usageText();
-  const scanned = scan(argv, usage);
+  const scanned = scanGoFlags(argv, { kindOf: (name) => FLAG_BY_NAME.get(name)?.kind, usage });
   if (scanned === 'help') return { kind: 'help', usage };
   // The OpenBao provider's -openbao-* flags and BAO_* variables become ours; both spellings of one is an error.
   const openBao = <T>(fold: () => T): T => {

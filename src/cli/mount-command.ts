@@ -14,21 +14,18 @@ import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { ErrorCode } from '../errors.js';
 import { errnoCode, ProviderError, toProviderError } from '../errors.js';
-import { parseGoBool } from '../config/go-syntax.js';
 import { TOKENS_KEY } from '../config/mount-request.js';
-import { Authenticator } from '../auth/authenticator.js';
-import { VaultClientPool } from '../vault/client-pool.js';
+import type { VaultClientPool } from '../vault/client-pool.js';
+import type { HmacKeySource } from '../mount/hmac-key.js';
+import { ProviderMetrics } from '../observability/metrics.js';
 import type { VaultClientOptions } from '../vault/client.js';
-import { MountService } from '../mount/mount-service.js';
-import { FileHmacKeySource, RandomHmacKeySource, type HmacKeySource } from '../mount/hmac-key.js';
 import { AtomicWriter } from '../output/atomic-writer.js';
-import { buildTrustPolicy, NO_TRUST_FLAGS } from '../config/policy.js';
-import { TrustBoundary } from '../mount/trust-boundary.js';
-import { SERVICE_ACCOUNT_DIR } from '../kubernetes/cluster.js';
 import { createLogger, type Logger } from '../observability/logger.js';
-import { parseFlags, UsageError } from './flags.js';
+import { parseFlags } from './flags.js';
+import { scanGoFlags, UsageError, type FlagKind } from './go-flags.js';
 import { driverAttributes, ManifestError, parsePod, parseSecretProviderClasses, selectVolume, type PodManifest } from './manifests.js';
 import { formatTable, reportRows } from './mount-table.js';
+import { buildMountService, buildVaultClients, hmacKeyFor, trustPolicyFor } from './wiring.js';
 
 /** Exit codes, documented in the README: scripts can tell a bad manifest from a Vault that says no. */
 export const MountExitCodes = {
@@ -77,7 +74,7 @@ export interface MountCommandIo {
 
 interface FlagSpec {
   readonly name: string;
-  readonly kind: 'string' | 'bool';
+  readonly kind: FlagKind;
   readonly help: string;
   /** Passed on to the daemon's flag parser, which gives it the daemon's meaning (and environment variables). */
   readonly daemon?: true;
@@ -127,32 +124,6 @@ export function mountUsage(): string {
   return lines.join('\n');
 }
 
-/** Go-style flags (`--name value`, `--name=value`, `-name`), as the daemon takes them. */
-function scan(argv: readonly string[]): Map<string, string> | 'help' {
-  const values = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const body = arg.replace(/^--?/, '');
-    if (body === arg || body === '' || body.startsWith('-')) throw new UsageError(`unexpected argument ${JSON.stringify(arg)}`, mountUsage());
-    const eq = body.indexOf('=');
-    const name = eq === -1 ? body : body.slice(0, eq);
-    if (name === 'h' || name === 'help') return 'help';
-    const spec = FLAG_BY_NAME.get(name);
-    if (spec === undefined) throw new UsageError(`flag provided but not defined for mount: -${name}`, mountUsage());
-    if (spec.kind === 'bool') {
-      const value = eq === -1 ? true : parseGoBool(body.slice(eq + 1));
-      if (value === undefined) throw new UsageError(`invalid boolean value for -${name}`, mountUsage());
-      values.set(name, String(value));
-    } else if (eq !== -1) {
-      values.set(name, body.slice(eq + 1));
-    } else {
-      if (i + 1 >= argv.length) throw new UsageError(`flag needs an argument: -${name}`, mountUsage());
-      values.set(name, argv[++i]!);
-    }
-  }
-  return values;
-}
-
 function required(values: ReadonlyMap<string, string>, name: string): string {
   const value = values.get(name);
   if (value === undefined || value === '') throw new UsageError(`--${name} is required`, mountUsage());
@@ -187,7 +158,7 @@ class Failure extends Error {
 export async function runMountCommand(argv: readonly string[], io: MountCommandIo): Promise<number> {
   let clients: VaultClientPool | undefined;
   try {
-    const values = scan(argv);
+    const values = scanGoFlags(argv, { kindOf: (name) => FLAG_BY_NAME.get(name)?.kind, usage: mountUsage(), command: 'mount' });
     if (values === 'help') {
       io.stdout(`${mountUsage()}\n`);
       return MountExitCodes.ok;
@@ -232,23 +203,25 @@ export async function runMountCommand(argv: readonly string[], io: MountCommandI
     attributes[TOKENS_KEY] = JSON.stringify({ [audience]: { token: jwt, expirationTimestamp: '' } });
 
     const logger: Logger = createLogger(settings.logLevel, { write: (line: string) => void io.stderr(line) });
-    clients = new VaultClientPool({ requestTimeoutMs: settings.requestTimeoutMs, ...(io.vaultClient === undefined ? {} : { client: io.vaultClient }) });
-    const hmacKey = io.hmacKey ?? (settings.hmacKeyFile === undefined ? new RandomHmacKeySource() : new FileHmacKeySource(settings.hmacKeyFile));
-    // The same trust policy a node started with these flags would apply (cli/provider.ts).
-    const trust = buildTrustPolicy(
-      settings.trust ?? NO_TRUST_FLAGS,
-      settings.defaults,
-      [SERVICE_ACCOUNT_DIR, ...(settings.hmacKeyFile === undefined ? [] : [settings.hmacKeyFile])],
+    // The graph a node started with these flags would build (wiring.ts), with the atomic writer of --write-files.
+    // Its metrics are counted and never served.
+    const metrics = new ProviderMetrics({ processMetrics: false });
+    const trust = trustPolicyFor(settings);
+    clients = buildVaultClients(settings, trust, metrics, logger, io.vaultClient === undefined ? {} : { vaultClient: io.vaultClient }).clients;
+    const hmacKey = io.hmacKey === undefined ? hmacKeyFor(settings) : { source: io.hmacKey, random: false };
+    const { mounts } = buildMountService(
+      settings,
+      {
+        clients,
+        trust,
+        hmacKey: hmacKey.source,
+        metrics,
+        tokenRequester: undefined,
+        writer: new AtomicWriter({ logger: logger.child({ component: 'writer' }) }),
+        onIgnoredParameters: (names) => io.stderr(`note: ignoring unknown parameters: ${names.join(', ')}\n`),
+      },
+      {},
     );
-    const mounts = new MountService({
-      defaults: settings.defaults,
-      clients,
-      auth: new Authenticator({ cacheSize: 1 }),
-      hmacKey,
-      trust: new TrustBoundary(trust, settings.defaults),
-      writer: new AtomicWriter({ logger: logger.child({ component: 'writer' }) }),
-      onIgnoredParameters: (names) => io.stderr(`note: ignoring unknown parameters: ${names.join(', ')}\n`),
-    });
     const config = mounts.parse({ attributes: JSON.stringify(attributes), secrets: 'null', targetPath: target, permission: String(permission) });
     await mkdir(target, { recursive: true, mode: 0o755 }).catch((err: unknown) => {
       throw new ProviderError('WRITE_FAILED', `cannot create the target directory ${target} (${errnoCode(err) ?? 'error'})`);
@@ -258,7 +231,7 @@ export async function runMountCommand(argv: readonly string[], io: MountCommandI
     io.stdout(`${formatTable(reportRows(result))}\n`);
     const fileCount = result.objects.reduce((n, o) => n + o.files.length, 0);
     io.stdout(`\n${fileCount} files from ${result.objects.length} objects written to ${target} (${result.requests} Vault requests)\n`);
-    if (io.hmacKey === undefined && settings.hmacKeyFile === undefined) {
+    if (hmacKey.random) {
       io.stdout('versions use a random key for this run; pass --hmac-key-file to compare them with a node\'s\n');
     }
     return MountExitCodes.ok;

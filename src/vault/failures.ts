@@ -2,7 +2,7 @@
  * Turns what node-vault and undici throw into catalog errors, and decides which failures are worth a retry.
  * Every message names the Vault address and path; none quotes a request or response body.
  */
-import { errnoCode, ProviderError, sanitizeVaultMessage } from '../errors.js';
+import { errnoCode, ProviderError, sanitizeVaultMessage, type ErrorCode, type ErrorContext } from '../errors.js';
 import { describeBudget, expiredBudget } from '../admission/time-budget.js';
 import { BodyTooLargeError } from '../http/undici.js';
 import { NonJsonResponseError, ResponseTooDeepError, VaultConnectError } from './transport.js';
@@ -71,168 +71,184 @@ function at(target: RequestTarget): string {
   return `${target.method} ${target.address}${target.path}`;
 }
 
-export function classifyFailure(err: unknown, target: RequestTarget, callerSignal: AbortSignal | undefined): ClassifiedFailure {
-  const ctx = { vaultAddress: target.address, vaultPath: target.path };
-  // First: a request cut short because the mount's time budget ran out fails with that, whatever the cut made of it
-  // (the budget's own error, an abort), so the caller hears in time which Vault and which request were too slow.
-  const expired = expiredBudget(callerSignal);
-  if (expired !== undefined) {
-    return {
-      error: new ProviderError(
-        'VAULT_UNAVAILABLE',
-        `no successful answer from Vault to ${at(target)} within the mount's time budget of ${describeBudget(expired.budget)}; the driver retries the mount`,
-        ctx,
-      ),
-      reach: 'unknown',
-      transient: false,
-      retryAfterSeconds: undefined,
-    };
-  }
-  if (err instanceof ProviderError) return { error: err, reach: 'unknown', transient: false, retryAfterSeconds: undefined };
-  if (callerSignal?.aborted === true) {
-    return {
-      error: new ProviderError('DEADLINE_EXCEEDED', `the caller's deadline passed during ${at(target)}`, ctx),
-      reach: 'unknown',
-      transient: false,
-      retryAfterSeconds: undefined,
-    };
-  }
-  if (isApiResponseError(err)) {
-    const status = err.response.statusCode;
-    const detail = vaultErrors(err.response.body);
-    const suffix = detail === '' ? '' : `: ${detail}`;
-    const withStatus = { ...ctx, httpStatus: status, ...(detail === '' ? {} : { detail }) };
-    const headers = (err.response.headers ?? {}) as Record<string, unknown>;
-    const retryAfterRaw = headers['retry-after'];
-    const retryAfter = typeof retryAfterRaw === 'string' && /^\d+$/.test(retryAfterRaw) ? Number(retryAfterRaw) : undefined;
-    if (status === 403) {
-      return {
-        error: new ProviderError('PERMISSION_DENIED', `Vault denied ${at(target)} (403)${suffix}`, withStatus),
-        reach: 'answered',
-        transient: false,
-        retryAfterSeconds: undefined,
-      };
-    }
-    if (status === 404) {
-      // Real Vault explains some 404s in `warnings` (found by the real suite's differential test). The common one,
-      // a KV v1-style path on a KV v2 mount, is a configuration mistake, not an absent secret: an optional object
-      // must not be skipped silently for it.
-      const warning = vaultWarning(err.response.body);
-      if (/Invalid path for a versioned K\/V secrets engine/i.test(warning)) {
-        return {
-          error: new ProviderError(
-            'INVALID_CONFIG',
-            `Vault says ${target.path} is not an API path of its versioned KV engine (404): KV v2 reads are <mount>/data/<path>; Vault's hint: ${warning}`,
-            withStatus,
-          ),
-          reach: 'answered',
-          transient: false,
-          retryAfterSeconds: undefined,
-        };
-      }
-      return {
-        error: new ProviderError('SECRET_NOT_FOUND', `Vault has no secret at ${at(target)} (404)${warning === '' ? '' : `; Vault's hint: ${warning}`}`, withStatus),
-        reach: 'answered',
-        transient: false,
-        retryAfterSeconds: undefined,
-      };
-    }
-    // Retried as Vault's Go client retries (api.DefaultRetryPolicy over go-retryablehttp's): 429, 5xx except 501
-    // Not Implemented, and 412, which a node answers before doing anything when it has not caught up with the
-    // X-Vault-Index a client asked for (so, like 429, nothing happened and even a write may go again).
-    if (status === 429 || status === 412 || (status >= 500 && status !== 501)) {
-      return {
-        error: new ProviderError('VAULT_UNAVAILABLE', `Vault answered ${status} to ${at(target)}${suffix}`, withStatus),
-        reach: status === 429 || status === 412 ? 'not-sent' : 'answered',
-        transient: true,
-        retryAfterSeconds: retryAfter,
-      };
-    }
-    // Real Vault answers 405 to a read of a write-only path, the usual slip being pki/issue without `method: PUT`.
-    const hint = status === 405 && target.method === 'GET' ? '; this path takes a write: set the object\'s method to PUT (or POST)' : '';
-    return {
-      error: new ProviderError('VAULT_REQUEST_REJECTED', `Vault rejected ${at(target)} (${status})${suffix}${hint}`, withStatus),
-      reach: 'answered',
-      transient: false,
-      retryAfterSeconds: undefined,
-    };
-  }
-  if (err instanceof RedirectRefusedError) {
-    // Nothing was done at the node that redirected, and nothing was sent to the target.
-    return {
-      error: new ProviderError(
-        'VAULT_REDIRECT_REFUSED',
-        `Vault at ${err.from} redirected ${target.method} ${target.path} to ${err.to ?? 'nowhere'}, ${refusalReason(err)}`,
-        { ...ctx, vaultAddress: err.from },
-      ),
-      reach: 'not-sent',
-      transient: false,
-      retryAfterSeconds: undefined,
-    };
-  }
-  if (err instanceof NonJsonResponseError) {
-    return {
-      error: new ProviderError('BAD_VAULT_RESPONSE', `${err.message} for ${at(target)}`, { ...ctx, httpStatus: err.statusCode }),
-      reach: 'answered',
-      transient: err.statusCode >= 500,
-      retryAfterSeconds: undefined,
-    };
-  }
-  if (err instanceof BodyTooLargeError || err instanceof ResponseTooDeepError) {
-    const what = err instanceof BodyTooLargeError ? `Vault's response exceeded ${err.limitBytes} bytes` : err.message;
-    return {
-      error: new ProviderError('BAD_VAULT_RESPONSE', `${what} for ${at(target)}`, ctx),
-      reach: 'answered',
-      transient: false,
-      retryAfterSeconds: undefined,
-    };
-  }
-  const name = err instanceof Error ? err.name : '';
-  if (name === 'TimeoutError' || name === 'AbortError' || name === 'HeadersTimeoutError' || name === 'BodyTimeoutError') {
-    return {
-      error: new ProviderError('VAULT_UNAVAILABLE', `Vault did not answer ${at(target)} within the request timeout`, ctx),
-      reach: 'unknown',
-      transient: true,
-      retryAfterSeconds: undefined,
-    };
-  }
-  const code = errorCode(err);
-  // Whatever broke while connecting, the request was never sent. A certificate or protocol failure will fail the
-  // same way next time; a refused, reset or timed-out connection may not (a Vault pod restarting, a load balancer
-  // dropping a handshake), so those are worth another attempt, for writes too.
-  const connecting = err instanceof VaultConnectError;
-  if (code !== undefined && TLS_CODE.test(code)) {
-    return {
-      error: new ProviderError('VAULT_UNAVAILABLE', `TLS failure talking to ${target.address} (${code}) for ${target.path}`, ctx),
-      reach: 'not-sent',
-      transient: false,
-      retryAfterSeconds: undefined,
-    };
-  }
-  if (code !== undefined && NOT_SENT_CODES.has(code)) {
-    return {
-      error: new ProviderError('VAULT_UNAVAILABLE', `cannot reach Vault at ${target.address} (${code}) for ${target.path}`, ctx),
-      reach: 'not-sent',
-      transient: true,
-      retryAfterSeconds: undefined,
-    };
-  }
-  if (connecting) {
-    return {
-      error: new ProviderError('VAULT_UNAVAILABLE', `cannot connect to Vault at ${target.address} (${code ?? 'error'}) for ${target.path}`, ctx),
-      reach: 'not-sent',
-      transient: true,
-      retryAfterSeconds: undefined,
-    };
-  }
-  return {
-    error: new ProviderError(
-      'VAULT_UNAVAILABLE',
-      `connection to Vault at ${target.address} failed (${code ?? (name || 'error')}) during ${target.path}`,
-      ctx,
-    ),
-    reach: 'unknown',
-    transient: true,
-    retryAfterSeconds: undefined,
+/** Vault's error answer, as the rules read it. */
+interface Answer {
+  readonly status: number;
+  /** Vault's `errors`, sanitised; '' when it gave none. */
+  readonly detail: string;
+  /** `: <detail>`, or '' for none: the tail of a message quoting Vault. */
+  readonly suffix: string;
+  /** Vault's `warnings`, sanitised. */
+  readonly warning: string;
+  /** From a numeric Retry-After header. */
+  readonly retryAfterSeconds: number | undefined;
+}
+
+/** One failure, as the rules read it. */
+interface Failure {
+  readonly err: unknown;
+  readonly target: RequestTarget;
+  readonly signal: AbortSignal | undefined;
+  /** Set when Vault answered with an error status. */
+  readonly answer: Answer | undefined;
+  /** The errno-style code on the error or one of its causes. */
+  readonly code: string | undefined;
+  readonly name: string;
+}
+
+/** What a rule decides: how far the request got and whether to try again, and the catalog error (or the one thrown). */
+type Verdict = {
+  readonly reach: Reach;
+  readonly transient: boolean;
+  readonly retryAfterSeconds?: number | undefined;
+} & (
+  | { readonly code: ErrorCode; readonly message: string; readonly context?: ErrorContext }
+  | { readonly error: ProviderError }
+);
+
+/** A row of the table: when `match` finds its subject (the failure, the answer, the narrowed error), the verdict. */
+type Rule = (f: Failure) => Verdict | undefined;
+
+function rule<S>(match: (f: Failure) => S | undefined, verdict: (subject: S, target: RequestTarget) => Verdict): Rule {
+  return (f) => {
+    const subject = match(f);
+    return subject === undefined ? undefined : verdict(subject, f.target);
   };
+}
+
+/** A row for an error answer from Vault: its errors carry Vault's status and its `errors`. */
+function answered(when: (a: Answer) => boolean, verdict: (a: Answer, target: RequestTarget) => Verdict & { readonly code: ErrorCode }): Rule {
+  return rule(
+    (f) => (f.answer !== undefined && when(f.answer) ? f.answer : undefined),
+    (a, target) => ({ ...verdict(a, target), context: { httpStatus: a.status, ...(a.detail === '' ? {} : { detail: a.detail }) } }),
+  );
+}
+const thrown = <E>(type: abstract new (...args: never[]) => E): ((f: Failure) => E | undefined) => (f) => (f.err instanceof type ? f.err : undefined);
+const given = (when: (f: Failure) => boolean): ((f: Failure) => Failure | undefined) => (f) => (when(f) ? f : undefined);
+
+const TIMEOUT_NAMES = new Set(['TimeoutError', 'AbortError', 'HeadersTimeoutError', 'BodyTimeoutError']);
+const KV2_PATH_HINT = /Invalid path for a versioned K\/V secrets engine/i;
+
+/** The first rule that matches decides; the last matches everything. */
+const RULES: readonly Rule[] = [
+  // A request cut short because the mount's time budget ran out fails with that, whatever the cut made of it (the
+  // budget's own error, an abort), so the caller hears in time which Vault and which request were too slow.
+  rule((f) => expiredBudget(f.signal), (expired, t) => ({
+    code: 'VAULT_UNAVAILABLE', reach: 'unknown', transient: false,
+    message: `no successful answer from Vault to ${at(t)} within the mount's time budget of ${describeBudget(expired.budget)}; the driver retries the mount`,
+  })),
+  rule(thrown(ProviderError), (error) => ({ error, reach: 'unknown', transient: false })),
+  rule(given((f) => f.signal?.aborted === true), (_, t) => ({
+    code: 'DEADLINE_EXCEEDED', reach: 'unknown', transient: false,
+    message: `the caller's deadline passed during ${at(t)}`,
+  })),
+
+  // Vault answered.
+  answered((a) => a.status === 403, (a, t) => ({
+    code: 'PERMISSION_DENIED', reach: 'answered', transient: false,
+    message: `Vault denied ${at(t)} (403)${a.suffix}`,
+  })),
+  // Real Vault explains some 404s in `warnings` (found by the real suite's differential test). The common one, a KV
+  // v1-style path on a KV v2 mount, is a configuration mistake, not an absent secret: an optional object must not be
+  // skipped silently for it.
+  answered((a) => a.status === 404 && KV2_PATH_HINT.test(a.warning), (a, t) => ({
+    code: 'INVALID_CONFIG', reach: 'answered', transient: false,
+    message: `Vault says ${t.path} is not an API path of its versioned KV engine (404): KV v2 reads are <mount>/data/<path>; Vault's hint: ${a.warning}`,
+  })),
+  answered((a) => a.status === 404, (a, t) => ({
+    code: 'SECRET_NOT_FOUND', reach: 'answered', transient: false,
+    message: `Vault has no secret at ${at(t)} (404)${a.warning === '' ? '' : `; Vault's hint: ${a.warning}`}`,
+  })),
+  // Retried as Vault's Go client retries (api.DefaultRetryPolicy over go-retryablehttp's): 429, 5xx except 501 Not
+  // Implemented, and 412, which a node answers before doing anything when it has not caught up with the
+  // X-Vault-Index a client asked for (so, like 429, nothing happened and even a write may go again).
+  answered((a) => a.status === 429 || a.status === 412, (a, t) => ({
+    code: 'VAULT_UNAVAILABLE', reach: 'not-sent', transient: true, retryAfterSeconds: a.retryAfterSeconds,
+    message: `Vault answered ${a.status} to ${at(t)}${a.suffix}`,
+  })),
+  answered((a) => a.status >= 500 && a.status !== 501, (a, t) => ({
+    code: 'VAULT_UNAVAILABLE', reach: 'answered', transient: true, retryAfterSeconds: a.retryAfterSeconds,
+    message: `Vault answered ${a.status} to ${at(t)}${a.suffix}`,
+  })),
+  // Real Vault answers 405 to a read of a write-only path, the usual slip being pki/issue without `method: PUT`.
+  answered(() => true, (a, t) => ({
+    code: 'VAULT_REQUEST_REJECTED', reach: 'answered', transient: false,
+    message: `Vault rejected ${at(t)} (${a.status})${a.suffix}${a.status === 405 && t.method === 'GET' ? '; this path takes a write: set the object\'s method to PUT (or POST)' : ''}`,
+  })),
+
+  // Our transport refused what it got.
+  // Nothing was done at the node that redirected, and nothing was sent to the target.
+  rule(thrown(RedirectRefusedError), (err, t) => ({
+    code: 'VAULT_REDIRECT_REFUSED', reach: 'not-sent', transient: false, context: { vaultAddress: err.from },
+    message: `Vault at ${err.from} redirected ${t.method} ${t.path} to ${err.to ?? 'nowhere'}, ${refusalReason(err)}`,
+  })),
+  rule(thrown(NonJsonResponseError), (err, t) => ({
+    code: 'BAD_VAULT_RESPONSE', reach: 'answered', transient: err.statusCode >= 500, context: { httpStatus: err.statusCode },
+    message: `${err.message} for ${at(t)}`,
+  })),
+  rule(thrown(BodyTooLargeError), (err, t) => ({
+    code: 'BAD_VAULT_RESPONSE', reach: 'answered', transient: false,
+    message: `Vault's response exceeded ${err.limitBytes} bytes for ${at(t)}`,
+  })),
+  rule(thrown(ResponseTooDeepError), (err, t) => ({
+    code: 'BAD_VAULT_RESPONSE', reach: 'answered', transient: false,
+    message: `${err.message} for ${at(t)}`,
+  })),
+
+  // No answer. Whatever broke while connecting, the request was never sent. A certificate or protocol failure will
+  // fail the same way next time; a refused, reset or timed-out connection may not (a Vault pod restarting, a load
+  // balancer dropping a handshake), so those are worth another attempt, for writes too.
+  rule(given((f) => TIMEOUT_NAMES.has(f.name)), (_, t) => ({
+    code: 'VAULT_UNAVAILABLE', reach: 'unknown', transient: true,
+    message: `Vault did not answer ${at(t)} within the request timeout`,
+  })),
+  rule(given((f) => f.code !== undefined && TLS_CODE.test(f.code)), (f, t) => ({
+    code: 'VAULT_UNAVAILABLE', reach: 'not-sent', transient: false,
+    message: `TLS failure talking to ${t.address} (${f.code}) for ${t.path}`,
+  })),
+  rule(given((f) => f.code !== undefined && NOT_SENT_CODES.has(f.code)), (f, t) => ({
+    code: 'VAULT_UNAVAILABLE', reach: 'not-sent', transient: true,
+    message: `cannot reach Vault at ${t.address} (${f.code}) for ${t.path}`,
+  })),
+  rule(given((f) => f.err instanceof VaultConnectError), (f, t) => ({
+    code: 'VAULT_UNAVAILABLE', reach: 'not-sent', transient: true,
+    message: `cannot connect to Vault at ${t.address} (${f.code ?? 'error'}) for ${t.path}`,
+  })),
+  rule(given(() => true), (f, t) => ({
+    code: 'VAULT_UNAVAILABLE', reach: 'unknown', transient: true,
+    message: `connection to Vault at ${t.address} failed (${f.code ?? (f.name || 'error')}) during ${t.path}`,
+  })),
+];
+
+function answerOf(err: unknown): Answer | undefined {
+  if (!isApiResponseError(err)) return undefined;
+  const { statusCode: status, body } = err.response;
+  const detail = vaultErrors(body);
+  const headers = (err.response.headers ?? {}) as Record<string, unknown>;
+  const retryAfterRaw = headers['retry-after'];
+  return {
+    status,
+    detail,
+    suffix: detail === '' ? '' : `: ${detail}`,
+    warning: vaultWarning(body),
+    retryAfterSeconds: typeof retryAfterRaw === 'string' && /^\d+$/.test(retryAfterRaw) ? Number(retryAfterRaw) : undefined,
+  };
+}
+
+export function classifyFailure(err: unknown, target: RequestTarget, callerSignal: AbortSignal | undefined): ClassifiedFailure {
+  const failure: Failure = { err, target, signal: callerSignal, answer: answerOf(err), code: errorCode(err), name: err instanceof Error ? err.name : '' };
+  for (const classify of RULES) {
+    const v = classify(failure);
+    if (v === undefined) continue;
+    const retry = { reach: v.reach, transient: v.transient, retryAfterSeconds: v.retryAfterSeconds };
+    if ('error' in v) return { error: v.error, ...retry };
+    // Every error names the address and path.
+    const context: ErrorContext = {
+      vaultAddress: target.address,
+      vaultPath: target.path,
+      ...v.context,
+    };
+    return { error: new ProviderError(v.code, v.message, context), ...retry };
+  }
+  throw new Error('unreachable: the last rule matches every failure');
 }

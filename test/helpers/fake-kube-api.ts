@@ -6,6 +6,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 export const FAKE_KUBE_API_TOKEN = 'fake-kube-api-bearer-token';
@@ -93,6 +94,8 @@ export interface FakeKubeApiOptions {
   readonly issuer?: string;
   /** Port to listen on (default: any free one); lets a test bring "the API server" back on the same address. */
   readonly port?: number;
+  /** Serve https with this key and certificate (PEM), as a real API server does; plain http when absent. */
+  readonly tls?: { readonly key: string; readonly cert: string };
 }
 
 const REASONS: Readonly<Record<number, string>> = {
@@ -134,12 +137,13 @@ export class FakeKubeApi {
     this.#options = options;
     this.token = options.token ?? FAKE_KUBE_API_TOKEN;
     this.#now = options.now ?? Date.now;
-    this.#server = createServer((req, res) => {
+    const handler = (req: IncomingMessage, res: ServerResponse): void => {
       this.#handle(req, res).catch(() => {
         if (!res.headersSent) res.writeHead(500).end();
         else res.destroy();
       });
-    });
+    };
+    this.#server = options.tls === undefined ? createServer(handler) : createTlsServer({ key: options.tls.key, cert: options.tls.cert }, handler);
   }
 
   static async start(options: FakeKubeApiOptions = {}): Promise<FakeKubeApi> {
@@ -149,7 +153,7 @@ export class FakeKubeApi {
       api.#server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
     });
     const { port } = api.#server.address() as AddressInfo;
-    api.#url = `http://127.0.0.1:${port}`;
+    api.#url = `${options.tls === undefined ? 'http' : 'https'}://127.0.0.1:${port}`;
     return api;
   }
 

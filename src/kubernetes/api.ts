@@ -3,7 +3,8 @@
  * failed call that is safe to put into a ProviderError message.
  */
 import { errnoCode, sanitizeVaultMessage } from '../errors.js';
-import { KubeApiError } from './kube-client.js';
+import { BodyTooLargeError } from '../http/undici.js';
+import { KubeAnswerError, KubeApiError } from './kube-client.js';
 
 /** A Kubernetes API call that has not answered in this long is treated as failed; the caller (or kubelet) retries. */
 export const DEFAULT_KUBE_REQUEST_TIMEOUT_MS = 10_000;
@@ -25,8 +26,11 @@ export interface ApiFailure {
   readonly aborted: boolean;
 }
 
-/** A failed client call, described from the status and the Status object only (never from request data). */
-export function describeApiFailure(err: unknown): ApiFailure {
+/**
+ * A failed client call, described from the status and the Status object only (never from request data, never from
+ * an answer body that is not a Status: that may be a token or a Secret). `timeoutMs` names the bound that passed.
+ */
+export function describeApiFailure(err: unknown, timeoutMs?: number): ApiFailure {
   if (err instanceof KubeApiError) {
     const code = err.status;
     const status = parseStatus(err.body);
@@ -41,7 +45,14 @@ export function describeApiFailure(err: unknown): ApiFailure {
   }
   const name = err instanceof Error ? err.name : typeof err;
   if (name === 'AbortError' || name === 'TimeoutError' || errnoCode(err) === 'UND_ERR_ABORTED') {
-    return { httpStatus: undefined, reason: undefined, detail: 'the Kubernetes API did not answer in time', aborted: true };
+    const within = timeoutMs === undefined ? 'in time' : `within ${formatMs(timeoutMs)} (request timeout)`;
+    return { httpStatus: undefined, reason: undefined, detail: `the Kubernetes API did not answer ${within}`, aborted: true };
+  }
+  if (err instanceof BodyTooLargeError) {
+    return { httpStatus: undefined, reason: undefined, detail: `the Kubernetes API answered with more than ${err.limitBytes} bytes, far more than this call returns`, aborted: false };
+  }
+  if (err instanceof KubeAnswerError) {
+    return { httpStatus: err.status, reason: undefined, detail: `the Kubernetes API answered ${err.status} with a body that is not JSON`, aborted: false };
   }
   // Connection errors and fs errors (the token or CA file) carry an errno-style code; their messages may hold
   // URLs or paths, so only the code is quoted.
@@ -58,6 +69,10 @@ export function describeApiFailure(err: unknown): ApiFailure {
  */
 export function safeCause(err: unknown): { cause?: unknown } {
   return err instanceof KubeApiError ? { cause: err } : {};
+}
+
+function formatMs(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
 }
 
 /** The `reason` and `message` of a Kubernetes Status body, as text. */

@@ -40,11 +40,12 @@ export class KubeSecretHmacKeySource implements HmacKeySource {
   #key: Promise<Buffer> | undefined;
 
   /**
+   * @param api the provider's client (shared with the TokenRequest fallback), or the config to make one from
    * @param namespace the provider's own namespace (ClusterInfo.namespace)
    * @param secretName `--hmac-secret-name`
    */
-  constructor(kubeConfig: KubeConfig, namespace: string, secretName: string, options: KubeSecretHmacKeySourceOptions = {}) {
-    this.#api = new KubeClient(kubeConfig);
+  constructor(api: KubeClient | KubeConfig, namespace: string, secretName: string, options: KubeSecretHmacKeySourceOptions = {}) {
+    this.#api = api instanceof KubeClient ? api : new KubeClient(api);
     this.#namespace = namespace;
     this.#name = secretName;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_KUBE_REQUEST_TIMEOUT_MS;
@@ -90,7 +91,7 @@ export class KubeSecretHmacKeySource implements HmacKeySource {
         ),
       );
     } catch (err: unknown) {
-      const failure = describeApiFailure(err);
+      const failure = describeApiFailure(err, this.#timeoutMs);
       if (failure.httpStatus !== 409) throw this.#apiError('create', failure, err);
       // Another node's provider created it between our read and our create: its key is the one everybody uses.
       const winner = await this.#read();
@@ -113,7 +114,7 @@ export class KubeSecretHmacKeySource implements HmacKeySource {
       const path = `/api/v1/namespaces/${encodeURIComponent(this.#namespace)}/secrets/${encodeURIComponent(this.#name)}`;
       return asSecret(await this.#api.request('GET', path, undefined, requestSignal(undefined, this.#timeoutMs)));
     } catch (err: unknown) {
-      const failure = describeApiFailure(err);
+      const failure = describeApiFailure(err, this.#timeoutMs);
       if (failure.httpStatus === 404) return undefined;
       throw this.#apiError('read', failure, err);
     }

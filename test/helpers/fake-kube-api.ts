@@ -62,6 +62,8 @@ export interface Fault {
   /** Status reason; a sensible one per status by default. */
   readonly reason?: string;
   readonly message?: string;
+  /** Send this text as the body instead of a Status object (a proxy's page, an oversized or broken answer). */
+  readonly rawBody?: string;
 }
 
 /** A Secret as the fake stores it: `data` values are base64, as on the wire. */
@@ -209,13 +211,13 @@ export class FakeKubeApi {
     const operation = classify(method, path);
     const authorized = req.headers.authorization === `Bearer ${this.token}`;
 
-    let reply: { status: number; body: unknown };
+    let reply: { status: number; body: unknown; raw?: string };
     if (!authorized) {
       reply = statusReply({ status: 401, message: 'Unauthorized' });
     } else {
       const fault = operation === 'other' ? undefined : this.#faults.get(operation)?.shift();
       if (fault !== undefined) {
-        reply = statusReply(fault);
+        reply = fault.rawBody === undefined ? statusReply(fault) : { status: fault.status, body: undefined, raw: fault.rawBody };
       } else {
         reply = await this.#route(operation, method, path, bodyText);
       }
@@ -224,7 +226,7 @@ export class FakeKubeApi {
     this.requests.push({ method, path, operation, status: reply.status, authorized });
     if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
     if (res.destroyed) return;
-    const payload = JSON.stringify(reply.body);
+    const payload = reply.raw ?? JSON.stringify(reply.body);
     res.writeHead(reply.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
     res.end(payload);
   }

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { createPublicKey, verify } from 'node:crypto';
 import type { PodInfo } from '../../src/config/types.js';
 import { kubeConfigFromUrl } from '../../src/kubernetes/cluster.js';
+import { KubeSecretHmacKeySource } from '../../src/kubernetes/hmac-secret.js';
+import { KubeClient } from '../../src/kubernetes/kube-client.js';
 import { KubeTokenRequester, TOKEN_EXPIRATION_SECONDS } from '../../src/kubernetes/token-requester.js';
 import { rejection } from '../helpers/rejection.js';
 import { FakeKubeApi, type ServiceAccountClaims } from '../helpers/fake-kube-api.js';
@@ -102,6 +104,8 @@ describe('KubeTokenRequester', () => {
     assert.match(err.message, /ServiceAccount "web"/);
     assert.match(err.message, /403 Forbidden/);
     assert.match(err.message, /cannot create resource "serviceaccounts\/token"/);
+    // What to grant, named: the verb, the resource, and where the rule lives.
+    assert.match(err.message, /the provider's ServiceAccount needs create on serviceaccounts\/token for ServiceAccount "web" in team-a \(the ClusterRole and ClusterRoleBinding in deploy\/base\/rbac\.yaml\)/);
     assert.doesNotMatch(err.message, new RegExp(api.token));
     assert.doesNotMatch(err.message, /eyJ/);
   });
@@ -149,7 +153,7 @@ describe('KubeTokenRequester', () => {
     const requester = new KubeTokenRequester(kubeConfigFromUrl(api.url, api.token), { timeoutMs: 50 });
     const err = await rejection(requester.requestToken(pod, 'vault'));
     assert.equal(err.code, 'TOKEN_UNAVAILABLE');
-    assert.match(err.message, /did not answer in time/);
+    assert.match(err.message, /the Kubernetes API did not answer within 50 ms \(request timeout\)/);
   });
 
   it("ends with DEADLINE_EXCEEDED when the caller's signal aborts", async () => {
@@ -158,6 +162,47 @@ describe('KubeTokenRequester', () => {
     const err = await rejection(requester.requestToken(pod, 'vault', AbortSignal.timeout(50)));
     assert.equal(err.code, 'DEADLINE_EXCEEDED');
     assert.match(err.message, /team-a\/web-0/);
+  });
+
+  it('maps a failing API server (5xx) to TOKEN_UNAVAILABLE with its status', async () => {
+    api.failNext('tokenCreate', { status: 503, message: 'etcdserver: request timed out' });
+    const requester = new KubeTokenRequester(kubeConfigFromUrl(api.url, api.token));
+    const err = await rejection(requester.requestToken(pod, 'vault'));
+    assert.equal(err.code, 'TOKEN_UNAVAILABLE');
+    assert.equal(err.context.httpStatus, 503);
+    assert.match(err.message, /503 ServiceUnavailable: etcdserver: request timed out; the Kubernetes API server is failing/);
+  });
+
+  it('refuses a 2xx answer that is not JSON without quoting it (it could hold a token)', async () => {
+    const tokenish = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl';
+    api.failNext('tokenCreate', { status: 201, rawBody: `{"status":{"token":"${tokenish}"` });
+    const requester = new KubeTokenRequester(kubeConfigFromUrl(api.url, api.token));
+    const err = await rejection(requester.requestToken(pod, 'vault'));
+    assert.equal(err.code, 'TOKEN_UNAVAILABLE');
+    assert.match(err.message, /answered 201 with a body that is not JSON/);
+    assert.ok(!err.message.includes(tokenish));
+    assert.equal(err.cause, undefined, 'nothing of the answer is attached');
+  });
+
+  it('stops reading an answer past its size bound', async () => {
+    api.failNext('tokenCreate', { status: 201, rawBody: `{"status":{"token":"${'a'.repeat(300 * 1024)}"}}` });
+    const requester = new KubeTokenRequester(kubeConfigFromUrl(api.url, api.token));
+    const err = await rejection(requester.requestToken(pod, 'vault'));
+    assert.equal(err.code, 'TOKEN_UNAVAILABLE');
+    assert.match(err.message, /answered with more than 262144 bytes/);
+  });
+
+  it('shares one KubeClient with the HMAC Secret source: one token file, read once for both', async () => {
+    let reads = 0;
+    const client = new KubeClient(
+      { server: api.url, skipTLSVerify: false, tokenFile: '/sa/token' },
+      { now: () => 0, readFile: () => (reads++, Promise.resolve(api.token)) },
+    );
+    await new KubeTokenRequester(client).requestToken(pod, 'vault');
+    api.putSecret('csi', 'vault-csi-provider-hmac-key', { key: Buffer.alloc(32, 1) });
+    assert.deepEqual(await new KubeSecretHmacKeySource(client, 'csi', 'vault-csi-provider-hmac-key').getKey(), Buffer.alloc(32, 1));
+    assert.equal(reads, 1);
+    assert.deepEqual(api.requests.map((r) => [r.operation, r.authorized]), [['tokenCreate', true], ['secretGet', true]]);
   });
 
   it('treats an answer without status.token as TOKEN_UNAVAILABLE', async () => {

@@ -32,6 +32,9 @@ export interface KubeConfig {
 /** Far above any Secret or TokenRequest answer (a Secret holds at most 1 MiB); a bound on what a misbehaving endpoint can make us hold. */
 export const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
 
+/** undici's connect, headers and body timeouts: a backstop well above any request timeout the provider sets. */
+const UNDICI_TIMEOUT_MS = 60_000;
+
 /** client-go re-reads the projected token once a minute; the kubelet rotates it well before it expires. */
 export const TOKEN_FILE_REFRESH_MS = 60_000;
 
@@ -116,10 +119,14 @@ export class KubeClient {
       const created = (async () => {
         const { caFile, caData, skipTLSVerify } = this.#config;
         const ca = caData ?? (caFile === undefined ? undefined : await this.#readFile(caFile));
-        // Few calls, far apart: keep no idle connection around.
+        // Few calls, far apart: keep no idle connection around. The caller's signal is the timeout: undici's own
+        // (10 s for the TLS handshake by default, the same as the request timeout) would race it, and a slow API
+        // server would be reported by which of the two fired first (found against the real API server).
         return new Pool(new URL(this.#config.server).origin, {
           keepAliveTimeout: 1_000,
-          connect: { rejectUnauthorized: !skipTLSVerify, ...(ca === undefined ? {} : { ca }) },
+          headersTimeout: UNDICI_TIMEOUT_MS,
+          bodyTimeout: UNDICI_TIMEOUT_MS,
+          connect: { timeout: UNDICI_TIMEOUT_MS, rejectUnauthorized: !skipTLSVerify, ...(ca === undefined ? {} : { ca }) },
         });
       })();
       this.#pool = created;

@@ -9,7 +9,7 @@
 import type { ServiceAccountTokenRequester } from '../auth/token-requester.js';
 import type { PodInfo } from '../config/types.js';
 import { ProviderError } from '../errors.js';
-import { DEFAULT_KUBE_REQUEST_TIMEOUT_MS, describeApiFailure, requestSignal, safeCause, type ApiFailure } from './api.js';
+import { DEFAULT_KUBE_REQUEST_TIMEOUT_MS, describeApiFailure, realTimer, safeCause, withRequestTimeout, type ApiFailure, type StartTimer } from './api.js';
 import { KubeClient, type KubeConfig } from './kube-client.js';
 
 /** A TokenRequest answer is one JWT and a few names: far below this, whatever a misbehaving server sends. */
@@ -29,16 +29,20 @@ const POD_ATTRIBUTES = [
 export interface KubeTokenRequesterOptions {
   /** Per-request timeout in milliseconds (default 10 s); the caller's signal may end it sooner. */
   readonly timeoutMs?: number;
+  /** For tests: the request timeout's timer. */
+  readonly timer?: StartTimer;
 }
 
 export class KubeTokenRequester implements ServiceAccountTokenRequester {
   readonly #api: KubeClient;
   readonly #timeoutMs: number;
+  readonly #timer: StartTimer;
 
   /** @param api the provider's client (shared with the HMAC Secret), or the config to make one from */
   constructor(api: KubeClient | KubeConfig, options: KubeTokenRequesterOptions = {}) {
     this.#api = api instanceof KubeClient ? api : new KubeClient(api);
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_KUBE_REQUEST_TIMEOUT_MS;
+    this.#timer = options.timer ?? realTimer;
   }
 
   async requestToken(pod: PodInfo, audience: string, signal?: AbortSignal): Promise<string> {
@@ -53,24 +57,19 @@ export class KubeTokenRequester implements ServiceAccountTokenRequester {
     const who = `pod ${pod.namespace}/${pod.name} (ServiceAccount "${pod.serviceAccountName}", audience "${audience}")`;
 
     const path = `/api/v1/namespaces/${encodeURIComponent(pod.namespace)}/serviceaccounts/${encodeURIComponent(pod.serviceAccountName)}/token`;
+    const body = {
+      apiVersion: 'authentication.k8s.io/v1',
+      kind: 'TokenRequest',
+      spec: {
+        // An empty audience means the API server's default audiences, as in the reference.
+        audiences: audience === '' ? [] : [audience],
+        expirationSeconds: TOKEN_EXPIRATION_SECONDS,
+        boundObjectRef: { kind: 'Pod', apiVersion: 'v1', name: pod.name, uid: pod.uid },
+      },
+    };
     let token: unknown;
     try {
-      const answer = await this.#api.request(
-        'POST',
-        path,
-        {
-          apiVersion: 'authentication.k8s.io/v1',
-          kind: 'TokenRequest',
-          spec: {
-            // An empty audience means the API server's default audiences, as in the reference.
-            audiences: audience === '' ? [] : [audience],
-            expirationSeconds: TOKEN_EXPIRATION_SECONDS,
-            boundObjectRef: { kind: 'Pod', apiVersion: 'v1', name: pod.name, uid: pod.uid },
-          },
-        },
-        requestSignal(signal, this.#timeoutMs),
-        { maxBytes: MAX_TOKEN_ANSWER_BYTES },
-      );
+      const answer = await withRequestTimeout(signal, this.#timeoutMs, (bounded) => this.#api.request('POST', path, body, bounded, { maxBytes: MAX_TOKEN_ANSWER_BYTES }), this.#timer);
       token = tokenOf(answer);
     } catch (err: unknown) {
       const failure = describeApiFailure(err, this.#timeoutMs);

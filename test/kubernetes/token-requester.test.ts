@@ -6,6 +6,8 @@ import { KubeSecretHmacKeySource } from '../../src/kubernetes/hmac-secret.js';
 import { KubeClient } from '../../src/kubernetes/kube-client.js';
 import { KubeTokenRequester, TOKEN_EXPIRATION_SECONDS } from '../../src/kubernetes/token-requester.js';
 import { rejection } from '../helpers/rejection.js';
+import { TcpFaultProxy } from '../helpers/tcp-fault-proxy.js';
+import { createTlsMaterial } from '../vault-server/index.js';
 import { FakeKubeApi, type ServiceAccountClaims } from '../helpers/fake-kube-api.js';
 import { ServiceAccountJwtIssuer } from '../vault-server/jwt-issuer.js';
 
@@ -154,6 +156,41 @@ describe('KubeTokenRequester', () => {
     const err = await rejection(requester.requestToken(pod, 'vault'));
     assert.equal(err.code, 'TOKEN_UNAVAILABLE');
     assert.match(err.message, /the Kubernetes API did not answer within 50 ms \(request timeout\)/);
+  });
+
+  it('times out the same way over TLS when the server is slow from the handshake on (a proxy holding its bytes)', async () => {
+    // Over https a slow server stalls the handshake first, and the request timeout covers that too. (At the default
+    // 10 s, undici's own connect timeout used to race it: kube-client.real.ts found it, kube-client.ts fixes it.)
+    const tls = await createTlsMaterial();
+    const secure = await FakeKubeApi.start({ tls: { key: tls.serverKeyPem, cert: tls.serverCertPem } });
+    const proxy = await TcpFaultProxy.start(Number(new URL(secure.url).port));
+    try {
+      proxy.answerDelayMs = 2_000;
+      const config = kubeConfigFromUrl(`https://127.0.0.1:${proxy.port}`, secure.token, { caData: tls.caCertPem });
+      const err = await rejection(new KubeTokenRequester(config, { timeoutMs: 200 }).requestToken(pod, 'vault'));
+      assert.equal(err.code, 'TOKEN_UNAVAILABLE');
+      assert.match(err.message, /the Kubernetes API did not answer within 200 ms \(request timeout\)/);
+      assert.equal(secure.tokenRequests.length, 0, 'the request never got through the handshake');
+      proxy.answerDelayMs = 0;
+      assert.match(await new KubeTokenRequester(config).requestToken(pod, 'vault'), /^eyJ/);
+    } finally {
+      await proxy.close();
+      await secure.close();
+    }
+  });
+
+  it("times out under the caller's signal too (the mount's), as TOKEN_UNAVAILABLE", async () => {
+    api.delayMs = 5_000;
+    let fire: (() => void) | undefined;
+    const requester = new KubeTokenRequester(kubeConfigFromUrl(api.url, api.token), {
+      timer: (_ms, onExpire) => ((fire = onExpire), () => (fire = undefined)),
+    });
+    const running = rejection(requester.requestToken(pod, 'vault', new AbortController().signal));
+    while (api.requests.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    fire?.();
+    const err = await running;
+    assert.equal(err.code, 'TOKEN_UNAVAILABLE');
+    assert.match(err.message, /did not answer within 10 s \(request timeout\)/);
   });
 
   it("ends with DEADLINE_EXCEEDED when the caller's signal aborts", async () => {

@@ -104,6 +104,9 @@ function remedy(failure: ApiFailure, pod: PodInfo): string {
       return `; the provider's ServiceAccount needs create on serviceaccounts/token for ServiceAccount "${pod.serviceAccountName}" in ${pod.namespace} (the ClusterRole and ClusterRoleBinding in deploy/base/rbac.yaml), or the CSIDriver can send the pod's token itself (tokenRequests)`;
     case 404:
       return `; the pod or its ServiceAccount does not exist (any more) in ${pod.namespace}`;
+    case 409:
+      // The real API server's answer when the pod's UID is not the mount's.
+      return '; the pod was deleted and created again under the same name, and the mount names the old one';
     case 401:
       return "; the API server does not accept the provider's own ServiceAccount token (check the provider pod's automountServiceAccountToken)";
     default:

@@ -83,6 +83,13 @@ export interface StoredSecret {
   readonly data?: Readonly<Record<string, string>>;
 }
 
+export interface FakePod {
+  readonly namespace: string;
+  readonly name: string;
+  readonly uid: string;
+  readonly serviceAccountName: string;
+}
+
 export interface FakeKubeApiOptions {
   /** The bearer token the server accepts (default FAKE_KUBE_API_TOKEN). */
   readonly token?: string;
@@ -92,6 +99,11 @@ export interface FakeKubeApiOptions {
   readonly now?: () => number;
   /** ServiceAccounts that exist, as "namespace/name"; undefined means every ServiceAccount exists. */
   readonly serviceAccounts?: readonly string[];
+  /**
+   * Pods that exist, for a TokenRequest's boundObjectRef; undefined means any pod exists with any UID. When given,
+   * the real API server's answers: 404 for a missing pod, 409 Conflict for another UID, 400 for another ServiceAccount.
+   */
+  readonly pods?: readonly FakePod[];
   /** `iss` of issued tokens. */
   readonly issuer?: string;
   /** Port to listen on (default: any free one); lets a test bring "the API server" back on the same address. */
@@ -275,6 +287,9 @@ export class FakeKubeApi {
       return statusReply({ status: 422, message: 'spec.boundObjectRef.kind: Unsupported value' });
     }
 
+    const refused = kind === 'Pod' ? this.#checkBoundPod(namespace, serviceAccountName, boundObjectRef) : undefined;
+    if (refused !== undefined) return refused;
+
     const nowSeconds = Math.floor(this.#now() / 1000);
     const lifetime = expirationSeconds ?? 3600;
     const pod =
@@ -306,6 +321,26 @@ export class FakeKubeApi {
         status: { token, expirationTimestamp: new Date((nowSeconds + lifetime) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z') },
       },
     };
+  }
+
+  /** The real API server's checks of a Pod boundObjectRef (messages as the real kube-apiserver words them: kube-client.real.ts). */
+  #checkBoundPod(namespace: string, serviceAccountName: string, ref: Readonly<Record<string, unknown>> | undefined): { status: number; body: unknown } | undefined {
+    const pods = this.#options.pods;
+    if (pods === undefined) return undefined;
+    const name = typeof ref?.['name'] === 'string' ? ref['name'] : '';
+    const pod = pods.find((p) => p.namespace === namespace && p.name === name);
+    if (pod === undefined) return statusReply({ status: 404, message: `pods "${name}" not found` }, { name, kind: 'pods' });
+    if (typeof ref?.['uid'] === 'string' && ref['uid'] !== '' && ref['uid'] !== pod.uid) {
+      return statusReply({
+        status: 409,
+        reason: 'Conflict',
+        message: `Operation cannot be fulfilled on Pod "${name}": the UID in the bound object reference (${ref['uid']}) does not match the UID in record. The object might have been deleted and then recreated`,
+      });
+    }
+    if (pod.serviceAccountName !== serviceAccountName) {
+      return statusReply({ status: 400, message: `cannot bind token for serviceaccount "${serviceAccountName}" to pod running with different serviceaccount name.` });
+    }
+    return undefined;
   }
 
   #createSecret(namespace: string, bodyText: string): { status: number; body: unknown } {

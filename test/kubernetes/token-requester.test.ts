@@ -140,6 +140,21 @@ describe('KubeTokenRequester', () => {
     assert.match(err.message, /404 NotFound: serviceaccounts "web" not found/);
   });
 
+  for (const [label, asked, status, message] of [
+    ['a pod that does not exist (404)', { ...pod, name: 'gone-0' }, 404, /404 NotFound: pods "gone-0" not found; the pod or its ServiceAccount does not exist/],
+    ['a pod recreated under the same name (409, another UID)', { ...pod, uid: '9d1f5c3e-0000-4000-8000-00000000ffff' }, 409, /409 Conflict: .*does not match the UID in record.*; the pod was deleted and created again/],
+    ['a pod of another ServiceAccount (400)', { ...pod, serviceAccountName: 'other' }, 400, /400 BadRequest: cannot bind token for serviceaccount "other" to pod running with different serviceaccount name/],
+  ] as const) {
+    it(`maps the real API server's answer for ${label} to TOKEN_UNAVAILABLE`, async () => {
+      await api.close();
+      api = await FakeKubeApi.start({ pods: [pod] });
+      const err = await rejection(new KubeTokenRequester(kubeConfigFromUrl(api.url, api.token)).requestToken(asked, 'vault'));
+      assert.equal(err.code, 'TOKEN_UNAVAILABLE');
+      assert.equal(err.context.httpStatus, status);
+      assert.match(err.message, message);
+    });
+  }
+
   it('reports an unreachable API server by error code only', async () => {
     const url = api.url;
     await api.close();

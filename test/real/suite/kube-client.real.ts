@@ -152,11 +152,21 @@ describe('real control plane: the one Kubernetes client (TokenRequest, HMAC Secr
       assert.match(noSa.message, /404 NotFound: serviceaccounts "nobody" not found/);
     });
 
-    it('a pod bound to another ServiceAccount is refused by the real API (the uid does not match)', async () => {
+    it('409 Conflict for a pod whose UID is not the one in the mount (deleted and recreated): named as such', async () => {
       const requester = new KubeTokenRequester(await identity('vault-csi-provider'));
       const err = await rejection(requester.requestToken({ ...worker, uid: web.uid }, 'vault'));
       assert.equal(err.code, 'TOKEN_UNAVAILABLE');
-      assert.ok(err.context.httpStatus !== undefined && err.context.httpStatus >= 400 && err.context.httpStatus < 500, err.message);
+      assert.equal(err.context.httpStatus, 409);
+      assert.match(err.message, /409 Conflict: Operation cannot be fulfilled on Pod "worker-0": the UID in the bound object reference \([0-9a-f-]+\) does not match the UID in record/);
+      assert.match(err.message, /the pod was deleted and created again under the same name/);
+    });
+
+    it('a pod of another ServiceAccount is refused by the real API', async () => {
+      const requester = new KubeTokenRequester(await identity('vault-csi-provider'));
+      const err = await rejection(requester.requestToken({ ...worker, serviceAccountName: 'web' }, 'vault'));
+      assert.equal(err.code, 'TOKEN_UNAVAILABLE');
+      assert.equal(err.context.httpStatus, 400);
+      assert.match(err.message, /400 BadRequest: cannot bind token for serviceaccount "web" to pod running with different serviceaccount name/);
     });
 
     it('409 on a create race: two providers starting at once end with the one key the API server stored', async () => {

@@ -25,6 +25,7 @@ import { AtomicWriter } from '../output/atomic-writer.js';
 import { ProviderGrpcServer } from '../server/grpc-server.js';
 import { createMountHandler, versionHandler } from '../server/mount-handler.js';
 import { detectCluster, SERVICE_ACCOUNT_DIR, type ClusterInfo } from '../kubernetes/cluster.js';
+import { KubeClient } from '../kubernetes/kube-client.js';
 import { KubeTokenRequester } from '../kubernetes/token-requester.js';
 import { KubeSecretHmacKeySource } from '../kubernetes/hmac-secret.js';
 import type { AddressGates } from '../vault/rate-limit.js';
@@ -64,14 +65,16 @@ interface KubernetesParts {
 /** Step 1: the cluster we run in, if any, and what the provider asks of its API: the HMAC key Secret, TokenRequest. */
 function buildKubernetes(settings: ProviderSettings, logger: Logger, overrides: ProviderOverrides): KubernetesParts {
   const cluster = detectCluster(overrides.env ?? process.env);
+  // One client for both: one token file re-read, one connection pool.
+  const kube = cluster === undefined ? undefined : new KubeClient(cluster.kubeConfig);
   const hmacKey =
     overrides.hmacKey ??
     hmacKeyFor(settings, () => {
-      if (cluster !== undefined) return new KubeSecretHmacKeySource(cluster.kubeConfig, cluster.namespace, settings.hmacSecretName);
+      if (cluster !== undefined && kube !== undefined) return new KubeSecretHmacKeySource(kube, cluster.namespace, settings.hmacSecretName);
       logger.warn('not running in a cluster and no --hmac-key-file: object versions use a random key and change when the provider restarts');
       return undefined;
     }).source;
-  const tokenRequester = overrides.tokenRequester ?? (cluster === undefined ? undefined : new KubeTokenRequester(cluster.kubeConfig));
+  const tokenRequester = overrides.tokenRequester ?? (kube === undefined ? undefined : new KubeTokenRequester(kube));
   return { cluster, hmacKey, tokenRequester };
 }
 

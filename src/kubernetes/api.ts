@@ -2,16 +2,53 @@
  * What the Kubernetes calls share: the request signal (the caller's, bounded by a timeout), and a description of a
  * failed call that is safe to put into a ProviderError message.
  */
-import { errnoCode, sanitizeVaultMessage } from '../errors.js';
-import { KubeApiError } from './kube-client.js';
+import { abortReason, errnoCode, sanitizeVaultMessage } from '../errors.js';
+import { BodyTooLargeError } from '../http/undici.js';
+import { KubeAnswerError, KubeApiError } from './kube-client.js';
 
 /** A Kubernetes API call that has not answered in this long is treated as failed; the caller (or kubelet) retries. */
 export const DEFAULT_KUBE_REQUEST_TIMEOUT_MS = 10_000;
 
-/** A signal that aborts the request when `signal` aborts or `timeoutMs` passes. */
-export function requestSignal(signal: AbortSignal | undefined, timeoutMs: number): AbortSignal {
-  const timeout = AbortSignal.timeout(timeoutMs);
-  return signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
+/** Starts a timer that calls `onExpire` after `ms`; returns its cancel. Injectable so tests need not wait. */
+export type StartTimer = (ms: number, onExpire: () => void) => () => void;
+
+export const realTimer: StartTimer = (ms, onExpire) => {
+  const timer = setTimeout(onExpire, ms);
+  timer.unref();
+  return () => clearTimeout(timer);
+};
+
+/** The request timeout passed: named as AbortSignal.timeout's error is, which describeApiFailure knows. */
+export class KubeRequestTimeoutError extends Error {
+  override readonly name = 'TimeoutError';
+  constructor(timeoutMs: number) {
+    super(`no answer within ${timeoutMs} ms`);
+  }
+}
+
+/**
+ * Runs `work` with a signal that aborts when `signal` aborts or `timeoutMs` passes, and clears both once it ends.
+ * Not `AbortSignal.any([signal, AbortSignal.timeout(ms)])`: Node 20 holds the timeout signal only weakly from the
+ * composite, so after a garbage collection it never fires, and a request under a caller's signal had no timeout at
+ * all (found by the real suite: a TokenRequest to a stalled API server waited for as long as the server did).
+ */
+export async function withRequestTimeout<T>(
+  signal: AbortSignal | undefined,
+  timeoutMs: number,
+  work: (signal: AbortSignal) => Promise<T>,
+  startTimer: StartTimer = realTimer,
+): Promise<T> {
+  const controller = new AbortController();
+  const onAbort = (): void => controller.abort(abortReason(signal as AbortSignal));
+  if (signal?.aborted === true) onAbort();
+  else signal?.addEventListener('abort', onAbort, { once: true });
+  const cancel = startTimer(timeoutMs, () => controller.abort(new KubeRequestTimeoutError(timeoutMs)));
+  try {
+    return await work(controller.signal);
+  } finally {
+    cancel();
+    signal?.removeEventListener('abort', onAbort);
+  }
 }
 
 export interface ApiFailure {
@@ -25,8 +62,11 @@ export interface ApiFailure {
   readonly aborted: boolean;
 }
 
-/** A failed client call, described from the status and the Status object only (never from request data). */
-export function describeApiFailure(err: unknown): ApiFailure {
+/**
+ * A failed client call, described from the status and the Status object only (never from request data, never from
+ * an answer body that is not a Status: that may be a token or a Secret). `timeoutMs` names the bound that passed.
+ */
+export function describeApiFailure(err: unknown, timeoutMs?: number): ApiFailure {
   if (err instanceof KubeApiError) {
     const code = err.status;
     const status = parseStatus(err.body);
@@ -41,7 +81,20 @@ export function describeApiFailure(err: unknown): ApiFailure {
   }
   const name = err instanceof Error ? err.name : typeof err;
   if (name === 'AbortError' || name === 'TimeoutError' || errnoCode(err) === 'UND_ERR_ABORTED') {
-    return { httpStatus: undefined, reason: undefined, detail: 'the Kubernetes API did not answer in time', aborted: true };
+    const within = timeoutMs === undefined ? 'in time' : `within ${formatMs(timeoutMs)} (request timeout)`;
+    return { httpStatus: undefined, reason: undefined, detail: `the Kubernetes API did not answer ${within}`, aborted: true };
+  }
+  // undici's own timeouts (connect, headers, body) sit above the request timeout (kube-client.ts), so they fire only
+  // for a caller that set a longer one; still a timeout, not a failure of the request.
+  const undiciCode = errnoCode(err);
+  if (undiciCode === 'UND_ERR_CONNECT_TIMEOUT' || undiciCode === 'UND_ERR_HEADERS_TIMEOUT' || undiciCode === 'UND_ERR_BODY_TIMEOUT') {
+    return { httpStatus: undefined, reason: undefined, detail: `the Kubernetes API did not answer in time (${undiciCode})`, aborted: true };
+  }
+  if (err instanceof BodyTooLargeError) {
+    return { httpStatus: undefined, reason: undefined, detail: `the Kubernetes API answered with more than ${err.limitBytes} bytes, far more than this call returns`, aborted: false };
+  }
+  if (err instanceof KubeAnswerError) {
+    return { httpStatus: err.status, reason: undefined, detail: `the Kubernetes API answered ${err.status} with a body that is not JSON`, aborted: false };
   }
   // Connection errors and fs errors (the token or CA file) carry an errno-style code; their messages may hold
   // URLs or paths, so only the code is quoted.
@@ -58,6 +111,10 @@ export function describeApiFailure(err: unknown): ApiFailure {
  */
 export function safeCause(err: unknown): { cause?: unknown } {
   return err instanceof KubeApiError ? { cause: err } : {};
+}
+
+function formatMs(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
 }
 
 /** The `reason` and `message` of a Kubernetes Status body, as text. */

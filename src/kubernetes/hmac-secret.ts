@@ -6,7 +6,7 @@
 import { randomBytes as cryptoRandomBytes } from 'node:crypto';
 import { ProviderError } from '../errors.js';
 import type { HmacKeySource } from '../mount/hmac-key.js';
-import { DEFAULT_KUBE_REQUEST_TIMEOUT_MS, describeApiFailure, requestSignal, safeCause, type ApiFailure } from './api.js';
+import { DEFAULT_KUBE_REQUEST_TIMEOUT_MS, describeApiFailure, realTimer, safeCause, withRequestTimeout, type ApiFailure, type StartTimer } from './api.js';
 import { KubeClient, type KubeConfig } from './kube-client.js';
 
 /** The fields of a v1 Secret this source reads. */
@@ -27,6 +27,8 @@ export interface KubeSecretHmacKeySourceOptions {
   readonly timeoutMs?: number;
   /** For tests: where a new key's bytes come from. */
   readonly randomBytes?: (size: number) => Buffer;
+  /** For tests: the request timeout's timer. */
+  readonly timer?: StartTimer;
 }
 
 export class KubeSecretHmacKeySource implements HmacKeySource {
@@ -36,19 +38,22 @@ export class KubeSecretHmacKeySource implements HmacKeySource {
   readonly #name: string;
   readonly #timeoutMs: number;
   readonly #randomBytes: (size: number) => Buffer;
+  readonly #timer: StartTimer;
   /** The one load in flight or done; cleared when it fails so the next mount tries again. */
   #key: Promise<Buffer> | undefined;
 
   /**
+   * @param api the provider's client (shared with the TokenRequest fallback), or the config to make one from
    * @param namespace the provider's own namespace (ClusterInfo.namespace)
    * @param secretName `--hmac-secret-name`
    */
-  constructor(kubeConfig: KubeConfig, namespace: string, secretName: string, options: KubeSecretHmacKeySourceOptions = {}) {
-    this.#api = new KubeClient(kubeConfig);
+  constructor(api: KubeClient | KubeConfig, namespace: string, secretName: string, options: KubeSecretHmacKeySourceOptions = {}) {
+    this.#api = api instanceof KubeClient ? api : new KubeClient(api);
     this.#namespace = namespace;
     this.#name = secretName;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_KUBE_REQUEST_TIMEOUT_MS;
     this.#randomBytes = options.randomBytes ?? cryptoRandomBytes;
+    this.#timer = options.timer ?? realTimer;
     this.description = `Kubernetes Secret ${namespace}/${secretName}`;
   }
 
@@ -73,24 +78,19 @@ export class KubeSecretHmacKeySource implements HmacKeySource {
     const candidate = this.#randomBytes(HMAC_KEY_LENGTH);
     let created: SecretObject;
     try {
-      created = asSecret(
-        await this.#api.request(
-          'POST',
-          `/api/v1/namespaces/${encodeURIComponent(this.#namespace)}/secrets`,
-          {
-            apiVersion: 'v1',
-            kind: 'Secret',
-            metadata: { name: this.#name, namespace: this.#namespace, labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE } },
-            type: 'Opaque',
-            // Immutable: a changed key would change every object version on every node at once.
-            immutable: true,
-            data: { [HMAC_SECRET_DATA_KEY]: candidate.toString('base64') },
-          },
-          requestSignal(undefined, this.#timeoutMs),
-        ),
-      );
+      const secret = {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: this.#name, namespace: this.#namespace, labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE } },
+        type: 'Opaque',
+        // Immutable: a changed key would change every object version on every node at once.
+        immutable: true,
+        data: { [HMAC_SECRET_DATA_KEY]: candidate.toString('base64') },
+      };
+      const path = `/api/v1/namespaces/${encodeURIComponent(this.#namespace)}/secrets`;
+      created = asSecret(await this.#call((signal) => this.#api.request('POST', path, secret, signal)));
     } catch (err: unknown) {
-      const failure = describeApiFailure(err);
+      const failure = describeApiFailure(err, this.#timeoutMs);
       if (failure.httpStatus !== 409) throw this.#apiError('create', failure, err);
       // Another node's provider created it between our read and our create: its key is the one everybody uses.
       const winner = await this.#read();
@@ -111,12 +111,17 @@ export class KubeSecretHmacKeySource implements HmacKeySource {
   async #read(): Promise<SecretObject | undefined> {
     try {
       const path = `/api/v1/namespaces/${encodeURIComponent(this.#namespace)}/secrets/${encodeURIComponent(this.#name)}`;
-      return asSecret(await this.#api.request('GET', path, undefined, requestSignal(undefined, this.#timeoutMs)));
+      return asSecret(await this.#call((signal) => this.#api.request('GET', path, undefined, signal)));
     } catch (err: unknown) {
-      const failure = describeApiFailure(err);
+      const failure = describeApiFailure(err, this.#timeoutMs);
       if (failure.httpStatus === 404) return undefined;
       throw this.#apiError('read', failure, err);
     }
+  }
+
+  /** One call under the request timeout (no caller signal: see getKey). */
+  #call<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    return withRequestTimeout(undefined, this.#timeoutMs, work, this.#timer);
   }
 
   #keyFrom(secret: SecretObject): Buffer {

@@ -1,12 +1,16 @@
 /**
- * The HMAC Secret is read (or created) by every provider on every node, once, so that call speaks to the API server
- * over undici itself: loading @kubernetes/client-node costs about 75 MiB of resident memory (39 → 115 MiB RSS
- * measured here on import plus one CoreV1Api), where the reference's DaemonSet allows 100 MiB for everything. The
- * TokenRequest fallback, needed only when the driver sends no token, uses @kubernetes/client-node, loaded on
- * first use (token-requester.ts).
+ * The provider's one Kubernetes client: the HMAC Secret (get, create) and the TokenRequest fallback (create on
+ * serviceaccounts/token) are three REST calls, spoken over undici directly. @kubernetes/client-node did the
+ * TokenRequest until 0.1: the first fallback mount grew the daemon's anonymous resident memory by a median 39.5 MiB
+ * (RssAnon 28.2 → 67.7 MiB, 5 runs of bench/kube-client-memory.ts), in a DaemonSet the reference gives 100 MiB for
+ * everything; through this client the same mount grows it by a median 3.7 MiB (29.4 → 32.1 MiB), most of it the
+ * rest of the mount's path. The figures and the command are in the README (Memory).
  *
- * Like client-go's in-cluster config: bearer token from the projected ServiceAccount token file, re-read at most a
- * minute apart (it rotates); the cluster CA from ca.crt, or the system roots when there is none.
+ * What a client library would give the provider, done here: the in-cluster config (cluster.ts) like client-go's
+ * InClusterConfig, the bearer token from the projected ServiceAccount token file re-read at most a minute apart (it
+ * rotates), the cluster CA from ca.crt (or the system roots when there is none), a timeout per call through the
+ * caller's signal, a bound on every answer's size, and non-2xx answers as KubeApiError carrying the Status text so
+ * api.ts describes every failure one way. The daemon takes no kubeconfig: it only ever runs in-cluster.
  */
 import { readFile as readFileAsync } from 'node:fs/promises';
 import { dispatchBuffered, Pool } from '../http/undici.js';
@@ -25,8 +29,11 @@ export interface KubeConfig {
   readonly tokenFile?: string;
 }
 
-/** Far above any Secret or TokenRequest answer; a bound on what a misbehaving endpoint can make us hold. */
-const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
+/** Far above any Secret or TokenRequest answer (a Secret holds at most 1 MiB); a bound on what a misbehaving endpoint can make us hold. */
+export const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
+
+/** undici's connect, headers and body timeouts: a backstop well above any request timeout the provider sets. */
+const UNDICI_TIMEOUT_MS = 60_000;
 
 /** client-go re-reads the projected token once a minute; the kubelet rotates it well before it expires. */
 export const TOKEN_FILE_REFRESH_MS = 60_000;
@@ -42,6 +49,25 @@ export class KubeApiError extends Error {
     this.status = status;
     this.body = body;
   }
+}
+
+/**
+ * A 2xx answer whose body is not JSON (a proxy's page, a truncated answer). Carries no part of the body: a 2xx
+ * body may be a token or a Secret's data.
+ */
+export class KubeAnswerError extends Error {
+  override readonly name = 'KubeAnswerError';
+  readonly status: number;
+
+  constructor(status: number) {
+    super(`the Kubernetes API answered ${status} with a body that is not JSON`);
+    this.status = status;
+  }
+}
+
+export interface RequestOptions {
+  /** The most bytes of answer accepted (default MAX_ANSWER_BYTES). */
+  readonly maxBytes?: number;
 }
 
 export interface KubeClientOptions {
@@ -62,8 +88,11 @@ export class KubeClient {
     this.#readFile = options.readFile ?? ((path) => readFileAsync(path, 'utf8'));
   }
 
-  /** The JSON answer of a 2xx response; throws KubeApiError for any other status. */
-  async request(method: 'GET' | 'POST', path: string, body: unknown, signal: AbortSignal): Promise<unknown> {
+  /**
+   * The JSON answer of a 2xx response; throws KubeApiError for any other status, KubeAnswerError for a 2xx body that
+   * is not JSON, BodyTooLargeError past the size bound, and the signal's reason when it aborts.
+   */
+  async request(method: 'GET' | 'POST', path: string, body: unknown, signal: AbortSignal, options: RequestOptions = {}): Promise<unknown> {
     const [pool, token] = await Promise.all([this.#dispatcher(), this.#bearer()]);
     const headers: Record<string, string> = { accept: 'application/json' };
     if (token !== undefined) headers['authorization'] = `Bearer ${token}`;
@@ -72,11 +101,17 @@ export class KubeClient {
     const res = await dispatchBuffered(
       pool,
       { path: `${url.pathname}${url.search}`, method, headers, body: body === undefined ? null : JSON.stringify(body) },
-      { maxBytes: MAX_ANSWER_BYTES, signal },
+      { maxBytes: options.maxBytes ?? MAX_ANSWER_BYTES, signal },
     ).answer;
     const text = res.body.toString('utf8');
     if (res.statusCode < 200 || res.statusCode > 299) throw new KubeApiError(res.statusCode, text);
-    return text === '' ? undefined : (JSON.parse(text) as unknown);
+    if (text === '') return undefined;
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      // JSON.parse's message quotes the text it choked on: not passed on.
+      throw new KubeAnswerError(res.statusCode);
+    }
   }
 
   #dispatcher(): Promise<Pool> {
@@ -84,10 +119,14 @@ export class KubeClient {
       const created = (async () => {
         const { caFile, caData, skipTLSVerify } = this.#config;
         const ca = caData ?? (caFile === undefined ? undefined : await this.#readFile(caFile));
-        // Few calls, far apart: keep no idle connection around.
+        // Few calls, far apart: keep no idle connection around. The caller's signal is the timeout: undici's own
+        // (10 s for the TLS handshake by default, the same as the request timeout) would race it, and a slow API
+        // server would be reported by which of the two fired first (found against the real API server).
         return new Pool(new URL(this.#config.server).origin, {
           keepAliveTimeout: 1_000,
-          connect: { rejectUnauthorized: !skipTLSVerify, ...(ca === undefined ? {} : { ca }) },
+          headersTimeout: UNDICI_TIMEOUT_MS,
+          bodyTimeout: UNDICI_TIMEOUT_MS,
+          connect: { timeout: UNDICI_TIMEOUT_MS, rejectUnauthorized: !skipTLSVerify, ...(ca === undefined ? {} : { ca }) },
         });
       })();
       this.#pool = created;
@@ -97,25 +136,6 @@ export class KubeClient {
       });
     }
     return this.#pool;
-  }
-
-  /** The CA bundle to trust (PEM), read once; undefined means the system roots. */
-  async caPem(): Promise<string | undefined> {
-    const { caFile, caData } = this.#config;
-    return caData ?? (caFile === undefined ? undefined : await this.#readFile(caFile));
-  }
-
-  /** The current bearer token (sensitive: never log). */
-  bearerToken(): Promise<string | undefined> {
-    return this.#bearer();
-  }
-
-  get server(): string {
-    return this.#config.server;
-  }
-
-  get skipTLSVerify(): boolean {
-    return this.#config.skipTLSVerify;
   }
 
   async #bearer(): Promise<string | undefined> {

@@ -3,54 +3,17 @@
  * without `tokenRequests`). As the reference does: the pod's ServiceAccount, the configured audience, 15 minutes,
  * bound to the pod by name and UID so the token dies with the pod.
  *
- * The call goes through @kubernetes/client-node 1.4.x, imported on the first TokenRequest only: the library costs
- * about 75 MiB of resident memory, and a node whose driver sends tokens (the recommended set-up) never pays it.
+ * One POST through the same small client that reads the HMAC Secret (kube-client.ts); see there for why it is not
+ * @kubernetes/client-node.
  */
 import type { ServiceAccountTokenRequester } from '../auth/token-requester.js';
 import type { PodInfo } from '../config/types.js';
-import { abortReason, ProviderError } from '../errors.js';
-import { DEFAULT_KUBE_REQUEST_TIMEOUT_MS, describeApiFailure, requestSignal, safeCause } from './api.js';
-import { KubeApiError, KubeClient, type KubeConfig } from './kube-client.js';
+import { ProviderError } from '../errors.js';
+import { DEFAULT_KUBE_REQUEST_TIMEOUT_MS, describeApiFailure, realTimer, safeCause, withRequestTimeout, type ApiFailure, type StartTimer } from './api.js';
+import { KubeClient, type KubeConfig } from './kube-client.js';
 
-type ClientNode = typeof import('@kubernetes/client-node');
-let clientNode: Promise<ClientNode> | undefined;
-
-/** The library, loaded once, on first need. */
-function loadClientNode(): Promise<ClientNode> {
-  clientNode ??= import('@kubernetes/client-node');
-  return clientNode;
-}
-
-/** client-node's ApiException (code + body) as our KubeApiError, so failures are described one way. */
-function asKubeApiError(err: unknown): unknown {
-  if (err instanceof Error && typeof (err as { code?: unknown }).code === 'number' && 'body' in err) {
-    const body = (err as { body: unknown }).body;
-    return new KubeApiError((err as unknown as { code: number }).code, typeof body === 'string' ? body : JSON.stringify(body ?? ''));
-  }
-  return err;
-}
-
-/** Stops waiting when the signal aborts (client-node takes no AbortSignal; the request is left to finish). */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(abortReason(signal));
-    if (signal.aborted) {
-      onAbort();
-      return;
-    }
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err instanceof Error ? err : new Error('request failed'));
-      },
-    );
-  });
-}
+/** A TokenRequest answer is one JWT and a few names: far below this, whatever a misbehaving server sends. */
+const MAX_TOKEN_ANSWER_BYTES = 256 * 1024;
 
 /** 15 minutes, the reference's lifetime; the API server's minimum is 10 minutes. */
 export const TOKEN_EXPIRATION_SECONDS = 900;
@@ -66,15 +29,20 @@ const POD_ATTRIBUTES = [
 export interface KubeTokenRequesterOptions {
   /** Per-request timeout in milliseconds (default 10 s); the caller's signal may end it sooner. */
   readonly timeoutMs?: number;
+  /** For tests: the request timeout's timer. */
+  readonly timer?: StartTimer;
 }
 
 export class KubeTokenRequester implements ServiceAccountTokenRequester {
   readonly #api: KubeClient;
   readonly #timeoutMs: number;
+  readonly #timer: StartTimer;
 
-  constructor(kubeConfig: KubeConfig, options: KubeTokenRequesterOptions = {}) {
-    this.#api = new KubeClient(kubeConfig);
+  /** @param api the provider's client (shared with the HMAC Secret), or the config to make one from */
+  constructor(api: KubeClient | KubeConfig, options: KubeTokenRequesterOptions = {}) {
+    this.#api = api instanceof KubeClient ? api : new KubeClient(api);
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_KUBE_REQUEST_TIMEOUT_MS;
+    this.#timer = options.timer ?? realTimer;
   }
 
   async requestToken(pod: PodInfo, audience: string, signal?: AbortSignal): Promise<string> {
@@ -88,46 +56,29 @@ export class KubeTokenRequester implements ServiceAccountTokenRequester {
     }
     const who = `pod ${pod.namespace}/${pod.name} (ServiceAccount "${pod.serviceAccountName}", audience "${audience}")`;
 
+    const path = `/api/v1/namespaces/${encodeURIComponent(pod.namespace)}/serviceaccounts/${encodeURIComponent(pod.serviceAccountName)}/token`;
+    const body = {
+      apiVersion: 'authentication.k8s.io/v1',
+      kind: 'TokenRequest',
+      spec: {
+        // An empty audience means the API server's default audiences, as in the reference.
+        audiences: audience === '' ? [] : [audience],
+        expirationSeconds: TOKEN_EXPIRATION_SECONDS,
+        boundObjectRef: { kind: 'Pod', apiVersion: 'v1', name: pod.name, uid: pod.uid },
+      },
+    };
     let token: unknown;
     try {
-      const k8s = await loadClientNode();
-      const [bearer, ca] = await Promise.all([this.#api.bearerToken(), this.#api.caPem()]);
-      const config = new k8s.KubeConfig();
-      const server = this.#api.server;
-      config.loadFromOptions({
-        // client-node refuses plain http unless verification is off; http only ever means a local proxy or test server.
-        clusters: [{ name: 'cluster', server, skipTLSVerify: this.#api.skipTLSVerify || server.startsWith('http:'), ...(ca === undefined ? {} : { caData: Buffer.from(ca).toString('base64') }) }],
-        users: [{ name: 'provider', ...(bearer === undefined ? {} : { token: bearer }) }],
-        contexts: [{ name: 'provider', cluster: 'cluster', user: 'provider' }],
-        currentContext: 'provider',
-      });
-      const response = await untilAborted(
-        config.makeApiClient(k8s.CoreV1Api).createNamespacedServiceAccountToken({
-          name: pod.serviceAccountName,
-          namespace: pod.namespace,
-          body: {
-            apiVersion: 'authentication.k8s.io/v1',
-            kind: 'TokenRequest',
-            spec: {
-              // An empty audience means the API server's default audiences, as in the reference.
-              audiences: audience === '' ? [] : [audience],
-              expirationSeconds: TOKEN_EXPIRATION_SECONDS,
-              boundObjectRef: { kind: 'Pod', apiVersion: 'v1', name: pod.name, uid: pod.uid },
-            },
-          },
-        }),
-        requestSignal(signal, this.#timeoutMs),
-      );
-      token = response.status?.token;
-    } catch (caught: unknown) {
-      const err = asKubeApiError(caught);
-      const failure = describeApiFailure(err);
+      const answer = await withRequestTimeout(signal, this.#timeoutMs, (bounded) => this.#api.request('POST', path, body, bounded, { maxBytes: MAX_TOKEN_ANSWER_BYTES }), this.#timer);
+      token = tokenOf(answer);
+    } catch (err: unknown) {
+      const failure = describeApiFailure(err, this.#timeoutMs);
       if (signal?.aborted === true) {
         throw new ProviderError('DEADLINE_EXCEEDED', `the caller's deadline passed while requesting a ServiceAccount token for ${who}`, {}, safeCause(err));
       }
       throw new ProviderError(
         'TOKEN_UNAVAILABLE',
-        `cannot request a ServiceAccount token for ${who}: ${failure.detail}`,
+        `cannot request a ServiceAccount token for ${who}: ${failure.detail}${remedy(failure, pod)}`,
         failure.httpStatus === undefined ? {} : { httpStatus: failure.httpStatus },
         safeCause(err),
       );
@@ -136,5 +87,29 @@ export class KubeTokenRequester implements ServiceAccountTokenRequester {
       throw new ProviderError('TOKEN_UNAVAILABLE', `cannot request a ServiceAccount token for ${who}: the Kubernetes API answered without a token`);
     }
     return token;
+  }
+}
+
+/** `status.token` of a TokenRequest answer, or undefined. */
+function tokenOf(answer: unknown): unknown {
+  if (typeof answer !== 'object' || answer === null) return undefined;
+  const status = (answer as { status?: unknown }).status;
+  return typeof status === 'object' && status !== null ? (status as { token?: unknown }).token : undefined;
+}
+
+/** What the operator does about a failure the message alone does not make obvious; empty when nothing to add. */
+function remedy(failure: ApiFailure, pod: PodInfo): string {
+  switch (failure.httpStatus) {
+    case 403:
+      return `; the provider's ServiceAccount needs create on serviceaccounts/token for ServiceAccount "${pod.serviceAccountName}" in ${pod.namespace} (the ClusterRole and ClusterRoleBinding in deploy/base/rbac.yaml), or the CSIDriver can send the pod's token itself (tokenRequests)`;
+    case 404:
+      return `; the pod or its ServiceAccount does not exist (any more) in ${pod.namespace}`;
+    case 409:
+      // The real API server's answer when the pod's UID is not the mount's.
+      return '; the pod was deleted and created again under the same name, and the mount names the old one';
+    case 401:
+      return "; the API server does not accept the provider's own ServiceAccount token (check the provider pod's automountServiceAccountToken)";
+    default:
+      return failure.httpStatus !== undefined && failure.httpStatus >= 500 ? '; the Kubernetes API server is failing, the kubelet retries the mount' : '';
   }
 }

@@ -6,6 +6,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 export const FAKE_KUBE_API_TOKEN = 'fake-kube-api-bearer-token';
@@ -61,6 +62,8 @@ export interface Fault {
   /** Status reason; a sensible one per status by default. */
   readonly reason?: string;
   readonly message?: string;
+  /** Send this text as the body instead of a Status object (a proxy's page, an oversized or broken answer). */
+  readonly rawBody?: string;
 }
 
 /** A Secret as the fake stores it: `data` values are base64, as on the wire. */
@@ -80,6 +83,13 @@ export interface StoredSecret {
   readonly data?: Readonly<Record<string, string>>;
 }
 
+export interface FakePod {
+  readonly namespace: string;
+  readonly name: string;
+  readonly uid: string;
+  readonly serviceAccountName: string;
+}
+
 export interface FakeKubeApiOptions {
   /** The bearer token the server accepts (default FAKE_KUBE_API_TOKEN). */
   readonly token?: string;
@@ -89,10 +99,17 @@ export interface FakeKubeApiOptions {
   readonly now?: () => number;
   /** ServiceAccounts that exist, as "namespace/name"; undefined means every ServiceAccount exists. */
   readonly serviceAccounts?: readonly string[];
+  /**
+   * Pods that exist, for a TokenRequest's boundObjectRef; undefined means any pod exists with any UID. When given,
+   * the real API server's answers: 404 for a missing pod, 409 Conflict for another UID, 400 for another ServiceAccount.
+   */
+  readonly pods?: readonly FakePod[];
   /** `iss` of issued tokens. */
   readonly issuer?: string;
   /** Port to listen on (default: any free one); lets a test bring "the API server" back on the same address. */
   readonly port?: number;
+  /** Serve https with this key and certificate (PEM), as a real API server does; plain http when absent. */
+  readonly tls?: { readonly key: string; readonly cert: string };
 }
 
 const REASONS: Readonly<Record<number, string>> = {
@@ -134,12 +151,13 @@ export class FakeKubeApi {
     this.#options = options;
     this.token = options.token ?? FAKE_KUBE_API_TOKEN;
     this.#now = options.now ?? Date.now;
-    this.#server = createServer((req, res) => {
+    const handler = (req: IncomingMessage, res: ServerResponse): void => {
       this.#handle(req, res).catch(() => {
         if (!res.headersSent) res.writeHead(500).end();
         else res.destroy();
       });
-    });
+    };
+    this.#server = options.tls === undefined ? createServer(handler) : createTlsServer({ key: options.tls.key, cert: options.tls.cert }, handler);
   }
 
   static async start(options: FakeKubeApiOptions = {}): Promise<FakeKubeApi> {
@@ -149,7 +167,7 @@ export class FakeKubeApi {
       api.#server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
     });
     const { port } = api.#server.address() as AddressInfo;
-    api.#url = `http://127.0.0.1:${port}`;
+    api.#url = `${options.tls === undefined ? 'http' : 'https'}://127.0.0.1:${port}`;
     return api;
   }
 
@@ -205,13 +223,13 @@ export class FakeKubeApi {
     const operation = classify(method, path);
     const authorized = req.headers.authorization === `Bearer ${this.token}`;
 
-    let reply: { status: number; body: unknown };
+    let reply: { status: number; body: unknown; raw?: string };
     if (!authorized) {
       reply = statusReply({ status: 401, message: 'Unauthorized' });
     } else {
       const fault = operation === 'other' ? undefined : this.#faults.get(operation)?.shift();
       if (fault !== undefined) {
-        reply = statusReply(fault);
+        reply = fault.rawBody === undefined ? statusReply(fault) : { status: fault.status, body: undefined, raw: fault.rawBody };
       } else {
         reply = await this.#route(operation, method, path, bodyText);
       }
@@ -220,7 +238,7 @@ export class FakeKubeApi {
     this.requests.push({ method, path, operation, status: reply.status, authorized });
     if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
     if (res.destroyed) return;
-    const payload = JSON.stringify(reply.body);
+    const payload = reply.raw ?? JSON.stringify(reply.body);
     res.writeHead(reply.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
     res.end(payload);
   }
@@ -269,6 +287,9 @@ export class FakeKubeApi {
       return statusReply({ status: 422, message: 'spec.boundObjectRef.kind: Unsupported value' });
     }
 
+    const refused = kind === 'Pod' ? this.#checkBoundPod(namespace, serviceAccountName, boundObjectRef) : undefined;
+    if (refused !== undefined) return refused;
+
     const nowSeconds = Math.floor(this.#now() / 1000);
     const lifetime = expirationSeconds ?? 3600;
     const pod =
@@ -300,6 +321,26 @@ export class FakeKubeApi {
         status: { token, expirationTimestamp: new Date((nowSeconds + lifetime) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z') },
       },
     };
+  }
+
+  /** The real API server's checks of a Pod boundObjectRef (messages as the real kube-apiserver words them: kube-client.real.ts). */
+  #checkBoundPod(namespace: string, serviceAccountName: string, ref: Readonly<Record<string, unknown>> | undefined): { status: number; body: unknown } | undefined {
+    const pods = this.#options.pods;
+    if (pods === undefined) return undefined;
+    const name = typeof ref?.['name'] === 'string' ? ref['name'] : '';
+    const pod = pods.find((p) => p.namespace === namespace && p.name === name);
+    if (pod === undefined) return statusReply({ status: 404, message: `pods "${name}" not found` }, { name, kind: 'pods' });
+    if (typeof ref?.['uid'] === 'string' && ref['uid'] !== '' && ref['uid'] !== pod.uid) {
+      return statusReply({
+        status: 409,
+        reason: 'Conflict',
+        message: `Operation cannot be fulfilled on Pod "${name}": the UID in the bound object reference (${ref['uid']}) does not match the UID in record. The object might have been deleted and then recreated`,
+      });
+    }
+    if (pod.serviceAccountName !== serviceAccountName) {
+      return statusReply({ status: 400, message: `cannot bind token for serviceaccount "${serviceAccountName}" to pod running with different serviceaccount name.` });
+    }
+    return undefined;
   }
 
   #createSecret(namespace: string, bodyText: string): { status: number; body: unknown } {

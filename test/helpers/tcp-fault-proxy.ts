@@ -1,7 +1,8 @@
 /**
  * A TCP proxy in front of the test Vault that breaks connections below HTTP, where the test server's own fault
  * injection cannot reach: it cuts a TLS handshake short (the client's hello arrives, the socket closes) or answers
- * the handshake with bytes that are not TLS. Everything else is piped through untouched. Counts connections, so tests
+ * the handshake with bytes that are not TLS. Everything else is piped through untouched, or held back
+ * (`answerDelayMs`: a slow server, Vault or the Kubernetes API, without touching it). Counts connections, so tests
  * can tell how many times the provider dialled.
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
@@ -11,6 +12,11 @@ export type ConnectionFault = 'drop-handshake' | 'not-tls';
 export class TcpFaultProxy {
   /** Connections accepted so far. */
   connections = 0;
+  /**
+   * Milliseconds every chunk from the server to the client is held back (0: none), in order: over TLS this slows
+   * the handshake and every answer alike, as an overloaded server does. Read per chunk, so it can change mid-test.
+   */
+  answerDelayMs = 0;
   readonly #server: Server;
   readonly #sockets = new Set<Socket>();
   #queued: ConnectionFault[] = [];
@@ -69,9 +75,21 @@ export class TcpFaultProxy {
     upstream.on('error', () => client.destroy());
     client.on('error', () => upstream.destroy());
     client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
     client.pipe(upstream);
-    upstream.pipe(client);
+    // Chunks leave in order, none before the one ahead of it, each no sooner than answerDelayMs after it arrived.
+    let releaseAt = 0;
+    upstream.on('data', (chunk: Buffer) => {
+      if (this.answerDelayMs === 0 && releaseAt <= Date.now()) {
+        client.write(chunk);
+        return;
+      }
+      releaseAt = Math.max(releaseAt, Date.now() + this.answerDelayMs);
+      setTimeout(() => {
+        if (!client.destroyed) client.write(chunk);
+      }, releaseAt - Date.now()).unref();
+    });
+    // A server's close reaches the client after what it sent before.
+    upstream.on('close', () => setTimeout(() => client.destroy(), Math.max(0, releaseAt - Date.now())).unref());
   }
 
   #track(socket: Socket): void {

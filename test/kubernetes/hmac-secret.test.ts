@@ -101,6 +101,22 @@ describe('KubeSecretHmacKeySource', () => {
     );
   });
 
+  it('two providers starting at once: both find no Secret, both create, the loser (409) reads and uses the winner\'s key', async () => {
+    // Held answers make both reads return 404 before either create arrives: the race, every time.
+    api.delayMs = 100;
+    const made: string[] = [];
+    const provider = (fill: number): KubeSecretHmacKeySource =>
+      source({ randomBytes: (n) => (made.push(`provider ${fill}`), Buffer.alloc(n, fill)) });
+    const [a, b] = await Promise.all([provider(1).getKey(), provider(2).getKey()]);
+
+    assert.deepEqual(made.sort(), ['provider 1', 'provider 2'], 'both saw no Secret and made a key');
+    assert.deepEqual(a, b, 'both use the same key, so object versions agree');
+    assert.deepEqual(Buffer.from(api.getSecret(NAMESPACE, NAME)?.data?.['key'] ?? '', 'base64'), a);
+    const creates = api.requestsOf('secretCreate').map((r) => r.status).sort();
+    assert.deepEqual(creates, [201, 409]);
+    assert.deepEqual(api.requestsOf('secretGet').map((r) => r.status), [404, 404, 200]);
+  });
+
   for (const [label, data] of [
     ['without a "key"', { other: Buffer.alloc(32, 1) }],
     ['with an empty "key"', { key: Buffer.alloc(0) }],
@@ -197,7 +213,8 @@ describe('KubeSecretHmacKeySource', () => {
     const keys = source({ timeoutMs: 50 });
     const err = await rejection(keys.getKey());
     assert.equal(err.code, 'KUBERNETES_API_ERROR');
-    assert.match(err.message, /did not answer in time/);
+    assert.match(err.message, /the Kubernetes API did not answer within 50 ms \(request timeout\)/);
+    assert.match(err.message, /cannot be reached or did not answer/);
 
     api.delayMs = 0;
     assert.deepEqual(await keys.getKey(), Buffer.alloc(32, 2));

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { KubeApiError, KubeClient, TOKEN_FILE_REFRESH_MS } from '../../src/kubernetes/kube-client.js';
+import { describeApiFailure } from '../../src/kubernetes/api.js';
+import { KubeAnswerError, KubeApiError, KubeClient, TOKEN_FILE_REFRESH_MS } from '../../src/kubernetes/kube-client.js';
 import { createTlsMaterial } from '../vault-server/index.js';
 import { FakeKubeApi } from '../helpers/fake-kube-api.js';
 
@@ -47,6 +48,20 @@ describe('kubernetes/kube-client', () => {
     assert.ok(err instanceof KubeApiError);
     assert.equal(err.status, 404);
     assert.match(err.body, /NotFound/);
+  });
+
+  it("describes undici's own timeouts as timeouts, and a 2xx body that is not JSON without quoting it", async () => {
+    for (const code of ['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']) {
+      const failure = describeApiFailure(Object.assign(new Error('timeout to https://10.0.0.1:443'), { code }));
+      assert.equal(failure.aborted, true);
+      assert.equal(failure.detail, `the Kubernetes API did not answer in time (${code})`);
+    }
+    api.failNext('secretGet', { status: 200, rawBody: '{"data":{"key":"c2VjcmV0' });
+    const client = new KubeClient({ server: api.url, skipTLSVerify: false, token: 'first' });
+    const err = await client.request('GET', '/api/v1/namespaces/csi/secrets/s', undefined, signal()).catch((e: unknown) => e);
+    assert.ok(err instanceof KubeAnswerError);
+    assert.ok(!err.message.includes('c2VjcmV0'));
+    assert.equal(describeApiFailure(err).detail, 'the Kubernetes API answered 200 with a body that is not JSON');
   });
 
   it('trusts the CA it is given over https, and refuses a server it cannot verify', async () => {

@@ -23,6 +23,8 @@ export interface InClusterProviderOptions {
   /** The DaemonSet pod the token is bound to; created when missing. */
   readonly podName: string;
   readonly flags?: readonly string[];
+  /** Where KUBERNETES_SERVICE_HOST/PORT point (default the API server itself), e.g. a proxy that slows it down. */
+  readonly apiServer?: string;
 }
 
 export class InClusterProvider {
@@ -71,7 +73,7 @@ export class InClusterProvider {
 
   private async launch(): Promise<void> {
     const { kube, vaultAddress, namespace, flags = [] } = this.options;
-    const url = new URL(kube.server);
+    const url = new URL(this.options.apiServer ?? kube.server);
     const sa = join(this.dir, 'serviceaccount');
     const script = 'mount -t tmpfs tmpfs /run && mkdir -p /run/secrets/kubernetes.io && ln -s "$0" /run/secrets/kubernetes.io/serviceaccount && exec "$@"';
     this.child = new Child(

@@ -6,7 +6,7 @@
  *
  * Shutdown order is fixed: readiness turns 503, the gRPC server stops listening (which frees the socket path for
  * the next instance) and lets in-flight mounts finish (bounded), the socket is removed if it is still ours, Vault
- * connections close, the audit sink closes, the health server closes.
+ * connections close, then the Kubernetes client's, the audit sink closes, the health server closes.
  */
 import type { AddressInfo } from 'node:net';
 import { status as GrpcStatus } from '@grpc/grpc-js';
@@ -60,6 +60,8 @@ interface KubernetesParts {
   readonly cluster: ClusterInfo | undefined;
   readonly hmacKey: HmacKeySource;
   readonly tokenRequester: ServiceAccountTokenRequester | undefined;
+  /** Closes the Kubernetes client's connections. */
+  close(): Promise<void>;
 }
 
 /** Step 1: the cluster we run in, if any, and what the provider asks of its API: the HMAC key Secret, TokenRequest. */
@@ -75,7 +77,7 @@ function buildKubernetes(settings: ProviderSettings, logger: Logger, overrides: 
       return undefined;
     }).source;
   const tokenRequester = overrides.tokenRequester ?? (kube === undefined ? undefined : new KubeTokenRequester(kube));
-  return { cluster, hmacKey, tokenRequester };
+  return { cluster, hmacKey, tokenRequester, close: async () => kube?.close() };
 }
 
 /** Step 2: metrics, and the audit sink, opened first: an audit file that cannot be written stops the start before anything listens. */
@@ -163,7 +165,8 @@ async function startServers(
 }
 
 export async function startProvider(settings: ProviderSettings, logger: Logger, overrides: ProviderOverrides = {}): Promise<RunningProvider> {
-  const { cluster, hmacKey, tokenRequester } = buildKubernetes(settings, logger, overrides);
+  const kubernetes = buildKubernetes(settings, logger, overrides);
+  const { cluster, hmacKey, tokenRequester } = kubernetes;
   const { metrics, audit } = buildObservability(settings, logger);
   // Step 3, shared with the `mount` subcommand (wiring.ts).
   const trust = trustPolicyFor(settings, overrides.serviceAccountDir ?? SERVICE_ACCOUNT_DIR);
@@ -184,6 +187,7 @@ export async function startProvider(settings: ProviderSettings, logger: Logger, 
   // What outlives the servers, closed after them in this order.
   const closeGraph = async (): Promise<void> => {
     await clients.close();
+    await kubernetes.close();
     await audit.close();
   };
   let servers: Servers;

@@ -114,6 +114,16 @@ export class KubeClient {
     }
   }
 
+  /** Closes the connection pool; a request after this opens a new one. */
+  async close(): Promise<void> {
+    const pool = this.#pool;
+    this.#pool = undefined;
+    if (pool === undefined) return;
+    // A pool that never came up (an unreadable CA file) has nothing to close.
+    const opened = await pool.catch(() => undefined);
+    await opened?.close();
+  }
+
   #dispatcher(): Promise<Pool> {
     if (this.#pool === undefined) {
       const created = (async () => {

@@ -7,7 +7,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 
 export const FAKE_KUBE_API_TOKEN = 'fake-kube-api-bearer-token';
 
@@ -138,6 +138,12 @@ export class FakeKubeApi {
   delayMs = 0;
 
   readonly #server: Server;
+  readonly #open = new Set<Socket>();
+
+  /** Client connections open right now. */
+  get openConnections(): number {
+    return this.#open.size;
+  }
   readonly #options: FakeKubeApiOptions;
   readonly #now: () => number;
   readonly #secrets = new Map<string, StoredSecret>();
@@ -158,6 +164,10 @@ export class FakeKubeApi {
       });
     };
     this.#server = options.tls === undefined ? createServer(handler) : createTlsServer({ key: options.tls.key, cert: options.tls.cert }, handler);
+    this.#server.on('connection', (socket: Socket) => {
+      this.#open.add(socket);
+      socket.once('close', () => this.#open.delete(socket));
+    });
   }
 
   static async start(options: FakeKubeApiOptions = {}): Promise<FakeKubeApi> {

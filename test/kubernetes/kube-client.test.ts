@@ -38,6 +38,20 @@ describe('kubernetes/kube-client', () => {
     assert.equal(api.requests[2]?.authorized, false, 'the new token was sent');
   });
 
+  it('close() ends its connections; a request after it opens a new one; closing twice or before any request is a no-op', async () => {
+    const client = new KubeClient({ server: api.url, skipTLSVerify: false, token: 'first' });
+    await client.close();
+    await client.request('GET', '/api/v1/namespaces/csi/secrets/absent', undefined, signal()).catch(() => undefined);
+    assert.equal(api.openConnections, 1, 'kept alive after the answer');
+    await client.close();
+    await client.close();
+    for (let i = 0; i < 50 && api.openConnections > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(api.openConnections, 0);
+    await client.request('GET', '/api/v1/namespaces/csi/secrets/absent', undefined, signal()).catch(() => undefined);
+    assert.equal(api.requests.length, 2);
+    await client.close();
+  });
+
   it('returns the JSON of a 2xx answer and throws KubeApiError with the Status text otherwise', async () => {
     const client = new KubeClient({ server: api.url, skipTLSVerify: false, token: 'first' });
     const created = (await client.request('POST', '/api/v1/namespaces/csi/secrets', { metadata: { name: 's' }, data: { key: 'a2V5' } }, signal())) as {

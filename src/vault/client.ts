@@ -8,7 +8,7 @@
  * another pod's request. Logins are plain requests to the path their builder names (node-vault's kubernetesLogin
  * without a mount point posts to `/v1/auth//login`).
  */
-import nodeVault from './node-vault.js';
+import nodeVault from 'node-vault';
 import type NodeVault from 'node-vault';
 import { ProviderError } from '../errors.js';
 import type { ConnectionSettings } from '../config/types.js';

@@ -15,6 +15,8 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/only-throw-error': 'error',
       '@typescript-eslint/no-floating-promises': 'error',
+      // Dependencies are used as their authors intend: nothing they mark deprecated.
+      '@typescript-eslint/no-deprecated': 'error',
     },
   },
   {

@@ -3,6 +3,7 @@
  * `AuthRequest(ctx) → (path, body, headers)`); VaultClient.sendLogin sends any of them. The bodies are Vault's
  * `auth/<mount>/login` APIs: kubernetes and jwt `{role, jwt}`, approle `{role_id, secret_id}`, userpass
  * `login/<username>` with `{password}`, cert `{name}` over a TLS connection that presents the client certificate.
+ * Each names the node-vault login helper that sends it (VaultClient's LoginHelper).
  *
  * A LoginRequest holds credentials: it is built just before it is sent and never logged; `describe` is what
  * messages may say of it.
@@ -13,7 +14,20 @@ import type { LoginRequest } from '../vault/client.js';
 export type { LoginRequest };
 
 export function podTokenLogin(method: PodTokenMethod, mount: string, role: string, jwt: string): LoginRequest {
-  return { path: `auth/${mount}/login`, body: { role, jwt }, describe: `${method} role "${role}"` };
+  return {
+    path: `auth/${mount}/login`,
+    body: { role, jwt },
+    helper: { name: method === 'jwt' ? 'jwtLogin' : 'kubernetesLogin', mountPoint: mount },
+    describe: `${method} role "${role}"`,
+  };
+}
+
+/**
+ * A path segment percent-encoded down to letters, digits and `-._~`: what encodeURIComponent leaves of `!'()*` is
+ * encoded too, since node-vault's path templates would HTML-escape a `'`.
+ */
+function pathSegment(value: string): string {
+  return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
 /** Builds the login of a method that takes its credentials from the nodePublishSecretRef. */
@@ -21,18 +35,27 @@ export function credentialLogin(auth: Exclude<AuthConfig, { method: PodTokenMeth
   switch (auth.method) {
     case 'approle':
       // The role ID is an AppRole's half-secret name (Vault's docs treat it as sensitive): it is not named.
-      return { path: `auth/${mount}/login`, body: { role_id: auth.roleId.reveal(), secret_id: auth.secretId.reveal() }, describe: 'approle' };
-    case 'userpass':
       return {
-        path: `auth/${mount}/login/${encodeURIComponent(auth.username)}`,
+        path: `auth/${mount}/login`,
+        body: { role_id: auth.roleId.reveal(), secret_id: auth.secretId.reveal() },
+        helper: { name: 'approleLogin', mountPoint: mount },
+        describe: 'approle',
+      };
+    case 'userpass': {
+      const username = pathSegment(auth.username);
+      return {
+        path: `auth/${mount}/login/${username}`,
         body: { password: auth.password.reveal() },
+        helper: { name: 'userpassLogin', mountPoint: mount, username },
         describe: `userpass user "${auth.username}"`,
       };
+    }
     case 'cert':
       return {
         path: `auth/${mount}/login`,
         // Without a name Vault tries every certificate role of the mount.
         body: roleName === '' ? {} : { name: roleName },
+        helper: { name: 'write' },
         clientCertificate: { cert: auth.certificate.reveal(), key: auth.key.reveal() },
         describe: roleName === '' ? 'cert' : `cert role "${roleName}"`,
       };

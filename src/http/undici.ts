@@ -1,30 +1,18 @@
 /**
- * The parts of undici the provider uses, loaded one by one, and one buffered request over undici's dispatch API.
- *
- * `import 'undici'` loads all of it (fetch, WebSocket, caches, mocks: 110 files), about 7 MiB more resident memory
- * than the connection pool alone (measured: RssAnon after `require`, 17.9 vs 11.1 MiB over a 6.2 MiB bare Node),
- * in a DaemonSet budget of 100 MiB. undici 7 publishes no exports map, so its own modules can be required by
- * path; test/http/undici.test.ts checks that they are the very classes `undici` exports, so an upgrade that moves
- * them fails there rather than here.
- *
- * dispatchBuffered uses the callbacks undici 7's clients call themselves (onConnect … onComplete). Its typings mark
- * them deprecated in favour of controller-style callbacks, which undici adapts onto these at the cost of parsing
- * every response header into an object; request() adds a response stream on top. One request to Vault is a few
- * hundred bytes each way, so both costs showed in `npm run bench`.
+ * undici as the provider uses it: its connection Pool and connector (imported from 'undici', as its authors
+ * publish them), and one buffered request over its dispatch API with the controller-style handler undici 7
+ * documents (onRequestStart … onResponseEnd). Dispatching ourselves rather than calling `request()` keeps the body
+ * off a stream: one request to Vault is a few hundred bytes each way, and the chunks go straight to a sink or a
+ * Buffer, counted against a limit as they arrive.
  */
-import { createRequire } from 'node:module';
-import type * as Undici from 'undici';
+import type { IncomingHttpHeaders } from 'node:http';
+import { Pool, buildConnector, type Dispatcher } from 'undici';
 import { abortReason } from '../errors.js';
 
-export type { Dispatcher } from 'undici';
+export { Pool, buildConnector };
+export type { Dispatcher };
 /** Options of a Pool (undici's Pool.Options). */
-export type PoolOptions = Undici.Pool.Options;
-
-const require = createRequire(import.meta.url);
-
-export const Pool = require('undici/lib/dispatcher/pool.js') as typeof Undici.Pool;
-export type Pool = Undici.Pool;
-export const buildConnector = require('undici/lib/core/connect.js') as typeof Undici.buildConnector;
+export type PoolOptions = Pool.Options;
 
 /** An answer read whole: status, raw header list ([name, value, …]) and body bytes. */
 export interface BufferedAnswer {
@@ -46,14 +34,6 @@ export interface BufferedCall {
   readonly answer: Promise<BufferedAnswer>;
   /** Ends the request now with `err` (a no-op once it settled). */
   cancel(err: Error): void;
-}
-
-interface NativeHandler {
-  onConnect(abort: (err: Error) => void): void;
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean;
-  onData(chunk: Buffer): boolean;
-  onComplete(trailers: Buffer[] | null): void;
-  onError(err: Error): void;
 }
 
 /** The value of one header in a raw [name, value, …] list (`name` lower-case). */
@@ -78,6 +58,23 @@ export function headerObject(raw: readonly Buffer[]): Record<string, string | st
 }
 
 /**
+ * The answer's header list as [name, value, …] Buffers. undici's HTTP/1 client hands the controller the list as it
+ * read it; any other shape (strings, or none) is rebuilt from the parsed headers.
+ */
+function rawHeaderList(raw: Dispatcher.DispatchController['rawHeaders'], parsed: IncomingHttpHeaders): readonly Buffer[] {
+  if (Array.isArray(raw)) {
+    const items: ReadonlyArray<Buffer | string> = raw;
+    return items.every((item) => typeof item !== 'string') ? items : items.map((item) => (typeof item === 'string' ? Buffer.from(item, 'latin1') : item));
+  }
+  const list: Buffer[] = [];
+  for (const [name, value] of Object.entries(parsed)) {
+    if (value === undefined) continue;
+    for (const one of Array.isArray(value) ? value : [value]) list.push(Buffer.from(name, 'latin1'), Buffer.from(one, 'latin1'));
+  }
+  return list;
+}
+
+/**
  * Where the body goes instead of into a Buffer: the chunks are handed over as they arrive and not kept here. A
  * sink that throws refuses the body: the request ends at once with that error.
  */
@@ -98,7 +95,7 @@ export interface BufferedLimits {
  * Sends one request and reads its answer whole, refusing more than `maxBytes` of body. The caller's signal (if
  * any) and cancel() end it early; a request not yet on a connection is dropped when it gets one.
  */
-export function dispatchBuffered(dispatcher: Undici.Dispatcher, options: Undici.Dispatcher.DispatchOptions, limits: BufferedLimits): BufferedCall {
+export function dispatchBuffered(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions, limits: BufferedLimits): BufferedCall {
   const signal = limits.signal;
   let abortRequest: ((err: Error) => void) | undefined;
   let failure: Error | undefined;
@@ -145,39 +142,37 @@ export function dispatchBuffered(dispatcher: Undici.Dispatcher, options: Undici.
     return { answer, cancel };
   }
   signal?.addEventListener('abort', onAbort, { once: true });
-  const handler: NativeHandler = {
-    onConnect: (abort) => {
-      abortRequest = abort;
-      if (failure !== undefined) abort(failure);
+  const handler: Dispatcher.DispatchHandler = {
+    onRequestStart: (controller) => {
+      abortRequest = (err) => controller.abort(err);
+      // cancel() came before the request reached a connection.
+      if (failure !== undefined) controller.abort(failure);
     },
-    onHeaders: (status, raw) => {
+    onResponseStart: (controller, status, headers) => {
       statusCode = status;
-      rawHeaders = raw;
-      const header = headerValue(raw, 'content-length');
+      rawHeaders = rawHeaderList(controller.rawHeaders, headers);
+      const header = headerValue(rawHeaders, 'content-length');
       const declared = header === undefined ? undefined : Number(header);
       if (declared !== undefined && declared > limits.maxBytes) cancel(new BodyTooLargeError(limits.maxBytes));
-      else if (sink !== undefined) return toSink(() => sink.start(status, declared !== undefined && Number.isSafeInteger(declared) ? declared : undefined));
-      return true;
+      else if (sink !== undefined) toSink(() => sink.start(status, declared !== undefined && Number.isSafeInteger(declared) ? declared : undefined));
     },
-    onData: (chunk) => {
+    onResponseData: (_controller, chunk) => {
+      if (settled) return;
       size += chunk.length;
       if (size > limits.maxBytes) {
         chunks = [];
         cancel(new BodyTooLargeError(limits.maxBytes));
-        return false;
-      }
-      if (sink !== undefined) return toSink(() => sink.write(chunk));
-      chunks.push(chunk);
-      return true;
+      } else if (sink !== undefined) toSink(() => sink.write(chunk));
+      else chunks.push(chunk);
     },
-    onComplete: () => finish(),
-    onError: (err) => {
+    onResponseEnd: () => finish(),
+    onResponseError: (_controller, err) => {
       failure ??= err;
       finish();
     },
   };
   try {
-    dispatcher.dispatch(options, handler as Undici.Dispatcher.DispatchHandler);
+    dispatcher.dispatch(options, handler);
   } catch (err: unknown) {
     cancel(err instanceof Error ? err : new Error(String(err)));
   }

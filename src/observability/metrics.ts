@@ -8,7 +8,7 @@
  * nodes, is how a metrics backend falls over (and paths can name what a team keeps secret).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from './prom-client.js';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ErrorCode } from '../errors.js';
 import type { VaultRequestEvent } from '../vault/client.js';
 import type { GateWait } from '../vault/rate-limit.js';

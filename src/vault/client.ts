@@ -5,10 +5,11 @@
  * `client.token`, and a client-level namespace overwrites per-request headers, and both fall back to VAULT_TOKEN /
  * VAULT_NAMESPACE from the environment. The client below pins `token`, `namespace` and `pathPrefix` to empty, so
  * every request carries exactly the token and namespace we give it, and one pod's token can never ride along on
- * another pod's request. Logins are plain requests to the path their builder names (node-vault's kubernetesLogin
- * without a mount point posts to `/v1/auth//login`).
+ * another pod's request. node-vault is used through its documented extension points: the `request-promise` transport
+ * (transport.ts), its login helpers (always given the mount: kubernetesLogin without one posts to `/v1/auth//login`),
+ * `request` for secrets (any method and query), and its `debug` hook.
  */
-import nodeVault from './node-vault.js';
+import nodeVault from 'node-vault';
 import type NodeVault from 'node-vault';
 import { ProviderError } from '../errors.js';
 import type { ConnectionSettings } from '../config/types.js';
@@ -30,19 +31,32 @@ export interface VaultLogin {
 }
 
 /**
- * One login as an auth method's builder made it (src/auth/login-request.ts): sent as `POST /v1/<path>` with the
- * body, over a connection of its own that presents `clientCertificate` when there is one.
+ * One login as an auth method's builder made it (src/auth/login-request.ts): `POST /v1/<path>` with the body, sent
+ * by the node-vault login helper `helper` names, over a connection of its own that presents `clientCertificate`
+ * when there is one.
  */
 export interface LoginRequest {
-  /** Under `/v1/`, e.g. `auth/approle/login`. */
+  /** Under `/v1/`, e.g. `auth/approle/login`: what the helper posts to, and what messages name. */
   readonly path: string;
   /** Sensitive: never log. */
   readonly body: Readonly<Record<string, string>>;
+  readonly helper: LoginHelper;
   /** PEM client certificate and key (cert auth). Sensitive: never log. */
   readonly clientCertificate?: { readonly cert: string; readonly key: string };
   /** For messages: the method, and the role or user when it is no secret. */
   readonly describe: string;
 }
+
+/**
+ * node-vault's login helper for the method, with what it puts into the path: the auth mount (`mount_point`) and, for
+ * userpass, the user name (already percent-encoded: the helper's path template does not encode it). `write` is
+ * node-vault's `write(path, body)`: its `certLogin` posts to `auth/cert/login` whatever the mount, and given any
+ * argument (our request options included) fails in its own argument handling, because its schema lists no fields.
+ */
+export type LoginHelper =
+  | { readonly name: 'kubernetesLogin' | 'jwtLogin' | 'approleLogin'; readonly mountPoint: string }
+  | { readonly name: 'userpassLogin'; readonly mountPoint: string; readonly username: string }
+  | { readonly name: 'write' };
 
 export interface SecretRequest {
   readonly method: string;
@@ -112,6 +126,22 @@ function pinnedNodeVault(address: string, transport: UndiciTransport): NodeVault
     Object.defineProperty(vault, field, { get: () => pinned, set: () => undefined, configurable: false });
   }
   return vault;
+}
+
+/**
+ * A login through node-vault's helper for its method. The helpers also store the new token in the client's `token`,
+ * which pinnedNodeVault pins empty: the clients are shared, and the token is the caller's to keep.
+ */
+function sendWithHelper(vault: NodeVault.client, request: LoginRequest, requestOptions: Readonly<Record<string, unknown>>): Promise<unknown> {
+  const helper = request.helper;
+  switch (helper.name) {
+    case 'write':
+      return vault.write(request.path, request.body, requestOptions) as Promise<unknown>;
+    case 'userpassLogin':
+      return vault.userpassLogin({ ...request.body, username: helper.username, mount_point: helper.mountPoint, requestOptions }) as Promise<unknown>;
+    default:
+      return vault[helper.name]({ ...request.body, mount_point: helper.mountPoint, requestOptions }) as Promise<unknown>;
+  }
 }
 
 export class VaultClient {
@@ -245,8 +275,7 @@ export class VaultClient {
         target,
         (f) => f.transient,
         signal,
-        (vault, throttle) =>
-          vault.request({ path: `/${request.path}`, method: 'POST', headers: this.#headers(undefined), signal, throttle, json: request.body }) as Promise<unknown>,
+        (vault, throttle) => sendWithHelper(vault, request, { headers: this.#headers(undefined), signal, throttle }),
         vaultFor,
       );
     } finally {

@@ -29,6 +29,19 @@ describe('auth/login-request: one pure builder per method', () => {
       assert.equal(c.got.path, c.path);
       assert.deepEqual(c.got.body, c.body);
     }
+    // Each is sent by node-vault's helper for its method; cert by `write`, since node-vault's certLogin cannot take a mount.
+    assert.deepEqual(
+      cases.map((c) => c.got.helper),
+      [
+        { name: 'kubernetesLogin', mountPoint: 'kubernetes' },
+        { name: 'approleLogin', mountPoint: 'team/approle' },
+        { name: 'userpassLogin', mountPoint: 'userpass', username: 'a%40b' },
+        { name: 'write' },
+      ],
+    );
+    assert.deepEqual(podTokenLogin('jwt', 'jwt', 'web', 'J').helper, { name: 'jwtLogin', mountPoint: 'jwt' });
+    // A user name is one path segment, encoded past encodeURIComponent (node-vault's path template would HTML-escape a `'`).
+    assert.equal(credentialLogin({ method: 'userpass', username: "o'neil (x)", password: new Sensitive('P') }, 'userpass', '').path, 'auth/userpass/login/o%27neil%20%28x%29');
     assert.deepEqual(cases[3]!.got.clientCertificate, { cert: tls.clientCertPem, key: tls.clientKeyPem });
     assert.equal(cases[1]!.got.describe, 'approle');
   });

@@ -134,7 +134,7 @@ describe('config/policy', () => {
     it('--trust-policy=reference (the settings the daemon parses from it) accepts what the reference accepts, but never the own credentials', () => {
       const parsed = parseFlags(['--trust-policy=reference', '--vault-addr=https://vault.vault.svc:8200'], {});
       assert.equal(parsed.kind, 'run');
-      const reference = buildTrustPolicy(parsed.kind === 'run' ? parsed.settings.trust : NO_TRUST_FLAGS, DEFAULTS, [SA_DIR]);
+      const reference = buildTrustPolicy((parsed.kind === 'run' ? parsed.settings.trust : undefined) ?? NO_TRUST_FLAGS, DEFAULTS, [SA_DIR]);
       const [ca] = check({ vaultAddress: 'http://vault.team-a.example:8200', vaultSkipTLSVerify: 'true', vaultCACertPath: '/home/team-a/ca.pem' }, reference);
       checkRealPath(ca!, '/srv/anywhere/ca.pem', reference, NO_ROOTS);
       assert.equal(check({ vaultCADirectory: '/etc/ssl/certs', vaultTLSClientCertPath: '/opt/c.pem', vaultTLSClientKeyPath: '/opt/k.pem' }, reference).length, 3);

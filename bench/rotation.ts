@@ -8,7 +8,7 @@
 // The limit: for each scenario, a bare keep-alive HTTP client (undici Pool, as many connections as the provider's
 // transport) issues the Vault requests one mount of that scenario needs when nothing is reused (a login where the
 // pod's identity is new, then each distinct secret request once, in parallel), with the same concurrency, against
-// the same server, in the same run. No timing is asserted anywhere; the numbers go into README.md by hand.
+// the same server, in the same run. No timing is asserted anywhere; the numbers go into docs/benchmark.md by hand.
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';

@@ -30,7 +30,7 @@ export const DEFAULT_MOUNT_RESPONSE_BUDGET = (4 + 4) * 1024 * 1024;
  * may take (the image's 64 MiB old space and three 4 MiB semi-spaces) are counted: 160 − 60 − 64 − 12 = 24 MiB.
  * Parsed responses live in V8's heap, but file contents, the serialised answers and what the allocator keeps do
  * not, so the budget is added to V8's cap, not inside it (deploy/base/daemonset.yaml; test/deploy/manifests.test.ts).
- * Measured with mounts naming hundreds of MiB at once: README, "Memory"; `npm run memory-soak`.
+ * Measured with mounts naming hundreds of MiB at once: docs/benchmark.md, "Memory"; `npm run memory-soak`.
  */
 export const DEFAULT_NODE_MEMORY_BUDGET = 24 * 1024 * 1024;
 /** Above the ~110 pods of a node mounting at once at node start, and above the bench's 200-pod burst. */

@@ -53,7 +53,7 @@ export interface TokenLease {
   /**
    * The pod UID that what this mount obtains (leases, certificates) may be kept for, or '' when the caller is no
    * pod the provider can vouch for: a driver token bound to no pod is the secrets-store-sync-controller's, whose
-   * pod UID is the same for every SecretSync it serves (README "As the sync controller's provider").
+   * pod UID is the same for every SecretSync it serves (docs/operations.md, "As the secrets-store-sync-controller's provider").
    */
   readonly holder: string;
 }

@@ -27,7 +27,7 @@ import { driverAttributes, ManifestError, parsePod, parseSecretProviderClasses, 
 import { formatTable, reportRows } from './mount-table.js';
 import { buildMountService, buildVaultClients, hmacKeyFor, trustPolicyFor } from './wiring.js';
 
-/** Exit codes, documented in the README: scripts can tell a bad manifest from a Vault that says no. */
+/** Exit codes, documented in docs/configuration.md: scripts can tell a bad manifest from a Vault that says no. */
 export const MountExitCodes = {
   ok: 0,
   /** Anything else: Vault unreachable or sealed, TLS, a write that failed, a bad value (DECODE_FAILED). */
@@ -105,6 +105,7 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'allowed-vault-addresses', kind: 'string', daemon: true, help: 'As on a node: the Vault addresses a vaultAddress parameter may name (default: only --vault-addr when set, else any).' },
   { name: 'allowed-tls-directories', kind: 'string', daemon: true, help: 'As on a node: directories from which parameters may name TLS files.' },
   { name: 'allow-skip-tls-verify', kind: 'bool', daemon: true, help: 'As on a node: let vaultSkipTLSVerify=true through.' },
+  { name: 'trust-policy', kind: 'string', daemon: true, help: 'As on a node: strict (default) or reference (the three above at their widest).' },
 ];
 const FLAG_BY_NAME: ReadonlyMap<string, FlagSpec> = new Map(FLAGS.map((f) => [f.name, f]));
 

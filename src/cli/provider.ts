@@ -171,7 +171,7 @@ export async function startProvider(settings: ProviderSettings, logger: Logger, 
   // Step 3, shared with the `mount` subcommand (wiring.ts).
   const trust = trustPolicyFor(settings, overrides.serviceAccountDir ?? SERVICE_ACCOUNT_DIR);
   if (trust.vaultAddresses === 'any') {
-    logger.warn('--allowed-vault-addresses=*: any SecretProviderClass or pod may send its ServiceAccount token to any Vault address');
+    logger.warn('--allowed-vault-addresses=* or --trust-policy=reference: any SecretProviderClass or pod may send its ServiceAccount token to any Vault address');
   }
   const { gates, clients } = buildVaultClients(settings, trust, metrics, logger, overrides);
   const writer = settings.writeFiles

@@ -5,6 +5,7 @@
  *   --allowed-vault-addresses=https://vault.vault.svc:8200,https://vault.dr:8200   (or `*` for any)
  *   --allowed-tls-directories=/etc/vault-tls,/vault/ca
  *   --allow-skip-tls-verify
+ *   --trust-policy=reference     (all three at their widest, as hashicorp/vault-csi-provider accepts)
  *
  * Defaults: only the provider's own Vault address (--vault-addr, else VAULT_ADDR, else the built-in default), no
  * directory beyond the operator's own -vault-tls-* files, no skip-verify. The reference sends a pod's token wherever a
@@ -19,7 +20,18 @@ export interface RawTrustFlags {
   readonly addresses: string | undefined;
   readonly directories: string | undefined;
   readonly allowSkipTlsVerify: boolean;
+  /** --trust-policy as given (`strict`, the default, or `reference`); undefined when absent. */
+  readonly policy?: string | undefined;
 }
+
+export const TrustPolicies = ['strict', 'reference'] as const;
+
+/**
+ * `--trust-policy=reference`: what the reference accepts from a SecretProviderClass, in one switch for a migration.
+ * Any vaultAddress, TLS files anywhere on the node, vaultSkipTLSVerify. The provider's own ServiceAccount token and HMAC
+ * key file stay protected (buildTrustPolicy adds them whatever the flags say).
+ */
+const REFERENCE_TRUST: TrustSettings = { vaultAddresses: 'any', tlsDirectories: ['/'], allowSkipTlsVerify: true };
 
 function items(raw: string): string[] {
   return raw
@@ -29,6 +41,14 @@ function items(raw: string): string[] {
 }
 
 export function parseTrustFlags(raw: RawTrustFlags): TrustSettings {
+  const policy = raw.policy === undefined || raw.policy.trim() === '' ? 'strict' : raw.policy.trim();
+  if (policy === 'reference') {
+    // One switch or the fine-grained flags, not both: a narrower list next to it would read as a restriction it is not.
+    const given = [raw.addresses?.trim() ? '-allowed-vault-addresses' : '', raw.directories?.trim() ? '-allowed-tls-directories' : '', raw.allowSkipTlsVerify ? '-allow-skip-tls-verify' : ''].filter((s) => s !== '');
+    if (given.length > 0) throw new Error(`-trust-policy=reference already allows everything ${given.join(', ')} would; give one or the other`);
+    return REFERENCE_TRUST;
+  }
+  if (policy !== 'strict') throw new Error(`-trust-policy: ${JSON.stringify(policy)} is not one of ${TrustPolicies.join(', ')}`);
   let vaultAddresses: TrustSettings['vaultAddresses'];
   if (raw.addresses === undefined || raw.addresses.trim() === '') {
     // Only the default address, which buildTrustPolicy always adds.

@@ -1,5 +1,5 @@
 /**
- * Our own per-object keys (not the reference's; README "Beyond the reference"): `optional`, `jsonPointer`,
+ * Our own per-object keys (not the reference's; docs/configuration.md, "Beyond the reference"): `optional`, `jsonPointer`,
  * `template`, `expand`, `inputOnly`, `credentialScope` and `secretNamespace`. Each is validated here with a message naming the object, including every
  * combination that has no sensible meaning (both secretKey and jsonPointer, a template that also expands, …), and
  * the references between objects (templates naming other objects) once the whole list is known. Pure.

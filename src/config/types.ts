@@ -39,7 +39,7 @@ export interface ObjectConfig {
   /** File mode 0..0o777 from filePermission; undefined means the request's permission. */
   readonly filePermission: number | undefined;
 
-  // Keys below are ours, not the reference's (README "Beyond the reference"); absent means the reference's meaning.
+  // Keys below are ours, not the reference's (docs/configuration.md, "Beyond the reference"); absent means the reference's meaning.
   // A template object may have no secret of its own: then secretPath and requestPath are ''.
 
   /** Skip the object (no file, an absence version) when Vault has no secret there (404) or not the key. */

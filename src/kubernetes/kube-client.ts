@@ -4,7 +4,7 @@
  * TokenRequest until 0.1: the first fallback mount grew the daemon's anonymous resident memory by a median 39.5 MiB
  * (RssAnon 28.2 → 67.7 MiB, 5 runs of bench/kube-client-memory.ts), in a DaemonSet the reference gives 100 MiB for
  * everything; through this client the same mount grows it by a median 3.7 MiB (29.4 → 32.1 MiB), most of it the
- * rest of the mount's path. The figures and the command are in the README (Memory).
+ * rest of the mount's path. The figures and the command are in docs/benchmark.md (Memory).
  *
  * What a client library would give the provider, done here: the in-cluster config (cluster.ts) like client-go's
  * InClusterConfig, the bearer token from the projected ServiceAccount token file re-read at most a minute apart (it

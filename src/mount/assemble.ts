@@ -1,5 +1,5 @@
 /**
- * Read results → the files and object versions of one mount, pure. Where our own object keys (README "Beyond the
+ * Read results → the files and object versions of one mount, pure. Where our own object keys (docs/configuration.md, "Beyond the
  * reference") take effect:
  *
  * - optional objects: a 404 (when every object sharing the request is optional) or an absent key/pointer skips the

@@ -24,6 +24,26 @@ describe('cli/trust-flags', () => {
     assert.deepEqual(trust(['--allowed-vault-addresses=*', '-vault-addr=https://v:1']), { vaultAddresses: 'any', tlsDirectories: [], allowSkipTlsVerify: false });
   });
 
+  it('--trust-policy=reference accepts what the reference accepts: any address, TLS files anywhere, skip-verify', () => {
+    const reference = { vaultAddresses: 'any', tlsDirectories: ['/'], allowSkipTlsVerify: true };
+    assert.deepEqual(trust(['--trust-policy=reference']), reference);
+    assert.deepEqual(trust(['-trust-policy', 'reference', '-vault-addr=https://vault:8200']), reference);
+    // strict is the default, spelt out or not.
+    assert.deepEqual(trust(['--trust-policy=strict']), trust([]));
+    assert.deepEqual(trust(['--trust-policy=strict', '--allow-skip-tls-verify']), { vaultAddresses: [], tlsDirectories: [], allowSkipTlsVerify: true });
+  });
+
+  it('refuses --trust-policy=reference next to the fine-grained flags, and an unknown policy, as usage errors', () => {
+    for (const [argv, mention] of [
+      [['--trust-policy=reference', '--allowed-vault-addresses=https://x'], /-trust-policy=reference already allows everything -allowed-vault-addresses/],
+      [['--trust-policy=reference', '--allowed-tls-directories=/etc/tls'], /-allowed-tls-directories/],
+      [['--trust-policy=reference', '--allow-skip-tls-verify'], /-allow-skip-tls-verify/],
+      [['--trust-policy=open'], /"open" is not one of strict, reference/],
+    ] as const) {
+      assert.throws(() => parseFlags(argv, {}), (err: unknown) => err instanceof UsageError && mention.test(err.problem));
+    }
+  });
+
   it('refuses a bad address, a relative directory and `*` mixed with addresses, as usage errors', () => {
     for (const [argv, mention] of [
       [['--allowed-vault-addresses=ftp://x'], /allowed-vault-addresses/],

@@ -8,7 +8,8 @@ import { mountConfigWith } from '../helpers/mount-config.js';
 import fc from 'fast-check';
 import { ProviderError } from '../../src/errors.js';
 import { resolveConnection } from '../../src/config/connection.js';
-import { buildTrustPolicy, checkMountParameters, checkRealPath, isWithin, redirectAllowed, type TrustPolicy, type TrustSettings } from '../../src/config/policy.js';
+import { buildTrustPolicy, checkMountParameters, checkRealPath, isWithin, NO_TRUST_FLAGS, redirectAllowed, type TrustPolicy, type TrustSettings } from '../../src/config/policy.js';
+import { parseFlags } from '../../src/cli/flags.js';
 import type { ProviderDefaults } from '../../src/config/types.js';
 
 const DEFAULTS: ProviderDefaults = { vaultAddress: 'https://vault.vault.svc:8200', vaultMount: 'kubernetes', vaultNamespace: undefined, tls: { skipVerify: false } };
@@ -128,6 +129,17 @@ describe('config/policy', () => {
       refused(() => check({ vaultCACertPath: `${SA_DIR}/token` }, careless), 'PARAMETER_NOT_ALLOWED', 'vaultCACertPath', /provider's own credentials/);
       refused(() => check({ vaultCADirectory: SA_DIR }, careless), 'PARAMETER_NOT_ALLOWED', 'vaultCADirectory');
       refused(() => check({ vaultCACertPath: `/var/run/secrets/x/../kubernetes.io/serviceaccount/token` }, careless), 'PARAMETER_NOT_ALLOWED', 'vaultCACertPath');
+    });
+
+    it('--trust-policy=reference (the settings the daemon parses from it) accepts what the reference accepts, but never the own credentials', () => {
+      const parsed = parseFlags(['--trust-policy=reference', '--vault-addr=https://vault.vault.svc:8200'], {});
+      assert.equal(parsed.kind, 'run');
+      const reference = buildTrustPolicy((parsed.kind === 'run' ? parsed.settings.trust : undefined) ?? NO_TRUST_FLAGS, DEFAULTS, [SA_DIR]);
+      const [ca] = check({ vaultAddress: 'http://vault.team-a.example:8200', vaultSkipTLSVerify: 'true', vaultCACertPath: '/home/team-a/ca.pem' }, reference);
+      checkRealPath(ca!, '/srv/anywhere/ca.pem', reference, NO_ROOTS);
+      assert.equal(check({ vaultCADirectory: '/etc/ssl/certs', vaultTLSClientCertPath: '/opt/c.pem', vaultTLSClientKeyPath: '/opt/k.pem' }, reference).length, 3);
+      refused(() => check({ vaultCACertPath: `${SA_DIR}/token` }, reference), 'PARAMETER_NOT_ALLOWED', 'vaultCACertPath', /provider's own credentials/);
+      refused(() => checkRealPath(ca!, `${SA_DIR}/..data/token`, reference, NO_ROOTS), 'PARAMETER_NOT_ALLOWED', 'vaultCACertPath', /own credentials/);
     });
 
     it('allows exactly the operator files of the -vault-tls-* flags, and the operator CA directory', () => {

@@ -225,7 +225,7 @@ describe('deploy and examples: manifests', function () {
           for (const r of ['cpu', 'memory']) assert.ok(container.resources?.[kind]?.[r], `${rel(dir)}: ${kind}.${r}`);
         }
         // The limit holds what the image lets V8 take (old space + three semi-spaces), Node itself (its binary,
-        // native memory and the dependencies as published, ~68 MiB measured: README, "Memory") and the provider's
+        // native memory and the dependencies as published, ~68 MiB measured: docs/benchmark.md, "Memory") and the provider's
         // memory budget, which is mostly outside V8's heap
         // (Buffers: file contents, serialised answers), so admission control and V8's cap, not the kernel's OOM
         // killer, are what bound it.

@@ -1,20 +1,23 @@
 /**
- * The operator's README against the code: every error code has a troubleshooting row with a cause and a fix, every
- * metric is listed, the audit flag is in the flag table, and every deploy/ or examples/ path it names exists.
+ * The README and the docs/ pages against the code and against each other: every error code has a troubleshooting row
+ * with a cause and a fix, every metric is listed, every daemon flag is in the flag table (and nothing else is), every
+ * deploy/ or examples/ path they name exists, every docs page is linked from the README, every relative link and
+ * anchor resolves, and the README stays a five-minute read.
  */
 import assert from 'node:assert/strict';
-import { readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { dirname, join, normalize, relative } from 'node:path';
 import { ErrorCodes } from '../../src/errors.js';
+import { FLAGS } from '../../src/cli/flags.js';
 import { ProviderMetrics } from '../../src/observability/metrics.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
 
 /** The rows of the first Markdown table after `heading`, as trimmed cells. */
-function table(readme: string, heading: string): string[][] {
-  const at = readme.indexOf(`\n${heading}\n`);
-  assert.notEqual(at, -1, `README has ${heading}`);
-  const lines = readme.slice(at).split('\n');
+function table(page: string, heading: string): string[][] {
+  const at = page.indexOf(`\n${heading}\n`);
+  assert.notEqual(at, -1, `the page has ${heading}`);
+  const lines = page.slice(at).split('\n');
   const first = lines.findIndex((l) => l.startsWith('|'));
   const rows: string[][] = [];
   for (const line of lines.slice(first + 2)) {
@@ -24,14 +27,80 @@ function table(readme: string, heading: string): string[][] {
   return rows;
 }
 
-describe('README for operators', () => {
-  let readme: string;
+/** GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens. */
+function slug(heading: string): string {
+  return heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}_\- ]/gu, '')
+    .replace(/ /g, '-');
+}
+
+/** Heading lines outside fenced code blocks. */
+function headings(page: string): string[] {
+  const out: string[] = [];
+  let fenced = false;
+  for (const line of page.split('\n')) {
+    if (line.startsWith('```')) fenced = !fenced;
+    else if (!fenced && /^#{1,6} /.test(line)) out.push(line.replace(/^#+ /, ''));
+  }
+  return out;
+}
+
+/** Markdown link targets outside fenced code blocks: `[text](target)`. */
+function links(page: string): string[] {
+  const out: string[] = [];
+  let fenced = false;
+  for (const line of page.split('\n')) {
+    if (line.startsWith('```')) fenced = !fenced;
+    else if (!fenced) for (const m of line.matchAll(/\]\(([^)\s]+)\)/g)) out.push(m[1]!);
+  }
+  return out;
+}
+
+describe('README and docs/', () => {
+  /** Every page, by its path from the repository root. */
+  const pages = new Map<string, string>();
+  let docs: string[];
+  const page = (path: string): string => {
+    const text = pages.get(path);
+    assert.ok(text !== undefined, `${path} exists`);
+    return text;
+  };
   before(async () => {
-    readme = await readFile(join(ROOT, 'README.md'), 'utf8');
+    docs = (await readdir(join(ROOT, 'docs'))).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`);
+    for (const path of ['README.md', 'CONTRIBUTING.md', 'SECURITY.md', ...docs]) pages.set(path, await readFile(join(ROOT, path), 'utf8'));
   });
 
-  it('maps every error code to its gRPC status, a cause and a fix', () => {
-    const rows = table(readme, '## Errors');
+  it('keeps the README under 12 KB, and links every docs page from it', () => {
+    const readme = page('README.md');
+    assert.ok(Buffer.byteLength(readme) < 12 * 1024, `README.md is ${Buffer.byteLength(readme)} bytes`);
+    assert.ok(docs.length >= 8, `docs/ has ${docs.length} pages`);
+    const linked = new Set(links(readme).map((l) => normalize(l.split('#')[0]!)));
+    for (const path of [...docs, 'CONTRIBUTING.md', 'SECURITY.md']) assert.ok(linked.has(path), `README.md does not link ${path}`);
+  });
+
+  it('has only relative links that resolve, to files that exist and to headings that exist', async () => {
+    let checked = 0;
+    for (const [from, text] of pages) {
+      for (const target of links(text)) {
+        if (/^[a-z]+:/.test(target)) continue;
+        const [path, anchor] = target.split('#') as [string, string | undefined];
+        const to = path === '' ? from : normalize(join(dirname(from), path));
+        assert.ok(!relative(ROOT, join(ROOT, to)).startsWith('..'), `${from}: ${target} leaves the repository`);
+        await stat(join(ROOT, to)).catch(() => assert.fail(`${from}: ${target} names ${to}, which does not exist`));
+        if (anchor !== undefined && to.endsWith('.md')) {
+          const target_ = pages.get(to) ?? (await readFile(join(ROOT, to), 'utf8'));
+          assert.ok(headings(target_).map(slug).includes(anchor), `${from}: ${target} has no heading #${anchor} in ${to}`);
+        }
+        checked += 1;
+      }
+    }
+    assert.ok(checked >= 60, `only ${checked} links checked`);
+  });
+
+  it('maps every error code to its gRPC status, a cause and a fix (docs/operations.md)', () => {
+    const rows = table(page('docs/operations.md'), '## Errors');
     const byCode = new Map(rows.map((r) => [r[0]!.replace(/`/g, ''), r]));
     for (const code of ErrorCodes) {
       const row = byCode.get(code);
@@ -42,20 +111,30 @@ describe('README for operators', () => {
     assert.equal(rows.length, ErrorCodes.length, 'no row for a code that does not exist');
   });
 
-  it('lists every metric the provider exports', async () => {
-    const listed = new Set(table(readme, '### Metrics').map((r) => r[0]!.replace(/`/g, '')));
+  it('lists every metric the provider exports (docs/operations.md)', async () => {
+    const listed = new Set(table(page('docs/operations.md'), '## Metrics').map((r) => r[0]!.replace(/`/g, '')));
     const families = (await new ProviderMetrics({ processMetrics: false }).registry.getMetricsAsJSON()).map((f) => f.name);
     assert.ok(families.length >= 9);
-    for (const name of families) assert.ok(listed.has(name), `${name} is not in the README's metrics table`);
+    for (const name of families) assert.ok(listed.has(name), `${name} is not in the metrics table`);
   });
 
-  it('has the audit flag in the flag table', () => {
-    assert.ok(table(readme, '## Flags').some((r) => r[0] === '`--audit-log-file`'));
+  it('has every daemon flag in the flag table, and no flag the daemon lacks (docs/configuration.md)', () => {
+    const rows = table(page('docs/configuration.md'), '## Flags');
+    assert.ok(rows.some((r) => r[0] === '`--audit-log-file`'));
+    assert.ok(rows.some((r) => r[0] === '`--trust-policy`'));
+    const text = rows.map((r) => r.join(' | ')).join('\n');
+    for (const flag of FLAGS) assert.match(text, new RegExp(`\`--${flag.name}[\` =]`), `--${flag.name} is not in the flag table`);
+    const known = new Set(FLAGS.map((f) => f.name));
+    for (const row of rows) {
+      for (const m of row[0]!.matchAll(/`--([a-z0-9-]+)`/g)) {
+        assert.ok(known.has(m[1]!) || m[1]!.startsWith('openbao-'), `the flag table names --${m[1]}, which the daemon does not have`);
+      }
+    }
   });
 
-  it('names only deploy/ and examples/ paths that exist', async () => {
-    const paths = new Set([...readme.matchAll(/\b((?:deploy|examples)\/[A-Za-z0-9._/-]*[A-Za-z0-9_-])/g)].map((m) => m[1]!));
+  it('names only deploy/ and examples/ paths that exist (as written from the root, or from docs/ as ../deploy/…)', async () => {
+    const paths = new Set([...pages.values()].flatMap((text) => [...text.matchAll(/(?:^|[^\w/.-]|\.\.\/)((?:deploy|examples)\/[A-Za-z0-9._/-]*[A-Za-z0-9_-])/gm)].map((m) => m[1]!)));
     assert.ok(paths.size >= 8);
-    for (const p of paths) await stat(join(ROOT, p)).catch(() => assert.fail(`README names ${p}, which does not exist`));
+    for (const p of paths) await stat(join(ROOT, p)).catch(() => assert.fail(`the docs name ${p}, which does not exist`));
   });
 });

@@ -108,7 +108,7 @@ describe('e2e: admission control (memory budgets, mounts in flight)', function (
 
 describe('e2e: the daemon under mounts naming hundreds of MiB (image NODE_OPTIONS)', function () {
   this.timeout(90_000);
-  // 2 rounds of 48 pods at once, each naming three 1.25 MiB secrets: 360 MiB named, far over the 160Mi limit.
+  // 2 rounds of 48 pods at once, each naming three 1.25 MiB secrets: 360 MiB named, far over the 168Mi limit.
   const SPEC = { secrets: 16, valueBytes: 1.25 * MiB };
   const ROUNDS = 2;
   const MOUNTS = 48;

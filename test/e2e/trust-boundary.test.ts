@@ -210,6 +210,23 @@ describe('e2e: trust boundary', function () {
     });
   });
 
+  describe('--trust-policy=reference', () => {
+    it('accepts what the reference accepts — any address, TLS files anywhere, skip-verify — and still never the own credentials', async () => {
+      await startWith([`--vault-addr=${h.vault.address}`, '--trust-policy=reference']);
+      // TLS files outside every directory the strict policy would allow, and skip-verify.
+      const outsideFiles = { vaultCACertPath: join(outside, 'ca.pem'), vaultTLSClientCertPath: join(outside, 'client.pem'), vaultTLSClientKeyPath: join(outside, 'client-key.pem') };
+      assert.equal((await h.client.mount(mountRequest(outsideFiles))).files.length, 1);
+      assert.equal((await h.client.mount(mountRequest({ vaultSkipTLSVerify: 'true', ...clientPair() }))).files.length, 1);
+      // Another Vault: the JWT goes there, as the reference would send it.
+      attacker.clearRequests();
+      await h.client.mountError(mountRequest({ vaultAddress: attacker.address }));
+      assert.equal(attacker.countRequests({ kind: 'login' }), 1);
+      // The provider's own ServiceAccount token stays out of reach, directly or through a symlink.
+      await refusedBeforeAnyIo(mountRequest({ vaultCACertPath: join(saDir, 'token'), ...clientPair() }), 'vaultCACertPath');
+      await refusedBeforeAnyIo(mountRequest({ vaultCACertPath: join(allowed, 'token.pem'), ...clientPair() }), 'vaultCACertPath');
+    });
+  });
+
   describe('no leaks', () => {
     it('puts no secret value, key, token or JWT into a log line or error message', () => {
       assert.ok(errors.length >= 20);

@@ -322,7 +322,7 @@ describe('real helm: the chart against deploy/base and the real API server', fun
       assert.equal(await canI('csi-custom', 'secrets-vault-csi-provider', ['create', 'serviceaccounts', '--subresource=token', '--all-namespaces']), 'yes');
     });
 
-    it('helm install, as the README says, into a namespace of its own', async () => {
+    it('helm install, as docs/operations.md says, into a namespace of its own', async () => {
       await kube!.must('POST', '/api/v1/namespaces', { metadata: { name: 'csi-helm', labels: { 'pod-security.kubernetes.io/enforce': 'privileged' } } });
       const out = await helm(['install', 'vault-csi-provider', CHART, '--namespace', 'csi-helm', '--set', 'fullnameOverride=vault-csi-provider-helm']);
       assert.match(out, /STATUS: deployed/);

@@ -5,7 +5,7 @@
  * the references between objects (templates naming other objects) once the whole list is known. Pure.
  */
 import { ProviderError } from '../errors.js';
-import { JsonPointerSyntaxError, parseJsonPointer } from '../mount/json-pointer.js';
+import { JsonPointerSyntaxError, parseJsonPointer } from '../shared/json-pointer.js';
 import { parseTemplate, TemplateSyntaxError, type ParsedTemplate } from './template-syntax.js';
 import { parseSecretNamespace, SecretNamespaceError } from './secret-namespace.js';
 import { CredentialScopes, ExpandModes, type CredentialScope, type Encoding, type ExpandMode, type ObjectConfig } from './types.js';

@@ -10,7 +10,7 @@
  */
 import { Schema, parseDocument, isScalar, type ScalarTag, type ParsedNode } from 'yaml';
 import { ProviderError } from '../errors.js';
-import { filePathProblem } from '../output/paths.js';
+import { filePathProblem } from './file-paths.js';
 import { Encodings, type Encoding, type ObjectConfig } from './types.js';
 import { parseGoInt } from './go-syntax.js';
 import { EXTENSION_KEYS, checkObjectReferences, parseObjectExtensions, type ExtensionKey, type ExtensionValue } from './object-extensions.js';

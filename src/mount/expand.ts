@@ -12,7 +12,7 @@ import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { ProviderError } from '../errors.js';
 import type { ObjectConfig } from '../config/types.js';
 import type { SecretResponse } from '../vault/responses.js';
-import { MAX_COMPONENT_BYTES } from '../output/paths.js';
+import { MAX_COMPONENT_BYTES } from '../config/file-paths.js';
 import { decodeValue, keyMap, responseData, valueBytes } from './extract.js';
 
 /** One file of an expanded object; `name` is relative to the object's directory. */

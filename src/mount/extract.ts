@@ -10,7 +10,7 @@ import { ProviderError } from '../errors.js';
 import type { ObjectConfig } from '../config/types.js';
 import type { SecretResponse } from '../vault/responses.js';
 import { goMarshal, goMarshalStruct } from './go-json.js';
-import { evaluateJsonPointer, parseJsonPointer } from './json-pointer.js';
+import { evaluateJsonPointer, parseJsonPointer } from '../shared/json-pointer.js';
 
 function isMap(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

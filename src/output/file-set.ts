@@ -3,7 +3,7 @@
  * configuration fails with a message naming the object instead of a bare driver error in the pod's events.
  */
 import { ProviderError } from '../errors.js';
-import { filePathProblem } from './paths.js';
+import { filePathProblem } from '../config/file-paths.js';
 
 export interface OutputFile {
   /** Relative path inside the volume, as the driver receives it. */

@@ -25,7 +25,7 @@
  * `credentialScope: workload`, whose entries are keyed by the identity alone.
  */
 import type { CredentialScope } from '../config/types.js';
-import { Lru } from './lru.js';
+import { Lru } from '../shared/lru.js';
 import type { SecretResponse } from './responses.js';
 
 /** Default share of a lease's or certificate's lifetime during which it is reused. */

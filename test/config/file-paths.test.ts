@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { posix } from 'node:path';
 import fc from 'fast-check';
-import { filePathProblem, MAX_COMPONENT_BYTES, MAX_PATH_BYTES } from '../../src/output/paths.js';
+import { filePathProblem, MAX_COMPONENT_BYTES, MAX_PATH_BYTES } from '../../src/config/file-paths.js';
 
 /**
  * An independent statement of the driver's rules (validatePath plus "equals filepath.Clean"), built on Node's
@@ -19,7 +19,7 @@ function driverAccepts(p: string): boolean {
   return clean === p && p !== '.';
 }
 
-describe('output/paths filePathProblem', () => {
+describe('config/file-paths filePathProblem', () => {
   const accepted = [
     'a',
     'db-password',

@@ -8,7 +8,7 @@ import { ProviderError } from '../errors.js';
 import { JsonPointerSyntaxError, parseJsonPointer } from '../shared/json-pointer.js';
 import { parseTemplate, TemplateSyntaxError, type ParsedTemplate } from './template-syntax.js';
 import { parseSecretNamespace, SecretNamespaceError } from './secret-namespace.js';
-import { CredentialScopes, ExpandModes, type CredentialScope, type Encoding, type ExpandMode, type ObjectConfig } from './types.js';
+import { CredentialScopes, ExpandModes, type Encoding, type ExpandMode, type ObjectConfig, type ObjectExtensions } from './types.js';
 import { quoted } from '../shared/quote.js';
 
 export const EXTENSION_KEYS = ['optional', 'jsonPointer', 'template', 'expand', 'inputOnly', 'credentialScope', 'secretNamespace'] as const;
@@ -29,16 +29,6 @@ export interface BaseObjectFields {
   readonly filePermission: number | undefined;
   /** `method` or `secretArgs` was written (they need a secret of the object's own). */
   readonly requestOptions: boolean;
-}
-
-export interface ObjectExtensions {
-  readonly optional?: boolean;
-  readonly jsonPointer?: string;
-  readonly template?: ParsedTemplate;
-  readonly expand?: ExpandMode;
-  readonly inputOnly?: boolean;
-  readonly credentialScope?: CredentialScope;
-  readonly secretNamespace?: string;
 }
 
 function invalid(message: string, objectName: string): ProviderError {

@@ -7,7 +7,7 @@
  * before they are quoted.
  */
 import { status as GrpcStatus } from '@grpc/grpc-js';
-import { shortened } from './shared/quote.js';
+import { shortened } from './shared/message-text.js';
 
 export const ErrorCodes = [
   /** The SecretProviderClass, the pod's volumeAttributes or the MountRequest itself is malformed. */

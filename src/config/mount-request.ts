@@ -13,7 +13,7 @@ import { parseGoBool } from './go-syntax.js';
 import { AUTH_METHOD_PARAMETERS, parseAuthMethod } from './auth-method.js';
 import { canonicalParameters } from './parameter-spellings.js';
 import { usesPodToken, type DriverToken, type MountConfig, type TlsParameters, type TlsParametersDraft } from './types.js';
-import { quoted } from '../shared/quote.js';
+import { quoted } from '../shared/message-text.js';
 import { isPlainObject } from '../shared/plain-object.js';
 import { normaliseAuthMount } from './connection.js';
 

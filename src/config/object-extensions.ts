@@ -9,7 +9,7 @@ import { JsonPointerSyntaxError, parseJsonPointer } from '../shared/json-pointer
 import { parseTemplate, TemplateSyntaxError, type ParsedTemplate } from './template-syntax.js';
 import { parseSecretNamespace, SecretNamespaceError } from './secret-namespace.js';
 import { CredentialScopes, ExpandModes, type Encoding, type ExpandMode, type ObjectConfig, type ObjectExtensions } from './types.js';
-import { quoted } from '../shared/quote.js';
+import { quoted } from '../shared/message-text.js';
 
 export const EXTENSION_KEYS = ['optional', 'jsonPointer', 'template', 'expand', 'inputOnly', 'credentialScope', 'secretNamespace'] as const;
 export type ExtensionKey = (typeof EXTENSION_KEYS)[number];

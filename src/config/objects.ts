@@ -14,7 +14,7 @@ import { filePathProblem } from './file-paths.js';
 import { Encodings, type Encoding, type ObjectConfig } from './types.js';
 import { parseGoInt } from './go-syntax.js';
 import { EXTENSION_KEYS, checkObjectReferences, parseObjectExtensions, type ExtensionKey, type ExtensionValue } from './object-extensions.js';
-import { quoted } from '../shared/quote.js';
+import { quoted } from '../shared/message-text.js';
 
 /** A plain YAML scalar that yaml.v3 would not resolve to a string (or would, but only for string targets). */
 class GoYamlScalar {

@@ -15,7 +15,7 @@
 import { isAbsolute, resolve, sep } from 'node:path';
 import { ProviderError } from '../errors.js';
 import type { ConnectionSettings, MountConfig, ProviderDefaults } from './types.js';
-import { quoted } from '../shared/quote.js';
+import { quoted } from '../shared/message-text.js';
 
 export const TLS_FILE_PARAMETERS = ['vaultCACertPath', 'vaultCADirectory', 'vaultTLSClientCertPath', 'vaultTLSClientKeyPath'] as const;
 export type TlsFileParameter = (typeof TLS_FILE_PARAMETERS)[number];

@@ -12,7 +12,7 @@
  *   own leading and trailing slashes first; with no mount namespace (or only slashes) it is `<secretNamespace>`.
  * Pure.
  */
-import { quoted } from '../shared/quote.js';
+import { quoted } from '../shared/message-text.js';
 
 export class SecretNamespaceError extends Error {
   override readonly name = 'SecretNamespaceError';

@@ -14,7 +14,7 @@ import type { ObjectConfig } from '../config/types.js';
 import type { SecretResponse } from '../vault/responses.js';
 import { MAX_COMPONENT_BYTES } from '../config/file-paths.js';
 import { decodeValue, keyMap, responseData, valueBytes } from './extract.js';
-import { quoted } from '../shared/quote.js';
+import { quoted } from '../shared/message-text.js';
 
 /** One file of an expanded object; `name` is relative to the object's directory. */
 export interface ExpandedFile {

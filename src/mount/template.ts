@@ -10,6 +10,7 @@ import type { ParsedTemplate, TemplateAction, TemplateArg, TemplateRef } from '.
 import { DEFAULT_MOUNT_LIMIT_BYTES } from '../output/file-set.js';
 import { goMarshal } from './go-json.js';
 import { isPlainObject } from '../shared/plain-object.js';
+import { jsonKind } from '../shared/message-text.js';
 
 /** What a reference's head stands for: a value, or why there is none (an optional object that is absent). */
 export type TemplateSource =
@@ -35,10 +36,7 @@ function missing(ref: TemplateRef, action: TemplateAction, code: ErrorCode, reas
 }
 
 function kindOf(value: unknown): string {
-  if (Buffer.isBuffer(value)) return 'decoded bytes';
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'a list';
-  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+  return Buffer.isBuffer(value) ? 'decoded bytes' : jsonKind(value);
 }
 
 function resolve(ref: TemplateRef, action: TemplateAction, inputs: TemplateInputs): unknown {

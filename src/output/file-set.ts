@@ -4,7 +4,7 @@
  */
 import { ProviderError } from '../errors.js';
 import { filePathProblem, parentDirectories } from '../config/file-paths.js';
-import { quoted } from '../shared/quote.js';
+import { formatBytes, quoted } from '../shared/message-text.js';
 
 export interface OutputFile {
   /** Relative path inside the volume, as the driver receives it. */
@@ -65,13 +65,6 @@ export function contentBytes(files: readonly OutputFile[]): number {
  */
 export function exceedsSecretSyncLimit(files: readonly OutputFile[]): boolean {
   return contentBytes(files) > SECRET_SYNC_LIMIT_BYTES;
-}
-
-/** A byte count for people: `512 B`, `3.2 KiB`, `4.0 MiB`. */
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
-  return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
 }
 
 /** Objects by the response bytes their files take, largest first (ties by name, so messages are stable). */

@@ -14,7 +14,7 @@
  *   http/              the undici dispatcher vault and kubernetes share
  *   admission/         mount admission and time budgets, which server, mount and vault all honour
  *   config/            pure: attributes, secrets, permission → readonly MountConfig; the syntax it validates
- *   shared/, errors.ts, version.ts, stand-ins.ts, generated/
+ *   shared/, errors.ts, version.ts, generated/
  *                      the foundation: generic pieces no stage owns, the error catalog, the version, gRPC types
  *
  * It is the flow of a mount (server → config → auth → vault → mount → output) as a dependency order: the server
@@ -41,7 +41,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['http'],
   ['admission'],
   ['config'],
-  ['shared', 'errors.ts', 'version.ts', 'stand-ins.ts', 'generated'],
+  ['shared', 'errors.ts', 'version.ts', 'generated'],
 ];
 
 interface SourceFile {

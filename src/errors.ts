@@ -7,6 +7,7 @@
  * before they are quoted.
  */
 import { status as GrpcStatus } from '@grpc/grpc-js';
+import { shortened } from './shared/message-text.js';
 
 export const ErrorCodes = [
   /** The SecretProviderClass, the pod's volumeAttributes or the MountRequest itself is malformed. */
@@ -181,5 +182,5 @@ const VAULT_TOKEN_LIKE = /\b(?:hvs|hvb|hvr|s|b|r)\.[A-Za-z0-9_-]{8,}/g;
  */
 export function sanitizeVaultMessage(raw: string): string {
   const cleaned = raw.replace(JWT_LIKE, '<redacted-jwt>').replace(VAULT_TOKEN_LIKE, '<redacted-token>');
-  return cleaned.length > 200 ? `${cleaned.slice(0, 200)}…` : cleaned;
+  return shortened(cleaned, 200);
 }

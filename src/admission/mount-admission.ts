@@ -15,13 +15,7 @@
  * Nothing waits for room, so a burst of large mounts cannot delay small ones beyond their own reads.
  */
 import { ProviderError } from '../errors.js';
-
-/** A byte count for messages: `512 B`, `3.2 KiB`, `24.0 MiB`. */
-function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
-  return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
-}
+import { formatBytes } from '../shared/message-text.js';
 
 /** The driver's 4 MiB receive limit for the files of a mount, plus 4 MiB that templates may read (`inputOnly`). */
 export const DEFAULT_MOUNT_RESPONSE_BUDGET = (4 + 4) * 1024 * 1024;

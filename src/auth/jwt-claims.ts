@@ -7,13 +7,14 @@
  * the token is ever quoted.
  */
 import type { PodInfo } from '../config/types.js';
+import { isPlainObject } from '../shared/plain-object.js';
 
 function payloadOf(jwt: string): Record<string, unknown> | undefined {
   const parts = jwt.split('.');
   if (parts.length !== 3 || parts[1] === undefined) return undefined;
   try {
     const value = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8')) as unknown;
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+    return isPlainObject(value) ? value : undefined;
   } catch {
     return undefined;
   }

@@ -52,12 +52,21 @@ export function normaliseVaultAddresses(raw: string, parameter: string): readonl
   return out;
 }
 
+// A segment of a Vault auth mount path: the characters Vault mount paths use.
 const MOUNT_SEGMENT = /^[A-Za-z0-9._-]+$/;
 
-function normaliseMount(raw: string, parameter: string): string {
+/** `path` (no leading or trailing '/') is a Vault auth mount path: segments of MOUNT_SEGMENT, none '.' or '..'. */
+export function isAuthMountPath(path: string): boolean {
+  return path !== '' && path.split('/').every((s) => MOUNT_SEGMENT.test(s) && s !== '.' && s !== '..');
+}
+
+/**
+ * An auth mount path as written (vaultAuthMountPath, vaultKubernetesMountPath, --vault-mount) without its leading
+ * and trailing slashes. Throws INVALID_CONFIG naming `parameter` when it is not a Vault auth mount path.
+ */
+export function normaliseAuthMount(raw: string, parameter: string): string {
   const trimmed = raw.replace(/^\/+|\/+$/g, '');
-  const segments = trimmed.split('/');
-  if (trimmed === '' || segments.some((s) => !MOUNT_SEGMENT.test(s) || s === '.' || s === '..')) {
+  if (!isAuthMountPath(trimmed)) {
     throw invalid(parameter, `${parameter} must be a Vault auth mount path such as "kubernetes" or "team-a/jwt"`);
   }
   return trimmed;
@@ -123,9 +132,9 @@ export function resolveConnection(mount: MountConfig, defaults: ProviderDefaults
   // --vault-mount is the default of the pod-token login; the other methods default to Vault's own path for them.
   const authMount =
     mount.authMountPath !== undefined
-      ? normaliseMount(mount.authMountPath, 'vaultAuthMountPath')
+      ? normaliseAuthMount(mount.authMountPath, 'vaultAuthMountPath')
       : usesPodToken(mount.auth)
-        ? normaliseMount(defaults.vaultMount, 'vault-mount')
+        ? normaliseAuthMount(defaults.vaultMount, 'vault-mount')
         : mount.auth.method;
   const ca = caPair(mount.tls, defaults.tls);
   const client = clientPair(mount.tls, defaults.tls);

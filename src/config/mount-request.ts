@@ -13,6 +13,9 @@ import { parseGoBool } from './go-syntax.js';
 import { AUTH_METHOD_PARAMETERS, parseAuthMethod } from './auth-method.js';
 import { canonicalParameters } from './parameter-spellings.js';
 import { usesPodToken, type DriverToken, type MountConfig, type TlsParameters, type TlsParametersDraft } from './types.js';
+import { quoted } from '../shared/message-text.js';
+import { isPlainObject } from '../shared/plain-object.js';
+import { normaliseAuthMount } from './connection.js';
 
 export interface MountRequestInput {
   readonly attributes: string;
@@ -64,18 +67,9 @@ function parseJson(text: string, what: string): unknown {
   }
 }
 
-/** A name (attribute key, audience) for a message: quoted and cut short. Names are not secrets; values can be. */
-function quoteName(name: string): string {
-  return JSON.stringify(name.length > 80 ? `${name.slice(0, 80)}…` : name);
-}
-
 /** Go's zero value and an empty string both mean "not given". */
 function nonEmpty(value: string | null | undefined): string | undefined {
   return value === undefined || value === null || value === '' ? undefined : value;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** The attributes: a JSON object of strings (the reference decodes it into map[string]string). */
@@ -85,7 +79,7 @@ function parseAttributes(text: string): ReadonlyMap<string, string> {
   const out = new Map<string, string>();
   for (const [key, value] of Object.entries(parsed)) {
     if (typeof value !== 'string') {
-      throw invalid('attributes', `attributes: the value of ${quoteName(key)} must be a string`);
+      throw invalid('attributes', `attributes: the value of ${quoted(key)} must be a string`);
     }
     out.set(key, value);
   }
@@ -135,7 +129,7 @@ function driverTokenDocument(
     // Only a configured audience (a parameter we were given) is named: keys of this document are driver
     // input, and nothing from it is quoted.
     if (!result.success) {
-      const which = audiences.includes(aud) ? `audience ${quoteName(aud)}` : 'another audience';
+      const which = audiences.includes(aud) ? `audience ${quoted(aud)}` : 'another audience';
       throw invalid(TOKENS_KEY, `${where}: the entry for ${which} must be an object with a string token`);
     }
     if (!audiences.includes(aud) || result.data === null) continue;
@@ -186,9 +180,6 @@ function optional(attrs: ReadonlyMap<string, string>, key: string): string | und
   return v === undefined || v === '' ? undefined : v;
 }
 
-// A Vault auth mount path: segments of the characters Vault mount paths use, no '.' or '..' segment.
-const MOUNT_SEGMENT = /^[A-Za-z0-9._-]+$/;
-
 /**
  * vaultKubernetesMountPath / vaultAuthMountPath. The reference tests presence, not emptiness, for the "not both"
  * rule; an empty value then means the --vault-mount default.
@@ -205,12 +196,7 @@ function authMountPath(attrs: ReadonlyMap<string, string>): string | undefined {
   const key = k8s !== undefined ? 'vaultKubernetesMountPath' : 'vaultAuthMountPath';
   const raw = k8s ?? auth;
   if (raw === undefined || raw === '') return undefined;
-  const trimmed = raw.replace(/^\/+|\/+$/g, '');
-  const segments = trimmed.split('/');
-  if (trimmed === '' || segments.some((s) => !MOUNT_SEGMENT.test(s) || s === '.' || s === '..')) {
-    throw invalid(key, `${key} must be a Vault auth mount path such as "kubernetes" or "team-a/jwt"`);
-  }
-  return trimmed;
+  return normaliseAuthMount(raw, key);
 }
 
 function tlsParameters(attrs: ReadonlyMap<string, string>): TlsParameters {

@@ -5,10 +5,11 @@
  * the references between objects (templates naming other objects) once the whole list is known. Pure.
  */
 import { ProviderError } from '../errors.js';
-import { JsonPointerSyntaxError, parseJsonPointer } from '../mount/json-pointer.js';
+import { JsonPointerSyntaxError, parseJsonPointer } from '../shared/json-pointer.js';
 import { parseTemplate, TemplateSyntaxError, type ParsedTemplate } from './template-syntax.js';
 import { parseSecretNamespace, SecretNamespaceError } from './secret-namespace.js';
-import { CredentialScopes, ExpandModes, type CredentialScope, type Encoding, type ExpandMode, type ObjectConfig } from './types.js';
+import { CredentialScopes, ExpandModes, type Encoding, type ExpandMode, type ObjectConfig, type ObjectExtensions } from './types.js';
+import { quoted } from '../shared/message-text.js';
 
 export const EXTENSION_KEYS = ['optional', 'jsonPointer', 'template', 'expand', 'inputOnly', 'credentialScope', 'secretNamespace'] as const;
 export type ExtensionKey = (typeof EXTENSION_KEYS)[number];
@@ -30,22 +31,8 @@ export interface BaseObjectFields {
   readonly requestOptions: boolean;
 }
 
-export interface ObjectExtensions {
-  readonly optional?: boolean;
-  readonly jsonPointer?: string;
-  readonly template?: ParsedTemplate;
-  readonly expand?: ExpandMode;
-  readonly inputOnly?: boolean;
-  readonly credentialScope?: CredentialScope;
-  readonly secretNamespace?: string;
-}
-
 function invalid(message: string, objectName: string): ProviderError {
   return new ProviderError('INVALID_CONFIG', message, { parameter: 'objects', objectName });
-}
-
-function quote(name: string): string {
-  return JSON.stringify(name.length > 80 ? `${name.slice(0, 80)}…` : name);
 }
 
 function boolean(value: ExtensionValue | undefined, key: ExtensionKey, where: string, name: string): boolean | undefined {
@@ -80,7 +67,7 @@ export function parseObjectExtensions(
       parseJsonPointer(jsonPointer);
     } catch (err: unknown) {
       if (!(err instanceof JsonPointerSyntaxError)) throw err;
-      throw invalid(`${where}: jsonPointer ${quote(jsonPointer)} ${err.message}`, name);
+      throw invalid(`${where}: jsonPointer ${quoted(jsonPointer)} ${err.message}`, name);
     }
     if (base.secretKey !== '') {
       throw invalid(`${where}: set secretKey or jsonPointer, not both (secretKey is a literal key; jsonPointer a path such as "/nested/key")`, name);
@@ -91,7 +78,7 @@ export function parseObjectExtensions(
   let expand: ExpandMode | undefined;
   if (rawExpand !== undefined) {
     if (!(ExpandModes as readonly string[]).includes(rawExpand)) {
-      throw invalid(`${where}: expand ${quote(rawExpand)} is not one of ${ExpandModes.join(', ')}`, name);
+      throw invalid(`${where}: expand ${quoted(rawExpand)} is not one of ${ExpandModes.join(', ')}`, name);
     }
     expand = rawExpand as ExpandMode;
     const clash = base.secretKey !== '' ? 'secretKey' : jsonPointer !== undefined ? 'jsonPointer' : inputOnly === true ? 'inputOnly' : undefined;
@@ -131,7 +118,7 @@ export function parseObjectExtensions(
 
   const rawScope = string(raw.credentialScope, 'credentialScope', where, name);
   if (rawScope !== undefined && !(CredentialScopes as readonly string[]).includes(rawScope)) {
-    throw invalid(`${where}: credentialScope ${quote(rawScope)} is not one of ${CredentialScopes.join(', ')}`, name);
+    throw invalid(`${where}: credentialScope ${quoted(rawScope)} is not one of ${CredentialScopes.join(', ')}`, name);
   }
   if (rawScope !== undefined && base.secretPath === '') {
     throw invalid(`${where}: credentialScope says who shares the object's own credential; the object has no secretPath`, name);
@@ -179,7 +166,7 @@ export function checkObjectReferences(objects: readonly ObjectConfig[]): void {
   for (const obj of objects) {
     for (const ref of obj.template?.objectRefs ?? []) {
       const target = byName.get(ref);
-      const where = `object ${quote(obj.objectName)}: template reference @${quote(ref)}`;
+      const where = `object ${quoted(obj.objectName)}: template reference @${quoted(ref)}`;
       if (target === undefined) throw invalid(`${where} names no object of this SecretProviderClass`, obj.objectName);
       if (target === obj) throw invalid(`${where} is the object itself; refer to its own secret with ".key"`, obj.objectName);
       if (target.template !== undefined) throw invalid(`${where} is another template; templates read secrets, not other templates`, obj.objectName);
@@ -188,6 +175,6 @@ export function checkObjectReferences(objects: readonly ObjectConfig[]): void {
   }
   const unused = objects.find((o) => o.inputOnly === true && !used.has(o.objectName));
   if (unused !== undefined) {
-    throw invalid(`object ${quote(unused.objectName)} is inputOnly but no template refers to it (@${quote(unused.objectName)})`, unused.objectName);
+    throw invalid(`object ${quoted(unused.objectName)} is inputOnly but no template refers to it (@${quoted(unused.objectName)})`, unused.objectName);
   }
 }

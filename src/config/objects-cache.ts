@@ -5,7 +5,7 @@
  * same result. Only successful parses are kept (a broken list is parsed, and reported, every time). Bounded in
  * entries and in bytes (the text counted twice: once as the key, once for what was parsed from it).
  */
-import { Lru } from '../vault/lru.js';
+import { Lru } from '../shared/lru.js';
 import { parseObjects, type ParsedObjects } from './objects.js';
 
 export interface ObjectsMemoOptions {

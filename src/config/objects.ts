@@ -10,10 +10,11 @@
  */
 import { Schema, parseDocument, isScalar, type ScalarTag, type ParsedNode } from 'yaml';
 import { ProviderError } from '../errors.js';
-import { filePathProblem } from '../output/paths.js';
+import { filePathProblem } from './file-paths.js';
 import { Encodings, type Encoding, type ObjectConfig } from './types.js';
 import { parseGoInt } from './go-syntax.js';
 import { EXTENSION_KEYS, checkObjectReferences, parseObjectExtensions, type ExtensionKey, type ExtensionValue } from './object-extensions.js';
+import { quoted } from '../shared/message-text.js';
 
 /** A plain YAML scalar that yaml.v3 would not resolve to a string (or would, but only for string targets). */
 class GoYamlScalar {
@@ -119,12 +120,6 @@ const PARAM = 'objects';
 
 function invalid(message: string, objectName?: string): ProviderError {
   return new ProviderError('INVALID_CONFIG', message, objectName === undefined ? { parameter: PARAM } : { parameter: PARAM, objectName });
-}
-
-/** An object name for a message: quoted, and cut short so a 4 KiB name cannot flood the pod's events. */
-function quoteName(name: string): string {
-  const shown = name.length > 80 ? `${name.slice(0, 80)}…` : name;
-  return JSON.stringify(shown);
 }
 
 function describe(value: unknown): string {
@@ -321,9 +316,9 @@ function parseOne(item: unknown, index: number, ignoredKeys: string[]): ObjectCo
   if (objectName === '') throw invalid(`${where}: objectName is required${caseHint(keys, 'objectName')}`);
   const pathProblem = filePathProblem(objectName);
   if (pathProblem !== undefined) {
-    throw invalid(`${where}: objectName ${quoteName(objectName)} is not a valid file path (${pathProblem})`, objectName);
+    throw invalid(`${where}: objectName ${quoted(objectName)} is not a valid file path (${pathProblem})`, objectName);
   }
-  where = `${where} (${quoteName(objectName)})`;
+  where = `${where} (${quoted(objectName)})`;
 
   const secretPath = stringField(fields.get('secretPath'), 'secretPath', where, objectName);
   // A template may be built from other objects alone; then the object makes no request of its own.
@@ -408,13 +403,13 @@ export function parseObjects(text: string): ParsedObjects {
     seen.add(objectName);
   }
   if (duplicates.size > 0) {
-    const list = [...duplicates].map(quoteName).join(', ');
+    const list = [...duplicates].map((name) => quoted(name)).join(', ');
     throw invalid(`each objectName must be unique; duplicated: ${list}`, [...duplicates][0]);
   }
   const clash = fileDirectoryClash(objects);
   if (clash !== undefined) {
     const [parent, child] = clash;
-    throw invalid(`objectName ${quoteName(parent)} is also a directory of ${quoteName(child)}; one path cannot be both`, parent);
+    throw invalid(`objectName ${quoted(parent)} is also a directory of ${quoted(child)}; one path cannot be both`, parent);
   }
   checkObjectReferences(objects);
   return { objects, ignoredKeys };

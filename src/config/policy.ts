@@ -15,6 +15,7 @@
 import { isAbsolute, resolve, sep } from 'node:path';
 import { ProviderError } from '../errors.js';
 import type { ConnectionSettings, MountConfig, ProviderDefaults } from './types.js';
+import { quoted } from '../shared/message-text.js';
 
 export const TLS_FILE_PARAMETERS = ['vaultCACertPath', 'vaultCADirectory', 'vaultTLSClientCertPath', 'vaultTLSClientKeyPath'] as const;
 export type TlsFileParameter = (typeof TLS_FILE_PARAMETERS)[number];
@@ -95,10 +96,6 @@ export function isWithin(dir: string, path: string): boolean {
   return path.startsWith(prefix);
 }
 
-function quote(path: string): string {
-  return JSON.stringify(path.length > 200 ? `${path.slice(0, 200)}…` : path);
-}
-
 function listOf(values: readonly string[]): string {
   return values.length === 0 ? 'none' : values.join(', ');
 }
@@ -138,7 +135,7 @@ export function checkMountParameters(mount: MountConfig, connection: ConnectionS
   if (refused !== undefined && policy.vaultAddresses !== 'any') {
     throw notAllowed(
       'vaultAddress',
-      `vaultAddress ${quote(refused)} is not one of the Vault addresses this provider may send ServiceAccount tokens to (--allowed-vault-addresses: ${listOf(policy.vaultAddresses)})`,
+      `vaultAddress ${quoted(refused, 200)} is not one of the Vault addresses this provider may send ServiceAccount tokens to (--allowed-vault-addresses: ${listOf(policy.vaultAddresses)})`,
     );
   }
   if (mount.tls.skipVerify === true && !policy.allowSkipTlsVerify) {
@@ -154,12 +151,12 @@ export function checkMountParameters(mount: MountConfig, connection: ConnectionS
     if (!isAbsolute(path)) throw new ProviderError('INVALID_CONFIG', `${parameter} must be an absolute path`, { parameter });
     const normalised = resolve(path);
     if (isProtected(normalised, protectedPaths)) {
-      throw notAllowed(parameter, `${parameter} ${quote(path)} is inside the provider's own credentials, which no mount may read`);
+      throw notAllowed(parameter, `${parameter} ${quoted(path, 200)} is inside the provider's own credentials, which no mount may read`);
     }
     if (!permitted(normalised, parameter, dirs, operatorFiles)) {
       throw notAllowed(
         parameter,
-        `${parameter} ${quote(path)} is outside the directories this provider may read TLS files from (allowed: ${listOf(policy.tlsDirectories)}; see --allowed-tls-directories)`,
+        `${parameter} ${quoted(path, 200)} is outside the directories this provider may read TLS files from (allowed: ${listOf(policy.tlsDirectories)}; see --allowed-tls-directories)`,
       );
     }
     out.push({ parameter, requested: path, normalised });
@@ -187,7 +184,7 @@ export function redirectAllowed(policy: TrustPolicy, connection: Pick<Connection
  * the parameter's own path (an entry of a CA directory).
  */
 export function checkRealPath(requested: RequestedPath, realPath: string, policy: TrustPolicy, roots: ResolvedRoots, what?: string): void {
-  const subject = what === undefined ? `${requested.parameter} ${quote(requested.requested)}` : `${requested.parameter} ${quote(requested.requested)}: ${what}`;
+  const subject = what === undefined ? `${requested.parameter} ${quoted(requested.requested, 200)}` : `${requested.parameter} ${quoted(requested.requested, 200)}: ${what}`;
   const protectedPaths = [...policy.protectedPaths, ...roots.protectedPaths];
   if (isProtected(realPath, protectedPaths)) {
     throw notAllowed(requested.parameter, `${subject} leads into the provider's own credentials, which no mount may read`);

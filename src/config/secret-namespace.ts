@@ -12,6 +12,7 @@
  *   own leading and trailing slashes first; with no mount namespace (or only slashes) it is `<secretNamespace>`.
  * Pure.
  */
+import { quoted } from '../shared/message-text.js';
 
 export class SecretNamespaceError extends Error {
   override readonly name = 'SecretNamespaceError';
@@ -29,8 +30,8 @@ export function parseSecretNamespace(raw: string): string {
     throw new SecretNamespaceError('holds whitespace, control characters or characters an HTTP header cannot carry');
   }
   for (const name of trimmed.split('/')) {
-    if (name === '') throw new SecretNamespaceError(`${JSON.stringify(short(trimmed))} has an empty name between two slashes`);
-    if (name === '.' || name === '..') throw new SecretNamespaceError(`${JSON.stringify(short(trimmed))} has a "${name}" name`);
+    if (name === '') throw new SecretNamespaceError(`${quoted(trimmed)} has an empty name between two slashes`);
+    if (name === '.' || name === '..') throw new SecretNamespaceError(`${quoted(trimmed)} has a "${name}" name`);
   }
   return trimmed;
 }
@@ -40,8 +41,4 @@ export function requestNamespace(mountNamespace: string | undefined, secretNames
   if (secretNamespace === undefined) return mountNamespace;
   const base = (mountNamespace ?? '').replace(/^\/+|\/+$/g, '');
   return base === '' ? secretNamespace : `${base}/${secretNamespace}`;
-}
-
-function short(text: string): string {
-  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
 }

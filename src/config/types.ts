@@ -19,29 +19,12 @@ export type ExpandMode = (typeof ExpandModes)[number];
 export const CredentialScopes = ['pod', 'workload'] as const;
 export type CredentialScope = (typeof CredentialScopes)[number];
 
-/** One entry of the SecretProviderClass `objects` YAML list, validated. */
-export interface ObjectConfig {
-  /** File path inside the mount and ObjectVersion id; already checked against the driver's path rules. */
-  readonly objectName: string;
-  /** As written in the SecretProviderClass (used in messages and the version's canonical config). */
-  readonly secretPath: string;
-  /** Normalised request path: always starts with `/v1/`, query string excluded. */
-  readonly requestPath: string;
-  /** Query string without the `?`, or '' when there is none (kept verbatim, in order). */
-  readonly query: string;
-  /** '' means the whole response JSON. */
-  readonly secretKey: string;
-  /** Upper-case HTTP method; GET by default. */
-  readonly method: string;
-  /** JSON body sent with the request; undefined when the object has none. */
-  readonly secretArgs: Readonly<Record<string, unknown>> | undefined;
-  readonly encoding: Encoding;
-  /** File mode 0..0o777 from filePermission; undefined means the request's permission. */
-  readonly filePermission: number | undefined;
-
-  // Keys below are ours, not the reference's (docs/configuration.md, "Beyond the reference"); absent means the reference's meaning.
-  // A template object may have no secret of its own: then secretPath and requestPath are ''.
-
+/**
+ * The keys of an object that are ours, not the reference's (docs/configuration.md, "Beyond the reference"); absent
+ * means the reference's meaning. A template object may have no secret of its own: then secretPath and requestPath
+ * are ''.
+ */
+export interface ObjectExtensions {
   /** Skip the object (no file, an absence version) when Vault has no secret there (404) or not the key. */
   readonly optional?: boolean;
   /** RFC 6901 pointer into the key map (data.data or data); '' is the whole map. Never set with secretKey. */
@@ -59,6 +42,27 @@ export interface ObjectConfig {
    * trailing slashes, never empty (config/secret-namespace.ts). Absent: the mount's namespace.
    */
   readonly secretNamespace?: string;
+}
+
+/** One entry of the SecretProviderClass `objects` YAML list, validated. */
+export interface ObjectConfig extends ObjectExtensions {
+  /** File path inside the mount and ObjectVersion id; already checked against the driver's path rules. */
+  readonly objectName: string;
+  /** As written in the SecretProviderClass (used in messages and the version's canonical config). */
+  readonly secretPath: string;
+  /** Normalised request path: always starts with `/v1/`, query string excluded. */
+  readonly requestPath: string;
+  /** Query string without the `?`, or '' when there is none (kept verbatim, in order). */
+  readonly query: string;
+  /** '' means the whole response JSON. */
+  readonly secretKey: string;
+  /** Upper-case HTTP method; GET by default. */
+  readonly method: string;
+  /** JSON body sent with the request; undefined when the object has none. */
+  readonly secretArgs: Readonly<Record<string, unknown>> | undefined;
+  readonly encoding: Encoding;
+  /** File mode 0..0o777 from filePermission; undefined means the request's permission. */
+  readonly filePermission: number | undefined;
 }
 
 export interface PodInfo {

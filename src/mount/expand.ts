@@ -12,8 +12,9 @@ import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { ProviderError } from '../errors.js';
 import type { ObjectConfig } from '../config/types.js';
 import type { SecretResponse } from '../vault/responses.js';
-import { MAX_COMPONENT_BYTES } from '../output/paths.js';
+import { MAX_COMPONENT_BYTES } from '../config/file-paths.js';
 import { decodeValue, keyMap, responseData, valueBytes } from './extract.js';
+import { quoted } from '../shared/message-text.js';
 
 /** One file of an expanded object; `name` is relative to the object's directory. */
 export interface ExpandedFile {
@@ -41,11 +42,6 @@ export function keyFileNameProblem(key: string): string | undefined {
   return undefined;
 }
 
-/** A key for a message: JSON-quoted and cut short (keys are names, not values, but may be long). */
-function quoteKey(key: string): string {
-  return JSON.stringify(key.length > 80 ? `${key.slice(0, 80)}…` : key);
-}
-
 /** Every key of the key map as a file, sorted by name so the order (and the version) never depends on Vault's. */
 export function expandKeys(obj: ObjectConfig, response: SecretResponse): ExpandedFile[] {
   const map = keyMap(responseData(response));
@@ -55,12 +51,12 @@ export function expandKeys(obj: ObjectConfig, response: SecretResponse): Expande
     if (problem !== undefined) {
       throw new ProviderError(
         'INVALID_CONFIG',
-        `key ${quoteKey(key)} of the secret cannot be a file name under "${obj.objectName}/": ${problem}; read it with secretKey or jsonPointer in an object of its own`,
+        `key ${quoted(key)} of the secret cannot be a file name under "${obj.objectName}/": ${problem}; read it with secretKey or jsonPointer in an object of its own`,
         {},
       );
     }
   }
-  return keys.map((key) => ({ name: key, contents: decodeValue(valueBytes(map[key]), obj, `key ${quoteKey(key)}`) }));
+  return keys.map((key) => ({ name: key, contents: decodeValue(valueBytes(map[key]), obj, `key ${quoted(key)}`) }));
 }
 
 const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n[\s\S]*?-----END \1-----/g;

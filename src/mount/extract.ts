@@ -10,11 +10,8 @@ import { ProviderError } from '../errors.js';
 import type { ObjectConfig } from '../config/types.js';
 import type { SecretResponse } from '../vault/responses.js';
 import { goMarshal, goMarshalStruct } from './go-json.js';
-import { evaluateJsonPointer, parseJsonPointer } from './json-pointer.js';
-
-function isMap(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+import { evaluateJsonPointer, parseJsonPointer } from '../shared/json-pointer.js';
+import { isPlainObject } from '../shared/plain-object.js';
 
 /**
  * The api.Secret struct's fields in Go's order (the last three are `omitempty`), without `request_id`: Vault makes a
@@ -41,7 +38,7 @@ export function wholeResponseJson(response: SecretResponse): string {
 /** The map a secretKey is looked up in. */
 export function keyMap(data: Record<string, unknown>): Record<string, unknown> {
   const nested = data['data'];
-  return isMap(nested) ? nested : data;
+  return isPlainObject(nested) ? nested : data;
 }
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;

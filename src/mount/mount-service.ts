@@ -8,7 +8,7 @@ import { describeBudget, expiredBudget, TimeBudgetExpired } from '../admission/t
 import { DEFAULT_MOUNT_RESPONSE_BUDGET, MountMemory, type ByteLedger } from '../admission/mount-admission.js';
 import type { ConnectionSettings, MountConfig, ProviderDefaults } from '../config/types.js';
 import { parseMountRequest } from '../config/mount-request.js';
-import { TrustBoundary } from './trust-boundary.js';
+import type { TrustBoundary } from './trust-boundary.js';
 import type { Authenticator, TokenLease, VaultToken } from '../auth/authenticator.js';
 import type { VaultClient } from '../vault/client.js';
 import type { VaultClientPool } from '../vault/client-pool.js';
@@ -71,10 +71,10 @@ export interface MountServiceOptions {
   /** Lease/certificate reuse across mounts and single-flight; default: single-flight only, nothing kept. */
   readonly reuse?: ResponseReuse;
   /**
-   * The operator's trust policy for vaultAddress, TLS files and skip-verify (SECURITY.md). Default: the strictest
-   * (the default address only, no TLS file a mount may name, no skip-verify).
+   * The operator's trust policy for vaultAddress, TLS files and skip-verify (SECURITY.md); the wiring builds it with
+   * the ServiceAccount directory to protect, so this stage never reaches into kubernetes/.
    */
-  readonly trust?: TrustBoundary;
+  readonly trust: TrustBoundary;
 }
 
 export class MountService {
@@ -85,7 +85,7 @@ export class MountService {
   constructor(options: MountServiceOptions) {
     this.#options = options;
     this.#reuse = options.reuse ?? new ResponseReuse();
-    this.#trust = options.trust ?? TrustBoundary.strict(options.defaults);
+    this.#trust = options.trust;
   }
 
   /** Parse only: lets the server log who is asking even when the mount later fails. */

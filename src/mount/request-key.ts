@@ -5,13 +5,14 @@
  */
 import type { CredentialScope, ObjectConfig } from '../config/types.js';
 import type { SecretRequest } from '../vault/client.js';
+import { isPlainObject } from '../shared/plain-object.js';
 
 /** JSON with object keys sorted at every depth, so equal values give equal strings. */
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) => {
-    if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
+    if (isPlainObject(v)) {
       const sorted: Record<string, unknown> = {};
-      for (const k of Object.keys(v).sort()) sorted[k] = (v as Record<string, unknown>)[k];
+      for (const k of Object.keys(v).sort()) sorted[k] = v[k];
       return sorted;
     }
     return v;

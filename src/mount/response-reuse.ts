@@ -1,6 +1,6 @@
 /**
  * Where a mount's distinct request gets its answer: the pod's kept response while its reuse window is open
- * (lease-cache.ts), else one Vault request shared by the concurrent mounts that may share it (single-flight.ts). A
+ * (lease-cache.ts), else one Vault request shared by the concurrent mounts that may share it (shared/single-flight.ts). A
  * response that carries a lease or a certificate is then kept under its holder's key.
  *
  * Who may share an answer is decided by what the answer is, so that it never depends on timing:
@@ -17,7 +17,7 @@
 import type { VaultToken } from '../auth/authenticator.js';
 import type { LeaseCache, ReuseScope } from '../vault/lease-cache.js';
 import type { SecretResponse } from '../vault/responses.js';
-import { SingleFlight } from '../vault/single-flight.js';
+import { SingleFlight } from '../shared/single-flight.js';
 
 interface Fetched {
   readonly response: SecretResponse;

@@ -9,6 +9,8 @@ import { ProviderError, type ErrorCode } from '../errors.js';
 import type { ParsedTemplate, TemplateAction, TemplateArg, TemplateRef } from '../config/template-syntax.js';
 import { DEFAULT_MOUNT_LIMIT_BYTES } from '../output/file-set.js';
 import { goMarshal } from './go-json.js';
+import { isPlainObject } from '../shared/plain-object.js';
+import { jsonKind } from '../shared/message-text.js';
 
 /** What a reference's head stands for: a value, or why there is none (an optional object that is absent). */
 export type TemplateSource =
@@ -34,10 +36,7 @@ function missing(ref: TemplateRef, action: TemplateAction, code: ErrorCode, reas
 }
 
 function kindOf(value: unknown): string {
-  if (Buffer.isBuffer(value)) return 'decoded bytes';
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'a list';
-  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+  return Buffer.isBuffer(value) ? 'decoded bytes' : jsonKind(value);
 }
 
 function resolve(ref: TemplateRef, action: TemplateAction, inputs: TemplateInputs): unknown {
@@ -51,10 +50,10 @@ function resolve(ref: TemplateRef, action: TemplateAction, inputs: TemplateInput
     if (Array.isArray(current) && /^(?:0|[1-9][0-9]*)$/.test(key)) {
       if (Number(key) >= current.length) throw missing(ref, action, 'KEY_NOT_FOUND', `${walked} has no index ${key}`);
       current = current[Number(key)] as unknown;
-    } else if (typeof current === 'object' && current !== null && !Array.isArray(current) && !Buffer.isBuffer(current)) {
+    } else if (isPlainObject(current) && !Buffer.isBuffer(current)) {
       // Own members only: JSON.parse makes `__proto__` an own key, and inherited names must never resolve.
       if (!Object.hasOwn(current, key)) throw missing(ref, action, 'KEY_NOT_FOUND', `${walked} has no key ${shown}`);
-      current = (current as Record<string, unknown>)[key];
+      current = current[key];
     } else {
       throw missing(ref, action, 'KEY_NOT_FOUND', `${walked} is ${kindOf(current)}, which has no key ${shown}`);
     }

@@ -11,12 +11,9 @@ import { readdir, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errnoCode, ProviderError } from '../errors.js';
 import { resolveConnection, withKey } from '../config/connection.js';
-import { SERVICE_ACCOUNT_DIR } from '../kubernetes/cluster.js';
 import {
-  buildTrustPolicy,
   checkMountParameters,
   checkRealPath,
-  NO_TRUST_FLAGS,
   withRealTlsPaths,
   type ResolvedRoots,
   type TlsFileParameter,
@@ -44,12 +41,6 @@ export class TrustBoundary {
     this.policy = policy;
     this.#defaults = defaults;
     this.#fs = fs;
-  }
-
-  /** The strictest policy: the default address only, no TLS file a mount may name, no skip-verify. */
-  static strict(defaults: ProviderDefaults): TrustBoundary {
-    const policy = buildTrustPolicy(NO_TRUST_FLAGS, defaults, [SERVICE_ACCOUNT_DIR]);
-    return new TrustBoundary(policy, defaults);
   }
 
   /** The connection this mount may use. Throws INVALID_CONFIG, PARAMETER_NOT_ALLOWED or LOCAL_FILE_ERROR. */

@@ -10,7 +10,7 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
 import type { MountConfig } from '../config/types.js';
 import type { ErrorCode, ProviderError } from '../errors.js';
-import { Lru } from '../vault/lru.js';
+import { Lru } from '../shared/lru.js';
 import { redactLine } from './redact.js';
 
 /** What the audit needs of each mounted object (MountService's MountedObject has these fields). */

@@ -34,6 +34,7 @@ import { resolve as resolvePath } from 'node:path';
 import { errnoCode, ProviderError, type ErrorContext } from '../errors.js';
 import { buildFileSet, type OutputFile } from './file-set.js';
 import { nodeFsOps, OpenFlags, type FsFile, type FsOps, type FsStats } from './fs-ops.js';
+import { parentDirectories } from '../config/file-paths.js';
 
 export const DATA_DIR_NAME = '..data';
 export const NEW_DATA_DIR_NAME = '..data_tmp';
@@ -80,14 +81,6 @@ export function topLevelNames(files: readonly OutputFile[]): string[] {
 /** What a user-visible symlink points to: `..data/<name>`. */
 export function visibleLinkTarget(name: string): string {
   return `${DATA_DIR_NAME}/${name}`;
-}
-
-/** The directories a path lives in, outermost first: `a/b/c` → `a`, `a/b`. */
-function parentDirectories(path: string): string[] {
-  const parts = path.split('/');
-  const parents: string[] = [];
-  for (let i = 1; i < parts.length; i++) parents.push(parts.slice(0, i).join('/'));
-  return parents;
 }
 
 function describe(err: unknown): string {

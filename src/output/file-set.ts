@@ -3,7 +3,8 @@
  * configuration fails with a message naming the object instead of a bare driver error in the pod's events.
  */
 import { ProviderError } from '../errors.js';
-import { filePathProblem } from './paths.js';
+import { filePathProblem, parentDirectories } from '../config/file-paths.js';
+import { formatBytes, quoted } from '../shared/message-text.js';
 
 export interface OutputFile {
   /** Relative path inside the volume, as the driver receives it. */
@@ -33,11 +34,6 @@ const MAX_MODE = 0o777;
 /** Paths can be 4096 bytes long; error messages quote at most this many characters of one. */
 const MAX_QUOTED_PATH = 120;
 const LARGEST_NAMED = 3;
-
-function quote(path: string): string {
-  const shown = path.length > MAX_QUOTED_PATH ? `${path.slice(0, MAX_QUOTED_PATH)}…` : path;
-  return JSON.stringify(shown);
-}
 
 function invalid(objectName: string, message: string): ProviderError {
   return new ProviderError('INVALID_CONFIG', `object "${objectName}": ${message}`, { objectName });
@@ -71,13 +67,6 @@ export function exceedsSecretSyncLimit(files: readonly OutputFile[]): boolean {
   return contentBytes(files) > SECRET_SYNC_LIMIT_BYTES;
 }
 
-/** A byte count for people: `512 B`, `3.2 KiB`, `4.0 MiB`. */
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
-  return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
-}
-
 /** Objects by the response bytes their files take, largest first (ties by name, so messages are stable). */
 export function largestObjects(files: readonly OutputFile[], count = LARGEST_NAMED): { name: string; bytes: number }[] {
   const byObject = new Map<string, number>();
@@ -94,23 +83,15 @@ function checkPathsAndModes(files: readonly OutputFile[]): void {
   for (const file of files) {
     const problem = filePathProblem(file.path);
     if (problem !== undefined) {
-      throw invalid(file.objectName, `file path ${quote(file.path)} would be refused by the driver: ${problem}`);
+      throw invalid(file.objectName, `file path ${quoted(file.path, MAX_QUOTED_PATH)} would be refused by the driver: ${problem}`);
     }
     if (!Number.isInteger(file.mode) || file.mode < 0 || file.mode > MAX_MODE) {
       throw invalid(
         file.objectName,
-        `file mode ${String(file.mode)} for ${quote(file.path)} is not a permission between 0 and 0777`,
+        `file mode ${String(file.mode)} for ${quoted(file.path, MAX_QUOTED_PATH)} is not a permission between 0 and 0777`,
       );
     }
   }
-}
-
-/** The directories a path lives in: `a/b/c` → `a`, `a/b`. */
-function parentDirectories(path: string): string[] {
-  const parts = path.split('/');
-  const parents: string[] = [];
-  for (let i = 1; i < parts.length; i++) parents.push(parts.slice(0, i).join('/'));
-  return parents;
 }
 
 /**
@@ -124,7 +105,7 @@ function checkConflicts(files: readonly OutputFile[]): void {
     if (earlier !== undefined) {
       throw invalid(
         file.objectName,
-        `file path ${quote(file.path)} is also written by object "${earlier.objectName}"`,
+        `file path ${quoted(file.path, MAX_QUOTED_PATH)} is also written by object "${earlier.objectName}"`,
       );
     }
     byPath.set(file.path, file);
@@ -135,7 +116,7 @@ function checkConflicts(files: readonly OutputFile[]): void {
       if (asFile !== undefined) {
         throw invalid(
           file.objectName,
-          `file path ${quote(file.path)} needs ${quote(dir)} to be a directory, but object "${asFile.objectName}" writes a file there`,
+          `file path ${quoted(file.path, MAX_QUOTED_PATH)} needs ${quoted(dir, MAX_QUOTED_PATH)} to be a directory, but object "${asFile.objectName}" writes a file there`,
         );
       }
     }

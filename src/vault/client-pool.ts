@@ -4,7 +4,7 @@
  */
 import type { ConnectionSettings } from '../config/types.js';
 import { VaultClient, type VaultClientOptions } from './client.js';
-import { Lru } from './lru.js';
+import { Lru } from '../shared/lru.js';
 import { loadTlsMaterial, nodeTlsFileReader, type TlsFileReader } from './tls-files.js';
 import { UndiciTransport } from './transport.js';
 import { redirectAllowed, type TrustPolicy } from '../config/policy.js';

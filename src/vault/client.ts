@@ -14,6 +14,7 @@ import type NodeVault from 'node-vault';
 import { ProviderError } from '../errors.js';
 import type { ConnectionSettings } from '../config/types.js';
 import { requestNamespace } from '../config/secret-namespace.js';
+import { isAuthMountPath } from '../config/connection.js';
 import { classifyFailure, type ClassifiedFailure, type RequestTarget } from './failures.js';
 import { defaultRetryPolicy, timerSleep, withRetries, type RetryPolicy, type Sleep } from './retry.js';
 import { loginResponseSchema, secretResponseSchema, type SecretResponse } from './responses.js';
@@ -111,7 +112,6 @@ const SAFE_METHODS = new Set(['GET', 'LIST', 'HEAD']);
 
 /** node-vault's debug hook: what it would print holds request bodies (JWTs, secretArgs) and response codes only. */
 function silentDebug(): void {}
-const MOUNT_PATH = /^[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*$/;
 
 /**
  * node-vault over `transport`, with the fields that would let one request's token or namespace ride along on
@@ -236,7 +236,7 @@ export class VaultClient {
   async sendLogin(request: LoginRequest, signal?: AbortSignal): Promise<VaultLogin> {
     const mount = this.settings.authMount;
     const target: RequestTarget = { address: this.settings.address, path: `/v1/${request.path}`, method: 'POST' };
-    if (!MOUNT_PATH.test(mount)) {
+    if (!isAuthMountPath(mount)) {
       throw new ProviderError('INVALID_CONFIG', `auth mount path "${mount}" has characters Vault paths do not use`, {
         parameter: 'vaultAuthMountPath',
       });

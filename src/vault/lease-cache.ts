@@ -25,8 +25,9 @@
  * `credentialScope: workload`, whose entries are keyed by the identity alone.
  */
 import type { CredentialScope } from '../config/types.js';
-import { Lru } from './lru.js';
+import { Lru } from '../shared/lru.js';
 import type { SecretResponse } from './responses.js';
+import { isPlainObject } from '../shared/plain-object.js';
 
 /** Default share of a lease's or certificate's lifetime during which it is reused. */
 export const DEFAULT_REUSE_FRACTION = 2 / 3;
@@ -43,10 +44,6 @@ export interface ReuseWindow {
 }
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH']);
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /**
  * How long `response` may be reused, or undefined when it must be fetched on every mount. `obtainedAt` and the
@@ -68,7 +65,7 @@ export function reuseWindow(
     expiresAt = Math.min(obtainedAt + leaseSeconds * 1000, tokenExpiresAt);
   }
   const data = response.data;
-  if (WRITE_METHODS.has(method) && isRecord(data) && typeof data['certificate'] === 'string') {
+  if (WRITE_METHODS.has(method) && isPlainObject(data) && typeof data['certificate'] === 'string') {
     const expiration = data['expiration'];
     if (typeof expiration === 'number' && Number.isFinite(expiration) && expiration > 0) {
       reason ??= 'certificate';

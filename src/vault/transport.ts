@@ -205,6 +205,21 @@ export function splitUri(uri: string): { origin: string; path: string } {
   return { origin: uri.slice(0, slash), path: `${url.pathname}${url.search}` };
 }
 
+/** One request as it goes to one address: the same headers and body are resent on a redirect or a 429. */
+interface Outgoing {
+  readonly origin: string;
+  readonly path: string;
+  readonly options: TransportOptions;
+  readonly headers: Record<string, string>;
+  readonly body: string | undefined;
+}
+
+/** What came back: the answer and the body it was parsed into as it arrived. */
+interface Sent {
+  readonly answer: BufferedAnswer;
+  readonly body: JsonBody;
+}
+
 export class UndiciTransport {
   readonly #timeoutMs: number;
   readonly #maxBytes: number;
@@ -269,7 +284,7 @@ export class UndiciTransport {
     let resends = 0;
     for (;;) {
       const { origin, path } = splitUri(uri);
-      const { answer, body: answerBody } = await this.#gated(origin, path, options, headers, body);
+      const { answer, body: answerBody } = await this.#gated({ origin, path, options, headers, body });
       const { statusCode } = answer;
       if (statusCode === 429 && options.throttle !== 'fail' && resends < MAX_THROTTLED_RESENDS && options.signal?.aborted !== true && this.#gates !== undefined) {
         // The 429's body is dropped unread: nothing of it stays charged to the mount.
@@ -293,17 +308,12 @@ export class UndiciTransport {
   }
 
   /** One request through the address's gate (when there are gates), which learns from its outcome. */
-  async #gated(
-    origin: string,
-    path: string,
-    options: TransportOptions,
-    headers: Record<string, string>,
-    body: string | undefined,
-  ): Promise<{ readonly answer: BufferedAnswer; readonly body: JsonBody }> {
+  async #gated(request: Outgoing): Promise<Sent> {
+    const { origin, options } = request;
     const gate = this.#gates?.for(origin);
     const release = gate === undefined ? undefined : await gate.acquire(options.signal);
     try {
-      const sent = await this.#dispatch(origin, path, options, headers, body);
+      const sent = await this.#dispatch(request);
       const { statusCode } = sent.answer;
       if (statusCode === 429) gate?.throttled(retryAfterSeconds(sent.answer.rawHeaders));
       else if (statusCode >= 500 && statusCode !== 501) gate?.failed();
@@ -318,13 +328,7 @@ export class UndiciTransport {
     }
   }
 
-  async #dispatch(
-    origin: string,
-    path: string,
-    options: TransportOptions,
-    headers: Record<string, string>,
-    body: string | undefined,
-  ): Promise<{ readonly answer: BufferedAnswer; readonly body: JsonBody }> {
+  async #dispatch({ origin, path, options, headers, body }: Outgoing): Promise<Sent> {
     const timeoutMs = this.#timeoutMs;
     const answerBody = new JsonBody({ memory: options.memory, maxDepth: MAX_JSON_DEPTH, tooDeep: () => new ResponseTooDeepError() });
     const call = dispatchBuffered(

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { thrown } from '../helpers/rejection.js';
 import fc from 'fast-check';
 import { ProviderError } from '../../src/errors.js';
-import { normaliseVaultAddress, resolveConnection } from '../../src/config/connection.js';
+import { isAuthMountPath, normaliseAuthMount, normaliseVaultAddress, resolveConnection } from '../../src/config/connection.js';
 import type { MountConfig, ProviderDefaults, TlsParameters } from '../../src/config/types.js';
 
 function mount(over: Partial<MountConfig> = {}): MountConfig {
@@ -267,5 +267,24 @@ describe('config/connection resolveConnection', () => {
         }),
       );
     });
+  });
+});
+
+describe('config/connection auth mount paths', () => {
+  it('trims slashes and keeps nested mounts', () => {
+    assert.equal(normaliseAuthMount('/kubernetes/', 'vaultAuthMountPath'), 'kubernetes');
+    assert.equal(normaliseAuthMount('team-a/jwt', 'vaultAuthMountPath'), 'team-a/jwt');
+    assert.equal(isAuthMountPath('team_a/k8s.v2'), true);
+  });
+
+  it('refuses an empty path, a . or .. segment, an empty segment and characters Vault paths do not use, naming the parameter', () => {
+    for (const raw of ['', '/', 'a/../b', '.', 'a//b', 'a b', 'a?x', 'ä']) {
+      const err = thrown(() => normaliseAuthMount(raw, 'vault-mount'));
+      assert.ok(err instanceof ProviderError, raw);
+      assert.equal(err.code, 'INVALID_CONFIG');
+      assert.equal(err.context.parameter, 'vault-mount');
+      assert.match(err.message, /^vault-mount must be a Vault auth mount path/);
+      assert.equal(isAuthMountPath(raw.replace(/^\/+|\/+$/g, '')), false, raw);
+    }
   });
 });

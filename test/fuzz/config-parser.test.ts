@@ -15,7 +15,7 @@ import { buildTrustPolicy, checkMountParameters } from '../../src/config/policy.
 import type { MountConfig, ProviderDefaults } from '../../src/config/types.js';
 import { fuzzRuns, objectsYamlArb, parametersArb, PLANTED_JWT, PLANTED_SECRET, tokensArb } from './arbitraries.js';
 
-/** The driver's file path rules, written independently of src/output/paths.ts (Go's path.Clean as the oracle). */
+/** The driver's file path rules, written independently of src/config/file-paths.ts (Go's path.Clean as the oracle). */
 function driverAccepts(path: string): boolean {
   if (path === '' || path.includes('\0') || path.startsWith('/') || path.endsWith('/')) return false;
   if (Buffer.byteLength(path) > 4096) return false;

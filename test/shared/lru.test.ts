@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { Lru } from '../../src/vault/lru.js';
+import { Lru } from '../../src/shared/lru.js';
 
-describe('vault/lru', () => {
+describe('shared/lru', () => {
   it('evicts the least recently used entry at the entry bound', () => {
     const evicted: string[] = [];
     const lru = new Lru<number>({ maxEntries: 2, onEvict: (k, _v, reason) => evicted.push(`${k}:${reason}`) });

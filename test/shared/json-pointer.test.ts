@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { escapeJsonPointerToken, evaluateJsonPointer, JsonPointerSyntaxError, parseJsonPointer } from '../../src/mount/json-pointer.js';
+import { escapeJsonPointerToken, evaluateJsonPointer, JsonPointerSyntaxError, parseJsonPointer } from '../../src/shared/json-pointer.js';
 
-describe('mount/json-pointer (RFC 6901)', () => {
+describe('shared/json-pointer (RFC 6901)', () => {
   // The examples of RFC 6901 section 5.
   const doc = { foo: ['bar', 'baz'], '': 0, 'a/b': 1, 'c%d': 2, 'e^f': 3, 'g|h': 4, 'i\\j': 5, 'k"l': 6, ' ': 7, 'm~n': 8 };
   const rfc: ReadonlyArray<readonly [string, unknown]> = [

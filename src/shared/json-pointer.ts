@@ -3,6 +3,7 @@
  * holding `/` or `~` is written `~1` / `~0`, so a pointer is never ambiguous the way a dotted path would be with keys
  * that contain dots or slashes. `""` is the whole document. Pure.
  */
+import { jsonKind } from './message-text.js';
 
 export class JsonPointerSyntaxError extends Error {
   override readonly name = 'JsonPointerSyntaxError';
@@ -43,12 +44,6 @@ export type PointerResult =
 // RFC 6901: array indexes are 0 or digits without a leading zero; "-" names the element after the last one.
 const ARRAY_INDEX = /^(?:0|[1-9][0-9]*)$/;
 
-function kindOf(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'a list';
-  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
-}
-
 /** Walk `tokens` from `root` (parsed JSON). Only own members count, so `__proto__` or `constructor` never resolve. */
 export function evaluateJsonPointer(root: unknown, tokens: readonly string[]): PointerResult {
   let current = root;
@@ -71,7 +66,7 @@ export function evaluateJsonPointer(root: unknown, tokens: readonly string[]): P
       }
       current = (current as Record<string, unknown>)[token];
     } else {
-      return { found: false, resolved, reason: `the value at ${at} is ${kindOf(current)}, not an object or a list` };
+      return { found: false, resolved, reason: `the value at ${at} is ${jsonKind(current)}, not an object or a list` };
     }
     resolved += `/${escapeJsonPointerToken(token)}`;
   }

@@ -47,3 +47,11 @@ export function filePathProblem(path: string): string | undefined {
   }
   return undefined;
 }
+
+/** The directories a path inside the mount lives in, outermost first: `a/b/c` → `a`, `a/b`. */
+export function parentDirectories(path: string): string[] {
+  const parts = path.split('/');
+  const parents: string[] = [];
+  for (let i = 1; i < parts.length; i++) parents.push(parts.slice(0, i).join('/'));
+  return parents;
+}

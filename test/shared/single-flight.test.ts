@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { SingleFlight } from '../../src/vault/single-flight.js';
+import { SingleFlight } from '../../src/shared/single-flight.js';
 
 /** A call the test settles by hand, counting how often it was started. */
 function gate<T>() {
@@ -26,7 +26,7 @@ function gate<T>() {
 
 const tick = () => new Promise<void>((r) => setImmediate(r));
 
-describe('vault/single-flight', () => {
+describe('shared/single-flight', () => {
   it('shares one call among concurrent callers of the same key, and starts a new one once it settled', async () => {
     const shared: string[] = [];
     const sf = new SingleFlight<number>({ onShared: (k) => shared.push(k) });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { posix } from 'node:path';
 import fc from 'fast-check';
-import { filePathProblem, MAX_COMPONENT_BYTES, MAX_PATH_BYTES } from '../../src/output/paths.js';
+import { filePathProblem, MAX_COMPONENT_BYTES, MAX_PATH_BYTES, parentDirectories } from '../../src/config/file-paths.js';
 
 /**
  * An independent statement of the driver's rules (validatePath plus "equals filepath.Clean"), built on Node's
@@ -19,7 +19,7 @@ function driverAccepts(p: string): boolean {
   return clean === p && p !== '.';
 }
 
-describe('output/paths filePathProblem', () => {
+describe('config/file-paths filePathProblem', () => {
   const accepted = [
     'a',
     'db-password',
@@ -126,5 +126,13 @@ describe('output/paths filePathProblem', () => {
       const r = filePathProblem(p);
       assert.ok(r === undefined || typeof r === 'string');
     }));
+  });
+});
+
+describe('config/file-paths parentDirectories', () => {
+  it('lists the directories a path lives in, outermost first', () => {
+    assert.deepEqual(parentDirectories('a/b/c'), ['a', 'a/b']);
+    assert.deepEqual(parentDirectories('tls/tls.crt'), ['tls']);
+    assert.deepEqual(parentDirectories('top'), []);
   });
 });

@@ -9,6 +9,7 @@
  * here with the same cause.
  */
 import { parseAllDocuments } from 'yaml';
+import { isPlainObject } from '../shared/plain-object.js';
 
 export const SECRETS_STORE_DRIVER = 'secrets-store.csi.k8s.io';
 const SPC_API_GROUP = 'secrets-store.csi.x-k8s.io/';
@@ -40,10 +41,6 @@ export interface PodManifest {
   readonly volumes: readonly PodVolume[];
 }
 
-function isMap(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function documents(text: string, file: string): unknown[] {
   const docs = parseAllDocuments(text, { prettyErrors: false });
   if (!Array.isArray(docs)) throw new ManifestError(`${file} is not YAML`);
@@ -57,7 +54,7 @@ function documents(text: string, file: string): unknown[] {
 /** A map of strings, as Kubernetes stores parameters and volumeAttributes. */
 function stringMap(value: unknown, what: string): Map<string, string> {
   if (value === undefined || value === null) return new Map();
-  if (!isMap(value)) throw new ManifestError(`${what} must be a map of strings`);
+  if (!isPlainObject(value)) throw new ManifestError(`${what} must be a map of strings`);
   const out = new Map<string, string>();
   for (const [key, v] of Object.entries(value)) {
     if (typeof v !== 'string') {
@@ -76,15 +73,15 @@ function text(value: unknown): string | undefined {
 export function parseSecretProviderClasses(source: string, file: string): SecretProviderClassManifest[] {
   const found: SecretProviderClassManifest[] = [];
   for (const doc of documents(source, file)) {
-    if (!isMap(doc) || doc['kind'] !== 'SecretProviderClass') continue;
+    if (!isPlainObject(doc) || doc['kind'] !== 'SecretProviderClass') continue;
     const apiVersion = text(doc['apiVersion']) ?? '';
     if (!apiVersion.startsWith(SPC_API_GROUP)) {
       throw new ManifestError(`${file}: apiVersion ${JSON.stringify(apiVersion)} is not ${SPC_API_GROUP}v1`);
     }
-    const metadata = isMap(doc['metadata']) ? doc['metadata'] : {};
+    const metadata = isPlainObject(doc['metadata']) ? doc['metadata'] : {};
     const name = text(metadata['name']);
     if (name === undefined) throw new ManifestError(`${file}: a SecretProviderClass has no metadata.name`);
-    const spec = isMap(doc['spec']) ? doc['spec'] : {};
+    const spec = isPlainObject(doc['spec']) ? doc['spec'] : {};
     const provider = text(spec['provider']) ?? '';
     found.push({
       name,
@@ -99,15 +96,15 @@ export function parseSecretProviderClasses(source: string, file: string): Secret
 
 /** The pod spec and metadata of a Pod, or of a workload's pod template (Deployment, StatefulSet, Job, …). */
 function podParts(doc: Record<string, unknown>): { metadata: Record<string, unknown>; spec: Record<string, unknown> } | undefined {
-  const spec = isMap(doc['spec']) ? doc['spec'] : undefined;
+  const spec = isPlainObject(doc['spec']) ? doc['spec'] : undefined;
   if (spec === undefined) return undefined;
-  if (doc['kind'] === 'Pod') return { metadata: isMap(doc['metadata']) ? doc['metadata'] : {}, spec };
+  if (doc['kind'] === 'Pod') return { metadata: isPlainObject(doc['metadata']) ? doc['metadata'] : {}, spec };
   // CronJob: spec.jobTemplate.spec.template; the others: spec.template.
-  const jobTemplate = isMap(spec['jobTemplate']) && isMap(spec['jobTemplate']['spec']) ? spec['jobTemplate']['spec'] : undefined;
+  const jobTemplate = isPlainObject(spec['jobTemplate']) && isPlainObject(spec['jobTemplate']['spec']) ? spec['jobTemplate']['spec'] : undefined;
   const template = jobTemplate?.['template'] ?? spec['template'];
-  if (!isMap(template) || !isMap(template['spec'])) return undefined;
-  const own = isMap(doc['metadata']) ? doc['metadata'] : {};
-  const templateMeta = isMap(template['metadata']) ? template['metadata'] : {};
+  if (!isPlainObject(template) || !isPlainObject(template['spec'])) return undefined;
+  const own = isPlainObject(doc['metadata']) ? doc['metadata'] : {};
+  const templateMeta = isPlainObject(template['metadata']) ? template['metadata'] : {};
   // The pods get the workload's namespace; their names are generated, so the workload's name stands in.
   return { metadata: { ...templateMeta, name: own['name'], namespace: own['namespace'] }, spec: template['spec'] };
 }
@@ -115,14 +112,14 @@ function podParts(doc: Record<string, unknown>): { metadata: Record<string, unkn
 /** The first Pod (or workload with a pod template) in a YAML file. */
 export function parsePod(source: string, file: string): PodManifest {
   for (const doc of documents(source, file)) {
-    if (!isMap(doc)) continue;
+    if (!isPlainObject(doc)) continue;
     const parts = podParts(doc);
     if (parts === undefined) continue;
     const { metadata, spec } = parts;
     const rawVolumes = Array.isArray(spec['volumes']) ? (spec['volumes'] as unknown[]) : [];
     const volumes: PodVolume[] = [];
     for (const volume of rawVolumes) {
-      if (!isMap(volume) || !isMap(volume['csi']) || volume['csi']['driver'] !== SECRETS_STORE_DRIVER) continue;
+      if (!isPlainObject(volume) || !isPlainObject(volume['csi']) || volume['csi']['driver'] !== SECRETS_STORE_DRIVER) continue;
       const volumeName = text(volume['name']) ?? '';
       const volumeAttributes = stringMap(volume['csi']['volumeAttributes'], `volume ${volumeName}: csi.volumeAttributes`);
       const secretProviderClass = volumeAttributes.get('secretProviderClass');

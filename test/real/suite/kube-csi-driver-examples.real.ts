@@ -6,6 +6,11 @@
  * token from the real TokenRequest API. The driver reads the SecretProviderClass, calls our provider and writes
  * the files on its tmpfs; Vault reviews each login through the same API server and logs each request in its file
  * audit device, which is what the counts below read.
+ *
+ * Covered: an SSH key pair, a dotfile, prod and test database credentials from one pod template (real PostgreSQL),
+ * a TLS pair from PKI, registry credentials synced as kubernetes.io/dockerconfigjson, basic-auth synced as
+ * kubernetes.io/basic-auth, an Opaque synced Secret following a changed value; and republishes with rotation on and
+ * unchanged inputs, which cost Vault no second database credential or certificate.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -32,7 +37,7 @@ interface CsiVolume {
 
 interface PodObject {
   readonly metadata: { readonly name: string; readonly namespace: string; readonly uid: string };
-  readonly spec: { readonly serviceAccountName?: string; readonly volumes?: readonly CsiVolume[] };
+  readonly spec: { readonly nodeName?: string; readonly serviceAccountName?: string; readonly volumes?: readonly CsiVolume[] };
 }
 
 interface DeploymentObject {
@@ -57,9 +62,20 @@ describe('real control plane: the examples, through the real driver binary and o
   let sshPublicKey: string;
   const dockerConfig = JSON.stringify({ auths: { 'registry.example.com': { auth: Buffer.from('ci-robot:r3g1stry').toString('base64') } } });
 
-  /** The Pod as the API server has it. */
+  /**
+   * An example's Pod as the API server has it, bound to the driver's node the way the scheduler binds a Pod (there
+   * is no scheduler here): the driver watches only the Pods of its own node, and syncs no Secret for any other.
+   */
   async function pod(namespace: string, name: string): Promise<PodRef> {
     const p = (await kube.must('GET', `/api/v1/namespaces/${namespace}/pods/${name}`)) as PodObject;
+    if (p.spec.nodeName === undefined) {
+      await kube.must('POST', `/api/v1/namespaces/${namespace}/pods/${name}/binding`, {
+        apiVersion: 'v1',
+        kind: 'Binding',
+        metadata: { name },
+        target: { apiVersion: 'v1', kind: 'Node', name: driver.nodeName },
+      });
+    }
     return { name, namespace, uid: p.metadata.uid, serviceAccountName: p.spec.serviceAccountName ?? 'default' };
   }
 
@@ -105,6 +121,27 @@ describe('real control plane: the examples, through the real driver binary and o
   async function expectProviderMounts(ref: PodRef, from: number, count: number, what: string): Promise<void> {
     await until(() => providerMounts(ref) - from >= count, `the provider to log ${count} mount(s) of ${ref.namespace}/${ref.name}`, 10_000).catch(() => undefined);
     assert.equal(providerMounts(ref) - from, count, what);
+  }
+
+  /** The Secret the driver syncs from a mount, once it exists. */
+  async function syncedSecret(namespace: string, name: string): Promise<SecretObject> {
+    let secret: SecretObject | undefined;
+    await until(async () => {
+      const a = await kube.api('GET', `/api/v1/namespaces/${namespace}/secrets/${name}`);
+      if (a.status === 200) secret = a.body as SecretObject;
+      return a.status === 200;
+    }, `the driver to create the synced Secret ${namespace}/${name}`, 20_000).catch((err: unknown) => {
+      const said = driver.log.split('\n').filter((l) => /secret/i.test(l) && l.includes(namespace)).slice(-10).join('\n');
+      throw new Error(`${String(err)}; the driver said:\n${said}`, { cause: err });
+    });
+    assert.ok(secret);
+    assert.equal(secret.metadata.labels?.['secrets-store.csi.k8s.io/managed'], 'true');
+    return secret;
+  }
+
+  function decoded(secret: SecretObject, key: string): string | undefined {
+    const v = secret.data?.[key];
+    return v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8');
   }
 
   /** A policy and a Kubernetes auth role, as an example's `vault policy write` and `vault write auth/kubernetes/role/...`. */
@@ -160,8 +197,16 @@ describe('real control plane: the examples, through the real driver binary and o
     // examples/registry-credentials.yaml
     await vault.must('POST', 'secret/data/registry/ci', { data: { dockerconfigjson: dockerConfig } });
     await role('registry-ci', 'registry-credentials', 'ci', { 'registry-ci': 'path "secret/data/registry/ci" { capabilities = ["read"] }' });
+    // examples/synced-secret.yaml
+    await vault.must('POST', 'secret/data/app/db', { data: { username: 'app', password: 'app-pw-1' } });
+    await role('app-db', 'app', 'apps', { 'app-db': 'path "secret/data/app/db" { capabilities = ["read"] }' });
+    // examples/basic-auth.yaml
+    await vault.must('POST', 'secret/data/proxy/upstream', { data: { username: 'proxy', password: 'upstream-pw' } });
+    await role('proxy', 'proxy', 'apps', { 'proxy-upstream': 'path "secret/data/proxy/upstream" { capabilities = ["read"] }' });
 
-    for (const example of ['ssh-key-pair.yaml', 'dotfile.yaml', 'prod-test-credentials.yaml', 'tls-from-pki.yaml', 'registry-credentials.yaml']) await apply(example);
+    for (const example of ['ssh-key-pair.yaml', 'dotfile.yaml', 'prod-test-credentials.yaml', 'tls-from-pki.yaml', 'registry-credentials.yaml', 'synced-secret.yaml', 'basic-auth.yaml']) {
+      await apply(example);
+    }
 
     provider = await RealSuiteProvider.start(vault.address);
     driver = await RealCsiDriver.start({ kubeconfig: driverKubeconfig, providerDir: provider.socketDir, rotationPollInterval: '1s' });
@@ -311,14 +356,45 @@ describe('real control plane: the examples, through the real driver binary and o
     ok(m);
     assert.equal(m.files.get('.dockerconfigjson')?.text, dockerConfig);
     assert.equal(m.files.get('.dockerconfigjson')?.mode, 0o400);
-    let secret: SecretObject | undefined;
-    await until(async () => {
-      const a = await kube.api('GET', '/api/v1/namespaces/ci/secrets/regcred');
-      if (a.status === 200) secret = a.body as SecretObject;
-      return a.status === 200;
-    }, 'the driver to create the synced Secret regcred', 60_000);
-    assert.equal(secret?.type, 'kubernetes.io/dockerconfigjson');
-    assert.equal(secret?.metadata.labels?.['secrets-store.csi.k8s.io/managed'], 'true');
-    assert.equal(Buffer.from(secret?.data?.['.dockerconfigjson'] ?? '', 'base64').toString(), dockerConfig);
+    const secret = await syncedSecret('ci', 'regcred');
+    assert.equal(secret.type, 'kubernetes.io/dockerconfigjson');
+    assert.deepEqual(Object.keys(secret.data ?? {}), ['.dockerconfigjson']);
+    assert.equal(decoded(secret, '.dockerconfigjson'), dockerConfig);
+  });
+
+  it('basic-auth.yaml: username and password files and a synced kubernetes.io/basic-auth Secret', async () => {
+    const m = await publishVolume(await pod('apps', 'proxy'), 'upstream-auth');
+    ok(m);
+    assert.equal(m.files.get('username')?.text, 'proxy');
+    assert.equal(m.files.get('password')?.text, 'upstream-pw');
+    assert.equal(m.files.get('password')?.mode, 0o400);
+    const secret = await syncedSecret('apps', 'upstream-basic-auth');
+    assert.equal(secret.type, 'kubernetes.io/basic-auth');
+    assert.deepEqual(Object.keys(secret.data ?? {}).sort(), ['password', 'username']);
+    assert.equal(decoded(secret, 'username'), 'proxy');
+    assert.equal(decoded(secret, 'password'), 'upstream-pw');
+  });
+
+  it('synced-secret.yaml: an Opaque Secret with its labels; a changed KV value reaches the file and the Secret on republish', async () => {
+    const app = await podFromDeployment('apps', 'app', 'app-5c6d7e8f9-a1');
+    const m = await publishVolume(app, 'app-db');
+    ok(m);
+    assert.equal(m.files.get('db-password')?.text, 'app-pw-1');
+    const secret = await syncedSecret('apps', 'app-db');
+    assert.equal(secret.type, 'Opaque');
+    assert.equal(secret.metadata.labels?.['app.kubernetes.io/name'], 'app');
+    assert.equal(decoded(secret, 'username'), 'app');
+    assert.equal(decoded(secret, 'password'), 'app-pw-1');
+
+    await vault.must('POST', 'secret/data/app/db', { data: { username: 'app', password: 'app-pw-2' } });
+    await sleep(1_100); // past --rotation-poll-interval, as the kubelet's next republish would be
+    const again = await publishVolume(app, 'app-db');
+    ok(again);
+    assert.equal(again.files.get('db-password')?.text, 'app-pw-2');
+    await until(
+      async () => decoded((await kube.must('GET', '/api/v1/namespaces/apps/secrets/app-db')) as SecretObject, 'password') === 'app-pw-2',
+      'the synced Secret to follow the new value',
+      60_000,
+    );
   });
 });

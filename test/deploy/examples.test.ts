@@ -115,12 +115,12 @@ describe('examples: SecretProviderClasses and pods', function () {
     ({ mounts, unused } = await exampleMounts(settings));
   });
 
-  it('covers the use cases: SSH keys, prod/test credentials, a dotfile, TLS from PKI, registry credentials, a synced Secret', () => {
+  it('covers the use cases: SSH keys, prod/test credentials, a dotfile, TLS from PKI, registry credentials, basic-auth, a synced Secret', () => {
     const files = new Set(mounts.map((m) => m.file));
-    for (const f of ['ssh-key-pair.yaml', 'prod-test-credentials.yaml', 'dotfile.yaml', 'tls-from-pki.yaml', 'registry-credentials.yaml', 'synced-secret.yaml']) {
+    for (const f of ['ssh-key-pair.yaml', 'prod-test-credentials.yaml', 'dotfile.yaml', 'tls-from-pki.yaml', 'registry-credentials.yaml', 'basic-auth.yaml', 'synced-secret.yaml']) {
       assert.ok(files.has(f), `${f} has a pod that mounts its SecretProviderClass`);
     }
-    assert.ok(mounts.length >= 7);
+    assert.ok(mounts.length >= 8);
     // Only the demo's class is mounted by `npm run demo` rather than by a pod of its file.
     assert.deepEqual(unused.map((u) => u.file), ['demo-secretproviderclass.yaml']);
   });
@@ -164,9 +164,14 @@ describe('examples: SecretProviderClasses and pods', function () {
         for (const d of so.data ?? []) assert.ok(names.has(d.objectName), `${m.file}: secretObjects names ${d.objectName}, which is not mounted`);
         if (so.type === 'kubernetes.io/dockerconfigjson') assert.deepEqual(keys, ['.dockerconfigjson']);
         if (so.type === 'kubernetes.io/tls') assert.deepEqual([...keys].sort(), ['tls.crt', 'tls.key']);
+        if (so.type === 'kubernetes.io/basic-auth') assert.deepEqual([...keys].sort(), ['password', 'username']);
       }
     }
-    assert.deepEqual([...synced.entries()].sort(), [['apps/app-db', 'Opaque'], ['ci/regcred', 'kubernetes.io/dockerconfigjson']]);
+    assert.deepEqual([...synced.entries()].sort(), [
+      ['apps/app-db', 'Opaque'],
+      ['apps/upstream-basic-auth', 'kubernetes.io/basic-auth'],
+      ['ci/regcred', 'kubernetes.io/dockerconfigjson'],
+    ]);
 
     for (const file of (await readdir(EXAMPLES)).filter((f) => f.endsWith('.yaml'))) {
       for (const doc of await readYamlDocuments(join(EXAMPLES, file))) {

@@ -11,7 +11,39 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { toolPath } from './tools.js';
+import { goModuleDir, type KubeControlPlane } from './kube.js';
 import { Child, freePort, until } from './processes.js';
+
+const REPO = new URL('../../../', import.meta.url).pathname;
+
+/**
+ * What the driver needs in the API server before it starts: its own CRDs and RBAC from its module (its
+ * ServiceAccount in kube-system, reading SecretProviderClasses, writing pod statuses, syncing Secrets) and our
+ * CSIDriver object. Returns a kubeconfig of the driver's ServiceAccount, to run it with what those grant.
+ */
+export async function installDriver(kube: KubeControlPlane): Promise<string> {
+  const driverDir = goModuleDir('test/real/csi-driver', 'sigs.k8s.io/secrets-store-csi-driver');
+  for (const f of [
+    'secrets-store.csi.x-k8s.io_secretproviderclasses.yaml',
+    'secrets-store.csi.x-k8s.io_secretproviderclasspodstatuses.yaml',
+    'rbac-secretproviderclass.yaml',
+    'rbac-secretprovidersyncing.yaml',
+  ]) {
+    await kube.kubectl(['apply', '--server-side', '-f', join(driverDir, 'deploy', f)]);
+  }
+  await kube.kubectl(['apply', '--server-side', '-f', join(REPO, 'deploy/driver/csidriver.yaml')]);
+  await kube.kubectl([
+    'wait',
+    '--for=condition=Established',
+    '--timeout=60s',
+    'crd/secretproviderclasses.secrets-store.csi.x-k8s.io',
+    'crd/secretproviderclasspodstatuses.secrets-store.csi.x-k8s.io',
+  ]);
+  const driverToken = (await kube.must('POST', '/api/v1/namespaces/kube-system/serviceaccounts/secrets-store-csi-driver/token', {
+    spec: { expirationSeconds: 7200 },
+  })) as { status: { token: string } };
+  return kube.writeKubeconfig('csi-driver', kube.kubeconfig('secrets-store-csi-driver', { token: driverToken.status.token }));
+}
 
 /** What the kubelet knows of the pod whose volume it publishes. */
 export interface KubeletPod {

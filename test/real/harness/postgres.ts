@@ -63,25 +63,35 @@ export class Postgres {
   }
 
   /**
-   * Vault's database secrets engine at `database/` on this cluster: connection `pg` through the
-   * postgresql-database-plugin, and a role `web` whose credentials are PostgreSQL roles with a lease (1 h, 24 h max).
+   * Vault's database secrets engine at `database/` on this cluster: by default connection `pg` through the
+   * postgresql-database-plugin and a role `web` whose credentials are PostgreSQL roles with a lease (1 h, 24 h
+   * max). `connections` names other connections (all to this cluster) and the roles each allows, as an example's
+   * set-up spells them (e.g. `{ 'prod-db': ['app-prod'], 'test-db': ['app-test'] }`); `ttl` their leases.
    */
-  async configureVault(vault: RealVault): Promise<void> {
+  async configureVault(
+    vault: RealVault,
+    connections: Readonly<Record<string, readonly string[]>> = { pg: ['web'] },
+    ttl: { readonly default: string; readonly max: string } = { default: '1h', max: '24h' },
+  ): Promise<void> {
     await vault.must('POST', 'sys/mounts/database', { type: 'database' });
-    await vault.must('POST', 'database/config/pg', {
-      plugin_name: 'postgresql-database-plugin',
-      connection_url: this.vaultConnectionUrl,
-      username: this.user,
-      password: this.password,
-      allowed_roles: 'web',
-      verify_connection: true,
-    });
-    await vault.must('POST', 'database/roles/web', {
-      db_name: 'pg',
-      creation_statements: [`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';`],
-      default_ttl: '1h',
-      max_ttl: '24h',
-    });
+    for (const [connection, roles] of Object.entries(connections)) {
+      await vault.must('POST', `database/config/${connection}`, {
+        plugin_name: 'postgresql-database-plugin',
+        connection_url: this.vaultConnectionUrl,
+        username: this.user,
+        password: this.password,
+        allowed_roles: roles.join(','),
+        verify_connection: true,
+      });
+      for (const role of roles) {
+        await vault.must('POST', `database/roles/${role}`, {
+          db_name: connection,
+          creation_statements: [`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';`],
+          default_ttl: ttl.default,
+          max_ttl: ttl.max,
+        });
+      }
+    }
   }
 
   /** Runs SQL as the admin user and returns psql's unaligned output. */

@@ -13,6 +13,7 @@ import { RealDriverClient, type DriverAnswer, type DriverMount } from './driver-
 import { Postgres } from './postgres.js';
 import { RealSuiteProvider } from './provider.js';
 import { TokenReviewServer } from './token-review.js';
+import { auditedRequests, auditLineCount, type VaultRequest } from './vault-audit.js';
 import { RealVault, type VaultTlsListener } from './vault-dev.js';
 
 export interface Pod {
@@ -133,23 +134,13 @@ export class World {
    * Requests Vault's audit device logged since the last call of mark(), optionally only those whose path starts
    * with a prefix (e.g. "auth/kubernetes/login", "database/creds/"). Counts what reached Vault, not what we sent.
    */
-  async vaultRequests(pathPrefix = '', auditFile = this.auditFile): Promise<Array<{ path: string; operation: string }>> {
-    const text = await readFile(auditFile, 'utf8').catch(() => '');
-    const out: Array<{ path: string; operation: string }> = [];
-    for (const line of text.split('\n').slice(auditFile === this.auditFile ? this.auditMark : 0)) {
-      if (line === '') continue;
-      const entry = JSON.parse(line) as { type?: string; request?: { path?: string; operation?: string } };
-      if (entry.type !== 'request') continue;
-      const path = entry.request?.path ?? '';
-      if (path.startsWith(pathPrefix)) out.push({ path, operation: entry.request?.operation ?? '' });
-    }
-    return out;
+  async vaultRequests(pathPrefix = '', auditFile = this.auditFile): Promise<VaultRequest[]> {
+    return auditedRequests(auditFile, auditFile === this.auditFile ? this.auditMark : 0, pathPrefix);
   }
 
   /** Starts a new count for vaultRequests(). */
   async mark(): Promise<void> {
-    const text = await readFile(this.auditFile, 'utf8').catch(() => '');
-    this.auditMark = text.split('\n').length - 1;
+    this.auditMark = await auditLineCount(this.auditFile);
   }
 
   private auditMark = 0;

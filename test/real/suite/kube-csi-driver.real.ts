@@ -7,15 +7,12 @@
  * login through the same API server.
  */
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { RealCsiDriver, type PublishAnswer } from '../harness/csi-driver.js';
-import { goModuleDir, KubeControlPlane } from '../harness/kube.js';
+import { installDriver, RealCsiDriver, type PublishAnswer } from '../harness/csi-driver.js';
+import { KubeControlPlane } from '../harness/kube.js';
 import { configureKubernetesAuth, configureWebRole, createPod, createReviewer, podToken, type PodRef } from '../harness/kube-vault.js';
 import { sleep, until } from '../harness/processes.js';
 import { RealSuiteProvider } from '../harness/provider.js';
 import { RealVault } from '../harness/vault-dev.js';
-
-const REPO = new URL('../../../', import.meta.url).pathname;
 
 interface SecretObject {
   readonly type: string;
@@ -53,22 +50,7 @@ describe('real control plane: the real driver binary mounts through our provider
   before(async function () {
     this.timeout(900_000);
     kube = await KubeControlPlane.start({ extraAudiences: ['vault'] });
-    const driverDir = goModuleDir('test/real/csi-driver', 'sigs.k8s.io/secrets-store-csi-driver');
-    // The driver's own CRDs and RBAC (its ServiceAccount in kube-system), and our CSIDriver object.
-    for (const f of [
-      'secrets-store.csi.x-k8s.io_secretproviderclasses.yaml',
-      'secrets-store.csi.x-k8s.io_secretproviderclasspodstatuses.yaml',
-      'rbac-secretproviderclass.yaml',
-      'rbac-secretprovidersyncing.yaml',
-    ]) {
-      await kube.kubectl(['apply', '--server-side', '-f', join(driverDir, 'deploy', f)]);
-    }
-    await kube.kubectl(['apply', '--server-side', '-f', join(REPO, 'deploy/driver/csidriver.yaml')]);
-    await kube.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/secretproviderclasses.secrets-store.csi.x-k8s.io', 'crd/secretproviderclasspodstatuses.secrets-store.csi.x-k8s.io']);
-    const driverToken = (await kube.must('POST', '/api/v1/namespaces/kube-system/serviceaccounts/secrets-store-csi-driver/token', {
-      spec: { expirationSeconds: 7200 },
-    })) as { status: { token: string } };
-    const driverKubeconfig = await kube.writeKubeconfig('csi-driver', kube.kubeconfig('secrets-store-csi-driver', { token: driverToken.status.token }));
+    const driverKubeconfig = await installDriver(kube);
 
     for (const ns of ['prod', 'test']) await kube.must('POST', '/api/v1/namespaces', { metadata: { name: ns } });
     for (const sa of ['web', 'other']) await kube.must('POST', '/api/v1/namespaces/prod/serviceaccounts', { metadata: { name: sa } });

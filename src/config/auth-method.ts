@@ -68,7 +68,8 @@ function certificatePair(secrets: ReadonlyMap<string, unknown>): { certificate: 
 
 /** Vault's userpass names: lower-cased by Vault; no '/' (it is a path segment), no whitespace or control characters. */
 function validUsername(name: string): boolean {
-  if (name.length > 256 || name.includes('/') || /\s/.test(name)) return false;
+  // `.` and `..` are dot segments: the request URL would resolve them and send the password to another path.
+  if (name.length > 256 || name.includes('/') || /\s/.test(name) || name === '.' || name === '..') return false;
   return [...name].every((c) => c.charCodeAt(0) > 0x1f && c.charCodeAt(0) !== 0x7f);
 }
 

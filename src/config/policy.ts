@@ -66,7 +66,9 @@ export function buildTrustPolicy(settings: TrustSettings, defaults: ProviderDefa
     tlsDirectories: [...new Set([...settings.tlsDirectories.map((p) => resolve(p)), ...operatorDirs])],
     operatorTlsFiles: operatorFiles,
     allowSkipTlsVerify: settings.allowSkipTlsVerify,
-    protectedPaths: protectedPaths.filter(absolute).map((p) => resolve(p)),
+    // A relative one (--hmac-key-file=key) is read from the working directory, so it is protected there: dropping it
+    // would leave the file readable through a parameter.
+    protectedPaths: protectedPaths.filter((p) => p !== '').map((p) => resolve(p)),
   };
 }
 

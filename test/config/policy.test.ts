@@ -4,6 +4,7 @@
  * test/mount/trust-boundary.test.ts and end to end in test/e2e/trust-boundary.test.ts.
  */
 import assert from 'node:assert/strict';
+import { resolve } from 'node:path';
 import { mountConfigWith } from '../helpers/mount-config.js';
 import fc from 'fast-check';
 import { ProviderError } from '../../src/errors.js';
@@ -188,7 +189,8 @@ describe('config/policy', () => {
       const p = buildTrustPolicy({ vaultAddresses: ['https://b:1'], tlsDirectories: ['/x/../y'], allowSkipTlsVerify: false }, DEFAULTS, ['/sa/', 'relative']);
       assert.deepEqual(p.vaultAddresses, ['https://vault.vault.svc:8200', 'https://b:1']);
       assert.deepEqual(p.tlsDirectories, ['/y']);
-      assert.deepEqual(p.protectedPaths, ['/sa']);
+      // A relative protected path (--hmac-key-file=key) is the file in the working directory: protected there.
+      assert.deepEqual(p.protectedPaths, ['/sa', resolve('relative')]);
     });
 
     it('isWithin compares whole path components', () => {

@@ -106,6 +106,11 @@ describe('e2e: approle, userpass and cert login', function () {
       assert.match(missing.details, /^CREDENTIALS_MISSING: .*"password"/);
       const slash = await h.client.mountError(request('x', 'a/b'));
       assert.match(slash.details, /^INVALID_CONFIG: vaultUsername must be one path segment/);
+      // `.` and `..` are dot segments: the URL would resolve them, and the password would go to another path.
+      for (const dots of ['.', '..']) {
+        const err = await h.client.mountError(request('x', dots));
+        assert.match(err.details, /^INVALID_CONFIG: vaultUsername must be one path segment/);
+      }
     });
 
     it('keeps leases per pod with the credential methods too', async () => {

@@ -14,7 +14,7 @@
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { parseFlags } from '../../src/cli/flags.js';
 import { nodeTlsFileReader, type TlsFileReader } from '../../src/vault/tls-files.js';
@@ -224,6 +224,18 @@ describe('e2e: trust boundary', function () {
       // The provider's own ServiceAccount token stays out of reach, directly or through a symlink.
       await refusedBeforeAnyIo(mountRequest({ vaultCACertPath: join(saDir, 'token'), ...clientPair() }), 'vaultCACertPath');
       await refusedBeforeAnyIo(mountRequest({ vaultCACertPath: join(allowed, 'token.pem'), ...clientPair() }), 'vaultCACertPath');
+    });
+
+    it('keeps an --hmac-key-file given as a relative path (read from the working directory) out of reach too', async () => {
+      // The key file holds the CA here, so reading it as one would "work".
+      const keyFile = join(root, 'hmac.key');
+      await writeFile(keyFile, material.caCertPem, { mode: 0o600 });
+      const parsed = parseFlags([`--vault-addr=${h.vault.address}`, '--trust-policy=reference', `--hmac-key-file=${relative(process.cwd(), keyFile)}`], {});
+      if (parsed.kind !== 'run') throw new Error('not a run command line');
+      await h.stopProvider();
+      await h.startProvider({ trust: parsed.settings.trust, defaults: parsed.settings.defaults, hmacKeyFile: parsed.settings.hmacKeyFile }, { tlsFiles: spy, serviceAccountDir: saDir });
+      const err = await refusedBeforeAnyIo(mountRequest({ vaultCACertPath: keyFile, ...clientPair() }), 'vaultCACertPath');
+      assert.match(err.details, /own credentials/);
     });
   });
 

@@ -102,7 +102,7 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'vault-tls-client-key', kind: 'string', daemon: true, help: 'Default client key (VAULT_CLIENT_KEY).' },
   { name: 'vault-tls-skip-verify', kind: 'bool', daemon: true, help: 'Do not verify Vault\'s certificate (VAULT_SKIP_VERIFY).' },
   { name: 'vault-request-timeout', kind: 'string', daemon: true, help: 'Deadline of one request to Vault (default 30s).' },
-  { name: 'allowed-vault-addresses', kind: 'string', daemon: true, help: 'As on a node: the Vault addresses a vaultAddress parameter may name (default: only --vault-addr when set, else any).' },
+  { name: 'allowed-vault-addresses', kind: 'string', daemon: true, help: 'As on a node: the Vault addresses a vaultAddress parameter may name (default: only the provider\'s own address: --vault-addr, else VAULT_ADDR, else the built-in default).' },
   { name: 'allowed-tls-directories', kind: 'string', daemon: true, help: 'As on a node: directories from which parameters may name TLS files.' },
   { name: 'allow-skip-tls-verify', kind: 'bool', daemon: true, help: 'As on a node: let vaultSkipTLSVerify=true through.' },
   { name: 'trust-policy', kind: 'string', daemon: true, help: 'As on a node: strict (default) or reference (the three above at their widest).' },

@@ -259,6 +259,9 @@ export class VaultCore {
       entityId: stableUuid(ns.id, mount.accessor, result.aliasName),
     });
     // Real Vault (v1.21) answers a login with an empty mount_type: it does not say which kind of auth method it is.
-    return ok({ auth: authBlock(token, this.tokens.ttlSeconds(token)), mount_type: '' });
+    // The TTL it granted, as real Vault answers a login: not what is left a millisecond later, which rounds down to
+    // one second less whenever the clock ticks between the two.
+    const granted = token.expireAt === null ? 0 : Math.round((token.expireAt - token.createdAt) / 1000);
+    return ok({ auth: authBlock(token, granted), mount_type: '' });
   }
 }

@@ -4,7 +4,7 @@
  * know them, and the pod-bound tokens the kubelet asks the TokenRequest API for.
  */
 import type { KubeControlPlane } from './kube.js';
-import type { RealVault } from './vault-dev.js';
+import { RealVault } from './vault-dev.js';
 
 export interface PodRef {
   readonly name: string;
@@ -59,6 +59,42 @@ export async function configureWebRole(vault: RealVault): Promise<void> {
     token_policies: ['web'],
     token_ttl: '1h',
   });
+}
+
+/** The pod attributes the driver puts in a Mount's volume context for `pod`. */
+export function podAttributes(pod: PodRef, ephemeral = true): Record<string, string> {
+  return {
+    'csi.storage.k8s.io/pod.name': pod.name,
+    'csi.storage.k8s.io/pod.namespace': pod.namespace,
+    'csi.storage.k8s.io/pod.uid': pod.uid,
+    'csi.storage.k8s.io/serviceAccount.name': pod.serviceAccountName,
+    'csi.storage.k8s.io/ephemeral': String(ephemeral),
+  };
+}
+
+/**
+ * Namespace `prod` with Pods web-0 and worker-0 of ServiceAccounts web and worker, and a real Vault whose Kubernetes
+ * auth reviews through `kube`: `secret/data/web` holds `password`; roles `web` and `worker` (a role of its own, so
+ * that no Vault token cached for web can answer worker's mounts) both get policy `web`.
+ */
+export async function startProdWorkloads(kube: KubeControlPlane, password: string): Promise<{ web: PodRef; worker: PodRef; vault: RealVault }> {
+  await kube.must('POST', '/api/v1/namespaces', { metadata: { name: 'prod' } });
+  for (const sa of ['web', 'worker']) await kube.must('POST', '/api/v1/namespaces/prod/serviceaccounts', { metadata: { name: sa } });
+  const web = await createPod(kube, 'prod', 'web-0', 'web');
+  const worker = await createPod(kube, 'prod', 'worker-0', 'worker');
+  const reviewerJwt = await createReviewer(kube);
+  const vault = await RealVault.start();
+  await vault.must('POST', 'secret/data/web', { data: { password } });
+  await configureKubernetesAuth(vault, kube, reviewerJwt);
+  await configureWebRole(vault);
+  await vault.must('POST', 'auth/kubernetes/role/worker', {
+    bound_service_account_names: ['worker'],
+    bound_service_account_namespaces: ['prod'],
+    audience: 'vault',
+    token_policies: ['web'],
+    token_ttl: '1h',
+  });
+  return { web, worker, vault };
 }
 
 /** A Pod object on `nodeName` (never run: there is no kubelet), optionally with the CSI inline volume. */

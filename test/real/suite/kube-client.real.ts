@@ -19,7 +19,7 @@ import { TcpFaultProxy } from '../../helpers/tcp-fault-proxy.js';
 import { RealDriverClient, type DriverAnswer } from '../harness/driver-client.js';
 import { InClusterProvider } from '../harness/in-cluster-provider.js';
 import { KubeControlPlane } from '../harness/kube.js';
-import { configureKubernetesAuth, configureWebRole, createPod, createReviewer, podToken, type PodRef } from '../harness/kube-vault.js';
+import { podAttributes, podToken, startProdWorkloads, type PodRef } from '../harness/kube-vault.js';
 import { RealVault } from '../harness/vault-dev.js';
 import { readTarget } from '../harness/world.js';
 
@@ -72,22 +72,7 @@ describe('real control plane: the one Kubernetes client (TokenRequest, HMAC Secr
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'read-only' },
       subjects: [{ kind: 'ServiceAccount', name: 'read-only', namespace: 'csi' }],
     });
-    await kube.must('POST', '/api/v1/namespaces', { metadata: { name: 'prod' } });
-    for (const sa of ['web', 'worker']) await kube.must('POST', '/api/v1/namespaces/prod/serviceaccounts', { metadata: { name: sa } });
-    web = await createPod(kube, 'prod', 'web-0', 'web');
-    worker = await createPod(kube, 'prod', 'worker-0', 'worker');
-    const reviewerJwt = await createReviewer(kube);
-    vault = await RealVault.start();
-    await vault.must('POST', 'secret/data/web', { data: { password: 'one-client' } });
-    await configureKubernetesAuth(vault, kube, reviewerJwt);
-    await configureWebRole(vault);
-    await vault.must('POST', 'auth/kubernetes/role/worker', {
-      bound_service_account_names: ['worker'],
-      bound_service_account_namespaces: ['prod'],
-      audience: 'vault',
-      token_policies: ['web'],
-      token_ttl: '1h',
-    });
+    ({ web, worker, vault } = await startProdWorkloads(kube, 'one-client'));
   });
 
   after(async () => {
@@ -199,11 +184,7 @@ describe('real control plane: the one Kubernetes client (TokenRequest, HMAC Secr
         roleName,
         objects: OBJECTS,
         secretProviderClass: 'web-secrets',
-        'csi.storage.k8s.io/pod.name': pod.name,
-        'csi.storage.k8s.io/pod.namespace': pod.namespace,
-        'csi.storage.k8s.io/pod.uid': pod.uid,
-        'csi.storage.k8s.io/serviceAccount.name': pod.serviceAccountName,
-        'csi.storage.k8s.io/ephemeral': 'true',
+        ...podAttributes(pod),
       };
       if (token) attributes['csi.storage.k8s.io/serviceAccount.tokens'] = JSON.stringify({ vault: await podToken(kube, pod) });
       const answer = await driver.mount({ attributes, secrets: null, targetPath: target, timeoutMs: 60_000 });

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { RealDriverClient, type DriverAnswer } from '../harness/driver-client.js';
 import { KubeControlPlane } from '../harness/kube.js';
-import { bindReviewer, configureKubernetesAuth, configureWebRole, createPod as createPodIn, createReviewer, podToken as podTokenOf, REVIEWER_BINDING, type PodRef } from '../harness/kube-vault.js';
+import { bindReviewer, configureKubernetesAuth, configureWebRole, createPod as createPodIn, createReviewer, podAttributes, podToken as podTokenOf, REVIEWER_BINDING, type PodRef } from '../harness/kube-vault.js';
 import { RealSuiteProvider } from '../harness/provider.js';
 import { RealVault } from '../harness/vault-dev.js';
 import { readTarget } from '../harness/world.js';
@@ -37,11 +37,7 @@ describe('real control plane: Vault Kubernetes auth reviews real tokens through 
         roleName: 'web',
         objects: OBJECTS,
         secretProviderClass: 'web-secrets',
-        'csi.storage.k8s.io/pod.name': pod.name,
-        'csi.storage.k8s.io/pod.namespace': pod.namespace,
-        'csi.storage.k8s.io/pod.uid': pod.uid,
-        'csi.storage.k8s.io/serviceAccount.name': pod.serviceAccountName,
-        'csi.storage.k8s.io/ephemeral': 'true',
+        ...podAttributes(pod),
         'csi.storage.k8s.io/serviceAccount.tokens': JSON.stringify({ [audience]: { token: jwt, expirationTimestamp: new Date(Date.now() + 3600_000).toISOString() } }),
       },
       secrets: null,

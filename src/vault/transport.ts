@@ -340,6 +340,11 @@ export class UndiciTransport {
     this.#deadlines.add(inflight);
     try {
       return { answer: await call.answer, body: answerBody };
+    } catch (err: unknown) {
+      // Cut off, timed out or refused part-way: nothing of what arrived is kept, so the node's budget gets it back
+      // now rather than when the mount ends (a retry would otherwise hold two copies).
+      answerBody.settle(false);
+      throw err;
     } finally {
       this.#deadlines.delete(inflight);
     }
@@ -350,14 +355,20 @@ export class UndiciTransport {
     const success = isSuccess(statusCode);
     // Depth and memory were checked while the body arrived (json-body.ts), before anything is parsed.
     const { text, tooDeep } = body.finish();
-    if (tooDeep && success) throw new ResponseTooDeepError();
+    if (tooDeep && success) {
+      body.settle(false);
+      throw new ResponseTooDeepError();
+    }
     let parsed: unknown = undefined;
     if (text.trim() !== '') {
       try {
         parsed = JSON.parse(text) as unknown;
       } catch {
         // An error page from a proxy in front of Vault is still an error status; only a 2xx must be JSON.
-        if (success) throw new NonJsonResponseError(statusCode);
+        if (success) {
+          body.settle(false);
+          throw new NonJsonResponseError(statusCode);
+        }
       }
     }
     // The text is garbage now; the parsed form stays charged while the mount holds it. An error answer is quoted

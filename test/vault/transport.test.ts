@@ -250,6 +250,21 @@ describe('vault/transport', () => {
       assert.equal(admission.bytesInFlight, 0);
     });
 
+    it('holds nothing of an answer cut off part-way or of a 2xx that is not JSON', async () => {
+      handler = (req, res) => {
+        if (req.url === '/v1/html') return void res.writeHead(200, { 'content-type': 'text/html' }).end(`<html>${'z'.repeat(50_000)}</html>`);
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': '200000' });
+        res.write(`{"data":{"blob":"${'x'.repeat(60_000)}`, () => res.destroy());
+      };
+      const { memory } = ledger(10_000_000);
+      const cut = await failure(transport().send({ method: 'GET', uri: `${base}/v1/cut`, memory }));
+      assert.ok(!(cut instanceof VaultHttpError), String(cut));
+      assert.ok(memory.receivedBytes >= 60_000, 'the part that arrived was counted');
+      assert.equal(memory.heldBytes, 0, 'and given back when the answer failed');
+      assert.ok((await failure(transport().send({ method: 'GET', uri: `${base}/v1/html`, memory }))) instanceof NonJsonResponseError);
+      assert.equal(memory.heldBytes, 0);
+    });
+
     it('keeps only the parsed form charged after a read, and nothing of an error answer', async () => {
       const body = JSON.stringify({ data: { blob: 'y'.repeat(100_000) } });
       handler = (req, res) => {

@@ -49,13 +49,13 @@ export function scanGoFlags(argv: readonly string[], options: ScanOptions): Map<
     if (arg.length < 2 || !arg.startsWith('-')) {
       // Go stops here and leaves the rest as positional arguments, which the reference then ignores; a stray
       // word is far more often a mistake (a value for a boolean flag) than intended, so refuse it.
-      throw new UsageError(`unexpected argument ${JSON.stringify(arg)}`, usage);
+      throw new UsageError(`unexpected argument ${shownArgument(arg)}`, usage);
     }
     let body = arg.slice(1);
     if (body.startsWith('-')) {
       body = body.slice(1);
       if (body === '') {
-        if (i < argv.length) throw new UsageError(`unexpected argument ${JSON.stringify(argv[i])}`, usage);
+        if (i < argv.length) throw new UsageError(`unexpected argument ${shownArgument(argv[i]!)}`, usage);
         break;
       }
     }
@@ -91,4 +91,11 @@ export function scanGoFlags(argv: readonly string[], options: ScanOptions): Map<
     }
   }
   return values;
+}
+
+/** Longer stray words are not echoed: a JWT or Vault token pasted in the wrong place would land in the pod's log. */
+export const MAX_SHOWN_ARGUMENT = 24;
+
+function shownArgument(arg: string): string {
+  return arg.length <= MAX_SHOWN_ARGUMENT ? JSON.stringify(arg) : `of ${arg.length} characters (not shown: it may be a credential)`;
 }

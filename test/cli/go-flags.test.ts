@@ -51,6 +51,8 @@ describe('cli: the Go-style flag scanner', () => {
 
   const refused: ReadonlyArray<readonly [readonly string[], string]> = [
     [['word'], 'unexpected argument "word"'],
+    [['eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln'], 'unexpected argument of 41 characters (not shown: it may be a credential)'],
+    [['--', 'hvs.CAESIJabcdefghijklmnopqrstuvwxyz'], 'unexpected argument of 36 characters (not shown: it may be a credential)'],
     [['-'], 'unexpected argument "-"'],
     [['--', 'x'], 'unexpected argument "x"'],
     [['--on', 'false'], 'unexpected argument "false"'],

@@ -4,12 +4,22 @@
  * token shared only between mounts that present the very same credentials.
  */
 import assert from 'node:assert/strict';
+import { createServer, type AddressInfo } from 'node:net';
 import { status } from '@grpc/grpc-js';
 import { startHarness, POD, type Harness } from '../helpers/provider-harness.js';
 import { createTlsMaterial, writeTlsFiles, type TlsFiles, type TlsMaterial } from '../vault-server/index.js';
 
 const OBJECTS = [{ objectName: 'password', secretPath: 'secret/data/app', secretKey: 'password' }];
 const OTHER_POD = { name: 'web-2', namespace: 'prod', uid: '0b2c3d4e-0000-4000-8000-000000000002', serviceAccountName: 'web' };
+
+/** An https address on loopback where nothing listens: a connection to it is refused. */
+async function deadHttpsAddress(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return `https://127.0.0.1:${port}`;
+}
 
 function logins(h: Harness, mount: string): number {
   return h.vault.countRequests({ kind: 'login', routePrefix: `auth/${mount}/` });
@@ -145,8 +155,10 @@ describe('e2e: approle, userpass and cert login', function () {
     let material: TlsMaterial;
     let stranger: TlsMaterial;
     let files: TlsFiles;
+    let dead: string;
 
     before(async () => {
+      dead = await deadHttpsAddress();
       material = await createTlsMaterial({ clientCommonName: 'web-client' });
       stranger = await createTlsMaterial({ clientCommonName: 'stranger' });
       files = await writeTlsFiles(material);
@@ -156,6 +168,7 @@ describe('e2e: approle, userpass and cert login', function () {
       h.vault.addCertRole('cert', 'web', material.caCertPem, { policies: ['web'], ttlSeconds: 3600 });
       await h.startProvider({
         defaults: { vaultAddress: h.vault.address, vaultMount: 'kubernetes', vaultNamespace: undefined, tls: { caCertPath: files.caFile } },
+        trust: { vaultAddresses: [dead], tlsDirectories: [], allowSkipTlsVerify: false },
       });
     });
     after(async () => {
@@ -174,6 +187,17 @@ describe('e2e: approle, userpass and cert login', function () {
       // Without roleName Vault tries every certificate role of the mount.
       await h.client.mount(request({ 'tls.crt': material.clientCertPem, 'tls.key': material.clientKeyPem }, { roleName: '' }));
       assert.equal(logins(h, 'cert'), 2);
+    });
+
+    it('with several addresses, presents the certificate to the node that answers after one that is down', async () => {
+      const before = logins(h, 'cert');
+      const creds = { 'tls.crt': material.clientCertPem, 'tls.key': material.clientKeyPem };
+      // A list of addresses is a connection of its own, so no Vault token cached by the tests above answers it.
+      const res = await h.client.mount(request(creds, { vaultAddress: `${dead},${h.vault.address}` }));
+      assert.equal(Buffer.from(res.files[0]!.contents).toString(), 'cert-pw');
+      assert.equal(logins(h, 'cert'), before + 1, 'one login, on the second address, with the certificate');
+      const last = h.vault.requests.filter((r) => r.kind === 'login').at(-1);
+      assert.equal(last?.status, 200);
     });
 
     it('fails AUTH_FAILED for a certificate Vault does not trust', async () => {

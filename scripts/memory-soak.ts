@@ -21,6 +21,7 @@ import { DriverClient } from '../test/helpers/grpc-client.js';
 import { DaemonProcess, waitForServing } from '../test/helpers/daemon-process.js';
 import { imageNodeOptions } from '../test/helpers/image.js';
 import { daemonSetMemoryLimit, preparePressureVault, pressureRequest, RssSampler, runPressure, SMALL_OBJECTS } from '../test/helpers/memory-pressure.js';
+import { printVerdicts, runScript } from '../test/helpers/soak.js';
 import { ServiceAccountJwtIssuer, startTestVault } from '../test/vault-server/index.js';
 
 const { values: args } = parseArgs({
@@ -95,8 +96,7 @@ async function main(): Promise<number> {
       ['normal mount after each round', `${normalOk} / ${ROUNDS}`, normalOk === ROUNDS ? 'ok' : 'MISSED'],
       ['wall time', `${(elapsed / 1000).toFixed(1)} s`, ''],
     ];
-    const width = Math.max(...rows.map((r) => r[0].length));
-    for (const [name, value, verdict] of rows) console.log(`${name.padEnd(width)}  ${value.padEnd(28)}  ${verdict}`);
+    printVerdicts(rows);
     if (!alive) console.log('provider stderr:', provider.err.join('').slice(-2000));
     if (totals.other > 0 || !alive || !(rss.peak < limit) || normalOk !== ROUNDS) exit = 1;
   } finally {
@@ -107,10 +107,4 @@ async function main(): Promise<number> {
   return exit;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runScript(main);

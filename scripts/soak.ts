@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DriverClient } from '../test/helpers/grpc-client.js';
 import { DaemonProcess, waitFor, waitForServing } from '../test/helpers/daemon-process.js';
-import { percentile, prepareSoakVault, runSoak, SOAK_VALUES } from '../test/helpers/soak.js';
+import { percentile, prepareSoakVault, printVerdicts, runScript, runSoak, SOAK_VALUES } from '../test/helpers/soak.js';
 import { samples } from '../test/helpers/prometheus.js';
 import { JWT_SHAPE, VAULT_TOKEN_SHAPE } from '../test/helpers/leak-check.js';
 import { ServiceAccountJwtIssuer, startTestVault } from '../test/vault-server/index.js';
@@ -182,8 +182,7 @@ async function main(): Promise<number> {
       ['serving again after SIGKILL (process start to first answer)', restartMs.map((m) => `${m.toFixed(0)} ms`).join(', '), ''],
       ['log lines / metrics with a secret, token or JWT', String(leaks), leaks === 0 ? 'ok' : 'MISSED'],
     ];
-    const width = Math.max(...rows.map((r) => r[0].length));
-    for (const [name, value, verdict] of rows) console.log(`${name.padEnd(width)}  ${value.padEnd(28)}  ${verdict}`);
+    printVerdicts(rows);
     console.log(`RSS every 500 mounts (MiB): ${rssSeries.map(([n, r]) => `${n}:${(r / 1048576).toFixed(0)}`).join(' ')}`);
     if (result.failures.length > 0) console.log('first failures:', result.failures);
     if (result.failed > 0 || result.wrongContent > 0 || !(growth < 0.1) || leaks > 0) exit = 1;
@@ -195,10 +194,4 @@ async function main(): Promise<number> {
   return exit;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runScript(main);

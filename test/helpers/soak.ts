@@ -111,3 +111,20 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   await Promise.all(Array.from({ length: options.concurrency }, () => worker()));
   return { ok, failed, failures, wrongContent, latenciesMs: latencies, elapsedMs: performance.now() - started };
 }
+
+/** A soak script's verdict table: one row per figure, name, value and "ok"/"MISSED" (or nothing), aligned. */
+export function printVerdicts(rows: ReadonlyArray<readonly [string, string, string]>): void {
+  const width = Math.max(...rows.map((r) => r[0].length));
+  for (const [name, value, verdict] of rows) console.log(`${name.padEnd(width)}  ${value.padEnd(28)}  ${verdict}`);
+}
+
+/** Runs a soak script's `main` and exits with its code (1 when it throws), however many handles it left open. */
+export function runScript(main: () => Promise<number>): void {
+  main().then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}

@@ -39,9 +39,9 @@ export function jwtIdentity(jwt: string): JwtIdentity {
     identity.serviceAccountName = match[2];
   }
   const k8s = claims['kubernetes.io'];
-  const pod = typeof k8s === 'object' && k8s !== null ? (k8s as { pod?: unknown }).pod : undefined;
-  if (typeof pod === 'object' && pod !== null) {
-    const { name, uid } = pod as { name?: unknown; uid?: unknown };
+  const pod = isPlainObject(k8s) ? k8s['pod'] : undefined;
+  if (isPlainObject(pod)) {
+    const { name, uid } = pod;
     if (typeof name === 'string') identity.podName = name;
     if (typeof uid === 'string') identity.podUid = uid;
   }
@@ -78,8 +78,8 @@ export function checkOwnToken(jwt: string, pod: PodInfo): TokenCheck {
     return { ok: false, reason: `the token's subject is not the pod's ServiceAccount ${own}` };
   }
   const k8s = claims['kubernetes.io'];
-  const boundPod = typeof k8s === 'object' && k8s !== null ? (k8s as { pod?: unknown }).pod : undefined;
-  const uid = typeof boundPod === 'object' && boundPod !== null ? (boundPod as { uid?: unknown }).uid : undefined;
+  const boundPod = isPlainObject(k8s) ? k8s['pod'] : undefined;
+  const uid = isPlainObject(boundPod) ? boundPod['uid'] : undefined;
   if (boundPod !== undefined && typeof uid !== 'string') return { ok: false, reason: 'the token names a bound pod without a UID' };
   if (typeof uid === 'string' && pod.uid !== '' && uid !== pod.uid) return { ok: false, reason: 'the token is bound to another pod' };
   return { ok: true, token: { boundPodUid: typeof uid === 'string' ? uid : undefined } };

@@ -5,6 +5,7 @@
 import { abortReason, errnoCode, sanitizeVaultMessage } from '../errors.js';
 import { BodyTooLargeError } from '../http/undici.js';
 import { KubeAnswerError, KubeApiError } from './kube-client.js';
+import { isPlainObject } from '../shared/plain-object.js';
 
 /** A Kubernetes API call that has not answered in this long is treated as failed; the caller (or kubelet) retries. */
 export const DEFAULT_KUBE_REQUEST_TIMEOUT_MS = 10_000;
@@ -127,8 +128,8 @@ function parseStatus(body: unknown): { reason: string | undefined; message: stri
       return { reason: undefined, message: undefined };
     }
   }
-  if (typeof value !== 'object' || value === null) return { reason: undefined, message: undefined };
-  const { reason, message } = value as { reason?: unknown; message?: unknown };
+  if (!isPlainObject(value)) return { reason: undefined, message: undefined };
+  const { reason, message } = value;
   return {
     reason: typeof reason === 'string' && reason !== '' ? reason : undefined,
     message: typeof message === 'string' && message !== '' ? message : undefined,

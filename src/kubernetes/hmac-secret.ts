@@ -8,6 +8,7 @@ import { ProviderError } from '../errors.js';
 import type { HmacKeySource } from '../mount/hmac-key.js';
 import { DEFAULT_KUBE_REQUEST_TIMEOUT_MS, describeApiFailure, realTimer, safeCause, withRequestTimeout, type ApiFailure, type StartTimer } from './api.js';
 import { KubeClient, type KubeConfig } from './kube-client.js';
+import { isPlainObject } from '../shared/plain-object.js';
 
 /** The fields of a v1 Secret this source reads. */
 interface SecretObject {
@@ -173,9 +174,8 @@ export class KubeSecretHmacKeySource implements HmacKeySource {
 
 /** The answer as a Secret: only `data` is read, and only string values in it count. */
 function asSecret(answer: unknown): SecretObject {
-  if (typeof answer !== 'object' || answer === null) return {};
-  const data = (answer as { data?: unknown }).data;
-  if (typeof data !== 'object' || data === null) return {};
+  const data = isPlainObject(answer) ? answer['data'] : undefined;
+  if (!isPlainObject(data)) return {};
   const strings: Record<string, string> = {};
   for (const [k, v] of Object.entries(data)) if (typeof v === 'string') strings[k] = v;
   return { data: strings };

@@ -11,6 +11,7 @@ import type { PodInfo } from '../config/types.js';
 import { ProviderError } from '../errors.js';
 import { DEFAULT_KUBE_REQUEST_TIMEOUT_MS, describeApiFailure, realTimer, safeCause, withRequestTimeout, type ApiFailure, type StartTimer } from './api.js';
 import { KubeClient, type KubeConfig } from './kube-client.js';
+import { isPlainObject } from '../shared/plain-object.js';
 
 /** A TokenRequest answer is one JWT and a few names: far below this, whatever a misbehaving server sends. */
 const MAX_TOKEN_ANSWER_BYTES = 256 * 1024;
@@ -92,9 +93,7 @@ export class KubeTokenRequester implements ServiceAccountTokenRequester {
 
 /** `status.token` of a TokenRequest answer, or undefined. */
 function tokenOf(answer: unknown): unknown {
-  if (typeof answer !== 'object' || answer === null) return undefined;
-  const status = (answer as { status?: unknown }).status;
-  return typeof status === 'object' && status !== null ? (status as { token?: unknown }).token : undefined;
+  return isPlainObject(answer) && isPlainObject(answer['status']) ? answer['status']['token'] : undefined;
 }
 
 /** What the operator does about a failure the message alone does not make obvious; empty when nothing to add. */

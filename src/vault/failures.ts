@@ -7,6 +7,7 @@ import { describeBudget, expiredBudget } from '../admission/time-budget.js';
 import { BodyTooLargeError } from '../http/undici.js';
 import { NonJsonResponseError, ResponseTooDeepError, VaultConnectError } from './transport.js';
 import { RedirectRefusedError, refusalReason } from './redirect.js';
+import { isPlainObject } from '../shared/plain-object.js';
 
 /** Where a request went, for messages. */
 export interface RequestTarget {
@@ -34,13 +35,13 @@ interface ApiResponseShape {
 function isApiResponseError(err: unknown): err is Error & ApiResponseShape {
   if (!(err instanceof Error)) return false;
   const response = (err as { response?: unknown }).response;
-  return typeof response === 'object' && response !== null && typeof (response as { statusCode?: unknown }).statusCode === 'number';
+  return isPlainObject(response) && typeof response['statusCode'] === 'number';
 }
 
 /** Vault's `errors` (or `warnings`) strings, cleaned of anything token-shaped, joined for a message. */
 function vaultErrors(body: unknown, field: 'errors' | 'warnings' = 'errors'): string {
-  if (typeof body !== 'object' || body === null) return '';
-  const errors = (body as Record<string, unknown>)[field];
+  if (!isPlainObject(body)) return '';
+  const errors = body[field];
   if (!Array.isArray(errors)) return '';
   return errors
     .filter((e): e is string => typeof e === 'string')

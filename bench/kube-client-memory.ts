@@ -21,6 +21,7 @@ import { FakeKubeApi } from '../test/helpers/fake-kube-api.js';
 import { DriverClient } from '../test/helpers/grpc-client.js';
 import { imageNodeOptions } from '../test/helpers/image.js';
 import { createTlsMaterial } from '../test/vault-server/index.js';
+import { inClusterArgs } from '../test/helpers/in-cluster.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RUNS = Number(process.env['BENCH_RUNS'] ?? '5');
@@ -49,24 +50,16 @@ async function oneRun(): Promise<{ idle: number; after: number }> {
   await writeFile(join(sa, 'ca.crt'), tls.caCertPem);
   await writeFile(join(sa, 'namespace'), 'csi');
   const socket = join(dir, 'vault.sock');
-  const script = 'mount -t tmpfs tmpfs /run && mkdir -p /run/secrets/kubernetes.io && ln -s "$0" /run/secrets/kubernetes.io/serviceaccount && exec "$@"';
   const child = spawn(
     'unshare',
-    [
-      '--mount',
-      '--propagation',
-      'private',
-      'sh',
-      '-c',
-      script,
-      sa,
+    inClusterArgs(sa, [
       process.execPath,
       ...imageNodeOptions(),
       join(ROOT, 'dist/main.js'),
       `--endpoint=${socket}`,
       `--vault-addr=http://127.0.0.1:${(vault.address() as AddressInfo).port}`,
       '--health-addr=127.0.0.1:0',
-    ],
+    ]),
     { env: { PATH: process.env['PATH'] ?? '', KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: new URL(kube.url).port }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';

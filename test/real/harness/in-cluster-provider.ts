@@ -13,6 +13,7 @@ import { DAEMON_ENTRY } from '../../helpers/daemon-process.js';
 import { imageNodeOptions } from '../../helpers/image.js';
 import type { KubeControlPlane } from './kube.js';
 import { Child } from './processes.js';
+import { inClusterArgs } from '../../helpers/in-cluster.js';
 
 export interface InClusterProviderOptions {
   readonly kube: KubeControlPlane;
@@ -75,18 +76,10 @@ export class InClusterProvider {
     const { kube, vaultAddress, namespace, flags = [] } = this.options;
     const url = new URL(this.options.apiServer ?? kube.server);
     const sa = join(this.dir, 'serviceaccount');
-    const script = 'mount -t tmpfs tmpfs /run && mkdir -p /run/secrets/kubernetes.io && ln -s "$0" /run/secrets/kubernetes.io/serviceaccount && exec "$@"';
     this.child = new Child(
       'provider',
       'unshare',
-      [
-        '--mount',
-        '--propagation',
-        'private',
-        'sh',
-        '-c',
-        script,
-        sa,
+      inClusterArgs(sa, [
         process.execPath,
         ...imageNodeOptions(),
         ...DAEMON_ENTRY,
@@ -95,7 +88,7 @@ export class InClusterProvider {
         '--health-addr=127.0.0.1:0',
         '--log-level=debug',
         ...flags,
-      ],
+      ]),
       {
         env: {
           PATH: process.env['PATH'] ?? '',

@@ -3,8 +3,13 @@
  * ServiceAccount bound to system:auth-delegator, the cluster CA, no local CA or token), Pods as the kubelet would
  * know them, and the pod-bound tokens the kubelet asks the TokenRequest API for.
  */
+import { mkdtemp } from 'node:fs/promises';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import type { DriverAnswer, RealDriverClient } from './driver-client.js';
 import type { KubeControlPlane } from './kube.js';
 import { RealVault } from './vault-dev.js';
+import { readTarget } from './world.js';
 
 export interface PodRef {
   readonly name: string;
@@ -138,4 +143,31 @@ export async function podToken(kube: KubeControlPlane, pod: PodRef, audience = '
     spec: { audiences: [audience], expirationSeconds, boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: pod.name, uid: pod.uid } },
   })) as { status: { token: string; expirationTimestamp: string } };
   return answer.status;
+}
+
+/** What the prod workloads' roles may read: `password` of secret/data/web, as one file. */
+export const WEB_OBJECTS = stringify([{ objectName: 'password', secretPath: 'secret/data/web', secretKey: 'password' }]);
+
+/**
+ * One Mount of WEB_OBJECTS for `pod` as `roleName` through the driver's client, into a new directory under `dir`.
+ * `token` sends the pod's token from the real TokenRequest API, as a CSIDriver with tokenRequests does; without it
+ * the provider must ask for one itself (the fallback).
+ */
+export async function mountWebSecrets(
+  driver: RealDriverClient,
+  kube: KubeControlPlane,
+  dir: string,
+  pod: PodRef,
+  options: { readonly token: boolean; readonly roleName?: string; readonly timeoutMs?: number },
+): Promise<DriverAnswer & { files: Map<string, { text: string }> }> {
+  const target = await mkdtemp(join(dir, 'target-'));
+  const attributes: Record<string, string> = {
+    roleName: options.roleName ?? 'web',
+    objects: WEB_OBJECTS,
+    secretProviderClass: 'web-secrets',
+    ...podAttributes(pod),
+  };
+  if (options.token) attributes['csi.storage.k8s.io/serviceAccount.tokens'] = JSON.stringify({ vault: await podToken(kube, pod) });
+  const answer = await driver.mount({ attributes, secrets: null, targetPath: target, ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }) });
+  return { ...answer, files: await readTarget(target) };
 }

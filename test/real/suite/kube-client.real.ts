@@ -10,24 +10,20 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import type { KubeConfig } from '../../../src/kubernetes/kube-client.js';
 import { KubeSecretHmacKeySource } from '../../../src/kubernetes/hmac-secret.js';
 import { KubeTokenRequester } from '../../../src/kubernetes/token-requester.js';
 import { rejection } from '../../helpers/rejection.js';
 import { TcpFaultProxy } from '../../helpers/tcp-fault-proxy.js';
-import { RealDriverClient, type DriverAnswer } from '../harness/driver-client.js';
+import { RealDriverClient } from '../harness/driver-client.js';
 import { InClusterProvider } from '../harness/in-cluster-provider.js';
 import { KubeControlPlane } from '../harness/kube.js';
-import { podAttributes, podToken, startProdWorkloads, type PodRef } from '../harness/kube-vault.js';
+import { mountWebSecrets, podToken, startProdWorkloads, WEB_OBJECTS, type PodRef } from '../harness/kube-vault.js';
 import { RealVault } from '../harness/vault-dev.js';
-import { readTarget } from '../harness/world.js';
 
 const REPO = new URL('../../../', import.meta.url).pathname;
 const HMAC_SECRET = 'vault-csi-provider-hmac-key';
 const SECRET_PATH = `/api/v1/namespaces/csi/secrets/${HMAC_SECRET}`;
-const OBJECTS = stringify([{ objectName: 'password', secretPath: 'secret/data/web', secretKey: 'password' }]);
-
 interface Claims {
   readonly aud: string[];
   readonly sub: string;
@@ -46,7 +42,6 @@ describe('real control plane: the one Kubernetes client (TokenRequest, HMAC Secr
   let dir: string;
   let web: PodRef;
   let worker: PodRef;
-  let targets = 0;
 
   /** A client config as the named ServiceAccount of namespace csi, with a token the real TokenRequest API minted. */
   async function identity(serviceAccount: string): Promise<KubeConfig> {
@@ -177,19 +172,7 @@ describe('real control plane: the one Kubernetes client (TokenRequest, HMAC Secr
     let provider: InClusterProvider;
     let driver: RealDriverClient;
 
-    async function mount(pod: PodRef, token: boolean, roleName: string): Promise<DriverAnswer & { files: Map<string, { text: string }> }> {
-      const target = join(dir, `target-${++targets}`);
-      await mkdir(target);
-      const attributes: Record<string, string> = {
-        roleName,
-        objects: OBJECTS,
-        secretProviderClass: 'web-secrets',
-        ...podAttributes(pod),
-      };
-      if (token) attributes['csi.storage.k8s.io/serviceAccount.tokens'] = JSON.stringify({ vault: await podToken(kube, pod) });
-      const answer = await driver.mount({ attributes, secrets: null, targetPath: target, timeoutMs: 60_000 });
-      return { ...answer, files: await readTarget(target) };
-    }
+    const mount = (pod: PodRef, token: boolean, roleName: string) => mountWebSecrets(driver, kube, dir, pod, { token, roleName, timeoutMs: 60_000 });
 
     async function start(): Promise<void> {
       provider = await InClusterProvider.start({
@@ -276,7 +259,7 @@ describe('real control plane: the one Kubernetes client (TokenRequest, HMAC Secr
             return d.mount({
               attributes: {
                 roleName: 'web',
-                objects: OBJECTS,
+                objects: WEB_OBJECTS,
                 secretProviderClass: 'web-secrets',
                 'csi.storage.k8s.io/pod.name': web.name,
                 'csi.storage.k8s.io/pod.namespace': web.namespace,

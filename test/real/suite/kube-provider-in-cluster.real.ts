@@ -5,21 +5,17 @@
  * Pods; a missing RBAC rule is reported, not crashed on. Vault reviews every login through the same API server.
  */
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
-import { RealDriverClient, type DriverAnswer } from '../harness/driver-client.js';
+import { RealDriverClient } from '../harness/driver-client.js';
 import { InClusterProvider } from '../harness/in-cluster-provider.js';
 import { KubeControlPlane } from '../harness/kube.js';
-import { podAttributes, podToken, startProdWorkloads, type PodRef } from '../harness/kube-vault.js';
+import { mountWebSecrets, startProdWorkloads, type PodRef } from '../harness/kube-vault.js';
 import { RealVault } from '../harness/vault-dev.js';
-import { readTarget } from '../harness/world.js';
 
 const REPO = new URL('../../../', import.meta.url).pathname;
 const HMAC_SECRET = 'vault-csi-provider-hmac-key';
-const OBJECTS = stringify([{ objectName: 'password', secretPath: 'secret/data/web', secretKey: 'password' }]);
-
 interface HmacSecret {
   readonly immutable?: boolean;
   readonly type: string;
@@ -35,22 +31,9 @@ describe('real control plane: the provider in-cluster as the ServiceAccount of d
   let dir: string;
   let web: PodRef;
   let worker: PodRef;
-  let targets = 0;
 
   /** A mount as the driver sends it; `token: false` for a CSIDriver without tokenRequests (the fallback's case). */
-  async function mount(pod: PodRef, token: boolean, roleName = 'web'): Promise<DriverAnswer & { files: Map<string, { text: string }> }> {
-    const target = join(dir, `target-${++targets}`);
-    await mkdir(target);
-    const attributes: Record<string, string> = {
-      roleName,
-      objects: OBJECTS,
-      secretProviderClass: 'web-secrets',
-      ...podAttributes(pod),
-    };
-    if (token) attributes['csi.storage.k8s.io/serviceAccount.tokens'] = JSON.stringify({ vault: await podToken(kube, pod) });
-    const answer = await driver.mount({ attributes, secrets: null, targetPath: target });
-    return { ...answer, files: await readTarget(target) };
-  }
+  const mount = (pod: PodRef, token: boolean, roleName = 'web') => mountWebSecrets(driver, kube, dir, pod, { token, roleName });
 
   async function startProvider(): Promise<void> {
     provider = await InClusterProvider.start({

@@ -8,15 +8,13 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import { RealDriverClient, type DriverAnswer } from '../harness/driver-client.js';
 import { KubeControlPlane } from '../harness/kube.js';
-import { bindReviewer, configureKubernetesAuth, configureWebRole, createPod as createPodIn, createReviewer, podAttributes, podToken as podTokenOf, REVIEWER_BINDING, type PodRef } from '../harness/kube-vault.js';
+import { bindReviewer, configureKubernetesAuth, configureWebRole, createPod as createPodIn, createReviewer, podAttributes, podToken as podTokenOf, REVIEWER_BINDING, WEB_OBJECTS, type PodRef } from '../harness/kube-vault.js';
 import { RealSuiteProvider } from '../harness/provider.js';
 import { RealVault } from '../harness/vault-dev.js';
 import { readTarget } from '../harness/world.js';
 
-const OBJECTS = stringify([{ objectName: 'password', secretPath: 'secret/data/web', secretKey: 'password' }]);
 
 describe('real control plane: Vault Kubernetes auth reviews real tokens through the real API server', function () {
   let kube: KubeControlPlane;
@@ -35,7 +33,7 @@ describe('real control plane: Vault Kubernetes auth reviews real tokens through 
     const answer = await driver.mount({
       attributes: {
         roleName: 'web',
-        objects: OBJECTS,
+        objects: WEB_OBJECTS,
         secretProviderClass: 'web-secrets',
         ...podAttributes(pod),
         'csi.storage.k8s.io/serviceAccount.tokens': JSON.stringify({ [audience]: { token: jwt, expirationTimestamp: new Date(Date.now() + 3600_000).toISOString() } }),

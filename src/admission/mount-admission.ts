@@ -217,7 +217,7 @@ export class MountAdmission {
         resolve,
         reject,
         signal,
-        onAbort: () => this.#drop(waiting, abortReason(signal!), 'cancelled'),
+        onAbort: () => this.#drop(waiting, this.#gaveUp(subject, space, abortReason(signal!)), 'cancelled'),
         cancelTimer: undefined,
       };
       if (Number.isFinite(waitMs)) {
@@ -292,6 +292,16 @@ export class MountAdmission {
     return new ProviderError(
       'NODE_BUDGET_EXCEEDED',
       `mount of SecretProviderClass ${quoted(subject.secretProviderClass)} for pod ${subject.pod.namespace}/${subject.pod.name} refused: ${why}; the driver retries the mount`,
+      {},
+    );
+  }
+
+  /** The caller gave up while the mount waited: its own error when it is one of ours (the time budget's), else this. */
+  #gaveUp(subject: AdmissionSubject, space: Space, reason: Error): ProviderError {
+    if (reason instanceof ProviderError) return reason;
+    return new ProviderError(
+      'DEADLINE_EXCEEDED',
+      `mount of SecretProviderClass ${quoted(subject.secretProviderClass)} for pod ${subject.pod.namespace}/${subject.pod.name}: the caller gave up (${reason.message}) while it waited for a place: ${this.#bound(space)}`,
       {},
     );
   }

@@ -287,9 +287,9 @@ export class AddressGate {
     }
     // Vault throttles many tenants at once (a global quota): nobody sends until the longest Retry-After among them.
     this.#throttledTenants = [];
+    if (this.#notBefore <= now) this.#events.onNodeBackoff?.('throttled');
     this.#notBefore = Math.max(this.#notBefore, ...recent.map((e) => e.until));
     this.#bucket.cut(this.#notBefore);
-    this.#events.onNodeBackoff?.('throttled');
   }
 
   /** A request of `tenantKey` failed at the address (connection error, timeout, 5xx). */
@@ -301,8 +301,8 @@ export class AddressGate {
     this.#streak++;
     if (this.#failing.size < NODE_BACKOFF_TENANTS) this.#failing.add(tenantKey);
     if (this.#failing.size < NODE_BACKOFF_TENANTS || this.#streak < FAILURE_STREAK_BEFORE_BACKOFF) return;
+    if (this.#notBefore <= now) this.#events.onNodeBackoff?.('failing');
     this.#notBefore = Math.max(this.#notBefore, now + backoffMs(this.#streak));
-    this.#events.onNodeBackoff?.('failing');
   }
 
   /** Vault answered `tenantKey` (anything but a 429 or a failure of its own). */

@@ -11,7 +11,6 @@ import {
   MAX_TENANTS,
   NODE_BACKOFF_TENANTS,
   NODE_THROTTLE_WINDOW_MS,
-  type GateClock,
   type GateLimits,
   type GateWait,
 } from '../../src/vault/rate-limit.js';
@@ -30,7 +29,7 @@ function gate(limits: Partial<GateLimits> = {}, waits: GateWait[] = []): { gate:
 
 function manual(limits: Partial<GateLimits> = {}, backoffs: string[] = []): { gate: AddressGate; clock: ManualGateClock } {
   const clock = new ManualGateClock();
-  return { gate: new AddressGate({ ...LIMITS, ...limits }, clock as GateClock, { onNodeBackoff: (cause) => backoffs.push(cause) }), clock };
+  return { gate: new AddressGate({ ...LIMITS, ...limits }, clock, { onNodeBackoff: (cause) => backoffs.push(cause) }), clock };
 }
 
 /** Acquires for `tenant`, recording the grant in `order`; the release is kept in `releases`. */
@@ -274,6 +273,8 @@ describe('vault/rate-limit AddressGate: fair between tenants (issue 19, classes 
     g.failed('b');
     g.failed('c');
     assert.deepEqual(backoffs, ['failing']);
+    g.failed('d');
+    assert.deepEqual(backoffs, ['failing'], 'a pause extended is counted once');
     void take(g, 'd', order, releases);
     await settle();
     assert.deepEqual(order, ['b'], 'the node waits');

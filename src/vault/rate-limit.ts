@@ -36,10 +36,10 @@ export interface GateLimits {
 
 /**
  * 32 in flight is what one client's keep-alive pool already allowed per address (transport.ts), now held across all
- * clients, a quarter of it per tenant; the bucket lets a node restart's few hundred volumes (two requests each) go
+ * clients, half of it at most per tenant; the bucket lets a node restart's few hundred volumes (two requests each) go
  * at once and paces a steady 500 a second after that, far above what republishes need.
  */
-export const DEFAULT_GATE_LIMITS: GateLimits = { maxInFlight: 32, maxInFlightPerTenant: 8, ratePerSecond: 500, burst: 1000 };
+export const DEFAULT_GATE_LIMITS: GateLimits = { maxInFlight: 32, maxInFlightPerTenant: 16, ratePerSecond: 500, burst: 1000 };
 
 /**
  * TENANT: the pod's Kubernetes namespace, set by the kubelet: a namespace user cannot make more of them (a role or a

@@ -41,7 +41,7 @@ describe('cli/flags parseFlags', () => {
       maxMountsInFlightPerNamespace: 64,
       maxMountsQueued: 1024,
       trust: { vaultAddresses: [], tlsDirectories: [], allowSkipTlsVerify: false },
-      vaultLimits: { maxInFlight: 32, maxInFlightPerTenant: 8, ratePerSecond: 500, burst: 1000 },
+      vaultLimits: { maxInFlight: 32, maxInFlightPerTenant: 16, ratePerSecond: 500, burst: 1000 },
       defaults: {
         vaultAddress: DEFAULT_VAULT_ADDRESS,
         vaultMount: 'kubernetes',
@@ -323,7 +323,7 @@ describe('cli/flags parseFlags', () => {
       maxMountsQueued: 1024,
       // No -allowed-vault-addresses: only the default address (added by the policy).
       trust: { vaultAddresses: [], tlsDirectories: [], allowSkipTlsVerify: false },
-      vaultLimits: { maxInFlight: 32, maxInFlightPerTenant: 8, ratePerSecond: 500, burst: 1000 },
+      vaultLimits: { maxInFlight: 32, maxInFlightPerTenant: 16, ratePerSecond: 500, burst: 1000 },
       defaults: {
         vaultAddress: 'https://vault.vault:8200',
         vaultMount: 'k8s',

@@ -94,11 +94,11 @@ describe('e2e: tenant isolation between namespaces (issue 19: classes 8, 9, 12)'
 
     const victim = await h.client.mount(request(tenantPod('team-b', 1), [{ objectName: 'v', secretPath: 'secret/data/victim', secretKey: 'v' }]), 10_000);
     assert.equal(Buffer.from(victim.files[0]!.contents).toString(), 'victim-value');
-    // Counted when the victim had its answer: no slow read had been answered, 8 were at Vault (the tenant's share
-    // of the 32 slots), 24 waited at the gate.
+    // Counted when the victim had its answer: no slow read had been answered, 16 were at Vault (the tenant's share
+    // of the 32 slots), 16 waited at the gate.
     assert.equal(h.vault.countRequests({ routePrefix: 'secret/data/slow/' }), 0);
-    assert.equal(fault.hits, 8);
-    assert.deepEqual([gateOf().tenant('team-slow').inFlight, gateOf().tenant('team-slow').queued], [8, 24]);
+    assert.equal(fault.hits, 16);
+    assert.deepEqual([gateOf().tenant('team-slow').inFlight, gateOf().tenant('team-slow').queued], [16, 16]);
     assert.ok(h.vault.countRequests({ routePrefix: 'secret/data/victim', status: 200 }) >= 1);
 
     slow.open();

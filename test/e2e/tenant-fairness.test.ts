@@ -131,4 +131,23 @@ describe('e2e: tenant isolation between namespaces (issue 19: classes 8, 9, 12)'
     assert.equal(samples(metrics, 'vault_csi_provider_mount_admission_wait_seconds_count').get('{result="admitted"}'), VOLUMES);
     assert.equal(samples(metrics, 'vault_csi_provider_mounts_queued').get(''), 0);
   });
+
+  it("class 12: a mount that cannot get a place within half its time budget is refused, naming the pod and the bound, and the queue goes on", async () => {
+    await h.startProvider({ maxMountsInFlight: 1 });
+    const held = gate();
+    h.vault.injectFault({ pathPrefix: 'secret/data/restart/0', until: held.promise });
+    const first = h.client.mount(request(tenantPod('team-0', 0), [{ objectName: 'v', secretPath: 'secret/data/restart/0', secretKey: 'v' }]));
+    await until(() => h.provider.admission.mountsInFlight === 1, 'the first mount holding the only place');
+    // The caller gives 2 s: the mount may wait 0.9 s (half of its budget, 2 s less a tenth), then it is refused.
+    const late = await h.client.mountError(request(tenantPod('team-1', 1), [{ objectName: 'v', secretPath: 'secret/data/restart/1', secretKey: 'v' }]), 2_000);
+    assert.match(late.details, /^NODE_BUDGET_EXCEEDED: mount of SecretProviderClass "web-secrets" for pod team-1\/app-1 refused: it waited \d+\.\d s for a place, as long as its time budget lets it wait: 1 mounts are in progress on this node, the provider's bound \(--max-mounts-in-flight=1\); the driver retries the mount$/);
+    // Another mount waiting meanwhile gets the place once it frees.
+    const next = h.client.mount(request(tenantPod('team-2', 2), [{ objectName: 'v', secretPath: 'secret/data/restart/2', secretKey: 'v' }]));
+    await until(() => h.provider.admission.mountsQueued === 1, 'the next mount waiting');
+    held.open();
+    await first;
+    assert.equal(Buffer.from((await next).files[0]!.contents).toString(), 'value-2');
+    const metrics = await h.provider.metrics.render();
+    assert.equal(samples(metrics, 'vault_csi_provider_mount_admission_wait_seconds_count').get('{result="refused"}'), 1);
+  });
 });

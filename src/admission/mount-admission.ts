@@ -1,6 +1,6 @@
 /**
  * Admission control: what the mounts in flight on a node may hold, so that no mount, and no set of mounts, can
- * make the daemon that serves every pod on the node run out of memory.
+ * make the daemon that serves every pod on the node run out of memory, and no namespace can keep another's mounts out.
  *
  * - A node-wide budget of bytes in flight: Vault response bodies as they arrive (before the body is complete),
  *   their text and parsed form while they are parsed, the parsed responses a mount keeps until it answers, decoded
@@ -8,14 +8,17 @@
  *   `--max-old-space-size` does not bound them; this budget does.
  * - A per-mount budget of Vault response bytes, no larger than what one mount can usefully read: the 4 MiB the
  *   driver can receive as files, plus 4 MiB that templates may read through `inputOnly` objects: 8 MiB by default.
- * - A bound on mounts in progress.
+ * - A bound on mounts in progress, and on those of one namespace. A mount past either waits for a place in a queue
+ *   fair across namespaces (round robin over per-namespace FIFOs), holding no memory budget, for at most half its
+ *   time budget (the other half is left to run it); it is refused only when that runs out or the queue is full.
+ *   A full queue makes room for a namespace with fewer mounts waiting by refusing the newest of the one with most.
  *
- * Over a budget a mount fails fast, alone: RESOURCE_EXHAUSTED naming the object and the budget (MOUNT_TOO_LARGE for
- * its own budget, NODE_BUDGET_EXCEEDED for the node's), and releases everything it held; the driver retries it.
- * Nothing waits for room, so a burst of large mounts cannot delay small ones beyond their own reads.
+ * Over a memory budget a mount fails fast, alone: RESOURCE_EXHAUSTED naming the object and the budget
+ * (MOUNT_TOO_LARGE for its own budget, NODE_BUDGET_EXCEEDED for the node's), and releases everything it held; the
+ * driver retries it. Nothing waits for memory, so a burst of large mounts cannot delay small ones beyond their reads.
  */
-import { ProviderError } from '../errors.js';
-import { formatBytes } from '../shared/message-text.js';
+import { abortReason, ProviderError } from '../errors.js';
+import { formatBytes, quoted } from '../shared/message-text.js';
 
 /** The driver's 4 MiB receive limit for the files of a mount, plus 4 MiB that templates may read (`inputOnly`). */
 export const DEFAULT_MOUNT_RESPONSE_BUDGET = (4 + 4) * 1024 * 1024;
@@ -29,6 +32,10 @@ export const DEFAULT_MOUNT_RESPONSE_BUDGET = (4 + 4) * 1024 * 1024;
 export const DEFAULT_NODE_MEMORY_BUDGET = 24 * 1024 * 1024;
 /** Above the ~110 pods of a node mounting at once at node start, and above the bench's 200-pod burst. */
 export const DEFAULT_MAX_MOUNTS_IN_FLIGHT = 256;
+/** A quarter of the node's places: one namespace's slow mounts leave the rest to the others. */
+export const DEFAULT_MAX_MOUNTS_PER_NAMESPACE = 64;
+/** A node of 110 pods with several volumes each restarting at once waits, rather than being refused. */
+export const DEFAULT_MAX_MOUNTS_QUEUED = 1024;
 
 /** What a Vault response or a produced file is charged to. The transport and the assembler see only this. */
 export interface ByteLedger {
@@ -51,29 +58,104 @@ export interface AdmissionLimits {
   readonly mountBytes: number;
   /** Mounts in progress at once (`--max-mounts-in-flight`). */
   readonly maxMounts: number;
+  /** Of those, one namespace's (`--max-mounts-in-flight-per-namespace`); used as at most maxMounts. */
+  readonly maxMountsPerNamespace?: number;
+  /** Mounts waiting for a place (`--max-mounts-queued`); 0 refuses at once. */
+  readonly maxQueued?: number;
 }
 
 export const DEFAULT_ADMISSION_LIMITS: AdmissionLimits = {
   nodeBytes: DEFAULT_NODE_MEMORY_BUDGET,
   mountBytes: DEFAULT_MOUNT_RESPONSE_BUDGET,
   maxMounts: DEFAULT_MAX_MOUNTS_IN_FLIGHT,
+  maxMountsPerNamespace: DEFAULT_MAX_MOUNTS_PER_NAMESPACE,
+  maxQueued: DEFAULT_MAX_MOUNTS_QUEUED,
 };
 
-/** Who is asking, for the message of a refused mount (names only). */
+/** Who is asking, for the message of a refused mount (names only); the namespace is whose share it takes. */
 export interface AdmissionSubject {
   readonly secretProviderClass: string;
   readonly pod: { readonly namespace: string; readonly name: string };
 }
 
+/** How long a mount may wait for a place: until `signal` aborts (the caller gave up) or `waitMs` has passed. */
+export interface AdmissionWaitLimit {
+  readonly signal?: AbortSignal;
+  readonly waitMs?: number;
+}
+
+/** One mount's passage through admission, for the wait metric. */
+export interface AdmissionWait {
+  readonly waitedMs: number;
+  readonly result: 'admitted' | 'refused' | 'cancelled';
+}
+
+/** The admission queue's timer and clock: injectable, so tests expire a wait by hand. */
+export interface AdmissionTimers {
+  now(): number;
+  /** Calls `fn` after `ms`, unless the returned cancel is called first; must not hold the process open. */
+  after(ms: number, fn: () => void): () => void;
+}
+
+export const realAdmissionTimers: AdmissionTimers = {
+  now: () => performance.now(),
+  after: (ms, fn) => {
+    const timer = setTimeout(fn, ms);
+    timer.unref();
+    return () => clearTimeout(timer);
+  },
+};
+
+export interface AdmissionOptions {
+  readonly timers?: AdmissionTimers;
+  readonly onWait?: (wait: AdmissionWait) => void;
+}
+
+interface Waiting {
+  readonly subject: AdmissionSubject;
+  readonly space: Space;
+  readonly enqueuedAt: number;
+  readonly resolve: (memory: MountMemory) => void;
+  readonly reject: (err: Error) => void;
+  readonly signal: AbortSignal | undefined;
+  readonly onAbort: () => void;
+  cancelTimer: (() => void) | undefined;
+}
+
+/** One namespace's mounts: in progress, and waiting in order. */
+interface Space {
+  readonly key: string;
+  inFlight: number;
+  readonly queue: Waiting[];
+}
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
 export class MountAdmission {
   readonly limits: AdmissionLimits;
+  readonly #perNamespace: number;
+  readonly #maxQueued: number;
+  readonly #timers: AdmissionTimers;
+  readonly #onWait: ((wait: AdmissionWait) => void) | undefined;
+  readonly #spaces = new Map<string, Space>();
+  /** Namespaces with mounts waiting, in turn order; #turn is the next one's index. */
+  readonly #ring: Space[] = [];
+  #turn = 0;
   #bytes = 0;
   #mounts = 0;
+  #queued = 0;
   #peakBytes = 0;
+  #peakQueued = 0;
 
-  constructor(limits: AdmissionLimits = DEFAULT_ADMISSION_LIMITS) {
+  constructor(limits: AdmissionLimits = DEFAULT_ADMISSION_LIMITS, options: AdmissionOptions = {}) {
     if (limits.mountBytes > limits.nodeBytes) throw new RangeError('the per-mount response budget exceeds the node budget');
     this.limits = limits;
+    this.#perNamespace = Math.max(1, Math.min(limits.maxMountsPerNamespace ?? DEFAULT_MAX_MOUNTS_PER_NAMESPACE, limits.maxMounts));
+    this.#maxQueued = Math.max(0, limits.maxQueued ?? DEFAULT_MAX_MOUNTS_QUEUED);
+    this.#timers = options.timers ?? realAdmissionTimers;
+    this.#onWait = options.onWait;
   }
 
   /** Bytes held by the mounts in flight now. */
@@ -90,17 +172,66 @@ export class MountAdmission {
     return this.#mounts;
   }
 
-  /** A ledger for one mount, or NODE_BUDGET_EXCEEDED when the bound on mounts in progress is reached. */
-  admit(subject: AdmissionSubject): MountMemory {
-    if (this.#mounts >= this.limits.maxMounts) {
-      throw new ProviderError(
-        'NODE_BUDGET_EXCEEDED',
-        `mount of SecretProviderClass "${subject.secretProviderClass}" for pod ${subject.pod.namespace}/${subject.pod.name} refused: ${this.#mounts} mounts are in progress on this node, the provider's bound (--max-mounts-in-flight=${this.limits.maxMounts}); the driver retries the mount`,
-        {},
-      );
+  /** Mounts waiting for a place now. */
+  get mountsQueued(): number {
+    return this.#queued;
+  }
+
+  /** The most mounts waiting at once since start. */
+  get peakMountsQueued(): number {
+    return this.#peakQueued;
+  }
+
+  /** Mounts of `namespace` in progress now. */
+  inFlightOf(namespace: string): number {
+    return this.#spaces.get(namespace)?.inFlight ?? 0;
+  }
+
+  /**
+   * A ledger for one mount once it has a place: at once when the node and its namespace have room and nobody of its
+   * namespace waits before it, else after waiting its turn. Refused (NODE_BUDGET_EXCEEDED, naming the pod and the
+   * bound) when the queue is full or the wait limit passes; rejected with the signal's reason when it aborts.
+   */
+  admit(subject: AdmissionSubject, wait: AdmissionWaitLimit = {}): Promise<MountMemory> {
+    const { signal } = wait;
+    if (signal?.aborted === true) return Promise.reject(abortReason(signal));
+    const space = this.#space(subject.pod.namespace);
+    if (space.queue.length === 0 && this.#fits(space)) {
+      this.#onWait?.({ waitedMs: 0, result: 'admitted' });
+      return Promise.resolve(this.#enter(space));
     }
-    this.#mounts += 1;
-    return new MountMemory(this);
+    const waitMs = wait.waitMs ?? Number.POSITIVE_INFINITY;
+    let refusal: ProviderError | undefined;
+    if (!(waitMs > 0)) refusal = this.#refusal(subject, `its time budget leaves no time to wait for a place: ${this.#bound(space)}`);
+    else if (this.#queued >= this.#maxQueued && !this.#makeRoom(space)) refusal = this.#refusal(subject, `${this.#bound(space)}, and ${this.#queued} mounts wait for a place, the queue's bound (--max-mounts-queued=${this.#maxQueued})`);
+    if (refusal !== undefined) {
+      this.#forget(space);
+      this.#onWait?.({ waitedMs: 0, result: 'refused' });
+      return Promise.reject(refusal);
+    }
+    return new Promise<MountMemory>((resolve, reject) => {
+      const waiting: Waiting = {
+        subject,
+        space,
+        enqueuedAt: this.#timers.now(),
+        resolve,
+        reject,
+        signal,
+        onAbort: () => this.#drop(waiting, this.#gaveUp(subject, space, abortReason(signal!)), 'cancelled'),
+        cancelTimer: undefined,
+      };
+      if (Number.isFinite(waitMs)) {
+        waiting.cancelTimer = this.#timers.after(waitMs, () => {
+          const waited = this.#timers.now() - waiting.enqueuedAt;
+          this.#drop(waiting, this.#refusal(subject, `it waited ${seconds(waited)} for a place, as long as its time budget lets it wait: ${this.#bound(space)}`), 'refused');
+        });
+      }
+      signal?.addEventListener('abort', waiting.onAbort, { once: true });
+      space.queue.push(waiting);
+      if (space.queue.length === 1) this.#ring.push(space);
+      this.#queued++;
+      if (this.#queued > this.#peakQueued) this.#peakQueued = this.#queued;
+    });
   }
 
   /** @internal MountMemory's side of the node budget. */
@@ -116,9 +247,128 @@ export class MountAdmission {
     this.#bytes = Math.max(0, this.#bytes - bytes);
   }
 
-  /** @internal */
-  leave(): void {
+  /** @internal A mount of `namespace` has ended: its place goes to the next in turn. */
+  leave(namespace: string): void {
     this.#mounts = Math.max(0, this.#mounts - 1);
+    const space = this.#spaces.get(namespace);
+    if (space !== undefined) {
+      space.inFlight = Math.max(0, space.inFlight - 1);
+      this.#forget(space);
+    }
+    this.#admitWaiting();
+  }
+
+  #space(key: string): Space {
+    let space = this.#spaces.get(key);
+    if (space === undefined) {
+      space = { key, inFlight: 0, queue: [] };
+      this.#spaces.set(key, space);
+    }
+    return space;
+  }
+
+  #forget(space: Space): void {
+    if (space.inFlight === 0 && space.queue.length === 0) this.#spaces.delete(space.key);
+  }
+
+  #fits(space: Space): boolean {
+    return this.#mounts < this.limits.maxMounts && space.inFlight < this.#perNamespace;
+  }
+
+  #enter(space: Space): MountMemory {
+    this.#mounts++;
+    space.inFlight++;
+    return new MountMemory(this, this.limits.mountBytes, space.key);
+  }
+
+  /** What keeps a mount of `space` waiting, for its refusal. */
+  #bound(space: Space): string {
+    return this.#mounts >= this.limits.maxMounts
+      ? `${this.#mounts} mounts are in progress on this node, the provider's bound (--max-mounts-in-flight=${this.limits.maxMounts})`
+      : `${space.inFlight} mounts of namespace ${quoted(space.key)} are in progress, its share (--max-mounts-in-flight-per-namespace=${this.#perNamespace})`;
+  }
+
+  #refusal(subject: AdmissionSubject, why: string): ProviderError {
+    return new ProviderError(
+      'NODE_BUDGET_EXCEEDED',
+      `mount of SecretProviderClass ${quoted(subject.secretProviderClass)} for pod ${subject.pod.namespace}/${subject.pod.name} refused: ${why}; the driver retries the mount`,
+      {},
+    );
+  }
+
+  /** The caller gave up while the mount waited: its own error when it is one of ours (the time budget's), else this. */
+  #gaveUp(subject: AdmissionSubject, space: Space, reason: Error): ProviderError {
+    if (reason instanceof ProviderError) return reason;
+    return new ProviderError(
+      'DEADLINE_EXCEEDED',
+      `mount of SecretProviderClass ${quoted(subject.secretProviderClass)} for pod ${subject.pod.namespace}/${subject.pod.name}: the caller gave up (${reason.message}) while it waited for a place: ${this.#bound(space)}`,
+      {},
+    );
+  }
+
+  /**
+   * The queue is full: a namespace with fewer mounts waiting than the one with most gets a place by refusing that
+   * one's newest, so one namespace cannot fill the queue against the others. False when `space` is the crowded one.
+   */
+  #makeRoom(space: Space): boolean {
+    let crowded: Space | undefined;
+    for (const other of this.#ring) if (crowded === undefined || other.queue.length > crowded.queue.length) crowded = other;
+    if (crowded === undefined || crowded === space || crowded.queue.length <= space.queue.length + 1) return false;
+    const newest = crowded.queue.at(-1)!;
+    this.#drop(
+      newest,
+      this.#refusal(newest.subject, `the queue was full (--max-mounts-queued=${this.#maxQueued}) and its namespace had the most mounts waiting (${crowded.queue.length}), so its newest made room for another namespace's`),
+      'refused',
+    );
+    return true;
+  }
+
+  /** Takes `waiting` out of the queue, ending its wait with `err`. */
+  #drop(waiting: Waiting, err: Error, result: AdmissionWait['result']): void {
+    const { space } = waiting;
+    const at = space.queue.indexOf(waiting);
+    if (at === -1) return;
+    space.queue.splice(at, 1);
+    this.#queued--;
+    if (space.queue.length === 0) this.#leaveRing(space);
+    this.#settle(waiting, result);
+    this.#forget(space);
+    waiting.reject(err);
+  }
+
+  #settle(waiting: Waiting, result: AdmissionWait['result']): void {
+    waiting.cancelTimer?.();
+    waiting.signal?.removeEventListener('abort', waiting.onAbort);
+    this.#onWait?.({ waitedMs: this.#timers.now() - waiting.enqueuedAt, result });
+  }
+
+  #leaveRing(space: Space): void {
+    const at = this.#ring.indexOf(space);
+    if (at === -1) return;
+    this.#ring.splice(at, 1);
+    if (at < this.#turn) this.#turn--;
+  }
+
+  /** Round robin over the namespaces waiting: the next in turn whose share has room gets the place. */
+  #admitWaiting(): void {
+    while (this.#ring.length > 0 && this.#mounts < this.limits.maxMounts) {
+      const count = this.#ring.length;
+      let next: Space | undefined;
+      for (let i = 0; i < count && next === undefined; i++) {
+        const at = (this.#turn + i) % count;
+        const space = this.#ring[at]!;
+        if (space.inFlight < this.#perNamespace) {
+          next = space;
+          this.#turn = at + 1;
+        }
+      }
+      if (next === undefined) return;
+      const waiting = next.queue.shift()!;
+      this.#queued--;
+      if (next.queue.length === 0) this.#leaveRing(next);
+      this.#settle(waiting, 'admitted');
+      waiting.resolve(this.#enter(next));
+    }
   }
 }
 
@@ -130,6 +380,7 @@ export class MountAdmission {
 export class MountMemory implements ByteLedger {
   readonly #admission: MountAdmission | undefined;
   readonly #limit: number;
+  readonly #namespace: string;
   #received = 0;
   #held = 0;
   #peak = 0;
@@ -137,9 +388,10 @@ export class MountMemory implements ByteLedger {
   #refused: ProviderError | undefined;
 
   /** Without an admission: a ledger that checks only the mount's own budget (the CLI's one mount). */
-  constructor(admission: MountAdmission | undefined, responseBytes = admission?.limits.mountBytes ?? DEFAULT_MOUNT_RESPONSE_BUDGET) {
+  constructor(admission: MountAdmission | undefined, responseBytes = admission?.limits.mountBytes ?? DEFAULT_MOUNT_RESPONSE_BUDGET, namespace = '') {
     this.#admission = admission;
     this.#limit = responseBytes;
+    this.#namespace = namespace;
   }
 
   /** Bytes of Vault responses read so far. */
@@ -187,7 +439,7 @@ export class MountMemory implements ByteLedger {
     if (this.#closed) return;
     this.#closed = true;
     this.#admission?.give(this.#held);
-    this.#admission?.leave();
+    this.#admission?.leave(this.#namespace);
     this.#held = 0;
   }
 

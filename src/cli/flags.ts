@@ -16,7 +16,13 @@ import type { ProviderDefaults, TlsParameters, TlsParametersDraft } from '../con
 import type { TrustSettings } from '../config/policy.js';
 import { parseTrustFlags } from './trust-flags.js';
 import { OPENBAO_FLAGS, SpellingConflict, foldOpenBaoEnv, foldOpenBaoFlags } from './openbao-flags.js';
-import { DEFAULT_MAX_MOUNTS_IN_FLIGHT, DEFAULT_MOUNT_RESPONSE_BUDGET, DEFAULT_NODE_MEMORY_BUDGET } from '../admission/mount-admission.js';
+import {
+  DEFAULT_MAX_MOUNTS_IN_FLIGHT,
+  DEFAULT_MAX_MOUNTS_PER_NAMESPACE,
+  DEFAULT_MAX_MOUNTS_QUEUED,
+  DEFAULT_MOUNT_RESPONSE_BUDGET,
+  DEFAULT_NODE_MEMORY_BUDGET,
+} from '../admission/mount-admission.js';
 
 import { LogLevels, type LogLevel } from '../observability/logger.js';
 
@@ -58,6 +64,9 @@ export interface ProviderSettings {
   readonly memoryBudgetBytes?: number;
   readonly mountResponseBudgetBytes?: number;
   readonly maxMountsInFlight?: number;
+  /** Of those, one namespace's; and how many may wait for a place (0: refused at once). */
+  readonly maxMountsInFlightPerNamespace?: number;
+  readonly maxMountsQueued?: number;
   /**
    * Which Vault addresses, TLS file directories and skip-verify a SecretProviderClass or pod may use (SECURITY.md).
    * Absent (settings built by hand): the strictest policy, the default address only and no TLS file directories.
@@ -115,7 +124,9 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'lease-cache-max-bytes', kind: 'string', valueName: 'bytes', defaultText: String(DEFAULT_LEASE_CACHE_BYTES), help: 'Maximum size, in bytes of response JSON, of the leased responses kept in memory.' },
   { name: 'memory-budget', kind: 'string', valueName: 'bytes', defaultText: String(DEFAULT_NODE_MEMORY_BUDGET), help: 'Bytes the mounts in flight may hold together: Vault responses as they arrive and once parsed, file contents, rendered templates. A mount that would pass it fails with RESOURCE_EXHAUSTED (NODE_BUDGET_EXCEEDED) and is retried by the driver.' },
   { name: 'mount-response-budget', kind: 'string', valueName: 'bytes', defaultText: String(DEFAULT_MOUNT_RESPONSE_BUDGET), help: 'Bytes of Vault responses one mount may read (at most -memory-budget): by default the driver\'s 4 MiB receive limit for files plus 4 MiB that templates may read through inputOnly objects. Over it the mount fails with RESOURCE_EXHAUSTED (MOUNT_TOO_LARGE).' },
-  { name: 'max-mounts-in-flight', kind: 'string', valueName: 'n', defaultText: String(DEFAULT_MAX_MOUNTS_IN_FLIGHT), help: 'Mounts served at once; one more fails with RESOURCE_EXHAUSTED (NODE_BUDGET_EXCEEDED) and is retried by the driver.' },
+  { name: 'max-mounts-in-flight', kind: 'string', valueName: 'n', defaultText: String(DEFAULT_MAX_MOUNTS_IN_FLIGHT), help: 'Mounts served at once; more wait their turn in a queue fair across namespaces (-max-mounts-queued).' },
+  { name: 'max-mounts-in-flight-per-namespace', kind: 'string', valueName: 'n', defaultText: String(DEFAULT_MAX_MOUNTS_PER_NAMESPACE), help: 'Of -max-mounts-in-flight, the most one namespace\'s mounts may hold; its next ones wait their turn while other namespaces\' mounts go.' },
+  { name: 'max-mounts-queued', kind: 'string', valueName: 'n', defaultText: String(DEFAULT_MAX_MOUNTS_QUEUED), help: 'Mounts that may wait for a place, each for at most half its time budget; past it (or past that time) a mount fails with RESOURCE_EXHAUSTED (NODE_BUDGET_EXCEEDED) and is retried by the driver. 0: refuse at once.' },
   { name: 'write-files', kind: 'bool', help: 'Write the files into the target path ourselves (for drivers before v0.0.21, which expect it).' },
   { name: 'audit-log-file', kind: 'string', valueName: 'path', help: 'Append the audit lines (one per Mount) to this file instead of the main log on stdout.' },
   { name: 'vault-request-timeout', kind: 'string', valueName: 'duration', defaultText: DEFAULT_REQUEST_TIMEOUT, help: 'Deadline of one request to Vault, as a Go duration (30s, 1m, 1m30s).' },
@@ -123,6 +134,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'vault-max-in-flight', kind: 'string', valueName: 'n', defaultText: String(DEFAULT_GATE_LIMITS.maxInFlight), help: 'Most requests in flight to one Vault address at once, across all mounts; more wait their turn.' },
   { name: 'vault-rate-limit', kind: 'string', valueName: 'per-second', defaultText: String(DEFAULT_GATE_LIMITS.ratePerSecond), help: 'Requests a second to one Vault address, across all mounts (a token bucket; a 429 halves it until Vault answers again).' },
   { name: 'vault-rate-burst', kind: 'string', valueName: 'n', defaultText: String(DEFAULT_GATE_LIMITS.burst), help: 'Requests to one Vault address that may go at once above -vault-rate-limit (the token bucket\'s size).' },
+  { name: 'vault-max-in-flight-per-tenant', kind: 'string', valueName: 'n', defaultText: String(DEFAULT_GATE_LIMITS.maxInFlightPerTenant), help: 'Of -vault-max-in-flight, the most one tenant (a pod namespace) may have in flight to one Vault address; a 429 or failures slow only the tenant they answered.' },
   { name: 'vault-mount', kind: 'string', valueName: 'path', defaultText: 'kubernetes', help: 'Default auth mount used to log in (a Kubernetes or JWT auth method).' },
   { name: 'audience', kind: 'string', valueName: 'audiences', defaultText: 'vault', help: 'Default audience of the ServiceAccount token that logs in, for a SecretProviderClass without an audience parameter: one audience or a comma-separated list in order of preference (the first the driver delivered a token for is used).' },
   { name: 'vault-namespace', kind: 'string', valueName: 'namespace', help: 'Default Vault namespace. Environment: VAULT_NAMESPACE.' },
@@ -321,6 +333,7 @@ export function parseFlags(argv: readonly string[], givenEnv: Env): FlagsResult 
       trust: trustFrom(values, usage),
       vaultLimits: {
         maxInFlight: positiveInt(values, 'vault-max-in-flight', DEFAULT_GATE_LIMITS.maxInFlight, usage),
+        maxInFlightPerTenant: positiveInt(values, 'vault-max-in-flight-per-tenant', DEFAULT_GATE_LIMITS.maxInFlightPerTenant, usage),
         ratePerSecond: positiveInt(values, 'vault-rate-limit', DEFAULT_GATE_LIMITS.ratePerSecond, usage),
         burst: positiveInt(values, 'vault-rate-burst', DEFAULT_GATE_LIMITS.burst, usage),
       },
@@ -337,12 +350,12 @@ function parseFraction(raw: string): number | undefined {
   return Number.isFinite(value) ? value : undefined;
 }
 
-function positiveInt(values: Parsed, flag: string, fallback: number, usage: string): number {
+function positiveInt(values: Parsed, flag: string, fallback: number, usage: string, min = 1): number {
   const raw = values.get(flag);
   if (raw === undefined) return fallback;
   const n = parseGoInt(raw);
-  if (n === undefined || n < 1n || n > BigInt(Number.MAX_SAFE_INTEGER)) {
-    throw new UsageError(`invalid value ${JSON.stringify(raw)} for -${flag}: use a positive integer`, usage);
+  if (n === undefined || n < BigInt(min) || n > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new UsageError(`invalid value ${JSON.stringify(raw)} for -${flag}: use a ${min === 0 ? 'non-negative' : 'positive'} integer`, usage);
   }
   return Number(n);
 }
@@ -364,14 +377,23 @@ function leaseSettingsFrom(values: Parsed, usage: string): Pick<ProviderSettings
   };
 }
 
-function admissionSettingsFrom(values: Parsed, usage: string): Pick<ProviderSettings, 'memoryBudgetBytes' | 'mountResponseBudgetBytes' | 'maxMountsInFlight'> {
+function admissionSettingsFrom(
+  values: Parsed,
+  usage: string,
+): Pick<ProviderSettings, 'memoryBudgetBytes' | 'mountResponseBudgetBytes' | 'maxMountsInFlight' | 'maxMountsInFlightPerNamespace' | 'maxMountsQueued'> {
   const node = positiveInt(values, 'memory-budget', DEFAULT_NODE_MEMORY_BUDGET, usage);
   // A mount budget above the node's could never be used; the default follows a smaller node budget down.
   const mount = values.has('mount-response-budget') ? positiveInt(values, 'mount-response-budget', DEFAULT_MOUNT_RESPONSE_BUDGET, usage) : Math.min(DEFAULT_MOUNT_RESPONSE_BUDGET, node);
   if (mount > node) {
     throw new UsageError(`-mount-response-budget (${mount}) must not exceed -memory-budget (${node}): one mount cannot hold more than all of them`, usage);
   }
-  return { memoryBudgetBytes: node, mountResponseBudgetBytes: mount, maxMountsInFlight: positiveInt(values, 'max-mounts-in-flight', DEFAULT_MAX_MOUNTS_IN_FLIGHT, usage) };
+  return {
+    memoryBudgetBytes: node,
+    mountResponseBudgetBytes: mount,
+    maxMountsInFlight: positiveInt(values, 'max-mounts-in-flight', DEFAULT_MAX_MOUNTS_IN_FLIGHT, usage),
+    maxMountsInFlightPerNamespace: positiveInt(values, 'max-mounts-in-flight-per-namespace', DEFAULT_MAX_MOUNTS_PER_NAMESPACE, usage),
+    maxMountsQueued: positiveInt(values, 'max-mounts-queued', DEFAULT_MAX_MOUNTS_QUEUED, usage, 0),
+  };
 }
 
 function trustFrom(values: Parsed, usage: string): TrustSettings {

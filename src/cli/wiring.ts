@@ -24,7 +24,7 @@ import type { AtomicWriter } from '../output/atomic-writer.js';
 import type { FsOps } from '../output/fs-ops.js';
 import { buildTrustPolicy, NO_TRUST_FLAGS, type TrustPolicy } from '../config/policy.js';
 import { SERVICE_ACCOUNT_DIR } from '../kubernetes/cluster.js';
-import { DEFAULT_ADMISSION_LIMITS, MountAdmission } from '../admission/mount-admission.js';
+import { DEFAULT_ADMISSION_LIMITS, DEFAULT_MAX_MOUNTS_PER_NAMESPACE, DEFAULT_MAX_MOUNTS_QUEUED, MountAdmission } from '../admission/mount-admission.js';
 
 /** What tests (and the `mount` subcommand) replace in the graph; everything else comes from the settings. */
 export interface ProviderOverrides {
@@ -87,6 +87,7 @@ export function buildVaultClients(
   const gates = new AddressGates(settings.vaultLimits ?? DEFAULT_GATE_LIMITS, overrides.gateClock ?? realGateClock, {
     onWait: (wait) => metrics.vaultWait(wait),
     onThrottled: () => metrics.vaultThrottled(),
+    onNodeBackoff: (cause) => metrics.vaultNodeBackoff(cause),
   });
   const clients = new VaultClientPool({
     requestTimeoutMs: settings.requestTimeoutMs,
@@ -163,12 +164,18 @@ export function buildMountService(settings: ProviderSettings, deps: MountDeps, o
     },
     ...now,
   });
-  const admission = new MountAdmission({
-    nodeBytes: settings.memoryBudgetBytes ?? DEFAULT_ADMISSION_LIMITS.nodeBytes,
-    mountBytes: settings.mountResponseBudgetBytes ?? Math.min(DEFAULT_ADMISSION_LIMITS.mountBytes, settings.memoryBudgetBytes ?? Number.POSITIVE_INFINITY),
-    maxMounts: settings.maxMountsInFlight ?? DEFAULT_ADMISSION_LIMITS.maxMounts,
-  });
+  const admission = new MountAdmission(
+    {
+      nodeBytes: settings.memoryBudgetBytes ?? DEFAULT_ADMISSION_LIMITS.nodeBytes,
+      mountBytes: settings.mountResponseBudgetBytes ?? Math.min(DEFAULT_ADMISSION_LIMITS.mountBytes, settings.memoryBudgetBytes ?? Number.POSITIVE_INFINITY),
+      maxMounts: settings.maxMountsInFlight ?? DEFAULT_ADMISSION_LIMITS.maxMounts,
+      maxMountsPerNamespace: settings.maxMountsInFlightPerNamespace ?? DEFAULT_MAX_MOUNTS_PER_NAMESPACE,
+      maxQueued: settings.maxMountsQueued ?? DEFAULT_MAX_MOUNTS_QUEUED,
+    },
+    { onWait: (wait) => metrics.admissionWait(wait) },
+  );
   metrics.bytesInFlight(() => admission.bytesInFlight);
+  metrics.mountsQueued(() => admission.mountsQueued);
   const mounts = new MountService({
     defaults: settings.defaults,
     mountResponseBytes: admission.limits.mountBytes,

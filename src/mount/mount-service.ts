@@ -101,7 +101,8 @@ export class MountService {
     const ledger = memory ?? new MountMemory(undefined, this.#options.mountResponseBytes ?? DEFAULT_MOUNT_RESPONSE_BUDGET);
     if (config.ignoredParameters.length > 0) this.#options.onIgnoredParameters?.(config.ignoredParameters);
     const connection = await this.#trust.connection(config);
-    const client = await this.#options.clients.get(connection);
+    // Every Vault request of the mount counts as its namespace's at the address's gate (vault/rate-limit.ts).
+    const client = (await this.#options.clients.get(connection)).forTenant(config.pod.namespace);
     const hmacKeyPromise = this.#options.hmacKey.getKey();
     // A rejection here must not go unhandled while the reads run; it is awaited below.
     hmacKeyPromise.catch(() => undefined);

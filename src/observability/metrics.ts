@@ -12,6 +12,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { ErrorCode } from '../errors.js';
 import type { VaultRequestEvent } from '../vault/client.js';
 import type { GateWait } from '../vault/rate-limit.js';
+import type { AdmissionWait } from '../admission/mount-admission.js';
 import type { ExtraRoute } from './health.js';
 
 export const METRIC_PREFIX = 'vault_csi_provider_';
@@ -66,6 +67,9 @@ export class ProviderMetrics {
   readonly #cacheEvents: Counter<'cache' | 'event'>;
   readonly #vaultWait: Histogram<'cause'>;
   readonly #vaultThrottled: Counter;
+  readonly #vaultNodeBackoffs: Counter<'cause'>;
+  readonly #admissionWait: Histogram<'result'>;
+  readonly #mountsQueued: { source: () => number } = { source: () => 0 };
   readonly #vaultFailovers: Counter;
   readonly #cacheSizes = new Map<string, () => number>();
   /** Holder of the byte count's source, read by the gauge's collect (which runs with the gauge as `this`). */
@@ -120,15 +124,37 @@ export class ProviderMetrics {
     });
     this.#vaultWait = new Histogram({
       name: `${METRIC_PREFIX}vault_request_wait_seconds`,
-      help: 'Time a request to Vault waited at its address\'s gate before it was sent (--vault-max-in-flight, --vault-rate-limit, a 429\'s Retry-After, the shared backoff), by the longest cause (none, in_flight, rate, backoff).',
+      help: 'Time a request to Vault waited at its address\'s gate before it was sent (--vault-max-in-flight, --vault-max-in-flight-per-tenant, --vault-rate-limit, a 429\'s Retry-After, a backoff), by the strongest cause (none, rate, tenant_in_flight, in_flight, backoff).',
       labelNames: ['cause'],
       buckets: VAULT_BUCKETS,
       registers: [registry],
     });
     this.#vaultThrottled = new Counter({
       name: `${METRIC_PREFIX}vault_throttled_total`,
-      help: 'Answers of 429 (rate limited) from Vault; every request to that address then waits for its Retry-After.',
+      help: 'Answers of 429 (rate limited) from Vault; the tenant (pod namespace) it answered then waits for its Retry-After.',
       registers: [registry],
+    });
+    this.#vaultNodeBackoffs = new Counter({
+      name: `${METRIC_PREFIX}vault_node_backoffs_total`,
+      help: 'Times every request to a Vault address was paused, by cause: 429s for several tenants at once (throttled) or failures of several (failing).',
+      labelNames: ['cause'],
+      registers: [registry],
+    });
+    this.#admissionWait = new Histogram({
+      name: `${METRIC_PREFIX}mount_admission_wait_seconds`,
+      help: 'Time a Mount waited for a place (--max-mounts-in-flight, --max-mounts-in-flight-per-namespace), by result (admitted, refused, cancelled).',
+      labelNames: ['result'],
+      buckets: MOUNT_BUCKETS,
+      registers: [registry],
+    });
+    const mountsQueued = this.#mountsQueued;
+    new Gauge({
+      name: `${METRIC_PREFIX}mounts_queued`,
+      help: 'Mounts waiting for a place now (--max-mounts-queued).',
+      registers: [registry],
+      collect() {
+        this.set(mountsQueued.source());
+      },
     });
     this.#vaultFailovers = new Counter({
       name: `${METRIC_PREFIX}vault_failovers_total`,
@@ -185,6 +211,20 @@ export class ProviderMetrics {
 
   vaultThrottled(): void {
     this.#vaultThrottled.inc();
+  }
+
+  vaultNodeBackoff(cause: 'throttled' | 'failing'): void {
+    this.#vaultNodeBackoffs.inc({ cause });
+  }
+
+  /** One Mount through admission control's queue (admission/mount-admission.ts). */
+  admissionWait(wait: AdmissionWait): void {
+    this.#admissionWait.observe({ result: wait.result }, wait.waitedMs / 1000);
+  }
+
+  /** Reports `count()` as `mounts_queued` at every scrape. */
+  mountsQueued(count: () => number): void {
+    this.#mountsQueued.source = count;
   }
 
   vaultFailover(): void {

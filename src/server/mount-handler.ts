@@ -35,8 +35,9 @@ export interface HandlerOptions {
   readonly onMountStart?: () => void;
   readonly onMountEnd?: (outcome: MountOutcome) => void;
   /**
-   * Admission control (admission/mount-admission.ts): the bound on mounts in progress and the memory budgets. Each
-   * mount holds its ledger until its answer is sent. Absent: no node-wide bounds (each mount keeps its own budget).
+   * Admission control (admission/mount-admission.ts): the bounds on mounts in progress, the queue fair across
+   * namespaces, the memory budgets. Each mount holds its ledger until its answer is sent. Absent: no node-wide
+   * bounds (each mount keeps its own budget).
    */
   readonly admission?: MountAdmission;
   /** The mount's time budget when the caller sets no deadline (admission/time-budget.ts; default under 2 minutes). */
@@ -126,8 +127,12 @@ export function createMountHandler(options: HandlerOptions) {
         permission: call.request.permission,
       });
       // Admitted once parsed, so a refusal can name the SecretProviderClass and pod; parsing is bounded by the
-      // 4 MiB request the gRPC server accepts.
-      memory = options.admission?.admit({ secretProviderClass: config.secretProviderClass, pod: config.pod });
+      // 4 MiB request the gRPC server accepts. Past the bounds it waits its turn for at most half its time budget,
+      // leaving the other half to run.
+      memory = await options.admission?.admit(
+        { secretProviderClass: config.secretProviderClass, pod: config.pod },
+        { signal: abort.signal, waitMs: Math.floor(budget.budgetMs / 2) },
+      );
       const result = await options.mounts.mount(config, abort.signal, memory);
       const response: MountResponse = {
         object_version: result.objectVersions.map((v) => ({ id: v.id, version: v.version })),

@@ -18,7 +18,7 @@ import { isAuthMountPath } from '../config/connection.js';
 import { classifyFailure, type ClassifiedFailure, type RequestTarget } from './failures.js';
 import { defaultRetryPolicy, timerSleep, withRetries, type RetryPolicy, type Sleep } from './retry.js';
 import { loginResponseSchema, secretResponseSchema, type SecretResponse } from './responses.js';
-import type { UndiciTransport } from './transport.js';
+import type { RequestContext, UndiciTransport } from './transport.js';
 import { AddressHealth, movesOn, nothingDone } from './address-health.js';
 import type { ByteLedger } from '../admission/mount-admission.js';
 
@@ -147,21 +147,40 @@ function sendWithHelper(vault: NodeVault.client, request: LoginRequest, requestO
 export class VaultClient {
   readonly settings: ConnectionSettings;
   /** One node-vault client per address of the list (they share the transport and its pools). */
-  readonly #vaults = new Map<string, NodeVault.client>();
+  readonly #vaults: Map<string, NodeVault.client>;
   readonly #health: AddressHealth;
   readonly #transport: UndiciTransport;
   readonly #retry: RetryPolicy;
   readonly #sleep: Sleep;
   readonly #options: VaultClientOptions;
+  /** Whose requests these are at the address's gates (rate-limit.ts); undefined: NO_TENANT. */
+  readonly #tenant: string | undefined;
 
-  constructor(settings: ConnectionSettings, transport: UndiciTransport, options: VaultClientOptions = {}) {
+  /** `view`: the same client (node-vault clients, health) sending as `view.tenant` (see forTenant). */
+  constructor(settings: ConnectionSettings, transport: UndiciTransport, options: VaultClientOptions = {}, view?: { readonly of: VaultClient; readonly tenant: string }) {
     this.settings = settings;
     this.#transport = transport;
     this.#retry = options.retry ?? defaultRetryPolicy;
     this.#sleep = options.sleep ?? timerSleep;
     this.#options = options;
+    this.#tenant = view?.tenant;
+    if (view !== undefined) {
+      this.#vaults = view.of.#vaults;
+      this.#health = view.of.#health;
+      return;
+    }
     this.#health = options.health ?? new AddressHealth();
-    for (const address of settings.addresses) this.#vaults.set(address, pinnedNodeVault(address, transport));
+    this.#vaults = new Map(settings.addresses.map((address) => [address, pinnedNodeVault(address, transport)]));
+  }
+
+  /** This client, its requests counted as `tenant`'s at the gates: one mount's view, made per mount (cheap). */
+  forTenant(tenant: string): VaultClient {
+    return new VaultClient(this.settings, this.#transport, this.#options, { of: this, tenant });
+  }
+
+  /** The one context object node-vault passes on to the transport. */
+  #context(signal: AbortSignal | undefined, throttle: 'wait' | 'fail', memory?: ByteLedger): RequestContext {
+    return { signal, throttle, memory, tenant: this.#tenant };
   }
 
   /** Logins and lookups go to the connection's namespace; a read may name a namespace below it (secretNamespace). */
@@ -275,7 +294,7 @@ export class VaultClient {
         target,
         (f) => f.transient,
         signal,
-        (vault, throttle) => sendWithHelper(vault, request, { headers: this.#headers(undefined), signal, throttle }),
+        (vault, throttle) => sendWithHelper(vault, request, { headers: this.#headers(undefined), context: this.#context(signal, throttle) }),
         vaultFor,
       );
     } finally {
@@ -306,7 +325,7 @@ export class VaultClient {
     const path = '/v1/auth/token/lookup-self';
     const target: RequestTarget = { address: this.settings.address, path, method: 'GET' };
     await this.#exchange('lookup', target, (f) => f.transient, signal, (vault, throttle) =>
-      vault.request({ path: '/auth/token/lookup-self', method: 'GET', headers: this.#headers(token), signal, throttle }) as Promise<unknown>,
+      vault.request({ path: '/auth/token/lookup-self', method: 'GET', headers: this.#headers(token), context: this.#context(signal, throttle) }) as Promise<unknown>,
     );
   }
 
@@ -349,10 +368,7 @@ export class VaultClient {
           path: nodeVaultPath,
           method: request.method,
           headers: this.#headers(token, request.namespace),
-          signal,
-          throttle,
-          // Passed through by node-vault to our transport, like the signal.
-          ...(memory === undefined ? {} : { memory }),
+          context: this.#context(signal, throttle, memory),
           ...(request.body === undefined ? {} : { json: request.body }),
         }) as Promise<unknown>,
     );

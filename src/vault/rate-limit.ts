@@ -1,43 +1,65 @@
 /**
  * A provider that protects Vault (secrets-store-csi-driver#1483: a throttled store met endless retries with no
- * backoff). One gate per Vault address, shared by every mount and every Vault client of the provider, through which
- * every HTTP request to that address passes:
+ * backoff) and shares it fairly between tenants (issue 19, classes 8 and 9). One gate per Vault address, shared by
+ * every mount and every Vault client of the provider, through which every HTTP request to that address passes.
  *
+ * Node-wide, protecting Vault:
  * - at most `maxInFlight` requests in flight at once (--vault-max-in-flight);
- * - a token bucket of `ratePerSecond` requests a second with `burst` at once (--vault-rate-limit, --vault-rate-burst);
- * - a 429 stops every request to the address until its Retry-After has passed (1 s when it gives none), and halves
- *   the gate's rate, which grows back by a twentieth of the configured rate with each answer that is not a 429;
- * - consecutive failures of the address itself (connection errors, timeouts, 5xx) set a shared backoff: from the
- *   third in a row, no request goes for 100 ms, doubling up to 2 s, until one succeeds. A single failure among
- *   successes (a Vault failing one request in twenty) pauses nobody; each mount's own retries (retry.ts) then
- *   queue behind the shared pause instead of each keeping its own schedule.
+ * - a token bucket of `ratePerSecond` requests a second with `burst` at once (--vault-rate-limit, --vault-rate-burst).
  *
- * Requests are admitted first come, first served. Time comes from an injectable clock, so tests count rather than
- * time. The defaults let a node restart with a few hundred volumes (two requests each) pass in seconds against a
- * Vault without limits, well inside kubelet's 2 minutes per mount.
+ * Per tenant (the pod's Kubernetes namespace, see TENANT below), so that one tenant's paths cannot slow another's:
+ * - at most `maxInFlightPerTenant` of those requests (--vault-max-in-flight-per-tenant): slow reads of one tenant
+ *   never hold every slot;
+ * - a 429 stops that tenant's requests until its Retry-After has passed (1 s when it gives none) and halves the
+ *   tenant's rate, which grows back by a twentieth of the configured rate with each answer that is not a 429;
+ * - failures (connection errors, timeouts, 5xx): from the third in a row, the tenant waits 100 ms, doubling up to 2 s,
+ *   until one succeeds.
+ * Waiting requests are granted round robin across tenants, first come first served within one.
+ *
+ * The node backs off as a whole when Vault is in trouble for many tenants at once: 429s of NODE_BACKOFF_TENANTS
+ * distinct tenants within NODE_THROTTLE_WINDOW_MS (a global quota) pause every request to the address for the
+ * longest of their Retry-Afters and halve the node's rate; failures of NODE_BACKOFF_TENANTS distinct tenants with no
+ * answer between them (an address down) start the shared failure backoff. One tenant alone never triggers either.
+ *
+ * Hand-written: the queue libraries at hand (p-queue, bottleneck) have no fairness across keys under one shared
+ * bound. Time comes from an injectable clock, so tests count rather than time.
  */
 import { abortReason } from '../errors.js';
 
 export interface GateLimits {
   readonly maxInFlight: number;
+  /** Of those, at most this many for one tenant; used as at most maxInFlight. */
+  readonly maxInFlightPerTenant: number;
   readonly ratePerSecond: number;
   readonly burst: number;
 }
 
 /**
  * 32 in flight is what one client's keep-alive pool already allowed per address (transport.ts), now held across all
- * clients; the bucket lets a node restart's few hundred volumes (two requests each) go at once and paces a steady
- * 500 a second after that, far above what republishes need (a node of 100 pods asks about 2 a second).
+ * clients, half of it at most per tenant; the bucket lets a node restart's few hundred volumes (two requests each) go
+ * at once and paces a steady 500 a second after that, far above what republishes need.
  */
-export const DEFAULT_GATE_LIMITS: GateLimits = { maxInFlight: 32, ratePerSecond: 500, burst: 1000 };
+export const DEFAULT_GATE_LIMITS: GateLimits = { maxInFlight: 32, maxInFlightPerTenant: 16, ratePerSecond: 500, burst: 1000 };
 
-/** Consecutive failures before the shared backoff starts, its first pause and its ceiling. */
+/**
+ * TENANT: the pod's Kubernetes namespace, set by the kubelet: a namespace user cannot make more of them (a role or a
+ * ServiceAccount name they can, and a role may be shared by several namespaces). Requests of no pod share NO_TENANT.
+ */
+export const NO_TENANT = '';
+
+/** Consecutive failures before a tenant's backoff starts, its first pause and its ceiling. */
 export const FAILURE_STREAK_BEFORE_BACKOFF = 3;
 export const SHARED_BACKOFF_BASE_MS = 100;
 export const SHARED_BACKOFF_MAX_MS = 2_000;
 /** Retry-After assumed for a 429 that gives none, and the longest one honoured (a broken header must not stall us). */
 export const DEFAULT_RETRY_AFTER_MS = 1_000;
 export const MAX_RETRY_AFTER_MS = 60_000;
+/** Distinct tenants throttled within the window (or failing with no answer between) that make the node back off. */
+export const NODE_BACKOFF_TENANTS = 3;
+export const NODE_THROTTLE_WINDOW_MS = 2_000;
+/** Tenants one gate keeps state for; past it idle ones are dropped, and then newcomers share one overflow tenant. */
+export const MAX_TENANTS = 1024;
+const OVERFLOW_TENANT = '\0overflow';
 
 export interface GateClock {
   now(): number;
@@ -53,8 +75,8 @@ export const realGateClock: GateClock = {
     }),
 };
 
-/** Why a request waited at the gate, for the wait metric: the longest reason seen while it queued. */
-export type WaitCause = 'in_flight' | 'rate' | 'backoff';
+/** Why a request waited at the gate, for the wait metric: the strongest reason seen while it queued. */
+export type WaitCause = 'in_flight' | 'tenant_in_flight' | 'rate' | 'backoff';
 
 export interface GateWait {
   readonly waitedMs: number;
@@ -67,41 +89,125 @@ export interface GateEvents {
   readonly onWait?: (wait: GateWait) => void;
   /** Every 429 Vault answered. */
   readonly onThrottled?: () => void;
+  /** The whole address paused: many tenants throttled, or many failing. */
+  readonly onNodeBackoff?: (cause: 'throttled' | 'failing') => void;
 }
+
+/** A tenant's state at one gate, for tests and metrics. */
+export interface TenantView {
+  readonly inFlight: number;
+  readonly queued: number;
+  /** Requests a second (below the configured rate after a 429). */
+  readonly rate: number;
+  /** Clock time before which none of its requests goes. */
+  readonly pausedUntil: number;
+}
+
+const CAUSES: readonly WaitCause[] = ['rate', 'tenant_in_flight', 'in_flight', 'backoff'];
+type Noted = Record<WaitCause, number>;
+const notedNever = (): Noted => ({ rate: -1, tenant_in_flight: -1, in_flight: -1, backoff: -1 });
 
 interface Waiter {
   readonly enqueuedAt: number;
-  cause: WaitCause | undefined;
+  /** The gate's note counter when it queued: causes noted after it are its causes. */
+  readonly seq: number;
+  readonly tenant: Tenant;
   readonly grant: (release: () => void) => void;
   readonly reject: (err: Error) => void;
   readonly signal: AbortSignal | undefined;
   readonly onAbort: () => void;
 }
 
-const CAUSE_RANK: Record<WaitCause, number> = { rate: 1, in_flight: 2, backoff: 3 };
+/** A token bucket whose rate halves on a 429 and earns itself back. */
+class Bucket {
+  rate: number;
+  tokens: number;
+  refilledAt: number;
+  constructor(
+    readonly limits: GateLimits,
+    now: number,
+  ) {
+    this.rate = limits.ratePerSecond;
+    this.tokens = limits.burst;
+    this.refilledAt = now;
+  }
+
+  refill(now: number): void {
+    if (now <= this.refilledAt) return;
+    this.tokens = Math.min(this.limits.burst, this.tokens + ((now - this.refilledAt) * this.rate) / 1000);
+    this.refilledAt = now;
+  }
+
+  /** When the next token is there (now when there is one). */
+  nextTokenAt(now: number): number {
+    return this.tokens >= 1 ? now : now + Math.max(1, Math.ceil(((1 - this.tokens) * 1000) / this.rate));
+  }
+
+  /** After the pause, requests trickle in at the lowered rate rather than as one burst: one goes at once. */
+  cut(resumeAt: number): void {
+    this.rate = Math.max(1, this.rate / 2);
+    this.tokens = 1;
+    this.refilledAt = Math.max(this.refilledAt, resumeAt);
+  }
+
+  recover(): void {
+    if (this.rate < this.limits.ratePerSecond) this.rate = Math.min(this.limits.ratePerSecond, this.rate + this.limits.ratePerSecond / 20);
+  }
+}
+
+class Tenant {
+  readonly queue: Waiter[] = [];
+  readonly bucket: Bucket;
+  readonly noted = notedNever();
+  inFlight = 0;
+  notBefore = 0;
+  streak = 0;
+  constructor(
+    readonly key: string,
+    limits: GateLimits,
+    now: number,
+  ) {
+    this.bucket = new Bucket(limits, now);
+  }
+
+  /** Nothing here that a fresh state would not say: it can be forgotten. */
+  idle(now: number): boolean {
+    return this.inFlight === 0 && this.queue.length === 0 && this.streak === 0 && this.notBefore <= now && this.bucket.rate >= this.bucket.limits.ratePerSecond;
+  }
+}
 
 export class AddressGate {
   readonly #limits: GateLimits;
+  readonly #perTenant: number;
   readonly #clock: GateClock;
   readonly #events: GateEvents;
-  readonly #queue: Waiter[] = [];
+  readonly #tenants = new Map<string, Tenant>();
+  /** Tenants with waiters, in turn order; #turn is the next one's index. */
+  readonly #ring: Tenant[] = [];
+  #turn = 0;
+  readonly #bucket: Bucket;
+  readonly #noted = notedNever();
+  #seq = 0;
+  #queued = 0;
   #inFlight = 0;
   #peakInFlight = 0;
-  #rate: number;
-  #tokens: number;
-  #refilledAt: number;
   #notBefore = 0;
+  /** Failures since the last answer, and the distinct tenants they came from (at most NODE_BACKOFF_TENANTS). */
   #streak = 0;
-  #pumping = false;
-  #slotFreed: (() => void) | undefined;
+  readonly #failing = new Set<string>();
+  /** The latest 429 of each of the last few distinct tenants, and when their pause ends. */
+  #throttledTenants: Array<{ readonly key: string; readonly at: number; readonly until: number }> = [];
+  /** End times of the sleeps pending, so that one wake-up is asked for each moment. */
+  readonly #wakes: number[] = [];
+  #scheduling = false;
+  #again = false;
 
   constructor(limits: GateLimits, clock: GateClock = realGateClock, events: GateEvents = {}) {
     this.#limits = limits;
+    this.#perTenant = Math.max(1, Math.min(limits.maxInFlightPerTenant, limits.maxInFlight));
     this.#clock = clock;
     this.#events = events;
-    this.#rate = limits.ratePerSecond;
-    this.#tokens = limits.burst;
-    this.#refilledAt = clock.now();
+    this.#bucket = new Bucket(limits, clock.now());
   }
 
   get inFlight(): number {
@@ -114,116 +220,239 @@ export class AddressGate {
   }
 
   get queued(): number {
-    return this.#queue.length;
+    return this.#queued;
   }
 
-  /** The current rate, requests a second (below the configured one after a 429). */
+  /** The node's current rate, requests a second (below the configured one after many tenants' 429s). */
   get rate(): number {
-    return this.#rate;
+    return this.#bucket.rate;
+  }
+
+  /** Tenants with state kept now. */
+  get tenants(): number {
+    return this.#tenants.size;
+  }
+
+  /** A tenant's state; a tenant with none kept is a fresh one. */
+  tenant(key: string = NO_TENANT): TenantView {
+    const t = this.#tenants.get(key);
+    if (t === undefined) return { inFlight: 0, queued: 0, rate: this.#limits.ratePerSecond, pausedUntil: 0 };
+    return { inFlight: t.inFlight, queued: t.queue.length, rate: t.bucket.rate, pausedUntil: t.notBefore };
   }
 
   /** Waits for a place; resolves to the release to call once the answer is in. Rejects when `signal` aborts. */
-  acquire(signal?: AbortSignal): Promise<() => void> {
+  acquire(signal?: AbortSignal, tenantKey: string = NO_TENANT): Promise<() => void> {
     if (signal?.aborted === true) return Promise.reject(abortReason(signal));
     return new Promise<() => void>((resolve, reject) => {
+      const tenant = this.#tenant(tenantKey);
       const waiter: Waiter = {
         enqueuedAt: this.#clock.now(),
-        cause: undefined,
+        seq: this.#seq++,
+        tenant,
         grant: resolve,
         reject,
         signal,
         onAbort: () => {
-          const at = this.#queue.indexOf(waiter);
-          if (at !== -1) this.#queue.splice(at, 1);
+          const at = tenant.queue.indexOf(waiter);
+          if (at !== -1) {
+            tenant.queue.splice(at, 1);
+            this.#queued--;
+            if (tenant.queue.length === 0) this.#leaveRing(tenant);
+            this.#forget(tenant);
+          }
           reject(abortReason(signal!));
         },
       };
       signal?.addEventListener('abort', waiter.onAbort, { once: true });
-      this.#queue.push(waiter);
-      void this.#pump();
+      tenant.queue.push(waiter);
+      this.#queued++;
+      if (tenant.queue.length === 1) this.#ring.push(tenant);
+      this.#schedule();
     });
   }
 
-  /** Vault answered 429: nobody sends to this address until Retry-After has passed, and the rate halves. */
-  throttled(retryAfterSeconds: number | undefined): void {
+  /** Vault answered 429 to `tenantKey`: that tenant waits Retry-After and its rate halves; many such, the node too. */
+  throttled(retryAfterSeconds: number | undefined, tenantKey: string = NO_TENANT): void {
     this.#events.onThrottled?.();
     const now = this.#clock.now();
-    const pauseMs = retryAfterSeconds === undefined ? DEFAULT_RETRY_AFTER_MS : Math.min(MAX_RETRY_AFTER_MS, retryAfterSeconds * 1000);
-    this.#notBefore = Math.max(this.#notBefore, now + pauseMs);
-    this.#rate = Math.max(1, this.#rate / 2);
-    // After the pause, requests trickle in at the (lowered) rate rather than as one burst: one goes at once.
-    this.#tokens = 1;
-    this.#refilledAt = this.#notBefore;
+    const until = now + (retryAfterSeconds === undefined ? DEFAULT_RETRY_AFTER_MS : Math.min(MAX_RETRY_AFTER_MS, retryAfterSeconds * 1000));
+    const tenant = this.#tenant(tenantKey);
+    tenant.notBefore = Math.max(tenant.notBefore, until);
+    tenant.bucket.cut(tenant.notBefore);
+    const recent = this.#throttledTenants.filter((e) => e.key !== tenantKey && e.at > now - NODE_THROTTLE_WINDOW_MS);
+    recent.push({ key: tenantKey, at: now, until });
+    if (recent.length < NODE_BACKOFF_TENANTS) {
+      this.#throttledTenants = recent;
+      return;
+    }
+    // Vault throttles many tenants at once (a global quota): nobody sends until the longest Retry-After among them.
+    this.#throttledTenants = [];
+    if (this.#notBefore <= now) this.#events.onNodeBackoff?.('throttled');
+    this.#notBefore = Math.max(this.#notBefore, ...recent.map((e) => e.until));
+    this.#bucket.cut(this.#notBefore);
   }
 
-  /** The address itself failed (connection error, timeout, 5xx). */
-  failed(): void {
+  /** A request of `tenantKey` failed at the address (connection error, timeout, 5xx). */
+  failed(tenantKey: string = NO_TENANT): void {
+    const now = this.#clock.now();
+    const tenant = this.#tenant(tenantKey);
+    tenant.streak++;
+    if (tenant.streak >= FAILURE_STREAK_BEFORE_BACKOFF) tenant.notBefore = Math.max(tenant.notBefore, now + backoffMs(tenant.streak));
     this.#streak++;
-    if (this.#streak < FAILURE_STREAK_BEFORE_BACKOFF) return;
-    const pauseMs = Math.min(SHARED_BACKOFF_MAX_MS, SHARED_BACKOFF_BASE_MS * 2 ** (this.#streak - FAILURE_STREAK_BEFORE_BACKOFF));
-    this.#notBefore = Math.max(this.#notBefore, this.#clock.now() + pauseMs);
+    if (this.#failing.size < NODE_BACKOFF_TENANTS) this.#failing.add(tenantKey);
+    if (this.#failing.size < NODE_BACKOFF_TENANTS || this.#streak < FAILURE_STREAK_BEFORE_BACKOFF) return;
+    if (this.#notBefore <= now) this.#events.onNodeBackoff?.('failing');
+    this.#notBefore = Math.max(this.#notBefore, now + backoffMs(this.#streak));
   }
 
-  /** Vault answered (anything but a 429 or a failure of its own). */
-  answered(): void {
+  /** Vault answered `tenantKey` (anything but a 429 or a failure of its own). */
+  answered(tenantKey: string = NO_TENANT): void {
     this.#streak = 0;
-    if (this.#rate < this.#limits.ratePerSecond) this.#rate = Math.min(this.#limits.ratePerSecond, this.#rate + this.#limits.ratePerSecond / 20);
+    this.#failing.clear();
+    this.#bucket.recover();
+    const tenant = this.#tenants.get(tenantKey);
+    if (tenant === undefined) return;
+    tenant.streak = 0;
+    tenant.bucket.recover();
   }
 
-  #refill(now: number): void {
-    if (now <= this.#refilledAt) return;
-    this.#tokens = Math.min(this.#limits.burst, this.#tokens + ((now - this.#refilledAt) * this.#rate) / 1000);
-    this.#refilledAt = now;
+  #tenant(key: string): Tenant {
+    const known = this.#tenants.get(key);
+    if (known !== undefined) return known;
+    let kept = key;
+    if (this.#tenants.size >= MAX_TENANTS) {
+      // Idle ones first, what they were owed (a pause, a lowered rate) forgotten; if all are busy, one shared state.
+      for (const [k, t] of this.#tenants) if (t.inFlight === 0 && t.queue.length === 0) this.#tenants.delete(k);
+      if (this.#tenants.size >= MAX_TENANTS) kept = OVERFLOW_TENANT;
+    }
+    const tenant = this.#tenants.get(kept) ?? new Tenant(kept, this.#limits, this.#clock.now());
+    this.#tenants.set(kept, tenant);
+    return tenant;
   }
 
-  #note(cause: WaitCause): void {
-    for (const waiter of this.#queue) if (waiter.cause === undefined || CAUSE_RANK[cause] > CAUSE_RANK[waiter.cause]) waiter.cause = cause;
+  #forget(tenant: Tenant): void {
+    if (tenant.idle(this.#clock.now())) this.#tenants.delete(tenant.key);
   }
 
-  async #pump(): Promise<void> {
-    if (this.#pumping) return;
-    this.#pumping = true;
+  #leaveRing(tenant: Tenant): void {
+    const at = this.#ring.indexOf(tenant);
+    if (at === -1) return;
+    this.#ring.splice(at, 1);
+    if (at < this.#turn) this.#turn--;
+  }
+
+  #note(noted: Noted, cause: WaitCause): void {
+    noted[cause] = this.#seq++;
+  }
+
+  /** The strongest cause noted, at the gate or for its tenant, since the waiter queued. */
+  #causeOf(waiter: Waiter): WaitCause | undefined {
+    let cause: WaitCause | undefined;
+    for (const c of CAUSES) if (this.#noted[c] > waiter.seq || waiter.tenant.noted[c] > waiter.seq) cause = c;
+    return cause;
+  }
+
+  #wakeAt(at: number): void {
+    if (this.#wakes.some((w) => w <= at)) return;
+    this.#wakes.push(at);
+    void this.#clock.sleep(Math.max(1, Math.ceil(at - this.#clock.now()))).then(() => {
+      this.#wakes.splice(this.#wakes.indexOf(at), 1);
+      this.#schedule();
+    });
+  }
+
+  /** Grants what can go now; re-entered calls (a grant's callbacks) run once more after the current pass. */
+  #schedule(): void {
+    if (this.#scheduling) {
+      this.#again = true;
+      return;
+    }
+    this.#scheduling = true;
     try {
-      while (this.#queue.length > 0) {
-        if (this.#inFlight >= this.#limits.maxInFlight) {
-          this.#note('in_flight');
-          await new Promise<void>((resolve) => {
-            this.#slotFreed = resolve;
-          });
-          continue;
-        }
-        const now = this.#clock.now();
-        this.#refill(now);
-        if (this.#notBefore > now) {
-          this.#note('backoff');
-          await this.#clock.sleep(Math.ceil(this.#notBefore - now));
-          continue;
-        }
-        if (this.#tokens < 1) {
-          this.#note('rate');
-          await this.#clock.sleep(Math.max(1, Math.ceil(((1 - this.#tokens) * 1000) / this.#rate)));
-          continue;
-        }
-        const waiter = this.#queue.shift()!;
-        waiter.signal?.removeEventListener('abort', waiter.onAbort);
-        this.#tokens -= 1;
-        this.#inFlight++;
-        if (this.#inFlight > this.#peakInFlight) this.#peakInFlight = this.#inFlight;
-        this.#events.onWait?.({ waitedMs: now - waiter.enqueuedAt, cause: waiter.cause });
-        let released = false;
-        waiter.grant(() => {
-          if (released) return;
-          released = true;
-          this.#inFlight--;
-          const freed = this.#slotFreed;
-          this.#slotFreed = undefined;
-          freed?.();
-        });
-      }
+      do {
+        this.#again = false;
+        this.#grantAll();
+      } while (this.#again);
     } finally {
-      this.#pumping = false;
+      this.#scheduling = false;
     }
   }
+
+  #grantAll(): void {
+    while (this.#ring.length > 0) {
+      // A release schedules again.
+      if (this.#inFlight >= this.#limits.maxInFlight) return this.#note(this.#noted, 'in_flight');
+      const now = this.#clock.now();
+      if (this.#notBefore > now) {
+        this.#note(this.#noted, 'backoff');
+        return this.#wakeAt(this.#notBefore);
+      }
+      this.#bucket.refill(now);
+      if (this.#bucket.tokens < 1) {
+        this.#note(this.#noted, 'rate');
+        return this.#wakeAt(this.#bucket.nextTokenAt(now));
+      }
+      const tenant = this.#nextTenant(now);
+      if (tenant === undefined) return;
+      this.#grant(tenant, now);
+    }
+  }
+
+  /** The next tenant in turn that may send now; none: a wake-up is set for the earliest one that will. */
+  #nextTenant(now: number): Tenant | undefined {
+    let earliest = Number.POSITIVE_INFINITY;
+    const count = this.#ring.length;
+    for (let i = 0; i < count; i++) {
+      const at = (this.#turn + i) % count;
+      const tenant = this.#ring[at]!;
+      // A release of this tenant's schedules again.
+      if (tenant.inFlight >= this.#perTenant) {
+        this.#note(tenant.noted, 'tenant_in_flight');
+        continue;
+      }
+      if (tenant.notBefore > now) {
+        this.#note(tenant.noted, 'backoff');
+        earliest = Math.min(earliest, tenant.notBefore);
+        continue;
+      }
+      tenant.bucket.refill(now);
+      if (tenant.bucket.tokens < 1) {
+        this.#note(tenant.noted, 'rate');
+        earliest = Math.min(earliest, tenant.bucket.nextTokenAt(now));
+        continue;
+      }
+      this.#turn = at + 1;
+      return tenant;
+    }
+    if (earliest !== Number.POSITIVE_INFINITY) this.#wakeAt(earliest);
+    return undefined;
+  }
+
+  #grant(tenant: Tenant, now: number): void {
+    const waiter = tenant.queue.shift()!;
+    this.#queued--;
+    if (tenant.queue.length === 0) this.#leaveRing(tenant);
+    waiter.signal?.removeEventListener('abort', waiter.onAbort);
+    this.#bucket.tokens -= 1;
+    tenant.bucket.tokens -= 1;
+    this.#inFlight++;
+    tenant.inFlight++;
+    if (this.#inFlight > this.#peakInFlight) this.#peakInFlight = this.#inFlight;
+    this.#events.onWait?.({ waitedMs: now - waiter.enqueuedAt, cause: this.#causeOf(waiter) });
+    let released = false;
+    waiter.grant(() => {
+      if (released) return;
+      released = true;
+      this.#inFlight--;
+      tenant.inFlight--;
+      this.#forget(tenant);
+      this.#schedule();
+    });
+  }
+}
+
+function backoffMs(streak: number): number {
+  return Math.min(SHARED_BACKOFF_MAX_MS, SHARED_BACKOFF_BASE_MS * 2 ** (streak - FAILURE_STREAK_BEFORE_BACKOFF));
 }
 
 /**

@@ -25,26 +25,33 @@ export interface TlsMaterial {
 }
 
 /**
- * What node-vault hands to the transport; `signal` arrives through its requestOptions. Every request of one
- * transport has the same timeout (the deadline sweeper relies on it).
+ * What travels with one request from the mount to the transport, as ONE object through node-vault's request
+ * options (which node-vault passes on to its `request-promise` transport untouched).
  */
-export interface TransportOptions {
-  readonly method: string;
-  readonly uri: string;
-  readonly headers?: Readonly<Record<string, string>>;
-  readonly json?: unknown;
+export interface RequestContext {
   readonly signal?: AbortSignal;
+  /**
+   * The mount's memory ledger (admission/mount-admission.ts): the body is charged as it arrives, its text and
+   * parsed form before the parse; the body and text are given back after it, the parsed form stays charged.
+   */
+  readonly memory?: ByteLedger;
   /**
    * What a 429 does: 'wait' (default) waits at the address's gate for Retry-After and sends again, up to
    * MAX_THROTTLED_RESENDS times (a 429 means Vault did nothing, so even a write may go again); 'fail' throws it at
    * once, for a client that has another address of the cluster to try (address-health.ts).
    */
   readonly throttle?: 'wait' | 'fail';
-  /**
-   * The mount's memory ledger (admission/mount-admission.ts): the body is charged as it arrives, its text and
-   * parsed form before the parse; the body and text are given back after it, the parsed form stays charged.
-   */
-  readonly memory?: ByteLedger;
+  /** Whose request it is at the address's gate (rate-limit.ts: the pod's namespace); absent: NO_TENANT. */
+  readonly tenant?: string;
+}
+
+/** What node-vault hands to the transport. Every request of one transport has the same timeout (the deadline sweeper relies on it). */
+export interface TransportOptions {
+  readonly method: string;
+  readonly uri: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly json?: unknown;
+  readonly context?: RequestContext;
 }
 
 /** Times one request is sent again after 429s before the 429 is the answer; the caller's deadline bounds it too. */
@@ -185,6 +192,7 @@ class DeadlineSweeper {
 }
 
 const NO_HEADERS: TransportResponse['headers'] = Object.freeze({});
+const NO_CONTEXT: RequestContext = Object.freeze({});
 
 /** A `.` or `..` segment, plain or percent-encoded, that a URL parser would resolve. */
 const DOT_SEGMENT = /\/(?:\.|%2e)/i;
@@ -209,7 +217,8 @@ export function splitUri(uri: string): { origin: string; path: string } {
 interface Outgoing {
   readonly origin: string;
   readonly path: string;
-  readonly options: TransportOptions;
+  readonly method: string;
+  readonly context: RequestContext;
   readonly headers: Record<string, string>;
   readonly body: string | undefined;
 }
@@ -279,14 +288,15 @@ export class UndiciTransport {
       body = JSON.stringify(options.json);
       headers['content-type'] = 'application/json';
     }
+    const context = options.context ?? NO_CONTEXT;
     let uri = options.uri;
     let redirected = false;
     let resends = 0;
     for (;;) {
       const { origin, path } = splitUri(uri);
-      const { answer, body: answerBody } = await this.#gated({ origin, path, options, headers, body });
+      const { answer, body: answerBody } = await this.#gated({ origin, path, method: options.method, context, headers, body });
       const { statusCode } = answer;
-      if (statusCode === 429 && options.throttle !== 'fail' && resends < MAX_THROTTLED_RESENDS && options.signal?.aborted !== true && this.#gates !== undefined) {
+      if (statusCode === 429 && context.throttle !== 'fail' && resends < MAX_THROTTLED_RESENDS && context.signal?.aborted !== true && this.#gates !== undefined) {
         // The 429's body is dropped unread: nothing of it stays charged to the mount.
         answerBody.settle(false);
         resends++;
@@ -309,32 +319,33 @@ export class UndiciTransport {
 
   /** One request through the address's gate (when there are gates), which learns from its outcome. */
   async #gated(request: Outgoing): Promise<Sent> {
-    const { origin, options } = request;
+    const { origin, context } = request;
+    const { signal, tenant } = context;
     const gate = this.#gates?.for(origin);
-    const release = gate === undefined ? undefined : await gate.acquire(options.signal);
+    const release = gate === undefined ? undefined : await gate.acquire(signal, tenant);
     try {
       const sent = await this.#dispatch(request);
       const { statusCode } = sent.answer;
-      if (statusCode === 429) gate?.throttled(retryAfterSeconds(sent.answer.rawHeaders));
-      else if (statusCode >= 500 && statusCode !== 501) gate?.failed();
-      else gate?.answered();
+      if (statusCode === 429) gate?.throttled(retryAfterSeconds(sent.answer.rawHeaders), tenant);
+      else if (statusCode >= 500 && statusCode !== 501) gate?.failed(tenant);
+      else gate?.answered(tenant);
       return sent;
     } catch (err: unknown) {
       // The address failed (refused, reset, timed out), unless the caller gave up or the answer was merely too big.
-      if (options.signal?.aborted !== true && !(err instanceof BodyTooLargeError)) gate?.failed();
+      if (signal?.aborted !== true && !(err instanceof BodyTooLargeError)) gate?.failed(tenant);
       throw err;
     } finally {
       release?.();
     }
   }
 
-  async #dispatch({ origin, path, options, headers, body }: Outgoing): Promise<Sent> {
+  async #dispatch({ origin, path, method, context, headers, body }: Outgoing): Promise<Sent> {
     const timeoutMs = this.#timeoutMs;
-    const answerBody = new JsonBody({ memory: options.memory, maxDepth: MAX_JSON_DEPTH, tooDeep: () => new ResponseTooDeepError() });
+    const answerBody = new JsonBody({ memory: context.memory, maxDepth: MAX_JSON_DEPTH, tooDeep: () => new ResponseTooDeepError() });
     const call = dispatchBuffered(
       this.#pool(origin),
-      { path, method: options.method, headers, body: body ?? null, headersTimeout: timeoutMs, bodyTimeout: timeoutMs },
-      { maxBytes: this.#maxBytes, signal: options.signal, sink: answerBody },
+      { path, method, headers, body: body ?? null, headersTimeout: timeoutMs, bodyTimeout: timeoutMs },
+      { maxBytes: this.#maxBytes, signal: context.signal, sink: answerBody },
     );
     const inflight: InFlight = { deadline: performance.now() + timeoutMs, expire: () => call.cancel(new RequestTimeoutError(timeoutMs)) };
     this.#deadlines.add(inflight);

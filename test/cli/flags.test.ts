@@ -38,8 +38,10 @@ describe('cli/flags parseFlags', () => {
       memoryBudgetBytes: 24 * 1024 * 1024,
       mountResponseBudgetBytes: 8 * 1024 * 1024,
       maxMountsInFlight: 256,
+      maxMountsInFlightPerNamespace: 64,
+      maxMountsQueued: 1024,
       trust: { vaultAddresses: [], tlsDirectories: [], allowSkipTlsVerify: false },
-      vaultLimits: { maxInFlight: 32, ratePerSecond: 500, burst: 1000 },
+      vaultLimits: { maxInFlight: 32, maxInFlightPerTenant: 16, ratePerSecond: 500, burst: 1000 },
       defaults: {
         vaultAddress: DEFAULT_VAULT_ADDRESS,
         vaultMount: 'kubernetes',
@@ -317,9 +319,11 @@ describe('cli/flags parseFlags', () => {
       memoryBudgetBytes: 24 * 1024 * 1024,
       mountResponseBudgetBytes: 8 * 1024 * 1024,
       maxMountsInFlight: 256,
+      maxMountsInFlightPerNamespace: 64,
+      maxMountsQueued: 1024,
       // No -allowed-vault-addresses: only the default address (added by the policy).
       trust: { vaultAddresses: [], tlsDirectories: [], allowSkipTlsVerify: false },
-      vaultLimits: { maxInFlight: 32, ratePerSecond: 500, burst: 1000 },
+      vaultLimits: { maxInFlight: 32, maxInFlightPerTenant: 16, ratePerSecond: 500, burst: 1000 },
       defaults: {
         vaultAddress: 'https://vault.vault:8200',
         vaultMount: 'k8s',
@@ -344,8 +348,13 @@ describe('cli/flags parseFlags', () => {
   });
 
   it('reads the per-address Vault limits, refusing what is not a positive integer', () => {
-    assert.deepEqual(run(['-vault-max-in-flight', '4', '-vault-rate-limit', '20', '-vault-rate-burst', '5']).vaultLimits, { maxInFlight: 4, ratePerSecond: 20, burst: 5 });
-    for (const flag of ['-vault-max-in-flight', '-vault-rate-limit', '-vault-rate-burst']) {
+    assert.deepEqual(run(['-vault-max-in-flight', '4', '-vault-max-in-flight-per-tenant', '2', '-vault-rate-limit', '20', '-vault-rate-burst', '5']).vaultLimits, {
+      maxInFlight: 4,
+      maxInFlightPerTenant: 2,
+      ratePerSecond: 20,
+      burst: 5,
+    });
+    for (const flag of ['-vault-max-in-flight', '-vault-max-in-flight-per-tenant', '-vault-rate-limit', '-vault-rate-burst']) {
       assert.throws(() => run([flag, '0']), new RegExp(`${flag}: use a positive integer`));
     }
   });
@@ -356,7 +365,7 @@ describe('cli/flags parseFlags', () => {
       'endpoint', 'debug', 'log-level', 'version', 'output', 'health-addr', 'hmac-secret-name', 'hmac-key-file', 'cache-size',
       'write-files', 'vault-request-timeout', 'vault-addr', 'vault-mount', 'vault-namespace', 'vault-tls-ca-cert',
       'vault-tls-ca-directory', 'vault-tls-server-name', 'vault-tls-client-cert', 'vault-tls-client-key', 'vault-tls-skip-verify',
-      'vault-max-in-flight', 'vault-rate-limit', 'vault-rate-burst',
+      'vault-max-in-flight', 'vault-max-in-flight-per-tenant', 'vault-rate-limit', 'vault-rate-burst',
     ]) {
       assert.match(text, new RegExp(`^  -${name}\\b`, 'm'), name);
     }

@@ -90,8 +90,8 @@ describe('e2e: admission control (memory budgets, mounts in flight)', function (
     assert.equal(samples(metrics, 'vault_csi_provider_memory_in_flight_bytes').get(''), 0);
   });
 
-  it('refuses the mount past --max-mounts-in-flight at once, naming the class and the pod, and serves it once there is room', async () => {
-    await h.startProvider({ maxMountsInFlight: 1 });
+  it('with --max-mounts-queued=0, refuses the mount past --max-mounts-in-flight at once, naming the class and the pod, and serves it once there is room', async () => {
+    await h.startProvider({ maxMountsInFlight: 1, maxMountsQueued: 0 });
     h.vault.injectFault({ pathPrefix: 'secret/data/slow', delayMs: 400, times: 1 });
     const first = h.client.mount(h.request({ objects: [{ objectName: 'slow', secretPath: 'secret/data/slow', secretKey: 'blob' }] }));
     await waitUntil(() => h.provider.admission.mountsInFlight === 1);

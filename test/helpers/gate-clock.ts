@@ -21,3 +21,30 @@ export class RecordingGateClock implements GateClock {
     return new Promise((resolve) => setImmediate(resolve));
   }
 }
+
+/**
+ * A clock that stands still until the test moves it: a sleep resolves only once `advance` has passed its end. For
+ * counting what goes while something waits (one tenant paused, another served), with no time passing at all.
+ */
+export class ManualGateClock implements GateClock {
+  readonly sleeps: number[] = [];
+  #now = 0;
+  #timers: Array<{ readonly at: number; readonly resolve: () => void }> = [];
+
+  now(): number {
+    return this.#now;
+  }
+
+  sleep(ms: number): Promise<void> {
+    this.sleeps.push(ms);
+    return new Promise((resolve) => this.#timers.push({ at: this.#now + ms, resolve }));
+  }
+
+  /** Moves the clock on by `ms`, waking every sleep that ends by then. */
+  advance(ms: number): void {
+    this.#now += ms;
+    const due = this.#timers.filter((t) => t.at <= this.#now);
+    this.#timers = this.#timers.filter((t) => t.at > this.#now);
+    for (const t of due) t.resolve();
+  }
+}

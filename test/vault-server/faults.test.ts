@@ -68,6 +68,19 @@ describe('vault-server: fault injection and seal', () => {
     assert.equal((await call(vault, 'kv/y', { token: 'root', body: { a: 1 } })).status, 204);
   });
 
+  it('holds matching requests until the test lets them go, serving the others meanwhile', async () => {
+    let letGo!: () => void;
+    const handle = vault.injectFault({ pathPrefix: 'kv/x', until: new Promise<void>((resolve) => (letGo = resolve)) });
+    let answered = 0;
+    const held = [1, 2].map(() => call(vault, 'kv/x', { token: 'root' }).then((r) => { answered++; return r.status; }));
+    while (handle.hits < 2) await new Promise((r) => setImmediate(r));
+    vault.putKv('kv', 'y', { b: 2 });
+    assert.equal((await call(vault, 'kv/y', { token: 'root' })).status, 200);
+    assert.deepEqual([answered, vault.inFlight.current], [0, 2]);
+    letGo();
+    assert.deepEqual(await Promise.all(held), [200, 200]);
+  });
+
   it('delays responses', async () => {
     vault.injectFault({ pathPrefix: 'kv/x', delayMs: 150, times: 1 });
     const start = Date.now();

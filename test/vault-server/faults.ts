@@ -19,6 +19,12 @@ export interface FaultSpec {
   readonly headers?: Readonly<Record<string, string>>;
   /** Wait before answering (or before handling normally when no status is given). */
   readonly delayMs?: number;
+  /**
+   * Hold the request until this settles (after delayMs, if any), then answer as the rest of the spec says, or
+   * handle it normally. In-process only: a slow path whose requests the test lets go when it has counted what it
+   * needs (what else was served meanwhile), with no time passing.
+   */
+  readonly until?: Promise<unknown>;
   /** Destroy the socket without a response. */
   readonly resetConnection?: boolean;
   /** How many matching requests to affect; forever when absent. */
@@ -81,8 +87,8 @@ export class FaultInjector {
   constructor(private readonly now: () => number = () => performance.now()) {}
 
   add(spec: FaultSpec): FaultHandle {
-    if (spec.status === undefined && spec.delayMs === undefined && !spec.resetConnection) {
-      throw new Error('a fault needs status, delayMs or resetConnection');
+    if (spec.status === undefined && spec.delayMs === undefined && spec.until === undefined && !spec.resetConnection) {
+      throw new Error('a fault needs status, delayMs, until or resetConnection');
     }
     if (spec.everyNth !== undefined && (!Number.isInteger(spec.everyNth) || spec.everyNth < 1)) throw new Error('everyNth must be a positive integer');
     if (spec.overRate !== undefined && !(spec.overRate.perSecond > 0 && spec.overRate.burst >= 1)) throw new Error('overRate needs perSecond > 0 and burst >= 1');

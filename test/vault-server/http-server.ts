@@ -154,6 +154,16 @@ export async function listen(
     pendingDelays.add(done);
   });
 
+  /** Until `until` settles or the server closes. */
+  const hold = (until: Promise<unknown>): Promise<void> => new Promise((resolve) => {
+    function done(): void {
+      pendingDelays.delete(done);
+      resolve();
+    }
+    pendingDelays.add(done);
+    until.then(done, done);
+  });
+
   const onRequest = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const at = clock();
     const url = new URL(req.url ?? '/', 'http://vault.invalid');
@@ -188,6 +198,7 @@ export async function listen(
       if (fault) {
         faulted = true;
         if (fault.delayMs) await delay(fault.delayMs);
+        if (fault.until !== undefined) await hold(fault.until);
         if (closing) return;
         if (fault.resetConnection) {
           req.socket.destroy();

@@ -10,7 +10,7 @@ import { credentialLogin, podTokenLogin } from '../../src/auth/login-request.js'
 import { Sensitive } from '../../src/config/sensitive.js';
 import type { ConnectionSettings } from '../../src/config/types.js';
 import { VaultClient } from '../../src/vault/client.js';
-import { UndiciTransport } from '../../src/vault/transport.js';
+import { UndiciTransport, type RequestContext } from '../../src/vault/transport.js';
 
 const NO_TLS = { ca: undefined, cert: undefined, key: undefined, servername: undefined, rejectUnauthorized: true };
 
@@ -93,6 +93,44 @@ describe('vault/client', () => {
       for (const request of seen) assert.doesNotMatch(request.userAgent ?? '', /axios/i);
     } finally {
       await client.close();
+    }
+  });
+
+  it("carries one context per request, its tenant the view's, through node-vault to the transport: logins, lookups, reads, writes", async () => {
+    const settings: ConnectionSettings = {
+      address,
+      addresses: [address],
+      namespace: undefined,
+      authMount: 'kubernetes',
+      tls: { caCertPath: undefined, caDirectory: undefined, serverName: undefined, clientCertPath: undefined, clientKeyPath: undefined, skipVerify: false },
+      key: 'tenant-test',
+    };
+    const transport = new UndiciTransport({ tls: NO_TLS, requestTimeoutMs: 5_000 });
+    const contexts: Array<RequestContext | undefined> = [];
+    const send = transport.send.bind(transport);
+    transport.send = (options) => {
+      contexts.push(options.context);
+      return send(options);
+    };
+    const shared = new VaultClient(settings, transport);
+    const client = shared.forTenant('team-a');
+    const signal = new AbortController().signal;
+    try {
+      await client.sendLogin(podTokenLogin('kubernetes', 'kubernetes', 'web', 'J'), signal);
+      await client.sendLogin(credentialLogin({ method: 'approle', roleId: new Sensitive('R'), secretId: new Sensitive('S') }, 'approle', ''), signal);
+      await client.lookupSelf('given', signal);
+      await client.request('given', { method: 'GET', requestPath: '/v1/secret/data/app', query: '', body: undefined }, signal);
+      await client.request('given', { method: 'PUT', requestPath: '/v1/pki/issue/web', query: '', body: { common_name: 'a' } }, signal);
+      await shared.request('given', { method: 'GET', requestPath: '/v1/secret/data/app', query: '', body: undefined });
+      assert.equal(contexts.length, 6);
+      for (const context of contexts.slice(0, 5)) {
+        assert.equal(context?.tenant, 'team-a');
+        assert.equal(context.signal, signal);
+        assert.equal(context.throttle, 'wait');
+      }
+      assert.equal(contexts[5]?.tenant, undefined, 'the shared client itself speaks for no tenant');
+    } finally {
+      await shared.close();
     }
   });
 });

@@ -67,7 +67,7 @@ interface LoginPlan {
   readonly login: (key: string, signal: AbortSignal | undefined) => Promise<VaultToken>;
 }
 
-/** The credentials as the login builder reveals them, in a fixed order, for the digest and for redaction. */
+/** The credentials as the login builder reveals them, in a fixed order, for the digest. */
 function credentialValues(auth: CredentialAuth): readonly string[] {
   switch (auth.method) {
     case 'approle':
@@ -77,15 +77,6 @@ function credentialValues(auth: CredentialAuth): readonly string[] {
     case 'cert':
       return [auth.certificate.reveal(), auth.key.reveal()];
   }
-}
-
-/** Vault's error text with any credential of the login cut out (Vault's own messages quote none; a proxy might). */
-function withoutCredentials(detail: string, auth: CredentialAuth): string {
-  let out = detail;
-  for (const value of credentialValues(auth)) {
-    if (value.length >= 4) out = out.split(value).join('[redacted]');
-  }
-  return out;
 }
 
 export interface AuthenticatorOptions {
@@ -254,7 +245,7 @@ export class Authenticator {
     const jwt = await this.#jwt(mount, signal);
     const method = mount.auth.method === 'jwt' ? 'jwt' : 'kubernetes';
     const where = `role "${mount.roleName}" at auth mount "${client.settings.authMount}" of ${client.settings.address}`;
-    const login = await this.#send(client, mount, podTokenLogin(method, client.settings.authMount, mount.roleName, jwt), `as ${where}`, (d) => d, signal);
+    const login = await this.#send(client, mount, podTokenLogin(method, client.settings.authMount, mount.roleName, jwt), `as ${where}`, signal);
     return this.#keep(key, identityKey(mount, client.settings, 'workload'), login);
   }
 
@@ -265,19 +256,15 @@ export class Authenticator {
   async #credentialLogin(client: VaultClient, mount: MountConfig, auth: CredentialAuth, key: string, signal: AbortSignal): Promise<VaultToken> {
     const request = credentialLogin(auth, client.settings.authMount, mount.roleName);
     const where = `with ${request.describe} at auth mount "${client.settings.authMount}" of ${client.settings.address}`;
-    const login = await this.#send(client, mount, request, where, (d) => withoutCredentials(d, auth), signal);
+    const login = await this.#send(client, mount, request, where, signal);
     return this.#keep(key, key, login);
   }
 
-  /** Sends one login; Vault's refusal becomes AUTH_FAILED naming the method, role and ServiceAccount, never a credential. */
-  async #send(
-    client: VaultClient,
-    mount: MountConfig,
-    request: LoginRequest,
-    where: string,
-    clean: (detail: string) => string,
-    signal: AbortSignal | undefined,
-  ): Promise<VaultLoginResult> {
+  /**
+   * Sends one login; Vault's refusal becomes AUTH_FAILED naming the method, role and ServiceAccount. No failure quotes
+   * a credential, whatever its status: the client cuts the request's own out of Vault's text (LoginRequest.secrets).
+   */
+  async #send(client: VaultClient, mount: MountConfig, request: LoginRequest, where: string, signal: AbortSignal | undefined): Promise<VaultLoginResult> {
     const who = `ServiceAccount ${mount.pod.namespace}/${mount.pod.serviceAccountName}`;
     try {
       const login = await client.sendLogin(request, signal);
@@ -286,11 +273,9 @@ export class Authenticator {
     } catch (err: unknown) {
       this.#options.onLogin?.('error');
       if (err instanceof ProviderError && (err.code === 'PERMISSION_DENIED' || err.code === 'VAULT_REQUEST_REJECTED')) {
-        const cleaned = err.context.detail === undefined ? undefined : clean(err.context.detail);
-        const detail = cleaned === undefined ? '' : `: ${cleaned}`;
+        const detail = err.context.detail === undefined ? '' : `: ${err.context.detail}`;
         const status = err.context.httpStatus === undefined ? '' : ` (${err.context.httpStatus})`;
-        const context = cleaned === undefined ? err.context : { ...err.context, detail: cleaned };
-        throw new ProviderError('AUTH_FAILED', `Vault login ${where} failed for ${who}${status}${detail}`, context, { cause: err });
+        throw new ProviderError('AUTH_FAILED', `Vault login ${where} failed for ${who}${status}${detail}`, err.context, { cause: err });
       }
       throw err;
     }

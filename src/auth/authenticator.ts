@@ -33,8 +33,9 @@ export interface VaultToken {
   readonly token: string;
   readonly identityKey: string;
   /**
-   * The same identity without the pod: what `credentialScope: workload` shares by. Any pod that logged in to the same
-   * role as the same ServiceAccount is one Vault authorised for what that role's policies allow.
+   * What `credentialScope: workload` shares by. The identity without the pod only when Vault established the login as
+   * the pod's ServiceAccount through Kubernetes auth (`servesWorkload`): then every pod of it is one Vault identity.
+   * Otherwise (JWT auth, whose role may tell pods apart) the same as identityKey: the pod's own.
    */
   readonly workloadKey: string;
   /** Unique to this token in this process: names it in other caches (leases it obtained) without holding it. */
@@ -98,6 +99,25 @@ type Binding = `pod:${string}` | 'unbound';
 
 export function identityKey(mount: MountConfig, settings: ConnectionSettings, binding: Binding | 'workload'): string {
   return JSON.stringify([settings.key, mount.roleName, mount.pod.namespace, mount.pod.serviceAccountName, mount.audience, binding]);
+}
+
+/**
+ * Whether Vault established this login as the pod's ServiceAccount through Kubernetes auth, so that every pod of the
+ * ServiceAccount is the one Vault identity (the plugin's entity alias is the ServiceAccount's UID or name, never a
+ * pod's) and may share a `credentialScope: workload` credential. The mount must say `kubernetes`, and Vault's answer
+ * must carry what the Kubernetes auth plugin reports of every login (`service_account_uid`, `_name`, `_namespace`),
+ * naming the pod's own ServiceAccount: a JWT auth mount (whatever the mount says) reports only `role` and the role's
+ * claim_mappings. A JWT role may bind and name pods (`bound_claims`, `user_claim` on a pod claim, policies templated
+ * on them), and pod B's token is never asked about a credential kept for pod A, so under JWT auth workload scope
+ * keys by the pod (issue 19, class 10).
+ */
+export function servesWorkload(mount: MountConfig, metadata: Readonly<Record<string, string>>): boolean {
+  return (
+    mount.auth.method === 'kubernetes' &&
+    (metadata['service_account_uid'] ?? '') !== '' &&
+    metadata['service_account_name'] === mount.pod.serviceAccountName &&
+    metadata['service_account_namespace'] === mount.pod.namespace
+  );
 }
 
 export class Authenticator {
@@ -246,7 +266,7 @@ export class Authenticator {
     const method = mount.auth.method === 'jwt' ? 'jwt' : 'kubernetes';
     const where = `role "${mount.roleName}" at auth mount "${client.settings.authMount}" of ${client.settings.address}`;
     const login = await this.#send(client, mount, podTokenLogin(method, client.settings.authMount, mount.roleName, jwt), `as ${where}`, signal);
-    return this.#keep(key, identityKey(mount, client.settings, 'workload'), login);
+    return this.#keep(key, servesWorkload(mount, login.metadata) ? identityKey(mount, client.settings, 'workload') : key, login);
   }
 
   /**

@@ -14,7 +14,8 @@ export type ExpandMode = (typeof ExpandModes)[number];
 
 /**
  * `credentialScope` (ours): who shares a dynamic credential or certificate. `pod` (default): every pod gets its own;
- * `workload`: the pods of one Vault identity share one for the reuse window (hashicorp/vault-csi-provider#149).
+ * `workload`: the pods of one Vault identity share one for the reuse window (hashicorp/vault-csi-provider#149) — the
+ * pods of a ServiceAccount under Kubernetes auth; under JWT auth, where the identity is the pod, each pod its own.
  */
 export const CredentialScopes = ['pod', 'workload'] as const;
 export type CredentialScope = (typeof CredentialScopes)[number];

@@ -30,6 +30,8 @@ export interface VaultLogin {
   /** 0 means the token does not expire (Vault's answer for root-like tokens). */
   readonly leaseDurationSeconds: number;
   readonly renewable: boolean;
+  /** The login's `auth.metadata`, its string values only (Kubernetes auth names the ServiceAccount there). */
+  readonly metadata: Readonly<Record<string, string>>;
 }
 
 /**
@@ -304,6 +306,7 @@ export class VaultClient {
       accessor: auth.accessor ?? undefined,
       leaseDurationSeconds: auth.lease_duration,
       renewable: auth.renewable ?? false,
+      metadata: Object.fromEntries(Object.entries(auth.metadata ?? {}).filter((e): e is [string, string] => typeof e[1] === 'string')),
     };
   }
 

@@ -123,6 +123,8 @@ export interface MountConfig {
   readonly vaultNamespace: string | undefined;
   /** From vaultKubernetesMountPath or vaultAuthMountPath (never both); undefined means the --vault-mount default. */
   readonly authMountPath: string | undefined;
+  /** The spelling that set authMountPath (`vaultAuthMountPath`, `baoKubernetesMountPath`, …), for messages. */
+  readonly authMountParameter?: string;
   readonly tls: TlsParameters;
   /**
    * The audience whose token logs in: of the `audience` parameter's comma-separated list (else `--audience`, else

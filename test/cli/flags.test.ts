@@ -38,7 +38,7 @@ describe('cli/flags parseFlags', () => {
       memoryBudgetBytes: 24 * 1024 * 1024,
       mountResponseBudgetBytes: 8 * 1024 * 1024,
       maxMountsInFlight: 256,
-      trust: { vaultAddresses: [], tlsDirectories: [], allowSkipTlsVerify: false },
+      trust: { vaultAddresses: [], tlsDirectories: [], allowSkipTlsVerify: false, authMounts: [] },
       vaultLimits: { maxInFlight: 32, ratePerSecond: 500, burst: 1000 },
       defaults: {
         vaultAddress: DEFAULT_VAULT_ADDRESS,
@@ -318,7 +318,7 @@ describe('cli/flags parseFlags', () => {
       mountResponseBudgetBytes: 8 * 1024 * 1024,
       maxMountsInFlight: 256,
       // No -allowed-vault-addresses: only the default address (added by the policy).
-      trust: { vaultAddresses: [], tlsDirectories: [], allowSkipTlsVerify: false },
+      trust: { vaultAddresses: [], tlsDirectories: [], allowSkipTlsVerify: false, authMounts: [] },
       vaultLimits: { maxInFlight: 32, ratePerSecond: 500, burst: 1000 },
       defaults: {
         vaultAddress: 'https://vault.vault:8200',

@@ -62,7 +62,7 @@ describe('e2e: the operator\'s client certificate is never lent', function () {
       { vaultKubernetesMountPath: 'cert' },
       { baoAuthMountPath: 'cert' },
       { vaultAuthMethod: 'jwt', vaultAuthMountPath: 'cert' },
-    ]) {
+    ] as Array<Record<string, string>>) {
       const parameter = Object.keys(params).find((k) => k !== 'vaultAuthMethod')!;
       const err = await h.client.mountError(h.request({ objects: STEAL, params }));
       assert.equal(err.code, status.PERMISSION_DENIED, err.details);

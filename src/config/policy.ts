@@ -17,6 +17,7 @@ import { isAbsolute, resolve, sep } from 'node:path';
 import { ProviderError } from '../errors.js';
 import { usesPodToken, type ConnectionSettings, type MountConfig, type ProviderDefaults } from './types.js';
 import { quoted } from '../shared/message-text.js';
+import { normaliseAuthMount } from './connection.js';
 
 export const TLS_FILE_PARAMETERS = ['vaultCACertPath', 'vaultCADirectory', 'vaultTLSClientCertPath', 'vaultTLSClientKeyPath'] as const;
 export type TlsFileParameter = (typeof TLS_FILE_PARAMETERS)[number];
@@ -71,7 +72,7 @@ export function buildTrustPolicy(settings: TrustSettings, defaults: ProviderDefa
   const operatorDirs = [defaults.tls.caDirectory].filter(absolute).map((p) => resolve(p));
   const operatorFiles = [defaults.tls.caCertPath, defaults.tls.clientCertPath, defaults.tls.clientKeyPath].filter(absolute).map((p) => resolve(p));
   const authMounts = settings.authMounts ?? [];
-  const ownMount = defaults.vaultMount.replace(/^\/+|\/+$/g, '');
+  const ownMount = ownAuthMount(defaults.vaultMount);
   return {
     vaultAddresses: addresses,
     tlsDirectories: [...new Set([...settings.tlsDirectories.map((p) => resolve(p)), ...operatorDirs])],
@@ -82,6 +83,15 @@ export function buildTrustPolicy(settings: TrustSettings, defaults: ProviderDefa
     protectedPaths: protectedPaths.filter((p) => p !== '').map((p) => resolve(p)),
     authMounts: authMounts === 'any' ? 'any' : [...new Set([ownMount, ...authMounts])],
   };
+}
+
+/** `--vault-mount` as mounts are compared in; a value that is no auth mount path stays as given (no mount resolves to it). */
+function ownAuthMount(vaultMount: string): string {
+  try {
+    return normaliseAuthMount(vaultMount, 'vault-mount');
+  } catch {
+    return vaultMount;
+  }
 }
 
 /** The policy's directories and files as they really are on disk: each entry's lexical and real spelling. */

@@ -48,16 +48,27 @@ interface Windows {
   readonly texts: Set<string>;
 }
 
-export class CredentialRedactor {
+interface Prepared {
   /** Exact spellings to remove, longest first (a credential inside another is removed after it). */
-  readonly #spellings: readonly string[];
+  readonly spellings: readonly string[];
   /** By window length: TRACE_CHARS, or a shorter credential's whole length. */
-  readonly #windows: readonly Windows[];
+  readonly windows: readonly Windows[];
+}
+
+/** Every login gets one; only a failed one uses it, so the spellings and windows are built on first use. */
+export class CredentialRedactor {
+  readonly #values: readonly string[];
+  #prepared: Prepared | undefined;
 
   constructor(values: readonly string[]) {
+    this.#values = values;
+  }
+
+  #prepare(): Prepared {
+    if (this.#prepared !== undefined) return this.#prepared;
     const spellings = new Set<string>();
     const byLength = new Map<number, Windows>();
-    for (const value of values) {
+    for (const value of this.#values) {
       if (value.length < MIN_CHARS) continue;
       spellings.add(value);
       spellings.add(JSON.stringify(value).slice(1, -1));
@@ -74,27 +85,28 @@ export class CredentialRedactor {
         windows.texts.add(bare.slice(i, i + length));
       }
     }
-    this.#spellings = [...spellings].sort((a, b) => b.length - a.length);
-    this.#windows = [...byLength.values()];
+    this.#prepared = { spellings: [...spellings].sort((a, b) => b.length - a.length), windows: [...byLength.values()] };
+    return this.#prepared;
   }
 
   /** Nothing to look for. */
   get empty(): boolean {
-    return this.#spellings.length === 0;
+    return this.#values.every((v) => v.length < MIN_CHARS);
   }
 
   /** `text` with every whole credential, as sent or JSON-escaped, replaced by `[redacted]`. */
   remove(text: string): string {
     let out = text;
-    for (const spelling of this.#spellings) if (out.includes(spelling)) out = out.split(spelling).join(REDACTED);
+    for (const spelling of this.#prepare().spellings) if (out.includes(spelling)) out = out.split(spelling).join(REDACTED);
     return out;
   }
 
   /** Whether `text` holds TRACE_CHARS characters in a row of a credential (or a whole shorter one), whitespace ignored. */
   traces(text: string): boolean {
-    if (this.#windows.length === 0) return false;
+    const windows = this.#prepare().windows;
+    if (windows.length === 0) return false;
     const bare = text.replace(WHITESPACE, '');
-    for (const w of this.#windows) {
+    for (const w of windows) {
       if (bare.length < w.length) continue;
       let h = hashOf(bare, 0, w.length);
       for (let i = 0; ; i++) {

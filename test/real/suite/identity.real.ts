@@ -73,15 +73,18 @@ describe('real Vault: whose token a mount uses', function () {
     const jwtAnswer = (await w.vault.api('POST', 'auth/jwt/login', { role: 'per-pod', jwt: w.jwtFor(POD_A) }, null)).body as { auth: { metadata: Record<string, string> } };
     assert.deepEqual(Object.keys(jwtAnswer.auth.metadata), ['role']);
     const ISSUE = [{ objectName: 'crt', secretPath: 'pki/issue/web', method: 'PUT', secretArgs: { common_name: 'ident.prod.svc' }, secretKey: 'serial_number', credentialScope: 'workload' }];
-    for (const [params, issues] of [
+    const cases = [
       [{ roleName: 'ident' }, 1],
       // Whatever the mount says of its method: Vault's answer decides.
       [{ roleName: 'per-pod', vaultAuthMountPath: 'jwt' }, 2],
       [{ roleName: 'per-pod', vaultAuthMountPath: 'jwt', vaultAuthMethod: 'jwt' }, 2],
-    ] as const) {
+    ] as const;
+    for (const [n, [params, issues]] of cases.entries()) {
       await w.mark();
       const serials = new Set<string>();
-      for (const pod of [POD_A, POD_B]) {
+      // Pods of their own for each case: a pod's kept certificate would answer its next mount.
+      const pods = [POD_A, POD_B].map((p) => ({ ...p, name: `${p.name}-${n}`, uid: `${p.uid.slice(0, -1)}${n}` }));
+      for (const pod of pods) {
         const m = await w.mount({ pod, params, objects: ISSUE });
         assert.equal(m.error, '', m.grpcMessage);
         serials.add(m.files.get('crt')?.text ?? '');

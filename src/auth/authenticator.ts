@@ -33,8 +33,9 @@ export interface VaultToken {
   readonly token: string;
   readonly identityKey: string;
   /**
-   * The same identity without the pod: what `credentialScope: workload` shares by. Any pod that logged in to the same
-   * role as the same ServiceAccount is one Vault authorised for what that role's policies allow.
+   * What `credentialScope: workload` shares by. The identity without the pod only when Vault established the login as
+   * the pod's ServiceAccount through Kubernetes auth (`servesWorkload`): then every pod of it is one Vault identity.
+   * Otherwise (JWT auth, whose role may tell pods apart) the same as identityKey: the pod's own.
    */
   readonly workloadKey: string;
   /** Unique to this token in this process: names it in other caches (leases it obtained) without holding it. */
@@ -67,7 +68,7 @@ interface LoginPlan {
   readonly login: (key: string, signal: AbortSignal | undefined) => Promise<VaultToken>;
 }
 
-/** The credentials as the login builder reveals them, in a fixed order, for the digest and for redaction. */
+/** The credentials as the login builder reveals them, in a fixed order, for the digest. */
 function credentialValues(auth: CredentialAuth): readonly string[] {
   switch (auth.method) {
     case 'approle':
@@ -77,15 +78,6 @@ function credentialValues(auth: CredentialAuth): readonly string[] {
     case 'cert':
       return [auth.certificate.reveal(), auth.key.reveal()];
   }
-}
-
-/** Vault's error text with any credential of the login cut out (Vault's own messages quote none; a proxy might). */
-function withoutCredentials(detail: string, auth: CredentialAuth): string {
-  let out = detail;
-  for (const value of credentialValues(auth)) {
-    if (value.length >= 4) out = out.split(value).join('[redacted]');
-  }
-  return out;
 }
 
 export interface AuthenticatorOptions {
@@ -107,6 +99,25 @@ type Binding = `pod:${string}` | 'unbound';
 
 export function identityKey(mount: MountConfig, settings: ConnectionSettings, binding: Binding | 'workload'): string {
   return JSON.stringify([settings.key, mount.roleName, mount.pod.namespace, mount.pod.serviceAccountName, mount.audience, binding]);
+}
+
+/**
+ * Whether Vault established this login as the pod's ServiceAccount through Kubernetes auth, so that every pod of the
+ * ServiceAccount is the one Vault identity (the plugin's entity alias is the ServiceAccount's UID or name, never a
+ * pod's) and may share a `credentialScope: workload` credential. The mount must say `kubernetes`, and Vault's answer
+ * must carry what the Kubernetes auth plugin reports of every login (`service_account_uid`, `_name`, `_namespace`),
+ * naming the pod's own ServiceAccount: a JWT auth mount (whatever the mount says) reports only `role` and the role's
+ * claim_mappings. A JWT role may bind and name pods (`bound_claims`, `user_claim` on a pod claim, policies templated
+ * on them), and pod B's token is never asked about a credential kept for pod A, so under JWT auth workload scope
+ * keys by the pod (issue 19, class 10).
+ */
+export function servesWorkload(mount: MountConfig, metadata: Readonly<Record<string, string>>): boolean {
+  return (
+    mount.auth.method === 'kubernetes' &&
+    (metadata['service_account_uid'] ?? '') !== '' &&
+    metadata['service_account_name'] === mount.pod.serviceAccountName &&
+    metadata['service_account_namespace'] === mount.pod.namespace
+  );
 }
 
 export class Authenticator {
@@ -254,8 +265,8 @@ export class Authenticator {
     const jwt = await this.#jwt(mount, signal);
     const method = mount.auth.method === 'jwt' ? 'jwt' : 'kubernetes';
     const where = `role "${mount.roleName}" at auth mount "${client.settings.authMount}" of ${client.settings.address}`;
-    const login = await this.#send(client, mount, podTokenLogin(method, client.settings.authMount, mount.roleName, jwt), `as ${where}`, (d) => d, signal);
-    return this.#keep(key, identityKey(mount, client.settings, 'workload'), login);
+    const login = await this.#send(client, mount, podTokenLogin(method, client.settings.authMount, mount.roleName, jwt), `as ${where}`, signal);
+    return this.#keep(key, servesWorkload(mount, login.metadata) ? identityKey(mount, client.settings, 'workload') : key, login);
   }
 
   /**
@@ -265,19 +276,15 @@ export class Authenticator {
   async #credentialLogin(client: VaultClient, mount: MountConfig, auth: CredentialAuth, key: string, signal: AbortSignal): Promise<VaultToken> {
     const request = credentialLogin(auth, client.settings.authMount, mount.roleName);
     const where = `with ${request.describe} at auth mount "${client.settings.authMount}" of ${client.settings.address}`;
-    const login = await this.#send(client, mount, request, where, (d) => withoutCredentials(d, auth), signal);
+    const login = await this.#send(client, mount, request, where, signal);
     return this.#keep(key, key, login);
   }
 
-  /** Sends one login; Vault's refusal becomes AUTH_FAILED naming the method, role and ServiceAccount, never a credential. */
-  async #send(
-    client: VaultClient,
-    mount: MountConfig,
-    request: LoginRequest,
-    where: string,
-    clean: (detail: string) => string,
-    signal: AbortSignal | undefined,
-  ): Promise<VaultLoginResult> {
+  /**
+   * Sends one login; Vault's refusal becomes AUTH_FAILED naming the method, role and ServiceAccount. No failure quotes
+   * a credential, whatever its status: the client cuts the request's own out of Vault's text (LoginRequest.secrets).
+   */
+  async #send(client: VaultClient, mount: MountConfig, request: LoginRequest, where: string, signal: AbortSignal | undefined): Promise<VaultLoginResult> {
     const who = `ServiceAccount ${mount.pod.namespace}/${mount.pod.serviceAccountName}`;
     try {
       const login = await client.sendLogin(request, signal);
@@ -286,11 +293,9 @@ export class Authenticator {
     } catch (err: unknown) {
       this.#options.onLogin?.('error');
       if (err instanceof ProviderError && (err.code === 'PERMISSION_DENIED' || err.code === 'VAULT_REQUEST_REJECTED')) {
-        const cleaned = err.context.detail === undefined ? undefined : clean(err.context.detail);
-        const detail = cleaned === undefined ? '' : `: ${cleaned}`;
+        const detail = err.context.detail === undefined ? '' : `: ${err.context.detail}`;
         const status = err.context.httpStatus === undefined ? '' : ` (${err.context.httpStatus})`;
-        const context = cleaned === undefined ? err.context : { ...err.context, detail: cleaned };
-        throw new ProviderError('AUTH_FAILED', `Vault login ${where} failed for ${who}${status}${detail}`, context, { cause: err });
+        throw new ProviderError('AUTH_FAILED', `Vault login ${where} failed for ${who}${status}${detail}`, err.context, { cause: err });
       }
       throw err;
     }

@@ -19,6 +19,7 @@ export function podTokenLogin(method: PodTokenMethod, mount: string, role: strin
     body: { role, jwt },
     helper: { name: method === 'jwt' ? 'jwtLogin' : 'kubernetesLogin', mountPoint: mount },
     describe: `${method} role "${role}"`,
+    secrets: [jwt],
   };
 }
 
@@ -40,6 +41,7 @@ export function credentialLogin(auth: Exclude<AuthConfig, { method: PodTokenMeth
         body: { role_id: auth.roleId.reveal(), secret_id: auth.secretId.reveal() },
         helper: { name: 'approleLogin', mountPoint: mount },
         describe: 'approle',
+        secrets: [auth.roleId.reveal(), auth.secretId.reveal()],
       };
     case 'userpass': {
       const username = pathSegment(auth.username);
@@ -48,6 +50,7 @@ export function credentialLogin(auth: Exclude<AuthConfig, { method: PodTokenMeth
         body: { password: auth.password.reveal() },
         helper: { name: 'userpassLogin', mountPoint: mount, username },
         describe: `userpass user "${auth.username}"`,
+        secrets: [auth.password.reveal()],
       };
     }
     case 'cert':
@@ -58,6 +61,8 @@ export function credentialLogin(auth: Exclude<AuthConfig, { method: PodTokenMeth
         helper: { name: 'write' },
         clientCertificate: { cert: auth.certificate.reveal(), key: auth.key.reveal() },
         describe: roleName === '' ? 'cert' : `cert role "${roleName}"`,
+        // The certificate is public; its key is not.
+        secrets: [auth.key.reveal()],
       };
   }
 }

@@ -147,7 +147,8 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'allowed-vault-addresses', kind: 'string', valueName: 'urls', help: 'Comma-separated Vault addresses a SecretProviderClass or pod may name in vaultAddress (the default address is always allowed; * allows any). Default: only the default address (-vault-addr, VAULT_ADDR, or its default).' },
   { name: 'allowed-tls-directories', kind: 'string', valueName: 'dirs', help: 'Comma-separated absolute directories from which a SecretProviderClass or pod may name TLS files (vaultCACertPath, vaultCADirectory, vaultTLSClientCertPath, vaultTLSClientKeyPath); symlinks are resolved first. Default: none, beyond the -vault-tls-* files themselves.' },
   { name: 'allow-skip-tls-verify', kind: 'bool', help: 'Let a SecretProviderClass or pod set vaultSkipTLSVerify=true (refused otherwise).' },
-  { name: 'trust-policy', kind: 'string', valueName: 'policy', defaultText: 'strict', help: 'strict, or reference: accept any vaultAddress, TLS files anywhere on the node and vaultSkipTLSVerify, as hashicorp/vault-csi-provider does (the provider\'s own credentials stay unreadable). Not together with the three -allow* flags.' },
+  { name: 'trust-policy', kind: 'string', valueName: 'policy', defaultText: 'strict', help: 'strict, or reference: accept any vaultAddress, TLS files anywhere on the node, vaultSkipTLSVerify and any auth mount, as hashicorp/vault-csi-provider does (the provider\'s own credentials stay unreadable). Not together with the four -allow* flags.' },
+  { name: 'allowed-auth-mounts', kind: 'string', valueName: 'paths', help: 'Comma-separated auth mount paths a SecretProviderClass or pod may log in at (vaultAuthMountPath, or an object reading auth/<mount>/login) while the connection presents a client certificate of the operator\'s (-vault-tls-client-cert, or a vaultTLSClientCertPath file): a cert auth method there would log it in as that certificate\'s owner. * allows any. Default: only -vault-mount (and the default path of the mount\'s own vaultAuthMethod). Without a client certificate any auth mount may be named.' },
 ];
 /** The OpenBao provider's spellings of the -vault-* flags (openbao-flags.ts): the same kind, default and value. */
 const OPENBAO_FLAG_SPECS: readonly FlagSpec[] = OPENBAO_FLAGS.map(([openbao, ours]) => {
@@ -402,6 +403,7 @@ function trustFrom(values: Parsed, usage: string): TrustSettings {
       addresses: values.get('allowed-vault-addresses'),
       directories: values.get('allowed-tls-directories'),
       allowSkipTlsVerify: values.get('allow-skip-tls-verify') === 'true',
+      authMounts: values.get('allowed-auth-mounts'),
       policy: values.get('trust-policy'),
     });
   } catch (err: unknown) {

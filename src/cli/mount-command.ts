@@ -105,7 +105,8 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'allowed-vault-addresses', kind: 'string', daemon: true, help: 'As on a node: the Vault addresses a vaultAddress parameter may name (default: only the provider\'s own address: --vault-addr, else VAULT_ADDR, else the built-in default).' },
   { name: 'allowed-tls-directories', kind: 'string', daemon: true, help: 'As on a node: directories from which parameters may name TLS files.' },
   { name: 'allow-skip-tls-verify', kind: 'bool', daemon: true, help: 'As on a node: let vaultSkipTLSVerify=true through.' },
-  { name: 'trust-policy', kind: 'string', daemon: true, help: 'As on a node: strict (default) or reference (the three above at their widest).' },
+  { name: 'trust-policy', kind: 'string', daemon: true, help: 'As on a node: strict (default) or reference (the three above and --allowed-auth-mounts at their widest).' },
+  { name: 'allowed-auth-mounts', kind: 'string', daemon: true, help: 'As on a node: the auth mounts a mount may log in at while a client certificate of the operator\'s is presented (default: only --vault-mount).' },
 ];
 const FLAG_BY_NAME: ReadonlyMap<string, FlagSpec> = new Map(FLAGS.map((f) => [f.name, f]));
 

@@ -173,6 +173,9 @@ export async function startProvider(settings: ProviderSettings, logger: Logger, 
   if (trust.vaultAddresses === 'any') {
     logger.warn('--allowed-vault-addresses=* or --trust-policy=reference: any SecretProviderClass or pod may send its ServiceAccount token to any Vault address');
   }
+  if (trust.authMounts === 'any' && settings.defaults.tls.clientCertPath !== undefined) {
+    logger.warn('--allowed-auth-mounts=* or --trust-policy=reference with --vault-tls-client-cert: any SecretProviderClass or pod may log in at any auth mount while the provider presents its client certificate, so a cert auth role that trusts it logs them in as the provider');
+  }
   const { gates, clients } = buildVaultClients(settings, trust, metrics, logger, overrides);
   const writer = settings.writeFiles
     ? new AtomicWriter({ logger: logger.child({ component: 'writer' }), ...(overrides.writerFs === undefined ? {} : { fs: overrides.writerFs }) })
@@ -198,7 +201,7 @@ export async function startProvider(settings: ProviderSettings, logger: Logger, 
     throw err;
   }
   logger.info(
-    { endpoint: servers.endpoint, health: servers.healthAddress === undefined ? undefined : `${servers.healthAddress.address}:${servers.healthAddress.port}`, hmacKey: hmacKey.description, writeFiles: settings.writeFiles, inCluster: cluster !== undefined, allowedVaultAddresses: trust.vaultAddresses, allowedTlsDirectories: trust.tlsDirectories, allowSkipTlsVerify: trust.allowSkipTlsVerify },
+    { endpoint: servers.endpoint, health: servers.healthAddress === undefined ? undefined : `${servers.healthAddress.address}:${servers.healthAddress.port}`, hmacKey: hmacKey.description, writeFiles: settings.writeFiles, inCluster: cluster !== undefined, allowedVaultAddresses: trust.vaultAddresses, allowedTlsDirectories: trust.tlsDirectories, allowSkipTlsVerify: trust.allowSkipTlsVerify, allowedAuthMounts: trust.authMounts },
     'provider serving',
   );
 

@@ -11,7 +11,7 @@ import { ProviderError } from '../errors.js';
 import { objectsMemo } from './objects-cache.js';
 import { parseGoBool } from './go-syntax.js';
 import { AUTH_METHOD_PARAMETERS, parseAuthMethod } from './auth-method.js';
-import { canonicalParameters } from './parameter-spellings.js';
+import { canonicalParameters, givenSpelling } from './parameter-spellings.js';
 import { usesPodToken, type DriverToken, type MountConfig, type TlsParameters, type TlsParametersDraft } from './types.js';
 import { quoted } from '../shared/message-text.js';
 import { isPlainObject } from '../shared/plain-object.js';
@@ -229,7 +229,8 @@ function tlsParameters(attrs: ReadonlyMap<string, string>): TlsParameters {
 export function parseMountRequest(req: MountRequestInput, defaults: MountRequestDefaults = {}): MountConfig {
   // OpenBao's spellings (baoAddress, openbaoNamespace, …) become the reference's; two spellings of one setting are
   // refused (parameter-spellings.ts).
-  const attrs = canonicalParameters(parseAttributes(req.attributes));
+  const given = parseAttributes(req.attributes);
+  const attrs = canonicalParameters(given);
   const secrets = parseSecrets(req.secrets);
 
   if (req.targetPath === '') throw invalid('targetPath', 'the mount request has no target path');
@@ -280,6 +281,7 @@ export function parseMountRequest(req: MountRequestInput, defaults: MountRequest
     vaultAddress: optional(attrs, 'vaultAddress'),
     vaultNamespace: optional(attrs, 'vaultNamespace'),
     authMountPath: authMount,
+    ...(authMount === undefined ? {} : { authMountParameter: givenSpelling(given, 'vaultKubernetesMountPath') ?? givenSpelling(given, 'vaultAuthMountPath') ?? 'vaultAuthMountPath' }),
     tls,
     audience,
     objects,

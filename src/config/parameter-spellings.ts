@@ -81,3 +81,9 @@ export function canonicalParameters(attrs: ReadonlyMap<string, string>): Readonl
   for (const [key, value] of attrs) out.set(SPELLINGS.get(key)?.canonical ?? key, value);
   return out;
 }
+
+/** The key of `attrs` (as the request spelt it) that sets the setting `canonical` names, if any. */
+export function givenSpelling(attrs: ReadonlyMap<string, string>, canonical: string): string | undefined {
+  for (const key of attrs.keys()) if (SPELLINGS.get(key)?.canonical === canonical) return key;
+  return undefined;
+}

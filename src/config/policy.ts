@@ -6,7 +6,8 @@
  * decides whether that is allowed. Six reach past Vault onto the node: `vaultAddress` (where the pod's JWT is sent),
  * `vaultSkipTLSVerify` (whether that endpoint must prove who it is), and four file paths the provider opens with its
  * own privileges (`vaultCACertPath`, `vaultCADirectory`, `vaultTLSClientCertPath`, `vaultTLSClientKeyPath`). This
- * module decides, from operator flags, which values of those a mount may use.
+ * module decides, from operator flags, which values of those a mount may use — and, when the connection presents a
+ * client certificate of the operator's, at which auth mounts a mount may log in (`checkAuthMounts`).
  *
  * Pure: no filesystem access here. The caller resolves real paths (symlinks and `..`) and hands them in, so the same
  * rules apply to the spelling a mount used and to the file it would really open. Only values the mount itself set
@@ -14,8 +15,9 @@
  */
 import { isAbsolute, resolve, sep } from 'node:path';
 import { ProviderError } from '../errors.js';
-import type { ConnectionSettings, MountConfig, ProviderDefaults } from './types.js';
+import { usesPodToken, type ConnectionSettings, type MountConfig, type ProviderDefaults } from './types.js';
 import { quoted } from '../shared/message-text.js';
+import { normaliseAuthMount } from './connection.js';
 
 export const TLS_FILE_PARAMETERS = ['vaultCACertPath', 'vaultCADirectory', 'vaultTLSClientCertPath', 'vaultTLSClientKeyPath'] as const;
 export type TlsFileParameter = (typeof TLS_FILE_PARAMETERS)[number];
@@ -34,6 +36,12 @@ export interface TrustPolicy {
   readonly allowSkipTlsVerify: boolean;
   /** Never readable through a parameter, even inside an allowed directory: the provider's own credentials. */
   readonly protectedPaths: readonly string[];
+  /**
+   * Auth mount paths (no leading or trailing '/') a mount may log in at while its connection presents a client
+   * certificate of the operator's: `--allowed-auth-mounts` plus the provider's default `--vault-mount`. 'any' only
+   * when the operator allowed it (`*`, or `--trust-policy=reference`).
+   */
+  readonly authMounts: 'any' | readonly string[];
 }
 
 /** What the operator said on the command line (see cli/flags.ts). */
@@ -44,10 +52,12 @@ export interface TrustSettings {
   readonly tlsDirectories: readonly string[];
   /** `--allow-skip-tls-verify`. */
   readonly allowSkipTlsVerify: boolean;
+  /** `--allowed-auth-mounts`, normalised (the default `--vault-mount` is added by buildTrustPolicy); absent: none. */
+  readonly authMounts?: 'any' | readonly string[];
 }
 
-/** No trust flag given: only the provider's own Vault address, no TLS directory, no skip-verify. */
-export const NO_TRUST_FLAGS: TrustSettings = { vaultAddresses: [], tlsDirectories: [], allowSkipTlsVerify: false };
+/** No trust flag given: only the provider's own Vault address, no TLS directory, no skip-verify, no other auth mount. */
+export const NO_TRUST_FLAGS: TrustSettings = { vaultAddresses: [], tlsDirectories: [], allowSkipTlsVerify: false, authMounts: [] };
 
 /**
  * The policy for a provider: the flags, plus what the operator configured for the provider itself (its default
@@ -61,6 +71,8 @@ export function buildTrustPolicy(settings: TrustSettings, defaults: ProviderDefa
   const absolute = (p: string | undefined): p is string => p !== undefined && isAbsolute(p);
   const operatorDirs = [defaults.tls.caDirectory].filter(absolute).map((p) => resolve(p));
   const operatorFiles = [defaults.tls.caCertPath, defaults.tls.clientCertPath, defaults.tls.clientKeyPath].filter(absolute).map((p) => resolve(p));
+  const authMounts = settings.authMounts ?? [];
+  const ownMount = ownAuthMount(defaults.vaultMount);
   return {
     vaultAddresses: addresses,
     tlsDirectories: [...new Set([...settings.tlsDirectories.map((p) => resolve(p)), ...operatorDirs])],
@@ -69,7 +81,17 @@ export function buildTrustPolicy(settings: TrustSettings, defaults: ProviderDefa
     // A relative one (--hmac-key-file=key) is read from the working directory, so it is protected there: dropping it
     // would leave the file readable through a parameter.
     protectedPaths: protectedPaths.filter((p) => p !== '').map((p) => resolve(p)),
+    authMounts: authMounts === 'any' ? 'any' : [...new Set([ownMount, ...authMounts])],
   };
+}
+
+/** `--vault-mount` as mounts are compared in; a value that is no auth mount path stays as given (no mount resolves to it). */
+function ownAuthMount(vaultMount: string): string {
+  try {
+    return normaliseAuthMount(vaultMount, 'vault-mount');
+  } catch {
+    return vaultMount;
+  }
 }
 
 /** The policy's directories and files as they really are on disk: each entry's lexical and real spelling. */
@@ -163,7 +185,85 @@ export function checkMountParameters(mount: MountConfig, connection: ConnectionS
     }
     out.push({ parameter, requested: path, normalised });
   }
+  checkAuthMounts(mount, connection, policy);
   return out;
+}
+
+/** More `auth`…`login` readings of one path than this: no secret path looks like that, so it is refused whole. */
+const MAX_LOGIN_READINGS = 16;
+
+/**
+ * The auth mounts a request path (`/v1/…`, percent-encoded as sent) would log in at, were it
+ * `/v1/[<namespace>/]auth/<mount>/login[/…]`: every reading of it, since a namespace or a mount may itself hold an
+ * `auth` or `login` segment. The segments as Vault's HTTP server sees them: decoded, `//`, `.` and `..` folded (Go's
+ * ServeMux redirects to that clean path, and the provider follows a redirect to its own address). `undefined` for a
+ * path with more than MAX_LOGIN_READINGS readings. Linear in the path.
+ */
+export function loginMounts(requestPath: string): string[] | undefined {
+  const segments: string[] = [];
+  for (const raw of requestPath.replace(/^\/v1\//, '').split('/')) {
+    let segment: string;
+    try {
+      segment = decodeURIComponent(raw);
+    } catch {
+      segment = raw;
+    }
+    if (segment === '' || segment === '.') continue;
+    if (segment === '..') segments.pop();
+    else segments.push(segment);
+  }
+  const auths: number[] = [];
+  const out: string[] = [];
+  for (let j = 0; j < segments.length; j++) {
+    const segment = segments[j]!.toLowerCase();
+    if (segment === 'login') {
+      for (const i of auths) {
+        if (j < i + 2) continue;
+        if (out.length === MAX_LOGIN_READINGS) return undefined;
+        out.push(segments.slice(i + 1, j).join('/'));
+      }
+    }
+    if (segment === 'auth') auths.push(j);
+  }
+  return out;
+}
+
+/**
+ * The operator's identity is never lent (issue 19, class 6). A connection that presents a client certificate the pod
+ * did not bring itself (`--vault-tls-client-cert`, or a `vaultTLSClientCertPath` file from an allowed directory)
+ * presents it on every request, logins included, and Vault's cert auth logs in whoever presents a certificate one of
+ * its roles trusts, at whatever path the method is mounted: a mount naming that path would be logged in as the
+ * certificate's owner. So while a connection presents one, a mount may log in — by its own login, or by an object
+ * whose path is an auth method's login — only at an auth mount the operator allowed (`--allowed-auth-mounts`, and the
+ * provider's default `--vault-mount`), or at the path its method logs in at when it names none. A cert login
+ * (`vaultAuthMethod: cert`) goes over a connection of its own presenting the pod's certificate instead
+ * (vault/client-pool.ts), so its own login lends nothing; its objects are read over the operator's connection and are
+ * checked. Throws PARAMETER_NOT_ALLOWED naming the parameter (or the object) and the flag.
+ */
+export function checkAuthMounts(mount: MountConfig, connection: ConnectionSettings, policy: TrustPolicy): void {
+  if (connection.tls.clientCertPath === undefined || policy.authMounts === 'any') return;
+  const allowed = policy.authMounts;
+  const presents =
+    mount.tls.clientCertPath === undefined
+      ? 'the provider\'s client certificate (--vault-tls-client-cert)'
+      : `the client certificate of vaultTLSClientCertPath ${quoted(mount.tls.clientCertPath, 200)}`;
+  const why = `this provider presents ${presents} on every request, and a cert auth method there would log the mount in as that certificate's owner (allowed: ${listOf(allowed)}; see --allowed-auth-mounts)`;
+  // Named or not, the path a credential method logs in at by default is Vault's own for it (approle, userpass).
+  const methodPath = usesPodToken(mount.auth) ? [] : [mount.auth.method];
+  if (mount.authMountPath !== undefined && mount.auth.method !== 'cert' && ![...allowed, ...methodPath].includes(connection.authMount)) {
+    const parameter = mount.authMountParameter ?? 'vaultAuthMountPath';
+    throw notAllowed(parameter, `${parameter} ${quoted(connection.authMount, 200)} is not an auth mount this provider may log in at: ${why}`);
+  }
+  // The mount's own login path is allowed (it passed above, or it is the method's default): an object may read it too.
+  const own = [...allowed, connection.authMount];
+  for (const obj of mount.objects) {
+    if (obj.requestPath === '') continue;
+    const mounts = loginMounts(obj.requestPath);
+    const refused = mounts === undefined ? '' : mounts.find((m) => !own.includes(m));
+    if (refused === undefined) continue;
+    const at = mounts === undefined ? 'many auth mounts' : `auth mount ${quoted(refused, 200)}`;
+    throw notAllowed('secretPath', `secretPath is a login at ${at}, which is not one this provider may log in at: ${why}`).forObject(obj.objectName, obj.secretPath);
+  }
 }
 
 /** Whether the policy lets a ServiceAccount token or a Vault token go to `address` (normalised). */

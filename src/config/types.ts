@@ -14,7 +14,8 @@ export type ExpandMode = (typeof ExpandModes)[number];
 
 /**
  * `credentialScope` (ours): who shares a dynamic credential or certificate. `pod` (default): every pod gets its own;
- * `workload`: the pods of one Vault identity share one for the reuse window (hashicorp/vault-csi-provider#149).
+ * `workload`: the pods of one Vault identity share one for the reuse window (hashicorp/vault-csi-provider#149) — the
+ * pods of a ServiceAccount under Kubernetes auth; under JWT auth, where the identity is the pod, each pod its own.
  */
 export const CredentialScopes = ['pod', 'workload'] as const;
 export type CredentialScope = (typeof CredentialScopes)[number];
@@ -122,6 +123,8 @@ export interface MountConfig {
   readonly vaultNamespace: string | undefined;
   /** From vaultKubernetesMountPath or vaultAuthMountPath (never both); undefined means the --vault-mount default. */
   readonly authMountPath: string | undefined;
+  /** The spelling that set authMountPath (`vaultAuthMountPath`, `baoKubernetesMountPath`, …), for messages. */
+  readonly authMountParameter?: string;
   readonly tls: TlsParameters;
   /**
    * The audience whose token logs in: of the `audience` parameter's comma-separated list (else `--audience`, else

@@ -21,6 +21,7 @@ import { loginResponseSchema, secretResponseSchema, type SecretResponse } from '
 import type { RequestContext, UndiciTransport } from './transport.js';
 import { AddressHealth, movesOn, nothingDone } from './address-health.js';
 import type { ByteLedger } from '../admission/mount-admission.js';
+import { CredentialRedactor } from '../shared/credential-redactor.js';
 
 export interface VaultLogin {
   /** Sensitive: never log. */
@@ -29,6 +30,8 @@ export interface VaultLogin {
   /** 0 means the token does not expire (Vault's answer for root-like tokens). */
   readonly leaseDurationSeconds: number;
   readonly renewable: boolean;
+  /** The login's `auth.metadata`, its string values only (Kubernetes auth names the ServiceAccount there). */
+  readonly metadata: Readonly<Record<string, string>>;
 }
 
 /**
@@ -44,6 +47,11 @@ export interface LoginRequest {
   readonly helper: LoginHelper;
   /** PEM client certificate and key (cert auth). Sensitive: never log. */
   readonly clientCertificate?: { readonly cert: string; readonly key: string };
+  /**
+   * The secret values this login sends (JWT, role and secret ID, password, client key): cut out of whatever Vault
+   * answers, at any status, before a message quotes it (shared/credential-redactor.ts). Sensitive: never log.
+   */
+  readonly secrets: readonly string[];
   /** For messages: the method, and the role or user when it is no secret. */
   readonly describe: string;
 }
@@ -203,9 +211,12 @@ export class VaultClient {
     signal: AbortSignal | undefined,
     send: Send<T>,
     vaultFor: (address: string) => NodeVault.client = (address) => this.#vaults.get(address)!,
+    redactor?: CredentialRedactor,
   ): Promise<T> {
     const classify = (err: unknown): ClassifiedFailure =>
-      err instanceof AtAddress ? classifyFailure(err.failure, { ...target, address: err.address }, signal) : classifyFailure(err, target, signal);
+      err instanceof AtAddress
+        ? classifyFailure(err.failure, { ...target, address: err.address }, signal, redactor)
+        : classifyFailure(err, target, signal, redactor);
     return withRetries(
       async () => {
         const order = this.#health.order(this.settings.addresses);
@@ -296,6 +307,7 @@ export class VaultClient {
         signal,
         (vault, throttle) => sendWithHelper(vault, request, { headers: this.#headers(undefined), context: this.#context(signal, throttle) }),
         vaultFor,
+        new CredentialRedactor(request.secrets),
       );
     } finally {
       if (own !== undefined) void own.close().catch(() => undefined);
@@ -313,6 +325,7 @@ export class VaultClient {
       accessor: auth.accessor ?? undefined,
       leaseDurationSeconds: auth.lease_duration,
       renewable: auth.renewable ?? false,
+      metadata: Object.fromEntries(Object.entries(auth.metadata ?? {}).filter((e): e is [string, string] => typeof e[1] === 'string')),
     };
   }
 

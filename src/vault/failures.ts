@@ -8,6 +8,7 @@ import { BodyTooLargeError } from '../http/undici.js';
 import { NonJsonResponseError, ResponseTooDeepError, VaultConnectError } from './transport.js';
 import { RedirectRefusedError, refusalReason } from './redirect.js';
 import { isPlainObject } from '../shared/plain-object.js';
+import type { CredentialRedactor } from '../shared/credential-redactor.js';
 
 /** Where a request went, for messages. */
 export interface RequestTarget {
@@ -221,23 +222,43 @@ const RULES: readonly Rule[] = [
   })),
 ];
 
-function answerOf(err: unknown): Answer | undefined {
+/** What a login's answer is quoted with when, after `remove`, it still holds part of a credential. */
+export const WITHHELD = "[Vault's text withheld: it quoted a credential of the request]";
+
+/**
+ * Vault's `errors` and `warnings` with the request's credentials removed, before anything else reads them (a cut
+ * must not leave half of one; credential-redactor.ts).
+ */
+function withoutCredentials(body: unknown, redactor: CredentialRedactor | undefined): unknown {
+  if (redactor === undefined || redactor.empty || !isPlainObject(body)) return body;
+  const clean = (list: unknown): unknown => (Array.isArray(list) ? list.map((e: unknown) => (typeof e === 'string' ? redactor.remove(e) : e)) : list);
+  return { ...body, errors: clean(body['errors']), warnings: clean(body['warnings']) };
+}
+
+function answerOf(err: unknown, redactor: CredentialRedactor | undefined): Answer | undefined {
   if (!isApiResponseError(err)) return undefined;
-  const { statusCode: status, body } = err.response;
-  const detail = vaultErrors(body);
+  const status = err.response.statusCode;
+  const body = withoutCredentials(err.response.body, redactor);
+  // What is left of a credential once the text is re-spaced and cut withholds the text.
+  const quotable = (text: string): string => (redactor?.traces(text) === true ? WITHHELD : text);
+  const detail = quotable(vaultErrors(body));
   const headers = (err.response.headers ?? {}) as Record<string, unknown>;
   const retryAfterRaw = headers['retry-after'];
   return {
     status,
     detail,
     suffix: detail === '' ? '' : `: ${detail}`,
-    warning: vaultWarning(body),
+    warning: quotable(vaultWarning(body)),
     retryAfterSeconds: typeof retryAfterRaw === 'string' && /^\d+$/.test(retryAfterRaw) ? Number(retryAfterRaw) : undefined,
   };
 }
 
-export function classifyFailure(err: unknown, target: RequestTarget, callerSignal: AbortSignal | undefined): ClassifiedFailure {
-  const failure: Failure = { err, target, signal: callerSignal, answer: answerOf(err), code: errorCode(err), name: err instanceof Error ? err.name : '' };
+/**
+ * `redactor` holds the credentials the request carried (a login's): none of them is quoted, whatever the status
+ * (issue 19, class 11).
+ */
+export function classifyFailure(err: unknown, target: RequestTarget, callerSignal: AbortSignal | undefined, redactor?: CredentialRedactor): ClassifiedFailure {
+  const failure: Failure = { err, target, signal: callerSignal, answer: answerOf(err, redactor), code: errorCode(err), name: err instanceof Error ? err.name : '' };
   for (const classify of RULES) {
     const v = classify(failure);
     if (v === undefined) continue;
@@ -249,7 +270,9 @@ export function classifyFailure(err: unknown, target: RequestTarget, callerSigna
       vaultPath: target.path,
       ...v.context,
     };
-    return { error: new ProviderError(v.code, v.message, context), ...retry };
+    // Anything else of Vault's a message quotes (a redirect's Location) is searched too.
+    const message = redactor === undefined ? v.message : redactor.remove(v.message);
+    return { error: new ProviderError(v.code, message, context), ...retry };
   }
   throw new Error('unreachable: the last rule matches every failure');
 }

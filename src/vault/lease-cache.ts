@@ -22,7 +22,8 @@
  * entry when its reuse window closes. Its key holds the pod UID and the Vault identity (connection, role, pod
  * namespace, ServiceAccount, audience, and the pod for auth methods that can tell pods apart), so no pod ever
  * receives a response obtained for another pod or with another identity's token — unless the object asked for
- * `credentialScope: workload`, whose entries are keyed by the identity alone.
+ * `credentialScope: workload`, whose entries are keyed by the token's workload key alone: the ServiceAccount's identity
+ * where Vault established it through Kubernetes auth, the pod's own otherwise (auth/authenticator.ts, servesWorkload).
  */
 import type { CredentialScope } from '../config/types.js';
 import { Lru } from '../shared/lru.js';

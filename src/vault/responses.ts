@@ -28,6 +28,7 @@ export const loginResponseSchema = z.looseObject({
     renewable: z.boolean().nullish(),
     policies: z.array(z.string()).nullish(),
     entity_id: z.string().nullish(),
+    metadata: z.record(z.string(), z.unknown()).nullish(),
   }),
   mount_type: z.string().nullish(),
 });

@@ -3,7 +3,7 @@
  * its bounds in entries and bytes, counted with the server's request log.
  */
 import assert from 'node:assert/strict';
-import { Authenticator } from '../../src/auth/authenticator.js';
+import { Authenticator, servesWorkload } from '../../src/auth/authenticator.js';
 import { parseMountRequest } from '../../src/config/mount-request.js';
 import { resolveConnection } from '../../src/config/connection.js';
 import type { MountConfig } from '../../src/config/types.js';
@@ -122,5 +122,43 @@ describe('auth/authenticator', function () {
     assert.notEqual(second.token.identityKey, first.token.identityKey);
     assert.equal((await auth.token(jwtClient, podConfig('uid-a'))).token.serial, first.token.serial);
     assert.equal(h.vault.countRequests({ kind: 'login', routePrefix: 'auth/jwt/login' }), 2);
+  });
+
+  it('lets credentialScope workload share by ServiceAccount only where Vault established the ServiceAccount through Kubernetes auth', async () => {
+    const auth = new Authenticator({ cacheSize: 10, now });
+    const podConfig = (uid: string, params: Record<string, string> = {}): MountConfig => {
+      const raw = h.request({ objects: [{ objectName: 'p', secretPath: 'secret/data/app', secretKey: 'password' }], pod: { ...POD, uid, name: `web-${uid}` }, params: { roleName: 'shared', ...params } });
+      return parseMountRequest({ attributes: raw.attributes!, secrets: raw.secrets!, targetPath: raw.target_path!, permission: raw.permission! });
+    };
+    // Kubernetes auth: two pods, two tokens, one workload.
+    const a = await auth.token(client, podConfig('uid-a'));
+    const b = await auth.token(client, podConfig('uid-b'));
+    assert.notEqual(a.token.identityKey, b.token.identityKey);
+    assert.equal(a.token.workloadKey, b.token.workloadKey);
+    // JWT auth, said so or not (the mount's own vaultAuthMethod may be the default kubernetes): each pod its own.
+    h.vault.enableJwtAuth('jwt', { publicKeysPem: [h.issuer.publicKeyPem] });
+    h.vault.addJwtRole('jwt', 'shared', { boundAudiences: ['vault'], userClaim: 'sub', policies: ['web'], claimMappings: { sub: 'service_account_name' } });
+    const defaults = { vaultAddress: h.vault.address, vaultMount: 'jwt', vaultNamespace: undefined, tls: {} };
+    const jwtClient = await pool.get(resolveConnection(config(), defaults));
+    for (const params of [{ vaultAuthMethod: 'jwt' }, {}] as Array<Record<string, string>>) {
+      const x = await auth.token(jwtClient, podConfig('uid-a', params));
+      const y = await auth.token(jwtClient, podConfig('uid-b', params));
+      assert.equal(x.token.workloadKey, x.token.identityKey, JSON.stringify(params));
+      assert.notEqual(x.token.workloadKey, y.token.workloadKey, JSON.stringify(params));
+    }
+    // Kubernetes auth with the mount saying jwt: the author asked for what JWT auth gets.
+    const said = await auth.token(client, podConfig('uid-c', { vaultAuthMethod: 'jwt' }));
+    assert.equal(said.token.workloadKey, said.token.identityKey);
+  });
+
+  it('takes a login as the pod\'s ServiceAccount only when Vault\'s answer names that ServiceAccount as Kubernetes auth does', () => {
+    const mount = config();
+    const k8s = { role: 'shared', service_account_name: 'web', service_account_namespace: 'prod', service_account_uid: 'sa-uid', service_account_secret_name: '' };
+    assert.equal(servesWorkload(mount, k8s), true);
+    assert.equal(servesWorkload(mount, { ...k8s, service_account_name: 'other' }), false);
+    assert.equal(servesWorkload(mount, { ...k8s, service_account_namespace: 'dev' }), false);
+    assert.equal(servesWorkload(mount, { ...k8s, service_account_uid: '' }), false);
+    assert.equal(servesWorkload(mount, { role: 'shared' }), false, 'what a JWT role reports');
+    assert.equal(servesWorkload(mount, {}), false);
   });
 });

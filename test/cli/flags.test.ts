@@ -40,7 +40,7 @@ describe('cli/flags parseFlags', () => {
       maxMountsInFlight: 256,
       maxMountsInFlightPerNamespace: 64,
       maxMountsQueued: 1024,
-      trust: { vaultAddresses: [], tlsDirectories: [], allowSkipTlsVerify: false },
+      trust: { vaultAddresses: [], tlsDirectories: [], allowSkipTlsVerify: false, authMounts: [] },
       vaultLimits: { maxInFlight: 32, maxInFlightPerTenant: 16, ratePerSecond: 500, burst: 1000 },
       defaults: {
         vaultAddress: DEFAULT_VAULT_ADDRESS,
@@ -322,7 +322,7 @@ describe('cli/flags parseFlags', () => {
       maxMountsInFlightPerNamespace: 64,
       maxMountsQueued: 1024,
       // No -allowed-vault-addresses: only the default address (added by the policy).
-      trust: { vaultAddresses: [], tlsDirectories: [], allowSkipTlsVerify: false },
+      trust: { vaultAddresses: [], tlsDirectories: [], allowSkipTlsVerify: false, authMounts: [] },
       vaultLimits: { maxInFlight: 32, maxInFlightPerTenant: 16, ratePerSecond: 500, burst: 1000 },
       defaults: {
         vaultAddress: 'https://vault.vault:8200',

@@ -9,9 +9,9 @@ import { mountConfigWith } from '../helpers/mount-config.js';
 import fc from 'fast-check';
 import { ProviderError } from '../../src/errors.js';
 import { resolveConnection } from '../../src/config/connection.js';
-import { buildTrustPolicy, checkMountParameters, checkRealPath, isWithin, NO_TRUST_FLAGS, redirectAllowed, type TrustPolicy, type TrustSettings } from '../../src/config/policy.js';
+import { buildTrustPolicy, checkMountParameters, checkRealPath, isWithin, loginMounts, NO_TRUST_FLAGS, redirectAllowed, type TrustPolicy, type TrustSettings } from '../../src/config/policy.js';
 import { parseFlags } from '../../src/cli/flags.js';
-import type { ProviderDefaults } from '../../src/config/types.js';
+import type { MountConfig, ProviderDefaults } from '../../src/config/types.js';
 
 const DEFAULTS: ProviderDefaults = { vaultAddress: 'https://vault.vault.svc:8200', vaultMount: 'kubernetes', vaultNamespace: undefined, tls: { skipVerify: false } };
 const NO_ROOTS = { tlsDirectories: [], operatorTlsFiles: [], protectedPaths: [] };
@@ -181,6 +181,73 @@ describe('config/policy', () => {
           }
         }),
       );
+    });
+  });
+
+  describe('auth mounts while the operator\'s client certificate is presented', () => {
+    const CERT: ProviderDefaults = { ...DEFAULTS, tls: { skipVerify: false, clientCertPath: '/etc/vault-client/tls.crt', clientKeyPath: '/etc/vault-client/tls.key' } };
+    const certPolicy = (settings: Partial<TrustSettings> = {}): TrustPolicy => policy(settings, CERT);
+    const checkCert = (params: Record<string, string>, p: TrustPolicy = certPolicy()): void => {
+      const m = mount(params);
+      checkMountParameters(m, resolveConnection(m, CERT), p, NO_ROOTS);
+    };
+    const objects = (secretPath: string): string => `- objectName: a\n  secretPath: ${JSON.stringify(secretPath)}\n  method: POST\n`;
+
+    it('refuses an auth mount the operator did not allow, naming the parameter as spelt and the flag', () => {
+      refused(() => checkCert({ vaultAuthMountPath: 'cert' }), 'PARAMETER_NOT_ALLOWED', 'vaultAuthMountPath', /vaultAuthMountPath "cert" .*--vault-tls-client-cert.*allowed: kubernetes; see --allowed-auth-mounts/);
+      refused(() => checkCert({ vaultKubernetesMountPath: '/cert/' }), 'PARAMETER_NOT_ALLOWED', 'vaultKubernetesMountPath', /vaultKubernetesMountPath "cert"/);
+      refused(() => checkCert({ baoAuthMountPath: 'team/cert' }), 'PARAMETER_NOT_ALLOWED', 'baoAuthMountPath', /baoAuthMountPath "team\/cert"/);
+      refused(() => checkCert({ openbaoKubernetesMountPath: 'cert' }), 'PARAMETER_NOT_ALLOWED', 'openbaoKubernetesMountPath');
+      // Whatever the method says it is: the body does not matter to a cert auth method.
+      for (const method of ['jwt', 'kubernetes']) refused(() => checkCert({ vaultAuthMethod: method, vaultAuthMountPath: 'cert' }), 'PARAMETER_NOT_ALLOWED', 'vaultAuthMountPath');
+    });
+
+    it('allows --vault-mount, the listed mounts, any with *, and the default path of the mount\'s own method', () => {
+      checkCert({});
+      checkCert({ vaultAuthMountPath: 'kubernetes' });
+      checkCert({ vaultAuthMountPath: 'cert' }, certPolicy({ authMounts: ['cert'] }));
+      checkCert({ vaultAuthMountPath: 'team/cert' }, certPolicy({ authMounts: 'any' }));
+      refused(() => checkCert({ vaultAuthMountPath: 'cert' }, certPolicy({ authMounts: ['team/cert'] })), 'PARAMETER_NOT_ALLOWED', 'vaultAuthMountPath', /allowed: kubernetes, team\/cert/);
+      assert.deepEqual(policy({}, { ...CERT, vaultMount: '/team-a/jwt/' }).authMounts, ['team-a/jwt']);
+      // An AppRole mount naming Vault's own path for AppRole, which it would log in at anyway; but no other.
+      const approle = (path: string) => ({ ...mount({ vaultAuthMountPath: path }), auth: { method: 'approle' } }) as unknown as MountConfig;
+      checkMountParameters(approle('approle'), resolveConnection(approle('approle'), CERT), certPolicy(), NO_ROOTS);
+      refused(() => checkMountParameters(approle('cert'), resolveConnection(approle('cert'), CERT), certPolicy(), NO_ROOTS), 'PARAMETER_NOT_ALLOWED', 'vaultAuthMountPath');
+    });
+
+    it('does not limit a cert login, which presents the pod\'s own certificate, nor any mount without a client certificate', () => {
+      // The credentials are checked before the policy: a nodePublishSecretRef-less cert mount never gets this far.
+      const m = { ...mount({ vaultAuthMountPath: 'cert' }), auth: { method: 'cert' } } as unknown as MountConfig;
+      checkMountParameters(m, resolveConnection(m, CERT), certPolicy(), NO_ROOTS);
+      check({ vaultAuthMountPath: 'cert' });
+      check({ vaultAuthMountPath: 'cert', objects: objects('auth/cert/login') });
+    });
+
+    it('counts a client certificate a mount names from an allowed directory as the operator\'s', () => {
+      refused(
+        () => check({ vaultTLSClientCertPath: '/etc/vault-tls/c.pem', vaultTLSClientKeyPath: '/etc/vault-tls/k.pem', vaultAuthMountPath: 'cert' }),
+        'PARAMETER_NOT_ALLOWED', 'vaultAuthMountPath', /vaultTLSClientCertPath "\/etc\/vault-tls\/c\.pem"/,
+      );
+    });
+
+    it('refuses an object whose path is a login at a mount not allowed, however it is spelt', () => {
+      for (const path of ['auth/cert/login', '/v1/auth/cert/login', 'team-b/auth/cert/login', 'auth//cert/./login', 'auth/x/../cert/login', 'AUTH/cert/LOGIN', 'auth/cert/login/extra']) {
+        refused(() => checkCert({ objects: objects(path) }), 'PARAMETER_NOT_ALLOWED', 'secretPath', /^object "a" \(Vault path .*\): secretPath is a login at auth mount "cert".*--allowed-auth-mounts/);
+      }
+      checkCert({ objects: objects('auth/kubernetes/login') });
+      checkCert({ objects: objects('auth/token/lookup-self') });
+      checkCert({ objects: objects('secret/data/auth/login') });
+      checkCert({ objects: objects('auth/cert/login') }, certPolicy({ authMounts: ['cert'] }));
+    });
+
+    it('reads a login path as Vault would, every reading counted, and gives up on absurd ones', () => {
+      assert.deepEqual(loginMounts('/v1/auth/cert/login'), ['cert']);
+      assert.deepEqual(loginMounts('/v1/auth/team%2Fa/login'), ['team/a']);
+      assert.deepEqual(loginMounts('/v1/ns/auth/auth/x/login'), ['auth/x', 'x']);
+      assert.deepEqual(loginMounts('/v1/auth/login'), []);
+      assert.deepEqual(loginMounts('/v1/secret/data/x'), []);
+      assert.equal(loginMounts(`/v1/${'auth/login/'.repeat(40)}`), undefined);
+      refused(() => checkCert({ objects: objects('auth/login/'.repeat(40)) }), 'PARAMETER_NOT_ALLOWED', 'secretPath', /many auth mounts/);
     });
   });
 

@@ -109,11 +109,17 @@ describe('e2e: no secret, token or JWT leaves the provider except in the files',
     await fails(request([app('password')], { params: { roleName: 'web-echo' } }));
     h.vault.injectFault({ pathPrefix: 'secret/data/app', status: 400, body: { errors: ['token hvs.CAESIJ1234567890abcdefghijklmnop is not allowed'] }, times: 1 });
     await fails(request([app('password')]));
+    // A proxy in front of Vault echoing the login's body (the JWT) in a 502, on every retry.
+    const echo = h.vault.injectFault({ pathPrefix: 'auth/kubernetes/login', status: 502, echoBody: true });
+    h.vault.revokeAllTokens();
+    await fails(request([app('password')], { params: { roleName: 'web-5xx' } }));
+    echo.remove();
+    assert.ok(echo.hits > 0);
     // A cached token Vault no longer knows: one fresh login, and the read succeeds.
     await ok(request([app('password')]));
     h.vault.revokeAllTokens();
     await ok(request([app('password')]));
-    assert.equal(errors.length, 9);
+    assert.equal(errors.length, 10);
     // Each failure above names what failed; the two that quoted credentials were cleaned.
     assert.ok(errors.some((e) => e.includes('<redacted-jwt>')) && errors.some((e) => e.includes('<redacted-token>')));
   });
@@ -147,6 +153,7 @@ describe('e2e: nothing leaks from the daemon process, at any log level, with DEB
     h = await startHarness();
     h.vault.putKv('secret', 'app', PLAIN);
     h.vault.putPolicy('web-denied', 'path "secret/data/app" { capabilities = ["read"] }');
+    h.vault.enableUserpassAuth();
     secrets.push(...Object.values(PLAIN));
   });
 
@@ -189,6 +196,14 @@ describe('e2e: nothing leaks from the daemon process, at any log level, with DEB
         await client.mountError(mount([{ objectName: 'x', secretPath: 'secret/data/app', secretKey: 'nope' }]));
         h.vault.revokeAllTokens();
         await client.mount(mount([{ objectName: 'x', secretPath: 'secret/data/app', secretKey: 'password' }]));
+        // A proxy echoing a userpass login's body (the password) in a 502, on every retry.
+        const password = `leak-check-daemon-pw-${level}-9c`;
+        secrets.push(password);
+        const echo = h.vault.injectFault({ pathPrefix: 'auth/userpass/login', status: 502, echoBody: true });
+        const userpass = h.request({ objects: [{ objectName: 'x', secretPath: 'secret/data/app', secretKey: 'password' }], pod, params: { vaultAuthMethod: 'userpass', vaultUsername: 'alice' }, jwt: null, secrets: { password } });
+        await client.mountError(userpass);
+        echo.remove();
+        assert.ok(echo.hits > 0);
       } finally {
         client.close();
         d.kill('SIGTERM');
@@ -240,7 +255,7 @@ describe('e2e: no AppRole, userpass or client-certificate credential leaves the 
     h.vault.enableUserpassAuth();
     h.vault.addUserpassUser('userpass', 'alice', 'leak-check-userpass-pw-3d', { policies: ['web'] });
     const tls = await createTlsMaterial();
-    credentials.push(roleId, secretId, 'leak-check-userpass-pw-3d', 'leak-check-wrong-secret-id-8f', 'leak-check-wrong-pw-2a', tls.clientKeyPem.split('\n')[1]!);
+    credentials.push(roleId, secretId, 'leak-check-userpass-pw-3d', 'leak-check-wrong-secret-id-8f', 'leak-check-wrong-pw-2a', 'leak-check-5xx-pw-71', 'leak-check-5xx-secret-id-c4', tls.clientKeyPem.split('\n')[1]!);
     await h.startProvider();
     const objects = [{ objectName: 'password', secretPath: 'secret/data/app', secretKey: 'password' }];
     const approle = (id: string) => h.request({ objects, params: { vaultAuthMethod: 'approle', vaultRoleID: roleId }, jwt: null, secrets: { secretId: id } });
@@ -258,12 +273,24 @@ describe('e2e: no AppRole, userpass or client-certificate credential leaves the 
       h.request({ objects, params: { vaultAuthMethod: 'cert' }, jwt: null, secrets: { 'tls.crt': tls.clientKeyPem, 'tls.key': tls.clientKeyPem } }),
     ];
     for (const bad of failing) errors.push((await h.client.mountError(bad)).details);
+    // A proxy echoing the login's body in a 5xx (retried, so echoed again each time): a 403 was always cleaned, a 5xx too.
+    for (const [path, status, bad] of [
+      ['auth/userpass/login', 502, userpass('leak-check-5xx-pw-71')],
+      ['auth/approle/login', 503, approle('leak-check-5xx-secret-id-c4')],
+    ] as const) {
+      const echo = h.vault.injectFault({ pathPrefix: path, status, echoBody: true });
+      const err = await h.client.mountError(bad);
+      echo.remove();
+      assert.ok(echo.hits > 0, path);
+      assert.match(err.details, new RegExp(`^VAULT_UNAVAILABLE: .*Vault answered ${status} .*upstream failed on request \\{.*\\[redacted\\]`), err.details);
+      errors.push(err.details);
+    }
   });
 
   after(async () => h.close());
 
   it('has put none of them into a log line, error message, metric or object version', async () => {
-    assert.equal(errors.length, 5);
+    assert.equal(errors.length, 7);
     assert.ok(errors.some((e) => e.includes('[redacted]')), 'the echoed password was cut out');
     assertNoLeaks('log line', h.logs, credentials);
     assertNoLeaks('error message', errors, credentials);

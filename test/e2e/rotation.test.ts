@@ -268,6 +268,34 @@ describe('e2e: rotation (lease and token reuse, single-flight)', function () {
     assert.notEqual(text(renewed[0]!, 'db/username'), text(first[0]!, 'db/username'));
   });
 
+  it('with credentialScope workload under JWT auth, gives each pod its own credential and certificate (the pod is the identity there)', async () => {
+    await start();
+    h.vault.enableJwtAuth('jwt', { publicKeysPem: [h.issuer.publicKeyPem] });
+    h.vault.addJwtRole('jwt', 'web', { boundAudiences: ['vault'], userClaim: 'sub', policies: ['web'], ttlSeconds: 3600 });
+    const shared = [...DB, ...PKI].map((o) => ({ ...o, credentialScope: 'workload' }));
+    const dbLeases = (): number => h.vault.activeLeases().filter((l) => l.leaseId.startsWith('database/creds/')).length;
+    // Said to be JWT, or left at the default while the mount is a JWT auth method: Vault's answer decides.
+    for (const [n, params] of [[1, { vaultAuthMethod: 'jwt', vaultAuthMountPath: 'jwt' }], [3, { vaultAuthMountPath: 'jwt' }]] as const) {
+      h.vault.clearRequests();
+      const leases = dbLeases();
+      const [a, b] = [await mount(shared, pod(n), params), await mount(shared, pod(n + 1), params)];
+      assert.deepEqual(counts(), { login: 2, read: 0, dynamic: 2, issue: 2, renew: 0 }, JSON.stringify(params));
+      assert.equal(dbLeases() - leases, 2, 'two database users');
+      assert.notEqual(text(a, 'db/username'), text(b, 'db/username'));
+      assert.notEqual(text(a, 'tls/tls.key'), text(b, 'tls/tls.key'));
+      // Each pod's republish keeps its own.
+      h.vault.clearRequests();
+      t += MIN;
+      assert.equal(text(await mount(shared, pod(n + 1), params), 'db/username'), text(b, 'db/username'));
+      assert.deepEqual(counts(), { login: 0, read: 0, dynamic: 0, issue: 0, renew: 0 });
+    }
+    // Kubernetes auth on the same provider still shares one between the pods of the ServiceAccount.
+    h.vault.clearRequests();
+    const [x, y] = [await mount(shared, pod(1)), await mount(shared, pod(2))];
+    assert.equal(text(x, 'db/username'), text(y, 'db/username'));
+    assert.equal(counts().dynamic, 1);
+  });
+
   it('shares a request among objects of one mount only as all of them allow', async () => {
     await start();
     // One object says workload, the other (same request) does not: the credential is the pod's own.

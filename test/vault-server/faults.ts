@@ -16,6 +16,11 @@ export interface FaultSpec {
   readonly status?: number;
   /** Response body: objects are sent as JSON, strings verbatim; default is a Vault-style error. */
   readonly body?: unknown;
+  /**
+   * Answer `{"errors": ["<the request's JSON body>"]}` instead of `body`, as a proxy or plugin that echoes what it got:
+   * a login's password or JWT comes back in the error.
+   */
+  readonly echoBody?: boolean;
   readonly headers?: Readonly<Record<string, string>>;
   /** Wait before answering (or before handling normally when no status is given). */
   readonly delayMs?: number;

@@ -205,7 +205,8 @@ export async function listen(
           return;
         }
         if (fault.status !== undefined) {
-          send(res, { status: fault.status, body: fault.body ?? defaultFaultBody(fault.status), headers: fault.headers ?? {} }, method === 'HEAD');
+          const answer = fault.echoBody === true ? { errors: [`upstream failed on request ${JSON.stringify(body)}`] } : (fault.body ?? defaultFaultBody(fault.status));
+          send(res, { status: fault.status, body: answer, headers: fault.headers ?? {} }, method === 'HEAD');
           return;
         }
       }

@@ -24,6 +24,10 @@ describe('real Vault: whose token a mount uses', function () {
       role_type: 'jwt', bound_audiences: ['vault'], user_claim: 'sub', token_policies: ['web'], token_ttl: '1h',
       bound_claims: { '/kubernetes.io/pod/uid': POD_A.uid },
     });
+    // A JWT role whose entity is the pod: each pod is its own Vault identity there.
+    await w.vault.must('POST', 'auth/jwt/role/per-pod', {
+      role_type: 'jwt', bound_audiences: ['vault'], user_claim: '/kubernetes.io/pod/name', user_claim_json_pointer: true, token_policies: ['web'], token_ttl: '1h',
+    });
   });
 
   after(async () => {
@@ -58,5 +62,35 @@ describe('real Vault: whose token a mount uses', function () {
     assert.equal(b.files.size, 0);
     // Pod B's own login was tried (and refused by Vault): it did not ride on pod A's token.
     assert.equal((await w.vaultRequests('auth/jwt/login')).length, 2);
+  });
+
+  it('credentialScope workload: one certificate for the pods of a ServiceAccount under Kubernetes auth, one per pod under JWT auth', async () => {
+    // What the provider takes as Vault establishing the ServiceAccount: the Kubernetes auth plugin's login metadata.
+    const answer = (await w.vault.api('POST', 'auth/kubernetes/login', { role: 'ident', jwt: w.jwtFor(POD_A) }, null)).body as { auth: { metadata: Record<string, string> } };
+    assert.equal(answer.auth.metadata['service_account_name'], 'ident');
+    assert.equal(answer.auth.metadata['service_account_namespace'], 'prod');
+    assert.match(answer.auth.metadata['service_account_uid'] ?? '', /./);
+    const jwtAnswer = (await w.vault.api('POST', 'auth/jwt/login', { role: 'per-pod', jwt: w.jwtFor(POD_A) }, null)).body as { auth: { metadata: Record<string, string> } };
+    assert.deepEqual(Object.keys(jwtAnswer.auth.metadata), ['role']);
+    const ISSUE = [{ objectName: 'crt', secretPath: 'pki/issue/web', method: 'PUT', secretArgs: { common_name: 'ident.prod.svc' }, secretKey: 'serial_number', credentialScope: 'workload' }];
+    const cases = [
+      [{ roleName: 'ident' }, 1],
+      // Whatever the mount says of its method: Vault's answer decides.
+      [{ roleName: 'per-pod', vaultAuthMountPath: 'jwt' }, 2],
+      [{ roleName: 'per-pod', vaultAuthMountPath: 'jwt', vaultAuthMethod: 'jwt' }, 2],
+    ] as const;
+    for (const [n, [params, issues]] of cases.entries()) {
+      await w.mark();
+      const serials = new Set<string>();
+      // Pods of their own for each case: a pod's kept certificate would answer its next mount.
+      const pods = [POD_A, POD_B].map((p) => ({ ...p, name: `${p.name}-${n}`, uid: `${p.uid.slice(0, -1)}${n}` }));
+      for (const pod of pods) {
+        const m = await w.mount({ pod, params, objects: ISSUE });
+        assert.equal(m.error, '', m.grpcMessage);
+        serials.add(m.files.get('crt')?.text ?? '');
+      }
+      assert.equal((await w.vaultRequests('pki/issue/web')).length, issues, JSON.stringify(params));
+      assert.equal(serials.size, issues);
+    }
   });
 });

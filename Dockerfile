@@ -22,6 +22,8 @@ ENV NODE_ENV=production
 COPY package.json package-lock.json ./
 # No install scripts: no production dependency needs one (protobufjs's only checks version schemes).
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+# The SBOM of exactly what the image runs: the production dependencies as installed, in CycloneDX.
+RUN npm sbom --omit=dev --sbom-format=cyclonedx > /sbom.cdx.json
 
 FROM ${NODE_IMAGE}
 LABEL org.opencontainers.image.title="vault-csi-provider-ts" \
@@ -41,9 +43,23 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY proto ./proto
 COPY --from=build /src/dist ./dist
+COPY --from=deps /sbom.cdx.json ./sbom.cdx.json
 # Non-root by default (the base image's "node" user). The DaemonSet runs it as root without capabilities where the
 # hostPath socket directory is root-owned; see README, "Running as non-root".
 USER 1000:1000
 EXPOSE 8080
 ENTRYPOINT ["node", "/app/dist/main.js"]
 CMD ["--endpoint=/provider/vault.sock"]
+# Last, so that a new commit (revision, created) rebuilds no layer above: pass them as npm run test:image does
+# (docs/operations.md, "Building and verifying the image"). VERSION's default is package.json's version.
+ARG NODE_IMAGE
+ARG VERSION=0.1.0
+ARG REVISION=""
+ARG CREATED=""
+ARG SOURCE=""
+LABEL org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}" \
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.base.name="${NODE_IMAGE}" \
+      vault-csi-provider-ts.sbom="/app/sbom.cdx.json"

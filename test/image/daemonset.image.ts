@@ -14,7 +14,7 @@
  */
 import assert from 'node:assert/strict';
 import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
-import { lstat, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { imageNodeOptions } from '../helpers/image.js';
@@ -22,7 +22,8 @@ import { TcpFaultProxy } from '../helpers/tcp-fault-proxy.js';
 import { writeServiceAccountFiles } from '../real/harness/in-cluster-provider.js';
 import { KubeControlPlane } from '../real/harness/kube.js';
 import { until } from '../real/harness/processes.js';
-import { World, WEB_POD, type Pod } from '../real/harness/world.js';
+import { RealDriverClient } from '../real/harness/driver-client.js';
+import { readTarget, World, WEB_POD, type Pod } from '../real/harness/world.js';
 import { ContainerProvider } from './harness/container-provider.js';
 import { memoryBytes, providerDaemonSet, type ProviderDaemonSet } from './harness/daemonset.js';
 import { builtImage } from './harness/podman.js';
@@ -56,6 +57,8 @@ describe('the image as deploy/base runs it: real Vault, PostgreSQL, the API serv
     await kube.kubectl(['apply', '--server-side', '-k', join(REPO, 'deploy/base')]);
     saDir = await mkdtemp(join(tmpdir(), 'vcp-image-sa-'));
     await writeServiceAccountFiles(kube, { namespace: ds.namespace, serviceAccount: ds.serviceAccountName, podName: POD_NAME }, saDir);
+    // The kubelet's projected kube-api-access volume: defaultMode 0644, readable by any user of the container.
+    for (const f of await readdir(saDir)) await chmod(join(saDir, f), 0o644);
     const api = new URL(kube.server);
 
     w = await World.start({
@@ -134,6 +137,8 @@ describe('the image as deploy/base runs it: real Vault, PostgreSQL, the API serv
   });
 
   it('keeps its HMAC key in the Secret --hmac-secret-name names, through the API server, as its ServiceAccount', async () => {
+    const serving = provider.lines().find((l) => l['msg'] === 'provider serving');
+    assert.equal(serving?.['inCluster'], true);
     const secret = (await kube.must('GET', `/api/v1/namespaces/${ds.namespace}/secrets/${arg('hmac-secret-name')}`)) as { data?: Record<string, string> };
     assert.ok(Object.keys(secret.data ?? {}).length > 0);
   });
@@ -251,5 +256,56 @@ describe('the image as deploy/base runs it: real Vault, PostgreSQL, the API serv
     assert.ok(provider.lines().some((l) => JSON.stringify(l).includes('stale-socket-removed')), provider.current.child.log.slice(-2000));
     const m = await w.mount({ objects: KV });
     assert.equal(m.error, '', m.grpcMessage);
+  });
+  describe('the non-root overlay (deploy/overlays/non-root)', () => {
+    let nonRoot: ProviderDaemonSet;
+    const start = (prepareNode: (hostPaths: Readonly<Record<string, string>>) => Promise<void>): Promise<ContainerProvider> =>
+      ContainerProvider.start({
+        image: builtImage(),
+        daemonSet: nonRoot,
+        namePrefix: 'vcp-image-nonroot',
+        serviceAccountDir: saDir,
+        kubeletEnv: { KUBERNETES_SERVICE_HOST: new URL(kube.server).hostname, KUBERNETES_SERVICE_PORT: new URL(kube.server).port },
+        hosts: { [new URL(ds.container.env!.find((e) => e.name === 'VAULT_ADDR')!.value!).hostname]: '127.0.0.1' },
+        podName: POD_NAME,
+        prepareNode,
+      });
+
+    before(async () => {
+      nonRoot = await providerDaemonSet(join(REPO, 'deploy/overlays/non-root'));
+      assert.equal(nonRoot.container.securityContext?.runAsUser, 1000);
+      // One node, one provider: the base's container goes first (they share the health port).
+      await provider.stopContainer();
+    });
+
+    it('refuses to start in a node directory left root:root 0755, and says why', async () => {
+      await assert.rejects(
+        start(() => Promise.resolve()),
+        (err: Error) => /EACCES|permission denied/i.test(err.message),
+      );
+    });
+
+    it('serves from a node directory prepared as docs/operations.md says (0775, group 1000): the driver, root, dials its socket', async () => {
+      const p = await start(async (hostPaths) => {
+        for (const dir of Object.values(hostPaths)) {
+          await chown(dir, 0, 1000);
+          await chmod(dir, 0o775);
+        }
+      });
+      const driver = new RealDriverClient(p.socketDir);
+      try {
+        const s = await lstat(p.socketPath);
+        assert.equal(s.uid, 1000);
+        assert.equal(s.mode & 0o007, 0, `socket mode ${(s.mode & 0o777).toString(8)}`);
+        const target = await w.newTarget();
+        const m = await driver.mount(w.request({ objects: KV }, target));
+        assert.equal(m.error, '', m.grpcMessage);
+        assert.equal((await readTarget(target)).get('p')?.text, 'hunter2-kv2');
+        assert.equal(await p.stopContainer(), 0);
+      } finally {
+        await driver.close();
+        await p.stop();
+      }
+    });
   });
 });

@@ -21,6 +21,8 @@ export interface ContainerProviderOptions {
   readonly kubeletEnv: Readonly<Record<string, string>>;
   readonly hosts: Readonly<Record<string, string>>;
   readonly podName: string;
+  /** Called with the host directories before the first container starts: a node prepared for the pod. */
+  readonly prepareNode?: (hostPaths: Readonly<Record<string, string>>) => Promise<void>;
 }
 
 /** One container's run: its name, its output, and how it ended. */
@@ -54,7 +56,13 @@ export class ContainerProvider implements WorldProvider {
     const endpoint = options.daemonSet.container.args?.find((a) => a.startsWith('--endpoint='))?.slice('--endpoint='.length);
     if (endpoint === undefined) throw new Error('the DaemonSet passes no --endpoint');
     const p = new ContainerProvider(dir, options, hostPaths, endpoint);
-    await p.launch();
+    try {
+      await options.prepareNode?.(hostPaths);
+      await p.launch();
+    } catch (err: unknown) {
+      await p.stop();
+      throw err;
+    }
     return p;
   }
 

@@ -70,12 +70,16 @@ else
   started=$(date +%s)
   # The trust this machine's own npm has: where the registry is reached through a TLS-inspecting proxy, its CA is in
   # NODE_EXTRA_CA_CERTS, and npm in a build stage without it fails every fetch (npm 10.8.2 then exits 0 with nothing
-  # installed: "Exit handler never called!"). Given to the build's RUN steps only, as npm's global npmrc `cafile`, by
-  # bind mounts: no layer of the image holds it.
+  # installed: "Exit handler never called!"). Given to the build's RUN steps only: a directory holding npm's global
+  # npmrc (`cafile`) and the CA, bind-mounted over the base's empty /usr/local/etc (an existing directory, so the
+  # mount leaves no mount point behind in a layer; the image test checks that nothing was added outside /app).
   trust=()
   if [ -n "${NODE_EXTRA_CA_CERTS:-}" ] && [ -f "$NODE_EXTRA_CA_CERTS" ]; then
-    printf 'cafile=/usr/local/etc/build-ca.pem\n' >"$VCP_IMAGE_CACHE/build-npmrc"
-    trust=(--volume "$NODE_EXTRA_CA_CERTS:/usr/local/etc/build-ca.pem:ro" --volume "$VCP_IMAGE_CACHE/build-npmrc:/usr/local/etc/npmrc:ro")
+    rm -rf "$VCP_IMAGE_CACHE/build-trust"
+    mkdir -p "$VCP_IMAGE_CACHE/build-trust"
+    cp "$NODE_EXTRA_CA_CERTS" "$VCP_IMAGE_CACHE/build-trust/build-ca.pem"
+    printf 'cafile=/usr/local/etc/build-ca.pem\n' >"$VCP_IMAGE_CACHE/build-trust/npmrc"
+    trust=(--volume "$VCP_IMAGE_CACHE/build-trust:/usr/local/etc:ro")
   fi
   # --network=host: the build stages' `npm ci` reaches the npm registry through the host's network (rootful podman's
   # bridge would need netfilter set up for it); nothing else differs from `docker build`.

@@ -128,6 +128,24 @@ describe('the image: configuration, labels, files, SBOM', function () {
     assert.ok(paths.includes('/usr/local/bin/node'));
   });
 
+  it('adds nothing to its base outside /app (nothing of the build left behind), and removes only npm, corepack and yarn', async () => {
+    const base = info.Config.Labels?.['org.opencontainers.image.base.name'] ?? '';
+    const baseRoot = (await podman(['image', 'mount', base])).trim();
+    try {
+      const skip = (p: string): boolean => p === '/app' || p.startsWith('/app/');
+      const mine = new Set((await walk(rootfs)).filter((p) => !skip(p)));
+      const theirs = new Set(await walk(baseRoot));
+      // buildah leaves behind the mount point of the /etc/hosts it bind-mounts into each RUN: empty, and every
+      // container runtime mounts its own over it.
+      assert.equal((await stat(join(rootfs, 'etc', 'hosts'))).size, 0);
+      assert.deepEqual([...mine].filter((p) => !theirs.has(p) && p !== '/etc/hosts'), [], 'added to the base');
+      const removed = [...theirs].filter((p) => !mine.has(p) && !/^\/(?:usr\/local\/lib\/node_modules\/(?:npm|corepack)|opt\/yarn-v[\d.]+)(?:\/|$)/.test(p));
+      assert.deepEqual(removed.sort(), ['/usr/local/bin/corepack', '/usr/local/bin/npm', '/usr/local/bin/npx', '/usr/local/bin/yarn', '/usr/local/bin/yarnpkg']);
+    } finally {
+      await podman(['image', 'unmount', base]).catch(() => undefined);
+    }
+  });
+
   it('holds in /app only dist/, proto/, the production node_modules, package.json and the SBOM', async () => {
     assert.deepEqual((await readdir(join(rootfs, 'app'))).sort(), ['dist', 'node_modules', 'package.json', 'proto', 'sbom.cdx.json']);
     const app = await walk(join(rootfs, 'app'), join(rootfs, 'app'));

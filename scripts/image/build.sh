@@ -83,12 +83,20 @@ else
   fi
   # --network=host: the build stages' `npm ci` reaches the npm registry through the host's network (rootful podman's
   # bridge would need netfilter set up for it); nothing else differs from `docker build`.
+  # The same values again as --label: podman's layer cache (buildah 1.28) reuses the Dockerfile's LABEL step when
+  # only the build arguments it expands changed, which would keep the previous commit's revision; --label is applied
+  # to the image itself. A cold build (no cache) takes them from the Dockerfile's LABEL alone, as `docker build` does.
+  labels=()
+  for l in "version=$version" "revision=$revision" "created=$created" "source=$source_url" "base.name=$standin"; do
+    labels+=(--label "org.opencontainers.image.$l")
+  done
   podman build --network=host --pull=never --layers "${trust[@]}" \
     --build-arg "NODE_IMAGE=$standin" \
     --build-arg "VERSION=$version" \
     --build-arg "REVISION=$revision" \
     --build-arg "CREATED=$created" \
     --build-arg "SOURCE=$source_url" \
+    "${labels[@]}" \
     -t "$image" -f Dockerfile . >&2
   log "built in $(( $(date +%s) - started )) s"
   # Earlier builds' tags go; their layers stay in podman's cache for the next build.

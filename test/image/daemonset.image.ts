@@ -57,8 +57,10 @@ describe('the image as deploy/base runs it: real Vault, PostgreSQL, the API serv
     await kube.kubectl(['apply', '--server-side', '-k', join(REPO, 'deploy/base')]);
     saDir = await mkdtemp(join(tmpdir(), 'vcp-image-sa-'));
     await writeServiceAccountFiles(kube, { namespace: ds.namespace, serviceAccount: ds.serviceAccountName, podName: POD_NAME }, saDir);
-    // The kubelet's projected kube-api-access volume: defaultMode 0644, readable by any user of the container.
+    // The kubelet's projected kube-api-access volume: a 0755 directory of defaultMode 0644 files, readable by any user
+    // of the container.
     for (const f of await readdir(saDir)) await chmod(join(saDir, f), 0o644);
+    await chmod(saDir, 0o755);
     const api = new URL(kube.server);
 
     w = await World.start({

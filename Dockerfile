@@ -10,7 +10,8 @@ ARG NODE_IMAGE=node:20.20.2-bookworm-slim
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+# npm ls after npm ci: npm 10 can end an install that failed to fetch with "Exit handler never called!" and status 0.
+RUN npm ci --no-audit --no-fund && npm ls --all > /dev/null
 COPY tsconfig.json tsconfig.build.json ./
 COPY proto ./proto
 COPY src ./src
@@ -21,7 +22,12 @@ WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./
 # No install scripts: no production dependency needs one (protobufjs's only checks version schemes).
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm ls --omit=dev --all > /dev/null
+# The SBOM of the production dependencies as npm ci just installed them, in CycloneDX. Not `npm sbom --omit=dev`:
+# npm 10 leaves out the production packages a dev dependency also uses (8 of 86 here) and counts the dev dependencies
+# it did not install as missing. Dropping devDependencies from this stage's package.json (the runtime stage copies its
+# own) makes the installed tree the whole tree.
+RUN npm pkg delete devDependencies && npm sbom --sbom-format=cyclonedx > /sbom.cdx.json
 
 FROM ${NODE_IMAGE}
 LABEL org.opencontainers.image.title="vault-csi-provider-ts" \
@@ -41,9 +47,23 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY proto ./proto
 COPY --from=build /src/dist ./dist
+COPY --from=deps /sbom.cdx.json ./sbom.cdx.json
 # Non-root by default (the base image's "node" user). The DaemonSet runs it as root without capabilities where the
 # hostPath socket directory is root-owned; see README, "Running as non-root".
 USER 1000:1000
 EXPOSE 8080
 ENTRYPOINT ["node", "/app/dist/main.js"]
 CMD ["--endpoint=/provider/vault.sock"]
+# Last, so that a new commit (revision, created) rebuilds no layer above: pass them as npm run test:image does
+# (docs/operations.md, "Building and verifying the image"). VERSION's default is package.json's version.
+ARG NODE_IMAGE
+ARG VERSION=0.1.0
+ARG REVISION=""
+ARG CREATED=""
+ARG SOURCE=""
+LABEL org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}" \
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.base.name="${NODE_IMAGE}" \
+      vault-csi-provider-ts.sbom="/app/sbom.cdx.json"

@@ -1,8 +1,9 @@
 /**
- * The Dockerfile, checked without a Docker engine: what it copies exists and survives .dockerignore, no test code
- * can reach the build context, the base is a pinned Node 20, the runtime stage is non-root with the provider as
- * entrypoint — and the runtime stage's layout, staged in a temporary directory (production dependencies from
- * package-lock.json, dist/, proto/, package.json), runs `node dist/main.js --version`.
+ * The Dockerfile, checked as text (`npm run test:image` builds and runs it: test/image/): what it copies exists and
+ * survives .dockerignore, no test code can reach the build context, the base is a pinned Node 20, the runtime stage
+ * is non-root with the provider as entrypoint, labelled last — and the runtime stage's layout, staged in a temporary
+ * directory (production dependencies from package-lock.json, dist/, proto/, package.json), runs `node dist/main.js
+ * --version`.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -138,11 +139,43 @@ describe('Dockerfile and .dockerignore', function () {
     assert.deepEqual(op('USER'), ['1000:1000']);
     assert.deepEqual(op('ENTRYPOINT'), ['["node", "/app/dist/main.js"]']);
     assert.deepEqual(op('CMD'), ['["--endpoint=/provider/vault.sock"]']);
-    assert.deepEqual(op('COPY').sort(), ['--from=build /src/dist ./dist', '--from=deps /app/node_modules ./node_modules', 'package.json ./', 'proto ./proto'].sort());
+    assert.deepEqual(
+      op('COPY').sort(),
+      ['--from=build /src/dist ./dist', '--from=deps /app/node_modules ./node_modules', '--from=deps /sbom.cdx.json ./sbom.cdx.json', 'package.json ./', 'proto ./proto'].sort(),
+    );
     const deps = stages.find((s) => s.name === 'deps')!;
     assert.ok(deps.instructions.some((i) => i.op === 'RUN' && /npm ci --omit=dev/.test(i.args)));
     const build = stages.find((s) => s.name === 'build')!;
     assert.ok(build.instructions.some((i) => i.op === 'RUN' && i.args === 'npm run build'));
+  });
+
+  it('labels the image last (OCI version, revision, created, source, licence, base; the SBOM path), so a new commit rebuilds no layer', async () => {
+    const runtime = stages.at(-1)!;
+    const ops = runtime.instructions.map((i) => i.op);
+    const firstArg = ops.indexOf('ARG');
+    assert.ok(firstArg > Math.max(ops.lastIndexOf('RUN'), ops.lastIndexOf('COPY'), ops.lastIndexOf('ENV')), 'the per-build ARGs come after every layer');
+    assert.ok(ops.slice(firstArg).every((op) => op === 'ARG' || op === 'LABEL'), ops.slice(firstArg).join(' '));
+    const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string; license: string };
+    const args = new Map(runtime.instructions.filter((i) => i.op === 'ARG').map((i) => [i.args.split('=')[0]!, i.args.split('=')[1]]));
+    assert.deepEqual([...args.keys()].sort(), ['CREATED', 'NODE_IMAGE', 'REVISION', 'SOURCE', 'VERSION']);
+    assert.equal(args.get('VERSION'), pkg.version, 'VERSION defaults to package.json version (a plain docker build labels it right)');
+    const labels = new Map<string, string>();
+    for (const i of runtime.instructions.filter((x) => x.op === 'LABEL')) {
+      for (const m of i.args.matchAll(/([\w.-]+)="([^"]*)"/g)) labels.set(m[1]!, m[2]!);
+    }
+    assert.deepEqual(Object.fromEntries(labels), {
+      'org.opencontainers.image.title': 'vault-csi-provider-ts',
+      'org.opencontainers.image.description': 'Secrets Store CSI Driver provider for HashiCorp Vault, in TypeScript',
+      'org.opencontainers.image.licenses': pkg.license,
+      'org.opencontainers.image.version': '${VERSION}',
+      'org.opencontainers.image.revision': '${REVISION}',
+      'org.opencontainers.image.created': '${CREATED}',
+      'org.opencontainers.image.source': '${SOURCE}',
+      'org.opencontainers.image.base.name': '${NODE_IMAGE}',
+      'vault-csi-provider-ts.sbom': '/app/sbom.cdx.json',
+    });
+    const deps = stages.find((s) => s.name === 'deps')!;
+    assert.ok(deps.instructions.some((i) => i.op === 'RUN' && /npm sbom --sbom-format=cyclonedx > \/sbom\.cdx\.json$/.test(i.args)));
   });
 
   it('sizes V8 for a DaemonSet with NODE_OPTIONS in the runtime stage (the line the benchmark starts the provider with)', () => {

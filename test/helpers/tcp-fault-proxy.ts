@@ -26,9 +26,10 @@ export class TcpFaultProxy {
     this.#server = createServer((client) => this.#accept(client));
   }
 
-  static async start(targetPort: number): Promise<TcpFaultProxy> {
+  /** Listens on a free loopback port, or on `listenPort` (the port a manifest's address names). */
+  static async start(targetPort: number, listenPort = 0): Promise<TcpFaultProxy> {
     const proxy = new TcpFaultProxy(targetPort);
-    await new Promise<void>((ok) => proxy.#server.listen(0, '127.0.0.1', ok));
+    await new Promise<void>((ok) => proxy.#server.listen(listenPort, '127.0.0.1', ok));
     return proxy;
   }
 

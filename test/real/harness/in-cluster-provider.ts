@@ -43,33 +43,9 @@ export class InClusterProvider {
   static async start(options: InClusterProviderOptions): Promise<InClusterProvider> {
     const dir = await mkdtemp(join(tmpdir(), 'vcp-real-incluster-'));
     const p = new InClusterProvider(dir, options);
-    await p.writeServiceAccountFiles();
+    await writeServiceAccountFiles(options.kube, options, join(dir, 'serviceaccount'));
     await p.launch();
     return p;
-  }
-
-  /** The projected volume: a pod-bound token of the provider's ServiceAccount, the cluster CA, the namespace. */
-  private async writeServiceAccountFiles(): Promise<void> {
-    const { kube, namespace, serviceAccount, podName } = this.options;
-    let pod = await kube.api('GET', `/api/v1/namespaces/${namespace}/pods/${podName}`);
-    if (pod.status === 404) {
-      pod = {
-        status: 201,
-        body: await kube.must('POST', `/api/v1/namespaces/${namespace}/pods`, {
-          metadata: { name: podName },
-          spec: { serviceAccountName: serviceAccount, nodeName: 'node1', containers: [{ name: 'provider', image: 'vault-csi-provider-ts:0.1.0' }] },
-        }),
-      };
-    }
-    const uid = (pod.body as { metadata: { uid: string } }).metadata.uid;
-    const token = (await kube.must('POST', `/api/v1/namespaces/${namespace}/serviceaccounts/${serviceAccount}/token`, {
-      spec: { expirationSeconds: 3607, boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: podName, uid } },
-    })) as { status: { token: string } };
-    const sa = join(this.dir, 'serviceaccount');
-    await mkdir(sa, { recursive: true });
-    await writeFile(join(sa, 'token'), token.status.token, { mode: 0o600 });
-    await writeFile(join(sa, 'ca.crt'), kube.caPem);
-    await writeFile(join(sa, 'namespace'), namespace);
   }
 
   private async launch(): Promise<void> {
@@ -123,4 +99,34 @@ export class InClusterProvider {
     await this.child?.stop();
     await rm(this.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The projected ServiceAccount volume as the kubelet writes it for a pod of `serviceAccount` in `namespace`: a
+ * pod-bound token (the Pod object `podName` is created when missing), the cluster CA and the namespace, in `dir`.
+ */
+export async function writeServiceAccountFiles(
+  kube: KubeControlPlane,
+  pod: { readonly namespace: string; readonly serviceAccount: string; readonly podName: string },
+  dir: string,
+): Promise<void> {
+  const { namespace, serviceAccount, podName } = pod;
+  let found = await kube.api('GET', `/api/v1/namespaces/${namespace}/pods/${podName}`);
+  if (found.status === 404) {
+    found = {
+      status: 201,
+      body: await kube.must('POST', `/api/v1/namespaces/${namespace}/pods`, {
+        metadata: { name: podName },
+        spec: { serviceAccountName: serviceAccount, nodeName: 'node1', containers: [{ name: 'provider', image: 'vault-csi-provider-ts:0.1.0' }] },
+      }),
+    };
+  }
+  const uid = (found.body as { metadata: { uid: string } }).metadata.uid;
+  const token = (await kube.must('POST', `/api/v1/namespaces/${namespace}/serviceaccounts/${serviceAccount}/token`, {
+    spec: { expirationSeconds: 3607, boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: podName, uid } },
+  })) as { status: { token: string } };
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'token'), token.status.token, { mode: 0o600 });
+  await writeFile(join(dir, 'ca.crt'), kube.caPem);
+  await writeFile(join(dir, 'namespace'), namespace);
 }

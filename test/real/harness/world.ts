@@ -44,6 +44,15 @@ export interface WorldOptions {
   readonly secondVault?: boolean;
   /** Serve as this provider (`openbao`: openbao.sock, `-openbao-addr`); default vault. */
   readonly providerName?: 'vault' | 'openbao';
+  /** Starts the provider another way than RealSuiteProvider (the image in a container); given Vault's address. */
+  readonly startProvider?: (vaultAddress: string) => Promise<WorldProvider>;
+}
+
+/** The provider a World mounts through: its socket directory (the driver's providers directory), a restart, a stop. */
+export interface WorldProvider {
+  readonly socketDir: string;
+  restart(): Promise<void>;
+  stop(): Promise<void>;
 }
 
 export interface MountOptions {
@@ -75,7 +84,7 @@ export class World {
   second: RealVault | undefined;
   postgres: Postgres | undefined;
   reviews!: TokenReviewServer;
-  provider!: RealSuiteProvider;
+  provider!: WorldProvider;
   driver!: RealDriverClient;
   dir!: string;
   private targets = 0;
@@ -92,7 +101,7 @@ export class World {
       await w.configureVault(w.second, w.secondAuditFile);
     }
     const address = options.providerVaultAddress?.(w.vault, w.second) ?? w.vault.address;
-    w.provider = await RealSuiteProvider.start(address, options.providerFlags ?? [], options.providerName ?? 'vault');
+    w.provider = await (options.startProvider?.(address) ?? RealSuiteProvider.start(address, options.providerFlags ?? [], options.providerName ?? 'vault'));
     w.driver = new RealDriverClient(w.provider.socketDir);
     return w;
   }

@@ -19,6 +19,7 @@ import { OPENBAO_FLAGS, SpellingConflict, foldOpenBaoEnv, foldOpenBaoFlags } fro
 import { DEFAULT_MAX_MOUNTS_IN_FLIGHT, DEFAULT_MOUNT_RESPONSE_BUDGET, DEFAULT_NODE_MEMORY_BUDGET } from '../admission/mount-admission.js';
 
 import { LogLevels, type LogLevel } from '../observability/logger.js';
+import { trimSlashes } from '../shared/slashes.js';
 
 export { LogLevels, type LogLevel };
 export { UsageError };
@@ -195,7 +196,7 @@ function defaultsFrom(values: Parsed, env: Env, usage: string): ProviderDefaults
     throw new UsageError(err instanceof Error ? err.message : 'invalid Vault address', usage);
   }
 
-  const mount = (values.get('vault-mount') ?? 'kubernetes').replace(/^\/+|\/+$/g, '');
+  const mount = trimSlashes(values.get('vault-mount') ?? 'kubernetes');
   if (mount === '') throw new UsageError('-vault-mount must not be empty', usage);
 
   let skipVerify: boolean;

@@ -38,16 +38,29 @@ function isApiResponseError(err: unknown): err is Error & ApiResponseShape {
   return isPlainObject(response) && typeof response['statusCode'] === 'number';
 }
 
-/** Vault's `errors` (or `warnings`) strings, cleaned of anything token-shaped, joined for a message. */
+/** Vault's error strings quoted in one message at most; the others are counted. */
+export const MAX_QUOTED_VAULT_ERRORS = 4;
+
+/**
+ * Vault's `errors` (or `warnings`) strings, each cut and cleaned of anything token-shaped (sanitizeVaultMessage),
+ * joined for a message: the first MAX_QUOTED_VAULT_ERRORS of them, and how many more there were.
+ */
 function vaultErrors(body: unknown, field: 'errors' | 'warnings' = 'errors'): string {
   if (!isPlainObject(body)) return '';
   const errors = body[field];
   if (!Array.isArray(errors)) return '';
-  return errors
-    .filter((e): e is string => typeof e === 'string')
-    .map((e) => sanitizeVaultMessage(e.replace(/\s+/g, ' ').trim()))
-    .filter((e) => e !== '')
-    .join('; ');
+  const quoted: string[] = [];
+  let more = 0;
+  for (const e of errors as unknown[]) {
+    if (typeof e !== 'string') continue;
+    if (quoted.length >= MAX_QUOTED_VAULT_ERRORS) {
+      more++;
+      continue;
+    }
+    const clean = sanitizeVaultMessage(e);
+    if (clean !== '') quoted.push(clean);
+  }
+  return `${quoted.join('; ')}${more === 0 ? '' : `; and ${more} more`}`;
 }
 
 function vaultWarning(body: unknown): string {

@@ -1,0 +1,143 @@
+/**
+ * How long one synchronous step on what Vault answers holds the event loop, at the sizes a tenant can make Vault
+ * answer with (issue 19, classes 4 and 5, and responses up to the mount's budget). Each step is one call of the
+ * provider's own code, timed around the call; while it runs no other mount on the node makes progress.
+ *
+ *   npx tsx bench/loop-hold.ts [runs=7] [filter]
+ *
+ * Prints min / median / max milliseconds over the runs for each step. A measurement, never asserted in a test
+ * (docs/benchmark.md, "Event-loop hold per step").
+ */
+import { performance } from 'node:perf_hooks';
+import { classifyFailure } from '../src/vault/failures.js';
+import { VaultHttpError } from '../src/vault/transport.js';
+import { JsonBody } from '../src/vault/json-body.js';
+import { MAX_JSON_DEPTH, ResponseTooDeepError } from '../src/vault/transport.js';
+import { secretResponseSchema, type SecretResponse } from '../src/vault/responses.js';
+import { MountAdmission, MountMemory } from '../src/admission/mount-admission.js';
+import { expandKeys, expandPki } from '../src/mount/expand.js';
+import { extractContent, decodeValue } from '../src/mount/extract.js';
+import { goMarshal } from '../src/mount/go-json.js';
+import { objectVersion } from '../src/mount/version.js';
+import { parseObjects } from '../src/config/objects.js';
+import type { ObjectConfig } from '../src/config/types.js';
+
+const runs = Number(process.argv[2] ?? 7);
+const filter = process.argv[3] ?? '';
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+function object(yaml: string): ObjectConfig {
+  return parseObjects(yaml).objects[0]!;
+}
+
+/** A Vault answer of `text`, read the way the transport reads it: 64 KiB chunks, under a fresh mount's budgets. */
+function admissible(text: string): boolean {
+  const body = new JsonBody({ memory: new MountMemory(new MountAdmission()), maxDepth: MAX_JSON_DEPTH, tooDeep: () => new ResponseTooDeepError() });
+  const bytes = Buffer.from(text, 'utf8');
+  try {
+    body.start(200, undefined);
+    for (let at = 0; at < bytes.length; at += 64 * KiB) body.write(bytes.subarray(at, at + 64 * KiB));
+    body.finish();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The largest `make(n)` (n halving from `start`) a mount may read under the default budgets. */
+function largestAdmissible(make: (n: number) => string, start: number): { n: number; text: string } {
+  for (let n = start; n >= 1; n = Math.floor(n * 0.9)) {
+    const text = make(n);
+    if (admissible(text)) return { n, text };
+  }
+  throw new Error('nothing admissible');
+}
+
+interface Step {
+  readonly name: string;
+  readonly run: () => unknown;
+}
+
+function time(step: Step): number[] {
+  const ms: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    step.run();
+    ms.push(performance.now() - start);
+  }
+  return ms.sort((a, b) => a - b);
+}
+
+const steps: Step[] = [];
+
+// Class 4: Vault echoes input into its error text (a refused common_name, an unknown role).
+{
+  const echo = 'eyJ'.repeat(Math.floor((128 * KiB) / 3));
+  const err = new VaultHttpError(400, { errors: [`common name ${echo} not allowed by this role`] }, {});
+  const target = { address: 'https://vault:8200', path: '/v1/pki/issue/web', method: 'PUT' };
+  steps.push({ name: 'error text: 128 KiB of "eyJ" quoted in errors[]', run: () => classifyFailure(err, target, undefined) });
+  const tokens = 's.'.repeat(64 * KiB);
+  const err2 = new VaultHttpError(400, { errors: [tokens] }, {});
+  steps.push({ name: 'error text: 128 KiB of "s." quoted in errors[]', run: () => classifyFailure(err2, target, undefined) });
+  const many = new VaultHttpError(400, { errors: Array.from({ length: 100_000 }, (_, i) => `role "r${i}" not found`) }, {});
+  steps.push({ name: 'error text: 100,000 entries in errors[]', run: () => classifyFailure(many, target, undefined) });
+}
+
+// Class 5: expand: pki over a KV value the tenant wrote.
+{
+  const begins = '-----BEGIN A-----\n'.repeat(Math.floor((512 * KiB) / 18));
+  const response: SecretResponse = { data: { data: { certificate: begins, private_key: 'x' } } };
+  steps.push({ name: 'expand: pki, 512 KiB of "-----BEGIN A-----" lines', run: () => { try { expandPki(response); } catch { /* refused */ } } });
+}
+
+// Responses at the mount's budget (8 MiB received; parsed forms against the node's 24 MiB).
+{
+  const big = largestAdmissible((n) => JSON.stringify({ data: { data: { v: 'x'.repeat(n) } } }), 8 * MiB);
+  const many = largestAdmissible((n) => JSON.stringify({ data: { data: Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, 'v'])) } }), 400_000);
+  const nested = largestAdmissible((n) => JSON.stringify({ data: { data: { list: Array.from({ length: n }, (_, i) => ({ id: i, name: `n${i}` })) } } }), 200_000);
+  const escapes = largestAdmissible((n) => JSON.stringify({ data: { data: { v: '<&>'.repeat(n) } } }), 3 * MiB);
+  const b64 = largestAdmissible((n) => JSON.stringify({ data: { data: { v: Buffer.alloc(n, 7).toString('base64') } } }), 6 * MiB);
+  const hex = largestAdmissible((n) => JSON.stringify({ data: { data: { v: Buffer.alloc(n, 7).toString('hex') } } }), 4 * MiB);
+  console.log(`# admissible at the default budgets: one string ${(big.text.length / MiB).toFixed(1)} MiB; ${many.n} keys (${(many.text.length / MiB).toFixed(1)} MiB); ${nested.n} small objects (${(nested.text.length / MiB).toFixed(1)} MiB); ${escapes.n * 3} escaped chars; base64 of ${(b64.n / MiB).toFixed(1)} MiB; hex of ${(hex.n / MiB).toFixed(1)} MiB`);
+  const parsed = (text: string): SecretResponse => secretResponseSchema.parse(JSON.parse(text));
+  const key = object('- objectName: v\n  secretPath: secret/data/x\n  secretKey: v\n');
+  const whole = object('- objectName: all\n  secretPath: secret/data/x\n');
+  const list = object('- objectName: list\n  secretPath: secret/data/x\n  secretKey: list\n');
+  const b64Key = object('- objectName: v\n  secretPath: secret/data/x\n  secretKey: v\n  encoding: base64\n');
+  const hexKey = object('- objectName: v\n  secretPath: secret/data/x\n  secretKey: v\n  encoding: hex\n');
+  const bigR = parsed(big.text);
+  const manyR = parsed(many.text);
+  const nestedR = parsed(nested.text);
+  const escR = parsed(escapes.text);
+  const hmacKey = Buffer.alloc(32, 1);
+  const bigContent = extractContent(key, bigR);
+  const rawValue = (text: string): Buffer => Buffer.from(String((parsed(text).data!['data'] as Record<string, unknown>)['v']), 'utf8');
+  const b64Raw = rawValue(b64.text);
+  const hexRaw = rawValue(hex.text);
+  steps.push(
+    { name: `JSON.parse: one string (${(big.text.length / MiB).toFixed(1)} MiB)`, run: () => JSON.parse(big.text) as unknown },
+    { name: `JSON.parse: ${many.n} keys`, run: () => JSON.parse(many.text) as unknown },
+    { name: `JSON.parse: ${nested.n} small objects`, run: () => JSON.parse(nested.text) as unknown },
+    { name: `zod secretResponseSchema: ${many.n} keys`, run: () => secretResponseSchema.parse(JSON.parse(many.text)) },
+    { name: `extract secretKey: one string`, run: () => extractContent(key, bigR) },
+    { name: `extract whole response (goMarshal): one string`, run: () => extractContent(whole, bigR) },
+    { name: `extract whole response (goMarshal): ${many.n} keys`, run: () => extractContent(whole, manyR) },
+    { name: `extract secretKey (goMarshal): ${nested.n} small objects`, run: () => extractContent(list, nestedR) },
+    { name: `goMarshal: ${escapes.n * 3} chars to escape`, run: () => goMarshal(escR.data) },
+    { name: `expand: keys, ${many.n} keys`, run: () => expandKeys(key, manyR) },
+    { name: `HMAC version over ${(bigContent.length / MiB).toFixed(1)} MiB`, run: () => objectVersion(hmacKey, key, bigContent) },
+    { name: `base64 decode of ${(b64.n / MiB).toFixed(1)} MiB`, run: () => decodeValue(b64Raw, b64Key) },
+    { name: `hex decode of ${(hex.n / MiB).toFixed(1)} MiB`, run: () => decodeValue(hexRaw, hexKey) },
+  );
+}
+
+console.log(`# ${runs} runs each; milliseconds of one synchronous call; node ${process.version}`);
+console.log('| step | min | median | max |');
+console.log('|---|---|---|---|');
+for (const step of steps) {
+  if (filter !== '' && !step.name.includes(filter)) continue;
+  const ms = time(step);
+  const fmt = (x: number): string => x.toFixed(x < 10 ? 2 : 0);
+  console.log(`| ${step.name} | ${fmt(ms[0]!)} | ${fmt(ms[Math.floor(ms.length / 2)]!)} | ${fmt(ms[ms.length - 1]!)} |`);
+}

@@ -1,0 +1,43 @@
+/** Go's encoding/json output: the same bytes as the former implementation, with its escapes done natively. */
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { goMarshal, goMarshalStruct } from '../../src/mount/go-json.js';
+import { countWork } from '../helpers/work-spy.js';
+
+// The former implementation, kept as the oracle.
+const ESCAPES: Readonly<Record<string, string>> = { '<': '\\u003c', '>': '\\u003e', '&': '\\u0026', '\u2028': '\\u2028', '\u2029': '\\u2029' };
+const oldString = (value: string): string => JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => ESCAPES[c] ?? c);
+function oldMarshal(value: unknown): string {
+  if (value === null || value === undefined) return 'null';
+  if (typeof value === 'string') return oldString(value);
+  if (typeof value === 'number') return Number.isFinite(value) ? JSON.stringify(value) : 'null';
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  if (Array.isArray(value)) return `[${value.map((v) => oldMarshal(v)).join(',')}]`;
+  if (typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${oldString(k)}:${oldMarshal(v)}`).join(',')}}`;
+  }
+  return 'null';
+}
+
+describe('mount/go-json', () => {
+  it('writes what it always wrote, for any JSON value', () => {
+    const text = fc.string({ unit: fc.constantFrom('a', 'Z', '<', '>', '&', '\u2028', '\u2029', '"', '\\', '\n', 'é', '😀', '\u0000', '10', '9') });
+    const json = fc.letrec((tie) => ({
+      value: fc.oneof({ depthSize: 'small' }, text, fc.double(), fc.integer(), fc.boolean(), fc.constant(null), tie('array'), tie('object')),
+      array: fc.array(tie('value'), { maxLength: 5 }),
+      object: fc.dictionary(text, tie('value'), { maxKeys: 6 }),
+    }));
+    fc.assert(fc.property(json.value, (value) => assert.equal(goMarshal(value), oldMarshal(value))), { numRuns: 3000 });
+    assert.equal(goMarshal({ b: '<&>', a: [1, '\u2028'], '10': true, '9': null }), '{"10":true,"9":null,"a":[1,"\\u2028"],"b":"\\u003c\\u0026\\u003e"}');
+    assert.equal(goMarshalStruct([['z', 1], ['a', '&']]), '{"z":1,"a":"\\u0026"}');
+  });
+
+  it('escapes a long value with a fixed number of regex runs, not one callback per character', () => {
+    const value = '<&>'.repeat(100_000);
+    const work = countWork(() => goMarshal({ v: value }));
+    assert.equal(work.result, `{"v":"${'\\u003c\\u0026\\u003e'.repeat(100_000)}"}`);
+    // One test per string (the key and the value); the escapes themselves are replaceAll with strings.
+    assert.ok(work.regexInputs.length <= 2, `${work.regexInputs.length} regex runs`);
+  });
+});

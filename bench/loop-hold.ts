@@ -10,9 +10,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { classifyFailure } from '../src/vault/failures.js';
-import { VaultHttpError } from '../src/vault/transport.js';
+import * as transport from '../src/vault/transport.js';
 import { JsonBody } from '../src/vault/json-body.js';
-import { MAX_JSON_DEPTH, ResponseTooDeepError } from '../src/vault/transport.js';
 import { secretResponseSchema, type SecretResponse } from '../src/vault/responses.js';
 import { MountAdmission, MountMemory } from '../src/admission/mount-admission.js';
 import { expandKeys, expandPki } from '../src/mount/expand.js';
@@ -31,9 +30,20 @@ function object(yaml: string): ObjectConfig {
   return parseObjects(yaml).objects[0]!;
 }
 
+const { MAX_JSON_DEPTH, ResponseTooDeepError, VaultHttpError } = transport;
+// Read by name so that the script also runs against a tree from before the value cap (then: no cap).
+const maxValues = (transport as Record<string, unknown>)['DEFAULT_MAX_RESPONSE_VALUES'];
+const MAX_VALUES = typeof maxValues === 'number' ? maxValues : Number.POSITIVE_INFINITY;
+
 /** A Vault answer of `text`, read the way the transport reads it: 64 KiB chunks, under a fresh mount's budgets. */
 function admissible(text: string): boolean {
-  const body = new JsonBody({ memory: new MountMemory(new MountAdmission()), maxDepth: MAX_JSON_DEPTH, tooDeep: () => new ResponseTooDeepError() });
+  const body = new JsonBody({
+    memory: new MountMemory(new MountAdmission()),
+    maxDepth: MAX_JSON_DEPTH,
+    tooDeep: () => new ResponseTooDeepError(),
+    maxValues: MAX_VALUES,
+    tooMany: () => new Error('too many values'),
+  });
   const bytes = Buffer.from(text, 'utf8');
   try {
     body.start(200, undefined);

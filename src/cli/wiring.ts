@@ -91,6 +91,7 @@ export function buildVaultClients(
   const clients = new VaultClientPool({
     requestTimeoutMs: settings.requestTimeoutMs,
     gates,
+    ...(settings.vaultResponseMaxValues === undefined ? {} : { maxResponseValues: settings.vaultResponseMaxValues }),
     trust,
     ...(overrides.tlsFiles === undefined ? {} : { tlsFiles: overrides.tlsFiles }),
     client: {
@@ -153,6 +154,7 @@ export function buildMountService(settings: ProviderSettings, deps: MountDeps, o
   });
   metrics.cacheSize('token', () => auth.cachedTokens);
   metrics.cacheSize('lease', () => leases.size);
+  metrics.cacheBytes('lease', () => leases.bytes);
   const reuse = new ResponseReuse({
     leases,
     // A kept lease answering a republish is a lease-cache hit; joining an identical request in flight is a hit of

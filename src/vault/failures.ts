@@ -5,7 +5,7 @@
 import { errnoCode, ProviderError, sanitizeVaultMessage, type ErrorCode, type ErrorContext } from '../errors.js';
 import { describeBudget, expiredBudget } from '../admission/time-budget.js';
 import { BodyTooLargeError } from '../http/undici.js';
-import { NonJsonResponseError, ResponseTooDeepError, VaultConnectError } from './transport.js';
+import { NonJsonResponseError, ResponseTooDeepError, ResponseTooLargeError, VaultConnectError } from './transport.js';
 import { RedirectRefusedError, refusalReason } from './redirect.js';
 import { isPlainObject } from '../shared/plain-object.js';
 
@@ -203,6 +203,11 @@ const RULES: readonly Rule[] = [
   rule(thrown(BodyTooLargeError), (err, t) => ({
     code: 'BAD_VAULT_RESPONSE', reach: 'answered', transient: false,
     message: `Vault's response exceeded ${err.limitBytes} bytes for ${at(t)}`,
+  })),
+  // A tenant's secret too large to read without holding up every other mount: the mount fails alone, naming the flag.
+  rule(thrown(ResponseTooLargeError), (err, t) => ({
+    code: 'MOUNT_TOO_LARGE', reach: 'answered', transient: false,
+    message: `${err.message} for ${at(t)}`,
   })),
   rule(thrown(ResponseTooDeepError), (err, t) => ({
     code: 'BAD_VAULT_RESPONSE', reach: 'answered', transient: false,

@@ -104,8 +104,9 @@ const steps: Step[] = [];
 // Responses at the mount's budget (8 MiB received; parsed forms against the node's 24 MiB).
 {
   const big = largestAdmissible((n) => JSON.stringify({ data: { data: { v: 'x'.repeat(n) } } }), 8 * MiB);
-  const many = largestAdmissible((n) => JSON.stringify({ data: { data: Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, 'v'])) } }), 400_000);
-  const nested = largestAdmissible((n) => JSON.stringify({ data: { data: { list: Array.from({ length: n }, (_, i) => ({ id: i, name: `n${i}` })) } } }), 200_000);
+  // Each key or list entry is at least three values, so the search may start at the cap.
+  const many = largestAdmissible((n) => JSON.stringify({ data: { data: Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, 'v'])) } }), Math.min(400_000, MAX_VALUES));
+  const nested = largestAdmissible((n) => JSON.stringify({ data: { data: { list: Array.from({ length: n }, (_, i) => ({ id: i, name: `n${i}` })) } } }), Math.min(200_000, MAX_VALUES));
   const escapes = largestAdmissible((n) => JSON.stringify({ data: { data: { v: '<&>'.repeat(n) } } }), 3 * MiB);
   const b64 = largestAdmissible((n) => JSON.stringify({ data: { data: { v: Buffer.alloc(n, 7).toString('base64') } } }), 6 * MiB);
   const hex = largestAdmissible((n) => JSON.stringify({ data: { data: { v: Buffer.alloc(n, 7).toString('hex') } } }), 4 * MiB);

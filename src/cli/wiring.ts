@@ -25,6 +25,7 @@ import type { FsOps } from '../output/fs-ops.js';
 import { buildTrustPolicy, NO_TRUST_FLAGS, type TrustPolicy } from '../config/policy.js';
 import { SERVICE_ACCOUNT_DIR } from '../kubernetes/cluster.js';
 import { DEFAULT_ADMISSION_LIMITS, MountAdmission } from '../admission/mount-admission.js';
+import { objectsMemo } from '../config/objects-cache.js';
 
 /** What tests (and the `mount` subcommand) replace in the graph; everything else comes from the settings. */
 export interface ProviderOverrides {
@@ -152,6 +153,9 @@ export function buildMountService(settings: ProviderSettings, deps: MountDeps, o
     ...(settings.leaseReuseFraction === undefined ? {} : { fraction: settings.leaseReuseFraction }),
     ...now,
   });
+  if (settings.objectsCacheMaxBytes !== undefined) objectsMemo.configure({ maxBytes: settings.objectsCacheMaxBytes });
+  metrics.cacheSize('objects', () => objectsMemo.size);
+  metrics.cacheBytes('objects', () => objectsMemo.bytes);
   metrics.cacheSize('token', () => auth.cachedTokens);
   metrics.cacheSize('lease', () => leases.size);
   metrics.cacheBytes('lease', () => leases.bytes);

@@ -5,9 +5,11 @@
  *
  *   npx tsx bench/loop-hold.ts [runs=7] [filter]
  *
- * Prints min / median / max milliseconds over the runs for each step. A measurement, never asserted in a test
- * (docs/benchmark.md, "Event-loop hold per step").
+ * Prints min / median / max wall milliseconds over the runs for each step (how long the loop was held), and the
+ * median CPU milliseconds (what the hold would be on an idle machine), with the load average. A measurement, never
+ * asserted in a test (docs/benchmark.md, "Event-loop hold per step").
  */
+import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { classifyFailure } from '../src/vault/failures.js';
 import * as transport from '../src/vault/transport.js';
@@ -69,14 +71,31 @@ interface Step {
   readonly run: () => unknown;
 }
 
-function time(step: Step): number[] {
-  const ms: number[] = [];
+interface Timing {
+  /** Wall milliseconds of each run, sorted: how long the loop was held. */
+  readonly wall: number[];
+  /** CPU milliseconds (user + system, this process) of each run, sorted: the same on an idle machine. */
+  readonly cpu: number[];
+}
+
+function time(step: Step): Timing {
+  const wall: number[] = [];
+  const cpu: number[] = [];
   for (let i = 0; i < runs; i++) {
+    const cpuStart = process.cpuUsage();
     const start = performance.now();
-    step.run();
-    ms.push(performance.now() - start);
+    try {
+      step.run();
+    } catch (err: unknown) {
+      console.log(`| ${step.name} | throws ${err instanceof Error ? err.name : 'a value'} | | | |`);
+      return { wall: [], cpu: [] };
+    }
+    wall.push(performance.now() - start);
+    const used = process.cpuUsage(cpuStart);
+    cpu.push((used.user + used.system) / 1000);
   }
-  return ms.sort((a, b) => a - b);
+  const byValue = (a: number, b: number): number => a - b;
+  return { wall: wall.sort(byValue), cpu: cpu.sort(byValue) };
 }
 
 const steps: Step[] = [];
@@ -143,12 +162,15 @@ const steps: Step[] = [];
   );
 }
 
-console.log(`# ${runs} runs each; milliseconds of one synchronous call; node ${process.version}`);
-console.log('| step | min | median | max |');
-console.log('|---|---|---|---|');
+console.log(`# ${runs} runs each; milliseconds of one synchronous call; node ${process.version}; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+console.log('| step | wall min | wall median | wall max | CPU median |');
+console.log('|---|---|---|---|---|');
 for (const step of steps) {
   if (filter !== '' && !step.name.includes(filter)) continue;
-  const ms = time(step);
+  const { wall, cpu } = time(step);
+  if (wall.length === 0) continue;
   const fmt = (x: number): string => x.toFixed(x < 10 ? 2 : 0);
-  console.log(`| ${step.name} | ${fmt(ms[0]!)} | ${fmt(ms[Math.floor(ms.length / 2)]!)} | ${fmt(ms[ms.length - 1]!)} |`);
+  const mid = (xs: number[]): number => xs[Math.floor(xs.length / 2)]!;
+  console.log(`| ${step.name} | ${fmt(wall[0]!)} | ${fmt(mid(wall))} | ${fmt(wall[wall.length - 1]!)} | ${fmt(mid(cpu))} |`);
 }
+console.log(`# load average after: ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);

@@ -4,6 +4,10 @@
  * U+2029 escaped. Numbers are written by JavaScript's rules, which agree with Go for the integers and ordinary
  * decimals Vault returns (Go keeps a json.Number's literal, e.g. `1.0`; JSON.parse has already lost that).
  */
+import { ProviderError } from '../errors.js';
+import { DEFAULT_MOUNT_LIMIT_BYTES } from '../output/file-set.js';
+import { formatBytes } from '../shared/message-text.js';
+
 const ESCAPES: Readonly<Record<string, string>> = {
   '<': '\\u003c',
   '>': '\\u003e',
@@ -11,17 +15,34 @@ const ESCAPES: Readonly<Record<string, string>> = {
   '\u2028': '\\u2028',
   '\u2029': '\\u2029',
 };
-const NEEDS_ESCAPE = /[<>&\u2028\u2029]/;
 const ESCAPE_ALL = /[<>&\u2028\u2029]/g;
 
+/** Characters each escape adds: `<`, `>`, `&` become six, U+2028 and U+2029 six. */
+function escapeGrowth(code: number): number {
+  return code === 0x3c || code === 0x3e || code === 0x26 || code === 0x2028 || code === 0x2029 ? 5 : 0;
+}
+
 /**
- * A string as Go writes it: one native test, and the escaping pass only when there is something to escape (most
- * strings have nothing). One pass either way; five replaceAll passes were several times slower on a value dense in
- * `<&>` (docs/benchmark.md, "Event-loop hold per step").
+ * No JSON the provider writes can be larger than the driver's limit for a whole mount: past it the mount fails
+ * anyway, so it fails before the text is built (a value of a few MiB of `<&>` from Vault would grow sixfold).
+ */
+function tooLarge(): ProviderError {
+  return new ProviderError('MOUNT_TOO_LARGE', `the value written as JSON would be larger than ${formatBytes(DEFAULT_MOUNT_LIMIT_BYTES)}, the driver's limit for a whole mount`, {});
+}
+
+/**
+ * A string as Go writes it. The escapes are counted first in one pass (stopping as soon as the text would pass the
+ * limit), and the escaping pass runs only when there is something to escape, which most strings have not.
  */
 function goString(value: string): string {
   const json = JSON.stringify(value);
-  return NEEDS_ESCAPE.test(json) ? json.replace(ESCAPE_ALL, (c) => ESCAPES[c] ?? c) : json;
+  if (json.length > DEFAULT_MOUNT_LIMIT_BYTES) throw tooLarge();
+  let length = json.length;
+  for (let i = 0; i < json.length; i++) {
+    length += escapeGrowth(json.charCodeAt(i));
+    if (length > DEFAULT_MOUNT_LIMIT_BYTES) throw tooLarge();
+  }
+  return length === json.length ? json : json.replace(ESCAPE_ALL, (c) => ESCAPES[c] ?? c);
 }
 
 export function goMarshal(value: unknown): string {
@@ -31,7 +52,10 @@ export function goMarshal(value: unknown): string {
   if (typeof value === 'boolean') return value ? 'true' : 'false';
   if (Array.isArray(value)) {
     let out = '[';
-    for (let i = 0; i < value.length; i++) out += `${i === 0 ? '' : ','}${goMarshal(value[i])}`;
+    for (let i = 0; i < value.length; i++) {
+      out += `${i === 0 ? '' : ','}${goMarshal(value[i])}`;
+      if (out.length > DEFAULT_MOUNT_LIMIT_BYTES) throw tooLarge();
+    }
     return `${out}]`;
   }
   if (typeof value === 'object') {
@@ -42,6 +66,7 @@ export function goMarshal(value: unknown): string {
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]!;
       out += `${i === 0 ? '' : ','}${goString(key)}:${goMarshal(record[key])}`;
+      if (out.length > DEFAULT_MOUNT_LIMIT_BYTES) throw tooLarge();
     }
     return `${out}}`;
   }

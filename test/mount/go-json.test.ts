@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { goMarshal, goMarshalStruct } from '../../src/mount/go-json.js';
 import { countWork } from '../helpers/work-spy.js';
+import { ProviderError } from '../../src/errors.js';
 
 // The former implementation, kept as the oracle.
 const ESCAPES: Readonly<Record<string, string>> = { '<': '\\u003c', '>': '\\u003e', '&': '\\u0026', '\u2028': '\\u2028', '\u2029': '\\u2029' };
@@ -35,7 +36,25 @@ describe('mount/go-json', () => {
 
   it('runs no escaping pass over a string with nothing to escape', () => {
     const work = countWork(() => goMarshal({ key: 'x'.repeat(1_000_000), list: ['a', 'b'] }));
-    // One test per string (two keys, three values), and no replace after it.
-    assert.equal(work.regexInputs.length, 5);
+    assert.deepEqual(work.regexInputs, []);
+  });
+
+  it('refuses, before building it, JSON larger than the driver\'s 4 MiB limit: a value dense in <&> grows sixfold', () => {
+    const dense = '<&>'.repeat(1_000_000);
+    const work = countWork(() => {
+      try {
+        return goMarshal({ v: dense });
+      } catch (err: unknown) {
+        return err;
+      }
+    });
+    assert.ok(work.result instanceof ProviderError && work.result.code === 'MOUNT_TOO_LARGE', String(work.result));
+    assert.match(work.result.message, /larger than 4\.0 MiB, the driver's limit for a whole mount/);
+    // Counted, not escaped: no replace ran, and the count stopped at the limit.
+    assert.deepEqual(work.regexInputs, []);
+    assert.ok(work.looks <= (4 * 1024 * 1024) / 5 + 10, `${work.looks} looks`);
+    assert.throws(() => goMarshal('x'.repeat(5 * 1024 * 1024)), /MOUNT_TOO_LARGE|larger than 4\.0 MiB/);
+    assert.throws(() => goMarshal(Array.from({ length: 5_000 }, () => 'y'.repeat(1_000))), /larger than 4\.0 MiB/);
+    assert.equal(goMarshal('<'.repeat(1_000)), `"${'\\u003c'.repeat(1_000)}"`);
   });
 });

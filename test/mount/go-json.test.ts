@@ -56,5 +56,8 @@ describe('mount/go-json', () => {
     assert.throws(() => goMarshal('x'.repeat(5 * 1024 * 1024)), /MOUNT_TOO_LARGE|larger than 4\.0 MiB/);
     assert.throws(() => goMarshal(Array.from({ length: 5_000 }, () => 'y'.repeat(1_000))), /larger than 4\.0 MiB/);
     assert.equal(goMarshal('<'.repeat(1_000)), `"${'\\u003c'.repeat(1_000)}"`);
+    // Past 4096 escapes in one string the bytes are escaped in one pass: the same text.
+    const mixed = Array.from({ length: 3_000 }, (_, i) => ['<', 'é', '&', '\u2028', '😀', '>', '\u2029', '"', 'a'][i % 9]!).join('').repeat(4);
+    assert.equal(goMarshal({ mixed }), oldMarshal({ mixed }));
   });
 });

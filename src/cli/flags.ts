@@ -25,6 +25,10 @@ import {
 } from '../admission/mount-admission.js';
 
 import { LogLevels, type LogLevel } from '../observability/logger.js';
+import { trimSlashes } from '../shared/slashes.js';
+import { DEFAULT_MAX_RESPONSE_VALUES } from '../vault/transport.js';
+import { DEFAULT_AUDIT_STATE_BYTES } from '../observability/audit.js';
+import { DEFAULT_OBJECTS_CACHE_BYTES } from '../config/objects-cache.js';
 
 export { LogLevels, type LogLevel };
 export { UsageError };
@@ -48,6 +52,12 @@ export interface ProviderSettings {
   readonly writeFiles: boolean;
   /** Audit lines go to this file; undefined: into the main log on stdout. */
   readonly auditLogFile?: string;
+  /** Bytes of the audit's remembered object versions (default DEFAULT_AUDIT_STATE_BYTES). */
+  readonly auditStateMaxBytes?: number;
+  /** JSON values one Vault response may hold (default DEFAULT_MAX_RESPONSE_VALUES). */
+  readonly vaultResponseMaxValues?: number;
+  /** Bytes of the memo of parsed objects lists (default DEFAULT_OBJECTS_CACHE_BYTES). */
+  readonly objectsCacheMaxBytes?: number;
   /** Deadline of one HTTP request to Vault, in milliseconds. */
   readonly requestTimeoutMs: number;
   /**
@@ -129,6 +139,9 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'max-mounts-queued', kind: 'string', valueName: 'n', defaultText: String(DEFAULT_MAX_MOUNTS_QUEUED), help: 'Mounts that may wait for a place, each for at most half its time budget; past it (or past that time) a mount fails with RESOURCE_EXHAUSTED (NODE_BUDGET_EXCEEDED) and is retried by the driver. 0: refuse at once.' },
   { name: 'write-files', kind: 'bool', help: 'Write the files into the target path ourselves (for drivers before v0.0.21, which expect it).' },
   { name: 'audit-log-file', kind: 'string', valueName: 'path', help: 'Append the audit lines (one per Mount) to this file instead of the main log on stdout.' },
+  { name: 'audit-state-max-bytes', kind: 'string', valueName: 'bytes', defaultText: String(DEFAULT_AUDIT_STATE_BYTES), help: 'Bytes of object names and versions the audit keeps to say what changed since a pod volume\'s last mount; past it the least recently mounted volumes are forgotten (their next mount is logged as a first mount).' },
+  { name: 'objects-cache-max-bytes', kind: 'string', valueName: 'bytes', defaultText: String(DEFAULT_OBJECTS_CACHE_BYTES), help: 'Bytes of parsed SecretProviderClass objects lists kept for republishes (each counted as twice its text); past it the least recently used are parsed again when next needed.' },
+  { name: 'vault-response-max-values', kind: 'string', valueName: 'n', defaultText: String(DEFAULT_MAX_RESPONSE_VALUES), help: 'JSON values (strings, lists, maps and their entries) one Vault response may hold; a larger one fails the mount with RESOURCE_EXHAUSTED (MOUNT_TOO_LARGE) while it arrives, before it is parsed.' },
   { name: 'vault-request-timeout', kind: 'string', valueName: 'duration', defaultText: DEFAULT_REQUEST_TIMEOUT, help: 'Deadline of one request to Vault, as a Go duration (30s, 1m, 1m30s).' },
   { name: 'vault-addr', kind: 'string', valueName: 'url', help: `Default Vault address, or the comma-separated addresses of one HA cluster's nodes (tried in order; a failed one is skipped for 30s). Environment: VAULT_ADDR. Without either: ${DEFAULT_VAULT_ADDRESS}.` },
   { name: 'vault-max-in-flight', kind: 'string', valueName: 'n', defaultText: String(DEFAULT_GATE_LIMITS.maxInFlight), help: 'Most requests in flight to one Vault address at once, across all mounts; more wait their turn.' },
@@ -208,7 +221,7 @@ function defaultsFrom(values: Parsed, env: Env, usage: string): ProviderDefaults
     throw new UsageError(err instanceof Error ? err.message : 'invalid Vault address', usage);
   }
 
-  const mount = (values.get('vault-mount') ?? 'kubernetes').replace(/^\/+|\/+$/g, '');
+  const mount = trimSlashes(values.get('vault-mount') ?? 'kubernetes');
   if (mount === '') throw new UsageError('-vault-mount must not be empty', usage);
 
   let skipVerify: boolean;
@@ -328,6 +341,7 @@ export function parseFlags(argv: readonly string[], givenEnv: Env): FlagsResult 
       cacheSize: Number(cacheSize),
       writeFiles: values.get('write-files') === 'true',
       ...auditSettingsFrom(values),
+      ...answerBoundsFrom(values, usage),
       requestTimeoutMs: Math.ceil(timeoutMs),
       ...leaseSettingsFrom(values, usage),
       ...admissionSettingsFrom(values, usage),
@@ -409,6 +423,15 @@ function trustFrom(values: Parsed, usage: string): TrustSettings {
   } catch (err: unknown) {
     throw new UsageError(err instanceof Error ? err.message : 'invalid trust flags', usage);
   }
+}
+
+/** Bounds on what Vault answers and on what caches keep; absent flags leave the defaults to the components. */
+function answerBoundsFrom(values: Parsed, usage: string): Pick<ProviderSettings, 'auditStateMaxBytes' | 'vaultResponseMaxValues' | 'objectsCacheMaxBytes'> {
+  return {
+    ...(values.has('objects-cache-max-bytes') ? { objectsCacheMaxBytes: positiveInt(values, 'objects-cache-max-bytes', DEFAULT_OBJECTS_CACHE_BYTES, usage) } : {}),
+    ...(values.has('audit-state-max-bytes') ? { auditStateMaxBytes: positiveInt(values, 'audit-state-max-bytes', DEFAULT_AUDIT_STATE_BYTES, usage) } : {}),
+    ...(values.has('vault-response-max-values') ? { vaultResponseMaxValues: positiveInt(values, 'vault-response-max-values', DEFAULT_MAX_RESPONSE_VALUES, usage) } : {}),
+  };
 }
 
 function auditSettingsFrom(values: Parsed): Pick<ProviderSettings, 'auditLogFile'> {

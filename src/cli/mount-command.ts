@@ -207,7 +207,7 @@ export async function runMountCommand(argv: readonly string[], io: MountCommandI
     const logger: Logger = createLogger(settings.logLevel, { write: (line: string) => void io.stderr(line) });
     // The graph a node started with these flags would build (wiring.ts), with the atomic writer of --write-files.
     // Its metrics are counted and never served.
-    const metrics = new ProviderMetrics({ processMetrics: false });
+    const metrics = new ProviderMetrics({ processMetrics: false, eventLoopDelay: false });
     const trust = trustPolicyFor(settings);
     clients = buildVaultClients(settings, trust, metrics, logger, io.vaultClient === undefined ? {} : { vaultClient: io.vaultClient }).clients;
     const hmacKey = io.hmacKey === undefined ? hmacKeyFor(settings) : { source: io.hmacKey, random: false };

@@ -83,7 +83,10 @@ function buildKubernetes(settings: ProviderSettings, logger: Logger, overrides: 
 /** Step 2: metrics, and the audit sink, opened first: an audit file that cannot be written stops the start before anything listens. */
 function buildObservability(settings: ProviderSettings, logger: Logger): { readonly metrics: ProviderMetrics; readonly audit: MountAuditor } {
   const metrics = new ProviderMetrics({ version: VERSION });
-  const audit = new MountAuditor({ sink: settings.auditLogFile === undefined ? loggerAuditSink(logger) : fileAuditSink(settings.auditLogFile) });
+  const audit = new MountAuditor({
+    sink: settings.auditLogFile === undefined ? loggerAuditSink(logger) : fileAuditSink(settings.auditLogFile),
+    ...(settings.auditStateMaxBytes === undefined ? {} : { maxBytes: settings.auditStateMaxBytes }),
+  });
   return { metrics, audit };
 }
 
@@ -168,6 +171,8 @@ export async function startProvider(settings: ProviderSettings, logger: Logger, 
   const kubernetes = buildKubernetes(settings, logger, overrides);
   const { cluster, hmacKey, tokenRequester } = kubernetes;
   const { metrics, audit } = buildObservability(settings, logger);
+  metrics.cacheSize('audit', () => audit.rememberedVolumes);
+  metrics.cacheBytes('audit', () => audit.rememberedBytes);
   // Step 3, shared with the `mount` subcommand (wiring.ts).
   const trust = trustPolicyFor(settings, overrides.serviceAccountDir ?? SERVICE_ACCOUNT_DIR);
   if (trust.vaultAddresses === 'any') {
@@ -198,6 +203,7 @@ export async function startProvider(settings: ProviderSettings, logger: Logger, 
     servers = await startServers(settings, logger, { mounts, admission, metrics, audit });
   } catch (err: unknown) {
     await closeGraph();
+    metrics.close();
     throw err;
   }
   logger.info(
@@ -222,6 +228,7 @@ export async function startProvider(settings: ProviderSettings, logger: Logger, 
         await servers.stopGrpc(graceMs);
         await closeGraph();
         await servers.closeHealth();
+        metrics.close();
       })();
       return stopping;
     },

@@ -25,6 +25,7 @@ import type { FsOps } from '../output/fs-ops.js';
 import { buildTrustPolicy, NO_TRUST_FLAGS, type TrustPolicy } from '../config/policy.js';
 import { SERVICE_ACCOUNT_DIR } from '../kubernetes/cluster.js';
 import { DEFAULT_ADMISSION_LIMITS, DEFAULT_MAX_MOUNTS_PER_NAMESPACE, DEFAULT_MAX_MOUNTS_QUEUED, MountAdmission } from '../admission/mount-admission.js';
+import { objectsMemo } from '../config/objects-cache.js';
 
 /** What tests (and the `mount` subcommand) replace in the graph; everything else comes from the settings. */
 export interface ProviderOverrides {
@@ -92,6 +93,7 @@ export function buildVaultClients(
   const clients = new VaultClientPool({
     requestTimeoutMs: settings.requestTimeoutMs,
     gates,
+    ...(settings.vaultResponseMaxValues === undefined ? {} : { maxResponseValues: settings.vaultResponseMaxValues }),
     trust,
     ...(overrides.tlsFiles === undefined ? {} : { tlsFiles: overrides.tlsFiles }),
     client: {
@@ -152,8 +154,12 @@ export function buildMountService(settings: ProviderSettings, deps: MountDeps, o
     ...(settings.leaseReuseFraction === undefined ? {} : { fraction: settings.leaseReuseFraction }),
     ...now,
   });
+  if (settings.objectsCacheMaxBytes !== undefined) objectsMemo.configure({ maxBytes: settings.objectsCacheMaxBytes });
+  metrics.cacheSize('objects', () => objectsMemo.size);
+  metrics.cacheBytes('objects', () => objectsMemo.bytes);
   metrics.cacheSize('token', () => auth.cachedTokens);
   metrics.cacheSize('lease', () => leases.size);
+  metrics.cacheBytes('lease', () => leases.bytes);
   const reuse = new ResponseReuse({
     leases,
     // A kept lease answering a republish is a lease-cache hit; joining an identical request in flight is a hit of

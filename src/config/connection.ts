@@ -4,6 +4,7 @@
  */
 import { ProviderError } from '../errors.js';
 import { usesPodToken, type ConnectionSettings, type MountConfig, type ProviderDefaults, type TlsParameters } from './types.js';
+import { trimSlashes, trimTrailingSlashes } from '../shared/slashes.js';
 
 function invalid(parameter: string, message: string): ProviderError {
   return new ProviderError('INVALID_CONFIG', message, { parameter });
@@ -31,7 +32,7 @@ export function normaliseVaultAddress(raw: string, parameter: string): string {
   if (url.search !== '' || url.hash !== '') {
     throw invalid(parameter, `${parameter} must not have a query or fragment`);
   }
-  const path = url.pathname.replace(/\/+$/, '');
+  const path = trimTrailingSlashes(url.pathname);
   return `${url.protocol}//${url.host}${path}`;
 }
 
@@ -65,7 +66,7 @@ export function isAuthMountPath(path: string): boolean {
  * and trailing slashes. Throws INVALID_CONFIG naming `parameter` when it is not a Vault auth mount path.
  */
 export function normaliseAuthMount(raw: string, parameter: string): string {
-  const trimmed = raw.replace(/^\/+|\/+$/g, '');
+  const trimmed = trimSlashes(raw);
   if (!isAuthMountPath(trimmed)) {
     throw invalid(parameter, `${parameter} must be a Vault auth mount path such as "kubernetes" or "team-a/jwt"`);
   }

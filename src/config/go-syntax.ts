@@ -55,7 +55,8 @@ const NS_PER_UNIT: Readonly<Record<string, number>> = {
   h: 3600e9,
 };
 const DURATION = /^[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:ns|us|µs|μs|ms|s|m|h))+$/;
-const DURATION_PART = /([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h)/g;
+// Sticky: each part starts where the last ended (a search from every position re-read long digit runs: quadratic).
+const DURATION_PART = /([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h)/gy;
 /** time.Duration is an int64 count of nanoseconds: 2^63 and above overflow. */
 const DURATION_LIMIT_NS = 2 ** 63;
 
@@ -64,7 +65,8 @@ export function parseGoDurationMs(s: string): number | undefined {
   if (s === '0' || s === '+0' || s === '-0') return 0;
   if (!DURATION.test(s)) return undefined;
   let ns = 0;
-  for (const [, num, unit] of s.matchAll(DURATION_PART)) {
+  const unsigned = s.startsWith('+') || s.startsWith('-') ? s.slice(1) : s;
+  for (const [, num, unit] of unsigned.matchAll(DURATION_PART)) {
     ns += Number(num) * (NS_PER_UNIT[unit ?? ''] ?? Number.NaN);
   }
   if (!Number.isFinite(ns) || ns >= DURATION_LIMIT_NS) return undefined;

@@ -10,18 +10,37 @@ import { parseObjects, type ParsedObjects } from './objects.js';
 
 export interface ObjectsMemoOptions {
   readonly maxEntries?: number;
+  /** By the estimate above (`--objects-cache-max-bytes`; default DEFAULT_OBJECTS_CACHE_BYTES). */
   readonly maxBytes?: number;
 }
 
+/** 8 MiB: a node's SecretProviderClasses many times over, an eighth of the image's 64 MiB old space. */
+export const DEFAULT_OBJECTS_CACHE_BYTES = 8 * 1024 * 1024;
+
+type Entry = { readonly parsed: ParsedObjects; readonly bytes: number };
+
+function lruFor(options: ObjectsMemoOptions): Lru<Entry> {
+  return new Lru<Entry>({
+    maxEntries: options.maxEntries ?? 512,
+    maxBytes: options.maxBytes ?? DEFAULT_OBJECTS_CACHE_BYTES,
+    sizeOf: (entry) => entry.bytes,
+  });
+}
+
 export class ObjectsMemo {
-  readonly #lru: Lru<{ readonly parsed: ParsedObjects; readonly bytes: number }>;
+  #lru: Lru<Entry>;
 
   constructor(options: ObjectsMemoOptions = {}) {
-    this.#lru = new Lru({
-      maxEntries: options.maxEntries ?? 512,
-      maxBytes: options.maxBytes ?? 8 * 1024 * 1024,
-      sizeOf: (entry) => entry.bytes,
-    });
+    this.#lru = lruFor(options);
+  }
+
+  /** New bounds, from the daemon's flags; what was kept is dropped. */
+  configure(options: ObjectsMemoOptions): void {
+    this.#lru = lruFor(options);
+  }
+
+  get bytes(): number {
+    return this.#lru.bytes;
   }
 
   get size(): number {

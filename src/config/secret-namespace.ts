@@ -13,6 +13,7 @@
  * Pure.
  */
 import { quoted } from '../shared/message-text.js';
+import { trimSlashes } from '../shared/slashes.js';
 
 export class SecretNamespaceError extends Error {
   override readonly name = 'SecretNamespaceError';
@@ -24,7 +25,7 @@ const UNSENDABLE = /[\u0000-\u0020\u007f\u0085\u00a0]|[^\u0000-\u00ff]/;
 
 /** The namespace in its canonical spelling (no leading or trailing slash). Throws SecretNamespaceError. */
 export function parseSecretNamespace(raw: string): string {
-  const trimmed = raw.replace(/^\/+|\/+$/g, '');
+  const trimmed = trimSlashes(raw);
   if (trimmed === '') throw new SecretNamespaceError('is empty: leave it out to read in the mount\'s namespace');
   if (UNSENDABLE.test(trimmed)) {
     throw new SecretNamespaceError('holds whitespace, control characters or characters an HTTP header cannot carry');
@@ -39,6 +40,6 @@ export function parseSecretNamespace(raw: string): string {
 /** X-Vault-Namespace for a request: the mount's namespace, joined with the object's when it has one. */
 export function requestNamespace(mountNamespace: string | undefined, secretNamespace: string | undefined): string | undefined {
   if (secretNamespace === undefined) return mountNamespace;
-  const base = (mountNamespace ?? '').replace(/^\/+|\/+$/g, '');
+  const base = trimSlashes(mountNamespace ?? '');
   return base === '' ? secretNamespace : `${base}/${secretNamespace}`;
 }

@@ -59,16 +59,79 @@ export function expandKeys(obj: ObjectConfig, response: SecretResponse): Expande
   return keys.map((key) => ({ name: key, contents: decodeValue(valueBytes(map[key]), obj, `key ${quoted(key)}`) }));
 }
 
-const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n[\s\S]*?-----END \1-----/g;
 const KEY_LABELS: ReadonlySet<string> = new Set(['PRIVATE KEY', 'RSA PRIVATE KEY', 'EC PRIVATE KEY']);
 
-interface PemBlock {
+export interface PemBlock {
   readonly label: string;
   readonly text: string;
 }
 
-function pemBlocks(text: string): PemBlock[] {
-  return [...text.matchAll(PEM_BLOCK)].map((m) => ({ label: m[1] ?? '', text: m[0] }));
+const BEGIN = '-----BEGIN ';
+const END = '-----END ';
+const DASHES = '-----';
+
+/** A PEM label character: A-Z, 0-9 or a space. */
+function isLabelChar(code: number): boolean {
+  return (code >= 0x41 && code <= 0x5a) || (code >= 0x30 && code <= 0x39) || code === 0x20;
+}
+
+/** The label of a `<marker><LABEL>-----` at `at`, and where it ends; undefined when there is none. */
+function labelAt(text: string, at: number, marker: string): { label: string; after: number } | undefined {
+  const start = at + marker.length;
+  let end = start;
+  while (end < text.length && isLabelChar(text.charCodeAt(end))) end++;
+  if (end === start || !text.startsWith(DASHES, end)) return undefined;
+  return { label: text.slice(start, end), after: end + DASHES.length };
+}
+
+/** The first of the ascending `positions` at or after `from`, or -1. */
+function firstAtOrAfter(positions: readonly number[], from: number): number {
+  let lo = 0;
+  let hi = positions.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (positions[mid]! < from) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < positions.length ? positions[lo]! : -1;
+}
+
+/**
+ * The PEM blocks of a text, in order: `-----BEGIN <LABEL>-----`, a line break, anything, and the first
+ * `-----END <LABEL>-----` with the same label after it; a BEGIN without its END is skipped. The value is whatever a
+ * tenant stored in Vault, so the scan is linear: every END marker is found in one pass first, then each BEGIN looks
+ * its END up by label. (A lazy regex with a back-reference re-read the rest of the text from every BEGIN without an
+ * END: 512 KiB of `-----BEGIN A-----` lines held the event loop for seconds.)
+ */
+export function pemBlocks(text: string): PemBlock[] {
+  const ends = new Map<string, number[]>();
+  for (let at = text.indexOf(END); at !== -1; at = text.indexOf(END, at + 1)) {
+    const found = labelAt(text, at, END);
+    if (found === undefined) continue;
+    const list = ends.get(found.label);
+    if (list === undefined) ends.set(found.label, [at]);
+    else list.push(at);
+  }
+  const blocks: PemBlock[] = [];
+  if (ends.size === 0) return blocks;
+  let from = 0;
+  for (let at = text.indexOf(BEGIN, from); at !== -1; at = text.indexOf(BEGIN, from)) {
+    const found = labelAt(text, at, BEGIN);
+    let body = found?.after ?? -1;
+    if (body !== -1 && text.charCodeAt(body) === 0x0d) body++;
+    if (found === undefined || text.charCodeAt(body) !== 0x0a) {
+      from = at + 1;
+      continue;
+    }
+    const end = firstAtOrAfter(ends.get(found.label) ?? [], body + 1);
+    if (end === -1) {
+      from = at + 1;
+      continue;
+    }
+    from = end + END.length + found.label.length + DASHES.length;
+    blocks.push({ label: found.label, text: text.slice(at, from) });
+  }
+  return blocks;
 }
 
 function bad(message: string): ProviderError {

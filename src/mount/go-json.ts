@@ -4,6 +4,10 @@
  * U+2029 escaped. Numbers are written by JavaScript's rules, which agree with Go for the integers and ordinary
  * decimals Vault returns (Go keeps a json.Number's literal, e.g. `1.0`; JSON.parse has already lost that).
  */
+import { ProviderError } from '../errors.js';
+import { DEFAULT_MOUNT_LIMIT_BYTES } from '../output/file-set.js';
+import { formatBytes } from '../shared/message-text.js';
+
 const ESCAPES: Readonly<Record<string, string>> = {
   '<': '\\u003c',
   '>': '\\u003e',
@@ -11,9 +15,74 @@ const ESCAPES: Readonly<Record<string, string>> = {
   '\u2028': '\\u2028',
   '\u2029': '\\u2029',
 };
+const ESCAPE_ALL = /[<>&\u2028\u2029]/g;
 
+/** Characters each escape adds: `<`, `>`, `&` become six, U+2028 and U+2029 six. */
+function escapeGrowth(code: number): number {
+  return code === 0x3c || code === 0x3e || code === 0x26 || code === 0x2028 || code === 0x2029 ? 5 : 0;
+}
+
+/**
+ * No JSON the provider writes can be larger than the driver's limit for a whole mount: past it the mount fails
+ * anyway, so it fails before the text is built (a value of a few MiB of `<&>` from Vault would grow sixfold).
+ */
+function tooLarge(): ProviderError {
+  return new ProviderError('MOUNT_TOO_LARGE', `the value written as JSON would be larger than ${formatBytes(DEFAULT_MOUNT_LIMIT_BYTES)}, the driver's limit for a whole mount`, {});
+}
+
+/**
+ * A string as Go writes it. The escapes are counted first in one pass (stopping as soon as the text would pass the
+ * limit), and the escaping pass runs only when there is something to escape, which most strings have not.
+ */
 function goString(value: string): string {
-  return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => ESCAPES[c] ?? c);
+  const json = JSON.stringify(value);
+  if (json.length > DEFAULT_MOUNT_LIMIT_BYTES) throw tooLarge();
+  let length = json.length;
+  for (let i = 0; i < json.length; i++) {
+    length += escapeGrowth(json.charCodeAt(i));
+    if (length > DEFAULT_MOUNT_LIMIT_BYTES) throw tooLarge();
+  }
+  if (length === json.length) return json;
+  // Many escapes: one pass over the UTF-8 bytes into a buffer of the known size (a callback per escape cost
+  // ~70 ms of CPU for the 700,000 that still fit the limit); few: one native replace.
+  return (length - json.length) / 5 > DENSE_ESCAPES ? escapeBytes(json) : json.replace(ESCAPE_ALL, (c) => ESCAPES[c] ?? c);
+}
+
+/** Above this many escapes in one string, escapeBytes. */
+const DENSE_ESCAPES = 4096;
+const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
+
+/** `json` with Go's escapes, written byte by byte: `<`, `>`, `&` as 1 byte each, U+2028/U+2029 as E2 80 A8/A9. */
+function escapeBytes(json: string): string {
+  const src = Buffer.from(json, 'utf8');
+  let extra = 0;
+  for (let i = 0; i < src.length; i++) {
+    const b = src[i]!;
+    if (b === 0x3c || b === 0x3e || b === 0x26) extra += 5;
+    else if (b === 0xe2 && src[i + 1] === 0x80 && (src[i + 2] === 0xa8 || src[i + 2] === 0xa9)) extra += 3;
+  }
+  const out = Buffer.allocUnsafe(src.length + extra);
+  let o = 0;
+  for (let i = 0; i < src.length; i++) {
+    const b = src[i]!;
+    let code = -1;
+    if (b === 0x3c || b === 0x3e || b === 0x26) code = b;
+    else if (b === 0xe2 && src[i + 1] === 0x80 && (src[i + 2] === 0xa8 || src[i + 2] === 0xa9)) {
+      code = src[i + 2] === 0xa8 ? 0x2028 : 0x2029;
+      i += 2;
+    }
+    if (code === -1) {
+      out[o++] = b;
+      continue;
+    }
+    out[o++] = 0x5c; // backslash
+    out[o++] = 0x75; // u
+    out[o++] = HEX_DIGITS[(code >> 12) & 15]!;
+    out[o++] = HEX_DIGITS[(code >> 8) & 15]!;
+    out[o++] = HEX_DIGITS[(code >> 4) & 15]!;
+    out[o++] = HEX_DIGITS[code & 15]!;
+  }
+  return out.toString('utf8');
 }
 
 export function goMarshal(value: unknown): string {
@@ -21,10 +90,25 @@ export function goMarshal(value: unknown): string {
   if (typeof value === 'string') return goString(value);
   if (typeof value === 'number') return Number.isFinite(value) ? JSON.stringify(value) : 'null';
   if (typeof value === 'boolean') return value ? 'true' : 'false';
-  if (Array.isArray(value)) return `[${value.map((v) => goMarshal(v)).join(',')}]`;
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) {
+      out += `${i === 0 ? '' : ','}${goMarshal(value[i])}`;
+      if (out.length > DEFAULT_MOUNT_LIMIT_BYTES) throw tooLarge();
+    }
+    return `${out}]`;
+  }
   if (typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${goString(k)}:${goMarshal(v)}`).join(',')}}`;
+    const record = value as Record<string, unknown>;
+    // The default sort compares UTF-16 code units, as `<` on strings does.
+    const keys = Object.keys(record).sort();
+    let out = '{';
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      out += `${i === 0 ? '' : ','}${goString(key)}:${goMarshal(record[key])}`;
+      if (out.length > DEFAULT_MOUNT_LIMIT_BYTES) throw tooLarge();
+    }
+    return `${out}}`;
   }
   return 'null';
 }

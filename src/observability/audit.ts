@@ -4,8 +4,10 @@
  * the last mount of the same pod volume, whether it came from a cache, and the result.
  *
  * Built from names, paths and HMAC versions only: a value, a Vault token or a JWT has no field to go into. The
- * "changed" memory is a bounded LRU of pod volume → object versions, kept in this process only: after a restart
- * every pod's next mount is a first mount again.
+ * "changed" memory is an LRU of pod volume → object versions, kept in this process only: after a restart every
+ * pod's next mount is a first mount again. It is bounded in bytes as well as volumes: a volume's entry grows with
+ * its objects and their names, which a SecretProviderClass author chooses (thousands of optional objects over
+ * ~65 volumes exhausted the heap when only volumes were counted; issue 19, class 7).
  */
 import { pino, type DestinationStream, type Logger } from 'pino';
 import type { MountConfig } from '../config/types.js';
@@ -74,15 +76,44 @@ export interface MountAuditorOptions {
   readonly sink: AuditSink;
   /** Pod volumes whose object versions are remembered (default 10000: far above the pods of one node). */
   readonly maxVolumes?: number;
+  /** Bytes the remembered versions may take, by volumeStateBytes (`--audit-state-max-bytes`). */
+  readonly maxBytes?: number;
+}
+
+/**
+ * 4 MiB: a node's ~110 pods with ten objects each take about 0.3 MiB by volumeStateBytes, so this is over ten
+ * times what a full node needs, and a sixteenth of the image's 64 MiB old space.
+ */
+export const DEFAULT_AUDIT_STATE_BYTES = 4 * 1024 * 1024;
+
+/** Heap bytes charged per remembered object and per volume beyond their strings: map entries, string headers. */
+const PER_OBJECT_BYTES = 64;
+const PER_VOLUME_BYTES = 256;
+
+/**
+ * What remembering one volume's versions costs, counted before anything is kept: every string at two bytes a
+ * character (V8 may keep any of them two-byte), plus fixed overheads.
+ */
+export function volumeStateBytes(volumeKey: string, objects: readonly Pick<AuditedObject, 'objectName' | 'version'>[]): number {
+  let bytes = PER_VOLUME_BYTES + 2 * volumeKey.length;
+  for (const o of objects) bytes += PER_OBJECT_BYTES + 2 * (o.objectName.length + o.version.length);
+  return bytes;
+}
+
+interface VolumeState {
+  readonly versions: ReadonlyMap<string, string>;
+  readonly bytes: number;
 }
 
 export class MountAuditor {
   readonly #sink: AuditSink;
-  readonly #last: Lru<ReadonlyMap<string, string>>;
+  readonly #last: Lru<VolumeState>;
+  readonly #maxBytes: number;
 
   constructor(options: MountAuditorOptions) {
     this.#sink = options.sink;
-    this.#last = new Lru({ maxEntries: options.maxVolumes ?? 10_000 });
+    this.#maxBytes = options.maxBytes ?? DEFAULT_AUDIT_STATE_BYTES;
+    this.#last = new Lru<VolumeState>({ maxEntries: options.maxVolumes ?? 10_000, maxBytes: this.#maxBytes, sizeOf: (state) => state.bytes });
   }
 
   /** Pod volumes remembered right now. */
@@ -90,11 +121,16 @@ export class MountAuditor {
     return this.#last.size;
   }
 
+  /** Bytes the remembered versions take, by volumeStateBytes; at most the maxBytes option. */
+  get rememberedBytes(): number {
+    return this.#last.bytes;
+  }
+
   record(input: MountAuditInput): AuditRecord {
     const config = input.config;
     // A pod can mount several volumes; the target path tells them apart, the pod UID tells pods apart.
     const volumeKey = config === undefined || config.pod.uid === '' ? undefined : `${config.pod.uid}\n${config.targetPath}`;
-    const previous = volumeKey === undefined ? undefined : this.#last.get(volumeKey);
+    const previous = volumeKey === undefined ? undefined : this.#last.get(volumeKey)?.versions;
     let objects: AuditObjectRecord[];
     if (input.mounted !== undefined) {
       objects = input.mounted.map((o) => ({
@@ -108,7 +144,7 @@ export class MountAuditor {
       if (volumeKey !== undefined) {
         // A republish normally changes nothing: the remembered versions are then kept as they are.
         const unchanged = previous !== undefined && previous.size === input.mounted.length && objects.every((o) => o.changed === false);
-        if (!unchanged) this.#last.set(volumeKey, new Map(input.mounted.map((o) => [o.objectName, o.version])));
+        if (!unchanged) this.#remember(volumeKey, input.mounted);
       }
     } else {
       const failed = input.error?.context.objectName;
@@ -137,6 +173,16 @@ export class MountAuditor {
 
   close(): Promise<void> {
     return this.#sink.close();
+  }
+
+  /** Keeps the volume's versions when they fit in the byte bound; one that cannot fit is forgotten, not kept stale. */
+  #remember(volumeKey: string, mounted: readonly AuditedObject[]): void {
+    const bytes = volumeStateBytes(volumeKey, mounted);
+    if (bytes > this.#maxBytes) {
+      this.#last.delete(volumeKey);
+      return;
+    }
+    this.#last.set(volumeKey, { versions: new Map(mounted.map((o) => [o.objectName, o.version])), bytes });
   }
 }
 

@@ -8,6 +8,7 @@
  * nodes, is how a metrics backend falls over (and paths can name what a team keeps secret).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ErrorCode } from '../errors.js';
 import type { VaultRequestEvent } from '../vault/client.js';
@@ -50,6 +51,23 @@ export interface MetricsOptions {
   readonly processMetrics?: boolean;
   /** Version for `vault_csi_provider_build_info`. */
   readonly version?: string;
+  /** Watch the event loop for event_loop_delay_seconds (default true; a one-shot CLI run has no use for it). */
+  readonly eventLoopDelay?: boolean;
+}
+
+/** How often the event-loop monitor's timer (libuv's, not ours) looks: the finest delay it can see. */
+export const EVENT_LOOP_RESOLUTION_MS = 10;
+/** The quantiles of event_loop_delay_seconds; 1 is the largest delay seen. */
+const EVENT_LOOP_QUANTILES = [0.5, 0.9, 0.99, 1] as const;
+
+/**
+ * How late the event loop was, from a monitorEventLoopDelay histogram: its samples are the intervals between the
+ * monitor's ticks, so the resolution is taken off to leave the delay (0 when there were no samples).
+ */
+export function eventLoopDelaySeconds(histogram: Pick<IntervalHistogram, 'count' | 'percentile' | 'max'>, quantile: number, resolutionMs = EVENT_LOOP_RESOLUTION_MS): number {
+  if (histogram.count === 0) return 0;
+  const ns = quantile >= 1 ? histogram.max : histogram.percentile(quantile * 100);
+  return Math.max(0, ns / 1e9 - resolutionMs / 1000);
 }
 
 // A mount is a login plus a few reads: usually milliseconds, up to kubelet's 2-minute budget when Vault is slow.
@@ -72,6 +90,8 @@ export class ProviderMetrics {
   readonly #mountsQueued: { source: () => number } = { source: () => 0 };
   readonly #vaultFailovers: Counter;
   readonly #cacheSizes = new Map<string, () => number>();
+  readonly #cacheBytes = new Map<string, () => number>();
+  readonly #loopDelay: IntervalHistogram;
   /** Holder of the byte count's source, read by the gauge's collect (which runs with the gauge as `this`). */
   readonly #bytesInFlight: { source: () => number } = { source: () => 0 };
   readonly #cacheNames = new Set<string>();
@@ -171,6 +191,30 @@ export class ProviderMetrics {
         for (const [cache, size] of sizes) this.set({ cache }, size());
       },
     });
+    const cacheBytes = this.#cacheBytes;
+    new Gauge({
+      name: `${METRIC_PREFIX}cache_bytes`,
+      help: 'Bytes held by each in-memory cache that is bounded in bytes, as the cache counts them against its bound.',
+      labelNames: ['cache'],
+      registers: [registry],
+      collect() {
+        for (const [cache, bytes] of cacheBytes) this.set({ cache }, bytes());
+      },
+    });
+    // Read, then reset, at each scrape: each scrape sees the delays since the one before, and no timer of ours runs.
+    const loopDelay = monitorEventLoopDelay({ resolution: EVENT_LOOP_RESOLUTION_MS });
+    if (options.eventLoopDelay ?? true) loopDelay.enable();
+    this.#loopDelay = loopDelay;
+    new Gauge({
+      name: `${METRIC_PREFIX}event_loop_delay_seconds`,
+      help: `How late the event loop ran since the previous scrape (perf_hooks.monitorEventLoopDelay, ${EVENT_LOOP_RESOLUTION_MS} ms resolution), by quantile; quantile 1 is the largest delay. Reset at each scrape.`,
+      labelNames: ['quantile'],
+      registers: [registry],
+      collect() {
+        for (const q of EVENT_LOOP_QUANTILES) this.set({ quantile: String(q) }, eventLoopDelaySeconds(loopDelay, q));
+        loopDelay.reset();
+      },
+    });
     const bytesInFlight = this.#bytesInFlight;
     new Gauge({
       name: `${METRIC_PREFIX}memory_in_flight_bytes`,
@@ -253,6 +297,17 @@ export class ProviderMetrics {
   cacheSize(cache: string, size: () => number): void {
     this.#checkCacheName(cache);
     this.#cacheSizes.set(cache, size);
+  }
+
+  /** Reports `bytes()` as `cache_bytes{cache}` at every scrape. A later call for the same cache replaces it. */
+  cacheBytes(cache: string, bytes: () => number): void {
+    this.#checkCacheName(cache);
+    this.#cacheBytes.set(cache, bytes);
+  }
+
+  /** Stops the event-loop monitor. */
+  close(): void {
+    this.#loopDelay.disable();
   }
 
   #checkCacheName(cache: string): void {

@@ -22,6 +22,8 @@ export interface ClientPoolOptions {
   readonly trust?: TrustPolicy;
   /** The provider's per-address request gates (rate-limit.ts), shared by every client. */
   readonly gates?: AddressGates;
+  /** JSON values one response may hold (`--vault-response-max-values`; default DEFAULT_MAX_RESPONSE_VALUES). */
+  readonly maxResponseValues?: number;
 }
 
 export class VaultClientPool {
@@ -59,6 +61,7 @@ export class VaultClientPool {
       requestTimeoutMs,
       redirects: (target: string) => (trust === undefined ? settings.addresses.includes(target) : redirectAllowed(trust, settings, target)),
       ...(this.#options.gates === undefined ? {} : { gates: this.#options.gates }),
+      ...(this.#options.maxResponseValues === undefined ? {} : { maxResponseValues: this.#options.maxResponseValues }),
     };
     const transport = new UndiciTransport({ tls, ...shared });
     // A cert-auth login presents the pod author's certificate on a connection of its own (one per login).

@@ -5,7 +5,7 @@
 import { errnoCode, ProviderError, sanitizeVaultMessage, type ErrorCode, type ErrorContext } from '../errors.js';
 import { describeBudget, expiredBudget } from '../admission/time-budget.js';
 import { BodyTooLargeError } from '../http/undici.js';
-import { NonJsonResponseError, ResponseTooDeepError, VaultConnectError } from './transport.js';
+import { NonJsonResponseError, ResponseTooDeepError, ResponseTooLargeError, VaultConnectError } from './transport.js';
 import { RedirectRefusedError, refusalReason } from './redirect.js';
 import { isPlainObject } from '../shared/plain-object.js';
 import type { CredentialRedactor } from '../shared/credential-redactor.js';
@@ -39,16 +39,29 @@ function isApiResponseError(err: unknown): err is Error & ApiResponseShape {
   return isPlainObject(response) && typeof response['statusCode'] === 'number';
 }
 
-/** Vault's `errors` (or `warnings`) strings, cleaned of anything token-shaped, joined for a message. */
+/** Vault's error strings quoted in one message at most; the others are counted. */
+export const MAX_QUOTED_VAULT_ERRORS = 4;
+
+/**
+ * Vault's `errors` (or `warnings`) strings, each cut and cleaned of anything token-shaped (sanitizeVaultMessage),
+ * joined for a message: the first MAX_QUOTED_VAULT_ERRORS of them, and how many more there were.
+ */
 function vaultErrors(body: unknown, field: 'errors' | 'warnings' = 'errors'): string {
   if (!isPlainObject(body)) return '';
   const errors = body[field];
   if (!Array.isArray(errors)) return '';
-  return errors
-    .filter((e): e is string => typeof e === 'string')
-    .map((e) => sanitizeVaultMessage(e.replace(/\s+/g, ' ').trim()))
-    .filter((e) => e !== '')
-    .join('; ');
+  const quoted: string[] = [];
+  let more = 0;
+  for (const e of errors as unknown[]) {
+    if (typeof e !== 'string') continue;
+    if (quoted.length >= MAX_QUOTED_VAULT_ERRORS) {
+      more++;
+      continue;
+    }
+    const clean = sanitizeVaultMessage(e);
+    if (clean !== '') quoted.push(clean);
+  }
+  return `${quoted.join('; ')}${more === 0 ? '' : `; and ${more} more`}`;
 }
 
 function vaultWarning(body: unknown): string {
@@ -191,6 +204,11 @@ const RULES: readonly Rule[] = [
   rule(thrown(BodyTooLargeError), (err, t) => ({
     code: 'BAD_VAULT_RESPONSE', reach: 'answered', transient: false,
     message: `Vault's response exceeded ${err.limitBytes} bytes for ${at(t)}`,
+  })),
+  // A tenant's secret too large to read without holding up every other mount: the mount fails alone, naming the flag.
+  rule(thrown(ResponseTooLargeError), (err, t) => ({
+    code: 'MOUNT_TOO_LARGE', reach: 'answered', transient: false,
+    message: `${err.message} for ${at(t)}`,
   })),
   rule(thrown(ResponseTooDeepError), (err, t) => ({
     code: 'BAD_VAULT_RESPONSE', reach: 'answered', transient: false,

@@ -33,12 +33,17 @@ export interface JsonBodyOptions {
   readonly maxDepth: number;
   /** Thrown (for a 2xx) as soon as the body nests past maxDepth. */
   readonly tooDeep: () => Error;
+  /** More JSON values than this are refused (for a 2xx) or the body dropped unparsed (for an error status). */
+  readonly maxValues: number;
+  /** Thrown (for a 2xx) as soon as the body holds more than maxValues values. */
+  readonly tooMany: () => Error;
 }
 
 export interface ReadBody {
   /** The decoded text, '' when the body was empty or dropped for its depth. */
   readonly text: string;
   readonly shape: JsonShape;
+  /** Dropped unparsed: nested past maxDepth, or more than maxValues values. */
   readonly tooDeep: boolean;
 }
 
@@ -73,9 +78,10 @@ export class JsonBody implements BodySink {
     if (this.#tooDeep) return;
     this.#scanner.push(chunk);
     const shape = this.#scanner.shape;
-    if (shape.depth > this.#options.maxDepth) {
-      if (this.#success) throw this.#options.tooDeep();
-      // An error answer too deep to parse is still an error status: keep nothing of it.
+    const tooMany = shape.values > this.#options.maxValues;
+    if (shape.depth > this.#options.maxDepth || tooMany) {
+      if (this.#success) throw tooMany ? this.#options.tooMany() : this.#options.tooDeep();
+      // An error answer too deep or too large to parse is still an error status: keep nothing of it.
       this.#tooDeep = true;
       this.#parts = [];
       this.#first = undefined;

@@ -23,6 +23,11 @@ export interface JsonShape {
   readonly parsedBytes: number;
   /** Bytes at or above 0x80 occur: the decoded text and its strings may be two bytes per character. */
   readonly wide: boolean;
+  /**
+   * JSON values and properties begun so far (strings, containers, and what each comma starts): what the parse,
+   * the validation and every later walk of the value cost in proportion to.
+   */
+  readonly values: number;
 }
 
 const QUOTE = 0x22;
@@ -111,6 +116,7 @@ export class JsonScanner {
       depth: this.#maxDepth,
       parsedBytes: this.#stringBytes + 2 * this.#wideStringBytes + this.#values * PER_VALUE_BYTES,
       wide: this.#wide,
+      values: this.#values,
     };
   }
 

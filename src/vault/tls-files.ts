@@ -21,7 +21,27 @@ export const nodeTlsFileReader: TlsFileReader = {
   isFile: async (path) => (await stat(path)).isFile(),
 };
 
-const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+const BEGIN_CERT = '-----BEGIN CERTIFICATE-----';
+const END_CERT = '-----END CERTIFICATE-----';
+
+/**
+ * The certificate blocks of a PEM text, in order: from each BEGIN to the first END after it, with something in
+ * between. By indexOf, each search starting where the last one ended: a lazy regex re-read the rest of the text
+ * from every BEGIN that had no END (quadratic in the file's size).
+ */
+export function pemCertificates(pem: string): string[] {
+  const certs: string[] = [];
+  let from = 0;
+  for (;;) {
+    const begin = pem.indexOf(BEGIN_CERT, from);
+    if (begin === -1) return certs;
+    const end = pem.indexOf(END_CERT, begin + BEGIN_CERT.length + 1);
+    // No END after this BEGIN: none after any later one either.
+    if (end === -1) return certs;
+    from = end + END_CERT.length;
+    certs.push(pem.slice(begin, from));
+  }
+}
 
 async function readNamed(reader: TlsFileReader, path: string, parameter: string): Promise<string> {
   try {
@@ -34,8 +54,8 @@ async function readNamed(reader: TlsFileReader, path: string, parameter: string)
 }
 
 function certificatesIn(pem: string, path: string, parameter: string): string[] {
-  const certs = pem.match(PEM_CERT);
-  if (certs === null) {
+  const certs = pemCertificates(pem);
+  if (certs.length === 0) {
     throw new ProviderError('LOCAL_FILE_ERROR', `${parameter} "${path}" holds no PEM certificate`, { parameter });
   }
   return certs;

@@ -116,11 +116,29 @@ export class ResponseTooDeepError extends Error {
   }
 }
 
+/**
+ * JSON values (strings, containers, list and map entries) in one Vault answer, by default. The parse, the schema
+ * check and every later walk (extraction, Go-style marshalling, `expand: keys`) cost in proportion to this count,
+ * and a tenant chooses it by what it stores in Vault: 100,000 keys in one KV secret held the event loop for ~300 ms
+ * per step on the project's 2-core machine. At this default each step stays near 50 ms there (docs/benchmark.md,
+ * "Event-loop hold per step"); ordinary secrets hold tens of values. `--vault-response-max-values`.
+ */
+export const DEFAULT_MAX_RESPONSE_VALUES = 50_000;
+
+export class ResponseTooLargeError extends Error {
+  override readonly name = 'ResponseTooLargeError';
+  constructor(readonly maxValues: number) {
+    super(`Vault's response holds more than ${maxValues} JSON values (--vault-response-max-values)`);
+  }
+}
+
 export interface UndiciTransportOptions {
   readonly tls: TlsMaterial;
   readonly requestTimeoutMs: number;
   /** Responses above this are refused before they are parsed (default 16 MiB). */
   readonly maxResponseBytes?: number;
+  /** Responses with more JSON values are refused while they arrive (default DEFAULT_MAX_RESPONSE_VALUES). */
+  readonly maxResponseValues?: number;
   readonly connections?: number;
   /** Where a 301/302/307 may lead (redirect.ts); default: nowhere. */
   readonly redirects?: RedirectPolicy;
@@ -232,6 +250,7 @@ interface Sent {
 export class UndiciTransport {
   readonly #timeoutMs: number;
   readonly #maxBytes: number;
+  readonly #maxValues: number;
   readonly #poolOptions: PoolOptions;
   /** One keep-alive pool per Vault origin; a transport serves one ConnectionSettings, so normally one origin. */
   readonly #pools = new Map<string, Pool>();
@@ -245,6 +264,7 @@ export class UndiciTransport {
     this.#gates = options.gates;
     this.#timeoutMs = options.requestTimeoutMs;
     this.#maxBytes = options.maxResponseBytes ?? 16 * 1024 * 1024;
+    this.#maxValues = options.maxResponseValues ?? DEFAULT_MAX_RESPONSE_VALUES;
     this.#deadlines = new DeadlineSweeper(options.requestTimeoutMs);
     const connector = buildConnector({
       ...(tls.ca === undefined ? {} : { ca: [...tls.ca] }),
@@ -331,8 +351,10 @@ export class UndiciTransport {
       else gate?.answered(tenant);
       return sent;
     } catch (err: unknown) {
-      // The address failed (refused, reset, timed out), unless the caller gave up or the answer was merely too big.
-      if (signal?.aborted !== true && !(err instanceof BodyTooLargeError)) gate?.failed(tenant);
+      // The address failed (refused, reset, timed out), unless the caller gave up or the answer was merely too big
+      // (what a tenant stored is no fault of the address every other mount shares).
+      const tooBig = err instanceof BodyTooLargeError || err instanceof ResponseTooLargeError || err instanceof ResponseTooDeepError;
+      if (signal?.aborted !== true && !tooBig) gate?.failed(tenant);
       throw err;
     } finally {
       release?.();
@@ -341,7 +363,14 @@ export class UndiciTransport {
 
   async #dispatch({ origin, path, method, context, headers, body }: Outgoing): Promise<Sent> {
     const timeoutMs = this.#timeoutMs;
-    const answerBody = new JsonBody({ memory: context.memory, maxDepth: MAX_JSON_DEPTH, tooDeep: () => new ResponseTooDeepError() });
+    const maxValues = this.#maxValues;
+    const answerBody = new JsonBody({
+      memory: context.memory,
+      maxDepth: MAX_JSON_DEPTH,
+      tooDeep: () => new ResponseTooDeepError(),
+      maxValues,
+      tooMany: () => new ResponseTooLargeError(maxValues),
+    });
     const call = dispatchBuffered(
       this.#pool(origin),
       { path, method, headers, body: body ?? null, headersTimeout: timeoutMs, bodyTimeout: timeoutMs },

@@ -30,4 +30,14 @@ describe('config/objects-cache', () => {
     assert.equal(byBytes.parse(big).objects.length, 1);
     assert.equal(byBytes.size, 0, 'a text over the byte bound is parsed but not kept');
   });
+
+  it('takes new bounds from the daemon\'s flags, and counts its bytes', () => {
+    const memo = new ObjectsMemo();
+    memo.parse(list(1));
+    assert.equal(memo.bytes, 2 * Buffer.byteLength(list(1)) + 256);
+    memo.configure({ maxBytes: 1 });
+    assert.equal(memo.size, 0);
+    memo.parse(list(1));
+    assert.equal(memo.size, 0, 'over the bound: parsed, not kept');
+  });
 });

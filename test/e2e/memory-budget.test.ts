@@ -136,8 +136,10 @@ describe('e2e: the daemon under mounts naming hundreds of MiB (image NODE_OPTION
 
   it('stays up and under the DaemonSet memory limit, answers budget hits with RESOURCE_EXHAUSTED, and serves a normal mount right after', async () => {
     const socket = join(dir, 'vault.sock');
+    // --vault-response-max-values would refuse it first (4 million values); raised so that the node budget's
+    // estimate of the parsed form is what is tested here.
     daemon = new DaemonProcess(
-      [`--endpoint=${socket}`, '--health-addr=127.0.0.1:0', `--vault-addr=${vault.address}`, `--hmac-key-file=${join(dir, 'hmac.key')}`, '--log-level=info'],
+      [`--endpoint=${socket}`, '--health-addr=127.0.0.1:0', `--vault-addr=${vault.address}`, `--hmac-key-file=${join(dir, 'hmac.key')}`, '--log-level=info', '--vault-response-max-values=100000000'],
       {},
       imageNodeOptions(),
       // RSS is measured: the daemon as the image runs it, without c8's coverage counters (which add to its memory).
@@ -201,8 +203,10 @@ describe('e2e: the daemon given a response that would parse into far more than i
     // 64 MiB old space, which aborts the process in the middle of JSON.parse.
     vault.putKv('secret', 'pressure/objects', { list: new Array<Record<string, never>>(2_000_000).fill({}) });
     const socket = join(dir, 'vault.sock');
+    // --vault-response-max-values would refuse it first (4 million values); raised so that the node budget's
+    // estimate of the parsed form is what is tested here.
     daemon = new DaemonProcess(
-      [`--endpoint=${socket}`, '--health-addr=127.0.0.1:0', `--vault-addr=${vault.address}`, `--hmac-key-file=${join(dir, 'hmac.key')}`, '--log-level=info'],
+      [`--endpoint=${socket}`, '--health-addr=127.0.0.1:0', `--vault-addr=${vault.address}`, `--hmac-key-file=${join(dir, 'hmac.key')}`, '--log-level=info', '--vault-response-max-values=100000000'],
       {},
       imageNodeOptions(),
     );

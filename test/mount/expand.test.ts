@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { thrown } from '../helpers/rejection.js';
 import { X509Certificate } from 'node:crypto';
-import { expandKeys, expandPki, expandedVersionInput, keyFileNameProblem } from '../../src/mount/expand.js';
+import fc from 'fast-check';
+import { expandKeys, expandPki, expandedVersionInput, keyFileNameProblem, pemBlocks } from '../../src/mount/expand.js';
+import { countWork } from '../helpers/work-spy.js';
 import { certPem, createCertificate, generateKeys, privateKeyPem, type Issuer } from '../vault-server/x509.js';
 import { objectConfig } from '../helpers/objects.js';
 
@@ -42,6 +44,50 @@ describe('mount/expand', () => {
 
     it('answers SECRET_NOT_FOUND for a response without data', () => {
       assert.equal(caught(() => expandKeys(obj, { data: null })).code, 'SECRET_NOT_FOUND');
+    });
+  });
+
+  describe('PEM blocks', () => {
+    // The regex the scan replaced, kept as the oracle on short inputs.
+    const OLD_PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n[\s\S]*?-----END \1-----/g;
+    const oldBlocks = (text: string): Array<{ label: string; text: string }> => [...text.matchAll(OLD_PEM_BLOCK)].map((m) => ({ label: m[1]!, text: m[0] }));
+
+    it('finds the blocks the former regex found, in order, on any mix of PEM pieces', () => {
+      const piece = fc.constantFrom('-----BEGIN ', '-----END ', '-----', 'A', 'B', 'EC KEY', ' ', '\n', '\r\n', '\r', 'xyz', '-');
+      fc.assert(
+        fc.property(fc.array(piece, { maxLength: 30 }).map((p) => p.join('')), (text) => {
+          assert.deepEqual(pemBlocks(text), oldBlocks(text), JSON.stringify(text));
+        }),
+        { numRuns: 5000 },
+      );
+      const two = '-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----\n-----BEGIN EC PRIVATE KEY-----\r\nBBB\n-----END EC PRIVATE KEY-----';
+      assert.deepEqual(pemBlocks(two).map((b) => b.label), ['CERTIFICATE', 'EC PRIVATE KEY']);
+      assert.deepEqual(pemBlocks(two), oldBlocks(two));
+    });
+
+    it('scans in linear time and runs no regex: 512 KiB of BEGIN lines without an END (issue 19, class 5)', () => {
+      // One END, before every BEGIN, so that each BEGIN looks for its END.
+      const attack = (n: number): string => `-----END A-----\n${'-----BEGIN A-----\n'.repeat(n)}`;
+      const small = countWork(() => pemBlocks(attack(7_000)));
+      const large = countWork(() => pemBlocks(attack(28_000)));
+      assert.deepEqual(large.result, []);
+      assert.deepEqual([...small.regexInputs, ...large.regexInputs], []);
+      const size = attack(28_000).length;
+      assert.ok(large.indexOfChars <= 3 * size, `indexOf searched ${large.indexOfChars} characters of ${size}`);
+      assert.ok(large.looks <= 4 * size, `${large.looks} looks for ${size} characters`);
+      assert.ok(large.looks <= 4.5 * small.looks && large.indexOfChars <= 4.5 * small.indexOfChars);
+      // With ENDs of other labels, and ENDs before their BEGINs.
+      const mixed = (n: number): string => '-----END A-----\n-----BEGIN B-----\n-----BEGIN A-----\n'.repeat(n);
+      const m = countWork(() => pemBlocks(mixed(20_000)));
+      assert.ok(m.indexOfChars <= 3 * mixed(20_000).length && m.looks <= 4 * mixed(20_000).length, `${m.indexOfChars} ${m.looks}`);
+      assert.equal(m.result.length, 19_999);
+    });
+
+    it('refuses the attack value in expand: pki with DECODE_FAILED, naming the field', () => {
+      const begins = '-----BEGIN A-----\n'.repeat(Math.floor((512 * 1024) / 18));
+      const err = caught(() => expandPki({ data: { certificate: begins, private_key: 'x' } }));
+      assert.equal(err.code, 'DECODE_FAILED');
+      assert.match(err.message, /field "certificate" holds no PEM certificate/);
     });
   });
 

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { decodeValue, extractContent, keyMap, wholeResponseJson } from '../../src/mount/extract.js';
+import fc from 'fast-check';
+import { countWork } from '../helpers/work-spy.js';
+import { decodeValue, extractContent, isHex, isStrictBase64, keyMap, wholeResponseJson } from '../../src/mount/extract.js';
 import { goMarshal } from '../../src/mount/go-json.js';
 import { ProviderError } from '../../src/errors.js';
 import { objectConfig } from '../helpers/objects.js';
@@ -84,5 +86,29 @@ describe('mount/extract', () => {
         (err: unknown) => err instanceof ProviderError && err.code === 'DECODE_FAILED' && !err.message.includes(bad),
       );
     }
+  });
+
+  it('checks base64 and hex as the former regexes did, by hand', () => {
+    const OLD_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+    const OLD_HEX = /^(?:[0-9a-fA-F]{2})*$/;
+    const piece = fc.constantFrom('A', 'z', '0', '+', '/', '=', '-', '_', 'f', 'G', ' ');
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 14 }).map((p) => p.join('')), (text) => {
+        assert.equal(isStrictBase64(text), OLD_BASE64.test(text), text);
+        assert.equal(isHex(text), OLD_HEX.test(text), text);
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('decodes a base64 or hex value of several MiB from Vault (the regexes overflowed V8\'s backtrack stack)', () => {
+    const bytes = Buffer.alloc(6 * 1024 * 1024, 7);
+    const b64 = objectConfig({ objectName: 'b', secretKey: 'k', encoding: 'base64' });
+    const hex = objectConfig({ objectName: 'h', secretKey: 'k', encoding: 'hex' });
+    const work = countWork(() => [decodeValue(Buffer.from(bytes.toString('base64')), b64), decodeValue(Buffer.from(bytes.subarray(0, 3 * 1024 * 1024).toString('hex')), hex)]);
+    assert.ok(work.result[0]!.equals(bytes));
+    assert.equal(work.result[1]!.length, 3 * 1024 * 1024);
+    // One pass each: the CR/LF strip and the alphabet check of base64, the alphabet check of hex.
+    assert.equal(work.regexInputs.length, 3);
   });
 });

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { parseMountRequest } from '../../src/config/mount-request.js';
 import type { MountConfig } from '../../src/config/types.js';
 import { ProviderError } from '../../src/errors.js';
-import { fileAuditSink, MountAuditor, type AuditRecord, type AuditSink } from '../../src/observability/audit.js';
+import { DEFAULT_AUDIT_STATE_BYTES, fileAuditSink, MountAuditor, volumeStateBytes, type AuditRecord, type AuditSink } from '../../src/observability/audit.js';
 
 function config(pod: { uid: string; name?: string }, targetPath = '/var/lib/kubelet/pods/x/volumes/kubernetes.io~csi/secrets/mount'): MountConfig {
   return parseMountRequest({
@@ -95,6 +95,36 @@ describe('observability/audit', () => {
     assert.equal(auditor.rememberedVolumes, 2);
     assert.equal(auditor.record({ ...ok, config: config({ uid: 'p1' }), mounted: mounted('va', 'vb') }).firstMount, false);
     assert.equal(auditor.record({ ...ok, config: config({ uid: 'p2' }), mounted: mounted('va', 'vb') }).firstMount, true, 'p2 was evicted');
+  });
+
+  it('remembers a bounded number of bytes: thousands of objects over 65 volumes stay within it (issue 19, class 7)', () => {
+    const auditor = new MountAuditor({ sink: { write: () => undefined, close: () => Promise.resolve() } });
+    // 65 volumes of 5,000 optional objects with 200-character names: ~190 MiB if every one were kept.
+    const objects = Array.from({ length: 5_000 }, (_, i) => ({ objectName: `${'n'.repeat(190)}-${i}`, secretPath: 'secret/data/x', version: 'v'.repeat(43), state: 'absent' as const }));
+    const perVolume = volumeStateBytes(`uid-0\n${config({ uid: 'uid-0' }).targetPath}`, objects);
+    assert.ok(perVolume * 65 > 100 * 1024 * 1024, `${perVolume} bytes a volume`);
+    let peak = 0;
+    for (let v = 0; v < 65; v++) {
+      auditor.record({ ...ok, config: config({ uid: `uid-${v}` }), mounted: objects });
+      peak = Math.max(peak, auditor.rememberedBytes);
+    }
+    assert.ok(peak <= DEFAULT_AUDIT_STATE_BYTES, `${peak} bytes remembered`);
+    assert.equal(auditor.rememberedVolumes, Math.floor(DEFAULT_AUDIT_STATE_BYTES / perVolume));
+    // The most recent volumes are the ones remembered.
+    assert.equal(auditor.record({ ...ok, config: config({ uid: 'uid-64' }), mounted: objects }).firstMount, false);
+    assert.equal(auditor.record({ ...ok, config: config({ uid: 'uid-0' }), mounted: objects }).firstMount, true);
+  });
+
+  it('keeps nothing of a volume that alone is over the byte bound, and forgets what it had', () => {
+    const auditor = new MountAuditor({ sink: memorySink(), maxBytes: 4_096 });
+    const cfg = config({ uid: 'u' });
+    auditor.record({ ...ok, config: cfg, mounted: mounted('va', 'vb') });
+    assert.equal(auditor.rememberedVolumes, 1);
+    const many = Array.from({ length: 100 }, (_, i) => ({ objectName: `o${i}`, secretPath: 's', version: 'v' }));
+    assert.equal(auditor.record({ ...ok, config: cfg, mounted: many }).firstMount, false);
+    assert.equal(auditor.rememberedVolumes, 0);
+    assert.equal(auditor.rememberedBytes, 0);
+    assert.equal(auditor.record({ ...ok, config: cfg, mounted: many }).firstMount, true);
   });
 
   it('marks an optional object Vault did not have as absent', () => {

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { HealthServer } from '../../src/observability/health.js';
-import { metricsRoute, ProviderMetrics, vaultStatusLabel } from '../../src/observability/metrics.js';
+import { EVENT_LOOP_RESOLUTION_MS, eventLoopDelaySeconds, metricsRoute, ProviderMetrics, vaultStatusLabel } from '../../src/observability/metrics.js';
 import { samples } from '../helpers/prometheus.js';
 
 describe('observability/metrics', () => {
@@ -62,6 +62,47 @@ describe('observability/metrics', () => {
     entries = 7;
     text = await m.render();
     assert.equal(samples(text, 'vault_csi_provider_cache_entries').get('{cache="token"}'), 7, 'read at each scrape');
+  });
+
+  it('reports the bytes of the caches bounded in bytes, read at each scrape', async () => {
+    const m = new ProviderMetrics({ processMetrics: false, eventLoopDelay: false });
+    let bytes = 1_000;
+    m.cacheBytes('audit', () => bytes);
+    assert.equal(samples(await m.render(), 'vault_csi_provider_cache_bytes').get('{cache="audit"}'), 1_000);
+    bytes = 2_048;
+    assert.equal(samples(await m.render(), 'vault_csi_provider_cache_bytes').get('{cache="audit"}'), 2_048);
+    assert.throws(() => m.cacheBytes('Not A Constant', () => 0), /not a short lower-case constant/);
+  });
+
+  it('turns the event-loop monitor\'s intervals into delays: quantiles, 1 for the largest, the resolution taken off', () => {
+    const ms = 1e6;
+    const histogram = { count: 3, max: 250 * ms, percentile: (p: number) => (p >= 99 ? 120 * ms : p >= 90 ? 40 * ms : 10 * ms) };
+    assert.equal(eventLoopDelaySeconds(histogram, 1), 0.25 - EVENT_LOOP_RESOLUTION_MS / 1000);
+    assert.equal(eventLoopDelaySeconds(histogram, 0.99), 0.12 - EVENT_LOOP_RESOLUTION_MS / 1000);
+    assert.equal(eventLoopDelaySeconds(histogram, 0.5), 0);
+    assert.equal(eventLoopDelaySeconds({ ...histogram, count: 0 }, 1), 0, 'no samples: no delay');
+  });
+
+  it('exports the event-loop delay since the previous scrape, from perf_hooks, reset at each scrape', async () => {
+    const m = new ProviderMetrics({ processMetrics: false });
+    try {
+      await m.render();
+      // A reset histogram counts from its next tick on (docs/operations.md#metrics): let it tick once.
+      await new Promise((resolve) => setTimeout(resolve, 3 * EVENT_LOOP_RESOLUTION_MS));
+      // Hold the loop, as a step of one mount would, then let the monitor tick.
+      const until = performance.now() + 200;
+      while (performance.now() < until) {
+        // busy
+      }
+      await new Promise((resolve) => setTimeout(resolve, 3 * EVENT_LOOP_RESOLUTION_MS));
+      const held = samples(await m.render(), 'vault_csi_provider_event_loop_delay_seconds');
+      assert.deepEqual([...held.keys()].sort(), ['{quantile="0.5"}', '{quantile="0.9"}', '{quantile="0.99"}', '{quantile="1"}']);
+      assert.ok(held.get('{quantile="1"}')! >= 0.15, `largest delay ${held.get('{quantile="1"}')} s after holding the loop for 200 ms`);
+      const after = samples(await m.render(), 'vault_csi_provider_event_loop_delay_seconds');
+      assert.ok(after.get('{quantile="1"}')! < held.get('{quantile="1"}')!, 'the hold is not reported twice');
+    } finally {
+      m.close();
+    }
   });
 
   it('follows Prometheus naming: counters end in _total, durations in _seconds', async () => {

@@ -90,7 +90,8 @@ export class MountService {
 
   /** Parse only: lets the server log who is asking even when the mount later fails. */
   parse(request: RawMountRequest): MountConfig {
-    return parseMountRequest(request, { audience: this.#options.defaults.audience });
+    const { audience, inputLimits } = this.#options.defaults;
+    return parseMountRequest(request, { audience, inputLimits });
   }
 
   /**

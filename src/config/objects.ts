@@ -144,16 +144,45 @@ function capped(limits: InputLimits, cap: keyof InputLimits, what: string): Prov
   return invalid(`objects ${what} (${capText(limits, cap)})`);
 }
 
+function tooDeep(limits: InputLimits, text: string, offset: number): ProviderError {
+  return capped(limits, 'objectsDepth', `nests lists and maps more than ${limits.objectsDepth} levels deep at ${lineAndColumn(text, offset)}`);
+}
+
 /**
  * The CST of the text, its tokens counted as the lexer hands them to the parser: the parser's and composer's work
- * is per token, and stops at the cap instead of after the whole text.
+ * is per token, and stops at the cap instead of after the whole text. Nesting that costs the parser most per token
+ * stops here too: flow collections (`[[[…`), and block collections opened on one line (`- - - …`), each of which
+ * is a level. Any other nesting needs a line of deeper indentation per level, and checkStructure measures it.
  */
 function* cappedCst(text: string, limits: InputLimits): Generator<CST.Token> {
   const parser = new Parser();
   let tokens = 0;
+  let flow = 0;
+  let onLine = 0;
   for (const lexeme of new Lexer().lex(text)) {
     tokens += 1;
     if (tokens > limits.objectsTokens) throw capped(limits, 'objectsTokens', `has more than ${limits.objectsTokens} YAML tokens`);
+    switch (CST.tokenType(lexeme)) {
+      case 'flow-map-start':
+      case 'flow-seq-start':
+        flow += 1;
+        if (flow > limits.objectsDepth) throw tooDeep(limits, text, parser.offset);
+        break;
+      case 'flow-map-end':
+      case 'flow-seq-end':
+        flow = Math.max(0, flow - 1);
+        break;
+      case 'seq-item-ind':
+      case 'explicit-key-ind':
+        onLine += 1;
+        if (onLine > limits.objectsDepth) throw tooDeep(limits, text, parser.offset);
+        break;
+      case 'newline':
+        onLine = 0;
+        break;
+      default:
+        break;
+    }
     yield* parser.next(lexeme);
   }
   yield* parser.end();
@@ -176,9 +205,7 @@ function checkStructure(cst: readonly CST.Token[], text: string, limits: InputLi
       continue;
     }
     if (token.type !== 'block-map' && token.type !== 'block-seq' && token.type !== 'flow-collection') continue;
-    if (depth + 1 > limits.objectsDepth) {
-      throw capped(limits, 'objectsDepth', `nests lists and maps more than ${limits.objectsDepth} levels deep at ${lineAndColumn(text, token.offset)}`);
-    }
+    if (depth + 1 > limits.objectsDepth) throw tooDeep(limits, text, token.offset);
     for (const item of token.items) {
       if (item.key !== undefined && item.key !== null) stack.push({ token: item.key, depth: depth + 1 });
       if (item.value !== undefined) stack.push({ token: item.value, depth: depth + 1 });

@@ -17,7 +17,7 @@ function inputs(own: unknown, objects: Record<string, unknown> = {}): TemplateIn
 }
 
 function render(source: string, own: unknown, objects: Record<string, unknown> = {}, limit?: number): string {
-  return renderTemplate(parseTemplate(source), inputs(own, objects), limit).toString('utf8');
+  return renderTemplate(parseTemplate(source), inputs(own, objects), limit === undefined ? {} : { limitBytes: limit }).toString('utf8');
 }
 
 function renderError(source: string, own: unknown, objects: Record<string, unknown> = {}): ProviderError {
@@ -122,7 +122,7 @@ describe('mount/template', () => {
     const big = { v: 'x'.repeat(1000) };
     const err = (() => {
       try {
-        renderTemplate(parseTemplate('{{ .v }}'.repeat(50)), inputs(big), 10_000);
+        renderTemplate(parseTemplate('{{ .v }}'.repeat(50)), inputs(big), { limitBytes: 10_000 });
       } catch (e: unknown) {
         return e;
       }

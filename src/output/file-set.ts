@@ -3,7 +3,7 @@
  * configuration fails with a message naming the object instead of a bare driver error in the pod's events.
  */
 import { ProviderError } from '../errors.js';
-import { filePathProblem, PathTrie } from '../config/file-paths.js';
+import { filePathChecker, PathTrie } from '../config/file-paths.js';
 import { formatBytes, quoted } from '../shared/message-text.js';
 
 export interface OutputFile {
@@ -80,6 +80,7 @@ export function largestObjects(files: readonly OutputFile[], count = LARGEST_NAM
 }
 
 function checkPathsAndModes(files: readonly OutputFile[]): void {
+  const filePathProblem = filePathChecker();
   for (const file of files) {
     const problem = filePathProblem(file.path);
     if (problem !== undefined) {

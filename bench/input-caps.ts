@@ -73,8 +73,8 @@ add(measure('parse objects', `${CAPS.objectsPerMount} objects of 5 fields (${tok
 const pairs = Math.floor((CAPS.objectsTokens - 40) / 8);
 const dense = `- objectName: a\n  secretPath: s\n  secretArgs: {${Array.from({ length: pairs }, (_, i) => `k${i}: v`).join(', ')}}\n`;
 add(measure('parse objects', `flow map of ${pairs} keys (${tokensOf(dense)}, just under the token cap)`, () => parseObjects(dense)));
-const blockMap = `- objectName: a\n  secretPath: s\n  secretArgs:\n${Array.from({ length: Math.floor((CAPS.objectsTokens - 40) / 6) }, (_, i) => `    k${i}: v\n`).join('')}`;
-add(measure('parse objects', `block map of ${Math.floor((CAPS.objectsTokens - 40) / 6)} keys (${tokensOf(blockMap)}, under the token cap)`, () => parseObjects(blockMap)));
+const blockMap = `- objectName: a\n  secretPath: s\n  secretArgs:\n${Array.from({ length: Math.floor((CAPS.objectsTokens - 80) / 8) }, (_, i) => `    k${i}: v\n`).join('')}`;
+add(measure('parse objects', `block map of ${Math.floor((CAPS.objectsTokens - 80) / 8)} keys (${tokensOf(blockMap)}, under the token cap)`, () => parseObjects(blockMap)));
 const blank = `- objectName: a\n  secretPath: s\n${'\n'.repeat(CAPS.objectsTokens - 40)}`;
 add(measure('parse objects', `blank lines up to the token cap (${tokensOf(blank)})`, () => parseObjects(blank)));
 const overTokens = `- objectName: a\n  secretPath: s\n  secretArgs: {${Array.from({ length: 4 * pairs }, (_, i) => `k${i}: v`).join(', ')}}\n`.slice(0, CAPS.objectsBytes);

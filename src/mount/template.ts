@@ -6,7 +6,7 @@
  * or an absent optional object is an error naming the reference, never the values around it.
  */
 import { ProviderError, type ErrorCode } from '../errors.js';
-import type { ParsedTemplate, TemplateAction, TemplateArg, TemplateRef } from '../config/template-syntax.js';
+import type { ParsedTemplate, TemplateAction, TemplateRef } from '../config/template-syntax.js';
 import { DEFAULT_MOUNT_LIMIT_BYTES } from '../output/file-set.js';
 import { goMarshal, goMarshalBytes, goStringBytes } from './go-json.js';
 import type { ByteLedger } from '../admission/mount-admission.js';

@@ -4,45 +4,30 @@
  * directory of each path as a string shows the square of a path's length here; code that walks path components
  * shows its length.
  */
+const WATCHED: ReadonlyArray<readonly [object, string]> = [
+  [Map.prototype, 'get'],
+  [Map.prototype, 'has'],
+  [Map.prototype, 'set'],
+  [Set.prototype, 'has'],
+  [Set.prototype, 'add'],
+];
+
 export function countHashedCharacters<T>(work: () => T): { readonly result: T; readonly characters: number } {
   let characters = 0;
-  const count = (key: unknown): void => {
-    if (typeof key === 'string') characters += key.length;
-  };
-  const originals = {
-    mapGet: Map.prototype.get,
-    mapHas: Map.prototype.has,
-    mapSet: Map.prototype.set,
-    setHas: Set.prototype.has,
-    setAdd: Set.prototype.add,
-  };
-  Map.prototype.get = function get(this: Map<unknown, unknown>, key: unknown) {
-    count(key);
-    return originals.mapGet.call(this, key);
-  };
-  Map.prototype.has = function has(this: Map<unknown, unknown>, key: unknown) {
-    count(key);
-    return originals.mapHas.call(this, key);
-  };
-  Map.prototype.set = function set(this: Map<unknown, unknown>, key: unknown, value: unknown) {
-    count(key);
-    return originals.mapSet.call(this, key, value);
-  };
-  Set.prototype.has = function has(this: Set<unknown>, key: unknown) {
-    count(key);
-    return originals.setHas.call(this, key);
-  };
-  Set.prototype.add = function add(this: Set<unknown>, key: unknown) {
-    count(key);
-    return originals.setAdd.call(this, key);
-  };
+  const saved = WATCHED.map(([proto, name]) => [proto, name, Object.getOwnPropertyDescriptor(proto, name)!] as const);
+  for (const [proto, name, descriptor] of saved) {
+    const original = descriptor.value as (...args: unknown[]) => unknown;
+    Object.defineProperty(proto, name, {
+      ...descriptor,
+      value: function counted(this: unknown, ...args: unknown[]): unknown {
+        if (typeof args[0] === 'string') characters += args[0].length;
+        return Reflect.apply(original, this, args);
+      },
+    });
+  }
   try {
     return { result: work(), characters };
   } finally {
-    Map.prototype.get = originals.mapGet;
-    Map.prototype.has = originals.mapHas;
-    Map.prototype.set = originals.mapSet;
-    Set.prototype.has = originals.setHas;
-    Set.prototype.add = originals.setAdd;
+    for (const [proto, name, descriptor] of saved) Object.defineProperty(proto, name, descriptor);
   }
 }

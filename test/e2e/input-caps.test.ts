@@ -5,11 +5,15 @@
  * and refuses before building it; parsing is linear; and the daemon serves the next mount every time.
  */
 import assert from 'node:assert/strict';
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { startHarness, type Harness } from '../helpers/provider-harness.js';
 import { DEFAULT_INPUT_LIMITS } from '../../src/config/input-limits.js';
+import { DriverClient } from '../helpers/grpc-client.js';
+import { DaemonProcess, waitForServing } from '../helpers/daemon-process.js';
+import { imageNodeOptions } from '../helpers/image.js';
+import { daemonSetMemoryLimit, RssSampler } from '../helpers/memory-pressure.js';
 
 const VALUE = 'v'.repeat(4096);
 const INPUT = '- objectName: a\n  secretPath: secret/data/app\n  secretKey: token\n  inputOnly: true\n';
@@ -39,8 +43,6 @@ describe('e2e: caps on author input (issue 19, classes 1–3)', function () {
 
   after(async () => h.close());
 
-  afterEach(async () => h.stopProvider());
-
   let targets = 0;
   async function target(): Promise<string> {
     const dir = join(h.dir, `target-${(targets += 1)}`);
@@ -62,6 +64,7 @@ describe('e2e: caps on author input (issue 19, classes 1–3)', function () {
 
   describe('with the default caps', () => {
     beforeEach(async () => h.startProvider({ writeFiles: true }));
+    afterEach(async () => h.stopProvider());
 
     it('class 1: refuses thousands of urlencode arguments naming the object and --max-template-arguments', async () => {
       assert.ok(CLASS_1.length > 11 * 1024 && CLASS_1.length < 13 * 1024);
@@ -91,6 +94,7 @@ describe('e2e: caps on author input (issue 19, classes 1–3)', function () {
   describe('with the caps raised: the render refuses from its arguments\' sizes, and every step stays linear', () => {
     const raised = { ...DEFAULT_INPUT_LIMITS, objectsBytes: 1024 * 1024, objectsTokens: 1_000_000, templateBytes: 1024 * 1024, templateActions: 1_000_000, templateArguments: 10_000 };
     beforeEach(async () => h.startProvider({ defaults: { vaultAddress: h.vault.address, vaultMount: 'kubernetes', vaultNamespace: undefined, tls: {}, inputLimits: raised } }));
+    afterEach(async () => h.stopProvider());
 
     for (const [name, objects, object] of [
       ['class 1', CLASS_1, 'url'],
@@ -116,4 +120,43 @@ describe('e2e: caps on author input (issue 19, classes 1–3)', function () {
       assert.equal(out.split('\n').filter((l) => l === 'k=1 and 2').length, Math.ceil((384 * 1024) / 'k={{ @a.x }} and {{ @a.y }}\n'.length));
     });
   });
+
+  describe('the daemon as the image runs it (its NODE_OPTIONS), the caps raised by its flags', () => {
+    let daemon: DaemonProcess | undefined;
+    afterEach(() => daemon?.kill('SIGKILL'));
+
+    it('classes 1 and 2, eight mounts at once: each MOUNT_TOO_LARGE, no abort, peak RSS under the DaemonSet limit, still serving', async () => {
+      // Before, one class 1 mount aborted this process (V8 out of memory) and class 2 took it to 577 MiB.
+      await writeFile(join(h.dir, 'hmac.key'), 'an-input-caps-hmac-key-of-enough-bytes\n');
+      const socket = join(h.dir, 'image.sock');
+      daemon = new DaemonProcess(
+        [`--endpoint=${socket}`, '--health-addr=127.0.0.1:0', `--vault-addr=${h.vault.address}`, `--hmac-key-file=${join(h.dir, 'hmac.key')}`, '--log-level=info', '--max-objects-tokens=1000000', '--max-template-arguments=10000'],
+        {},
+        imageNodeOptions(),
+        { coverage: false },
+      );
+      await waitForServing(daemon);
+      const rss = new RssSampler(daemon.child.pid!);
+      rss.start();
+      const client = new DriverClient(socket);
+      try {
+        const answers = await Promise.all(
+          Array.from({ length: 8 }, (_, i) => client.mountError(h.request({ objects: i % 2 === 0 ? CLASS_1 : CLASS_2 }))),
+        );
+        for (const err of answers) {
+          assert.equal(err.code, status.RESOURCE_EXHAUSTED, err.details);
+          assert.match(err.details, /^MOUNT_TOO_LARGE: object "(url|raw)": the rendered template would be larger than 4\.0 MiB.*nothing was built$/);
+        }
+        const ok = await client.mount(h.request({ objects: GOOD }));
+        assert.equal(ok.files?.[0]?.contents?.toString(), 'pw-123');
+        await rss.sample();
+        assert.ok(daemon.running, 'the daemon is still running');
+        assert.ok(rss.peak < daemonSetMemoryLimit(), `peak RSS ${(rss.peak / 1048576).toFixed(1)} MiB`);
+      } finally {
+        rss.stop();
+        client.close();
+      }
+    });
+  });
 });
+

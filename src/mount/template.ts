@@ -213,6 +213,8 @@ function write(part: Planned, out: Buffer, offset: number, values: RenderValues)
       }
       return offset;
     case 'json':
+      // The JSON text is a string as long as the bytes it makes, until it is written.
+      values.charge(part.size);
       return offset + out.write(goMarshal(part.text ?? part.values[0]), offset, 'utf8');
     case 'base64': {
       // Encoded in chunks, with at most two bytes carried from one argument to the next.

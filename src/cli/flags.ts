@@ -23,6 +23,7 @@ import {
   DEFAULT_MOUNT_RESPONSE_BUDGET,
   DEFAULT_NODE_MEMORY_BUDGET,
 } from '../admission/mount-admission.js';
+import { DEFAULT_INPUT_LIMITS, INPUT_LIMIT_FLAGS, MAX_OBJECTS_DEPTH, type InputLimits } from '../config/input-limits.js';
 
 import { LogLevels, type LogLevel } from '../observability/logger.js';
 import { trimSlashes } from '../shared/slashes.js';
@@ -132,6 +133,14 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'lease-reuse-fraction', kind: 'string', valueName: 'fraction', defaultText: '2/3', help: 'Share of a lease\'s or certificate\'s lifetime during which republishes give a pod the same database credential or certificate; the first mount after it gets a new one. A fraction (2/3) or a decimal, at least 0 and below 1; 0 fetches anew on every mount.' },
   { name: 'lease-cache-size', kind: 'string', valueName: 'n', defaultText: String(DEFAULT_LEASE_CACHE_SIZE), help: 'Maximum number of leased responses (dynamic credentials, certificates) kept in memory: one per pod and distinct request.' },
   { name: 'lease-cache-max-bytes', kind: 'string', valueName: 'bytes', defaultText: String(DEFAULT_LEASE_CACHE_BYTES), help: 'Maximum size, in bytes of response JSON, of the leased responses kept in memory.' },
+  { name: 'max-objects-bytes', kind: 'string', valueName: 'bytes', defaultText: String(DEFAULT_INPUT_LIMITS.objectsBytes), help: 'Longest objects parameter (SecretProviderClass with the pod\'s volumeAttributes on top), in bytes; a longer one fails the mount with INVALID_ARGUMENT (INVALID_CONFIG) before it is parsed.' },
+  { name: 'max-objects-tokens', kind: 'string', valueName: 'n', defaultText: String(DEFAULT_INPUT_LIMITS.objectsTokens), help: 'Most YAML tokens in the objects parameter (keys, values, indicators, line breaks, indentation; a block scalar is one), and most YAML nodes once its aliases are expanded. Bounds the YAML parser\'s work.' },
+  { name: 'max-objects-depth', kind: 'string', valueName: 'n', defaultText: String(DEFAULT_INPUT_LIMITS.objectsDepth), help: `Deepest nesting of lists and maps in the objects parameter, the list of objects being level 1 (secretArgs nest below level 3); at most ${MAX_OBJECTS_DEPTH}.` },
+  { name: 'max-objects-aliases', kind: 'string', valueName: 'n', defaultText: String(DEFAULT_INPUT_LIMITS.objectsAliases), help: 'Most YAML aliases (*name, <<: *name) in the objects parameter.' },
+  { name: 'max-objects-per-mount', kind: 'string', valueName: 'n', defaultText: String(DEFAULT_INPUT_LIMITS.objectsPerMount), help: 'Most objects one mount may list.' },
+  { name: 'max-template-bytes', kind: 'string', valueName: 'bytes', defaultText: String(DEFAULT_INPUT_LIMITS.templateBytes), help: 'Longest template of one object, in bytes.' },
+  { name: 'max-template-actions', kind: 'string', valueName: 'n', defaultText: String(DEFAULT_INPUT_LIMITS.templateActions), help: 'Most actions ({{ ... }}) in one template.' },
+  { name: 'max-template-arguments', kind: 'string', valueName: 'n', defaultText: String(DEFAULT_INPUT_LIMITS.templateArguments), help: 'Most arguments of one template action (the helper not counted).' },
   { name: 'memory-budget', kind: 'string', valueName: 'bytes', defaultText: String(DEFAULT_NODE_MEMORY_BUDGET), help: 'Bytes the mounts in flight may hold together: Vault responses as they arrive and once parsed, file contents, rendered templates. A mount that would pass it fails with RESOURCE_EXHAUSTED (NODE_BUDGET_EXCEEDED) and is retried by the driver.' },
   { name: 'mount-response-budget', kind: 'string', valueName: 'bytes', defaultText: String(DEFAULT_MOUNT_RESPONSE_BUDGET), help: 'Bytes of Vault responses one mount may read (at most -memory-budget): by default the driver\'s 4 MiB receive limit for files plus 4 MiB that templates may read through inputOnly objects. Over it the mount fails with RESOURCE_EXHAUSTED (MOUNT_TOO_LARGE).' },
   { name: 'max-mounts-in-flight', kind: 'string', valueName: 'n', defaultText: String(DEFAULT_MAX_MOUNTS_IN_FLIGHT), help: 'Mounts served at once; more wait their turn in a queue fair across namespaces (-max-mounts-queued).' },
@@ -268,7 +277,22 @@ function defaultsFrom(values: Parsed, env: Env, usage: string): ProviderDefaults
     vaultNamespace: stringSetting(values, 'vault-namespace', env, 'VAULT_NAMESPACE'),
     tls,
     ...(audience === undefined ? {} : { audience }),
+    ...inputLimitsFrom(values, usage),
   };
+}
+
+/**
+ * The caps on what a SecretProviderClass may ask (config/input-limits.ts), each a positive integer; none of the flags
+ * given: no entry, which means DEFAULT_INPUT_LIMITS.
+ */
+function inputLimitsFrom(values: Parsed, usage: string): { inputLimits?: InputLimits } {
+  if (!Object.values(INPUT_LIMIT_FLAGS).some((flag) => values.has(flag))) return {};
+  const entries = (Object.keys(INPUT_LIMIT_FLAGS) as Array<keyof InputLimits>).map((cap) => [cap, positiveInt(values, INPUT_LIMIT_FLAGS[cap], DEFAULT_INPUT_LIMITS[cap], usage)] as const);
+  const limits = Object.fromEntries(entries) as Record<keyof InputLimits, number>;
+  if (limits.objectsDepth > MAX_OBJECTS_DEPTH) {
+    throw new UsageError(`invalid value ${JSON.stringify(values.get(INPUT_LIMIT_FLAGS.objectsDepth))} for -${INPUT_LIMIT_FLAGS.objectsDepth}: at most ${MAX_OBJECTS_DEPTH}`, usage);
+  }
+  return { inputLimits: limits };
 }
 
 /**

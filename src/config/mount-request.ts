@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import { ProviderError } from '../errors.js';
 import { objectsMemo } from './objects-cache.js';
+import { DEFAULT_INPUT_LIMITS, type InputLimits } from './input-limits.js';
 import { parseGoBool } from './go-syntax.js';
 import { AUTH_METHOD_PARAMETERS, parseAuthMethod } from './auth-method.js';
 import { canonicalParameters, givenSpelling } from './parameter-spellings.js';
@@ -28,6 +29,8 @@ export interface MountRequestInput {
 export interface MountRequestDefaults {
   /** `--audience`: used when the SecretProviderClass has no `audience`; default "vault". */
   readonly audience?: string | undefined;
+  /** `--max-objects-*`, `--max-template-*`: what the `objects` parameter may ask (input-limits.ts). */
+  readonly inputLimits?: InputLimits | undefined;
 }
 
 /** The key under which the driver passes ServiceAccount tokens, in attributes or (Kubernetes 1.35+) secrets. */
@@ -268,7 +271,7 @@ export function parseMountRequest(req: MountRequestInput, defaults: MountRequest
 
   const objectsText = attrs.get('objects') ?? '';
   // Memoised: a republish sends the same text every minute (objects-cache.ts).
-  const { objects, ignoredKeys } = objectsMemo.parse(objectsText);
+  const { objects, ignoredKeys } = objectsMemo.parse(objectsText, defaults.inputLimits ?? DEFAULT_INPUT_LIMITS);
 
   const ignoredParameters = [
     ...[...attrs.keys()].filter((k) => !KNOWN_PARAMETERS.has(k) && !k.startsWith(DRIVER_PREFIX)),

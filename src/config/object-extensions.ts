@@ -10,6 +10,7 @@ import { parseTemplate, TemplateSyntaxError, type ParsedTemplate } from './templ
 import { parseSecretNamespace, SecretNamespaceError } from './secret-namespace.js';
 import { CredentialScopes, ExpandModes, type Encoding, type ExpandMode, type ObjectConfig, type ObjectExtensions } from './types.js';
 import { quoted } from '../shared/message-text.js';
+import { capText, DEFAULT_INPUT_LIMITS, type InputLimits } from './input-limits.js';
 
 export const EXTENSION_KEYS = ['optional', 'jsonPointer', 'template', 'expand', 'inputOnly', 'credentialScope', 'secretNamespace'] as const;
 export type ExtensionKey = (typeof EXTENSION_KEYS)[number];
@@ -56,6 +57,7 @@ export function parseObjectExtensions(
   raw: Readonly<Partial<Record<ExtensionKey, ExtensionValue>>>,
   base: BaseObjectFields,
   where: string,
+  limits: InputLimits = DEFAULT_INPUT_LIMITS,
 ): ObjectExtensions {
   const name = base.objectName;
   const optional = boolean(raw.optional, 'optional', where, name);
@@ -92,8 +94,12 @@ export function parseObjectExtensions(
   let template: ParsedTemplate | undefined;
   if (source !== undefined) {
     if (source === '') throw invalid(`${where}: template is empty`, name);
+    const bytes = source.length > limits.templateBytes ? source.length : Buffer.byteLength(source, 'utf8');
+    if (bytes > limits.templateBytes) {
+      throw invalid(`${where}: template is longer than ${limits.templateBytes} bytes (${capText(limits, 'templateBytes')})`, name);
+    }
     try {
-      template = parseTemplate(source);
+      template = parseTemplate(source, limits);
     } catch (err: unknown) {
       if (!(err instanceof TemplateSyntaxError)) throw err;
       throw invalid(`${where}: ${err.message}`, name);

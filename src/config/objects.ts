@@ -8,9 +8,10 @@
  * resolve to a `GoYamlScalar` that keeps both the Go value and the source text, and each field takes what its Go
  * type would take.
  */
-import { Schema, parseDocument, isScalar, type ScalarTag, type ParsedNode } from 'yaml';
+import { CST, Composer, Lexer, Parser, Schema, isAlias, isMap, isPair, isScalar, isSeq, type Document, type ScalarTag } from 'yaml';
 import { ProviderError } from '../errors.js';
-import { filePathProblem } from './file-paths.js';
+import { filePathProblem, PathTrie } from './file-paths.js';
+import { capText, DEFAULT_INPUT_LIMITS, type InputLimits } from './input-limits.js';
 import { Encodings, type Encoding, type ObjectConfig } from './types.js';
 import { parseGoInt } from './go-syntax.js';
 import { EXTENSION_KEYS, checkObjectReferences, parseObjectExtensions, type ExtensionKey, type ExtensionValue } from './object-extensions.js';
@@ -91,11 +92,6 @@ function goYamlSchema(): Schema {
   return new Schema({ schema: 'failsafe', customTags: ['null', goBoolTag, goNumberTag], merge: true, resolveKnownTags: false });
 }
 
-/** yaml.v3 rejects a key that repeats in one mapping, comparing the keys' text. */
-function sameKey(a: ParsedNode, b: ParsedNode): boolean {
-  return a === b || (isScalar(a) && isScalar(b) && a.source !== undefined && a.source === b.source);
-}
-
 // Keys the reference's struct declares. yaml.v3 matches them exactly (case-sensitive) and ignores the rest.
 const KNOWN_KEYS = ['objectName', 'secretPath', 'secretKey', 'method', 'secretArgs', 'encoding', 'filePermission'] as const;
 type KnownKey = (typeof KNOWN_KEYS)[number];
@@ -144,26 +140,170 @@ function lineAndColumn(text: string, offset: number): string {
   return `line ${line}, column ${offset - lineStart + 1}`;
 }
 
-/** The YAML text to native values (maps stay Maps so that non-string keys keep their source). Never quotes input. */
-function loadYaml(text: string): unknown {
-  const doc = parseDocument(text, {
-    schema: goYamlSchema(),
-    uniqueKeys: sameKey,
-    prettyErrors: false,
-    strict: true,
-    version: '1.2',
-  });
-  const first = doc.errors[0];
-  if (first !== undefined) {
+function capped(limits: InputLimits, cap: keyof InputLimits, what: string): ProviderError {
+  return invalid(`objects ${what} (${capText(limits, cap)})`);
+}
+
+function tooDeep(limits: InputLimits, text: string, offset: number): ProviderError {
+  return capped(limits, 'objectsDepth', `nests lists and maps more than ${limits.objectsDepth} levels deep at ${lineAndColumn(text, offset)}`);
+}
+
+/**
+ * The CST of the text, its tokens counted as the lexer hands them to the parser: the parser's and composer's work
+ * is per token, and stops at the cap instead of after the whole text. Nesting that costs the parser most per token
+ * stops here too: flow collections (`[[[…`), and block collections opened on one line (`- - - …`), each of which
+ * is a level. Any other nesting needs a line of deeper indentation per level, and checkStructure measures it.
+ */
+function* cappedCst(text: string, limits: InputLimits): Generator<CST.Token> {
+  const parser = new Parser();
+  let tokens = 0;
+  let flow = 0;
+  let onLine = 0;
+  for (const lexeme of new Lexer().lex(text)) {
+    tokens += 1;
+    if (tokens > limits.objectsTokens) throw capped(limits, 'objectsTokens', `has more than ${limits.objectsTokens} YAML tokens`);
+    switch (CST.tokenType(lexeme)) {
+      case 'flow-map-start':
+      case 'flow-seq-start':
+        flow += 1;
+        if (flow > limits.objectsDepth) throw tooDeep(limits, text, parser.offset);
+        break;
+      case 'flow-map-end':
+      case 'flow-seq-end':
+        flow = Math.max(0, flow - 1);
+        break;
+      case 'seq-item-ind':
+      case 'explicit-key-ind':
+        onLine += 1;
+        if (onLine > limits.objectsDepth) throw tooDeep(limits, text, parser.offset);
+        break;
+      case 'newline':
+        onLine = 0;
+        break;
+      default:
+        break;
+    }
+    yield* parser.next(lexeme);
+  }
+  yield* parser.end();
+}
+
+/**
+ * Nesting and aliases, read from the CST before anything is composed (the composer recurses once per level, and
+ * resolving an alias looks at every anchor and alias before it). Walked with a stack of its own: the CST may be
+ * as deep as the text is long.
+ */
+function checkStructure(cst: readonly CST.Token[], text: string, limits: InputLimits): void {
+  const stack: Array<{ readonly token: CST.Token; readonly depth: number }> = [];
+  for (const token of cst) if (token.type === 'document' && token.value !== undefined) stack.push({ token: token.value, depth: 0 });
+  let aliases = 0;
+  for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
+    const { token, depth } = top;
+    if (token.type === 'alias') {
+      aliases += 1;
+      if (aliases > limits.objectsAliases) throw capped(limits, 'objectsAliases', `has more than ${limits.objectsAliases} YAML aliases`);
+      continue;
+    }
+    if (token.type !== 'block-map' && token.type !== 'block-seq' && token.type !== 'flow-collection') continue;
+    if (depth + 1 > limits.objectsDepth) throw tooDeep(limits, text, token.offset);
+    for (const item of token.items) {
+      if (item.key !== undefined && item.key !== null) stack.push({ token: item.key, depth: depth + 1 });
+      if (item.value !== undefined) stack.push({ token: item.value, depth: depth + 1 });
+    }
+  }
+}
+
+/** An anchor while its node is being walked (an alias to it there would make the node contain itself), then its size. */
+interface AnchorSize {
+  nodes: number | undefined;
+}
+
+/**
+ * What the composer no longer checks and toJS would do without a bound: keys repeated in one map (yaml.v3 refuses
+ * them, comparing their text; the composer would compare each key with every earlier one), and the size of the
+ * document with its aliases expanded, which may be exponential in its text ("billion laughs"). Recursive: the
+ * nesting was bounded by checkStructure.
+ */
+class DocumentCheck {
+  readonly #anchors = new Map<string, AnchorSize>();
+
+  constructor(
+    readonly text: string,
+    readonly limits: InputLimits,
+  ) {}
+
+  /** YAML nodes under `node`, itself included, as toJS and our walks will see them. */
+  nodes(node: unknown): number {
+    if (isAlias(node)) return this.#aliased(node.source, node.range?.[0] ?? 0);
+    const anchor = (isScalar(node) || isMap(node) || isSeq(node)) && node.anchor !== undefined ? node.anchor : undefined;
+    // Registered on entry: an alias refers to the last anchor of its name before it, as toJS resolves it.
+    const entry: AnchorSize = { nodes: undefined };
+    if (anchor !== undefined) this.#anchors.set(anchor, entry);
+    let count = 1;
+    if (isMap(node) || isSeq(node)) {
+      const keys = isMap(node) ? new Set<string>() : undefined;
+      for (const item of node.items) {
+        if (isPair(item)) {
+          if (keys !== undefined && isScalar(item.key) && item.key.source !== undefined) {
+            if (keys.has(item.key.source)) throw invalid(`objects is not valid YAML (DUPLICATE_KEY at ${lineAndColumn(this.text, item.key.range?.[0] ?? 0)})`);
+            keys.add(item.key.source);
+          }
+          count += this.nodes(item.key) + this.nodes(item.value);
+        } else {
+          count += this.nodes(item);
+        }
+        if (count > this.limits.objectsTokens) {
+          throw capped(this.limits, 'objectsTokens', `expands, through its YAML aliases, to more than ${this.limits.objectsTokens} YAML nodes`);
+        }
+      }
+    }
+    entry.nodes = count;
+    return count;
+  }
+
+  #aliased(name: string, offset: number): number {
+    const entry = this.#anchors.get(name);
+    const at = lineAndColumn(this.text, offset);
+    if (entry === undefined) throw invalid(`objects cannot be expanded (the YAML alias at ${at} has no anchor before it)`);
+    if (entry.nodes === undefined) throw invalid(`objects cannot be expanded (the YAML alias at ${at} is inside the node its anchor names)`);
+    return entry.nodes;
+  }
+}
+
+/**
+ * The YAML text to native values (maps stay Maps so that non-string keys keep their source). Never quotes input.
+ * Each step is bounded before it runs: the text's bytes, then its tokens as they are parsed, then nesting and aliases
+ * on the CST, then keys and the expanded size on the document, and only then toJS.
+ */
+function loadYaml(text: string, limits: InputLimits): unknown {
+  // A UTF-16 unit is at least one UTF-8 byte: the length alone refuses most oversized texts without a pass over them.
+  const bytes = text.length > limits.objectsBytes ? text.length : Buffer.byteLength(text, 'utf8');
+  if (bytes > limits.objectsBytes) throw capped(limits, 'objectsBytes', `is longer than ${limits.objectsBytes} bytes`);
+  const cst = [...cappedCst(text, limits)];
+  checkStructure(cst, text, limits);
+  // Duplicate keys are found by DocumentCheck, in linear time (the composer's own check is quadratic in a map's keys).
+  const composer = new Composer({ schema: goYamlSchema(), uniqueKeys: false, prettyErrors: false, strict: true, version: '1.2' });
+  let doc: Document.Parsed | undefined;
+  for (const next of composer.compose(cst, true, text.length)) {
+    if (doc !== undefined) throw invalid(`objects is not valid YAML (MULTIPLE_DOCS at ${lineAndColumn(text, next.range[0])})`);
+    doc = next;
+  }
+  const first = doc?.errors[0];
+  if (doc === undefined || first !== undefined) {
     // Messages of the YAML library may echo bits of the input (secretArgs can hold anything): code and place only.
-    throw invalid(`objects is not valid YAML (${first.code} at ${lineAndColumn(text, first.pos[0])})`);
+    throw invalid(`objects is not valid YAML (${first?.code ?? 'IMPOSSIBLE'} at ${lineAndColumn(text, first?.pos[0] ?? 0)})`);
+  }
+  new DocumentCheck(text, limits).nodes(doc.contents);
+  if (isSeq(doc.contents) && doc.contents.items.length > limits.objectsPerMount) {
+    throw capped(limits, 'objectsPerMount', `lists ${doc.contents.items.length} objects, more than ${limits.objectsPerMount} per mount`);
   }
   try {
-    return doc.toJS({ mapAsMap: true, maxAliasCount: 100 });
+    // The library's own alias bound is relative to the document; ours (above) is exact.
+    return doc.toJS({ mapAsMap: true, maxAliasCount: -1 });
   } catch (err: unknown) {
-    // Excessive or unresolvable aliases; the library's message may name the alias, ours does not need to.
+    // The library's message may name the alias; ours does not need to.
     const kind = err instanceof Error ? err.name : 'error';
-    throw invalid(`objects cannot be expanded (${kind}: too many or unresolved YAML aliases)`);
+    throw invalid(`objects cannot be expanded (${kind}: unresolved YAML aliases)`);
   }
 }
 
@@ -298,7 +438,7 @@ function caseHint(present: readonly string[], wanted: KnownKey): string {
   return near === undefined ? '' : ` (found ${JSON.stringify(near)}; keys are case-sensitive)`;
 }
 
-function parseOne(item: unknown, index: number, ignoredKeys: string[]): ObjectConfig {
+function parseOne(item: unknown, index: number, ignoredKeys: string[], limits: InputLimits): ObjectConfig {
   let where = `objects[${index}]`;
   if (!(item instanceof Map)) {
     throw invalid(`${where} must be a YAML map with objectName and secretPath, not ${describe(item)}`);
@@ -358,6 +498,7 @@ function parseOne(item: unknown, index: number, ignoredKeys: string[]): ObjectCo
     Object.fromEntries(EXTENSION_KEYS.map((k) => [k, extensionValue(fields.get(k))])),
     { objectName, secretPath, secretKey, encoding, filePermission, requestOptions: rawMethod !== '' || secretArgs !== undefined },
     where,
+    limits,
   );
 
   return { objectName, secretPath, requestPath, query, secretKey, method, secretArgs, encoding, filePermission, ...extensions };
@@ -369,12 +510,11 @@ function parseOne(item: unknown, index: number, ignoredKeys: string[]): ObjectCo
  */
 function fileDirectoryClash(objects: readonly ObjectConfig[]): [string, string] | undefined {
   const written = objects.filter((o) => o.inputOnly !== true);
-  const files = new Set(written.filter((o) => o.expand === undefined).map((o) => o.objectName));
+  const files = new PathTrie<true>();
+  for (const o of written) if (o.expand === undefined) files.add(o.objectName, true);
   for (const { objectName: name } of written) {
-    for (let i = name.indexOf('/'); i !== -1; i = name.indexOf('/', i + 1)) {
-      const parent = name.slice(0, i);
-      if (files.has(parent)) return [parent, name];
-    }
+    const parent = files.ancestor(name);
+    if (parent !== undefined) return [parent.path, name];
   }
   return undefined;
 }
@@ -383,8 +523,8 @@ function fileDirectoryClash(objects: readonly ObjectConfig[]): [string, string] 
  * Parse and validate the `objects` parameter. Throws INVALID_CONFIG (parameter `objects`, and the object's name
  * when known) for any problem; messages never quote secretArgs or other values beyond object names and paths.
  */
-export function parseObjects(text: string): ParsedObjects {
-  const loaded = loadYaml(text);
+export function parseObjects(text: string, limits: InputLimits = DEFAULT_INPUT_LIMITS): ParsedObjects {
+  const loaded = loadYaml(text, limits);
   if (loaded === null || loaded === undefined) {
     throw invalid('objects is missing or empty: list at least one object to mount');
   }
@@ -394,7 +534,7 @@ export function parseObjects(text: string): ParsedObjects {
   if (loaded.length === 0) throw invalid('objects is an empty list: list at least one object to mount');
 
   const ignoredKeys: string[] = [];
-  const objects = loaded.map((item: unknown, i) => parseOne(item, i, ignoredKeys));
+  const objects = loaded.map((item: unknown, i) => parseOne(item, i, ignoredKeys, limits));
 
   const seen = new Set<string>();
   const duplicates = new Set<string>();

@@ -20,6 +20,8 @@
  * meant; an action ends at the first `}}` outside a quoted string.
  */
 
+import { capText, DEFAULT_INPUT_LIMITS, type InputLimits } from './input-limits.js';
+
 export const TemplateHelpers = ['json', 'base64', 'urlencode'] as const;
 export type TemplateHelper = (typeof TemplateHelpers)[number];
 
@@ -65,16 +67,30 @@ const IDENT = /[A-Za-z0-9_-]/;
 const SPACE = /[ \t\r\n]/;
 const HELPER_SET: ReadonlySet<string> = new Set(TemplateHelpers);
 
-function position(source: string, offset: number): { line: number; column: number } {
-  let line = 1;
-  let lineStart = 0;
-  for (let i = 0; i < offset; i += 1) {
-    if (source[i] === '\n') {
-      line += 1;
-      lineStart = i + 1;
+/**
+ * Line and column of offsets asked for in increasing order, each found from the last one: the whole template is read
+ * once however many actions it has (recounting from the start for each action made parsing quadratic).
+ */
+class Positions {
+  #offset = 0;
+  #line = 1;
+  #lineStart = 0;
+
+  constructor(readonly source: string) {}
+
+  at(offset: number): { line: number; column: number } {
+    if (offset < this.#offset) {
+      this.#offset = 0;
+      this.#line = 1;
+      this.#lineStart = 0;
     }
+    for (let nl = this.source.indexOf('\n', this.#offset); nl !== -1 && nl < offset; nl = this.source.indexOf('\n', nl + 1)) {
+      this.#line += 1;
+      this.#lineStart = nl + 1;
+    }
+    this.#offset = offset;
+    return { line: this.#line, column: offset - this.#lineStart + 1 };
   }
-  return { line, column: offset - lineStart + 1 };
 }
 
 class ActionScanner {
@@ -83,12 +99,14 @@ class ActionScanner {
   constructor(
     readonly source: string,
     start: number,
+    readonly positions: Positions,
+    readonly limits: InputLimits,
   ) {
     this.pos = start;
   }
 
   fail(message: string, at = this.pos): never {
-    const { line, column } = position(this.source, at);
+    const { line, column } = this.positions.at(at);
     throw new TemplateSyntaxError(`template line ${line}, column ${column}: ${message}`);
   }
 
@@ -183,7 +201,7 @@ class ActionScanner {
 
   /** The inside of one action opened at `open`; the scanner stands after its `{{` and ends after its `}}`. */
   action(open: number): TemplateAction {
-    const { line, column } = position(this.source, open);
+    const { line, column } = this.positions.at(open);
     this.skipSpace();
     let helper: TemplateHelper | undefined;
     const ch = this.peek();
@@ -201,6 +219,9 @@ class ActionScanner {
       this.skipSpace();
       if (this.pos >= this.source.length) this.fail('an action opened here is not closed with "}}"', open);
       if (this.atClose()) break;
+      if (args.length === this.limits.templateArguments) {
+        this.fail(`the action has more than ${this.limits.templateArguments} arguments (${capText(this.limits, 'templateArguments')})`, open);
+      }
       args.push(this.argument());
     }
     this.pos += 2;
@@ -209,10 +230,16 @@ class ActionScanner {
   }
 }
 
-/** Parse a template; throws TemplateSyntaxError with a line and column (never quoting the text around it). */
-export function parseTemplate(source: string): ParsedTemplate {
+/**
+ * Parse a template; throws TemplateSyntaxError with a line and column (never quoting the text around it). Linear in
+ * the template's length; the caller bounds that (--max-template-bytes), and the counts of actions and of arguments
+ * per action are refused here as soon as they pass their caps.
+ */
+export function parseTemplate(source: string, limits: InputLimits = DEFAULT_INPUT_LIMITS): ParsedTemplate {
   const parts: TemplatePart[] = [];
-  const objectRefs: string[] = [];
+  const refs = new Set<string>();
+  const positions = new Positions(source);
+  let actions = 0;
   let usesOwn = false;
   let text = '';
   let i = 0;
@@ -228,15 +255,18 @@ export function parseTemplate(source: string): ParsedTemplate {
     text += source.slice(i, start);
     if (text !== '') parts.push({ kind: 'text', text });
     text = '';
-    const scanner = new ActionScanner(source, start + 2);
+    const scanner = new ActionScanner(source, start + 2, positions, limits);
+    actions += 1;
+    if (actions > limits.templateActions) scanner.fail(`more than ${limits.templateActions} actions (${capText(limits, 'templateActions')})`, start);
     const action = scanner.action(start);
     for (const arg of action.args) {
       if (arg.kind === 'own') usesOwn = true;
-      if (arg.kind === 'object' && !objectRefs.includes(arg.objectName)) objectRefs.push(arg.objectName);
+      if (arg.kind === 'object') refs.add(arg.objectName);
     }
     parts.push(action);
     i = scanner.pos;
   }
   if (text !== '') parts.push({ kind: 'text', text });
-  return { source, parts, objectRefs, usesOwn };
+  // A Set keeps the order of first insertion: the names in order of first use.
+  return { source, parts, objectRefs: [...refs], usesOwn };
 }

@@ -4,6 +4,7 @@
  */
 import type { ParsedTemplate } from './template-syntax.js';
 import type { Sensitive } from './sensitive.js';
+import type { InputLimits } from './input-limits.js';
 
 export const Encodings = ['utf-8', 'base64', 'hex'] as const;
 export type Encoding = (typeof Encodings)[number];
@@ -154,6 +155,8 @@ export interface ProviderDefaults {
   readonly tls: TlsParameters;
   /** `--audience`: the audience (list) a SecretProviderClass without `audience` uses; default "vault". */
   readonly audience?: string;
+  /** `--max-objects-*`, `--max-template-*` (input-limits.ts); absent: DEFAULT_INPUT_LIMITS. */
+  readonly inputLimits?: InputLimits;
 }
 
 /**

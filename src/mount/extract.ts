@@ -7,9 +7,9 @@
  * (ours) selects from the same key map, through nested maps and lists, and follows the same rules after that.
  */
 import { ProviderError } from '../errors.js';
-import type { ObjectConfig } from '../config/types.js';
+import type { Encoding, ObjectConfig } from '../config/types.js';
 import type { SecretResponse } from '../vault/responses.js';
-import { goMarshal, goMarshalStruct } from './go-json.js';
+import { goMarshal, goMarshalBytes, goMarshalStruct, goStringBytes } from './go-json.js';
 import { evaluateJsonPointer, parseJsonPointer } from '../shared/json-pointer.js';
 import { isPlainObject } from '../shared/plain-object.js';
 
@@ -20,6 +20,16 @@ import { isPlainObject } from '../shared/plain-object.js';
  * Everything else in the envelope changes only when the secret, its lease or its wrapping does.
  */
 export function wholeResponseJson(response: SecretResponse): string {
+  return goMarshalStruct(wholeResponseFields(response));
+}
+
+/** Bytes of wholeResponseJson(response), counted without building it. */
+export function wholeResponseBytes(response: SecretResponse, sizes?: WeakMap<object, number>): number {
+  const fields = wholeResponseFields(response);
+  return fields.reduce((sum, [key, value]) => sum + goStringBytes(key) + 1 + goMarshalBytes(value, sizes), 2 + fields.length - 1);
+}
+
+function wholeResponseFields(response: SecretResponse): Array<readonly [string, unknown]> {
   const fields: Array<readonly [string, unknown]> = [
     ['lease_id', response.lease_id ?? ''],
     ['lease_duration', response.lease_duration ?? 0],
@@ -32,7 +42,7 @@ export function wholeResponseJson(response: SecretResponse): string {
   if (response.mount_type !== undefined && response.mount_type !== null && response.mount_type !== '') {
     fields.push(['mount_type', response.mount_type]);
   }
-  return goMarshalStruct(fields);
+  return fields;
 }
 
 /** The map a secretKey is looked up in. */
@@ -90,6 +100,31 @@ export function decodeValue(raw: Buffer, obj: ObjectConfig, what = selectorText(
 /** A value as file bytes: strings raw, anything else as Go JSON (the reference's rule for secretKey). */
 export function valueBytes(value: unknown): Buffer {
   return typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.from(goMarshal(value), 'utf8');
+}
+
+/** Bytes of valueBytes(value), counted without building them. */
+export function valueByteLength(value: unknown, sizes?: WeakMap<object, number>): number {
+  return typeof value === 'string' ? Buffer.byteLength(value, 'utf8') : goMarshalBytes(value, sizes);
+}
+
+/**
+ * Bytes decodeValue makes of a value whose valueBytes take `raw`: exact when the value is valid in its encoding
+ * (anything else fails to decode), so that the contents can be charged and measured before they exist.
+ */
+export function decodedByteLength(value: unknown, encoding: Encoding, raw: number): number {
+  if (encoding === 'utf-8') return raw;
+  if (encoding === 'hex') return Math.floor(raw / 2);
+  if (typeof value !== 'string') return raw;
+  // Go's StdEncoding: CR and LF skipped, 4 characters for 3 bytes, less the padding.
+  let chars = 0;
+  let padding = 0;
+  for (let i = 0; i < value.length; i += 1) {
+    const c = value.charCodeAt(i);
+    if (c === 0x0a || c === 0x0d) continue;
+    chars += 1;
+    padding = c === 0x3d ? padding + 1 : 0;
+  }
+  return chars % 4 === 0 && padding <= 2 ? (chars / 4) * 3 - padding : raw;
 }
 
 /** The response's data, or SECRET_NOT_FOUND when Vault sent none. */

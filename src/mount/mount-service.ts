@@ -90,7 +90,8 @@ export class MountService {
 
   /** Parse only: lets the server log who is asking even when the mount later fails. */
   parse(request: RawMountRequest): MountConfig {
-    return parseMountRequest(request, { audience: this.#options.defaults.audience });
+    const { audience, inputLimits } = this.#options.defaults;
+    return parseMountRequest(request, { audience, inputLimits });
   }
 
   /**
@@ -134,7 +135,7 @@ export class MountService {
 
     const key = await this.#hmacKey(hmacKeyPromise, signal);
     // In the SecretProviderClass's order, whatever order the requests finished in.
-    const assembled = assembleObjects(config, responses, key, ledger);
+    const assembled = assembleObjects(config, responses, key, ledger, this.#options.limitBytes);
     const { files, inputs } = assembled;
     const cachedNames = new Set(groups.filter((g) => keptRequests.has(g.key)).flatMap((g) => g.objects.map((o) => o.objectName)));
     const objects: MountedObject[] = assembled.objects.map((o) => (cachedNames.has(o.objectName) ? { ...o, cached: true } : o));

@@ -6,11 +6,12 @@
  * or an absent optional object is an error naming the reference, never the values around it.
  */
 import { ProviderError, type ErrorCode } from '../errors.js';
-import type { ParsedTemplate, TemplateAction, TemplateArg, TemplateRef } from '../config/template-syntax.js';
+import type { ParsedTemplate, TemplateAction, TemplateRef } from '../config/template-syntax.js';
 import { DEFAULT_MOUNT_LIMIT_BYTES } from '../output/file-set.js';
-import { goMarshal } from './go-json.js';
+import { goMarshal, goMarshalBytes, goStringBytes } from './go-json.js';
+import type { ByteLedger } from '../admission/mount-admission.js';
 import { isPlainObject } from '../shared/plain-object.js';
-import { jsonKind } from '../shared/message-text.js';
+import { formatBytes, jsonKind } from '../shared/message-text.js';
 
 /** What a reference's head stands for: a value, or why there is none (an optional object that is absent). */
 export type TemplateSource =
@@ -24,7 +25,9 @@ export interface TemplateInputs {
   object(objectName: string): TemplateSource;
 }
 
-const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
+/** Bytes urlencode keeps as they are (RFC 3986 unreserved); every other byte becomes `%XX`. */
+const UNRESERVED = new Uint8Array(256);
+for (const ch of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~') UNRESERVED[ch.charCodeAt(0)] = 1;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 function where(ref: TemplateRef, action: TemplateAction): string {
@@ -62,13 +65,6 @@ function resolve(ref: TemplateRef, action: TemplateAction, inputs: TemplateInput
   return current;
 }
 
-/** The bytes a value stands for in text: strings and bytes as they are, anything else as Go JSON. */
-function bytesOf(value: unknown): Buffer {
-  if (Buffer.isBuffer(value)) return value;
-  if (typeof value === 'string') return Buffer.from(value, 'utf8');
-  return Buffer.from(goMarshal(value), 'utf8');
-}
-
 function asText(bytes: Buffer, action: TemplateAction): string {
   try {
     return utf8.decode(bytes);
@@ -81,57 +77,218 @@ function asText(bytes: Buffer, action: TemplateAction): string {
   }
 }
 
-function percentEncode(bytes: Buffer): string {
-  let out = '';
-  for (const byte of bytes) {
-    const ch = String.fromCharCode(byte);
-    out += byte < 0x80 && UNRESERVED.test(ch) ? ch : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+/** Bytes of one byte under urlencode: itself when unreserved, else `%XX`. */
+function urlBytes(byte: number): number {
+  return UNRESERVED[byte] === 1 ? 1 : 3;
+}
+
+/** urlencode's bytes for a string as UTF-8: ASCII by itself, every other byte (2 to 4 a character) as `%XX`. */
+function urlStringBytes(text: string): number {
+  let size = 0;
+  for (let i = 0; i < text.length; i += 1) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) {
+      size += urlBytes(c);
+    } else if (c < 0x800) {
+      size += 6;
+    } else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      size += 12;
+      i += 1;
+    } else {
+      // A lone surrogate becomes U+FFFD, three bytes, as Buffer.from writes it.
+      size += 9;
+    }
   }
-  return out;
+  return size;
 }
 
-function argValue(arg: TemplateArg, action: TemplateAction, inputs: TemplateInputs): unknown {
-  return arg.kind === 'literal' ? arg.value : resolve(arg, action, inputs);
+const HEX_DIGITS = '0123456789ABCDEF';
+
+/**
+ * The values a render reads, with what each costs: sizes counted once per distinct value (a template naming one
+ * large value a thousand times counts it once), and byte copies made only when an encoding needs them, each charged
+ * to the ledger before it is made.
+ */
+class RenderValues {
+  readonly #marshalSizes = new WeakMap<object, number>();
+  readonly #sizes = new Map<unknown, number>();
+  readonly #urlSizes = new Map<unknown, number>();
+  readonly #bytes = new Map<unknown, Buffer>();
+  /** Bytes charged for working copies, given back when the render ends. */
+  working = 0;
+
+  constructor(readonly memory: ByteLedger | undefined) {}
+
+  charge(bytes: number): void {
+    this.memory?.charge(bytes);
+    this.working += bytes;
+  }
+
+  /** Bytes of the value as text: strings and bytes as they are, anything else as Go JSON. */
+  size(value: unknown): number {
+    if (Buffer.isBuffer(value)) return value.length;
+    let size = this.#sizes.get(value);
+    if (size === undefined) {
+      size = typeof value === 'string' ? Buffer.byteLength(value, 'utf8') : goMarshalBytes(value, this.#marshalSizes);
+      this.#sizes.set(value, size);
+    }
+    return size;
+  }
+
+  /** goMarshal(value)'s bytes. */
+  jsonSize(value: unknown): number {
+    return goMarshalBytes(value, this.#marshalSizes);
+  }
+
+  /** The value's bytes: a copy for strings and JSON values, made once and charged first. */
+  bytes(value: unknown): Buffer {
+    if (Buffer.isBuffer(value)) return value;
+    let bytes = this.#bytes.get(value);
+    if (bytes === undefined) {
+      this.charge(this.size(value));
+      bytes = Buffer.from(typeof value === 'string' ? value : goMarshal(value), 'utf8');
+      this.#bytes.set(value, bytes);
+    }
+    return bytes;
+  }
+
+  /** Bytes of the value under urlencode; a string is counted from its characters, with no copy made. */
+  urlSize(value: unknown): number {
+    let size = this.#urlSizes.get(value);
+    if (size === undefined) {
+      size = typeof value === 'string' ? urlStringBytes(value) : 0;
+      if (typeof value !== 'string') {
+        const bytes = this.bytes(value);
+        for (let i = 0; i < bytes.length; i += 1) size += urlBytes(bytes[i]!);
+      }
+      this.#urlSizes.set(value, size);
+    }
+    return size;
+  }
 }
 
-function renderAction(action: TemplateAction, inputs: TemplateInputs): Buffer {
-  const values = action.args.map((arg) => argValue(arg, action, inputs));
-  const joined = (): Buffer => Buffer.concat(values.map(bytesOf));
+/** One part of the template with its values resolved and its size known, nothing of it built yet. */
+type Planned =
+  | { readonly kind: 'text'; readonly text: string; readonly size: number }
+  | { readonly kind: 'action'; readonly action: TemplateAction; readonly values: readonly unknown[]; readonly size: number; readonly text?: string };
+
+function plan(action: TemplateAction, inputs: TemplateInputs, values: RenderValues, room: number, tooLarge: () => ProviderError): Planned {
+  const resolved = action.args.map((arg) => (arg.kind === 'literal' ? arg.value : resolve(arg, action, inputs)));
+  const raw = (): number => resolved.reduce<number>((sum, v) => sum + values.size(v), 0);
   switch (action.helper) {
     case undefined:
-      return joined();
+      return { kind: 'action', action, values: resolved, size: raw() };
     case 'json': {
       // One argument keeps its JSON type (a number stays a number); several are one string.
-      const only = values.length === 1 ? values[0] : undefined;
-      if (values.length === 1 && !Buffer.isBuffer(only)) return Buffer.from(goMarshal(only), 'utf8');
-      return Buffer.from(goMarshal(asText(joined(), action)), 'utf8');
+      const only = resolved.length === 1 ? resolved[0] : undefined;
+      if (resolved.length === 1 && !Buffer.isBuffer(only)) return { kind: 'action', action, values: resolved, size: values.jsonSize(only) };
+      // The joined text is checked as UTF-8 as a whole; escaping never shrinks it, so its size bounds the result.
+      const joinedSize = raw();
+      if (joinedSize + 2 > room) throw tooLarge();
+      values.charge(3 * joinedSize);
+      const text = asText(Buffer.concat(resolved.map((v) => values.bytes(v)), joinedSize), action);
+      return { kind: 'action', action, values: resolved, size: goStringBytes(text, true), text };
     }
     case 'base64':
-      return Buffer.from(joined().toString('base64'), 'utf8');
-    case 'urlencode':
-      return Buffer.from(percentEncode(joined()), 'utf8');
+      return { kind: 'action', action, values: resolved, size: 4 * Math.ceil(raw() / 3) };
+    case 'urlencode': {
+      // Never shorter than its input: a value too large as it is is refused before it is scanned.
+      if (raw() > room) throw tooLarge();
+      return { kind: 'action', action, values: resolved, size: resolved.reduce<number>((sum, v) => sum + values.urlSize(v), 0) };
+    }
   }
+}
+
+/** Bytes a base64 chunk encodes at most (a multiple of 3, so chunks encode independently). */
+const BASE64_CHUNK = 48 * 1024;
+
+/** Writes one planned part at `offset` of `out`; returns the offset after it. */
+function write(part: Planned, out: Buffer, offset: number, values: RenderValues): number {
+  if (part.kind === 'text') return offset + out.write(part.text, offset, 'utf8');
+  const { action } = part;
+  switch (action.helper) {
+    case undefined:
+      for (const v of part.values) {
+        offset += typeof v === 'string' ? out.write(v, offset, 'utf8') : values.bytes(v).copy(out, offset);
+      }
+      return offset;
+    case 'json':
+      // The JSON text is a string as long as the bytes it makes, until it is written.
+      values.charge(part.size);
+      return offset + out.write(goMarshal(part.text ?? part.values[0]), offset, 'utf8');
+    case 'base64': {
+      // Encoded in chunks, with at most two bytes carried from one argument to the next.
+      let carry = Buffer.alloc(0);
+      for (const v of part.values) {
+        const bytes = values.bytes(v);
+        for (let at = 0; at < bytes.length; ) {
+          const take = Math.min(bytes.length - at, BASE64_CHUNK - carry.length);
+          const chunk = carry.length === 0 ? bytes.subarray(at, at + take) : Buffer.concat([carry, bytes.subarray(at, at + take)]);
+          at += take;
+          const whole = chunk.length - (chunk.length % 3);
+          offset += out.write(chunk.subarray(0, whole).toString('base64'), offset, 'latin1');
+          carry = Buffer.from(chunk.subarray(whole));
+        }
+      }
+      return offset + out.write(carry.toString('base64'), offset, 'latin1');
+    }
+    case 'urlencode':
+      for (const v of part.values) {
+        const bytes = values.bytes(v);
+        for (let i = 0; i < bytes.length; i += 1) {
+          const byte = bytes[i]!;
+          if (urlBytes(byte) === 1) {
+            out[offset++] = byte;
+          } else {
+            out[offset++] = 0x25;
+            out[offset++] = HEX_DIGITS.charCodeAt(byte >> 4);
+            out[offset++] = HEX_DIGITS.charCodeAt(byte & 15);
+          }
+        }
+      }
+      return offset;
+  }
+}
+
+export interface RenderOptions {
+  /** Bytes the file may take: the room left in the mount's answer (default the driver's 4 MiB message limit). */
+  readonly limitBytes?: number;
+  /**
+   * The mount's ledger (admission control): charged with the file's bytes, and the working copies its encodings
+   * need, before any of them is allocated. The file's charge stays (it is held until the mount answers); working
+   * copies are given back when the render ends.
+   */
+  readonly memory?: ByteLedger;
 }
 
 /**
  * The file a template makes. Throws KEY_NOT_FOUND / SECRET_NOT_FOUND naming the reference, DECODE_FAILED for binary
- * given to `json`, and MOUNT_TOO_LARGE when the output would pass `limitBytes` (a short template repeating a large
- * value must not make a node-wide daemon build gigabytes).
+ * given to `json`, and MOUNT_TOO_LARGE when the output would pass `limitBytes`. The size of every action's output is
+ * computed from its arguments' sizes first (urlencode triples a byte, base64 adds a third, json escapes up to six
+ * times), so a short template repeating a large value is refused before anything is concatenated or encoded, and
+ * what is built is charged before it is allocated (issue 19, classes 1 and 2).
  */
-export function renderTemplate(
-  template: ParsedTemplate,
-  inputs: TemplateInputs,
-  limitBytes: number = DEFAULT_MOUNT_LIMIT_BYTES,
-): Buffer {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for (const part of template.parts) {
-    const chunk = part.kind === 'text' ? Buffer.from(part.text, 'utf8') : renderAction(part, inputs);
-    total += chunk.length;
-    if (total > limitBytes) {
-      throw new ProviderError('MOUNT_TOO_LARGE', `the rendered template is larger than ${limitBytes} bytes`, {});
+export function renderTemplate(template: ParsedTemplate, inputs: TemplateInputs, options: RenderOptions = {}): Buffer {
+  const limitBytes = options.limitBytes ?? DEFAULT_MOUNT_LIMIT_BYTES;
+  const values = new RenderValues(options.memory);
+  const tooLarge = (): ProviderError =>
+    new ProviderError('MOUNT_TOO_LARGE', `the rendered template would be larger than ${formatBytes(limitBytes)}, the room left for it in the mount's answer (the driver's 4 MiB message limit); nothing was built`, {});
+  try {
+    const parts: Planned[] = [];
+    let total = 0;
+    for (const part of template.parts) {
+      const planned = part.kind === 'text' ? { kind: 'text' as const, text: part.text, size: Buffer.byteLength(part.text, 'utf8') } : plan(part, inputs, values, limitBytes - total, tooLarge);
+      total += planned.size;
+      if (total > limitBytes) throw tooLarge();
+      parts.push(planned);
     }
-    chunks.push(chunk);
+    options.memory?.charge(total);
+    const out = Buffer.allocUnsafe(total);
+    let offset = 0;
+    for (const part of parts) offset = write(part, out, offset, values);
+    if (offset !== total) throw new ProviderError('INTERNAL', `the rendered template took ${offset} bytes where ${total} were planned`, {});
+    return out;
+  } finally {
+    options.memory?.release(values.working);
   }
-  return Buffer.concat(chunks, total);
 }

@@ -34,7 +34,7 @@ import { resolve as resolvePath } from 'node:path';
 import { errnoCode, ProviderError, type ErrorContext } from '../errors.js';
 import { buildFileSet, type OutputFile } from './file-set.js';
 import { nodeFsOps, OpenFlags, type FsFile, type FsOps, type FsStats } from './fs-ops.js';
-import { parentDirectories } from '../config/file-paths.js';
+import { parentDirectories, parentOf } from '../config/file-paths.js';
 
 export const DATA_DIR_NAME = '..data';
 export const NEW_DATA_DIR_NAME = '..data_tmp';
@@ -353,7 +353,9 @@ export class AtomicWriter {
     const ordered = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     for (const file of ordered) {
       try {
-        for (const parent of parentDirectories(file.path)) {
+        // Made with its file's directory, a directory's own are made too: one look per file when they exist.
+        const parents = made.has(parentOf(file.path)) ? [] : parentDirectories(file.path);
+        for (const parent of parents) {
           if (made.has(parent)) continue;
           await this.makeDirectory(`${dir}/${parent}`);
           made.add(parent);

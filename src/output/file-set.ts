@@ -3,7 +3,7 @@
  * configuration fails with a message naming the object instead of a bare driver error in the pod's events.
  */
 import { ProviderError } from '../errors.js';
-import { filePathProblem, parentDirectories } from '../config/file-paths.js';
+import { filePathChecker, PathTrie } from '../config/file-paths.js';
 import { formatBytes, quoted } from '../shared/message-text.js';
 
 export interface OutputFile {
@@ -80,6 +80,7 @@ export function largestObjects(files: readonly OutputFile[], count = LARGEST_NAM
 }
 
 function checkPathsAndModes(files: readonly OutputFile[]): void {
+  const filePathProblem = filePathChecker();
   for (const file of files) {
     const problem = filePathProblem(file.path);
     if (problem !== undefined) {
@@ -110,15 +111,16 @@ function checkConflicts(files: readonly OutputFile[]): void {
     }
     byPath.set(file.path, file);
   }
+  // By components: comparing each directory of each path with the paths costs a path's length squared.
+  const trie = new PathTrie<OutputFile>();
+  for (const file of files) trie.add(file.path, file);
   for (const file of files) {
-    for (const dir of parentDirectories(file.path)) {
-      const asFile = byPath.get(dir);
-      if (asFile !== undefined) {
-        throw invalid(
-          file.objectName,
-          `file path ${quoted(file.path, MAX_QUOTED_PATH)} needs ${quoted(dir, MAX_QUOTED_PATH)} to be a directory, but object "${asFile.objectName}" writes a file there`,
-        );
-      }
+    const found = trie.ancestor(file.path);
+    if (found !== undefined) {
+      throw invalid(
+        file.objectName,
+        `file path ${quoted(file.path, MAX_QUOTED_PATH)} needs ${quoted(found.path, MAX_QUOTED_PATH)} to be a directory, but object "${found.value.objectName}" writes a file there`,
+      );
     }
   }
 }

@@ -7,6 +7,7 @@ import {
   DEFAULT_MOUNT_RESPONSE_BUDGET,
   DEFAULT_NODE_MEMORY_BUDGET,
 } from '../../src/admission/mount-admission.js';
+import { DEFAULT_INPUT_LIMITS, INPUT_LIMIT_FLAGS } from '../../src/config/input-limits.js';
 
 function settings(argv: readonly string[]) {
   const r = parseFlags(argv, {});
@@ -46,5 +47,33 @@ describe('cli/flags admission control', () => {
     const usage = usageText();
     for (const name of ['-memory-budget bytes', '-mount-response-budget bytes', '-max-mounts-in-flight n', '-max-mounts-in-flight-per-namespace n', '-max-mounts-queued n']) assert.ok(usage.includes(name), name);
     assert.ok(usage.includes(`(default "${DEFAULT_NODE_MEMORY_BUDGET}")`));
+  });
+});
+
+describe('cli/flags caps on author input', () => {
+  it('leaves the caps at their defaults when no flag sets one', () => {
+    assert.equal(settings([]).defaults.inputLimits, undefined);
+  });
+
+  it('reads every cap, the others keeping their defaults', () => {
+    const limits = settings(['--max-objects-bytes=262144', '-max-template-arguments', '8', '--max-objects-depth=64']).defaults.inputLimits;
+    assert.deepEqual(limits, { ...DEFAULT_INPUT_LIMITS, objectsBytes: 262_144, templateArguments: 8, objectsDepth: 64 });
+    for (const [cap, flag] of Object.entries(INPUT_LIMIT_FLAGS)) {
+      assert.equal(settings([`--${flag}=7`]).defaults.inputLimits?.[cap as keyof typeof INPUT_LIMIT_FLAGS], 7, flag);
+    }
+  });
+
+  it('refuses caps that are not positive integers, and a depth the stack could not hold', () => {
+    for (const argv of [['--max-objects-bytes=0'], ['--max-template-actions=-1'], ['--max-objects-tokens=lots'], ['--max-objects-depth=100000']]) {
+      assert.throws(() => parseFlags(argv, {}), (err: unknown) => err instanceof UsageError && err.problem.includes(argv[0]!.split('=')[0]!.replace(/^--/, '-')), argv[0]);
+    }
+  });
+
+  it('documents each cap with its default in the usage text', () => {
+    const usage = usageText();
+    for (const [cap, flag] of Object.entries(INPUT_LIMIT_FLAGS)) {
+      assert.ok(usage.includes(`-${flag} `), flag);
+      assert.ok(usage.includes(`(default "${DEFAULT_INPUT_LIMITS[cap as keyof typeof INPUT_LIMIT_FLAGS]}")`), flag);
+    }
   });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { posix } from 'node:path';
 import fc from 'fast-check';
-import { filePathProblem, MAX_COMPONENT_BYTES, MAX_PATH_BYTES, parentDirectories } from '../../src/config/file-paths.js';
+import { filePathChecker, filePathProblem, MAX_COMPONENT_BYTES, MAX_PATH_BYTES, parentDirectories, parentOf, PathTrie } from '../../src/config/file-paths.js';
 
 /**
  * An independent statement of the driver's rules (validatePath plus "equals filepath.Clean"), built on Node's
@@ -136,3 +136,41 @@ describe('config/file-paths parentDirectories', () => {
     assert.deepEqual(parentDirectories('top'), []);
   });
 });
+
+describe('config/file-paths for many paths at once (issue 19: linear in long names)', () => {
+  const component = fc.oneof(fc.constantFrom('a', 'b', '.', '..', '', '..x', 'é', '\0', '\ud800', 'x'.repeat(256)), fc.string({ maxLength: 4 }));
+  const path = fc.array(component, { minLength: 1, maxLength: 6 }).map((parts) => parts.join('/'));
+  const paths = fc.array(fc.oneof(path, path.map((p) => `/${p}`)), { maxLength: 12 });
+
+  it('filePathChecker answers as filePathProblem does, message for message, over paths sharing directories', () => {
+    fc.assert(
+      fc.property(paths, (list) => {
+        const check = filePathChecker();
+        for (const p of [...list, ...list.map((q) => `${q}/z`)]) assert.equal(check(p), filePathProblem(p), JSON.stringify(p));
+      }),
+      { numRuns: 2000 },
+    );
+    const check = filePathChecker();
+    assert.equal(check(`${'a/'.repeat(2047)}b`), undefined);
+    assert.match(check(`${'a/'.repeat(2047)}bbb`) ?? '', /at most 4096 bytes/);
+  });
+
+  it('PathTrie finds the outermost file among the directories of a path, as comparing every prefix would', () => {
+    fc.assert(
+      fc.property(fc.array(fc.array(fc.constantFrom('a', 'b', 'c'), { minLength: 1, maxLength: 4 }).map((c) => c.join('/')), { maxLength: 10 }), (list) => {
+        const trie = new PathTrie<number>();
+        list.forEach((p, i) => trie.add(p, i));
+        for (const p of list) {
+          const naive = parentDirectories(p).find((d) => list.includes(d));
+          const found = trie.ancestor(p);
+          assert.equal(found?.path, naive, p);
+          if (naive !== undefined) assert.equal(found?.value, list.indexOf(naive));
+        }
+      }),
+      { numRuns: 1000 },
+    );
+    assert.equal(parentOf('a/b/c'), 'a/b');
+    assert.equal(parentOf('a'), '');
+  });
+});
+

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { ProviderError } from '../../src/errors.js';
 import { parseObjects } from '../../src/config/objects.js';
 import { parseMountRequest } from '../../src/config/mount-request.js';
+import { DEFAULT_INPUT_LIMITS } from '../../src/config/input-limits.js';
 
 function parse(yaml: string) {
   return parseObjects(yaml).objects;
@@ -137,5 +138,24 @@ describe('config/object-extensions', () => {
     });
     const config = parseMountRequest({ attributes, secrets: 'null', targetPath: '/t', permission: '420' });
     assert.deepEqual(config.ignoredParameters, ['objects[0].Optional']);
+  });
+
+  it('refuses a template over --max-template-bytes before parsing it, naming the object', () => {
+    const limits = { ...DEFAULT_INPUT_LIMITS, templateBytes: 64 };
+    const text = (template: string): string => `- objectName: t\n  template: ${JSON.stringify(template)}\n  secretPath: s\n`;
+    assert.equal(parseObjects(text(`${'x'.repeat(54)}{{ .a }}`), limits).objects.length, 1);
+    // An unclosed action past the cap is never reached: the size is checked first (UTF-8 bytes, not characters).
+    for (const template of [`${'x'.repeat(60)}{{ .a }}{{`, `${'é'.repeat(30)}{{ .a }}`]) {
+      assert.throws(() => parseObjects(text(template), limits), (err: unknown) => {
+        assert.ok(err instanceof ProviderError && err.code === 'INVALID_CONFIG', String(err));
+        assert.equal(err.context.objectName, 't');
+        assert.equal(err.message, 'objects[0] ("t"): template is longer than 64 bytes (--max-template-bytes=64)');
+        return true;
+      });
+    }
+  });
+
+  it('refuses a template of thousands of arguments, naming the object and --max-template-arguments (issue 19, classes 1 and 2)', () => {
+    refused(`${A}  template: "{{ urlencode ${'@b '.repeat(3000)}}}"\n- objectName: b\n  secretPath: s\n  secretKey: k\n  inputOnly: true\n`, /^objects\[0\] \("a"\): template line 1, column 1: the action has more than 32 arguments \(--max-template-arguments=32\)$/, 'a');
   });
 });

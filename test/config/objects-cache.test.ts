@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { ObjectsMemo } from '../../src/config/objects-cache.js';
 import { parseObjects } from '../../src/config/objects.js';
+import { DEFAULT_INPUT_LIMITS } from '../../src/config/input-limits.js';
 
 const list = (n: number) => `- objectName: "o${n}"\n  secretPath: "secret/data/app-${n}"\n  secretKey: "password"\n`;
 
@@ -39,5 +40,13 @@ describe('config/objects-cache', () => {
     assert.equal(memo.size, 0);
     memo.parse(list(1));
     assert.equal(memo.size, 0, 'over the bound: parsed, not kept');
+  });
+
+  it('hands back a kept result only under the caps it was parsed with', () => {
+    const memo = new ObjectsMemo();
+    const text = list(1) + list(2);
+    assert.equal(memo.parse(text).objects.length, 2);
+    assert.throws(() => memo.parse(text, { ...DEFAULT_INPUT_LIMITS, objectsPerMount: 1 }), /lists 2 objects, more than 1 per mount \(--max-objects-per-mount=1\)/);
+    assert.equal(memo.parse(text, { ...DEFAULT_INPUT_LIMITS }).objects.length, 2);
   });
 });

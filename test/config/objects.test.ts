@@ -4,6 +4,8 @@ import fc from 'fast-check';
 import { ProviderError } from '../../src/errors.js';
 import { parseObjects } from '../../src/config/objects.js';
 import type { ObjectConfig } from '../../src/config/types.js';
+import { DEFAULT_INPUT_LIMITS, type InputLimits } from '../../src/config/input-limits.js';
+import { countHashedCharacters } from '../helpers/hashed-characters.js';
 
 /** One object with the given extra YAML lines (each indented under the list item). */
 function one(extra: string, base = 'objectName: a\n  secretPath: secret/data/a'): string {
@@ -414,5 +416,89 @@ describe('config/objects parseObjects', () => {
       }),
       { numRuns: 3000 },
     );
+  });
+});
+
+describe('config/objects caps on author input (issue 19)', () => {
+  const small: InputLimits = { ...DEFAULT_INPUT_LIMITS, objectsBytes: 2048, objectsTokens: 200, objectsDepth: 6, objectsAliases: 3, objectsPerMount: 4 };
+
+  function capped(text: string, limits: InputLimits, flag: string, mention: RegExp): ProviderError {
+    const err = thrown(() => parseObjects(text, limits));
+    assert.equal(err.code, 'INVALID_CONFIG');
+    assert.equal(err.context.parameter, 'objects');
+    assert.match(err.message, mention);
+    assert.ok(err.message.includes(`(--${flag}=`), err.message);
+    return err;
+  }
+
+  it('refuses a text over --max-objects-bytes before it is parsed (a YAML error past the cap is never reached)', () => {
+    capped(`${one('')}\n${'#'.repeat(2048)}\n- [unclosed`, small, 'max-objects-bytes', /objects is longer than 2048 bytes/);
+    // Counted in UTF-8 bytes, not characters.
+    capped(`${one('')}\n# ${'é'.repeat(1100)}`, small, 'max-objects-bytes', /longer than 2048 bytes/);
+    assert.equal(parseObjects(`${one('')}\n# ${'é'.repeat(900)}`, small).objects.length, 1);
+  });
+
+  it('refuses more YAML tokens than --max-objects-tokens, blank lines and comments included', () => {
+    capped(one('secretArgs: {' + Array.from({ length: 60 }, (_, i) => `k${i}: v`).join(', ') + '}'), small, 'max-objects-tokens', /more than 200 YAML tokens/);
+    capped(`${one('')}\n${'\n'.repeat(300)}`, small, 'max-objects-tokens', /more than 200 YAML tokens/);
+    capped(`${one('')}\n${'# c\n'.repeat(150)}`, small, 'max-objects-tokens', /more than 200 YAML tokens/);
+  });
+
+  it('refuses nesting deeper than --max-objects-depth: in flow, in one line of block indicators, and by indentation', () => {
+    // The list is level 1, the object 2, secretArgs 3: three more levels are allowed, a fourth is not.
+    assert.ok(parseObjects(one('secretArgs: {a: [[{b: 1}]]}'), small));
+    capped(one('secretArgs: {a: [[[{b: 1}]]]}'), small, 'max-objects-depth', /nests lists and maps more than 6 levels deep at line 3/);
+    capped(one(`secretArgs: {a: ${'['.repeat(1000)}`), small, 'max-objects-depth', /more than 6 levels deep/);
+    capped(`- ${'- '.repeat(10)}x`, small, 'max-objects-depth', /more than 6 levels deep at line 1/);
+    assert.ok(parseObjects(one('secretArgs:\n    a:\n     b:\n      c:\n       d: 1'), small));
+    capped(one('secretArgs:\n    a:\n     b:\n      c:\n       d:\n        e: 1'), small, 'max-objects-depth', /more than 6 levels deep at line 8, column 9/);
+  });
+
+  it('refuses more aliases than --max-objects-aliases, and an alias inside its own anchor (yaml.v3 does too)', () => {
+    assert.equal(parseObjects('- &b {objectName: a, secretPath: x}\n- {<<: *b, objectName: b}\n- {<<: *b, objectName: c}', small).objects.length, 3);
+    capped(one('secretArgs: {a: &x 1, b: *x, c: *x, d: *x, e: *x}'), small, 'max-objects-aliases', /more than 3 YAML aliases/);
+    // Before, these recursed until the stack overflowed (an INTERNAL error after all that work).
+    assertInvalid(one('secretArgs: &a {x: *a}'), /the YAML alias at line 3, column 22 is inside the node its anchor names/);
+    assertInvalid('- &a {objectName: a, secretPath: s, secretArgs: {x: *a}}', /is inside the node its anchor names/);
+    assertInvalid('- *nowhere', /has no anchor before it/);
+  });
+
+  it('counts what aliases expand to against --max-objects-tokens ("billion laughs"), without expanding them', () => {
+    const lines = ['- objectName: a', '  secretPath: x', '  secretArgs:', '    l0: &l0 [x, x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < 30; i += 1) lines.push(`    l${i}: &l${i} [*l${i - 1}, *l${i - 1}, *l${i - 1}, *l${i - 1}, *l${i - 1}, *l${i - 1}, *l${i - 1}, *l${i - 1}, *l${i - 1}, *l${i - 1}]`);
+    const limits = { ...DEFAULT_INPUT_LIMITS, objectsAliases: 1000 };
+    capped(lines.join('\n'), limits, 'max-objects-tokens', new RegExp(`expands, through its YAML aliases, to more than ${limits.objectsTokens} YAML nodes`));
+    // A few levels stay under the cap and expand as written.
+    const args = parseObjects(lines.slice(0, 6).join('\n'), limits).objects[0]!.secretArgs as Record<string, unknown[]>;
+    assert.equal((args['l2']![0] as unknown[]).length, 10);
+  });
+
+  it('refuses more objects than --max-objects-per-mount, naming the count', () => {
+    const list = (n: number): string => Array.from({ length: n }, (_, i) => `- {objectName: o${i}, secretPath: s}`).join('\n');
+    assert.equal(parseObjects(list(4), small).objects.length, 4);
+    capped(list(5), small, 'max-objects-per-mount', /lists 5 objects, more than 4 per mount/);
+  });
+
+  it('finds a repeated key in a large map by its text, as the composer did, in one pass', () => {
+    const keys = Array.from({ length: 1500 }, (_, i) => `k${i}: v`);
+    assertInvalid(one(`secretArgs: {${keys.join(', ')}, k750: w}`), /not valid YAML \(DUPLICATE_KEY at line 3, column \d+\)/);
+    assertInvalid(one(`secretArgs: {"a": 1, a: 2}`), /DUPLICATE_KEY at line 3, column 24/);
+    assert.equal(Object.keys(only(one(`secretArgs: {${keys.join(', ')}}`)).secretArgs ?? {}).length, 1500);
+  });
+
+  it('accepts every SecretProviderClass in examples/ and the docs under the default caps', () => {
+    // The largest realistic list: 256 objects of five fields each, with a template.
+    const big = Array.from({ length: 256 }, (_, i) => `- objectName: "dir/obj-${i}"\n  secretPath: "secret/data/team/app-${i}"\n  secretKey: "password"\n  encoding: "utf-8"\n  filePermission: 0440\n`).join('');
+    assert.equal(parseObjects(big).objects.length, 256);
+  });
+
+  it('checks file/directory clashes by path components: long names of many components cost their length once', () => {
+    // 32 names of ~4 KiB and ~2,000 components each: comparing every directory of every name as a string hashed
+    // about 130 million characters; by components it is the length of the names.
+    const deep = Array(1900).fill('d').join('/');
+    const text = Array.from({ length: 30 }, (_, i) => `- {objectName: "${deep}/f${i}", secretPath: s}`).join('\n') + `\n- {objectName: "${deep}", secretPath: s}`;
+    const hashed = countHashedCharacters(() => thrown(() => parseObjects(text)));
+    assert.match(hashed.result.message, /objectName ".*" is also a directory of/);
+    assert.ok(hashed.characters < 4 * text.length, `${hashed.characters} characters hashed for a ${text.length}-character text`);
   });
 });

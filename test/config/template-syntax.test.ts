@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { parseTemplate, TemplateSyntaxError, type TemplateAction } from '../../src/config/template-syntax.js';
+import { DEFAULT_INPUT_LIMITS } from '../../src/config/input-limits.js';
 
 function actions(source: string): TemplateAction[] {
   return parseTemplate(source).parts.filter((p): p is TemplateAction => p.kind === 'action');
@@ -116,5 +117,49 @@ describe('config/template-syntax', () => {
         assert.deepEqual(parts, text === '' ? [] : [{ kind: 'text', text }]);
       }),
     );
+  });
+
+  describe('caps and linear time (issue 19, classes 1-3)', () => {
+    const limits = { ...DEFAULT_INPUT_LIMITS, templateActions: 5, templateArguments: 3 };
+
+    it('refuses more actions than --max-template-actions at the first one too many', () => {
+      assert.equal(parseTemplate('{{ .a }}'.repeat(5), limits).parts.length, 5);
+      assert.throws(() => parseTemplate('{{ .a }}\n'.repeat(6), limits), /^TemplateSyntaxError: template line 6, column 1: more than 5 actions \(--max-template-actions=5\)$/);
+    });
+
+    it('refuses more arguments than --max-template-arguments in one action, helper not counted', () => {
+      assert.equal(actions('{{ base64 @a ":" @b }}')[0]!.args.length, 3);
+      assert.equal(parseTemplate('{{ base64 @a ":" @b }}', limits).parts.length, 1);
+      // Thousands of arguments over one readable value: the reproduction of classes 1 and 2.
+      for (const source of [`{{ urlencode ${'@a '.repeat(3000)}}}`, `x\n  {{ ${'@a '.repeat(3000)}}}`]) {
+        assert.throws(() => parseTemplate(source), /column \d+: the action has more than 32 arguments \(--max-template-arguments=32\)$/);
+      }
+      assert.throws(() => parseTemplate('{{ @a @b @c @d }}', limits), /line 1, column 1: the action has more than 3 arguments/);
+    });
+
+    it('keeps each referenced object once, in order of first use', () => {
+      assert.deepEqual(parseTemplate('{{ @b }}{{ @a @b }}{{ @a.x @c }}').objectRefs, ['b', 'a', 'c']);
+    });
+
+    it('gives every action its line and column in one pass, and still places an error before the last action read', () => {
+      const lines = Array.from({ length: 300 }, (_, i) => `${' '.repeat(i % 7)}k${i}={{ .k${i} }}`);
+      const found = actions(lines.join('\n'));
+      assert.equal(found.length, 300);
+      found.forEach((a, i) => assert.deepEqual([a.line, a.column], [i + 1, (i % 7) + `k${i}=`.length + 1]));
+      // The unclosed action is reported where it opened, after the scanner read to the end.
+      syntaxError(`${lines.join('\n')}\nlast {{ .x`, /template line 301, column 6: an action opened here is not closed/);
+    });
+
+    it('parses 50,000 actions over 8,000 lines in time linear in the text', function () {
+      // Recounting lines from the start for each action took minutes here (issue 19, class 3: 128 KiB took 3.5 s);
+      // the guard is the test's timeout, far above the linear parse.
+      this.timeout(10_000);
+      const source = Array.from({ length: 8_000 }, (_, i) => `line ${i}: ${'{{ @a.b }}'.repeat(6)}`).join('\n') + '{{ .x }}'.repeat(2000);
+      const big = { ...DEFAULT_INPUT_LIMITS, templateActions: 100_000 };
+      const parsed = parseTemplate(source, big);
+      const last = parsed.parts.filter((p): p is TemplateAction => p.kind === 'action').at(-1)!;
+      assert.deepEqual([last.line, last.column], [8_000, source.length - 8 - source.lastIndexOf('\n')]);
+      assert.deepEqual(parsed.objectRefs, ['a']);
+    });
   });
 });

@@ -7,6 +7,7 @@ import { requestKey } from '../../src/mount/request-key.js';
 import { parseObjects } from '../../src/config/objects.js';
 import type { MountConfig, ObjectConfig } from '../../src/config/types.js';
 import type { SecretResponse } from '../../src/vault/responses.js';
+import type { ByteLedger } from '../../src/admission/mount-admission.js';
 
 const KEY = Buffer.alloc(32, 7);
 const notFound = (): ProviderError => new ProviderError('SECRET_NOT_FOUND', 'Vault has no secret at GET x (404)', { httpStatus: 404 });
@@ -122,5 +123,52 @@ describe('mount/assemble', () => {
     assert.notEqual(one.objects[0]!.version, two.objects[0]!.version);
     const same = assembleObjects(cfg, outcomes(cfg, { s: { data: { b: '2', a: '1' } } }), KEY);
     assert.equal(one.objects[0]!.version, same.objects[0]!.version);
+  });
+
+  describe('sized before built (issue 19)', () => {
+    class Ledger implements ByteLedger {
+      held = 0;
+      receive(bytes: number): void {
+        this.charge(bytes);
+      }
+      charge(bytes: number): void {
+        this.held += bytes;
+      }
+      release(bytes: number): void {
+        this.held -= bytes;
+      }
+    }
+
+    it('refuses an expansion whose files would pass the driver\'s limit before building them, naming the object', () => {
+      // A long objectName under expand: keys: every file repeats it in its path, so a few KiB of keys would be MiB
+      // of paths; the answer's size is known from the response and the name before any path or file is made.
+      const name = Array(1000).fill('d').join('/');
+      const cfg = config(`- {objectName: "${name}", secretPath: s, expand: keys}\n`);
+      const data = Object.fromEntries(Array.from({ length: 1100 }, (_, i) => [`k${i}`, 'v']));
+      const err = failure(() => assembleObjects(cfg, outcomes(cfg, { s: { data } }), KEY, new Ledger()));
+      assert.equal(err.code, 'MOUNT_TOO_LARGE');
+      assert.equal(err.context.objectName, name);
+      assert.match(err.message, /its files would take 4\.\d MiB of the mount's answer, more than the 4\.0 MiB left of the driver's 4\.0 MiB message limit; nothing was built$/);
+      // The same expansion within a smaller limit's room, and the whole answer counted: files before it take room.
+      const fits = assembleObjects(cfg, outcomes(cfg, { s: { data: { a: 'x' } } }), KEY, undefined, 4500);
+      assert.equal(fits.files.length, 1);
+      const two = config(`- {objectName: first, secretPath: t, secretKey: k}\n- {objectName: "${name}", secretPath: s, expand: keys}\n`);
+      assert.equal(failure(() => assembleObjects(two, outcomes(two, { t: { data: { k: 'x'.repeat(400) } }, s: { data: { a: 'x' } } }), KEY, undefined, 4500)).code, 'MOUNT_TOO_LARGE');
+    });
+
+    it('holds what it made, decoded template inputs included, and nothing of what failed', () => {
+      const cfg = config(`
+- {objectName: raw, secretPath: s/bin, secretKey: b, encoding: base64, inputOnly: true}
+- {objectName: t, template: '{{ base64 @raw }}{{ @raw }}'}
+- {objectName: whole, secretPath: s/db}
+- {objectName: keys, secretPath: s/db, expand: keys}
+- {objectName: gone, secretPath: s/db, secretKey: nope, optional: true}
+`);
+      const ledger = new Ledger();
+      const out = assembleObjects(cfg, outcomes(cfg, { 's/db': { data: { data: { username: 'u', n: 1 } } }, 's/bin': { data: { b: 'AAEC\nAw==' } } }), KEY, ledger);
+      const files = out.files.reduce((sum, f) => sum + f.contents.length, 0);
+      assert.deepEqual(out.files.map((f) => f.path), ['t', 'whole', 'keys/n', 'keys/username']);
+      assert.equal(ledger.held, files + 4, 'the files and the 4 decoded bytes of the input');
+    });
   });
 });

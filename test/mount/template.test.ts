@@ -2,7 +2,11 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { parseTemplate } from '../../src/config/template-syntax.js';
 import { renderTemplate, type TemplateInputs, type TemplateSource } from '../../src/mount/template.js';
+import { thrown } from '../helpers/rejection.js';
 import { ProviderError } from '../../src/errors.js';
+import { goMarshal } from '../../src/mount/go-json.js';
+import type { ByteLedger } from '../../src/admission/mount-admission.js';
+import { DEFAULT_INPUT_LIMITS } from '../../src/config/input-limits.js';
 
 function inputs(own: unknown, objects: Record<string, unknown> = {}): TemplateInputs {
   const wrap = (v: unknown): TemplateSource =>
@@ -17,7 +21,7 @@ function inputs(own: unknown, objects: Record<string, unknown> = {}): TemplateIn
 }
 
 function render(source: string, own: unknown, objects: Record<string, unknown> = {}, limit?: number): string {
-  return renderTemplate(parseTemplate(source), inputs(own, objects), limit).toString('utf8');
+  return renderTemplate(parseTemplate(source), inputs(own, objects), limit === undefined ? {} : { limitBytes: limit }).toString('utf8');
 }
 
 function renderError(source: string, own: unknown, objects: Record<string, unknown> = {}): ProviderError {
@@ -122,7 +126,7 @@ describe('mount/template', () => {
     const big = { v: 'x'.repeat(1000) };
     const err = (() => {
       try {
-        renderTemplate(parseTemplate('{{ .v }}'.repeat(50)), inputs(big), 10_000);
+        renderTemplate(parseTemplate('{{ .v }}'.repeat(50)), inputs(big), { limitBytes: 10_000 });
       } catch (e: unknown) {
         return e;
       }
@@ -152,5 +156,130 @@ describe('mount/template', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  describe('sized before it is built, charged before it is allocated (issue 19, classes 1 and 2)', () => {
+    /** A ledger that records what is charged and held, and refuses past `room` as the node budget does. */
+    class Ledger implements ByteLedger {
+      held = 0;
+      charged = 0;
+      constructor(readonly room = Number.POSITIVE_INFINITY) {}
+      receive(bytes: number): void {
+        this.charge(bytes);
+      }
+      charge(bytes: number): void {
+        if (this.held + bytes > this.room) throw new ProviderError('NODE_BUDGET_EXCEEDED', `no room for ${bytes} bytes`, {});
+        this.held += bytes;
+        this.charged += bytes;
+      }
+      release(bytes: number): void {
+        this.held -= bytes;
+      }
+    }
+
+    const many = { ...DEFAULT_INPUT_LIMITS, templateArguments: 10_000 };
+    /** A JSON value that counts how often it is read whole (each marshal reads every key). */
+    function counted(size: number): { value: Record<string, string>; reads: () => number } {
+      let reads = 0;
+      const value: Record<string, string> = {};
+      Object.defineProperty(value, 'k', { enumerable: true, get: () => ((reads += 1), 'x'.repeat(size)) });
+      return { value, reads: () => reads };
+    }
+
+    it('holds exactly the file once rendered, the working copies given back', () => {
+      const ledger = new Ledger();
+      const out = renderTemplate(parseTemplate('{{ base64 .a ":" .b }}-{{ urlencode .b }}-{{ json .a .n }}-{{ .m }}'), inputs({ a: 'é\u2028<', b: 'p@ss w', n: 5, m: { z: [1] } }), { memory: ledger });
+      assert.equal(out.toString(), `${Buffer.from('é\u2028<:p@ss w').toString('base64')}-p%40ss%20w-"é\\u2028\\u003c5"-{"z":[1]}`);
+      assert.equal(ledger.held, out.length);
+      assert.ok(ledger.charged >= out.length);
+    });
+
+    it('stops before the file is allocated when the ledger has no room for it', () => {
+      const ledger = new Ledger(10);
+      assert.throws(() => renderTemplate(parseTemplate('{{ .a }}'), inputs({ a: 'x'.repeat(11) }), { memory: ledger }), /NODE_BUDGET_EXCEEDED|no room for 11 bytes/);
+      assert.equal(ledger.held, 0, 'nothing is left charged');
+    });
+
+    it('refuses thousands of arguments over one value from their sizes, reading the value once and building nothing', () => {
+      for (const helper of ['', 'urlencode ', 'base64 ', 'json ']) {
+        const { value, reads } = counted(4096);
+        const ledger = new Ledger();
+        const source = `{{ ${helper}${'@a '.repeat(2000)}}}`;
+        const err = thrown(() => renderTemplate(parseTemplate(source, many), inputs({}, { a: value }), { memory: ledger }));
+        assert.equal(err.code, 'MOUNT_TOO_LARGE', helper);
+        assert.match(err.message, /the rendered template would be larger than 4\.0 MiB.*nothing was built/);
+        // Before, each argument was marshalled and concatenated (2,000 reads, 8 MiB) before any size was checked.
+        assert.equal(reads(), 1, `${helper}: the value was read ${reads()} times`);
+        assert.equal(ledger.held, 0);
+      }
+    });
+
+    it('counts a repeated large value once when it fits, and charges the copy encodings need', () => {
+      const { value, reads } = counted(1000);
+      const ledger = new Ledger();
+      const out = renderTemplate(parseTemplate(`{{ urlencode ${'@a '.repeat(100)}}}`, many), inputs({}, { a: value }), { memory: ledger });
+      assert.equal(out.length, 100 * Buffer.byteLength(goMarshal({ k: 'x'.repeat(1000) }).replace(/[{}":]/g, '%XX')));
+      assert.ok(reads() <= 2, `read ${reads()} times`);
+      assert.equal(ledger.held, out.length);
+    });
+
+    /** The rendering as it was: every value to bytes, concatenated, then encoded. */
+    function reference(source: string, own: Record<string, unknown>): Buffer {
+      const bytesOf = (v: unknown): Buffer => (Buffer.isBuffer(v) ? v : Buffer.from(typeof v === 'string' ? v : goMarshal(v), 'utf8'));
+      return Buffer.concat(
+        parseTemplate(source, many).parts.map((part) => {
+          if (part.kind === 'text') return Buffer.from(part.text, 'utf8');
+          const values = part.args.map((a) => (a.kind === 'literal' ? a.value : own[a.path[0]!]));
+          const joined = Buffer.concat(values.map(bytesOf));
+          switch (part.helper) {
+            case undefined:
+              return joined;
+            case 'json':
+              return Buffer.from(values.length === 1 && !Buffer.isBuffer(values[0]) ? goMarshal(values[0]) : goMarshal(joined.toString('utf8')), 'utf8');
+            case 'base64':
+              return Buffer.from(joined.toString('base64'), 'utf8');
+            case 'urlencode':
+              return Buffer.from([...joined].map((b) => (/[A-Za-z0-9\-._~]/.test(String.fromCharCode(b)) && b < 0x80 ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`)).join(''));
+          }
+        }),
+      );
+    }
+
+    it('builds byte for byte what concatenating and encoding would, in the size it planned, for any values', () => {
+      const text = fc.oneof(fc.string({ unit: 'binary', maxLength: 30 }), fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)), maxLength: 30 }).filter((s) => !/[\ud800-\udfff]/.test(s)));
+      const value = fc.oneof(text, fc.jsonValue({ maxDepth: 2 }), fc.uint8Array({ maxLength: 200 }).map((a) => Buffer.from(a)));
+      fc.assert(
+        fc.property(fc.array(value, { minLength: 1, maxLength: 5 }), fc.array(fc.constantFrom('', 'json ', 'base64 ', 'urlencode '), { minLength: 1, maxLength: 4 }), (vals, helpers) => {
+          const own = Object.fromEntries(vals.map((v, i) => [`v${i}`, v]));
+          const source = helpers.map((h, i) => `<${i}>{{ ${h}${vals.map((_, j) => `.v${(i + j) % vals.length}`).join(' ')} }}`).join('\n');
+          let expected: Buffer;
+          try {
+            expected = reference(source, own);
+            // json of bytes that are not UTF-8 is refused, not rendered.
+            if (helpers.includes('json ') && vals.some((v) => Buffer.isBuffer(v)) && !vals.every((v) => !Buffer.isBuffer(v) || Buffer.from(v.toString('utf8')).equals(v))) return;
+          } catch {
+            return;
+          }
+          const ledger = new Ledger();
+          let out: Buffer;
+          try {
+            out = renderTemplate(parseTemplate(source, many), inputs(own), { memory: ledger });
+          } catch (err: unknown) {
+            assert.ok(err instanceof ProviderError && err.code === 'DECODE_FAILED', String(err));
+            return;
+          }
+          assert.deepEqual(out, expected);
+          assert.equal(ledger.held, out.length);
+        }),
+        { numRuns: 400 },
+      );
+    });
+
+    it('encodes base64 across arguments and chunks as of the concatenation', () => {
+      const a = Buffer.alloc(100_001, 7);
+      const b = Buffer.alloc(3, 9);
+      const out = renderTemplate(parseTemplate('{{ base64 .a .b .a "z" }}'), inputs({ a, b }));
+      assert.equal(out.toString(), Buffer.concat([a, b, a, Buffer.from('z')]).toString('base64'));
+    });
   });
 });

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ProviderError } from '../../src/errors.js';
+import { thrown } from '../helpers/rejection.js';
+import { countHashedCharacters } from '../helpers/hashed-characters.js';
 import {
   buildFileSet,
   contentBytes,
@@ -146,5 +148,21 @@ describe('output/file-set', () => {
       }),
       { numRuns: 50 },
     );
+  });
+
+  it('finds a file/directory clash by path components: a path of many components costs its length, not its square', () => {
+    // `expand: keys` under an objectName of ~2,000 components: the driver's path rules allow it, and comparing
+    // every directory of every file as a string held the event loop for 17 s with 100 keys (issue 19): it hashed
+    // 360 million characters here, against a few times the length of the paths now.
+    const deep = Array(1900).fill('d').join('/');
+    const files = Array.from({ length: 100 }, (_, i) => file(`${deep}/k${i}`, 'x', 'exp'));
+    const ok = countHashedCharacters(() => buildFileSet(files));
+    assert.equal(ok.result.length, 100);
+    const total = files.reduce((sum, f) => sum + f.path.length, 0);
+    assert.ok(ok.characters < 10 * total, `${ok.characters} characters hashed for ${total} characters of paths`);
+    const clash = [...files, file(`${deep}/k7/inner`, 'x', 'other')];
+    const found = countHashedCharacters(() => thrown(() => buildFileSet(clash)));
+    assert.match(found.result.message, /^object "other": file path ".*" needs "d\/d\/.*…" to be a directory, but object "exp" writes a file there$/);
+    assert.ok(found.characters < 10 * (total + deep.length), `${found.characters} characters hashed`);
   });
 });

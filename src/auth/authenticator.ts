@@ -96,7 +96,7 @@ export interface AuthenticatorOptions {
   /** A cached token is replaced once this fraction of its lease has passed (default 0.8). */
   readonly renewFraction?: number;
   readonly now?: () => number;
-  /** Undefined outside a cluster: then a mount without a driver token fails with TOKEN_UNAVAILABLE. */
+  /** Undefined outside a cluster or without --token-request-fallback: then a mount without a driver token fails with TOKEN_UNAVAILABLE. */
   readonly tokenRequester?: ServiceAccountTokenRequester;
   readonly onLogin?: (outcome: 'ok' | 'error') => void;
   readonly onCache?: (event: 'hit' | 'miss' | 'eviction') => void;
@@ -238,7 +238,7 @@ export class Authenticator {
     if (requester === undefined) {
       throw new ProviderError(
         'TOKEN_UNAVAILABLE',
-        `the mount request carries no ServiceAccount token for audience "${mount.audience}" and the provider runs outside a cluster, so it cannot request one; add tokenRequests with audience "${mount.audience}" to the CSIDriver`,
+        `the mount request carries no ServiceAccount token for audience "${mount.audience}": add {audience: "${mount.audience}"} to spec.tokenRequests of the CSIDriver secrets-store.csi.k8s.io (deploy/driver), so that the kubelet sends the pod's token with every mount (the provider requests one itself only with --token-request-fallback)`,
         { parameter: 'csi.storage.k8s.io/serviceAccount.tokens' },
       );
     }

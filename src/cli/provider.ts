@@ -76,7 +76,9 @@ function buildKubernetes(settings: ProviderSettings, logger: Logger, overrides: 
       logger.warn('not running in a cluster and no --hmac-key-file: object versions use a random key and change when the provider restarts');
       return undefined;
     }).source;
-  const tokenRequester = overrides.tokenRequester ?? (kube === undefined ? undefined : new KubeTokenRequester(kube));
+  // Off by default: the fallback needs create on serviceaccounts/token for every ServiceAccount of the cluster, and a
+  // CSIDriver with tokenRequests (deploy/driver) never needs it.
+  const tokenRequester = settings.tokenRequestFallback !== true ? undefined : (overrides.tokenRequester ?? (kube === undefined ? undefined : new KubeTokenRequester(kube)));
   return { cluster, hmacKey, tokenRequester, close: async () => kube?.close() };
 }
 

@@ -38,6 +38,9 @@ describe('cli/flags parseFlags', () => {
       memoryBudgetBytes: 24 * 1024 * 1024,
       mountResponseBudgetBytes: 8 * 1024 * 1024,
       maxMountsInFlight: 256,
+      stateMaxBytes: 16 * 1024 * 1024,
+      stateIdleMs: 30 * 60_000,
+      tokenRequestFallback: false,
       trust: { vaultAddresses: [], tlsDirectories: [], allowSkipTlsVerify: false },
       vaultLimits: { maxInFlight: 32, ratePerSecond: 500, burst: 1000 },
       defaults: {
@@ -317,6 +320,9 @@ describe('cli/flags parseFlags', () => {
       memoryBudgetBytes: 24 * 1024 * 1024,
       mountResponseBudgetBytes: 8 * 1024 * 1024,
       maxMountsInFlight: 256,
+      stateMaxBytes: 16 * 1024 * 1024,
+      stateIdleMs: 30 * 60_000,
+      tokenRequestFallback: false,
       // No -allowed-vault-addresses: only the default address (added by the policy).
       trust: { vaultAddresses: [], tlsDirectories: [], allowSkipTlsVerify: false },
       vaultLimits: { maxInFlight: 32, ratePerSecond: 500, burst: 1000 },

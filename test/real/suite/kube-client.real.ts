@@ -103,7 +103,7 @@ describe('real control plane: the one Kubernetes client (TokenRequest, HMAC Secr
       assert.equal(err.code, 'TOKEN_UNAVAILABLE');
       assert.equal(err.context.httpStatus, 403);
       assert.match(err.message, /403 Forbidden: serviceaccounts "worker" is forbidden: User "system:serviceaccount:csi:no-rbac" cannot create resource "serviceaccounts\/token"/);
-      assert.match(err.message, /needs create on serviceaccounts\/token for ServiceAccount "worker" in prod \(the ClusterRole and ClusterRoleBinding in deploy\/base\/rbac\.yaml\)/);
+      assert.match(err.message, /needs create on serviceaccounts\/token for ServiceAccount "worker" in prod \(the ClusterRole and ClusterRoleBinding of deploy\/overlays\/token-request-fallback/);
       assert.ok(config.token !== undefined && !err.message.includes(config.token));
     });
 

@@ -109,6 +109,7 @@ async function startServers(
   let inflight = 0;
   const server: ProviderGrpcServer = new ProviderGrpcServer({
     endpoint: settings.endpoint,
+    onSocketRestored: (found) => logger.info({ endpoint: server.endpoint, found }, 'put this instance\'s socket back at the path'),
     handlers: {
       Version: versionHandler,
       Mount: createMountHandler({
@@ -142,7 +143,7 @@ async function startServers(
   let healthAddress: AddressInfo | undefined;
   try {
     const existing = await server.start();
-    if (existing !== 'none') logger.info({ endpoint: server.endpoint, existing }, 'replaced what was left at the socket path');
+    if (existing !== 'none') logger.info({ endpoint: server.endpoint, existing }, 'took the socket path over');
     if (settings.healthAddr !== '') {
       health = new HealthServer(() => server.state === 'serving', [metricsRoute(metrics)]);
       healthAddress = await health.listen(settings.healthAddr);

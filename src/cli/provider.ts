@@ -31,6 +31,9 @@ import { KubeSecretHmacKeySource } from '../kubernetes/hmac-secret.js';
 import type { AddressGates } from '../vault/rate-limit.js';
 import type { MountAdmission } from '../admission/mount-admission.js';
 import { buildMountService, buildVaultClients, hmacKeyFor, trustPolicyFor, type ProviderOverrides } from './wiring.js';
+import { KeptState } from '../state/kept-state.js';
+import { DEFAULT_STATE_IDLE_TIMEOUT, DEFAULT_STATE_MAX_BYTES } from './flags.js';
+import { parseGoDurationMs } from '../config/go-syntax.js';
 
 export type { ProviderOverrides };
 
@@ -50,6 +53,8 @@ export interface RunningProvider {
   readonly audit: MountAuditor;
   /** Admission control: mounts in progress and the bytes they hold. */
   readonly admission: MountAdmission;
+  /** Tokens, leases and certificates kept across restarts (--state-dir); undefined without it. */
+  readonly kept: KeptState | undefined;
   /** Graceful stop; resolves when everything is closed. */
   stop(graceMs?: number): Promise<void>;
   /** In-flight mounts right now. */
@@ -89,6 +94,17 @@ function buildObservability(settings: ProviderSettings, logger: Logger): { reado
   return { metrics, audit };
 }
 
+/** How long the start waits for the kept state (the HMAC key may come from a slow API server); it goes on after. */
+const RESTORE_WAIT_MS = 10_000;
+
+/** Step 3b: the kept state over the caches, read before the socket is taken over (--state-dir). */
+async function restoreKept(kept: KeptState | undefined): Promise<void> {
+  if (kept === undefined) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([kept.restore(), new Promise<void>((ok) => (timer = setTimeout(ok, RESTORE_WAIT_MS)))]);
+  clearTimeout(timer);
+}
+
 interface Servers {
   readonly endpoint: string;
   readonly healthAddress: AddressInfo | undefined;
@@ -103,7 +119,7 @@ interface Servers {
 async function startServers(
   settings: ProviderSettings,
   logger: Logger,
-  parts: { readonly mounts: MountService; readonly admission: MountAdmission; readonly metrics: ProviderMetrics; readonly audit: MountAuditor },
+  parts: { readonly mounts: MountService; readonly admission: MountAdmission; readonly metrics: ProviderMetrics; readonly audit: MountAuditor; readonly kept: KeptState | undefined },
 ): Promise<Servers> {
   const { metrics, audit } = parts;
   let inflight = 0;
@@ -124,6 +140,7 @@ async function startServers(
         },
         onMountEnd: (outcome) => {
           inflight--;
+          parts.kept?.noteMount();
           const grpcCode = GrpcStatus[outcome.grpcCode] ?? String(outcome.grpcCode);
           metrics.mountFinished({ result: outcome.result, grpcCode, durationMs: outcome.durationMs });
           audit.record({
@@ -181,11 +198,36 @@ export async function startProvider(settings: ProviderSettings, logger: Logger, 
     ? new AtomicWriter({ logger: logger.child({ component: 'writer' }), ...(overrides.writerFs === undefined ? {} : { fs: overrides.writerFs }) })
     : undefined;
   const mountLog = logger.child({ component: 'mount' });
+  let kept: KeptState | undefined;
   const { auth, leases, admission, mounts } = buildMountService(
     settings,
-    { clients, trust, hmacKey, metrics, tokenRequester, writer, onIgnoredParameters: (names) => mountLog.debug({ parameters: names }, 'ignoring unknown parameters') },
+    {
+      clients,
+      trust,
+      hmacKey,
+      metrics,
+      tokenRequester,
+      writer,
+      onIgnoredParameters: (names) => mountLog.debug({ parameters: names }, 'ignoring unknown parameters'),
+      beforeCaches: () => kept?.sync() ?? Promise.resolve(),
+    },
     overrides,
   );
+  if (settings.stateDir !== undefined) {
+    kept = new KeptState({
+      dir: settings.stateDir,
+      endpoint: settings.endpoint,
+      hmacKey,
+      auth,
+      leases,
+      maxBytes: settings.stateMaxBytes ?? DEFAULT_STATE_MAX_BYTES,
+      idleMs: settings.stateIdleMs ?? parseGoDurationMs(DEFAULT_STATE_IDLE_TIMEOUT)!,
+      log: logger.child({ component: 'state' }),
+      onEvent: (event) => metrics.keptState(event),
+      ...(overrides.now === undefined ? {} : { now: overrides.now }),
+    });
+  }
+  await restoreKept(kept);
 
   // What outlives the servers, closed after them in this order.
   const closeGraph = async (): Promise<void> => {
@@ -195,13 +237,13 @@ export async function startProvider(settings: ProviderSettings, logger: Logger, 
   };
   let servers: Servers;
   try {
-    servers = await startServers(settings, logger, { mounts, admission, metrics, audit });
+    servers = await startServers(settings, logger, { mounts, admission, metrics, audit, kept });
   } catch (err: unknown) {
     await closeGraph();
     throw err;
   }
   logger.info(
-    { endpoint: servers.endpoint, health: servers.healthAddress === undefined ? undefined : `${servers.healthAddress.address}:${servers.healthAddress.port}`, hmacKey: hmacKey.description, writeFiles: settings.writeFiles, inCluster: cluster !== undefined, allowedVaultAddresses: trust.vaultAddresses, allowedTlsDirectories: trust.tlsDirectories, allowSkipTlsVerify: trust.allowSkipTlsVerify },
+    { endpoint: servers.endpoint, state: kept?.file, health: servers.healthAddress === undefined ? undefined : `${servers.healthAddress.address}:${servers.healthAddress.port}`, hmacKey: hmacKey.description, writeFiles: settings.writeFiles, inCluster: cluster !== undefined, allowedVaultAddresses: trust.vaultAddresses, allowedTlsDirectories: trust.tlsDirectories, allowSkipTlsVerify: trust.allowSkipTlsVerify },
     'provider serving',
   );
 
@@ -216,10 +258,15 @@ export async function startProvider(settings: ProviderSettings, logger: Logger, 
     metrics,
     audit,
     admission,
+    kept,
     inflight: () => servers.inflight(),
     stop(graceMs = 20_000) {
       stopping ??= (async () => {
+        // What is kept goes to the file at once, for the instance taking over; again once the drain is done.
+        const early = kept?.flush();
         await servers.stopGrpc(graceMs);
+        await early;
+        await kept?.close();
         await closeGraph();
         await servers.closeHealth();
       })();

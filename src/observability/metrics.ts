@@ -67,6 +67,7 @@ export class ProviderMetrics {
   readonly #vaultWait: Histogram<'cause'>;
   readonly #vaultThrottled: Counter;
   readonly #vaultFailovers: Counter;
+  readonly #keptState: Counter<'event'>;
   readonly #cacheSizes = new Map<string, () => number>();
   /** Holder of the byte count's source, read by the gauge's collect (which runs with the gauge as `this`). */
   readonly #bytesInFlight: { source: () => number } = { source: () => 0 };
@@ -135,6 +136,12 @@ export class ProviderMetrics {
       help: 'Requests moved on from a failed Vault address to the next one of a vaultAddress or --vault-addr list.',
       registers: [registry],
     });
+    this.#keptState = new Counter({
+      name: `${METRIC_PREFIX}kept_state_events_total`,
+      help: 'The kept state file (--state-dir): restored at start, merged from another instance, written, ignored (another key, altered, too large), failed writes.',
+      labelNames: ['event'],
+      registers: [registry],
+    });
     const sizes = this.#cacheSizes;
     new Gauge({
       name: `${METRIC_PREFIX}cache_entries`,
@@ -189,6 +196,11 @@ export class ProviderMetrics {
 
   vaultFailover(): void {
     this.#vaultFailovers.inc();
+  }
+
+  /** One event of the kept state (state/kept-state.ts); `event` is one of its constants. */
+  keptState(event: 'restored' | 'merged' | 'written' | 'ignored' | 'write_error'): void {
+    this.#keptState.inc({ event });
   }
 
   login(result: 'ok' | 'error'): void {

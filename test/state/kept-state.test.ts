@@ -83,7 +83,7 @@ describe('state/kept-state', () => {
   /** Pods 1..n with a token each and a database credential obtained with it. */
   function seed(i: ReturnType<typeof instance>, pods: readonly number[]): void {
     const restored = i.auth.restore(pods.map((n) => keptToken(n)));
-    for (const n of pods) i.leases.offer(scope(n), credential(n), 'GET', T0, T0 + 60 * MIN, restored.serials.get(1000 + n)!);
+    for (const n of pods) i.leases.offer(scope(n), credential(n), 'GET', T0, T0 + 60 * MIN, restored.serials.get(1000 + n));
   }
 
   it('takes back every token and credential after a restart, names each lease\'s token anew, and keeps nothing in clear', async () => {
@@ -117,7 +117,7 @@ describe('state/kept-state', () => {
     seed(first, [1]);
     // A second token that expires early, with its own credential.
     const early = first.auth.restore([keptToken(2, { expiresAt: T0 + 20 * MIN })]);
-    first.leases.offer(scope(2), { ...credential(2), lease_duration: 1200 }, 'GET', T0, T0 + 20 * MIN, early.serials.get(1002)!);
+    first.leases.offer(scope(2), { ...credential(2), lease_duration: 1200 }, 'GET', T0, T0 + 20 * MIN, early.serials.get(1002));
     await first.kept.close();
 
     // 17 minutes on: token 2 is past 80% of its 20 minutes, its credential past 2/3 of them; pod 1's are fine.

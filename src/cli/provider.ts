@@ -4,9 +4,11 @@
  * service), then the servers. Used by main.ts and by the end-to-end tests, which start the real thing on a
  * temporary socket.
  *
- * Shutdown order is fixed: readiness turns 503, the gRPC server stops listening (which frees the socket path for
- * the next instance) and lets in-flight mounts finish (bounded), the socket is removed if it is still ours, Vault
- * connections close, then the Kubernetes client's, the audit sink closes, the health server closes.
+ * Start order: the kept state is read (--state-dir) before the socket is taken over, so the first mount the new
+ * instance serves already finds what the last one kept. Shutdown order is fixed: the kept state is written, readiness
+ * turns 503, the socket path is given up if it is still ours (to a live sibling, else removed), the gRPC server stops
+ * listening (GOAWAY to open connections) and lets in-flight mounts finish (bounded), the kept state is written
+ * again, Vault connections close, then the Kubernetes client's, the audit sink closes, the health server closes.
  */
 import type { AddressInfo } from 'node:net';
 import { status as GrpcStatus } from '@grpc/grpc-js';

@@ -53,7 +53,7 @@ describe('real Vault: tokens, leases and certificates kept across provider resta
     issue: (await w.vaultRequests('pki/issue/')).length,
   });
 
-  const lines = (msg: string) => w.provider.lines().filter((l) => l['msg'] === msg);
+  const lines = (msg: string) => w.provider.lines().filter((l) => String(l['msg']).startsWith(msg));
 
   before(async function () {
     this.timeout(300_000);
@@ -102,10 +102,10 @@ describe('real Vault: tokens, leases and certificates kept across provider resta
   ] as const) {
     it(`a state file with ${name}: the provider starts clean, says why in one line, and serves`, async function () {
       this.timeout(180_000);
-      const ignoredBefore = lines('kept state ignored').length;
       await w.provider.restart(() => damage(join(stateDir, 'vault.state')));
+      // The lines of the process started now.
       const ignored = lines('kept state ignored');
-      assert.equal(ignored.length, ignoredBefore + 1);
+      assert.equal(ignored.length, 1);
       assert.match(String(ignored.at(-1)?.['reason']), /^(authentication-failed|not-a-state-file)$/);
       await w.mark();
       for (let n = 1; n <= PODS; n++) await publish(pod(n));

@@ -178,7 +178,8 @@ describe('real control plane: deploy/ and examples/ applied with kubectl', funct
         assert.equal((await requestToken(namespace, name)).status, 403, `${namespace}/${name}`);
       }
       const as = ['--as', `system:serviceaccount:${PROVIDER_NS}:${PROVIDER_SA}`];
-      await assert.rejects(kube.kubectl(['auth', 'can-i', 'create', 'serviceaccounts/token', '-n', 'prod', ...as]), /no/);
+      // (`serviceaccounts/token` would ask about a ServiceAccount named "token": the subresource is a flag.)
+      await assert.rejects(kube.kubectl(['auth', 'can-i', 'create', 'serviceaccounts', '--subresource=token', '-n', 'prod', ...as]), /no/);
       await assert.rejects(kube.kubectl(['auth', 'can-i', 'create', 'serviceaccounts', '--subresource=token', '--all-namespaces', ...as]), /no/);
     });
 
@@ -207,7 +208,8 @@ describe('real control plane: deploy/ and examples/ applied with kubectl', funct
       const answer = await requestToken('prod', 'web');
       assert.equal(answer.status, 201);
       const as = ['--as', `system:serviceaccount:${PROVIDER_NS}:${PROVIDER_SA}`];
-      assert.equal((await kube.kubectl(['auth', 'can-i', 'create', 'serviceaccounts/token', '-n', 'prod', ...as])).trim(), 'yes');
+      assert.equal((await kube.kubectl(['auth', 'can-i', 'create', 'serviceaccounts', '--subresource=token', '-n', 'prod', ...as])).trim(), 'yes');
+      assert.equal((await kube.kubectl(['auth', 'can-i', 'create', 'serviceaccounts', '--subresource=token', '--all-namespaces', ...as])).trim(), 'yes');
     });
   });
 });

@@ -281,13 +281,18 @@ describe('real helm: the chart against deploy/base and the real API server', fun
     assert.deepEqual(one(objs, 'Role').rules?.[0], { apiGroups: [''], resources: ['secrets'], resourceNames: ['team-hmac'], verbs: ['get'] });
   });
 
-  it('drops the Role with hmac-key-file, and refuses -version, an endpoint outside /provider/ and a bad health-addr', async () => {
+  it('drops the Role with hmac-key-file, adds the ClusterRole with the fallback, and refuses -version, an endpoint or state directory under the wrong path and a bad health-addr', async () => {
     const keyFile = parseObjects(await helm(['template', 'x', CHART, '--set', 'flags.hmac-key-file=/hmac/key']));
     assert.deepEqual(keyFile.map((o) => o.kind).sort(), ['DaemonSet', 'ServiceAccount']);
     assert.ok(provider(one(keyFile, 'DaemonSet')).args?.includes('--hmac-key-file=/hmac/key'));
     await assert.rejects(helm(['template', 'x', CHART, '--set', 'flags.version=true']), /flags\.version: -version and -output make the binary print its version and exit/);
     await assert.rejects(helm(['template', 'x', CHART, '--set', 'flags.endpoint=/tmp/vault.sock']), /the socket must be under \/provider\//);
     await assert.rejects(helm(['template', 'x', CHART, '--set', 'flags.health-addr=8080']), /use host:port or :port/);
+    await assert.rejects(helm(['template', 'x', CHART, '--set', 'flags.state-dir=/provider/state']), /flags\.state-dir "\/provider\/state": an absolute path of its own, not under \/provider/);
+    // With the fallback on, and only then, the ClusterRole that allows it.
+    const fallback = parseObjects(await helm(['template', 'x', CHART, '--set', 'flags.token-request-fallback=true']));
+    assert.deepEqual(one(fallback, 'ClusterRole').rules, [{ apiGroups: [''], resources: ['serviceaccounts/token'], verbs: ['create'] }]);
+    assert.ok(provider(one(fallback, 'DaemonSet')).args?.includes('--token-request-fallback'));
   });
 
   describe('applied to the real API server', () => {

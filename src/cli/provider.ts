@@ -133,7 +133,9 @@ async function startServers(
       Mount: createMountHandler({
         mounts: parts.mounts,
         logger: logger.child({ component: 'server' }),
-        accepting: () => server.state === 'serving',
+        // A call grpc-js hands over during the drain was sent before the GOAWAY reached the driver: served, not
+        // refused (after the GOAWAY new calls go to the path again, i.e. to the successor).
+        accepting: () => server.state !== 'stopped',
         admission: parts.admission,
         ...(settings.mountTimeBudgetMs === undefined ? {} : { defaultTimeBudgetMs: settings.mountTimeBudgetMs }),
         onMountStart: () => {

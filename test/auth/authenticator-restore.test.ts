@@ -20,7 +20,7 @@ describe('auth/authenticator snapshot and restore', function () {
   let t: number;
   const now = () => t;
 
-  const config = (uid = POD.uid): MountConfig => {
+  const config = (uid: string = POD.uid): MountConfig => {
     const raw = h.request({ objects: [{ objectName: 'p', secretPath: 'secret/data/app', secretKey: 'password' }], pod: { ...POD, uid } });
     return parseMountRequest({ attributes: raw.attributes!, secrets: raw.secrets!, targetPath: raw.target_path!, permission: raw.permission! });
   };

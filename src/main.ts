@@ -7,7 +7,6 @@
 import { parseFlags, UsageError } from './cli/flags.js';
 import { startProvider } from './cli/provider.js';
 import { createLogger, flushLogNow } from './observability/logger.js';
-import { SocketInUseError } from './server/socket-path.js';
 import { versionInfo } from './version.js';
 import { formatVersion } from './cli/version-output.js';
 import { runMountCommand } from './cli/mount-command.js';
@@ -53,11 +52,6 @@ async function main(argv: readonly string[]): Promise<number> {
   try {
     provider = await startProvider(settings, logger);
   } catch (err: unknown) {
-    if (err instanceof SocketInUseError) {
-      logger.error({ endpoint: err.path }, err.message);
-      process.stderr.write(`vault-csi-provider: ${err.message}\n`);
-      return 1;
-    }
     const message = err instanceof Error ? err.message : String(err);
     logger.error({ error: message }, 'failed to start');
     process.stderr.write(`vault-csi-provider: failed to start: ${message}\n`);

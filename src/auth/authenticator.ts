@@ -18,7 +18,7 @@
  * A token is reused until `renewFraction` of its lease has passed; concurrent mounts needing the same login share
  * one request (single-flight). Before a pod-token login the driver's token must be the pod's own (jwt-claims.ts).
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { ProviderError } from '../errors.js';
 import { usesPodToken, type AuthConfig, type ConnectionSettings, type MountConfig, type PodTokenMethod } from '../config/types.js';
 import type { LoginRequest, VaultClient } from '../vault/client.js';
@@ -59,6 +59,30 @@ export interface TokenLease {
   readonly holder: string;
 }
 
+/**
+ * A cached token as the kept state (src/state/) writes it and reads it back: its cache keys, its life, the serial it
+ * has in the process that wrote it (kept leases name it) and when a mount last used it. Sensitive: never log.
+ */
+export interface KeptToken {
+  readonly key: string;
+  readonly workloadKey: string;
+  readonly token: string;
+  readonly obtainedAt: number;
+  /** Infinity for a token without a lease. */
+  readonly expiresAt: number;
+  readonly serial: number;
+  readonly lastUsed: number;
+}
+
+/** What a restore made of a snapshot's tokens, by their serial in the snapshot. */
+export interface TokenRestore {
+  /** Snapshot serial → serial here, for each token now cached (taken, or the very token already cached). */
+  readonly serials: ReadonlyMap<number, number>;
+  /** Tokens Vault said are dead in this process: neither they nor what they obtained may come back. */
+  readonly refused: ReadonlySet<number>;
+  readonly taken: number;
+}
+
 type CredentialAuth = Exclude<AuthConfig, { method: PodTokenMethod }>;
 
 /** How one mount gets its token: the cache key, whose leases it may keep, and the login to make on a miss. */
@@ -88,7 +112,7 @@ export interface AuthenticatorOptions {
   /** A cached token is replaced once this fraction of its lease has passed (default 0.8). */
   readonly renewFraction?: number;
   readonly now?: () => number;
-  /** Undefined outside a cluster: then a mount without a driver token fails with TOKEN_UNAVAILABLE. */
+  /** Undefined outside a cluster or without --token-request-fallback: then a mount without a driver token fails with TOKEN_UNAVAILABLE. */
   readonly tokenRequester?: ServiceAccountTokenRequester;
   readonly onLogin?: (outcome: 'ok' | 'error') => void;
   readonly onCache?: (event: 'hit' | 'miss' | 'eviction') => void;
@@ -122,8 +146,17 @@ export function servesWorkload(mount: MountConfig, metadata: Readonly<Record<str
 
 export class Authenticator {
   readonly #cache: Lru<VaultToken>;
-  /** Per-process key of the credential digests in cache keys (never persisted, never logged). */
-  readonly #digestKey = randomBytes(32);
+  /**
+   * Key of the credential digests in cache keys (never logged): random per process, or, with kept state, derived from
+   * the HMAC key so that a restarted process finds the same keys (adoptCredentialDigestKey).
+   */
+  #digestKey = randomBytes(32);
+  /** When each cached token last served a mount: the kept state's idle bound. */
+  readonly #lastUsed = new WeakMap<VaultToken, number>();
+  /** Tokens Vault said are dead, by digest: a kept state read later must not bring them back. */
+  readonly #dropped: Lru<true>;
+  /** Counts every change of the cache (not uses): the kept state writes when it moved. */
+  #generation = 0;
   /** Concurrent logins for one identity share one request; each caller's own signal bounds only its own wait. */
   readonly #logins = new SingleFlight<VaultToken>();
   /** Concurrent questions about one token (is it alive?) share one lookup-self. */
@@ -144,9 +177,71 @@ export class Authenticator {
       sizeOf: (t) => Buffer.byteLength(t.identityKey) + Buffer.byteLength(t.token) + 64,
       now: this.#now,
       onEvict: (_k, _v, reason) => {
+        this.#generation++;
         if (reason !== 'deleted') options.onCache?.('eviction');
       },
     });
+    this.#dropped = new Lru<true>({ maxEntries: options.cacheSize, now: this.#now });
+  }
+
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /**
+   * Use `key` for the credential digests from now on; only while no token is cached (at start, before the kept
+   * state is read), so that no cached key changes meaning. Returns whether it was taken.
+   */
+  adoptCredentialDigestKey(key: Buffer): boolean {
+    if (this.#cache.size > 0) return false;
+    this.#digestKey = Buffer.from(key);
+    return true;
+  }
+
+  /** Cached tokens with life left before their refresh, for the kept state. */
+  snapshot(): KeptToken[] {
+    const now = this.#now();
+    const out: KeptToken[] = [];
+    for (const [key, t] of this.#cache.entries()) {
+      if (!(now < t.refreshAt)) continue;
+      out.push({ key, workloadKey: t.workloadKey, token: t.token, obtainedAt: t.obtainedAt, expiresAt: t.expiresAt, serial: t.serial, lastUsed: this.#lastUsed.get(t) ?? t.obtainedAt });
+    }
+    return out;
+  }
+
+  /**
+   * Takes back tokens a snapshot held (this process's earlier one, or another instance's). A key already cached
+   * keeps its token; a token past its refresh point (by this process's fraction) or one Vault said is dead here is
+   * left out. A restored token is a cached one: a 403 on it is put to Vault (verify) like any other.
+   */
+  restore(tokens: readonly KeptToken[]): TokenRestore {
+    const now = this.#now();
+    const serials = new Map<number, number>();
+    const refused = new Set<number>();
+    let taken = 0;
+    for (const k of tokens) {
+      if (this.#dropped.get(digestOf(k.token)) !== undefined) {
+        refused.add(k.serial);
+        continue;
+      }
+      const cached = this.#cache.get(k.key);
+      if (cached?.token === k.token) {
+        serials.set(k.serial, cached.serial);
+        continue;
+      }
+      if (cached !== undefined && now < cached.refreshAt) continue;
+      const life = k.expiresAt - k.obtainedAt;
+      const refreshAt = Number.isFinite(k.expiresAt) ? k.obtainedAt + life * this.#fraction : Number.POSITIVE_INFINITY;
+      if (!(life > 0) || !(now < refreshAt)) continue;
+      const token: VaultToken = { token: k.token, identityKey: k.key, workloadKey: k.workloadKey, serial: this.#nextSerial++, obtainedAt: k.obtainedAt, expiresAt: k.expiresAt, refreshAt };
+      this.#cache.set(k.key, token, Number.isFinite(k.expiresAt) ? k.expiresAt - now : undefined);
+      if (this.#cache.get(k.key) !== token) continue;
+      this.#generation++;
+      this.#lastUsed.set(token, k.lastUsed);
+      serials.set(k.serial, token.serial);
+      taken++;
+    }
+    return { serials, refused, taken };
   }
 
   get cachedTokens(): number {
@@ -161,6 +256,7 @@ export class Authenticator {
     const plan = this.#plan(client, mount);
     const cached = this.#cache.get(plan.key);
     if (cached !== undefined && this.#now() < cached.refreshAt) {
+      this.#lastUsed.set(cached, this.#now());
       this.#options.onCache?.('hit');
       return { token: cached, cached: true, holder: plan.holder };
     }
@@ -209,7 +305,10 @@ export class Authenticator {
       },
       signal,
     );
-    if (state === 'dead' && this.#cache.get(token.identityKey)?.serial === token.serial) this.#cache.delete(token.identityKey);
+    if (state === 'dead') {
+      this.#dropped.set(digestOf(token.token), true, Number.isFinite(token.expiresAt) ? Math.max(token.expiresAt - this.#now(), 1) : undefined);
+      if (this.#cache.get(token.identityKey)?.serial === token.serial) this.#cache.delete(token.identityKey);
+    }
     return state;
   }
 
@@ -249,7 +348,7 @@ export class Authenticator {
     if (requester === undefined) {
       throw new ProviderError(
         'TOKEN_UNAVAILABLE',
-        `the mount request carries no ServiceAccount token for audience "${mount.audience}" and the provider runs outside a cluster, so it cannot request one; add tokenRequests with audience "${mount.audience}" to the CSIDriver`,
+        `the mount request carries no ServiceAccount token for audience "${mount.audience}": add {audience: "${mount.audience}"} to spec.tokenRequests of the CSIDriver secrets-store.csi.k8s.io (deploy/driver), so that the kubelet sends the pod's token with every mount (the provider requests one itself only with --token-request-fallback)`,
         { parameter: 'csi.storage.k8s.io/serviceAccount.tokens' },
       );
     }
@@ -314,8 +413,15 @@ export class Authenticator {
       refreshAt: leaseMs > 0 ? now + leaseMs * this.#fraction : Number.POSITIVE_INFINITY,
     };
     this.#cache.set(key, token, leaseMs > 0 ? leaseMs : undefined);
+    this.#generation++;
+    this.#lastUsed.set(token, now);
     return token;
   }
+}
+
+/** Names a token among the dropped ones without holding it. */
+function digestOf(token: string): string {
+  return createHash('sha256').update(token).digest('base64url');
 }
 
 type VaultLoginResult = Awaited<ReturnType<VaultClient['sendLogin']>>;

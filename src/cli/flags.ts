@@ -59,6 +59,15 @@ export interface ProviderSettings {
   readonly vaultResponseMaxValues?: number;
   /** Bytes of the memo of parsed objects lists (default DEFAULT_OBJECTS_CACHE_BYTES). */
   readonly objectsCacheMaxBytes?: number;
+  /**
+   * Where tokens, leases and certificates are kept across restarts, encrypted (state/kept-state.ts); undefined: only
+   * in memory. With its bound in bytes and how long an unused entry is kept.
+   */
+  readonly stateDir?: string;
+  readonly stateMaxBytes?: number;
+  readonly stateIdleMs?: number;
+  /** Request a pod's token through the TokenRequest API when the driver sent none (needs cluster-wide RBAC); default off. */
+  readonly tokenRequestFallback?: boolean;
   /** Deadline of one HTTP request to Vault, in milliseconds. */
   readonly requestTimeoutMs: number;
   /**
@@ -110,6 +119,11 @@ export const DEFAULT_LEASE_CACHE_SIZE = 5000;
  */
 export const DEFAULT_LEASE_CACHE_BYTES = 8 * 1024 * 1024;
 
+/** The state file's bound: the token cache (4 KiB × 1000) and the lease cache (8 MiB) with room to spare. */
+export const DEFAULT_STATE_MAX_BYTES = 16 * 1024 * 1024;
+/** Several of the driver's rotation polls (2m in deploy/driver), so a running pod's entries are always fresh. */
+export const DEFAULT_STATE_IDLE_TIMEOUT = '30m';
+
 export interface FlagSpec {
   readonly name: string;
   readonly kind: FlagKind;
@@ -151,6 +165,10 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'audit-state-max-bytes', kind: 'string', valueName: 'bytes', defaultText: String(DEFAULT_AUDIT_STATE_BYTES), help: 'Bytes of object names and versions the audit keeps to say what changed since a pod volume\'s last mount; past it the least recently mounted volumes are forgotten (their next mount is logged as a first mount).' },
   { name: 'objects-cache-max-bytes', kind: 'string', valueName: 'bytes', defaultText: String(DEFAULT_OBJECTS_CACHE_BYTES), help: 'Bytes of parsed SecretProviderClass objects lists kept for republishes (each counted as twice its text); past it the least recently used are parsed again when next needed.' },
   { name: 'vault-response-max-values', kind: 'string', valueName: 'n', defaultText: String(DEFAULT_MAX_RESPONSE_VALUES), help: 'JSON values (strings, lists, maps and their entries) one Vault response may hold; a larger one fails the mount with RESOURCE_EXHAUSTED (MOUNT_TOO_LARGE) while it arrives, before it is parsed.' },
+  { name: 'state-dir', kind: 'string', valueName: 'path', help: 'Keep Vault tokens, leases and certificates across restarts in an encrypted file in this directory (a node-local hostPath of its own, not the socket directory); the key is derived from the HMAC key. Empty: kept in memory only, and a restart logs in and mints again.' },
+  { name: 'state-max-bytes', kind: 'string', valueName: 'bytes', defaultText: String(DEFAULT_STATE_MAX_BYTES), help: 'Largest state file written or read; the least recently used entries are left out to stay under it.' },
+  { name: 'state-idle-timeout', kind: 'string', valueName: 'duration', defaultText: DEFAULT_STATE_IDLE_TIMEOUT, help: 'An entry no mount used for this long (Go duration) is left out of the state file: the provider is not told when a pod goes away. Keep it above the driver\'s rotation poll interval.' },
+  { name: 'token-request-fallback', kind: 'bool', help: 'When the driver sends no ServiceAccount token, request one through the TokenRequest API (needs create on serviceaccounts/token cluster-wide: deploy/overlays/token-request-fallback). Off: such a mount fails with TOKEN_UNAVAILABLE naming the CSIDriver\'s tokenRequests.' },
   { name: 'vault-request-timeout', kind: 'string', valueName: 'duration', defaultText: DEFAULT_REQUEST_TIMEOUT, help: 'Deadline of one request to Vault, as a Go duration (30s, 1m, 1m30s).' },
   { name: 'vault-addr', kind: 'string', valueName: 'url', help: `Default Vault address, or the comma-separated addresses of one HA cluster's nodes (tried in order; a failed one is skipped for 30s). Environment: VAULT_ADDR. Without either: ${DEFAULT_VAULT_ADDRESS}.` },
   { name: 'vault-max-in-flight', kind: 'string', valueName: 'n', defaultText: String(DEFAULT_GATE_LIMITS.maxInFlight), help: 'Most requests in flight to one Vault address at once, across all mounts; more wait their turn.' },
@@ -366,6 +384,7 @@ export function parseFlags(argv: readonly string[], givenEnv: Env): FlagsResult 
       writeFiles: values.get('write-files') === 'true',
       ...auditSettingsFrom(values),
       ...answerBoundsFrom(values, usage),
+      ...stateSettingsFrom(values, usage),
       requestTimeoutMs: Math.ceil(timeoutMs),
       ...leaseSettingsFrom(values, usage),
       ...admissionSettingsFrom(values, usage),
@@ -461,4 +480,19 @@ function answerBoundsFrom(values: Parsed, usage: string): Pick<ProviderSettings,
 function auditSettingsFrom(values: Parsed): Pick<ProviderSettings, 'auditLogFile'> {
   const path = values.get('audit-log-file');
   return path === undefined || path === '' ? {} : { auditLogFile: path };
+}
+
+function stateSettingsFrom(values: Parsed, usage: string): Pick<ProviderSettings, 'stateDir' | 'stateMaxBytes' | 'stateIdleMs' | 'tokenRequestFallback'> {
+  const dir = values.get('state-dir');
+  const rawIdle = values.get('state-idle-timeout') ?? DEFAULT_STATE_IDLE_TIMEOUT;
+  const idleMs = parseGoDurationMs(rawIdle);
+  if (idleMs === undefined || idleMs < 1000) {
+    throw new UsageError(`invalid value ${JSON.stringify(rawIdle)} for -state-idle-timeout: use a Go duration of at least 1s, such as 30m`, usage);
+  }
+  return {
+    ...(dir === undefined || dir === '' ? {} : { stateDir: dir }),
+    stateMaxBytes: positiveInt(values, 'state-max-bytes', DEFAULT_STATE_MAX_BYTES, usage),
+    stateIdleMs: Math.ceil(idleMs),
+    tokenRequestFallback: values.get('token-request-fallback') === 'true',
+  };
 }

@@ -4,9 +4,11 @@
  * service), then the servers. Used by main.ts and by the end-to-end tests, which start the real thing on a
  * temporary socket.
  *
- * Shutdown order is fixed: readiness turns 503, the gRPC server stops listening (which frees the socket path for
- * the next instance) and lets in-flight mounts finish (bounded), the socket is removed if it is still ours, Vault
- * connections close, then the Kubernetes client's, the audit sink closes, the health server closes.
+ * Start order: the kept state is read (--state-dir) before the socket is taken over, so the first mount the new
+ * instance serves already finds what the last one kept. Shutdown order is fixed: the kept state is written, readiness
+ * turns 503, the socket path is given up if it is still ours (to a live sibling, else removed), the gRPC server stops
+ * listening (GOAWAY to open connections) and lets in-flight mounts finish (bounded), the kept state is written
+ * again, Vault connections close, then the Kubernetes client's, the audit sink closes, the health server closes.
  */
 import type { AddressInfo } from 'node:net';
 import { status as GrpcStatus } from '@grpc/grpc-js';
@@ -31,6 +33,9 @@ import { KubeSecretHmacKeySource } from '../kubernetes/hmac-secret.js';
 import type { AddressGates } from '../vault/rate-limit.js';
 import type { MountAdmission } from '../admission/mount-admission.js';
 import { buildMountService, buildVaultClients, hmacKeyFor, trustPolicyFor, type ProviderOverrides } from './wiring.js';
+import { KeptState } from '../state/kept-state.js';
+import { DEFAULT_STATE_IDLE_TIMEOUT, DEFAULT_STATE_MAX_BYTES } from './flags.js';
+import { parseGoDurationMs } from '../config/go-syntax.js';
 
 export type { ProviderOverrides };
 
@@ -50,6 +55,8 @@ export interface RunningProvider {
   readonly audit: MountAuditor;
   /** Admission control: mounts in progress and the bytes they hold. */
   readonly admission: MountAdmission;
+  /** Tokens, leases and certificates kept across restarts (--state-dir); undefined without it. */
+  readonly kept: KeptState | undefined;
   /** Graceful stop; resolves when everything is closed. */
   stop(graceMs?: number): Promise<void>;
   /** In-flight mounts right now. */
@@ -76,7 +83,9 @@ function buildKubernetes(settings: ProviderSettings, logger: Logger, overrides: 
       logger.warn('not running in a cluster and no --hmac-key-file: object versions use a random key and change when the provider restarts');
       return undefined;
     }).source;
-  const tokenRequester = overrides.tokenRequester ?? (kube === undefined ? undefined : new KubeTokenRequester(kube));
+  // Off by default: the fallback needs create on serviceaccounts/token for every ServiceAccount of the cluster, and a
+  // CSIDriver with tokenRequests (deploy/driver) never needs it.
+  const tokenRequester = settings.tokenRequestFallback !== true ? undefined : (overrides.tokenRequester ?? (kube === undefined ? undefined : new KubeTokenRequester(kube)));
   return { cluster, hmacKey, tokenRequester, close: async () => kube?.close() };
 }
 
@@ -88,6 +97,17 @@ function buildObservability(settings: ProviderSettings, logger: Logger): { reado
     ...(settings.auditStateMaxBytes === undefined ? {} : { maxBytes: settings.auditStateMaxBytes }),
   });
   return { metrics, audit };
+}
+
+/** How long the start waits for the kept state (the HMAC key may come from a slow API server); it goes on after. */
+const RESTORE_WAIT_MS = 10_000;
+
+/** Step 3b: the kept state over the caches, read before the socket is taken over (--state-dir). */
+async function restoreKept(kept: KeptState | undefined): Promise<void> {
+  if (kept === undefined) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([kept.restore(), new Promise<void>((ok) => (timer = setTimeout(ok, RESTORE_WAIT_MS)))]);
+  clearTimeout(timer);
 }
 
 interface Servers {
@@ -104,18 +124,21 @@ interface Servers {
 async function startServers(
   settings: ProviderSettings,
   logger: Logger,
-  parts: { readonly mounts: MountService; readonly admission: MountAdmission; readonly metrics: ProviderMetrics; readonly audit: MountAuditor },
+  parts: { readonly mounts: MountService; readonly admission: MountAdmission; readonly metrics: ProviderMetrics; readonly audit: MountAuditor; readonly kept: KeptState | undefined },
 ): Promise<Servers> {
   const { metrics, audit } = parts;
   let inflight = 0;
   const server: ProviderGrpcServer = new ProviderGrpcServer({
     endpoint: settings.endpoint,
+    onSocketRestored: (found) => logger.info({ endpoint: server.endpoint, found }, 'put this instance\'s socket back at the path'),
     handlers: {
       Version: versionHandler,
       Mount: createMountHandler({
         mounts: parts.mounts,
         logger: logger.child({ component: 'server' }),
-        accepting: () => server.state === 'serving',
+        // A call grpc-js hands over during the drain was sent before the GOAWAY reached the driver: served, not
+        // refused (after the GOAWAY new calls go to the path again, i.e. to the successor).
+        accepting: () => server.state !== 'stopped',
         admission: parts.admission,
         ...(settings.mountTimeBudgetMs === undefined ? {} : { defaultTimeBudgetMs: settings.mountTimeBudgetMs }),
         onMountStart: () => {
@@ -124,6 +147,7 @@ async function startServers(
         },
         onMountEnd: (outcome) => {
           inflight--;
+          parts.kept?.noteMount();
           const grpcCode = GrpcStatus[outcome.grpcCode] ?? String(outcome.grpcCode);
           metrics.mountFinished({ result: outcome.result, grpcCode, durationMs: outcome.durationMs });
           audit.record({
@@ -143,7 +167,7 @@ async function startServers(
   let healthAddress: AddressInfo | undefined;
   try {
     const existing = await server.start();
-    if (existing !== 'none') logger.info({ endpoint: server.endpoint, existing }, 'replaced what was left at the socket path');
+    if (existing !== 'none') logger.info({ endpoint: server.endpoint, existing }, 'took the socket path over');
     if (settings.healthAddr !== '') {
       health = new HealthServer(() => server.state === 'serving', [metricsRoute(metrics)]);
       healthAddress = await health.listen(settings.healthAddr);
@@ -186,11 +210,36 @@ export async function startProvider(settings: ProviderSettings, logger: Logger, 
     ? new AtomicWriter({ logger: logger.child({ component: 'writer' }), ...(overrides.writerFs === undefined ? {} : { fs: overrides.writerFs }) })
     : undefined;
   const mountLog = logger.child({ component: 'mount' });
+  let kept: KeptState | undefined;
   const { auth, leases, admission, mounts } = buildMountService(
     settings,
-    { clients, trust, hmacKey, metrics, tokenRequester, writer, onIgnoredParameters: (names) => mountLog.debug({ parameters: names }, 'ignoring unknown parameters') },
+    {
+      clients,
+      trust,
+      hmacKey,
+      metrics,
+      tokenRequester,
+      writer,
+      onIgnoredParameters: (names) => mountLog.debug({ parameters: names }, 'ignoring unknown parameters'),
+      beforeCaches: () => kept?.sync() ?? Promise.resolve(),
+    },
     overrides,
   );
+  if (settings.stateDir !== undefined) {
+    kept = new KeptState({
+      dir: settings.stateDir,
+      endpoint: settings.endpoint,
+      hmacKey,
+      auth,
+      leases,
+      maxBytes: settings.stateMaxBytes ?? DEFAULT_STATE_MAX_BYTES,
+      idleMs: settings.stateIdleMs ?? parseGoDurationMs(DEFAULT_STATE_IDLE_TIMEOUT)!,
+      log: logger.child({ component: 'state' }),
+      onEvent: (event) => metrics.keptState(event),
+      ...(overrides.now === undefined ? {} : { now: overrides.now }),
+    });
+  }
+  await restoreKept(kept);
 
   // What outlives the servers, closed after them in this order.
   const closeGraph = async (): Promise<void> => {
@@ -200,14 +249,14 @@ export async function startProvider(settings: ProviderSettings, logger: Logger, 
   };
   let servers: Servers;
   try {
-    servers = await startServers(settings, logger, { mounts, admission, metrics, audit });
+    servers = await startServers(settings, logger, { mounts, admission, metrics, audit, kept });
   } catch (err: unknown) {
     await closeGraph();
     metrics.close();
     throw err;
   }
   logger.info(
-    { endpoint: servers.endpoint, health: servers.healthAddress === undefined ? undefined : `${servers.healthAddress.address}:${servers.healthAddress.port}`, hmacKey: hmacKey.description, writeFiles: settings.writeFiles, inCluster: cluster !== undefined, allowedVaultAddresses: trust.vaultAddresses, allowedTlsDirectories: trust.tlsDirectories, allowSkipTlsVerify: trust.allowSkipTlsVerify, allowedAuthMounts: trust.authMounts },
+    { endpoint: servers.endpoint, state: kept?.file, health: servers.healthAddress === undefined ? undefined : `${servers.healthAddress.address}:${servers.healthAddress.port}`, hmacKey: hmacKey.description, writeFiles: settings.writeFiles, inCluster: cluster !== undefined, allowedVaultAddresses: trust.vaultAddresses, allowedTlsDirectories: trust.tlsDirectories, allowSkipTlsVerify: trust.allowSkipTlsVerify, allowedAuthMounts: trust.authMounts },
     'provider serving',
   );
 
@@ -222,10 +271,15 @@ export async function startProvider(settings: ProviderSettings, logger: Logger, 
     metrics,
     audit,
     admission,
+    kept,
     inflight: () => servers.inflight(),
     stop(graceMs = 20_000) {
       stopping ??= (async () => {
+        // What is kept goes to the file at once, for the instance taking over; again once the drain is done.
+        const early = kept?.flush();
         await servers.stopGrpc(graceMs);
+        await early;
+        await kept?.close();
         await closeGraph();
         await servers.closeHealth();
         metrics.close();

@@ -134,6 +134,8 @@ export interface MountDeps {
   readonly writer: AtomicWriter | undefined;
   /** A parsed request asked for parameters the provider does not know. */
   readonly onIgnoredParameters: (names: readonly string[]) => void;
+  /** Before a mount asks the caches (the daemon's kept state, src/state/). */
+  readonly beforeCaches?: () => Promise<void>;
 }
 
 /** The token cache, lease cache, admission control and the MountService over them. */
@@ -192,6 +194,7 @@ export function buildMountService(settings: ProviderSettings, deps: MountDeps, o
     reuse,
     trust: new TrustBoundary(deps.trust, settings.defaults),
     onIgnoredParameters: deps.onIgnoredParameters,
+    ...(deps.beforeCaches === undefined ? {} : { beforeCaches: deps.beforeCaches }),
   });
   return { auth, leases, admission, mounts };
 }

@@ -1,6 +1,7 @@
 /**
  * A pod-bound ServiceAccount token from the TokenRequest API, for mounts whose driver sent no token (a CSIDriver
- * without `tokenRequests`). As the reference does: the pod's ServiceAccount, the configured audience, 15 minutes,
+ * without `tokenRequests`), only when the operator turned the fallback on (`--token-request-fallback`): it needs
+ * `create` on `serviceaccounts/token` for every ServiceAccount of the cluster, which the default install does not grant. As the reference does: the pod's ServiceAccount, the configured audience, 15 minutes,
  * bound to the pod by name and UID so the token dies with the pod.
  *
  * One POST through the same small client that reads the HMAC Secret (kube-client.ts); see there for why it is not
@@ -100,7 +101,7 @@ function tokenOf(answer: unknown): unknown {
 function remedy(failure: ApiFailure, pod: PodInfo): string {
   switch (failure.httpStatus) {
     case 403:
-      return `; the provider's ServiceAccount needs create on serviceaccounts/token for ServiceAccount "${pod.serviceAccountName}" in ${pod.namespace} (the ClusterRole and ClusterRoleBinding in deploy/base/rbac.yaml), or the CSIDriver can send the pod's token itself (tokenRequests)`;
+      return `; the provider's ServiceAccount needs create on serviceaccounts/token for ServiceAccount "${pod.serviceAccountName}" in ${pod.namespace} (the ClusterRole and ClusterRoleBinding of deploy/overlays/token-request-fallback, or the chart's flags.token-request-fallback), or, better, the CSIDriver can send the pod's token itself (tokenRequests) and the fallback be turned off`;
     case 404:
       return `; the pod or its ServiceAccount does not exist (any more) in ${pod.namespace}`;
     case 409:

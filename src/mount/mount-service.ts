@@ -71,6 +71,11 @@ export interface MountServiceOptions {
   /** Lease/certificate reuse across mounts and single-flight; default: single-flight only, nothing kept. */
   readonly reuse?: ResponseReuse;
   /**
+   * Called before a mount asks the caches: the kept state (src/state/) brings in what another instance wrote
+   * meanwhile (a rollout's overlap). Never rejects.
+   */
+  readonly beforeCaches?: () => Promise<void>;
+  /**
    * The operator's trust policy for vaultAddress, TLS files and skip-verify (SECURITY.md); the wiring builds it with
    * the ServiceAccount directory to protect, so this stage never reaches into kubernetes/.
    */
@@ -107,6 +112,7 @@ export class MountService {
     const hmacKeyPromise = this.#options.hmacKey.getKey();
     // A rejection here must not go unhandled while the reads run; it is awaited below.
     hmacKeyPromise.catch(() => undefined);
+    await this.#options.beforeCaches?.();
     const lease = await this.#options.auth.token(client, config, signal).catch((err: unknown) => {
       throw duringLogin(err, config, client);
     });

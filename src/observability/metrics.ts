@@ -89,6 +89,7 @@ export class ProviderMetrics {
   readonly #admissionWait: Histogram<'result'>;
   readonly #mountsQueued: { source: () => number } = { source: () => 0 };
   readonly #vaultFailovers: Counter;
+  readonly #keptState: Counter<'event'>;
   readonly #cacheSizes = new Map<string, () => number>();
   readonly #cacheBytes = new Map<string, () => number>();
   readonly #loopDelay: IntervalHistogram;
@@ -179,6 +180,12 @@ export class ProviderMetrics {
     this.#vaultFailovers = new Counter({
       name: `${METRIC_PREFIX}vault_failovers_total`,
       help: 'Requests moved on from a failed Vault address to the next one of a vaultAddress or --vault-addr list.',
+      registers: [registry],
+    });
+    this.#keptState = new Counter({
+      name: `${METRIC_PREFIX}kept_state_events_total`,
+      help: 'The kept state file (--state-dir): restored at start, merged from another instance, written, ignored (another key, altered, too large), failed writes.',
+      labelNames: ['event'],
       registers: [registry],
     });
     const sizes = this.#cacheSizes;
@@ -273,6 +280,11 @@ export class ProviderMetrics {
 
   vaultFailover(): void {
     this.#vaultFailovers.inc();
+  }
+
+  /** One event of the kept state (state/kept-state.ts); `event` is one of its constants. */
+  keptState(event: 'restored' | 'merged' | 'written' | 'ignored' | 'write_error'): void {
+    this.#keptState.inc({ event });
   }
 
   login(result: 'ok' | 'error'): void {

@@ -10,7 +10,18 @@ import { Server, ServerCredentials, loadPackageDefinition } from '@grpc/grpc-js'
 import { loadSync } from '@grpc/proto-loader';
 import type { ProtoGrpcType } from '../generated/service.js';
 import type { CSIDriverProviderHandlers } from '../generated/v1alpha1/CSIDriverProvider.js';
-import { prepareSocketPath, releaseSocket, socketIdentity, type ExistingPath, type Release, type SocketIdentity } from './socket-path.js';
+import {
+  prepareSocketDir,
+  privateSocketPath,
+  publishSocket,
+  releaseSocket,
+  SocketGuard,
+  socketIdentity,
+  type PathHolder,
+  type Release,
+  type SocketIdentity,
+  type Takeover,
+} from './socket-path.js';
 
 export const SOCKET_MODE = 0o660;
 
@@ -33,21 +44,30 @@ export interface GrpcServerOptions {
   readonly handlers: CSIDriverProviderHandlers;
   /** The driver's default receive limit is 4 MiB; we send at most that (the file set enforces it too). */
   readonly maxSendBytes?: number;
+  /** How often the socket path is checked besides the directory's change events (socket-path.ts, SocketGuard). */
+  readonly guardIntervalMs?: number;
+  /** The guard put this instance's socket back at the path (it was missing, dead, or a file). */
+  readonly onSocketRestored?: (found: PathHolder) => void;
 }
 
 export class ProviderGrpcServer {
   readonly endpoint: string;
   #state: ServerState = 'starting';
   /**
-   * The socket this instance bound, by device, inode and times: only that one is ours to remove (a refused start must leave
-   * a live one alone, and a draining instance the socket of the instance that replaced it).
+   * The socket this instance listens on (at its private name, published at the endpoint), by device and inode: only
+   * that one is ours to give up (a draining instance leaves alone the socket of the instance that replaced it).
    */
   #own: SocketIdentity | undefined;
+  readonly #privatePath: string;
+  #guard: SocketGuard | undefined;
   #released: Release | undefined;
   readonly #server: Server;
+  readonly #options: GrpcServerOptions;
 
   constructor(options: GrpcServerOptions) {
+    this.#options = options;
     this.endpoint = resolve(options.endpoint);
+    this.#privatePath = privateSocketPath(this.endpoint);
     this.#server = new Server({
       'grpc.max_send_message_length': options.maxSendBytes ?? 4 * 1024 * 1024,
       'grpc.max_receive_message_length': 4 * 1024 * 1024,
@@ -61,20 +81,38 @@ export class ProviderGrpcServer {
     return this.#state;
   }
 
-  async start(): Promise<ExistingPath> {
-    const existing = await prepareSocketPath(this.endpoint);
+  /**
+   * Listens on this instance's private name, then takes the endpoint over atomically (socket-path.ts): a live
+   * instance there keeps its open connections and is told to stop by the rollout; nothing is ever refused.
+   */
+  async start(): Promise<Takeover> {
+    await prepareSocketDir(this.endpoint, this.#privatePath);
     const previous = process.umask(0o117);
     try {
       await new Promise<void>((ok, fail) => {
-        this.#server.bindAsync(`unix:${this.endpoint}`, ServerCredentials.createInsecure(), (err) => (err ? fail(err) : ok()));
+        this.#server.bindAsync(`unix:${this.#privatePath}`, ServerCredentials.createInsecure(), (err) => (err ? fail(err) : ok()));
       });
     } finally {
       process.umask(previous);
     }
-    await chmod(this.endpoint, SOCKET_MODE);
-    this.#own = await socketIdentity(this.endpoint);
+    await chmod(this.#privatePath, SOCKET_MODE);
+    this.#own = await socketIdentity(this.#privatePath);
+    const existing = await publishSocket(this.endpoint, this.#privatePath);
     this.#state = 'serving';
+    this.#guard = new SocketGuard({
+      endpoint: this.endpoint,
+      privatePath: this.#privatePath,
+      own: this.#own,
+      ...(this.#options.guardIntervalMs === undefined ? {} : { intervalMs: this.#options.guardIntervalMs }),
+      ...(this.#options.onSocketRestored === undefined ? {} : { onRestored: this.#options.onSocketRestored }),
+    });
+    this.#guard.start();
     return existing;
+  }
+
+  /** Where this instance listens; the endpoint is a link to it while this instance holds the path. */
+  get privatePath(): string {
+    return this.#privatePath;
   }
 
   /** What became of the socket path at the end of the drain; undefined before. */
@@ -83,13 +121,15 @@ export class ProviderGrpcServer {
   }
 
   /**
-   * Stop accepting, let in-flight calls finish for at most `graceMs`, then cut the rest; remove the socket if it is
-   * still ours. The listener closes at once (and with it the path, so that a new instance can take over during the
-   * drain); calls arriving on open connections meanwhile get UNAVAILABLE from grpc-js, which the driver retries.
+   * Give up the path (still ours: handed to another live instance, else removed; the successor's: left alone), then
+   * stop accepting: the listener closes (libuv unlinks the private name) and every open connection gets a GOAWAY, so
+   * the driver dials the path again; in-flight calls finish for at most `graceMs`, then the rest are cut.
    */
   async drain(graceMs: number): Promise<'clean' | 'forced'> {
     if (this.#state === 'stopped') return 'clean';
     this.#state = 'draining';
+    await this.#guard?.stop();
+    if (this.#own !== undefined) this.#released = await releaseSocket(this.endpoint, this.#own, this.#privatePath).catch(() => undefined);
     const outcome = await new Promise<'clean' | 'forced'>((ok) => {
       const timer = setTimeout(() => {
         this.#server.forceShutdown();
@@ -101,7 +141,6 @@ export class ProviderGrpcServer {
         ok('clean');
       });
     });
-    if (this.#own !== undefined) this.#released = await releaseSocket(this.endpoint, this.#own).catch(() => undefined);
     this.#state = 'stopped';
     return outcome;
   }

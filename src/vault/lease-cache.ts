@@ -18,8 +18,8 @@
  *   being frozen.
  * A lease ends no later than the token that created it: Vault revokes a token's leases when the token expires.
  *
- * The cache lives only in memory, is bounded in entries and bytes (least recently used first), and drops an
- * entry when its reuse window closes. Its key holds the pod UID and the Vault identity (connection, role, pod
+ * The cache lives in memory, is bounded in entries and bytes (least recently used first), and drops an entry when
+ * its reuse window closes. With `--state-dir` it outlives a restart through src/state/ (snapshot, restore). Its key holds the pod UID and the Vault identity (connection, role, pod
  * namespace, ServiceAccount, audience, and the pod for auth methods that can tell pods apart), so no pod ever
  * receives a response obtained for another pod or with another identity's token — unless the object asked for
  * `credentialScope: workload`, whose entries are keyed by the token's workload key alone: the ServiceAccount's identity
@@ -103,6 +103,23 @@ interface Entry {
   readonly requestKey: string;
   /** The serial of the token the response was obtained with (Vault revokes a token's leases with it). */
   readonly owner: number;
+  /** When a mount last got it (or it was kept): what the kept state's idle bound goes by. */
+  lastUsed: number;
+}
+
+/**
+ * One kept response as the kept state (src/state/) writes it and reads it back: its key and window, the token it was
+ * obtained with (by serial in this process), and when a mount last used it. Sensitive: the response holds a credential.
+ */
+export interface KeptLease {
+  readonly key: string;
+  readonly requestKey: string;
+  readonly response: SecretResponse;
+  readonly reason: ReuseReason;
+  readonly obtainedAt: number;
+  readonly expiresAt: number;
+  readonly owner: number;
+  readonly lastUsed: number;
 }
 
 /** A workload's entry has no pod: `null` can be no pod UID, so the two kinds of key never meet. */
@@ -121,6 +138,8 @@ export class LeaseCache {
   /** The entries counted in #keptRequests: one can be evicted before it is counted (expired on arrival). */
   readonly #counted = new WeakSet<Entry>();
   readonly fraction: number;
+  /** Counts every change of what is kept (not uses): the kept state writes when it moved. */
+  #generation = 0;
 
   constructor(options: LeaseCacheOptions) {
     const fraction = options.fraction ?? DEFAULT_REUSE_FRACTION;
@@ -133,6 +152,7 @@ export class LeaseCache {
       sizeOf: (entry) => entrySize(entry),
       now: this.#now,
       onEvict: (_key, entry, reason) => {
+        this.#generation++;
         if (this.#counted.delete(entry)) this.#forgetRequest(entry.requestKey);
         if (reason !== 'deleted') options.onEvict?.(reason);
       },
@@ -147,10 +167,16 @@ export class LeaseCache {
     return this.#lru.bytes;
   }
 
+  get generation(): number {
+    return this.#generation;
+  }
+
   /** The response to hand out again, while its reuse window is open. */
   get(scope: ReuseScope): SecretResponse | undefined {
     if (!reusableScope(scope) || !this.#keptRequests.has(scope.requestKey)) return undefined;
-    return this.#lru.get(scopeKey(scope))?.response;
+    const entry = this.#lru.get(scopeKey(scope));
+    if (entry !== undefined) entry.lastUsed = this.#now();
+    return entry?.response;
   }
 
   /**
@@ -171,12 +197,48 @@ export class LeaseCache {
     const ttl = window.reuseUntil - this.#now();
     if (!(ttl > 0)) return undefined;
     const key = scopeKey(scope);
-    const entry: Entry = { response, window, keyBytes: Buffer.byteLength(key), requestKey: scope.requestKey, owner };
+    const entry: Entry = { response, window, keyBytes: Buffer.byteLength(key), requestKey: scope.requestKey, owner, lastUsed: this.#now() };
+    return this.#insert(key, entry, ttl) ? window : undefined;
+  }
+
+  #insert(key: string, entry: Entry, ttl: number): boolean {
     this.#lru.set(key, entry, ttl);
-    if (this.#lru.get(key) !== entry) return undefined;
+    if (this.#lru.get(key) !== entry) return false;
+    this.#generation++;
     this.#counted.add(entry);
-    this.#keptRequests.set(scope.requestKey, (this.#keptRequests.get(scope.requestKey) ?? 0) + 1);
-    return window;
+    this.#keptRequests.set(entry.requestKey, (this.#keptRequests.get(entry.requestKey) ?? 0) + 1);
+    return true;
+  }
+
+  /** What is kept now with life left, for the kept state: least recently used first. */
+  snapshot(): KeptLease[] {
+    const now = this.#now();
+    const out: KeptLease[] = [];
+    for (const [key, e] of this.#lru.entries()) {
+      if (!(e.window.reuseUntil > now)) continue;
+      out.push({ key, requestKey: e.requestKey, response: e.response, reason: e.window.reason, obtainedAt: e.window.obtainedAt, expiresAt: e.window.expiresAt, owner: e.owner, lastUsed: e.lastUsed });
+    }
+    return out;
+  }
+
+  /**
+   * Takes back what a snapshot held (this process's earlier one, or another instance's), under this cache's own
+   * reuse fraction: an entry whose window has closed by that measure is left out, and so is a key already kept here
+   * (what this process holds is newer or the same). Returns how many were taken.
+   */
+  restore(entries: readonly KeptLease[]): number {
+    if (!(this.fraction > 0)) return 0;
+    const now = this.#now();
+    let taken = 0;
+    for (const k of entries) {
+      if (!(k.expiresAt > k.obtainedAt) || this.#lru.get(k.key) !== undefined) continue;
+      const reuseUntil = k.obtainedAt + (k.expiresAt - k.obtainedAt) * this.fraction;
+      if (!(reuseUntil > now)) continue;
+      const window: ReuseWindow = { reason: k.reason, obtainedAt: k.obtainedAt, expiresAt: k.expiresAt, reuseUntil };
+      const entry: Entry = { response: k.response, window, keyBytes: Buffer.byteLength(k.key), requestKey: k.requestKey, owner: k.owner, lastUsed: k.lastUsed };
+      if (this.#insert(k.key, entry, reuseUntil - now)) taken++;
+    }
+    return taken;
   }
 
   #forgetRequest(requestKey: string): void {

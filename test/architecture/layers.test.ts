@@ -6,6 +6,7 @@
  *   main.ts, cli/      the commands: flags, wiring of every stage, signals
  *   server/            gRPC call → MountService → response; status mapping
  *   kubernetes/        adapters the wiring injects: auth's ServiceAccountTokenRequester, mount's HmacKeySource
+ *   state/             the caches of auth and vault kept across restarts (the file, its envelope), keyed from mount's HmacKeySource
  *   observability/     sinks for what the stages report (logs, metrics, audit, health); reads their event types
  *   mount/             runs the flow of one mount: parses the config, logs in (auth), reads (vault), makes files (output)
  *   output/            the file set and the atomic writer for the target path
@@ -33,6 +34,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['main.ts', 'cli'],
   ['server'],
   ['kubernetes'],
+  ['state'],
   ['observability'],
   ['mount'],
   ['output'],

@@ -40,6 +40,9 @@ describe('cli/flags parseFlags', () => {
       maxMountsInFlight: 256,
       maxMountsInFlightPerNamespace: 64,
       maxMountsQueued: 1024,
+      stateMaxBytes: 16 * 1024 * 1024,
+      stateIdleMs: 30 * 60_000,
+      tokenRequestFallback: false,
       trust: { vaultAddresses: [], tlsDirectories: [], allowSkipTlsVerify: false, authMounts: [] },
       vaultLimits: { maxInFlight: 32, maxInFlightPerTenant: 16, ratePerSecond: 500, burst: 1000 },
       defaults: {
@@ -321,6 +324,9 @@ describe('cli/flags parseFlags', () => {
       maxMountsInFlight: 256,
       maxMountsInFlightPerNamespace: 64,
       maxMountsQueued: 1024,
+      stateMaxBytes: 16 * 1024 * 1024,
+      stateIdleMs: 30 * 60_000,
+      tokenRequestFallback: false,
       // No -allowed-vault-addresses: only the default address (added by the policy).
       trust: { vaultAddresses: [], tlsDirectories: [], allowSkipTlsVerify: false, authMounts: [] },
       vaultLimits: { maxInFlight: 32, maxInFlightPerTenant: 16, ratePerSecond: 500, burst: 1000 },

@@ -161,7 +161,7 @@ describe('deploy and examples: manifests', function () {
   it('knows the type of every document in deploy/ and examples/', () => {
     assert.ok(files.length >= 15, `found ${files.length} YAML files`);
     assert.deepEqual(classified.unknown, []);
-    assert.deepEqual(renderings.map((r) => rel(r.dir)), ['deploy/base', 'deploy/overlays/external-vault-tls', 'deploy/overlays/non-root', 'deploy/overlays/openbao', 'deploy/overlays/vault-namespace']);
+    assert.deepEqual(renderings.map((r) => rel(r.dir)), ['deploy/base', 'deploy/overlays/external-vault-tls', 'deploy/overlays/non-root', 'deploy/overlays/openbao', 'deploy/overlays/token-request-fallback', 'deploy/overlays/vault-namespace']);
   });
 
   it('passes the Kubernetes schemas (kubernetes-models), files and kustomize renderings alike', async () => {
@@ -202,6 +202,10 @@ describe('deploy and examples: manifests', function () {
         const volume = pod.volumes?.find((v) => v.name === mount?.name);
         assert.equal(volume?.hostPath?.path, '/var/run/secrets-store-csi-providers', rel(dir));
         for (const m of container.volumeMounts ?? []) assert.ok(pod.volumes?.some((v) => v.name === m.name), `${rel(dir)}: volume ${m.name}`);
+        // The kept state on a node directory of its own (not the socket directory other providers share).
+        assert.equal(settings.stateDir, '/state', rel(dir));
+        const stateMount = container.volumeMounts?.find((m) => m.mountPath === settings.stateDir);
+        assert.equal(pod.volumes?.find((v) => v.name === stateMount?.name)?.hostPath?.path, '/var/run/vault-csi-provider', rel(dir));
         for (const probe of [container.livenessProbe, container.readinessProbe]) {
           assert.equal(probe?.httpGet?.path, '/health/ready');
           assert.equal(`:${String(probe?.httpGet?.port)}`, settings.healthAddr, `${rel(dir)}: probes on the health port`);
@@ -235,7 +239,9 @@ describe('deploy and examples: manifests', function () {
         assert.ok(limitMi >= flag('max-old-space-size') + 3 * flag('max-semi-space-size') + 68 + budgetMi, `${rel(dir)}: memory limit ${limitMi}Mi`);
         assert.deepEqual(pod.nodeSelector, { 'kubernetes.io/os': 'linux' });
         assert.deepEqual(pod.tolerations, [{ operator: 'Exists' }], 'tolerates every taint');
+        // A surge rollout: the new pod takes the socket over beside the old one, no node is ever without a provider.
         assert.equal(ds.spec?.updateStrategy?.type, 'RollingUpdate');
+        assert.deepEqual(ds.spec?.updateStrategy?.rollingUpdate, { maxSurge: 1, maxUnavailable: 0 }, rel(dir));
         assert.equal(pod.containers.length, 1, 'no sidecar');
       }
     });
@@ -265,11 +271,18 @@ describe('deploy and examples: manifests', function () {
       const context = provider(nonRoot).securityContext;
       assert.deepEqual([context?.runAsNonRoot, context?.runAsUser], [true, 1000]);
       assert.equal(podSpec(nonRoot).volumes?.find((v) => v.name === 'providervol')?.hostPath?.type, 'Directory');
+      assert.equal(podSpec(nonRoot).volumes?.find((v) => v.name === 'state')?.hostPath?.type, 'Directory');
+
+      // The TokenRequest fallback: only its overlay turns it on, with the ClusterRole it needs (RBAC below).
+      assert.equal(base.tokenRequestFallback, false);
+      const fallback = settingsOf(container('deploy/overlays/token-request-fallback'));
+      assert.deepEqual({ ...fallback, tokenRequestFallback: false }, base, 'only the fallback changes');
+      assert.equal(fallback.tokenRequestFallback, true);
     });
   });
 
   describe('RBAC in every rendering', () => {
-    it('grants TokenRequest cluster-wide and the one HMAC Secret (get by name, create) in the provider\'s namespace, nothing else', () => {
+    it('grants the one HMAC Secret (get by name, create) in the provider\'s namespace, and TokenRequest cluster-wide only where the fallback is on', () => {
       for (const { dir, objects } of renderings) {
         const ds = only(objects, 'DaemonSet');
         const namespace = ds.metadata?.namespace;
@@ -279,14 +292,20 @@ describe('deploy and examples: manifests', function () {
         assert.equal(sa.metadata?.namespace, namespace);
         assert.equal(only(objects, 'Namespace').metadata?.name, namespace);
 
-        assert.deepEqual(only(objects, 'ClusterRole').rules, [{ apiGroups: [''], resources: ['serviceaccounts/token'], verbs: ['create'] }]);
+        const clusterWide = objects.filter((o) => o.kind === 'ClusterRole' || o.kind === 'ClusterRoleBinding');
+        if (settings.tokenRequestFallback !== true) {
+          assert.deepEqual(clusterWide.map(objectId), [], `${rel(dir)}: nothing cluster-wide without the fallback`);
+        } else {
+          assert.deepEqual(only(objects, 'ClusterRole').rules, [{ apiGroups: [''], resources: ['serviceaccounts/token'], verbs: ['create'] }]);
+        }
         const role = only(objects, 'Role');
         assert.equal(role.metadata?.namespace, namespace);
         assert.deepEqual(role.rules, [
           { apiGroups: [''], resources: ['secrets'], resourceNames: [settings.hmacSecretName], verbs: ['get'] },
           { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
         ]);
-        for (const [binding, roleKind] of [['ClusterRoleBinding', 'ClusterRole'], ['RoleBinding', 'Role']] as const) {
+        const bindings = settings.tokenRequestFallback === true ? ([['ClusterRoleBinding', 'ClusterRole'], ['RoleBinding', 'Role']] as const) : ([['RoleBinding', 'Role']] as const);
+        for (const [binding, roleKind] of bindings) {
           const b = only(objects, binding);
           assert.deepEqual(b.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: roleKind, name: only(objects, roleKind).metadata?.name });
           assert.deepEqual(b.subjects, [{ kind: 'ServiceAccount', name: sa.metadata?.name, namespace }], `${rel(dir)}: ${binding}`);

@@ -5,12 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { lstat, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { DriverClient } from '../helpers/grpc-client.js';
+import { probeSocket } from '../../src/server/socket-path.js';
 import { startHarness, type Harness } from '../helpers/provider-harness.js';
 
 import { existsSync } from 'node:fs';
@@ -127,46 +128,60 @@ describe('e2e: daemon process', function () {
     await assert.rejects(stat(socket), /ENOENT/);
   });
 
-  it('hands the socket to a new instance started during the drain: the old one never removes it, the new one serves on', async () => {
-    // A rolling update: the new pod starts while the old one drains (DaemonSet RollingUpdate, maxUnavailable 1).
+  it('a surge rollout: the new instance takes the live socket over atomically, the old one finishes its mounts and leaves the path to it', async () => {
+    // DaemonSet RollingUpdate with maxSurge 1, maxUnavailable 0: the new pod starts while the old one serves, and the
+    // old one gets SIGTERM once the new one is ready.
     const socket = join(dir, 'rolling', 'vault.sock');
     const old = run(flags(socket));
     await waitFor(() => serving(old), 'the old provider');
+    // Poll the path the whole time: it must always hold a socket that accepts a connection.
+    const gaps: string[] = [];
+    let polling = true;
+    const poller = (async () => {
+      while (polling) {
+        if (!(await probeSocket(socket, 2_000))) gaps.push(new Date().toISOString());
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    })();
     const oldClient = new DriverClient(socket);
     const objects = [{ objectName: 'p', secretPath: 'secret/data/app', secretKey: 'password' }];
     const pod = (n: number) => ({ pod: { name: `web-${n}`, namespace: 'prod', uid: `uid-rolling-${n}`, serviceAccountName: 'web' } });
-    // Hold one mount in flight on the old instance, so that it drains while the new one starts and serves.
-    h.vault.injectFault({ pathPrefix: 'secret/data/app', delayMs: 4_000, times: 1 });
+    assert.equal(Buffer.from((await oldClient.mount(h.request({ objects, ...pod(0) }))).files[0]!.contents).toString(), 'daemon-pw');
+    // Hold one mount in flight on the old instance across the takeover and its SIGTERM.
+    h.vault.injectFault({ pathPrefix: 'secret/data/app', delayMs: 3_000, times: 1 });
     const inflight = oldClient.mount(h.request({ objects, ...pod(1) }), 20_000);
     const metrics = `http://127.0.0.1:${healthPort(old)}/metrics`;
     await waitFor(async () => /mounts_in_flight \d*[1-9]/.test(await (await fetch(metrics)).text()), 'the mount to be in flight on the old instance');
-    old.child.kill('SIGTERM');
-    // The old instance stops listening at once, which frees the path: the new one can bind while the old one drains.
-    await waitFor(() => lstat(socket).then(() => false, () => true), 'the old instance to give up the path');
+
     const successor = run(flags(socket));
     await waitFor(() => serving(successor), 'the new provider');
-    assert.equal(old.child.exitCode, null, 'the old instance is still draining');
+    assert.match(successor.out.join(''), /"existing":"live-socket-taken-over"/);
     const theirs = await lstat(socket);
+    // A new connection reaches the new instance; the old one's open connection still reaches the old one.
     const client = new DriverClient(socket);
     assert.equal(Buffer.from((await client.mount(h.request({ objects, ...pod(2) }))).files[0]!.contents).toString(), 'daemon-pw');
+    assert.equal(Buffer.from((await oldClient.mount(h.request({ objects, ...pod(3) }))).files[0]!.contents).toString(), 'daemon-pw');
+
+    old.child.kill('SIGTERM');
     // The old instance finishes its mount and exits, leaving the new instance's socket where it is.
     assert.equal(Buffer.from((await inflight).files[0]!.contents).toString(), 'daemon-pw');
     assert.equal(await old.exited, 0);
-    oldClient.close();
     const after = await lstat(socket);
-    assert.ok(after.isSocket() && after.ino === theirs.ino && after.dev === theirs.dev, 'the same socket as the new instance bound');
+    assert.ok(after.isSocket() && after.ino === theirs.ino && after.dev === theirs.dev, 'the same socket as the new instance published');
     assert.match(old.out.join(''), /"socket":"left-to-successor"/);
-    // Mounts after the old instance is gone are served by the new one (its log has them, a new client dials it).
-    const later = new DriverClient(socket);
-    assert.equal(Buffer.from((await later.mount(h.request({ objects, ...pod(3) }))).files[0]!.contents).toString(), 'daemon-pw');
-    later.close();
+    // The old client's channel was told to go away (GOAWAY) and dials the path again: the new instance answers.
+    assert.equal(Buffer.from((await oldClient.mount(h.request({ objects, ...pod(4) }))).files[0]!.contents).toString(), 'daemon-pw');
+    polling = false;
+    await poller;
+    assert.deepEqual(gaps, [], 'the path always held a live socket');
+    oldClient.close();
     client.close();
     successor.child.kill('SIGTERM');
     assert.equal(await successor.exited, 0);
     await assert.rejects(stat(socket), /ENOENT/);
     const mountsOf = (p: ReturnType<typeof run>) => p.out.join('').split('\n').filter((l) => l.includes('"msg":"mount"'));
-    assert.deepEqual(mountsOf(successor).map((l) => (JSON.parse(l) as { pod: string }).pod), ['web-2', 'web-3']);
-    assert.deepEqual(mountsOf(old).map((l) => (JSON.parse(l) as { pod: string }).pod), ['web-1']);
+    assert.deepEqual(mountsOf(successor).map((l) => (JSON.parse(l) as { pod: string }).pod).sort(), ['web-2', 'web-4']);
+    assert.deepEqual(mountsOf(old).map((l) => (JSON.parse(l) as { pod: string }).pod).sort(), ['web-0', 'web-1', 'web-3']);
   });
 
   it('replaces a stale socket left by a crash', async () => {
@@ -178,7 +193,7 @@ describe('e2e: daemon process', function () {
     await stat(socket); // still there: grpc-js does not clean up after a crash
     const second = run(flags(socket));
     await waitFor(() => serving(second), 'the second provider');
-    assert.match(second.out.join(''), /stale-socket-removed/);
+    assert.match(second.out.join(''), /"existing":"stale-socket-replaced"/);
     const client = new DriverClient(socket);
     assert.equal((await client.version()).version, 'v1alpha1');
     client.close();
@@ -186,26 +201,56 @@ describe('e2e: daemon process', function () {
     assert.equal(await second.exited, 0);
   });
 
-  it('refuses to start on a live socket and leaves the first instance serving', async () => {
-    const socket = join(dir, 'live.sock');
+  it('a second instance started by mistake takes over; whichever exits, the path still has a serving socket', async () => {
+    const socket = join(dir, 'twice', 'vault.sock');
     const first = run(flags(socket));
     await waitFor(() => serving(first), 'the first provider');
     const second = run(flags(socket));
-    assert.equal(await second.exited, 1);
-    assert.match(second.err.join(''), /another process is serving/);
+    await waitFor(() => serving(second), 'the second provider');
+    const versionAt = async (): Promise<string> => {
+      const c = new DriverClient(socket);
+      try {
+        return (await c.version()).version;
+      } finally {
+        c.close();
+      }
+    };
+    assert.equal(await versionAt(), 'v1alpha1');
+    // The second (holding the path) exits: it hands the path to the first, which still serves.
+    second.child.kill('SIGTERM');
+    assert.equal(await second.exited, 0);
+    assert.match(second.out.join(''), /"socket":"handed-to-sibling"/);
+    assert.equal(await versionAt(), 'v1alpha1');
+    // A third one is killed while holding the path: the first finds the dead socket and puts its own back.
+    const third = run(flags(socket));
+    await waitFor(() => serving(third), 'the third provider');
+    third.child.kill('SIGKILL');
+    await third.exited;
+    await waitFor(() => probeSocket(socket), 'the first provider to restore the path', 200);
+    await waitFor(() => first.out.join('').includes('"found":"dead-socket"'), 'the first provider to say so');
+    assert.equal(await versionAt(), 'v1alpha1');
+    first.child.kill('SIGINT');
+    assert.equal(await first.exited, 0);
+    assert.match(first.out.join(''), /"socket":"removed"/);
+    await assert.rejects(stat(socket), /ENOENT/);
+  });
+
+  it('takes over any listener on the path (the reference, say), and puts its socket back when that one removes the path on exit', async () => {
+    const socket = join(dir, 'other', 'vault.sock');
+    await mkdir(join(dir, 'other'), { recursive: true });
+    // Bound at the path itself, as the reference and versions before this one do: closing it unlinks the path.
+    const other: Server = createServer((c) => c.on('error', () => undefined));
+    await new Promise<void>((ok) => other.listen(socket, ok));
+    const proc = run(flags(socket));
+    await waitFor(() => serving(proc), 'the provider');
+    assert.match(proc.out.join(''), /"existing":"live-socket-taken-over"/);
+    await new Promise<void>((ok) => other.close(() => ok()));
+    await waitFor(() => probeSocket(socket), 'the provider to put its socket back', 100);
+    await waitFor(() => proc.out.join('').includes('"found":"none"'), 'the provider to say so');
     const client = new DriverClient(socket);
     assert.equal((await client.version()).version, 'v1alpha1');
     client.close();
-    first.child.kill('SIGINT');
-    assert.equal(await first.exited, 0);
-  });
-
-  it('treats any listener on the path as live (not only a provider)', async () => {
-    const socket = join(dir, 'other.sock');
-    const other: Server = createServer(() => undefined);
-    await new Promise<void>((ok) => other.listen(socket, ok));
-    const proc = run(flags(socket));
-    assert.equal(await proc.exited, 1);
-    await new Promise<void>((ok) => other.close(() => ok()));
+    proc.child.kill('SIGTERM');
+    assert.equal(await proc.exited, 0);
   });
 });

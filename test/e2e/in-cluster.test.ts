@@ -24,7 +24,7 @@ describe('e2e: in a cluster (TokenRequest and the HMAC Secret)', function () {
     kube = await FakeKubeApi.start({ signToken: (claims) => h.issuer.signClaims(claims) });
     const kubeConfig = kubeConfigFromUrl(kube.url, kube.token);
     await h.startProvider(
-      {},
+      { tokenRequestFallback: true },
       {
         tokenRequester: new KubeTokenRequester(kubeConfig),
         hmacKey: new KubeSecretHmacKeySource(kubeConfig, 'csi', 'vault-csi-provider-hmac-key'),
@@ -53,6 +53,30 @@ describe('e2e: in a cluster (TokenRequest and the HMAC Secret)', function () {
     assert.equal(kube.requestsOf('secretCreate').length, 1);
     assert.ok(kube.requestsOf('secretGet').length <= 1);
     assert.ok(kube.getSecret('csi', 'vault-csi-provider-hmac-key'));
+  });
+
+  it('without --token-request-fallback (the default) requests no token: TOKEN_UNAVAILABLE naming the CSIDriver\'s tokenRequests', async () => {
+    await h.stopProvider();
+    await h.startProvider({}, { tokenRequester: new KubeTokenRequester(kubeConfigFromUrl(kube.url, kube.token)), hmacKey: new KubeSecretHmacKeySource(kubeConfigFromUrl(kube.url, kube.token), 'csi', 'vault-csi-provider-hmac-key') });
+    const before = kube.tokenRequests.length;
+    const logins = h.vault.requests.filter((r) => r.route.startsWith('auth/kubernetes/login')).length;
+    try {
+      const err = await h.client.mount(h.request({ jwt: null, objects: OBJECTS })).then(
+        () => assert.fail('mounted without a token'),
+        (e: unknown) => e as { code: number; details: string },
+      );
+      assert.equal(err.code, status.UNAUTHENTICATED);
+      assert.match(err.details, /^TOKEN_UNAVAILABLE: the mount request carries no ServiceAccount token for audience "vault": add \{audience: "vault"\} to spec\.tokenRequests of the CSIDriver secrets-store\.csi\.k8s\.io/);
+      assert.match(err.details, /--token-request-fallback/);
+      assert.equal(kube.tokenRequests.length, before, 'no TokenRequest');
+      assert.equal(h.vault.requests.filter((r) => r.route.startsWith('auth/kubernetes/login')).length, logins, 'no login');
+    } finally {
+      await h.stopProvider();
+      await h.startProvider(
+        { tokenRequestFallback: true },
+        { tokenRequester: new KubeTokenRequester(kubeConfigFromUrl(kube.url, kube.token)), hmacKey: new KubeSecretHmacKeySource(kubeConfigFromUrl(kube.url, kube.token), 'csi', 'vault-csi-provider-hmac-key') },
+      );
+    }
   });
 
   it('keeps object versions stable across a restart that reads the same Secret', async () => {

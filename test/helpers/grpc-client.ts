@@ -17,6 +17,9 @@ export class DriverClient {
     this.#client = new Ctor(`unix:${socketPath}`, credentials.createInsecure(), {
       'grpc.default_authority': 'localhost',
       'grpc.max_receive_message_length': 4 * 1024 * 1024,
+      // One connection of its own, as the driver's one ClientConn per provider: grpc-js would otherwise share a
+      // connection between clients of the same path, and a client made after a takeover would reach the old instance.
+      'grpc.use_local_subchannel_pool': 1,
     });
   }
 

@@ -107,7 +107,7 @@ describe('KubeTokenRequester', () => {
     assert.match(err.message, /403 Forbidden/);
     assert.match(err.message, /cannot create resource "serviceaccounts\/token"/);
     // What to grant, named: the verb, the resource, and where the rule lives.
-    assert.match(err.message, /the provider's ServiceAccount needs create on serviceaccounts\/token for ServiceAccount "web" in team-a \(the ClusterRole and ClusterRoleBinding in deploy\/base\/rbac\.yaml\)/);
+    assert.match(err.message, /the provider's ServiceAccount needs create on serviceaccounts\/token for ServiceAccount "web" in team-a \(the ClusterRole and ClusterRoleBinding of deploy\/overlays\/token-request-fallback, or the chart's flags\.token-request-fallback\)/);
     assert.doesNotMatch(err.message, new RegExp(api.token));
     assert.doesNotMatch(err.message, /eyJ/);
   });

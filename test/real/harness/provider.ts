@@ -55,8 +55,15 @@ export class RealSuiteProvider {
     return [...(this.daemon?.out ?? []), ...(this.daemon?.err ?? [])].join('');
   }
 
-  async restart(): Promise<void> {
+  /** The HMAC key file it was started with (a test may write another key there between two runs). */
+  get keyFile(): string {
+    return join(this.dir, 'hmac.key');
+  }
+
+  /** SIGTERM, wait for the exit, then start again with the same flags; `between` runs while it is stopped. */
+  async restart(between?: () => Promise<void>): Promise<void> {
     await this.stopProcess();
+    await between?.();
     await this.launch();
   }
 

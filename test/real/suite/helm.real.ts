@@ -74,8 +74,8 @@ function agreeingParts(objects: readonly Obj[]): unknown {
   const pod = podSpec(ds);
   const c = provider(ds);
   const sa = one(objects, 'ServiceAccount');
-  const clusterRole = one(objects, 'ClusterRole');
-  const clusterRoleBinding = one(objects, 'ClusterRoleBinding');
+  const clusterRole = maybe(objects, 'ClusterRole');
+  const clusterRoleBinding = maybe(objects, 'ClusterRoleBinding');
   const role = maybe(objects, 'Role');
   const roleBinding = maybe(objects, 'RoleBinding');
   return {
@@ -105,8 +105,8 @@ function agreeingParts(objects: readonly Obj[]): unknown {
       },
     },
     serviceAccount: { name: sa.metadata?.name, namespace: sa.metadata?.namespace },
-    clusterRole: { name: clusterRole.metadata?.name, rules: clusterRole.rules },
-    clusterRoleBinding: { roleRef: clusterRoleBinding.roleRef, subjects: clusterRoleBinding.subjects },
+    clusterRole: clusterRole === undefined ? undefined : { name: clusterRole.metadata?.name, rules: clusterRole.rules },
+    clusterRoleBinding: clusterRoleBinding === undefined ? undefined : { roleRef: clusterRoleBinding.roleRef, subjects: clusterRoleBinding.subjects },
     role: role === undefined ? undefined : { name: role.metadata?.name, namespace: role.metadata?.namespace, rules: role.rules },
     roleBinding: roleBinding === undefined ? undefined : { namespace: roleBinding.metadata?.namespace, roleRef: roleBinding.roleRef, subjects: roleBinding.subjects },
   };
@@ -130,6 +130,8 @@ flags:
   write-files: true
   allowed-vault-addresses: "https://vault-a.example.com:8200,https://vault-b.example.com:8200"
   vault-tls-ca-cert: /vault/tls/ca.crt
+  state-dir: ""
+  token-request-fallback: true
 env:
   VAULT_ADDR: https://vault-a.example.com:8200
   VAULT_NAMESPACE: team-a
@@ -166,6 +168,7 @@ const CUSTOM_ARGS = [
   '--lease-cache-max-bytes=16777216',
   '--lease-reuse-fraction=1/2',
   '--log-level=debug',
+  '--token-request-fallback',
   '--vault-mount=jwt',
   '--vault-request-timeout=1m',
   '--vault-tls-ca-cert=/vault/tls/ca.crt',
@@ -278,13 +281,18 @@ describe('real helm: the chart against deploy/base and the real API server', fun
     assert.deepEqual(one(objs, 'Role').rules?.[0], { apiGroups: [''], resources: ['secrets'], resourceNames: ['team-hmac'], verbs: ['get'] });
   });
 
-  it('drops the Role with hmac-key-file, and refuses -version, an endpoint outside /provider/ and a bad health-addr', async () => {
+  it('drops the Role with hmac-key-file, adds the ClusterRole with the fallback, and refuses -version, an endpoint or state directory under the wrong path and a bad health-addr', async () => {
     const keyFile = parseObjects(await helm(['template', 'x', CHART, '--set', 'flags.hmac-key-file=/hmac/key']));
-    assert.deepEqual(keyFile.map((o) => o.kind).sort(), ['ClusterRole', 'ClusterRoleBinding', 'DaemonSet', 'ServiceAccount']);
+    assert.deepEqual(keyFile.map((o) => o.kind).sort(), ['DaemonSet', 'ServiceAccount']);
     assert.ok(provider(one(keyFile, 'DaemonSet')).args?.includes('--hmac-key-file=/hmac/key'));
     await assert.rejects(helm(['template', 'x', CHART, '--set', 'flags.version=true']), /flags\.version: -version and -output make the binary print its version and exit/);
     await assert.rejects(helm(['template', 'x', CHART, '--set', 'flags.endpoint=/tmp/vault.sock']), /the socket must be under \/provider\//);
     await assert.rejects(helm(['template', 'x', CHART, '--set', 'flags.health-addr=8080']), /use host:port or :port/);
+    await assert.rejects(helm(['template', 'x', CHART, '--set', 'flags.state-dir=/provider/state']), /flags\.state-dir "\/provider\/state": an absolute path of its own, not under \/provider/);
+    // With the fallback on, and only then, the ClusterRole that allows it.
+    const fallback = parseObjects(await helm(['template', 'x', CHART, '--set', 'flags.token-request-fallback=true']));
+    assert.deepEqual(one(fallback, 'ClusterRole').rules, [{ apiGroups: [''], resources: ['serviceaccounts/token'], verbs: ['create'] }]);
+    assert.ok(provider(one(fallback, 'DaemonSet')).args?.includes('--token-request-fallback'));
   });
 
   describe('applied to the real API server', () => {
@@ -308,12 +316,19 @@ describe('real helm: the chart against deploy/base and the real API server', fun
       assert.deepEqual(provider(ds).args, provider(one(parseObjects(defaults), 'DaemonSet')).args);
       assert.equal(await canI('csi', 'vault-csi-provider', ['get', 'secrets/vault-csi-provider-hmac-key']), 'yes');
       assert.match(await canI('csi', 'vault-csi-provider', ['list', 'secrets']), /no/);
+      // No cluster-wide token minting by default.
+      assert.match(await canI('csi', 'vault-csi-provider', ['create', 'serviceaccounts', '--subresource=token', '--all-namespaces']), /no/);
+      assert.doesNotMatch(out, /clusterrole/);
+      // The kept state on a node directory of its own.
+      assert.ok(provider(ds).args?.includes('--state-dir=/state'));
+      assert.deepEqual(podSpec(ds).volumes?.find((v) => v.name === 'state')?.hostPath, { path: '/var/run/vault-csi-provider', type: 'DirectoryOrCreate' });
+      assert.deepEqual(ds.spec?.updateStrategy, { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } });
     });
 
     it('the non-default rendering, server-side: its own names, the custom Secret granted and no other', async () => {
       const out = await kube!.kubectl(['apply', '--server-side', '--field-manager=real-suite', '-f', '-'], { input: custom });
       assert.match(out, /daemonset.apps\/secrets-vault-csi-provider serverside-applied/);
-      assert.match(out, /clusterrole.rbac.authorization.k8s.io\/secrets-vault-csi-provider serverside-applied/);
+      assert.match(out, /clusterrole.rbac.authorization.k8s.io\/secrets-vault-csi-provider-token-request serverside-applied/);
       const ds = (await kube!.must('GET', '/apis/apps/v1/namespaces/csi-custom/daemonsets/secrets-vault-csi-provider')) as IDaemonSet;
       assert.deepEqual([...(provider(ds).args ?? [])].sort(), CUSTOM_ARGS);
       assert.equal(provider(ds).readinessProbe?.httpGet?.port, 9090);

@@ -1,6 +1,6 @@
 /**
  * The provider's one Kubernetes client (src/kubernetes/kube-client.ts) against the real API server, as the
- * ServiceAccount deploy/base creates, with the RBAC it grants: the TokenRequest fallback for real Pods, the answers
+ * ServiceAccount deploy/base creates, with the RBAC of the token-request-fallback overlay: the fallback for real Pods, the answers
  * a real authoriser and real validation give (403, 404), two providers racing to create the HMAC Secret (409), and
  * an API server too slow to answer in time (a loopback proxy holding its answers back) — each a clear error code,
  * and the daemon serving on. kube-provider-in-cluster.real.ts covers the daemon's first start, restart and the
@@ -55,7 +55,8 @@ describe('real control plane: the one Kubernetes client (TokenRequest, HMAC Secr
     this.timeout(600_000);
     dir = await mkdtemp(join(tmpdir(), 'vcp-real-kube-client-'));
     kube = await KubeControlPlane.start({ extraAudiences: ['vault'] });
-    await kube.kubectl(['apply', '--server-side', '-k', join(REPO, 'deploy/base')]);
+    // deploy/base with the TokenRequest fallback's ClusterRole (its overlay): this file exercises the fallback.
+    await kube.kubectl(['apply', '--server-side', '-k', join(REPO, 'deploy/overlays/token-request-fallback')]);
     // A provider identity without any rule (a forgotten RoleBinding), and one that may read but not create Secrets.
     for (const sa of ['no-rbac', 'read-only']) await kube.must('POST', '/api/v1/namespaces/csi/serviceaccounts', { metadata: { name: sa } });
     await kube.must('POST', '/apis/rbac.authorization.k8s.io/v1/namespaces/csi/roles', {
@@ -103,7 +104,7 @@ describe('real control plane: the one Kubernetes client (TokenRequest, HMAC Secr
       assert.equal(err.code, 'TOKEN_UNAVAILABLE');
       assert.equal(err.context.httpStatus, 403);
       assert.match(err.message, /403 Forbidden: serviceaccounts "worker" is forbidden: User "system:serviceaccount:csi:no-rbac" cannot create resource "serviceaccounts\/token"/);
-      assert.match(err.message, /needs create on serviceaccounts\/token for ServiceAccount "worker" in prod \(the ClusterRole and ClusterRoleBinding in deploy\/base\/rbac\.yaml\)/);
+      assert.match(err.message, /needs create on serviceaccounts\/token for ServiceAccount "worker" in prod \(the ClusterRole and ClusterRoleBinding of deploy\/overlays\/token-request-fallback/);
       assert.ok(config.token !== undefined && !err.message.includes(config.token));
     });
 
@@ -182,6 +183,7 @@ describe('real control plane: the one Kubernetes client (TokenRequest, HMAC Secr
         serviceAccount: 'vault-csi-provider',
         podName: 'vault-csi-provider-node1',
         apiServer: `https://127.0.0.1:${proxy.port}`,
+        flags: ['--token-request-fallback'],
       });
       driver = new RealDriverClient(provider.socketDir);
     }

@@ -1,7 +1,8 @@
 /**
  * deploy/ and examples/ applied for real: kubectl applies them server-side to the real API server (with the
  * driver's own CRDs and our CSIDriver), and the real RBAC authoriser says what the ServiceAccount they create may
- * do. The provider's identity asks for itself (SelfSubjectAccessReview with its own pod-bound token), so the
+ * do: by default nothing cluster-wide — no token for any ServiceAccount, asked and attempted — and with the
+ * token-request-fallback overlay exactly that added. The provider's identity asks for itself (SelfSubjectAccessReview with its own pod-bound token), so the
  * answers are the ones the provider gets on a node.
  */
 import assert from 'node:assert/strict';
@@ -23,12 +24,17 @@ interface Access {
   readonly group?: string;
 }
 
-/** What the provider needs: the TokenRequest fallback for any pod's ServiceAccount, and its one HMAC Secret. */
+/** What the provider needs by default: its one HMAC Secret. Nothing cluster-wide. */
 const NEEDED: readonly Access[] = [
-  { verb: 'create', resource: 'serviceaccounts', subresource: 'token', namespace: 'prod', name: 'web' },
-  { verb: 'create', resource: 'serviceaccounts', subresource: 'token', namespace: 'kube-system', name: 'default' },
   { verb: 'get', resource: 'secrets', namespace: PROVIDER_NS, name: HMAC_SECRET },
   { verb: 'create', resource: 'secrets', namespace: PROVIDER_NS },
+];
+
+/** A token for any ServiceAccount: only with the token-request-fallback overlay. */
+const TOKEN_REQUESTS: readonly Access[] = [
+  { verb: 'create', resource: 'serviceaccounts', subresource: 'token', namespace: 'prod', name: 'web' },
+  { verb: 'create', resource: 'serviceaccounts', subresource: 'token', namespace: 'kube-system', name: 'default' },
+  { verb: 'create', resource: 'serviceaccounts', subresource: 'token', namespace: PROVIDER_NS, name: PROVIDER_SA },
 ];
 
 /** Its neighbours, which it must not have. */
@@ -90,7 +96,9 @@ describe('real control plane: deploy/ and examples/ applied with kubectl', funct
     const ns = (await kube.must('GET', '/api/v1/namespaces/csi')) as { metadata: { labels?: Record<string, string> } };
     assert.equal(ns.metadata.labels?.['pod-security.kubernetes.io/enforce'], 'privileged');
     await kube.must('GET', `/api/v1/namespaces/${PROVIDER_NS}/serviceaccounts/${PROVIDER_SA}`);
-    await kube.must('GET', `/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/${PROVIDER_SA}`);
+    // Nothing cluster-wide (the TokenRequest fallback's ClusterRole is its overlay's).
+    assert.equal((await kube.api('GET', `/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/${PROVIDER_SA}`)).status, 404);
+    assert.equal((await kube.api('GET', `/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/${PROVIDER_SA}-token-request`)).status, 404);
     await kube.must('GET', `/apis/rbac.authorization.k8s.io/v1/namespaces/${PROVIDER_NS}/rolebindings/${PROVIDER_SA}`);
     const ds = (await kube.must('GET', `/apis/apps/v1/namespaces/${PROVIDER_NS}/daemonsets/${PROVIDER_SA}`)) as {
       spec: { template: { spec: { serviceAccountName: string } } };
@@ -153,11 +161,27 @@ describe('real control plane: deploy/ and examples/ applied with kubectl', funct
         assert.equal(await allowed(a), true);
       });
     }
-    for (const a of DENIED) {
+    for (const a of [...DENIED, ...TOKEN_REQUESTS]) {
       it(`may not ${describeAccess(a)}`, async () => {
         assert.equal(await allowed(a), false);
       });
     }
+
+    /** A real TokenRequest, as the provider would send it, with the provider's own token. */
+    const requestToken = (namespace: string, name: string) =>
+      kube.api('POST', `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`, { spec: { audiences: ['vault'], expirationSeconds: 600 } }, { token: providerToken });
+
+    it('cannot create a token for any ServiceAccount: a real TokenRequest is 403, and kubectl auth can-i --as says no', async () => {
+      // (201, or 409 when an example created it already.)
+      await kube.api('POST', '/api/v1/namespaces/prod/serviceaccounts', { metadata: { name: 'web' } });
+      for (const [namespace, name] of [['prod', 'web'], ['kube-system', 'default'], [PROVIDER_NS, PROVIDER_SA]] as const) {
+        assert.equal((await requestToken(namespace, name)).status, 403, `${namespace}/${name}`);
+      }
+      const as = ['--as', `system:serviceaccount:${PROVIDER_NS}:${PROVIDER_SA}`];
+      // (`serviceaccounts/token` would ask about a ServiceAccount named "token": the subresource is a flag.)
+      await assert.rejects(kube.kubectl(['auth', 'can-i', 'create', 'serviceaccounts', '--subresource=token', '-n', 'prod', ...as]), /no/);
+      await assert.rejects(kube.kubectl(['auth', 'can-i', 'create', 'serviceaccounts', '--subresource=token', '--all-namespaces', ...as]), /no/);
+    });
 
     it('kubectl auth can-i --as gives the same answers as the SelfSubjectAccessReviews', async () => {
       const as = ['--as', `system:serviceaccount:${PROVIDER_NS}:${PROVIDER_SA}`];
@@ -174,6 +198,18 @@ describe('real control plane: deploy/ and examples/ applied with kubectl', funct
       assert.equal(other.status, 403);
       const list = await kube.api('GET', `/api/v1/namespaces/${PROVIDER_NS}/secrets`, undefined, { token: providerToken });
       assert.equal(list.status, 403);
+    });
+
+    it('the opt-in: applied, the token-request-fallback overlay lets it create a token for a pod\'s ServiceAccount (and nothing else is added)', async () => {
+      const out = await kube.kubectl(['apply', '--server-side', '--field-manager=real-suite', '-k', join(REPO, 'deploy/overlays/token-request-fallback')]);
+      assert.match(out, /clusterrole.rbac.authorization.k8s.io\/vault-csi-provider-token-request serverside-applied/);
+      for (const a of TOKEN_REQUESTS) assert.equal(await allowed(a), true, describeAccess(a));
+      for (const a of DENIED) assert.equal(await allowed(a), false, describeAccess(a));
+      const answer = await requestToken('prod', 'web');
+      assert.equal(answer.status, 201);
+      const as = ['--as', `system:serviceaccount:${PROVIDER_NS}:${PROVIDER_SA}`];
+      assert.equal((await kube.kubectl(['auth', 'can-i', 'create', 'serviceaccounts', '--subresource=token', '-n', 'prod', ...as])).trim(), 'yes');
+      assert.equal((await kube.kubectl(['auth', 'can-i', 'create', 'serviceaccounts', '--subresource=token', '--all-namespaces', ...as])).trim(), 'yes');
     });
   });
 });

@@ -1,8 +1,9 @@
 /**
  * Our provider as deploy/base runs it: in-cluster, as the ServiceAccount those manifests create, with the RBAC they
  * grant, against the real API server. The HMAC Secret is created on the first mount and read after, through the
- * real API; versions survive a restart; the TokenRequest fallback mints pod-bound tokens from the real API for real
- * Pods; a missing RBAC rule is reported, not crashed on. Vault reviews every login through the same API server.
+ * real API; versions survive a restart; without a driver token the default fails naming the CSIDriver's tokenRequests,
+ * and the TokenRequest fallback (its overlay and flag) mints pod-bound tokens from the real API for real Pods; a
+ * missing RBAC rule is reported, not crashed on. Vault reviews every login through the same API server.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -35,13 +36,14 @@ describe('real control plane: the provider in-cluster as the ServiceAccount of d
   /** A mount as the driver sends it; `token: false` for a CSIDriver without tokenRequests (the fallback's case). */
   const mount = (pod: PodRef, token: boolean, roleName = 'web') => mountWebSecrets(driver, kube, dir, pod, { token, roleName });
 
-  async function startProvider(): Promise<void> {
+  async function startProvider(flags: readonly string[] = []): Promise<void> {
     provider = await InClusterProvider.start({
       kube,
       vaultAddress: vault.address,
       namespace: 'csi',
       serviceAccount: 'vault-csi-provider',
       podName: 'vault-csi-provider-node1',
+      flags,
     });
     driver = new RealDriverClient(provider.socketDir);
   }
@@ -93,7 +95,19 @@ describe('real control plane: the provider in-cluster as the ServiceAccount of d
     assert.equal(now.metadata.resourceVersion, firstSecret.metadata.resourceVersion);
   });
 
-  it('without a token from the driver, requests one from the real TokenRequest API: pod-bound, audience vault, 15 minutes', async () => {
+  it('as deploy/base runs it (no fallback), a mount without a driver token fails naming the CSIDriver\'s tokenRequests, and no token is requested', async () => {
+    const before = (await kube.auditEvents()).length;
+    const m = await mount(worker, false, 'worker');
+    assert.equal(m.grpcCode, 'Unauthenticated', m.error);
+    assert.match(m.error, /TOKEN_UNAVAILABLE: the mount request carries no ServiceAccount token for audience "vault": add \{audience: "vault"\} to spec\.tokenRequests of the CSIDriver secrets-store\.csi\.k8s\.io/);
+    const requests = (await kube.auditEvents()).slice(before).filter((e) => e.objectRef?.subresource === 'token');
+    assert.deepEqual(requests, []);
+  });
+
+  it('with the token-request-fallback overlay and its flag, requests one from the real TokenRequest API: pod-bound, audience vault, 15 minutes', async () => {
+    await kube.kubectl(['apply', '--server-side', '-k', join(REPO, 'deploy/overlays/token-request-fallback')]);
+    await stopProvider();
+    await startProvider(['--token-request-fallback']);
     const before = (await kube.auditEvents()).length;
     const m = await mount(worker, false, 'worker');
     assert.equal(m.error, '', m.error);
@@ -116,7 +130,7 @@ describe('real control plane: the provider in-cluster as the ServiceAccount of d
 
   it('the fallback for a pod that does not exist fails with the TokenRequest API answer, and the daemon serves on', async () => {
     await stopProvider();
-    await startProvider(); // no Vault token cached for "worker"
+    await startProvider(['--token-request-fallback']); // no Vault token cached for "worker"
     const ghost: PodRef = { name: 'ghost-0', namespace: 'prod', uid: '11111111-2222-3333-4444-555555555555', serviceAccountName: 'worker' };
     const m = await mount(ghost, false, 'worker');
     // The driver wraps a gRPC error from the provider as GRPCProviderError; our code leads the message.

@@ -75,6 +75,16 @@ export class Attacker {
     return outcome;
   }
 
+  /** `one(item)` for every item, on `concurrency` lanes. */
+  async each<T>(items: readonly T[], concurrency: number, one: (item: T) => Promise<unknown>): Promise<void> {
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next < items.length) await one(items[next++]!);
+      }),
+    );
+  }
+
   /** Runs `one(i)` back to back on `concurrency` lanes until `ms` have passed (mounts already started finish). */
   async loop(ms: number, concurrency: number, one: (i: number) => Promise<unknown>): Promise<void> {
     const until = performance.now() + ms;
@@ -91,40 +101,68 @@ async function entries(dir: string): Promise<string[]> {
   return readdir(dir).catch(() => []);
 }
 
-/** What a refused attacker mount must say. */
+/** One shape a refused attacker mount may have. */
 export interface ClearError {
   /** gRPC statuses that fit (e.g. INVALID_ARGUMENT for an author-input cap, RESOURCE_EXHAUSTED for a budget). */
   readonly statuses: readonly grpcStatus[];
-  /** The objectName the message must quote, or `objects` when the cap is on the list. */
-  readonly names: string;
+  /**
+   * What the message must name: objectNames (one of them, in double quotes), `objects` when the cap is on the list,
+   * or a pattern (a parameter, an auth mount).
+   */
+  readonly names: string | readonly string[] | RegExp;
   /** A cap: the message names the flag that sets it (`--flag-name`). */
   readonly cap: boolean;
 }
 
 export type AttackerExpectation =
-  | { readonly kind: 'clear-error'; readonly error: ClearError }
+  | { readonly kind: 'clear-error'; readonly errors: readonly ClearError[] }
   /** Classes answered by fairness (or where a cap's default may let the mount through): success or a clear error. */
-  | { readonly kind: 'success-or-clear-error'; readonly error: ClearError };
+  | { readonly kind: 'success-or-clear-error'; readonly errors: readonly ClearError[] }
+  /** Every attacker mount must succeed (class 12: a node restart is served, not refused). */
+  | { readonly kind: 'success' };
+
+function named(details: string, names: ClearError['names']): boolean {
+  if (names instanceof RegExp) return names.test(details);
+  const list = typeof names === 'string' ? [names] : names;
+  return list.some((n) => (n === 'objects' ? /\bobjects\b/.test(details) : details.includes(`"${n}"`)));
+}
+
+function describeNames(names: ClearError['names']): string {
+  if (names instanceof RegExp) return String(names);
+  return (typeof names === 'string' ? [names] : names).map((n) => (n === 'objects' ? 'the objects parameter' : `object "${n}"`)).join(' or ');
+}
+
+/** What is wrong with a failure's message against one shape ([] when it fits). */
+function problemsWith(o: AttackOutcome, shape: ClearError): string[] {
+  const details = o.details ?? '';
+  const problems: string[] = [];
+  const code = /^([A-Z][A-Z_]+): /.exec(details)?.[1];
+  if (o.code === undefined || !shape.statuses.includes(o.code)) {
+    problems.push(`status ${o.code === undefined ? 'none' : grpcStatus[o.code]}, expected ${shape.statuses.map((s) => grpcStatus[s]).join(' or ')}`);
+  }
+  if (code === undefined) problems.push('no catalog code in front of the message');
+  if (code === 'INTERNAL') problems.push('INTERNAL');
+  if (!named(details, shape.names)) problems.push(`does not name ${describeNames(shape.names)}`);
+  if (shape.cap && !/(^|[\s(])--[a-z][a-z0-9-]+/.test(details)) problems.push('names no --flag');
+  return problems;
+}
 
 /** Why this outcome breaks the expectation, or undefined. */
 export function attackerViolation(o: AttackOutcome, expected: AttackerExpectation): string | undefined {
-  const writtenOnError = o.response === undefined && o.written.length > 0 ? `; a refused mount left ${o.written.slice(0, 5).join(', ')} in its target` : '';
   if (o.response !== undefined) {
     return expected.kind === 'clear-error' ? `${o.what}: succeeded (${o.response.files.length} files) where a clear error was due` : undefined;
   }
   const details = o.details ?? '';
-  const problems: string[] = [];
-  const code = /^([A-Z][A-Z_]+): /.exec(details)?.[1];
-  if (o.code === undefined || !expected.error.statuses.includes(o.code)) {
-    problems.push(`status ${o.code === undefined ? 'none' : grpcStatus[o.code]}, expected ${expected.error.statuses.map((s) => grpcStatus[s]).join(' or ')}`);
+  const written = o.written.length > 0 ? [`a refused mount left ${o.written.slice(0, 5).join(', ')} in its target`] : [];
+  let problems: string[];
+  if (expected.kind === 'success') {
+    problems = ['failed where it had to succeed'];
+  } else {
+    // The shape it comes closest to.
+    problems = expected.errors.map((shape) => problemsWith(o, shape)).sort((a, b) => a.length - b.length)[0] ?? [];
   }
-  if (code === undefined) problems.push('no catalog code in front of the message');
-  if (code === 'INTERNAL') problems.push('INTERNAL');
-  const names = expected.error.names === 'objects' ? /\bobjects\b/.test(details) : details.includes(`"${expected.error.names}"`);
-  if (!names) problems.push(expected.error.names === 'objects' ? 'does not name the objects parameter' : `does not name object "${expected.error.names}"`);
-  if (expected.error.cap && !/(^|[\s(])--[a-z][a-z0-9-]+/.test(details)) problems.push('names no --flag');
-  if (problems.length === 0 && writtenOnError === '') return undefined;
-  return `${o.what}: ${problems.join(', ')}${writtenOnError} — ${JSON.stringify(details.slice(0, 240))}`;
+  if (problems.length === 0 && written.length === 0) return undefined;
+  return `${o.what}: ${[...problems, ...written].join(', ')} — ${JSON.stringify(details.slice(0, 240))}`;
 }
 
 export interface IsolationCase {

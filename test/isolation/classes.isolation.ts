@@ -153,14 +153,16 @@ describe('isolation: the twelve classes of issue 19', function () {
     setup: (stage) => void (attackers = pods(stage, 'audit', 65)),
     attack: async (stage, attacker) => {
       // Long names, all on one absent path (one 404 for the whole mount): every object is skipped, and the audit
-      // remembers each name and version per pod volume.
-      const objects = Array.from({ length: 4000 }, (_, i) => ({
-        objectName: `optional-${'o'.repeat(150)}-${i}`,
-        secretPath: 'secret/data/attacker/absent',
-        secretKey: 'k',
-        optional: true,
-      }));
-      await attacker.each(attackers, 2, (pod) => attacker.mount(pod, { objects, what: '4000 optional objects' }));
+      // remembers each name and version per pod volume. Each volume names its objects differently (as separate
+      // SecretProviderClasses would), so nothing is shared between them.
+      const objects = (volume: number): Array<Record<string, unknown>> =>
+        Array.from({ length: 4000 }, (_, i) => ({
+          objectName: `optional-${volume}-${'o'.repeat(150)}-${i}`,
+          secretPath: 'secret/data/attacker/absent',
+          secretKey: 'k',
+          optional: true,
+        }));
+      await attacker.each(attackers.map((pod, volume) => ({ pod, volume })), 2, ({ pod, volume }) => attacker.mount(pod, { objects: objects(volume), what: '4000 optional objects' }));
     },
     attacker: { kind: 'success-or-clear-error', errors: [capOn('objects')] },
   });

@@ -124,7 +124,8 @@ export type AttackerExpectation =
 function named(details: string, names: ClearError['names']): boolean {
   if (names instanceof RegExp) return names.test(details);
   const list = typeof names === 'string' ? [names] : names;
-  return list.some((n) => (n === 'objects' ? /\bobjects\b/.test(details) : details.includes(`"${n}"`)));
+  // `objects` as the parameter, not inside a flag's name (--max-objects).
+  return list.some((n) => (n === 'objects' ? /(?<![\w-])objects\b/.test(details) : details.includes(`"${n}"`)));
 }
 
 function describeNames(names: ClearError['names']): string {

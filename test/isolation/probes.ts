@@ -135,6 +135,7 @@ export class HealthProbe {
   readonly #timeoutMs: number;
   #running = false;
   #loop: Promise<void> = Promise.resolve();
+  #inFlight: Promise<void> = Promise.resolve();
 
   constructor(url: string, options: { periodMs?: number; timeoutMs?: number } = {}) {
     this.#url = url;
@@ -147,17 +148,27 @@ export class HealthProbe {
     const t0 = performance.now();
     this.#loop = (async () => {
       while (this.#running) {
-        const started = performance.now();
-        try {
-          const res = await fetch(this.#url, { signal: AbortSignal.timeout(this.#timeoutMs) });
-          await res.arrayBuffer();
-          this.samples.push({ at: started - t0, ms: performance.now() - started, status: res.status });
-        } catch (err: unknown) {
-          this.samples.push({ at: started - t0, ms: performance.now() - started, status: 0, error: err instanceof Error ? err.message : String(err) });
-        }
+        this.#inFlight = this.#poll(t0);
+        await this.#inFlight;
         await new Promise((r) => setTimeout(r, this.#periodMs));
       }
     })();
+  }
+
+  async #poll(t0: number): Promise<void> {
+    const started = performance.now();
+    try {
+      const res = await fetch(this.#url, { signal: AbortSignal.timeout(this.#timeoutMs) });
+      await res.arrayBuffer();
+      this.samples.push({ at: started - t0, ms: performance.now() - started, status: res.status });
+    } catch (err: unknown) {
+      this.samples.push({ at: started - t0, ms: performance.now() - started, status: 0, error: err instanceof Error ? err.message : String(err) });
+    }
+  }
+
+  /** Resolves once the poll in flight (if any) has its answer, so that a stall is counted where it happened. */
+  settled(): Promise<void> {
+    return this.#inFlight;
   }
 
   async stop(): Promise<void> {

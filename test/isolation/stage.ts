@@ -198,6 +198,14 @@ export class Stage {
     this.client = new DriverClient(socket);
   }
 
+  /** A new daemon in place of one that died (or is killed here): the fuzzer's survey goes on after a crash. */
+  async restartDaemon(): Promise<void> {
+    this.client?.close();
+    if (this.daemon.running) this.daemon.kill('SIGKILL');
+    await this.daemon.exited;
+    await this.startDaemon();
+  }
+
   /** The pod's projected ServiceAccount token (audience vault, bound to the pod), signed once per pod. */
   jwt(pod: Pod): string {
     let jwt = this.#jwts.get(pod.uid);

@@ -26,6 +26,14 @@ export const FUZZ_VAULT_DATA: Readonly<Record<string, Record<string, unknown>>> 
   'fz/pem': { certificate: '-----BEGIN A-----\n'.repeat(2000), private_key: '-----BEGIN B-----\n', issuing_ca: 'x' },
 };
 
+/** Stands for `{"a": {"a": … 1}}` nested that deep, in a generated object; replaced in the finished text. */
+const DEEP = '__deep__';
+const DEEP_MARK = /(["']?)__deep__(\d+)\1/g;
+
+function nestedFlow(depth: number): string {
+  return `${'{"a": '.repeat(depth)}1${'}'.repeat(depth)}`;
+}
+
 function nestedValue(depth: number): unknown {
   let v: unknown = 'bottom';
   for (let i = 0; i < depth; i++) v = { a: v };
@@ -68,11 +76,14 @@ const sourceArb: fc.Arbitrary<Obj> = fc.oneof(
       secretPath: 'pki/issue/fuzz',
       method: 'PUT',
       secretKey: 'certificate',
-      secretArgs: { common_name: `${'c'.repeat(cn)}.fz.svc`, extra: nestedValue(depth) },
+      // The nesting is written into the text after the YAML is made (deep structures overflow the stringifier).
+      secretArgs: { common_name: `${'c'.repeat(cn)}.fz.svc`, extra: `${DEEP}${depth}` },
     })),
   },
   { weight: 1, arbitrary: fc.integer({ min: 1, max: 3000 }).map((depth): Obj => ({ secretPath: 'secret/data/fz/small', jsonPointer: '/a'.repeat(depth) })) },
 );
+
+const TEMPLATE_BYTES = 512 * KiB;
 
 /** A template over the input objects: `actions` actions of up to `args` arguments each, with text around them. */
 function templateArb(inputs: readonly string[]): fc.Arbitrary<{ template: string; actions: number; args: number }> {
@@ -90,36 +101,55 @@ function templateArb(inputs: readonly string[]): fc.Arbitrary<{ template: string
     })
     .map(({ actions, args, helper, text, refs }) => {
       // Large in one dimension at a time: many actions of a few arguments, or a few actions of many.
-      const perAction = actions > 100 ? Math.min(args, 3) : args;
+      const perAction = Math.min(actions > 100 ? Math.min(args, 3) : args, Math.floor(TEMPLATE_BYTES / (Math.max(...refs.map((r) => r.length)) + 1)));
       const oneAction = `{{ ${helper}${Array.from({ length: perAction }, (_, i) => refs[i % refs.length]).join(' ')} }}`;
-      const count = args > 100 ? Math.min(actions, 3) : actions;
+      // Under 1 MiB of template whatever the names (a SecretProviderClass is a Kubernetes object: at most ~1.5 MiB).
+      const count = Math.min(args > 100 ? Math.min(actions, 3) : actions, Math.max(1, Math.floor(TEMPLATE_BYTES / (text.length + oneAction.length))));
       return { template: Array.from({ length: count }, () => `${text}${oneAction}`).join(''), actions: count, args: perAction };
     });
 }
 
-/** YAML tricks: the same objects written in ways a parser must survive, and junk beside them. */
-type Trick = (objects: Obj[]) => string;
+/**
+ * YAML tricks: the same objects written in ways a parser must survive, and junk beside them. `many` is the text of
+ * the many small objects as block items (`- objectName: …`), appended as they are: the YAML library takes seconds
+ * to write thousands of objects, the generator must not.
+ */
+type Trick = (objects: Obj[], many: readonly string[]) => string;
+const block = (o: Obj[], many: readonly string[]): string => `${o.map(blockItem).join('')}${many.join('')}`;
+
+/** One object as a block sequence item: the YAML library's plain style when small, JSON scalars (valid YAML) when large. */
+function blockItem(o: Obj): string {
+  const json = JSON.stringify(o);
+  if (json.length < 4 * KiB) return stringify([o], { lineWidth: 0 });
+  return `- ${Object.entries(o).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join('\n  ')}\n`;
+}
 const TRICKS: Readonly<Record<string, Trick>> = {
-  plain: (o) => stringify(o),
-  flow: (o) => JSON.stringify(o),
-  crlf: (o) => stringify(o).replace(/\n/g, '\r\n'),
-  bom: (o) => `\uFEFF${stringify(o)}`,
-  comments: (o) => `# objects\n${stringify(o).replace(/\n/g, ' # c\n')}`,
-  'anchor-reuse': (o) => `- &first ${JSON.stringify(o[0])}\n${o.slice(1).map((x) => `- ${JSON.stringify(x)}`).join('\n')}\n- *first\n`,
-  'merge-key': (o) => `- &base ${JSON.stringify(o[0])}\n${o.slice(1).map((x) => `- <<: *base\n  objectName: ${JSON.stringify(x['objectName'])}`).join('\n')}\n`,
-  'duplicate-key': (o) => stringify(o).replace(/objectName: /, 'objectName: dup\n  objectName: '),
-  tags: (o) => stringify(o).replace(/secretKey: (\S+)/, 'secretKey: !!str $1').replace(/filePermission: (\S+)/, 'filePermission: !!binary AAAA'),
-  'custom-tag': (o) => stringify(o).replace(/secretPath: /, 'secretPath: !vault '),
-  documents: (o) => `---\n${stringify(o)}---\n${stringify(o)}`,
-  'huge-unknown-key': (o) => stringify(o).replace(/^- /, `- notes: |\n    ${'n'.repeat(1024 * KiB)}\n  `),
-  'deep-unknown-key': (o) => stringify(o).replace(/^- /, `- notes: ${'['.repeat(5_000)}${']'.repeat(5_000)}\n  `),
-  'alias-fanout': (o) => {
+  plain: block,
+  flow: (o, many) => `[${[...o.map((x) => JSON.stringify(x)), ...many.map(blockItemToFlow)].join(', ')}]`,
+  crlf: (o, many) => block(o, many).replace(/\n/g, '\r\n'),
+  bom: (o, many) => `\uFEFF${block(o, many)}`,
+  comments: (o, many) => `# objects\n${block(o, many).replace(/\n/g, ' # c\n')}`,
+  'anchor-reuse': (o, many) => `- &first ${JSON.stringify(o[0])}\n${o.slice(1).map((x) => `- ${JSON.stringify(x)}\n`).join('')}- *first\n${many.join('')}`,
+  'merge-key': (o, many) => `- &base ${JSON.stringify(o[0])}\n${o.slice(1).map((x) => `- <<: *base\n  objectName: ${JSON.stringify(x['objectName'])}\n`).join('')}${many.join('')}`,
+  'duplicate-key': (o, many) => block(o, many).replace(/objectName: /, 'objectName: dup\n  objectName: '),
+  tags: (o, many) => block(o, many).replace(/secretKey: (\S+)/, 'secretKey: !!str $1').replace(/filePermission: (\S+)/, 'filePermission: !!binary AAAA'),
+  'custom-tag': (o, many) => block(o, many).replace(/secretPath: /, 'secretPath: !vault '),
+  documents: (o, many) => `---\n${block(o, many)}---\n${block(o, [])}`,
+  'huge-unknown-key': (o, many) => block(o, many).replace(/^- /, `- notes: |\n    ${'n'.repeat(1024 * KiB)}\n  `),
+  'deep-unknown-key': (o, many) => block(o, many).replace(/^- /, `- notes: ${'['.repeat(5_000)}${']'.repeat(5_000)}\n  `),
+  'alias-fanout': (o, many) => {
     const levels = [`l0: &l0 [${Array(10).fill('"lol"').join(',')}]`];
     for (let i = 1; i < 7; i++) levels.push(`l${i}: &l${i} [${Array(10).fill(`*l${i - 1}`).join(',')}]`);
-    return stringify(o).replace(/^- /, `- notes:\n${levels.map((l) => `    ${l}`).join('\n')}\n  `);
+    return block(o, many).replace(/^- /, `- notes:\n${levels.map((l) => `    ${l}`).join('\n')}\n  `);
   },
-  tabs: (o) => stringify(o).replace(/\n {2}/g, '\n\t'),
+  tabs: (o, many) => block(o, many).replace(/\n {2}/g, '\n\t'),
 };
+
+/** `- objectName: x\n  secretPath: y\n  secretKey: k\n` as a flow mapping. */
+function blockItemToFlow(item: string): string {
+  const fields = item.replace(/^- /, '').trim().split('\n').map((l) => l.trim().split(': '));
+  return `{${fields.map(([k, v]) => `${k}: ${v}`).join(', ')}}`;
+}
 
 const trickArb = fc.oneof(
   { weight: 10, arbitrary: fc.constant('plain') },
@@ -151,7 +181,7 @@ export const hostileSpcArb: fc.Arbitrary<HostileSpc> = fc
     }),
     templates: fc.integer({ min: 0, max: 2 }),
     // A SecretProviderClass is a Kubernetes object (etcd keeps them under 1.5 MiB): 15,000 short objects fit.
-    many: size([0, 0], [1_000, 15_000]),
+    many: size([0, 0], [1_000, 12_000]),
     manyNameBytes: fc.constantFrom(8, 16, 40),
     trick: trickArb,
     params: paramsArb,
@@ -161,8 +191,8 @@ export const hostileSpcArb: fc.Arbitrary<HostileSpc> = fc
     const objects: Obj[] = c.inputs.map((i) => ({ objectName: i.name, ...i.source, ...(i.inputOnly && templates.length > 0 ? { inputOnly: true } : {}), filePermission: i.mode }));
     templates.forEach((t, k) => objects.push({ objectName: `tpl-${k}`, template: t.template, ...(k === 1 ? { secretPath: 'secret/data/fz/small' } : {}) }));
     // Many objects: all on one small path, so the count (not Vault) is what is tested.
-    for (let i = 0; i < c.many; i++) objects.push({ objectName: `m-${String(i).padStart(c.manyNameBytes, '0')}`, secretPath: 'secret/data/fz/small', secretKey: 'k' });
-    const text = TRICKS[c.trick]!(objects);
+    const many = Array.from({ length: c.many }, (_, i) => `- objectName: m-${String(i).padStart(c.manyNameBytes, '0')}\n  secretPath: secret/data/fz/small\n  secretKey: k\n`);
+    const text = TRICKS[c.trick]!(objects, many).replace(DEEP_MARK, (_, _q: string, depth: string) => nestedFlow(Number(depth)));
     const kind = [
       c.many > 0 ? 'many-objects' : undefined,
       templates.some((t) => t.actions > 100) ? 'many-actions' : undefined,
@@ -177,7 +207,7 @@ export const hostileSpcArb: fc.Arbitrary<HostileSpc> = fc
       objects: text,
       params: c.params,
       sizes: {
-        objects: objects.length,
+        objects: objects.length + many.length,
         textBytes: Buffer.byteLength(text),
         templateActions: Math.max(0, ...templates.map((t) => t.actions)),
         templateArgs: Math.max(0, ...templates.map((t) => t.args)),

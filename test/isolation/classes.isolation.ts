@@ -287,7 +287,7 @@ describe('isolation: the twelve classes of issue 19', function () {
       v.putPolicy('restart', 'path "secret/data/restart/*" { capabilities = ["read"] }');
       v.addKubernetesRole('kubernetes', 'restart', { boundServiceAccountNames: ['app'], boundServiceAccountNamespaces: RESTART_NAMESPACES.map((t) => t.namespace), audience: 'vault', policies: ['restart'], ttlSeconds: 3600 });
       // Vault a little slow under the storm, so that every volume is in progress at once, as after a reboot.
-      v.injectFault({ pathPrefix: 'secret/data/restart/', delayMs: 150 });
+      v.injectFault({ pathPrefix: 'secret/data/restart/', delayMs: 300 });
       attackers = Array.from({ length: 330 }, (_, i) => podOf(RESTART_NAMESPACES[i % RESTART_NAMESPACES.length]!, `restarted-${i}`));
       stage.prepare(attackers);
     },

@@ -35,13 +35,13 @@ describe('isolation: attacks found on the way', function () {
 
   isolationCase({
     id: 'B',
-    title: 'secretArgs nested 20,000 levels deep (YAML flow mappings)',
+    title: 'secretArgs nested 50,000 levels deep (YAML flow mappings)',
     stage: { writeFiles: true },
     setup: (stage) => void (attackers = pods(stage, 'deep', 10)),
     attack: async (stage, attacker) => {
-      const depth = 20_000;
+      const depth = 50_000;
       const objects = `- objectName: deep\n  secretPath: secret/data/attacker/x\n  method: POST\n  secretArgs: ${'{a: '.repeat(depth)}1${'}'.repeat(depth)}\n`;
-      await attacker.loop(3_000, 1, (i) => attacker.mount(attackers[i % attackers.length]!, { objects, what: 'secretArgs 20,000 deep' }));
+      await attacker.loop(3_000, 1, (i) => attacker.mount(attackers[i % attackers.length]!, { objects, what: 'secretArgs 50,000 deep' }));
     },
     attacker: { kind: 'clear-error', errors: [{ statuses: [status.INVALID_ARGUMENT], names: ['deep', 'objects'], cap: true }] },
   });

@@ -259,9 +259,9 @@ export class Stage {
     return { attributes: JSON.stringify(attributes), secrets, target_path: target, permission: '420', current_object_version: [] };
   }
 
-  /** What the daemon wrote to stdout and stderr so far. */
+  /** The lines the daemon wrote to stdout and stderr so far. */
   output(): string[] {
-    return [...this.daemon.out, ...this.daemon.err];
+    return [...this.daemon.out.join('').split('\n'), ...this.daemon.err.join('').split('\n')].filter((l) => l !== '');
   }
 
   async readFileIn(target: string, name: string): Promise<string | undefined> {

@@ -79,6 +79,8 @@ describe('fuzz: hostile SecretProviderClasses against the daemon as the image ru
     const details: string[] = [];
     let n = 0;
     let peakCharged = 0;
+    /** Mount time spent on cases with each feature (a case with several counts for each). */
+    const kindMs = new Map<string, number>();
 
     let pid = stage.daemon.child.pid!;
 
@@ -107,6 +109,7 @@ describe('fuzz: hostile SecretProviderClasses against the daemon as the image ru
         assert.deepEqual(written, [], `${where()}: a refused mount (${text.slice(0, 120)}) left ${written.slice(0, 5).join(', ')}`);
         outcomes.set(code, (outcomes.get(code) ?? 0) + 1);
       } finally {
+        for (const k of c.kind.split('+')) kindMs.set(k, (kindMs.get(k) ?? 0) + performance.now() - started);
         durations.push(performance.now() - started);
         kinds.set(c.kind.split('+')[0]!, (kinds.get(c.kind.split('+')[0]!) ?? 0) + 1);
       }
@@ -166,6 +169,7 @@ describe('fuzz: hostile SecretProviderClasses against the daemon as the image ru
     const summary = `${n} cases in ${seconds.toFixed(0)} s (mount ${describeFigures(figures(durations))}), readiness ${describeFigures(figures(health.samples.map((s) => s.ms)))}, peak RSS ${((await vmHwmBytes(pid).catch(() => 0)) / MiB).toFixed(1)} MiB, peak charged ${(peakCharged / MiB).toFixed(1)} MiB`;
     if (process.env['FUZZ_RUNS'] !== undefined) console.log(summary, Object.fromEntries(outcomes), Object.fromEntries(kinds));
     if (survey) {
+      console.log('mount seconds by feature', Object.fromEntries([...kindMs].sort((a, b) => b[1] - a[1]).map(([k, ms]) => [k, Math.round(ms / 1000)])));
       console.log(`broken: ${[...broken.values()].reduce((a, b) => a + b, 0)} of ${n}`);
       for (const [key, count] of [...broken].sort((a, b) => b[1] - a[1])) console.log(`  ${count}× ${key}`);
       return;

@@ -57,10 +57,14 @@ function size(ordinary: [number, number], large: [number, number]): fc.Arbitrary
 }
 
 const plainName = fc.stringMatching(/^[a-z][a-z0-9_-]{0,12}$/);
+/**
+ * Mostly plain names (so that most mounts get to Vault); now and then a component at or past the 255-byte limit, a
+ * deep path (up to the driver's 4096 bytes: the writer makes a directory per component), or one the driver refuses.
+ */
 const hostileNameArb: fc.Arbitrary<string> = fc.oneof(
-  { weight: 8, arbitrary: plainName },
+  { weight: 40, arbitrary: plainName },
   { weight: 1, arbitrary: fc.integer({ min: 200, max: 300 }).map((n) => 'n'.repeat(n)) },
-  { weight: 1, arbitrary: fc.integer({ min: 100, max: 2100 }).map((n) => `${'d/'.repeat(n)}f`) },
+  { weight: 1, arbitrary: size([2, 40], [1_000, 2_047]).map((n) => `${'d/'.repeat(n)}f`) },
   { weight: 1, arbitrary: fc.constantFrom('.env', 'a/.b', 'ünï/🔑', '..data', '../x', 'a//b', '', 'x\0y', ' ', 'tls/..data') },
 );
 
@@ -197,7 +201,8 @@ export const hostileSpcArb: fc.Arbitrary<HostileSpc> = fc
       c.many > 0 ? 'many-objects' : undefined,
       templates.some((t) => t.actions > 100) ? 'many-actions' : undefined,
       templates.some((t) => t.args > 100) ? 'many-arguments' : undefined,
-      c.inputs.some((i) => i.name.length > 255) ? 'long-names' : undefined,
+      c.inputs.some((i) => i.name.length > 255 || i.name.split('/').length > 100) ? 'long-names' : undefined,
+      c.inputs.some((i) => i.source['secretPath'] === 'secret/data/fz/large' || i.source['secretPath'] === 'auth/token/lookup-self') ? 'large-value' : undefined,
       c.inputs.some((i) => JSON.stringify(i.source).length > 2 * KiB) ? 'nesting-or-large-args' : undefined,
       c.trick !== 'plain' ? `yaml:${c.trick}` : undefined,
       Object.keys(c.params).length > 0 ? `param:${Object.keys(c.params)[0]!}` : undefined,

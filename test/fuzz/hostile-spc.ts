@@ -89,10 +89,15 @@ const sourceArb: fc.Arbitrary<Obj> = fc.oneof(
 
 const TEMPLATE_BYTES = 512 * KiB;
 
+/** How a template names another object: `@name`, or `@"name"` when it is not letters, digits, `_` and `-`. */
+function refTo(name: string): string {
+  return /^[A-Za-z0-9_-]+$/.test(name) ? `@${name}` : `@${JSON.stringify(name)}`;
+}
+
 /** A template over the input objects: `actions` actions of up to `args` arguments each, with text around them. */
-function templateArb(inputs: readonly string[]): fc.Arbitrary<{ template: string; actions: number; args: number }> {
+function templateArb(inputs: readonly string[]): fc.Arbitrary<{ template: string; actions: number; args: number; usesOwn: boolean }> {
   const ref = fc.oneof(
-    { weight: 4, arbitrary: fc.constantFrom(...inputs.map((n) => (/^[A-Za-z0-9_-]+$/.test(n) ? `@${n}` : `@${JSON.stringify(n)}`))) },
+    { weight: 4, arbitrary: fc.constantFrom(...inputs.map(refTo)) },
     { weight: 1, arbitrary: fc.constantFrom('.k', '.', '.nested.a.b.c', '.list.2.c', '."key.with.dots"', '"lit"', '"{{"', '@missing') },
   );
   return fc
@@ -109,7 +114,7 @@ function templateArb(inputs: readonly string[]): fc.Arbitrary<{ template: string
       const oneAction = `{{ ${helper}${Array.from({ length: perAction }, (_, i) => refs[i % refs.length]).join(' ')} }}`;
       // Under 1 MiB of template whatever the names (a SecretProviderClass is a Kubernetes object: at most ~1.5 MiB).
       const count = Math.min(args > 100 ? Math.min(actions, 3) : actions, Math.max(1, Math.floor(TEMPLATE_BYTES / (text.length + oneAction.length))));
-      return { template: Array.from({ length: count }, () => `${text}${oneAction}`).join(''), actions: count, args: perAction };
+      return { template: Array.from({ length: count }, () => `${text}${oneAction}`).join(''), actions: count, args: perAction, usesOwn: refs.slice(0, perAction).some((r) => r.startsWith('.')) };
     });
 }
 
@@ -192,8 +197,13 @@ export const hostileSpcArb: fc.Arbitrary<HostileSpc> = fc
   })
   .chain((c) => fc.tuple(fc.constant(c), fc.array(templateArb(c.inputs.map((i) => i.name)), { minLength: c.templates, maxLength: c.templates })))
   .map(([c, templates]) => {
-    const objects: Obj[] = c.inputs.map((i) => ({ objectName: i.name, ...i.source, ...(i.inputOnly && templates.length > 0 ? { inputOnly: true } : {}), filePermission: i.mode }));
-    templates.forEach((t, k) => objects.push({ objectName: `tpl-${k}`, template: t.template, ...(k === 1 ? { secretPath: 'secret/data/fz/small' } : {}) }));
+    // inputOnly only when a template names the object, and never with what an inputOnly object refuses (a file
+    // mode, expand).
+    const objects: Obj[] = c.inputs.map((i) => {
+      const inputOnly = i.inputOnly && i.source['expand'] === undefined && templates.some((t) => t.template.includes(refTo(i.name)));
+      return { objectName: i.name, ...i.source, ...(inputOnly ? { inputOnly: true } : { filePermission: i.mode }) };
+    });
+    templates.forEach((t, k) => objects.push({ objectName: `tpl-${k}`, template: t.template, ...(t.usesOwn || k === 1 ? { secretPath: 'secret/data/fz/small' } : {}) }));
     // Many objects: all on one small path, so the count (not Vault) is what is tested.
     const many = Array.from({ length: c.many }, (_, i) => `- objectName: m-${String(i).padStart(c.manyNameBytes, '0')}\n  secretPath: secret/data/fz/small\n  secretKey: k\n`);
     const text = TRICKS[c.trick]!(objects, many).replace(DEEP_MARK, (_, _q: string, depth: string) => nestedFlow(Number(depth)));

@@ -34,6 +34,12 @@ const BATCH = 4;
 const MiB = 1024 * 1024;
 const FUZZ = { namespace: 'fuzz', serviceAccount: 'fuzz', role: 'fuzz' };
 
+/** CPU seconds a process has used (utime + stime of /proc/<pid>/stat, at the kernel's 100 ticks a second). */
+async function cpuSeconds(pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).replace(/^.*\) /s, '').split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 async function vmHwmBytes(pid: number): Promise<number> {
   const text = await readFile(`/proc/${pid}/status`, 'utf8');
   return Number(/^VmHWM:\s+(\d+) kB/m.exec(text)?.[1] ?? 0) * 1024;
@@ -166,7 +172,8 @@ describe('fuzz: hostile SecretProviderClasses against the daemon as the image ru
     const started = performance.now();
     const result = await fc.check(property, { numRuns: runs, endOnFailure: true, ...(seed === undefined ? {} : { seed }) });
     const seconds = (performance.now() - started) / 1000;
-    const summary = `${n} cases in ${seconds.toFixed(0)} s (mount ${describeFigures(figures(durations))}), readiness ${describeFigures(figures(health.samples.map((s) => s.ms)))}, peak RSS ${((await vmHwmBytes(pid).catch(() => 0)) / MiB).toFixed(1)} MiB, peak charged ${(peakCharged / MiB).toFixed(1)} MiB`;
+    const cpu = `CPU: daemon ${(await cpuSeconds(pid).catch(() => NaN)).toFixed(0)} s, this process ${(process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6).toFixed(0)} s`;
+    const summary = `${n} cases in ${seconds.toFixed(0)} s (mount ${describeFigures(figures(durations))}), readiness ${describeFigures(figures(health.samples.map((s) => s.ms)))}, peak RSS ${((await vmHwmBytes(pid).catch(() => 0)) / MiB).toFixed(1)} MiB, peak charged ${(peakCharged / MiB).toFixed(1)} MiB; ${cpu}`;
     if (process.env['FUZZ_RUNS'] !== undefined) console.log(summary, Object.fromEntries(outcomes), Object.fromEntries(kinds));
     if (survey) {
       console.log('mount seconds by feature', Object.fromEntries([...kindMs].sort((a, b) => b[1] - a[1]).map(([k, ms]) => [k, Math.round(ms / 1000)])));

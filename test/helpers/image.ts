@@ -16,3 +16,18 @@ export function imageNodeOptions(text: string = readFileSync(DOCKERFILE, 'utf8')
   if (options === undefined) throw new Error('the Dockerfile sets no NODE_OPTIONS');
   return options.split(/\s+/).filter(Boolean);
 }
+
+/**
+ * The environment the image gives the provider: the `ENV` lines of the Dockerfile's runtime stage (NODE_ENV and
+ * NODE_OPTIONS), as name → value. The isolation suite starts the daemon with exactly these.
+ */
+export function imageEnv(text: string = readFileSync(DOCKERFILE, 'utf8')): Readonly<Record<string, string>> {
+  const stages = text.split(/^FROM\s/m);
+  const runtime = stages[stages.length - 1] ?? '';
+  const env: Record<string, string> = {};
+  for (const line of runtime.split('\n')) {
+    const m = /^\s*ENV\s+([A-Z_][A-Z0-9_]*)=(?:"([^"]*)"|(\S*))\s*$/.exec(line);
+    if (m !== null) env[m[1]!] = m[2] ?? m[3] ?? '';
+  }
+  return env;
+}

@@ -134,7 +134,8 @@ export class RssSampler {
     const rss = Number(/^VmRSS:\s+(\d+) kB/m.exec(text)?.[1] ?? NaN);
     // VmHWM is the kernel's own high-water mark: it catches a peak between two samples.
     const hwm = Number(/^VmHWM:\s+(\d+) kB/m.exec(text)?.[1] ?? NaN);
-    this.#peakKb = Math.max(this.#peakKb, rss, Number.isNaN(hwm) ? 0 : hwm);
+    // A process that has exited (a zombie until reaped) has no Vm lines: its last figures stand.
+    this.#peakKb = Math.max(this.#peakKb, Number.isNaN(rss) ? 0 : rss, Number.isNaN(hwm) ? 0 : hwm);
     return rss * 1024;
   }
 

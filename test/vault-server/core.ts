@@ -1,7 +1,7 @@
 // The Vault core: namespaces, tokens, leases and seal state, and the request pipeline that every
 // HTTP request goes through (namespace → seal → token → ACL → engine), mirroring Vault's order.
 import type { X509Certificate } from 'node:crypto';
-import { Acl } from './policy.js';
+import { Acl, renderPolicyTemplates } from './policy.js';
 import { NamespaceRegistry, isWithin, relativeNamespace, type Namespace } from './namespaces.js';
 import { TokenStore, type TokenEntry } from './tokens.js';
 import { LeaseManager } from './leases.js';
@@ -140,9 +140,10 @@ export class VaultCore {
     const cached = this.aclCache.get(token.id);
     if (cached && cached.epoch === this.policyEpoch) return cached.acl;
     const ns = this.namespaces.get(token.nsPath);
+    const identity = { entityId: token.entityId, ...(token.alias === undefined ? {} : { alias: token.alias }) };
     const policies = token.policies.flatMap((name) => {
       const p = ns?.policies.get(name);
-      return p ? [p] : [];
+      return p ? [renderPolicyTemplates(p, identity)] : [];
     });
     const acl = new Acl(policies, token.policies.includes('root'));
     this.aclCache.set(token.id, { epoch: this.policyEpoch, acl });
@@ -257,6 +258,7 @@ export class VaultCore {
       ttlSeconds: result.ttlSeconds,
       maxTtlSeconds: result.maxTtlSeconds,
       entityId: stableUuid(ns.id, mount.accessor, result.aliasName),
+      alias: { mountAccessor: mount.accessor, name: result.aliasName, metadata: { ...result.metadata } },
     });
     // Real Vault (v1.21) answers a login with an empty mount_type: it does not say which kind of auth method it is.
     // The TTL it granted, as real Vault answers a login: not what is left a millisecond later, which rounds down to

@@ -30,6 +30,22 @@ describe('vault-server: fault injection and seal', () => {
     assert.equal(vault.requests.at(-1)?.faulted, false);
   });
 
+  it("confines a fault to one tenant's path: a 429 without Retry-After there, the other paths answered (isolation classes 8, 9, 11)", async () => {
+    vault.putKv('kv', 'attacker/x', { a: 1 });
+    vault.putKv('kv', 'victim/x', { a: 2 });
+    vault.injectFault({ pathPrefix: 'kv/attacker/', status: 429 });
+    const limited = await call(vault, 'kv/attacker/x', { token: 'root' });
+    assert.equal(limited.status, 429);
+    assert.equal(limited.headers.get('retry-after'), null, 'a quota that gives no Retry-After');
+    assert.equal((await call(vault, 'kv/victim/x', { token: 'root' })).status, 200);
+    // A body of the test's choosing, verbatim (a proxy quoting the request).
+    vault.clearFaults();
+    vault.injectFault({ pathPrefix: 'kv/attacker/', status: 502, body: 'bad gateway: password=hunter2' });
+    const echoed = await call(vault, 'kv/attacker/x', { token: 'root' });
+    assert.equal(echoed.status, 502);
+    assert.equal(echoed.text, 'bad gateway: password=hunter2');
+  });
+
   it('affects only the requests beyond a rate with overRate (a token bucket on its clock)', () => {
     let now = 0;
     const faults = new FaultInjector(() => now);

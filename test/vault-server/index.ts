@@ -224,6 +224,13 @@ export class TestVault {
     this.authEngine(mount, CertAuth, ns).setRole(name, certificatePem, role);
   }
 
+  /** The accessor of an auth mount (`auth_jwt_…`), as templated policies name it. */
+  authAccessor(mount: string, ns?: string): string {
+    const entry = this.ns(ns).authMounts.get(setup.mountKey(mount));
+    if (entry === undefined) throw new Error(`no auth mount at auth/${setup.mountKey(mount)}`);
+    return entry.accessor;
+  }
+
   private authEngine<T>(mount: string, kind: abstract new (...args: never[]) => T, ns: string | undefined): T {
     const engine = this.ns(ns).authMounts.get(setup.mountKey(mount))?.engine;
     if (!(engine instanceof kind)) throw new Error(`no ${kind.name} at auth/${setup.mountKey(mount)}`);

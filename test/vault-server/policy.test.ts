@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { Acl, parsePolicy } from './policy.js';
-import { startTestVault, multiError, type TestVault } from './index.js';
+import { Acl, parsePolicy, renderPolicyTemplates } from './policy.js';
+import { startTestVault, multiError, ServiceAccountJwtIssuer, type TestVault } from './index.js';
 import { call, pick } from './test-helpers.js';
 
 describe('vault-server: policies', () => {
@@ -36,6 +36,25 @@ describe('vault-server: policies', () => {
       assert.ok(!a.allows('secret/data/team/x', 'read'), 'deny wins on its pattern');
       assert.ok(a.allows('secret/data/team/open', 'read'), 'exact match beats globs');
       assert.ok(!a.allows('other/x', 'read'));
+    });
+
+    it('renders templated paths for one identity and leaves out those it cannot resolve, as Vault does', () => {
+      const p = parsePolicy('t', `
+        path "database/creds/{{identity.entity.aliases.auth_jwt_1.name}}" { capabilities = ["read"] }
+        path "secret/data/{{ identity.entity.aliases.auth_jwt_1.metadata.team }}/*" { capabilities = ["read"] }
+        path "secret/data/entity/{{identity.entity.id}}" { capabilities = ["read"] }
+        path "secret/data/shared" { capabilities = ["read"] }`);
+      const alias = { mountAccessor: 'auth_jwt_1', name: 'pod-a', metadata: { team: 'payments' } };
+      const own = new Acl([renderPolicyTemplates(p, { entityId: 'e-1', alias })], false);
+      assert.ok(own.allows('database/creds/pod-a', 'read'));
+      assert.ok(!own.allows('database/creds/pod-b', 'read'));
+      assert.ok(own.allows('secret/data/payments/x', 'read'));
+      assert.ok(own.allows('secret/data/entity/e-1', 'read'));
+      // Another mount's alias, or a missing metadata key: the templated paths are skipped, the others stay.
+      const other = new Acl([renderPolicyTemplates(p, { entityId: '', alias: { ...alias, mountAccessor: 'auth_jwt_2', metadata: {} } })], false);
+      assert.deepEqual(renderPolicyTemplates(p, { entityId: '' }).rules.map((r) => r.pattern), ['secret/data/shared']);
+      assert.ok(!other.allows('database/creds/pod-a', 'read') && !other.allows('database/creds/', 'read'));
+      assert.ok(other.allows('secret/data/shared', 'read'));
     });
 
     it('merges capabilities of the same path across policies', () => {
@@ -95,6 +114,27 @@ describe('vault-server: policies', () => {
       assert.equal(pick(read.json, 'data', 'name'), 'http');
       const bad = await call(vault, 'sys/policies/acl/bad', { token: 'root', method: 'PUT', body: { policy: 'path {' } });
       assert.equal(bad.status, 400);
+    });
+
+    it('templates a policy by the login\'s entity alias: each pod of a JWT role reads its own path only', async () => {
+      const issuer = new ServiceAccountJwtIssuer();
+      vault.enableJwtAuth('jwt', { publicKeysPem: [issuer.publicKeyPem] });
+      vault.addJwtRole('jwt', 'pods', { boundAudiences: ['vault'], userClaim: '/kubernetes.io/pod/name', policies: ['per-pod'] });
+      vault.putKv('kv', 'pods/pod-a', { a: 1 });
+      vault.putKv('kv', 'pods/pod-b', { b: 1 });
+      vault.putPolicy('per-pod', `path "kv/pods/{{identity.entity.aliases.${vault.authAccessor('jwt')}.name}}" { capabilities = ["read"] }`);
+      const login = async (pod: string): Promise<string> => {
+        const jwt = issuer.signServiceAccountJwt({ namespace: 'shared', serviceAccountName: 'app', podName: pod, podUid: `uid-${pod}` });
+        const res = await call(vault, 'auth/jwt/login', { body: { role: 'pods', jwt } });
+        assert.equal(res.status, 200, res.text);
+        return String(pick(res.json, 'auth', 'client_token'));
+      };
+      const a = await login('pod-a');
+      const b = await login('pod-b');
+      assert.equal((await call(vault, 'kv/pods/pod-a', { token: a })).status, 200);
+      assert.equal((await call(vault, 'kv/pods/pod-a', { token: b })).status, 403);
+      assert.equal((await call(vault, 'kv/pods/pod-b', { token: b })).status, 200);
+      assert.throws(() => vault.authAccessor('nowhere'), /no auth mount/);
     });
 
     it('the default policy allows token self-management only', async () => {

@@ -172,6 +172,43 @@ export function parsePolicy(name: string, raw: string): Policy {
   return { name, raw, rules: new HclParser(tokenize(raw)).parseRules() };
 }
 
+/** Who a token speaks for, as templated policies see it. */
+export interface PolicyIdentity {
+  readonly entityId: string;
+  readonly alias?: { readonly mountAccessor: string; readonly name: string; readonly metadata: Readonly<Record<string, string>> };
+}
+
+const TEMPLATE = /\{\{\s*([^{}\s]+)\s*\}\}/g;
+
+function templateValue(expr: string, identity: PolicyIdentity): string | undefined {
+  if (expr === 'identity.entity.id') return identity.entityId === '' ? undefined : identity.entityId;
+  const m = /^identity\.entity\.aliases\.([^.]+)\.(name|metadata\.(.+))$/.exec(expr);
+  const alias = identity.alias;
+  if (m === null || alias === undefined || alias.mountAccessor !== m[1]) return undefined;
+  if (m[2] === 'name') return alias.name;
+  return Object.hasOwn(alias.metadata, m[3]!) ? alias.metadata[m[3]!] : undefined;
+}
+
+/**
+ * Templated policy paths (`path "database/creds/{{identity.entity.aliases.<mount accessor>.name}}"`), rendered for
+ * one token's identity as Vault renders them when it builds the token's ACL: the entity ID, an alias's name and
+ * its metadata. A path whose template cannot be resolved for this token is left out, as Vault skips it.
+ */
+export function renderPolicyTemplates(policy: Policy, identity: PolicyIdentity): Policy {
+  if (!policy.rules.some((r) => r.pattern.includes('{{'))) return policy;
+  const rules: PathRule[] = [];
+  for (const rule of policy.rules) {
+    let resolved = true;
+    const pattern = rule.pattern.replace(TEMPLATE, (_, expr: string) => {
+      const value = templateValue(expr, identity);
+      if (value === undefined) resolved = false;
+      return value ?? '';
+    });
+    if (resolved) rules.push({ pattern, capabilities: rule.capabilities });
+  }
+  return { ...policy, rules };
+}
+
 /** Vault's built-in `default` policy, reduced to the paths a login token actually uses. */
 export const DEFAULT_POLICY_HCL = `
 # Allow tokens to look up their own properties

@@ -23,7 +23,16 @@ export interface TokenEntry {
   lastRenewal: number | null;
   readonly renewable: boolean;
   readonly entityId: string;
+  /** The login's entity alias, for templated policies; absent for tokens made without a login. */
+  readonly alias?: EntityAlias;
   readonly isRoot: boolean;
+}
+
+/** What a login tells the identity store: the alias of the entity on the auth mount that made it. */
+export interface EntityAlias {
+  readonly mountAccessor: string;
+  readonly name: string;
+  readonly metadata: Readonly<Record<string, string>>;
 }
 
 export interface NewToken {
@@ -36,6 +45,7 @@ export interface NewToken {
   ttlSeconds: number;
   maxTtlSeconds: number;
   entityId: string;
+  alias?: EntityAlias;
 }
 
 export class TokenStore {
@@ -80,6 +90,7 @@ export class TokenStore {
       lastRenewal: null,
       renewable: true,
       entityId: spec.entityId,
+      ...(spec.alias === undefined ? {} : { alias: spec.alias }),
       isRoot: false,
     };
     this.byId.set(id, entry);

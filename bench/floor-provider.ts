@@ -40,7 +40,7 @@ const tokens = new Map<string, Promise<string>>();
 
 async function vaultJson(method: string, path: string, token: string | undefined, body: unknown): Promise<Record<string, unknown>> {
   const res = await vault.request({
-    method: method as 'GET',
+    method,
     path,
     headers: { ...(token === undefined ? {} : { 'x-vault-token': token }), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),

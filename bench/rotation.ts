@@ -11,26 +11,19 @@
 // their spread. Vault's request log counts requests by kind, each fake Kubernetes API its requests, /proc the
 // providers' CPU (utime + stime, all threads) and peak RSS (VmHWM, reset before each round). No timing is asserted
 // anywhere; the numbers go into docs/benchmark.md by hand, with the machine's load printed beside them.
-import { execFileSync, fork, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { stringify } from 'yaml';
-import { ServiceAccountJwtIssuer, type RequestKind } from '../test/vault-server/index.js';
+import type { RequestKind } from '../test/vault-server/index.js';
 import type { MountRequest } from '../src/generated/v1alpha1/MountRequest.js';
-import type { BenchReply, BenchRequest } from './vault-process.js';
 import { formatTable, percentile, runLoad, type LoadResult } from './load.js';
 import { imageNodeOptions } from '../test/helpers/image.js';
 import { cpuMs, PeakRss } from './peak-rss.js';
 import { launchProvider, type ProviderProcess } from './providers.js';
 import { referenceBinary } from './reference.js';
+import { APP, BenchVault, KV1, KV10_ONE_PATH, KV10_PATHS, KV_DB, mountRequest, PodFactory, RESIDENT_VOLUMES, type Pod, type Spc } from './workload.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const NAMESPACE = 'bench';
-const ROLE = 'bench';
-const KV_SECRETS = 10;
 const CONCURRENCY = 16;
 /** Resident pods of the node whose volumes republish (BENCH_PODS). */
 const PODS = Number(process.env['BENCH_PODS'] ?? '100');
@@ -75,68 +68,6 @@ function works(command: string, args: readonly string[]): boolean {
   }
 }
 
-// ---- what the pods mount ------------------------------------------------------------------------------------
-
-interface Spc {
-  readonly name: string;
-  readonly objects: ReadonlyArray<Record<string, unknown>>;
-  /** The `objects` parameter as the SecretProviderClass holds it: YAML text the driver forwards unchanged. */
-  readonly objectsYaml: string;
-}
-
-const kvObjects = (n: number) =>
-  Array.from({ length: n }, (_, i) => ({ objectName: `kv/app-${i}`, secretPath: `secret/data/app-${i}`, secretKey: 'password' }));
-const PKI_ARGS = { common_name: 'app.bench.svc', ttl: '24h' };
-const DB_OBJECTS = [
-  { objectName: 'db/username', secretPath: 'database/creds/bench', secretKey: 'username' },
-  { objectName: 'db/password', secretPath: 'database/creds/bench', secretKey: 'password' },
-];
-const PKI_OBJECTS = [
-  { objectName: 'tls/tls.crt', secretPath: 'pki/issue/bench', secretKey: 'certificate', method: 'PUT', secretArgs: PKI_ARGS },
-  { objectName: 'tls/tls.key', secretPath: 'pki/issue/bench', secretKey: 'private_key', method: 'PUT', secretArgs: PKI_ARGS },
-];
-const spc = (name: string, objects: ReadonlyArray<Record<string, unknown>>): Spc => ({ name, objects, objectsYaml: stringify(objects) });
-const KV1 = spc('kv1', kvObjects(1));
-/** Ten objects, ten keys of one secret: one read when a mount reads each path once. */
-const KV10_ONE_PATH = spc(
-  'kv10-one-path',
-  Array.from({ length: KV_SECRETS }, (_, i) => ({ objectName: `wide/key-${i}`, secretPath: 'secret/data/wide', secretKey: `key-${i}` })),
-);
-const KV10_PATHS = spc('kv10-paths', kvObjects(KV_SECRETS));
-const KV_DB = spc('kv-db', [...kvObjects(1), ...DB_OBJECTS]);
-/** A new pod's class: one static secret, a database credential and a certificate. */
-const APP = spc('app', [...kvObjects(1), ...DB_OBJECTS, ...PKI_OBJECTS]);
-const RESIDENT_VOLUMES = [KV1, KV10_ONE_PATH, KV10_PATHS, KV_DB];
-
-interface Pod {
-  readonly name: string;
-  readonly uid: string;
-  readonly serviceAccount: string;
-  readonly jwt: string;
-}
-
-function mountRequest(pod: Pod, spc: Spc, dir: string): MountRequest {
-  const tokens = JSON.stringify({ vault: { token: pod.jwt, expirationTimestamp: new Date(Date.now() + 3_600_000).toISOString() } });
-  const attributes = {
-    'csi.storage.k8s.io/ephemeral': 'false',
-    'csi.storage.k8s.io/pod.name': pod.name,
-    'csi.storage.k8s.io/pod.namespace': NAMESPACE,
-    'csi.storage.k8s.io/pod.uid': pod.uid,
-    'csi.storage.k8s.io/serviceAccount.name': pod.serviceAccount,
-    'csi.storage.k8s.io/serviceAccount.tokens': tokens,
-    secretProviderClass: spc.name,
-    roleName: ROLE,
-    objects: spc.objectsYaml,
-  };
-  return {
-    attributes: JSON.stringify(attributes),
-    secrets: 'null',
-    target_path: join(dir, 'pods', pod.uid, 'volumes', spc.name),
-    permission: '420',
-    current_object_version: [],
-  };
-}
-
 /**
  * The node's resident pods, handed out round-robin so that no pod is in flight twice: a republish never shares a
  * read in flight with another republish of the same pod, which would flatter whoever coalesces reads.
@@ -165,55 +96,6 @@ class ResidentPods {
     } finally {
       this.#busy.delete(index);
     }
-  }
-}
-
-// ---- the Vault process ----------------------------------------------------------------------------------------
-
-class BenchVault {
-  readonly #child: ChildProcess;
-  #waiters: Array<(reply: BenchReply) => void> = [];
-
-  get pid(): number {
-    return this.#child.pid!;
-  }
-
-  constructor() {
-    this.#child = fork(join(ROOT, 'bench', 'vault-process.ts'), [], {
-      execArgv: ['--import', 'tsx'],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    this.#child.on('message', (reply: BenchReply) => this.#waiters.shift()?.(reply));
-  }
-
-  #ask(message: BenchRequest): Promise<BenchReply> {
-    return new Promise((resolve) => {
-      this.#waiters.push(resolve);
-      this.#child.send(message);
-    });
-  }
-
-  async setup(publicKeyPem: string): Promise<string> {
-    const reply = await this.#ask({ type: 'setup', publicKeyPem, kvSecrets: KV_SECRETS });
-    if (reply.type !== 'ready') throw new Error('bench vault did not start');
-    return reply.address;
-  }
-
-  async clear(): Promise<void> {
-    await this.#ask({ type: 'clear' });
-  }
-
-  async counts(): Promise<Record<RequestKind, number>> {
-    const reply = await this.#ask({ type: 'counts' });
-    if (reply.type !== 'counts') throw new Error('unexpected reply');
-    return reply.counts;
-  }
-
-  async stop(): Promise<void> {
-    if (this.#child.exitCode !== null) return;
-    const exited = once(this.#child, 'exit');
-    this.#child.send({ type: 'stop' } satisfies BenchRequest);
-    await exited;
   }
 }
 
@@ -256,12 +138,12 @@ async function main(): Promise<void> {
   // Other work on the machine skews every number here; the footer says how busy it was.
   const loadBefore = loadavg();
   const dir = await mkdtemp(join(tmpdir(), 'vcp-bench-'));
-  const issuer = new ServiceAccountJwtIssuer();
+  const pods = new PodFactory();
   const vault = new BenchVault();
   const sides: Side[] = [];
   const notes: string[] = [];
   try {
-    const address = await vault.setup(issuer.publicKeyPem);
+    const address = await vault.setup(pods.issuer.publicKeyPem);
     const cpu = PINNED ? 1 : undefined;
     const launch = async (kind: ProviderProcess['kind'], name: string, extra: Partial<Parameters<typeof launchProvider>[1]> = {}): Promise<Side> => {
       const p = await launchProvider(kind, { dir: join(dir, name), vaultAddress: address, ...(cpu === undefined ? {} : { cpu }), nodeArgs: NODE_ARGS, ...extra });
@@ -285,16 +167,7 @@ async function main(): Promise<void> {
       execFileSync('taskset', ['-a', '-p', '-c', '0', String(vault.pid)], { stdio: 'ignore' });
     }
 
-    // The kubelet asks for a token per pod, bound to it (ours refuses a token bound to another pod).
-    let podCounter = 0;
-    const newPod = (serviceAccount: string): Pod => {
-      podCounter += 1;
-      const n = String(podCounter).padStart(12, '0');
-      const name = `pod-${podCounter}`;
-      const uid = `00000000-0000-4000-8000-${n}`;
-      const jwt = issuer.signServiceAccountJwt({ namespace: NAMESPACE, serviceAccountName: serviceAccount, podName: name, podUid: uid, ttlSeconds: 3600 });
-      return { name, uid, serviceAccount, jwt };
-    };
+    const newPod = (serviceAccount: string): Pod => pods.newPod(serviceAccount);
     // The driver sends the same request for a volume on every republish; each is built once, as it does not cost
     // the driver (a Go process of its own) anything worth measuring here.
     const requests = new Map<string, MountRequest>();
@@ -391,8 +264,8 @@ async function main(): Promise<void> {
     const republish = (cls: Spc) => (side: Side) => () => resident.with((pod) => mountOnce(side, pod, cls));
     /** New pods of new ServiceAccounts (a ServiceAccount each, or `perAccount` pods each), fresh per provider and round. */
     const newPods = (prefix: string, count: number, perAccount: number) => (side: Side, round: number) => {
-      const pods = Array.from({ length: count }, (_, i) => newPod(`${prefix}-${side.p.label.replace(/\W+/g, '-')}-${round}-${Math.floor(i / perAccount)}`));
-      return (i: number) => mountOnce(side, pods[i]!, APP);
+      const fresh = Array.from({ length: count }, (_, i) => newPod(`${prefix}-${side.p.label.replace(/\W+/g, '-')}-${round}-${Math.floor(i / perAccount)}`));
+      return (i: number) => mountOnce(side, fresh[i]!, APP);
     };
 
     await scenario({ name: 'cold mount: new pod, new ServiceAccount (1 KV + database + PKI)', concurrency: 8, count: scaled(100), op: newPods('cold', scaled(100), 1) });

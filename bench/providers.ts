@@ -60,6 +60,11 @@ export interface LaunchOptions {
   readonly referenceBinary?: string;
   /** Poll interval while waiting for the socket, ms (bench:rest times readiness with a short one). */
   readonly pollMs?: number;
+  /**
+   * A real cluster instead of the fake API (bench:real): its API server and a directory holding the provider's
+   * ServiceAccount files (token, ca.crt, namespace) as the kubelet would project them.
+   */
+  readonly cluster?: { readonly server: string; readonly serviceAccountDir: string; readonly namespace: string };
 }
 
 /** A fake Kubernetes API over https and the in-cluster ServiceAccount files that point at it. */
@@ -118,7 +123,15 @@ export async function launchProvider(kind: ProviderKind, options: LaunchOptions)
   await mkdir(join(dir, 'socket'), { recursive: true });
   const endpoint = join(dir, 'socket', kind === 'floor' ? 'floor.sock' : 'vault.sock');
   let command: string[];
-  let cluster: Awaited<ReturnType<typeof fakeCluster>> | undefined;
+  let cluster: { kube?: FakeKubeApi; serviceAccountDir: string; env: Record<string, string> } | undefined;
+  const inCluster = async (): Promise<typeof cluster> => {
+    if (options.cluster === undefined) return fakeCluster(dir, 'csi');
+    const url = new URL(options.cluster.server);
+    return {
+      serviceAccountDir: options.cluster.serviceAccountDir,
+      env: { KUBERNETES_SERVICE_HOST: url.hostname, KUBERNETES_SERVICE_PORT: url.port, POD_NAMESPACE: options.cluster.namespace },
+    };
+  };
   let versions = true;
   if (kind === 'ours') {
     command = [
@@ -136,7 +149,7 @@ export async function launchProvider(kind: ProviderKind, options: LaunchOptions)
       await writeFile(keyFile, 'bench-hmac-key-0123456789abcdef0123', { mode: 0o600 });
       command.push(`--hmac-key-file=${keyFile}`);
     } else {
-      cluster = await fakeCluster(dir, 'csi');
+      cluster = await inCluster();
     }
     command.push(...(options.flags ?? []));
   } else if (kind === 'floor') {
@@ -144,7 +157,7 @@ export async function launchProvider(kind: ProviderKind, options: LaunchOptions)
     command = [process.execPath, ...imageNodeOptions(), ...(options.nodeArgs ?? []), await floorScript(), endpoint, vaultAddress, join(ROOT, 'proto', 'service.proto')];
   } else {
     if (options.referenceBinary === undefined) throw new Error('the reference binary is needed');
-    cluster = await fakeCluster(dir, 'csi');
+    cluster = await inCluster();
     command = [options.referenceBinary, `-endpoint=${endpoint}`, `-vault-addr=${vaultAddress}`, '-health-addr=127.0.0.1:0', '-log-level=info'];
   }
   if (cluster !== undefined) command = ['unshare', ...inClusterArgs(cluster.serviceAccountDir, command)];
@@ -164,7 +177,7 @@ export async function launchProvider(kind: ProviderKind, options: LaunchOptions)
       await exited;
       clearTimeout(timer);
     }
-    await cluster?.kube.close();
+    await cluster?.kube?.close();
   };
   let readyMs: number;
   try {

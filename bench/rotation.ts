@@ -142,6 +142,7 @@ async function main(): Promise<void> {
   const vault = new BenchVault();
   const sides: Side[] = [];
   const notes: string[] = [];
+  const results: ScenarioResult[] = [];
   try {
     const address = await vault.setup(pods.issuer.publicKeyPem);
     const cpu = PINNED ? 1 : undefined;
@@ -178,7 +179,8 @@ async function main(): Promise<void> {
         request = mountRequest(pod, cls, dir);
         requests.set(key, request);
       }
-      const res = await side.p.client.mount(request);
+      // The kubelet gives NodePublishVolume two minutes, and the driver passes that deadline on to the provider.
+      const res = await side.p.client.mount(request, 120_000);
       const versions = side.p.versions ? cls.objects.length : 0;
       if (res.errorCode !== '' || res.objectVersions !== versions || res.files !== cls.objects.length) {
         throw new Error(`${side.p.label}: mount of ${cls.name}: ${res.objectVersions} versions, ${res.files} files, error "${res.errorCode}"`);
@@ -212,9 +214,12 @@ async function main(): Promise<void> {
       const peakRssMiB = await side.rss.stop();
       if (load.errors > 0) throw new Error(`${side.p.label}: ${load.errors} failed mounts: ${load.firstError}`);
       const kubeRequests = kubeBefore === undefined ? undefined : side.p.kube!.requests.length - kubeBefore;
-      // The reference GETs its HMAC Secret on every Mount; fewer means the fake API is not answering what it asks.
+      // The reference GETs its HMAC Secret on every Mount; none means the fake API is not answering what it asks.
+      // Fewer than one per mount happens when client-go's limiter would make a GET wait past the mount's deadline:
+      // the reference then answers without object versions (and logs a warning); the footer says so.
       if (side.p.kind === 'reference' && kubeRequests! < ops.length) {
-        throw new Error(`reference: ${kubeRequests} Kubernetes requests for ${ops.length} mounts: ${JSON.stringify(side.p.kube!.requests.slice(-5))}`);
+        if (kubeRequests === 0) throw new Error(`reference: no Kubernetes request for ${ops.length} mounts: ${JSON.stringify(side.p.kube!.requests.slice(-5))}`);
+        notes.push(`reference: ${kubeRequests} HMAC Secret reads for ${ops.length} mounts in one round: the rest would have waited in client-go's limiter past the mount's deadline and were answered without object versions.`);
       }
       return {
         load,
@@ -226,7 +231,6 @@ async function main(): Promise<void> {
       };
     };
 
-    const results: ScenarioResult[] = [];
     interface ScenarioSpec {
       readonly name: string;
       readonly concurrency: number;
@@ -244,11 +248,17 @@ async function main(): Promise<void> {
       const only = process.env['BENCH_ONLY'];
       if (only !== undefined && !spec.name.includes(only)) return;
       const runSides = [ours, ...(spec.extraSides ?? []), floor, ...(reference === undefined ? [] : [reference])];
-      const count = (side: Side) => (side.p.kind === 'reference' && spec.capReference !== false ? Math.min(spec.count, scaled(REFERENCE_MOUNTS)) : spec.count);
+      // "ours, default flags" is one row for the record, a quarter of the mounts: with the default rate limit it is the slowest.
+      const count = (side: Side) =>
+        side.p.kind === 'reference' && spec.capReference !== false
+          ? Math.min(spec.count, scaled(REFERENCE_MOUNTS))
+          : side === oursDefaults
+            ? scaled(spec.count / 4)
+            : spec.count;
       for (const side of runSides) {
         if (spec.warmup === undefined || side.p.kind === 'reference') continue;
         const op = spec.op(side, -1);
-        await runLoad(Array.from({ length: spec.warmup }, (_, i) => () => op(i)), spec.concurrency);
+        await runLoad(Array.from({ length: side === oursDefaults ? scaled(spec.warmup / 4) : spec.warmup }, (_, i) => () => op(i)), spec.concurrency);
       }
       const rounds = new Map<Side, Round[]>(runSides.map((s) => [s, []]));
       for (let r = 0; r < ROUNDS; r++) {
@@ -310,6 +320,10 @@ async function main(): Promise<void> {
         `Peak VmHWM over the whole run: ${peaks.join(', ')}.\n` +
         notes.map((n) => `${n}\n`).join(''),
     );
+  } catch (err: unknown) {
+    // A failure late in a long run keeps what was measured before it.
+    if (results.length > 0) process.stdout.write(`Scenarios measured before the failure:\n${render(results)}\n${notes.join('\n')}\n`);
+    throw err;
   } finally {
     for (const side of sides) await side.p.stop();
     await vault.stop();

@@ -201,7 +201,8 @@ interface Cluster {
 }
 
 async function startCluster(): Promise<Cluster> {
-  const kube = await KubeControlPlane.start();
+  // Pod tokens for audience `vault`, as a CSIDriver's tokenRequests asks the kubelet for them.
+  const kube = await KubeControlPlane.start({ extraAudiences: ['vault'] });
   try {
     const postgres = await Postgres.start();
     const reviewerJwt = await createReviewer(kube);

@@ -72,6 +72,7 @@ function panelSvg(panel: Panel, x0: number, y0: number): string {
   // Where two series meet at an x, the higher value is written above its point and the others below theirs.
   const highest = new Map<number, number>();
   for (const [x, y] of all) highest.set(x, Math.max(highest.get(x) ?? -Infinity, y));
+  const claimed = new Set<number>();
   for (const s of panel.series) {
     const pts = [...s.points].sort((a, b) => a[0] - b[0]);
     if (pts.length === 0) continue;
@@ -79,17 +80,20 @@ function panelSvg(panel: Panel, x0: number, y0: number): string {
     out.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="2.5"${s.dashed === true ? ' stroke-dasharray="7 5"' : ''}/>`);
     for (const p of pts) {
       out.push(`<circle cx="${px(p[0]).toFixed(1)}" cy="${py(p[1]).toFixed(1)}" r="4" fill="${s.color}"/>`);
-      const above = p[1] >= highest.get(p[0])!;
+      // Ties: the first series at that value takes the place above.
+      const above = p[1] >= highest.get(p[0])! && !claimed.has(p[0]);
+      if (above) claimed.add(p[0]);
       out.push(`<text x="${(px(p[0]) - 6).toFixed(1)}" y="${(py(p[1]) + (above ? -9 : 18)).toFixed(1)}" class="value" fill="${s.color}">${formatNumber(p[1])}</text>`);
     }
   }
   return out.join('\n');
 }
 
-/** Panels side by side under a title, with one legend for every series name. */
+/** Panels side by side under a title, with one legend for every series name and a note below (lines split at \n). */
 export function lineChartsSvg(title: string, panels: readonly Panel[], note?: string): string {
   const width = PANEL_W * panels.length;
-  const height = TITLE_H + PANEL_H + LEGEND_H + (note === undefined ? 0 : 20);
+  const noteLines = note === undefined ? [] : note.split('\n');
+  const height = TITLE_H + PANEL_H + LEGEND_H + noteLines.length * 16;
   const body: string[] = [];
   body.push(`<text x="${width / 2}" y="20" class="heading">${esc(title)}</text>`);
   panels.forEach((p, i) => body.push(panelSvg(p, i * PANEL_W, TITLE_H)));
@@ -102,7 +106,7 @@ export function lineChartsSvg(title: string, panels: readonly Panel[], note?: st
     body.push(`<text x="${lx + 42}" y="${lyy}" class="legend">${esc(s.name)}</text>`);
     lx += 60 + s.name.length * 7.5;
   }
-  if (note !== undefined) body.push(`<text x="24" y="${lyy + 22}" class="note">${esc(note)}</text>`);
+  noteLines.forEach((line, i) => body.push(`<text x="24" y="${lyy + 22 + i * 16}" class="note">${esc(line)}</text>`));
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif">`,
     '<style>',

@@ -1,13 +1,13 @@
 // The floor of the benchmark: the least a Node.js provider can do for a Mount and still answer it. A grpc-js server
 // on the Unix socket (proto-loader, as ours), a bare keep-alive undici Pool to Vault (as many connections as our
-// transport), and per Mount: the attributes JSON and the `objects` YAML parsed, one Kubernetes-auth login the first
-// time a pod is seen (its Vault token kept by pod UID, as the reference keeps a client per pod), each distinct
-// (method, path) requested once and in parallel, `secretKey` taken from `data.data` or `data`, the files answered.
-// No logs, metrics, validation, budgets, rate limits, caching of secrets, object versions or Kubernetes API.
-// Never shipped: bench/rotation.ts transpiles it into its temporary directory and runs it with the image's
-// NODE_OPTIONS, pinned like ours, so the two are compared on the same terms.
+// transport), and per Mount: the attributes JSON parsed (the `objects` YAML once per text), one Kubernetes-auth
+// login the first time a pod is seen (its Vault token kept by pod UID, as the reference keeps a client per pod),
+// each distinct (method, path) requested once and in parallel, `secretKey` taken from `data.data` or `data`, the
+// files answered. No logs, metrics, validation, budgets, rate limits, caching of secrets, object versions or
+// Kubernetes API. Never shipped: bench/providers.ts transpiles it next to node_modules and runs it with the
+// image's NODE_OPTIONS, pinned like ours, so the two are compared on the same terms.
 //
-// Usage: node floor-provider.js <socket path> <vault address>
+// Usage: node floor-provider.mjs <socket path> <vault address> <service.proto>
 import { rmSync } from 'node:fs';
 import { Server, ServerCredentials, loadPackageDefinition, status, type GrpcObject, type ServiceClientConstructor, type ServiceError } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
@@ -35,6 +35,11 @@ if (socketPath === undefined || vaultAddress === undefined || protoFile === unde
 }
 
 const vault = new Pool(vaultAddress, { connections: 32, keepAliveTimeout: 30_000 });
+/**
+ * The `objects` YAML parsed, by its text: a volume sends the same text on every republish, and ours keeps its parse
+ * too, so the floor does not pay a parse that any provider can skip (bounded: cleared past 1,000 texts).
+ */
+const parsedObjects = new Map<string, FloorObject[]>();
 /** Vault token per pod UID: one login per new pod, none on republish. */
 const tokens = new Map<string, Promise<string>>();
 
@@ -62,7 +67,13 @@ function login(podUid: string, role: string, jwt: string): Promise<string> {
 
 async function mount(request: MountRequestMessage): Promise<{ files: Array<{ path: string; mode: number; contents: Buffer }> }> {
   const attributes = JSON.parse(request.attributes) as Record<string, string>;
-  const objects = parse(attributes['objects'] ?? '[]') as FloorObject[];
+  const text = attributes['objects'] ?? '[]';
+  let objects = parsedObjects.get(text);
+  if (objects === undefined) {
+    if (parsedObjects.size >= 1000) parsedObjects.clear();
+    objects = parse(text) as FloorObject[];
+    parsedObjects.set(text, objects);
+  }
   const tokenSet = JSON.parse(attributes['csi.storage.k8s.io/serviceAccount.tokens'] ?? '{}') as Record<string, { token: string }>;
   const jwt = tokenSet['vault']?.token ?? '';
   const token = await login(attributes['csi.storage.k8s.io/pod.uid'] ?? '', attributes['roleName'] ?? '', jwt);

@@ -16,9 +16,10 @@
 // compression factor, so what happens per republish and per token or lease lifetime keeps its proportions. The
 // factor is set so each node mounts BENCH_REAL_RATE volumes a second (4: the reference reads its HMAC Secret through
 // client-go's 5 requests/s limiter on every mount, and a faster schedule would measure that limiter instead), at
-// most 60. Each node republishes its pods one after another, as the driver's rotation reconciler does. Pods start
-// spread over the first BENCH_REAL_WARM_MINUTES (20, compressed) so their tokens and leases are of every age, then
-// BENCH_REAL_MINUTES (60, compressed) are measured.
+// most 60. Each volume republishes on its own schedule, several at once, as the kubelet republishes volumes of a
+// driver with RequiresRepublish (one operation per volume at a time). Pods start spread over the first
+// BENCH_REAL_WARM_MINUTES (20, compressed) so their tokens and leases are of every age, then BENCH_REAL_MINUTES (60,
+// compressed) are measured.
 //
 // Measured over that window: Vault requests by kind, tokens and leases created (Vault's audit log), the growth of
 // Vault's raft directory, Vault's CPU seconds (/proc), TokenReviews and Secret reads at the API server (its
@@ -338,38 +339,41 @@ async function runPoint(cluster: Cluster, kind: ProviderKind, podsPerNode: numbe
     let unstarted = nodes.reduce((sum, n) => sum + n.pods.length, 0);
     let allStarted!: () => void;
     const everyPodStarted = new Promise<void>((resolve) => (allStarted = resolve));
-    // Each node's driver: every interval, the pods that have started, one after another (a pod starts at its
-    // place in the start-up spread; its first mount is its cold mount, not a republish).
-    const nodeLoop = async (node: Node): Promise<void> => {
-      const mounted = new Set<number>();
-      while (performance.now() < endAt) {
-        const cycle = performance.now();
-        for (const [k, p] of node.pods.entries()) {
-          const now = performance.now();
-          if (now >= endAt) break;
-          if (now < started + (k / node.pods.length) * spreadMs) continue;
-          const first = !mounted.has(k);
-          const answer = await node.driver.mount({ attributes: p.attributes, secrets: null, targetPath: p.target, permission: 0o644 });
-          const elapsed = performance.now() - now;
-          if (first) {
-            if (answer.error !== '' || answer.errorCode !== '') throw new Error(`${label}: first mount of ${p.pod.name}: ${answer.errorCode} ${answer.error}`);
-            mounted.add(k);
-            if (--unstarted === 0) allStarted();
-          }
-          if (first || now < markAt) continue;
-          if (answer.error !== '' || answer.errorCode !== '') {
+    // Each volume on its own schedule, as the kubelet republishes it (the driver's RequiresRepublish: one operation
+    // per volume at a time, volumes in parallel): a pod starts at its place in the start-up spread (its first mount
+    // is its cold mount, not a republish), then republishes an interval after each one was due (at once when late).
+    let inFlight = 0;
+    const podLoop = async (p: Node['pods'][number], driver: RealDriverClient, startAt: number): Promise<void> => {
+      await sleep(Math.max(0, startAt - performance.now()));
+      let due = startAt;
+      for (let first = true; ; first = false) {
+        const now = performance.now();
+        if (now >= endAt) return;
+        inFlight += 1;
+        const answer = await driver.mount({ attributes: p.attributes, secrets: null, targetPath: p.target, permission: 0o644 }).finally(() => (inFlight -= 1));
+        const elapsed = performance.now() - now;
+        const error = answer.error !== '' || answer.errorCode !== '' ? `${answer.errorCode} ${answer.error}`.trim() : undefined;
+        if (first) {
+          if (error !== undefined) throw new Error(`${label}: first mount of ${p.pod.name}: ${error}`);
+          if (--unstarted === 0) allStarted();
+        } else if (now >= markAt) {
+          if (error !== undefined) {
             failed += 1;
-            firstFailure ??= `${answer.errorCode} ${answer.error}`.trim();
+            firstFailure ??= error;
           } else {
             republishes += 1;
             latencies.push(elapsed);
           }
         }
-        const wait = Math.min(cycle + intervalMs, endAt) - performance.now();
-        if (wait > 0) await sleep(wait);
+        due += intervalMs;
+        await sleep(Math.max(0, due - performance.now()));
       }
     };
+    const nodeLoop = (node: Node): Promise<unknown> =>
+      Promise.all(node.pods.map((p, k) => podLoop(p, node.driver, started + (k / node.pods.length) * spreadMs)));
     const loops = Promise.all(nodes.map(nodeLoop));
+    // Awaited below; a failure while the window runs must not be an unhandled rejection meanwhile.
+    loops.catch(() => undefined);
 
     // The mark: the start-up is over and every pod has mounted once.
     await Promise.race([everyPodStarted, loops]);
@@ -384,7 +388,9 @@ async function runPoint(cluster: Cluster, kind: ProviderKind, podsPerNode: numbe
       providerCpu: await Promise.all(nodes.map((n) => cpuMs(n.provider.pid))),
       raft: await dirBytes(vault.raftDir!),
     };
-    await loops;
+    // The window closes at endAt: mounts started before it are let finish; pods asleep past it just end.
+    await sleep(Math.max(0, endAt - performance.now()));
+    await until(() => inFlight === 0, 'the mounts in flight at the end of the window', 120_000);
     const after = {
       raftIndex: await raftIndex(vault),
       api: await apiserverRequests(cluster.kube),
@@ -398,6 +404,7 @@ async function runPoint(cluster: Cluster, kind: ProviderKind, podsPerNode: numbe
     await sleep(IDLE_S * 1000);
     const idleTo = await Promise.all(nodes.map((n) => cpuMs(n.provider.pid)));
     const idleCpuPerSecond = idleTo.reduce((sum, v, i) => sum + v - idleFrom[i]!, 0) / 1000 / IDLE_S;
+    await loops;
     const counted = await auditSince(audit.file, before.audit);
     const peakKb = Math.max(...(await Promise.all(nodes.map((n) => statusKb(n.provider.pid, 'VmHWM')))));
     const result: PointResult = {

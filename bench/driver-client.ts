@@ -92,14 +92,22 @@ export class LeanDriverClient {
   }
 
   mount(request: MountRequest, deadlineMs = 30_000): Promise<MountSummary> {
-    const message = encodeMountRequest(request);
+    return this.#unary('Mount', encodeMountRequest(request), deadlineMs).then(summariseMountResponse);
+  }
+
+  /** Version, as the driver asks it when it finds the socket; resolves once the provider answers OK. */
+  async version(deadlineMs = 5_000): Promise<void> {
+    await this.#unary('Version', field(1, Buffer.from('v1alpha1')), deadlineMs);
+  }
+
+  #unary(method: 'Mount' | 'Version', message: Buffer, deadlineMs: number): Promise<Buffer> {
     const frame = Buffer.alloc(5 + message.length);
     frame.writeUInt32BE(message.length, 1);
     message.copy(frame, 5);
-    return new Promise<MountSummary>((resolve, reject) => {
+    return new Promise<Buffer>((resolve, reject) => {
       const stream = this.#session.request({
         ':method': 'POST',
-        ':path': '/v1alpha1.CSIDriverProvider/Mount',
+        ':path': `/v1alpha1.CSIDriverProvider/${method}`,
         'content-type': 'application/grpc',
         te: 'trailers',
         'grpc-timeout': `${deadlineMs}m`,
@@ -119,15 +127,15 @@ export class LeanDriverClient {
       stream.on('error', reject);
       stream.on('close', () => {
         if (status !== '0') {
-          reject(new Error(`Mount failed: grpc-status ${status ?? 'missing'} ${grpcMessage}`));
+          reject(new Error(`${method} failed: grpc-status ${status ?? 'missing'} ${grpcMessage}`));
           return;
         }
         const body = Buffer.concat(chunks);
         if (body.length < 5) {
-          reject(new Error('Mount answered no message'));
+          reject(new Error(`${method} answered no message`));
           return;
         }
-        resolve(summariseMountResponse(body.subarray(5, 5 + body.readUInt32BE(1))));
+        resolve(body.subarray(5, 5 + body.readUInt32BE(1)));
       });
       stream.end(frame);
     });

@@ -22,6 +22,8 @@ export class PeakRss {
   #sampler: NodeJS.Timeout | undefined;
   #sampledKb = 0;
   #resettable = true;
+  /** The highest VmHWM (or sample) seen before any reset: the peak over the process's life so far. */
+  #lifetimeKb = 0;
 
   constructor(pid: number) {
     this.#pid = pid;
@@ -42,6 +44,7 @@ export class PeakRss {
   }
 
   async #reset(): Promise<void> {
+    this.#lifetimeKb = Math.max(this.#lifetimeKb, await statusKb(this.#pid, 'VmHWM'));
     try {
       await writeFile(`/proc/${this.#pid}/clear_refs`, '5');
     } catch {
@@ -54,6 +57,13 @@ export class PeakRss {
     if (this.#sampler !== undefined) clearInterval(this.#sampler);
     const current = await statusKb(this.#pid, 'VmRSS');
     const peak = this.#resettable ? await statusKb(this.#pid, 'VmHWM') : Math.max(this.#sampledKb, current);
+    this.#lifetimeKb = Math.max(this.#lifetimeKb, peak, this.#sampledKb);
     return Math.max(peak, this.#sampledKb, current) / 1024;
+  }
+
+  /** MiB: the process's peak resident set over its life, across the resets of start(). */
+  async lifetimePeakMiB(): Promise<number> {
+    this.#lifetimeKb = Math.max(this.#lifetimeKb, await statusKb(this.#pid, 'VmHWM'));
+    return this.#lifetimeKb / 1024;
   }
 }

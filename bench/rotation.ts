@@ -1,503 +1,384 @@
-// `npm run bench`: what republishes cost Vault, and how close the provider comes to the limit.
+// `npm run bench`: what mounts and republishes cost, ours beside the floor and the reference, in one run against
+// one Vault stand-in.
 //
-// Three processes: this one (the driver's side: a gRPC client over the Unix socket, and the bare HTTP client that
-// measures the limit), the Vault-compatible test server (bench/vault-process.ts, forked), and the provider as the
-// DaemonSet runs it (`node dist/main.js`, built by `npm run bench` first). Vault's request log counts requests by
-// kind; the provider's peak RSS is read from /proc (VmHWM, reset before each scenario through clear_refs).
-//
-// The limit: for each scenario, a bare keep-alive HTTP client (undici Pool, as many connections as the provider's
-// transport) issues the Vault requests one mount of that scenario needs when nothing is reused (a login where the
-// pod's identity is new, then each distinct secret request once, in parallel), with the same concurrency, against
-// the same server, in the same run. No timing is asserted anywhere; the numbers go into docs/benchmark.md by hand.
-import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+// Processes: this one (the driver's side: a lean gRPC client over each provider's Unix socket), the
+// Vault-compatible test server (bench/vault-process.ts, forked; it counts requests by kind), and the providers
+// (bench/providers.ts): ours as the image runs it and in-cluster against a fake Kubernetes API, the floor (a
+// minimal grpc-js provider: bench/floor-provider.ts), and the reference (hashicorp/vault-csi-provider v1.7.4,
+// in-cluster against a fake Kubernetes API of its own), when its archive is at hand (bench/reference.ts); without
+// it one line says why and its rows are left out. Rounds of each scenario alternate between the providers, so a
+// slow spell of the shared host lands on all of them; ratios are per round (ours / floor, ours / reference) with
+// their spread. Vault's request log counts requests by kind, each fake Kubernetes API its requests, /proc the
+// providers' CPU (utime + stime, all threads) and peak RSS (VmHWM, reset before each round). No timing is asserted
+// anywhere; the numbers go into docs/benchmark.md by hand, with the machine's load printed beside them.
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Pool } from 'undici';
-import { stringify } from 'yaml';
-import { ServiceAccountJwtIssuer, type RequestKind } from '../test/vault-server/index.js';
-import { DriverClient } from '../test/helpers/grpc-client.js';
-import { LeanDriverClient } from './driver-client.js';
+import type { RequestKind } from '../test/vault-server/index.js';
 import type { MountRequest } from '../src/generated/v1alpha1/MountRequest.js';
-import type { BenchReply, BenchRequest } from './vault-process.js';
 import { formatTable, percentile, runLoad, type LoadResult } from './load.js';
 import { imageNodeOptions } from '../test/helpers/image.js';
 import { cpuMs, PeakRss } from './peak-rss.js';
+import { launchProvider, type ProviderProcess } from './providers.js';
+import { referenceBinary } from './reference.js';
+import { APP, BenchVault, KV1, KV10_ONE_PATH, KV10_PATHS, KV_DB, mountRequest, PodFactory, RESIDENT_VOLUMES, type Pod, type Spc } from './workload.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const NAMESPACE = 'bench';
-const ROLE = 'bench';
-const KV_SECRETS = 10;
-/** Connections per Vault origin: the provider's transport default, given to the limit's pool too. */
-const CONNECTIONS = 32;
 const CONCURRENCY = 16;
-/** Measured rounds of each republish scenario, per side (BENCH_ROUNDS). New pods can only be mounted new once. */
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? '3');
+/** Resident pods of the node whose volumes republish (BENCH_PODS). */
+const PODS = Number(process.env['BENCH_PODS'] ?? '100');
+/** Measured rounds of each scenario, per provider (BENCH_ROUNDS). */
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? '3');
+/**
+ * Mounts per round of the reference (BENCH_REFERENCE_MOUNTS), except in the burst: it GETs its HMAC Secret on every
+ * Mount through client-go's limiter (5 requests a second, a burst of 10), so 4,000 republishes would take 13 minutes.
+ * Its throughput is a rate and its latencies a distribution either way; the first 10 of a round ride the burst.
+ */
+const REFERENCE_MOUNTS = Number(process.env['BENCH_REFERENCE_MOUNTS'] ?? '60');
 /**
  * BENCH_SCALE shrinks every count (pods, mounts, warm-up) for a quick check that the bench still runs end to end:
  * `npm test` runs it at 0.02 (test/bench/rotation.test.ts). Its numbers mean nothing at that size.
  */
-const SCALE = Number(process.env.BENCH_SCALE ?? '1');
+const SCALE = Number(process.env['BENCH_SCALE'] ?? '1');
 const scaled = (n: number, min = 2): number => Math.max(min, Math.round(n * SCALE));
-/** Node options of the provider: the image's (Dockerfile NODE_OPTIONS), then any given for one run. */
-const PROVIDER_NODE_ARGS = [...imageNodeOptions(), ...(process.env.BENCH_PROVIDER_NODE_ARGS ?? '').split(' ').filter(Boolean)];
+/** Node options of ours and the floor: the image's (Dockerfile NODE_OPTIONS), then any given for one run. */
+const NODE_ARGS = (process.env['BENCH_PROVIDER_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
 /**
- * The topology of a node: the provider on a CPU of its own, Vault and the driver (or the limit's client) on the
- * other, as a DaemonSet runs beside a driver with Vault elsewhere. Without it the three processes share two cores
- * and every millisecond of the provider's CPU is taken from Vault and the client. BENCH_PIN=0 turns it off.
+ * The topology of a node: the providers on a CPU of their own (from exec on, so Go and Node size their threads for
+ * it), Vault and the driver's side on the other, as a DaemonSet runs beside a driver with Vault elsewhere. Without
+ * it every millisecond of a provider's CPU is taken from Vault and the client. BENCH_PIN=0 turns it off.
  */
-const PINNED = process.env.BENCH_PIN !== '0' && cpus().length >= 2 && hasTaskset();
+const PINNED = process.env['BENCH_PIN'] !== '0' && cpus().length >= 2 && works('taskset', ['-p', String(process.pid)]);
+/** In-cluster runs need a private mount namespace (root): without it ours runs with a key file and the reference not at all. */
+const IN_CLUSTER = works('unshare', ['--mount', '--propagation', 'private', 'true']);
+/**
+ * The per-address rate limit that protects Vault (500/s by default) is lifted for ours: the floor and the reference
+ * have none, and the bench measures what each makes of its CPU. One row in the 10-path scenario runs ours with its
+ * defaults.
+ */
+const UNLIMITED_RATE_FLAGS = ['--vault-rate-limit=1000000', '--vault-rate-burst=1000000'] as const;
+const EXTRA_FLAGS = (process.env['BENCH_PROVIDER_FLAGS'] ?? '').split(' ').filter(Boolean);
 
-function hasTaskset(): boolean {
+function works(command: string, args: readonly string[]): boolean {
   try {
-    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
+    execFileSync(command, args, { stdio: 'ignore' });
     return true;
   } catch {
     return false;
   }
 }
 
-// ---- what the pods mount ------------------------------------------------------------------------------------
+/**
+ * The node's resident pods, handed out round-robin so that no pod is in flight twice: a republish never shares a
+ * read in flight with another republish of the same pod, which would flatter whoever coalesces reads.
+ */
+class ResidentPods {
+  #next = 0;
+  readonly #busy = new Set<number>();
 
-interface VaultCall {
-  readonly method: 'GET' | 'PUT';
-  readonly path: string;
-  readonly body?: Record<string, unknown>;
-}
+  constructor(readonly pods: readonly Pod[]) {}
 
-interface Spc {
-  readonly name: string;
-  readonly objects: ReadonlyArray<Record<string, unknown>>;
-  /** The `objects` parameter as the SecretProviderClass holds it: YAML text the driver forwards unchanged. */
-  readonly objectsYaml: string;
-  /** The distinct Vault requests a mount of this class needs when nothing is reused. */
-  readonly calls: readonly VaultCall[];
-}
-
-const kvObjects = (n: number) =>
-  Array.from({ length: n }, (_, i) => ({ objectName: `kv/app-${i}`, secretPath: `secret/data/app-${i}`, secretKey: 'password' }));
-const kvCalls = (n: number): VaultCall[] => Array.from({ length: n }, (_, i) => ({ method: 'GET', path: `/v1/secret/data/app-${i}` }));
-const PKI_ARGS = { common_name: 'app.bench.svc', ttl: '24h' };
-const DYNAMIC_OBJECTS = [
-  { objectName: 'db/username', secretPath: 'database/creds/bench', secretKey: 'username' },
-  { objectName: 'db/password', secretPath: 'database/creds/bench', secretKey: 'password' },
-  { objectName: 'tls/tls.crt', secretPath: 'pki/issue/bench', secretKey: 'certificate', method: 'PUT', secretArgs: PKI_ARGS },
-  { objectName: 'tls/tls.key', secretPath: 'pki/issue/bench', secretKey: 'private_key', method: 'PUT', secretArgs: PKI_ARGS },
-];
-const DYNAMIC_CALLS: VaultCall[] = [
-  { method: 'GET', path: '/v1/database/creds/bench' },
-  { method: 'PUT', path: '/v1/pki/issue/bench', body: PKI_ARGS },
-];
-
-const spc = (name: string, objects: ReadonlyArray<Record<string, unknown>>, calls: readonly VaultCall[]): Spc => ({
-  name,
-  objects,
-  objectsYaml: stringify(objects),
-  calls,
-});
-const KV1 = spc('kv1', kvObjects(1), kvCalls(1));
-const KV10 = spc('kv10', kvObjects(KV_SECRETS), kvCalls(KV_SECRETS));
-const DYNAMIC = spc('dynamic', DYNAMIC_OBJECTS, DYNAMIC_CALLS);
-/** A new pod's class: one static secret, a database credential and a certificate. */
-const APP = spc('app', [...kvObjects(1), ...DYNAMIC_OBJECTS], [...kvCalls(1), ...DYNAMIC_CALLS]);
-
-interface Pod {
-  readonly name: string;
-  readonly uid: string;
-  readonly serviceAccount: string;
-  readonly jwt: string;
-}
-
-function mountRequest(pod: Pod, spc: Spc, dir: string): MountRequest {
-  const tokens = JSON.stringify({ vault: { token: pod.jwt, expirationTimestamp: new Date(Date.now() + 3_600_000).toISOString() } });
-  const attributes = {
-    'csi.storage.k8s.io/ephemeral': 'false',
-    'csi.storage.k8s.io/pod.name': pod.name,
-    'csi.storage.k8s.io/pod.namespace': NAMESPACE,
-    'csi.storage.k8s.io/pod.uid': pod.uid,
-    'csi.storage.k8s.io/serviceAccount.name': pod.serviceAccount,
-    'csi.storage.k8s.io/serviceAccount.tokens': tokens,
-    secretProviderClass: spc.name,
-    roleName: ROLE,
-    objects: spc.objectsYaml,
-  };
-  return {
-    attributes: JSON.stringify(attributes),
-    secrets: 'null',
-    target_path: join(dir, 'pods', pod.uid, 'volumes', spc.name),
-    permission: '420',
-    current_object_version: [],
-  };
-}
-
-// ---- the processes ------------------------------------------------------------------------------------------
-
-class BenchVault {
-  readonly #child: ChildProcess;
-  #waiters: Array<(reply: BenchReply) => void> = [];
-
-  get pid(): number {
-    return this.#child.pid!;
-  }
-
-  constructor() {
-    this.#child = fork(join(ROOT, 'bench', 'vault-process.ts'), [], {
-      execArgv: ['--import', 'tsx'],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    this.#child.on('message', (reply: BenchReply) => this.#waiters.shift()?.(reply));
-  }
-
-  #ask(message: BenchRequest): Promise<BenchReply> {
-    return new Promise((resolve) => {
-      this.#waiters.push(resolve);
-      this.#child.send(message);
-    });
-  }
-
-  async setup(publicKeyPem: string): Promise<string> {
-    const reply = await this.#ask({ type: 'setup', publicKeyPem, kvSecrets: KV_SECRETS });
-    if (reply.type !== 'ready') throw new Error('bench vault did not start');
-    return reply.address;
-  }
-
-  async clear(): Promise<void> {
-    await this.#ask({ type: 'clear' });
-  }
-
-  async counts(): Promise<Record<RequestKind, number>> {
-    const reply = await this.#ask({ type: 'counts' });
-    if (reply.type !== 'counts') throw new Error('unexpected reply');
-    return reply.counts;
-  }
-
-  async stop(): Promise<void> {
-    if (this.#child.exitCode !== null) return;
-    const exited = once(this.#child, 'exit');
-    this.#child.send({ type: 'stop' } satisfies BenchRequest);
-    await exited;
-  }
-}
-
-/** A rate far above what one loopback Vault can serve, so the bucket never makes a request wait. */
-const UNLIMITED_RATE_FLAGS = ['--vault-rate-limit=1000000', '--vault-rate-burst=1000000'] as const;
-
-async function startProvider(dir: string, vaultAddress: string): Promise<{ child: ChildProcess; client: LeanDriverClient }> {
-  const keyFile = join(dir, 'hmac.key');
-  await writeFile(keyFile, randomBytes(32), { mode: 0o600 });
-  const endpoint = join(dir, 'socket', 'vault.sock');
-  const child = spawn(
-    process.execPath,
-    // The image's NODE_OPTIONS (Dockerfile), then BENCH_PROVIDER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
-    // profiles the provider; a later V8 flag wins);
-    // BENCH_PROVIDER_FLAGS adds provider flags (a later flag wins).
-    // The per-address rate limit that protects Vault (500/s by default) is lifted: the bench measures what the
-    // provider makes of its CPU against a bare client that has no such limit; with the default a node sends at most
-    // 500 requests a second to one Vault address, so a 10-object republish tops out at 50 a second
-    // (BENCH_PROVIDER_FLAGS="--vault-rate-limit=500 --vault-rate-burst=1000" shows it).
-    [
-      ...PROVIDER_NODE_ARGS,
-      join(ROOT, 'dist', 'main.js'),
-      `--endpoint=${endpoint}`,
-      `--vault-addr=${vaultAddress}`,
-      '--health-addr=127.0.0.1:0',
-      `--hmac-key-file=${keyFile}`,
-      '--log-level=info',
-      ...UNLIMITED_RATE_FLAGS,
-      ...(process.env.BENCH_PROVIDER_FLAGS ?? '').split(' ').filter(Boolean),
-    ],
-    // Logs go to /dev/null: one info line per mount is written as in production, and costs what it costs there.
-    { stdio: ['ignore', process.env.BENCH_PROVIDER_STDOUT === '1' ? 'inherit' : 'ignore', 'inherit'], env: { PATH: process.env.PATH ?? '' } },
-  );
-  const probe = new DriverClient(endpoint);
-  try {
-    for (let i = 0; ; i++) {
-      try {
-        await probe.version();
-        return { child, client: new LeanDriverClient(endpoint) };
-      } catch (err: unknown) {
-        if (i > 200 || child.exitCode !== null) throw new Error('the provider did not start', { cause: err });
-        await new Promise((r) => setTimeout(r, 50));
+  async with(run: (pod: Pod) => Promise<void>): Promise<void> {
+    const n = this.pods.length;
+    let index = -1;
+    for (let k = 0; k < n; k++) {
+      const i = (this.#next + k) % n;
+      if (!this.#busy.has(i)) {
+        index = i;
+        break;
       }
     }
-  } finally {
-    probe.close();
+    if (index < 0) throw new Error('more republishes in flight than resident pods');
+    this.#next = index + 1;
+    this.#busy.add(index);
+    try {
+      await run(this.pods[index]!);
+    } finally {
+      this.#busy.delete(index);
+    }
   }
 }
 
-// ---- the limit: a bare keep-alive client ----------------------------------------------------------------------
+// ---- measuring ----------------------------------------------------------------------------------------------
 
-async function limitMount(pool: Pool, calls: readonly VaultCall[], login: { jwt: string } | { token: string }): Promise<void> {
-  let token: string;
-  if ('jwt' in login) {
-    const res = await pool.request({
-      method: 'POST',
-      path: '/v1/auth/kubernetes/login',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ role: ROLE, jwt: login.jwt }),
-    });
-    const body = (await res.body.json()) as { auth?: { client_token?: string } };
-    if (res.statusCode !== 200 || body.auth?.client_token === undefined) throw new Error(`login: HTTP ${res.statusCode}`);
-    token = body.auth.client_token;
-  } else {
-    token = login.token;
-  }
-  await Promise.all(
-    calls.map(async (call) => {
-      const res = await pool.request({
-        method: call.method,
-        path: call.path,
-        headers: { 'x-vault-token': token, ...(call.body === undefined ? {} : { 'content-type': 'application/json' }) },
-        ...(call.body === undefined ? {} : { body: JSON.stringify(call.body) }),
-      });
-      await res.body.json();
-      if (res.statusCode !== 200) throw new Error(`${call.method} ${call.path}: HTTP ${res.statusCode}`);
-    }),
-  );
+/** One provider in the run: its process, its peak-RSS meter and the highest VmHWM seen over the whole run. */
+interface Side {
+  readonly p: ProviderProcess;
+  readonly rss: PeakRss;
 }
 
-// ---- the run --------------------------------------------------------------------------------------------------
-
-interface Measured {
+interface Round {
   readonly load: LoadResult;
-  /** Mounts per second: the median of the rounds' throughputs. */
   readonly mountsPerSecond: number;
-  /** CPU milliseconds per mount: the provider's, the Vault server's, this process's (driver or limit client). */
-  readonly cpuMs: { readonly provider: number; readonly vault: number; readonly bench: number };
+  readonly cpuMsPerMount: number;
+  readonly kubeRequests: number | undefined;
   readonly counts: Record<RequestKind, number>;
-  readonly peakRssMiB: number | undefined;
+  readonly peakRssMiB: number;
 }
 
-interface ScenarioRow {
+interface SideResult {
+  readonly label: string;
+  readonly kind: ProviderProcess['kind'];
+  readonly rounds: readonly Round[];
+}
+
+interface ScenarioResult {
   readonly name: string;
   readonly concurrency: number;
-  readonly provider: Measured;
-  readonly limit: Measured;
+  readonly sides: readonly SideResult[];
 }
+
+const median = (values: readonly number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)] ?? Number.NaN;
+};
 
 async function main(): Promise<void> {
   const started = performance.now();
   // Other work on the machine skews every number here; the footer says how busy it was.
-  const loadBefore = loadavg()[0]!;
+  const loadBefore = loadavg();
   const dir = await mkdtemp(join(tmpdir(), 'vcp-bench-'));
-  const issuer = new ServiceAccountJwtIssuer();
+  const pods = new PodFactory();
   const vault = new BenchVault();
-  let provider: { child: ChildProcess; client: LeanDriverClient } | undefined;
-  let limitPool: Pool | undefined;
+  const sides: Side[] = [];
+  const notes: string[] = [];
+  const results: ScenarioResult[] = [];
   try {
-    const address = await vault.setup(issuer.publicKeyPem);
-    provider = await startProvider(dir, address);
-    const { client, child } = provider;
-    const pool = new Pool(address, { connections: CONNECTIONS, keepAliveTimeout: 30_000 });
-    limitPool = pool;
-    const rss = new PeakRss(child.pid!);
+    const address = await vault.setup(pods.issuer.publicKeyPem);
+    const cpu = PINNED ? 1 : undefined;
+    const launch = async (kind: ProviderProcess['kind'], name: string, extra: Partial<Parameters<typeof launchProvider>[1]> = {}): Promise<Side> => {
+      const p = await launchProvider(kind, { dir: join(dir, name), vaultAddress: address, ...(cpu === undefined ? {} : { cpu }), nodeArgs: NODE_ARGS, ...extra });
+      const side = { p, rss: new PeakRss(p.pid) };
+      sides.push(side);
+      return side;
+    };
+    const ours = await launch('ours', 'ours', { flags: [...UNLIMITED_RATE_FLAGS, ...EXTRA_FLAGS], outOfCluster: !IN_CLUSTER });
+    if (!IN_CLUSTER) notes.push('ours ran out of cluster with an HMAC key file: `unshare --mount` is not permitted here (it needs root), so no Kubernetes API was counted.');
+    const floor = await launch('floor', 'floor');
+    let reference: Side | undefined;
+    const found = IN_CLUSTER ? await referenceBinary() : { skipped: 'reference rows skipped: it runs in-cluster only, and `unshare --mount` is not permitted here' };
+    if ('path' in found) reference = await launch('reference', 'reference', { referenceBinary: found.path });
+    else {
+      notes.push(found.skipped);
+      process.stderr.write(`${found.skipped}\n`);
+    }
+    const oursDefaults = await launch('ours', 'ours-defaults', { label: 'ours, default flags', flags: EXTRA_FLAGS, outOfCluster: !IN_CLUSTER });
     if (PINNED) {
       execFileSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
       execFileSync('taskset', ['-a', '-p', '-c', '0', String(vault.pid)], { stdio: 'ignore' });
-      execFileSync('taskset', ['-a', '-p', '-c', '1', String(child.pid)], { stdio: 'ignore' });
     }
 
-    // The kubelet asks for a token per pod, bound to it (the provider refuses a token bound to another pod).
-    let podCounter = 0;
-    const newPod = (serviceAccount: string): Pod => {
-      podCounter += 1;
-      const n = String(podCounter).padStart(12, '0');
-      const name = `pod-${podCounter}`;
-      const uid = `00000000-0000-4000-8000-${n}`;
-      const jwt = issuer.signServiceAccountJwt({ namespace: NAMESPACE, serviceAccountName: serviceAccount, podName: name, podUid: uid, ttlSeconds: 3600 });
-      return { name, uid, serviceAccount, jwt };
-    };
-    // The driver sends the same request for a volume on every republish; build each once, as it does not cost
+    const newPod = (serviceAccount: string): Pod => pods.newPod(serviceAccount);
+    // The driver sends the same request for a volume on every republish; each is built once, as it does not cost
     // the driver (a Go process of its own) anything worth measuring here.
     const requests = new Map<string, MountRequest>();
-    const mountOnce = async (pod: Pod, cls: Spc): Promise<void> => {
+    const mountOnce = async (side: Side, pod: Pod, cls: Spc): Promise<void> => {
       const key = `${pod.uid}/${cls.name}`;
       let request = requests.get(key);
       if (request === undefined) {
         request = mountRequest(pod, cls, dir);
         requests.set(key, request);
       }
-      const res = await client.mount(request);
-      if (res.errorCode !== '' || res.objectVersions !== cls.objects.length || res.files !== cls.objects.length) {
-        throw new Error(`mount of ${cls.name}: ${res.objectVersions} versions, ${res.files} files, error "${res.errorCode}"`);
+      // The kubelet gives NodePublishVolume two minutes, and the driver passes that deadline on to the provider.
+      const res = await side.p.client.mount(request, 120_000);
+      const versions = side.p.versions ? cls.objects.length : 0;
+      if (res.errorCode !== '' || res.objectVersions !== versions || res.files !== cls.objects.length) {
+        throw new Error(`${side.p.label}: mount of ${cls.name}: ${res.objectVersions} versions, ${res.files} files, error "${res.errorCode}"`);
       }
     };
 
-    // A node with 100 pods (10 ServiceAccounts), each with three volumes, mounted once before anything is timed.
-    const resident = Array.from({ length: scaled(100, 10) }, (_, i) => newPod(`resident-${i % 10}`));
-    await runLoad(resident.flatMap((pod) => [KV1, KV10, DYNAMIC].map((spc) => () => mountOnce(pod, spc))), CONCURRENCY);
-    // The limit's tokens for republishes: one login per resident ServiceAccount, as the provider holds.
-    const residentTokens = new Map<string, string>();
-    for (let i = 0; i < 10; i++) {
-      const res = await pool.request({
-        method: 'POST', path: '/v1/auth/kubernetes/login', headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ role: ROLE, jwt: resident[i]!.jwt }),
-      });
-      residentTokens.set(`resident-${i}`, ((await res.body.json()) as { auth: { client_token: string } }).auth.client_token);
+    // A node of 100 pods (10 ServiceAccounts), each with four volumes, mounted once on each provider before anything
+    // is timed. The reference keeps nothing per volume but its Vault client (and token) per pod: one volume each.
+    const resident = new ResidentPods(Array.from({ length: scaled(PODS, CONCURRENCY + 4) }, (_, i) => newPod(`resident-${i % 10}`)));
+    for (const side of sides) {
+      const volumes = side.p.kind === 'reference' ? [KV1] : RESIDENT_VOLUMES;
+      const load = await runLoad(resident.pods.flatMap((pod) => volumes.map((v) => () => mountOnce(side, pod, v))), CONCURRENCY);
+      if (load.errors > 0) throw new Error(`resident mounts on ${side.p.label}: ${load.firstError}`);
+    }
+    // The in-cluster providers found (or created) their HMAC Secret in the fake Kubernetes API: a key of 32 bytes.
+    // The reference does not fail a mount without it (it answers without versions), so this is checked here.
+    for (const side of sides) {
+      const key = side.p.kube?.getSecret('csi', 'vault-csi-provider-hmac-key')?.data?.['key'];
+      if (side.p.kube !== undefined && Buffer.from(key ?? '', 'base64').length !== 32) {
+        throw new Error(`${side.p.label}: no HMAC Secret with a 32-byte key in the fake Kubernetes API: ${JSON.stringify(side.p.kube.requests.slice(0, 5))}`);
+      }
     }
 
-    const measure = async (ops: ReadonlyArray<() => Promise<void>>, concurrency: number, withRss: boolean): Promise<Measured> => {
+    const measure = async (side: Side, ops: ReadonlyArray<() => Promise<void>>, concurrency: number): Promise<Round> => {
       await vault.clear();
-      if (withRss) await rss.start();
-      const before = { provider: await cpuMs(child.pid!), vault: await cpuMs(vault.pid), bench: process.cpuUsage() };
+      await side.rss.start();
+      const kubeBefore = side.p.kube?.requests.length;
+      const cpuBefore = await cpuMs(side.p.pid);
       const load = await runLoad(ops, concurrency);
-      const bench = process.cpuUsage(before.bench);
-      const cpu = {
-        provider: ((await cpuMs(child.pid!)) - before.provider) / ops.length,
-        vault: ((await cpuMs(vault.pid)) - before.vault) / ops.length,
-        bench: (bench.user + bench.system) / 1000 / ops.length,
-      };
-      const peakRssMiB = withRss ? await rss.stop() : undefined;
-      return { load, mountsPerSecond: load.latenciesMs.length / load.seconds, cpuMs: cpu, counts: await vault.counts(), peakRssMiB };
-    };
-
-    /** Rounds of one side, as one result: median throughput, every latency, summed CPU and requests, highest peak. */
-    const combine = (rounds: readonly Measured[]): Measured => {
-      if (rounds.length === 1) return rounds[0]!;
-      const ops = rounds.map((r) => r.load.latenciesMs.length);
-      const total = ops.reduce((a, b) => a + b, 0);
-      const weighted = (pick: (m: Measured) => number) => rounds.reduce((sum, r, i) => sum + pick(r) * ops[i]!, 0) / total;
-      const throughputs = rounds.map((r) => r.mountsPerSecond).sort((a, b) => a - b);
-      const peaks = rounds.map((r) => r.peakRssMiB).filter((v): v is number => v !== undefined);
-      const counts = Object.fromEntries(
-        Object.keys(rounds[0]!.counts).map((k) => [k, rounds.reduce((sum, r) => sum + r.counts[k as RequestKind], 0)]),
-      ) as Record<RequestKind, number>;
-      const errors = rounds.reduce((sum, r) => sum + r.load.errors, 0);
+      const cpu = (await cpuMs(side.p.pid)) - cpuBefore;
+      const peakRssMiB = await side.rss.stop();
+      if (load.errors > 0) throw new Error(`${side.p.label}: ${load.errors} failed mounts: ${load.firstError}`);
+      const kubeRequests = kubeBefore === undefined ? undefined : side.p.kube!.requests.length - kubeBefore;
+      // The reference GETs its HMAC Secret on every Mount; none means the fake API is not answering what it asks.
+      // Fewer than one per mount happens when client-go's limiter would make a GET wait past the mount's deadline:
+      // the reference then answers without object versions (and logs a warning); the footer says so.
+      if (side.p.kind === 'reference' && kubeRequests! < ops.length) {
+        if (kubeRequests === 0) throw new Error(`reference: no Kubernetes request for ${ops.length} mounts: ${JSON.stringify(side.p.kube!.requests.slice(-5))}`);
+        notes.push(`reference: ${kubeRequests} HMAC Secret reads for ${ops.length} mounts in one round: the rest would have waited in client-go's limiter past the mount's deadline and were answered without object versions.`);
+      }
       return {
-        load: {
-          latenciesMs: rounds.flatMap((r) => r.load.latenciesMs),
-          seconds: rounds.reduce((sum, r) => sum + r.load.seconds, 0),
-          errors,
-          firstError: rounds.find((r) => r.load.firstError !== undefined)?.load.firstError,
-        },
-        mountsPerSecond: throughputs[Math.floor((throughputs.length - 1) / 2)]!,
-        cpuMs: { provider: weighted((m) => m.cpuMs.provider), vault: weighted((m) => m.cpuMs.vault), bench: weighted((m) => m.cpuMs.bench) },
-        counts,
-        peakRssMiB: peaks.length === 0 ? undefined : Math.max(...peaks),
+        load,
+        mountsPerSecond: load.latenciesMs.length / load.seconds,
+        cpuMsPerMount: cpu / ops.length,
+        kubeRequests,
+        counts: await vault.counts(),
+        peakRssMiB,
       };
     };
 
-    const rows: ScenarioRow[] = [];
-    const scenario = async (
-      name: string,
-      concurrency: number,
-      count: number,
-      providerOp: (i: number) => Promise<void>,
-      limitOp: (i: number) => Promise<void>,
-      warmup = 0,
-      rounds = 1,
-    ): Promise<void> => {
+    interface ScenarioSpec {
+      readonly name: string;
+      readonly concurrency: number;
+      /** Mounts per round for ours and the floor; the reference's are capped by REFERENCE_MOUNTS unless `capReference` is false. */
+      readonly count: number;
+      readonly capReference?: boolean;
+      /** Operation i of one round of one provider. */
+      readonly op: (side: Side, round: number) => (i: number) => Promise<void>;
+      /** Untimed operations first (JIT warm-up of ours and the floor; the reference is compiled ahead of time). */
+      readonly warmup?: number;
+      readonly extraSides?: readonly Side[];
+    }
+    const scenario = async (spec: ScenarioSpec): Promise<void> => {
       // BENCH_ONLY=<text> runs only the scenarios whose name contains it (to profile one of them).
-      if (process.env.BENCH_ONLY !== undefined && !name.includes(process.env.BENCH_ONLY)) return;
-      // Republishes repeat: both sides first run the same operations untimed, so the JIT has compiled the hot path
-      // of each (a DaemonSet serves republishes for days) and the table compares steady states.
-      if (warmup > 0) {
-        await runLoad(Array.from({ length: warmup }, (_, i) => () => providerOp(i)), concurrency);
-        await runLoad(Array.from({ length: warmup }, (_, i) => () => limitOp(i)), concurrency);
+      const only = process.env['BENCH_ONLY'];
+      if (only !== undefined && !spec.name.includes(only)) return;
+      const runSides = [ours, ...(spec.extraSides ?? []), floor, ...(reference === undefined ? [] : [reference])];
+      // "ours, default flags" is one row for the record, a quarter of the mounts: with the default rate limit it is the slowest.
+      const count = (side: Side) =>
+        side.p.kind === 'reference' && spec.capReference !== false
+          ? Math.min(spec.count, scaled(REFERENCE_MOUNTS))
+          : side === oursDefaults
+            ? scaled(spec.count / 4)
+            : spec.count;
+      for (const side of runSides) {
+        if (spec.warmup === undefined || side.p.kind === 'reference') continue;
+        const op = spec.op(side, -1);
+        await runLoad(Array.from({ length: side === oursDefaults ? scaled(spec.warmup / 4) : spec.warmup }, (_, i) => () => op(i)), spec.concurrency);
       }
-      // Rounds alternate between the two sides, so a slow spell of the machine (a shared host) lands on both, and
-      // the median round of each is compared.
-      const providerRounds: Measured[] = [];
-      const limitRounds: Measured[] = [];
-      for (let r = 0; r < rounds; r++) {
-        providerRounds.push(await measure(Array.from({ length: count }, (_, i) => () => providerOp(i)), concurrency, true));
-        limitRounds.push(await measure(Array.from({ length: count }, (_, i) => () => limitOp(i)), concurrency, false));
+      const rounds = new Map<Side, Round[]>(runSides.map((s) => [s, []]));
+      for (let r = 0; r < ROUNDS; r++) {
+        for (const side of runSides) {
+          const op = spec.op(side, r);
+          rounds.get(side)!.push(await measure(side, Array.from({ length: count(side) }, (_, i) => () => op(i)), spec.concurrency));
+        }
       }
-      const providerResult = combine(providerRounds);
-      const limitResult = combine(limitRounds);
-      rows.push({ name, concurrency, provider: providerResult, limit: limitResult });
-      const cpu = (m: Measured) => `provider ${m.cpuMs.provider.toFixed(2)}, Vault ${m.cpuMs.vault.toFixed(2)}, this process ${m.cpuMs.bench.toFixed(2)}`;
-      process.stderr.write(`  ${name}: CPU ms per mount: ${cpu(providerResult)} | limit: ${cpu(limitResult)}\n`);
+      results.push({ name: spec.name, concurrency: spec.concurrency, sides: runSides.map((s) => ({ label: s.p.label, kind: s.p.kind, rounds: rounds.get(s)! })) });
+      process.stderr.write(`  done: ${spec.name} (${((performance.now() - started) / 1000).toFixed(0)} s, load ${loadavg()[0]!.toFixed(1)})\n`);
     };
 
-    const residentPod = (i: number): Pod => resident[i % resident.length]!;
-    const residentToken = (pod: Pod) => ({ token: residentTokens.get(pod.serviceAccount)! });
+    const republish = (cls: Spc) => (side: Side) => () => resident.with((pod) => mountOnce(side, pod, cls));
+    /** New pods of new ServiceAccounts (a ServiceAccount each, or `perAccount` pods each), fresh per provider and round. */
+    const newPods = (prefix: string, count: number, perAccount: number) => (side: Side, round: number) => {
+      const fresh = Array.from({ length: count }, (_, i) => newPod(`${prefix}-${side.p.label.replace(/\W+/g, '-')}-${round}-${Math.floor(i / perAccount)}`));
+      return (i: number) => mountOnce(side, fresh[i]!, APP);
+    };
 
-    // Cold mount: a new pod of a new ServiceAccount: login, a static read, a database credential, a certificate.
-    const coldPods = Array.from({ length: scaled(100) }, (_, i) => newPod(`cold-${i}`));
-    const coldLimitPods = Array.from({ length: scaled(100) }, (_, i) => newPod(`cold-limit-${i}`));
-    await scenario('cold mount (new pod, new ServiceAccount; 1 KV + database + PKI)', 8, coldPods.length,
-      (i) => mountOnce(coldPods[i]!, APP),
-      (i) => limitMount(pool, APP.calls, { jwt: coldLimitPods[i]!.jwt }));
-
-    await scenario('republish, KV only, 1 object', CONCURRENCY, scaled(4000),
-      (i) => mountOnce(residentPod(i), KV1),
-      (i) => limitMount(pool, KV1.calls, residentToken(residentPod(i))), scaled(1000), ROUNDS);
-
-    await scenario('republish, KV only, 10 objects', CONCURRENCY, scaled(2000),
-      (i) => mountOnce(residentPod(i), KV10),
-      (i) => limitMount(pool, KV10.calls, residentToken(residentPod(i))), scaled(1000), ROUNDS);
-
-    // The limit mints a credential and a certificate per mount, as a provider without reuse must (~8 ms of Vault CPU).
-    await scenario('republish, database credential + PKI certificate', CONCURRENCY, scaled(1000),
-      (i) => mountOnce(residentPod(i), DYNAMIC),
-      (i) => limitMount(pool, DYNAMIC.calls, residentToken(residentPod(i))), scaled(200), ROUNDS);
-
+    await scenario({ name: 'cold mount: new pod, new ServiceAccount (1 KV + database + PKI)', concurrency: 8, count: scaled(100), op: newPods('cold', scaled(100), 1) });
+    await scenario({ name: 'republish, 1 object', concurrency: CONCURRENCY, count: scaled(4000), op: republish(KV1), warmup: scaled(1000) });
+    await scenario({ name: 'republish, 1 object, one at a time', concurrency: 1, count: scaled(500), op: republish(KV1), warmup: scaled(200) });
+    await scenario({ name: 'republish, 10 objects of 1 path', concurrency: CONCURRENCY, count: scaled(2000), op: republish(KV10_ONE_PATH), warmup: scaled(1000) });
+    await scenario({
+      name: 'republish, 10 objects of 10 paths',
+      concurrency: CONCURRENCY,
+      count: scaled(2000),
+      op: republish(KV10_PATHS),
+      warmup: scaled(1000),
+      extraSides: [oursDefaults],
+    });
+    await scenario({ name: 'republish, 1 KV + database credential', concurrency: CONCURRENCY, count: scaled(2000), op: republish(KV_DB), warmup: scaled(500) });
     // 200 new pods at once: a rollout of 20 Deployments (10 replicas each, one ServiceAccount per Deployment).
     const burst = scaled(200, 20);
-    const burstPods = Array.from({ length: burst }, (_, i) => newPod(`burst-${i % 20}`));
-    const burstLimitPods = Array.from({ length: burst }, (_, i) => newPod(`burst-limit-${i % 20}`));
-    await scenario(`burst: ${burst} new pods at once (20 ServiceAccounts; 1 KV + database + PKI)`, burst, burstPods.length,
-      (i) => mountOnce(burstPods[i]!, APP),
-      (i) => limitMount(pool, APP.calls, { jwt: burstLimitPods[i]!.jwt }));
+    await scenario({
+      name: `burst: ${burst} new pods at once (20 ServiceAccounts; 1 KV + database + PKI)`,
+      concurrency: burst,
+      count: burst,
+      capReference: false,
+      op: newPods('burst', burst, burst / 20),
+    });
 
+    // Peak VmHWM over the whole run (the kernel's, folded in before every reset).
+    const peaks: string[] = [];
+    for (const side of sides) peaks.push(`${side.p.label} ${(await side.rss.lifetimePeakMiB()).toFixed(1)} MiB`);
     const seconds = (performance.now() - started) / 1000;
-    process.stdout.write(`${render(rows)}\n`);
+    const loadAfter = loadavg();
+    process.stdout.write(`${render(results)}\n`);
+    const fmtLoad = (l: number[]) => l.map((v) => v.toFixed(2)).join(' / ');
     process.stdout.write(
       `\n${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}; whole run ${seconds.toFixed(0)} s; ` +
-        `1-minute load average ${loadBefore.toFixed(1)} before, ${loadavg()[0]!.toFixed(1)} after.\n` +
-        `Provider: node ${PROVIDER_NODE_ARGS.join(' ')} dist/main.js; ` +
-        (PINNED ? 'pinned to CPU 1, Vault and the driver or limit client to CPU 0.\n' : 'not pinned: all three processes share every CPU.\n') +
-        'CPU ms/mount: the provider process for provider rows, the limit client for limit rows (Vault not counted).\n',
+        `load average (1 / 5 / 15 min) ${fmtLoad(loadBefore)} before, ${fmtLoad(loadAfter)} after.\n` +
+        `ours: node ${[...imageNodeOptions(), ...NODE_ARGS].join(' ')} dist/main.js, ${IN_CLUSTER ? 'in-cluster (fake Kubernetes API)' : 'out of cluster'}, ` +
+        `${UNLIMITED_RATE_FLAGS.join(' ')} (the per-address rate limit lifted; "ours, default flags" keeps it)${EXTRA_FLAGS.length > 0 ? ` ${EXTRA_FLAGS.join(' ')}` : ''}.\n` +
+        `floor: bench/floor-provider.ts with the same Node options. reference: ${reference === undefined ? 'not run' : 'vault-csi-provider v1.7.4, in-cluster (fake Kubernetes API)'}.\n` +
+        (PINNED ? 'Providers pinned to CPU 1 from exec on; Vault and the driver side to CPU 0.\n' : 'Not pinned: every process shares every CPU.\n') +
+        `Rounds: ${ROUNDS} per scenario and provider, alternating; mounts/s is the median round, p50/p99 over all rounds, ratios per round as median (min–max); ` +
+        `the reference's rounds are ${scaled(REFERENCE_MOUNTS)} mounts (burst: all).\n` +
+        `Peak VmHWM over the whole run: ${peaks.join(', ')}.\n` +
+        notes.map((n) => `${n}\n`).join(''),
     );
+  } catch (err: unknown) {
+    // A failure late in a long run keeps what was measured before it.
+    if (results.length > 0) process.stdout.write(`Scenarios measured before the failure:\n${render(results)}\n${notes.join('\n')}\n`);
+    throw err;
   } finally {
-    await limitPool?.close();
-    provider?.client.close();
-    if (provider !== undefined && provider.child.exitCode === null) {
-      const exited = once(provider.child, 'exit');
-      provider.child.kill('SIGTERM');
-      await exited;
-    }
+    for (const side of sides) await side.p.stop();
     await vault.stop();
     await rm(dir, { recursive: true, force: true });
   }
 }
 
-function perMount(counts: Record<RequestKind, number>, mounts: number, kind: RequestKind): string {
-  const v = counts[kind] / mounts;
+function perMount(value: number, mounts: number): string {
+  const v = value / mounts;
   return v === 0 ? '0' : v < 0.1 ? v.toFixed(3) : v.toFixed(2);
 }
 
-function render(rows: readonly ScenarioRow[]): string {
-  const header = ['scenario', 'client', 'mounts', 'conc.', 'mounts/s', 'p50 ms', 'p99 ms', 'login', 'read', 'dynamic', 'issue', 'renew', 'peak RSS MiB', 'CPU ms/mount', 'thr. vs limit', 'p50 vs limit'];
+function ratio(values: readonly number[]): string {
+  if (values.length === 0) return '';
+  const sorted = [...values].sort((a, b) => a - b);
+  const med = median(sorted).toFixed(2);
+  return sorted.length === 1 ? `${med}×` : `${med}× (${sorted[0]!.toFixed(2)}–${sorted.at(-1)!.toFixed(2)})`;
+}
+
+const KINDS: readonly RequestKind[] = ['login', 'read', 'dynamic', 'issue'];
+
+function render(results: readonly ScenarioResult[]): string {
+  const header = [
+    'scenario', 'provider', 'mounts', 'conc.', 'mounts/s', 'p50 ms', 'p99 ms', 'kube req/mount', 'vault req/mount',
+    ...KINDS, 'CPU ms/mount', 'peak RSS MiB', 'thr. vs floor', 'thr. vs reference',
+  ];
   const body: string[][] = [];
-  for (const row of rows) {
-    for (const who of ['provider', 'limit'] as const) {
-      const m = row[who];
-      const mounts = m.load.latenciesMs.length;
-      const p50 = percentile(m.load.latenciesMs, 50);
-      const thr = m.mountsPerSecond;
-      const limitThr = row.limit.mountsPerSecond;
-      const limitP50 = percentile(row.limit.load.latenciesMs, 50);
+  for (const result of results) {
+    const floor = result.sides.find((s) => s.kind === 'floor');
+    const reference = result.sides.find((s) => s.kind === 'reference');
+    result.sides.forEach((side, index) => {
+      const latencies = side.rounds.flatMap((r) => r.load.latenciesMs);
+      const mounts = latencies.length;
+      const sum = (pick: (r: Round) => number) => side.rounds.reduce((a, r) => a + pick(r), 0);
+      const vaultTotal = sum((r) => Object.values(r.counts).reduce((a, b) => a + b, 0));
+      const kube = side.rounds.every((r) => r.kubeRequests !== undefined) ? perMount(sum((r) => r.kubeRequests!), mounts) : 'n/a';
+      const perRound = (other: SideResult | undefined) =>
+        other === undefined || side.kind !== 'ours' ? [] : side.rounds.map((r, i) => r.mountsPerSecond / other.rounds[i]!.mountsPerSecond);
       body.push([
-        who === 'provider' ? row.name : '',
-        who === 'provider' ? 'provider' : 'limit (bare undici)',
+        index === 0 ? result.name : '',
+        side.label,
         String(mounts),
-        String(row.concurrency),
-        thr.toFixed(0),
-        p50.toFixed(2),
-        percentile(m.load.latenciesMs, 99).toFixed(2),
-        ...(['login', 'read', 'dynamic', 'issue', 'renew'] as const).map((k) => perMount(m.counts, mounts, k)),
-        m.peakRssMiB === undefined ? '' : m.peakRssMiB.toFixed(1),
-        (who === 'provider' ? m.cpuMs.provider : m.cpuMs.bench).toFixed(2),
-        who === 'provider' ? `${(thr / limitThr).toFixed(2)}×` : '',
-        who === 'provider' ? `${(p50 / limitP50).toFixed(2)}×` : '',
+        String(result.concurrency),
+        median(side.rounds.map((r) => r.mountsPerSecond)).toFixed(side.rounds.some((r) => r.mountsPerSecond < 10) ? 1 : 0),
+        percentile(latencies, 50).toFixed(2),
+        percentile(latencies, 99).toFixed(2),
+        kube,
+        perMount(vaultTotal, mounts),
+        ...KINDS.map((k) => perMount(sum((r) => r.counts[k]), mounts)),
+        (sum((r) => r.cpuMsPerMount * r.load.latenciesMs.length) / mounts).toFixed(2),
+        Math.max(...side.rounds.map((r) => r.peakRssMiB)).toFixed(1),
+        ratio(perRound(floor)),
+        ratio(perRound(reference)),
       ]);
-      if (m.load.errors > 0) throw new Error(`${row.name} (${who}): ${m.load.errors} failed mounts: ${m.load.firstError}`);
-    }
+    });
   }
   return formatTable(header, body);
 }

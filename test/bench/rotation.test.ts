@@ -1,8 +1,10 @@
 /**
- * `npm run bench`, shrunk (BENCH_SCALE=0.02, one round, no pinning), end to end: the Vault server and the built
- * provider in their own processes, every scenario, one table. Its timings mean nothing at this size; what it checks
- * is that the bench still runs (a change to the provider once broke it unnoticed) and the counts that do not depend
- * on size: republishes inside the reuse window log in and mint nothing, the limit pays full price.
+ * `npm run bench`, shrunk (BENCH_SCALE=0.02, one round, no pinning, the reference off), end to end: the Vault
+ * server, ours (built, in-cluster against the fake Kubernetes API when `unshare` is permitted) and the floor in
+ * their own processes, every scenario, one table. Its timings mean nothing at this size; what it checks is that the
+ * bench still runs (a change to the provider once broke it unnoticed) and the counts that do not depend on size:
+ * republishes inside the reuse window log in and mint nothing while the floor mints every time, reads of one path
+ * are made once, ours makes no Kubernetes request per mount, and the reference's absence is said in one line.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -45,32 +47,43 @@ describe('bench/rotation (shrunk)', function () {
     try {
       ({ stdout } = await run(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'rotation.ts')], {
         cwd: ROOT,
-        env: { ...process.env, BENCH_SCALE: '0.02', BENCH_ROUNDS: '1', BENCH_PIN: '0', NODE_V8_COVERAGE: coverage },
+        env: { ...process.env, BENCH_SCALE: '0.02', BENCH_ROUNDS: '1', BENCH_PIN: '0', VCP_REFERENCE: 'off', NODE_V8_COVERAGE: coverage },
         timeout: 110_000,
       }));
     } finally {
       await rm(coverage, { recursive: true, force: true });
     }
     const rows = parseTable(stdout);
-    assert.equal(rows.length, 10, stdout);
-    const row = (prefix: string, client: 'provider' | 'limit') => {
-      const found = rows.find((r) => r.scenario.startsWith(prefix) && r.client.startsWith(client));
-      assert.ok(found, `${prefix} / ${client}`);
+    // 7 scenarios of ours and the floor, and ours with its default flags in the 10-path one.
+    assert.equal(rows.length, 15, stdout);
+    const row = (prefix: string, provider: string) => {
+      const found = rows.find((r) => r.scenario.startsWith(prefix) && r.client === provider);
+      assert.ok(found, `${prefix} / ${provider}`);
       return found.cells;
     };
-    for (const prefix of ['republish, KV only, 1 object', 'republish, KV only, 10 objects', 'republish, database credential']) {
-      assert.equal(row(prefix, 'provider')['login'], '0', prefix);
+    const republishes = ['republish, 1 object', 'republish, 1 object, one at a time', 'republish, 10 objects of 1 path', 'republish, 10 objects of 10 paths', 'republish, 1 KV + database'];
+    for (const prefix of republishes) assert.equal(row(prefix, 'ours')['login'], '0', prefix);
+    // Inside the reuse window the credential is not minted again; the floor mints one per mount, as the reference does.
+    const db = row('republish, 1 KV + database', 'ours');
+    assert.deepEqual([db['read'], db['dynamic']], ['1.00', '0']);
+    const floorDb = row('republish, 1 KV + database', 'floor');
+    assert.deepEqual([floorDb['read'], floorDb['dynamic']], ['1.00', '1.00']);
+    // Ten objects of one path are one read; of ten paths, ten.
+    for (const provider of ['ours', 'floor']) {
+      assert.equal(row('republish, 10 objects of 1 path', provider)['read'], '1.00', provider);
+      assert.equal(row('republish, 10 objects of 10 paths', provider)['read'], '10.00', provider);
     }
-    const dynamic = row('republish, database credential', 'provider');
-    assert.deepEqual([dynamic['read'], dynamic['dynamic'], dynamic['issue']], ['0', '0', '0']);
-    const limit = row('republish, database credential', 'limit');
-    assert.deepEqual([limit['dynamic'], limit['issue']], ['1.00', '1.00']);
-    // Static reads still reach Vault on every republish: the limit reads all ten, the provider at least one per mount.
-    assert.equal(row('republish, KV only, 10 objects', 'limit')['read'], '10.00');
-    assert.ok(Number(row('republish, KV only, 10 objects', 'provider')['read']) >= 1);
-    const cold = row('cold mount', 'provider');
+    assert.equal(row('republish, 10 objects of 10 paths', 'ours, default flags')['read'], '10.00');
+    const cold = row('cold mount', 'ours');
     assert.deepEqual([cold['login'], cold['read'], cold['dynamic'], cold['issue']], ['1.00', '1.00', '1.00', '1.00']);
-    for (const r of rows.filter((x) => x.client === 'provider')) assert.ok(Number(r.cells['peak RSS MiB']) > 0, r.scenario);
-    assert.match(stdout, /Provider: node --max-semi-space-size=\d+ --max-old-space-size=\d+ --v8-pool-size=1 dist\/main\.js; not pinned/);
+    const burst = row('burst', 'ours');
+    assert.deepEqual([burst['login'], burst['dynamic'], burst['issue']], ['1.00', '1.00', '1.00']);
+    // Ours reads its HMAC Secret once, at its first mount, not per mount (where it runs in-cluster at all).
+    for (const r of rows.filter((x) => x.client.startsWith('ours'))) assert.ok(['0', 'n/a'].includes(r.cells['kube req/mount']!), r.scenario);
+    for (const r of rows) assert.ok(Number(r.cells['peak RSS MiB']) > 0, `${r.scenario} / ${r.client}`);
+    for (const r of rows.filter((x) => x.client === 'ours')) assert.match(r.cells['thr. vs floor']!, /^\d+\.\d\d×$/, r.scenario);
+    assert.match(stdout, /^reference rows skipped: VCP_REFERENCE=off$/m);
+    assert.match(stdout, /ours: node --max-semi-space-size=\d+ --max-old-space-size=\d+ --v8-pool-size=1 dist\/main\.js/);
+    assert.match(stdout, /Not pinned/);
   });
 });

@@ -8,6 +8,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import { decodeSecret, KUBE_PROTOBUF } from './kube-protobuf.js';
 
 export const FAKE_KUBE_API_TOKEN = 'fake-kube-api-bearer-token';
 
@@ -55,6 +56,8 @@ export interface RequestRecord {
   readonly status: number;
   /** Whether the bearer token matched. */
   readonly authorized: boolean;
+  /** The request body's media type, e.g. application/json, or application/vnd.kubernetes.protobuf from client-go. */
+  readonly contentType?: string;
 }
 
 export interface Fault {
@@ -229,7 +232,8 @@ export class FakeKubeApi {
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = req.method ?? 'GET';
     const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
-    const bodyText = await readBody(req);
+    const bodyBytes = await readBody(req);
+    const contentType = req.headers['content-type']?.split(';', 1)[0]?.trim();
     const operation = classify(method, path);
     const authorized = req.headers.authorization === `Bearer ${this.token}`;
 
@@ -241,11 +245,11 @@ export class FakeKubeApi {
       if (fault !== undefined) {
         reply = fault.rawBody === undefined ? statusReply(fault) : { status: fault.status, body: undefined, raw: fault.rawBody };
       } else {
-        reply = await this.#route(operation, method, path, bodyText);
+        reply = await this.#route(operation, method, path, bodyBytes, contentType);
       }
     }
 
-    this.requests.push({ method, path, operation, status: reply.status, authorized });
+    this.requests.push({ method, path, operation, status: reply.status, authorized, ...(contentType === undefined ? {} : { contentType }) });
     if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
     if (res.destroyed) return;
     const payload = reply.raw ?? JSON.stringify(reply.body);
@@ -253,7 +257,27 @@ export class FakeKubeApi {
     res.end(payload);
   }
 
-  async #route(operation: FakeKubeOperation | 'other', method: string, path: string, bodyText: string): Promise<{ status: number; body: unknown }> {
+  async #route(
+    operation: FakeKubeOperation | 'other',
+    method: string,
+    path: string,
+    bodyBytes: Buffer,
+    contentType: string | undefined,
+  ): Promise<{ status: number; body: unknown }> {
+    // client-go's clientsets write built-in objects as protobuf (the reference provider's Secret create); the fake
+    // reads a Secret that way and answers JSON, which client-go accepts too (it asks for protobuf or JSON).
+    let bodyText = '';
+    let protobufSecret: Record<string, unknown> | undefined;
+    if (contentType === KUBE_PROTOBUF) {
+      if (operation !== 'secretCreate') return statusReply({ status: 415, reason: 'UnsupportedMediaType', message: `the fake reads protobuf only for a Secret create` });
+      try {
+        protobufSecret = decodeSecret(bodyBytes);
+      } catch (err: unknown) {
+        return statusReply({ status: 400, message: `protobuf body: ${err instanceof Error ? err.message : String(err)}` });
+      }
+    } else {
+      bodyText = bodyBytes.toString('utf8');
+    }
     switch (operation) {
       case 'tokenCreate': {
         const [, namespace = '', name = ''] = TOKEN_PATH.exec(path) ?? [];
@@ -269,7 +293,7 @@ export class FakeKubeApi {
       }
       case 'secretCreate': {
         const [, namespace = ''] = SECRETS_PATH.exec(path) ?? [];
-        return this.#createSecret(decodeURIComponent(namespace), bodyText);
+        return this.#createSecret(decodeURIComponent(namespace), protobufSecret ?? parseObject(bodyText));
       }
       case 'other':
         return statusReply({ status: 404, message: `the server could not find the requested resource (${method} ${path})` });
@@ -353,8 +377,7 @@ export class FakeKubeApi {
     return undefined;
   }
 
-  #createSecret(namespace: string, bodyText: string): { status: number; body: unknown } {
-    const body = parseObject(bodyText);
+  #createSecret(namespace: string, body: Record<string, unknown> | undefined): { status: number; body: unknown } {
     const metadata = isObject(body?.['metadata']) ? body['metadata'] : {};
     const name = typeof metadata['name'] === 'string' ? metadata['name'] : '';
     if (name === '') return statusReply({ status: 422, message: 'metadata.name: Required value: name or generateName is required' });
@@ -368,7 +391,8 @@ export class FakeKubeApi {
     }
     const data = isObject(body?.['data']) ? stringRecord(body['data']) : undefined;
     const labels = isObject(metadata['labels']) ? stringRecord(metadata['labels']) : undefined;
-    const type = typeof body?.['type'] === 'string' ? body['type'] : 'Opaque';
+    // The API server defaults an empty type to Opaque (client-go's protobuf body carries "").
+    const type = typeof body?.['type'] === 'string' && body['type'] !== '' ? body['type'] : 'Opaque';
     const immutable = typeof body?.['immutable'] === 'boolean' ? body['immutable'] : undefined;
     const secret = this.#newSecret(namespace, name, data, labels, type, immutable);
     this.#secrets.set(`${namespace}/${name}`, secret);
@@ -431,10 +455,10 @@ function statusReply(fault: Fault, details?: { name: string; kind: string }): { 
   };
 }
 
-async function readBody(req: IncomingMessage): Promise<string> {
+async function readBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
 function parseObject(text: string): Record<string, unknown> | undefined {

@@ -2,8 +2,12 @@
  * Real HashiCorp Vault as the real suite runs it: `vault server -dev` on a loopback port with a root token of the
  * test's own, optionally a second listener with TLS from a CA of the test's own, and a small client of its HTTP API
  * for set-up and checks. Dev mode keeps everything in memory: a restart forgets every token, mount and policy.
+ *
+ * Or (startRaft) as it runs in production: integrated storage (raft) on disk in a directory of its own, started
+ * from a config file, initialised and unsealed through the API (one key share), so tokens, leases and the audit
+ * trail cost what they cost on a real cluster (`npm run bench:real` measures that).
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Child, freePort, until } from './processes.js';
@@ -26,15 +30,92 @@ export class RealVault {
   private child: Child | undefined;
   private unsealKey = '';
   tlsAddress: string | undefined;
+  /** Integrated storage on disk (startRaft) instead of dev mode's memory. */
+  private raft: { readonly clusterPort: number } | undefined;
 
   private constructor(
     readonly address: string,
-    readonly rootToken: string,
+    private token: string,
     private readonly port: number,
     private readonly dir: string,
     private readonly tls: VaultTlsListener | undefined,
     private readonly tlsPort: number | undefined,
   ) {}
+
+  /** The root token: the test's own in dev mode, the one `sys/init` answered with raft. */
+  get rootToken(): string {
+    return this.token;
+  }
+
+  /** The server's process id (for its CPU time in /proc). */
+  get pid(): number | undefined {
+    return this.child?.child.pid;
+  }
+
+  /** Where raft keeps its data (vault.db, raft/raft.db, snapshots); undefined in dev mode. */
+  get raftDir(): string | undefined {
+    return this.raft === undefined ? undefined : join(this.dir, 'raft');
+  }
+
+  /**
+   * Vault with integrated storage (raft) in a new directory: `vault server -config`, then `sys/init` with one key
+   * share and `sys/unseal`, waiting until the node is active. No TLS (loopback only).
+   */
+  static async startRaft(): Promise<RealVault> {
+    const port = await freePort();
+    const clusterPort = await freePort();
+    const dir = await mkdtemp(join(tmpdir(), 'vcp-real-vault-raft-'));
+    const vault = new RealVault(`http://127.0.0.1:${port}`, '', port, dir, undefined, undefined);
+    vault.raft = { clusterPort };
+    await mkdir(join(dir, 'raft'));
+    await vault.launchRaft();
+    return vault;
+  }
+
+  private async launchRaft(): Promise<void> {
+    const raft = this.raft!;
+    const config = join(this.dir, 'vault.hcl');
+    await writeFile(
+      config,
+      [
+        'storage "raft" {',
+        `  path = ${JSON.stringify(join(this.dir, 'raft'))}`,
+        '  node_id = "bench-node-1"',
+        '}',
+        'listener "tcp" {',
+        `  address = "127.0.0.1:${this.port}"`,
+        `  cluster_address = "127.0.0.1:${raft.clusterPort}"`,
+        '  tls_disable = true',
+        '}',
+        `api_addr = "${this.address}"`,
+        `cluster_addr = "https://127.0.0.1:${raft.clusterPort}"`,
+        'disable_mlock = true',
+        'ui = false',
+        '',
+      ].join('\n'),
+    );
+    this.child = new Child('vault', toolPath('vault'), ['server', `-config=${config}`], {
+      env: { PATH: process.env['PATH'] ?? '', HOME: this.dir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    // 501: not initialised; 503: sealed; 200: active.
+    await until(async () => {
+      if (!this.child!.running) throw new Error(`vault exited:\n${this.child!.log.slice(-4000)}`);
+      return (await this.health()) !== 0;
+    }, 'Vault to answer', 60_000);
+    if ((await this.health()) === 501) {
+      const init = await this.api('PUT', 'sys/init', { secret_shares: 1, secret_threshold: 1 }, null);
+      const body = init.body as { keys_base64?: string[]; root_token?: string };
+      if (init.status !== 200 || body.root_token === undefined || body.keys_base64?.[0] === undefined) {
+        throw new Error(`Vault sys/init: ${init.status}`);
+      }
+      this.token = body.root_token;
+      this.unsealKey = body.keys_base64[0];
+    }
+    const unsealed = await this.api('PUT', 'sys/unseal', { key: this.unsealKey }, null);
+    if (unsealed.status !== 200) throw new Error(`Vault sys/unseal: ${unsealed.status}`);
+    await until(async () => (await this.health()) === 200, 'Vault (raft) to become active', 60_000);
+  }
 
   static async start(options: { rootToken?: string; tls?: VaultTlsListener } = {}): Promise<RealVault> {
     const port = await freePort();
@@ -128,10 +209,11 @@ export class RealVault {
     await until(async () => (await this.health()) === 200, 'Vault to report itself active after unseal');
   }
 
-  /** Stops Vault and starts it again on the same address: dev mode forgets every token, mount and policy. */
+  /** Stops Vault and starts it again on the same address: dev mode forgets every token, mount and policy; raft keeps them (and is unsealed again). */
   async restart(): Promise<void> {
     await this.child?.stop();
-    await this.launch();
+    if (this.raft !== undefined) await this.launchRaft();
+    else await this.launch();
   }
 
   async stop(): Promise<void> {

@@ -1,12 +1,6 @@
 /**
- * Command-line flags and `VAULT_*` environment variables → provider settings.
- *
- * The flag names, defaults and syntax are the reference's (Go's `flag` package: `-name value`, `-name=value`,
- * `--name=value`, `--name value`; booleans take `--name` or `--name=false` but never a separate value), so a
- * DaemonSet written for hashicorp/vault-csi-provider starts this provider unchanged. Environment variables are the
- * ones Vault's Go client reads; flags win over them. The OpenBao provider's `-openbao-*` flags and `BAO_*` variables
- * are read as their `-vault-*` / `VAULT_*` counterparts (openbao-flags.ts). Pure: argv and env come in, nothing is
- * read or printed here.
+ * Command-line flags and `VAULT_*` environment variables → provider settings, with the reference's names, defaults
+ * and Go `flag` syntax, so its DaemonSet starts this provider unchanged. Flags win over the environment. Pure.
  */
 import { normaliseVaultAddresses } from '../config/connection.js';
 import { DEFAULT_GATE_LIMITS, type GateLimits } from '../vault/rate-limit.js';
@@ -104,19 +98,12 @@ export type FlagsResult =
 
 /** Vault's Go client (api.DefaultConfig) talks to this address when neither the flag nor VAULT_ADDR is set. */
 export const DEFAULT_VAULT_ADDRESS = 'https://127.0.0.1:8200';
-/**
- * One Vault request gets 30 s (Vault's Go client allows 60 s). kubelet gives a whole Mount 2 minutes, and a mount
- * may need a login and a read: 30 s each leaves room to fail with a clear message. Retries of a request that timed
- * out stop at the driver's deadline (vault/retry.ts), so a hanging Vault cannot hold a mount past it.
- */
+/** kubelet gives a whole Mount 2 minutes, and a mount may need a login and a read: 30 s each fails clearly. */
 export const DEFAULT_REQUEST_TIMEOUT = '30s';
 
 /** Leased responses kept: a node runs at most ~110 pods, each with a few dynamic secrets or certificates. */
 export const DEFAULT_LEASE_CACHE_SIZE = 5000;
-/**
- * 8 MiB of response JSON: room for ~2000 RSA certificate bundles or ~10000 database credentials (a node runs ~110
- * pods), and, held as objects, well inside the image's 64 MiB old space (Dockerfile NODE_OPTIONS).
- */
+/** 8 MiB of response JSON (~2000 certificate bundles), well inside the image's 64 MiB old space. */
 export const DEFAULT_LEASE_CACHE_BYTES = 8 * 1024 * 1024;
 
 /** The state file's bound: the token cache (4 KiB × 1000) and the lease cache (8 MiB) with room to spare. */
@@ -299,10 +286,7 @@ function defaultsFrom(values: Parsed, env: Env, usage: string): ProviderDefaults
   };
 }
 
-/**
- * The caps on what a SecretProviderClass may ask (config/input-limits.ts), each a positive integer; none of the flags
- * given: no entry, which means DEFAULT_INPUT_LIMITS.
- */
+/** The caps on what a SecretProviderClass may ask; none given: no entry (DEFAULT_INPUT_LIMITS). */
 function inputLimitsFrom(values: Parsed, usage: string): { inputLimits?: InputLimits } {
   if (!Object.values(INPUT_LIMIT_FLAGS).some((flag) => values.has(flag))) return {};
   const entries = (Object.keys(INPUT_LIMIT_FLAGS) as Array<keyof InputLimits>).map((cap) => [cap, positiveInt(values, INPUT_LIMIT_FLAGS[cap], DEFAULT_INPUT_LIMITS[cap], usage)] as const);
@@ -313,10 +297,7 @@ function inputLimitsFrom(values: Parsed, usage: string): { inputLimits?: InputLi
   return { inputLimits: limits };
 }
 
-/**
- * Parse the command line (without the node and script entries) over the environment. Throws UsageError for
- * anything we cannot run with; the caller prints its message and exits with status 2, as Go programs do.
- */
+/** Throws UsageError for anything we cannot run with; the caller exits with status 2, as Go programs do. */
 export function parseFlags(argv: readonly string[], givenEnv: Env): FlagsResult {
   const usage = usageText();
   const scanned = scanGoFlags(argv, { kindOf: (name) => FLAG_BY_NAME.get(name)?.kind, usage });

@@ -1,28 +1,8 @@
 /**
- * A provider that protects Vault (secrets-store-csi-driver#1483: a throttled store met endless retries with no
- * backoff) and shares it fairly between tenants (issue 19, classes 8 and 9). One gate per Vault address, shared by
- * every mount and every Vault client of the provider, through which every HTTP request to that address passes.
- *
- * Node-wide, protecting Vault:
- * - at most `maxInFlight` requests in flight at once (--vault-max-in-flight);
- * - a token bucket of `ratePerSecond` requests a second with `burst` at once (--vault-rate-limit, --vault-rate-burst).
- *
- * Per tenant (the pod's Kubernetes namespace, see TENANT below), so that one tenant's paths cannot slow another's:
- * - at most `maxInFlightPerTenant` of those requests (--vault-max-in-flight-per-tenant): slow reads of one tenant
- *   never hold every slot;
- * - a 429 stops that tenant's requests until its Retry-After has passed (1 s when it gives none) and halves the
- *   tenant's rate, which grows back by a twentieth of the configured rate with each answer that is not a 429;
- * - failures (connection errors, timeouts, 5xx): from the third in a row, the tenant waits 100 ms, doubling up to 2 s,
- *   until one succeeds.
- * Waiting requests are granted round robin across tenants, first come first served within one.
- *
- * The node backs off as a whole when Vault is in trouble for many tenants at once: 429s of NODE_BACKOFF_TENANTS
- * distinct tenants within NODE_THROTTLE_WINDOW_MS (a global quota) pause every request to the address for the
- * longest of their Retry-Afters and halve the node's rate; failures of NODE_BACKOFF_TENANTS distinct tenants with no
- * answer between them (an address down) start the shared failure backoff. One tenant alone never triggers either.
- *
- * Hand-written: the queue libraries at hand (p-queue, bottleneck) have no fairness across keys under one shared
- * bound. Time comes from an injectable clock, so tests count rather than time.
+ * One gate per Vault address, shared by every mount of the provider: it protects Vault (secrets-store-csi-driver#1483:
+ * a throttled store met endless retries with no backoff) and shares it fairly between tenants (issue 19, classes 8
+ * and 9). The rules: docs/configuration.md#several-vault-addresses-redirects-and-protecting-vault. Hand-written: the
+ * queue libraries at hand (p-queue, bottleneck) have no fairness across keys under one shared bound.
  */
 import { abortReason } from '../errors.js';
 
@@ -34,17 +14,10 @@ export interface GateLimits {
   readonly burst: number;
 }
 
-/**
- * 32 in flight is what one client's keep-alive pool already allowed per address (transport.ts), now held across all
- * clients, half of it at most per tenant; the bucket lets a node restart's few hundred volumes (two requests each) go
- * at once and paces a steady 500 a second after that, far above what republishes need.
- */
+/** A node restart's few hundred volumes (two requests each) go at once; 32 is what one keep-alive pool allowed. */
 export const DEFAULT_GATE_LIMITS: GateLimits = { maxInFlight: 32, maxInFlightPerTenant: 16, ratePerSecond: 500, burst: 1000 };
 
-/**
- * TENANT: the pod's Kubernetes namespace, set by the kubelet: a namespace user cannot make more of them (a role or a
- * ServiceAccount name they can, and a role may be shared by several namespaces). Requests of no pod share NO_TENANT.
- */
+/** A tenant is the pod's namespace: set by the kubelet, so a namespace user cannot make more of them. */
 export const NO_TENANT = '';
 
 /** Consecutive failures before a tenant's backoff starts, its first pause and its ceiling. */

@@ -1,7 +1,4 @@
-/**
- * Turns what node-vault and undici throw into catalog errors, and decides which failures are worth a retry.
- * Every message names the Vault address and path; none quotes a request or response body.
- */
+/** What node-vault and undici throw → catalog errors naming address and path, and which are worth a retry. */
 import { errnoCode, ProviderError, sanitizeVaultMessage, type ErrorCode, type ErrorContext } from '../errors.js';
 import { describeBudget, expiredBudget } from '../admission/time-budget.js';
 import { BodyTooLargeError } from '../http/undici.js';
@@ -42,10 +39,7 @@ function isApiResponseError(err: unknown): err is Error & ApiResponseShape {
 /** Vault's error strings quoted in one message at most; the others are counted. */
 export const MAX_QUOTED_VAULT_ERRORS = 4;
 
-/**
- * Vault's `errors` (or `warnings`) strings, each cut and cleaned of anything token-shaped (sanitizeVaultMessage),
- * joined for a message: the first MAX_QUOTED_VAULT_ERRORS of them, and how many more there were.
- */
+/** The first MAX_QUOTED_VAULT_ERRORS of Vault's strings, sanitised, and how many more there were. */
 function vaultErrors(body: unknown, field: 'errors' | 'warnings' = 'errors'): string {
   if (!isPlainObject(body)) return '';
   const errors = body[field];
@@ -243,10 +237,7 @@ const RULES: readonly Rule[] = [
 /** What a login's answer is quoted with when, after `remove`, it still holds part of a credential. */
 export const WITHHELD = "[Vault's text withheld: it quoted a credential of the request]";
 
-/**
- * Vault's `errors` and `warnings` with the request's credentials removed, before anything else reads them (a cut
- * must not leave half of one; credential-redactor.ts).
- */
+/** Before anything else reads them: a cut must not leave half of a credential. */
 function withoutCredentials(body: unknown, redactor: CredentialRedactor | undefined): unknown {
   if (redactor === undefined || redactor.empty || !isPlainObject(body)) return body;
   const clean = (list: unknown): unknown => (Array.isArray(list) ? list.map((e: unknown) => (typeof e === 'string' ? redactor.remove(e) : e)) : list);
@@ -271,10 +262,7 @@ function answerOf(err: unknown, redactor: CredentialRedactor | undefined): Answe
   };
 }
 
-/**
- * `redactor` holds the credentials the request carried (a login's): none of them is quoted, whatever the status
- * (issue 19, class 11).
- */
+/** `redactor` holds the request's credentials: none is quoted, whatever the status (issue 19, class 11). */
 export function classifyFailure(err: unknown, target: RequestTarget, callerSignal: AbortSignal | undefined, redactor?: CredentialRedactor): ClassifiedFailure {
   const failure: Failure = { err, target, signal: callerSignal, answer: answerOf(err, redactor), code: errorCode(err), name: err instanceof Error ? err.name : '' };
   for (const classify of RULES) {

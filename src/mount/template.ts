@@ -1,10 +1,4 @@
-/**
- * Renders a parsed `template` (syntax in src/config/template-syntax.ts) into one file's bytes. Pure: values come in
- * through `TemplateInputs`, bytes go out. Single pass: inserted values are never scanned for `{{`.
- *
- * Values are parsed JSON (from the secret's key map) or bytes (an input object's decoded `encoding`). A missing key
- * or an absent optional object is an error naming the reference, never the values around it.
- */
+/** Renders a parsed `template` into one file's bytes, pure, in a single pass: inserted values are never scanned for `{{`. */
 import { ProviderError, type ErrorCode } from '../errors.js';
 import type { ParsedTemplate, TemplateAction, TemplateRef } from '../config/template-syntax.js';
 import { DEFAULT_MOUNT_LIMIT_BYTES } from '../output/file-set.js';
@@ -104,11 +98,7 @@ function urlStringBytes(text: string): number {
 
 const HEX_DIGITS = '0123456789ABCDEF';
 
-/**
- * The values a render reads, with what each costs: sizes counted once per distinct value (a template naming one
- * large value a thousand times counts it once), and byte copies made only when an encoding needs them, each charged
- * to the ledger before it is made.
- */
+/** Sizes counted once per distinct value; byte copies made only when an encoding needs them, charged first. */
 class RenderValues {
   readonly #marshalSizes = new WeakMap<object, number>();
   readonly #sizes = new Map<unknown, number>();
@@ -253,20 +243,13 @@ function write(part: Planned, out: Buffer, offset: number, values: RenderValues)
 export interface RenderOptions {
   /** Bytes the file may take: the room left in the mount's answer (default the driver's 4 MiB message limit). */
   readonly limitBytes?: number;
-  /**
-   * The mount's ledger (admission control): charged with the file's bytes, and the working copies its encodings
-   * need, before any of them is allocated. The file's charge stays (it is held until the mount answers); working
-   * copies are given back when the render ends.
-   */
+  /** Charged with the file and its encodings' working copies before they are allocated; the copies given back after. */
   readonly memory?: ByteLedger;
 }
 
 /**
- * The file a template makes. Throws KEY_NOT_FOUND / SECRET_NOT_FOUND naming the reference, DECODE_FAILED for binary
- * given to `json`, and MOUNT_TOO_LARGE when the output would pass `limitBytes`. The size of every action's output is
- * computed from its arguments' sizes first (urlencode triples a byte, base64 adds a third, json escapes up to six
- * times), so a short template repeating a large value is refused before anything is concatenated or encoded, and
- * what is built is charged before it is allocated (issue 19, classes 1 and 2).
+ * Every action's output is sized from its arguments first (urlencode triples a byte, json escapes up to six times),
+ * so a short template repeating a large value is refused before anything is built (issue 19, classes 1 and 2).
  */
 export function renderTemplate(template: ParsedTemplate, inputs: TemplateInputs, options: RenderOptions = {}): Buffer {
   const limitBytes = options.limitBytes ?? DEFAULT_MOUNT_LIMIT_BYTES;

@@ -1,11 +1,6 @@
 /**
- * Prometheus metrics on their own prom-client Registry (never the global one, so two providers in one process —
- * the end-to-end tests — keep separate counts), served at `/metrics` by the health server.
- *
- * Every label value comes from a small fixed set: results are error-catalog codes, gRPC codes are status names,
- * Vault statuses are folded into a fixed list, cache names are constants of our own code. No secret path, pod,
- * namespace or role ever becomes a label: one series per pod on a node of 100 pods, over a DaemonSet of 1000
- * nodes, is how a metrics backend falls over (and paths can name what a team keeps secret).
+ * Prometheus metrics on their own Registry (two providers in one process keep separate counts). Every label value
+ * comes from a small fixed set: a series per pod, path or role would fell a metrics backend and name secrets.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
@@ -25,10 +20,7 @@ export type CacheEvent = (typeof CacheEvents)[number];
 const CACHE_NAME = /^[a-z][a-z0-9_]{0,31}$/;
 const MAX_CACHE_NAMES = 16;
 
-/**
- * HTTP statuses Vault documents for its API; anything else is folded into its class. An attacker who points a
- * SecretProviderClass's vaultAddress at a server of their own must not be able to mint a series per status.
- */
+/** Anything else is folded into its class: a vaultAddress pointed at an attacker's server must not mint series. */
 const KNOWN_STATUSES: ReadonlySet<number> = new Set([200, 204, 307, 400, 401, 403, 404, 405, 412, 429, 472, 473, 500, 501, 502, 503, 504]);
 
 /** The `status` label of one Vault exchange: a known HTTP status, its class (`4xx`), or `network_error`. */
@@ -60,10 +52,7 @@ export const EVENT_LOOP_RESOLUTION_MS = 10;
 /** The quantiles of event_loop_delay_seconds; 1 is the largest delay seen. */
 const EVENT_LOOP_QUANTILES = [0.5, 0.9, 0.99, 1] as const;
 
-/**
- * How late the event loop was, from a monitorEventLoopDelay histogram: its samples are the intervals between the
- * monitor's ticks, so the resolution is taken off to leave the delay (0 when there were no samples).
- */
+/** The samples are intervals between the monitor's ticks, so the resolution is taken off. */
 export function eventLoopDelaySeconds(histogram: Pick<IntervalHistogram, 'count' | 'percentile' | 'max'>, quantile: number, resolutionMs = EVENT_LOOP_RESOLUTION_MS): number {
   if (histogram.count === 0) return 0;
   const ns = quantile >= 1 ? histogram.max : histogram.percentile(quantile * 100);
@@ -291,10 +280,7 @@ export class ProviderMetrics {
     this.#logins.inc({ result });
   }
 
-  /**
-   * The hook every cache reports through: `metrics.cacheEvent('token', 'hit')`. `cache` must be a constant of
-   * the calling code (lower-case, digits, `_`), never data from a request.
-   */
+  /** `cache` must be a constant of the calling code, never data from a request. */
   cacheEvent(cache: string, event: CacheEvent): void {
     this.#checkCacheName(cache);
     this.#cacheEvents.inc({ cache, event });

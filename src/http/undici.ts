@@ -1,9 +1,6 @@
 /**
- * undici as the provider uses it: its connection Pool and connector (imported from 'undici', as its authors
- * publish them), and one buffered request over its dispatch API with the controller-style handler undici 7
- * documents (onRequestStart … onResponseEnd). Dispatching ourselves rather than calling `request()` keeps the body
- * off a stream: one request to Vault is a few hundred bytes each way, and the chunks go straight to a sink or a
- * Buffer, counted against a limit as they arrive.
+ * undici's Pool and connector as published, and one buffered request over its dispatch API (undici 7's controller
+ * handler): the chunks go straight to a sink or a Buffer, counted against a limit, with no stream in between.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { Pool, buildConnector, type Dispatcher } from 'undici';
@@ -57,10 +54,7 @@ export function headerObject(raw: readonly Buffer[]): Record<string, string | st
   return headers;
 }
 
-/**
- * The answer's header list as [name, value, …] Buffers. undici's HTTP/1 client hands the controller the list as it
- * read it; any other shape (strings, or none) is rebuilt from the parsed headers.
- */
+/** undici's HTTP/1 client hands over the list as read; any other shape is rebuilt from the parsed headers. */
 function rawHeaderList(raw: Dispatcher.DispatchController['rawHeaders'], parsed: IncomingHttpHeaders): readonly Buffer[] {
   if (Array.isArray(raw)) {
     const items: ReadonlyArray<Buffer | string> = raw;
@@ -74,10 +68,7 @@ function rawHeaderList(raw: Dispatcher.DispatchController['rawHeaders'], parsed:
   return list;
 }
 
-/**
- * Where the body goes instead of into a Buffer: the chunks are handed over as they arrive and not kept here. A
- * sink that throws refuses the body: the request ends at once with that error.
- */
+/** A sink that throws refuses the body: the request ends at once with that error. */
 export interface BodySink {
   /** The status and the declared Content-Length (undefined when none: a chunked answer), before any byte. */
   start(statusCode: number, declaredBytes: number | undefined): void;
@@ -91,10 +82,7 @@ export interface BufferedLimits {
   readonly sink?: BodySink | undefined;
 }
 
-/**
- * Sends one request and reads its answer whole, refusing more than `maxBytes` of body. The caller's signal (if
- * any) and cancel() end it early; a request not yet on a connection is dropped when it gets one.
- */
+/** A request not yet on a connection when cancelled is dropped when it gets one. */
 export function dispatchBuffered(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions, limits: BufferedLimits): BufferedCall {
   const signal = limits.signal;
   let abortRequest: ((err: Error) => void) | undefined;

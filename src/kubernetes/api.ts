@@ -1,7 +1,4 @@
-/**
- * What the Kubernetes calls share: the request signal (the caller's, bounded by a timeout), and a description of a
- * failed call that is safe to put into a ProviderError message.
- */
+/** The Kubernetes calls' request signal, and descriptions of failures safe for a ProviderError message. */
 import { abortReason, errnoCode, sanitizeVaultMessage } from '../errors.js';
 import { BodyTooLargeError } from '../http/undici.js';
 import { KubeAnswerError, KubeApiError } from './kube-client.js';
@@ -28,10 +25,8 @@ export class KubeRequestTimeoutError extends Error {
 }
 
 /**
- * Runs `work` with a signal that aborts when `signal` aborts or `timeoutMs` passes, and clears both once it ends.
- * Not `AbortSignal.any([signal, AbortSignal.timeout(ms)])`: Node 20 holds the timeout signal only weakly from the
- * composite, so after a garbage collection it never fires, and a request under a caller's signal had no timeout at
- * all (found by the real suite: a TokenRequest to a stalled API server waited for as long as the server did).
+ * Not `AbortSignal.any([signal, AbortSignal.timeout(ms)])`: Node 20 holds the timeout only weakly from the composite,
+ * so after a GC it never fires (found by the real suite: a TokenRequest waited on a stalled API server).
  */
 export async function withRequestTimeout<T>(
   signal: AbortSignal | undefined,
@@ -63,10 +58,7 @@ export interface ApiFailure {
   readonly aborted: boolean;
 }
 
-/**
- * A failed client call, described from the status and the Status object only (never from request data, never from
- * an answer body that is not a Status: that may be a token or a Secret). `timeoutMs` names the bound that passed.
- */
+/** From the status and the Status object only: another answer body may be a token or a Secret. */
 export function describeApiFailure(err: unknown, timeoutMs?: number): ApiFailure {
   if (err instanceof KubeApiError) {
     const code = err.status;
@@ -106,10 +98,7 @@ export function describeApiFailure(err: unknown, timeoutMs?: number): ApiFailure
   return { httpStatus: undefined, reason: undefined, detail: `the Kubernetes API request failed (${name})`, aborted: false };
 }
 
-/**
- * `{ cause }` for a ProviderError, only when the failure is an API error answer (a Status object). Other failures
- * can quote the response they choked on — a token, a Secret's data — so they are described, not attached.
- */
+/** Only an API error answer is attached as cause: other failures can quote a token or a Secret they choked on. */
 export function safeCause(err: unknown): { cause?: unknown } {
   return err instanceof KubeApiError ? { cause: err } : {};
 }

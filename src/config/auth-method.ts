@@ -1,8 +1,6 @@
 /**
- * `vaultAuthMethod` and its credentials → AuthConfig (pure). The identifiers are SecretProviderClass parameters
- * (`vaultRoleID`, `vaultUsername`); the secrets come from the volume's nodePublishSecretRef, which the driver
- * forwards as the MountRequest's `secrets` (a JSON map of that Secret's keys). No message here quotes a value: the
- * role ID and every secret are named by their key only.
+ * `vaultAuthMethod` and its credentials (from the nodePublishSecretRef, forwarded as `secrets`) → AuthConfig, pure.
+ * No message quotes a value: the role ID and every secret are named by their key only.
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { ProviderError } from '../errors.js';

@@ -6,51 +6,28 @@ import { status as GrpcStatus } from '@grpc/grpc-js';
 import { shortened } from './shared/message-text.js';
 
 export const ErrorCodes = [
-  /** The SecretProviderClass, the pod's volumeAttributes or the MountRequest itself is malformed. */
   'INVALID_CONFIG',
-  /** Allowed syntax the node's operator does not allow: distinct because someone else fixes it. */
   'PARAMETER_NOT_ALLOWED',
-  /** No ServiceAccount token for the configured audience, and none could be requested. */
   'TOKEN_UNAVAILABLE',
-  /** The request's ServiceAccount token is not the pod's own; refused before any login. */
   'FOREIGN_TOKEN',
-  /** A credential method's nodePublishSecretRef, or the key it reads, is missing. */
   'CREDENTIALS_MISSING',
-  /** The nodePublishSecretRef's tls.crt / tls.key are not a PEM certificate and its unencrypted private key. */
   'CREDENTIALS_INVALID',
-  /** Vault refused the login (bad role, bound names, audience, expired JWT, wrong secret ID or password). */
   'AUTH_FAILED',
-  /** Vault answered 403 on a read and the token is alive (its policy says no), or again after one fresh login. */
   'PERMISSION_DENIED',
-  /** Vault has nothing at the path (404, or an empty response). */
   'SECRET_NOT_FOUND',
-  /** The response has no such key. */
   'KEY_NOT_FOUND',
-  /** The value cannot be decoded with the object's encoding. */
   'DECODE_FAILED',
-  /** Vault answered with something that is not a Vault response (not JSON, wrong shape). */
   'BAD_VAULT_RESPONSE',
-  /** Vault rejected the request (400 and other 4xx). */
   'VAULT_REQUEST_REJECTED',
-  /** A redirect the provider does not follow (not allowed, https to http, or a second one). */
   'VAULT_REDIRECT_REFUSED',
-  /** Vault unreachable, TLS failure, sealed, or 5xx after retries. */
   'VAULT_UNAVAILABLE',
-  /** The caller's deadline or the request timeout passed. */
   'DEADLINE_EXCEEDED',
-  /** The files of the mount exceed the driver's gRPC message limit, or the mount would pass its memory budget. */
   'MOUNT_TOO_LARGE',
-  /** A bound all mounts share (--memory-budget, --max-mounts-in-flight); transient, the driver retries. */
   'NODE_BUDGET_EXCEEDED',
-  /** Writing the files into the target path failed (--write-files mode). */
   'WRITE_FAILED',
-  /** A local file named by the configuration (CA, client certificate, HMAC key) cannot be read. */
   'LOCAL_FILE_ERROR',
-  /** The Kubernetes API failed a call the provider needs (RBAC, timeout); the operator fixes it, nothing is kept. */
   'KUBERNETES_API_ERROR',
-  /** The provider is shutting down and takes no new mounts; the driver retries. */
   'SHUTTING_DOWN',
-  /** A bug or an unexpected failure. */
   'INTERNAL',
 ] as const;
 
@@ -150,7 +127,6 @@ export function errnoCode(err: unknown): string | undefined {
 
 /** Vault echoes request input into some errors, so a tenant chooses the length: nothing past this is scanned. */
 export const VAULT_MESSAGE_SCAN_CHARS = 2048;
-/** Characters of a sanitised Vault message that are quoted. */
 export const VAULT_MESSAGE_QUOTE_CHARS = 200;
 
 /** [A-Za-z0-9_-]: the base64url alphabet of JWTs and Vault tokens. */
@@ -180,9 +156,7 @@ function secretInRun(text: string, start: number, end: number): { at: number; ki
   while (segment < end) {
     let dot = segment;
     while (dot < end && text.charCodeAt(dot) !== 0x2e) dot++;
-    // Both shapes need a dot after the segment they start in.
     if (dot >= end) return undefined;
-    // A JWT: eyJ and four more base64url characters before this dot.
     let jwt = -1;
     for (let j = segment; j + JWT_START.length + 4 <= dot; j++) {
       if (text.startsWith(JWT_START, j)) {

@@ -30,15 +30,12 @@ export interface ByteLedger {
 }
 
 export interface AdmissionLimits {
-  /** Node-wide bytes in flight (`--memory-budget`). */
   readonly nodeBytes: number;
   /** Bytes of Vault responses one mount may read (`--mount-response-budget`); at most nodeBytes. */
   readonly mountBytes: number;
-  /** Mounts in progress at once (`--max-mounts-in-flight`). */
   readonly maxMounts: number;
   /** Of those, one namespace's (`--max-mounts-in-flight-per-namespace`); used as at most maxMounts. */
   readonly maxMountsPerNamespace?: number;
-  /** Mounts waiting for a place (`--max-mounts-queued`); 0 refuses at once. */
   readonly maxQueued?: number;
 }
 
@@ -136,7 +133,6 @@ export class MountAdmission {
     this.#onWait = options.onWait;
   }
 
-  /** Bytes held by the mounts in flight now. */
   get bytesInFlight(): number {
     return this.#bytes;
   }
@@ -150,17 +146,14 @@ export class MountAdmission {
     return this.#mounts;
   }
 
-  /** Mounts waiting for a place now. */
   get mountsQueued(): number {
     return this.#queued;
   }
 
-  /** The most mounts waiting at once since start. */
   get peakMountsQueued(): number {
     return this.#peakQueued;
   }
 
-  /** Mounts of `namespace` in progress now. */
   inFlightOf(namespace: string): number {
     return this.#spaces.get(namespace)?.inFlight ?? 0;
   }
@@ -216,7 +209,6 @@ export class MountAdmission {
     return true;
   }
 
-  /** @internal */
   give(bytes: number): void {
     this.#bytes = Math.max(0, this.#bytes - bytes);
   }
@@ -294,7 +286,6 @@ export class MountAdmission {
     return true;
   }
 
-  /** Takes `waiting` out of the queue, ending its wait with `err`. */
   #drop(waiting: Waiting, err: Error, result: AdmissionWait['result']): void {
     const { space } = waiting;
     const at = space.queue.indexOf(waiting);
@@ -361,12 +352,10 @@ export class MountMemory implements ByteLedger {
     this.#namespace = namespace;
   }
 
-  /** Bytes of Vault responses read so far. */
   get receivedBytes(): number {
     return this.#received;
   }
 
-  /** Bytes held against the node's budget now. */
   get heldBytes(): number {
     return this.#held;
   }

@@ -32,26 +32,16 @@ export const VersionFormats = ['yaml', 'json', 'json-pretty'] as const;
 export type VersionFormat = (typeof VersionFormats)[number];
 
 export interface ProviderSettings {
-  /** Unix socket path the driver dials. */
   readonly endpoint: string;
-  /** host:port of the health server (`GET /health/ready`). */
   readonly healthAddr: string;
   readonly logLevel: LogLevel;
-  /** Kubernetes Secret (in the provider's namespace) holding the HMAC key for object versions. */
   readonly hmacSecretName: string;
-  /** When set, the HMAC key is read from this file instead of the Kubernetes Secret. */
   readonly hmacKeyFile: string | undefined;
-  /** Maximum number of cached Vault tokens. */
   readonly cacheSize: number;
-  /** Write the files into target_path ourselves, for drivers before v0.0.21. */
   readonly writeFiles: boolean;
-  /** Audit lines go to this file; undefined: into the main log on stdout. */
   readonly auditLogFile?: string;
-  /** Bytes of the audit's remembered object versions (default DEFAULT_AUDIT_STATE_BYTES). */
   readonly auditStateMaxBytes?: number;
-  /** JSON values one Vault response may hold (default DEFAULT_MAX_RESPONSE_VALUES). */
   readonly vaultResponseMaxValues?: number;
-  /** Bytes of the memo of parsed objects lists (default DEFAULT_OBJECTS_CACHE_BYTES). */
   readonly objectsCacheMaxBytes?: number;
   /**
    * Where tokens, leases and certificates are kept across restarts, encrypted (state/kept-state.ts); undefined: only
@@ -62,16 +52,13 @@ export interface ProviderSettings {
   readonly stateIdleMs?: number;
   /** Request a pod's token through the TokenRequest API when the driver sent none (needs cluster-wide RBAC); default off. */
   readonly tokenRequestFallback?: boolean;
-  /** Deadline of one HTTP request to Vault, in milliseconds. */
   readonly requestTimeoutMs: number;
   /**
    * A mount's time budget when its caller sets no deadline (default DEFAULT_MOUNT_TIME_BUDGET_MS). No flag: the
    * driver always passes the kubelet's deadline; tests shorten it.
    */
   readonly mountTimeBudgetMs?: number;
-  /** Share of a lease's or certificate's lifetime during which a pod gets the same one again (default 2/3). */
   readonly leaseReuseFraction?: number;
-  /** Bounds of the in-memory cache of leased responses (entries; bytes of response JSON). */
   readonly leaseCacheSize?: number;
   readonly leaseCacheMaxBytes?: number;
   /** Admission control (admission/mount-admission.ts): node-wide bytes in flight, one mount's response bytes, mounts at once. */
@@ -114,7 +101,6 @@ export const DEFAULT_STATE_IDLE_TIMEOUT = '30m';
 export interface FlagSpec {
   readonly name: string;
   readonly kind: FlagKind;
-  /** Shown in the usage text after the name, for non-boolean flags. */
   readonly valueName?: string;
   readonly defaultText?: string;
   readonly help: string;
@@ -186,7 +172,6 @@ const OPENBAO_FLAG_SPECS: readonly FlagSpec[] = OPENBAO_FLAGS.map(([openbao, our
 const ALL_FLAGS: readonly FlagSpec[] = [...FLAGS, ...OPENBAO_FLAG_SPECS];
 const FLAG_BY_NAME: ReadonlyMap<string, FlagSpec> = new Map(ALL_FLAGS.map((f) => [f.name, f]));
 
-/** The usage text: one entry per flag, in the layout of Go's flag.PrintDefaults. */
 export function usageText(program = 'vault-csi-provider'): string {
   const lines = [`Usage of ${program}:`];
   for (const f of [...ALL_FLAGS].sort((a, b) => a.name.localeCompare(b.name))) {

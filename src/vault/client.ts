@@ -53,9 +53,7 @@ export type LoginHelper =
 
 export interface SecretRequest {
   readonly method: string;
-  /** Starts with `/v1/`. */
   readonly requestPath: string;
-  /** Without the `?`; '' for none. */
   readonly query: string;
   readonly body: Readonly<Record<string, unknown>> | undefined;
   /** The object's secretNamespace, relative to the connection's namespace; absent: the connection's namespace. */
@@ -131,7 +129,6 @@ function sendWithHelper(vault: NodeVault.client, request: LoginRequest, requestO
 
 export class VaultClient {
   readonly settings: ConnectionSettings;
-  /** One node-vault client per address of the list (they share the transport and its pools). */
   readonly #vaults: Map<string, NodeVault.client>;
   readonly #health: AddressHealth;
   readonly #transport: UndiciTransport;
@@ -163,7 +160,6 @@ export class VaultClient {
     return new VaultClient(this.settings, this.#transport, this.#options, { of: this, tenant });
   }
 
-  /** The one context object node-vault passes on to the transport. */
   #context(signal: AbortSignal | undefined, throttle: 'wait' | 'fail', memory?: ByteLedger): RequestContext {
     return { signal, throttle, memory, tenant: this.#tenant };
   }

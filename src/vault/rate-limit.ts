@@ -53,16 +53,12 @@ export type WaitCause = 'in_flight' | 'tenant_in_flight' | 'rate' | 'backoff';
 
 export interface GateWait {
   readonly waitedMs: number;
-  /** undefined when the request did not wait. */
   readonly cause: WaitCause | undefined;
 }
 
 export interface GateEvents {
-  /** Every admitted request: how long it queued. */
   readonly onWait?: (wait: GateWait) => void;
-  /** Every 429 Vault answered. */
   readonly onThrottled?: () => void;
-  /** The whole address paused: many tenants throttled, or many failing. */
   readonly onNodeBackoff?: (cause: 'throttled' | 'failing') => void;
 }
 
@@ -70,9 +66,7 @@ export interface GateEvents {
 export interface TenantView {
   readonly inFlight: number;
   readonly queued: number;
-  /** Requests a second (below the configured rate after a 429). */
   readonly rate: number;
-  /** Clock time before which none of its requests goes. */
   readonly pausedUntil: number;
 }
 
@@ -111,7 +105,6 @@ class Bucket {
     this.refilledAt = now;
   }
 
-  /** When the next token is there (now when there is one). */
   nextTokenAt(now: number): number {
     return this.tokens >= 1 ? now : now + Math.max(1, Math.ceil(((1 - this.tokens) * 1000) / this.rate));
   }

@@ -59,7 +59,6 @@ export interface AdmissionWaitLimit {
   readonly waitMs?: number;
 }
 
-/** One mount's passage through admission, for the wait metric. */
 export interface AdmissionWait {
   readonly waitedMs: number;
   readonly result: 'admitted' | 'refused' | 'cancelled';
@@ -97,7 +96,6 @@ interface Waiting {
   cancelTimer: (() => void) | undefined;
 }
 
-/** One namespace's mounts: in progress, and waiting in order. */
 interface Space {
   readonly key: string;
   inFlight: number;
@@ -247,7 +245,6 @@ export class MountAdmission {
     return new MountMemory(this, this.limits.mountBytes, space.key);
   }
 
-  /** What keeps a mount of `space` waiting, for its refusal. */
   #bound(space: Space): string {
     return this.#mounts >= this.limits.maxMounts
       ? `${this.#mounts} mounts are in progress on this node, the provider's bound (--max-mounts-in-flight=${this.limits.maxMounts})`

@@ -61,14 +61,12 @@ export interface TokenRestore {
 
 type CredentialAuth = Exclude<AuthConfig, { method: PodTokenMethod }>;
 
-/** How one mount gets its token: the cache key, whose leases it may keep, and the login to make on a miss. */
 interface LoginPlan {
   readonly key: string;
   readonly holder: string;
   readonly login: (key: string, signal: AbortSignal | undefined) => Promise<VaultToken>;
 }
 
-/** The credentials as the login builder reveals them, in a fixed order, for the digest. */
 function credentialValues(auth: CredentialAuth): readonly string[] {
   switch (auth.method) {
     case 'approle':
@@ -81,7 +79,6 @@ function credentialValues(auth: CredentialAuth): readonly string[] {
 }
 
 export interface AuthenticatorOptions {
-  /** Upper bound on cached tokens (`--cache-size`). */
   readonly cacheSize: number;
   /** Upper bound on the bytes of cached tokens and their keys (default: 4 KiB per entry of `cacheSize`). */
   readonly cacheBytes?: number;
@@ -163,7 +160,6 @@ export class Authenticator {
     return true;
   }
 
-  /** Cached tokens with life left before their refresh, for the kept state. */
   snapshot(): KeptToken[] {
     const now = this.#now();
     const out: KeptToken[] = [];
@@ -274,7 +270,6 @@ export class Authenticator {
     return this.#plan(client, mount).login(rejected.identityKey, signal);
   }
 
-  /** The binding of this mount's own login; throws FOREIGN_TOKEN for a driver token that is not the pod's. */
   #ownBinding(mount: MountConfig): Binding {
     const driverToken = mount.driverToken;
     // A token this provider requests through the TokenRequest API is bound to the pod (token-requester.ts).
@@ -288,7 +283,6 @@ export class Authenticator {
     return check.token.boundPodUid === undefined ? 'unbound' : `pod:${check.token.boundPodUid}`;
   }
 
-  /** One login under `key` (which names the pod), shared by concurrent callers of that pod. */
   #login(client: VaultClient, mount: MountConfig, key: string, signal: AbortSignal | undefined): Promise<VaultToken> {
     return this.#logins.run(key, (shared) => this.#doLogin(client, mount, key, shared), signal);
   }

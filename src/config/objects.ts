@@ -96,7 +96,6 @@ const METHOD_SET: ReadonlySet<string> = new Set(ObjectMethods);
 
 export interface ParsedObjects {
   readonly objects: readonly ObjectConfig[];
-  /** Per-object keys we do not know, as `objects[<index>].<key>`, for a debug log line. */
   readonly ignoredKeys: readonly string[];
 }
 
@@ -115,7 +114,6 @@ function describe(value: unknown): string {
   return 'an unsupported YAML value';
 }
 
-/** Line and column (1-based) of a source offset, so YAML errors can point somewhere without quoting the text. */
 function lineAndColumn(text: string, offset: number): string {
   let line = 1;
   let lineStart = 0;
@@ -212,7 +210,6 @@ class DocumentCheck {
     readonly limits: InputLimits,
   ) {}
 
-  /** YAML nodes under `node`, itself included, as toJS and our walks will see them. */
   nodes(node: unknown): number {
     if (isAlias(node)) return this.#aliased(node.source, node.range?.[0] ?? 0);
     const anchor = (isScalar(node) || isMap(node) || isSeq(node)) && node.anchor !== undefined ? node.anchor : undefined;
@@ -282,7 +279,6 @@ function loadYaml(text: string, limits: InputLimits): unknown {
   }
 }
 
-/** A key of a YAML map as yaml.v3 would store it in a string-keyed map: its text. */
 function keyText(key: unknown, where: string, name?: string): string {
   if (typeof key === 'string') return key;
   if (key === null || key === undefined) return '';
@@ -394,7 +390,6 @@ function splitSecretPath(secretPath: string, where: string, name: string): { req
   return { requestPath: percentEncode(rawPath, PATH_SAFE), query: percentEncode(rawQuery, QUERY_SAFE) };
 }
 
-/** A value of one of our keys in the shape object-extensions.ts checks; undefined for absent or null. */
 function extensionValue(value: unknown): ExtensionValue | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value === 'string') return { kind: 'string', text: value };

@@ -48,19 +48,15 @@ export interface AssembledObject {
   readonly objectName: string;
   readonly secretPath: string;
   readonly version: string;
-  /** Total bytes of the object's files (0 when absent). */
   readonly bytes: number;
   readonly mode: number;
-  /** `file`: written (one file, or several for expand); `absent`: optional and not found, no file. */
   readonly state: 'file' | 'absent';
   readonly files: readonly MountedFileInfo[];
 }
 
 export interface Assembled {
   readonly files: OutputFile[];
-  /** Every object but the inputOnly ones, in the SecretProviderClass's order. */
   readonly objects: AssembledObject[];
-  /** inputOnly objects (template inputs), for reports; they have no file and no version. */
   readonly inputs: ReadonlyArray<{ readonly objectName: string; readonly secretPath: string }>;
 }
 
@@ -75,9 +71,7 @@ function named(err: unknown, obj: ObjectConfig): unknown {
 
 type Produced = { readonly kind: 'files'; readonly files: readonly ExpandedFile[]; readonly versionInput: Buffer } | { readonly kind: 'absent' };
 
-/** What one object's files will take, known before they are built. */
 interface FilePlan {
-  /** Bytes of the contents: exact, or (expand: pki) an upper bound. */
   readonly contents: number;
   /** Copies made while building them (strings before they are bytes, encoded text), given back once built. */
   readonly working: number;
@@ -102,7 +96,6 @@ class MountAssembler {
   /** Failures of required template inputs: never absence, whatever the template's own `optional` says. */
   readonly #fatal = new WeakSet<Error>();
   readonly #sizes = new WeakMap<object, number>();
-  /** Bytes the files made so far add to the mount's answer (buildFileSet's count). */
   #answerBytes = 0;
 
   constructor(
@@ -148,7 +141,6 @@ class MountAssembler {
     return files;
   }
 
-  /** Bytes a file adds to the answer besides its contents: its path and object name, and the framing. */
   #fileOverhead(obj: ObjectConfig, name: string): number {
     const objectName = Buffer.byteLength(obj.objectName, 'utf8');
     return PER_FILE_OVERHEAD_BYTES + 2 * objectName + (name === '' ? 0 : 1 + Buffer.byteLength(name, 'utf8'));
@@ -169,7 +161,6 @@ class MountAssembler {
     const known = this.#sources.get(name);
     if (known !== undefined) return known;
     const obj = this.#byName.get(name);
-    // References were checked against the objects when the config was parsed.
     if (obj === undefined) throw new ProviderError('INTERNAL', `template input "${name}" is not an object of this mount`, {});
     let source: TemplateSource;
     try {

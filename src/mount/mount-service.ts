@@ -25,7 +25,6 @@ export interface RawMountRequest {
   readonly permission: string;
 }
 
-/** One object of the mount as the server, the audit line and the metrics see it. */
 export interface MountedObject extends AssembledObject {
   /** True when the pod's kept lease or certificate answered, not a Vault request of this mount (for the audit line). */
   readonly cached?: boolean;
@@ -36,13 +35,9 @@ export interface MountResult {
   readonly connection: ConnectionSettings;
   readonly objects: readonly MountedObject[];
   readonly objectVersions: ReadonlyArray<{ readonly id: string; readonly version: string }>;
-  /** inputOnly objects: read for templates, with no file and no version. */
   readonly inputs: ReadonlyArray<{ readonly objectName: string; readonly secretPath: string }>;
-  /** Empty in --write-files mode: the provider wrote them itself. */
   readonly files: readonly OutputFile[];
-  /** Distinct Vault requests this mount made or joined (after de-duplication; reused responses excluded). */
   readonly requests: number;
-  /** Distinct requests answered by the pod's kept lease or certificate, without asking Vault. */
   readonly reused: number;
   readonly wroteFiles: boolean;
 }
@@ -52,16 +47,12 @@ export interface MountServiceOptions {
   readonly clients: VaultClientPool;
   readonly auth: Authenticator;
   readonly hmacKey: HmacKeySource;
-  /** Present in --write-files mode. */
   readonly writer?: AtomicWriter;
-  /** Distinct Vault requests in flight per mount (default 16). */
   readonly readConcurrency?: number;
   readonly limitBytes?: number;
   /** Response budget of a mount that comes without a ledger (the CLI; the daemon passes admission's). */
   readonly mountResponseBytes?: number;
-  /** Called with what a parsed request asked for and ignored, for a debug line. */
   readonly onIgnoredParameters?: (names: readonly string[]) => void;
-  /** Lease/certificate reuse across mounts and single-flight; default: single-flight only, nothing kept. */
   readonly reuse?: ResponseReuse;
   /** Brings in what another instance kept meanwhile (a rollout's overlap) before the caches are asked. Never rejects. */
   readonly beforeCaches?: () => Promise<void>;
@@ -200,7 +191,6 @@ export class MountService {
   }
 }
 
-/** The token that replaced a dead one during this mount, if any. */
 interface Renewal {
   token?: VaultToken;
 }

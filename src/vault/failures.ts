@@ -7,7 +7,6 @@ import { RedirectRefusedError, refusalReason } from './redirect.js';
 import { isPlainObject } from '../shared/plain-object.js';
 import type { CredentialRedactor } from '../shared/credential-redactor.js';
 
-/** Where a request went, for messages. */
 export interface RequestTarget {
   readonly address: string;
   readonly path: string;
@@ -20,9 +19,7 @@ export type Reach = 'not-sent' | 'answered' | 'unknown';
 export interface ClassifiedFailure {
   readonly error: ProviderError;
   readonly reach: Reach;
-  /** Worth another attempt, for an idempotent request. */
   readonly transient: boolean;
-  /** Seconds from a Retry-After header, when Vault gave one. */
   readonly retryAfterSeconds: number | undefined;
 }
 
@@ -36,7 +33,6 @@ function isApiResponseError(err: unknown): err is Error & ApiResponseShape {
   return isPlainObject(response) && typeof response['statusCode'] === 'number';
 }
 
-/** Vault's error strings quoted in one message at most; the others are counted. */
 export const MAX_QUOTED_VAULT_ERRORS = 4;
 
 /** The first MAX_QUOTED_VAULT_ERRORS of Vault's strings, sanitised, and how many more there were. */
@@ -80,27 +76,20 @@ function at(target: RequestTarget): string {
   return `${target.method} ${target.address}${target.path}`;
 }
 
-/** Vault's error answer, as the rules read it. */
 interface Answer {
   readonly status: number;
-  /** Vault's `errors`, sanitised; '' when it gave none. */
   readonly detail: string;
   /** `: <detail>`, or '' for none: the tail of a message quoting Vault. */
   readonly suffix: string;
-  /** Vault's `warnings`, sanitised. */
   readonly warning: string;
-  /** From a numeric Retry-After header. */
   readonly retryAfterSeconds: number | undefined;
 }
 
-/** One failure, as the rules read it. */
 interface Failure {
   readonly err: unknown;
   readonly target: RequestTarget;
   readonly signal: AbortSignal | undefined;
-  /** Set when Vault answered with an error status. */
   readonly answer: Answer | undefined;
-  /** The errno-style code on the error or one of its causes. */
   readonly code: string | undefined;
   readonly name: string;
 }
@@ -138,7 +127,6 @@ const given = (when: (f: Failure) => boolean): ((f: Failure) => Failure | undefi
 const TIMEOUT_NAMES = new Set(['TimeoutError', 'AbortError', 'HeadersTimeoutError', 'BodyTimeoutError']);
 const KV2_PATH_HINT = /Invalid path for a versioned K\/V secrets engine/i;
 
-/** The first rule that matches decides; the last matches everything. */
 const RULES: readonly Rule[] = [
   // A request cut short because the mount's time budget ran out fails with that, whatever the cut made of it (the
   // budget's own error, an abort), so the caller hears in time which Vault and which request were too slow.
@@ -152,7 +140,6 @@ const RULES: readonly Rule[] = [
     message: `the caller's deadline passed during ${at(t)}`,
   })),
 
-  // Vault answered.
   answered((a) => a.status === 403, (a, t) => ({
     code: 'PERMISSION_DENIED', reach: 'answered', transient: false,
     message: `Vault denied ${at(t)} (403)${a.suffix}`,
@@ -185,7 +172,6 @@ const RULES: readonly Rule[] = [
     message: `Vault rejected ${at(t)} (${a.status})${a.suffix}${a.status === 405 && t.method === 'GET' ? '; this path takes a write: set the object\'s method to PUT (or POST)' : ''}`,
   })),
 
-  // Our transport refused what it got.
   // Nothing was done at the node that redirected, and nothing was sent to the target.
   rule(thrown(RedirectRefusedError), (err, t) => ({
     code: 'VAULT_REDIRECT_REFUSED', reach: 'not-sent', transient: false, context: { vaultAddress: err.from },
@@ -270,7 +256,6 @@ export function classifyFailure(err: unknown, target: RequestTarget, callerSigna
     if (v === undefined) continue;
     const retry = { reach: v.reach, transient: v.transient, retryAfterSeconds: v.retryAfterSeconds };
     if ('error' in v) return { error: v.error, ...retry };
-    // Every error names the address and path.
     const context: ErrorContext = {
       vaultAddress: target.address,
       vaultPath: target.path,

@@ -28,7 +28,6 @@ export interface RequestContext {
    * even a write may); 'fail' throws it, for a client that has another address to try.
    */
   readonly throttle?: 'wait' | 'fail';
-  /** Whose request it is at the address's gate (rate-limit.ts: the pod's namespace); absent: NO_TENANT. */
   readonly tenant?: string;
 }
 
@@ -72,7 +71,6 @@ export class VaultHttpError extends Error {
 /** The connection could not be set up, so the request was never sent and even a write may go again; only the connector knows. */
 export class VaultConnectError extends Error {
   override readonly name = 'VaultConnectError';
-  /** errno-style code of the underlying failure (ECONNREFUSED, ECONNRESET, DEPTH_ZERO_SELF_SIGNED_CERT, …). */
   readonly code: string | undefined;
   constructor(cause: Error) {
     super('could not connect to Vault', { cause });
@@ -107,7 +105,6 @@ export class ResponseTooLargeError extends Error {
 export interface UndiciTransportOptions {
   readonly tls: TlsMaterial;
   readonly requestTimeoutMs: number;
-  /** Responses above this are refused before they are parsed (default 16 MiB). */
   readonly maxResponseBytes?: number;
   /** Responses with more JSON values are refused while they arrive (default DEFAULT_MAX_RESPONSE_VALUES). */
   readonly maxResponseValues?: number;

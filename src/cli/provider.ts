@@ -34,25 +34,16 @@ export type { ProviderOverrides };
 
 export interface RunningProvider {
   readonly endpoint: string;
-  /** Where the health server listens; undefined when disabled (empty --health-addr). */
   readonly healthAddress: AddressInfo | undefined;
   readonly mounts: MountService;
   readonly auth: Authenticator;
-  /** Leased responses (dynamic credentials, certificates) kept per pod for reuse on republish. */
   readonly leases: LeaseCache;
-  /** Per-Vault-address gates (in-flight bound, rate, backoff): tests read their peaks. */
   readonly gates: AddressGates;
-  /** The Prometheus registry behind `/metrics`. */
   readonly metrics: ProviderMetrics;
-  /** One audit line per Mount (stdout, or --audit-log-file). */
   readonly audit: MountAuditor;
-  /** Admission control: mounts in progress and the bytes they hold. */
   readonly admission: MountAdmission;
-  /** Tokens, leases and certificates kept across restarts (--state-dir); undefined without it. */
   readonly kept: KeptState | undefined;
-  /** Graceful stop; resolves when everything is closed. */
   stop(graceMs?: number): Promise<void>;
-  /** In-flight mounts right now. */
   inflight(): number;
 }
 
@@ -60,7 +51,6 @@ interface KubernetesParts {
   readonly cluster: ClusterInfo | undefined;
   readonly hmacKey: HmacKeySource;
   readonly tokenRequester: ServiceAccountTokenRequester | undefined;
-  /** Closes the Kubernetes client's connections. */
   close(): Promise<void>;
 }
 
@@ -107,9 +97,7 @@ interface Servers {
   readonly endpoint: string;
   readonly healthAddress: AddressInfo | undefined;
   inflight(): number;
-  /** Stops the gRPC server: no new mounts, in-flight ones finish within `graceMs`. */
   stopGrpc(graceMs: number): Promise<void>;
-  /** Closes the health server (readiness has answered 503 since stopGrpc began). */
   closeHealth(): Promise<void>;
 }
 

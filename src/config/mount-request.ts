@@ -21,11 +21,8 @@ export interface MountRequestInput {
   readonly permission: string;
 }
 
-/** Provider-wide settings the parse needs (flags). */
 export interface MountRequestDefaults {
-  /** `--audience`: used when the SecretProviderClass has no `audience`; default "vault". */
   readonly audience?: string | undefined;
-  /** `--max-objects-*`, `--max-template-*`: what the `objects` parameter may ask (input-limits.ts). */
   readonly inputLimits?: InputLimits | undefined;
 }
 
@@ -49,7 +46,6 @@ const KNOWN_PARAMETERS: ReadonlySet<string> = new Set([
   'audience',
   'objects',
   ...AUTH_METHOD_PARAMETERS,
-  // Added by the driver: the SecretProviderClass's name.
   'secretProviderClass',
 ]);
 
@@ -57,7 +53,6 @@ function invalid(parameter: string, message: string): ProviderError {
   return new ProviderError('INVALID_CONFIG', message, { parameter });
 }
 
-/** JSON.parse without its message, which may quote the input. */
 function parseJson(text: string, what: string): unknown {
   try {
     return JSON.parse(text) as unknown;
@@ -66,12 +61,10 @@ function parseJson(text: string, what: string): unknown {
   }
 }
 
-/** Go's zero value and an empty string both mean "not given". */
 function nonEmpty(value: string | null | undefined): string | undefined {
   return value === undefined || value === null || value === '' ? undefined : value;
 }
 
-/** The attributes: a JSON object of strings (the reference decodes it into map[string]string). */
 function parseAttributes(text: string): ReadonlyMap<string, string> {
   const parsed = parseJson(text, 'attributes');
   if (!isPlainObject(parsed)) throw invalid('attributes', 'attributes must be a JSON object of strings');
@@ -85,7 +78,6 @@ function parseAttributes(text: string): ReadonlyMap<string, string> {
   return out;
 }
 
-/** The nodePublishSecretRef's data as a JSON object, or `null` / `{}` / '' when there is none. */
 function parseSecrets(text: string): ReadonlyMap<string, unknown> {
   if (text.trim() === '') return new Map();
   const parsed = parseJson(text, 'secrets');
@@ -159,7 +151,6 @@ function parsePermission(text: string): number {
   return mode;
 }
 
-/** '' means unset, as the reference's `params["x"] == ""` checks. */
 function optional(attrs: ReadonlyMap<string, string>, key: string): string | undefined {
   const v = attrs.get(key);
   return v === undefined || v === '' ? undefined : v;

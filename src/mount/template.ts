@@ -13,9 +13,7 @@ export type TemplateSource =
   | { readonly present: false; readonly code: ErrorCode; readonly reason: string };
 
 export interface TemplateInputs {
-  /** The template object's own secret (its key map). Only called when the template uses `.`. */
   own(): TemplateSource;
-  /** Another object's value, by objectName (references were checked to exist when the objects were parsed). */
   object(objectName: string): TemplateSource;
 }
 
@@ -71,12 +69,10 @@ function asText(bytes: Buffer, action: TemplateAction): string {
   }
 }
 
-/** Bytes of one byte under urlencode: itself when unreserved, else `%XX`. */
 function urlBytes(byte: number): number {
   return UNRESERVED[byte] === 1 ? 1 : 3;
 }
 
-/** urlencode's bytes for a string as UTF-8: ASCII by itself, every other byte (2 to 4 a character) as `%XX`. */
 function urlStringBytes(text: string): number {
   let size = 0;
   for (let i = 0; i < text.length; i += 1) {
@@ -104,7 +100,6 @@ class RenderValues {
   readonly #sizes = new Map<unknown, number>();
   readonly #urlSizes = new Map<unknown, number>();
   readonly #bytes = new Map<unknown, Buffer>();
-  /** Bytes charged for working copies, given back when the render ends. */
   working = 0;
 
   constructor(readonly memory: ByteLedger | undefined) {}
@@ -114,7 +109,6 @@ class RenderValues {
     this.working += bytes;
   }
 
-  /** Bytes of the value as text: strings and bytes as they are, anything else as Go JSON. */
   size(value: unknown): number {
     if (Buffer.isBuffer(value)) return value.length;
     let size = this.#sizes.get(value);
@@ -125,12 +119,10 @@ class RenderValues {
     return size;
   }
 
-  /** goMarshal(value)'s bytes. */
   jsonSize(value: unknown): number {
     return goMarshalBytes(value, this.#marshalSizes);
   }
 
-  /** The value's bytes: a copy for strings and JSON values, made once and charged first. */
   bytes(value: unknown): Buffer {
     if (Buffer.isBuffer(value)) return value;
     let bytes = this.#bytes.get(value);
@@ -142,7 +134,6 @@ class RenderValues {
     return bytes;
   }
 
-  /** Bytes of the value under urlencode; a string is counted from its characters, with no copy made. */
   urlSize(value: unknown): number {
     let size = this.#urlSizes.get(value);
     if (size === undefined) {
@@ -157,7 +148,6 @@ class RenderValues {
   }
 }
 
-/** One part of the template with its values resolved and its size known, nothing of it built yet. */
 type Planned =
   | { readonly kind: 'text'; readonly text: string; readonly size: number }
   | { readonly kind: 'action'; readonly action: TemplateAction; readonly values: readonly unknown[]; readonly size: number; readonly text?: string };
@@ -192,7 +182,6 @@ function plan(action: TemplateAction, inputs: TemplateInputs, values: RenderValu
 /** Bytes a base64 chunk encodes at most (a multiple of 3, so chunks encode independently). */
 const BASE64_CHUNK = 48 * 1024;
 
-/** Writes one planned part at `offset` of `out`; returns the offset after it. */
 function write(part: Planned, out: Buffer, offset: number, values: RenderValues): number {
   if (part.kind === 'text') return offset + out.write(part.text, offset, 'utf8');
   const { action } = part;
@@ -241,7 +230,6 @@ function write(part: Planned, out: Buffer, offset: number, values: RenderValues)
 }
 
 export interface RenderOptions {
-  /** Bytes the file may take: the room left in the mount's answer (default the driver's 4 MiB message limit). */
   readonly limitBytes?: number;
   /** Charged with the file and its encodings' working copies before they are allocated; the copies given back after. */
   readonly memory?: ByteLedger;

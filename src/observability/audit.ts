@@ -9,21 +9,17 @@ import type { ErrorCode, ProviderError } from '../errors.js';
 import { Lru } from '../shared/lru.js';
 import { redactLine } from './redact.js';
 
-/** What the audit needs of each mounted object (MountService's MountedObject has these fields). */
 export interface AuditedObject {
   readonly objectName: string;
   readonly secretPath: string;
   readonly version: string;
   /** True when the answer came from a cache instead of a Vault request made for this mount. */
   readonly cached?: boolean;
-  /** `absent`: an optional object Vault did not have. */
   readonly state?: 'file' | 'absent';
 }
 
 export interface MountAuditInput {
-  /** Undefined when the request could not even be parsed. */
   readonly config: MountConfig | undefined;
-  /** Present when the mount succeeded. */
   readonly mounted: readonly AuditedObject[] | undefined;
   readonly error: ProviderError | undefined;
   readonly result: 'ok' | ErrorCode;
@@ -57,7 +53,6 @@ export interface AuditRecord {
   readonly objects: readonly AuditObjectRecord[];
 }
 
-/** Where audit records go: a line each. */
 export interface AuditSink {
   write(record: AuditRecord): void;
   close(): Promise<void>;
@@ -65,9 +60,7 @@ export interface AuditSink {
 
 export interface MountAuditorOptions {
   readonly sink: AuditSink;
-  /** Pod volumes whose object versions are remembered (default 10000: far above the pods of one node). */
   readonly maxVolumes?: number;
-  /** Bytes the remembered versions may take, by volumeStateBytes (`--audit-state-max-bytes`). */
   readonly maxBytes?: number;
 }
 
@@ -101,12 +94,10 @@ export class MountAuditor {
     this.#last = new Lru<VolumeState>({ maxEntries: options.maxVolumes ?? 10_000, maxBytes: this.#maxBytes, sizeOf: (state) => state.bytes });
   }
 
-  /** Pod volumes remembered right now. */
   get rememberedVolumes(): number {
     return this.#last.size;
   }
 
-  /** Bytes the remembered versions take, by volumeStateBytes; at most the maxBytes option. */
   get rememberedBytes(): number {
     return this.#last.bytes;
   }
@@ -171,7 +162,6 @@ export class MountAuditor {
   }
 }
 
-/** Audit lines into the main log (stdout), marked `"audit": true` so a log pipeline can route them. */
 export function loggerAuditSink(logger: Logger): AuditSink {
   const log = logger.child({ component: 'audit', audit: true });
   return {
@@ -203,7 +193,6 @@ export function fileAuditSink(path: string): AuditSink & { reopen(): void } {
     write: (record) => {
       if (!closed) log.info(record, 'mount audit');
     },
-    /** For log rotation: the file is opened again at the same path. */
     reopen: () => destination.reopen(),
     close: () => {
       if (!closed) {

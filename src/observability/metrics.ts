@@ -23,7 +23,6 @@ const MAX_CACHE_NAMES = 16;
 /** Anything else is folded into its class: a vaultAddress pointed at an attacker's server must not mint series. */
 const KNOWN_STATUSES: ReadonlySet<number> = new Set([200, 204, 307, 400, 401, 403, 404, 405, 412, 429, 472, 473, 500, 501, 502, 503, 504]);
 
-/** The `status` label of one Vault exchange: a known HTTP status, its class (`4xx`), or `network_error`. */
 export function vaultStatusLabel(httpStatus: number | undefined): string {
   if (httpStatus === undefined || !Number.isInteger(httpStatus)) return 'network_error';
   if (KNOWN_STATUSES.has(httpStatus)) return String(httpStatus);
@@ -33,15 +32,12 @@ export function vaultStatusLabel(httpStatus: number | undefined): string {
 
 export interface MountMetricsOutcome {
   readonly result: 'ok' | ErrorCode;
-  /** gRPC status name, e.g. `OK`, `NOT_FOUND`. */
   readonly grpcCode: string;
   readonly durationMs: number;
 }
 
 export interface MetricsOptions {
-  /** process_* and nodejs_* metrics from prom-client (default true). */
   readonly processMetrics?: boolean;
-  /** Version for `vault_csi_provider_build_info`. */
   readonly version?: string;
   /** Watch the event loop for event_loop_delay_seconds (default true; a one-shot CLI run has no use for it). */
   readonly eventLoopDelay?: boolean;
@@ -244,7 +240,6 @@ export class ProviderMetrics {
     this.#vaultDuration.observe({ operation: event.operation }, event.durationMs / 1000);
   }
 
-  /** One request admitted by a Vault address's gate (rate-limit.ts). */
   vaultWait(wait: GateWait): void {
     this.#vaultWait.observe({ cause: wait.cause ?? 'none' }, wait.waitedMs / 1000);
   }
@@ -257,12 +252,10 @@ export class ProviderMetrics {
     this.#vaultNodeBackoffs.inc({ cause });
   }
 
-  /** One Mount through admission control's queue (admission/mount-admission.ts). */
   admissionWait(wait: AdmissionWait): void {
     this.#admissionWait.observe({ result: wait.result }, wait.waitedMs / 1000);
   }
 
-  /** Reports `count()` as `mounts_queued` at every scrape. */
   mountsQueued(count: () => number): void {
     this.#mountsQueued.source = count;
   }
@@ -271,7 +264,6 @@ export class ProviderMetrics {
     this.#vaultFailovers.inc();
   }
 
-  /** One event of the kept state (state/kept-state.ts); `event` is one of its constants. */
   keptState(event: 'restored' | 'merged' | 'written' | 'ignored' | 'write_error'): void {
     this.#keptState.inc({ event });
   }
@@ -286,24 +278,20 @@ export class ProviderMetrics {
     this.#cacheEvents.inc({ cache, event });
   }
 
-  /** Reports `bytes()` as `memory_in_flight_bytes` at every scrape (admission control's count). */
   bytesInFlight(bytes: () => number): void {
     this.#bytesInFlight.source = bytes;
   }
 
-  /** Reports `size()` as `cache_entries{cache}` at every scrape. A later call for the same cache replaces it. */
   cacheSize(cache: string, size: () => number): void {
     this.#checkCacheName(cache);
     this.#cacheSizes.set(cache, size);
   }
 
-  /** Reports `bytes()` as `cache_bytes{cache}` at every scrape. A later call for the same cache replaces it. */
   cacheBytes(cache: string, bytes: () => number): void {
     this.#checkCacheName(cache);
     this.#cacheBytes.set(cache, bytes);
   }
 
-  /** Stops the event-loop monitor. */
   close(): void {
     this.#loopDelay.disable();
   }
@@ -315,7 +303,6 @@ export class ProviderMetrics {
     this.#cacheNames.add(cache);
   }
 
-  /** The text exposition format. */
   render(): Promise<string> {
     return this.registry.metrics();
   }
@@ -325,7 +312,6 @@ export class ProviderMetrics {
   }
 }
 
-/** `GET /metrics` for the health server. */
 export function metricsRoute(metrics: ProviderMetrics): ExtraRoute {
   return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     const path = (req.url ?? '/').split('?')[0];

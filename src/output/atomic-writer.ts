@@ -49,13 +49,11 @@ export function isTimestampDirName(name: string): boolean {
   return TIMESTAMP_DIR_PATTERN.test(name);
 }
 
-/** The user-visible names for a file set: the first component of each path, sorted, without repeats. */
 export function topLevelNames(files: readonly OutputFile[]): string[] {
   const names = new Set(files.map((file) => file.path.split('/')[0] ?? file.path));
   return [...names].sort();
 }
 
-/** What a user-visible symlink points to: `..data/<name>`. */
 export function visibleLinkTarget(name: string): string {
   return `${DATA_DIR_NAME}/${name}`;
 }
@@ -93,10 +91,8 @@ async function withTargetLock<T>(key: string, task: () => Promise<T>): Promise<T
 type VisibleState = 'missing' | 'ours' | 'foreign-link';
 
 interface TargetState {
-  /** Name of the version directory `..data` points to, when it is one of ours and really a directory. */
   readonly currentDir: string | undefined;
   readonly visible: ReadonlyMap<string, VisibleState>;
-  /** User-visible symlinks into `..data/` whose names the new payload no longer has. */
   readonly staleLinks: readonly string[];
 }
 
@@ -159,7 +155,6 @@ export class AtomicWriter {
     if (!stats.isDirectory()) throw writeFailed(`target path ${target} is not a directory`);
   }
 
-  /** lstat that answers undefined for a missing entry instead of throwing. */
   private async lstatOrUndefined(path: string): Promise<FsStats | undefined> {
     try {
       return await this.fs.lstat(path);
@@ -180,7 +175,6 @@ export class AtomicWriter {
     }
   }
 
-  /** Reads the current layout and refuses, before anything is written, what we must not replace. */
   private async inspect(target: string, names: readonly string[]): Promise<TargetState> {
     const dataPath = this.path(target, DATA_DIR_NAME);
     const dataStats = await this.lstatOrUndefined(dataPath);
@@ -247,7 +241,6 @@ export class AtomicWriter {
     }
   }
 
-  /** True when `dir` holds exactly these regular files with these modes and contents, and nothing else. */
   private async sameFiles(dir: string, files: readonly OutputFile[]): Promise<boolean> {
     const onDisk = await this.listRegularFiles(dir, '');
     if (onDisk === undefined || onDisk.size !== files.length) return false;
@@ -268,7 +261,6 @@ export class AtomicWriter {
     return true;
   }
 
-  /** Regular files under `dir` by relative path; undefined when a symlink or special file is in there. */
   private async listRegularFiles(
     dir: string,
     prefix: string,
@@ -377,7 +369,6 @@ export class AtomicWriter {
     }
   }
 
-  /** Removes a version directory that was never published. Best effort: the write has failed already. */
   private async discard(target: string, dirName: string): Promise<void> {
     try {
       await this.fs.removeTree(this.path(target, dirName));

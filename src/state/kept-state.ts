@@ -35,14 +35,11 @@ export interface KeptStateOptions {
   readonly idleMs: number;
   readonly log: StateLog;
   readonly now?: () => number;
-  /** From a change to its write (default 1 s). */
   readonly debounceMs?: number;
-  /** Without a change in the directory, how often a mount still looks at the file (default 5 s). */
   readonly recheckMs?: number;
   readonly onEvent?: (event: KeptStateEvent) => void;
 }
 
-/** Which file the path held when this instance last read or wrote it. */
 interface FileIdentity {
   readonly ino: bigint;
   readonly size: bigint;
@@ -71,11 +68,9 @@ export class KeptState {
   #lastWriteMs = 0;
   #timer: NodeJS.Timeout | undefined;
   #watcher: FSWatcher | undefined;
-  /** A change in the directory since the file was last looked at. */
   #maybeChanged = true;
   #lastLook = Number.NEGATIVE_INFINITY;
   #looking: Promise<void> | undefined;
-  /** Writes (and the reads they start with) one at a time. */
   #queue: Promise<void> = Promise.resolve();
   #closed = false;
   /** One warning per cause, not one per mount. */
@@ -152,7 +147,6 @@ export class KeptState {
     }
   }
 
-  /** Writes now (after reading what another instance wrote meanwhile). Never throws. */
   flush(): Promise<void> {
     if (this.#timer !== undefined) {
       clearTimeout(this.#timer);
@@ -161,7 +155,6 @@ export class KeptState {
     return this.#enqueue(() => this.#write());
   }
 
-  /** The last write, then nothing more (SIGTERM, after the drain). */
   async close(): Promise<void> {
     await this.flush();
     this.#closed = true;
@@ -198,7 +191,6 @@ export class KeptState {
     }
   }
 
-  /** Reads and merges the file when it is not the one this instance last read or wrote. */
   async #readIfChanged(source: 'start' | 'foreign'): Promise<void> {
     const keys = await this.#loadKeys();
     if (keys === undefined) return;

@@ -11,7 +11,6 @@ import { Lru } from '../shared/lru.js';
 import type { SecretResponse } from './responses.js';
 import { isPlainObject } from '../shared/plain-object.js';
 
-/** Default share of a lease's or certificate's lifetime during which it is reused. */
 export const DEFAULT_REUSE_FRACTION = 2 / 3;
 
 export type ReuseReason = 'lease' | 'certificate';
@@ -21,7 +20,6 @@ export interface ReuseWindow {
   readonly obtainedAt: number;
   /** When the credential stops working: the lease end (bounded by its token's), or the certificate's notAfter. */
   readonly expiresAt: number;
-  /** Reused until this instant; the first mount after it fetches a new one. */
   readonly reuseUntil: number;
 }
 
@@ -60,13 +58,11 @@ export interface ReuseScope {
   readonly podUid: string;
   readonly identityKey: string;
   readonly requestKey: string;
-  /** Default `pod`. */
   readonly credentialScope?: CredentialScope;
 }
 
 export interface LeaseCacheOptions {
   readonly maxEntries: number;
-  /** Upper bound on the summed JSON size of the cached responses and their keys. */
   readonly maxBytes: number;
   /** Share of the lifetime during which a response is reused (default 2/3); 0 turns reuse off. */
   readonly fraction?: number;
@@ -146,7 +142,6 @@ export class LeaseCache {
     return this.#generation;
   }
 
-  /** The response to hand out again, while its reuse window is open. */
   get(scope: ReuseScope): SecretResponse | undefined {
     if (!reusableScope(scope) || !this.#keptRequests.has(scope.requestKey)) return undefined;
     const entry = this.#lru.get(scopeKey(scope));
@@ -185,7 +180,6 @@ export class LeaseCache {
     return true;
   }
 
-  /** What is kept now with life left, for the kept state: least recently used first. */
   snapshot(): KeptLease[] {
     const now = this.#now();
     const out: KeptLease[] = [];
@@ -222,7 +216,6 @@ export class LeaseCache {
     else this.#keptRequests.set(requestKey, count - 1);
   }
 
-  /** Forget what was kept for this scope (the credential was refused, say). */
   delete(scope: ReuseScope): void {
     this.#lru.delete(scopeKey(scope));
   }

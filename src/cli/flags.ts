@@ -163,7 +163,6 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'trust-policy', kind: 'string', valueName: 'policy', defaultText: 'strict', help: 'strict, or reference: accept any vaultAddress, TLS files anywhere on the node, vaultSkipTLSVerify and any auth mount, as hashicorp/vault-csi-provider does (the provider\'s own credentials stay unreadable). Not together with the four -allow* flags.' },
   { name: 'allowed-auth-mounts', kind: 'string', valueName: 'paths', help: 'Comma-separated auth mount paths a SecretProviderClass or pod may log in at (vaultAuthMountPath, or an object reading auth/<mount>/login) while the connection presents a client certificate of the operator\'s (-vault-tls-client-cert, or a vaultTLSClientCertPath file): a cert auth method there would log it in as that certificate\'s owner. * allows any. Default: only -vault-mount (and the default path of the mount\'s own vaultAuthMethod). Without a client certificate any auth mount may be named.' },
 ];
-/** The OpenBao provider's spellings of the -vault-* flags (openbao-flags.ts): the same kind, default and value. */
 const OPENBAO_FLAG_SPECS: readonly FlagSpec[] = OPENBAO_FLAGS.map(([openbao, ours]) => {
   const spec = FLAGS.find((f) => f.name === ours);
   if (spec === undefined) throw new Error(`no flag -${ours} for -${openbao}`);
@@ -193,9 +192,7 @@ function stringSetting(values: Parsed, flag: string, env: Env, envName?: string)
   return fromEnv === undefined || fromEnv === '' ? undefined : fromEnv;
 }
 
-// Health listen address: optional host (a name, IPv4, or [IPv6]) and a numeric port.
 const HOST_PORT = /^(?:\[[0-9A-Za-z:.%]+\]|[A-Za-z0-9.-]*):([0-9]{1,5})$/;
-// A Kubernetes object name (DNS subdomain).
 const DNS_SUBDOMAIN = /^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*$/;
 
 function logLevelFrom(values: Parsed, usage: string): LogLevel {
@@ -366,7 +363,6 @@ export function parseFlags(argv: readonly string[], givenEnv: Env): FlagsResult 
   };
 }
 
-/** `a/b` or a decimal. */
 function parseFraction(raw: string): number | undefined {
   const m = /^\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(?:\/\s*([0-9]+(?:\.[0-9]*)?)\s*)?$/.exec(raw);
   if (m === null) return undefined;
@@ -434,7 +430,6 @@ function trustFrom(values: Parsed, usage: string): TrustSettings {
   }
 }
 
-/** Bounds on what Vault answers and on what caches keep; absent flags leave the defaults to the components. */
 function answerBoundsFrom(values: Parsed, usage: string): Pick<ProviderSettings, 'auditStateMaxBytes' | 'vaultResponseMaxValues' | 'objectsCacheMaxBytes'> {
   return {
     ...(values.has('objects-cache-max-bytes') ? { objectsCacheMaxBytes: positiveInt(values, 'objects-cache-max-bytes', DEFAULT_OBJECTS_CACHE_BYTES, usage) } : {}),

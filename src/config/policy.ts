@@ -19,7 +19,6 @@ export interface TrustPolicy {
   readonly tlsDirectories: readonly string[];
   /** The operator's own TLS files (flags): a mount may name exactly these too. */
   readonly operatorTlsFiles: readonly string[];
-  /** Whether a mount may turn off verification of Vault's certificate. */
   readonly allowSkipTlsVerify: boolean;
   /** Never readable through a parameter, even inside an allowed directory: the provider's own credentials. */
   readonly protectedPaths: readonly string[];
@@ -27,13 +26,10 @@ export interface TrustPolicy {
   readonly authMounts: 'any' | readonly string[];
 }
 
-/** What the operator said on the command line (see cli/flags.ts). */
 export interface TrustSettings {
   /** `--allowed-vault-addresses`, normalised (the default address is added by buildTrustPolicy); 'any' for `*`. */
   readonly vaultAddresses: 'any' | readonly string[];
-  /** `--allowed-tls-directories`: absolute, normalised. */
   readonly tlsDirectories: readonly string[];
-  /** `--allow-skip-tls-verify`. */
   readonly allowSkipTlsVerify: boolean;
   /** `--allowed-auth-mounts`, normalised (the default `--vault-mount` is added by buildTrustPolicy); absent: none. */
   readonly authMounts?: 'any' | readonly string[];
@@ -82,7 +78,6 @@ export interface ResolvedRoots {
 /** A TLS file path a mount asked for, normalised (absolute, `.` and `..` folded), still to be resolved on disk. */
 export interface RequestedPath {
   readonly parameter: TlsFileParameter;
-  /** As the mount wrote it, for messages. */
   readonly requested: string;
   readonly normalised: string;
 }
@@ -91,7 +86,6 @@ function notAllowed(parameter: string, message: string): ProviderError {
   return new ProviderError('PARAMETER_NOT_ALLOWED', message, { parameter });
 }
 
-/** `path` is `dir` or lies below it. Both absolute and normalised. */
 export function isWithin(dir: string, path: string): boolean {
   if (path === dir) return true;
   const prefix = dir.endsWith(sep) ? dir : `${dir}${sep}`;
@@ -102,7 +96,6 @@ function listOf(values: readonly string[]): string {
   return values.length === 0 ? 'none' : values.join(', ');
 }
 
-/** The TLS file paths the mount itself set (SecretProviderClass parameters or pod volumeAttributes). */
 export function requestedTlsPaths(mount: MountConfig): Array<{ parameter: TlsFileParameter; path: string }> {
   const out: Array<{ parameter: TlsFileParameter; path: string }> = [];
   const add = (parameter: TlsFileParameter, path: string | undefined): void => {
@@ -232,7 +225,6 @@ export function checkAuthMounts(mount: MountConfig, connection: ConnectionSettin
   }
 }
 
-/** Whether the policy lets a ServiceAccount token or a Vault token go to `address` (normalised). */
 export function addressAllowed(policy: TrustPolicy, address: string): boolean {
   return policy.vaultAddresses === 'any' || policy.vaultAddresses.includes(address);
 }
@@ -261,7 +253,6 @@ export function checkRealPath(requested: RequestedPath, realPath: string, policy
   }
 }
 
-/** The connection with the mount's TLS paths replaced by the real paths that were checked. */
 export function withRealTlsPaths(connection: ConnectionSettings, real: ReadonlyMap<TlsFileParameter, string>): ConnectionSettings['tls'] {
   const pick = (parameter: TlsFileParameter, current: string | undefined): string | undefined => real.get(parameter) ?? current;
   return {

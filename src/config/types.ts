@@ -27,7 +27,6 @@ export interface ObjectExtensions {
   readonly secretNamespace?: string;
 }
 
-/** One entry of the SecretProviderClass `objects` YAML list, validated. */
 export interface ObjectConfig extends ObjectExtensions {
   /** File path inside the mount and ObjectVersion id; already checked against the driver's path rules. */
   readonly objectName: string;
@@ -59,7 +58,6 @@ export interface TlsParameters {
   readonly skipVerify?: boolean;
 }
 
-/** TlsParameters while they are being filled in, field by field. */
 export type TlsParametersDraft = { -readonly [K in keyof TlsParameters]: TlsParameters[K] };
 
 /** A token the driver gave us for one audience. The token itself is sensitive: never log this object. */
@@ -107,7 +105,6 @@ export interface MountConfig {
   readonly ignoredParameters: readonly string[];
 }
 
-/** Provider-wide defaults from flags over `VAULT_*` environment variables (environment < flags). */
 export interface ProviderDefaults {
   readonly vaultAddress: string;
   readonly vaultMount: string;

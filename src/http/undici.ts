@@ -8,18 +8,14 @@ import { abortReason } from '../errors.js';
 
 export { Pool, buildConnector };
 export type { Dispatcher };
-/** Options of a Pool (undici's Pool.Options). */
 export type PoolOptions = Pool.Options;
 
-/** An answer read whole: status, raw header list ([name, value, …]) and body bytes. */
 export interface BufferedAnswer {
   readonly statusCode: number;
   readonly rawHeaders: readonly Buffer[];
-  /** Empty when a sink took it. */
   readonly body: Buffer;
 }
 
-/** More bytes than the caller allows, declared or received. */
 export class BodyTooLargeError extends Error {
   override readonly name = 'BodyTooLargeError';
   constructor(readonly limitBytes: number) {
@@ -29,11 +25,9 @@ export class BodyTooLargeError extends Error {
 
 export interface BufferedCall {
   readonly answer: Promise<BufferedAnswer>;
-  /** Ends the request now with `err` (a no-op once it settled). */
   cancel(err: Error): void;
 }
 
-/** The value of one header in a raw [name, value, …] list (`name` lower-case). */
 export function headerValue(raw: readonly Buffer[], name: string): string | undefined {
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const key = raw[i]!;
@@ -42,7 +36,6 @@ export function headerValue(raw: readonly Buffer[], name: string): string | unde
   return undefined;
 }
 
-/** All headers of a raw list, names lower-cased; a repeated header becomes an array. */
 export function headerObject(raw: readonly Buffer[]): Record<string, string | string[]> {
   const headers: Record<string, string | string[]> = {};
   for (let i = 0; i + 1 < raw.length; i += 2) {
@@ -78,7 +71,6 @@ export interface BodySink {
 export interface BufferedLimits {
   readonly maxBytes: number;
   readonly signal?: AbortSignal | undefined;
-  /** Takes the body; the answer's `body` is then empty. */
   readonly sink?: BodySink | undefined;
 }
 
@@ -113,7 +105,6 @@ export function dispatchBuffered(dispatcher: Dispatcher, options: Dispatcher.Dis
     abortRequest?.(err);
     finish();
   };
-  /** Runs a sink call; false (and the request cancelled with its error) when it throws. */
   const toSink = (call: () => void): boolean => {
     try {
       call();

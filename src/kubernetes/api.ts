@@ -7,7 +7,6 @@ import { isPlainObject } from '../shared/plain-object.js';
 /** A Kubernetes API call that has not answered in this long is treated as failed; the caller (or kubelet) retries. */
 export const DEFAULT_KUBE_REQUEST_TIMEOUT_MS = 10_000;
 
-/** Starts a timer that calls `onExpire` after `ms`; returns its cancel. Injectable so tests need not wait. */
 export type StartTimer = (ms: number, onExpire: () => void) => () => void;
 
 export const realTimer: StartTimer = (ms, onExpire) => {
@@ -16,7 +15,6 @@ export const realTimer: StartTimer = (ms, onExpire) => {
   return () => clearTimeout(timer);
 };
 
-/** The request timeout passed: named as AbortSignal.timeout's error is, which describeApiFailure knows. */
 export class KubeRequestTimeoutError extends Error {
   override readonly name = 'TimeoutError';
   constructor(timeoutMs: number) {
@@ -48,13 +46,9 @@ export async function withRequestTimeout<T>(
 }
 
 export interface ApiFailure {
-  /** The HTTP status the API server answered with; undefined when no answer came. */
   readonly httpStatus: number | undefined;
-  /** The Status `reason` (NotFound, AlreadyExists, Forbidden…) when the server sent one. */
   readonly reason: string | undefined;
-  /** One clause for a message, e.g. `the Kubernetes API answered 403 Forbidden: …`. Never holds a credential. */
   readonly detail: string;
-  /** True when the request was cut short by the abort signal or the timeout. */
   readonly aborted: boolean;
 }
 
@@ -107,7 +101,6 @@ function formatMs(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
 }
 
-/** The `reason` and `message` of a Kubernetes Status body, as text. */
 function parseStatus(body: unknown): { reason: string | undefined; message: string | undefined } {
   let value: unknown = body;
   if (typeof body === 'string') {

@@ -9,7 +9,6 @@ import { DEFAULT_KUBE_REQUEST_TIMEOUT_MS, describeApiFailure, realTimer, safeCau
 import { KubeClient, type KubeConfig } from './kube-client.js';
 import { isPlainObject } from '../shared/plain-object.js';
 
-/** The fields of a v1 Secret this source reads. */
 interface SecretObject {
   readonly data?: Readonly<Record<string, string>>;
 }
@@ -23,11 +22,8 @@ export const MANAGED_BY_VALUE = 'vault-csi-provider';
 export const DEFAULT_HMAC_SECRET_NAME = 'vault-csi-provider-hmac-key';
 
 export interface KubeSecretHmacKeySourceOptions {
-  /** Per-request timeout in milliseconds (default 10 s). */
   readonly timeoutMs?: number;
-  /** For tests: where a new key's bytes come from. */
   readonly randomBytes?: (size: number) => Buffer;
-  /** For tests: the request timeout's timer. */
   readonly timer?: StartTimer;
 }
 
@@ -102,7 +98,6 @@ export class KubeSecretHmacKeySource implements HmacKeySource {
     return created.data?.[HMAC_SECRET_DATA_KEY] === undefined ? candidate : this.#keyFrom(created);
   }
 
-  /** The Secret, or undefined when it does not exist. */
   async #read(): Promise<SecretObject | undefined> {
     try {
       const path = `/api/v1/namespaces/${encodeURIComponent(this.#namespace)}/secrets/${encodeURIComponent(this.#name)}`;
@@ -162,7 +157,6 @@ export class KubeSecretHmacKeySource implements HmacKeySource {
   }
 }
 
-/** The answer as a Secret: only `data` is read, and only string values in it count. */
 function asSecret(answer: unknown): SecretObject {
   const data = isPlainObject(answer) ? answer['data'] : undefined;
   if (!isPlainObject(data)) return {};

@@ -40,7 +40,6 @@ function goString(value: string): string {
   return (length - json.length) / 5 > DENSE_ESCAPES ? escapeBytes(json) : json.replace(ESCAPE_ALL, (c) => ESCAPES[c] ?? c);
 }
 
-/** Above this many escapes in one string, escapeBytes. */
 const DENSE_ESCAPES = 4096;
 const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
 
@@ -105,7 +104,6 @@ export function goMarshal(value: unknown): string {
   return 'null';
 }
 
-/** A Go struct's fields in declaration order (not sorted), each value marshalled as above. */
 export function goMarshalStruct(fields: ReadonlyArray<readonly [string, unknown]>): string {
   return `{${fields.map(([k, v]) => `${goString(k)}:${goMarshal(v)}`).join(',')}}`;
 }

@@ -35,7 +35,6 @@ export interface HandlerOptions {
   readonly admission?: MountAdmission;
   /** The mount's time budget when the caller sets no deadline (admission/time-budget.ts; default under 2 minutes). */
   readonly defaultTimeBudgetMs?: number;
-  /** The clock the time budget is computed on (default Date.now, the clock of gRPC deadlines). */
   readonly now?: () => number;
 }
 
@@ -58,7 +57,6 @@ export function versionHandler(_call: ServerUnaryCall<VersionRequest__Output, Ve
   callback(null, { version: 'v1alpha1', runtime_name: RUNTIME_NAME, runtime_version: VERSION });
 }
 
-/** The bytes are given back then even if the end of the call is never reported. */
 export const SEND_HOLD_MAX_MS = 10_000;
 
 /**

@@ -77,7 +77,6 @@ async function unlinkIfPresent(path: string): Promise<void> {
   }
 }
 
-/** What was at the path when an instance published its socket there. */
 export type Takeover = 'none' | 'stale-socket-replaced' | 'live-socket-taken-over' | 'file-replaced';
 
 /** Link to a temporary name, rename that over the path; a directory there is refused, a symlink itself replaced. */
@@ -124,7 +123,6 @@ export async function socketIdentity(path: string): Promise<SocketIdentity> {
   return identityOf(await lstat(path, { bigint: true }));
 }
 
-/** Who holds the path now, as seen by the instance whose socket is `own`. */
 export type PathHolder = 'own' | 'none' | 'live-socket' | 'dead-socket' | 'file' | 'directory';
 
 export async function pathHolder(endpoint: string, own: SocketIdentity): Promise<PathHolder> {
@@ -179,9 +177,7 @@ export interface SocketGuardOptions {
   readonly endpoint: string;
   readonly privatePath: string;
   readonly own: SocketIdentity;
-  /** How often the path is checked besides the directory's change events (default 2 s). */
   readonly intervalMs?: number;
-  /** Told when the guard put this instance's socket back at the path, and what it found there. */
   readonly onRestored?: (found: PathHolder) => void;
   readonly onError?: (err: unknown) => void;
 }
@@ -210,7 +206,6 @@ export class SocketGuard {
     }
   }
 
-  /** One check now (checks never overlap: one asked for during a check runs after it). */
   check(): Promise<void> {
     if (this.#stopped) return Promise.resolve();
     if (this.#running !== undefined) {
@@ -237,7 +232,6 @@ export class SocketGuard {
     this.#options.onRestored?.(holder);
   }
 
-  /** Stops guarding; resolves once a check under way has finished. */
   async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);

@@ -8,7 +8,6 @@ import { abortReason } from '../errors.js';
 
 export interface GateLimits {
   readonly maxInFlight: number;
-  /** Of those, at most this many for one tenant; used as at most maxInFlight. */
   readonly maxInFlightPerTenant: number;
   readonly ratePerSecond: number;
   readonly burst: number;
@@ -36,7 +35,6 @@ const OVERFLOW_TENANT = '\0overflow';
 
 export interface GateClock {
   now(): number;
-  /** Resolves after `ms`; its timer must not hold the process open. */
   sleep(ms: number): Promise<void>;
 }
 
@@ -62,7 +60,6 @@ export interface GateEvents {
   readonly onNodeBackoff?: (cause: 'throttled' | 'failing') => void;
 }
 
-/** A tenant's state at one gate, for tests and metrics. */
 export interface TenantView {
   readonly inFlight: number;
   readonly queued: number;
@@ -180,7 +177,6 @@ export class AddressGate {
     return this.#inFlight;
   }
 
-  /** The most requests in flight at once since the gate was made. */
   get peakInFlight(): number {
     return this.#peakInFlight;
   }
@@ -189,17 +185,14 @@ export class AddressGate {
     return this.#queued;
   }
 
-  /** The node's current rate, requests a second (below the configured one after many tenants' 429s). */
   get rate(): number {
     return this.#bucket.rate;
   }
 
-  /** Tenants with state kept now. */
   get tenants(): number {
     return this.#tenants.size;
   }
 
-  /** A tenant's state; a tenant with none kept is a fresh one. */
   tenant(key: string = NO_TENANT): TenantView {
     const t = this.#tenants.get(key);
     if (t === undefined) return { inFlight: 0, queued: 0, rate: this.#limits.ratePerSecond, pausedUntil: 0 };
@@ -258,7 +251,6 @@ export class AddressGate {
     this.#bucket.cut(this.#notBefore);
   }
 
-  /** A request of `tenantKey` failed at the address (connection error, timeout, 5xx). */
   failed(tenantKey: string = NO_TENANT): void {
     const now = this.#clock.now();
     const tenant = this.#tenant(tenantKey);
@@ -271,7 +263,6 @@ export class AddressGate {
     this.#notBefore = Math.max(this.#notBefore, now + backoffMs(this.#streak));
   }
 
-  /** Vault answered `tenantKey` (anything but a 429 or a failure of its own). */
   answered(tenantKey: string = NO_TENANT): void {
     this.#streak = 0;
     this.#failing.clear();
@@ -456,7 +447,6 @@ export class AddressGates {
     return gate;
   }
 
-  /** The gate of `origin` if one was made (tests and metrics). */
   peek(origin: string): AddressGate | undefined {
     return this.#gates.get(origin);
   }

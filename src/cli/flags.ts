@@ -69,7 +69,7 @@ export interface ProviderSettings {
   readonly maxMountsInFlightPerNamespace?: number;
   readonly maxMountsQueued?: number;
   /**
-   * Which Vault addresses, TLS file directories and skip-verify a SecretProviderClass or pod may use (SECURITY.md).
+   * Which Vault addresses, TLS file directories and skip-verify a SecretProviderClass or pod may use (docs/security.md).
    * Absent (settings built by hand): the strictest policy, the default address only and no TLS file directories.
    */
   readonly trust?: TrustSettings;

@@ -21,7 +21,10 @@ import { driverAttributes, ManifestError, parsePod, parseSecretProviderClasses, 
 import { formatTable, reportRows } from './mount-table.js';
 import { buildMountService, buildVaultClients, hmacKeyFor, trustPolicyFor } from './wiring.js';
 
-/** Exit codes, documented in docs/secretproviderclass.md#vault-csi-provider-mount-a-secretproviderclass-without-a-cluster: scripts can tell a bad manifest from a Vault that says no. */
+/**
+ * Exit codes (docs/secretproviderclass.md#vault-csi-provider-mount-a-secretproviderclass-without-a-cluster): scripts can
+ * tell a bad manifest from a Vault that says no.
+ */
 export const MountExitCodes = {
   ok: 0,
   /** Anything else: Vault unreachable or sealed, TLS, a write that failed, a bad value (DECODE_FAILED). */

@@ -7,7 +7,7 @@ import { ProviderError } from '../errors.js';
 import { Sensitive } from './sensitive.js';
 import { AuthMethods, type AuthConfig, type AuthMethod } from './types.js';
 
-/** The nodePublishSecretRef keys each method reads (docs/secretproviderclass.md#other-ways-to-log-in-approle-userpass-tls-certificates). */
+/** The nodePublishSecretRef keys each method reads: docs/secretproviderclass.md#other-ways-to-log-in-approle-userpass-tls-certificates */
 export const CREDENTIAL_KEYS = {
   approle: 'secretId',
   userpass: 'password',

@@ -1,7 +1,7 @@
 /**
  * Counts code lines and comment lines of the TypeScript under src/ (src/generated/ left out), the way cloc does: a
- * line with any token is code, a line with only comment text is comment, the rest is blank. Tokens come from the
- * TypeScript parser, so `//` inside a string, a template or a regular expression is not a comment.
+ * line with any token is code, a line with only comment text is comment, the rest is blank. Comments are found by
+ * the TypeScript parser, so `//` inside a string, a template or a regular expression is not a comment.
  *
  *   npx tsx scripts/comment-ratio.ts [--files]
  */
@@ -26,38 +26,57 @@ export interface FileScan extends LineCount {
   readonly comments: readonly CommentText[];
 }
 
-const isJsDocNode = (node: ts.Node): boolean => node.kind >= ts.SyntaxKind.FirstJSDocNode && node.kind <= ts.SyntaxKind.LastJSDocNode;
-
-/** Every leaf token of the tree, the end-of-file token included (its leading trivia holds the file's last comments). */
-function leaves(node: ts.Node, file: ts.SourceFile, out: ts.Node[]): void {
-  const children = node.getChildren(file).filter((child) => !isJsDocNode(child));
-  if (children.length === 0) out.push(node);
-  else for (const child of children) leaves(child, file, out);
+/**
+ * Every comment of the file: the trivia before and after each node and node list (a comment in empty brackets), which
+ * together cover every gap between two tokens. The parser decides what is a string, a template or a regex.
+ */
+function commentRanges(file: ts.SourceFile): ts.CommentRange[] {
+  const text = file.text;
+  const byStart = new Map<number, ts.CommentRange>();
+  const at = (pos: number): void => {
+    // Leading ranges start after the first line break; trailing ones are those before it.
+    for (const range of [...(ts.getTrailingCommentRanges(text, pos) ?? []), ...(ts.getLeadingCommentRanges(text, pos) ?? [])]) {
+      byStart.set(range.pos, range);
+    }
+  };
+  const visit = (node: ts.Node): void => {
+    at(node.pos);
+    at(node.end);
+    ts.forEachChild(node, visit, (nodes) => {
+      at(nodes.pos);
+      at(nodes.end);
+      nodes.forEach(visit);
+    });
+  };
+  at(0);
+  visit(file);
+  return [...byStart.values()].sort((x, y) => x.pos - y.pos);
 }
 
 export function scan(fileName: string, text: string): FileScan {
-  const file = ts.createSourceFile(fileName, text, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
+  const file = ts.createSourceFile(fileName, text, ts.ScriptTarget.Latest, false, ts.ScriptKind.TS);
   const lineOf = (pos: number): number => file.getLineAndCharacterOfPosition(pos).line;
-  const codeLines = new Set<number>();
+  const ranges = commentRanges(file);
   const commentLines = new Set<number>();
   const comments: CommentText[] = [];
-  const seen = new Set<number>();
-  const tokens: ts.Node[] = [];
-  leaves(file, file, tokens);
-  for (const token of tokens) {
-    for (const range of ts.getLeadingCommentRanges(text, token.pos) ?? []) {
-      if (seen.has(range.pos)) continue;
-      seen.add(range.pos);
-      const first = lineOf(range.pos);
-      for (let line = first; line <= lineOf(range.end); line += 1) commentLines.add(line);
-      comments.push({ line: first + 1, text: text.slice(range.pos, range.end) });
-    }
-    const start = token.getStart(file);
-    if (token.end > start) for (let line = lineOf(start); line <= lineOf(token.end - 1); line += 1) codeLines.add(line);
+  let blanked = '';
+  let from = 0;
+  for (const range of ranges) {
+    const first = lineOf(range.pos);
+    for (let line = first; line <= lineOf(range.end); line += 1) commentLines.add(line);
+    comments.push({ line: first + 1, text: text.slice(range.pos, range.end) });
+    blanked += text.slice(from, range.pos) + text.slice(range.pos, range.end).replace(/[^\n]/g, ' ');
+    from = range.end;
   }
-  const total = file.getLineStarts().length;
-  const commentOnly = [...commentLines].filter((line) => !codeLines.has(line)).length;
-  return { code: codeLines.size, comment: commentOnly, blank: total - codeLines.size - commentOnly, comments };
+  blanked += text.slice(from);
+  const lines = blanked.split('\n');
+  let code = 0;
+  let comment = 0;
+  lines.forEach((line, index) => {
+    if (line.trim() !== '') code += 1;
+    else if (commentLines.has(index)) comment += 1;
+  });
+  return { code, comment, blank: lines.length - code - comment, comments };
 }
 
 /** The .ts files under `dir`, as paths relative to `root`, sorted; `skip` holds directory paths relative to `root`. */
@@ -81,13 +100,26 @@ export const ROOT = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/,
 /** The files the ratio is taken over: src/ without the generated gRPC types. */
 export const sourceFiles = (root = ROOT): string[] => tsFiles(root, 'src', ['src/generated']);
 
+const scanned = new Map<string, { readonly text: string; readonly scan: FileScan }>();
+
+/** `scan` of a file under `root`, kept while its text is the same: the tests that read src/ share one parse. */
+export function scanFile(root: string, path: string): FileScan {
+  const full = join(root, path);
+  const text = readFileSync(full, 'utf8');
+  const kept = scanned.get(full);
+  if (kept?.text === text) return kept.scan;
+  const result = scan(path, text);
+  scanned.set(full, { text, scan: result });
+  return result;
+}
+
 export function countSource(root = ROOT): { total: LineCount; files: Map<string, FileScan> } {
   const files = new Map<string, FileScan>();
   let code = 0;
   let comment = 0;
   let blank = 0;
   for (const path of sourceFiles(root)) {
-    const result = scan(path, readFileSync(join(root, path), 'utf8'));
+    const result = scanFile(root, path);
     files.set(path, result);
     code += result.code;
     comment += result.comment;

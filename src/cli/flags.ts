@@ -73,7 +73,7 @@ export interface ProviderSettings {
    * Absent (settings built by hand): the strictest policy, the default address only and no TLS file directories.
    */
   readonly trust?: TrustSettings;
-  /** Per-Vault-address bound on requests in flight and rate (rate-limit.ts); absent: DEFAULT_GATE_LIMITS. */
+  /** Per-Vault-address bound on requests in flight and rate (vault/rate-limit.ts); absent: DEFAULT_GATE_LIMITS. */
   readonly vaultLimits?: GateLimits;
   readonly defaults: ProviderDefaults;
 }

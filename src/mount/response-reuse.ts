@@ -83,7 +83,7 @@ export class ResponseReuse {
     // the token being replaced, and so never inherits its 403. A token belongs to one identity, so its serial
     // stands for the identity too.
     // A workload's credential is shared by the pods of the identity, each with a token of its own (tokens are per
-    // pod: authenticator.ts), so its flight is keyed by the identity the pods share instead.
+    // pod: auth/authenticator.ts), so its flight is keyed by the identity the pods share instead.
     const own = holder === 'workload' ? `${scope.identityKey} ${holder} ${scope.requestKey}` : `${token.serial} ${holder} ${scope.requestKey}`;
     const common = `${token.serial} ${scope.requestKey}`;
     const run = (key: string): Promise<Fetched> =>

@@ -1,7 +1,7 @@
 /**
  * node-vault's pluggable transport (`request-promise` option) over an undici keep-alive pool: TLS only from its
- * ConnectionSettings, an AbortSignal and a timeout per request, bounded answers (why not node-vault's own: docs/architecture.md#a-mount-step-by-step).
- * node-vault calls `defaults(rpDefaults)` once, then the returned function per request.
+ * ConnectionSettings, an AbortSignal and a timeout per request, bounded answers. Why not node-vault's own:
+ * docs/architecture.md#a-mount-step-by-step. node-vault calls `defaults(rpDefaults)` once, then the function per request.
  */
 import { BodyTooLargeError, buildConnector, dispatchBuffered, headerObject, headerValue, Pool, type BufferedAnswer, type PoolOptions } from '../http/undici.js';
 import type { ByteLedger } from '../admission/mount-admission.js';

@@ -1,81 +1,33 @@
 /**
- * The one error catalog. Every failure that leaves the provider carries one of these stable codes; the gRPC status
- * it maps to is decided here and nowhere else (see `grpcStatusFor`).
- *
- * Messages are built by our own code from names and paths only: a secret value, a Vault token or a JWT must never
- * be passed into a ProviderError message. Vault's own error strings are passed through `sanitizeVaultMessage`
- * before they are quoted.
+ * The one error catalog (docs/operations.md#errors): stable codes, their gRPC status decided here only. Messages are
+ * built from names and paths; Vault's own text goes through `sanitizeVaultMessage` before it is quoted.
  */
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { shortened } from './shared/message-text.js';
 
 export const ErrorCodes = [
-  /** The SecretProviderClass, the pod's volumeAttributes or the MountRequest itself is malformed. */
   'INVALID_CONFIG',
-  /**
-   * A well-formed parameter this node's operator does not allow a mount to use: a Vault address outside
-   * --allowed-vault-addresses, a TLS file outside --allowed-tls-directories, vaultSkipTLSVerify without
-   * --allow-skip-tls-verify. Distinct from INVALID_CONFIG because someone else fixes it: the manifest is fine, the
-   * node's policy says no (SECURITY.md).
-   */
   'PARAMETER_NOT_ALLOWED',
-  /** No ServiceAccount token for the configured audience, and none could be requested. */
   'TOKEN_UNAVAILABLE',
-  /**
-   * The ServiceAccount token in the request is not the pod's own: another ServiceAccount's, bound to another pod, or
-   * no ServiceAccount token at all. Refused before any login (DESIGN.md §5).
-   */
   'FOREIGN_TOKEN',
-  /**
-   * vaultAuthMethod approle, userpass or cert, and the volume's nodePublishSecretRef Secret lacks the key that
-   * method reads (secretId, password, tls.crt and tls.key), or the volume has no nodePublishSecretRef at all.
-   */
   'CREDENTIALS_MISSING',
-  /** The nodePublishSecretRef's tls.crt / tls.key are not a PEM certificate and its unencrypted private key. */
   'CREDENTIALS_INVALID',
-  /** Vault refused the login (bad role, bound names, audience, expired JWT, wrong secret ID or password). */
   'AUTH_FAILED',
-  /** Vault answered 403 on a read and the token is alive (its policy says no), or again after one fresh login. */
   'PERMISSION_DENIED',
-  /** Vault has nothing at the path (404, or an empty response). */
   'SECRET_NOT_FOUND',
-  /** The response has no such key. */
   'KEY_NOT_FOUND',
-  /** The value cannot be decoded with the object's encoding. */
   'DECODE_FAILED',
-  /** Vault answered with something that is not a Vault response (not JSON, wrong shape). */
   'BAD_VAULT_RESPONSE',
-  /** Vault rejected the request (400 and other 4xx). */
   'VAULT_REQUEST_REJECTED',
-  /**
-   * Vault answered with a redirect (a standby pointing at the active node) that the provider does not follow: to an
-   * address the trust policy does not allow, from https to http, or a second one. The message names both addresses.
-   */
   'VAULT_REDIRECT_REFUSED',
-  /** Vault unreachable, TLS failure, sealed, or 5xx after retries. */
   'VAULT_UNAVAILABLE',
-  /** The caller's deadline or the request timeout passed. */
   'DEADLINE_EXCEEDED',
-  /** The files of the mount exceed the driver's gRPC message limit, or the mount would pass its memory budget. */
   'MOUNT_TOO_LARGE',
-  /**
-   * The node's provider is at a bound that all mounts share: bytes in flight (--memory-budget) or mounts in progress
-   * (--max-mounts-in-flight). Transient: this mount fails alone and the driver retries it.
-   */
   'NODE_BUDGET_EXCEEDED',
-  /** Writing the files into the target path failed (--write-files mode). */
   'WRITE_FAILED',
-  /** A local file named by the configuration (CA, client certificate, HMAC key) cannot be read. */
   'LOCAL_FILE_ERROR',
-  /**
-   * The Kubernetes API refused or failed a call the provider itself needs (the HMAC Secret): missing RBAC (403),
-   * an API server error or timeout. Not INTERNAL: nothing is wrong with the provider, the operator fixes it, and the
-   * message says how; the failure is not kept, so the next mount asks the API server again.
-   */
   'KUBERNETES_API_ERROR',
-  /** The provider is shutting down and takes no new mounts; the driver retries. */
   'SHUTTING_DOWN',
-  /** A bug or an unexpected failure. */
   'INTERNAL',
 ] as const;
 
@@ -173,13 +125,8 @@ export function errnoCode(err: unknown): string | undefined {
   return undefined;
 }
 
-/**
- * Characters of one Vault error string that are read at all: far more than any message Vault writes of its own,
- * and what is quoted is cut to 200 after redaction anyway. Vault echoes request input into some errors (a refused
- * PKI common_name, an unknown role name), so a tenant chooses how long the text is; nothing past this is scanned.
- */
+/** Vault echoes request input into some errors, so a tenant chooses the length: nothing past this is scanned. */
 export const VAULT_MESSAGE_SCAN_CHARS = 2048;
-/** Characters of a sanitised Vault message that are quoted. */
 export const VAULT_MESSAGE_QUOTE_CHARS = 200;
 
 /** [A-Za-z0-9_-]: the base64url alphabet of JWTs and Vault tokens. */
@@ -201,20 +148,15 @@ const VAULT_TOKEN_PREFIXES: ReadonlySet<string> = new Set(['hvs', 'hvb', 'hvr', 
 const JWT_START = 'eyJ';
 
 /**
- * Where a JWT or a Vault token starts in `text[start, end)` (a run of token characters and dots), and which it is;
- * undefined when the run holds neither. The shapes are those the redaction has always used: `eyJ` then at least
- * four base64url characters and a dot (a JWT's encoded header and more), and `hvs.`, `hvb.`, `hvr.`, `s.`, `b.` or
- * `r.` at a word boundary then at least eight base64url characters (a Vault token, service, batch or recovery).
- * One pass over the run's dot-separated segments.
+ * Where a JWT (`eyJ`, four base64url characters, a dot) or a Vault token (`hvs.`, `s.`, … at a word boundary, then
+ * eight base64url characters) starts in the run `text[start, end)`. One pass over its dot-separated segments.
  */
 function secretInRun(text: string, start: number, end: number): { at: number; kind: 'jwt' | 'token' } | undefined {
   let segment = start;
   while (segment < end) {
     let dot = segment;
     while (dot < end && text.charCodeAt(dot) !== 0x2e) dot++;
-    // Both shapes need a dot after the segment they start in.
     if (dot >= end) return undefined;
-    // A JWT: eyJ and four more base64url characters before this dot.
     let jwt = -1;
     for (let j = segment; j + JWT_START.length + 4 <= dot; j++) {
       if (text.startsWith(JWT_START, j)) {
@@ -222,8 +164,7 @@ function secretInRun(text: string, start: number, end: number): { at: number; ki
         break;
       }
     }
-    // A Vault token: a prefix that is the segment's last word (after its start or a '-'), this dot, then eight
-    // base64url characters.
+    // A Vault token: a prefix that is the segment's last word, this dot, then eight base64url characters.
     let word = dot;
     while (word > segment && isWordChar(text.charCodeAt(word - 1))) word--;
     let token = -1;
@@ -239,11 +180,7 @@ function secretInRun(text: string, start: number, end: number): { at: number; ki
   return undefined;
 }
 
-/**
- * `text` with every run of token characters and dots that holds a JWT or a Vault token redacted from where that
- * starts to the run's end. Linear: each character is looked at a bounded number of times. (Regexes did this before,
- * with a search from every `eyJ` that re-read the rest of its run: quadratic, ten seconds for 128 KiB.)
- */
+/** Each run of token characters and dots that holds a JWT or a Vault token is redacted from there to its end. Linear. */
 export function redactTokens(text: string): string {
   let out = '';
   let copied = 0;
@@ -265,10 +202,8 @@ export function redactTokens(text: string): string {
 }
 
 /**
- * Vault's error strings are usually safe ("permission denied", "role not found"), but some echo request input.
- * Read at most VAULT_MESSAGE_SCAN_CHARS of them (a token-shaped word the cut falls in is dropped whole, so no part
- * of one survives unrecognised), fold whitespace, redact anything shaped like a JWT or a Vault token, and quote at
- * most VAULT_MESSAGE_QUOTE_CHARS.
+ * Some of Vault's error strings echo request input: read at most VAULT_MESSAGE_SCAN_CHARS (a token-shaped word the
+ * cut falls in is dropped whole), fold whitespace, redact tokens, quote at most VAULT_MESSAGE_QUOTE_CHARS.
  */
 export function sanitizeVaultMessage(raw: string): string {
   let text = raw;

@@ -1,9 +1,5 @@
 #!/usr/bin/env node
-/**
- * Entry point: `vault-csi-provider [flags]`. Flags and environment as hashicorp/vault-csi-provider's, so that
- * switching is an image change. SIGTERM/SIGINT drain and exit 0. `vault-csi-provider mount …` is the local
- * dry-run subcommand (cli/mount-command.ts).
- */
+/** `vault-csi-provider [flags]`, or `vault-csi-provider mount …`. SIGTERM/SIGINT drain and exit 0. */
 import { parseFlags, UsageError } from './cli/flags.js';
 import { startProvider } from './cli/provider.js';
 import { createLogger, flushLogNow } from './observability/logger.js';

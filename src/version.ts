@@ -1,7 +1,4 @@
-/**
- * The provider's name and version, read from package.json (one level above both src/ and dist/), so that
- * Version answers and `--version` never drift from the package.
- */
+/** From package.json (one level above src/ and dist/), so Version answers never drift from the package. */
 import { readFileSync } from 'node:fs';
 
 export const RUNTIME_NAME = 'vault-csi-provider-ts';

@@ -1,34 +1,16 @@
 /**
- * Admission control: what the mounts in flight on a node may hold, so that no mount, and no set of mounts, can
- * make the daemon that serves every pod on the node run out of memory, and no namespace can keep another's mounts out.
- *
- * - A node-wide budget of bytes in flight: Vault response bodies as they arrive (before the body is complete),
- *   their text and parsed form while they are parsed, the parsed responses a mount keeps until it answers, decoded
- *   contents and rendered templates, and the answer until gRPC has sent it. Buffers live outside V8's heap, so
- *   `--max-old-space-size` does not bound them; this budget does.
- * - A per-mount budget of Vault response bytes, no larger than what one mount can usefully read: the 4 MiB the
- *   driver can receive as files, plus 4 MiB that templates may read through `inputOnly` objects: 8 MiB by default.
- * - A bound on mounts in progress, and on those of one namespace. A mount past either waits for a place in a queue
- *   fair across namespaces (round robin over per-namespace FIFOs), holding no memory budget, for at most half its
- *   time budget (the other half is left to run it); it is refused only when that runs out or the queue is full.
- *   A full queue makes room for a namespace with fewer mounts waiting by refusing the newest of the one with most.
- *
- * Over a memory budget a mount fails fast, alone: RESOURCE_EXHAUSTED naming the object and the budget
- * (MOUNT_TOO_LARGE for its own budget, NODE_BUDGET_EXCEEDED for the node's), and releases everything it held; the
- * driver retries it. Nothing waits for memory, so a burst of large mounts cannot delay small ones beyond their reads.
+ * Admission control, so that no mount or set of mounts can run the node's daemon out of memory and no namespace can
+ * keep another's mounts out: a node-wide budget of bytes in flight (Buffers live outside V8's heap, so
+ * `--max-old-space-size` does not bound them), a per-mount budget of response bytes, and a bound on mounts in
+ * progress with a queue fair across namespaces (docs/benchmark.md#memory). Nothing waits for memory: over a budget a
+ * mount fails fast, alone, and the driver retries it.
  */
 import { abortReason, ProviderError } from '../errors.js';
 import { formatBytes, quoted } from '../shared/message-text.js';
 
 /** The driver's 4 MiB receive limit for the files of a mount, plus 4 MiB that templates may read (`inputOnly`). */
 export const DEFAULT_MOUNT_RESPONSE_BUDGET = (4 + 4) * 1024 * 1024;
-/**
- * What the DaemonSet's memory limit leaves once Node itself (its binary and native memory, about 60 MiB) and all V8
- * may take (the image's 64 MiB old space and three 4 MiB semi-spaces) are counted: 160 − 60 − 64 − 12 = 24 MiB.
- * Parsed responses live in V8's heap, but file contents, the serialised answers and what the allocator keeps do
- * not, so the budget is added to V8's cap, not inside it (deploy/base/daemonset.yaml; test/deploy/manifests.test.ts).
- * Measured with mounts naming hundreds of MiB at once: docs/benchmark.md, "Memory"; `npm run memory-soak`.
- */
+/** What the DaemonSet's memory limit leaves beside Node and V8's cap (docs/benchmark.md#memory; the manifests test sums it). */
 export const DEFAULT_NODE_MEMORY_BUDGET = 24 * 1024 * 1024;
 /** Above the ~110 pods of a node mounting at once at node start, and above the bench's 200-pod burst. */
 export const DEFAULT_MAX_MOUNTS_IN_FLIGHT = 256;
@@ -39,11 +21,7 @@ export const DEFAULT_MAX_MOUNTS_QUEUED = 1024;
 
 /** What a Vault response or a produced file is charged to. The transport and the assembler see only this. */
 export interface ByteLedger {
-  /**
-   * `bytes` more of a Vault response, as they arrive (or as its Content-Length declares them): counted against the
-   * mount's response budget for good, and held against the node's until released. Throws a ProviderError
-   * (RESOURCE_EXHAUSTED) when either has no room.
-   */
+  /** Counted against the mount's response budget for good and the node's until released; throws RESOURCE_EXHAUSTED. */
   receive(bytes: number): void;
   /** Holds `bytes` more (text, parsed forms, contents) against the node's budget; throws like receive. */
   charge(bytes: number): void;
@@ -52,15 +30,12 @@ export interface ByteLedger {
 }
 
 export interface AdmissionLimits {
-  /** Node-wide bytes in flight (`--memory-budget`). */
   readonly nodeBytes: number;
   /** Bytes of Vault responses one mount may read (`--mount-response-budget`); at most nodeBytes. */
   readonly mountBytes: number;
-  /** Mounts in progress at once (`--max-mounts-in-flight`). */
   readonly maxMounts: number;
   /** Of those, one namespace's (`--max-mounts-in-flight-per-namespace`); used as at most maxMounts. */
   readonly maxMountsPerNamespace?: number;
-  /** Mounts waiting for a place (`--max-mounts-queued`); 0 refuses at once. */
   readonly maxQueued?: number;
 }
 
@@ -84,7 +59,6 @@ export interface AdmissionWaitLimit {
   readonly waitMs?: number;
 }
 
-/** One mount's passage through admission, for the wait metric. */
 export interface AdmissionWait {
   readonly waitedMs: number;
   readonly result: 'admitted' | 'refused' | 'cancelled';
@@ -122,7 +96,6 @@ interface Waiting {
   cancelTimer: (() => void) | undefined;
 }
 
-/** One namespace's mounts: in progress, and waiting in order. */
 interface Space {
   readonly key: string;
   inFlight: number;
@@ -158,7 +131,6 @@ export class MountAdmission {
     this.#onWait = options.onWait;
   }
 
-  /** Bytes held by the mounts in flight now. */
   get bytesInFlight(): number {
     return this.#bytes;
   }
@@ -172,26 +144,19 @@ export class MountAdmission {
     return this.#mounts;
   }
 
-  /** Mounts waiting for a place now. */
   get mountsQueued(): number {
     return this.#queued;
   }
 
-  /** The most mounts waiting at once since start. */
   get peakMountsQueued(): number {
     return this.#peakQueued;
   }
 
-  /** Mounts of `namespace` in progress now. */
   inFlightOf(namespace: string): number {
     return this.#spaces.get(namespace)?.inFlight ?? 0;
   }
 
-  /**
-   * A ledger for one mount once it has a place: at once when the node and its namespace have room and nobody of its
-   * namespace waits before it, else after waiting its turn. Refused (NODE_BUDGET_EXCEEDED, naming the pod and the
-   * bound) when the queue is full or the wait limit passes; rejected with the signal's reason when it aborts.
-   */
+  /** A ledger once the mount has a place; refused (NODE_BUDGET_EXCEEDED) when the queue is full or the wait runs out. */
   admit(subject: AdmissionSubject, wait: AdmissionWaitLimit = {}): Promise<MountMemory> {
     const { signal } = wait;
     if (signal?.aborted === true) return Promise.reject(abortReason(signal));
@@ -242,7 +207,6 @@ export class MountAdmission {
     return true;
   }
 
-  /** @internal */
   give(bytes: number): void {
     this.#bytes = Math.max(0, this.#bytes - bytes);
   }
@@ -281,7 +245,6 @@ export class MountAdmission {
     return new MountMemory(this, this.limits.mountBytes, space.key);
   }
 
-  /** What keeps a mount of `space` waiting, for its refusal. */
   #bound(space: Space): string {
     return this.#mounts >= this.limits.maxMounts
       ? `${this.#mounts} mounts are in progress on this node, the provider's bound (--max-mounts-in-flight=${this.limits.maxMounts})`
@@ -306,10 +269,7 @@ export class MountAdmission {
     );
   }
 
-  /**
-   * The queue is full: a namespace with fewer mounts waiting than the one with most gets a place by refusing that
-   * one's newest, so one namespace cannot fill the queue against the others. False when `space` is the crowded one.
-   */
+  /** A full queue: refusing the crowded namespace's newest, so one namespace cannot fill the queue against the others. */
   #makeRoom(space: Space): boolean {
     let crowded: Space | undefined;
     for (const other of this.#ring) if (crowded === undefined || other.queue.length > crowded.queue.length) crowded = other;
@@ -323,7 +283,6 @@ export class MountAdmission {
     return true;
   }
 
-  /** Takes `waiting` out of the queue, ending its wait with `err`. */
   #drop(waiting: Waiting, err: Error, result: AdmissionWait['result']): void {
     const { space } = waiting;
     const at = space.queue.indexOf(waiting);
@@ -372,11 +331,7 @@ export class MountAdmission {
   }
 }
 
-/**
- * One mount's ledger. Response bytes count against the mount's own budget (for the mount's whole life) and everything
- * against the node's (until released). The first refusal is kept, so the mount's other reads in flight stop at their
- * next chunk instead of reading on for nothing.
- */
+/** One mount's ledger. The first refusal is kept, so its other reads in flight stop at their next chunk. */
 export class MountMemory implements ByteLedger {
   readonly #admission: MountAdmission | undefined;
   readonly #limit: number;
@@ -394,12 +349,10 @@ export class MountMemory implements ByteLedger {
     this.#namespace = namespace;
   }
 
-  /** Bytes of Vault responses read so far. */
   get receivedBytes(): number {
     return this.#received;
   }
 
-  /** Bytes held against the node's budget now. */
   get heldBytes(): number {
     return this.#held;
   }
@@ -445,8 +398,7 @@ export class MountMemory implements ByteLedger {
 
   /** False when there is nothing to do; throws the kept refusal. */
   #open(bytes: number): boolean {
-    // A request shared with other mounts (single-flight) can outlive the mount that sent it; what it reads then
-    // belongs to the mounts still waiting for it, which are charged for what they make of it.
+    // A single-flight request can outlive the mount that sent it; the mounts still waiting are charged for it.
     if (this.#closed || bytes <= 0) return false;
     if (this.#refused !== undefined) throw this.#refused;
     return true;

@@ -1,13 +1,6 @@
 /**
- * How long one mount may take. The driver passes the kubelet's deadline (about 2 minutes) on every Mount; a mount
- * that runs until that deadline expires answers nothing, and the pod's events show a bare DEADLINE_EXCEEDED that
- * names neither Vault nor the object. So every mount gets a time budget that ends a margin before the caller's
- * deadline, and when it runs out the provider answers itself: UNAVAILABLE, naming the Vault address, the request
- * and the object it was waiting for. Retries, their backoff and every request in flight are cut at the budget's
- * end (the mount's AbortSignal carries the expiry as its reason). A caller that sets no deadline gets a default
- * budget that is shorter than the kubelet's 2 minutes.
- *
- * Pure: the clock is the caller's.
+ * A mount that runs into the kubelet's deadline answers nothing, and the pod's events name neither Vault nor the
+ * object. So a mount's budget ends a margin before that deadline, and the provider answers itself. Pure.
  */
 import { ProviderError } from '../errors.js';
 
@@ -26,11 +19,7 @@ export interface MountTimeBudget {
   readonly source: 'caller-deadline' | 'default';
 }
 
-/**
- * The budget of a mount starting at `now` whose caller's deadline is `deadline` (undefined or not finite: none).
- * The margin is a tenth of the time the caller gave, at most MAX_DEADLINE_MARGIN_MS: time enough for the answer
- * to travel back before the deadline (2 min → answered by 1 min 55 s; 1 s → by 900 ms).
- */
+/** The margin is a tenth of the time the caller gave, at most MAX_DEADLINE_MARGIN_MS (2 min → answered by 1 min 55 s). */
 export function mountTimeBudget(now: number, deadline: number | undefined, defaultMs: number = DEFAULT_MOUNT_TIME_BUDGET_MS): MountTimeBudget {
   if (deadline === undefined || !Number.isFinite(deadline)) {
     return { endsAt: now + defaultMs, budgetMs: defaultMs, source: 'default' };
@@ -50,11 +39,7 @@ export function describeBudget(budget: Pick<MountTimeBudget, 'budgetMs' | 'sourc
   return `${seconds(budget.budgetMs)} (${budget.source === 'default' ? 'the default, as the caller set no deadline' : "the caller's deadline less a margin"})`;
 }
 
-/**
- * The abort reason of a mount whose time budget ran out. A ProviderError (VAULT_UNAVAILABLE, gRPC UNAVAILABLE) so
- * that wherever a wait ends with it, the mount still answers with a catalog error; the Vault client replaces it with
- * one naming the address and request it was waiting for (vault/failures.ts), the mount names the object.
- */
+/** A ProviderError, so a wait that ends with it still answers with a catalog error (named by the client, then the mount). */
 export class TimeBudgetExpired extends ProviderError {
   readonly budget: Pick<MountTimeBudget, 'budgetMs' | 'source'>;
 

@@ -1,22 +1,9 @@
 /**
  * Pod identity + ServiceAccount JWT → Vault token, cached per Vault identity.
  *
- * The cache key holds everything that decides which identity Vault grants: the connection (address, namespace,
- * auth mount, TLS), the role, the pod's namespace and ServiceAccount, the audience — and the pod the JWT is bound to
- * (or "unbound"). A JWT auth role can bind any claim (`bound_claims` on `/kubernetes.io/pod/uid`, a `user_claim` of
- * the pod name) and so tell pods apart, and the provider cannot learn which kind of method an auth mount is: real
- * Vault's login answer has an empty `mount_type` (Vault v1.21, test/real/suite/identity.real.ts), and `sys/auth` is
- * not the pod's to read. So a token earned with one pod's JWT never serves another pod's mount, whatever the method:
- * one login per pod per token lifetime, not per mount (SECURITY.md, "Whose token a mount uses").
- *
- * The other auth methods (approle, userpass, cert: vaultAuthMethod) log in with credentials from the volume's
- * nodePublishSecretRef instead of the pod's token. Their tokens are keyed by an HMAC-SHA256 of those credentials
- * under a key drawn at random when the process starts: a token is shared only by mounts that present the very same
- * credentials (and connection, ServiceAccount and role) — Vault grants the same to anyone holding them — the key
- * reveals nothing of them, and it means nothing to another process.
- *
- * A token is reused until `renewFraction` of its lease has passed; concurrent mounts needing the same login share
- * one request (single-flight). Before a pod-token login the driver's token must be the pod's own (jwt-claims.ts).
+ * The key names the pod the JWT is bound to: a JWT role can tell pods apart, and the provider cannot learn which kind
+ * of method an auth mount is (real Vault's login answer has an empty `mount_type`; docs/security.md, "Whose token a
+ * mount uses"). Credential methods (approle, userpass, cert) key by an HMAC of the credentials under a process key.
  */
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { ProviderError } from '../errors.js';
@@ -32,11 +19,7 @@ export interface VaultToken {
   /** Sensitive: never log. */
   readonly token: string;
   readonly identityKey: string;
-  /**
-   * What `credentialScope: workload` shares by. The identity without the pod only when Vault established the login as
-   * the pod's ServiceAccount through Kubernetes auth (`servesWorkload`): then every pod of it is one Vault identity.
-   * Otherwise (JWT auth, whose role may tell pods apart) the same as identityKey: the pod's own.
-   */
+  /** What `credentialScope: workload` shares by: the identity without the pod when servesWorkload, else identityKey. */
   readonly workloadKey: string;
   /** Unique to this token in this process: names it in other caches (leases it obtained) without holding it. */
   readonly serial: number;
@@ -51,18 +34,11 @@ export interface VaultToken {
 export interface TokenLease {
   readonly token: VaultToken;
   readonly cached: boolean;
-  /**
-   * The pod UID that what this mount obtains (leases, certificates) may be kept for, or '' when the caller is no
-   * pod the provider can vouch for: a driver token bound to no pod is the secrets-store-sync-controller's, whose
-   * pod UID is the same for every SecretSync it serves (docs/operations.md, "As the secrets-store-sync-controller's provider").
-   */
+  /** The pod UID what this mount obtains may be kept for; '' for a driver token bound to no pod (the sync controller's). */
   readonly holder: string;
 }
 
-/**
- * A cached token as the kept state (src/state/) writes it and reads it back: its cache keys, its life, the serial it
- * has in the process that wrote it (kept leases name it) and when a mount last used it. Sensitive: never log.
- */
+/** A cached token as the kept state (src/state/) stores it. Sensitive: never log. */
 export interface KeptToken {
   readonly key: string;
   readonly workloadKey: string;
@@ -85,14 +61,12 @@ export interface TokenRestore {
 
 type CredentialAuth = Exclude<AuthConfig, { method: PodTokenMethod }>;
 
-/** How one mount gets its token: the cache key, whose leases it may keep, and the login to make on a miss. */
 interface LoginPlan {
   readonly key: string;
   readonly holder: string;
   readonly login: (key: string, signal: AbortSignal | undefined) => Promise<VaultToken>;
 }
 
-/** The credentials as the login builder reveals them, in a fixed order, for the digest. */
 function credentialValues(auth: CredentialAuth): readonly string[] {
   switch (auth.method) {
     case 'approle':
@@ -105,7 +79,6 @@ function credentialValues(auth: CredentialAuth): readonly string[] {
 }
 
 export interface AuthenticatorOptions {
-  /** Upper bound on cached tokens (`--cache-size`). */
   readonly cacheSize: number;
   /** Upper bound on the bytes of cached tokens and their keys (default: 4 KiB per entry of `cacheSize`). */
   readonly cacheBytes?: number;
@@ -126,14 +99,9 @@ export function identityKey(mount: MountConfig, settings: ConnectionSettings, bi
 }
 
 /**
- * Whether Vault established this login as the pod's ServiceAccount through Kubernetes auth, so that every pod of the
- * ServiceAccount is the one Vault identity (the plugin's entity alias is the ServiceAccount's UID or name, never a
- * pod's) and may share a `credentialScope: workload` credential. The mount must say `kubernetes`, and Vault's answer
- * must carry what the Kubernetes auth plugin reports of every login (`service_account_uid`, `_name`, `_namespace`),
- * naming the pod's own ServiceAccount: a JWT auth mount (whatever the mount says) reports only `role` and the role's
- * claim_mappings. A JWT role may bind and name pods (`bound_claims`, `user_claim` on a pod claim, policies templated
- * on them), and pod B's token is never asked about a credential kept for pod A, so under JWT auth workload scope
- * keys by the pod (issue 19, class 10).
+ * Whether Vault established this login as the pod's ServiceAccount through Kubernetes auth (only that plugin reports
+ * `service_account_*`), so every pod of it is one identity and may share a `credentialScope: workload` credential.
+ * Under JWT auth a role may tell pods apart (issue 19, class 10).
  */
 export function servesWorkload(mount: MountConfig, metadata: Readonly<Record<string, string>>): boolean {
   return (
@@ -146,10 +114,7 @@ export function servesWorkload(mount: MountConfig, metadata: Readonly<Record<str
 
 export class Authenticator {
   readonly #cache: Lru<VaultToken>;
-  /**
-   * Key of the credential digests in cache keys (never logged): random per process, or, with kept state, derived from
-   * the HMAC key so that a restarted process finds the same keys (adoptCredentialDigestKey).
-   */
+  /** Key of the credential digests: random per process, or derived from the HMAC key with kept state. */
   #digestKey = randomBytes(32);
   /** When each cached token last served a mount: the kept state's idle bound. */
   readonly #lastUsed = new WeakMap<VaultToken, number>();
@@ -188,17 +153,13 @@ export class Authenticator {
     return this.#generation;
   }
 
-  /**
-   * Use `key` for the credential digests from now on; only while no token is cached (at start, before the kept
-   * state is read), so that no cached key changes meaning. Returns whether it was taken.
-   */
+  /** Only while nothing is cached, so that no cached key changes meaning. */
   adoptCredentialDigestKey(key: Buffer): boolean {
     if (this.#cache.size > 0) return false;
     this.#digestKey = Buffer.from(key);
     return true;
   }
 
-  /** Cached tokens with life left before their refresh, for the kept state. */
   snapshot(): KeptToken[] {
     const now = this.#now();
     const out: KeptToken[] = [];
@@ -209,11 +170,7 @@ export class Authenticator {
     return out;
   }
 
-  /**
-   * Takes back tokens a snapshot held (this process's earlier one, or another instance's). A key already cached
-   * keeps its token; a token past its refresh point (by this process's fraction) or one Vault said is dead here is
-   * left out. A restored token is a cached one: a 403 on it is put to Vault (verify) like any other.
-   */
+  /** Takes back a snapshot's tokens; a cached key keeps its own, and expired or dead ones are left out. */
   restore(tokens: readonly KeptToken[]): TokenRestore {
     const now = this.#now();
     const serials = new Map<number, number>();
@@ -248,10 +205,7 @@ export class Authenticator {
     return this.#cache.size;
   }
 
-  /**
-   * A token for this mount's identity: the cached one while it has life left, else a fresh login. A driver token
-   * that is not the pod's own is refused first, whatever is cached (FOREIGN_TOKEN).
-   */
+  /** A driver token that is not the pod's own is refused first, whatever is cached (FOREIGN_TOKEN). */
   async token(client: VaultClient, mount: MountConfig, signal?: AbortSignal): Promise<TokenLease> {
     const plan = this.#plan(client, mount);
     const cached = this.#cache.get(plan.key);
@@ -286,11 +240,7 @@ export class Authenticator {
     };
   }
 
-  /**
-   * Is this token still alive? Vault's `auth/token/lookup-self` with the token itself: 200 means alive (a 403 it got
-   * elsewhere was its policy's answer), 403 means Vault no longer knows it (revoked, expired early). A dead token is
-   * dropped from the cache. Any other failure is thrown: nothing is dropped on a guess.
-   */
+  /** `lookup-self` decides: 403 means Vault no longer knows the token; other failures throw, nothing dropped on a guess. */
   async verify(client: VaultClient, token: VaultToken, signal?: AbortSignal): Promise<'alive' | 'dead'> {
     const state = await this.#lookups.run(
       `${token.serial}`,
@@ -312,10 +262,7 @@ export class Authenticator {
     return state;
   }
 
-  /**
-   * After Vault said `rejected` is dead: log in again (unless a newer token already replaced it). Concurrent callers
-   * that saw the same rejection share the one new login.
-   */
+  /** After Vault said `rejected` is dead: one shared new login, unless a newer token already replaced it. */
   async replace(client: VaultClient, mount: MountConfig, rejected: VaultToken, signal?: AbortSignal): Promise<VaultToken> {
     const current = this.#cache.get(rejected.identityKey);
     if (current !== undefined && current.serial !== rejected.serial && this.#now() < current.refreshAt) return current;
@@ -323,7 +270,6 @@ export class Authenticator {
     return this.#plan(client, mount).login(rejected.identityKey, signal);
   }
 
-  /** The binding of this mount's own login; throws FOREIGN_TOKEN for a driver token that is not the pod's. */
   #ownBinding(mount: MountConfig): Binding {
     const driverToken = mount.driverToken;
     // A token this provider requests through the TokenRequest API is bound to the pod (token-requester.ts).
@@ -337,7 +283,6 @@ export class Authenticator {
     return check.token.boundPodUid === undefined ? 'unbound' : `pod:${check.token.boundPodUid}`;
   }
 
-  /** One login under `key` (which names the pod), shared by concurrent callers of that pod. */
   #login(client: VaultClient, mount: MountConfig, key: string, signal: AbortSignal | undefined): Promise<VaultToken> {
     return this.#logins.run(key, (shared) => this.#doLogin(client, mount, key, shared), signal);
   }
@@ -368,10 +313,7 @@ export class Authenticator {
     return this.#keep(key, servesWorkload(mount, login.metadata) ? identityKey(mount, client.settings, 'workload') : key, login);
   }
 
-  /**
-   * A login with the nodePublishSecretRef's credentials; cached under the digest of exactly those. Its key names no
-   * pod, so it is its own workload key too.
-   */
+  /** Its key names no pod, so it is its own workload key. */
   async #credentialLogin(client: VaultClient, mount: MountConfig, auth: CredentialAuth, key: string, signal: AbortSignal): Promise<VaultToken> {
     const request = credentialLogin(auth, client.settings.authMount, mount.roleName);
     const where = `with ${request.describe} at auth mount "${client.settings.authMount}" of ${client.settings.address}`;
@@ -379,10 +321,7 @@ export class Authenticator {
     return this.#keep(key, key, login);
   }
 
-  /**
-   * Sends one login; Vault's refusal becomes AUTH_FAILED naming the method, role and ServiceAccount. No failure quotes
-   * a credential, whatever its status: the client cuts the request's own out of Vault's text (LoginRequest.secrets).
-   */
+  /** Vault's refusal becomes AUTH_FAILED; the client cuts the request's credentials out of Vault's text. */
   async #send(client: VaultClient, mount: MountConfig, request: LoginRequest, where: string, signal: AbortSignal | undefined): Promise<VaultLoginResult> {
     const who = `ServiceAccount ${mount.pod.namespace}/${mount.pod.serviceAccountName}`;
     try {

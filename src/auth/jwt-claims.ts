@@ -1,10 +1,7 @@
 /**
- * Does a driver-supplied JWT belong to the pod that asks? The token cache is keyed by the pod's namespace and
- * ServiceAccount (from the driver's attributes), so a token for another identity must never log in under this pod's
- * key: a pod author can put a `csi.storage.k8s.io/serviceAccount.tokens` key into its volumeAttributes (the driver
- * passes it on when the CSIDriver has no tokenRequests) or into its nodePublishSecretRef, which the driver forwards as
- * `secrets`. Vault verifies the signature; here only the claims are read (unverified) and compared, and nothing of
- * the token is ever quoted.
+ * Does a driver-supplied JWT belong to the pod that asks? A pod author can put a token into its volumeAttributes or
+ * nodePublishSecretRef, and the token cache is keyed by the pod's identity. Vault verifies the signature; here the
+ * claims are only read and compared, and nothing of the token is ever quoted.
  */
 import type { PodInfo } from '../config/types.js';
 import { isPlainObject } from '../shared/plain-object.js';
@@ -57,14 +54,8 @@ export interface OwnToken {
 export type TokenCheck = { readonly ok: true; readonly token: OwnToken } | { readonly ok: false; readonly reason: string };
 
 /**
- * Is this the pod's own ServiceAccount token? Its subject must be exactly the pod's ServiceAccount, and when it is
- * bound to a pod, that pod must be the one asking. Anything else is refused: a token of another ServiceAccount or
- * pod, a JWT that is no ServiceAccount token (an OIDC token, a hand-made one), or no JWT at all. The namespace and
- * ServiceAccount come from the driver (the kubelet's pod info wins over volumeAttributes), so they are what the
- * token cache key is made of; a token that does not agree with them must never log in under that key.
- *
- * An unbound token of the right ServiceAccount is accepted: the secrets-store-sync-controller sends those for its
- * own pod. Reasons name the pod's identity, never anything of the token.
+ * The subject must be the pod's ServiceAccount, and a token bound to a pod must be bound to this one. An unbound
+ * token of the right ServiceAccount is accepted: the secrets-store-sync-controller sends those for its own pod.
  */
 export function checkOwnToken(jwt: string, pod: PodInfo): TokenCheck {
   const own = `${pod.namespace}/${pod.serviceAccountName}`;

@@ -1,12 +1,6 @@
 /**
- * One pure builder per auth method: what to send to log in (DESIGN.md §8, after the reference's
- * `AuthRequest(ctx) → (path, body, headers)`); VaultClient.sendLogin sends any of them. The bodies are Vault's
- * `auth/<mount>/login` APIs: kubernetes and jwt `{role, jwt}`, approle `{role_id, secret_id}`, userpass
- * `login/<username>` with `{password}`, cert `{name}` over a TLS connection that presents the client certificate.
- * Each names the node-vault login helper that sends it (VaultClient's LoginHelper).
- *
- * A LoginRequest holds credentials: it is built just before it is sent and never logged; `describe` is what
- * messages may say of it.
+ * One pure builder per auth method (after the reference's `AuthRequest`): the path, body and node-vault helper of
+ * each `auth/<mount>/login`. A LoginRequest holds credentials: built just before it is sent, never logged.
  */
 import type { AuthConfig, PodTokenMethod } from '../config/types.js';
 import type { LoginRequest } from '../vault/client.js';
@@ -23,10 +17,7 @@ export function podTokenLogin(method: PodTokenMethod, mount: string, role: strin
   };
 }
 
-/**
- * A path segment percent-encoded down to letters, digits and `-._~`: what encodeURIComponent leaves of `!'()*` is
- * encoded too, since node-vault's path templates would HTML-escape a `'`.
- */
+/** `!'()*` encoded too: node-vault's path templates would HTML-escape a `'`. */
 function pathSegment(value: string): string {
   return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }

@@ -1,7 +1,4 @@
-/**
- * Where a ServiceAccount JWT comes from when the driver sent none (no `tokenRequests` in the CSIDriver): the
- * TokenRequest API, asked for a token bound to the requesting pod. Implemented in src/kubernetes/.
- */
+/** A pod-bound JWT from the TokenRequest API when the driver sent none (src/kubernetes/). */
 import type { PodInfo } from '../config/types.js';
 
 export interface ServiceAccountTokenRequester {

@@ -1,12 +1,6 @@
 /**
- * Command-line flags and `VAULT_*` environment variables → provider settings.
- *
- * The flag names, defaults and syntax are the reference's (Go's `flag` package: `-name value`, `-name=value`,
- * `--name=value`, `--name value`; booleans take `--name` or `--name=false` but never a separate value), so a
- * DaemonSet written for hashicorp/vault-csi-provider starts this provider unchanged. Environment variables are the
- * ones Vault's Go client reads; flags win over them. The OpenBao provider's `-openbao-*` flags and `BAO_*` variables
- * are read as their `-vault-*` / `VAULT_*` counterparts (openbao-flags.ts). Pure: argv and env come in, nothing is
- * read or printed here.
+ * Command-line flags and `VAULT_*` environment variables → provider settings, with the reference's names, defaults
+ * and Go `flag` syntax, so its DaemonSet starts this provider unchanged. Flags win over the environment. Pure.
  */
 import { normaliseVaultAddresses } from '../config/connection.js';
 import { DEFAULT_GATE_LIMITS, type GateLimits } from '../vault/rate-limit.js';
@@ -38,26 +32,16 @@ export const VersionFormats = ['yaml', 'json', 'json-pretty'] as const;
 export type VersionFormat = (typeof VersionFormats)[number];
 
 export interface ProviderSettings {
-  /** Unix socket path the driver dials. */
   readonly endpoint: string;
-  /** host:port of the health server (`GET /health/ready`). */
   readonly healthAddr: string;
   readonly logLevel: LogLevel;
-  /** Kubernetes Secret (in the provider's namespace) holding the HMAC key for object versions. */
   readonly hmacSecretName: string;
-  /** When set, the HMAC key is read from this file instead of the Kubernetes Secret. */
   readonly hmacKeyFile: string | undefined;
-  /** Maximum number of cached Vault tokens. */
   readonly cacheSize: number;
-  /** Write the files into target_path ourselves, for drivers before v0.0.21. */
   readonly writeFiles: boolean;
-  /** Audit lines go to this file; undefined: into the main log on stdout. */
   readonly auditLogFile?: string;
-  /** Bytes of the audit's remembered object versions (default DEFAULT_AUDIT_STATE_BYTES). */
   readonly auditStateMaxBytes?: number;
-  /** JSON values one Vault response may hold (default DEFAULT_MAX_RESPONSE_VALUES). */
   readonly vaultResponseMaxValues?: number;
-  /** Bytes of the memo of parsed objects lists (default DEFAULT_OBJECTS_CACHE_BYTES). */
   readonly objectsCacheMaxBytes?: number;
   /**
    * Where tokens, leases and certificates are kept across restarts, encrypted (state/kept-state.ts); undefined: only
@@ -68,16 +52,13 @@ export interface ProviderSettings {
   readonly stateIdleMs?: number;
   /** Request a pod's token through the TokenRequest API when the driver sent none (needs cluster-wide RBAC); default off. */
   readonly tokenRequestFallback?: boolean;
-  /** Deadline of one HTTP request to Vault, in milliseconds. */
   readonly requestTimeoutMs: number;
   /**
    * A mount's time budget when its caller sets no deadline (default DEFAULT_MOUNT_TIME_BUDGET_MS). No flag: the
    * driver always passes the kubelet's deadline; tests shorten it.
    */
   readonly mountTimeBudgetMs?: number;
-  /** Share of a lease's or certificate's lifetime during which a pod gets the same one again (default 2/3). */
   readonly leaseReuseFraction?: number;
-  /** Bounds of the in-memory cache of leased responses (entries; bytes of response JSON). */
   readonly leaseCacheSize?: number;
   readonly leaseCacheMaxBytes?: number;
   /** Admission control (admission/mount-admission.ts): node-wide bytes in flight, one mount's response bytes, mounts at once. */
@@ -88,11 +69,11 @@ export interface ProviderSettings {
   readonly maxMountsInFlightPerNamespace?: number;
   readonly maxMountsQueued?: number;
   /**
-   * Which Vault addresses, TLS file directories and skip-verify a SecretProviderClass or pod may use (SECURITY.md).
+   * Which Vault addresses, TLS file directories and skip-verify a SecretProviderClass or pod may use (docs/security.md).
    * Absent (settings built by hand): the strictest policy, the default address only and no TLS file directories.
    */
   readonly trust?: TrustSettings;
-  /** Per-Vault-address bound on requests in flight and rate (rate-limit.ts); absent: DEFAULT_GATE_LIMITS. */
+  /** Per-Vault-address bound on requests in flight and rate (vault/rate-limit.ts); absent: DEFAULT_GATE_LIMITS. */
   readonly vaultLimits?: GateLimits;
   readonly defaults: ProviderDefaults;
 }
@@ -104,19 +85,12 @@ export type FlagsResult =
 
 /** Vault's Go client (api.DefaultConfig) talks to this address when neither the flag nor VAULT_ADDR is set. */
 export const DEFAULT_VAULT_ADDRESS = 'https://127.0.0.1:8200';
-/**
- * One Vault request gets 30 s (Vault's Go client allows 60 s). kubelet gives a whole Mount 2 minutes, and a mount
- * may need a login and a read: 30 s each leaves room to fail with a clear message. Retries of a request that timed
- * out stop at the driver's deadline (vault/retry.ts), so a hanging Vault cannot hold a mount past it.
- */
+/** kubelet gives a whole Mount 2 minutes, and a mount may need a login and a read: 30 s each fails clearly. */
 export const DEFAULT_REQUEST_TIMEOUT = '30s';
 
 /** Leased responses kept: a node runs at most ~110 pods, each with a few dynamic secrets or certificates. */
 export const DEFAULT_LEASE_CACHE_SIZE = 5000;
-/**
- * 8 MiB of response JSON: room for ~2000 RSA certificate bundles or ~10000 database credentials (a node runs ~110
- * pods), and, held as objects, well inside the image's 64 MiB old space (Dockerfile NODE_OPTIONS).
- */
+/** 8 MiB of response JSON (~2000 certificate bundles), well inside the image's 64 MiB old space. */
 export const DEFAULT_LEASE_CACHE_BYTES = 8 * 1024 * 1024;
 
 /** The state file's bound: the token cache (4 KiB × 1000) and the lease cache (8 MiB) with room to spare. */
@@ -127,7 +101,6 @@ export const DEFAULT_STATE_IDLE_TIMEOUT = '30m';
 export interface FlagSpec {
   readonly name: string;
   readonly kind: FlagKind;
-  /** Shown in the usage text after the name, for non-boolean flags. */
   readonly valueName?: string;
   readonly defaultText?: string;
   readonly help: string;
@@ -190,7 +163,6 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'trust-policy', kind: 'string', valueName: 'policy', defaultText: 'strict', help: 'strict, or reference: accept any vaultAddress, TLS files anywhere on the node, vaultSkipTLSVerify and any auth mount, as hashicorp/vault-csi-provider does (the provider\'s own credentials stay unreadable). Not together with the four -allow* flags.' },
   { name: 'allowed-auth-mounts', kind: 'string', valueName: 'paths', help: 'Comma-separated auth mount paths a SecretProviderClass or pod may log in at (vaultAuthMountPath, or an object reading auth/<mount>/login) while the connection presents a client certificate of the operator\'s (-vault-tls-client-cert, or a vaultTLSClientCertPath file): a cert auth method there would log it in as that certificate\'s owner. * allows any. Default: only -vault-mount (and the default path of the mount\'s own vaultAuthMethod). Without a client certificate any auth mount may be named.' },
 ];
-/** The OpenBao provider's spellings of the -vault-* flags (openbao-flags.ts): the same kind, default and value. */
 const OPENBAO_FLAG_SPECS: readonly FlagSpec[] = OPENBAO_FLAGS.map(([openbao, ours]) => {
   const spec = FLAGS.find((f) => f.name === ours);
   if (spec === undefined) throw new Error(`no flag -${ours} for -${openbao}`);
@@ -199,7 +171,6 @@ const OPENBAO_FLAG_SPECS: readonly FlagSpec[] = OPENBAO_FLAGS.map(([openbao, our
 const ALL_FLAGS: readonly FlagSpec[] = [...FLAGS, ...OPENBAO_FLAG_SPECS];
 const FLAG_BY_NAME: ReadonlyMap<string, FlagSpec> = new Map(ALL_FLAGS.map((f) => [f.name, f]));
 
-/** The usage text: one entry per flag, in the layout of Go's flag.PrintDefaults. */
 export function usageText(program = 'vault-csi-provider'): string {
   const lines = [`Usage of ${program}:`];
   for (const f of [...ALL_FLAGS].sort((a, b) => a.name.localeCompare(b.name))) {
@@ -221,9 +192,7 @@ function stringSetting(values: Parsed, flag: string, env: Env, envName?: string)
   return fromEnv === undefined || fromEnv === '' ? undefined : fromEnv;
 }
 
-// Health listen address: optional host (a name, IPv4, or [IPv6]) and a numeric port.
 const HOST_PORT = /^(?:\[[0-9A-Za-z:.%]+\]|[A-Za-z0-9.-]*):([0-9]{1,5})$/;
-// A Kubernetes object name (DNS subdomain).
 const DNS_SUBDOMAIN = /^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*$/;
 
 function logLevelFrom(values: Parsed, usage: string): LogLevel {
@@ -299,10 +268,7 @@ function defaultsFrom(values: Parsed, env: Env, usage: string): ProviderDefaults
   };
 }
 
-/**
- * The caps on what a SecretProviderClass may ask (config/input-limits.ts), each a positive integer; none of the flags
- * given: no entry, which means DEFAULT_INPUT_LIMITS.
- */
+/** The caps on what a SecretProviderClass may ask; none given: no entry (DEFAULT_INPUT_LIMITS). */
 function inputLimitsFrom(values: Parsed, usage: string): { inputLimits?: InputLimits } {
   if (!Object.values(INPUT_LIMIT_FLAGS).some((flag) => values.has(flag))) return {};
   const entries = (Object.keys(INPUT_LIMIT_FLAGS) as Array<keyof InputLimits>).map((cap) => [cap, positiveInt(values, INPUT_LIMIT_FLAGS[cap], DEFAULT_INPUT_LIMITS[cap], usage)] as const);
@@ -313,10 +279,7 @@ function inputLimitsFrom(values: Parsed, usage: string): { inputLimits?: InputLi
   return { inputLimits: limits };
 }
 
-/**
- * Parse the command line (without the node and script entries) over the environment. Throws UsageError for
- * anything we cannot run with; the caller prints its message and exits with status 2, as Go programs do.
- */
+/** Throws UsageError for anything we cannot run with; the caller exits with status 2, as Go programs do. */
 export function parseFlags(argv: readonly string[], givenEnv: Env): FlagsResult {
   const usage = usageText();
   const scanned = scanGoFlags(argv, { kindOf: (name) => FLAG_BY_NAME.get(name)?.kind, usage });
@@ -400,7 +363,6 @@ export function parseFlags(argv: readonly string[], givenEnv: Env): FlagsResult 
   };
 }
 
-/** `a/b` or a decimal. */
 function parseFraction(raw: string): number | undefined {
   const m = /^\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(?:\/\s*([0-9]+(?:\.[0-9]*)?)\s*)?$/.exec(raw);
   if (m === null) return undefined;
@@ -468,7 +430,6 @@ function trustFrom(values: Parsed, usage: string): TrustSettings {
   }
 }
 
-/** Bounds on what Vault answers and on what caches keep; absent flags leave the defaults to the components. */
 function answerBoundsFrom(values: Parsed, usage: string): Pick<ProviderSettings, 'auditStateMaxBytes' | 'vaultResponseMaxValues' | 'objectsCacheMaxBytes'> {
   return {
     ...(values.has('objects-cache-max-bytes') ? { objectsCacheMaxBytes: positiveInt(values, 'objects-cache-max-bytes', DEFAULT_OBJECTS_CACHE_BYTES, usage) } : {}),

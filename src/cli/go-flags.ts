@@ -1,12 +1,6 @@
 /**
- * The command-line scanner shared by the daemon (flags.ts) and the `mount` subcommand (mount-command.ts): Go's
- * flag.Parse syntax, so that a DaemonSet written for the reference's Go binary starts this one unchanged and the
- * subcommand takes its flags the same way. Pure: argv in, the values given out; the meaning of each value is the
- * caller's.
- *
- *   -name value   --name value   -name=value   --name=value   (a string flag; the value may start with '-')
- *   -name   --name   -name=false   --name=true                  (a boolean flag; never a separate value)
- *   --                                                         (the end of the flags)
+ * Go's flag.Parse syntax for the daemon and the `mount` subcommand, so the reference's DaemonSet starts this one
+ * unchanged: `-name value`, `--name=value`; booleans never take a separate value; `--` ends the flags. Pure.
  */
 import { parseGoBool } from '../config/go-syntax.js';
 
@@ -35,10 +29,7 @@ export interface ScanOptions {
   readonly command?: string;
 }
 
-/**
- * Go's flag.Parse: flags stop after `--`. Returns the last value given for each flag (booleans as "true" or
- * "false"), or 'help' when -h/-help (not a defined flag) appears before any error.
- */
+/** The last value given for each flag, or 'help' when -h/-help appears before any error. */
 export function scanGoFlags(argv: readonly string[], options: ScanOptions): Map<string, string> | 'help' {
   const { kindOf, usage } = options;
   const values = new Map<string, string>();

@@ -1,12 +1,6 @@
 /**
- * SecretProviderClass and Pod manifests (YAML, as `kubectl apply` takes them) → the MountRequest attributes the
- * secrets-store CSI driver would send for that pod's volume, for `vault-csi-provider mount`. Pure.
- *
- * What the driver does and this mirrors: it finds the SecretProviderClass named by the volume's
- * `volumeAttributes.secretProviderClass` in the pod's namespace, takes its `spec.parameters`, puts the volume's
- * `volumeAttributes` on top, and adds the pod's name, namespace, uid and ServiceAccount name. Kubernetes stores
- * parameters and volumeAttributes as strings, so a manifest with a non-string value would not apply: it is refused
- * here with the same cause.
+ * Manifests → the MountRequest attributes the driver would send for a pod's volume, for `vault-csi-provider mount`:
+ * parameters, the volume's attributes on top, the pod's identity. Non-string values are refused, as Kubernetes would.
  */
 import { parseAllDocuments } from 'yaml';
 import { isPlainObject } from '../shared/plain-object.js';
@@ -144,10 +138,7 @@ export interface Selection {
   readonly volume: PodVolume | undefined;
 }
 
-/**
- * The SecretProviderClass and pod volume to mount: the volume named `volumeName`, else the one volume whose
- * SecretProviderClass is in the file; without a pod, the one SecretProviderClass of the file (or the one named).
- */
+/** The volume named `volumeName`, else the one whose SecretProviderClass is in the file; or the one class. */
 export function selectVolume(
   classes: readonly SecretProviderClassManifest[],
   pod: PodManifest | undefined,
@@ -193,10 +184,7 @@ export interface PodIdentity {
   readonly serviceAccountName: string;
 }
 
-/**
- * The attributes the driver would send: parameters, then volumeAttributes on top, then what the driver itself
- * adds. The SecretProviderClass must be in the pod's namespace, as the driver looks it up there.
- */
+/** The SecretProviderClass must be in the pod's namespace, as the driver looks it up there. */
 export function driverAttributes(selection: Selection, pod: PodIdentity): Record<string, string> {
   const { spc, volume } = selection;
   if (spc.provider !== 'vault') {

@@ -1,12 +1,6 @@
 /**
- * `vault-csi-provider mount`: one Mount without a cluster, for debugging a SecretProviderClass.
- *
- *   vault-csi-provider mount --secret-provider-class spc.yaml [--pod pod.yaml] --jwt-file token.jwt --target ./out
- *
- * It builds the attributes the driver would send (manifests.ts), and runs them through the real config parser,
- * authenticator, Vault client and MountService, with the atomic writer writing into `--target` exactly as
- * `--write-files` does on a node. It prints a table of objects, paths, sizes, modes and versions — never contents —
- * and exits with a code that says what went wrong (MountExitCodes).
+ * `vault-csi-provider mount`: one Mount without a cluster, through the real pieces, written as `--write-files` does.
+ * Prints objects, paths, sizes, modes and versions, never contents; the exit code says what went wrong.
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import { jwtIdentity } from '../auth/jwt-claims.js';
@@ -27,7 +21,10 @@ import { driverAttributes, ManifestError, parsePod, parseSecretProviderClasses, 
 import { formatTable, reportRows } from './mount-table.js';
 import { buildMountService, buildVaultClients, hmacKeyFor, trustPolicyFor } from './wiring.js';
 
-/** Exit codes, documented in docs/configuration.md: scripts can tell a bad manifest from a Vault that says no. */
+/**
+ * Exit codes (docs/secretproviderclass.md#vault-csi-provider-mount-a-secretproviderclass-without-a-cluster): scripts can
+ * tell a bad manifest from a Vault that says no.
+ */
 export const MountExitCodes = {
   ok: 0,
   /** Anything else: Vault unreachable or sealed, TLS, a write that failed, a bad value (DECODE_FAILED). */

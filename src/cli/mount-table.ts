@@ -1,8 +1,4 @@
-/**
- * The report `vault-csi-provider mount` prints: one row per file (object, path, size, mode, version), plus rows for
- * optional objects Vault did not have and for template inputs. Names, sizes, modes and HMAC versions only: there
- * is no column a secret value could reach. Pure.
- */
+/** Names, sizes, modes and HMAC versions only: no column a secret value could reach. Pure. */
 import type { MountResult } from '../mount/mount-service.js';
 
 const HEADER = ['OBJECT', 'PATH', 'SIZE', 'MODE', 'VERSION', 'NOTE'] as const;

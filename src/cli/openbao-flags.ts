@@ -1,16 +1,6 @@
 /**
- * The OpenBao provider's spellings of our Vault flags and environment variables, so that a DaemonSet written for
- * openbao/openbao-csi-provider starts this provider unchanged.
- *
- * That provider (main.go) names its flags `-openbao-addr`, `-openbao-mount`, `-openbao-namespace`,
- * `-openbao-tls-*`, and reads the environment through OpenBao's Go client (api.DefaultConfig), whose variables are
- * `BAO_ADDR`, `BAO_NAMESPACE`, `BAO_CACERT`, `BAO_CAPATH`, `BAO_TLS_SERVER_NAME`, `BAO_CLIENT_CERT`,
- * `BAO_CLIENT_KEY` and `BAO_SKIP_VERIFY`. Each means what its `-vault-*` / `VAULT_*` counterpart means here.
- *
- * Giving both spellings of one setting (`-vault-addr` and `-openbao-addr`, or `VAULT_ADDR` and `BAO_ADDR`) stops the
- * start with a message naming both, the same rule as for SecretProviderClass parameters
- * (config/parameter-spellings.ts): nothing has to guess which of two addresses was meant. An environment variable
- * counts as given when it is set and not empty, as for the `VAULT_*` variables. Pure.
+ * The OpenBao provider's `-openbao-*` flags and `BAO_*` variables, read as their `-vault-*` / `VAULT_*` counterparts
+ * so its DaemonSet starts this provider. Both spellings of one setting stop the start, naming both. Pure.
  */
 
 /** `-openbao-…` flag → our `-vault-…` flag. */

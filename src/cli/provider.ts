@@ -1,14 +1,7 @@
 /**
- * Wiring: settings → the running daemon (gRPC server, health server, Vault clients, token cache, HMAC key), in named
- * steps: Kubernetes pieces, logs and metrics, the shared graph of wiring.ts (trust policy, Vault clients, mount
- * service), then the servers. Used by main.ts and by the end-to-end tests, which start the real thing on a
- * temporary socket.
- *
- * Start order: the kept state is read (--state-dir) before the socket is taken over, so the first mount the new
- * instance serves already finds what the last one kept. Shutdown order is fixed: the kept state is written, readiness
- * turns 503, the socket path is given up if it is still ours (to a live sibling, else removed), the gRPC server stops
- * listening (GOAWAY to open connections) and lets in-flight mounts finish (bounded), the kept state is written
- * again, Vault connections close, then the Kubernetes client's, the audit sink closes, the health server closes.
+ * Settings → the running daemon, for main.ts and the end-to-end tests. The kept state is read before the socket is
+ * taken over, so the first mount finds what the last instance kept. Shutdown order: state written, readiness 503,
+ * socket path given up, gRPC stops listening and drains (bounded), state written again, connections and sinks close.
  */
 import type { AddressInfo } from 'node:net';
 import { status as GrpcStatus } from '@grpc/grpc-js';
@@ -41,25 +34,16 @@ export type { ProviderOverrides };
 
 export interface RunningProvider {
   readonly endpoint: string;
-  /** Where the health server listens; undefined when disabled (empty --health-addr). */
   readonly healthAddress: AddressInfo | undefined;
   readonly mounts: MountService;
   readonly auth: Authenticator;
-  /** Leased responses (dynamic credentials, certificates) kept per pod for reuse on republish. */
   readonly leases: LeaseCache;
-  /** Per-Vault-address gates (in-flight bound, rate, backoff): tests read their peaks. */
   readonly gates: AddressGates;
-  /** The Prometheus registry behind `/metrics`. */
   readonly metrics: ProviderMetrics;
-  /** One audit line per Mount (stdout, or --audit-log-file). */
   readonly audit: MountAuditor;
-  /** Admission control: mounts in progress and the bytes they hold. */
   readonly admission: MountAdmission;
-  /** Tokens, leases and certificates kept across restarts (--state-dir); undefined without it. */
   readonly kept: KeptState | undefined;
-  /** Graceful stop; resolves when everything is closed. */
   stop(graceMs?: number): Promise<void>;
-  /** In-flight mounts right now. */
   inflight(): number;
 }
 
@@ -67,7 +51,6 @@ interface KubernetesParts {
   readonly cluster: ClusterInfo | undefined;
   readonly hmacKey: HmacKeySource;
   readonly tokenRequester: ServiceAccountTokenRequester | undefined;
-  /** Closes the Kubernetes client's connections. */
   close(): Promise<void>;
 }
 
@@ -114,9 +97,7 @@ interface Servers {
   readonly endpoint: string;
   readonly healthAddress: AddressInfo | undefined;
   inflight(): number;
-  /** Stops the gRPC server: no new mounts, in-flight ones finish within `graceMs`. */
   stopGrpc(graceMs: number): Promise<void>;
-  /** Closes the health server (readiness has answered 503 since stopGrpc began). */
   closeHealth(): Promise<void>;
 }
 

@@ -1,17 +1,6 @@
 /**
- * The trust-boundary flags (SECURITY.md): which Vault addresses, TLS file directories and skip-verify a
- * SecretProviderClass or pod may use. Pure; cli/flags.ts turns a thrown Error into a usage error.
- *
- *   --allowed-vault-addresses=https://vault.vault.svc:8200,https://vault.dr:8200   (or `*` for any)
- *   --allowed-tls-directories=/etc/vault-tls,/vault/ca
- *   --allow-skip-tls-verify
- *   --allowed-auth-mounts=kubernetes-b,team/jwt   (or `*` for any)
- *   --trust-policy=reference     (all four at their widest, as hashicorp/vault-csi-provider accepts)
- *
- * Defaults: only the provider's own Vault address (--vault-addr, else VAULT_ADDR, else the built-in default), no
- * directory beyond the operator's own -vault-tls-* files, no skip-verify, and — while a connection presents a client
- * certificate of the operator's — no auth mount beyond --vault-mount. The reference sends a pod's token wherever a
- * SecretProviderClass points it; here an operator opts in, address by address (or `*` for any, with a warning).
+ * The trust-boundary flags (docs/configuration.md#flags, docs/security.md). The reference sends a pod's token
+ * wherever a SecretProviderClass points it; here an operator opts in, address by address. Pure.
  */
 import { isAbsolute, resolve } from 'node:path';
 import { normaliseAuthMount, normaliseVaultAddress } from '../config/connection.js';
@@ -30,11 +19,7 @@ export interface RawTrustFlags {
 
 export const TrustPolicies = ['strict', 'reference'] as const;
 
-/**
- * `--trust-policy=reference`: what the reference accepts from a SecretProviderClass, in one switch for a migration.
- * Any vaultAddress, TLS files anywhere on the node, vaultSkipTLSVerify. The provider's own ServiceAccount token and HMAC
- * key file stay protected (buildTrustPolicy adds them whatever the flags say).
- */
+/** What the reference accepts, in one switch for a migration; the provider's own credentials stay protected. */
 const REFERENCE_TRUST: TrustSettings = { vaultAddresses: 'any', tlsDirectories: ['/'], allowSkipTlsVerify: true, authMounts: 'any' };
 
 function items(raw: string): string[] {

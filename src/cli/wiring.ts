@@ -1,9 +1,4 @@
-/**
- * The provider's object graph, one named step each: settings → trust policy → Vault clients → mount service. The
- * daemon (provider.ts) builds its Kubernetes pieces and servers around these; the `mount` subcommand
- * (mount-command.ts) builds exactly these, so a mount run from a shell goes through the same pieces, made the same
- * way, as one on a node.
- */
+/** The object graph, shared by the daemon and the `mount` subcommand, so a shell mount goes through the same pieces. */
 import type { ProviderSettings } from './flags.js';
 import { DEFAULT_LEASE_CACHE_BYTES, DEFAULT_LEASE_CACHE_SIZE } from './flags.js';
 import type { Logger } from '../observability/logger.js';
@@ -50,10 +45,7 @@ export interface ProviderOverrides {
 const hmacKeyFileOf = (settings: ProviderSettings): string | undefined =>
   settings.hmacKeyFile === undefined || settings.hmacKeyFile === '' ? undefined : settings.hmacKeyFile;
 
-/**
- * What a SecretProviderClass or pod may point the provider at (SECURITY.md). The provider's own credentials (its
- * ServiceAccount directory, the HMAC key file) are protected whatever the flags say.
- */
+/** The provider's own credentials are protected whatever the flags say (docs/security.md). */
 export function trustPolicyFor(settings: ProviderSettings, serviceAccountDir: string = SERVICE_ACCOUNT_DIR): TrustPolicy {
   const keyFile = hmacKeyFileOf(settings);
   return buildTrustPolicy(settings.trust ?? NO_TRUST_FLAGS, settings.defaults, [serviceAccountDir, ...(keyFile === undefined ? [] : [keyFile])]);
@@ -73,10 +65,7 @@ export interface VaultParts {
   readonly clients: VaultClientPool;
 }
 
-/**
- * One gate and one health record per Vault address, shared by every client: the bounds hold per address whatever
- * mix of SecretProviderClasses reaches it, and a failed node is skipped by every mount.
- */
+/** Per address and shared, so the bounds hold whatever mix of mounts reaches it and a failed node is skipped by all. */
 export function buildVaultClients(
   settings: ProviderSettings,
   trust: TrustPolicy,

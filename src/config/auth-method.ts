@@ -1,15 +1,13 @@
 /**
- * `vaultAuthMethod` and its credentials → AuthConfig (pure). The identifiers are SecretProviderClass parameters
- * (`vaultRoleID`, `vaultUsername`); the secrets come from the volume's nodePublishSecretRef, which the driver
- * forwards as the MountRequest's `secrets` (a JSON map of that Secret's keys). No message here quotes a value: the
- * role ID and every secret are named by their key only.
+ * `vaultAuthMethod` and its credentials (from the nodePublishSecretRef, forwarded as `secrets`) → AuthConfig, pure.
+ * No message quotes a value: the role ID and every secret are named by their key only.
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { ProviderError } from '../errors.js';
 import { Sensitive } from './sensitive.js';
 import { AuthMethods, type AuthConfig, type AuthMethod } from './types.js';
 
-/** The nodePublishSecretRef keys each method reads (docs/configuration.md, "Other ways to log in"). */
+/** The nodePublishSecretRef keys each method reads: docs/secretproviderclass.md#other-ways-to-log-in-approle-userpass-tls-certificates */
 export const CREDENTIAL_KEYS = {
   approle: 'secretId',
   userpass: 'password',

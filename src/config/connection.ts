@@ -1,7 +1,4 @@
-/**
- * Where one mount talks to Vault: the provider defaults (flags over environment) overlaid by what the
- * SecretProviderClass sets. Pure; the result's `key` decides which mounts share a Vault client and its caches.
- */
+/** Provider defaults overlaid by the SecretProviderClass; pure. The result's `key` decides who shares a client. */
 import { ProviderError } from '../errors.js';
 import { usesPodToken, type ConnectionSettings, type MountConfig, type ProviderDefaults, type TlsParameters } from './types.js';
 import { trimSlashes, trimTrailingSlashes } from '../shared/slashes.js';
@@ -10,11 +7,7 @@ function invalid(parameter: string, message: string): ProviderError {
   return new ProviderError('INVALID_CONFIG', message, { parameter });
 }
 
-/**
- * An http(s) URL with a host and nothing after the path, in a canonical spelling (lower-case host, no default
- * port, no trailing slash) so that equal addresses give equal keys. User info is refused: a password in the
- * address would end up in logs and cache keys.
- */
+/** Canonical spelling, so equal addresses give equal keys; user info is refused (it would reach logs and keys). */
 export function normaliseVaultAddress(raw: string, parameter: string): string {
   let url: URL;
   try {
@@ -39,11 +32,7 @@ export function normaliseVaultAddress(raw: string, parameter: string): string {
 /** More addresses than any HA cluster has nodes: a longer list is a mistake, and each one costs a failed attempt. */
 export const MAX_VAULT_ADDRESSES = 8;
 
-/**
- * A comma-separated list of Vault addresses (vault-csi-provider#164: an HA cluster without a load balancer), each
- * normalised as above, duplicates dropped, order kept: the first is preferred, the others are tried in turn when it
- * fails (vault/address-health.ts). One address is a list of one.
- */
+/** vault-csi-provider#164 (an HA cluster without a load balancer): the first is preferred, the others tried in turn. */
 export function normaliseVaultAddresses(raw: string, parameter: string): readonly string[] {
   const parts = raw.split(',').map((p) => p.trim());
   if (parts.every((p) => p === '')) throw invalid(parameter, `${parameter} is empty`);
@@ -61,10 +50,6 @@ export function isAuthMountPath(path: string): boolean {
   return path !== '' && path.split('/').every((s) => MOUNT_SEGMENT.test(s) && s !== '.' && s !== '..');
 }
 
-/**
- * An auth mount path as written (vaultAuthMountPath, vaultKubernetesMountPath, --vault-mount) without its leading
- * and trailing slashes. Throws INVALID_CONFIG naming `parameter` when it is not a Vault auth mount path.
- */
 export function normaliseAuthMount(raw: string, parameter: string): string {
   const trimmed = trimSlashes(raw);
   if (!isAuthMountPath(trimmed)) {
@@ -78,10 +63,7 @@ interface ClientPair {
   readonly key: string | undefined;
 }
 
-/**
- * The client certificate and key travel as a pair, as in the reference (each TLS overlay either sets both or
- * fails): a SecretProviderClass naming one of them does not borrow the other from the provider's flags.
- */
+/** The client certificate and key travel as a pair, as in the reference: one named does not borrow the other. */
 function clientPair(mountTls: TlsParameters, defaultTls: TlsParameters): ClientPair {
   if (mountTls.clientCertPath !== undefined || mountTls.clientKeyPath !== undefined) {
     if (mountTls.clientCertPath === undefined || mountTls.clientKeyPath === undefined) {
@@ -97,20 +79,13 @@ function clientPair(mountTls: TlsParameters, defaultTls: TlsParameters): ClientP
   return { cert: defaultTls.clientCertPath, key: defaultTls.clientKeyPath };
 }
 
-/**
- * The trust roots also travel as a unit: when the SecretProviderClass names a CA file or directory, it replaces
- * the provider's CA settings rather than mixing with them (the reference reconfigures its root CAs the same way).
- */
+/** So do the trust roots: a CA the SecretProviderClass names replaces the provider's, as in the reference. */
 function caPair(mountTls: TlsParameters, defaultTls: TlsParameters): { file: string | undefined; dir: string | undefined } {
   const source = mountTls.caCertPath !== undefined || mountTls.caDirectory !== undefined ? mountTls : defaultTls;
   return { file: source.caCertPath, dir: source.caDirectory };
 }
 
-/**
- * The namespace travels as the X-Vault-Namespace header, so it must be a valid header value: tab and printable
- * Latin-1 only. undici refuses anything else when the request is built, and (undici 7) such a refusal leaves the
- * pool's connection slot waiting for good, so a bad value must never get that far.
- */
+/** A refused header value leaves undici 7's pool slot waiting for good, so a bad value must never get that far. */
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 function checkNamespace(namespace: string, parameter: string): string {
@@ -151,12 +126,8 @@ export function resolveConnection(mount: MountConfig, defaults: ProviderDefaults
 }
 
 /**
- * Settings with their cache key: a fixed field order; JSON keeps undefined distinct from '' as null vs "".
- *
- * A list of addresses is one identity, in its order: the nodes of one HA cluster share their token store, so a
- * token one node issued is good on the others, and the tokens of mounts naming the same list are shared. Two lists
- * (or one list in two orders) are two keys: the provider cannot tell which addresses form one cluster, so it never
- * carries a token from one list to another.
+ * JSON keeps undefined distinct from ''. A list of addresses is one identity in its order (one cluster shares its
+ * token store); the provider cannot tell which addresses form one cluster, so two lists are two keys.
  */
 export function withKey(settings: Omit<ConnectionSettings, 'key'>): ConnectionSettings {
   const { address, addresses, namespace, authMount, tls } = settings;

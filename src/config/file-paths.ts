@@ -1,10 +1,4 @@
-/**
- * The file path rules of the secrets-store CSI driver, checked before a file ever leaves the provider.
- *
- * The driver refuses a whole mount when one path breaks its rules (its atomic writer's `validatePath`, plus the
- * "must equal its cleaned form" check of its file writer). Checking the same set here lets us name the object at
- * fault instead of surfacing the driver's generic failure in the pod's events.
- */
+/** The driver's file path rules, checked here so that the pod's events name the object at fault. */
 
 /** Longest path the driver accepts, in bytes. */
 export const MAX_PATH_BYTES = 4096;
@@ -16,10 +10,7 @@ const LONE_SURROGATE = /\p{Cs}/u;
 
 const utf8Length = (s: string): number => Buffer.byteLength(s, 'utf8');
 
-/**
- * Why the driver would refuse `path` as a file path inside the mount, or undefined when it accepts it.
- * Dotfiles (`.env`, `a/.b`) and nested paths (`tls/tls.crt`) are fine.
- */
+/** Dotfiles (`.env`, `a/.b`) and nested paths (`tls/tls.crt`) are fine. */
 export function filePathProblem(path: string): string | undefined {
   if (path === '') return 'must not be empty';
   // The kernel would cut the name at a NUL; the driver never sees one from a sane config.
@@ -48,10 +39,7 @@ export function filePathProblem(path: string): string | undefined {
   return undefined;
 }
 
-/**
- * The directories a path inside the mount lives in, outermost first: `a/b/c` → `a`, `a/b`. One slice per `/`, so a
- * path of many components costs its length, not its length squared.
- */
+/** One slice per `/`: linear in the path. */
 export function parentDirectories(path: string): string[] {
   const parents: string[] = [];
   for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1)) parents.push(path.slice(0, i));
@@ -64,11 +52,7 @@ export function parentOf(path: string): string {
   return i === -1 ? '' : path.slice(0, i);
 }
 
-/**
- * filePathProblem for many paths that share directories (the files of `expand: keys` all live in one): each distinct
- * directory is checked once, and a path in a sound directory costs only its last component. Same answers, same
- * messages: anything but a plain last component in a sound directory is checked whole.
- */
+/** For paths sharing directories (`expand: keys`): each distinct directory checked once, same answers. */
 export function filePathChecker(): (path: string) => string | undefined {
   const directories = new Map<string, string | undefined>();
   return (path) => {
@@ -92,12 +76,7 @@ interface TrieNode<T> {
   value: T | undefined;
 }
 
-/**
- * Paths by their components, so that "is a directory of this path a file?" costs the path's length once. Comparing
- * every directory of every path as a string against a set costs the square of a path's length (a 4 KiB objectName of
- * 2,000 one-letter components under `expand: keys` with a few hundred keys held the event loop for a minute). Each
- * distinct directory is walked once, so the files of one directory cost their last components.
- */
+/** "Is a directory of this path a file?" in the path's length once, not its square (as string sets cost). */
 export class PathTrie<T> {
   readonly #root: TrieNode<T> = { children: new Map(), value: undefined };
   readonly #dirs = new Map<string, TrieNode<T>>();
@@ -110,10 +89,7 @@ export class PathTrie<T> {
     node.value ??= value;
   }
 
-  /**
-   * The outermost proper directory of `path` that was added, with its value; undefined when there is none. Ask once
-   * every path is added (answers are kept by directory).
-   */
+  /** Ask once every path is added (answers are kept by directory). */
   ancestor(path: string): { readonly path: string; readonly value: T } | undefined {
     const dir = parentOf(path);
     if (dir === '') return undefined;

@@ -1,8 +1,4 @@
-/**
- * The few Go standard-library value syntaxes the reference provider exposes to its users: SecretProviderClass
- * parameters are read with strconv.ParseBool, flags with the `flag` package (strconv.ParseInt base 0,
- * time.ParseDuration). Parsing them the same way keeps existing manifests and command lines working unchanged.
- */
+/** The Go value syntaxes the reference exposes (strconv.ParseBool, ParseInt base 0, time.ParseDuration), parsed alike. */
 
 const TRUE_WORDS: ReadonlySet<string> = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
 const FALSE_WORDS: ReadonlySet<string> = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
@@ -21,11 +17,7 @@ const UINT64_MAX = 2n ** 64n - 1n;
 // Sign, then one of: 0x hex, 0b binary, 0o octal, a leading-zero octal (which includes "0"), or decimal.
 const GO_INT = /^([+-]?)(?:0[xX]([0-9a-fA-F]+)|0[bB]([01]+)|0[oO]([0-7]+)|0([0-7]*)|([1-9][0-9]*))$/;
 
-/**
- * strconv.ParseInt(s, 0, 64), falling back to ParseUint(s, 0, 64) for unsigned values above int64 (the order
- * yaml.v3 tries them in). Underscores are not accepted here; callers that follow yaml.v3 strip them first.
- * Returns undefined when Go would fail (bad syntax or out of range).
- */
+/** ParseInt(s, 0, 64), then ParseUint for values above int64 (yaml.v3's order); undefined where Go would fail. */
 export function parseGoInt(s: string): bigint | undefined {
   const m = GO_INT.exec(s);
   if (m === null) return undefined;

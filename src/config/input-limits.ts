@@ -1,20 +1,12 @@
 /**
- * What one SecretProviderClass (with the pod's volumeAttributes on top) may ask of the daemon that serves every
- * namespace on the node. Each step that reads author input checks its cap before it starts, and runs in time linear
- * in what the cap lets through, so no tenant can stall the event loop or grow the heap with a small manifest
- * (issue 19, classes 1–3). Each cap is a daemon flag; the defaults are well above every realistic
- * SecretProviderClass and keep each step to about 50 ms of one thread at the cap (docs/benchmark.md, "Author
- * input at the caps").
+ * What one SecretProviderClass may ask of the daemon every namespace shares: each step checks its cap first and is
+ * linear in what it lets through (issue 19, classes 1–3; docs/benchmark.md#author-input-at-the-caps).
  */
 
 export interface InputLimits {
   /** UTF-8 bytes of the `objects` parameter (`--max-objects-bytes`). */
   readonly objectsBytes: number;
-  /**
-   * YAML tokens of the `objects` parameter (every key, value, indicator, line break and indentation; a block scalar
-   * is one), and YAML nodes once its aliases are expanded (`--max-objects-tokens`). The YAML parser's work is per
-   * token, so this, not the byte count, is what bounds it.
-   */
+  /** YAML tokens, and nodes once aliases are expanded: the parser's work is per token, not per byte. */
   readonly objectsTokens: number;
   /** Lists and maps nested in each other, the list of objects being the first level (`--max-objects-depth`). */
   readonly objectsDepth: number;
@@ -42,10 +34,6 @@ export const INPUT_LIMIT_FLAGS: Readonly<Record<keyof InputLimits, string>> = {
   templateArguments: 'max-template-arguments',
 };
 
-/**
- * Measured in docs/benchmark.md ("Author input at the caps"): the largest SecretProviderClass in examples/, the
- * tests and the docs is far below each, and each step at its cap stays near 50 ms on the CI machine.
- */
 export const DEFAULT_INPUT_LIMITS: InputLimits = {
   objectsBytes: 128 * 1024,
   objectsTokens: 16_384,
@@ -57,10 +45,7 @@ export const DEFAULT_INPUT_LIMITS: InputLimits = {
   templateArguments: 32,
 };
 
-/**
- * The recursion of the YAML library and of our own walks grows with the nesting, so the depth flag cannot be raised
- * to where one mount would exhaust the stack.
- */
+/** Recursion grows with nesting: the depth flag cannot be raised to where one mount would exhaust the stack. */
 export const MAX_OBJECTS_DEPTH = 256;
 
 /** `(--max-template-bytes=65536)`: how a refusal names the cap and its value. */

@@ -1,10 +1,6 @@
 /**
- * MountRequest → MountConfig: the attributes (SecretProviderClass parameters with the pod's volumeAttributes on
- * top, plus what the driver adds), the secrets, the target path and the default file permission.
- *
- * Pure and total: anything malformed becomes INVALID_CONFIG naming the parameter. The attributes carry the pod's
- * ServiceAccount JWT, so no message here ever quotes a value we were given, and JSON parse failures are reported
- * without the parser's own text (V8 quotes the input around the failure).
+ * MountRequest → MountConfig. Pure and total: anything malformed becomes INVALID_CONFIG naming the parameter. The
+ * attributes carry the pod's JWT, so no message quotes a value, nor a JSON parser's text (V8 quotes the input).
  */
 import { z } from 'zod';
 import { ProviderError } from '../errors.js';
@@ -25,11 +21,8 @@ export interface MountRequestInput {
   readonly permission: string;
 }
 
-/** Provider-wide settings the parse needs (flags). */
 export interface MountRequestDefaults {
-  /** `--audience`: used when the SecretProviderClass has no `audience`; default "vault". */
   readonly audience?: string | undefined;
-  /** `--max-objects-*`, `--max-template-*`: what the `objects` parameter may ask (input-limits.ts). */
   readonly inputLimits?: InputLimits | undefined;
 }
 
@@ -53,7 +46,6 @@ const KNOWN_PARAMETERS: ReadonlySet<string> = new Set([
   'audience',
   'objects',
   ...AUTH_METHOD_PARAMETERS,
-  // Added by the driver: the SecretProviderClass's name.
   'secretProviderClass',
 ]);
 
@@ -61,7 +53,6 @@ function invalid(parameter: string, message: string): ProviderError {
   return new ProviderError('INVALID_CONFIG', message, { parameter });
 }
 
-/** JSON.parse without its message, which may quote the input. */
 function parseJson(text: string, what: string): unknown {
   try {
     return JSON.parse(text) as unknown;
@@ -70,12 +61,10 @@ function parseJson(text: string, what: string): unknown {
   }
 }
 
-/** Go's zero value and an empty string both mean "not given". */
 function nonEmpty(value: string | null | undefined): string | undefined {
   return value === undefined || value === null || value === '' ? undefined : value;
 }
 
-/** The attributes: a JSON object of strings (the reference decodes it into map[string]string). */
 function parseAttributes(text: string): ReadonlyMap<string, string> {
   const parsed = parseJson(text, 'attributes');
   if (!isPlainObject(parsed)) throw invalid('attributes', 'attributes must be a JSON object of strings');
@@ -89,10 +78,6 @@ function parseAttributes(text: string): ReadonlyMap<string, string> {
   return out;
 }
 
-/**
- * The secrets: the nodePublishSecretRef's data as a JSON object, or `null` / `{}` / '' when there is none. We
- * read the tokens key and the credentials of the auth method (auth-method.ts) from it; other entries are not checked.
- */
 function parseSecrets(text: string): ReadonlyMap<string, unknown> {
   if (text.trim() === '') return new Map();
   const parsed = parseJson(text, 'secrets');
@@ -107,11 +92,7 @@ const tokenEntrySchema = z
   .object({ token: z.string().nullish(), expirationTimestamp: z.string().nullish() })
   .nullable();
 
-/**
- * `{"<audience>": {"token": "<JWT>", "expirationTimestamp": "<RFC3339>"}}` → the entry of the first of `audiences`
- * that has a non-empty token (undefined when none has), or undefined for a `null` document (no tokens at all). The
- * whole document is checked (as the reference's json.Unmarshal does), then only the wanted audiences are read.
- */
+/** The whole document is checked (as the reference's json.Unmarshal does), then only the wanted audiences read. */
 function driverTokenDocument(
   json: string,
   source: 'attributes' | 'secrets',
@@ -147,10 +128,7 @@ function driverTokenDocument(
   return { token: undefined };
 }
 
-/**
- * `audience` (else `--audience`, else "vault"): one audience or a comma-separated list, in order of preference
- * (hashicorp/vault-csi-provider#231, #366). Entries are trimmed; an empty entry is refused rather than skipped.
- */
+/** In order of preference (hashicorp/vault-csi-provider#231, #366); an empty entry is refused, not skipped. */
 function audienceList(attrs: ReadonlyMap<string, string>, defaults: MountRequestDefaults): readonly string[] {
   const fromParameter = optional(attrs, 'audience');
   const raw = fromParameter ?? nonEmpty(defaults.audience) ?? DEFAULT_AUDIENCE;
@@ -162,11 +140,7 @@ function audienceList(attrs: ReadonlyMap<string, string>, defaults: MountRequest
   return list;
 }
 
-/**
- * The request's default file mode: a decimal JSON integer ("420" is 0644). The reference json-decodes it into an
- * os.FileMode, so "" and "0644" (a leading zero is not JSON) fail there too; we refuse them with a clear message
- * instead of guessing a mode. Modes above 0777 carry type bits the driver cannot use.
- */
+/** A decimal JSON integer ("420" is 0644), as the reference's os.FileMode decode: "0644" is refused, not guessed. */
 function parsePermission(text: string): number {
   const trimmed = text.trim();
   if (!/^(?:0|[1-9][0-9]{0,9})$/.test(trimmed)) {
@@ -177,16 +151,12 @@ function parsePermission(text: string): number {
   return mode;
 }
 
-/** '' means unset, as the reference's `params["x"] == ""` checks. */
 function optional(attrs: ReadonlyMap<string, string>, key: string): string | undefined {
   const v = attrs.get(key);
   return v === undefined || v === '' ? undefined : v;
 }
 
-/**
- * vaultKubernetesMountPath / vaultAuthMountPath. The reference tests presence, not emptiness, for the "not both"
- * rule; an empty value then means the --vault-mount default.
- */
+/** The reference tests presence, not emptiness, for "not both"; empty means the --vault-mount default. */
 function authMountPath(attrs: ReadonlyMap<string, string>): string | undefined {
   const k8s = attrs.get('vaultKubernetesMountPath');
   const auth = attrs.get('vaultAuthMountPath');
@@ -225,10 +195,6 @@ function tlsParameters(attrs: ReadonlyMap<string, string>): TlsParameters {
   return tls;
 }
 
-/**
- * Validate one MountRequest. Throws ProviderError INVALID_CONFIG, or CREDENTIALS_MISSING / CREDENTIALS_INVALID for
- * the credentials of the other auth methods; see the module comment about secrecy.
- */
 export function parseMountRequest(req: MountRequestInput, defaults: MountRequestDefaults = {}): MountConfig {
   // OpenBao's spellings (baoAddress, openbaoNamespace, …) become the reference's; two spellings of one setting are
   // refused (parameter-spellings.ts).

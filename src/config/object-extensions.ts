@@ -1,8 +1,6 @@
 /**
- * Our own per-object keys (not the reference's; docs/configuration.md, "Beyond the reference"): `optional`, `jsonPointer`,
- * `template`, `expand`, `inputOnly`, `credentialScope` and `secretNamespace`. Each is validated here with a message naming the object, including every
- * combination that has no sensible meaning (both secretKey and jsonPointer, a template that also expands, …), and
- * the references between objects (templates naming other objects) once the whole list is known. Pure.
+ * Our own per-object keys (docs/secretproviderclass.md), validated with a message naming the object, including
+ * every combination without a sensible meaning, and the references between objects once the list is known. Pure.
  */
 import { ProviderError } from '../errors.js';
 import { JsonPointerSyntaxError, parseJsonPointer } from '../shared/json-pointer.js';
@@ -161,11 +159,7 @@ export function parseObjectExtensions(
   };
 }
 
-/**
- * Rules across objects: a template's `@name` must name another object of this mount that is not itself a template
- * (no chains, so no cycles), and an inputOnly object must be used by some template (else it would be read for
- * nothing).
- */
+/** A template's `@name` must name a non-template object (no chains, so no cycles); an inputOnly object must be used. */
 export function checkObjectReferences(objects: readonly ObjectConfig[]): void {
   const byName = new Map(objects.map((o) => [o.objectName, o]));
   const used = new Set<string>();

@@ -1,10 +1,6 @@
 /**
- * Memo of `parseObjects` by the objects text. A republish sends the same SecretProviderClass `objects` string
- * every minute for every volume, and parsing its YAML was the largest single cost of a republish (about a sixth
- * of the provider's CPU in `npm run bench`). The parse is pure and its result readonly, so equal text gets the
- * same result. Only successful parses are kept (a broken list is parsed, and reported, every time). Bounded in
- * entries and in bytes (the text counted twice: once as the key, once for what was parsed from it). A result is
- * handed back only under the caps it was parsed with (a text the caps now refuse is parsed, and refused, again).
+ * Memo of `parseObjects` by its text: a republish sends the same text every minute per volume, and the parse was
+ * a sixth of its CPU (docs/benchmark.md). Successes only, bounded in bytes, and only under the caps parsed with.
  */
 import { Lru } from '../shared/lru.js';
 import { parseObjects, type ParsedObjects } from './objects.js';

@@ -1,12 +1,7 @@
 /**
- * The SecretProviderClass `objects` parameter: a YAML list in a string, one entry per file.
- *
- * The reference decodes it with Go's yaml.v3 into typed struct fields, and existing manifests rely on that
- * decoder's rules, not on YAML 1.2's: `filePermission: 0600` is octal 384 (a YAML 1.1 habit yaml.v3 keeps), a plain
- * scalar such as `123` or `true` is accepted as a string field with its source text, and `0600` inside secretArgs
- * is the number 384. The schema below reproduces those rules on top of the `yaml` package: non-string plain scalars
- * resolve to a `GoYamlScalar` that keeps both the Go value and the source text, and each field takes what its Go
- * type would take.
+ * The SecretProviderClass `objects` parameter: a YAML list in a string, one entry per file. Existing manifests rely
+ * on the reference's decoder (Go's yaml.v3 into typed fields), not on YAML 1.2: `filePermission: 0600` is octal, a
+ * plain `123` is a string field's source text. Non-string plain scalars resolve to a `GoYamlScalar` keeping both.
  */
 import { CST, Composer, Lexer, Parser, Schema, isAlias, isMap, isPair, isScalar, isSeq, type Document, type ScalarTag } from 'yaml';
 import { ProviderError } from '../errors.js';
@@ -20,9 +15,7 @@ import { quoted } from '../shared/message-text.js';
 /** A plain YAML scalar that yaml.v3 would not resolve to a string (or would, but only for string targets). */
 class GoYamlScalar {
   constructor(
-    /** 'str' is a plain scalar that looks numeric at first sight but is a string to yaml.v3 (e.g. `1.2.3`). */
     readonly kind: 'int' | 'float' | 'bool' | 'str',
-    /** The scalar's text, which yaml.v3 stores into string fields whatever the scalar resolved to. */
     readonly source: string,
     readonly int: bigint | undefined,
     readonly float: number | undefined,
@@ -92,23 +85,17 @@ function goYamlSchema(): Schema {
   return new Schema({ schema: 'failsafe', customTags: ['null', goBoolTag, goNumberTag], merge: true, resolveKnownTags: false });
 }
 
-// Keys the reference's struct declares. yaml.v3 matches them exactly (case-sensitive) and ignores the rest.
+// Keys the reference's struct declares, and ours; yaml.v3 matches them case-sensitively and ignores the rest.
 const KNOWN_KEYS = ['objectName', 'secretPath', 'secretKey', 'method', 'secretArgs', 'encoding', 'filePermission'] as const;
 type KnownKey = (typeof KNOWN_KEYS)[number];
-// Ours (object-extensions.ts) are matched the same way.
 const KNOWN_KEY_SET: ReadonlySet<string> = new Set([...KNOWN_KEYS, ...EXTENSION_KEYS]);
 
-/**
- * Methods an object may use. The reference passes any method through; we keep those that read: GET for KV and
- * dynamic secrets, POST/PUT for endpoints that mint on write (PKI issue, transit), LIST for key listings.
- * DELETE or PATCH on every rotation poll would change Vault data, which is never what a mount means.
- */
+/** The reference passes any method through; DELETE or PATCH on every rotation poll would change Vault data. */
 export const ObjectMethods = ['GET', 'POST', 'PUT', 'LIST'] as const;
 const METHOD_SET: ReadonlySet<string> = new Set(ObjectMethods);
 
 export interface ParsedObjects {
   readonly objects: readonly ObjectConfig[];
-  /** Per-object keys we do not know, as `objects[<index>].<key>`, for a debug log line. */
   readonly ignoredKeys: readonly string[];
 }
 
@@ -127,7 +114,6 @@ function describe(value: unknown): string {
   return 'an unsupported YAML value';
 }
 
-/** Line and column (1-based) of a source offset, so YAML errors can point somewhere without quoting the text. */
 function lineAndColumn(text: string, offset: number): string {
   let line = 1;
   let lineStart = 0;
@@ -149,10 +135,8 @@ function tooDeep(limits: InputLimits, text: string, offset: number): ProviderErr
 }
 
 /**
- * The CST of the text, its tokens counted as the lexer hands them to the parser: the parser's and composer's work
- * is per token, and stops at the cap instead of after the whole text. Nesting that costs the parser most per token
- * stops here too: flow collections (`[[[…`), and block collections opened on one line (`- - - …`), each of which
- * is a level. Any other nesting needs a line of deeper indentation per level, and checkStructure measures it.
+ * The CST, its tokens counted as the lexer hands them over, so the work stops at the cap. Nesting on one line (flow
+ * collections, `- - -`) is bounded here; any other nesting costs a line per level, which checkStructure measures.
  */
 function* cappedCst(text: string, limits: InputLimits): Generator<CST.Token> {
   const parser = new Parser();
@@ -188,11 +172,7 @@ function* cappedCst(text: string, limits: InputLimits): Generator<CST.Token> {
   yield* parser.end();
 }
 
-/**
- * Nesting and aliases, read from the CST before anything is composed (the composer recurses once per level, and
- * resolving an alias looks at every anchor and alias before it). Walked with a stack of its own: the CST may be
- * as deep as the text is long.
- */
+/** Nesting and aliases, bounded on the CST before the composer recurses; walked with a stack of its own. */
 function checkStructure(cst: readonly CST.Token[], text: string, limits: InputLimits): void {
   const stack: Array<{ readonly token: CST.Token; readonly depth: number }> = [];
   for (const token of cst) if (token.type === 'document' && token.value !== undefined) stack.push({ token: token.value, depth: 0 });
@@ -219,10 +199,8 @@ interface AnchorSize {
 }
 
 /**
- * What the composer no longer checks and toJS would do without a bound: keys repeated in one map (yaml.v3 refuses
- * them, comparing their text; the composer would compare each key with every earlier one), and the size of the
- * document with its aliases expanded, which may be exponential in its text ("billion laughs"). Recursive: the
- * nesting was bounded by checkStructure.
+ * Duplicate keys (the composer's own check is quadratic) and the alias-expanded size, which may be exponential in the
+ * text ("billion laughs"). Recursive: checkStructure bounded the nesting.
  */
 class DocumentCheck {
   readonly #anchors = new Map<string, AnchorSize>();
@@ -232,7 +210,6 @@ class DocumentCheck {
     readonly limits: InputLimits,
   ) {}
 
-  /** YAML nodes under `node`, itself included, as toJS and our walks will see them. */
   nodes(node: unknown): number {
     if (isAlias(node)) return this.#aliased(node.source, node.range?.[0] ?? 0);
     const anchor = (isScalar(node) || isMap(node) || isSeq(node)) && node.anchor !== undefined ? node.anchor : undefined;
@@ -270,18 +247,13 @@ class DocumentCheck {
   }
 }
 
-/**
- * The YAML text to native values (maps stay Maps so that non-string keys keep their source). Never quotes input.
- * Each step is bounded before it runs: the text's bytes, then its tokens as they are parsed, then nesting and aliases
- * on the CST, then keys and the expanded size on the document, and only then toJS.
- */
+/** The YAML text to native values (maps stay Maps); each step bounded before it runs. Never quotes input. */
 function loadYaml(text: string, limits: InputLimits): unknown {
   // A UTF-16 unit is at least one UTF-8 byte: the length alone refuses most oversized texts without a pass over them.
   const bytes = text.length > limits.objectsBytes ? text.length : Buffer.byteLength(text, 'utf8');
   if (bytes > limits.objectsBytes) throw capped(limits, 'objectsBytes', `is longer than ${limits.objectsBytes} bytes`);
   const cst = [...cappedCst(text, limits)];
   checkStructure(cst, text, limits);
-  // Duplicate keys are found by DocumentCheck, in linear time (the composer's own check is quadratic in a map's keys).
   const composer = new Composer({ schema: goYamlSchema(), uniqueKeys: false, prettyErrors: false, strict: true, version: '1.2' });
   let doc: Document.Parsed | undefined;
   for (const next of composer.compose(cst, true, text.length)) {
@@ -307,7 +279,6 @@ function loadYaml(text: string, limits: InputLimits): unknown {
   }
 }
 
-/** A key of a YAML map as yaml.v3 would store it in a string-keyed map: its text. */
 function keyText(key: unknown, where: string, name?: string): string {
   if (typeof key === 'string') return key;
   if (key === null || key === undefined) return '';
@@ -401,11 +372,7 @@ function percentEncode(text: string, safe: RegExp): string {
   return out;
 }
 
-/**
- * The request path (percent-encoded, as the reference's Go client sends its unescaped URL path) and the query
- * (verbatim, apart from characters a URL cannot carry raw). A query Go's url.ParseQuery rejects is refused here,
- * where the reference would fail the same mount on every poll.
- */
+/** Path percent-encoded as Go's net/url would; a query Go's url.ParseQuery rejects is refused here. */
 function splitSecretPath(secretPath: string, where: string, name: string): { requestPath: string; query: string } {
   if (CONTROL.test(secretPath) || LONE_SURROGATE.test(secretPath)) {
     throw invalid(`${where}: secretPath contains control characters or invalid Unicode`, name);
@@ -423,7 +390,6 @@ function splitSecretPath(secretPath: string, where: string, name: string): { req
   return { requestPath: percentEncode(rawPath, PATH_SAFE), query: percentEncode(rawQuery, QUERY_SAFE) };
 }
 
-/** A value of one of our keys in the shape object-extensions.ts checks; undefined for absent or null. */
 function extensionValue(value: unknown): ExtensionValue | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value === 'string') return { kind: 'string', text: value };
@@ -473,8 +439,7 @@ function parseOne(item: unknown, index: number, ignoredKeys: string[], limits: I
   if (!METHOD_SET.has(method)) {
     throw invalid(`${where}: method ${JSON.stringify(rawMethod)} is not supported (use ${ObjectMethods.join(', ')})`, objectName);
   }
-  // Sent as the reference sends it, but Vault builds a write's data from the body alone (real Vault, tested in the
-  // real suite): say so beside the unknown keys, so `vault-csi-provider mount` shows it.
+      // Vault builds a write's data from the body alone: say so where `vault-csi-provider mount` shows it.
   if (query !== '' && method !== 'GET' && method !== 'LIST') {
     ignoredKeys.push(`${where}.secretPath query (Vault reads no query string on ${method}: use secretArgs)`);
   }
@@ -504,10 +469,7 @@ function parseOne(item: unknown, index: number, ignoredKeys: string[], limits: I
   return { objectName, secretPath, requestPath, query, secretKey, method, secretArgs, encoding, filePermission, ...extensions };
 }
 
-/**
- * Names that would need to be a file and a directory at once (`a` and `a/b`): the driver cannot write both. An
- * `expand` object is a directory (its files are checked when they are known), and an inputOnly object is no file.
- */
+/** Names that would need to be a file and a directory at once (`a` and `a/b`); an `expand` object is a directory. */
 function fileDirectoryClash(objects: readonly ObjectConfig[]): [string, string] | undefined {
   const written = objects.filter((o) => o.inputOnly !== true);
   const files = new PathTrie<true>();
@@ -519,10 +481,7 @@ function fileDirectoryClash(objects: readonly ObjectConfig[]): [string, string] 
   return undefined;
 }
 
-/**
- * Parse and validate the `objects` parameter. Throws INVALID_CONFIG (parameter `objects`, and the object's name
- * when known) for any problem; messages never quote secretArgs or other values beyond object names and paths.
- */
+/** Throws INVALID_CONFIG naming the object when known; never quotes values beyond object names and paths. */
 export function parseObjects(text: string, limits: InputLimits = DEFAULT_INPUT_LIMITS): ParsedObjects {
   const loaded = loadYaml(text, limits);
   if (loaded === null || loaded === undefined) {

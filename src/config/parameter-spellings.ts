@@ -1,19 +1,7 @@
 /**
- * The OpenBao provider's spellings of the SecretProviderClass parameters, folded into ours.
- *
- * openbao/openbao-csi-provider (a fork of the reference) reads each connection parameter under three prefixes,
- * `bao`, `openbao` and `vault` (internal/config/config.go, parseParametersPrefix), and the role under
- * `baoRoleName`, `openbaoRoleName`, `vaultRoleName` as well as `roleName`. A SecretProviderClass written for it
- * therefore says `baoAddress` where one written for the reference says `vaultAddress`. Both are accepted here:
- * every spelling is renamed to the reference's before anything else reads the attributes, so the rest of the
- * provider knows one name per setting.
- *
- * The rule when a request carries two spellings of one setting (`vaultAddress` and `baoAddress`, or a pod's
- * volumeAttributes overriding with another spelling than the SecretProviderClass's): refused, INVALID_CONFIG naming
- * both, even when the values agree. The OpenBao provider silently takes the first prefix it finds; a refusal cannot
- * pick the wrong Vault. A spelling counts as given when its key is present, even with an empty value, as the
- * OpenBao provider's lookup does. The two auth-mount settings (`…KubernetesMountPath`, `…AuthMountPath`) are one
- * setting in the reference already ("not both"), so all six of their spellings form one group. Pure.
+ * The OpenBao provider's spellings of the parameters (`bao…`, `openbao…`), renamed to the reference's before anything
+ * reads them. Two spellings of one setting are refused even when they agree: the OpenBao provider silently takes the
+ * first it finds, and a refusal cannot pick the wrong Vault. The six auth-mount spellings form one group. Pure.
  */
 import { ProviderError } from '../errors.js';
 
@@ -54,10 +42,6 @@ const SPELLINGS: ReadonlyMap<string, Spelling> = new Map(
   SPELLING_GROUPS.flatMap((group, index) => group.map(([spelling, canonical]) => [spelling, { canonical, group: index }] as const)),
 );
 
-/**
- * The attributes with every spelling renamed to the reference's; the same map when there is nothing to rename.
- * Throws INVALID_CONFIG, naming both keys, when one setting is given under two spellings.
- */
 export function canonicalParameters(attrs: ReadonlyMap<string, string>): ReadonlyMap<string, string> {
   const given = new Map<number, string>();
   let renames = false;

@@ -1,17 +1,7 @@
 /**
- * The trust boundary between namespace users and the provider's own files and network (DESIGN.md §5, SECURITY.md).
- *
- * The driver merges a pod's volumeAttributes over its SecretProviderClass's parameters, so everything a mount asks
- * for is chosen by a namespace user. Most parameters only shape what is read from Vault, and Vault's own policy
- * decides whether that is allowed. Six reach past Vault onto the node: `vaultAddress` (where the pod's JWT is sent),
- * `vaultSkipTLSVerify` (whether that endpoint must prove who it is), and four file paths the provider opens with its
- * own privileges (`vaultCACertPath`, `vaultCADirectory`, `vaultTLSClientCertPath`, `vaultTLSClientKeyPath`). This
- * module decides, from operator flags, which values of those a mount may use — and, when the connection presents a
- * client certificate of the operator's, at which auth mounts a mount may log in (`checkAuthMounts`).
- *
- * Pure: no filesystem access here. The caller resolves real paths (symlinks and `..`) and hands them in, so the same
- * rules apply to the spelling a mount used and to the file it would really open. Only values the mount itself set
- * are judged; the operator's own flags are trusted as they are.
+ * The trust boundary (docs/security.md): which values of the six parameters that reach past Vault onto the node
+ * (`vaultAddress`, `vaultSkipTLSVerify`, the four TLS file paths) a mount may use, and at which auth mounts it may log
+ * in while presenting the operator's client certificate. Pure: the caller resolves real paths and hands them in.
  */
 import { isAbsolute, resolve, sep } from 'node:path';
 import { ProviderError } from '../errors.js';
@@ -23,34 +13,23 @@ export const TLS_FILE_PARAMETERS = ['vaultCACertPath', 'vaultCADirectory', 'vaul
 export type TlsFileParameter = (typeof TLS_FILE_PARAMETERS)[number];
 
 export interface TrustPolicy {
-  /**
-   * Normalised Vault addresses (see normaliseVaultAddress) a mount may name in `vaultAddress`; the provider's default
-   * address is always among them. 'any' only when the operator allowed it (`--allowed-vault-addresses=*`).
-   */
+  /** Normalised addresses a mount may name; the default address is always among them. */
   readonly vaultAddresses: 'any' | readonly string[];
   /** Absolute directories (lexically normalised) a mount's TLS file parameters may point into, subdirectories included. */
   readonly tlsDirectories: readonly string[];
   /** The operator's own TLS files (flags): a mount may name exactly these too. */
   readonly operatorTlsFiles: readonly string[];
-  /** Whether a mount may turn off verification of Vault's certificate. */
   readonly allowSkipTlsVerify: boolean;
   /** Never readable through a parameter, even inside an allowed directory: the provider's own credentials. */
   readonly protectedPaths: readonly string[];
-  /**
-   * Auth mount paths (no leading or trailing '/') a mount may log in at while its connection presents a client
-   * certificate of the operator's: `--allowed-auth-mounts` plus the provider's default `--vault-mount`. 'any' only
-   * when the operator allowed it (`*`, or `--trust-policy=reference`).
-   */
+  /** Where a mount may log in while presenting the operator's client certificate (`--allowed-auth-mounts` + `--vault-mount`). */
   readonly authMounts: 'any' | readonly string[];
 }
 
-/** What the operator said on the command line (see cli/flags.ts). */
 export interface TrustSettings {
   /** `--allowed-vault-addresses`, normalised (the default address is added by buildTrustPolicy); 'any' for `*`. */
   readonly vaultAddresses: 'any' | readonly string[];
-  /** `--allowed-tls-directories`: absolute, normalised. */
   readonly tlsDirectories: readonly string[];
-  /** `--allow-skip-tls-verify`. */
   readonly allowSkipTlsVerify: boolean;
   /** `--allowed-auth-mounts`, normalised (the default `--vault-mount` is added by buildTrustPolicy); absent: none. */
   readonly authMounts?: 'any' | readonly string[];
@@ -59,11 +38,7 @@ export interface TrustSettings {
 /** No trust flag given: only the provider's own Vault address, no TLS directory, no skip-verify, no other auth mount. */
 export const NO_TRUST_FLAGS: TrustSettings = { vaultAddresses: [], tlsDirectories: [], allowSkipTlsVerify: false, authMounts: [] };
 
-/**
- * The policy for a provider: the flags, plus what the operator configured for the provider itself (its default
- * address is always allowed, its CA directory may be named, its own TLS files may be named exactly), plus the
- * provider's own credentials as protected paths.
- */
+/** The flags, plus the provider's own address, CA directory and TLS files, plus its own credentials as protected paths. */
 export function buildTrustPolicy(settings: TrustSettings, defaults: ProviderDefaults, protectedPaths: readonly string[]): TrustPolicy {
   // `--vault-addr` may list the nodes of a cluster: each of them is the operator's own choice, so each is allowed.
   const own = defaults.vaultAddress.split(',').filter((a) => a !== '');
@@ -78,8 +53,7 @@ export function buildTrustPolicy(settings: TrustSettings, defaults: ProviderDefa
     tlsDirectories: [...new Set([...settings.tlsDirectories.map((p) => resolve(p)), ...operatorDirs])],
     operatorTlsFiles: operatorFiles,
     allowSkipTlsVerify: settings.allowSkipTlsVerify,
-    // A relative one (--hmac-key-file=key) is read from the working directory, so it is protected there: dropping it
-    // would leave the file readable through a parameter.
+    // A relative one is read from the working directory, so it is protected there.
     protectedPaths: protectedPaths.filter((p) => p !== '').map((p) => resolve(p)),
     authMounts: authMounts === 'any' ? 'any' : [...new Set([ownMount, ...authMounts])],
   };
@@ -104,7 +78,6 @@ export interface ResolvedRoots {
 /** A TLS file path a mount asked for, normalised (absolute, `.` and `..` folded), still to be resolved on disk. */
 export interface RequestedPath {
   readonly parameter: TlsFileParameter;
-  /** As the mount wrote it, for messages. */
   readonly requested: string;
   readonly normalised: string;
 }
@@ -113,7 +86,6 @@ function notAllowed(parameter: string, message: string): ProviderError {
   return new ProviderError('PARAMETER_NOT_ALLOWED', message, { parameter });
 }
 
-/** `path` is `dir` or lies below it. Both absolute and normalised. */
 export function isWithin(dir: string, path: string): boolean {
   if (path === dir) return true;
   const prefix = dir.endsWith(sep) ? dir : `${dir}${sep}`;
@@ -124,7 +96,6 @@ function listOf(values: readonly string[]): string {
   return values.length === 0 ? 'none' : values.join(', ');
 }
 
-/** The TLS file paths the mount itself set (SecretProviderClass parameters or pod volumeAttributes). */
 export function requestedTlsPaths(mount: MountConfig): Array<{ parameter: TlsFileParameter; path: string }> {
   const out: Array<{ parameter: TlsFileParameter; path: string }> = [];
   const add = (parameter: TlsFileParameter, path: string | undefined): void => {
@@ -148,10 +119,8 @@ function permitted(path: string, parameter: TlsFileParameter, dirs: readonly str
 }
 
 /**
- * Everything decidable without the filesystem: the address, skip-verify, and each TLS path as spelt. Throws
- * PARAMETER_NOT_ALLOWED naming the parameter (INVALID_CONFIG for a path that is not a usable path at all). Returns the
- * TLS paths that passed, to be resolved on disk and checked again with `checkRealPath`. A path refused here is never
- * touched, so the answer cannot tell a user whether a file exists outside the allowed directories.
+ * Everything decidable without the filesystem. A path refused here is never touched, so the answer cannot tell a
+ * user whether a file exists outside the allowed directories.
  */
 export function checkMountParameters(mount: MountConfig, connection: ConnectionSettings, policy: TrustPolicy, roots: ResolvedRoots): RequestedPath[] {
   // Every address of a list: a mount moves on to the next one when the first fails, carrying the pod's JWT there.
@@ -193,11 +162,8 @@ export function checkMountParameters(mount: MountConfig, connection: ConnectionS
 const MAX_LOGIN_READINGS = 16;
 
 /**
- * The auth mounts a request path (`/v1/…`, percent-encoded as sent) would log in at, were it
- * `/v1/[<namespace>/]auth/<mount>/login[/…]`: every reading of it, since a namespace or a mount may itself hold an
- * `auth` or `login` segment. The segments as Vault's HTTP server sees them: decoded, `//`, `.` and `..` folded (Go's
- * ServeMux redirects to that clean path, and the provider follows a redirect to its own address). `undefined` for a
- * path with more than MAX_LOGIN_READINGS readings. Linear in the path.
+ * Every auth mount a request path would log in at (`[<ns>/]auth/<mount>/login`), read as Vault's server sees it:
+ * decoded, `//`, `.` and `..` folded (Go's ServeMux redirects there). `undefined` past MAX_LOGIN_READINGS.
  */
 export function loginMounts(requestPath: string): string[] | undefined {
   const segments: string[] = [];
@@ -229,16 +195,9 @@ export function loginMounts(requestPath: string): string[] | undefined {
 }
 
 /**
- * The operator's identity is never lent (issue 19, class 6). A connection that presents a client certificate the pod
- * did not bring itself (`--vault-tls-client-cert`, or a `vaultTLSClientCertPath` file from an allowed directory)
- * presents it on every request, logins included, and Vault's cert auth logs in whoever presents a certificate one of
- * its roles trusts, at whatever path the method is mounted: a mount naming that path would be logged in as the
- * certificate's owner. So while a connection presents one, a mount may log in — by its own login, or by an object
- * whose path is an auth method's login — only at an auth mount the operator allowed (`--allowed-auth-mounts`, and the
- * provider's default `--vault-mount`), or at the path its method logs in at when it names none. A cert login
- * (`vaultAuthMethod: cert`) goes over a connection of its own presenting the pod's certificate instead
- * (vault/client-pool.ts), so its own login lends nothing; its objects are read over the operator's connection and are
- * checked. Throws PARAMETER_NOT_ALLOWED naming the parameter (or the object) and the flag.
+ * The operator's identity is never lent (issue 19, class 6): Vault's cert auth logs in whoever presents a trusted
+ * certificate, so while a connection presents one the pod did not bring, a mount (its login, or an object that is a
+ * login) may log in only at an allowed auth mount. A cert login has a connection of its own (vault/client-pool.ts).
  */
 export function checkAuthMounts(mount: MountConfig, connection: ConnectionSettings, policy: TrustPolicy): void {
   if (connection.tls.clientCertPath === undefined || policy.authMounts === 'any') return;
@@ -266,25 +225,16 @@ export function checkAuthMounts(mount: MountConfig, connection: ConnectionSettin
   }
 }
 
-/** Whether the policy lets a ServiceAccount token or a Vault token go to `address` (normalised). */
 export function addressAllowed(policy: TrustPolicy, address: string): boolean {
   return policy.vaultAddresses === 'any' || policy.vaultAddresses.includes(address);
 }
 
-/**
- * Whether a redirect from one of `connection`'s addresses may be followed to `target` (the normalised Vault address
- * the Location names: its origin and any path before `/v1/`). The request carries the pod's JWT or a Vault token, so
- * the target must be an address this mount could have named itself: one of its own, or one the policy allows.
- */
+/** A redirect carries the pod's JWT or a Vault token: only to an address this mount could have named itself. */
 export function redirectAllowed(policy: TrustPolicy, connection: Pick<ConnectionSettings, 'addresses'>, target: string): boolean {
   return connection.addresses.includes(target) || addressAllowed(policy, target);
 }
 
-/**
- * The same rules on the path the provider would really open (every symlink and `..` resolved), which catches a
- * symlink inside an allowed directory that leads out of it. `what` names the file in messages when it differs from
- * the parameter's own path (an entry of a CA directory).
- */
+/** The same rules on the real path, which catches a symlink inside an allowed directory that leads out of it. */
 export function checkRealPath(requested: RequestedPath, realPath: string, policy: TrustPolicy, roots: ResolvedRoots, what?: string): void {
   const subject = what === undefined ? `${requested.parameter} ${quoted(requested.requested, 200)}` : `${requested.parameter} ${quoted(requested.requested, 200)}: ${what}`;
   const protectedPaths = [...policy.protectedPaths, ...roots.protectedPaths];
@@ -303,7 +253,6 @@ export function checkRealPath(requested: RequestedPath, realPath: string, policy
   }
 }
 
-/** The connection with the mount's TLS paths replaced by the real paths that were checked. */
 export function withRealTlsPaths(connection: ConnectionSettings, real: ReadonlyMap<TlsFileParameter, string>): ConnectionSettings['tls'] {
   const pick = (parameter: TlsFileParameter, current: string | undefined): string | undefined => real.get(parameter) ?? current;
   return {

@@ -1,16 +1,7 @@
 /**
- * `secretNamespace` (ours; the reference's unmerged cross-namespace branch uses the same name): the Vault Enterprise
- * namespace one object is read from, relative to the mount's namespace (`vaultNamespace`, else --vault-namespace).
- * Logging in stays in the mount's namespace: a token of a parent namespace reads a child's secrets when its policy
- * names the child's paths, as Vault Enterprise (and OpenBao) namespaces work.
- *
- * The rule, exactly:
- * - leading and trailing slashes are dropped (`/sub/`, `sub/` and `sub` are one namespace), and what remains must
- *   be one or more names separated by single slashes: no empty name (`a//b`), no `.` or `..`, no whitespace or
- *   control character, and only characters an HTTP header can carry (Latin-1), as for vaultNamespace;
- * - the object's X-Vault-Namespace is `<mount namespace>/<secretNamespace>`, the mount's namespace stripped of its
- *   own leading and trailing slashes first; with no mount namespace (or only slashes) it is `<secretNamespace>`.
- * Pure.
+ * `secretNamespace` (ours; the name of the reference's unmerged cross-namespace branch): the object's namespace,
+ * relative to the mount's. Logging in stays in the mount's namespace, as Vault Enterprise namespaces work. Names are
+ * checked as for vaultNamespace, slashes at either end dropped. Pure.
  */
 import { quoted } from '../shared/message-text.js';
 import { trimSlashes } from '../shared/slashes.js';

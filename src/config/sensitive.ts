@@ -1,8 +1,4 @@
-/**
- * A credential from the nodePublishSecretRef (an AppRole secret ID, a password, a client key), held so that it
- * cannot reach a log line, an error or a metric by accident: JSON, string conversion and util.inspect all print
- * `[redacted]`. Only the login builders (src/auth/login-request.ts) and the credential digest call `reveal()`.
- */
+/** A credential that prints `[redacted]` in JSON, string conversion and util.inspect; only logins `reveal()` it. */
 import { inspect } from 'node:util';
 
 const REDACTED = '[redacted]';

@@ -1,23 +1,7 @@
 /**
- * The `template` object key (ours; vault-csi-provider#91): a small logic-less syntax, parsed once at the config
- * stage so a mistake fails the mount before anything is read from Vault.
- *
- *   text {{ ref }} text                  the referenced value, raw (strings as they are, other values as Go JSON)
- *   {{ json ref }}                       the value as JSON (a string becomes a quoted, escaped JSON string)
- *   {{ base64 ref ":" ref }}             helpers take several arguments and work on their concatenation
- *   {{ urlencode ref }}                  percent-encoding for URLs (every byte but A-Z a-z 0-9 - . _ ~)
- *   {{ "{{" }}                           a quoted JSON string is a literal: this one writes `{{`
- *
- * A reference is `.` (the object's own secret, as its key map), `.key`, `.key.nested.0`, or `@object` / `@object.key`
- * for another object of the same mount, named by objectName. A name or key that is not made of letters, digits,
- * `_` and `-` is written as a JSON string: `@"tls/tls.crt"`, `."key.with.dots"`. Digits index into a list.
- *
- * No loops, conditions, functions of our own or the user's, includes, file or network access: the only thing a
- * template can do is copy values it names into one file, through the three helpers above. Values are inserted once
- * and never read as template text, so a secret holding `{{ @other.key }}` is written literally.
- *
- * A run of three or more `{` opens the action at its last two, so JSON such as `{"a":{{ json .a }}}` reads as
- * meant; an action ends at the first `}}` outside a quoted string.
+ * The `template` object key (ours; vault-csi-provider#91), syntax in docs/secretproviderclass.md: logic-less, parsed
+ * at the config stage so a mistake fails before anything is read. It can only copy values it names into one file;
+ * values are never read as template text. A run of three or more `{` opens at its last two (`{"a":{{ json .a }}}`).
  */
 
 import { capText, DEFAULT_INPUT_LIMITS, type InputLimits } from './input-limits.js';
@@ -67,10 +51,7 @@ const IDENT = /[A-Za-z0-9_-]/;
 const SPACE = /[ \t\r\n]/;
 const HELPER_SET: ReadonlySet<string> = new Set(TemplateHelpers);
 
-/**
- * Line and column of offsets asked for in increasing order, each found from the last one: the whole template is read
- * once however many actions it has (recounting from the start for each action made parsing quadratic).
- */
+/** Each position found from the last one, so the template is read once however many actions it has. */
 class Positions {
   #offset = 0;
   #line = 1;
@@ -230,11 +211,7 @@ class ActionScanner {
   }
 }
 
-/**
- * Parse a template; throws TemplateSyntaxError with a line and column (never quoting the text around it). Linear in
- * the template's length; the caller bounds that (--max-template-bytes), and the counts of actions and of arguments
- * per action are refused here as soon as they pass their caps.
- */
+/** Linear in the template's length; counts of actions and arguments are refused as soon as they pass their caps. */
 export function parseTemplate(source: string, limits: InputLimits = DEFAULT_INPUT_LIMITS): ParsedTemplate {
   const parts: TemplatePart[] = [];
   const refs = new Set<string>();

@@ -1,9 +1,6 @@
 /**
- * undici as the provider uses it: its connection Pool and connector (imported from 'undici', as its authors
- * publish them), and one buffered request over its dispatch API with the controller-style handler undici 7
- * documents (onRequestStart … onResponseEnd). Dispatching ourselves rather than calling `request()` keeps the body
- * off a stream: one request to Vault is a few hundred bytes each way, and the chunks go straight to a sink or a
- * Buffer, counted against a limit as they arrive.
+ * undici's Pool and connector as published, and one buffered request over its dispatch API (undici 7's controller
+ * handler): the chunks go straight to a sink or a Buffer, counted against a limit, with no stream in between.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { Pool, buildConnector, type Dispatcher } from 'undici';
@@ -11,18 +8,14 @@ import { abortReason } from '../errors.js';
 
 export { Pool, buildConnector };
 export type { Dispatcher };
-/** Options of a Pool (undici's Pool.Options). */
 export type PoolOptions = Pool.Options;
 
-/** An answer read whole: status, raw header list ([name, value, …]) and body bytes. */
 export interface BufferedAnswer {
   readonly statusCode: number;
   readonly rawHeaders: readonly Buffer[];
-  /** Empty when a sink took it. */
   readonly body: Buffer;
 }
 
-/** More bytes than the caller allows, declared or received. */
 export class BodyTooLargeError extends Error {
   override readonly name = 'BodyTooLargeError';
   constructor(readonly limitBytes: number) {
@@ -32,11 +25,9 @@ export class BodyTooLargeError extends Error {
 
 export interface BufferedCall {
   readonly answer: Promise<BufferedAnswer>;
-  /** Ends the request now with `err` (a no-op once it settled). */
   cancel(err: Error): void;
 }
 
-/** The value of one header in a raw [name, value, …] list (`name` lower-case). */
 export function headerValue(raw: readonly Buffer[], name: string): string | undefined {
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const key = raw[i]!;
@@ -45,7 +36,6 @@ export function headerValue(raw: readonly Buffer[], name: string): string | unde
   return undefined;
 }
 
-/** All headers of a raw list, names lower-cased; a repeated header becomes an array. */
 export function headerObject(raw: readonly Buffer[]): Record<string, string | string[]> {
   const headers: Record<string, string | string[]> = {};
   for (let i = 0; i + 1 < raw.length; i += 2) {
@@ -57,10 +47,7 @@ export function headerObject(raw: readonly Buffer[]): Record<string, string | st
   return headers;
 }
 
-/**
- * The answer's header list as [name, value, …] Buffers. undici's HTTP/1 client hands the controller the list as it
- * read it; any other shape (strings, or none) is rebuilt from the parsed headers.
- */
+/** undici's HTTP/1 client hands over the list as read; any other shape is rebuilt from the parsed headers. */
 function rawHeaderList(raw: Dispatcher.DispatchController['rawHeaders'], parsed: IncomingHttpHeaders): readonly Buffer[] {
   if (Array.isArray(raw)) {
     const items: ReadonlyArray<Buffer | string> = raw;
@@ -74,10 +61,7 @@ function rawHeaderList(raw: Dispatcher.DispatchController['rawHeaders'], parsed:
   return list;
 }
 
-/**
- * Where the body goes instead of into a Buffer: the chunks are handed over as they arrive and not kept here. A
- * sink that throws refuses the body: the request ends at once with that error.
- */
+/** A sink that throws refuses the body: the request ends at once with that error. */
 export interface BodySink {
   /** The status and the declared Content-Length (undefined when none: a chunked answer), before any byte. */
   start(statusCode: number, declaredBytes: number | undefined): void;
@@ -87,14 +71,10 @@ export interface BodySink {
 export interface BufferedLimits {
   readonly maxBytes: number;
   readonly signal?: AbortSignal | undefined;
-  /** Takes the body; the answer's `body` is then empty. */
   readonly sink?: BodySink | undefined;
 }
 
-/**
- * Sends one request and reads its answer whole, refusing more than `maxBytes` of body. The caller's signal (if
- * any) and cancel() end it early; a request not yet on a connection is dropped when it gets one.
- */
+/** A request not yet on a connection when cancelled is dropped when it gets one. */
 export function dispatchBuffered(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions, limits: BufferedLimits): BufferedCall {
   const signal = limits.signal;
   let abortRequest: ((err: Error) => void) | undefined;
@@ -125,7 +105,6 @@ export function dispatchBuffered(dispatcher: Dispatcher, options: Dispatcher.Dis
     abortRequest?.(err);
     finish();
   };
-  /** Runs a sink call; false (and the request cancelled with its error) when it throws. */
   const toSink = (call: () => void): boolean => {
     try {
       call();

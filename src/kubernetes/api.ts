@@ -1,7 +1,4 @@
-/**
- * What the Kubernetes calls share: the request signal (the caller's, bounded by a timeout), and a description of a
- * failed call that is safe to put into a ProviderError message.
- */
+/** The Kubernetes calls' request signal, and descriptions of failures safe for a ProviderError message. */
 import { abortReason, errnoCode, sanitizeVaultMessage } from '../errors.js';
 import { BodyTooLargeError } from '../http/undici.js';
 import { KubeAnswerError, KubeApiError } from './kube-client.js';
@@ -10,7 +7,6 @@ import { isPlainObject } from '../shared/plain-object.js';
 /** A Kubernetes API call that has not answered in this long is treated as failed; the caller (or kubelet) retries. */
 export const DEFAULT_KUBE_REQUEST_TIMEOUT_MS = 10_000;
 
-/** Starts a timer that calls `onExpire` after `ms`; returns its cancel. Injectable so tests need not wait. */
 export type StartTimer = (ms: number, onExpire: () => void) => () => void;
 
 export const realTimer: StartTimer = (ms, onExpire) => {
@@ -19,7 +15,6 @@ export const realTimer: StartTimer = (ms, onExpire) => {
   return () => clearTimeout(timer);
 };
 
-/** The request timeout passed: named as AbortSignal.timeout's error is, which describeApiFailure knows. */
 export class KubeRequestTimeoutError extends Error {
   override readonly name = 'TimeoutError';
   constructor(timeoutMs: number) {
@@ -28,10 +23,8 @@ export class KubeRequestTimeoutError extends Error {
 }
 
 /**
- * Runs `work` with a signal that aborts when `signal` aborts or `timeoutMs` passes, and clears both once it ends.
- * Not `AbortSignal.any([signal, AbortSignal.timeout(ms)])`: Node 20 holds the timeout signal only weakly from the
- * composite, so after a garbage collection it never fires, and a request under a caller's signal had no timeout at
- * all (found by the real suite: a TokenRequest to a stalled API server waited for as long as the server did).
+ * Not `AbortSignal.any([signal, AbortSignal.timeout(ms)])`: Node 20 holds the timeout only weakly from the composite,
+ * so after a GC it never fires (found by the real suite: a TokenRequest waited on a stalled API server).
  */
 export async function withRequestTimeout<T>(
   signal: AbortSignal | undefined,
@@ -53,20 +46,13 @@ export async function withRequestTimeout<T>(
 }
 
 export interface ApiFailure {
-  /** The HTTP status the API server answered with; undefined when no answer came. */
   readonly httpStatus: number | undefined;
-  /** The Status `reason` (NotFound, AlreadyExists, Forbidden…) when the server sent one. */
   readonly reason: string | undefined;
-  /** One clause for a message, e.g. `the Kubernetes API answered 403 Forbidden: …`. Never holds a credential. */
   readonly detail: string;
-  /** True when the request was cut short by the abort signal or the timeout. */
   readonly aborted: boolean;
 }
 
-/**
- * A failed client call, described from the status and the Status object only (never from request data, never from
- * an answer body that is not a Status: that may be a token or a Secret). `timeoutMs` names the bound that passed.
- */
+/** From the status and the Status object only: another answer body may be a token or a Secret. */
 export function describeApiFailure(err: unknown, timeoutMs?: number): ApiFailure {
   if (err instanceof KubeApiError) {
     const code = err.status;
@@ -106,10 +92,7 @@ export function describeApiFailure(err: unknown, timeoutMs?: number): ApiFailure
   return { httpStatus: undefined, reason: undefined, detail: `the Kubernetes API request failed (${name})`, aborted: false };
 }
 
-/**
- * `{ cause }` for a ProviderError, only when the failure is an API error answer (a Status object). Other failures
- * can quote the response they choked on — a token, a Secret's data — so they are described, not attached.
- */
+/** Only an API error answer is attached as cause: other failures can quote a token or a Secret they choked on. */
 export function safeCause(err: unknown): { cause?: unknown } {
   return err instanceof KubeApiError ? { cause: err } : {};
 }
@@ -118,7 +101,6 @@ function formatMs(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
 }
 
-/** The `reason` and `message` of a Kubernetes Status body, as text. */
 function parseStatus(body: unknown): { reason: string | undefined; message: string | undefined } {
   let value: unknown = body;
   if (typeof body === 'string') {

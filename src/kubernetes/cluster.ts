@@ -1,7 +1,4 @@
-/**
- * Are we running in a Kubernetes cluster, and how do we reach its API? Like client-go's InClusterConfig, from the
- * service environment variables and the ServiceAccount files the kubelet mounts into the provider's pod.
- */
+/** In-cluster config, like client-go's InClusterConfig. */
 import { readFileSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
 import { join } from 'node:path';
@@ -22,11 +19,7 @@ export type ReadTextFile = (path: string) => string;
 
 const readUtf8: ReadTextFile = (path) => readFileSync(path, 'utf8');
 
-/**
- * The cluster we run in, or undefined when we are not in one (no `KUBERNETES_SERVICE_HOST`, or no ServiceAccount
- * token file). Throws LOCAL_FILE_ERROR when we are in a cluster but its files cannot be used: silently carrying on
- * outside-cluster would give every node its own random HMAC key and no TokenRequest fallback.
- */
+/** Throws LOCAL_FILE_ERROR in a cluster whose files cannot be used: outside-cluster mode would give every node its own key. */
 export function detectCluster(
   env: Readonly<Record<string, string | undefined>>,
   readFile: ReadTextFile = readUtf8,
@@ -64,10 +57,7 @@ export function detectCluster(
   return { kubeConfig, namespace };
 }
 
-/**
- * A KubeConfig for one API server and a fixed bearer token (tests point it at the fake API server; also usable with
- * `kubectl proxy`).
- */
+/** One API server and a fixed bearer token (the tests' fake API server; `kubectl proxy`). */
 export function kubeConfigFromUrl(server: string, token: string, options: { caData?: string; skipTLSVerify?: boolean } = {}): KubeConfig {
   return {
     server,

@@ -1,7 +1,6 @@
 /**
- * The HMAC key held in a Kubernetes Secret in the provider's namespace, shared by every node's provider so object
- * versions agree across nodes and restarts. Unlike the reference, which reads the Secret on every mount, the key is
- * read once and kept in memory: the Secret is immutable, so it cannot change under us.
+ * The HMAC key in a Kubernetes Secret, shared by every node so object versions agree across nodes and restarts.
+ * Read once (the reference reads it on every mount): the Secret is immutable.
  */
 import { randomBytes as cryptoRandomBytes } from 'node:crypto';
 import { ProviderError } from '../errors.js';
@@ -10,7 +9,6 @@ import { DEFAULT_KUBE_REQUEST_TIMEOUT_MS, describeApiFailure, realTimer, safeCau
 import { KubeClient, type KubeConfig } from './kube-client.js';
 import { isPlainObject } from '../shared/plain-object.js';
 
-/** The fields of a v1 Secret this source reads. */
 interface SecretObject {
   readonly data?: Readonly<Record<string, string>>;
 }
@@ -24,11 +22,8 @@ export const MANAGED_BY_VALUE = 'vault-csi-provider';
 export const DEFAULT_HMAC_SECRET_NAME = 'vault-csi-provider-hmac-key';
 
 export interface KubeSecretHmacKeySourceOptions {
-  /** Per-request timeout in milliseconds (default 10 s). */
   readonly timeoutMs?: number;
-  /** For tests: where a new key's bytes come from. */
   readonly randomBytes?: (size: number) => Buffer;
-  /** For tests: the request timeout's timer. */
   readonly timer?: StartTimer;
 }
 
@@ -43,11 +38,6 @@ export class KubeSecretHmacKeySource implements HmacKeySource {
   /** The one load in flight or done; cleared when it fails so the next mount tries again. */
   #key: Promise<Buffer> | undefined;
 
-  /**
-   * @param api the provider's client (shared with the TokenRequest fallback), or the config to make one from
-   * @param namespace the provider's own namespace (ClusterInfo.namespace)
-   * @param secretName `--hmac-secret-name`
-   */
   constructor(api: KubeClient | KubeConfig, namespace: string, secretName: string, options: KubeSecretHmacKeySourceOptions = {}) {
     this.#api = api instanceof KubeClient ? api : new KubeClient(api);
     this.#namespace = namespace;
@@ -108,7 +98,6 @@ export class KubeSecretHmacKeySource implements HmacKeySource {
     return created.data?.[HMAC_SECRET_DATA_KEY] === undefined ? candidate : this.#keyFrom(created);
   }
 
-  /** The Secret, or undefined when it does not exist. */
   async #read(): Promise<SecretObject | undefined> {
     try {
       const path = `/api/v1/namespaces/${encodeURIComponent(this.#namespace)}/secrets/${encodeURIComponent(this.#name)}`;
@@ -140,11 +129,7 @@ export class KubeSecretHmacKeySource implements HmacKeySource {
     return key;
   }
 
-  /**
-   * A failed call as KUBERNETES_API_ERROR with what to do about it. None of these is a bug in the provider (RBAC, an
-   * API server that is down, slow or answering nonsense), so none is INTERNAL; the key is not cached as failed, so
-   * the next mount asks again.
-   */
+  /** None of these is a provider bug, so none is INTERNAL; a failure is not cached, the next mount asks again. */
   #apiError(action: 'read' | 'create', failure: ApiFailure, err: unknown): ProviderError {
     // Found by the real suite against a real API server: a missing RBAC rule was reported as INTERNAL ("a bug").
     return new ProviderError(
@@ -172,7 +157,6 @@ export class KubeSecretHmacKeySource implements HmacKeySource {
   }
 }
 
-/** The answer as a Secret: only `data` is read, and only string values in it count. */
 function asSecret(answer: unknown): SecretObject {
   const data = isPlainObject(answer) ? answer['data'] : undefined;
   if (!isPlainObject(data)) return {};

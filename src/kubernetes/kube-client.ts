@@ -1,16 +1,7 @@
 /**
- * The provider's one Kubernetes client: the HMAC Secret (get, create) and the TokenRequest fallback (create on
- * serviceaccounts/token) are three REST calls, spoken over undici directly. @kubernetes/client-node did the
- * TokenRequest until 0.1: the first fallback mount grew the daemon's anonymous resident memory by a median 39.5 MiB
- * (RssAnon 28.2 → 67.7 MiB, 5 runs of bench/kube-client-memory.ts), in a DaemonSet the reference gives 100 MiB for
- * everything; through this client the same mount grows it by a median 3.7 MiB (29.4 → 32.1 MiB), most of it the
- * rest of the mount's path. The figures and the command are in docs/benchmark.md (Memory).
- *
- * What a client library would give the provider, done here: the in-cluster config (cluster.ts) like client-go's
- * InClusterConfig, the bearer token from the projected ServiceAccount token file re-read at most a minute apart (it
- * rotates), the cluster CA from ca.crt (or the system roots when there is none), a timeout per call through the
- * caller's signal, a bound on every answer's size, and non-2xx answers as KubeApiError carrying the Status text so
- * api.ts describes every failure one way. The daemon takes no kubeconfig: it only ever runs in-cluster.
+ * The provider's one Kubernetes client: three REST calls (the HMAC Secret's get and create, the TokenRequest
+ * fallback) over undici, in-cluster only. Not @kubernetes/client-node: it cost a tenfold growth of resident memory
+ * (docs/benchmark.md#memory). The token file is re-read at most a minute apart (it rotates); answers are bounded.
  */
 import { readFile as readFileAsync } from 'node:fs/promises';
 import { dispatchBuffered, Pool } from '../http/undici.js';
@@ -51,10 +42,7 @@ export class KubeApiError extends Error {
   }
 }
 
-/**
- * A 2xx answer whose body is not JSON (a proxy's page, a truncated answer). Carries no part of the body: a 2xx
- * body may be a token or a Secret's data.
- */
+/** A 2xx body that is not JSON; carries none of it (a 2xx body may be a token or a Secret's data). */
 export class KubeAnswerError extends Error {
   override readonly name = 'KubeAnswerError';
   readonly status: number;
@@ -88,10 +76,6 @@ export class KubeClient {
     this.#readFile = options.readFile ?? ((path) => readFileAsync(path, 'utf8'));
   }
 
-  /**
-   * The JSON answer of a 2xx response; throws KubeApiError for any other status, KubeAnswerError for a 2xx body that
-   * is not JSON, BodyTooLargeError past the size bound, and the signal's reason when it aborts.
-   */
   async request(method: 'GET' | 'POST', path: string, body: unknown, signal: AbortSignal, options: RequestOptions = {}): Promise<unknown> {
     const [pool, token] = await Promise.all([this.#dispatcher(), this.#bearer()]);
     const headers: Record<string, string> = { accept: 'application/json' };

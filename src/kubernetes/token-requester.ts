@@ -1,11 +1,6 @@
 /**
- * A pod-bound ServiceAccount token from the TokenRequest API, for mounts whose driver sent no token (a CSIDriver
- * without `tokenRequests`), only when the operator turned the fallback on (`--token-request-fallback`): it needs
- * `create` on `serviceaccounts/token` for every ServiceAccount of the cluster, which the default install does not grant. As the reference does: the pod's ServiceAccount, the configured audience, 15 minutes,
- * bound to the pod by name and UID so the token dies with the pod.
- *
- * One POST through the same small client that reads the HMAC Secret (kube-client.ts); see there for why it is not
- * @kubernetes/client-node.
+ * The TokenRequest fallback (`--token-request-fallback`, off: it needs `create` on every ServiceAccount's token). As
+ * the reference: the pod's ServiceAccount, the audience, 15 minutes, bound to the pod so the token dies with it.
  */
 import type { ServiceAccountTokenRequester } from '../auth/token-requester.js';
 import type { PodInfo } from '../config/types.js';

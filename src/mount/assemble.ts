@@ -1,14 +1,7 @@
 /**
- * Read results → the files and object versions of one mount, pure. Where our own object keys (docs/configuration.md, "Beyond the
- * reference") take effect:
- *
- * - optional objects: a 404 (when every object sharing the request is optional) or an absent key/pointer skips the
- *   object — no file, and an absence version so that its later appearance changes the version. Anything else (403,
- *   TLS, network, a bad value) still fails the whole mount, as everything does in the reference.
- *   (Asked for in secrets-store-csi-driver#567 and #1082.)
- * - expand: several files under objectName/ (expand.ts); one ObjectVersion covering all of them.
- * - template: one file rendered from its own secret and other objects' values (template.ts).
- * - inputOnly: read for templates only; no file and no ObjectVersion.
+ * Read results → the files and object versions of one mount, pure; where our own object keys take effect
+ * (docs/secretproviderclass.md). An optional object's 404 or absent key gives no file and an absence version
+ * (secrets-store-csi-driver#567, #1082); a 403, TLS or network failure still fails the mount.
  */
 import { ProviderError } from '../errors.js';
 import type { MountConfig, ObjectConfig } from '../config/types.js';
@@ -34,10 +27,6 @@ export function needsRequest(obj: ObjectConfig): boolean {
   return obj.requestPath !== '';
 }
 
-/**
- * Runs one distinct read; when all `objects` that need it are optional, SECRET_NOT_FOUND (404) becomes an
- * AbsentSecret. A 403, TLS or network failure is never absence: it still throws.
- */
 export async function readOrAbsent(objects: readonly ObjectConfig[], read: () => Promise<SecretResponse>): Promise<ReadOutcome> {
   try {
     return await read();
@@ -59,19 +48,15 @@ export interface AssembledObject {
   readonly objectName: string;
   readonly secretPath: string;
   readonly version: string;
-  /** Total bytes of the object's files (0 when absent). */
   readonly bytes: number;
   readonly mode: number;
-  /** `file`: written (one file, or several for expand); `absent`: optional and not found, no file. */
   readonly state: 'file' | 'absent';
   readonly files: readonly MountedFileInfo[];
 }
 
 export interface Assembled {
   readonly files: OutputFile[];
-  /** Every object but the inputOnly ones, in the SecretProviderClass's order. */
   readonly objects: AssembledObject[];
-  /** inputOnly objects (template inputs), for reports; they have no file and no version. */
   readonly inputs: ReadonlyArray<{ readonly objectName: string; readonly secretPath: string }>;
 }
 
@@ -86,9 +71,7 @@ function named(err: unknown, obj: ObjectConfig): unknown {
 
 type Produced = { readonly kind: 'files'; readonly files: readonly ExpandedFile[]; readonly versionInput: Buffer } | { readonly kind: 'absent' };
 
-/** What one object's files will take, known before they are built. */
 interface FilePlan {
-  /** Bytes of the contents: exact, or (expand: pki) an upper bound. */
   readonly contents: number;
   /** Copies made while building them (strings before they are bytes, encoded text), given back once built. */
   readonly working: number;
@@ -113,7 +96,6 @@ class MountAssembler {
   /** Failures of required template inputs: never absence, whatever the template's own `optional` says. */
   readonly #fatal = new WeakSet<Error>();
   readonly #sizes = new WeakMap<object, number>();
-  /** Bytes the files made so far add to the mount's answer (buildFileSet's count). */
   #answerBytes = 0;
 
   constructor(
@@ -135,10 +117,7 @@ class MountAssembler {
     return outcome;
   }
 
-  /**
-   * Charges `plan` before `build` runs, refuses it first when it would pass the driver's limit, and settles the
-   * charge on what was built (the working copies are given back; so is everything when the build fails).
-   */
+  /** Charged before `build` runs and refused first past the driver's limit; settled on what was built. */
   #built(obj: ObjectConfig, plan: FilePlan, build: () => ExpandedFile[]): ExpandedFile[] {
     if (this.#answerBytes + plan.answer > this.limitBytes) {
       throw new ProviderError(
@@ -162,7 +141,6 @@ class MountAssembler {
     return files;
   }
 
-  /** Bytes a file adds to the answer besides its contents: its path and object name, and the framing. */
   #fileOverhead(obj: ObjectConfig, name: string): number {
     const objectName = Buffer.byteLength(obj.objectName, 'utf8');
     return PER_FILE_OVERHEAD_BYTES + 2 * objectName + (name === '' ? 0 : 1 + Buffer.byteLength(name, 'utf8'));
@@ -183,7 +161,6 @@ class MountAssembler {
     const known = this.#sources.get(name);
     if (known !== undefined) return known;
     const obj = this.#byName.get(name);
-    // References were checked against the objects when the config was parsed.
     if (obj === undefined) throw new ProviderError('INTERNAL', `template input "${name}" is not an object of this mount`, {});
     let source: TemplateSource;
     try {
@@ -269,11 +246,7 @@ class MountAssembler {
   }
 }
 
-/**
- * The files and versions of a mount whose reads are done. Throws the first failing object's error, named. Every
- * object's contents are sized from the responses and charged to `memory` before they are built, and refused before
- * they are built when the answer would pass `limitBytes`, so a mount over a budget stops before it allocates.
- */
+/** Contents are sized and charged before they are built, so a mount over a budget stops before it allocates. */
 export function assembleObjects(
   config: MountConfig,
   outcomes: ReadonlyMap<string, ReadOutcome>,

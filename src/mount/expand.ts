@@ -1,12 +1,6 @@
 /**
- * Objects that become several files under objectName as a directory (the `expand` key, ours):
- *
- * - `expand: keys` (vault-csi-provider#192): one file per key of the secret's key map, named by the key. A key that
- *   is not a safe file name is an error naming it, never silently dropped or renamed.
- * - `expand: pki` (vault-csi-provider#372): a PKI issue (or a stored bundle with the same fields) in the
- *   kubernetes.io/tls layout: `tls.crt` (the certificate and its intermediates), `tls.key`, and `ca.crt`.
- *
- * Pure. Values follow the secretKey rules (strings raw, other values as Go JSON, `encoding` decoded per key).
+ * `expand` (ours): `keys` (vault-csi-provider#192) writes one file per key, a key unfit as a file name being an error,
+ * never dropped; `pki` (vault-csi-provider#372) writes the kubernetes.io/tls layout. Pure.
  */
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { ProviderError } from '../errors.js';
@@ -26,11 +20,7 @@ export interface ExpandedFile {
 const CONTROL = /[\u0000-\u001f\u007f]/;
 const LONE_SURROGATE = /\p{Cs}/u;
 
-/**
- * Why a secret's key cannot be a file name in the object's directory, or undefined when it can: one path
- * component (no `/`), not `.` or `..`, not starting with `..` (the atomic writer's names), no control characters,
- * valid Unicode, at most 255 bytes.
- */
+/** One component, not `.`, `..` or `..*` (the writer's names), no control characters, valid Unicode, ≤ 255 bytes. */
 export function keyFileNameProblem(key: string): string | undefined {
   if (key === '') return 'it is empty';
   if (key.includes('/')) return 'it contains "/"';
@@ -96,13 +86,7 @@ function firstAtOrAfter(positions: readonly number[], from: number): number {
   return lo < positions.length ? positions[lo]! : -1;
 }
 
-/**
- * The PEM blocks of a text, in order: `-----BEGIN <LABEL>-----`, a line break, anything, and the first
- * `-----END <LABEL>-----` with the same label after it; a BEGIN without its END is skipped. The value is whatever a
- * tenant stored in Vault, so the scan is linear: every END marker is found in one pass first, then each BEGIN looks
- * its END up by label. (A lazy regex with a back-reference re-read the rest of the text from every BEGIN without an
- * END: 512 KiB of `-----BEGIN A-----` lines held the event loop for seconds.)
- */
+/** Linear in a tenant's text: every END marker is found in one pass, then each BEGIN looks its END up by label. */
 export function pemBlocks(text: string): PemBlock[] {
   const ends = new Map<string, number[]>();
   for (let at = text.indexOf(END); at !== -1; at = text.indexOf(END, at + 1)) {
@@ -207,12 +191,7 @@ function required(map: Record<string, unknown>, field: string): string {
   return value;
 }
 
-/**
- * A PKI issue response (pki/issue/<role>, or any secret with the same fields) as the kubernetes.io/tls layout:
- * - `tls.crt`: the certificate, then the intermediates of the chain (self-signed roots left out, as servers send);
- * - `tls.key`: the private key, which must match the certificate;
- * - `ca.crt`: the self-signed root(s) of the chain, or — when Vault knows no root — the topmost certificate it has.
- */
+/** `tls.crt`: the certificate and intermediates (roots left out, as servers send); `ca.crt`: the root(s), else the topmost. */
 export function expandPki(response: SecretResponse): ExpandedFile[] {
   const map = keyMap(responseData(response));
   const leafCerts = certificates(required(map, 'certificate'), 'certificate');
@@ -238,10 +217,7 @@ export function expandPki(response: SecretResponse): ExpandedFile[] {
   ];
 }
 
-/**
- * The bytes an expanded object's version is computed over: every file's name and contents, each length-prefixed,
- * so no two different file sets can give the same input.
- */
+/** Each name and content length-prefixed, so no two file sets give the same input. */
 export function expandedVersionInput(files: readonly ExpandedFile[]): Buffer {
   const parts: Buffer[] = [];
   for (const file of files) {

@@ -1,10 +1,6 @@
 /**
- * Response → file contents for one object, pure. Same rules as the reference's keyFromData/decodeValue:
- * the key is looked up in `data.data` when that is a map (KV v2), else in `data`; strings are written raw and
- * other values as JSON; `encoding` says how the stored value is encoded, and the file gets the decoded bytes.
- * Without a secretKey the file is the whole response, as the Go client's api.Secret marshals it, less the volatile
- * `request_id` (wholeResponseJson). A jsonPointer
- * (ours) selects from the same key map, through nested maps and lists, and follows the same rules after that.
+ * Response → file contents for one object, pure, by the reference's keyFromData/decodeValue rules: the key from
+ * `data.data` when it is a map (KV v2), else `data`; strings raw, other values as JSON; `encoding` decoded.
  */
 import { ProviderError } from '../errors.js';
 import type { Encoding, ObjectConfig } from '../config/types.js';
@@ -13,12 +9,7 @@ import { goMarshal, goMarshalBytes, goMarshalStruct, goStringBytes } from './go-
 import { evaluateJsonPointer, parseJsonPointer } from '../shared/json-pointer.js';
 import { isPlainObject } from '../shared/plain-object.js';
 
-/**
- * The api.Secret struct's fields in Go's order (the last three are `omitempty`), without `request_id`: Vault makes a
- * new one for every request, so keeping it would give an unchanged secret new contents and a new version on every
- * republish, and the driver would rewrite the file (and any synced Kubernetes Secret) once a minute for nothing.
- * Everything else in the envelope changes only when the secret, its lease or its wrapping does.
- */
+/** Without `request_id`, new on every request: it would rewrite an unchanged secret's file every republish. */
 export function wholeResponseJson(response: SecretResponse): string {
   return goMarshalStruct(wholeResponseFields(response));
 }
@@ -56,10 +47,7 @@ const EQUALS = 0x3d;
 const NOT_BASE64 = /[^A-Za-z0-9+/]/;
 const NOT_HEX = /[^0-9a-fA-F]/;
 
-/**
- * Padded standard base64, as Go's StdEncoding insists: groups of four, `=` only as the last one or two. Not one
- * regex for the whole shape: V8 ran its repetition on its backtrack stack and threw RangeError on a few MiB.
- */
+/** Go's StdEncoding. Not one regex for the whole shape: V8 threw RangeError on a few MiB of backtracking. */
 export function isStrictBase64(text: string): boolean {
   const n = text.length;
   if (n % 4 !== 0) return false;
@@ -107,10 +95,7 @@ export function valueByteLength(value: unknown, sizes?: WeakMap<object, number>)
   return typeof value === 'string' ? Buffer.byteLength(value, 'utf8') : goMarshalBytes(value, sizes);
 }
 
-/**
- * Bytes decodeValue makes of a value whose valueBytes take `raw`: exact when the value is valid in its encoding
- * (anything else fails to decode), so that the contents can be charged and measured before they exist.
- */
+/** Exact for a value valid in its encoding, so contents are charged before they exist. */
 export function decodedByteLength(value: unknown, encoding: Encoding, raw: number): number {
   if (encoding === 'utf-8') return raw;
   if (encoding === 'hex') return Math.floor(raw / 2);

@@ -1,8 +1,6 @@
 /**
- * JSON as Go's encoding/json writes it, so that files holding JSON (a whole response, a non-string value) are
- * byte-for-byte what hashicorp/vault-csi-provider writes: map keys sorted, no spaces, `<`, `>`, `&`, U+2028 and
- * U+2029 escaped. Numbers are written by JavaScript's rules, which agree with Go for the integers and ordinary
- * decimals Vault returns (Go keeps a json.Number's literal, e.g. `1.0`; JSON.parse has already lost that).
+ * JSON as Go's encoding/json writes it, so files are byte-for-byte the reference's: keys sorted, no spaces, `<>&`,
+ * U+2028 and U+2029 escaped. Numbers by JavaScript's rules (a json.Number's `1.0` is already lost to JSON.parse).
  */
 import { ProviderError } from '../errors.js';
 import { DEFAULT_MOUNT_LIMIT_BYTES } from '../output/file-set.js';
@@ -22,18 +20,12 @@ function escapeGrowth(code: number): number {
   return code === 0x3c || code === 0x3e || code === 0x26 || code === 0x2028 || code === 0x2029 ? 5 : 0;
 }
 
-/**
- * No JSON the provider writes can be larger than the driver's limit for a whole mount: past it the mount fails
- * anyway, so it fails before the text is built (a value of a few MiB of `<&>` from Vault would grow sixfold).
- */
+/** Past the driver's limit for a whole mount, before the text is built (`<&>` grows sixfold). */
 function tooLarge(): ProviderError {
   return new ProviderError('MOUNT_TOO_LARGE', `the value written as JSON would be larger than ${formatBytes(DEFAULT_MOUNT_LIMIT_BYTES)}, the driver's limit for a whole mount`, {});
 }
 
-/**
- * A string as Go writes it. The escapes are counted first in one pass (stopping as soon as the text would pass the
- * limit), and the escaping pass runs only when there is something to escape, which most strings have not.
- */
+/** Escapes counted first in one pass; most strings have none, and skip the escaping pass. */
 function goString(value: string): string {
   const json = JSON.stringify(value);
   if (json.length > DEFAULT_MOUNT_LIMIT_BYTES) throw tooLarge();
@@ -48,7 +40,6 @@ function goString(value: string): string {
   return (length - json.length) / 5 > DENSE_ESCAPES ? escapeBytes(json) : json.replace(ESCAPE_ALL, (c) => ESCAPES[c] ?? c);
 }
 
-/** Above this many escapes in one string, escapeBytes. */
 const DENSE_ESCAPES = 4096;
 const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
 
@@ -113,15 +104,11 @@ export function goMarshal(value: unknown): string {
   return 'null';
 }
 
-/** A Go struct's fields in declaration order (not sorted), each value marshalled as above. */
 export function goMarshalStruct(fields: ReadonlyArray<readonly [string, unknown]>): string {
   return `{${fields.map(([k, v]) => `${goString(k)}:${goMarshal(v)}`).join(',')}}`;
 }
 
-/**
- * Bytes of one UTF-16 code unit sequence as UTF-8 inside a Go JSON string (goString): escapes included, quotes not.
- * `roundTrip`: the text has been through UTF-8 already, so a lone surrogate is U+FFFD (3 bytes), not `\udxxx`.
- */
+/** `roundTrip`: the text has been through UTF-8, so a lone surrogate is U+FFFD (3 bytes), not `\udxxx`. */
 function escapedUtf8Bytes(text: string, roundTrip: boolean): number {
   let bytes = 0;
   for (let i = 0; i < text.length; i += 1) {
@@ -149,11 +136,7 @@ export function goStringBytes(text: string, roundTrip = false): number {
   return 2 + escapedUtf8Bytes(text, roundTrip);
 }
 
-/**
- * UTF-8 bytes of goMarshal(value), counted without building it, so that what a file will hold can be charged and
- * refused before the bytes exist. `sizes` remembers collections already counted: a template naming one large map a
- * thousand times counts it once.
- */
+/** Counted without building it, so a file can be charged before it exists; each collection counted once. */
 export function goMarshalBytes(value: unknown, sizes: WeakMap<object, number> = new WeakMap()): number {
   if (value === null || value === undefined) return 4;
   if (typeof value === 'string') return goStringBytes(value);

@@ -1,7 +1,6 @@
 /**
- * The key that makes object versions: HMAC-SHA256 over the object's canonical config and content (DESIGN.md §4).
- * Sources, in the order main.ts tries them: a file (`--hmac-key-file`), a Kubernetes Secret (src/kubernetes/), and
- * — outside a cluster only — a random key for this process, with a warning, since versions then change on restart.
+ * The key of object versions: `--hmac-key-file`, a Kubernetes Secret, or (outside a cluster only) a random key with
+ * a warning, since versions then change on restart.
  */
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';

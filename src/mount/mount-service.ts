@@ -1,8 +1,4 @@
-/**
- * One Mount, start to end: config → connection → token → distinct requests in parallel → contents → versions →
- * file set → (optionally) the atomic writer. All-or-nothing: any failing object fails the mount and no file is
- * returned or written.
- */
+/** One Mount, start to end, all-or-nothing: any failing object fails the mount and no file is returned or written. */
 import { abortReason, ProviderError, toProviderError } from '../errors.js';
 import { describeBudget, expiredBudget, TimeBudgetExpired } from '../admission/time-budget.js';
 import { DEFAULT_MOUNT_RESPONSE_BUDGET, MountMemory, type ByteLedger } from '../admission/mount-admission.js';
@@ -29,7 +25,6 @@ export interface RawMountRequest {
   readonly permission: string;
 }
 
-/** One object of the mount as the server, the audit line and the metrics see it. */
 export interface MountedObject extends AssembledObject {
   /** True when the pod's kept lease or certificate answered, not a Vault request of this mount (for the audit line). */
   readonly cached?: boolean;
@@ -40,13 +35,9 @@ export interface MountResult {
   readonly connection: ConnectionSettings;
   readonly objects: readonly MountedObject[];
   readonly objectVersions: ReadonlyArray<{ readonly id: string; readonly version: string }>;
-  /** inputOnly objects: read for templates, with no file and no version. */
   readonly inputs: ReadonlyArray<{ readonly objectName: string; readonly secretPath: string }>;
-  /** Empty in --write-files mode: the provider wrote them itself. */
   readonly files: readonly OutputFile[];
-  /** Distinct Vault requests this mount made or joined (after de-duplication; reused responses excluded). */
   readonly requests: number;
-  /** Distinct requests answered by the pod's kept lease or certificate, without asking Vault. */
   readonly reused: number;
   readonly wroteFiles: boolean;
 }
@@ -56,29 +47,16 @@ export interface MountServiceOptions {
   readonly clients: VaultClientPool;
   readonly auth: Authenticator;
   readonly hmacKey: HmacKeySource;
-  /** Present in --write-files mode. */
   readonly writer?: AtomicWriter;
-  /** Distinct Vault requests in flight per mount (default 16). */
   readonly readConcurrency?: number;
   readonly limitBytes?: number;
-  /**
-   * Bytes of Vault responses a mount may read when it comes without a ledger of its own (the CLI; the daemon admits
-   * every mount through admission/mount-admission.ts and passes its ledger). Default DEFAULT_MOUNT_RESPONSE_BUDGET.
-   */
+  /** Response budget of a mount that comes without a ledger (the CLI; the daemon passes admission's). */
   readonly mountResponseBytes?: number;
-  /** Called with what a parsed request asked for and ignored, for a debug line. */
   readonly onIgnoredParameters?: (names: readonly string[]) => void;
-  /** Lease/certificate reuse across mounts and single-flight; default: single-flight only, nothing kept. */
   readonly reuse?: ResponseReuse;
-  /**
-   * Called before a mount asks the caches: the kept state (src/state/) brings in what another instance wrote
-   * meanwhile (a rollout's overlap). Never rejects.
-   */
+  /** Brings in what another instance kept meanwhile (a rollout's overlap) before the caches are asked. Never rejects. */
   readonly beforeCaches?: () => Promise<void>;
-  /**
-   * The operator's trust policy for vaultAddress, TLS files and skip-verify (SECURITY.md); the wiring builds it with
-   * the ServiceAccount directory to protect, so this stage never reaches into kubernetes/.
-   */
+  /** Built by the wiring with the paths to protect, so this stage never reaches into kubernetes/. */
   readonly trust: TrustBoundary;
 }
 
@@ -99,10 +77,7 @@ export class MountService {
     return parseMountRequest(request, { audience, inputLimits });
   }
 
-  /**
-   * `memory` is the mount's ledger from admission control: every response is charged to it as it arrives, every
-   * file as it is made, and a charge over a budget fails the mount (RESOURCE_EXHAUSTED naming the object).
-   */
+  /** `memory` is the mount's ledger: a charge over a budget fails the mount (RESOURCE_EXHAUSTED naming the object). */
   async mount(config: MountConfig, signal?: AbortSignal, memory?: ByteLedger): Promise<MountResult> {
     const ledger = memory ?? new MountMemory(undefined, this.#options.mountResponseBytes ?? DEFAULT_MOUNT_RESPONSE_BUDGET);
     if (config.ignoredParameters.length > 0) this.#options.onIgnoredParameters?.(config.ignoredParameters);
@@ -162,10 +137,7 @@ export class MountService {
     };
   }
 
-  /**
-   * The HMAC key, or the mount's failure once its signal aborts: the key's first load (the Kubernetes API) is shared
-   * by every mount and bounded by its own timeouts, but one mount must still answer within its own time budget.
-   */
+  /** The key's first load is shared by every mount, but one mount must still answer within its own time budget. */
   async #hmacKey(loading: Promise<Buffer>, signal: AbortSignal | undefined): Promise<Buffer> {
     if (signal === undefined) return loading;
     try {
@@ -182,11 +154,9 @@ export class MountService {
   }
 
   /**
-   * One distinct request. A 403 with a cached token is either the policy's answer or a token Vault no longer knows;
-   * Vault is asked which (`auth/token/lookup-self`), not guessed from the message. A live token: the denial fails this
-   * mount alone, and the token and everything kept with it stay (a denial must not cost a login per republish, nor
-   * other pods their leases and certificates). A dead token: what it obtained is dropped, one new login, one retry.
-   * (The reference logs in on every mount; its 403 is always final.)
+   * A 403 with a cached token is the policy's answer or a dead token: Vault is asked (`lookup-self`), not guessed
+   * from the message. Live: this mount fails alone and nothing kept is dropped (a denial must not cost a login per
+   * republish). Dead: what it obtained is dropped, one new login, one retry. (The reference's 403 is always final.)
    */
   async #read(
     client: VaultClient,
@@ -221,15 +191,11 @@ export class MountService {
   }
 }
 
-/** The token that replaced a dead one during this mount, if any. */
 interface Renewal {
   token?: VaultToken;
 }
 
-/**
- * Whose answer a request's is: the pod (or its workload, when the objects ask), the identity, the request. The pod
- * is the token lease's holder, '' for a caller that is no pod (the sync controller): then nothing is kept per pod.
- */
+/** The pod is the token lease's holder, '' for a caller that is no pod (the sync controller): nothing kept per pod. */
 function scopeOf(holder: string, token: VaultToken, group: RequestGroup): ReuseScope {
   const identity = group.credentialScope === 'workload' ? token.workloadKey : token.identityKey;
   return { podUid: holder, identityKey: identity, requestKey: group.key, credentialScope: group.credentialScope };
@@ -254,11 +220,7 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
-/**
- * A mount whose budget ran out while it waited for a request it shares with other mounts (single-flight) gets the
- * budget's bare error, since the request itself goes on for the others: said here with the Vault address and the
- * request, as the Vault client says it for a request of the mount's own.
- */
+/** A shared request goes on for the others after this mount's budget ran out: name the address and request here. */
 function budgetAnswer(err: unknown, client: VaultClient, what: string): unknown {
   if (!(err instanceof TimeBudgetExpired)) return err;
   const address = client.settings.address;
@@ -269,10 +231,7 @@ function budgetAnswer(err: unknown, client: VaultClient, what: string): unknown 
   );
 }
 
-/**
- * A login that could not reach Vault in time fails every object of the mount: its message names them, so the pod's
- * events say what the pod was waiting for.
- */
+/** A login that could not reach Vault in time fails every object: the message names them for the pod's events. */
 function duringLogin(err: unknown, config: MountConfig, client: VaultClient): unknown {
   const answered = budgetAnswer(err, client, `the login (role "${config.roleName}", auth mount "${client.settings.authMount}")`);
   if (!(answered instanceof ProviderError) || answered.code !== 'VAULT_UNAVAILABLE' || answered.context.objectName !== undefined) return answered;

@@ -1,7 +1,6 @@
 /**
- * Which objects of one mount need the same Vault request. Two objects with equal (method, path, query,
- * secretArgs, secretNamespace) share one request, so two objects naming the same PKI issue get one certificate and its matching
- * key. (The reference keys on path and method only and so merges requests whose secretArgs differ.)
+ * Objects with equal method, path, query, secretArgs and secretNamespace share one request, so two objects naming
+ * one PKI issue get one certificate and its key. (The reference keys on path and method only.)
  */
 import type { CredentialScope, ObjectConfig } from '../config/types.js';
 import type { SecretRequest } from '../vault/client.js';
@@ -19,11 +18,7 @@ export function canonicalJson(value: unknown): string {
   });
 }
 
-/**
- * Parsed objects are memoised by their text (config/objects-cache.ts), so a republish hands us the very same
- * ObjectConfig objects and arrays every minute: their keys and groups are kept beside them, for as long as they
- * live, instead of being serialised again on every mount.
- */
+/** The memoised parse hands back the same ObjectConfig objects every minute: their keys are kept beside them. */
 const keys = new WeakMap<ObjectConfig, string>();
 const groupings = new WeakMap<readonly ObjectConfig[], readonly RequestGroup[]>();
 
@@ -44,11 +39,7 @@ export interface RequestGroup {
   /** The first (required, if any) object that needs this request; its name and path go into messages. */
   readonly lead: ObjectConfig;
   readonly objects: readonly ObjectConfig[];
-  /**
-   * Who shares the credential this request may mint: `workload` only when every object reading it says so. Objects
-   * reading one request read one credential (a username and its password), so they cannot each have their own, and
-   * an object that did not ask to share is never made to.
-   */
+  /** `workload` only when every object reading it says so: objects reading one request read one credential. */
   readonly credentialScope: CredentialScope;
 }
 

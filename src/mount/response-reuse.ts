@@ -1,18 +1,8 @@
 /**
- * Where a mount's distinct request gets its answer: the pod's kept response while its reuse window is open
- * (lease-cache.ts), else one Vault request shared by the concurrent mounts that may share it (shared/single-flight.ts). A
- * response that carries a lease or a certificate is then kept under its holder's key.
- *
- * Who may share an answer is decided by what the answer is, so that it never depends on timing:
- * - a static secret (no lease): every concurrent mount of the same identity and token that needs the same request;
- * - a credential Vault minted for the caller (a lease, a login, a wrapped response): only its holder — one pod by
- *   default, or every pod of the identity for `credentialScope: workload`. A mount of another pod that joined a read
- *   which came back with a fresh credential sends its own. A write (a PKI issue) mints by nature, so it is shared
- *   only by its holder from the start. Concurrent new pods of one ServiceAccount thus always get one database user
- *   and one private key each (or exactly one between them when they ask for it; hashicorp/vault-csi-provider#149).
- *
- * Static secrets are never kept: they are read on every republish (shared only while a read is in flight), which
- * is how a change in Vault reaches the pod.
+ * Where a mount's distinct request gets its answer: the pod's kept response, else one Vault request shared by the
+ * concurrent mounts that may share it. Who may share is decided by what the answer is, never by timing: a static
+ * secret by every mount of the identity; a minted credential (lease, login, wrap, any write) only by its holder, so
+ * concurrent new pods get one database user each (hashicorp/vault-csi-provider#149). Static secrets are never kept.
  */
 import type { VaultToken } from '../auth/authenticator.js';
 import type { LeaseCache, ReuseScope } from '../vault/lease-cache.js';
@@ -81,10 +71,6 @@ export class ResponseReuse {
     return this.#leases?.get(scope) !== undefined;
   }
 
-  /**
-   * Sends the request, or joins the identical one in flight that this mount may share (see the module comment);
-   * keeps the answer for its holder when it carries a lease or a certificate.
-   */
   async fetch(
     scope: ReuseScope,
     token: VaultToken,
@@ -97,7 +83,7 @@ export class ResponseReuse {
     // the token being replaced, and so never inherits its 403. A token belongs to one identity, so its serial
     // stands for the identity too.
     // A workload's credential is shared by the pods of the identity, each with a token of its own (tokens are per
-    // pod: authenticator.ts), so its flight is keyed by the identity the pods share instead.
+    // pod: auth/authenticator.ts), so its flight is keyed by the identity the pods share instead.
     const own = holder === 'workload' ? `${scope.identityKey} ${holder} ${scope.requestKey}` : `${token.serial} ${holder} ${scope.requestKey}`;
     const common = `${token.serial} ${scope.requestKey}`;
     const run = (key: string): Promise<Fetched> =>

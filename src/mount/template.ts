@@ -1,10 +1,4 @@
-/**
- * Renders a parsed `template` (syntax in src/config/template-syntax.ts) into one file's bytes. Pure: values come in
- * through `TemplateInputs`, bytes go out. Single pass: inserted values are never scanned for `{{`.
- *
- * Values are parsed JSON (from the secret's key map) or bytes (an input object's decoded `encoding`). A missing key
- * or an absent optional object is an error naming the reference, never the values around it.
- */
+/** Renders a parsed `template` into one file's bytes, pure, in a single pass: inserted values are never scanned for `{{`. */
 import { ProviderError, type ErrorCode } from '../errors.js';
 import type { ParsedTemplate, TemplateAction, TemplateRef } from '../config/template-syntax.js';
 import { DEFAULT_MOUNT_LIMIT_BYTES } from '../output/file-set.js';
@@ -19,9 +13,7 @@ export type TemplateSource =
   | { readonly present: false; readonly code: ErrorCode; readonly reason: string };
 
 export interface TemplateInputs {
-  /** The template object's own secret (its key map). Only called when the template uses `.`. */
   own(): TemplateSource;
-  /** Another object's value, by objectName (references were checked to exist when the objects were parsed). */
   object(objectName: string): TemplateSource;
 }
 
@@ -77,12 +69,10 @@ function asText(bytes: Buffer, action: TemplateAction): string {
   }
 }
 
-/** Bytes of one byte under urlencode: itself when unreserved, else `%XX`. */
 function urlBytes(byte: number): number {
   return UNRESERVED[byte] === 1 ? 1 : 3;
 }
 
-/** urlencode's bytes for a string as UTF-8: ASCII by itself, every other byte (2 to 4 a character) as `%XX`. */
 function urlStringBytes(text: string): number {
   let size = 0;
   for (let i = 0; i < text.length; i += 1) {
@@ -104,17 +94,12 @@ function urlStringBytes(text: string): number {
 
 const HEX_DIGITS = '0123456789ABCDEF';
 
-/**
- * The values a render reads, with what each costs: sizes counted once per distinct value (a template naming one
- * large value a thousand times counts it once), and byte copies made only when an encoding needs them, each charged
- * to the ledger before it is made.
- */
+/** Sizes counted once per distinct value; byte copies made only when an encoding needs them, charged first. */
 class RenderValues {
   readonly #marshalSizes = new WeakMap<object, number>();
   readonly #sizes = new Map<unknown, number>();
   readonly #urlSizes = new Map<unknown, number>();
   readonly #bytes = new Map<unknown, Buffer>();
-  /** Bytes charged for working copies, given back when the render ends. */
   working = 0;
 
   constructor(readonly memory: ByteLedger | undefined) {}
@@ -124,7 +109,6 @@ class RenderValues {
     this.working += bytes;
   }
 
-  /** Bytes of the value as text: strings and bytes as they are, anything else as Go JSON. */
   size(value: unknown): number {
     if (Buffer.isBuffer(value)) return value.length;
     let size = this.#sizes.get(value);
@@ -135,12 +119,10 @@ class RenderValues {
     return size;
   }
 
-  /** goMarshal(value)'s bytes. */
   jsonSize(value: unknown): number {
     return goMarshalBytes(value, this.#marshalSizes);
   }
 
-  /** The value's bytes: a copy for strings and JSON values, made once and charged first. */
   bytes(value: unknown): Buffer {
     if (Buffer.isBuffer(value)) return value;
     let bytes = this.#bytes.get(value);
@@ -152,7 +134,6 @@ class RenderValues {
     return bytes;
   }
 
-  /** Bytes of the value under urlencode; a string is counted from its characters, with no copy made. */
   urlSize(value: unknown): number {
     let size = this.#urlSizes.get(value);
     if (size === undefined) {
@@ -167,7 +148,6 @@ class RenderValues {
   }
 }
 
-/** One part of the template with its values resolved and its size known, nothing of it built yet. */
 type Planned =
   | { readonly kind: 'text'; readonly text: string; readonly size: number }
   | { readonly kind: 'action'; readonly action: TemplateAction; readonly values: readonly unknown[]; readonly size: number; readonly text?: string };
@@ -202,7 +182,6 @@ function plan(action: TemplateAction, inputs: TemplateInputs, values: RenderValu
 /** Bytes a base64 chunk encodes at most (a multiple of 3, so chunks encode independently). */
 const BASE64_CHUNK = 48 * 1024;
 
-/** Writes one planned part at `offset` of `out`; returns the offset after it. */
 function write(part: Planned, out: Buffer, offset: number, values: RenderValues): number {
   if (part.kind === 'text') return offset + out.write(part.text, offset, 'utf8');
   const { action } = part;
@@ -251,22 +230,14 @@ function write(part: Planned, out: Buffer, offset: number, values: RenderValues)
 }
 
 export interface RenderOptions {
-  /** Bytes the file may take: the room left in the mount's answer (default the driver's 4 MiB message limit). */
   readonly limitBytes?: number;
-  /**
-   * The mount's ledger (admission control): charged with the file's bytes, and the working copies its encodings
-   * need, before any of them is allocated. The file's charge stays (it is held until the mount answers); working
-   * copies are given back when the render ends.
-   */
+  /** Charged with the file and its encodings' working copies before they are allocated; the copies given back after. */
   readonly memory?: ByteLedger;
 }
 
 /**
- * The file a template makes. Throws KEY_NOT_FOUND / SECRET_NOT_FOUND naming the reference, DECODE_FAILED for binary
- * given to `json`, and MOUNT_TOO_LARGE when the output would pass `limitBytes`. The size of every action's output is
- * computed from its arguments' sizes first (urlencode triples a byte, base64 adds a third, json escapes up to six
- * times), so a short template repeating a large value is refused before anything is concatenated or encoded, and
- * what is built is charged before it is allocated (issue 19, classes 1 and 2).
+ * Every action's output is sized from its arguments first (urlencode triples a byte, json escapes up to six times),
+ * so a short template repeating a large value is refused before anything is built (issue 19, classes 1 and 2).
  */
 export function renderTemplate(template: ParsedTemplate, inputs: TemplateInputs, options: RenderOptions = {}): Buffer {
   const limitBytes = options.limitBytes ?? DEFAULT_MOUNT_LIMIT_BYTES;

@@ -1,11 +1,6 @@
 /**
- * Where a mount's connection is decided: resolveConnection (flags overlaid by the mount's parameters), then the
- * operator's trust policy (config/policy.ts) on every parameter that reaches the provider's own files or network.
- *
- * The filesystem part lives here, behind a two-call interface: TLS paths a mount names are resolved to real paths
- * (every symlink and `..` followed) and checked again, a CA directory's entries one by one, and the connection then
- * carries the real paths, so the files read later are the files that were checked. Nothing is resolved for a path
- * the policy already refused by its spelling, and nothing at all for a mount that names no TLS file.
+ * The connection of a mount and the trust policy's file half: TLS paths are resolved to real paths and checked
+ * again, and the connection carries the real paths, so the files read later are the files that were checked.
  */
 import { readdir, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -61,10 +56,7 @@ export class TrustBoundary {
     return withKey({ ...connection, tls: withRealTlsPaths(connection, real) });
   }
 
-  /**
-   * Every entry the CA loader would read (it skips hidden names such as a volume's `..data`) must itself resolve
-   * inside the allowed directories: a symlink planted in an allowed directory must not lead elsewhere.
-   */
+  /** A symlink planted in an allowed CA directory must not lead elsewhere. */
   async #checkDirectoryEntries(entry: Parameters<typeof checkRealPath>[0], dir: string, roots: ResolvedRoots): Promise<void> {
     let names: string[];
     try {

@@ -1,8 +1,6 @@
 /**
- * Object versions: base64url(HMAC-SHA256(key, canonical object config ‖ content)), as DESIGN.md §4 describes.
- * The config is part of the input so two objects with equal contents do not get equal versions (which would tell
- * a reader that the secrets are equal); the key keeps the version from revealing anything about the content.
- * Stable across restarts and nodes as long as the key is (the Kubernetes Secret or --hmac-key-file).
+ * base64url(HMAC-SHA256(key, canonical object config ‖ content)): the config keeps equal contents from giving equal
+ * versions, the key keeps the version from revealing the content. Stable as long as the key is.
  */
 import { createHmac } from 'node:crypto';
 import type { ObjectConfig } from '../config/types.js';
@@ -26,10 +24,7 @@ export function canonicalObjectConfig(obj: ObjectConfig): string {
   });
 }
 
-/**
- * The version of an optional object that is absent: the same HMAC over the config marked `absent`, so it differs
- * from every version the object can have with content, and changes when the secret appears.
- */
+/** Differs from every version with content, and changes when the secret appears. */
 export function absentObjectVersion(key: Buffer, obj: ObjectConfig): string {
   return hmacVersion(key, hmacPrefix(canonicalJson({ absent: true, config: canonicalObjectConfig(obj) })), Buffer.alloc(0));
 }
@@ -43,10 +38,7 @@ export function objectVersion(key: Buffer, obj: ObjectConfig, content: Buffer): 
   return hmacVersion(key, prefix, content);
 }
 
-/**
- * The HMAC input before the content, per object config. Parsed objects are memoised by their text
- * (config/objects-cache.ts), so a republish brings the same ObjectConfig objects: their prefix is built once.
- */
+/** Built once per memoised ObjectConfig. */
 const prefixes = new WeakMap<ObjectConfig, Buffer>();
 
 /** The config, length-prefixed so no (config, content) pair can collide with another split of the same bytes. */

@@ -1,13 +1,7 @@
 /**
- * The audit trail: one structured line per Mount saying who asked (pod, namespace, ServiceAccount,
- * SecretProviderClass) and, per object, what it got — name, Vault path, version, whether the version changed since
- * the last mount of the same pod volume, whether it came from a cache, and the result.
- *
- * Built from names, paths and HMAC versions only: a value, a Vault token or a JWT has no field to go into. The
- * "changed" memory is an LRU of pod volume → object versions, kept in this process only: after a restart every
- * pod's next mount is a first mount again. It is bounded in bytes as well as volumes: a volume's entry grows with
- * its objects and their names, which a SecretProviderClass author chooses (thousands of optional objects over
- * ~65 volumes exhausted the heap when only volumes were counted; issue 19, class 7).
+ * One audit line per Mount: who asked and, per object, what it got and whether its version changed since the pod
+ * volume's last mount. Names, paths and HMAC versions only. The "changed" memory is an LRU bounded in bytes too: a
+ * SecretProviderClass author chooses a volume's size (issue 19, class 7).
  */
 import { pino, type DestinationStream, type Logger } from 'pino';
 import type { MountConfig } from '../config/types.js';
@@ -15,21 +9,17 @@ import type { ErrorCode, ProviderError } from '../errors.js';
 import { Lru } from '../shared/lru.js';
 import { redactLine } from './redact.js';
 
-/** What the audit needs of each mounted object (MountService's MountedObject has these fields). */
 export interface AuditedObject {
   readonly objectName: string;
   readonly secretPath: string;
   readonly version: string;
   /** True when the answer came from a cache instead of a Vault request made for this mount. */
   readonly cached?: boolean;
-  /** `absent`: an optional object Vault did not have. */
   readonly state?: 'file' | 'absent';
 }
 
 export interface MountAuditInput {
-  /** Undefined when the request could not even be parsed. */
   readonly config: MountConfig | undefined;
-  /** Present when the mount succeeded. */
   readonly mounted: readonly AuditedObject[] | undefined;
   readonly error: ProviderError | undefined;
   readonly result: 'ok' | ErrorCode;
@@ -37,10 +27,7 @@ export interface MountAuditInput {
   readonly durationMs: number;
 }
 
-/**
- * One object's line item. On a failed mount (all-or-nothing: nothing reached the pod) the failing object carries
- * the error code and the others `not_mounted`; version and changed are then absent.
- */
+/** On a failed mount the failing object carries the error code and the others `not_mounted`. */
 export interface AuditObjectRecord {
   readonly name: string;
   readonly vaultPath: string;
@@ -66,7 +53,6 @@ export interface AuditRecord {
   readonly objects: readonly AuditObjectRecord[];
 }
 
-/** Where audit records go: a line each. */
 export interface AuditSink {
   write(record: AuditRecord): void;
   close(): Promise<void>;
@@ -74,26 +60,18 @@ export interface AuditSink {
 
 export interface MountAuditorOptions {
   readonly sink: AuditSink;
-  /** Pod volumes whose object versions are remembered (default 10000: far above the pods of one node). */
   readonly maxVolumes?: number;
-  /** Bytes the remembered versions may take, by volumeStateBytes (`--audit-state-max-bytes`). */
   readonly maxBytes?: number;
 }
 
-/**
- * 4 MiB: a node's ~110 pods with ten objects each take about 0.3 MiB by volumeStateBytes, so this is over ten
- * times what a full node needs, and a sixteenth of the image's 64 MiB old space.
- */
+/** Over ten times what a full node's ~110 pods need, and a sixteenth of the image's 64 MiB old space. */
 export const DEFAULT_AUDIT_STATE_BYTES = 4 * 1024 * 1024;
 
 /** Heap bytes charged per remembered object and per volume beyond their strings: map entries, string headers. */
 const PER_OBJECT_BYTES = 64;
 const PER_VOLUME_BYTES = 256;
 
-/**
- * What remembering one volume's versions costs, counted before anything is kept: every string at two bytes a
- * character (V8 may keep any of them two-byte), plus fixed overheads.
- */
+/** Counted before anything is kept: two bytes a character (V8 may keep any string two-byte), plus overheads. */
 export function volumeStateBytes(volumeKey: string, objects: readonly Pick<AuditedObject, 'objectName' | 'version'>[]): number {
   let bytes = PER_VOLUME_BYTES + 2 * volumeKey.length;
   for (const o of objects) bytes += PER_OBJECT_BYTES + 2 * (o.objectName.length + o.version.length);
@@ -116,12 +94,10 @@ export class MountAuditor {
     this.#last = new Lru<VolumeState>({ maxEntries: options.maxVolumes ?? 10_000, maxBytes: this.#maxBytes, sizeOf: (state) => state.bytes });
   }
 
-  /** Pod volumes remembered right now. */
   get rememberedVolumes(): number {
     return this.#last.size;
   }
 
-  /** Bytes the remembered versions take, by volumeStateBytes; at most the maxBytes option. */
   get rememberedBytes(): number {
     return this.#last.bytes;
   }
@@ -186,7 +162,6 @@ export class MountAuditor {
   }
 }
 
-/** Audit lines into the main log (stdout), marked `"audit": true` so a log pipeline can route them. */
 export function loggerAuditSink(logger: Logger): AuditSink {
   const log = logger.child({ component: 'audit', audit: true });
   return {
@@ -201,11 +176,7 @@ interface FileDestination extends DestinationStream {
   reopen(file?: string): void;
 }
 
-/**
- * Audit lines into their own file (`--audit-log-file`), appended with synchronous writes: an audit line is not
- * lost when the process dies right after the mount, and one small write per mount costs nothing next to the
- * Vault requests. The file is opened at start-up, so a path that cannot be written fails the start, not a mount.
- */
+/** Synchronous appends: a line is not lost when the process dies after the mount. Opened at start, so it fails the start. */
 export function fileAuditSink(path: string): AuditSink & { reopen(): void } {
   const destination = pino.destination({ dest: path, append: true, mkdir: true, sync: true }) as unknown as FileDestination;
   const log = pino(
@@ -222,7 +193,6 @@ export function fileAuditSink(path: string): AuditSink & { reopen(): void } {
     write: (record) => {
       if (!closed) log.info(record, 'mount audit');
     },
-    /** For log rotation: the file is opened again at the same path. */
     reopen: () => destination.reopen(),
     close: () => {
       if (!closed) {

@@ -1,7 +1,4 @@
-/**
- * The health endpoint (`--health-addr`, `:8080` by default like the reference): GET /health/ready answers 200
- * while the provider serves and 503 while it drains, so the kubelet stops counting on a pod that is going away.
- */
+/** GET /health/ready: 200 while serving, 503 while draining, so the kubelet stops counting on a pod going away. */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 

@@ -1,9 +1,4 @@
-/**
- * The one pino root logger; components take children (`logger.child({ component: 'server' })`).
- *
- * Nothing sensitive is ever passed to a log call by our code; redact.ts censors field names that could hold a JWT,
- * a Vault token or file contents as a second line of defence.
- */
+/** The one pino root logger; redact.ts is the second line of defence for sensitive fields. */
 import { pino, type Logger, type DestinationStream } from 'pino';
 import { redactLine } from './redact.js';
 
@@ -15,11 +10,7 @@ export const LOG_BUFFER_BYTES = 4096;
 /** …and written at least this often, so an idle provider's last lines are not held back for long. */
 export const LOG_FLUSH_INTERVAL_MS = 1_000;
 
-/**
- * stdout, buffered: at one line per Mount plus its audit line, a write(2) per line was about a tenth of a
- * republish's CPU (`npm run bench`). Buffered lines are written on exit (pino's destination flushes synchronously
- * when the process exits, a crash included); a SIGKILL loses at most the last second.
- */
+/** Buffered (a write per line was a tenth of a republish's CPU); flushed on exit, so a SIGKILL loses at most a second. */
 function bufferedStdout(): DestinationStream {
   return pino.destination({ dest: 1, minLength: LOG_BUFFER_BYTES, periodicFlush: LOG_FLUSH_INTERVAL_MS, sync: false });
 }
@@ -28,10 +19,7 @@ interface Flushable {
   flush(cb?: (err?: Error | null) => void): void;
 }
 
-/**
- * Writes out the lines buffered so far without waiting for the next periodic flush: for the start and shutdown
- * lines, which operators and supervisors wait for. A write already in progress is waited for, then the rest goes.
- */
+/** For the start and shutdown lines, which operators and supervisors wait for. */
 export function flushLogNow(logger: Logger): void {
   const stream = (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as Partial<Flushable> | undefined;
   if (typeof stream?.flush !== 'function') return;

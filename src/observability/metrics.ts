@@ -1,11 +1,6 @@
 /**
- * Prometheus metrics on their own prom-client Registry (never the global one, so two providers in one process —
- * the end-to-end tests — keep separate counts), served at `/metrics` by the health server.
- *
- * Every label value comes from a small fixed set: results are error-catalog codes, gRPC codes are status names,
- * Vault statuses are folded into a fixed list, cache names are constants of our own code. No secret path, pod,
- * namespace or role ever becomes a label: one series per pod on a node of 100 pods, over a DaemonSet of 1000
- * nodes, is how a metrics backend falls over (and paths can name what a team keeps secret).
+ * Prometheus metrics on their own Registry (two providers in one process keep separate counts). Every label value
+ * comes from a small fixed set: a series per pod, path or role would fell a metrics backend and name secrets.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
@@ -25,13 +20,9 @@ export type CacheEvent = (typeof CacheEvents)[number];
 const CACHE_NAME = /^[a-z][a-z0-9_]{0,31}$/;
 const MAX_CACHE_NAMES = 16;
 
-/**
- * HTTP statuses Vault documents for its API; anything else is folded into its class. An attacker who points a
- * SecretProviderClass's vaultAddress at a server of their own must not be able to mint a series per status.
- */
+/** Anything else is folded into its class: a vaultAddress pointed at an attacker's server must not mint series. */
 const KNOWN_STATUSES: ReadonlySet<number> = new Set([200, 204, 307, 400, 401, 403, 404, 405, 412, 429, 472, 473, 500, 501, 502, 503, 504]);
 
-/** The `status` label of one Vault exchange: a known HTTP status, its class (`4xx`), or `network_error`. */
 export function vaultStatusLabel(httpStatus: number | undefined): string {
   if (httpStatus === undefined || !Number.isInteger(httpStatus)) return 'network_error';
   if (KNOWN_STATUSES.has(httpStatus)) return String(httpStatus);
@@ -41,15 +32,12 @@ export function vaultStatusLabel(httpStatus: number | undefined): string {
 
 export interface MountMetricsOutcome {
   readonly result: 'ok' | ErrorCode;
-  /** gRPC status name, e.g. `OK`, `NOT_FOUND`. */
   readonly grpcCode: string;
   readonly durationMs: number;
 }
 
 export interface MetricsOptions {
-  /** process_* and nodejs_* metrics from prom-client (default true). */
   readonly processMetrics?: boolean;
-  /** Version for `vault_csi_provider_build_info`. */
   readonly version?: string;
   /** Watch the event loop for event_loop_delay_seconds (default true; a one-shot CLI run has no use for it). */
   readonly eventLoopDelay?: boolean;
@@ -60,10 +48,7 @@ export const EVENT_LOOP_RESOLUTION_MS = 10;
 /** The quantiles of event_loop_delay_seconds; 1 is the largest delay seen. */
 const EVENT_LOOP_QUANTILES = [0.5, 0.9, 0.99, 1] as const;
 
-/**
- * How late the event loop was, from a monitorEventLoopDelay histogram: its samples are the intervals between the
- * monitor's ticks, so the resolution is taken off to leave the delay (0 when there were no samples).
- */
+/** The samples are intervals between the monitor's ticks, so the resolution is taken off. */
 export function eventLoopDelaySeconds(histogram: Pick<IntervalHistogram, 'count' | 'percentile' | 'max'>, quantile: number, resolutionMs = EVENT_LOOP_RESOLUTION_MS): number {
   if (histogram.count === 0) return 0;
   const ns = quantile >= 1 ? histogram.max : histogram.percentile(quantile * 100);
@@ -255,7 +240,6 @@ export class ProviderMetrics {
     this.#vaultDuration.observe({ operation: event.operation }, event.durationMs / 1000);
   }
 
-  /** One request admitted by a Vault address's gate (rate-limit.ts). */
   vaultWait(wait: GateWait): void {
     this.#vaultWait.observe({ cause: wait.cause ?? 'none' }, wait.waitedMs / 1000);
   }
@@ -268,12 +252,10 @@ export class ProviderMetrics {
     this.#vaultNodeBackoffs.inc({ cause });
   }
 
-  /** One Mount through admission control's queue (admission/mount-admission.ts). */
   admissionWait(wait: AdmissionWait): void {
     this.#admissionWait.observe({ result: wait.result }, wait.waitedMs / 1000);
   }
 
-  /** Reports `count()` as `mounts_queued` at every scrape. */
   mountsQueued(count: () => number): void {
     this.#mountsQueued.source = count;
   }
@@ -282,7 +264,6 @@ export class ProviderMetrics {
     this.#vaultFailovers.inc();
   }
 
-  /** One event of the kept state (state/kept-state.ts); `event` is one of its constants. */
   keptState(event: 'restored' | 'merged' | 'written' | 'ignored' | 'write_error'): void {
     this.#keptState.inc({ event });
   }
@@ -291,33 +272,26 @@ export class ProviderMetrics {
     this.#logins.inc({ result });
   }
 
-  /**
-   * The hook every cache reports through: `metrics.cacheEvent('token', 'hit')`. `cache` must be a constant of
-   * the calling code (lower-case, digits, `_`), never data from a request.
-   */
+  /** `cache` must be a constant of the calling code, never data from a request. */
   cacheEvent(cache: string, event: CacheEvent): void {
     this.#checkCacheName(cache);
     this.#cacheEvents.inc({ cache, event });
   }
 
-  /** Reports `bytes()` as `memory_in_flight_bytes` at every scrape (admission control's count). */
   bytesInFlight(bytes: () => number): void {
     this.#bytesInFlight.source = bytes;
   }
 
-  /** Reports `size()` as `cache_entries{cache}` at every scrape. A later call for the same cache replaces it. */
   cacheSize(cache: string, size: () => number): void {
     this.#checkCacheName(cache);
     this.#cacheSizes.set(cache, size);
   }
 
-  /** Reports `bytes()` as `cache_bytes{cache}` at every scrape. A later call for the same cache replaces it. */
   cacheBytes(cache: string, bytes: () => number): void {
     this.#checkCacheName(cache);
     this.#cacheBytes.set(cache, bytes);
   }
 
-  /** Stops the event-loop monitor. */
   close(): void {
     this.#loopDelay.disable();
   }
@@ -329,7 +303,6 @@ export class ProviderMetrics {
     this.#cacheNames.add(cache);
   }
 
-  /** The text exposition format. */
   render(): Promise<string> {
     return this.registry.metrics();
   }
@@ -339,7 +312,6 @@ export class ProviderMetrics {
   }
 }
 
-/** `GET /metrics` for the health server. */
 export function metricsRoute(metrics: ProviderMetrics): ExtraRoute {
   return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     const path = (req.url ?? '/').split('?')[0];

@@ -1,33 +1,10 @@
 /**
- * Writes a file set into a pod's target path for `--write-files` (drivers before v0.0.21 expect the provider to do
- * it), the way Kubernetes' AtomicWriter lays out projected volumes:
- *
- *   <target>/..2026_11_28_20_41_05.123456789/   the files of one version (a fresh directory per version)
- *   <target>/..data -> ..2026_11_28_20_41_05.123456789
- *   <target>/db-password -> ..data/db-password   one user-visible symlink per top-level path component
- *   <target>/tls -> ..data/tls                   (for tls/tls.crt and tls/tls.key)
- *
- * A new version is written into a new directory and published by renaming a `..data_tmp` symlink over `..data`:
- * rename(2) is atomic, so a reader sees the whole old set or the whole new one, never a mix, and a failure before the
- * rename leaves the old set in place.
- *
- * Safety. The provider runs as root on the node and the target directory belongs to a pod, so anything found there
- * may have been planted to redirect our writes. The rules:
- * - The target directory must be a real directory (lstat); a symlinked target is refused.
- * - Files and directories are only ever created new (mkdir, open with O_CREAT|O_EXCL|O_NOFOLLOW) inside a directory
- *   we just created, and modes are set through the open handle (fchmod), so the umask cannot change them and no
- *   symlink is followed to reach them.
- * - A user-visible name that holds a symlink we did not make (one not pointing to `..data/<name>`) is replaced by
- *   renaming a fresh symlink over it: rename replaces the link itself and never touches what it points to, and a
- *   symlink holds no data that could be lost.
- * - A user-visible name that holds a regular file, a directory or anything else is refused with WRITE_FAILED before
- *   anything is written: it is not ours, deleting it could destroy someone's data (a directory could even be a mount
- *   point), and leaving it silently in place would hide the secret behind it. The pod's events name the path.
- * - Stale user-visible entries are removed only when they are symlinks into `..data/`, the shape we create; old
- *   version directories only when their names match our `..<timestamp>` pattern.
- * Residual risk: Node has no openat(2), so a nested file is opened by a path through directories we created moments
- * earlier; someone able to rename entries inside the target directory during a write could redirect it. The last
- * component is always opened with O_NOFOLLOW|O_EXCL, which refuses a symlink planted at the file itself.
+ * `--write-files` (drivers before v0.0.21): the file set laid out as Kubernetes' AtomicWriter lays out projected
+ * volumes — `..<timestamp>/` version directories, `..data` pointing at one, a symlink per top-level name — and
+ * published by renaming a `..data_tmp` link over `..data`, so a reader sees the whole old set or the whole new one.
+ * The target belongs to a pod and we run as root: entries are only ever created new with O_EXCL|O_NOFOLLOW and modes
+ * set by fchmod, a planted symlink is replaced never followed, anything else not ours is refused before writing
+ * (docs/security.md; Node has no openat(2), the residual risk there).
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import { resolve as resolvePath } from 'node:path';
@@ -72,13 +49,11 @@ export function isTimestampDirName(name: string): boolean {
   return TIMESTAMP_DIR_PATTERN.test(name);
 }
 
-/** The user-visible names for a file set: the first component of each path, sorted, without repeats. */
 export function topLevelNames(files: readonly OutputFile[]): string[] {
   const names = new Set(files.map((file) => file.path.split('/')[0] ?? file.path));
   return [...names].sort();
 }
 
-/** What a user-visible symlink points to: `..data/<name>`. */
 export function visibleLinkTarget(name: string): string {
   return `${DATA_DIR_NAME}/${name}`;
 }
@@ -116,10 +91,8 @@ async function withTargetLock<T>(key: string, task: () => Promise<T>): Promise<T
 type VisibleState = 'missing' | 'ours' | 'foreign-link';
 
 interface TargetState {
-  /** Name of the version directory `..data` points to, when it is one of ours and really a directory. */
   readonly currentDir: string | undefined;
   readonly visible: ReadonlyMap<string, VisibleState>;
-  /** User-visible symlinks into `..data/` whose names the new payload no longer has. */
   readonly staleLinks: readonly string[];
 }
 
@@ -134,10 +107,7 @@ export class AtomicWriter {
     this.logger = options.logger ?? silentLogger;
   }
 
-  /**
-   * Makes `targetDir` hold exactly `files`. Returns `changed: false` without touching the disk when it already does.
-   * Throws INVALID_CONFIG for a bad file set and WRITE_FAILED when the directory cannot be written safely.
-   */
+  /** Returns `changed: false` without touching the disk when `targetDir` already holds exactly `files`. */
   async write(targetDir: string, files: readonly OutputFile[]): Promise<{ changed: boolean }> {
     // No size limit here: in this mode the files never travel in a gRPC message. Paths are checked again all the
     // same, because they become names on disk.
@@ -185,7 +155,6 @@ export class AtomicWriter {
     if (!stats.isDirectory()) throw writeFailed(`target path ${target} is not a directory`);
   }
 
-  /** lstat that answers undefined for a missing entry instead of throwing. */
   private async lstatOrUndefined(path: string): Promise<FsStats | undefined> {
     try {
       return await this.fs.lstat(path);
@@ -206,7 +175,6 @@ export class AtomicWriter {
     }
   }
 
-  /** Reads the current layout and refuses, before anything is written, what we must not replace. */
   private async inspect(target: string, names: readonly string[]): Promise<TargetState> {
     const dataPath = this.path(target, DATA_DIR_NAME);
     const dataStats = await this.lstatOrUndefined(dataPath);
@@ -273,7 +241,6 @@ export class AtomicWriter {
     }
   }
 
-  /** True when `dir` holds exactly these regular files with these modes and contents, and nothing else. */
   private async sameFiles(dir: string, files: readonly OutputFile[]): Promise<boolean> {
     const onDisk = await this.listRegularFiles(dir, '');
     if (onDisk === undefined || onDisk.size !== files.length) return false;
@@ -294,7 +261,6 @@ export class AtomicWriter {
     return true;
   }
 
-  /** Regular files under `dir` by relative path; undefined when a symlink or special file is in there. */
   private async listRegularFiles(
     dir: string,
     prefix: string,
@@ -403,7 +369,6 @@ export class AtomicWriter {
     }
   }
 
-  /** Removes a version directory that was never published. Best effort: the write has failed already. */
   private async discard(target: string, dirName: string): Promise<void> {
     try {
       await this.fs.removeTree(this.path(target, dirName));
@@ -412,10 +377,7 @@ export class AtomicWriter {
     }
   }
 
-  /**
-   * Points each user-visible name at `..data/<name>`. A fresh link is made under a reserved `..` name and renamed
-   * over the old entry, which replaces a planted symlink without following it.
-   */
+  /** A fresh link renamed over the old entry replaces a planted symlink without following it. */
   private async linkVisibleNames(
     target: string,
     names: readonly string[],

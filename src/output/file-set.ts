@@ -1,7 +1,4 @@
-/**
- * The set of files one Mount hands back: checked once here against everything the driver would refuse, so a bad
- * configuration fails with a message naming the object instead of a bare driver error in the pod's events.
- */
+/** Checked here against everything the driver would refuse, so the message names the object. */
 import { ProviderError } from '../errors.js';
 import { filePathChecker, PathTrie } from '../config/file-paths.js';
 import { formatBytes, quoted } from '../shared/message-text.js';
@@ -22,12 +19,7 @@ export const DEFAULT_MOUNT_LIMIT_BYTES = 4 * 1024 * 1024;
 /** A Kubernetes Secret holds at most 1 MiB; above this the driver's secret sync cannot mirror the files. */
 export const SECRET_SYNC_LIMIT_BYTES = 1024 * 1024;
 
-/**
- * Bytes counted per file on top of its contents, path and object name. The protobuf framing of one File (tags,
- * length varints, the mode) is under 20 bytes, and the ObjectVersion that usually accompanies it (tags, lengths, a
- * 43-character version) is under 60; 128 leaves room to spare so an estimate under the limit is never a response
- * over it.
- */
+/** A File's framing is under 20 bytes and its ObjectVersion's under 60: an estimate under the limit never goes over. */
 export const PER_FILE_OVERHEAD_BYTES = 128;
 
 const MAX_MODE = 0o777;
@@ -59,10 +51,7 @@ export function contentBytes(files: readonly OutputFile[]): number {
   return files.reduce((sum, file) => sum + file.contents.length, 0);
 }
 
-/**
- * True when the files are too large for the driver to sync into a Kubernetes Secret. The mount still works, so the
- * caller only logs a warning (with `contentBytes`) rather than failing.
- */
+/** The mount still works, so the caller only warns. */
 export function exceedsSecretSyncLimit(files: readonly OutputFile[]): boolean {
   return contentBytes(files) > SECRET_SYNC_LIMIT_BYTES;
 }
@@ -95,10 +84,7 @@ function checkPathsAndModes(files: readonly OutputFile[]): void {
   }
 }
 
-/**
- * Two files at one path would overwrite each other in an order nobody chose, and a file at `a` next to `a/b` cannot
- * exist on disk at all (the driver would fail the mount half-written), so both are configuration errors.
- */
+/** Two files at one path, or `a` beside `a/b` (the driver would fail half-written), are configuration errors. */
 function checkConflicts(files: readonly OutputFile[]): void {
   const byPath = new Map<string, OutputFile>();
   for (const file of files) {
@@ -139,11 +125,6 @@ function checkSize(files: readonly OutputFile[], limitBytes: number): void {
   );
 }
 
-/**
- * Validates the files of one mount and returns them as a frozen array (same order). Throws INVALID_CONFIG for a
- * path the driver would refuse, a bad mode, a duplicate path or a file/directory clash, and MOUNT_TOO_LARGE when the
- * response would exceed `limitBytes`.
- */
 export function buildFileSet(
   files: readonly OutputFile[],
   limitBytes: number = DEFAULT_MOUNT_LIMIT_BYTES,

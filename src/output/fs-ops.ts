@@ -1,11 +1,6 @@
 /**
- * The filesystem operations the atomic writer needs, behind one small interface.
- *
- * The writer never touches node:fs directly so that tests (and fault-injection tests) can wrap `nodeFsOps` and make
- * any single call fail with ENOSPC or EIO, and so that every call that could follow a symlink is visible in one
- * place. The set is deliberately small: no `stat`, `chmod(path)`, `writeFile` or `readFile(path)`, because each of
- * those follows a symlink in the last path component; files and directories are opened with O_NOFOLLOW and then
- * changed through their handle instead.
+ * The writer's filesystem calls, behind one interface so tests can fail any of them. No call that follows a symlink
+ * in the last component (`stat`, `chmod(path)`, `writeFile`): open with O_NOFOLLOW, then change through the handle.
  */
 import { constants } from 'node:fs';
 import * as fsp from 'node:fs/promises';
@@ -43,10 +38,7 @@ export interface FsOps {
   removeTree(path: string): Promise<void>;
 }
 
-/**
- * Open flags. O_NOFOLLOW makes open fail (ELOOP) when the last path component is a symlink, and O_EXCL makes it fail
- * when anything already exists there, so a file we create is always a new inode of our own.
- */
+/** O_NOFOLLOW|O_EXCL: a file we create is always a new inode of our own. */
 export const OpenFlags = {
   createExclusive: constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
   readNoFollow: constants.O_RDONLY | constants.O_NOFOLLOW,

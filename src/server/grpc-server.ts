@@ -1,9 +1,4 @@
-/**
- * The CSIDriverProvider gRPC server on a Unix socket: socket preparation, permissions, and a graceful drain.
- *
- * grpc-js creates the socket with the process umask (0755 by default), so the umask is narrowed around the bind
- * and the mode set again afterwards: 0660, owned by the daemon (DESIGN.md §5).
- */
+/** The CSIDriverProvider gRPC server: grpc-js binds with the umask, so it is narrowed around the bind (0660). */
 import { chmod } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Server, ServerCredentials, loadPackageDefinition } from '@grpc/grpc-js';
@@ -53,10 +48,7 @@ export interface GrpcServerOptions {
 export class ProviderGrpcServer {
   readonly endpoint: string;
   #state: ServerState = 'starting';
-  /**
-   * The socket this instance listens on (at its private name, published at the endpoint), by device and inode: only
-   * that one is ours to give up (a draining instance leaves alone the socket of the instance that replaced it).
-   */
+  /** Only the socket this instance listens on is ours to give up, never the successor's. */
   #own: SocketIdentity | undefined;
   readonly #privatePath: string;
   #guard: SocketGuard | undefined;
@@ -81,10 +73,7 @@ export class ProviderGrpcServer {
     return this.#state;
   }
 
-  /**
-   * Listens on this instance's private name, then takes the endpoint over atomically (socket-path.ts): a live
-   * instance there keeps its open connections and is told to stop by the rollout; nothing is ever refused.
-   */
+  /** A live instance at the endpoint keeps its open connections and is stopped by the rollout; nothing is refused. */
   async start(): Promise<Takeover> {
     await prepareSocketDir(this.endpoint, this.#privatePath);
     const previous = process.umask(0o117);
@@ -120,11 +109,7 @@ export class ProviderGrpcServer {
     return this.#released;
   }
 
-  /**
-   * Give up the path (still ours: handed to another live instance, else removed; the successor's: left alone), then
-   * stop accepting: the listener closes (libuv unlinks the private name) and every open connection gets a GOAWAY, so
-   * the driver dials the path again; in-flight calls finish for at most `graceMs`, then the rest are cut.
-   */
+  /** Gives up the path, then GOAWAY to every connection so the driver dials again; in-flight calls get `graceMs`. */
   async drain(graceMs: number): Promise<'clean' | 'forced'> {
     if (this.#state === 'stopped') return 'clean';
     this.#state = 'draining';

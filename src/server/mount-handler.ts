@@ -1,7 +1,4 @@
-/**
- * The gRPC adapter for Mount and Version: request in, MountService, response or status out. Errors become gRPC
- * statuses here and only here (via grpcStatusFor). One info log line per Mount.
- */
+/** The gRPC adapter: errors become gRPC statuses here and only here (grpcStatusFor). One info log line per Mount. */
 import type { ServerUnaryCall, sendUnaryData, ServiceError } from '@grpc/grpc-js';
 import { Metadata, status as GrpcStatus } from '@grpc/grpc-js';
 import { grpcStatusFor, ProviderError, toProviderError, type ErrorCode } from '../errors.js';
@@ -34,15 +31,10 @@ export interface HandlerOptions {
   readonly accepting: () => boolean;
   readonly onMountStart?: () => void;
   readonly onMountEnd?: (outcome: MountOutcome) => void;
-  /**
-   * Admission control (admission/mount-admission.ts): the bounds on mounts in progress, the queue fair across
-   * namespaces, the memory budgets. Each mount holds its ledger until its answer is sent. Absent: no node-wide
-   * bounds (each mount keeps its own budget).
-   */
+  /** Each mount holds its ledger until its answer is sent. Absent: no node-wide bounds. */
   readonly admission?: MountAdmission;
   /** The mount's time budget when the caller sets no deadline (admission/time-budget.ts; default under 2 minutes). */
   readonly defaultTimeBudgetMs?: number;
-  /** The clock the time budget is computed on (default Date.now, the clock of gRPC deadlines). */
   readonly now?: () => number;
 }
 
@@ -65,17 +57,11 @@ export function versionHandler(_call: ServerUnaryCall<VersionRequest__Output, Ve
   callback(null, { version: 'v1alpha1', runtime_name: RUNTIME_NAME, runtime_version: VERSION });
 }
 
-/**
- * How long a mount's ledger may outlive its answer while gRPC sends it: a reader that slow is rare, and the bytes are
- * given back then even if the end of the call is never reported.
- */
 export const SEND_HOLD_MAX_MS = 10_000;
 
 /**
- * Keeps the mount's bytes charged until its answer has left: the serialised response sits in the HTTP/2 stream's
- * buffers until the driver reads it, so a driver slow to read many large answers would otherwise let them pile up
- * outside every budget. grpc-js reports the end of every call, answered or not, as 'cancelled' once its last frame
- * has been handed to HTTP/2 (and at once if that already happened); SEND_HOLD_MAX_MS bounds the wait regardless.
+ * The serialised answer sits in HTTP/2 buffers until the driver reads it: a slow reader must not pile answers up
+ * outside every budget. grpc-js reports every call's end as 'cancelled' once its last frame is handed to HTTP/2.
  */
 function holdUntilSent(call: ServerUnaryCall<MountRequest__Output, MountResponse>, memory: MountMemory): void {
   const release = (): void => {

@@ -1,23 +1,9 @@
 /**
- * The Unix socket path the driver dials, held so that instances replace each other with no moment when the path is
- * missing or dead: a rollout with `maxSurge` starts the new pod while the old one still serves.
- *
- * Each instance listens on a private name beside the path (`.vault.sock.<16 hex>`) and publishes it by hard-linking
- * that socket to a temporary name and renaming the link over the path: rename(2) replaces the path atomically, so
- * the driver finds a socket there at every instant, the old one or the new one. Connections already open stay with
- * the instance they reached; the old instance's GOAWAY on SIGTERM sends the driver to the path again, and so to the
- * new one. (The driver looks only at `<dir>/<provider>.sock`; the private names are dotfiles it never dials.)
- *
- * Why a private name: libuv unlinks a pipe's bound name when it closes the listener. Bound at the path itself, an
- * old instance would, on exit, remove the socket of the instance that replaced it; bound at its private name, it
- * removes only that. (An instance of a version before this one, or the reference, still binds at the path and does
- * remove it on exit: the guard below restores the path at once.)
- *
- * While it serves, an instance guards the path (SocketGuard): when the path is gone, or holds a socket nobody
- * answers on, it publishes its own again. On SIGTERM it gives up the path before it stops listening: if the path is
- * still its own, it hands it to another live instance's socket when there is one (a second instance started by
- * mistake, which therefore never leaves the node without a socket), else removes it. A path that is not its own
- * (the successor's) is left as it is.
+ * The socket path the driver dials, never missing or dead while instances replace each other (a `maxSurge` rollout).
+ * Each instance listens on a private dotfile name beside it (libuv unlinks a listener's bound name on close, so an
+ * old instance bound at the path would remove its successor's socket) and publishes it with a hard link renamed over
+ * the path. A SocketGuard re-publishes when the path goes missing or dead; on SIGTERM an instance hands its path to
+ * another live instance, or removes it (docs/operations.md#upgrading).
  */
 import { connect } from 'node:net';
 import { watch, type FSWatcher } from 'node:fs';
@@ -27,10 +13,7 @@ import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { errnoCode } from '../errors.js';
 
-/**
- * Resolves true when something accepts a connection on the socket. Only a refusal (or no socket file) means dead: a
- * full backlog (EAGAIN) or a slow accept is a live listener under load, never one to replace.
- */
+/** Only a refusal (or no socket file) means dead: a full backlog or a slow accept is a live listener under load. */
 export function probeSocket(path: string, timeoutMs = 1_000): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ path });
@@ -68,10 +51,7 @@ function siblingNames(endpoint: string, names: readonly string[]): { readonly so
   return { sockets: names.filter((n) => idAt(n, '')), links: names.filter((n) => idAt(n, '.link')) };
 }
 
-/**
- * Creates the socket's directory and removes what dead instances of this endpoint left in it: private sockets
- * nobody answers on (a SIGKILL leaves them, as grpc-js does not clean up) and temporary links.
- */
+/** Removes private sockets nobody answers on (grpc-js leaves them after a SIGKILL) and temporary links. */
 export async function prepareSocketDir(endpoint: string, own?: string): Promise<void> {
   const dir = dirname(endpoint);
   await mkdir(dir, { recursive: true, mode: 0o750 });
@@ -97,13 +77,9 @@ async function unlinkIfPresent(path: string): Promise<void> {
   }
 }
 
-/** What was at the path when an instance published its socket there. */
 export type Takeover = 'none' | 'stale-socket-replaced' | 'live-socket-taken-over' | 'file-replaced';
 
-/**
- * Puts the socket listening at `privatePath` at `endpoint`, atomically: link it to a temporary name, rename that over
- * the path. A directory at the path is refused; anything else there is replaced (a symlink itself, never its target).
- */
+/** Link to a temporary name, rename that over the path; a directory there is refused, a symlink itself replaced. */
 export async function publishSocket(endpoint: string, privatePath: string): Promise<Takeover> {
   let before: Takeover = 'none';
   try {
@@ -129,10 +105,7 @@ async function swapInto(endpoint: string, source: string, tmp: string): Promise<
   }
 }
 
-/**
- * The socket file an instance listens on, by device and inode. It stays exact for as long as the instance holds its
- * private name (until its listener closes): a linked inode cannot be reused for another file.
- */
+/** By device and inode: exact while the private name holds the inode, which cannot be reused meanwhile. */
 export interface SocketIdentity {
   readonly dev: bigint;
   readonly ino: bigint;
@@ -150,7 +123,6 @@ export async function socketIdentity(path: string): Promise<SocketIdentity> {
   return identityOf(await lstat(path, { bigint: true }));
 }
 
-/** Who holds the path now, as seen by the instance whose socket is `own`. */
 export type PathHolder = 'own' | 'none' | 'live-socket' | 'dead-socket' | 'file' | 'directory';
 
 export async function pathHolder(endpoint: string, own: SocketIdentity): Promise<PathHolder> {
@@ -170,10 +142,8 @@ export async function pathHolder(endpoint: string, own: SocketIdentity): Promise
 export type Release = 'removed' | 'handed-to-sibling' | 'already-gone' | 'left-to-successor';
 
 /**
- * Gives up the path before this instance stops listening (its private name must still exist). Not its own: left
- * alone (the successor's). Its own: handed to another live instance of the endpoint when there is one (rename, so
- * the path never goes missing), else removed. The check and the change are two calls: a successor publishing in
- * between could lose the path, and then its guard publishes again at once (it watches the directory).
+ * Before the listener closes. Not its own: left to the successor. Its own: handed to another live instance, else
+ * removed. Check and change are two calls; a successor losing the path in between re-publishes from its guard.
  */
 export async function releaseSocket(endpoint: string, own: SocketIdentity | undefined, privatePath?: string): Promise<Release> {
   if (own === undefined) return 'left-to-successor';
@@ -207,19 +177,12 @@ export interface SocketGuardOptions {
   readonly endpoint: string;
   readonly privatePath: string;
   readonly own: SocketIdentity;
-  /** How often the path is checked besides the directory's change events (default 2 s). */
   readonly intervalMs?: number;
-  /** Told when the guard put this instance's socket back at the path, and what it found there. */
   readonly onRestored?: (found: PathHolder) => void;
   readonly onError?: (err: unknown) => void;
 }
 
-/**
- * Keeps the path served while this instance serves: a missing path, a dead socket or a plain file there gets this
- * instance's socket again; another live instance's socket is left alone (it took over; this one is about to be
- * stopped, or is the spare). Checks on every change in the directory (inotify, at once) and on a timer (a holder
- * that died without a trace in the directory: SIGKILL).
- */
+/** Re-publishes on a missing path, a dead socket or a plain file; checks on every directory change and on a timer (SIGKILL). */
 export class SocketGuard {
   readonly #options: SocketGuardOptions;
   #timer: NodeJS.Timeout | undefined;
@@ -243,7 +206,6 @@ export class SocketGuard {
     }
   }
 
-  /** One check now (checks never overlap: one asked for during a check runs after it). */
   check(): Promise<void> {
     if (this.#stopped) return Promise.resolve();
     if (this.#running !== undefined) {
@@ -270,7 +232,6 @@ export class SocketGuard {
     this.#options.onRestored?.(holder);
   }
 
-  /** Stops guarding; resolves once a check under way has finished. */
   async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);

@@ -1,17 +1,8 @@
 /**
- * Vault's text about a request that carried credentials (a login's JWT, AppRole role and secret ID, password, client
- * key), with the credentials taken out. Vault's own login errors quote none, but a proxy, a plugin or an error page in
- * front of Vault may echo the request, at any status: a 502 is quoted like a 403 (issue 19, class 11).
- *
- * Two steps, because the text is re-spaced and cut to a bounded length between them (vault/failures.ts):
- * - `remove` runs on Vault's raw strings first and replaces every whole occurrence of a credential, as sent or as
- *   JSON escapes it (an echoed request body), with `[redacted]`. Before the cut, so no cut can leave half of one.
- * - `traces` runs on the text as it will be quoted and finds any TRACE_CHARS characters in a row of a credential,
- *   whitespace ignored: a value Vault re-spaced, or a spelling `remove` does not know. Such a text is not quoted at all.
- * Both are linear in the text: `traces` rolls a hash over it and looks each window up in the credentials' windows.
- *
- * Values shorter than MIN_CHARS are left alone: cutting every "abc" out of a message would garble it and hide
- * nothing (such a credential is guessed faster than read). A redactor holds credentials: never log it.
+ * A proxy or plugin in front of Vault may echo a login's credentials at any status (issue 19, class 11). `remove`
+ * replaces whole occurrences (as sent or JSON-escaped) before the text is cut, so no cut leaves half of one; `traces`
+ * finds TRACE_CHARS of one in a row in the text as quoted (re-spaced, other spellings), and then nothing is quoted.
+ * Linear (a rolling hash). Values under MIN_CHARS are left alone: guessed faster than read. Never log it.
  */
 
 /** Credentials shorter than this are not searched for. */

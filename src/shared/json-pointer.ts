@@ -1,8 +1,4 @@
-/**
- * RFC 6901 JSON pointers for the `jsonPointer` object key (ours): `/nested/a/0` selects a nested value, and a key
- * holding `/` or `~` is written `~1` / `~0`, so a pointer is never ambiguous the way a dotted path would be with keys
- * that contain dots or slashes. `""` is the whole document. Pure.
- */
+/** RFC 6901 pointers for `jsonPointer`: unambiguous with keys holding dots or slashes, unlike a dotted path. Pure. */
 import { jsonKind } from './message-text.js';
 
 export class JsonPointerSyntaxError extends Error {

@@ -1,9 +1,4 @@
-/**
- * A small bounded LRU over Map insertion order. Bounded in entries and, when sizes are given, in bytes; expired
- * entries (by an injectable clock) are dropped on access, and swept on insert at most once a second: a sweep
- * visits every entry, and caches that take an entry per mount (the audit log's, say) made that a cost of every
- * mount (`npm run bench`). Used by every in-memory cache here.
- */
+/** A bounded LRU over Map order, in entries and bytes; expired entries swept on insert at most once a second. */
 export interface LruOptions<V> {
   readonly maxEntries: number;
   readonly maxBytes?: number;

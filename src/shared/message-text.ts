@@ -1,9 +1,4 @@
-/**
- * What error messages show of names, sizes and JSON values. A message reaches the pod's events and the logs, so a
- * name in it is cut short (an object name may be 4 KiB, a path longer) and quoted the way Go's %q would show it, so
- * blanks and control characters show. Only names go through here: values can be secrets and never appear in a
- * message at all; of a value a message says only its kind or its size.
- */
+/** Names in messages, cut short and quoted like Go's %q; values never appear in a message, only their kind or size. */
 
 /** `text` cut to `maxChars` characters, with `…` where it was cut. */
 export function shortened(text: string, maxChars: number = 80): string {

@@ -1,11 +1,6 @@
 /**
- * Single-flight: callers that ask for the same key while a call for it is running share that call's outcome
- * instead of starting their own. The provider keys it by (Vault identity, request), so a burst of pods of one
- * ServiceAccount that all need `database/creds/app` at once costs Vault one request, not one per pod.
- *
- * Cancellation is per caller: a caller whose signal aborts stops waiting at once, but the shared call is aborted
- * only when every caller waiting on it has gone, so one impatient pod never fails the others. Nothing outlives
- * the call: the entry is dropped when it settles, so the map holds at most one entry per call in flight.
+ * Callers of one key share the running call's outcome: a burst of pods needing `database/creds/app` costs Vault one
+ * request. A caller's abort stops only its wait; the call is aborted when every caller has gone.
  */
 import { abortReason } from '../errors.js';
 
@@ -33,10 +28,6 @@ export class SingleFlight<T> {
     return this.#flights.size;
   }
 
-  /**
-   * `fn`'s outcome for `key`: a new call when none is in flight, else the running one's. `fn` gets a signal that
-   * aborts only when every caller waiting for this key has aborted.
-   */
   run(key: string, fn: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
     if (signal?.aborted === true) return Promise.reject(abortReason(signal));
     let flight = this.#flights.get(key);
@@ -97,10 +88,7 @@ export class SingleFlight<T> {
   }
 }
 
-/**
- * One 'abort' listener per signal, fanning out to every waiter on it: a mount waits on up to 16 requests at once
- * with the same signal, and more than 10 listeners on one AbortSignal make Node warn of a leak.
- */
+/** One listener per signal: more than 10 on one AbortSignal make Node warn of a leak. */
 const watchers = new WeakMap<AbortSignal, Set<() => void>>();
 
 function watchAbort(signal: AbortSignal, onAbort: () => void): () => void {

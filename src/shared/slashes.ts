@@ -1,7 +1,4 @@
-/**
- * Slashes trimmed by hand. `replace(/^\/+|\/+$/g, '')` reads a run of slashes again from every position of it
- * (quadratic: 50,000 slashes in a parameter took seconds), so paths, mounts and namespaces are trimmed here.
- */
+/** By hand: a regex reads a run of slashes again from every position of it (quadratic). */
 const SLASH = 0x2f;
 
 /** `text` without its leading and trailing `/`. */

@@ -1,22 +1,9 @@
 /**
- * Tokens, leases and certificates that outlive the process (`--state-dir`): a restarted or upgraded provider
- * serves the next republish of a running pod with the token, database credential and certificate it had — no
- * login, no new lease — unless they are near their end (past the token's refresh point or the lease's reuse
- * window) or Vault says the token is dead (a 403 on a restored token is put to Vault as on any cached one).
- *
- * One file per socket (`vault.sock` → `vault.state`) in the provider's own node directory, sealed with AES-256-GCM
- * under a key derived from the HMAC key (state-crypto.ts); the entries are the caches' own, under the caches' own
- * keys (pod UID and Vault identity), so an entry is only ever served to the mount the in-memory cache would have
- * served it to. Threat model and choices: SECURITY.md, "Kept state".
- *
- * When it is written: a change of either cache, 1 s later (debounced), atomically (a new file renamed over the old),
- * also now and then when only uses changed (so that the idle bound sees them), and on SIGTERM at the start and at
- * the end of the drain. When it is read: at start, before the socket is taken over; and whenever another instance
- * wrote it (a rollout's overlap: the old instance keeps serving its open connections and writes what it mints
- * until it stops) — a change in the directory marks the file, and the next mount reads it before the caches are
- * asked. Before writing, a file another instance wrote meanwhile is read first, so neither loses what the other
- * kept. A file that cannot be used (another key, altered, truncated, another version, too large) is ignored with
- * one log line saying why, and the provider starts clean and serves.
+ * Tokens, leases and certificates that outlive the process (`--state-dir`), so a restarted provider serves a running
+ * pod's republish with what it had: one file per socket, sealed under a key derived from the HMAC key, holding the
+ * caches' own entries under their own keys. Written debounced on changes and on SIGTERM; read at start and whenever
+ * another instance wrote it (a rollout's overlap), merged before writing. A file that cannot be used is ignored with
+ * one log line. docs/operations.md#what-survives-a-restart-and-why-it-is-safe; docs/security.md, "Kept state".
  */
 import { randomBytes } from 'node:crypto';
 import { watch, type BigIntStats, type FSWatcher } from 'node:fs';
@@ -48,14 +35,11 @@ export interface KeptStateOptions {
   readonly idleMs: number;
   readonly log: StateLog;
   readonly now?: () => number;
-  /** From a change to its write (default 1 s). */
   readonly debounceMs?: number;
-  /** Without a change in the directory, how often a mount still looks at the file (default 5 s). */
   readonly recheckMs?: number;
   readonly onEvent?: (event: KeptStateEvent) => void;
 }
 
-/** Which file the path held when this instance last read or wrote it. */
 interface FileIdentity {
   readonly ino: bigint;
   readonly size: bigint;
@@ -84,11 +68,9 @@ export class KeptState {
   #lastWriteMs = 0;
   #timer: NodeJS.Timeout | undefined;
   #watcher: FSWatcher | undefined;
-  /** A change in the directory since the file was last looked at. */
   #maybeChanged = true;
   #lastLook = Number.NEGATIVE_INFINITY;
   #looking: Promise<void> | undefined;
-  /** Writes (and the reads they start with) one at a time. */
   #queue: Promise<void> = Promise.resolve();
   #closed = false;
   /** One warning per cause, not one per mount. */
@@ -102,10 +84,7 @@ export class KeptState {
     this.#context = basename(options.endpoint);
   }
 
-  /**
-   * At start, before the socket is taken over: the directory (0700), the keys, what the file holds. Never throws:
-   * without a usable file or key the provider starts clean.
-   */
+  /** At start, before the socket is taken over. Never throws: without a usable file or key it starts clean. */
   async restore(): Promise<void> {
     try {
       await mkdir(this.#options.dir, { recursive: true, mode: 0o700 });
@@ -135,10 +114,7 @@ export class KeptState {
     }
   }
 
-  /**
-   * Before a mount asks the caches: what another instance wrote since, if anything (a stat when the directory
-   * changed or the recheck interval passed; a read only when the file is not the one last seen). Never throws.
-   */
+  /** What another instance wrote since, if anything (a read only when the file changed). Never throws. */
   sync(): Promise<void> {
     if (this.#closed || this.#keys === undefined) return Promise.resolve();
     const now = this.#now();
@@ -153,10 +129,7 @@ export class KeptState {
     return this.#looking;
   }
 
-  /**
-   * After a mount: write soon when the caches changed, or when the last write is a quarter of the idle bound old
-   * (uses change no generation, and an entry in use must not look idle in the file).
-   */
+  /** Also when the last write is a quarter of the idle bound old: an entry in use must not look idle in the file. */
   noteMount(): void {
     if (this.#closed) return;
     const { auth, leases } = this.#options;
@@ -174,7 +147,6 @@ export class KeptState {
     }
   }
 
-  /** Writes now (after reading what another instance wrote meanwhile). Never throws. */
   flush(): Promise<void> {
     if (this.#timer !== undefined) {
       clearTimeout(this.#timer);
@@ -183,7 +155,6 @@ export class KeptState {
     return this.#enqueue(() => this.#write());
   }
 
-  /** The last write, then nothing more (SIGTERM, after the drain). */
   async close(): Promise<void> {
     await this.flush();
     this.#closed = true;
@@ -220,7 +191,6 @@ export class KeptState {
     }
   }
 
-  /** Reads and merges the file when it is not the one this instance last read or wrote. */
   async #readIfChanged(source: 'start' | 'foreign'): Promise<void> {
     const keys = await this.#loadKeys();
     if (keys === undefined) return;

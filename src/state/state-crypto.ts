@@ -1,11 +1,6 @@
 /**
- * The kept state's envelope: AES-256-GCM with a key derived (HKDF-SHA256) from the HMAC key, so that the file on
- * the node's disk is never cleartext and only a holder of the HMAC key can read or forge it (SECURITY.md, "Kept
- * state"). Pure: buffers in, buffers out.
- *
- * Layout: "VCPSTATE" ‖ version (1 byte) ‖ nonce (12 random bytes) ‖ ciphertext ‖ tag (16 bytes). The header and the
- * socket's name are the additional authenticated data: a file written for another endpoint (the OpenBao provider's
- * beside the Vault one) or re-labelled with another version does not open.
+ * The kept state's envelope: AES-256-GCM under a key derived (HKDF-SHA256) from the HMAC key. The header and the
+ * socket's name are authenticated data: a file of another endpoint or version does not open. Pure.
  */
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 

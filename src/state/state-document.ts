@@ -1,12 +1,6 @@
 /**
- * What the kept state holds, as JSON inside the envelope (state-crypto.ts), and the rules for what goes in and what
- * comes back out. Pure: the clock is a parameter.
- *
- * An entry is written, and read back, only while it has life left (a token before its refresh point, a lease or
- * certificate inside its reuse window: its holder decides that on restore, with its own fraction; here the hard end,
- * `expiresAt`) and only if a mount used it within `idleMs`: the provider is never told that a pod went away, so an
- * entry nobody asks for is dropped after a bounded time rather than when its credential ends. The file is bounded
- * in bytes: the most recently used entries are written first, the rest left out.
+ * What the kept state holds and what comes back out. An entry is kept only while it has life left and a mount used
+ * it within `idleMs`: the provider is never told a pod went away. Most recently used first, bounded in bytes. Pure.
  */
 import { z } from 'zod';
 import type { KeptToken } from '../auth/authenticator.js';
@@ -74,10 +68,7 @@ function live(entry: { readonly expiresAt: number; readonly lastUsed: number }, 
   return 'ok';
 }
 
-/**
- * The JSON text of what may be kept, most recently used first until `maxBytes`. A lease names its token by the
- * serial it has in this process; a lease whose token is left out keeps it (the token's serial is then no one's).
- */
+/** A lease whose token is left out keeps its serial, which is then no one's. */
 export function encodeEntries(entries: KeptEntries, limits: Limits): { readonly text: string; readonly written: KeptEntries; readonly leftOut: LeftOut } {
   let expired = 0;
   let idle = 0;

@@ -1,15 +1,7 @@
 /**
- * Several Vault addresses for one HA cluster without a load balancer (vault-csi-provider#164). A mount's requests go
- * to the first address that has not failed recently, in the order the list gives; when one fails in a way another
- * node may not (connection refused or reset, a timeout, a 5xx such as a sealed node's 503, a 429, a standby that
- * answers 472/473 instead of forwarding, or a redirect the provider may not follow), the request moves on to the
- * next address at once, and the failed one is remembered for ADDRESS_FAILURE_MEMORY_MS so that the mounts after it
- * start with a healthy node instead of paying for the failure again. When every address has failed recently they
- * are all still tried, the one that failed longest ago first: a recent failure is a hint, never a ban.
- *
- * Shared by every Vault client of the provider (an address's health is the same whoever asks), with an injectable
- * clock. Which addresses a mount may use at all is the trust policy's business (config/policy.ts): every address
- * of a list is checked before the first request, so the JWT never reaches one the policy does not allow.
+ * Several addresses of one HA cluster (vault-csi-provider#164): a failed one is remembered for
+ * ADDRESS_FAILURE_MEMORY_MS so the mounts after it start with a healthy node; a recent failure is a hint, never a ban.
+ * Shared by every client. docs/configuration.md#several-vault-addresses-redirects-and-protecting-vault.
  */
 import type { ClassifiedFailure } from './failures.js';
 
@@ -29,10 +21,7 @@ export function movesOn(failure: ClassifiedFailure): boolean {
   return code === 'BAD_VAULT_RESPONSE' && failure.transient;
 }
 
-/**
- * Whether the node that failed certainly did nothing with the request, so that even a write may go to the next node:
- * it was never sent (a refused connection, a 429, a redirect not followed), or a standby refused to serve it.
- */
+/** The failed node certainly did nothing (never sent, a 429, a standby refusing), so even a write may move on. */
 export function nothingDone(failure: ClassifiedFailure): boolean {
   const status = failure.error.context.httpStatus;
   return failure.reach === 'not-sent' || (status !== undefined && STANDBY_STATUSES.has(status) && failure.error.code === 'VAULT_REQUEST_REJECTED');

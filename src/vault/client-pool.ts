@@ -1,7 +1,4 @@
-/**
- * Vault clients keyed by ConnectionSettings.key: mounts with the same address, namespace, auth mount and TLS
- * settings share one keep-alive connection pool. Bounded; an evicted client's connections are closed.
- */
+/** Vault clients by ConnectionSettings.key: equal settings share one keep-alive pool. Bounded; evicted ones closed. */
 import type { ConnectionSettings } from '../config/types.js';
 import { VaultClient, type VaultClientOptions } from './client.js';
 import { Lru } from '../shared/lru.js';
@@ -15,10 +12,7 @@ export interface ClientPoolOptions {
   readonly maxClients?: number;
   readonly tlsFiles?: TlsFileReader;
   readonly client?: VaultClientOptions;
-  /**
-   * Where a redirect from Vault may lead: one of the connection's own addresses, or one this policy allows. Without a
-   * policy, only the connection's own addresses.
-   */
+  /** Where a redirect may lead beyond the connection's own addresses. */
   readonly trust?: TrustPolicy;
   /** The provider's per-address request gates (rate-limit.ts), shared by every client. */
   readonly gates?: AddressGates;

@@ -1,13 +1,6 @@
 /**
- * One Vault client per ConnectionSettings: node-vault over our undici transport.
- *
- * node-vault traps avoided here (see DEVELOPERS.md): its login helpers write the new token into a shared
- * `client.token`, and a client-level namespace overwrites per-request headers, and both fall back to VAULT_TOKEN /
- * VAULT_NAMESPACE from the environment. The client below pins `token`, `namespace` and `pathPrefix` to empty, so
- * every request carries exactly the token and namespace we give it, and one pod's token can never ride along on
- * another pod's request. node-vault is used through its documented extension points: the `request-promise` transport
- * (transport.ts), its login helpers (always given the mount: kubernetesLogin without one posts to `/v1/auth//login`),
- * `request` for secrets (any method and query), and its `debug` hook.
+ * One Vault client per ConnectionSettings: node-vault over our undici transport, through its documented extension
+ * points only (the `request-promise` transport, its login helpers, `request`, its `debug` hook).
  */
 import nodeVault from 'node-vault';
 import type NodeVault from 'node-vault';
@@ -34,11 +27,7 @@ export interface VaultLogin {
   readonly metadata: Readonly<Record<string, string>>;
 }
 
-/**
- * One login as an auth method's builder made it (src/auth/login-request.ts): `POST /v1/<path>` with the body, sent
- * by the node-vault login helper `helper` names, over a connection of its own that presents `clientCertificate`
- * when there is one.
- */
+/** One login as an auth method's builder made it (src/auth/login-request.ts). */
 export interface LoginRequest {
   /** Under `/v1/`, e.g. `auth/approle/login`: what the helper posts to, and what messages name. */
   readonly path: string;
@@ -47,20 +36,15 @@ export interface LoginRequest {
   readonly helper: LoginHelper;
   /** PEM client certificate and key (cert auth). Sensitive: never log. */
   readonly clientCertificate?: { readonly cert: string; readonly key: string };
-  /**
-   * The secret values this login sends (JWT, role and secret ID, password, client key): cut out of whatever Vault
-   * answers, at any status, before a message quotes it (shared/credential-redactor.ts). Sensitive: never log.
-   */
+  /** The secret values this login sends: cut out of whatever Vault answers before a message quotes it. Sensitive. */
   readonly secrets: readonly string[];
   /** For messages: the method, and the role or user when it is no secret. */
   readonly describe: string;
 }
 
 /**
- * node-vault's login helper for the method, with what it puts into the path: the auth mount (`mount_point`) and, for
- * userpass, the user name (already percent-encoded: the helper's path template does not encode it). `write` is
- * node-vault's `write(path, body)`: its `certLogin` posts to `auth/cert/login` whatever the mount, and given any
- * argument (our request options included) fails in its own argument handling, because its schema lists no fields.
+ * node-vault's login helper for the method; the userpass name is percent-encoded here (the helper does not). `write`
+ * serves cert: node-vault's `certLogin` ignores the mount and rejects request options.
  */
 export type LoginHelper =
   | { readonly name: 'kubernetesLogin' | 'jwtLogin' | 'approleLogin'; readonly mountPoint: string }
@@ -69,9 +53,7 @@ export type LoginHelper =
 
 export interface SecretRequest {
   readonly method: string;
-  /** Starts with `/v1/`. */
   readonly requestPath: string;
-  /** Without the `?`; '' for none. */
   readonly query: string;
   readonly body: Readonly<Record<string, unknown>> | undefined;
   /** The object's secretNamespace, relative to the connection's namespace; absent: the connection's namespace. */
@@ -95,10 +77,7 @@ export interface VaultClientOptions {
   readonly health?: AddressHealth;
   /** A request moved on from a failed address to the next one of the list. */
   readonly onFailover?: (failure: ClassifiedFailure, from: string, to: string) => void;
-  /**
-   * A transport like this client's, whose connections present this client certificate: for a cert-auth login,
-   * which must not share connections (or their TLS identity) with anything else. Without it cert logins fail.
-   */
+  /** Connections presenting this client certificate, for a cert-auth login only; without it cert logins fail. */
   readonly certificateTransport?: (clientCertificate: { readonly cert: string; readonly key: string }) => UndiciTransport;
 }
 
@@ -118,14 +97,13 @@ type Send<T> = (vault: NodeVault.client, throttle: 'wait' | 'fail') => Promise<T
 
 const SAFE_METHODS = new Set(['GET', 'LIST', 'HEAD']);
 
-/** node-vault's debug hook: what it would print holds request bodies (JWTs, secretArgs) and response codes only. */
+/** node-vault's debug hook: it would print request bodies (JWTs, passwords) when DEBUG names it. */
 function silentDebug(): void {}
 
 /**
- * node-vault over `transport`, with the fields that would let one request's token or namespace ride along on
- * another pinned empty. node-vault logs every request body (a login's JWT or password included) through `debug`
- * when DEBUG names it, and an operator chasing a problem sets DEBUG=*: its hook is documented for exactly this, and
- * ours says nothing. pathPrefix falls back to VAULT_PREFIX from the environment; it must not bend our paths.
+ * node-vault over `transport`, with `token`, `namespace` and `pathPrefix` pinned empty: its login helpers write the
+ * new token into the shared client, and all three fall back to the environment (VAULT_TOKEN, VAULT_NAMESPACE,
+ * VAULT_PREFIX). So one pod's token or namespace never rides along on another pod's request.
  */
 function pinnedNodeVault(address: string, transport: UndiciTransport): NodeVault.client {
   const vault = nodeVault({ endpoint: address, apiVersion: 'v1', 'request-promise': transport, debug: silentDebug });
@@ -136,10 +114,7 @@ function pinnedNodeVault(address: string, transport: UndiciTransport): NodeVault
   return vault;
 }
 
-/**
- * A login through node-vault's helper for its method. The helpers also store the new token in the client's `token`,
- * which pinnedNodeVault pins empty: the clients are shared, and the token is the caller's to keep.
- */
+/** A login through node-vault's helper for its method (the token it stores goes nowhere: pinned). */
 function sendWithHelper(vault: NodeVault.client, request: LoginRequest, requestOptions: Readonly<Record<string, unknown>>): Promise<unknown> {
   const helper = request.helper;
   switch (helper.name) {
@@ -154,7 +129,6 @@ function sendWithHelper(vault: NodeVault.client, request: LoginRequest, requestO
 
 export class VaultClient {
   readonly settings: ConnectionSettings;
-  /** One node-vault client per address of the list (they share the transport and its pools). */
   readonly #vaults: Map<string, NodeVault.client>;
   readonly #health: AddressHealth;
   readonly #transport: UndiciTransport;
@@ -186,7 +160,6 @@ export class VaultClient {
     return new VaultClient(this.settings, this.#transport, this.#options, { of: this, tenant });
   }
 
-  /** The one context object node-vault passes on to the transport. */
   #context(signal: AbortSignal | undefined, throttle: 'wait' | 'fail', memory?: ByteLedger): RequestContext {
     return { signal, throttle, memory, tenant: this.#tenant };
   }
@@ -200,10 +173,7 @@ export class VaultClient {
     return headers;
   }
 
-  /**
-   * One request, retried (retry.ts) and, with several addresses, moved on to the next address of the list as soon
-   * as one fails in a way another node may not (address-health.ts), as long as the request may be sent again.
-   */
+  /** One request, retried, and with several addresses moved on to the next one when another node may do better. */
   async #exchange<T>(
     operation: VaultRequestEvent['operation'],
     target: RequestTarget,
@@ -241,8 +211,7 @@ export class VaultClient {
             const failure = classify(new AtAddress(address, err));
             if (!movesOn(failure) || signal?.aborted === true) throw new AtAddress(address, err);
             this.#health.failed(address);
-            // Another node is another send of the same request: a write (a PKI issue mints a certificate) only when
-            // the failed node certainly did nothing with it.
+            // Another node is another send: a write (a PKI issue) only when the failed node certainly did nothing.
             if (next === undefined || !(operation !== 'write' || nothingDone(failure))) throw new AtAddress(address, err);
             this.#options.onFailover?.(failure, address, next);
           }
@@ -259,10 +228,7 @@ export class VaultClient {
     );
   }
 
-  /**
-   * Sends one login (any auth method's) to `POST /v1/<request.path>`. A login with a client certificate goes over
-   * a transport of its own, closed once Vault has answered: its TLS identity is that one login's.
-   */
+  /** A login with a client certificate goes over a transport of its own: its TLS identity is that one login's. */
   async sendLogin(request: LoginRequest, signal?: AbortSignal): Promise<VaultLogin> {
     const mount = this.settings.authMount;
     const target: RequestTarget = { address: this.settings.address, path: `/v1/${request.path}`, method: 'POST' };
@@ -283,8 +249,7 @@ export class VaultClient {
       }
       const factory = this.#options.certificateTransport;
       if (factory === undefined) throw new ProviderError('INTERNAL', 'this Vault client cannot make client-certificate connections');
-      // One transport of its own for this login (its connection presents the certificate), reaching whichever
-      // address the health order picks, and the next one on a failover.
+      // One transport of its own for this login, reaching whichever address the health order picks.
       const certTransport = factory(request.clientCertificate);
       own = certTransport;
       const certVaults = new Map<string, NodeVault.client>();
@@ -329,11 +294,7 @@ export class VaultClient {
     };
   }
 
-  /**
-   * `GET /v1/auth/token/lookup-self` with `token`: resolves when Vault knows the token, throws PERMISSION_DENIED (403)
-   * when it does not (revoked or expired). Vault's `default` policy lets every token look itself up. Nothing of the
-   * answer is kept: the question is only whether the token lives.
-   */
+  /** Resolves when Vault knows the token; PERMISSION_DENIED (403) when it does not. Every token may look itself up. */
   async lookupSelf(token: string, signal?: AbortSignal): Promise<void> {
     const path = '/v1/auth/token/lookup-self';
     const target: RequestTarget = { address: this.settings.address, path, method: 'GET' };
@@ -342,10 +303,7 @@ export class VaultClient {
     );
   }
 
-  /**
-   * Any secret request: GET for KV and dynamic secrets, PUT/POST with a body for PKI issue and the like. `memory`
-   * is the mount's ledger: the answer is charged to it as it arrives (admission/mount-admission.ts).
-   */
+  /** Any secret request; `memory` is the mount's ledger, charged as the answer arrives. */
   async request(token: string, request: SecretRequest, signal?: AbortSignal, memory?: ByteLedger): Promise<SecretResponse> {
     if (request.namespace === undefined) return this.#request(token, request, signal, memory);
     try {
@@ -359,8 +317,7 @@ export class VaultClient {
   }
 
   async #request(token: string, request: SecretRequest, signal: AbortSignal | undefined, memory: ByteLedger | undefined): Promise<SecretResponse> {
-    // Vault's Go client (and so the reference) sends LIST as `GET ?list=true`; proxies and Node's HTTP parser
-    // refuse the custom verb.
+    // As Vault's Go client does: proxies and Node's HTTP parser refuse the custom verb.
     if (request.method === 'LIST') {
       const query = request.query === '' ? 'list=true' : `${request.query}&list=true`;
       return this.#request(token, { ...request, method: 'GET', query }, signal, memory);

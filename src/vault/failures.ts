@@ -1,7 +1,4 @@
-/**
- * Turns what node-vault and undici throw into catalog errors, and decides which failures are worth a retry.
- * Every message names the Vault address and path; none quotes a request or response body.
- */
+/** What node-vault and undici throw → catalog errors naming address and path, and which are worth a retry. */
 import { errnoCode, ProviderError, sanitizeVaultMessage, type ErrorCode, type ErrorContext } from '../errors.js';
 import { describeBudget, expiredBudget } from '../admission/time-budget.js';
 import { BodyTooLargeError } from '../http/undici.js';
@@ -10,7 +7,6 @@ import { RedirectRefusedError, refusalReason } from './redirect.js';
 import { isPlainObject } from '../shared/plain-object.js';
 import type { CredentialRedactor } from '../shared/credential-redactor.js';
 
-/** Where a request went, for messages. */
 export interface RequestTarget {
   readonly address: string;
   readonly path: string;
@@ -23,9 +19,7 @@ export type Reach = 'not-sent' | 'answered' | 'unknown';
 export interface ClassifiedFailure {
   readonly error: ProviderError;
   readonly reach: Reach;
-  /** Worth another attempt, for an idempotent request. */
   readonly transient: boolean;
-  /** Seconds from a Retry-After header, when Vault gave one. */
   readonly retryAfterSeconds: number | undefined;
 }
 
@@ -39,13 +33,9 @@ function isApiResponseError(err: unknown): err is Error & ApiResponseShape {
   return isPlainObject(response) && typeof response['statusCode'] === 'number';
 }
 
-/** Vault's error strings quoted in one message at most; the others are counted. */
 export const MAX_QUOTED_VAULT_ERRORS = 4;
 
-/**
- * Vault's `errors` (or `warnings`) strings, each cut and cleaned of anything token-shaped (sanitizeVaultMessage),
- * joined for a message: the first MAX_QUOTED_VAULT_ERRORS of them, and how many more there were.
- */
+/** The first MAX_QUOTED_VAULT_ERRORS of Vault's strings, sanitised, and how many more there were. */
 function vaultErrors(body: unknown, field: 'errors' | 'warnings' = 'errors'): string {
   if (!isPlainObject(body)) return '';
   const errors = body[field];
@@ -86,27 +76,20 @@ function at(target: RequestTarget): string {
   return `${target.method} ${target.address}${target.path}`;
 }
 
-/** Vault's error answer, as the rules read it. */
 interface Answer {
   readonly status: number;
-  /** Vault's `errors`, sanitised; '' when it gave none. */
   readonly detail: string;
   /** `: <detail>`, or '' for none: the tail of a message quoting Vault. */
   readonly suffix: string;
-  /** Vault's `warnings`, sanitised. */
   readonly warning: string;
-  /** From a numeric Retry-After header. */
   readonly retryAfterSeconds: number | undefined;
 }
 
-/** One failure, as the rules read it. */
 interface Failure {
   readonly err: unknown;
   readonly target: RequestTarget;
   readonly signal: AbortSignal | undefined;
-  /** Set when Vault answered with an error status. */
   readonly answer: Answer | undefined;
-  /** The errno-style code on the error or one of its causes. */
   readonly code: string | undefined;
   readonly name: string;
 }
@@ -144,7 +127,6 @@ const given = (when: (f: Failure) => boolean): ((f: Failure) => Failure | undefi
 const TIMEOUT_NAMES = new Set(['TimeoutError', 'AbortError', 'HeadersTimeoutError', 'BodyTimeoutError']);
 const KV2_PATH_HINT = /Invalid path for a versioned K\/V secrets engine/i;
 
-/** The first rule that matches decides; the last matches everything. */
 const RULES: readonly Rule[] = [
   // A request cut short because the mount's time budget ran out fails with that, whatever the cut made of it (the
   // budget's own error, an abort), so the caller hears in time which Vault and which request were too slow.
@@ -158,7 +140,6 @@ const RULES: readonly Rule[] = [
     message: `the caller's deadline passed during ${at(t)}`,
   })),
 
-  // Vault answered.
   answered((a) => a.status === 403, (a, t) => ({
     code: 'PERMISSION_DENIED', reach: 'answered', transient: false,
     message: `Vault denied ${at(t)} (403)${a.suffix}`,
@@ -191,7 +172,6 @@ const RULES: readonly Rule[] = [
     message: `Vault rejected ${at(t)} (${a.status})${a.suffix}${a.status === 405 && t.method === 'GET' ? '; this path takes a write: set the object\'s method to PUT (or POST)' : ''}`,
   })),
 
-  // Our transport refused what it got.
   // Nothing was done at the node that redirected, and nothing was sent to the target.
   rule(thrown(RedirectRefusedError), (err, t) => ({
     code: 'VAULT_REDIRECT_REFUSED', reach: 'not-sent', transient: false, context: { vaultAddress: err.from },
@@ -243,10 +223,7 @@ const RULES: readonly Rule[] = [
 /** What a login's answer is quoted with when, after `remove`, it still holds part of a credential. */
 export const WITHHELD = "[Vault's text withheld: it quoted a credential of the request]";
 
-/**
- * Vault's `errors` and `warnings` with the request's credentials removed, before anything else reads them (a cut
- * must not leave half of one; credential-redactor.ts).
- */
+/** Before anything else reads them: a cut must not leave half of a credential. */
 function withoutCredentials(body: unknown, redactor: CredentialRedactor | undefined): unknown {
   if (redactor === undefined || redactor.empty || !isPlainObject(body)) return body;
   const clean = (list: unknown): unknown => (Array.isArray(list) ? list.map((e: unknown) => (typeof e === 'string' ? redactor.remove(e) : e)) : list);
@@ -271,10 +248,7 @@ function answerOf(err: unknown, redactor: CredentialRedactor | undefined): Answe
   };
 }
 
-/**
- * `redactor` holds the credentials the request carried (a login's): none of them is quoted, whatever the status
- * (issue 19, class 11).
- */
+/** `redactor` holds the request's credentials: none is quoted, whatever the status (issue 19, class 11). */
 export function classifyFailure(err: unknown, target: RequestTarget, callerSignal: AbortSignal | undefined, redactor?: CredentialRedactor): ClassifiedFailure {
   const failure: Failure = { err, target, signal: callerSignal, answer: answerOf(err, redactor), code: errorCode(err), name: err instanceof Error ? err.name : '' };
   for (const classify of RULES) {
@@ -282,7 +256,6 @@ export function classifyFailure(err: unknown, target: RequestTarget, callerSigna
     if (v === undefined) continue;
     const retry = { reach: v.reach, transient: v.transient, retryAfterSeconds: v.retryAfterSeconds };
     if ('error' in v) return { error: v.error, ...retry };
-    // Every error names the address and path.
     const context: ErrorContext = {
       vaultAddress: target.address,
       vaultPath: target.path,

@@ -1,17 +1,7 @@
 /**
- * A Vault answer's body as it arrives: decoded to text chunk by chunk, scanned (json-scan.ts) and charged to the
- * mount's ledger before it is kept, then parsed once complete.
- *
- * Why not read it into one Buffer and decode that: the chunks, their concatenation and (above about 1 MiB) Node's
- * external string for the text are three copies of the body outside V8's heap, where nothing but garbage
- * collection frees them and nothing bounds them but V8's external-memory heuristics (tens of MiB). Decoded as it
- * arrives, the body exists once as text pieces on the heap (bounded by --max-old-space-size and collected young)
- * and once joined for JSON.parse; the chunks themselves are dropped one by one.
- *
- * The ledger hears of the body before it is kept: its declared Content-Length up front (a mount over its budget
- * fails at the headers), else each chunk as it arrives; and of the parsed form's estimate as it grows (a body that
- * parses into far more than its size fails while it arrives). The received bytes stand for the text pieces; a
- * non-ASCII body's pieces and the joined copy are charged on top.
+ * A Vault answer's body decoded to text as it arrives, scanned (json-scan.ts) and charged to the mount's ledger
+ * before it is kept: one Buffer would make three copies outside V8's heap, bounded by nothing (docs/benchmark.md#memory).
+ * A declared Content-Length is charged up front, so a mount over its budget fails at the headers.
  */
 import type { BodySink } from '../http/undici.js';
 import type { ByteLedger } from '../admission/mount-admission.js';
@@ -19,10 +9,7 @@ import { TextDecoder } from 'node:util';
 import { JsonScanner, type JsonShape } from './json-scan.js';
 
 
-/**
- * Any 2xx is an answer, as Vault's Go client takes it (a revoke with sync=false is a 202; sys/health with a custom
- * activecode can be any code; found by the real suite's differential test). Only a 2xx has to be JSON.
- */
+/** Any 2xx is an answer, as Vault's Go client takes it (a revoke with sync=false is a 202); only a 2xx must be JSON. */
 export function isSuccess(statusCode: number): boolean {
   return statusCode >= 200 && statusCode <= 299;
 }
@@ -50,10 +37,7 @@ export interface ReadBody {
 export class JsonBody implements BodySink {
   readonly #options: JsonBodyOptions;
   readonly #scanner = new JsonScanner();
-  /**
-   * The first chunk, kept as it is: most Vault answers are one chunk of a few hundred bytes, decoded at the end
-   * in one call. A decoder starts only when a second chunk arrives.
-   */
+  /** Most answers are one chunk: a decoder starts only when a second arrives. */
   #first: Buffer | undefined;
   #decoder: TextDecoder | undefined;
   #parts: string[] = [];
@@ -120,10 +104,7 @@ export class JsonBody implements BodySink {
     return { text, shape, tooDeep: false };
   }
 
-  /**
-   * After the parse: gives back everything but the parsed form's estimate, which the mount keeps while it holds the
-   * response (all of it for an error answer, which is quoted and dropped).
-   */
+  /** Keeps only the parsed form's estimate charged (nothing for an error answer, which is quoted and dropped). */
   settle(keepParsed: boolean): void {
     const keep = keepParsed && !this.#tooDeep ? Math.min(this.#charged, this.#scanner.shape.parsedBytes) : 0;
     this.#options.memory?.release(this.#announced + this.#charged - keep);

@@ -1,15 +1,7 @@
 /**
- * A pass over a JSON body's bytes as they arrive, before JSON.parse: how deep it nests and how much memory its
- * parsed form will take. Both must be known before parsing, not after: V8 aborts the process when a parse outgrows
- * the heap (a 4 MiB body of `[{},{},…]` becomes about 90 MiB of objects), and a walk over the parsed value to find
- * its depth allocates in proportion to it. Nothing is decoded or allocated here, and since it runs chunk by chunk,
- * a body whose parsed form would pass a budget is refused while it is still arriving.
- *
- * The estimate errs high: string contents at one byte per byte (two for a chunk holding any non-ASCII byte, as V8
- * then may keep two-byte strings), plus PER_VALUE_BYTES for every string and for every value or property a `{`,
- * `[` or `,` starts. Measured against V8 (Node 20) on 4 MiB bodies, the parsed form is 22× the text for `[{},…]`,
- * 14× for `[[],…]`, 6× for an object of 260,000 short keys, 3× for numbers or one-letter strings, and about 1× for
- * a few keys around large strings (an ordinary Vault response); the estimate is at least as large in every case.
+ * A pass over a JSON body's bytes as they arrive: its depth and an estimate of its parsed form, known before the
+ * parse, since V8 aborts the process when a parse outgrows the heap. Allocates nothing. The estimate errs high
+ * (measured against V8: docs/benchmark.md#memory).
  */
 import { isAscii } from 'node:buffer';
 
@@ -23,10 +15,7 @@ export interface JsonShape {
   readonly parsedBytes: number;
   /** Bytes at or above 0x80 occur: the decoded text and its strings may be two bytes per character. */
   readonly wide: boolean;
-  /**
-   * JSON values and properties begun so far (strings, containers, and what each comma starts): what the parse,
-   * the validation and every later walk of the value cost in proportion to.
-   */
+  /** What the parse, the validation and every later walk cost in proportion to. */
   readonly values: number;
 }
 

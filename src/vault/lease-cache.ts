@@ -1,36 +1,16 @@
 /**
- * Reuse of Vault responses that carry a lease or a certificate, per pod.
- *
- * The reference reads every object again on every republish (about once a minute per volume, driver v1.6+), so
- * every read of `database/creds/*` mints a new database user and every `pki/issue/*` a new certificate: pods see
- * their credential change every minute, apps holding the previous one break when it is revoked, and Vault's
- * lease store grows without bound (hashicorp/vault-csi-provider#149, #238; secrets-store-csi-driver#1453).
- * Here such a response is kept for the same pod (UID), the same Vault identity and the same request, and handed
- * out again until `fraction` of its lifetime has passed; then the next mount fetches a new one and the pod sees it
- * under a new object version, with the rest of the old credential's life left for the app to move over.
- *
- * What counts as reusable (pure, `reuseWindow`):
- * - a lease: a non-empty `lease_id` with `lease_duration` > 0. KV v1 answers carry `lease_duration` (2764800 s)
- *   with an empty `lease_id`: that is a refresh hint, not a lease, and such a secret is read on every republish
- *   like any other static secret, which is how changes reach the pod.
- * - a certificate: a write (PKI `issue`/`sign` are PUT/POST) whose `data` holds `certificate` and a numeric
- *   `expiration` (unix seconds). The write condition keeps a KV v1 secret that happens to have those keys from
- *   being frozen.
- * A lease ends no later than the token that created it: Vault revokes a token's leases when the token expires.
- *
- * The cache lives in memory, is bounded in entries and bytes (least recently used first), and drops an entry when
- * its reuse window closes. With `--state-dir` it outlives a restart through src/state/ (snapshot, restore). Its key holds the pod UID and the Vault identity (connection, role, pod
- * namespace, ServiceAccount, audience, and the pod for auth methods that can tell pods apart), so no pod ever
- * receives a response obtained for another pod or with another identity's token — unless the object asked for
- * `credentialScope: workload`, whose entries are keyed by the token's workload key alone: the ServiceAccount's identity
- * where Vault established it through Kubernetes auth, the pod's own otherwise (auth/authenticator.ts, servesWorkload).
+ * Reuse of Vault responses that carry a lease or a certificate, per pod and Vault identity, until `fraction` of their
+ * lifetime: the reference reads every object again on every republish, minting a new database user or certificate a
+ * minute (hashicorp/vault-csi-provider#149, #238; secrets-store-csi-driver#1453). docs/rotation-and-caching.md.
+ * A KV v1 answer's `lease_duration` with an empty `lease_id` is a refresh hint, not a lease; a certificate counts only
+ * on a write, so a KV secret with those keys is never frozen. `credentialScope: workload` entries key by the token's
+ * workload key (auth/authenticator.ts, servesWorkload).
  */
 import type { CredentialScope } from '../config/types.js';
 import { Lru } from '../shared/lru.js';
 import type { SecretResponse } from './responses.js';
 import { isPlainObject } from '../shared/plain-object.js';
 
-/** Default share of a lease's or certificate's lifetime during which it is reused. */
 export const DEFAULT_REUSE_FRACTION = 2 / 3;
 
 export type ReuseReason = 'lease' | 'certificate';
@@ -40,16 +20,12 @@ export interface ReuseWindow {
   readonly obtainedAt: number;
   /** When the credential stops working: the lease end (bounded by its token's), or the certificate's notAfter. */
   readonly expiresAt: number;
-  /** Reused until this instant; the first mount after it fetches a new one. */
   readonly reuseUntil: number;
 }
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
-/**
- * How long `response` may be reused, or undefined when it must be fetched on every mount. `obtainedAt` and the
- * result are in the provider's clock (ms); `tokenExpiresAt` is the expiry of the token the request was made with.
- */
+/** How long `response` may be reused (undefined: fetched on every mount); bounded by its token's expiry. */
 export function reuseWindow(
   response: SecretResponse,
   method: string,
@@ -82,13 +58,11 @@ export interface ReuseScope {
   readonly podUid: string;
   readonly identityKey: string;
   readonly requestKey: string;
-  /** Default `pod`. */
   readonly credentialScope?: CredentialScope;
 }
 
 export interface LeaseCacheOptions {
   readonly maxEntries: number;
-  /** Upper bound on the summed JSON size of the cached responses and their keys. */
   readonly maxBytes: number;
   /** Share of the lifetime during which a response is reused (default 2/3); 0 turns reuse off. */
   readonly fraction?: number;
@@ -107,10 +81,7 @@ interface Entry {
   lastUsed: number;
 }
 
-/**
- * One kept response as the kept state (src/state/) writes it and reads it back: its key and window, the token it was
- * obtained with (by serial in this process), and when a mount last used it. Sensitive: the response holds a credential.
- */
+/** One kept response as the kept state (src/state/) stores it. Sensitive: the response holds a credential. */
 export interface KeptLease {
   readonly key: string;
   readonly requestKey: string;
@@ -171,7 +142,6 @@ export class LeaseCache {
     return this.#generation;
   }
 
-  /** The response to hand out again, while its reuse window is open. */
   get(scope: ReuseScope): SecretResponse | undefined {
     if (!reusableScope(scope) || !this.#keptRequests.has(scope.requestKey)) return undefined;
     const entry = this.#lru.get(scopeKey(scope));
@@ -210,7 +180,6 @@ export class LeaseCache {
     return true;
   }
 
-  /** What is kept now with life left, for the kept state: least recently used first. */
   snapshot(): KeptLease[] {
     const now = this.#now();
     const out: KeptLease[] = [];
@@ -247,7 +216,6 @@ export class LeaseCache {
     else this.#keptRequests.set(requestKey, count - 1);
   }
 
-  /** Forget what was kept for this scope (the credential was refused, say). */
   delete(scope: ReuseScope): void {
     this.#lru.delete(scopeKey(scope));
   }

@@ -1,50 +1,22 @@
 /**
- * A provider that protects Vault (secrets-store-csi-driver#1483: a throttled store met endless retries with no
- * backoff) and shares it fairly between tenants (issue 19, classes 8 and 9). One gate per Vault address, shared by
- * every mount and every Vault client of the provider, through which every HTTP request to that address passes.
- *
- * Node-wide, protecting Vault:
- * - at most `maxInFlight` requests in flight at once (--vault-max-in-flight);
- * - a token bucket of `ratePerSecond` requests a second with `burst` at once (--vault-rate-limit, --vault-rate-burst).
- *
- * Per tenant (the pod's Kubernetes namespace, see TENANT below), so that one tenant's paths cannot slow another's:
- * - at most `maxInFlightPerTenant` of those requests (--vault-max-in-flight-per-tenant): slow reads of one tenant
- *   never hold every slot;
- * - a 429 stops that tenant's requests until its Retry-After has passed (1 s when it gives none) and halves the
- *   tenant's rate, which grows back by a twentieth of the configured rate with each answer that is not a 429;
- * - failures (connection errors, timeouts, 5xx): from the third in a row, the tenant waits 100 ms, doubling up to 2 s,
- *   until one succeeds.
- * Waiting requests are granted round robin across tenants, first come first served within one.
- *
- * The node backs off as a whole when Vault is in trouble for many tenants at once: 429s of NODE_BACKOFF_TENANTS
- * distinct tenants within NODE_THROTTLE_WINDOW_MS (a global quota) pause every request to the address for the
- * longest of their Retry-Afters and halve the node's rate; failures of NODE_BACKOFF_TENANTS distinct tenants with no
- * answer between them (an address down) start the shared failure backoff. One tenant alone never triggers either.
- *
- * Hand-written: the queue libraries at hand (p-queue, bottleneck) have no fairness across keys under one shared
- * bound. Time comes from an injectable clock, so tests count rather than time.
+ * One gate per Vault address, shared by every mount of the provider: it protects Vault (secrets-store-csi-driver#1483:
+ * a throttled store met endless retries with no backoff) and shares it fairly between tenants (issue 19, classes 8
+ * and 9). The rules: docs/configuration.md#several-vault-addresses-redirects-and-protecting-vault. Hand-written: the
+ * queue libraries at hand (p-queue, bottleneck) have no fairness across keys under one shared bound.
  */
 import { abortReason } from '../errors.js';
 
 export interface GateLimits {
   readonly maxInFlight: number;
-  /** Of those, at most this many for one tenant; used as at most maxInFlight. */
   readonly maxInFlightPerTenant: number;
   readonly ratePerSecond: number;
   readonly burst: number;
 }
 
-/**
- * 32 in flight is what one client's keep-alive pool already allowed per address (transport.ts), now held across all
- * clients, half of it at most per tenant; the bucket lets a node restart's few hundred volumes (two requests each) go
- * at once and paces a steady 500 a second after that, far above what republishes need.
- */
+/** A node restart's few hundred volumes (two requests each) go at once; 32 is what one keep-alive pool allowed. */
 export const DEFAULT_GATE_LIMITS: GateLimits = { maxInFlight: 32, maxInFlightPerTenant: 16, ratePerSecond: 500, burst: 1000 };
 
-/**
- * TENANT: the pod's Kubernetes namespace, set by the kubelet: a namespace user cannot make more of them (a role or a
- * ServiceAccount name they can, and a role may be shared by several namespaces). Requests of no pod share NO_TENANT.
- */
+/** A tenant is the pod's namespace: set by the kubelet, so a namespace user cannot make more of them. */
 export const NO_TENANT = '';
 
 /** Consecutive failures before a tenant's backoff starts, its first pause and its ceiling. */
@@ -63,7 +35,6 @@ const OVERFLOW_TENANT = '\0overflow';
 
 export interface GateClock {
   now(): number;
-  /** Resolves after `ms`; its timer must not hold the process open. */
   sleep(ms: number): Promise<void>;
 }
 
@@ -80,26 +51,19 @@ export type WaitCause = 'in_flight' | 'tenant_in_flight' | 'rate' | 'backoff';
 
 export interface GateWait {
   readonly waitedMs: number;
-  /** undefined when the request did not wait. */
   readonly cause: WaitCause | undefined;
 }
 
 export interface GateEvents {
-  /** Every admitted request: how long it queued. */
   readonly onWait?: (wait: GateWait) => void;
-  /** Every 429 Vault answered. */
   readonly onThrottled?: () => void;
-  /** The whole address paused: many tenants throttled, or many failing. */
   readonly onNodeBackoff?: (cause: 'throttled' | 'failing') => void;
 }
 
-/** A tenant's state at one gate, for tests and metrics. */
 export interface TenantView {
   readonly inFlight: number;
   readonly queued: number;
-  /** Requests a second (below the configured rate after a 429). */
   readonly rate: number;
-  /** Clock time before which none of its requests goes. */
   readonly pausedUntil: number;
 }
 
@@ -138,7 +102,6 @@ class Bucket {
     this.refilledAt = now;
   }
 
-  /** When the next token is there (now when there is one). */
   nextTokenAt(now: number): number {
     return this.tokens >= 1 ? now : now + Math.max(1, Math.ceil(((1 - this.tokens) * 1000) / this.rate));
   }
@@ -214,7 +177,6 @@ export class AddressGate {
     return this.#inFlight;
   }
 
-  /** The most requests in flight at once since the gate was made. */
   get peakInFlight(): number {
     return this.#peakInFlight;
   }
@@ -223,17 +185,14 @@ export class AddressGate {
     return this.#queued;
   }
 
-  /** The node's current rate, requests a second (below the configured one after many tenants' 429s). */
   get rate(): number {
     return this.#bucket.rate;
   }
 
-  /** Tenants with state kept now. */
   get tenants(): number {
     return this.#tenants.size;
   }
 
-  /** A tenant's state; a tenant with none kept is a fresh one. */
   tenant(key: string = NO_TENANT): TenantView {
     const t = this.#tenants.get(key);
     if (t === undefined) return { inFlight: 0, queued: 0, rate: this.#limits.ratePerSecond, pausedUntil: 0 };
@@ -292,7 +251,6 @@ export class AddressGate {
     this.#bucket.cut(this.#notBefore);
   }
 
-  /** A request of `tenantKey` failed at the address (connection error, timeout, 5xx). */
   failed(tenantKey: string = NO_TENANT): void {
     const now = this.#clock.now();
     const tenant = this.#tenant(tenantKey);
@@ -305,7 +263,6 @@ export class AddressGate {
     this.#notBefore = Math.max(this.#notBefore, now + backoffMs(this.#streak));
   }
 
-  /** Vault answered `tenantKey` (anything but a 429 or a failure of its own). */
   answered(tenantKey: string = NO_TENANT): void {
     this.#streak = 0;
     this.#failing.clear();
@@ -490,7 +447,6 @@ export class AddressGates {
     return gate;
   }
 
-  /** The gate of `origin` if one was made (tests and metrics). */
   peek(origin: string): AddressGate | undefined {
     return this.#gates.get(origin);
   }

@@ -1,12 +1,7 @@
 /**
- * Redirects from Vault, followed as Vault's Go client follows them (vault/api client.go, RawRequestWithContext): a
- * 301, 302 or 307 answer is followed once, to its Location, with the same method, headers and body; never from
- * https to http; a second redirect is not followed. A performance standby or a standby without request forwarding
- * answers this way, pointing at the active node (issue 10 item 4).
- *
- * What the Go client does not do, and we must: the request carries the pod's JWT (a login) or a Vault token, so the
- * Location is followed only to an address the trust policy lets this mount use (config/policy.ts redirectAllowed).
- * A refusal names both addresses and is never sent anywhere.
+ * Redirects (a standby pointing at the active node; issue 10 item 4), followed as Vault's Go client follows them:
+ * 301, 302 or 307, once, same method, headers and body, never https to http. Unlike the Go client, only to an address
+ * the trust policy lets this mount use: the request carries the pod's JWT or a Vault token.
  */
 import { normaliseVaultAddress } from '../config/connection.js';
 
@@ -41,10 +36,7 @@ export function vaultAddressOf(uri: URL): string | undefined {
   }
 }
 
-/**
- * Where a redirect answer to `requestUri` leads, or the reason it is not followed. `location` is the header as
- * sent (relative references resolve against the request, as Go's resp.Location() does).
- */
+/** Relative references resolve against the request, as Go's resp.Location() does. */
 export function followRedirect(requestUri: string, location: string | undefined, policy: RedirectPolicy): string {
   const from = new URL(requestUri);
   const fromAddress = vaultAddressOf(from) ?? from.origin;

@@ -1,7 +1,4 @@
-/**
- * Vault response shapes, validated with zod at the boundary. Only the fields the provider uses are required;
- * everything else Vault sends is kept (passthrough) because the whole-response object reproduces it.
- */
+/** Validated at the boundary; everything else is kept (passthrough), as the whole-response file reproduces it. */
 import { z } from 'zod';
 
 const stringOrNull = z.string().nullish();

@@ -1,8 +1,4 @@
-/**
- * Exponential backoff with full jitter, bounded by the caller's deadline. Which failures are retried is decided by
- * the caller from `classifyFailure`: idempotent requests on any transient failure, writes (a PKI issue mints a
- * certificate) only when the request never reached Vault.
- */
+/** Exponential backoff with full jitter, bounded by the caller's deadline; the caller decides what is retried. */
 import { abortReason, ProviderError } from '../errors.js';
 import { describeBudget, expiredBudget } from '../admission/time-budget.js';
 import type { ClassifiedFailure } from './failures.js';
@@ -14,11 +10,7 @@ export interface RetryPolicy {
   readonly maxDelayMs: number;
 }
 
-/**
- * Five attempts: with full jitter the four waits add up to at most 3 s (0.2 + 0.4 + 0.8 + 1.6), about the length of a
- * Vault leader election, and a Vault failing one request in twenty (the soak's 5%) fails a read three times in a row
- * for about one read in 8,000 but five times for one in 3 million. The caller's gRPC deadline bounds it all anyway.
- */
+/** The four waits add up to at most 3 s, about a Vault leader election; a 5%-failing Vault fails one read in 3 million. */
 export const defaultRetryPolicy: RetryPolicy = { attempts: 5, baseDelayMs: 200, maxDelayMs: 2_000 };
 
 export type Sleep = (ms: number, signal: AbortSignal | undefined) => Promise<void>;

@@ -1,7 +1,4 @@
-/**
- * Reads the TLS files named by ConnectionSettings into PEM strings for the transport. Mirrors Vault's Go client
- * (go-rootcerts): a CA file takes precedence over a CA directory; every certificate file in the directory counts.
- */
+/** As Vault's Go client (go-rootcerts): a CA file takes precedence over a CA directory of certificate files. */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errnoCode, ProviderError } from '../errors.js';
@@ -24,11 +21,7 @@ export const nodeTlsFileReader: TlsFileReader = {
 const BEGIN_CERT = '-----BEGIN CERTIFICATE-----';
 const END_CERT = '-----END CERTIFICATE-----';
 
-/**
- * The certificate blocks of a PEM text, in order: from each BEGIN to the first END after it, with something in
- * between. By indexOf, each search starting where the last one ended: a lazy regex re-read the rest of the text
- * from every BEGIN that had no END (quadratic in the file's size).
- */
+/** By indexOf, each search starting where the last ended: a lazy regex was quadratic in the file's size. */
 export function pemCertificates(pem: string): string[] {
   const certs: string[] = [];
   let from = 0;

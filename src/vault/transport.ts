@@ -1,13 +1,7 @@
 /**
- * node-vault's pluggable transport (`request-promise` option), over an undici keep-alive Agent.
- *
- * Why not node-vault's default: it builds on axios without a keep-alive agent (a TLS handshake per request, about a
- * fifth of a bare keep-alive client's throughput here), reads VAULT_SKIP_VERIFY so that even "false" disables TLS
- * checks, and ignores abort signals. This transport gets TLS only from the ConnectionSettings it was built for, keeps
- * connections alive, honours a per-request AbortSignal and a request timeout, and caps response sizes.
- *
- * node-vault calls `defaults(rpDefaults)` once and then the returned function with
- * `{ method, uri, headers, json, ...requestOptions }`, expecting `{ statusCode, body, request: { path } }`.
+ * node-vault's pluggable transport (`request-promise` option) over an undici keep-alive pool: TLS only from its
+ * ConnectionSettings, an AbortSignal and a timeout per request, bounded answers. Why not node-vault's own:
+ * docs/architecture.md#a-mount-step-by-step. node-vault calls `defaults(rpDefaults)` once, then the function per request.
  */
 import { BodyTooLargeError, buildConnector, dispatchBuffered, headerObject, headerValue, Pool, type BufferedAnswer, type PoolOptions } from '../http/undici.js';
 import type { ByteLedger } from '../admission/mount-admission.js';
@@ -24,24 +18,16 @@ export interface TlsMaterial {
   readonly rejectUnauthorized: boolean;
 }
 
-/**
- * What travels with one request from the mount to the transport, as ONE object through node-vault's request
- * options (which node-vault passes on to its `request-promise` transport untouched).
- */
+/** What travels with one request from the mount to the transport, through node-vault's request options untouched. */
 export interface RequestContext {
   readonly signal?: AbortSignal;
-  /**
-   * The mount's memory ledger (admission/mount-admission.ts): the body is charged as it arrives, its text and
-   * parsed form before the parse; the body and text are given back after it, the parsed form stays charged.
-   */
+  /** The mount's memory ledger: the body is charged as it arrives, the parsed form stays charged. */
   readonly memory?: ByteLedger;
   /**
-   * What a 429 does: 'wait' (default) waits at the address's gate for Retry-After and sends again, up to
-   * MAX_THROTTLED_RESENDS times (a 429 means Vault did nothing, so even a write may go again); 'fail' throws it at
-   * once, for a client that has another address of the cluster to try (address-health.ts).
+   * What a 429 does: 'wait' (default) waits at the address's gate and sends again (a 429 means Vault did nothing, so
+   * even a write may); 'fail' throws it, for a client that has another address to try.
    */
   readonly throttle?: 'wait' | 'fail';
-  /** Whose request it is at the address's gate (rate-limit.ts: the pod's namespace); absent: NO_TENANT. */
   readonly tenant?: string;
 }
 
@@ -72,10 +58,7 @@ export class NonJsonResponseError extends Error {
   }
 }
 
-/**
- * A non-2xx answer. Thrown by the transport itself (rather than left to node-vault's ApiResponseError) because
- * node-vault drops the response headers, and Retry-After lives there. Same `response` shape as ApiResponseError.
- */
+/** A non-2xx answer, thrown here because node-vault drops the response headers, and Retry-After lives there. */
 export class VaultHttpError extends Error {
   override readonly name = 'VaultHttpError';
   readonly response: { readonly statusCode: number; readonly body: unknown; readonly headers: TransportResponse['headers'] };
@@ -85,14 +68,9 @@ export class VaultHttpError extends Error {
   }
 }
 
-/**
- * The connection to Vault could not be set up (refused, unreachable, connect timeout, TLS handshake failed or cut
- * short): the request itself was never sent, so even a write may be sent again. Raised by our connector, which is
- * the only place that knows for certain that a failure happened before any request byte left.
- */
+/** The connection could not be set up, so the request was never sent and even a write may go again; only the connector knows. */
 export class VaultConnectError extends Error {
   override readonly name = 'VaultConnectError';
-  /** errno-style code of the underlying failure (ECONNREFUSED, ECONNRESET, DEPTH_ZERO_SELF_SIGNED_CERT, …). */
   readonly code: string | undefined;
   constructor(cause: Error) {
     super('could not connect to Vault', { cause });
@@ -101,12 +79,7 @@ export class VaultConnectError extends Error {
   }
 }
 
-/**
- * JSON nested deeper than any secret needs. Everything downstream (extraction, Go-style marshalling, templates)
- * walks values recursively; a response nested thousands of levels deep (a broken proxy, a hostile endpoint) would
- * exhaust the stack there instead of failing here with a clear message. Go's encoding/json stops at 10000 levels;
- * our recursive walkers do not reach that far, so the bound is lower.
- */
+/** Deeper than any secret needs; the recursive walkers downstream would exhaust the stack first. */
 export const MAX_JSON_DEPTH = 512;
 
 export class ResponseTooDeepError extends Error {
@@ -117,11 +90,8 @@ export class ResponseTooDeepError extends Error {
 }
 
 /**
- * JSON values (strings, containers, list and map entries) in one Vault answer, by default. The parse, the schema
- * check and every later walk (extraction, Go-style marshalling, `expand: keys`) cost in proportion to this count,
- * and a tenant chooses it by what it stores in Vault: 100,000 keys in one KV secret held the event loop for ~300 ms
- * per step on the project's 2-core machine. At this default each step stays near 50 ms there (docs/benchmark.md,
- * "Event-loop hold per step"); ordinary secrets hold tens of values. `--vault-response-max-values`.
+ * JSON values in one answer, by default (`--vault-response-max-values`): every later step costs in proportion, and a
+ * tenant chooses the count (docs/benchmark.md#event-loop-hold-per-step).
  */
 export const DEFAULT_MAX_RESPONSE_VALUES = 50_000;
 
@@ -135,7 +105,6 @@ export class ResponseTooLargeError extends Error {
 export interface UndiciTransportOptions {
   readonly tls: TlsMaterial;
   readonly requestTimeoutMs: number;
-  /** Responses above this are refused before they are parsed (default 16 MiB). */
   readonly maxResponseBytes?: number;
   /** Responses with more JSON values are refused while they arrive (default DEFAULT_MAX_RESPONSE_VALUES). */
   readonly maxResponseValues?: number;
@@ -165,12 +134,7 @@ interface InFlight {
   readonly expire: () => void;
 }
 
-/**
- * The whole-request deadline, for every request of one transport with one timer: requests are checked every
- * tenth of the timeout (at most every second), so one may overrun by that much. A timer and an AbortSignal.any per
- * request cost a few percent of a republish's CPU; undici's own header and body timeouts still fire first on a
- * silent connection.
- */
+/** One timer for every request's deadline (checked every tenth of the timeout): a timer per request cost CPU. */
 class DeadlineSweeper {
   readonly #inflight = new Set<InFlight>();
   readonly #periodMs: number;
@@ -215,11 +179,7 @@ const NO_CONTEXT: RequestContext = Object.freeze({});
 /** A `.` or `..` segment, plain or percent-encoded, that a URL parser would resolve. */
 const DOT_SEGMENT = /\/(?:\.|%2e)/i;
 
-/**
- * `http://host:port` of an absolute http(s) URI, and the rest (path and query). Without a URL parse, except when
- * the path has dot segments: those are resolved as a URL parser (and Vault's Go client) would, so
- * `secret/data/../x` asks for `secret/x`, as it did when every request went through `new URL`.
- */
+/** Origin and path without a URL parse, unless the path has dot segments: those resolve as Vault's Go client would. */
 export function splitUri(uri: string): { origin: string; path: string } {
   const scheme = uri.indexOf('://');
   if (scheme <= 0) throw new TypeError('the Vault request URI is not absolute');
@@ -327,7 +287,7 @@ export class UndiciTransport {
         const location = headerValue(answer.rawHeaders, 'location');
         // Only one, as Vault's Go client: a node pointing on and on (two standbys naming each other) is a failure.
         if (redirected) throw secondRedirect(uri, location);
-        // The same method, headers and body, as Vault's Go client resends them, to an address the policy allows.
+        // The same method, headers and body, as Vault's Go client resends them.
         uri = followRedirect(uri, location, this.#redirects);
         redirected = true;
         continue;
@@ -351,8 +311,7 @@ export class UndiciTransport {
       else gate?.answered(tenant);
       return sent;
     } catch (err: unknown) {
-      // The address failed (refused, reset, timed out), unless the caller gave up or the answer was merely too big
-      // (what a tenant stored is no fault of the address every other mount shares).
+      // An answer merely too big is the tenant's doing, not a fault of the address every mount shares.
       const tooBig = err instanceof BodyTooLargeError || err instanceof ResponseTooLargeError || err instanceof ResponseTooDeepError;
       if (signal?.aborted !== true && !tooBig) gate?.failed(tenant);
       throw err;
@@ -381,8 +340,7 @@ export class UndiciTransport {
     try {
       return { answer: await call.answer, body: answerBody };
     } catch (err: unknown) {
-      // Cut off, timed out or refused part-way: nothing of what arrived is kept, so the node's budget gets it back
-      // now rather than when the mount ends (a retry would otherwise hold two copies).
+      // Give the node's budget back now, not at the mount's end (a retry would otherwise hold two copies).
       answerBody.settle(false);
       throw err;
     } finally {
@@ -411,8 +369,7 @@ export class UndiciTransport {
         }
       }
     }
-    // The text is garbage now; the parsed form stays charged while the mount holds it. An error answer is quoted
-    // (its errors list) and dropped, so nothing of it stays charged.
+    // The parsed form stays charged while the mount holds it; an error answer's is dropped.
     body.settle(success);
     if (!success) throw new VaultHttpError(statusCode, parsed, headers);
     const queryAt = path.indexOf('?');

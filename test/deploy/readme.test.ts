@@ -10,52 +10,21 @@ import { dirname, join, normalize, relative } from 'node:path';
 import { ErrorCodes } from '../../src/errors.js';
 import { FLAGS } from '../../src/cli/flags.js';
 import { ProviderMetrics } from '../../src/observability/metrics.js';
+import { headings, links, slug, table as markdownTable } from '../architecture/markdown.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
 
 /** The rows of the first Markdown table after `heading`, as trimmed cells. */
 function table(page: string, heading: string): string[][] {
-  const at = page.indexOf(`\n${heading}\n`);
-  assert.notEqual(at, -1, `the page has ${heading}`);
-  const lines = page.slice(at).split('\n');
-  const first = lines.findIndex((l) => l.startsWith('|'));
-  const rows: string[][] = [];
-  for (const line of lines.slice(first + 2)) {
-    if (!line.startsWith('|')) break;
-    rows.push(line.slice(1, -1).split(/(?<!\\)\|/).map((c) => c.trim()));
-  }
+  const rows = markdownTable(page, heading);
+  assert.ok(rows !== undefined, `the page has ${heading}`);
   return rows;
 }
 
-/** GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens. */
-function slug(heading: string): string {
-  return heading
-    .trim()
-    .toLowerCase()
-    .replace(/[^\p{L}\p{N}_\- ]/gu, '')
-    .replace(/ /g, '-');
-}
-
-/** Heading lines outside fenced code blocks. */
-function headings(page: string): string[] {
-  const out: string[] = [];
-  let fenced = false;
-  for (const line of page.split('\n')) {
-    if (line.startsWith('```')) fenced = !fenced;
-    else if (!fenced && /^#{1,6} /.test(line)) out.push(line.replace(/^#+ /, ''));
-  }
-  return out;
-}
-
-/** Markdown link targets outside fenced code blocks: `[text](target)`. */
-function links(page: string): string[] {
-  const out: string[] = [];
-  let fenced = false;
-  for (const line of page.split('\n')) {
-    if (line.startsWith('```')) fenced = !fenced;
-    else if (!fenced) for (const m of line.matchAll(/\]\(([^)\s]+)\)/g)) out.push(m[1]!);
-  }
-  return out;
+/** Markdown pages under `dir` (relative to the root), at any depth. */
+async function markdownUnder(dir: string): Promise<string[]> {
+  const entries = await readdir(join(ROOT, dir), { withFileTypes: true, recursive: true }).catch(() => []);
+  return entries.filter((e) => e.isFile() && e.name.endsWith('.md')).map((e) => relative(ROOT, join(e.parentPath, e.name)));
 }
 
 describe('README and docs/', () => {
@@ -69,7 +38,8 @@ describe('README and docs/', () => {
   };
   before(async () => {
     docs = (await readdir(join(ROOT, 'docs'))).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`);
-    for (const path of ['README.md', 'CONTRIBUTING.md', 'SECURITY.md', ...docs]) pages.set(path, await readFile(join(ROOT, path), 'utf8'));
+    const elsewhere = (await Promise.all(['examples', 'deploy', 'test', 'bench', 'scripts'].map(markdownUnder))).flat();
+    for (const path of ['README.md', 'CONTRIBUTING.md', 'SECURITY.md', ...docs, ...elsewhere]) pages.set(path, await readFile(join(ROOT, path), 'utf8'));
   });
 
   it('keeps the README under 12 KB, and links every docs page from it', () => {

@@ -249,7 +249,7 @@ describe('e2e: auth', function () {
   });
 
   it('reports an unreachable Vault as UNAVAILABLE naming the address', async () => {
-    // The operator allows the address (SECURITY.md): only then does the provider try it.
+    // The operator allows the address (docs/security.md): only then does the provider try it.
     await h.stopProvider();
     await h.startProvider({ trust: { vaultAddresses: ['http://127.0.0.1:1'], tlsDirectories: [], allowSkipTlsVerify: false } });
     const err = await h.client.mountError(h.request({ objects: OBJECTS, params: { vaultAddress: 'http://127.0.0.1:1' } }));

@@ -1,5 +1,5 @@
 /**
- * No leaks, across the whole catalog of outcomes (SECURITY.md): the provider runs at log level trace, serves
+ * No leaks, across the whole catalog of outcomes (docs/security.md): the provider runs at log level trace, serves
  * successes of every kind (KV v1 and v2, encoded values, a PKI certificate and key, a database credential, the whole
  * response JSON, --write-files) and fails in every way a mount can (bad role, missing secret or key, denied path,
  * undecodable value, Vault error messages that quote a token or the JWT, a revoked cached token). Then no log line

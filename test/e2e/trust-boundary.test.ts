@@ -1,5 +1,5 @@
 /**
- * The trust boundary end to end (SECURITY.md): what a SecretProviderClass author or a pod author (whose
+ * The trust boundary end to end (docs/security.md): what a SecretProviderClass author or a pod author (whose
  * volumeAttributes the driver lays over the SecretProviderClass's parameters) can make the provider do with its own
  * files and network. The provider is configured from real flags:
  *

@@ -1,5 +1,5 @@
 /**
- * Whose token a mount uses, checked against real Vault's auth methods (SECURITY.md, "Whose token a mount uses"): a
+ * Whose token a mount uses, checked against real Vault's auth methods (docs/security.md, "Whose token a mount uses"): a
  * JWT role can bind a pod claim, and Vault does not tell the provider which kind of method a mount is, so a token
  * earned with one pod's JWT never serves another pod's mount, and each pod logs in once per token lifetime.
  */

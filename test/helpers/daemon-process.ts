@@ -1,14 +1,10 @@
 /**
- * The provider as a separate process, as the DaemonSet runs it: `dist/main.js` when built (`npm test` builds first),
- * else the TypeScript entry through tsx. Collects stdout/stderr and knows when the provider says it is serving.
+ * The provider as a separate process, as the DaemonSet runs it: `dist/main.js`, which must be built from the current
+ * src/ (test/helpers/built.ts fails the test otherwise). Collects stdout/stderr and knows when it says it is serving.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { once } from 'node:events';
-
-const DIST_MAIN = new URL('../../dist/main.js', import.meta.url).pathname;
-const SRC_MAIN = new URL('../../src/main.ts', import.meta.url).pathname;
-export const DAEMON_ENTRY: readonly string[] = existsSync(DIST_MAIN) ? [DIST_MAIN] : ['--import', 'tsx', SRC_MAIN];
+import { builtMain } from './built.js';
 
 export class DaemonProcess {
   readonly out: string[] = [];
@@ -22,7 +18,7 @@ export class DaemonProcess {
    */
   constructor(args: readonly string[], env: Record<string, string> = {}, nodeOptions: readonly string[] = [], options: { readonly coverage?: boolean } = {}) {
     const coverage = options.coverage !== false && process.env['NODE_V8_COVERAGE'] !== undefined;
-    this.child = spawn(process.execPath, [...nodeOptions, ...DAEMON_ENTRY, ...args], {
+    this.child = spawn(process.execPath, [...nodeOptions, builtMain(), ...args], {
       // NODE_V8_COVERAGE passes through so c8 counts the child's coverage too.
       env: {
         PATH: process.env['PATH'] ?? '',

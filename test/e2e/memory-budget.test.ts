@@ -19,6 +19,7 @@ import { imageNodeOptions } from '../helpers/image.js';
 import { preparePressureVault, pressureRequest, SMALL_OBJECTS } from '../helpers/memory-pressure.js';
 import { samples } from '../helpers/prometheus.js';
 import { ServiceAccountJwtIssuer, startTestVault, type TestVault } from '../vault-server/index.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const MiB = 1024 * 1024;
 const BIG = (name: string, path: string): Record<string, unknown> => ({ objectName: name, secretPath: `secret/data/${path}`, secretKey: 'blob' });
@@ -74,7 +75,7 @@ describe('e2e: admission control (memory budgets, mounts in flight)', function (
     // The first mount holds its 3 MiB secret while it waits for a slow one.
     h.vault.injectFault({ pathPrefix: 'secret/data/slow', delayMs: 600, times: 1 });
     const holding = h.client.mount(h.request({ objects: [BIG('a.bin', 'big-a'), { objectName: 'slow', secretPath: 'secret/data/slow', secretKey: 'blob' }] }));
-    await waitUntil(() => h.provider.admission.bytesInFlight >= 3 * MiB);
+    await waitFor(() => h.provider.admission.bytesInFlight >= 3 * MiB, 'the first mount holding 3 MiB');
     const other = { name: 'web-other', namespace: 'prod', uid: 'uid-other', serviceAccountName: 'web' };
     const err = await h.client.mountError(h.request({ pod: other, objects: [BIG('b.bin', 'big-b')] }));
     assert.equal(err.code, status.RESOURCE_EXHAUSTED);
@@ -84,7 +85,7 @@ describe('e2e: admission control (memory budgets, mounts in flight)', function (
     // Right after: the refused mount succeeds, and every byte has been given back.
     const again = await h.client.mount(h.request({ pod: other, objects: [BIG('b.bin', 'big-b')] }));
     assert.equal(again.files[0]!.contents.length, 3 * MiB);
-    await waitUntil(() => h.provider.admission.bytesInFlight === 0);
+    await waitFor(() => h.provider.admission.bytesInFlight === 0, 'every byte returned');
     const metrics = await h.provider.metrics.registry.metrics();
     assert.equal(samples(metrics, 'vault_csi_provider_mounts_total').get('{result="NODE_BUDGET_EXCEEDED",grpc_code="RESOURCE_EXHAUSTED"}'), 1);
     assert.equal(samples(metrics, 'vault_csi_provider_memory_in_flight_bytes').get(''), 0);
@@ -94,7 +95,7 @@ describe('e2e: admission control (memory budgets, mounts in flight)', function (
     await h.startProvider({ maxMountsInFlight: 1, maxMountsQueued: 0 });
     h.vault.injectFault({ pathPrefix: 'secret/data/slow', delayMs: 400, times: 1 });
     const first = h.client.mount(h.request({ objects: [{ objectName: 'slow', secretPath: 'secret/data/slow', secretKey: 'blob' }] }));
-    await waitUntil(() => h.provider.admission.mountsInFlight === 1);
+    await waitFor(() => h.provider.admission.mountsInFlight === 1, 'the first mount in flight');
     const started = Date.now();
     const err = await h.client.mountError(h.request({ objects: SMALL }));
     assert.ok(Date.now() - started < 300, 'failed fast, without waiting for room');
@@ -152,8 +153,3 @@ describe('e2e: the daemon given a response that would parse into far more than i
     }
   });
 });
-
-async function waitUntil(check: () => boolean): Promise<void> {
-  for (let i = 0; i < 400 && !check(); i++) await new Promise((r) => setTimeout(r, 5));
-  assert.ok(check(), 'condition not reached');
-}

@@ -5,6 +5,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { builtMain } from './built.js';
+import type { DriverClient } from './grpc-client.js';
+import { waitFor } from './wait-for.js';
 
 export class DaemonProcess {
   readonly out: string[] = [];
@@ -59,13 +61,13 @@ export async function waitForServing(d: DaemonProcess, what = 'the provider to s
   await waitFor(() => {
     if (!d.running && !d.serving()) throw new Error(`${what}: the process exited: ${d.err.join('').slice(0, 500)}`);
     return d.serving();
-  }, what);
+  }, what, { timeoutMs: 30_000, everyMs: 25 });
 }
 
-export async function waitFor(check: () => boolean | Promise<boolean>, what: string, attempts = 1200): Promise<void> {
-  for (let i = 0; i < attempts; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`timed out waiting for ${what}`);
+/** Waits until the daemon answers Version on its socket: above --log-level=info it prints no "serving" line. */
+export async function waitForVersion(d: DaemonProcess, client: DriverClient): Promise<void> {
+  await waitFor(async () => {
+    if (!d.running) throw new Error(`the daemon exited: ${d.err.join('').slice(0, 500)}`);
+    return client.version().then(() => true, () => false);
+  }, 'the daemon to answer Version', { timeoutMs: 30_000, everyMs: 25 });
 }

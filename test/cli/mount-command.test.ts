@@ -229,7 +229,7 @@ describe('cli: vault-csi-provider mount', function () {
   it('runs as a subcommand of the real entry point', async () => {
     // The compiled entry the image runs (`npm test` builds first; a stale dist/ fails here).
     const child = spawn(process.execPath, [builtMain(), 'mount', ...base()], {
-      env: { PATH: process.env['PATH'] ?? '', ...(process.env['NODE_V8_COVERAGE'] === undefined ? {} : { NODE_V8_COVERAGE: process.env['NODE_V8_COVERAGE'] }) },
+      env: { PATH: process.env['PATH'] ?? '' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const out: Buffer[] = [];

@@ -80,7 +80,7 @@ describe('cli: vault-csi-provider mount', function () {
 
   function assertNoSecrets(r: Run): void {
     for (const secret of ['db-pw-7f3a', 'api-key-91c2', 'level: info', 'BEGIN', 'eyJ']) {
-      assert.ok(!r.out.includes(secret) && !r.err.includes(secret), `${secret} must not be printed`);
+      assert.ok(!r.out.includes(secret) && !r.err.includes(secret), `${secret} must not be printed: ${r.out}\n${r.err}`);
     }
   }
 
@@ -229,7 +229,7 @@ describe('cli: vault-csi-provider mount', function () {
   it('runs as a subcommand of the real entry point', async () => {
     // The compiled entry the image runs (`npm test` builds first; a stale dist/ fails here).
     const child = spawn(process.execPath, [builtMain(), 'mount', ...base()], {
-      env: { PATH: process.env['PATH'] ?? '' },
+      env: { PATH: process.env['PATH'] ?? '', ...(process.env['NODE_V8_COVERAGE'] === undefined ? {} : { NODE_V8_COVERAGE: process.env['NODE_V8_COVERAGE'] }) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const out: Buffer[] = [];

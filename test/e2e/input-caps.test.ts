@@ -133,6 +133,7 @@ describe('e2e: caps on author input (issue 19, classes 1–3)', function () {
         [`--endpoint=${socket}`, '--health-addr=127.0.0.1:0', `--vault-addr=${h.vault.address}`, `--hmac-key-file=${join(h.dir, 'hmac.key')}`, '--log-level=info', '--max-objects-tokens=1000000', '--max-template-arguments=10000'],
         {},
         imageNodeOptions(),
+        { coverage: false },
       );
       await waitForServing(daemon);
       const rss = new RssSampler(daemon.child.pid!);

@@ -52,6 +52,8 @@ describe('e2e: the daemon under mounts naming hundreds of MiB (image NODE_OPTION
       [`--endpoint=${socket}`, '--health-addr=127.0.0.1:0', `--vault-addr=${vault.address}`, `--hmac-key-file=${join(dir, 'hmac.key')}`, '--log-level=info', '--vault-response-max-values=100000000'],
       {},
       imageNodeOptions(),
+      // RSS is measured: the daemon as the image runs it, without c8's coverage counters (which add to its memory).
+      { coverage: false },
     );
     await waitForServing(daemon);
     const rss = new RssSampler(daemon.child.pid!);

@@ -15,13 +15,18 @@ export class DaemonProcess {
   readonly child: ChildProcess;
 
   /**
-   * The child runs without V8's coverage counters: c8 cannot map dist/ back to src/ without the child's source-map
-   * cache, so counting there only cost time (src/main.ts read 0% either way), and a test that measures the daemon's
-   * memory must measure what the image runs.
+   * `options.coverage: false` runs the daemon without V8's coverage counters even under c8: a test that measures the
+   * daemon's memory must measure what the image runs, not the instrumented process (which holds more).
    */
-  constructor(args: readonly string[], env: Record<string, string> = {}, nodeOptions: readonly string[] = []) {
+  constructor(args: readonly string[], env: Record<string, string> = {}, nodeOptions: readonly string[] = [], options: { readonly coverage?: boolean } = {}) {
+    const coverage = options.coverage !== false && process.env['NODE_V8_COVERAGE'] !== undefined;
     this.child = spawn(process.execPath, [...nodeOptions, builtMain(), ...args], {
-      env: { PATH: process.env['PATH'] ?? '', ...env },
+      // NODE_V8_COVERAGE passes through so c8 counts the child's coverage too.
+      env: {
+        PATH: process.env['PATH'] ?? '',
+        ...(coverage ? { NODE_V8_COVERAGE: process.env['NODE_V8_COVERAGE'] ?? '' } : {}),
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child.stdout!.on('data', (d: Buffer) => this.out.push(d.toString()));

@@ -190,8 +190,8 @@ export class Stage {
     env['VAULT_ADDR'] = this.vault.address;
     // The DaemonSet takes it from the pod's metadata.
     env['POD_NAMESPACE'] = 'vault-csi-provider';
-    // Without V8's coverage counters (DaemonProcess): the memory measured is the image's process.
-    this.daemon = new DaemonProcess(args, env, []);
+    // coverage: false — the memory measured is the image's process, not one with V8's coverage counters.
+    this.daemon = new DaemonProcess(args, env, [], { coverage: false });
     await waitForServing(this.daemon);
     const line = this.daemon.lines().find((l) => l['msg'] === 'provider serving');
     this.healthUrl = `http://${String(line?.['health'])}/health/ready`;

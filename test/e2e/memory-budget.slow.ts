@@ -5,12 +5,11 @@
  * hit one at a time are test/e2e/memory-budget.test.ts, the heavy form with its figures `npm run memory-soak`.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DriverClient } from '../helpers/grpc-client.js';
-import { DaemonProcess, waitForServing } from '../helpers/daemon-process.js';
-import { imageNodeOptions } from '../helpers/image.js';
+import { startImageDaemon, type DaemonProcess } from '../helpers/daemon-process.js';
 import { daemonSetMemoryLimit, preparePressureVault, pressureRequest, RssSampler, runPressure, SMALL_OBJECTS } from '../helpers/memory-pressure.js';
 import { ServiceAccountJwtIssuer, startTestVault, type TestVault } from '../vault-server/index.js';
 
@@ -30,7 +29,6 @@ describe('e2e: the daemon under mounts naming hundreds of MiB (image NODE_OPTION
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'vcp-memory-'));
-    await writeFile(join(dir, 'hmac.key'), 'a-memory-budget-hmac-key-of-enough-bytes\n');
     issuer = new ServiceAccountJwtIssuer();
     vault = await startTestVault();
     vault.enableKv('secret', 2);
@@ -45,17 +43,10 @@ describe('e2e: the daemon under mounts naming hundreds of MiB (image NODE_OPTION
   });
 
   it('stays up and under the DaemonSet memory limit, answers budget hits with RESOURCE_EXHAUSTED, and serves a normal mount right after', async () => {
-    const socket = join(dir, 'vault.sock');
     // --vault-response-max-values would refuse it first (4 million values); raised so that the node budget's
-    // estimate of the parsed form is what is tested here.
-    daemon = new DaemonProcess(
-      [`--endpoint=${socket}`, '--health-addr=127.0.0.1:0', `--vault-addr=${vault.address}`, `--hmac-key-file=${join(dir, 'hmac.key')}`, '--log-level=info', '--vault-response-max-values=100000000'],
-      {},
-      imageNodeOptions(),
-      // RSS is measured: the daemon as the image runs it, without c8's coverage counters (which add to its memory).
-      { coverage: false },
-    );
-    await waitForServing(daemon);
+    // estimate of the parsed form is what is tested here. RSS is measured: no coverage counters.
+    let socket: string;
+    ({ daemon, socket } = await startImageDaemon(dir, vault.address, ['--vault-response-max-values=100000000'], { coverage: false }));
     const rss = new RssSampler(daemon.child.pid!);
     rss.start();
     const client = new DriverClient(socket);

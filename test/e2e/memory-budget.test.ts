@@ -8,14 +8,13 @@
  * is `npm run memory-soak`.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { startHarness, type Harness } from '../helpers/provider-harness.js';
 import { DriverClient } from '../helpers/grpc-client.js';
-import { DaemonProcess, waitForServing } from '../helpers/daemon-process.js';
-import { imageNodeOptions } from '../helpers/image.js';
+import { startImageDaemon, type DaemonProcess } from '../helpers/daemon-process.js';
 import { preparePressureVault, pressureRequest, SMALL_OBJECTS } from '../helpers/memory-pressure.js';
 import { samples } from '../helpers/prometheus.js';
 import { ServiceAccountJwtIssuer, startTestVault, type TestVault } from '../vault-server/index.js';
@@ -121,7 +120,6 @@ describe('e2e: the daemon given a response that would parse into far more than i
 
   it('refuses it while it arrives instead of aborting in JSON.parse, and keeps serving', async () => {
     dir = await mkdtemp(join(tmpdir(), 'vcp-parse-'));
-    await writeFile(join(dir, 'hmac.key'), 'a-memory-budget-hmac-key-of-enough-bytes\n');
     const issuer = new ServiceAccountJwtIssuer();
     vault = await startTestVault();
     vault.enableKv('secret', 2);
@@ -130,15 +128,10 @@ describe('e2e: the daemon given a response that would parse into far more than i
     // 6 MiB of JSON, inside every size limit, that V8 would turn into some 130 MiB of objects: past the image's
     // 64 MiB old space, which aborts the process in the middle of JSON.parse.
     vault.putKv('secret', 'pressure/objects', { list: new Array<Record<string, never>>(2_000_000).fill({}) });
-    const socket = join(dir, 'vault.sock');
     // --vault-response-max-values would refuse it first (4 million values); raised so that the node budget's
     // estimate of the parsed form is what is tested here.
-    daemon = new DaemonProcess(
-      [`--endpoint=${socket}`, '--health-addr=127.0.0.1:0', `--vault-addr=${vault.address}`, `--hmac-key-file=${join(dir, 'hmac.key')}`, '--log-level=info', '--vault-response-max-values=100000000'],
-      {},
-      imageNodeOptions(),
-    );
-    await waitForServing(daemon);
+    let socket: string;
+    ({ daemon, socket } = await startImageDaemon(dir, vault.address, ['--vault-response-max-values=100000000']));
     const client = new DriverClient(socket);
     try {
       const objects = [{ objectName: 'list.json', secretPath: 'secret/data/pressure/objects', secretKey: 'list' }];

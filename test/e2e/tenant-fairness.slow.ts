@@ -7,18 +7,8 @@ import assert from 'node:assert/strict';
 import type { ServiceError } from '@grpc/grpc-js';
 import { startHarness, type Harness, type PodIdentity } from '../helpers/provider-harness.js';
 import { samples } from '../helpers/prometheus.js';
+import { gate, tenantPod } from '../helpers/tenants.js';
 import { waitFor } from '../helpers/wait-for.js';
-
-function tenantPod(namespace: string, i: number): PodIdentity {
-  return { name: `app-${i}`, namespace, uid: `00000000-0000-4000-8000-${namespace.length.toString(16)}${String(i).padStart(11, '0')}`, serviceAccountName: 'web' };
-}
-
-/** A promise and the function that settles it. */
-function gate(): { readonly promise: Promise<void>; readonly open: () => void } {
-  let open!: () => void;
-  const promise = new Promise<void>((resolve) => (open = resolve));
-  return { promise, open };
-}
 
 describe('e2e: tenant isolation between namespaces (issue 19: class 12) at a node restart', function () {
   this.timeout(120_000);

@@ -4,7 +4,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { builtMain } from './built.js';
+import { imageNodeOptions } from './image.js';
 import type { DriverClient } from './grpc-client.js';
 import { waitFor } from './wait-for.js';
 
@@ -70,4 +73,22 @@ export async function waitForVersion(d: DaemonProcess, client: DriverClient): Pr
     if (!d.running) throw new Error(`the daemon exited: ${d.err.join('').slice(0, 500)}`);
     return client.version().then(() => true, () => false);
   }, 'the daemon to answer Version', { timeoutMs: 30_000, everyMs: 25 });
+}
+
+/**
+ * The daemon as the image runs it (the Dockerfile's NODE_OPTIONS) on `dir`/vault.sock against `vaultAddress`, with an
+ * HMAC key file of its own and these extra flags, once it serves. `coverage: false` when the test measures its memory.
+ */
+export async function startImageDaemon(dir: string, vaultAddress: string, flags: readonly string[], options: { readonly coverage?: boolean } = {}): Promise<{ readonly daemon: DaemonProcess; readonly socket: string }> {
+  const keyFile = join(dir, 'hmac.key');
+  await writeFile(keyFile, 'an-image-daemon-hmac-key-of-enough-bytes\n');
+  const socket = join(dir, 'vault.sock');
+  const daemon = new DaemonProcess(
+    [`--endpoint=${socket}`, '--health-addr=127.0.0.1:0', `--vault-addr=${vaultAddress}`, `--hmac-key-file=${keyFile}`, '--log-level=info', ...flags],
+    {},
+    imageNodeOptions(),
+    options,
+  );
+  await waitForServing(daemon);
+  return { daemon, socket };
 }

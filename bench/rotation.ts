@@ -37,7 +37,7 @@ const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? '3');
 const REFERENCE_MOUNTS = Number(process.env['BENCH_REFERENCE_MOUNTS'] ?? '60');
 /**
  * BENCH_SCALE shrinks every count (pods, mounts, warm-up) for a quick check that the bench still runs end to end:
- * `npm test` runs it at 0.02 (test/bench/rotation.test.ts). Its numbers mean nothing at that size.
+ * `npm run test:slow` runs it at 0.02 (test/bench/rotation.slow.ts). Its numbers mean nothing at that size.
  */
 const SCALE = Number(process.env['BENCH_SCALE'] ?? '1');
 const scaled = (n: number, min = 2): number => Math.max(min, Math.round(n * SCALE));

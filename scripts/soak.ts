@@ -18,7 +18,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DriverClient } from '../test/helpers/grpc-client.js';
-import { DaemonProcess, waitFor, waitForServing } from '../test/helpers/daemon-process.js';
+import { DaemonProcess, waitForServing } from '../test/helpers/daemon-process.js';
+import { waitFor } from '../test/helpers/wait-for.js';
 import { percentile, prepareSoakVault, printVerdicts, runScript, runSoak, SOAK_VALUES } from '../test/helpers/soak.js';
 import { samples } from '../test/helpers/prometheus.js';
 import { JWT_SHAPE, VAULT_TOKEN_SHAPE } from '../test/helpers/leak-check.js';
@@ -75,7 +76,7 @@ async function afterFullGc(d: DaemonProcess): Promise<AfterGc> {
   const count = (): number => d.err.join('').split('SOAK_GC_PROBE ').length;
   const before = count();
   d.child.kill('SIGUSR2');
-  await waitFor(() => count() > before, 'the GC probe');
+  await waitFor(() => count() > before, 'the GC probe', { timeoutMs: 30_000 });
   const line = d.err.join('').split('SOAK_GC_PROBE ').at(-1)!.split('\n')[0]!;
   return JSON.parse(line) as AfterGc;
 }

@@ -8,16 +8,12 @@ import {
   DEFAULT_NODE_MEMORY_BUDGET,
 } from '../../src/admission/mount-admission.js';
 import { DEFAULT_INPUT_LIMITS, INPUT_LIMIT_FLAGS } from '../../src/config/input-limits.js';
+import { settingsFrom } from '../helpers/settings.js';
 
-function settings(argv: readonly string[]) {
-  const r = parseFlags(argv, {});
-  assert.equal(r.kind, 'run');
-  return r.settings;
-}
 
 describe('cli/flags admission control', () => {
   it('defaults to a 24 MiB node budget, 8 MiB of responses a mount, 256 mounts at once (64 of a namespace) and 1024 waiting', () => {
-    const s = settings([]);
+    const s = settingsFrom([]);
     assert.deepEqual(
       [s.memoryBudgetBytes, s.mountResponseBudgetBytes, s.maxMountsInFlight, s.maxMountsInFlightPerNamespace, s.maxMountsQueued],
       [DEFAULT_NODE_MEMORY_BUDGET, DEFAULT_MOUNT_RESPONSE_BUDGET, DEFAULT_MAX_MOUNTS_IN_FLIGHT, DEFAULT_MAX_MOUNTS_PER_NAMESPACE, DEFAULT_MAX_MOUNTS_QUEUED],
@@ -25,12 +21,12 @@ describe('cli/flags admission control', () => {
   });
 
   it('reads the five flags; --max-mounts-queued=0 (refuse at once) is allowed', () => {
-    const s = settings(['--memory-budget=67108864', '-mount-response-budget', '16777216', '--max-mounts-in-flight=64', '--max-mounts-in-flight-per-namespace=8', '--max-mounts-queued=0']);
+    const s = settingsFrom(['--memory-budget=67108864', '-mount-response-budget', '16777216', '--max-mounts-in-flight=64', '--max-mounts-in-flight-per-namespace=8', '--max-mounts-queued=0']);
     assert.deepEqual([s.memoryBudgetBytes, s.mountResponseBudgetBytes, s.maxMountsInFlight, s.maxMountsInFlightPerNamespace, s.maxMountsQueued], [64 * 1024 * 1024, 16 * 1024 * 1024, 64, 8, 0]);
   });
 
   it('lets the default mount budget follow a smaller node budget down, and refuses an explicit one above it', () => {
-    assert.equal(settings(['--memory-budget=4194304']).mountResponseBudgetBytes, 4 * 1024 * 1024);
+    assert.equal(settingsFrom(['--memory-budget=4194304']).mountResponseBudgetBytes, 4 * 1024 * 1024);
     assert.throws(
       () => parseFlags(['--memory-budget=4194304', '--mount-response-budget=8388608'], {}),
       (err: unknown) => err instanceof UsageError && /-mount-response-budget \(8388608\) must not exceed -memory-budget \(4194304\)/.test(err.problem),
@@ -52,14 +48,14 @@ describe('cli/flags admission control', () => {
 
 describe('cli/flags caps on author input', () => {
   it('leaves the caps at their defaults when no flag sets one', () => {
-    assert.equal(settings([]).defaults.inputLimits, undefined);
+    assert.equal(settingsFrom([]).defaults.inputLimits, undefined);
   });
 
   it('reads every cap, the others keeping their defaults', () => {
-    const limits = settings(['--max-objects-bytes=262144', '-max-template-arguments', '8', '--max-objects-depth=64']).defaults.inputLimits;
+    const limits = settingsFrom(['--max-objects-bytes=262144', '-max-template-arguments', '8', '--max-objects-depth=64']).defaults.inputLimits;
     assert.deepEqual(limits, { ...DEFAULT_INPUT_LIMITS, objectsBytes: 262_144, templateArguments: 8, objectsDepth: 64 });
     for (const [cap, flag] of Object.entries(INPUT_LIMIT_FLAGS)) {
-      assert.equal(settings([`--${flag}=7`]).defaults.inputLimits?.[cap as keyof typeof INPUT_LIMIT_FLAGS], 7, flag);
+      assert.equal(settingsFrom([`--${flag}=7`]).defaults.inputLimits?.[cap as keyof typeof INPUT_LIMIT_FLAGS], 7, flag);
     }
   });
 

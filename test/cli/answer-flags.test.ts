@@ -1,19 +1,15 @@
 /** --audit-state-max-bytes, --objects-cache-max-bytes and --vault-response-max-values: positive integers with documented defaults. */
 import assert from 'node:assert/strict';
-import { parseFlags, usageText, type ProviderSettings } from '../../src/cli/flags.js';
+import { parseFlags, usageText } from '../../src/cli/flags.js';
 import { DEFAULT_AUDIT_STATE_BYTES } from '../../src/observability/audit.js';
 import { DEFAULT_MAX_RESPONSE_VALUES } from '../../src/vault/transport.js';
 import { DEFAULT_OBJECTS_CACHE_BYTES } from '../../src/config/objects-cache.js';
+import { settingsFrom } from '../helpers/settings.js';
 
-function settings(argv: string[]): ProviderSettings {
-  const result = parseFlags(argv, {});
-  if (result.kind !== 'run') throw new Error(`expected run, got ${result.kind}`);
-  return result.settings;
-}
 
 describe('cli/flags: --audit-state-max-bytes, --objects-cache-max-bytes, --vault-response-max-values', () => {
   it('leaves the documented defaults to the components when absent', () => {
-    const s = settings([]);
+    const s = settingsFrom([]);
     assert.equal(s.auditStateMaxBytes, undefined);
     assert.equal(s.vaultResponseMaxValues, undefined);
     assert.equal(s.objectsCacheMaxBytes, undefined);
@@ -23,7 +19,7 @@ describe('cli/flags: --audit-state-max-bytes, --objects-cache-max-bytes, --vault
   });
 
   it('takes positive integers and refuses anything else', () => {
-    const s = settings(['--audit-state-max-bytes=65536', '-vault-response-max-values', '1000', '--objects-cache-max-bytes=1048576']);
+    const s = settingsFrom(['--audit-state-max-bytes=65536', '-vault-response-max-values', '1000', '--objects-cache-max-bytes=1048576']);
     assert.equal(s.objectsCacheMaxBytes, 1_048_576);
     assert.equal(s.auditStateMaxBytes, 65_536);
     assert.equal(s.vaultResponseMaxValues, 1_000);

@@ -1,19 +1,15 @@
 /** --audit-log-file: a path sends audit lines to their own file; absent or empty keeps them in the main log. */
 import assert from 'node:assert/strict';
-import { parseFlags, usageText } from '../../src/cli/flags.js';
+import { usageText } from '../../src/cli/flags.js';
+import { settingsFrom } from '../helpers/settings.js';
 
-function run(argv: readonly string[]) {
-  const parsed = parseFlags(argv, {});
-  assert.equal(parsed.kind, 'run');
-  return parsed.settings;
-}
 
 describe('cli/flags: --audit-log-file', () => {
   it('takes a path in either Go syntax, and defaults to none', () => {
-    assert.equal(run(['--audit-log-file=/var/log/vault-csi/audit.log']).auditLogFile, '/var/log/vault-csi/audit.log');
-    assert.equal(run(['-audit-log-file', '/tmp/a.log']).auditLogFile, '/tmp/a.log');
-    assert.equal(run([]).auditLogFile, undefined);
-    assert.equal(run(['--audit-log-file=']).auditLogFile, undefined);
+    assert.equal(settingsFrom(['--audit-log-file=/var/log/vault-csi/audit.log']).auditLogFile, '/var/log/vault-csi/audit.log');
+    assert.equal(settingsFrom(['-audit-log-file', '/tmp/a.log']).auditLogFile, '/tmp/a.log');
+    assert.equal(settingsFrom([]).auditLogFile, undefined);
+    assert.equal(settingsFrom(['--audit-log-file=']).auditLogFile, undefined);
   });
 
   it('is listed in the usage text', () => {

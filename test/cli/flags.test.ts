@@ -1,12 +1,8 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { parseFlags, UsageError, usageText, DEFAULT_VAULT_ADDRESS, type ProviderSettings } from '../../src/cli/flags.js';
+import { settingsFrom } from '../helpers/settings.js';
 
-function run(argv: readonly string[], env: Record<string, string | undefined> = {}): ProviderSettings {
-  const r = parseFlags(argv, env);
-  assert.equal(r.kind, 'run');
-  return r.settings;
-}
 
 function usageError(argv: readonly string[], mention: RegExp, env: Record<string, string | undefined> = {}): UsageError {
   let caught: unknown;
@@ -23,7 +19,7 @@ function usageError(argv: readonly string[], mention: RegExp, env: Record<string
 
 describe('cli/flags parseFlags', () => {
   it('has the reference defaults', () => {
-    assert.deepEqual(run([]), {
+    assert.deepEqual(settingsFrom([]), {
       endpoint: '/tmp/vault.sock',
       healthAddr: ':8080',
       logLevel: 'info',
@@ -64,17 +60,17 @@ describe('cli/flags parseFlags', () => {
     ];
     for (const argv of spellings) {
       it(`reads ${argv.join(' ')}`, () => {
-        assert.equal(run(argv).endpoint, '/run/x.sock');
+        assert.equal(settingsFrom(argv).endpoint, '/run/x.sock');
       });
     }
     it('takes the next argument as the value even when it starts with a dash', () => {
-      assert.equal(run(['--vault-namespace', '-odd-']).defaults.vaultNamespace, '-odd-');
+      assert.equal(settingsFrom(['--vault-namespace', '-odd-']).defaults.vaultNamespace, '-odd-');
     });
     it('keeps everything after the first = in the value', () => {
-      assert.equal(run(['--vault-addr=https://v:8200/a=b']).defaults.vaultAddress, 'https://v:8200/a=b');
+      assert.equal(settingsFrom(['--vault-addr=https://v:8200/a=b']).defaults.vaultAddress, 'https://v:8200/a=b');
     });
     it('lets the last occurrence win', () => {
-      assert.equal(run(['--cache-size', '5', '--cache-size=7']).cacheSize, 7);
+      assert.equal(settingsFrom(['--cache-size', '5', '--cache-size=7']).cacheSize, 7);
     });
 
     const bools: ReadonlyArray<readonly [readonly string[], boolean]> = [
@@ -89,7 +85,7 @@ describe('cli/flags parseFlags', () => {
     ];
     for (const [argv, expected] of bools) {
       it(`boolean ${argv.join(' ')} → ${expected}`, () => {
-        assert.equal(run(argv).writeFiles, expected);
+        assert.equal(settingsFrom(argv).writeFiles, expected);
       });
     }
     it('does not take a separate value for a boolean', () => {
@@ -111,7 +107,7 @@ describe('cli/flags parseFlags', () => {
       usageError(['--', 'x'], /unexpected argument "x"/);
     });
     it('stops at --', () => {
-      assert.equal(run(['--endpoint=/a', '--']).endpoint, '/a');
+      assert.equal(settingsFrom(['--endpoint=/a', '--']).endpoint, '/a');
     });
     for (const h of ['-h', '--h', '-help', '--help', '--help=false']) {
       it(`${h} asks for help`, () => {
@@ -158,7 +154,7 @@ describe('cli/flags parseFlags', () => {
     ];
     for (const [argv, level] of table) {
       it(`${argv.join(' ') || '(none)'} → ${level}`, () => {
-        assert.equal(run(argv).logLevel, level);
+        assert.equal(settingsFrom(argv).logLevel, level);
       });
     }
     it('refuses an unknown level (the reference silently used info)', () => {
@@ -168,8 +164,8 @@ describe('cli/flags parseFlags', () => {
 
   describe('values', () => {
     it('reads the cache size in Go integer syntax and requires it positive', () => {
-      assert.equal(run(['--cache-size=0x10']).cacheSize, 16);
-      assert.equal(run(['--cache-size', '1']).cacheSize, 1);
+      assert.equal(settingsFrom(['--cache-size=0x10']).cacheSize, 16);
+      assert.equal(settingsFrom(['--cache-size', '1']).cacheSize, 1);
       for (const bad of ['0', '-5', 'ten', '1.5', '']) {
         usageError([`--cache-size=${bad}`], /-cache-size/);
       }
@@ -185,7 +181,7 @@ describe('cli/flags parseFlags', () => {
     ];
     for (const [raw, ms] of durations) {
       it(`--vault-request-timeout=${raw} → ${ms} ms`, () => {
-        assert.equal(run([`--vault-request-timeout=${raw}`]).requestTimeoutMs, ms);
+        assert.equal(settingsFrom([`--vault-request-timeout=${raw}`]).requestTimeoutMs, ms);
       });
     }
     for (const bad of ['30', '0', '-1s', '1d', 's', '', '1 s', '10ns']) {
@@ -195,7 +191,7 @@ describe('cli/flags parseFlags', () => {
     }
     for (const addr of [':8080', '0.0.0.0:9090', 'localhost:1', '[::]:8080', ':0']) {
       it(`accepts --health-addr=${addr}`, () => {
-        assert.equal(run([`--health-addr=${addr}`]).healthAddr, addr);
+        assert.equal(settingsFrom([`--health-addr=${addr}`]).healthAddr, addr);
       });
     }
     for (const addr of ['8080', '', ':', ':70000', 'host', ':http']) {
@@ -204,10 +200,10 @@ describe('cli/flags parseFlags', () => {
       });
     }
     it('checks the HMAC Secret name unless a key file replaces it', () => {
-      assert.equal(run(['--hmac-secret-name=my-key.v1']).hmacSecretName, 'my-key.v1');
+      assert.equal(settingsFrom(['--hmac-secret-name=my-key.v1']).hmacSecretName, 'my-key.v1');
       usageError(['--hmac-secret-name=Bad_Name'], /-hmac-secret-name/);
       usageError(['--hmac-secret-name='], /-hmac-secret-name/);
-      const s = run(['--hmac-secret-name=', '--hmac-key-file=/keys/hmac']);
+      const s = settingsFrom(['--hmac-secret-name=', '--hmac-key-file=/keys/hmac']);
       assert.equal(s.hmacKeyFile, '/keys/hmac');
     });
     it('refuses an empty endpoint and an empty auth mount', () => {
@@ -215,10 +211,10 @@ describe('cli/flags parseFlags', () => {
       usageError(['--vault-mount=/'], /-vault-mount/);
     });
     it('strips slashes from the auth mount', () => {
-      assert.equal(run(['--vault-mount=/team/jwt/']).defaults.vaultMount, 'team/jwt');
+      assert.equal(settingsFrom(['--vault-mount=/team/jwt/']).defaults.vaultMount, 'team/jwt');
     });
     it('validates and normalises the Vault address', () => {
-      assert.equal(run(['--vault-addr=https://Vault:8200/']).defaults.vaultAddress, 'https://vault:8200');
+      assert.equal(settingsFrom(['--vault-addr=https://Vault:8200/']).defaults.vaultAddress, 'https://vault:8200');
       usageError(['--vault-addr=vault:8200'], /-vault-addr/);
       usageError([], /VAULT_ADDR/, { VAULT_ADDR: 'not a url' });
     });
@@ -235,17 +231,17 @@ describe('cli/flags parseFlags', () => {
     for (const [envName, flag, get] of pairs) {
       const value = (v: string): string => (envName === 'VAULT_ADDR' ? `https://${v}:8200` : v);
       it(`${envName} applies alone, and -${flag} overrides it`, () => {
-        assert.equal(get(run([], { [envName]: value('fromenv') })), value('fromenv'));
-        assert.equal(get(run([`--${flag}=${value('fromflag')}`], { [envName]: value('fromenv') })), value('fromflag'));
+        assert.equal(get(settingsFrom([], { [envName]: value('fromenv') })), value('fromenv'));
+        assert.equal(get(settingsFrom([`--${flag}=${value('fromflag')}`], { [envName]: value('fromenv') })), value('fromflag'));
         // An empty flag or variable is unset (as in Vault's client), so the other source still applies.
-        assert.equal(get(run([`--${flag}=`], { [envName]: value('fromenv') })), value('fromenv'));
-        assert.equal(get(run([], { [envName]: '' })), envName === 'VAULT_ADDR' ? DEFAULT_VAULT_ADDRESS : undefined);
+        assert.equal(get(settingsFrom([`--${flag}=`], { [envName]: value('fromenv') })), value('fromenv'));
+        assert.equal(get(settingsFrom([], { [envName]: '' })), envName === 'VAULT_ADDR' ? DEFAULT_VAULT_ADDRESS : undefined);
       });
     }
     it('client certificate and key from either source, but always as a pair', () => {
       const env = { VAULT_CLIENT_CERT: '/e/c', VAULT_CLIENT_KEY: '/e/k' };
-      assert.deepEqual(run([], env).defaults.tls, { skipVerify: false, clientCertPath: '/e/c', clientKeyPath: '/e/k' });
-      const mixed = run(['--vault-tls-client-cert=/f/c'], env).defaults.tls;
+      assert.deepEqual(settingsFrom([], env).defaults.tls, { skipVerify: false, clientCertPath: '/e/c', clientKeyPath: '/e/k' });
+      const mixed = settingsFrom(['--vault-tls-client-cert=/f/c'], env).defaults.tls;
       assert.equal(mixed.clientCertPath, '/f/c');
       assert.equal(mixed.clientKeyPath, '/e/k');
       usageError(['--vault-tls-client-cert=/f/c'], /-vault-tls-client-key/);
@@ -266,7 +262,7 @@ describe('cli/flags parseFlags', () => {
     ];
     for (const [argv, envValue, expected] of skip) {
       it(`skip verify: ${argv.join(' ') || '(no flag)'} with VAULT_SKIP_VERIFY=${String(envValue)} → ${expected}`, () => {
-        assert.equal(run(argv, { VAULT_SKIP_VERIFY: envValue }).defaults.tls.skipVerify, expected);
+        assert.equal(settingsFrom(argv, { VAULT_SKIP_VERIFY: envValue }).defaults.tls.skipVerify, expected);
       });
     }
     it('refuses a VAULT_SKIP_VERIFY it cannot parse, naming it', () => {
@@ -276,7 +272,7 @@ describe('cli/flags parseFlags', () => {
       const name = fc.stringMatching(/^[a-z][a-z0-9-]{0,10}$/);
       fc.assert(
         fc.property(name, name, (fromEnv, fromFlag) => {
-          const s = run([`--vault-namespace=${fromFlag}`, '--vault-tls-server-name', fromFlag], {
+          const s = settingsFrom([`--vault-namespace=${fromFlag}`, '--vault-tls-server-name', fromFlag], {
             VAULT_NAMESPACE: fromEnv,
             VAULT_TLS_SERVER_NAME: fromEnv,
           });
@@ -288,7 +284,7 @@ describe('cli/flags parseFlags', () => {
   });
 
   it('reads every flag of the reference', () => {
-    const s = run([
+    const s = settingsFrom([
       '-endpoint', '/etc/kubernetes/secrets-store-csi-providers/vault.sock',
       '-debug',
       '-health-addr', ':9999',
@@ -307,7 +303,9 @@ describe('cli/flags parseFlags', () => {
       '-write-files',
       '-vault-request-timeout', '10s',
     ]);
+    // Each flag given sets its field; every other field keeps the default the test above pins.
     assert.deepEqual(s, {
+      ...settingsFrom([]),
       endpoint: '/etc/kubernetes/secrets-store-csi-providers/vault.sock',
       healthAddr: ':9999',
       logLevel: 'debug',
@@ -316,20 +314,6 @@ describe('cli/flags parseFlags', () => {
       cacheSize: 50,
       writeFiles: true,
       requestTimeoutMs: 10_000,
-      leaseReuseFraction: 2 / 3,
-      leaseCacheSize: 5000,
-      leaseCacheMaxBytes: 8 * 1024 * 1024,
-      memoryBudgetBytes: 24 * 1024 * 1024,
-      mountResponseBudgetBytes: 8 * 1024 * 1024,
-      maxMountsInFlight: 256,
-      maxMountsInFlightPerNamespace: 64,
-      maxMountsQueued: 1024,
-      stateMaxBytes: 16 * 1024 * 1024,
-      stateIdleMs: 30 * 60_000,
-      tokenRequestFallback: false,
-      // No -allowed-vault-addresses: only the default address (added by the policy).
-      trust: { vaultAddresses: [], tlsDirectories: [], allowSkipTlsVerify: false, authMounts: [] },
-      vaultLimits: { maxInFlight: 32, maxInFlightPerTenant: 16, ratePerSecond: 500, burst: 1000 },
       defaults: {
         vaultAddress: 'https://vault.vault:8200',
         vaultMount: 'k8s',
@@ -347,21 +331,21 @@ describe('cli/flags parseFlags', () => {
   });
 
   it('reads a list of Vault addresses in -vault-addr and VAULT_ADDR, normalised, duplicates dropped', () => {
-    assert.equal(run(['-vault-addr', 'https://A.vault:8200/, https://b.vault:8200,https://a.vault:8200']).defaults.vaultAddress, 'https://a.vault:8200,https://b.vault:8200');
-    assert.equal(run([], { VAULT_ADDR: 'http://x:1,http://y:2' }).defaults.vaultAddress, 'http://x:1,http://y:2');
-    assert.throws(() => run(['-vault-addr', 'https://a:8200,,https://b:8200']), /empty entry/);
-    assert.throws(() => run(['-vault-addr', 'https://a:8200,ftp://b']), /http/);
+    assert.equal(settingsFrom(['-vault-addr', 'https://A.vault:8200/, https://b.vault:8200,https://a.vault:8200']).defaults.vaultAddress, 'https://a.vault:8200,https://b.vault:8200');
+    assert.equal(settingsFrom([], { VAULT_ADDR: 'http://x:1,http://y:2' }).defaults.vaultAddress, 'http://x:1,http://y:2');
+    assert.throws(() => settingsFrom(['-vault-addr', 'https://a:8200,,https://b:8200']), /empty entry/);
+    assert.throws(() => settingsFrom(['-vault-addr', 'https://a:8200,ftp://b']), /http/);
   });
 
   it('reads the per-address Vault limits, refusing what is not a positive integer', () => {
-    assert.deepEqual(run(['-vault-max-in-flight', '4', '-vault-max-in-flight-per-tenant', '2', '-vault-rate-limit', '20', '-vault-rate-burst', '5']).vaultLimits, {
+    assert.deepEqual(settingsFrom(['-vault-max-in-flight', '4', '-vault-max-in-flight-per-tenant', '2', '-vault-rate-limit', '20', '-vault-rate-burst', '5']).vaultLimits, {
       maxInFlight: 4,
       maxInFlightPerTenant: 2,
       ratePerSecond: 20,
       burst: 5,
     });
     for (const flag of ['-vault-max-in-flight', '-vault-max-in-flight-per-tenant', '-vault-rate-limit', '-vault-rate-burst']) {
-      assert.throws(() => run([flag, '0']), new RegExp(`${flag}: use a positive integer`));
+      assert.throws(() => settingsFrom([flag, '0']), new RegExp(`${flag}: use a positive integer`));
     }
   });
 

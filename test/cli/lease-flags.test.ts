@@ -1,15 +1,11 @@
 import assert from 'node:assert/strict';
 import { parseFlags, UsageError, usageText, DEFAULT_LEASE_CACHE_BYTES, DEFAULT_LEASE_CACHE_SIZE } from '../../src/cli/flags.js';
+import { settingsFrom } from '../helpers/settings.js';
 
-function settings(argv: readonly string[]) {
-  const r = parseFlags(argv, {});
-  assert.equal(r.kind, 'run');
-  return r.settings;
-}
 
 describe('cli/flags lease reuse', () => {
   it('defaults to reusing leases for 2/3 of their life, with bounded caches', () => {
-    const s = settings([]);
+    const s = settingsFrom([]);
     assert.equal(s.leaseReuseFraction, 2 / 3);
     assert.equal(s.leaseCacheSize, DEFAULT_LEASE_CACHE_SIZE);
     assert.equal(s.leaseCacheMaxBytes, DEFAULT_LEASE_CACHE_BYTES);
@@ -17,7 +13,7 @@ describe('cli/flags lease reuse', () => {
 
   for (const [raw, value] of [['1/2', 0.5], ['0.75', 0.75], ['0', 0], [' 3 / 4 ', 0.75], ['.5', 0.5], ['9/10', 0.9]] as const) {
     it(`reads -lease-reuse-fraction ${JSON.stringify(raw)} as ${value}`, () => {
-      assert.equal(settings([`-lease-reuse-fraction=${raw}`]).leaseReuseFraction, value);
+      assert.equal(settingsFrom([`-lease-reuse-fraction=${raw}`]).leaseReuseFraction, value);
     });
   }
 
@@ -28,7 +24,7 @@ describe('cli/flags lease reuse', () => {
   }
 
   it('reads the cache bounds and refuses non-positive ones', () => {
-    const s = settings(['-lease-cache-size', '10', '--lease-cache-max-bytes=4096']);
+    const s = settingsFrom(['-lease-cache-size', '10', '--lease-cache-max-bytes=4096']);
     assert.equal(s.leaseCacheSize, 10);
     assert.equal(s.leaseCacheMaxBytes, 4096);
     for (const argv of [['-lease-cache-size', '0'], ['-lease-cache-max-bytes', '-1'], ['-lease-cache-size', 'many']]) {

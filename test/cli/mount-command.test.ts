@@ -12,14 +12,12 @@ import { X509Certificate } from 'node:crypto';
 import { startHarness, fixedHmacKey, POD, type Harness } from '../helpers/provider-harness.js';
 import { MountExitCodes, runMountCommand } from '../../src/cli/mount-command.js';
 import { driverAttributes, parsePod, ManifestError } from '../../src/cli/manifests.js';
+import { builtMain } from '../helpers/built.js';
 
 const FIXTURES = new URL('../fixtures/mount-command/', import.meta.url).pathname;
 const SPC = join(FIXTURES, 'secretproviderclass.yaml');
 const POD_FILE = join(FIXTURES, 'pod.yaml');
 const DEPLOYMENT = join(FIXTURES, 'deployment.yaml');
-const DIST_MAIN = new URL('../../dist/main.js', import.meta.url).pathname;
-const DIST_MOUNT = new URL('../../dist/cli/mount-command.js', import.meta.url).pathname;
-const SRC_MAIN = new URL('../../src/main.ts', import.meta.url).pathname;
 
 interface Run {
   readonly code: number;
@@ -82,7 +80,7 @@ describe('cli: vault-csi-provider mount', function () {
 
   function assertNoSecrets(r: Run): void {
     for (const secret of ['db-pw-7f3a', 'api-key-91c2', 'level: info', 'BEGIN', 'eyJ']) {
-      assert.ok(!r.out.includes(secret) && !r.err.includes(secret), `${secret} must not be printed`);
+      assert.ok(!r.out.includes(secret) && !r.err.includes(secret), `${secret} must not be printed: ${r.out}\n${r.err}`);
     }
   }
 
@@ -229,9 +227,8 @@ describe('cli: vault-csi-provider mount', function () {
   });
 
   it('runs as a subcommand of the real entry point', async () => {
-    // `npm test` builds first, so this is the compiled entry the image runs; without a build, tsx runs the source.
-    const entry = existsSync(DIST_MOUNT) ? [DIST_MAIN] : ['--import', 'tsx', SRC_MAIN];
-    const child = spawn(process.execPath, [...entry, 'mount', ...base()], {
+    // The compiled entry the image runs (`npm test` builds first; a stale dist/ fails here).
+    const child = spawn(process.execPath, [builtMain(), 'mount', ...base()], {
       env: { PATH: process.env['PATH'] ?? '', ...(process.env['NODE_V8_COVERAGE'] === undefined ? {} : { NODE_V8_COVERAGE: process.env['NODE_V8_COVERAGE'] }) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

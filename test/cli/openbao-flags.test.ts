@@ -1,15 +1,11 @@
 /** The OpenBao provider's flags (-openbao-*) and environment (BAO_*): read as ours, and never both spellings. */
 import assert from 'node:assert/strict';
-import { parseFlags, UsageError, usageText, type ProviderSettings } from '../../src/cli/flags.js';
+import { parseFlags, UsageError, usageText } from '../../src/cli/flags.js';
 import { OPENBAO_ENV, OPENBAO_FLAGS } from '../../src/cli/openbao-flags.js';
+import { settingsFrom } from '../helpers/settings.js';
 
 type Env = Record<string, string | undefined>;
 
-function run(argv: readonly string[], env: Env = {}): ProviderSettings {
-  const r = parseFlags(argv, env);
-  assert.equal(r.kind, 'run');
-  return r.settings;
-}
 
 function problem(argv: readonly string[], env: Env = {}): string {
   try {
@@ -36,14 +32,14 @@ describe('cli/openbao-flags', () => {
   it('reads each -openbao-* flag as its -vault-* flag', () => {
     for (const [openbao, ours] of OPENBAO_FLAGS) {
       if (ours === 'vault-tls-skip-verify') {
-        assert.equal(run([`--${openbao}`]).defaults.tls.skipVerify, true);
-        assert.equal(run([`-${openbao}=false`]).defaults.tls.skipVerify, false);
+        assert.equal(settingsFrom([`--${openbao}`]).defaults.tls.skipVerify, true);
+        assert.equal(settingsFrom([`-${openbao}=false`]).defaults.tls.skipVerify, false);
         continue;
       }
       // The client certificate needs its key, and the other way round.
       const pair = ours === 'vault-tls-client-cert' ? ['--vault-tls-client-key=/k'] : ours === 'vault-tls-client-key' ? ['--vault-tls-client-cert=/c'] : [];
-      assert.deepEqual(run([`--${openbao}=${VALUES[ours]}`, ...pair]), run([`--${ours}=${VALUES[ours]}`, ...pair]), openbao);
-      assert.deepEqual(run([`-${openbao}`, VALUES[ours]!, ...pair]), run([`--${ours}=${VALUES[ours]}`, ...pair]), `${openbao} with a separate value`);
+      assert.deepEqual(settingsFrom([`--${openbao}=${VALUES[ours]}`, ...pair]), settingsFrom([`--${ours}=${VALUES[ours]}`, ...pair]), openbao);
+      assert.deepEqual(settingsFrom([`-${openbao}`, VALUES[ours]!, ...pair]), settingsFrom([`--${ours}=${VALUES[ours]}`, ...pair]), `${openbao} with a separate value`);
     }
   });
 
@@ -58,14 +54,14 @@ describe('cli/openbao-flags', () => {
     };
     for (const [bao, ours] of OPENBAO_ENV) {
       if (ours === 'VAULT_CLIENT_CERT' || ours === 'VAULT_CLIENT_KEY') continue;
-      assert.deepEqual(run([], { [bao]: values[ours] }), run([], { [ours]: values[ours] }), bao);
+      assert.deepEqual(settingsFrom([], { [bao]: values[ours] }), settingsFrom([], { [ours]: values[ours] }), bao);
     }
-    const pair = run([], { BAO_CLIENT_CERT: '/c', BAO_CLIENT_KEY: '/k' }).defaults.tls;
+    const pair = settingsFrom([], { BAO_CLIENT_CERT: '/c', BAO_CLIENT_KEY: '/k' }).defaults.tls;
     assert.deepEqual([pair.clientCertPath, pair.clientKeyPath], ['/c', '/k']);
     // The usual precedence: a flag, of either spelling, beats the environment, of either spelling.
-    assert.equal(run(['--openbao-addr=https://flag:8200'], { BAO_ADDR: 'https://env:8200' }).defaults.vaultAddress, 'https://flag:8200');
-    assert.equal(run(['--vault-addr=https://flag:8200'], { BAO_ADDR: 'https://env:8200' }).defaults.vaultAddress, 'https://flag:8200');
-    assert.equal(run([], { BAO_SKIP_VERIFY: 'false' }).defaults.tls.skipVerify, false);
+    assert.equal(settingsFrom(['--openbao-addr=https://flag:8200'], { BAO_ADDR: 'https://env:8200' }).defaults.vaultAddress, 'https://flag:8200');
+    assert.equal(settingsFrom(['--vault-addr=https://flag:8200'], { BAO_ADDR: 'https://env:8200' }).defaults.vaultAddress, 'https://flag:8200');
+    assert.equal(settingsFrom([], { BAO_SKIP_VERIFY: 'false' }).defaults.tls.skipVerify, false);
     assert.match(problem([], { BAO_SKIP_VERIFY: 'maybe' }), /could not parse VAULT_SKIP_VERIFY/);
   });
 
@@ -78,8 +74,8 @@ describe('cli/openbao-flags', () => {
       assert.equal(problem([], { [bao]: 'x', [ours]: 'x' }), `${ours} and ${bao} name the same setting: set only one of them`);
     }
     // An empty variable is not given, for either spelling.
-    assert.equal(run([], { BAO_ADDR: 'https://bao:8200', VAULT_ADDR: '' }).defaults.vaultAddress, 'https://bao:8200');
-    assert.equal(run([], { BAO_ADDR: '', VAULT_ADDR: 'https://v:8200' }).defaults.vaultAddress, 'https://v:8200');
+    assert.equal(settingsFrom([], { BAO_ADDR: 'https://bao:8200', VAULT_ADDR: '' }).defaults.vaultAddress, 'https://bao:8200');
+    assert.equal(settingsFrom([], { BAO_ADDR: '', VAULT_ADDR: 'https://v:8200' }).defaults.vaultAddress, 'https://v:8200');
   });
 
   it('prints the version even when the environment names a setting twice', () => {

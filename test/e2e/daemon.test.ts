@@ -1,63 +1,29 @@
 /**
- * The daemon as a process: `node dist`-equivalent entry (tsx src/main.ts) with real flags, real signals and a
+ * The daemon as a process: dist/main.js (test/helpers/daemon-process.ts) with real flags, real signals and a
  * real socket. Covers the socket's mode, stale and live sockets, SIGTERM draining, the health endpoint, --version
  * and usage errors.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { lstat, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { once } from 'node:events';
 import { DriverClient } from '../helpers/grpc-client.js';
+import { DaemonProcess, waitForServing } from '../helpers/daemon-process.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { probeSocket } from '../../src/server/socket-path.js';
 import { startHarness, type Harness } from '../helpers/provider-harness.js';
 
-import { existsSync } from 'node:fs';
+const spawned: DaemonProcess[] = [];
 
-// `npm test` builds first, so this runs the compiled entry exactly as the image does; run alone, it falls back
-// to the TypeScript source through tsx.
-const DIST_MAIN = new URL('../../dist/main.js', import.meta.url).pathname;
-const SRC_MAIN = new URL('../../src/main.ts', import.meta.url).pathname;
-const ENTRY = existsSync(DIST_MAIN) ? [DIST_MAIN] : ['--import', 'tsx', SRC_MAIN];
-
-interface Proc {
-  readonly child: ChildProcess;
-  readonly out: string[];
-  readonly err: string[];
-  exited: Promise<number | null>;
+/** The daemon (dist/main.js) with these flags, killed after the test if it is still running. */
+function run(args: readonly string[], env: Record<string, string> = {}): DaemonProcess {
+  const d = new DaemonProcess(args, env);
+  spawned.push(d);
+  return d;
 }
 
-const spawned: ChildProcess[] = [];
-
-function run(args: readonly string[], env: Record<string, string> = {}): Proc {
-  const child = spawn(process.execPath, [...ENTRY, ...args], {
-    // NODE_V8_COVERAGE passes through so c8 counts the child's coverage too.
-    env: { PATH: process.env['PATH'] ?? '', ...(process.env['NODE_V8_COVERAGE'] === undefined ? {} : { NODE_V8_COVERAGE: process.env['NODE_V8_COVERAGE'] }), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  spawned.push(child);
-  const proc: Proc = { child, out: [], err: [], exited: Promise.resolve(null) };
-  child.stdout.on('data', (d: Buffer) => proc.out.push(d.toString()));
-  child.stderr.on('data', (d: Buffer) => proc.err.push(d.toString()));
-  proc.exited = once(child, 'exit').then(([code]) => code as number | null);
-  return proc;
-}
-
-async function waitFor(check: () => boolean | Promise<boolean>, what: string, attempts = 200): Promise<void> {
-  for (let i = 0; i < attempts; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-function serving(proc: Proc): boolean {
-  return proc.out.join('').includes('"msg":"provider serving"');
-}
-
-function healthPort(proc: Proc): number {
+function healthPort(proc: DaemonProcess): number {
   const line = proc.out.join('').split('\n').find((l) => l.includes('"msg":"provider serving"'))!;
   const health = (JSON.parse(line) as { health: string }).health;
   return Number(health.slice(health.lastIndexOf(':') + 1));
@@ -79,7 +45,7 @@ describe('e2e: daemon process', function () {
 
   afterEach(() => {
     // A failed assertion must not leave a provider running (it would keep mocha alive).
-    for (const child of spawned.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    for (const d of spawned.splice(0)) d.kill('SIGKILL');
   });
 
   after(async () => {
@@ -109,7 +75,7 @@ describe('e2e: daemon process', function () {
   it('serves on a 0660 socket in a directory it creates, answers health, drains on SIGTERM and removes the socket', async () => {
     const socket = join(dir, 'new', 'dir', 'vault.sock');
     const proc = run(flags(socket));
-    await waitFor(() => serving(proc), 'the provider to serve');
+    await waitForServing(proc, 'the provider to serve');
     const mode = (await stat(socket)).mode & 0o777;
     assert.ok((mode & 0o007) === 0 && (mode & 0o110) === 0, `socket mode ${mode.toString(8)}`);
     const port = healthPort(proc);
@@ -133,7 +99,7 @@ describe('e2e: daemon process', function () {
     // old one gets SIGTERM once the new one is ready.
     const socket = join(dir, 'rolling', 'vault.sock');
     const old = run(flags(socket));
-    await waitFor(() => serving(old), 'the old provider');
+    await waitForServing(old, 'the old provider');
     // Poll the path the whole time: it must always hold a socket that accepts a connection.
     const gaps: string[] = [];
     let polling = true;
@@ -154,7 +120,7 @@ describe('e2e: daemon process', function () {
     await waitFor(async () => /mounts_in_flight \d*[1-9]/.test(await (await fetch(metrics)).text()), 'the mount to be in flight on the old instance');
 
     const successor = run(flags(socket));
-    await waitFor(() => serving(successor), 'the new provider');
+    await waitForServing(successor, 'the new provider');
     assert.match(successor.out.join(''), /"existing":"live-socket-taken-over"/);
     const theirs = await lstat(socket);
     // A new connection reaches the new instance; the old one's open connection still reaches the old one.
@@ -179,7 +145,7 @@ describe('e2e: daemon process', function () {
     successor.child.kill('SIGTERM');
     assert.equal(await successor.exited, 0);
     await assert.rejects(stat(socket), /ENOENT/);
-    const mountsOf = (p: ReturnType<typeof run>) => p.out.join('').split('\n').filter((l) => l.includes('"msg":"mount"'));
+    const mountsOf = (p: DaemonProcess) => p.out.join('').split('\n').filter((l) => l.includes('"msg":"mount"'));
     assert.deepEqual(mountsOf(successor).map((l) => (JSON.parse(l) as { pod: string }).pod).sort(), ['web-2', 'web-4']);
     assert.deepEqual(mountsOf(old).map((l) => (JSON.parse(l) as { pod: string }).pod).sort(), ['web-0', 'web-1', 'web-3']);
   });
@@ -187,12 +153,12 @@ describe('e2e: daemon process', function () {
   it('replaces a stale socket left by a crash', async () => {
     const socket = join(dir, 'stale.sock');
     const first = run(flags(socket));
-    await waitFor(() => serving(first), 'the first provider');
+    await waitForServing(first, 'the first provider');
     first.child.kill('SIGKILL');
     await first.exited;
     await stat(socket); // still there: grpc-js does not clean up after a crash
     const second = run(flags(socket));
-    await waitFor(() => serving(second), 'the second provider');
+    await waitForServing(second, 'the second provider');
     assert.match(second.out.join(''), /"existing":"stale-socket-replaced"/);
     const client = new DriverClient(socket);
     assert.equal((await client.version()).version, 'v1alpha1');
@@ -204,9 +170,9 @@ describe('e2e: daemon process', function () {
   it('a second instance started by mistake takes over; whichever exits, the path still has a serving socket', async () => {
     const socket = join(dir, 'twice', 'vault.sock');
     const first = run(flags(socket));
-    await waitFor(() => serving(first), 'the first provider');
+    await waitForServing(first, 'the first provider');
     const second = run(flags(socket));
-    await waitFor(() => serving(second), 'the second provider');
+    await waitForServing(second, 'the second provider');
     const versionAt = async (): Promise<string> => {
       const c = new DriverClient(socket);
       try {
@@ -223,10 +189,10 @@ describe('e2e: daemon process', function () {
     assert.equal(await versionAt(), 'v1alpha1');
     // A third one is killed while holding the path: the first finds the dead socket and puts its own back.
     const third = run(flags(socket));
-    await waitFor(() => serving(third), 'the third provider');
+    await waitForServing(third, 'the third provider');
     third.child.kill('SIGKILL');
     await third.exited;
-    await waitFor(() => probeSocket(socket), 'the first provider to restore the path', 200);
+    await waitFor(() => probeSocket(socket), 'the first provider to restore the path');
     await waitFor(() => first.out.join('').includes('"found":"dead-socket"'), 'the first provider to say so');
     assert.equal(await versionAt(), 'v1alpha1');
     first.child.kill('SIGINT');
@@ -242,10 +208,10 @@ describe('e2e: daemon process', function () {
     const other: Server = createServer((c) => c.on('error', () => undefined));
     await new Promise<void>((ok) => other.listen(socket, ok));
     const proc = run(flags(socket));
-    await waitFor(() => serving(proc), 'the provider');
+    await waitForServing(proc, 'the provider');
     assert.match(proc.out.join(''), /"existing":"live-socket-taken-over"/);
     await new Promise<void>((ok) => other.close(() => ok()));
-    await waitFor(() => probeSocket(socket), 'the provider to put its socket back', 100);
+    await waitFor(() => probeSocket(socket), 'the provider to put its socket back');
     await waitFor(() => proc.out.join('').includes('"found":"none"'), 'the provider to say so');
     const client = new DriverClient(socket);
     assert.equal((await client.version()).version, 'v1alpha1');

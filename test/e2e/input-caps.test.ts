@@ -5,14 +5,13 @@
  * and refuses before building it; parsing is linear; and the daemon serves the next mount every time.
  */
 import assert from 'node:assert/strict';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { startHarness, type Harness } from '../helpers/provider-harness.js';
 import { DEFAULT_INPUT_LIMITS } from '../../src/config/input-limits.js';
 import { DriverClient } from '../helpers/grpc-client.js';
-import { DaemonProcess, waitForServing } from '../helpers/daemon-process.js';
-import { imageNodeOptions } from '../helpers/image.js';
+import { startImageDaemon, type DaemonProcess } from '../helpers/daemon-process.js';
 import { daemonSetMemoryLimit, RssSampler } from '../helpers/memory-pressure.js';
 
 const VALUE = 'v'.repeat(4096);
@@ -127,15 +126,10 @@ describe('e2e: caps on author input (issue 19, classes 1–3)', function () {
 
     it('classes 1 and 2, eight mounts at once: each MOUNT_TOO_LARGE, no abort, peak RSS under the DaemonSet limit, still serving', async () => {
       // Before, one class 1 mount aborted this process (V8 out of memory) and class 2 took it to 577 MiB.
-      await writeFile(join(h.dir, 'hmac.key'), 'an-input-caps-hmac-key-of-enough-bytes\n');
-      const socket = join(h.dir, 'image.sock');
-      daemon = new DaemonProcess(
-        [`--endpoint=${socket}`, '--health-addr=127.0.0.1:0', `--vault-addr=${h.vault.address}`, `--hmac-key-file=${join(h.dir, 'hmac.key')}`, '--log-level=info', '--max-objects-tokens=1000000', '--max-template-arguments=10000'],
-        {},
-        imageNodeOptions(),
-        { coverage: false },
-      );
-      await waitForServing(daemon);
+      const image = join(h.dir, 'image');
+      await mkdir(image);
+      let socket: string;
+      ({ daemon, socket } = await startImageDaemon(image, h.vault.address, ['--max-objects-tokens=1000000', '--max-template-arguments=10000'], { coverage: false }));
       const rss = new RssSampler(daemon.child.pid!);
       rss.start();
       const client = new DriverClient(socket);

@@ -16,7 +16,8 @@ import { createLogger } from '../../src/observability/logger.js';
 import type { ProviderSettings } from '../../src/cli/flags.js';
 import type { MountResponse__Output } from '../../src/generated/v1alpha1/MountResponse.js';
 import { DriverClient } from '../helpers/grpc-client.js';
-import { DaemonProcess, waitFor, waitForServing } from '../helpers/daemon-process.js';
+import { DaemonProcess, waitForServing } from '../helpers/daemon-process.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { assertNoLeaks } from '../helpers/leak-check.js';
 
 const MIN = 60_000;

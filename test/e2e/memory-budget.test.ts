@@ -3,22 +3,22 @@
  * everything else checked around it: a mount over its own budget, mounts together over the node's, one mount too
  * many; each fails alone with RESOURCE_EXHAUSTED naming the object and the budget, the others are untouched, and a
  * normal mount right after succeeds. Then the daemon as the image runs it (dist/main.js, the Dockerfile's
- * NODE_OPTIONS) under concurrent mounts that together name hundreds of MiB: it stays up, its resident memory stays
- * under the DaemonSet's limit, budget hits are RESOURCE_EXHAUSTED and nothing else fails. The heavy form, with its
- * figures, is `npm run memory-soak`.
+ * NODE_OPTIONS) given one response that would parse into far more than its size. The daemon under concurrent mounts
+ * naming hundreds of MiB is test/e2e/memory-budget.slow.ts (`npm run test:slow`); the heavy form, with its figures,
+ * is `npm run memory-soak`.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { startHarness, type Harness } from '../helpers/provider-harness.js';
 import { DriverClient } from '../helpers/grpc-client.js';
-import { DaemonProcess, waitForServing } from '../helpers/daemon-process.js';
-import { imageNodeOptions } from '../helpers/image.js';
-import { daemonSetMemoryLimit, preparePressureVault, pressureRequest, RssSampler, runPressure, SMALL_OBJECTS } from '../helpers/memory-pressure.js';
+import { startImageDaemon, type DaemonProcess } from '../helpers/daemon-process.js';
+import { preparePressureVault, pressureRequest, SMALL_OBJECTS } from '../helpers/memory-pressure.js';
 import { samples } from '../helpers/prometheus.js';
 import { ServiceAccountJwtIssuer, startTestVault, type TestVault } from '../vault-server/index.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const MiB = 1024 * 1024;
 const BIG = (name: string, path: string): Record<string, unknown> => ({ objectName: name, secretPath: `secret/data/${path}`, secretKey: 'blob' });
@@ -74,7 +74,7 @@ describe('e2e: admission control (memory budgets, mounts in flight)', function (
     // The first mount holds its 3 MiB secret while it waits for a slow one.
     h.vault.injectFault({ pathPrefix: 'secret/data/slow', delayMs: 600, times: 1 });
     const holding = h.client.mount(h.request({ objects: [BIG('a.bin', 'big-a'), { objectName: 'slow', secretPath: 'secret/data/slow', secretKey: 'blob' }] }));
-    await waitUntil(() => h.provider.admission.bytesInFlight >= 3 * MiB);
+    await waitFor(() => h.provider.admission.bytesInFlight >= 3 * MiB, 'the first mount holding 3 MiB');
     const other = { name: 'web-other', namespace: 'prod', uid: 'uid-other', serviceAccountName: 'web' };
     const err = await h.client.mountError(h.request({ pod: other, objects: [BIG('b.bin', 'big-b')] }));
     assert.equal(err.code, status.RESOURCE_EXHAUSTED);
@@ -84,7 +84,7 @@ describe('e2e: admission control (memory budgets, mounts in flight)', function (
     // Right after: the refused mount succeeds, and every byte has been given back.
     const again = await h.client.mount(h.request({ pod: other, objects: [BIG('b.bin', 'big-b')] }));
     assert.equal(again.files[0]!.contents.length, 3 * MiB);
-    await waitUntil(() => h.provider.admission.bytesInFlight === 0);
+    await waitFor(() => h.provider.admission.bytesInFlight === 0, 'every byte returned');
     const metrics = await h.provider.metrics.registry.metrics();
     assert.equal(samples(metrics, 'vault_csi_provider_mounts_total').get('{result="NODE_BUDGET_EXCEEDED",grpc_code="RESOURCE_EXHAUSTED"}'), 1);
     assert.equal(samples(metrics, 'vault_csi_provider_memory_in_flight_bytes').get(''), 0);
@@ -94,7 +94,7 @@ describe('e2e: admission control (memory budgets, mounts in flight)', function (
     await h.startProvider({ maxMountsInFlight: 1, maxMountsQueued: 0 });
     h.vault.injectFault({ pathPrefix: 'secret/data/slow', delayMs: 400, times: 1 });
     const first = h.client.mount(h.request({ objects: [{ objectName: 'slow', secretPath: 'secret/data/slow', secretKey: 'blob' }] }));
-    await waitUntil(() => h.provider.admission.mountsInFlight === 1);
+    await waitFor(() => h.provider.admission.mountsInFlight === 1, 'the first mount in flight');
     const started = Date.now();
     const err = await h.client.mountError(h.request({ objects: SMALL }));
     assert.ok(Date.now() - started < 300, 'failed fast, without waiting for room');
@@ -103,79 +103,6 @@ describe('e2e: admission control (memory budgets, mounts in flight)', function (
     await first;
     const ok = await h.client.mount(h.request({ objects: SMALL }));
     assert.equal(Buffer.from(ok.files[0]!.contents).toString(), 'small-value');
-  });
-});
-
-describe('e2e: the daemon under mounts naming hundreds of MiB (image NODE_OPTIONS)', function () {
-  this.timeout(90_000);
-  // 2 rounds of 48 pods at once, each naming three 1.25 MiB secrets: 360 MiB named, far over the 168Mi limit.
-  const SPEC = { secrets: 16, valueBytes: 1.25 * MiB };
-  const ROUNDS = 2;
-  const MOUNTS = 48;
-  const PER_MOUNT = 3;
-  let dir: string;
-  let vault: TestVault;
-  let daemon: DaemonProcess;
-  let issuer: ServiceAccountJwtIssuer;
-
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'vcp-memory-'));
-    await writeFile(join(dir, 'hmac.key'), 'a-memory-budget-hmac-key-of-enough-bytes\n');
-    issuer = new ServiceAccountJwtIssuer();
-    vault = await startTestVault();
-    vault.enableKv('secret', 2);
-    vault.enableKubernetesAuth('kubernetes', { publicKeysPem: [issuer.publicKeyPem] });
-    preparePressureVault(vault, SPEC);
-  });
-
-  after(async () => {
-    daemon?.kill('SIGKILL');
-    await vault.close();
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  it('stays up and under the DaemonSet memory limit, answers budget hits with RESOURCE_EXHAUSTED, and serves a normal mount right after', async () => {
-    const socket = join(dir, 'vault.sock');
-    // --vault-response-max-values would refuse it first (4 million values); raised so that the node budget's
-    // estimate of the parsed form is what is tested here.
-    daemon = new DaemonProcess(
-      [`--endpoint=${socket}`, '--health-addr=127.0.0.1:0', `--vault-addr=${vault.address}`, `--hmac-key-file=${join(dir, 'hmac.key')}`, '--log-level=info', '--vault-response-max-values=100000000'],
-      {},
-      imageNodeOptions(),
-      // RSS is measured: the daemon as the image runs it, without c8's coverage counters (which add to its memory).
-      { coverage: false },
-    );
-    await waitForServing(daemon);
-    const rss = new RssSampler(daemon.child.pid!);
-    rss.start();
-    const client = new DriverClient(socket);
-    try {
-      let ok = 0;
-      let exhausted = 0;
-      let named = 0;
-      for (let round = 0; round < ROUNDS; round++) {
-        const outcome = await runPressure({ client, issuer, mounts: MOUNTS, perMount: PER_MOUNT, spec: SPEC, targetDir: dir });
-        assert.deepEqual(outcome.otherDetails, [], 'every answer is files or RESOURCE_EXHAUSTED');
-        for (const details of outcome.exhaustedDetails) assert.match(details, /^NODE_BUDGET_EXCEEDED: object "big-\d" \(Vault path secret\/data\/pressure\/big-\d+\): .*memory budget of 24\.0 MiB/);
-        ok += outcome.ok;
-        exhausted += outcome.exhausted;
-        named += outcome.namedBytes;
-        // A normal mount right after the burst.
-        const normal = await client.mount(pressureRequest(issuer, 10_000 + round, SMALL_OBJECTS, dir));
-        assert.equal(Buffer.from(normal.files[0]!.contents).toString(), 'pressure-small-password');
-      }
-      await rss.sample();
-      assert.ok(daemon.running, 'the daemon is still running');
-      const limit = daemonSetMemoryLimit();
-      assert.ok(rss.peak < limit, `peak RSS ${(rss.peak / MiB).toFixed(1)} MiB, limit ${(limit / MiB).toFixed(0)} MiB`);
-      assert.ok(named >= 300 * MiB, `${named / MiB} MiB named`);
-      assert.ok(ok >= 2, `${ok} mounts succeeded`);
-      assert.ok(exhausted > 0, 'the budget was reached');
-      assert.equal(ok + exhausted, ROUNDS * MOUNTS);
-    } finally {
-      rss.stop();
-      client.close();
-    }
   });
 });
 
@@ -193,7 +120,6 @@ describe('e2e: the daemon given a response that would parse into far more than i
 
   it('refuses it while it arrives instead of aborting in JSON.parse, and keeps serving', async () => {
     dir = await mkdtemp(join(tmpdir(), 'vcp-parse-'));
-    await writeFile(join(dir, 'hmac.key'), 'a-memory-budget-hmac-key-of-enough-bytes\n');
     const issuer = new ServiceAccountJwtIssuer();
     vault = await startTestVault();
     vault.enableKv('secret', 2);
@@ -202,15 +128,10 @@ describe('e2e: the daemon given a response that would parse into far more than i
     // 6 MiB of JSON, inside every size limit, that V8 would turn into some 130 MiB of objects: past the image's
     // 64 MiB old space, which aborts the process in the middle of JSON.parse.
     vault.putKv('secret', 'pressure/objects', { list: new Array<Record<string, never>>(2_000_000).fill({}) });
-    const socket = join(dir, 'vault.sock');
     // --vault-response-max-values would refuse it first (4 million values); raised so that the node budget's
     // estimate of the parsed form is what is tested here.
-    daemon = new DaemonProcess(
-      [`--endpoint=${socket}`, '--health-addr=127.0.0.1:0', `--vault-addr=${vault.address}`, `--hmac-key-file=${join(dir, 'hmac.key')}`, '--log-level=info', '--vault-response-max-values=100000000'],
-      {},
-      imageNodeOptions(),
-    );
-    await waitForServing(daemon);
+    let socket: string;
+    ({ daemon, socket } = await startImageDaemon(dir, vault.address, ['--vault-response-max-values=100000000']));
     const client = new DriverClient(socket);
     try {
       const objects = [{ objectName: 'list.json', secretPath: 'secret/data/pressure/objects', secretKey: 'list' }];
@@ -225,8 +146,3 @@ describe('e2e: the daemon given a response that would parse into far more than i
     }
   });
 });
-
-async function waitUntil(check: () => boolean): Promise<void> {
-  for (let i = 0; i < 400 && !check(); i++) await new Promise((r) => setTimeout(r, 5));
-  assert.ok(check(), 'condition not reached');
-}

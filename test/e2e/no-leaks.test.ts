@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { ServiceError } from '@grpc/grpc-js';
 import { startHarness, POD, type Harness, type PodIdentity } from '../helpers/provider-harness.js';
 import { assertNoLeaks, JWT_SHAPE } from '../helpers/leak-check.js';
-import { DaemonProcess } from '../helpers/daemon-process.js';
+import { DaemonProcess, waitForVersion } from '../helpers/daemon-process.js';
 import { imageNodeOptions } from '../helpers/image.js';
 import { DriverClient } from '../helpers/grpc-client.js';
 import { LogLevels } from '../../src/observability/logger.js';
@@ -172,7 +172,7 @@ describe('e2e: nothing leaks from the daemon process, at any log level, with DEB
       const client = new DriverClient(socket);
       try {
         // Above info there is no "provider serving" line to wait for: the socket answering is the sign.
-        await waitForVersion(client, d);
+        await waitForVersion(d, client);
         const pod = { ...POD, uid: `uid-leak-${level}` };
         const mount = (objects: ReadonlyArray<Record<string, unknown>>, params: Record<string, string> = {}): MountRequest => {
           const jwt = h.jwtFor(pod);
@@ -217,19 +217,6 @@ describe('e2e: nothing leaks from the daemon process, at any log level, with DEB
       // The whole streams as one text too: a JWT split over two writes would slip past a per-line check.
       assert.ok(!JWT_SHAPE.test(out.replace(/\n/g, '')) && !JWT_SHAPE.test(err.replace(/\n/g, '')));
     });
-  }
-
-  async function waitForVersion(client: DriverClient, d: DaemonProcess): Promise<void> {
-    for (let i = 0; i < 400; i++) {
-      if (!d.running) throw new Error(`the daemon exited: ${d.err.join('').slice(0, 500)}`);
-      try {
-        await client.version();
-        return;
-      } catch {
-        await new Promise((r) => setTimeout(r, 25));
-      }
-    }
-    throw new Error('the daemon did not answer Version');
   }
 });
 

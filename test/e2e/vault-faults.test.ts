@@ -14,6 +14,7 @@ import { createTlsMaterial, writeTlsFiles, type TlsFiles } from '../vault-server
 import { timerSleep, type Sleep } from '../../src/vault/retry.js';
 import type { ProviderSettings } from '../../src/cli/flags.js';
 import { RecordingGateClock } from '../helpers/gate-clock.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const SECRET = 'faulty-vault-password-5f1e';
 const READ = [{ objectName: 'p', secretPath: 'secret/data/app', secretKey: 'password' }];
@@ -32,10 +33,6 @@ class RecordingSleep {
   };
 }
 
-async function until(condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 200 && !condition(); i++) await new Promise((r) => setTimeout(r, 10));
-  assert.ok(condition(), 'condition not reached');
-}
 
 describe('e2e: Vault faults', function () {
   this.timeout(30_000);
@@ -235,7 +232,7 @@ describe('e2e: Vault faults', function () {
       assert.ok(earlyMs > 0, `answered ${-earlyMs} ms after the deadline`);
       assert.equal(h.vault.countRequests({ kind: 'read' }), 1);
       // The provider's side of the call has ended too: nothing left in flight to send another request.
-      await until(() => h.provider.inflight() === 0);
+      await waitFor(() => h.provider.inflight() === 0, 'no mount in flight');
       assert.equal(h.vault.countRequests({ kind: 'read' }), 1);
       assert.deepEqual(gateClock.sleeps, [3_000]);
     });
@@ -248,7 +245,7 @@ describe('e2e: Vault faults', function () {
       assert.match(err.details, /no successful answer from Vault at http:\/\/127\.0\.0\.1:\d+ to GET \/v1\/secret\/data\/app within/);
       assert.ok(earlyMs > 0, `answered ${-earlyMs} ms after the deadline`);
       // The test Vault logs a stalled request when its connection closes, i.e. once the provider has let go.
-      await until(() => h.provider.inflight() === 0 && h.vault.countRequests({ kind: 'read' }) > 0);
+      await waitFor(() => h.provider.inflight() === 0 && h.vault.countRequests({ kind: 'read' }) > 0, 'a read sent and no mount in flight');
       assert.equal(h.vault.countRequests({ kind: 'read' }), 1);
       assert.equal(sleep.delays.length, 0);
     });
@@ -260,7 +257,7 @@ describe('e2e: Vault faults', function () {
       const { err, earlyMs } = await answeredBefore(READ, 1_500);
       unavailableFor(err, 'p', '/v1/secret/data/app');
       assert.ok(earlyMs > 0, `answered ${-earlyMs} ms after the deadline`);
-      await until(() => h.provider.inflight() === 0);
+      await waitFor(() => h.provider.inflight() === 0, 'no mount in flight');
       // The test Vault logs a stalled request once its connection closes; give the last one time to.
       await new Promise((r) => setTimeout(r, 300));
       // 300 ms attempts with backoff between them in a 1.35 s budget: more than one attempt, never all five.

@@ -3,7 +3,7 @@
  * (unicode, NUL, very long, traversal, `..data`), objects lists as YAML (well-formed, mutated, truncated), attribute
  * maps with every parameter the provider reads, and tokens that must never be echoed.
  *
- * `FUZZ_RUNS` scales every suite: the default keeps `npm test` quick, `npm run fuzz` raises it.
+ * `FUZZ_RUNS` scales every suite: the default keeps `npm run test:slow` short, `npm run fuzz` raises it.
  */
 import fc from 'fast-check';
 import { stringify } from 'yaml';

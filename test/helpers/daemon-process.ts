@@ -1,14 +1,15 @@
 /**
- * The provider as a separate process, as the DaemonSet runs it: `dist/main.js` when built (`npm test` builds first),
- * else the TypeScript entry through tsx. Collects stdout/stderr and knows when the provider says it is serving.
+ * The provider as a separate process, as the DaemonSet runs it: `dist/main.js`, which must be built from the current
+ * src/ (test/helpers/built.ts fails the test otherwise). Collects stdout/stderr and knows when it says it is serving.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { once } from 'node:events';
-
-const DIST_MAIN = new URL('../../dist/main.js', import.meta.url).pathname;
-const SRC_MAIN = new URL('../../src/main.ts', import.meta.url).pathname;
-export const DAEMON_ENTRY: readonly string[] = existsSync(DIST_MAIN) ? [DIST_MAIN] : ['--import', 'tsx', SRC_MAIN];
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { builtMain } from './built.js';
+import { imageNodeOptions } from './image.js';
+import type { DriverClient } from './grpc-client.js';
+import { waitFor } from './wait-for.js';
 
 export class DaemonProcess {
   readonly out: string[] = [];
@@ -22,7 +23,7 @@ export class DaemonProcess {
    */
   constructor(args: readonly string[], env: Record<string, string> = {}, nodeOptions: readonly string[] = [], options: { readonly coverage?: boolean } = {}) {
     const coverage = options.coverage !== false && process.env['NODE_V8_COVERAGE'] !== undefined;
-    this.child = spawn(process.execPath, [...nodeOptions, ...DAEMON_ENTRY, ...args], {
+    this.child = spawn(process.execPath, [...nodeOptions, builtMain(), ...args], {
       // NODE_V8_COVERAGE passes through so c8 counts the child's coverage too.
       env: {
         PATH: process.env['PATH'] ?? '',
@@ -63,13 +64,31 @@ export async function waitForServing(d: DaemonProcess, what = 'the provider to s
   await waitFor(() => {
     if (!d.running && !d.serving()) throw new Error(`${what}: the process exited: ${d.err.join('').slice(0, 500)}`);
     return d.serving();
-  }, what);
+  }, what, { timeoutMs: 30_000, everyMs: 25 });
 }
 
-export async function waitFor(check: () => boolean | Promise<boolean>, what: string, attempts = 1200): Promise<void> {
-  for (let i = 0; i < attempts; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`timed out waiting for ${what}`);
+/** Waits until the daemon answers Version on its socket: above --log-level=info it prints no "serving" line. */
+export async function waitForVersion(d: DaemonProcess, client: DriverClient): Promise<void> {
+  await waitFor(async () => {
+    if (!d.running) throw new Error(`the daemon exited: ${d.err.join('').slice(0, 500)}`);
+    return client.version().then(() => true, () => false);
+  }, 'the daemon to answer Version', { timeoutMs: 30_000, everyMs: 25 });
+}
+
+/**
+ * The daemon as the image runs it (the Dockerfile's NODE_OPTIONS) on `dir`/vault.sock against `vaultAddress`, with an
+ * HMAC key file of its own and these extra flags, once it serves. `coverage: false` when the test measures its memory.
+ */
+export async function startImageDaemon(dir: string, vaultAddress: string, flags: readonly string[], options: { readonly coverage?: boolean } = {}): Promise<{ readonly daemon: DaemonProcess; readonly socket: string }> {
+  const keyFile = join(dir, 'hmac.key');
+  await writeFile(keyFile, 'an-image-daemon-hmac-key-of-enough-bytes\n');
+  const socket = join(dir, 'vault.sock');
+  const daemon = new DaemonProcess(
+    [`--endpoint=${socket}`, '--health-addr=127.0.0.1:0', `--vault-addr=${vaultAddress}`, `--hmac-key-file=${keyFile}`, '--log-level=info', ...flags],
+    {},
+    imageNodeOptions(),
+    options,
+  );
+  await waitForServing(daemon);
+  return { daemon, socket };
 }

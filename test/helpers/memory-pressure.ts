@@ -1,5 +1,5 @@
 /**
- * The memory-pressure workload, shared by the suite's counted form (test/e2e/memory-budget.test.ts) and the heavy
+ * The memory-pressure workload, shared by the suite's counted form (test/e2e/memory-budget.slow.ts) and the heavy
  * form (`npm run memory-soak`, scripts/memory-soak.ts): many pods at once, each naming several large KV secrets,
  * so that the mounts in flight together name far more bytes than the DaemonSet's memory limit. The provider runs
  * as its own process with the image's NODE_OPTIONS; its resident memory is sampled from /proc while the mounts run.

@@ -14,6 +14,7 @@ import type { HmacKeySource } from '../../src/mount/hmac-key.js';
 import { createLogger } from '../../src/observability/logger.js';
 import type { MountRequest } from '../../src/generated/v1alpha1/MountRequest.js';
 import { DriverClient } from './grpc-client.js';
+import { settingsFrom } from './settings.js';
 
 export const POD = { name: 'web-7d9c8b6f5-x2x4k', namespace: 'prod', uid: '5c1f3a9e-2b7d-4e0a-9f61-3d2c8a7b6e51', serviceAccountName: 'web' } as const;
 
@@ -62,18 +63,9 @@ export class Harness {
   }
 
   async startProvider(settings: Partial<ProviderSettings> = {}, overrides: ProviderOverrides = {}): Promise<void> {
-    this.settings = {
-      endpoint: this.socketPath,
-      healthAddr: '127.0.0.1:0',
-      logLevel: 'trace',
-      hmacSecretName: 'vault-csi-provider-hmac-key',
-      hmacKeyFile: undefined,
-      cacheSize: 100,
-      writeFiles: false,
-      requestTimeoutMs: 5_000,
-      defaults: { vaultAddress: this.vault.address, vaultMount: 'kubernetes', vaultNamespace: undefined, tls: {} },
-      ...settings,
-    };
+    // The daemon's command line for this harness: every other setting at the flag table's default.
+    const argv = [`--endpoint=${this.socketPath}`, '--health-addr=127.0.0.1:0', '--log-level=trace', `--vault-addr=${this.vault.address}`, '--cache-size=100', '--vault-request-timeout=5s'];
+    this.settings = { ...settingsFrom(argv), ...settings };
     const logger = createLogger(this.settings.logLevel, { write: (line: string) => void this.logs.push(line) });
     this.provider = await startProvider(this.settings, logger, { hmacKey: fixedHmacKey(), env: {}, ...overrides });
     // The endpoint the provider was given (socketPath unless the test names another, such as openbao.sock).

@@ -16,6 +16,7 @@ import {
   socketIdentity,
   type PathHolder,
 } from '../../src/server/socket-path.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 /** A listener that answers each connection with its name, so a test can tell which instance a path reaches. */
 async function listen(path: string, name: string): Promise<Server> {
@@ -51,13 +52,6 @@ async function leaveDeadSocket(path: string): Promise<void> {
   await once(child, 'exit');
 }
 
-async function until(check: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
 
 describe('server/socket-path', () => {
   let dir: string;
@@ -184,7 +178,7 @@ describe('server/socket-path', () => {
     try {
       // As the reference (or a version before this one) does on exit: unlink the path by name.
       await rm(endpoint);
-      await until(async () => (await probeSocket(endpoint)) && (await answerAt(endpoint)) === 'me', 'the path to be restored');
+      await waitFor(async () => (await probeSocket(endpoint)) && (await answerAt(endpoint)) === 'me', 'the path to be restored');
       assert.deepEqual(restored, ['none']);
 
       // Another instance (a process of its own) takes over: left alone.

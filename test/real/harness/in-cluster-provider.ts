@@ -9,7 +9,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DAEMON_ENTRY } from '../../helpers/daemon-process.js';
+import { builtMain } from '../../helpers/built.js';
 import { imageNodeOptions } from '../../helpers/image.js';
 import type { KubeControlPlane } from './kube.js';
 import { Child } from './processes.js';
@@ -58,7 +58,7 @@ export class InClusterProvider {
       inClusterArgs(sa, [
         process.execPath,
         ...imageNodeOptions(),
-        ...DAEMON_ENTRY,
+        builtMain(),
         `--endpoint=${join(this.socketDir, 'vault.sock')}`,
         `--vault-addr=${vaultAddress}`,
         '--health-addr=127.0.0.1:0',

@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
+import { waitFor } from '../../helpers/wait-for.js';
 
 export class Child {
   readonly child: ChildProcess;
@@ -61,14 +62,9 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Polls until check() is true; the error names what was awaited. */
-export async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
+/** The tests' one poll loop at the pace of real processes: every 100 ms, for a minute unless told. */
+export function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
+  return waitFor(check, what, { timeoutMs, everyMs: 100 });
 }
 
 /** A loopback TCP port that was free a moment ago. */

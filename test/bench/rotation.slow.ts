@@ -8,10 +8,11 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { builtMain } from '../helpers/built.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
 const run = promisify(execFile);
@@ -38,7 +39,7 @@ describe('bench/rotation (shrunk)', function () {
   this.timeout(120_000);
 
   it('runs every scenario against the built provider and prints one table with the counts the issue asks for', async function () {
-    if ((await stat(join(ROOT, 'dist', 'main.js')).catch(() => undefined)) === undefined) this.skip();
+    builtMain();
     // Coverage of the bench's processes goes to a directory of its own: the bench loads src modules transpiled
     // on its own, and c8 merging those with the suite's made covered lines read as missed. (Node hands
     // NODE_V8_COVERAGE to every child unless the child's env names it, so it is renamed here, not dropped.)

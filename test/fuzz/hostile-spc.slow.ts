@@ -13,7 +13,7 @@
  * - no error and no log line quotes a secret value.
  *
  * Cases go four at a time (BATCH), as a namespace's pods start together. `npm run fuzz` runs 10,000 cases
- * (FUZZ_RUNS × 10/3), `npm test` 40. No shrinking: a batch that stalls or kills the daemon is reported as it came, by
+ * (FUZZ_RUNS × 10/3), `npm run test:slow` 40. No shrinking: a batch that stalls or kills the daemon is reported as it came, by
  * the kind and sizes of its cases (and FUZZ_SEED replays the run).
  */
 import assert from 'node:assert/strict';

@@ -1,6 +1,7 @@
 /**
  * `npm run demo` is the first thing a new user runs: run it as they would (its own processes, a fresh temporary
- * directory) and check what it prints, so a change that breaks it fails `npm test`.
+ * directory) and check what it prints, so a change that breaks it fails CI
+ * (`npm run test:slow`: the demo builds nothing and takes seconds of two processes' start-up).
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -15,9 +16,9 @@ describe('npm run demo', function () {
   this.timeout(90_000);
 
   it('starts the dev server and the provider, mounts the demo SecretProviderClass and prints its seven files', async () => {
-    // The demo's coverage goes to a directory of its own, as the bench's does (test/bench/rotation.test.ts): it loads
+    // The demo's coverage goes to a directory of its own, as the bench's does (test/bench/rotation.slow.ts): it loads
     // the src modules transpiled on its own, and c8 merging those with the suite's made covered lines read as missed
-    // (npm test then failed its line threshold).
+    // (the suite then failed its line threshold).
     const coverage = await mkdtemp(join(tmpdir(), 'vcp-demo-coverage-'));
     const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/demo.ts'], {
       cwd: ROOT,

@@ -1,0 +1,43 @@
+/**
+ * The compiled daemon (`dist/main.js`) for tests that run it as the image does. `npm test` builds first; a test run
+ * without a build, or after a source change, fails here with the file that is out of date instead of running old
+ * code or skipping. The check runs once per test process.
+ */
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+const SRC = join(ROOT, 'src');
+const DIST = join(ROOT, 'dist');
+export const DIST_MAIN = join(DIST, 'main.js');
+
+let checked: string | undefined;
+
+/** Every `src/**\/*.ts` with its `dist/` counterpart missing or older than it (empty: dist/ is current). */
+export function staleDist(src = SRC, dist = DIST): string[] {
+  const stale: string[] = [];
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) {
+        const out = join(dist, relative(src, path)).replace(/\.ts$/, '.js');
+        const built = statSync(out, { throwIfNoEntry: false });
+        if (built === undefined || built.mtimeMs < statSync(path).mtimeMs) stale.push(relative(ROOT, path));
+      }
+    }
+  };
+  walk(src);
+  return stale;
+}
+
+/** `dist/main.js`, after checking that dist/ is built from the current src/; throws (never skips) otherwise. */
+export function builtMain(): string {
+  if (checked !== undefined) return checked;
+  const stale = staleDist();
+  if (stale.length > 0) {
+    throw new Error(`dist/ is missing or older than src/ (${stale.slice(0, 3).join(', ')}${stale.length > 3 ? `, and ${stale.length - 3} more` : ''}): run \`npm run build\` first (npm test does)`);
+  }
+  checked = DIST_MAIN;
+  return checked;
+}

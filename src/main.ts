@@ -5,7 +5,7 @@
  * dry-run subcommand (cli/mount-command.ts).
  */
 import { parseFlags, UsageError } from './cli/flags.js';
-import { startProvider } from './cli/provider.js';
+import { startProvider } from './cli/daemon.js';
 import { createLogger, flushLogNow } from './observability/logger.js';
 import { versionInfo } from './version.js';
 import { formatVersion } from './cli/version-output.js';

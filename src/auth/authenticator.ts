@@ -20,13 +20,21 @@
  */
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { ProviderError } from '../errors.js';
-import { usesPodToken, type AuthConfig, type ConnectionSettings, type MountConfig, type PodTokenMethod } from '../config/types.js';
+import { usesPodToken, type AuthConfig, type ConnectionSettings, type MountConfig, type PodInfo, type PodTokenMethod } from '../config/types.js';
 import type { LoginRequest, VaultClient } from '../vault/client.js';
 import { Lru } from '../shared/lru.js';
 import { SingleFlight } from '../shared/single-flight.js';
-import type { ServiceAccountTokenRequester } from './token-requester.js';
 import { checkOwnToken } from './jwt-claims.js';
 import { credentialLogin, podTokenLogin } from './login-request.js';
+
+/**
+ * Where a ServiceAccount JWT comes from when the driver sent none (no `tokenRequests` in the CSIDriver): the
+ * TokenRequest API, asked for a token bound to the requesting pod. Implemented in src/kubernetes/.
+ */
+export interface ServiceAccountTokenRequester {
+  /** A pod-bound JWT for `audience`, valid for about 15 minutes. Sensitive: never log the result. */
+  requestToken(pod: PodInfo, audience: string, signal?: AbortSignal): Promise<string>;
+}
 
 export interface VaultToken {
   /** Sensitive: never log. */

@@ -13,7 +13,7 @@ import { DEFAULT_GATE_LIMITS, type GateLimits } from '../vault/rate-limit.js';
 import { parseGoBool, parseGoDurationMs, parseGoInt } from '../config/go-syntax.js';
 import { scanGoFlags, UsageError, type FlagKind } from './go-flags.js';
 import type { ProviderDefaults, TlsParameters, TlsParametersDraft } from '../config/types.js';
-import type { TrustSettings } from '../config/policy.js';
+import type { TrustSettings } from '../config/connection.js';
 import { parseTrustFlags } from './trust-flags.js';
 import { OPENBAO_FLAGS, SpellingConflict, foldOpenBaoEnv, foldOpenBaoFlags } from './openbao-flags.js';
 import {

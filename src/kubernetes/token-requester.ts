@@ -7,7 +7,7 @@
  * One POST through the same small client that reads the HMAC Secret (kube-client.ts); see there for why it is not
  * @kubernetes/client-node.
  */
-import type { ServiceAccountTokenRequester } from '../auth/token-requester.js';
+import type { ServiceAccountTokenRequester } from '../auth/authenticator.js';
 import type { PodInfo } from '../config/types.js';
 import { ProviderError } from '../errors.js';
 import { DEFAULT_KUBE_REQUEST_TIMEOUT_MS, describeApiFailure, realTimer, safeCause, withRequestTimeout, type ApiFailure, type StartTimer } from './api.js';

@@ -6,7 +6,8 @@ import type { ServerUnaryCall, sendUnaryData, ServiceError } from '@grpc/grpc-js
 import { Metadata, status as GrpcStatus } from '@grpc/grpc-js';
 import { grpcStatusFor, ProviderError, toProviderError, type ErrorCode } from '../errors.js';
 import type { MountConfig } from '../config/types.js';
-import type { MountedObject, MountService } from '../mount/mount-service.js';
+import { parseMountRequest, type MountRequestDefaults } from '../config/mount-request.js';
+import type { MountedObject, MountService } from '../conductor/mount-service.js';
 import type { MountRequest__Output } from '../generated/v1alpha1/MountRequest.js';
 import type { MountResponse } from '../generated/v1alpha1/MountResponse.js';
 import type { VersionRequest__Output } from '../generated/v1alpha1/VersionRequest.js';
@@ -29,6 +30,8 @@ export interface MountOutcome {
 
 export interface HandlerOptions {
   readonly mounts: MountService;
+  /** What the request parse takes from the flags (`--audience`, the input limits). */
+  readonly parse: MountRequestDefaults;
   readonly logger: Logger;
   /** False while draining: new mounts get UNAVAILABLE, which the driver retries. */
   readonly accepting: () => boolean;
@@ -120,12 +123,10 @@ export function createMountHandler(options: HandlerOptions) {
       if (!options.accepting()) {
         throw new ProviderError('SHUTTING_DOWN', 'the provider is shutting down; the driver will retry on the new instance');
       }
-      config = options.mounts.parse({
-        attributes: call.request.attributes,
-        secrets: call.request.secrets,
-        targetPath: call.request.target_path,
-        permission: call.request.permission,
-      });
+      config = parseMountRequest(
+        { attributes: call.request.attributes, secrets: call.request.secrets, targetPath: call.request.target_path, permission: call.request.permission },
+        options.parse,
+      );
       // Admitted once parsed, so a refusal can name the SecretProviderClass and pod; parsing is bounded by the
       // 4 MiB request the gRPC server accepts. Past the bounds it waits its turn for at most half its time budget,
       // leaving the other half to run.

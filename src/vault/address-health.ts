@@ -8,7 +8,7 @@
  * are all still tried, the one that failed longest ago first: a recent failure is a hint, never a ban.
  *
  * Shared by every Vault client of the provider (an address's health is the same whoever asks), with an injectable
- * clock. Which addresses a mount may use at all is the trust policy's business (config/policy.ts): every address
+ * clock. Which addresses a mount may use at all is the trust policy's business (config/connection.ts): every address
  * of a list is checked before the first request, so the JWT never reaches one the policy does not allow.
  */
 import type { ClassifiedFailure } from './failures.js';

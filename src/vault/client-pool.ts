@@ -7,7 +7,7 @@ import { VaultClient, type VaultClientOptions } from './client.js';
 import { Lru } from '../shared/lru.js';
 import { loadTlsMaterial, nodeTlsFileReader, type TlsFileReader } from './tls-files.js';
 import { UndiciTransport } from './transport.js';
-import { redirectAllowed, type TrustPolicy } from '../config/policy.js';
+import { redirectAllowed, type TrustPolicy } from '../config/connection.js';
 import type { AddressGates } from './rate-limit.js';
 
 export interface ClientPoolOptions {

@@ -5,7 +5,7 @@
  * answers this way, pointing at the active node (issue 10 item 4).
  *
  * What the Go client does not do, and we must: the request carries the pod's JWT (a login) or a Vault token, so the
- * Location is followed only to an address the trust policy lets this mount use (config/policy.ts redirectAllowed).
+ * Location is followed only to an address the trust policy lets this mount use (config/connection.ts redirectAllowed).
  * A refusal names both addresses and is never sent anywhere.
  */
 import { normaliseVaultAddress } from '../config/connection.js';

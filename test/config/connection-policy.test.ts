@@ -1,7 +1,7 @@
 /**
  * The trust policy's pure decisions: which vaultAddress, skip-verify and TLS file spellings a mount may use, and
  * how the flags and the operator's own settings combine into the policy. Filesystem resolution is tested in
- * test/mount/trust-boundary.test.ts and end to end in test/e2e/trust-boundary.test.ts.
+ * test/config/connection-trust-boundary.test.ts and end to end in test/e2e/trust-boundary.test.ts.
  */
 import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
@@ -9,7 +9,7 @@ import { mountConfigWith } from '../helpers/mount-config.js';
 import fc from 'fast-check';
 import { ProviderError } from '../../src/errors.js';
 import { resolveConnection } from '../../src/config/connection.js';
-import { buildTrustPolicy, checkMountParameters, checkRealPath, isWithin, loginMounts, NO_TRUST_FLAGS, redirectAllowed, type TrustPolicy, type TrustSettings } from '../../src/config/policy.js';
+import { buildTrustPolicy, checkMountParameters, checkRealPath, isWithin, loginMounts, NO_TRUST_FLAGS, redirectAllowed, type TrustPolicy, type TrustSettings } from '../../src/config/connection.js';
 import { parseFlags } from '../../src/cli/flags.js';
 import type { MountConfig, ProviderDefaults } from '../../src/config/types.js';
 

@@ -6,28 +6,19 @@
 import { abortReason, ProviderError, toProviderError } from '../errors.js';
 import { describeBudget, expiredBudget, TimeBudgetExpired } from '../admission/time-budget.js';
 import { DEFAULT_MOUNT_RESPONSE_BUDGET, MountMemory, type ByteLedger } from '../admission/mount-admission.js';
-import type { ConnectionSettings, MountConfig, ProviderDefaults } from '../config/types.js';
-import { parseMountRequest } from '../config/mount-request.js';
-import type { TrustBoundary } from './trust-boundary.js';
+import type { ConnectionSettings, MountConfig } from '../config/types.js';
+import type { TrustBoundary } from '../config/connection.js';
 import type { Authenticator, TokenLease, VaultToken } from '../auth/authenticator.js';
 import type { VaultClient } from '../vault/client.js';
 import type { VaultClientPool } from '../vault/client-pool.js';
 import type { SecretResponse } from '../vault/responses.js';
 import { buildFileSet, type OutputFile } from '../output/file-set.js';
 import type { AtomicWriter } from '../output/atomic-writer.js';
-import type { HmacKeySource } from './hmac-key.js';
-import { assembleObjects, readOrAbsent, type AssembledObject, type ReadOutcome } from './assemble.js';
-import { groupByRequest, type RequestGroup } from './request-key.js';
-import { mapLimit } from './map-limit.js';
-import { ResponseReuse } from './response-reuse.js';
+import type { HmacKeySource } from '../mount/hmac-key.js';
+import { assembleObjects, readOrAbsent, type AssembledObject, type ReadOutcome } from '../mount/assemble.js';
+import { groupByRequest, type RequestGroup } from '../mount/request-key.js';
+import { ResponseReuse } from '../mount/response-reuse.js';
 import type { ReuseScope } from '../vault/lease-cache.js';
-
-export interface RawMountRequest {
-  readonly attributes: string;
-  readonly secrets: string;
-  readonly targetPath: string;
-  readonly permission: string;
-}
 
 /** One object of the mount as the server, the audit line and the metrics see it. */
 export interface MountedObject extends AssembledObject {
@@ -52,7 +43,6 @@ export interface MountResult {
 }
 
 export interface MountServiceOptions {
-  readonly defaults: ProviderDefaults;
   readonly clients: VaultClientPool;
   readonly auth: Authenticator;
   readonly hmacKey: HmacKeySource;
@@ -91,12 +81,6 @@ export class MountService {
     this.#options = options;
     this.#reuse = options.reuse ?? new ResponseReuse();
     this.#trust = options.trust;
-  }
-
-  /** Parse only: lets the server log who is asking even when the mount later fails. */
-  parse(request: RawMountRequest): MountConfig {
-    const { audience, inputLimits } = this.#options.defaults;
-    return parseMountRequest(request, { audience, inputLimits });
   }
 
   /**
@@ -279,4 +263,25 @@ function duringLogin(err: unknown, config: MountConfig, client: VaultClient): un
   const names = config.objects.map((o) => `"${o.objectName}"`);
   const shown = names.length > 5 ? `${names.slice(0, 5).join(', ')} and ${names.length - 5} more` : names.join(', ');
   return new ProviderError(answered.code, `logging in for object${names.length === 1 ? '' : 's'} ${shown}: ${answered.message}`, answered.context, { cause: answered.cause });
+}
+
+/** Runs `task` over `items` with at most `limit` running at once; rejects with the first failure. */
+async function mapLimit<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed = false;
+  const worker = async (): Promise<void> => {
+    while (!failed && next < items.length) {
+      const item = items[next++]!;
+      try {
+        await task(item);
+      } catch (err: unknown) {
+        failed = true;
+        throw err;
+      }
+    }
+  };
+  const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, () => worker());
+  const results = await Promise.allSettled(workers);
+  const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (rejected !== undefined) throw rejected.reason;
 }

@@ -1,6 +1,6 @@
 /**
  * Wiring: settings → the running daemon (gRPC server, health server, Vault clients, token cache, HMAC key), in named
- * steps: Kubernetes pieces, logs and metrics, the shared graph of wiring.ts (trust policy, Vault clients, mount
+ * steps: Kubernetes pieces, logs and metrics, the shared graph of object-graph.ts (trust policy, Vault clients, mount
  * service), then the servers. Used by main.ts and by the end-to-end tests, which start the real thing on a
  * temporary socket.
  *
@@ -19,8 +19,8 @@ import { metricsRoute, ProviderMetrics } from '../observability/metrics.js';
 import { fileAuditSink, loggerAuditSink, MountAuditor } from '../observability/audit.js';
 import { VERSION } from '../version.js';
 import type { Authenticator } from '../auth/authenticator.js';
-import type { ServiceAccountTokenRequester } from '../auth/token-requester.js';
-import type { MountService } from '../mount/mount-service.js';
+import type { ServiceAccountTokenRequester } from '../auth/authenticator.js';
+import type { MountService } from '../conductor/mount-service.js';
 import type { LeaseCache } from '../vault/lease-cache.js';
 import type { HmacKeySource } from '../mount/hmac-key.js';
 import { AtomicWriter } from '../output/atomic-writer.js';
@@ -32,7 +32,7 @@ import { KubeTokenRequester } from '../kubernetes/token-requester.js';
 import { KubeSecretHmacKeySource } from '../kubernetes/hmac-secret.js';
 import type { AddressGates } from '../vault/rate-limit.js';
 import type { MountAdmission } from '../admission/mount-admission.js';
-import { buildMountService, buildVaultClients, hmacKeyFor, trustPolicyFor, type ProviderOverrides } from './wiring.js';
+import { buildMountService, buildVaultClients, hmacKeyFor, trustPolicyFor, type ProviderOverrides } from './object-graph.js';
 import { KeptState } from '../state/kept-state.js';
 import { DEFAULT_STATE_IDLE_TIMEOUT, DEFAULT_STATE_MAX_BYTES } from './flags.js';
 import { parseGoDurationMs } from '../config/go-syntax.js';
@@ -135,6 +135,7 @@ async function startServers(
       Version: versionHandler,
       Mount: createMountHandler({
         mounts: parts.mounts,
+        parse: settings.defaults,
         logger: logger.child({ component: 'server' }),
         // A call grpc-js hands over during the drain was sent before the GOAWAY reached the driver: served, not
         // refused (after the GOAWAY new calls go to the path again, i.e. to the successor).
@@ -197,7 +198,7 @@ export async function startProvider(settings: ProviderSettings, logger: Logger, 
   const { metrics, audit } = buildObservability(settings, logger);
   metrics.cacheSize('audit', () => audit.rememberedVolumes);
   metrics.cacheBytes('audit', () => audit.rememberedBytes);
-  // Step 3, shared with the `mount` subcommand (wiring.ts).
+  // Step 3, shared with the `mount` subcommand (object-graph.ts).
   const trust = trustPolicyFor(settings, overrides.serviceAccountDir ?? SERVICE_ACCOUNT_DIR);
   if (trust.vaultAddresses === 'any') {
     logger.warn('--allowed-vault-addresses=* or --trust-policy=reference: any SecretProviderClass or pod may send its ServiceAccount token to any Vault address');

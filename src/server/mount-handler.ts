@@ -93,70 +93,73 @@ function holdUntilSent(call: ServerUnaryCall<MountRequest__Output, MountResponse
 }
 
 export function createMountHandler(options: HandlerOptions) {
+  return (call: ServerUnaryCall<MountRequest__Output, MountResponse>, callback: sendUnaryData<MountResponse>): void => handleMount(options, call, callback);
+}
+
+/** One Mount call: parse, admit, mount, answer, and report the outcome once. */
+function handleMount(options: HandlerOptions, call: ServerUnaryCall<MountRequest__Output, MountResponse>, callback: sendUnaryData<MountResponse>): void {
   const log = options.logger;
-  return (call: ServerUnaryCall<MountRequest__Output, MountResponse>, callback: sendUnaryData<MountResponse>): void => {
-    const started = performance.now();
-    options.onMountStart?.();
-    const abort = new AbortController();
-    const onCancel = (): void => abort.abort(new Error('cancelled by the caller'));
-    call.once('cancelled', onCancel);
-    const deadline = call.getDeadline();
-    const deadlineMs = deadline instanceof Date ? deadline.getTime() : Number(deadline);
-    // The mount answers by itself a margin before the caller's deadline (or after the default budget), naming what
-    // it was waiting for, rather than letting the deadline expire with no word of Vault or the object.
-    const budget = mountTimeBudget((options.now ?? Date.now)(), deadlineMs, options.defaultTimeBudgetMs);
-    const timer: NodeJS.Timeout = setTimeout(() => abort.abort(new TimeBudgetExpired(budget)), budget.budgetMs);
-    timer.unref();
-    let config: MountConfig | undefined;
-    let memory: MountMemory | undefined;
-    const finish = (outcome: Omit<MountOutcome, 'durationMs'>, extra: Record<string, unknown>): void => {
-      clearTimeout(timer);
-      call.removeListener('cancelled', onCancel);
-      if (memory !== undefined) holdUntilSent(call, memory);
-      const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
-      options.onMountEnd?.({ ...outcome, durationMs, ...(config === undefined ? {} : { config }) });
-      const line = { ...who(config), objects: outcome.objects, durationMs, result: outcome.result, grpcCode: GrpcStatus[outcome.grpcCode], ...extra };
-      if (outcome.result === 'ok') log.info(line, 'mount');
-      else log.warn(line, 'mount failed');
-    };
-    const run = async (): Promise<void> => {
-      if (!options.accepting()) {
-        throw new ProviderError('SHUTTING_DOWN', 'the provider is shutting down; the driver will retry on the new instance');
-      }
-      config = parseMountRequest(
-        { attributes: call.request.attributes, secrets: call.request.secrets, targetPath: call.request.target_path, permission: call.request.permission },
-        options.parse,
-      );
-      // Admitted once parsed, so a refusal can name the SecretProviderClass and pod; parsing is bounded by the
-      // 4 MiB request the gRPC server accepts. Past the bounds it waits its turn for at most half its time budget,
-      // leaving the other half to run.
-      memory = await options.admission?.admit(
-        { secretProviderClass: config.secretProviderClass, pod: config.pod },
-        { signal: abort.signal, waitMs: Math.floor(budget.budgetMs / 2) },
-      );
-      const result = await options.mounts.mount(config, abort.signal, memory);
-      const response: MountResponse = {
-        object_version: result.objectVersions.map((v) => ({ id: v.id, version: v.version })),
-        files: result.files.map((f) => ({ path: f.path, mode: f.mode, contents: f.contents })),
-      };
-      callback(null, response);
-      // Optional objects Vault did not have: named in the line, so a skipped secret is never silent.
-      const absent = result.objects.filter((o) => o.state === 'absent').map((o) => o.objectName);
-      finish({ result: 'ok', grpcCode: GrpcStatus.OK, objects: result.objects.length, mounted: result.objects }, { requests: result.requests, reused: result.reused, wroteFiles: result.wroteFiles, ...(absent.length === 0 ? {} : { absentOptional: absent }) });
-    };
-    run().catch((err: unknown) => {
-      const error = toProviderError(err);
-      if (error.code === 'INTERNAL') {
-        // The frames only: an unexpected error's message is not ours and could quote data.
-        const cause = error.cause instanceof Error ? error.cause : undefined;
-        log.error({ errorName: cause?.name, frames: cause?.stack?.split('\n').slice(1, 8).join('\n') }, 'internal error during mount');
-      }
-      callback(statusError(error));
-      finish({ result: error.code, grpcCode: grpcStatusFor(error.code), objects: config?.objects.length ?? 0, error }, {
-        error: error.publicMessage,
-        ...(error.context.objectName === undefined ? {} : { objectName: error.context.objectName }),
-        ...(error.context.vaultPath === undefined ? {} : { vaultPath: error.context.vaultPath }),
-      });
-    });
+  const started = performance.now();
+  options.onMountStart?.();
+  const abort = new AbortController();
+  const onCancel = (): void => abort.abort(new Error('cancelled by the caller'));
+  call.once('cancelled', onCancel);
+  const deadline = call.getDeadline();
+  const deadlineMs = deadline instanceof Date ? deadline.getTime() : Number(deadline);
+  // The mount answers by itself a margin before the caller's deadline (or after the default budget), naming what
+  // it was waiting for, rather than letting the deadline expire with no word of Vault or the object.
+  const budget = mountTimeBudget((options.now ?? Date.now)(), deadlineMs, options.defaultTimeBudgetMs);
+  const timer: NodeJS.Timeout = setTimeout(() => abort.abort(new TimeBudgetExpired(budget)), budget.budgetMs);
+  timer.unref();
+  let config: MountConfig | undefined;
+  let memory: MountMemory | undefined;
+  const finish = (outcome: Omit<MountOutcome, 'durationMs'>, extra: Record<string, unknown>): void => {
+    clearTimeout(timer);
+    call.removeListener('cancelled', onCancel);
+    if (memory !== undefined) holdUntilSent(call, memory);
+    const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
+    options.onMountEnd?.({ ...outcome, durationMs, ...(config === undefined ? {} : { config }) });
+    const line = { ...who(config), objects: outcome.objects, durationMs, result: outcome.result, grpcCode: GrpcStatus[outcome.grpcCode], ...extra };
+    if (outcome.result === 'ok') log.info(line, 'mount');
+    else log.warn(line, 'mount failed');
   };
+  const run = async (): Promise<void> => {
+    if (!options.accepting()) {
+      throw new ProviderError('SHUTTING_DOWN', 'the provider is shutting down; the driver will retry on the new instance');
+    }
+    config = parseMountRequest(
+      { attributes: call.request.attributes, secrets: call.request.secrets, targetPath: call.request.target_path, permission: call.request.permission },
+      options.parse,
+    );
+    // Admitted once parsed, so a refusal can name the SecretProviderClass and pod; parsing is bounded by the
+    // 4 MiB request the gRPC server accepts. Past the bounds it waits its turn for at most half its time budget,
+    // leaving the other half to run.
+    memory = await options.admission?.admit(
+      { secretProviderClass: config.secretProviderClass, pod: config.pod },
+      { signal: abort.signal, waitMs: Math.floor(budget.budgetMs / 2) },
+    );
+    const result = await options.mounts.mount(config, abort.signal, memory);
+    const response: MountResponse = {
+      object_version: result.objectVersions.map((v) => ({ id: v.id, version: v.version })),
+      files: result.files.map((f) => ({ path: f.path, mode: f.mode, contents: f.contents })),
+    };
+    callback(null, response);
+    // Optional objects Vault did not have: named in the line, so a skipped secret is never silent.
+    const absent = result.objects.filter((o) => o.state === 'absent').map((o) => o.objectName);
+    finish({ result: 'ok', grpcCode: GrpcStatus.OK, objects: result.objects.length, mounted: result.objects }, { requests: result.requests, reused: result.reused, wroteFiles: result.wroteFiles, ...(absent.length === 0 ? {} : { absentOptional: absent }) });
+  };
+  run().catch((err: unknown) => {
+    const error = toProviderError(err);
+    if (error.code === 'INTERNAL') {
+      // The frames only: an unexpected error's message is not ours and could quote data.
+      const cause = error.cause instanceof Error ? error.cause : undefined;
+      log.error({ errorName: cause?.name, frames: cause?.stack?.split('\n').slice(1, 8).join('\n') }, 'internal error during mount');
+    }
+    callback(statusError(error));
+    finish({ result: error.code, grpcCode: grpcStatusFor(error.code), objects: config?.objects.length ?? 0, error }, {
+      error: error.publicMessage,
+      ...(error.context.objectName === undefined ? {} : { objectName: error.context.objectName }),
+      ...(error.context.vaultPath === undefined ? {} : { vaultPath: error.context.vaultPath }),
+    });
+  });
 }

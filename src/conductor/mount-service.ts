@@ -101,25 +101,24 @@ export class MountService {
       throw duringLogin(err, config, client);
     });
 
+    const run = new MountRun({ config, connection, client, lease, signal, ledger }, this.#options.auth, this.#reuse);
     const groups = groupByRequest(config.objects);
     const responses = new Map<string, ReadOutcome>();
     const keptRequests = new Set<string>();
-    const renewal: Renewal = {};
     const concurrency = this.#options.readConcurrency ?? 16;
     await mapLimit(groups, concurrency, async (group) => {
-      const kept = this.#reuse.reused(scopeOf(lease.holder, lease.token, group));
+      const kept = run.kept(group);
       if (kept !== undefined) keptRequests.add(group.key);
-      responses.set(group.key, kept ?? (await readOrAbsent(group.objects, () => this.#read(client, config, group, lease, renewal, signal, ledger))));
+      responses.set(group.key, kept ?? (await run.read(group)));
     });
     // A token found dead during this mount took its leases with it: what this mount was answered from them (kept
     // before the 403 came back) is fetched anew with the new token, so the pod never gets a revoked credential.
-    const renewed = renewal.token;
-    if (renewed !== undefined) {
-      const stale = groups.filter((g) => keptRequests.has(g.key) && !this.#reuse.holds(scopeOf(lease.holder, lease.token, g)));
-      const fresh: TokenLease = { token: renewed, cached: false, holder: lease.holder };
+    if (run.renewed) {
+      const stale = groups.filter((g) => keptRequests.has(g.key) && !run.stillKept(g));
+      run.continueWithRenewedToken();
       await mapLimit(stale, concurrency, async (group) => {
         keptRequests.delete(group.key);
-        responses.set(group.key, await readOrAbsent(group.objects, () => this.#read(client, config, group, fresh, renewal, signal, ledger)));
+        responses.set(group.key, await run.read(group));
       });
     }
 
@@ -164,6 +163,64 @@ export class MountService {
       );
     }
   }
+}
+
+/** What one mount holds while it runs. */
+interface MountState {
+  readonly config: MountConfig;
+  readonly connection: ConnectionSettings;
+  /** The connection's Vault client, its requests counted as the pod's namespace's at the gates. */
+  readonly client: VaultClient;
+  readonly lease: TokenLease;
+  readonly signal: AbortSignal | undefined;
+  /** The mount's memory ledger (admission/mount-admission.ts): every answer is charged to it as it arrives. */
+  readonly ledger: ByteLedger;
+}
+
+/**
+ * One mount in progress: its config, connection, client, token lease, signal and ledger in one place, and what a
+ * mount does with them: answer a request from what the pod kept, or read it from Vault, replacing the token once if
+ * Vault says it is dead.
+ */
+class MountRun {
+  readonly #state: MountState;
+  readonly #auth: Authenticator;
+  readonly #reuse: ResponseReuse;
+  #lease: TokenLease;
+  /** The token that replaced a dead one during this mount, if any. */
+  #renewed: VaultToken | undefined;
+
+  constructor(state: MountState, auth: Authenticator, reuse: ResponseReuse) {
+    this.#state = state;
+    this.#auth = auth;
+    this.#reuse = reuse;
+    this.#lease = state.lease;
+  }
+
+  /** Whether a dead token was replaced during this mount. */
+  get renewed(): boolean {
+    return this.#renewed !== undefined;
+  }
+
+  /** The pod's kept answer to this request, while its reuse window is open. */
+  kept(group: RequestGroup): SecretResponse | undefined {
+    return this.#reuse.reused(scopeOf(this.#lease.holder, this.#lease.token, group));
+  }
+
+  /** Whether the answer kept under the mount's first token is still kept (a dead token took its leases with it). */
+  stillKept(group: RequestGroup): boolean {
+    return this.#reuse.holds(scopeOf(this.#state.lease.holder, this.#state.lease.token, group));
+  }
+
+  /** From now on the mount reads with the token that replaced the dead one, whose 403s are final. */
+  continueWithRenewedToken(): void {
+    if (this.#renewed !== undefined) this.#lease = { token: this.#renewed, cached: false, holder: this.#lease.holder };
+  }
+
+  /** The request's answer, or its absence when every object needing it is optional and Vault has nothing there. */
+  read(group: RequestGroup): Promise<ReadOutcome> {
+    return readOrAbsent(group.objects, () => this.#read(group));
+  }
 
   /**
    * One distinct request. A 403 with a cached token is either the policy's answer or a token Vault no longer knows;
@@ -172,42 +229,31 @@ export class MountService {
    * other pods their leases and certificates). A dead token: what it obtained is dropped, one new login, one retry.
    * (The reference logs in on every mount; its 403 is always final.)
    */
-  async #read(
-    client: VaultClient,
-    config: MountConfig,
-    group: RequestGroup,
-    lease: TokenLease,
-    renewal: Renewal,
-    signal: AbortSignal | undefined,
-    memory: ByteLedger,
-  ): Promise<SecretResponse> {
+  async #read(group: RequestGroup): Promise<SecretResponse> {
+    const { client, config, signal, ledger } = this.#state;
+    const lease = this.#lease;
     const obj = group.lead;
     const request = group.request;
     // Concurrent mounts that may share the answer share one request; a lease or certificate is kept for its holder.
     const send = (token: VaultToken): Promise<SecretResponse> =>
-      this.#reuse.fetch(scopeOf(lease.holder, token, group), token, obj.method, (shared) => client.request(token.token, request, shared, memory), signal);
+      this.#reuse.fetch(scopeOf(lease.holder, token, group), token, obj.method, (shared) => client.request(token.token, request, shared, ledger), signal);
     try {
       try {
         return await send(lease.token);
       } catch (err: unknown) {
         // A token fresh from this mount's own login is alive: its 403 is the policy's.
         if (!(err instanceof ProviderError) || err.code !== 'PERMISSION_DENIED' || !lease.cached) throw err;
-        if ((await this.#options.auth.verify(client, lease.token, signal)) === 'alive') throw err;
+        if ((await this.#auth.verify(client, lease.token, signal)) === 'alive') throw err;
         // Revoked, or expired early: Vault revoked its leases with it.
         this.#reuse.forgetToken(lease.token);
-        const renewed = await this.#options.auth.replace(client, config, lease.token, signal);
-        renewal.token = renewed;
+        const renewed = await this.#auth.replace(client, config, lease.token, signal);
+        this.#renewed = renewed;
         return await send(renewed);
       }
     } catch (err: unknown) {
       throw toProviderError(budgetAnswer(err, client, `${request.method} ${request.requestPath}`)).forObject(obj.objectName, obj.secretPath);
     }
   }
-}
-
-/** The token that replaced a dead one during this mount, if any. */
-interface Renewal {
-  token?: VaultToken;
 }
 
 /**

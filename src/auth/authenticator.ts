@@ -26,6 +26,7 @@ import { Lru } from '../shared/lru.js';
 import { SingleFlight } from '../shared/single-flight.js';
 import { checkOwnToken } from './jwt-claims.js';
 import { credentialLogin, podTokenLogin } from './login-request.js';
+import { systemClock, type Clock } from '../shared/clock.js';
 
 /**
  * Where a ServiceAccount JWT comes from when the driver sent none (no `tokenRequests` in the CSIDriver): the
@@ -119,7 +120,7 @@ export interface AuthenticatorOptions {
   readonly cacheBytes?: number;
   /** A cached token is replaced once this fraction of its lease has passed (default 0.8). */
   readonly renewFraction?: number;
-  readonly now?: () => number;
+  readonly now?: Clock['now'];
   /** Undefined outside a cluster or without --token-request-fallback: then a mount without a driver token fails with TOKEN_UNAVAILABLE. */
   readonly tokenRequester?: ServiceAccountTokenRequester;
   readonly onLogin?: (outcome: 'ok' | 'error') => void;
@@ -170,13 +171,13 @@ export class Authenticator {
   /** Concurrent questions about one token (is it alive?) share one lookup-self. */
   readonly #lookups = new SingleFlight<'alive' | 'dead'>();
   readonly #options: AuthenticatorOptions;
-  readonly #now: () => number;
+  readonly #now: Clock['now'];
   readonly #fraction: number;
   #nextSerial = 1;
 
   constructor(options: AuthenticatorOptions) {
     this.#options = options;
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? systemClock.now;
     this.#fraction = options.renewFraction ?? 0.8;
     this.#cache = new Lru<VaultToken>({
       maxEntries: options.cacheSize,

@@ -14,7 +14,8 @@ import type { ServiceAccountTokenRequester } from '../auth/authenticator.js';
 import { VaultClientPool } from '../vault/client-pool.js';
 import type { VaultClientOptions } from '../vault/client.js';
 import type { TlsFileReader } from '../vault/tls-files.js';
-import { AddressGates, DEFAULT_GATE_LIMITS, realGateClock, type GateClock } from '../vault/rate-limit.js';
+import { AddressGates, DEFAULT_GATE_LIMITS } from '../vault/rate-limit.js';
+import { systemClock, type Clock } from '../shared/clock.js';
 import { AddressHealth } from '../vault/address-health.js';
 import { LeaseCache } from '../vault/lease-cache.js';
 import { MountService } from '../conductor/mount-service.js';
@@ -35,14 +36,14 @@ export interface ProviderOverrides {
   readonly tokenRequester?: ServiceAccountTokenRequester;
   /** The process environment used to detect a cluster (default: process.env). */
   readonly env?: Readonly<Record<string, string | undefined>>;
-  readonly now?: () => number;
+  readonly now?: Clock['now'];
   readonly vaultClient?: VaultClientOptions;
   /** Replaces how TLS files are read (tests wrap the real reader to see every path opened). */
   readonly tlsFiles?: TlsFileReader;
   /** Replaces the --write-files writer's filesystem calls (tests inject ENOSPC midway). */
   readonly writerFs?: FsOps;
   /** The clock of the per-address request gates (tests drive time by hand). */
-  readonly gateClock?: GateClock;
+  readonly gateClock?: Pick<Clock, 'monotonic' | 'sleep'>;
   /** The provider's own ServiceAccount directory, protected from every mount (default: the in-cluster path). */
   readonly serviceAccountDir?: string;
 }
@@ -91,7 +92,7 @@ export function buildVaultClients(
   overrides: Pick<ProviderOverrides, 'gateClock' | 'now' | 'tlsFiles' | 'vaultClient'>,
 ): VaultParts {
   const vaultLog = logger.child({ component: 'vault' });
-  const gates = new AddressGates(settings.vaultLimits ?? DEFAULT_GATE_LIMITS, overrides.gateClock ?? realGateClock, {
+  const gates = new AddressGates(settings.vaultLimits ?? DEFAULT_GATE_LIMITS, overrides.gateClock ?? systemClock, {
     onWait: (wait) => metrics.vaultWait(wait),
     onThrottled: () => metrics.vaultThrottled(),
     onNodeBackoff: (cause) => metrics.vaultNodeBackoff(cause),

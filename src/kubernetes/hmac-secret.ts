@@ -6,7 +6,8 @@
 import { randomBytes as cryptoRandomBytes } from 'node:crypto';
 import { ProviderError } from '../errors.js';
 import type { HmacKeySource } from '../mount/hmac-key.js';
-import { DEFAULT_KUBE_REQUEST_TIMEOUT_MS, describeApiFailure, realTimer, safeCause, withRequestTimeout, type ApiFailure, type StartTimer } from './api.js';
+import { DEFAULT_KUBE_REQUEST_TIMEOUT_MS, describeApiFailure, safeCause, withRequestTimeout, type ApiFailure } from './api.js';
+import { systemClock, type Clock } from '../shared/clock.js';
 import { KubeClient, type KubeConfig } from './kube-client.js';
 import { isPlainObject } from '../shared/plain-object.js';
 
@@ -29,7 +30,7 @@ export interface KubeSecretHmacKeySourceOptions {
   /** For tests: where a new key's bytes come from. */
   readonly randomBytes?: (size: number) => Buffer;
   /** For tests: the request timeout's timer. */
-  readonly timer?: StartTimer;
+  readonly timer?: Clock['after'];
 }
 
 export class KubeSecretHmacKeySource implements HmacKeySource {
@@ -39,7 +40,7 @@ export class KubeSecretHmacKeySource implements HmacKeySource {
   readonly #name: string;
   readonly #timeoutMs: number;
   readonly #randomBytes: (size: number) => Buffer;
-  readonly #timer: StartTimer;
+  readonly #timer: Clock['after'];
   /** The one load in flight or done; cleared when it fails so the next mount tries again. */
   #key: Promise<Buffer> | undefined;
 
@@ -54,7 +55,7 @@ export class KubeSecretHmacKeySource implements HmacKeySource {
     this.#name = secretName;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_KUBE_REQUEST_TIMEOUT_MS;
     this.#randomBytes = options.randomBytes ?? cryptoRandomBytes;
-    this.#timer = options.timer ?? realTimer;
+    this.#timer = options.timer ?? systemClock.after;
     this.description = `Kubernetes Secret ${namespace}/${secretName}`;
   }
 

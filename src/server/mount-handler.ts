@@ -16,6 +16,7 @@ import type { Logger } from '../observability/logger.js';
 import { RUNTIME_NAME, VERSION } from '../version.js';
 import { mountTimeBudget, TimeBudgetExpired } from '../admission/time-budget.js';
 import type { MountAdmission, MountMemory } from '../admission/mount-admission.js';
+import { systemClock, type Clock } from '../shared/clock.js';
 
 export interface MountOutcome {
   readonly result: 'ok' | ErrorCode;
@@ -45,8 +46,8 @@ export interface HandlerOptions {
   readonly admission?: MountAdmission;
   /** The mount's time budget when the caller sets no deadline (admission/time-budget.ts; default under 2 minutes). */
   readonly defaultTimeBudgetMs?: number;
-  /** The clock the time budget is computed on (default Date.now, the clock of gRPC deadlines). */
-  readonly now?: () => number;
+  /** The clock the time budget is computed on (default the system clock's now, the clock of gRPC deadlines). */
+  readonly now?: Clock['now'];
 }
 
 function statusError(error: ProviderError): Partial<ServiceError> {
@@ -108,7 +109,7 @@ function handleMount(options: HandlerOptions, call: ServerUnaryCall<MountRequest
   const deadlineMs = deadline instanceof Date ? deadline.getTime() : Number(deadline);
   // The mount answers by itself a margin before the caller's deadline (or after the default budget), naming what
   // it was waiting for, rather than letting the deadline expire with no word of Vault or the object.
-  const budget = mountTimeBudget((options.now ?? Date.now)(), deadlineMs, options.defaultTimeBudgetMs);
+  const budget = mountTimeBudget((options.now ?? systemClock.now)(), deadlineMs, options.defaultTimeBudgetMs);
   const timer: NodeJS.Timeout = setTimeout(() => abort.abort(new TimeBudgetExpired(budget)), budget.budgetMs);
   timer.unref();
   let config: MountConfig | undefined;

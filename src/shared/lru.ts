@@ -4,11 +4,13 @@
  * visits every entry, and caches that take an entry per mount (the audit log's, say) made that a cost of every
  * mount (`npm run bench`). Used by every in-memory cache here.
  */
+import { systemClock, type Clock } from './clock.js';
+
 export interface LruOptions<V> {
   readonly maxEntries: number;
   readonly maxBytes?: number;
   readonly sizeOf?: (value: V) => number;
-  readonly now?: () => number;
+  readonly now?: Clock['now'];
   readonly onEvict?: (key: string, value: V, reason: 'capacity' | 'expired' | 'deleted') => void;
 }
 
@@ -23,7 +25,7 @@ interface Slot<V> {
 export class Lru<V> {
   readonly #slots = new Map<string, Slot<V>>();
   readonly #options: LruOptions<V>;
-  readonly #now: () => number;
+  readonly #now: Clock['now'];
   #bytes = 0;
   /** When the next insert sweeps out expired entries. */
   #nextSweep = Number.NEGATIVE_INFINITY;
@@ -31,7 +33,7 @@ export class Lru<V> {
   constructor(options: LruOptions<V>) {
     if (!(options.maxEntries >= 1)) throw new RangeError('maxEntries must be at least 1');
     this.#options = options;
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? systemClock.now;
   }
 
   get size(): number {

@@ -12,6 +12,7 @@
  * of a list is checked before the first request, so the JWT never reaches one the policy does not allow.
  */
 import type { ClassifiedFailure } from './failures.js';
+import { systemClock, type Clock } from '../shared/clock.js';
 
 /** How long a failed address goes to the back of the list. */
 export const ADDRESS_FAILURE_MEMORY_MS = 30_000;
@@ -39,17 +40,17 @@ export function nothingDone(failure: ClassifiedFailure): boolean {
 }
 
 export interface AddressHealthOptions {
-  readonly now?: () => number;
+  readonly now?: Clock['now'];
   readonly memoryMs?: number;
 }
 
 export class AddressHealth {
   readonly #failedAt = new Map<string, number>();
-  readonly #now: () => number;
+  readonly #now: Clock['now'];
   readonly #memoryMs: number;
 
   constructor(options: AddressHealthOptions = {}) {
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? systemClock.now;
     this.#memoryMs = options.memoryMs ?? ADDRESS_FAILURE_MEMORY_MS;
   }
 

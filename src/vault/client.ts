@@ -16,7 +16,8 @@ import type { ConnectionSettings } from '../config/types.js';
 import { requestNamespace } from '../config/secret-namespace.js';
 import { isAuthMountPath } from '../config/connection.js';
 import { classifyFailure, type ClassifiedFailure, type RequestTarget } from './failures.js';
-import { defaultRetryPolicy, timerSleep, withRetries, type RetryPolicy, type Sleep } from './retry.js';
+import { defaultRetryPolicy, withRetries, type RetryPolicy } from './retry.js';
+import { systemClock, type Clock } from '../shared/clock.js';
 import { loginResponseSchema, secretResponseSchema, type SecretResponse } from './responses.js';
 import type { RequestContext, UndiciTransport } from './transport.js';
 import { AddressHealth, movesOn, nothingDone } from './address-health.js';
@@ -88,7 +89,7 @@ export interface VaultRequestEvent {
 
 export interface VaultClientOptions {
   readonly retry?: RetryPolicy;
-  readonly sleep?: Sleep;
+  readonly sleep?: Clock['sleep'];
   readonly onRequest?: (event: VaultRequestEvent) => void;
   readonly onRetry?: (failure: ClassifiedFailure, attempt: number, delayMs: number) => void;
   /** Which of several addresses are healthy; shared by every client of a provider (default: one of its own). */
@@ -159,7 +160,7 @@ export class VaultClient {
   readonly #health: AddressHealth;
   readonly #transport: UndiciTransport;
   readonly #retry: RetryPolicy;
-  readonly #sleep: Sleep;
+  readonly #sleep: Clock['sleep'];
   readonly #options: VaultClientOptions;
   /** Whose requests these are at the address's gates (rate-limit.ts); undefined: NO_TENANT. */
   readonly #tenant: string | undefined;
@@ -169,7 +170,7 @@ export class VaultClient {
     this.settings = settings;
     this.#transport = transport;
     this.#retry = options.retry ?? defaultRetryPolicy;
-    this.#sleep = options.sleep ?? timerSleep;
+    this.#sleep = options.sleep ?? systemClock.sleep;
     this.#options = options;
     this.#tenant = view?.tenant;
     if (view !== undefined) {

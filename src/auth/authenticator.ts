@@ -15,7 +15,7 @@
  * credentials (and connection, ServiceAccount and role) — Vault grants the same to anyone holding them — the key
  * reveals nothing of them, and it means nothing to another process.
  *
- * A token is reused until `renewFraction` of its lease has passed; concurrent mounts needing the same login share
+ * A token is reused until RENEW_FRACTION of its lease has passed; concurrent mounts needing the same login share
  * one request (single-flight). Before a pod-token login the driver's token must be the pod's own (jwt-claims.ts).
  */
 import { createHash, createHmac, randomBytes } from 'node:crypto';
@@ -36,6 +36,9 @@ export interface ServiceAccountTokenRequester {
   /** A pod-bound JWT for `audience`, valid for about 15 minutes. Sensitive: never log the result. */
   requestToken(pod: PodInfo, audience: string, signal?: AbortSignal): Promise<string>;
 }
+
+/** A cached token is replaced once this fraction of its lease has passed. */
+const RENEW_FRACTION = 0.8;
 
 export interface VaultToken {
   /** Sensitive: never log. */
@@ -118,8 +121,6 @@ export interface AuthenticatorOptions {
   readonly cacheSize: number;
   /** Upper bound on the bytes of cached tokens and their keys (default: 4 KiB per entry of `cacheSize`). */
   readonly cacheBytes?: number;
-  /** A cached token is replaced once this fraction of its lease has passed (default 0.8). */
-  readonly renewFraction?: number;
   readonly now?: Clock['now'];
   /** Undefined outside a cluster or without --token-request-fallback: then a mount without a driver token fails with TOKEN_UNAVAILABLE. */
   readonly tokenRequester?: ServiceAccountTokenRequester;
@@ -172,13 +173,11 @@ export class Authenticator {
   readonly #lookups = new SingleFlight<'alive' | 'dead'>();
   readonly #options: AuthenticatorOptions;
   readonly #now: Clock['now'];
-  readonly #fraction: number;
   #nextSerial = 1;
 
   constructor(options: AuthenticatorOptions) {
     this.#options = options;
     this.#now = options.now ?? systemClock.now;
-    this.#fraction = options.renewFraction ?? 0.8;
     this.#cache = new Lru<VaultToken>({
       maxEntries: options.cacheSize,
       // Keys hold names the SecretProviderClass chooses, so entries are bounded in bytes as well as in number.
@@ -240,7 +239,7 @@ export class Authenticator {
       }
       if (cached !== undefined && now < cached.refreshAt) continue;
       const life = k.expiresAt - k.obtainedAt;
-      const refreshAt = Number.isFinite(k.expiresAt) ? k.obtainedAt + life * this.#fraction : Number.POSITIVE_INFINITY;
+      const refreshAt = Number.isFinite(k.expiresAt) ? k.obtainedAt + life * RENEW_FRACTION : Number.POSITIVE_INFINITY;
       if (!(life > 0) || !(now < refreshAt)) continue;
       const token: VaultToken = { token: k.token, identityKey: k.key, workloadKey: k.workloadKey, serial: this.#nextSerial++, obtainedAt: k.obtainedAt, expiresAt: k.expiresAt, refreshAt };
       this.#cache.set(k.key, token, Number.isFinite(k.expiresAt) ? k.expiresAt - now : undefined);
@@ -419,7 +418,7 @@ export class Authenticator {
       serial: this.#nextSerial++,
       obtainedAt: now,
       expiresAt: leaseMs > 0 ? now + leaseMs : Number.POSITIVE_INFINITY,
-      refreshAt: leaseMs > 0 ? now + leaseMs * this.#fraction : Number.POSITIVE_INFINITY,
+      refreshAt: leaseMs > 0 ? now + leaseMs * RENEW_FRACTION : Number.POSITIVE_INFINITY,
     };
     this.#cache.set(key, token, leaseMs > 0 ? leaseMs : undefined);
     this.#generation++;

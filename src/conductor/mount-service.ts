@@ -42,15 +42,15 @@ export interface MountResult {
   readonly wroteFiles: boolean;
 }
 
+/** Distinct Vault requests in flight per mount. */
+const READ_CONCURRENCY = 16;
+
 export interface MountServiceOptions {
   readonly clients: VaultClientPool;
   readonly auth: Authenticator;
   readonly hmacKey: HmacKeySource;
   /** Present in --write-files mode. */
   readonly writer?: AtomicWriter;
-  /** Distinct Vault requests in flight per mount (default 16). */
-  readonly readConcurrency?: number;
-  readonly limitBytes?: number;
   /**
    * Bytes of Vault responses a mount may read when it comes without a ledger of its own (the CLI; the daemon admits
    * every mount through admission/mount-admission.ts and passes its ledger). Default DEFAULT_MOUNT_RESPONSE_BUDGET.
@@ -105,8 +105,7 @@ export class MountService {
     const groups = groupByRequest(config.objects);
     const responses = new Map<string, ReadOutcome>();
     const keptRequests = new Set<string>();
-    const concurrency = this.#options.readConcurrency ?? 16;
-    await mapLimit(groups, concurrency, async (group) => {
+    await mapLimit(groups, READ_CONCURRENCY, async (group) => {
       const kept = run.kept(group);
       if (kept !== undefined) keptRequests.add(group.key);
       responses.set(group.key, kept ?? (await run.read(group)));
@@ -116,7 +115,7 @@ export class MountService {
     if (run.renewed) {
       const stale = groups.filter((g) => keptRequests.has(g.key) && !run.stillKept(g));
       run.continueWithRenewedToken();
-      await mapLimit(stale, concurrency, async (group) => {
+      await mapLimit(stale, READ_CONCURRENCY, async (group) => {
         keptRequests.delete(group.key);
         responses.set(group.key, await run.read(group));
       });
@@ -124,11 +123,11 @@ export class MountService {
 
     const key = await this.#hmacKey(hmacKeyPromise, signal);
     // In the SecretProviderClass's order, whatever order the requests finished in.
-    const assembled = assembleObjects(config, responses, key, ledger, this.#options.limitBytes);
+    const assembled = assembleObjects(config, responses, key, ledger);
     const { files, inputs } = assembled;
     const cachedNames = new Set(groups.filter((g) => keptRequests.has(g.key)).flatMap((g) => g.objects.map((o) => o.objectName)));
     const objects: MountedObject[] = assembled.objects.map((o) => (cachedNames.has(o.objectName) ? { ...o, cached: true } : o));
-    const fileSet = buildFileSet(files, this.#options.limitBytes);
+    const fileSet = buildFileSet(files);
 
     const writer = this.#options.writer;
     if (writer !== undefined) await writer.write(config.targetPath, fileSet);

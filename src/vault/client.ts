@@ -19,7 +19,7 @@ import { classifyFailure, type ClassifiedFailure, type RequestTarget } from './f
 import { defaultRetryPolicy, withRetries, type RetryPolicy } from './retry.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import { loginResponseSchema, secretResponseSchema, type SecretResponse } from './responses.js';
-import type { RequestContext, UndiciTransport } from './transport.js';
+import { within, type RequestContext, type UndiciTransport } from './transport.js';
 import { AddressHealth, movesOn, nothingDone } from './address-health.js';
 import type { ByteLedger } from '../admission/mount-admission.js';
 import { CredentialRedactor } from '../shared/credential-redactor.js';
@@ -187,7 +187,7 @@ export class VaultClient {
     return new VaultClient(this.settings, this.#transport, this.#options, { of: this, tenant });
   }
 
-  /** The one context object node-vault passes on to the transport. */
+  /** What the transport needs of a request beyond HTTP; it travels beside node-vault, not through it (transport.ts). */
   #context(signal: AbortSignal | undefined, throttle: 'wait' | 'fail', memory?: ByteLedger): RequestContext {
     return { signal, throttle, memory, tenant: this.#tenant };
   }
@@ -306,7 +306,7 @@ export class VaultClient {
         target,
         (f) => f.transient,
         signal,
-        (vault, throttle) => sendWithHelper(vault, request, { headers: this.#headers(undefined), context: this.#context(signal, throttle) }),
+        (vault, throttle) => within(this.#context(signal, throttle), () => sendWithHelper(vault, request, { headers: this.#headers(undefined) })),
         vaultFor,
         new CredentialRedactor(request.secrets),
       );
@@ -339,7 +339,7 @@ export class VaultClient {
     const path = '/v1/auth/token/lookup-self';
     const target: RequestTarget = { address: this.settings.address, path, method: 'GET' };
     await this.#exchange('lookup', target, (f) => f.transient, signal, (vault, throttle) =>
-      vault.request({ path: '/auth/token/lookup-self', method: 'GET', headers: this.#headers(token), context: this.#context(signal, throttle) }) as Promise<unknown>,
+      within(this.#context(signal, throttle), () => vault.request({ path: '/auth/token/lookup-self', method: 'GET', headers: this.#headers(token) }) as Promise<unknown>),
     );
   }
 
@@ -378,13 +378,16 @@ export class VaultClient {
       (f) => f.transient && (safe || f.reach === 'not-sent'),
       signal,
       (vault, throttle) =>
-        vault.request({
-          path: nodeVaultPath,
-          method: request.method,
-          headers: this.#headers(token, request.namespace),
-          context: this.#context(signal, throttle, memory),
-          ...(request.body === undefined ? {} : { json: request.body }),
-        }) as Promise<unknown>,
+        within(
+          this.#context(signal, throttle, memory),
+          () =>
+            vault.request({
+              path: nodeVaultPath,
+              method: request.method,
+              headers: this.#headers(token, request.namespace),
+              ...(request.body === undefined ? {} : { json: request.body }),
+            }) as Promise<unknown>,
+        ),
     );
     if (raw === undefined) {
       throw new ProviderError('SECRET_NOT_FOUND', `Vault returned an empty response for ${request.method} ${target.address}${pathAndQuery}`, {

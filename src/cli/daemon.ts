@@ -11,7 +11,6 @@
  * again, Vault connections close, then the Kubernetes client's, the audit sink closes, the health server closes.
  */
 import type { AddressInfo } from 'node:net';
-import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { ProviderSettings } from './flags.js';
 import type { Logger } from '../observability/logger.js';
 import { HealthServer } from '../observability/health.js';
@@ -149,16 +148,8 @@ async function startServers(
         onMountEnd: (outcome) => {
           inflight--;
           parts.kept?.noteMount();
-          const grpcCode = GrpcStatus[outcome.grpcCode] ?? String(outcome.grpcCode);
-          metrics.mountFinished({ result: outcome.result, grpcCode, durationMs: outcome.durationMs });
-          audit.record({
-            config: outcome.config,
-            mounted: outcome.mounted,
-            error: outcome.error,
-            result: outcome.result,
-            grpcCode,
-            durationMs: outcome.durationMs,
-          });
+          metrics.mountFinished(outcome);
+          audit.record(outcome);
         },
       }),
     },

@@ -4,10 +4,11 @@
  */
 import type { ServerUnaryCall, sendUnaryData, ServiceError } from '@grpc/grpc-js';
 import { Metadata, status as GrpcStatus } from '@grpc/grpc-js';
-import { grpcStatusFor, ProviderError, toProviderError, type ErrorCode } from '../errors.js';
+import { grpcStatusFor, ProviderError, toProviderError } from '../errors.js';
 import type { MountConfig } from '../config/types.js';
 import { parseMountRequest, type MountRequestDefaults } from '../config/mount-request.js';
-import type { MountedObject, MountService } from '../conductor/mount-service.js';
+import type { MountResult, MountService } from '../conductor/mount-service.js';
+import type { MountOutcome } from '../observability/audit.js';
 import type { MountRequest__Output } from '../generated/v1alpha1/MountRequest.js';
 import type { MountResponse } from '../generated/v1alpha1/MountResponse.js';
 import type { VersionRequest__Output } from '../generated/v1alpha1/VersionRequest.js';
@@ -17,17 +18,6 @@ import { RUNTIME_NAME, VERSION } from '../version.js';
 import { mountTimeBudget, TimeBudgetExpired } from '../admission/time-budget.js';
 import type { MountAdmission, MountMemory } from '../admission/mount-admission.js';
 import { systemClock, type Clock } from '../shared/clock.js';
-
-export interface MountOutcome {
-  readonly result: 'ok' | ErrorCode;
-  readonly grpcCode: GrpcStatus;
-  readonly durationMs: number;
-  readonly objects: number;
-  /** For the audit line: the parsed request (undefined when parsing failed), what was mounted, what failed. */
-  readonly config?: MountConfig;
-  readonly mounted?: readonly MountedObject[];
-  readonly error?: ProviderError;
-}
 
 export interface HandlerOptions {
   readonly mounts: MountService;
@@ -114,17 +104,25 @@ function handleMount(options: HandlerOptions, call: ServerUnaryCall<MountRequest
   timer.unref();
   let config: MountConfig | undefined;
   let memory: MountMemory | undefined;
-  const finish = (outcome: Omit<MountOutcome, 'durationMs'>, extra: Record<string, unknown>): void => {
+  /** The one record of this mount: the answer, the log line and onMountEnd (metrics, audit) all read it. */
+  const settle = (outcome: MountOutcome): void => {
     clearTimeout(timer);
     call.removeListener('cancelled', onCancel);
+    const { answer, error } = outcome;
+    if (answer !== undefined) {
+      callback(null, {
+        object_version: (outcome.mounted ?? []).map((o) => ({ id: o.objectName, version: o.version })),
+        files: answer.files.map((f) => ({ path: f.path, mode: f.mode, contents: f.contents })),
+      });
+    } else if (error !== undefined) {
+      callback(statusError(error));
+    }
     if (memory !== undefined) holdUntilSent(call, memory);
-    const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
-    options.onMountEnd?.({ ...outcome, durationMs, ...(config === undefined ? {} : { config }) });
-    const line = { ...who(config), objects: outcome.objects, durationMs, result: outcome.result, grpcCode: GrpcStatus[outcome.grpcCode], ...extra };
-    if (outcome.result === 'ok') log.info(line, 'mount');
-    else log.warn(line, 'mount failed');
+    options.onMountEnd?.(outcome);
+    log[outcome.result === 'ok' ? 'info' : 'warn'](logLine(outcome), outcome.result === 'ok' ? 'mount' : 'mount failed');
   };
-  const run = async (): Promise<void> => {
+  const ended = (): Pick<MountOutcome, 'config' | 'durationMs'> => ({ config, durationMs: Math.round((performance.now() - started) * 1000) / 1000 });
+  const run = async (): Promise<MountResult> => {
     if (!options.accepting()) {
       throw new ProviderError('SHUTTING_DOWN', 'the provider is shutting down; the driver will retry on the new instance');
     }
@@ -139,28 +137,42 @@ function handleMount(options: HandlerOptions, call: ServerUnaryCall<MountRequest
       { secretProviderClass: config.secretProviderClass, pod: config.pod },
       { signal: abort.signal, waitMs: Math.floor(budget.budgetMs / 2) },
     );
-    const result = await options.mounts.mount(config, abort.signal, memory);
-    const response: MountResponse = {
-      object_version: result.objectVersions.map((v) => ({ id: v.id, version: v.version })),
-      files: result.files.map((f) => ({ path: f.path, mode: f.mode, contents: f.contents })),
-    };
-    callback(null, response);
-    // Optional objects Vault did not have: named in the line, so a skipped secret is never silent.
-    const absent = result.objects.filter((o) => o.state === 'absent').map((o) => o.objectName);
-    finish({ result: 'ok', grpcCode: GrpcStatus.OK, objects: result.objects.length, mounted: result.objects }, { requests: result.requests, reused: result.reused, wroteFiles: result.wroteFiles, ...(absent.length === 0 ? {} : { absentOptional: absent }) });
+    return options.mounts.mount(config, abort.signal, memory);
   };
-  run().catch((err: unknown) => {
-    const error = toProviderError(err);
-    if (error.code === 'INTERNAL') {
-      // The frames only: an unexpected error's message is not ours and could quote data.
-      const cause = error.cause instanceof Error ? error.cause : undefined;
-      log.error({ errorName: cause?.name, frames: cause?.stack?.split('\n').slice(1, 8).join('\n') }, 'internal error during mount');
-    }
-    callback(statusError(error));
-    finish({ result: error.code, grpcCode: grpcStatusFor(error.code), objects: config?.objects.length ?? 0, error }, {
-      error: error.publicMessage,
-      ...(error.context.objectName === undefined ? {} : { objectName: error.context.objectName }),
-      ...(error.context.vaultPath === undefined ? {} : { vaultPath: error.context.vaultPath }),
-    });
-  });
+  run().then(
+    (result) => {
+      const answer = { files: result.files, requests: result.requests, reused: result.reused, wroteFiles: result.wroteFiles };
+      settle({ ...ended(), result: 'ok', grpcCode: GrpcStatus[GrpcStatus.OK], mounted: result.objects, error: undefined, answer });
+    },
+    (err: unknown) => {
+      const error = toProviderError(err);
+      if (error.code === 'INTERNAL') {
+        // The frames only: an unexpected error's message is not ours and could quote data.
+        const cause = error.cause instanceof Error ? error.cause : undefined;
+        log.error({ errorName: cause?.name, frames: cause?.stack?.split('\n').slice(1, 8).join('\n') }, 'internal error during mount');
+      }
+      settle({ ...ended(), result: error.code, grpcCode: GrpcStatus[grpcStatusFor(error.code)], mounted: undefined, error });
+    },
+  );
+}
+
+/** The mount's one log line, from its outcome record. */
+function logLine(outcome: MountOutcome): Record<string, unknown> {
+  const { config, answer, error } = outcome;
+  const line: Record<string, unknown> = {
+    ...who(config),
+    objects: outcome.mounted?.length ?? config?.objects.length ?? 0,
+    durationMs: outcome.durationMs,
+    result: outcome.result,
+    grpcCode: outcome.grpcCode,
+  };
+  if (answer !== undefined) {
+    // Optional objects Vault did not have: named in the line, so a skipped secret is never silent.
+    const absent = (outcome.mounted ?? []).filter((o) => o.state === 'absent').map((o) => o.objectName);
+    Object.assign(line, { requests: answer.requests, reused: answer.reused, wroteFiles: answer.wroteFiles }, absent.length === 0 ? {} : { absentOptional: absent });
+  }
+  if (error !== undefined) {
+    Object.assign(line, { error: error.publicMessage }, error.context.objectName === undefined ? {} : { objectName: error.context.objectName }, error.context.vaultPath === undefined ? {} : { vaultPath: error.context.vaultPath });
+  }
+  return line;
 }

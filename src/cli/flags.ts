@@ -8,7 +8,7 @@
  * are read as their `-vault-*` / `VAULT_*` counterparts (openbao-flags.ts). Pure: argv and env come in, nothing is
  * read or printed here.
  */
-import { normaliseVaultAddresses } from '../config/connection.js';
+import { checkNamespace, normaliseAuthMount, normaliseVaultAddresses } from '../config/connection.js';
 import { DEFAULT_GATE_LIMITS, type GateLimits } from '../vault/rate-limit.js';
 import { parseGoBool, parseGoDurationMs, parseGoInt } from '../config/go-syntax.js';
 import { scanGoFlags, UsageError, type FlagKind } from './go-flags.js';
@@ -249,6 +249,15 @@ function logLevelFrom(values: Parsed, usage: string): LogLevel {
   return level as LogLevel;
 }
 
+/** `parse()`, its INVALID_CONFIG as a usage error (a flag the provider cannot start with). */
+function asUsage<T>(parse: () => T, usage: string): T {
+  try {
+    return parse();
+  } catch (err: unknown) {
+    throw new UsageError(err instanceof Error ? err.message : 'invalid value', usage);
+  }
+}
+
 function defaultsFrom(values: Parsed, env: Env, usage: string): ProviderDefaults {
   const rawAddress = stringSetting(values, 'vault-addr', env, 'VAULT_ADDR') ?? DEFAULT_VAULT_ADDRESS;
   let vaultAddress: string;
@@ -258,8 +267,12 @@ function defaultsFrom(values: Parsed, env: Env, usage: string): ProviderDefaults
     throw new UsageError(err instanceof Error ? err.message : 'invalid Vault address', usage);
   }
 
-  const mount = trimSlashes(valueOf(values, 'vault-mount'));
-  if (mount === '') throw new UsageError('-vault-mount must not be empty', usage);
+  // Validated and normalised here, once: every mount trusts the defaults (config/connection.ts).
+  const rawMount = valueOf(values, 'vault-mount');
+  if (trimSlashes(rawMount) === '') throw new UsageError('-vault-mount must not be empty', usage);
+  const mount = asUsage(() => normaliseAuthMount(rawMount, '-vault-mount'), usage);
+  const rawNamespace = stringSetting(values, 'vault-namespace', env, 'VAULT_NAMESPACE');
+  const vaultNamespace = rawNamespace === undefined ? undefined : asUsage(() => checkNamespace(rawNamespace, stringSetting(values, 'vault-namespace', {}) !== undefined ? '-vault-namespace' : 'VAULT_NAMESPACE'), usage);
 
   let skipVerify: boolean;
   const skipFlag = values.get('vault-tls-skip-verify');
@@ -302,7 +315,7 @@ function defaultsFrom(values: Parsed, env: Env, usage: string): ProviderDefaults
   return {
     vaultAddress,
     vaultMount: mount,
-    vaultNamespace: stringSetting(values, 'vault-namespace', env, 'VAULT_NAMESPACE'),
+    vaultNamespace,
     tls,
     ...(audience === undefined ? {} : { audience }),
     ...inputLimitsFrom(values, usage),

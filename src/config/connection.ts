@@ -117,30 +117,21 @@ function caPair(mountTls: TlsParameters, defaultTls: TlsParameters): { file: str
  */
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
-function checkNamespace(namespace: string, parameter: string): string {
+export function checkNamespace(namespace: string, parameter: string): string {
   if (!HEADER_VALUE.test(namespace)) throw invalid(parameter, `${parameter} holds characters an HTTP header cannot carry`);
   return namespace;
 }
 
-/** Overlay `defaults` with the SecretProviderClass's settings. Throws INVALID_CONFIG naming the parameter. */
+/**
+ * Overlay `defaults` with the SecretProviderClass's settings. Throws INVALID_CONFIG naming the parameter. The defaults
+ * were validated and normalised once, when the flags were parsed (cli/flags.ts), and the auth mount path when the
+ * request was; they are trusted here.
+ */
 export function resolveConnection(mount: MountConfig, defaults: ProviderDefaults): ConnectionSettings {
-  const addresses =
-    mount.vaultAddress !== undefined
-      ? normaliseVaultAddresses(mount.vaultAddress, 'vaultAddress')
-      : normaliseVaultAddresses(defaults.vaultAddress, 'vault-addr');
-  const namespace =
-    mount.vaultNamespace !== undefined
-      ? checkNamespace(mount.vaultNamespace, 'vaultNamespace')
-      : defaults.vaultNamespace === undefined
-        ? undefined
-        : checkNamespace(defaults.vaultNamespace, 'vault-namespace');
+  const addresses = mount.vaultAddress !== undefined ? normaliseVaultAddresses(mount.vaultAddress, 'vaultAddress') : defaults.vaultAddress.split(',');
+  const namespace = mount.vaultNamespace !== undefined ? checkNamespace(mount.vaultNamespace, 'vaultNamespace') : defaults.vaultNamespace;
   // --vault-mount is the default of the pod-token login; the other methods default to Vault's own path for them.
-  const authMount =
-    mount.authMountPath !== undefined
-      ? normaliseAuthMount(mount.authMountPath, 'vaultAuthMountPath')
-      : usesPodToken(mount.auth)
-        ? normaliseAuthMount(defaults.vaultMount, 'vault-mount')
-        : mount.auth.method;
+  const authMount = mount.authMountPath ?? (usesPodToken(mount.auth) ? defaults.vaultMount : mount.auth.method);
   const ca = caPair(mount.tls, defaults.tls);
   const client = clientPair(mount.tls, defaults.tls);
   const tls = {
@@ -247,7 +238,6 @@ export function buildTrustPolicy(settings: TrustSettings, defaults: ProviderDefa
   const operatorDirs = [defaults.tls.caDirectory].filter(absolute).map((p) => resolve(p));
   const operatorFiles = [defaults.tls.caCertPath, defaults.tls.clientCertPath, defaults.tls.clientKeyPath].filter(absolute).map((p) => resolve(p));
   const authMounts = settings.authMounts ?? [];
-  const ownMount = ownAuthMount(defaults.vaultMount);
   return {
     vaultAddresses: addresses,
     tlsDirectories: [...new Set([...settings.tlsDirectories.map((p) => resolve(p)), ...operatorDirs])],
@@ -256,17 +246,8 @@ export function buildTrustPolicy(settings: TrustSettings, defaults: ProviderDefa
     // A relative one (--hmac-key-file=key) is read from the working directory, so it is protected there: dropping it
     // would leave the file readable through a parameter.
     protectedPaths: protectedPaths.filter((p) => p !== '').map((p) => resolve(p)),
-    authMounts: authMounts === 'any' ? 'any' : [...new Set([ownMount, ...authMounts])],
+    authMounts: authMounts === 'any' ? 'any' : [...new Set([defaults.vaultMount, ...authMounts])],
   };
-}
-
-/** `--vault-mount` as mounts are compared in; a value that is no auth mount path stays as given (no mount resolves to it). */
-function ownAuthMount(vaultMount: string): string {
-  try {
-    return normaliseAuthMount(vaultMount, 'vault-mount');
-  } catch {
-    return vaultMount;
-  }
 }
 
 /** The policy's directories and files as they really are on disk: each entry's lexical and real spelling. */

@@ -14,7 +14,6 @@ import type NodeVault from 'node-vault';
 import { ProviderError } from '../errors.js';
 import type { ConnectionSettings } from '../config/types.js';
 import { requestNamespace } from '../config/secret-namespace.js';
-import { isAuthMountPath } from '../config/connection.js';
 import { classifyFailure, type ClassifiedFailure, type RequestTarget } from './failures.js';
 import { defaultRetryPolicy, withRetries, type RetryPolicy } from './retry.js';
 import { systemClock, type Clock } from '../shared/clock.js';
@@ -265,13 +264,7 @@ export class VaultClient {
    * a transport of its own, closed once Vault has answered: its TLS identity is that one login's.
    */
   async sendLogin(request: LoginRequest, signal?: AbortSignal): Promise<VaultLogin> {
-    const mount = this.settings.authMount;
     const target: RequestTarget = { address: this.settings.address, path: `/v1/${request.path}`, method: 'POST' };
-    if (!isAuthMountPath(mount)) {
-      throw new ProviderError('INVALID_CONFIG', `auth mount path "${mount}" has characters Vault paths do not use`, {
-        parameter: 'vaultAuthMountPath',
-      });
-    }
     let vaultFor: ((address: string) => NodeVault.client) | undefined;
     let own: UndiciTransport | undefined;
     if (request.clientCertificate !== undefined) {

@@ -36,8 +36,6 @@ export interface HandlerOptions {
   readonly admission?: MountAdmission;
   /** The mount's time budget when the caller sets no deadline (admission/time-budget.ts; default under 2 minutes). */
   readonly defaultTimeBudgetMs?: number;
-  /** The clock the time budget is computed on (default the system clock's now, the clock of gRPC deadlines). */
-  readonly now?: Clock['now'];
 }
 
 function statusError(error: ProviderError): Partial<ServiceError> {
@@ -71,14 +69,13 @@ export const SEND_HOLD_MAX_MS = 10_000;
  * outside every budget. grpc-js reports the end of every call, answered or not, as 'cancelled' once its last frame
  * has been handed to HTTP/2 (and at once if that already happened); SEND_HOLD_MAX_MS bounds the wait regardless.
  */
-function holdUntilSent(call: ServerUnaryCall<MountRequest__Output, MountResponse>, memory: MountMemory): void {
+function holdUntilSent(call: ServerUnaryCall<MountRequest__Output, MountResponse>, memory: MountMemory, clock: Pick<Clock, 'after'>): void {
   const release = (): void => {
-    clearTimeout(fallback);
+    cancelFallback();
     call.removeListener('cancelled', release);
     memory.close();
   };
-  const fallback = setTimeout(release, SEND_HOLD_MAX_MS);
-  fallback.unref();
+  const cancelFallback = clock.after(SEND_HOLD_MAX_MS, release);
   if (call.cancelled) release();
   else call.once('cancelled', release);
 }
@@ -90,7 +87,9 @@ export function createMountHandler(options: HandlerOptions) {
 /** One Mount call: parse, admit, mount, answer, and report the outcome once. */
 function handleMount(options: HandlerOptions, call: ServerUnaryCall<MountRequest__Output, MountResponse>, callback: sendUnaryData<MountResponse>): void {
   const log = options.logger;
-  const started = performance.now();
+  // The system clock: gRPC deadlines are wall-clock times.
+  const clock = systemClock;
+  const started = clock.monotonic();
   options.onMountStart?.();
   const abort = new AbortController();
   const onCancel = (): void => abort.abort(new Error('cancelled by the caller'));
@@ -99,14 +98,13 @@ function handleMount(options: HandlerOptions, call: ServerUnaryCall<MountRequest
   const deadlineMs = deadline instanceof Date ? deadline.getTime() : Number(deadline);
   // The mount answers by itself a margin before the caller's deadline (or after the default budget), naming what
   // it was waiting for, rather than letting the deadline expire with no word of Vault or the object.
-  const budget = mountTimeBudget((options.now ?? systemClock.now)(), deadlineMs, options.defaultTimeBudgetMs);
-  const timer: NodeJS.Timeout = setTimeout(() => abort.abort(new TimeBudgetExpired(budget)), budget.budgetMs);
-  timer.unref();
+  const budget = mountTimeBudget(clock.now(), deadlineMs, options.defaultTimeBudgetMs);
+  const cancelBudget = clock.after(budget.budgetMs, () => abort.abort(new TimeBudgetExpired(budget)));
   let config: MountConfig | undefined;
   let memory: MountMemory | undefined;
   /** The one record of this mount: the answer, the log line and onMountEnd (metrics, audit) all read it. */
   const settle = (outcome: MountOutcome): void => {
-    clearTimeout(timer);
+    cancelBudget();
     call.removeListener('cancelled', onCancel);
     const { answer, error } = outcome;
     if (answer !== undefined) {
@@ -117,11 +115,11 @@ function handleMount(options: HandlerOptions, call: ServerUnaryCall<MountRequest
     } else if (error !== undefined) {
       callback(statusError(error));
     }
-    if (memory !== undefined) holdUntilSent(call, memory);
+    if (memory !== undefined) holdUntilSent(call, memory, clock);
     options.onMountEnd?.(outcome);
     log[outcome.result === 'ok' ? 'info' : 'warn'](logLine(outcome), outcome.result === 'ok' ? 'mount' : 'mount failed');
   };
-  const ended = (): Pick<MountOutcome, 'config' | 'durationMs'> => ({ config, durationMs: Math.round((performance.now() - started) * 1000) / 1000 });
+  const ended = (): Pick<MountOutcome, 'config' | 'durationMs'> => ({ config, durationMs: Math.round((clock.monotonic() - started) * 1000) / 1000 });
   const run = async (): Promise<MountResult> => {
     if (!options.accepting()) {
       throw new ProviderError('SHUTTING_DOWN', 'the provider is shutting down; the driver will retry on the new instance');

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** `vault-csi-provider [flags]`, or `vault-csi-provider mount …`. SIGTERM/SIGINT drain and exit 0. */
 import { parseFlags, UsageError } from './cli/flags.js';
-import { startProvider } from './cli/provider.js';
+import { startProvider } from './cli/daemon.js';
 import { createLogger, flushLogNow } from './observability/logger.js';
 import { versionInfo } from './version.js';
 import { formatVersion } from './cli/version-output.js';

@@ -7,6 +7,7 @@
  */
 import { abortReason, ProviderError } from '../errors.js';
 import { formatBytes, quoted } from '../shared/message-text.js';
+import { systemClock, type Clock } from '../shared/clock.js';
 
 /** The driver's 4 MiB receive limit for the files of a mount, plus 4 MiB that templates may read (`inputOnly`). */
 export const DEFAULT_MOUNT_RESPONSE_BUDGET = (4 + 4) * 1024 * 1024;
@@ -64,24 +65,9 @@ export interface AdmissionWait {
   readonly result: 'admitted' | 'refused' | 'cancelled';
 }
 
-/** The admission queue's timer and clock: injectable, so tests expire a wait by hand. */
-export interface AdmissionTimers {
-  now(): number;
-  /** Calls `fn` after `ms`, unless the returned cancel is called first; must not hold the process open. */
-  after(ms: number, fn: () => void): () => void;
-}
-
-export const realAdmissionTimers: AdmissionTimers = {
-  now: () => performance.now(),
-  after: (ms, fn) => {
-    const timer = setTimeout(fn, ms);
-    timer.unref();
-    return () => clearTimeout(timer);
-  },
-};
-
 export interface AdmissionOptions {
-  readonly timers?: AdmissionTimers;
+  /** The queue's clock: its monotonic reading and its timers (tests expire a wait by hand). */
+  readonly timers?: Pick<Clock, 'monotonic' | 'after'>;
   readonly onWait?: (wait: AdmissionWait) => void;
 }
 
@@ -110,7 +96,7 @@ export class MountAdmission {
   readonly limits: AdmissionLimits;
   readonly #perNamespace: number;
   readonly #maxQueued: number;
-  readonly #timers: AdmissionTimers;
+  readonly #timers: Pick<Clock, 'monotonic' | 'after'>;
   readonly #onWait: ((wait: AdmissionWait) => void) | undefined;
   readonly #spaces = new Map<string, Space>();
   /** Namespaces with mounts waiting, in turn order; #turn is the next one's index. */
@@ -127,7 +113,7 @@ export class MountAdmission {
     this.limits = limits;
     this.#perNamespace = Math.max(1, Math.min(limits.maxMountsPerNamespace ?? DEFAULT_MAX_MOUNTS_PER_NAMESPACE, limits.maxMounts));
     this.#maxQueued = Math.max(0, limits.maxQueued ?? DEFAULT_MAX_MOUNTS_QUEUED);
-    this.#timers = options.timers ?? realAdmissionTimers;
+    this.#timers = options.timers ?? systemClock;
     this.#onWait = options.onWait;
   }
 
@@ -178,7 +164,7 @@ export class MountAdmission {
       const waiting: Waiting = {
         subject,
         space,
-        enqueuedAt: this.#timers.now(),
+        enqueuedAt: this.#timers.monotonic(),
         resolve,
         reject,
         signal,
@@ -187,7 +173,7 @@ export class MountAdmission {
       };
       if (Number.isFinite(waitMs)) {
         waiting.cancelTimer = this.#timers.after(waitMs, () => {
-          const waited = this.#timers.now() - waiting.enqueuedAt;
+          const waited = this.#timers.monotonic() - waiting.enqueuedAt;
           this.#drop(waiting, this.#refusal(subject, `it waited ${seconds(waited)} for a place, as long as its time budget lets it wait: ${this.#bound(space)}`), 'refused');
         });
       }
@@ -298,7 +284,7 @@ export class MountAdmission {
   #settle(waiting: Waiting, result: AdmissionWait['result']): void {
     waiting.cancelTimer?.();
     waiting.signal?.removeEventListener('abort', waiting.onAbort);
-    this.#onWait?.({ waitedMs: this.#timers.now() - waiting.enqueuedAt, result });
+    this.#onWait?.({ waitedMs: this.#timers.monotonic() - waiting.enqueuedAt, result });
   }
 
   #leaveRing(space: Space): void {

@@ -1,19 +1,44 @@
 /**
  * Pod identity + ServiceAccount JWT → Vault token, cached per Vault identity.
  *
- * The key names the pod the JWT is bound to: a JWT role can tell pods apart, and the provider cannot learn which kind
- * of method an auth mount is (real Vault's login answer has an empty `mount_type`; docs/security.md, "Whose token a
- * mount uses"). Credential methods (approle, userpass, cert) key by an HMAC of the credentials under a process key.
+ * The cache key holds everything that decides which identity Vault grants: the connection (address, namespace,
+ * auth mount, TLS), the role, the pod's namespace and ServiceAccount, the audience — and the pod the JWT is bound to
+ * (or "unbound"). A JWT auth role can bind any claim (`bound_claims` on `/kubernetes.io/pod/uid`, a `user_claim` of
+ * the pod name) and so tell pods apart, and the provider cannot learn which kind of method an auth mount is: real
+ * Vault's login answer has an empty `mount_type` (Vault v1.21, test/real/suite/identity.real.ts), and `sys/auth` is
+ * not the pod's to read. So a token earned with one pod's JWT never serves another pod's mount, whatever the method:
+ * one login per pod per token lifetime, not per mount (SECURITY.md, "Whose token a mount uses").
+ *
+ * The other auth methods (approle, userpass, cert: vaultAuthMethod) log in with credentials from the volume's
+ * nodePublishSecretRef instead of the pod's token. Their tokens are keyed by an HMAC-SHA256 of those credentials
+ * under a key drawn at random when the process starts: a token is shared only by mounts that present the very same
+ * credentials (and connection, ServiceAccount and role) — Vault grants the same to anyone holding them — the key
+ * reveals nothing of them, and it means nothing to another process.
+ *
+ * A token is reused until RENEW_FRACTION of its lease has passed; concurrent mounts needing the same login share
+ * one request (single-flight). Before a pod-token login the driver's token must be the pod's own (jwt-claims.ts).
  */
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { ProviderError } from '../errors.js';
-import { usesPodToken, type AuthConfig, type ConnectionSettings, type MountConfig, type PodTokenMethod } from '../config/types.js';
+import { usesPodToken, type AuthConfig, type ConnectionSettings, type MountConfig, type PodInfo, type PodTokenMethod } from '../config/types.js';
 import type { LoginRequest, VaultClient } from '../vault/client.js';
 import { Lru } from '../shared/lru.js';
 import { SingleFlight } from '../shared/single-flight.js';
-import type { ServiceAccountTokenRequester } from './token-requester.js';
 import { checkOwnToken } from './jwt-claims.js';
 import { credentialLogin, podTokenLogin } from './login-request.js';
+import { systemClock, type Clock } from '../shared/clock.js';
+
+/**
+ * Where a ServiceAccount JWT comes from when the driver sent none (no `tokenRequests` in the CSIDriver): the
+ * TokenRequest API, asked for a token bound to the requesting pod. Implemented in src/kubernetes/.
+ */
+export interface ServiceAccountTokenRequester {
+  /** A pod-bound JWT for `audience`, valid for about 15 minutes. Sensitive: never log the result. */
+  requestToken(pod: PodInfo, audience: string, signal?: AbortSignal): Promise<string>;
+}
+
+/** A cached token is replaced once this fraction of its lease has passed. */
+const RENEW_FRACTION = 0.8;
 
 export interface VaultToken {
   /** Sensitive: never log. */
@@ -82,9 +107,7 @@ export interface AuthenticatorOptions {
   readonly cacheSize: number;
   /** Upper bound on the bytes of cached tokens and their keys (default: 4 KiB per entry of `cacheSize`). */
   readonly cacheBytes?: number;
-  /** A cached token is replaced once this fraction of its lease has passed (default 0.8). */
-  readonly renewFraction?: number;
-  readonly now?: () => number;
+  readonly now?: Clock['now'];
   /** Undefined outside a cluster or without --token-request-fallback: then a mount without a driver token fails with TOKEN_UNAVAILABLE. */
   readonly tokenRequester?: ServiceAccountTokenRequester;
   readonly onLogin?: (outcome: 'ok' | 'error') => void;
@@ -127,14 +150,12 @@ export class Authenticator {
   /** Concurrent questions about one token (is it alive?) share one lookup-self. */
   readonly #lookups = new SingleFlight<'alive' | 'dead'>();
   readonly #options: AuthenticatorOptions;
-  readonly #now: () => number;
-  readonly #fraction: number;
+  readonly #now: Clock['now'];
   #nextSerial = 1;
 
   constructor(options: AuthenticatorOptions) {
     this.#options = options;
-    this.#now = options.now ?? Date.now;
-    this.#fraction = options.renewFraction ?? 0.8;
+    this.#now = options.now ?? systemClock.now;
     this.#cache = new Lru<VaultToken>({
       maxEntries: options.cacheSize,
       // Keys hold names the SecretProviderClass chooses, so entries are bounded in bytes as well as in number.
@@ -188,7 +209,7 @@ export class Authenticator {
       }
       if (cached !== undefined && now < cached.refreshAt) continue;
       const life = k.expiresAt - k.obtainedAt;
-      const refreshAt = Number.isFinite(k.expiresAt) ? k.obtainedAt + life * this.#fraction : Number.POSITIVE_INFINITY;
+      const refreshAt = Number.isFinite(k.expiresAt) ? k.obtainedAt + life * RENEW_FRACTION : Number.POSITIVE_INFINITY;
       if (!(life > 0) || !(now < refreshAt)) continue;
       const token: VaultToken = { token: k.token, identityKey: k.key, workloadKey: k.workloadKey, serial: this.#nextSerial++, obtainedAt: k.obtainedAt, expiresAt: k.expiresAt, refreshAt };
       this.#cache.set(k.key, token, Number.isFinite(k.expiresAt) ? k.expiresAt - now : undefined);
@@ -272,7 +293,7 @@ export class Authenticator {
 
   #ownBinding(mount: MountConfig): Binding {
     const driverToken = mount.driverToken;
-    // A token this provider requests through the TokenRequest API is bound to the pod (token-requester.ts).
+    // A token this provider requests through the TokenRequest API is bound to the pod (src/kubernetes/token-requester.ts).
     if (driverToken === undefined || driverToken.token === '') return `pod:${mount.pod.uid}`;
     const check = checkOwnToken(driverToken.token, mount.pod);
     if (!check.ok) {
@@ -349,7 +370,7 @@ export class Authenticator {
       serial: this.#nextSerial++,
       obtainedAt: now,
       expiresAt: leaseMs > 0 ? now + leaseMs : Number.POSITIVE_INFINITY,
-      refreshAt: leaseMs > 0 ? now + leaseMs * this.#fraction : Number.POSITIVE_INFINITY,
+      refreshAt: leaseMs > 0 ? now + leaseMs * RENEW_FRACTION : Number.POSITIVE_INFINITY,
     };
     this.#cache.set(key, token, leaseMs > 0 ? leaseMs : undefined);
     this.#generation++;

@@ -2,12 +2,12 @@
  * Command-line flags and `VAULT_*` environment variables → provider settings, with the reference's names, defaults
  * and Go `flag` syntax, so its DaemonSet starts this provider unchanged. Flags win over the environment. Pure.
  */
-import { normaliseVaultAddresses } from '../config/connection.js';
+import { checkNamespace, normaliseAuthMount, normaliseVaultAddresses } from '../config/connection.js';
 import { DEFAULT_GATE_LIMITS, type GateLimits } from '../vault/rate-limit.js';
 import { parseGoBool, parseGoDurationMs, parseGoInt } from '../config/go-syntax.js';
 import { scanGoFlags, UsageError, type FlagKind } from './go-flags.js';
 import type { ProviderDefaults, TlsParameters, TlsParametersDraft } from '../config/types.js';
-import type { TrustSettings } from '../config/policy.js';
+import type { TrustSettings } from '../config/connection.js';
 import { parseTrustFlags } from './trust-flags.js';
 import { OPENBAO_FLAGS, SpellingConflict, foldOpenBaoEnv, foldOpenBaoFlags } from './openbao-flags.js';
 import {
@@ -102,54 +102,55 @@ export interface FlagSpec {
   readonly name: string;
   readonly kind: FlagKind;
   readonly valueName?: string;
-  readonly defaultText?: string;
+  /** The value the flag takes when it is not given, as it would be written: the parse reads it from here alone. */
+  readonly default?: string;
   readonly help: string;
 }
 
 /** Every flag the binary accepts; the Helm chart has a value for each daemon flag (test/deploy/helm-chart.test.ts). */
 export const FLAGS: readonly FlagSpec[] = [
-  { name: 'endpoint', kind: 'string', valueName: 'path', defaultText: '/tmp/vault.sock', help: 'Unix socket on which the secrets-store CSI driver reaches this provider.' },
+  { name: 'endpoint', kind: 'string', valueName: 'path', default: '/tmp/vault.sock', help: 'Unix socket on which the secrets-store CSI driver reaches this provider.' },
   { name: 'debug', kind: 'bool', help: 'Deprecated: same as -log-level=debug (an explicit -log-level wins).' },
-  { name: 'log-level', kind: 'string', valueName: 'level', defaultText: 'info', help: `Log level: ${LogLevels.join(', ')}.` },
+  { name: 'log-level', kind: 'string', valueName: 'level', default: 'info', help: `Log level: ${LogLevels.join(', ')}.` },
   { name: 'version', kind: 'bool', help: 'Print version information and exit.' },
-  { name: 'output', kind: 'string', valueName: 'format', defaultText: 'json', help: `Format of -version: ${VersionFormats.join(', ')}.` },
-  { name: 'health-addr', kind: 'string', valueName: 'host:port', defaultText: ':8080', help: 'Listen address of the health endpoint (GET /health/ready).' },
-  { name: 'hmac-secret-name', kind: 'string', valueName: 'name', defaultText: 'vault-csi-provider-hmac-key', help: 'Kubernetes Secret, in the provider\'s namespace, that holds the HMAC key for object versions; created when missing.' },
+  { name: 'output', kind: 'string', valueName: 'format', default: 'json', help: `Format of -version: ${VersionFormats.join(', ')}.` },
+  { name: 'health-addr', kind: 'string', valueName: 'host:port', default: ':8080', help: 'Listen address of the health endpoint (GET /health/ready).' },
+  { name: 'hmac-secret-name', kind: 'string', valueName: 'name', default: 'vault-csi-provider-hmac-key', help: 'Kubernetes Secret, in the provider\'s namespace, that holds the HMAC key for object versions; created when missing.' },
   { name: 'hmac-key-file', kind: 'string', valueName: 'path', help: 'Read the HMAC key from this file instead of a Kubernetes Secret.' },
-  { name: 'cache-size', kind: 'string', valueName: 'n', defaultText: '1000', help: 'Maximum number of Vault tokens kept in memory (about one per pod that mounts secrets on this node).' },
-  { name: 'lease-reuse-fraction', kind: 'string', valueName: 'fraction', defaultText: '2/3', help: 'Share of a lease\'s or certificate\'s lifetime during which republishes give a pod the same database credential or certificate; the first mount after it gets a new one. A fraction (2/3) or a decimal, at least 0 and below 1; 0 fetches anew on every mount.' },
-  { name: 'lease-cache-size', kind: 'string', valueName: 'n', defaultText: String(DEFAULT_LEASE_CACHE_SIZE), help: 'Maximum number of leased responses (dynamic credentials, certificates) kept in memory: one per pod and distinct request.' },
-  { name: 'lease-cache-max-bytes', kind: 'string', valueName: 'bytes', defaultText: String(DEFAULT_LEASE_CACHE_BYTES), help: 'Maximum size, in bytes of response JSON, of the leased responses kept in memory.' },
-  { name: 'max-objects-bytes', kind: 'string', valueName: 'bytes', defaultText: String(DEFAULT_INPUT_LIMITS.objectsBytes), help: 'Longest objects parameter (SecretProviderClass with the pod\'s volumeAttributes on top), in bytes; a longer one fails the mount with INVALID_ARGUMENT (INVALID_CONFIG) before it is parsed.' },
-  { name: 'max-objects-tokens', kind: 'string', valueName: 'n', defaultText: String(DEFAULT_INPUT_LIMITS.objectsTokens), help: 'Most YAML tokens in the objects parameter (keys, values, indicators, line breaks, indentation; a block scalar is one), and most YAML nodes once its aliases are expanded. Bounds the YAML parser\'s work.' },
-  { name: 'max-objects-depth', kind: 'string', valueName: 'n', defaultText: String(DEFAULT_INPUT_LIMITS.objectsDepth), help: `Deepest nesting of lists and maps in the objects parameter, the list of objects being level 1 (secretArgs nest below level 3); at most ${MAX_OBJECTS_DEPTH}.` },
-  { name: 'max-objects-aliases', kind: 'string', valueName: 'n', defaultText: String(DEFAULT_INPUT_LIMITS.objectsAliases), help: 'Most YAML aliases (*name, <<: *name) in the objects parameter.' },
-  { name: 'max-objects-per-mount', kind: 'string', valueName: 'n', defaultText: String(DEFAULT_INPUT_LIMITS.objectsPerMount), help: 'Most objects one mount may list.' },
-  { name: 'max-template-bytes', kind: 'string', valueName: 'bytes', defaultText: String(DEFAULT_INPUT_LIMITS.templateBytes), help: 'Longest template of one object, in bytes.' },
-  { name: 'max-template-actions', kind: 'string', valueName: 'n', defaultText: String(DEFAULT_INPUT_LIMITS.templateActions), help: 'Most actions ({{ ... }}) in one template.' },
-  { name: 'max-template-arguments', kind: 'string', valueName: 'n', defaultText: String(DEFAULT_INPUT_LIMITS.templateArguments), help: 'Most arguments of one template action (the helper not counted).' },
-  { name: 'memory-budget', kind: 'string', valueName: 'bytes', defaultText: String(DEFAULT_NODE_MEMORY_BUDGET), help: 'Bytes the mounts in flight may hold together: Vault responses as they arrive and once parsed, file contents, rendered templates. A mount that would pass it fails with RESOURCE_EXHAUSTED (NODE_BUDGET_EXCEEDED) and is retried by the driver.' },
-  { name: 'mount-response-budget', kind: 'string', valueName: 'bytes', defaultText: String(DEFAULT_MOUNT_RESPONSE_BUDGET), help: 'Bytes of Vault responses one mount may read (at most -memory-budget): by default the driver\'s 4 MiB receive limit for files plus 4 MiB that templates may read through inputOnly objects. Over it the mount fails with RESOURCE_EXHAUSTED (MOUNT_TOO_LARGE).' },
-  { name: 'max-mounts-in-flight', kind: 'string', valueName: 'n', defaultText: String(DEFAULT_MAX_MOUNTS_IN_FLIGHT), help: 'Mounts served at once; more wait their turn in a queue fair across namespaces (-max-mounts-queued).' },
-  { name: 'max-mounts-in-flight-per-namespace', kind: 'string', valueName: 'n', defaultText: String(DEFAULT_MAX_MOUNTS_PER_NAMESPACE), help: 'Of -max-mounts-in-flight, the most one namespace\'s mounts may hold; its next ones wait their turn while other namespaces\' mounts go.' },
-  { name: 'max-mounts-queued', kind: 'string', valueName: 'n', defaultText: String(DEFAULT_MAX_MOUNTS_QUEUED), help: 'Mounts that may wait for a place, each for at most half its time budget; past it (or past that time) a mount fails with RESOURCE_EXHAUSTED (NODE_BUDGET_EXCEEDED) and is retried by the driver. 0: refuse at once.' },
+  { name: 'cache-size', kind: 'string', valueName: 'n', default: '1000', help: 'Maximum number of Vault tokens kept in memory (about one per pod that mounts secrets on this node).' },
+  { name: 'lease-reuse-fraction', kind: 'string', valueName: 'fraction', default: '2/3', help: 'Share of a lease\'s or certificate\'s lifetime during which republishes give a pod the same database credential or certificate; the first mount after it gets a new one. A fraction (2/3) or a decimal, at least 0 and below 1; 0 fetches anew on every mount.' },
+  { name: 'lease-cache-size', kind: 'string', valueName: 'n', default: String(DEFAULT_LEASE_CACHE_SIZE), help: 'Maximum number of leased responses (dynamic credentials, certificates) kept in memory: one per pod and distinct request.' },
+  { name: 'lease-cache-max-bytes', kind: 'string', valueName: 'bytes', default: String(DEFAULT_LEASE_CACHE_BYTES), help: 'Maximum size, in bytes of response JSON, of the leased responses kept in memory.' },
+  { name: 'max-objects-bytes', kind: 'string', valueName: 'bytes', default: String(DEFAULT_INPUT_LIMITS.objectsBytes), help: 'Longest objects parameter (SecretProviderClass with the pod\'s volumeAttributes on top), in bytes; a longer one fails the mount with INVALID_ARGUMENT (INVALID_CONFIG) before it is parsed.' },
+  { name: 'max-objects-tokens', kind: 'string', valueName: 'n', default: String(DEFAULT_INPUT_LIMITS.objectsTokens), help: 'Most YAML tokens in the objects parameter (keys, values, indicators, line breaks, indentation; a block scalar is one), and most YAML nodes once its aliases are expanded. Bounds the YAML parser\'s work.' },
+  { name: 'max-objects-depth', kind: 'string', valueName: 'n', default: String(DEFAULT_INPUT_LIMITS.objectsDepth), help: `Deepest nesting of lists and maps in the objects parameter, the list of objects being level 1 (secretArgs nest below level 3); at most ${MAX_OBJECTS_DEPTH}.` },
+  { name: 'max-objects-aliases', kind: 'string', valueName: 'n', default: String(DEFAULT_INPUT_LIMITS.objectsAliases), help: 'Most YAML aliases (*name, <<: *name) in the objects parameter.' },
+  { name: 'max-objects-per-mount', kind: 'string', valueName: 'n', default: String(DEFAULT_INPUT_LIMITS.objectsPerMount), help: 'Most objects one mount may list.' },
+  { name: 'max-template-bytes', kind: 'string', valueName: 'bytes', default: String(DEFAULT_INPUT_LIMITS.templateBytes), help: 'Longest template of one object, in bytes.' },
+  { name: 'max-template-actions', kind: 'string', valueName: 'n', default: String(DEFAULT_INPUT_LIMITS.templateActions), help: 'Most actions ({{ ... }}) in one template.' },
+  { name: 'max-template-arguments', kind: 'string', valueName: 'n', default: String(DEFAULT_INPUT_LIMITS.templateArguments), help: 'Most arguments of one template action (the helper not counted).' },
+  { name: 'memory-budget', kind: 'string', valueName: 'bytes', default: String(DEFAULT_NODE_MEMORY_BUDGET), help: 'Bytes the mounts in flight may hold together: Vault responses as they arrive and once parsed, file contents, rendered templates. A mount that would pass it fails with RESOURCE_EXHAUSTED (NODE_BUDGET_EXCEEDED) and is retried by the driver.' },
+  { name: 'mount-response-budget', kind: 'string', valueName: 'bytes', default: String(DEFAULT_MOUNT_RESPONSE_BUDGET), help: 'Bytes of Vault responses one mount may read (at most -memory-budget): by default the driver\'s 4 MiB receive limit for files plus 4 MiB that templates may read through inputOnly objects. Over it the mount fails with RESOURCE_EXHAUSTED (MOUNT_TOO_LARGE).' },
+  { name: 'max-mounts-in-flight', kind: 'string', valueName: 'n', default: String(DEFAULT_MAX_MOUNTS_IN_FLIGHT), help: 'Mounts served at once; more wait their turn in a queue fair across namespaces (-max-mounts-queued).' },
+  { name: 'max-mounts-in-flight-per-namespace', kind: 'string', valueName: 'n', default: String(DEFAULT_MAX_MOUNTS_PER_NAMESPACE), help: 'Of -max-mounts-in-flight, the most one namespace\'s mounts may hold; its next ones wait their turn while other namespaces\' mounts go.' },
+  { name: 'max-mounts-queued', kind: 'string', valueName: 'n', default: String(DEFAULT_MAX_MOUNTS_QUEUED), help: 'Mounts that may wait for a place, each for at most half its time budget; past it (or past that time) a mount fails with RESOURCE_EXHAUSTED (NODE_BUDGET_EXCEEDED) and is retried by the driver. 0: refuse at once.' },
   { name: 'write-files', kind: 'bool', help: 'Write the files into the target path ourselves (for drivers before v0.0.21, which expect it).' },
   { name: 'audit-log-file', kind: 'string', valueName: 'path', help: 'Append the audit lines (one per Mount) to this file instead of the main log on stdout.' },
-  { name: 'audit-state-max-bytes', kind: 'string', valueName: 'bytes', defaultText: String(DEFAULT_AUDIT_STATE_BYTES), help: 'Bytes of object names and versions the audit keeps to say what changed since a pod volume\'s last mount; past it the least recently mounted volumes are forgotten (their next mount is logged as a first mount).' },
-  { name: 'objects-cache-max-bytes', kind: 'string', valueName: 'bytes', defaultText: String(DEFAULT_OBJECTS_CACHE_BYTES), help: 'Bytes of parsed SecretProviderClass objects lists kept for republishes (each counted as twice its text); past it the least recently used are parsed again when next needed.' },
-  { name: 'vault-response-max-values', kind: 'string', valueName: 'n', defaultText: String(DEFAULT_MAX_RESPONSE_VALUES), help: 'JSON values (strings, lists, maps and their entries) one Vault response may hold; a larger one fails the mount with RESOURCE_EXHAUSTED (MOUNT_TOO_LARGE) while it arrives, before it is parsed.' },
+  { name: 'audit-state-max-bytes', kind: 'string', valueName: 'bytes', default: String(DEFAULT_AUDIT_STATE_BYTES), help: 'Bytes of object names and versions the audit keeps to say what changed since a pod volume\'s last mount; past it the least recently mounted volumes are forgotten (their next mount is logged as a first mount).' },
+  { name: 'objects-cache-max-bytes', kind: 'string', valueName: 'bytes', default: String(DEFAULT_OBJECTS_CACHE_BYTES), help: 'Bytes of parsed SecretProviderClass objects lists kept for republishes (each counted as twice its text); past it the least recently used are parsed again when next needed.' },
+  { name: 'vault-response-max-values', kind: 'string', valueName: 'n', default: String(DEFAULT_MAX_RESPONSE_VALUES), help: 'JSON values (strings, lists, maps and their entries) one Vault response may hold; a larger one fails the mount with RESOURCE_EXHAUSTED (MOUNT_TOO_LARGE) while it arrives, before it is parsed.' },
   { name: 'state-dir', kind: 'string', valueName: 'path', help: 'Keep Vault tokens, leases and certificates across restarts in an encrypted file in this directory (a node-local hostPath of its own, not the socket directory); the key is derived from the HMAC key. Empty: kept in memory only, and a restart logs in and mints again.' },
-  { name: 'state-max-bytes', kind: 'string', valueName: 'bytes', defaultText: String(DEFAULT_STATE_MAX_BYTES), help: 'Largest state file written or read; the least recently used entries are left out to stay under it.' },
-  { name: 'state-idle-timeout', kind: 'string', valueName: 'duration', defaultText: DEFAULT_STATE_IDLE_TIMEOUT, help: 'An entry no mount used for this long (Go duration) is left out of the state file: the provider is not told when a pod goes away. Keep it above the driver\'s rotation poll interval.' },
+  { name: 'state-max-bytes', kind: 'string', valueName: 'bytes', default: String(DEFAULT_STATE_MAX_BYTES), help: 'Largest state file written or read; the least recently used entries are left out to stay under it.' },
+  { name: 'state-idle-timeout', kind: 'string', valueName: 'duration', default: DEFAULT_STATE_IDLE_TIMEOUT, help: 'An entry no mount used for this long (Go duration) is left out of the state file: the provider is not told when a pod goes away. Keep it above the driver\'s rotation poll interval.' },
   { name: 'token-request-fallback', kind: 'bool', help: 'When the driver sends no ServiceAccount token, request one through the TokenRequest API (needs create on serviceaccounts/token cluster-wide: deploy/overlays/token-request-fallback). Off: such a mount fails with TOKEN_UNAVAILABLE naming the CSIDriver\'s tokenRequests.' },
-  { name: 'vault-request-timeout', kind: 'string', valueName: 'duration', defaultText: DEFAULT_REQUEST_TIMEOUT, help: 'Deadline of one request to Vault, as a Go duration (30s, 1m, 1m30s).' },
+  { name: 'vault-request-timeout', kind: 'string', valueName: 'duration', default: DEFAULT_REQUEST_TIMEOUT, help: 'Deadline of one request to Vault, as a Go duration (30s, 1m, 1m30s).' },
   { name: 'vault-addr', kind: 'string', valueName: 'url', help: `Default Vault address, or the comma-separated addresses of one HA cluster's nodes (tried in order; a failed one is skipped for 30s). Environment: VAULT_ADDR. Without either: ${DEFAULT_VAULT_ADDRESS}.` },
-  { name: 'vault-max-in-flight', kind: 'string', valueName: 'n', defaultText: String(DEFAULT_GATE_LIMITS.maxInFlight), help: 'Most requests in flight to one Vault address at once, across all mounts; more wait their turn.' },
-  { name: 'vault-rate-limit', kind: 'string', valueName: 'per-second', defaultText: String(DEFAULT_GATE_LIMITS.ratePerSecond), help: 'Requests a second to one Vault address, across all mounts (a token bucket; a 429 halves it until Vault answers again).' },
-  { name: 'vault-rate-burst', kind: 'string', valueName: 'n', defaultText: String(DEFAULT_GATE_LIMITS.burst), help: 'Requests to one Vault address that may go at once above -vault-rate-limit (the token bucket\'s size).' },
-  { name: 'vault-max-in-flight-per-tenant', kind: 'string', valueName: 'n', defaultText: String(DEFAULT_GATE_LIMITS.maxInFlightPerTenant), help: 'Of -vault-max-in-flight, the most one tenant (a pod namespace) may have in flight to one Vault address; a 429 or failures slow only the tenant they answered.' },
-  { name: 'vault-mount', kind: 'string', valueName: 'path', defaultText: 'kubernetes', help: 'Default auth mount used to log in (a Kubernetes or JWT auth method).' },
-  { name: 'audience', kind: 'string', valueName: 'audiences', defaultText: 'vault', help: 'Default audience of the ServiceAccount token that logs in, for a SecretProviderClass without an audience parameter: one audience or a comma-separated list in order of preference (the first the driver delivered a token for is used).' },
+  { name: 'vault-max-in-flight', kind: 'string', valueName: 'n', default: String(DEFAULT_GATE_LIMITS.maxInFlight), help: 'Most requests in flight to one Vault address at once, across all mounts; more wait their turn.' },
+  { name: 'vault-rate-limit', kind: 'string', valueName: 'per-second', default: String(DEFAULT_GATE_LIMITS.ratePerSecond), help: 'Requests a second to one Vault address, across all mounts (a token bucket; a 429 halves it until Vault answers again).' },
+  { name: 'vault-rate-burst', kind: 'string', valueName: 'n', default: String(DEFAULT_GATE_LIMITS.burst), help: 'Requests to one Vault address that may go at once above -vault-rate-limit (the token bucket\'s size).' },
+  { name: 'vault-max-in-flight-per-tenant', kind: 'string', valueName: 'n', default: String(DEFAULT_GATE_LIMITS.maxInFlightPerTenant), help: 'Of -vault-max-in-flight, the most one tenant (a pod namespace) may have in flight to one Vault address; a 429 or failures slow only the tenant they answered.' },
+  { name: 'vault-mount', kind: 'string', valueName: 'path', default: 'kubernetes', help: 'Default auth mount used to log in (a Kubernetes or JWT auth method).' },
+  { name: 'audience', kind: 'string', valueName: 'audiences', default: 'vault', help: 'Default audience of the ServiceAccount token that logs in, for a SecretProviderClass without an audience parameter: one audience or a comma-separated list in order of preference (the first the driver delivered a token for is used).' },
   { name: 'vault-namespace', kind: 'string', valueName: 'namespace', help: 'Default Vault namespace. Environment: VAULT_NAMESPACE.' },
   { name: 'vault-tls-ca-cert', kind: 'string', valueName: 'path', help: 'PEM CA certificate file to trust for Vault; preferred over -vault-tls-ca-directory. Environment: VAULT_CACERT.' },
   { name: 'vault-tls-ca-directory', kind: 'string', valueName: 'path', help: 'Directory of PEM CA certificates to trust for Vault. Environment: VAULT_CAPATH.' },
@@ -160,7 +161,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'allowed-vault-addresses', kind: 'string', valueName: 'urls', help: 'Comma-separated Vault addresses a SecretProviderClass or pod may name in vaultAddress (the default address is always allowed; * allows any). Default: only the default address (-vault-addr, VAULT_ADDR, or its default).' },
   { name: 'allowed-tls-directories', kind: 'string', valueName: 'dirs', help: 'Comma-separated absolute directories from which a SecretProviderClass or pod may name TLS files (vaultCACertPath, vaultCADirectory, vaultTLSClientCertPath, vaultTLSClientKeyPath); symlinks are resolved first. Default: none, beyond the -vault-tls-* files themselves.' },
   { name: 'allow-skip-tls-verify', kind: 'bool', help: 'Let a SecretProviderClass or pod set vaultSkipTLSVerify=true (refused otherwise).' },
-  { name: 'trust-policy', kind: 'string', valueName: 'policy', defaultText: 'strict', help: 'strict, or reference: accept any vaultAddress, TLS files anywhere on the node, vaultSkipTLSVerify and any auth mount, as hashicorp/vault-csi-provider does (the provider\'s own credentials stay unreadable). Not together with the four -allow* flags.' },
+  { name: 'trust-policy', kind: 'string', valueName: 'policy', default: 'strict', help: 'strict, or reference: accept any vaultAddress, TLS files anywhere on the node, vaultSkipTLSVerify and any auth mount, as hashicorp/vault-csi-provider does (the provider\'s own credentials stay unreadable). Not together with the four -allow* flags.' },
   { name: 'allowed-auth-mounts', kind: 'string', valueName: 'paths', help: 'Comma-separated auth mount paths a SecretProviderClass or pod may log in at (vaultAuthMountPath, or an object reading auth/<mount>/login) while the connection presents a client certificate of the operator\'s (-vault-tls-client-cert, or a vaultTLSClientCertPath file): a cert auth method there would log it in as that certificate\'s owner. * allows any. Default: only -vault-mount (and the default path of the mount\'s own vaultAuthMethod). Without a client certificate any auth mount may be named.' },
 ];
 const OPENBAO_FLAG_SPECS: readonly FlagSpec[] = OPENBAO_FLAGS.map(([openbao, ours]) => {
@@ -175,12 +176,21 @@ export function usageText(program = 'vault-csi-provider'): string {
   const lines = [`Usage of ${program}:`];
   for (const f of [...ALL_FLAGS].sort((a, b) => a.name.localeCompare(b.name))) {
     lines.push(f.kind === 'bool' ? `  -${f.name}` : `  -${f.name} ${f.valueName ?? 'value'}`);
-    lines.push(`    \t${f.help}${f.defaultText === undefined ? '' : ` (default ${JSON.stringify(f.defaultText)})`}`);
+    lines.push(`    \t${f.help}${f.default === undefined ? '' : ` (default ${JSON.stringify(f.default)})`}`);
   }
   return lines.join('\n');
 }
 
 type Parsed = Map<string, string>;
+
+/** The flag's value as given, else its default from FLAGS. */
+function valueOf(values: Parsed, flag: string): string {
+  const given = values.get(flag);
+  if (given !== undefined) return given;
+  const fallback = FLAG_BY_NAME.get(flag)?.default;
+  if (fallback === undefined) throw new Error(`-${flag} has no default in FLAGS`);
+  return fallback;
+}
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -208,6 +218,15 @@ function logLevelFrom(values: Parsed, usage: string): LogLevel {
   return level as LogLevel;
 }
 
+/** `parse()`, its INVALID_CONFIG as a usage error (a flag the provider cannot start with). */
+function asUsage<T>(parse: () => T, usage: string): T {
+  try {
+    return parse();
+  } catch (err: unknown) {
+    throw new UsageError(err instanceof Error ? err.message : 'invalid value', usage);
+  }
+}
+
 function defaultsFrom(values: Parsed, env: Env, usage: string): ProviderDefaults {
   const rawAddress = stringSetting(values, 'vault-addr', env, 'VAULT_ADDR') ?? DEFAULT_VAULT_ADDRESS;
   let vaultAddress: string;
@@ -217,8 +236,12 @@ function defaultsFrom(values: Parsed, env: Env, usage: string): ProviderDefaults
     throw new UsageError(err instanceof Error ? err.message : 'invalid Vault address', usage);
   }
 
-  const mount = trimSlashes(values.get('vault-mount') ?? 'kubernetes');
-  if (mount === '') throw new UsageError('-vault-mount must not be empty', usage);
+  // Validated and normalised here, once: every mount trusts the defaults (config/connection.ts).
+  const rawMount = valueOf(values, 'vault-mount');
+  if (trimSlashes(rawMount) === '') throw new UsageError('-vault-mount must not be empty', usage);
+  const mount = asUsage(() => normaliseAuthMount(rawMount, '-vault-mount'), usage);
+  const rawNamespace = stringSetting(values, 'vault-namespace', env, 'VAULT_NAMESPACE');
+  const vaultNamespace = rawNamespace === undefined ? undefined : asUsage(() => checkNamespace(rawNamespace, stringSetting(values, 'vault-namespace', {}) !== undefined ? '-vault-namespace' : 'VAULT_NAMESPACE'), usage);
 
   let skipVerify: boolean;
   const skipFlag = values.get('vault-tls-skip-verify');
@@ -261,7 +284,7 @@ function defaultsFrom(values: Parsed, env: Env, usage: string): ProviderDefaults
   return {
     vaultAddress,
     vaultMount: mount,
-    vaultNamespace: stringSetting(values, 'vault-namespace', env, 'VAULT_NAMESPACE'),
+    vaultNamespace,
     tls,
     ...(audience === undefined ? {} : { audience }),
     ...inputLimitsFrom(values, usage),
@@ -271,7 +294,7 @@ function defaultsFrom(values: Parsed, env: Env, usage: string): ProviderDefaults
 /** The caps on what a SecretProviderClass may ask; none given: no entry (DEFAULT_INPUT_LIMITS). */
 function inputLimitsFrom(values: Parsed, usage: string): { inputLimits?: InputLimits } {
   if (!Object.values(INPUT_LIMIT_FLAGS).some((flag) => values.has(flag))) return {};
-  const entries = (Object.keys(INPUT_LIMIT_FLAGS) as Array<keyof InputLimits>).map((cap) => [cap, positiveInt(values, INPUT_LIMIT_FLAGS[cap], DEFAULT_INPUT_LIMITS[cap], usage)] as const);
+  const entries = (Object.keys(INPUT_LIMIT_FLAGS) as Array<keyof InputLimits>).map((cap) => [cap, positiveInt(values, INPUT_LIMIT_FLAGS[cap], usage)] as const);
   const limits = Object.fromEntries(entries) as Record<keyof InputLimits, number>;
   if (limits.objectsDepth > MAX_OBJECTS_DEPTH) {
     throw new UsageError(`invalid value ${JSON.stringify(values.get(INPUT_LIMIT_FLAGS.objectsDepth))} for -${INPUT_LIMIT_FLAGS.objectsDepth}: at most ${MAX_OBJECTS_DEPTH}`, usage);
@@ -295,7 +318,7 @@ export function parseFlags(argv: readonly string[], givenEnv: Env): FlagsResult 
   };
   const values = openBao(() => foldOpenBaoFlags(scanned));
 
-  const output = values.get('output') ?? 'json';
+  const output = valueOf(values, 'output');
   // The reference accepts an empty -output as its default.
   const format = output === '' ? 'json' : output;
   if (!(VersionFormats as readonly string[]).includes(format)) {
@@ -305,28 +328,28 @@ export function parseFlags(argv: readonly string[], givenEnv: Env): FlagsResult 
   if (values.get('version') === 'true') return { kind: 'version', format: format as VersionFormat };
   const env = openBao(() => foldOpenBaoEnv(givenEnv));
 
-  const endpoint = values.get('endpoint') ?? '/tmp/vault.sock';
+  const endpoint = valueOf(values, 'endpoint');
   if (endpoint === '') throw new UsageError('-endpoint must not be empty', usage);
 
-  const healthAddr = values.get('health-addr') ?? ':8080';
+  const healthAddr = valueOf(values, 'health-addr');
   const port = HOST_PORT.exec(healthAddr)?.[1];
   if (port === undefined || Number(port) > 65535) {
     throw new UsageError(`-health-addr must be host:port or :port, such as ":8080"`, usage);
   }
 
-  const hmacSecretName = values.get('hmac-secret-name') ?? 'vault-csi-provider-hmac-key';
+  const hmacSecretName = valueOf(values, 'hmac-secret-name');
   const hmacKeyFile = stringSetting(values, 'hmac-key-file', env);
   if (hmacKeyFile === undefined && (hmacSecretName.length > 253 || !DNS_SUBDOMAIN.test(hmacSecretName))) {
     throw new UsageError('-hmac-secret-name must be a Kubernetes object name (lower-case letters, digits, - and .)', usage);
   }
 
-  const rawCacheSize = values.get('cache-size') ?? '1000';
+  const rawCacheSize = valueOf(values, 'cache-size');
   const cacheSize = parseGoInt(rawCacheSize);
   if (cacheSize === undefined || cacheSize < 1n || cacheSize > BigInt(Number.MAX_SAFE_INTEGER)) {
     throw new UsageError(`invalid value ${JSON.stringify(rawCacheSize)} for -cache-size: use a positive integer`, usage);
   }
 
-  const rawTimeout = values.get('vault-request-timeout') ?? DEFAULT_REQUEST_TIMEOUT;
+  const rawTimeout = valueOf(values, 'vault-request-timeout');
   const timeoutMs = parseGoDurationMs(rawTimeout);
   if (timeoutMs === undefined || timeoutMs < 1) {
     throw new UsageError(
@@ -353,10 +376,10 @@ export function parseFlags(argv: readonly string[], givenEnv: Env): FlagsResult 
       ...admissionSettingsFrom(values, usage),
       trust: trustFrom(values, usage),
       vaultLimits: {
-        maxInFlight: positiveInt(values, 'vault-max-in-flight', DEFAULT_GATE_LIMITS.maxInFlight, usage),
-        maxInFlightPerTenant: positiveInt(values, 'vault-max-in-flight-per-tenant', DEFAULT_GATE_LIMITS.maxInFlightPerTenant, usage),
-        ratePerSecond: positiveInt(values, 'vault-rate-limit', DEFAULT_GATE_LIMITS.ratePerSecond, usage),
-        burst: positiveInt(values, 'vault-rate-burst', DEFAULT_GATE_LIMITS.burst, usage),
+        maxInFlight: positiveInt(values, 'vault-max-in-flight', usage),
+        maxInFlightPerTenant: positiveInt(values, 'vault-max-in-flight-per-tenant', usage),
+        ratePerSecond: positiveInt(values, 'vault-rate-limit', usage),
+        burst: positiveInt(values, 'vault-rate-burst', usage),
       },
       defaults: defaultsFrom(values, env, usage),
     },
@@ -370,9 +393,8 @@ function parseFraction(raw: string): number | undefined {
   return Number.isFinite(value) ? value : undefined;
 }
 
-function positiveInt(values: Parsed, flag: string, fallback: number, usage: string, min = 1): number {
-  const raw = values.get(flag);
-  if (raw === undefined) return fallback;
+function positiveInt(values: Parsed, flag: string, usage: string, min = 1): number {
+  const raw = valueOf(values, flag);
   const n = parseGoInt(raw);
   if (n === undefined || n < BigInt(min) || n > BigInt(Number.MAX_SAFE_INTEGER)) {
     throw new UsageError(`invalid value ${JSON.stringify(raw)} for -${flag}: use a ${min === 0 ? 'non-negative' : 'positive'} integer`, usage);
@@ -381,8 +403,8 @@ function positiveInt(values: Parsed, flag: string, fallback: number, usage: stri
 }
 
 function leaseSettingsFrom(values: Parsed, usage: string): Pick<ProviderSettings, 'leaseReuseFraction' | 'leaseCacheSize' | 'leaseCacheMaxBytes'> {
-  const rawFraction = values.get('lease-reuse-fraction');
-  const fraction = rawFraction === undefined ? 2 / 3 : parseFraction(rawFraction);
+  const rawFraction = valueOf(values, 'lease-reuse-fraction');
+  const fraction = parseFraction(rawFraction);
   // 1 would hand out a credential up to the instant it dies, leaving the app no time to move to the next one.
   if (fraction === undefined || fraction < 0 || fraction >= 1) {
     throw new UsageError(
@@ -392,8 +414,8 @@ function leaseSettingsFrom(values: Parsed, usage: string): Pick<ProviderSettings
   }
   return {
     leaseReuseFraction: fraction,
-    leaseCacheSize: positiveInt(values, 'lease-cache-size', DEFAULT_LEASE_CACHE_SIZE, usage),
-    leaseCacheMaxBytes: positiveInt(values, 'lease-cache-max-bytes', DEFAULT_LEASE_CACHE_BYTES, usage),
+    leaseCacheSize: positiveInt(values, 'lease-cache-size', usage),
+    leaseCacheMaxBytes: positiveInt(values, 'lease-cache-max-bytes', usage),
   };
 }
 
@@ -401,18 +423,19 @@ function admissionSettingsFrom(
   values: Parsed,
   usage: string,
 ): Pick<ProviderSettings, 'memoryBudgetBytes' | 'mountResponseBudgetBytes' | 'maxMountsInFlight' | 'maxMountsInFlightPerNamespace' | 'maxMountsQueued'> {
-  const node = positiveInt(values, 'memory-budget', DEFAULT_NODE_MEMORY_BUDGET, usage);
+  const node = positiveInt(values, 'memory-budget', usage);
   // A mount budget above the node's could never be used; the default follows a smaller node budget down.
-  const mount = values.has('mount-response-budget') ? positiveInt(values, 'mount-response-budget', DEFAULT_MOUNT_RESPONSE_BUDGET, usage) : Math.min(DEFAULT_MOUNT_RESPONSE_BUDGET, node);
+  const perMount = positiveInt(values, 'mount-response-budget', usage);
+  const mount = values.has('mount-response-budget') ? perMount : Math.min(perMount, node);
   if (mount > node) {
     throw new UsageError(`-mount-response-budget (${mount}) must not exceed -memory-budget (${node}): one mount cannot hold more than all of them`, usage);
   }
   return {
     memoryBudgetBytes: node,
     mountResponseBudgetBytes: mount,
-    maxMountsInFlight: positiveInt(values, 'max-mounts-in-flight', DEFAULT_MAX_MOUNTS_IN_FLIGHT, usage),
-    maxMountsInFlightPerNamespace: positiveInt(values, 'max-mounts-in-flight-per-namespace', DEFAULT_MAX_MOUNTS_PER_NAMESPACE, usage),
-    maxMountsQueued: positiveInt(values, 'max-mounts-queued', DEFAULT_MAX_MOUNTS_QUEUED, usage, 0),
+    maxMountsInFlight: positiveInt(values, 'max-mounts-in-flight', usage),
+    maxMountsInFlightPerNamespace: positiveInt(values, 'max-mounts-in-flight-per-namespace', usage),
+    maxMountsQueued: positiveInt(values, 'max-mounts-queued', usage, 0),
   };
 }
 
@@ -432,9 +455,9 @@ function trustFrom(values: Parsed, usage: string): TrustSettings {
 
 function answerBoundsFrom(values: Parsed, usage: string): Pick<ProviderSettings, 'auditStateMaxBytes' | 'vaultResponseMaxValues' | 'objectsCacheMaxBytes'> {
   return {
-    ...(values.has('objects-cache-max-bytes') ? { objectsCacheMaxBytes: positiveInt(values, 'objects-cache-max-bytes', DEFAULT_OBJECTS_CACHE_BYTES, usage) } : {}),
-    ...(values.has('audit-state-max-bytes') ? { auditStateMaxBytes: positiveInt(values, 'audit-state-max-bytes', DEFAULT_AUDIT_STATE_BYTES, usage) } : {}),
-    ...(values.has('vault-response-max-values') ? { vaultResponseMaxValues: positiveInt(values, 'vault-response-max-values', DEFAULT_MAX_RESPONSE_VALUES, usage) } : {}),
+    ...(values.has('objects-cache-max-bytes') ? { objectsCacheMaxBytes: positiveInt(values, 'objects-cache-max-bytes', usage) } : {}),
+    ...(values.has('audit-state-max-bytes') ? { auditStateMaxBytes: positiveInt(values, 'audit-state-max-bytes', usage) } : {}),
+    ...(values.has('vault-response-max-values') ? { vaultResponseMaxValues: positiveInt(values, 'vault-response-max-values', usage) } : {}),
   };
 }
 
@@ -445,14 +468,14 @@ function auditSettingsFrom(values: Parsed): Pick<ProviderSettings, 'auditLogFile
 
 function stateSettingsFrom(values: Parsed, usage: string): Pick<ProviderSettings, 'stateDir' | 'stateMaxBytes' | 'stateIdleMs' | 'tokenRequestFallback'> {
   const dir = values.get('state-dir');
-  const rawIdle = values.get('state-idle-timeout') ?? DEFAULT_STATE_IDLE_TIMEOUT;
+  const rawIdle = valueOf(values, 'state-idle-timeout');
   const idleMs = parseGoDurationMs(rawIdle);
   if (idleMs === undefined || idleMs < 1000) {
     throw new UsageError(`invalid value ${JSON.stringify(rawIdle)} for -state-idle-timeout: use a Go duration of at least 1s, such as 30m`, usage);
   }
   return {
     ...(dir === undefined || dir === '' ? {} : { stateDir: dir }),
-    stateMaxBytes: positiveInt(values, 'state-max-bytes', DEFAULT_STATE_MAX_BYTES, usage),
+    stateMaxBytes: positiveInt(values, 'state-max-bytes', usage),
     stateIdleMs: Math.ceil(idleMs),
     tokenRequestFallback: values.get('token-request-fallback') === 'true',
   };

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { ErrorCode } from '../errors.js';
 import { errnoCode, ProviderError, toProviderError } from '../errors.js';
-import { TOKENS_KEY } from '../config/mount-request.js';
+import { parseMountRequest, TOKENS_KEY } from '../config/mount-request.js';
 import type { VaultClientPool } from '../vault/client-pool.js';
 import type { HmacKeySource } from '../mount/hmac-key.js';
 import { ProviderMetrics } from '../observability/metrics.js';
@@ -18,8 +18,8 @@ import { createLogger, type Logger } from '../observability/logger.js';
 import { parseFlags } from './flags.js';
 import { scanGoFlags, UsageError, type FlagKind } from './go-flags.js';
 import { driverAttributes, ManifestError, parsePod, parseSecretProviderClasses, selectVolume, type PodManifest } from './manifests.js';
-import { formatTable, reportRows } from './mount-table.js';
-import { buildMountService, buildVaultClients, hmacKeyFor, trustPolicyFor } from './wiring.js';
+import type { MountResult } from '../conductor/mount-service.js';
+import { buildMountService, buildVaultClients, hmacKeyFor, trustPolicyFor } from './object-graph.js';
 
 /**
  * Exit codes (docs/secretproviderclass.md#vault-csi-provider-mount-a-secretproviderclass-without-a-cluster): scripts can
@@ -202,7 +202,7 @@ export async function runMountCommand(argv: readonly string[], io: MountCommandI
     attributes[TOKENS_KEY] = JSON.stringify({ [audience]: { token: jwt, expirationTimestamp: '' } });
 
     const logger: Logger = createLogger(settings.logLevel, { write: (line: string) => void io.stderr(line) });
-    // The graph a node started with these flags would build (wiring.ts), with the atomic writer of --write-files.
+    // The graph a node started with these flags would build (object-graph.ts), with the atomic writer of --write-files.
     // Its metrics are counted and never served.
     const metrics = new ProviderMetrics({ processMetrics: false, eventLoopDelay: false });
     const trust = trustPolicyFor(settings);
@@ -221,7 +221,7 @@ export async function runMountCommand(argv: readonly string[], io: MountCommandI
       },
       {},
     );
-    const config = mounts.parse({ attributes: JSON.stringify(attributes), secrets: 'null', targetPath: target, permission: String(permission) });
+    const config = parseMountRequest({ attributes: JSON.stringify(attributes), secrets: 'null', targetPath: target, permission: String(permission) }, settings.defaults);
     await mkdir(target, { recursive: true, mode: 0o755 }).catch((err: unknown) => {
       throw new ProviderError('WRITE_FAILED', `cannot create the target directory ${target} (${errnoCode(err) ?? 'error'})`);
     });
@@ -249,4 +249,45 @@ export async function runMountCommand(argv: readonly string[], io: MountCommandI
   } finally {
     await clients?.close();
   }
+}
+
+/**
+ * The report `vault-csi-provider mount` prints: one row per file (object, path, size, mode, version), plus rows for
+ * optional objects Vault did not have and for template inputs. Names, sizes, modes and HMAC versions only: there
+ * is no column a secret value could reach. Pure.
+ */
+
+const HEADER = ['OBJECT', 'PATH', 'SIZE', 'MODE', 'VERSION', 'NOTE'] as const;
+
+function octal(mode: number): string {
+  return `0${mode.toString(8).padStart(3, '0')}`;
+}
+
+/** Rows in the SecretProviderClass's order; template inputs last. */
+export function reportRows(result: Pick<MountResult, 'objects' | 'inputs'>): string[][] {
+  const rows: string[][] = [];
+  for (const obj of result.objects) {
+    if (obj.state === 'absent') {
+      rows.push([obj.objectName, '-', '-', '-', obj.version, 'optional: not in Vault, no file']);
+      continue;
+    }
+    for (const file of obj.files) rows.push([obj.objectName, file.path, String(file.bytes), octal(file.mode), obj.version, '']);
+    if (obj.files.length === 0) rows.push([obj.objectName, '-', '0', '-', obj.version, 'no keys, no file']);
+  }
+  for (const input of result.inputs) rows.push([input.objectName, '-', '-', '-', '-', 'template input, no file']);
+  return rows;
+}
+
+/** Left-aligned columns, SIZE right-aligned, two spaces apart; trailing blanks trimmed. */
+export function formatTable(rows: readonly (readonly string[])[]): string {
+  const all = [[...HEADER], ...rows];
+  const widths = HEADER.map((_, col) => Math.max(...all.map((row) => (row[col] ?? '').length)));
+  return all
+    .map((row) =>
+      row
+        .map((cell, col) => (col === 2 ? cell.padStart(widths[col]!) : cell.padEnd(widths[col]!)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }

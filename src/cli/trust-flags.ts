@@ -4,7 +4,7 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import { normaliseAuthMount, normaliseVaultAddress } from '../config/connection.js';
-import type { TrustSettings } from '../config/policy.js';
+import type { TrustSettings } from '../config/connection.js';
 
 export interface RawTrustFlags {
   /** --allowed-vault-addresses as given; undefined when absent. */

@@ -3,18 +3,13 @@ import { abortReason, errnoCode, sanitizeVaultMessage } from '../errors.js';
 import { BodyTooLargeError } from '../http/undici.js';
 import { KubeAnswerError, KubeApiError } from './kube-client.js';
 import { isPlainObject } from '../shared/plain-object.js';
+import { systemClock, type Clock } from '../shared/clock.js';
 
 /** A Kubernetes API call that has not answered in this long is treated as failed; the caller (or kubelet) retries. */
 export const DEFAULT_KUBE_REQUEST_TIMEOUT_MS = 10_000;
 
-export type StartTimer = (ms: number, onExpire: () => void) => () => void;
-
-export const realTimer: StartTimer = (ms, onExpire) => {
-  const timer = setTimeout(onExpire, ms);
-  timer.unref();
-  return () => clearTimeout(timer);
-};
-
+/** Starts a timer that calls `onExpire` after `ms`; returns its cancel. Injectable so tests need not wait. */
+/** The request timeout passed: named as AbortSignal.timeout's error is, which describeApiFailure knows. */
 export class KubeRequestTimeoutError extends Error {
   override readonly name = 'TimeoutError';
   constructor(timeoutMs: number) {
@@ -30,7 +25,7 @@ export async function withRequestTimeout<T>(
   signal: AbortSignal | undefined,
   timeoutMs: number,
   work: (signal: AbortSignal) => Promise<T>,
-  startTimer: StartTimer = realTimer,
+  startTimer: Clock['after'] = systemClock.after,
 ): Promise<T> {
   const controller = new AbortController();
   const onAbort = (): void => controller.abort(abortReason(signal as AbortSignal));

@@ -5,7 +5,8 @@
 import { randomBytes as cryptoRandomBytes } from 'node:crypto';
 import { ProviderError } from '../errors.js';
 import type { HmacKeySource } from '../mount/hmac-key.js';
-import { DEFAULT_KUBE_REQUEST_TIMEOUT_MS, describeApiFailure, realTimer, safeCause, withRequestTimeout, type ApiFailure, type StartTimer } from './api.js';
+import { DEFAULT_KUBE_REQUEST_TIMEOUT_MS, describeApiFailure, safeCause, withRequestTimeout, type ApiFailure } from './api.js';
+import { systemClock, type Clock } from '../shared/clock.js';
 import { KubeClient, type KubeConfig } from './kube-client.js';
 import { isPlainObject } from '../shared/plain-object.js';
 
@@ -24,7 +25,8 @@ export const DEFAULT_HMAC_SECRET_NAME = 'vault-csi-provider-hmac-key';
 export interface KubeSecretHmacKeySourceOptions {
   readonly timeoutMs?: number;
   readonly randomBytes?: (size: number) => Buffer;
-  readonly timer?: StartTimer;
+  /** For tests: the request timeout's timer. */
+  readonly timer?: Clock['after'];
 }
 
 export class KubeSecretHmacKeySource implements HmacKeySource {
@@ -34,7 +36,7 @@ export class KubeSecretHmacKeySource implements HmacKeySource {
   readonly #name: string;
   readonly #timeoutMs: number;
   readonly #randomBytes: (size: number) => Buffer;
-  readonly #timer: StartTimer;
+  readonly #timer: Clock['after'];
   /** The one load in flight or done; cleared when it fails so the next mount tries again. */
   #key: Promise<Buffer> | undefined;
 
@@ -44,7 +46,7 @@ export class KubeSecretHmacKeySource implements HmacKeySource {
     this.#name = secretName;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_KUBE_REQUEST_TIMEOUT_MS;
     this.#randomBytes = options.randomBytes ?? cryptoRandomBytes;
-    this.#timer = options.timer ?? realTimer;
+    this.#timer = options.timer ?? systemClock.after;
     this.description = `Kubernetes Secret ${namespace}/${secretName}`;
   }
 

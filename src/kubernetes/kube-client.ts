@@ -5,6 +5,7 @@
  */
 import { readFile as readFileAsync } from 'node:fs/promises';
 import { dispatchBuffered, Pool } from '../http/undici.js';
+import { systemClock, type Clock } from '../shared/clock.js';
 
 /** Where the API server is and how to authenticate to it. Holds a token when given one: never log it. */
 export interface KubeConfig {
@@ -59,20 +60,20 @@ export interface RequestOptions {
 }
 
 export interface KubeClientOptions {
-  readonly now?: () => number;
+  readonly now?: Clock['now'];
   readonly readFile?: (path: string) => Promise<string>;
 }
 
 export class KubeClient {
   readonly #config: KubeConfig;
-  readonly #now: () => number;
+  readonly #now: Clock['now'];
   readonly #readFile: (path: string) => Promise<string>;
   #pool: Promise<Pool> | undefined;
   #token: { readonly value: string; readonly readAt: number } | undefined;
 
   constructor(config: KubeConfig, options: KubeClientOptions = {}) {
     this.#config = config;
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? systemClock.now;
     this.#readFile = options.readFile ?? ((path) => readFileAsync(path, 'utf8'));
   }
 

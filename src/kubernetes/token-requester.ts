@@ -2,10 +2,11 @@
  * The TokenRequest fallback (`--token-request-fallback`, off: it needs `create` on every ServiceAccount's token). As
  * the reference: the pod's ServiceAccount, the audience, 15 minutes, bound to the pod so the token dies with it.
  */
-import type { ServiceAccountTokenRequester } from '../auth/token-requester.js';
+import type { ServiceAccountTokenRequester } from '../auth/authenticator.js';
 import type { PodInfo } from '../config/types.js';
 import { ProviderError } from '../errors.js';
-import { DEFAULT_KUBE_REQUEST_TIMEOUT_MS, describeApiFailure, realTimer, safeCause, withRequestTimeout, type ApiFailure, type StartTimer } from './api.js';
+import { DEFAULT_KUBE_REQUEST_TIMEOUT_MS, describeApiFailure, safeCause, withRequestTimeout, type ApiFailure } from './api.js';
+import { systemClock, type Clock } from '../shared/clock.js';
 import { KubeClient, type KubeConfig } from './kube-client.js';
 import { isPlainObject } from '../shared/plain-object.js';
 
@@ -27,19 +28,19 @@ export interface KubeTokenRequesterOptions {
   /** Per-request timeout in milliseconds (default 10 s); the caller's signal may end it sooner. */
   readonly timeoutMs?: number;
   /** For tests: the request timeout's timer. */
-  readonly timer?: StartTimer;
+  readonly timer?: Clock['after'];
 }
 
 export class KubeTokenRequester implements ServiceAccountTokenRequester {
   readonly #api: KubeClient;
   readonly #timeoutMs: number;
-  readonly #timer: StartTimer;
+  readonly #timer: Clock['after'];
 
   /** @param api the provider's client (shared with the HMAC Secret), or the config to make one from */
   constructor(api: KubeClient | KubeConfig, options: KubeTokenRequesterOptions = {}) {
     this.#api = api instanceof KubeClient ? api : new KubeClient(api);
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_KUBE_REQUEST_TIMEOUT_MS;
-    this.#timer = options.timer ?? realTimer;
+    this.#timer = options.timer ?? systemClock.after;
   }
 
   async requestToken(pod: PodInfo, audience: string, signal?: AbortSignal): Promise<string> {

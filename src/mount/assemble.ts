@@ -22,11 +22,10 @@ export class AbsentSecret {
 
 export type ReadOutcome = SecretResponse | AbsentSecret;
 
-/** Objects with a Vault request of their own; a template object without secretPath has none. */
-export function needsRequest(obj: ObjectConfig): boolean {
-  return obj.requestPath !== '';
-}
-
+/**
+ * Runs one distinct read; when all `objects` that need it are optional, SECRET_NOT_FOUND (404) becomes an
+ * AbsentSecret. A 403, TLS or network failure is never absence: it still throws.
+ */
 export async function readOrAbsent(objects: readonly ObjectConfig[], read: () => Promise<SecretResponse>): Promise<ReadOutcome> {
   try {
     return await read();

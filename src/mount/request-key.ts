@@ -4,19 +4,7 @@
  */
 import type { CredentialScope, ObjectConfig } from '../config/types.js';
 import type { SecretRequest } from '../vault/client.js';
-import { isPlainObject } from '../shared/plain-object.js';
-
-/** JSON with object keys sorted at every depth, so equal values give equal strings. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => {
-    if (isPlainObject(v)) {
-      const sorted: Record<string, unknown> = {};
-      for (const k of Object.keys(v).sort()) sorted[k] = v[k];
-      return sorted;
-    }
-    return v;
-  });
-}
+import { canonicalJson } from './version.js';
 
 /** The memoised parse hands back the same ObjectConfig objects every minute: their keys are kept beside them. */
 const keys = new WeakMap<ObjectConfig, string>();

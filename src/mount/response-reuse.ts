@@ -8,6 +8,7 @@ import type { VaultToken } from '../auth/authenticator.js';
 import type { LeaseCache, ReuseScope } from '../vault/lease-cache.js';
 import type { SecretResponse } from '../vault/responses.js';
 import { SingleFlight } from '../shared/single-flight.js';
+import { systemClock, type Clock } from '../shared/clock.js';
 
 interface Fetched {
   readonly response: SecretResponse;
@@ -21,7 +22,7 @@ interface Fetched {
 export interface ResponseReuseOptions {
   /** Undefined: nothing is reused across mounts (concurrent mounts still share requests). */
   readonly leases?: LeaseCache;
-  readonly now?: () => number;
+  readonly now?: Clock['now'];
   readonly onEvent?: (event: 'reused' | 'shared' | 'kept') => void;
 }
 
@@ -37,14 +38,14 @@ function minted(response: SecretResponse): boolean {
 export class ResponseReuse {
   readonly #leases: LeaseCache | undefined;
   readonly #flights: SingleFlight<Fetched>;
-  readonly #now: () => number;
+  readonly #now: Clock['now'];
   readonly #onEvent: ResponseReuseOptions['onEvent'];
   /** Mounts without a pod UID cannot be told apart: each is a holder of its own. */
   #anonymous = 0;
 
   constructor(options: ResponseReuseOptions = {}) {
     this.#leases = options.leases;
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? systemClock.now;
     this.#onEvent = options.onEvent;
     this.#flights = new SingleFlight<Fetched>({ onShared: () => this.#onEvent?.('shared') });
   }

@@ -4,7 +4,19 @@
  */
 import { createHmac } from 'node:crypto';
 import type { ObjectConfig } from '../config/types.js';
-import { canonicalJson } from './request-key.js';
+import { isPlainObject } from '../shared/plain-object.js';
+
+/** JSON with object keys sorted at every depth, so equal values give equal strings. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (isPlainObject(v)) {
+      const sorted: Record<string, unknown> = {};
+      for (const k of Object.keys(v).sort()) sorted[k] = v[k];
+      return sorted;
+    }
+    return v;
+  });
+}
 
 export function canonicalObjectConfig(obj: ObjectConfig): string {
   return canonicalJson({

@@ -5,6 +5,7 @@
  */
 import { pino, type DestinationStream, type Logger } from 'pino';
 import type { MountConfig } from '../config/types.js';
+import type { OutputFile } from '../output/file-set.js';
 import type { ErrorCode, ProviderError } from '../errors.js';
 import { Lru } from '../shared/lru.js';
 import { redactLine } from './redact.js';
@@ -18,13 +19,30 @@ export interface AuditedObject {
   readonly state?: 'file' | 'absent';
 }
 
-export interface MountAuditInput {
+/**
+ * The outcome of one Mount: one record, made once by the server, that the gRPC answer, the mount's log line, the
+ * metrics and the audit line all read.
+ */
+export interface MountOutcome {
+  /** Undefined when the request could not even be parsed. */
   readonly config: MountConfig | undefined;
   readonly mounted: readonly AuditedObject[] | undefined;
   readonly error: ProviderError | undefined;
   readonly result: 'ok' | ErrorCode;
+  /** The gRPC status's name (OK, INVALID_ARGUMENT, …). */
   readonly grpcCode: string;
   readonly durationMs: number;
+  /** Present when the mount succeeded: what the answer carries and what it took. */
+  readonly answer?: MountAnswer;
+}
+
+export interface MountAnswer {
+  /** The files of the answer; empty in --write-files mode (the provider wrote them). */
+  readonly files: readonly OutputFile[];
+  /** Distinct Vault requests made or joined; distinct requests answered from what the pod kept. */
+  readonly requests: number;
+  readonly reused: number;
+  readonly wroteFiles: boolean;
 }
 
 /** On a failed mount the failing object carries the error code and the others `not_mounted`. */
@@ -102,7 +120,7 @@ export class MountAuditor {
     return this.#last.bytes;
   }
 
-  record(input: MountAuditInput): AuditRecord {
+  record(input: MountOutcome): AuditRecord {
     const config = input.config;
     // A pod can mount several volumes; the target path tells them apart, the pod UID tells pods apart.
     const volumeKey = config === undefined || config.pod.uid === '' ? undefined : `${config.pod.uid}\n${config.targetPath}`;

@@ -12,6 +12,7 @@ import { errnoCode, ProviderError, type ErrorContext } from '../errors.js';
 import { buildFileSet, type OutputFile } from './file-set.js';
 import { nodeFsOps, OpenFlags, type FsFile, type FsOps, type FsStats } from './fs-ops.js';
 import { parentDirectories, parentOf } from '../config/file-paths.js';
+import { systemClock, type Clock } from '../shared/clock.js';
 
 export const DATA_DIR_NAME = '..data';
 export const NEW_DATA_DIR_NAME = '..data_tmp';
@@ -31,7 +32,7 @@ export interface WriterLogger {
 
 export interface AtomicWriterOptions {
   readonly fs?: FsOps;
-  readonly now?: () => Date;
+  readonly now?: Clock['now'];
   readonly logger?: WriterLogger;
 }
 
@@ -98,12 +99,12 @@ interface TargetState {
 
 export class AtomicWriter {
   private readonly fs: FsOps;
-  private readonly now: () => Date;
+  private readonly now: Clock['now'];
   private readonly logger: WriterLogger;
 
   constructor(options: AtomicWriterOptions = {}) {
     this.fs = options.fs ?? nodeFsOps;
-    this.now = options.now ?? (() => new Date());
+    this.now = options.now ?? systemClock.now;
     this.logger = options.logger ?? silentLogger;
   }
 
@@ -291,7 +292,7 @@ export class AtomicWriter {
 
   private async createVersionDirectory(target: string): Promise<string> {
     for (let attempt = 1; ; attempt++) {
-      const name = timestampDirName(this.now(), randomInt(0, 1_000_000));
+      const name = timestampDirName(new Date(this.now()), randomInt(0, 1_000_000));
       try {
         await this.makeDirectory(this.path(target, name));
         return name;

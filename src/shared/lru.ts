@@ -1,9 +1,16 @@
-/** A bounded LRU over Map order, in entries and bytes; expired entries swept on insert at most once a second. */
+/**
+ * A small bounded LRU over Map insertion order. Bounded in entries and, when sizes are given, in bytes; expired
+ * entries (by an injectable clock) are dropped on access, and swept on insert at most once a second: a sweep
+ * visits every entry, and caches that take an entry per mount (the audit log's, say) made that a cost of every
+ * mount (`npm run bench`). Used by every in-memory cache here.
+ */
+import { systemClock, type Clock } from './clock.js';
+
 export interface LruOptions<V> {
   readonly maxEntries: number;
   readonly maxBytes?: number;
   readonly sizeOf?: (value: V) => number;
-  readonly now?: () => number;
+  readonly now?: Clock['now'];
   readonly onEvict?: (key: string, value: V, reason: 'capacity' | 'expired' | 'deleted') => void;
 }
 
@@ -18,7 +25,7 @@ interface Slot<V> {
 export class Lru<V> {
   readonly #slots = new Map<string, Slot<V>>();
   readonly #options: LruOptions<V>;
-  readonly #now: () => number;
+  readonly #now: Clock['now'];
   #bytes = 0;
   /** When the next insert sweeps out expired entries. */
   #nextSweep = Number.NEGATIVE_INFINITY;
@@ -26,7 +33,7 @@ export class Lru<V> {
   constructor(options: LruOptions<V>) {
     if (!(options.maxEntries >= 1)) throw new RangeError('maxEntries must be at least 1');
     this.#options = options;
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? systemClock.now;
   }
 
   get size(): number {

@@ -15,6 +15,7 @@ import type { HmacKeySource } from '../mount/hmac-key.js';
 import { errnoCode } from '../errors.js';
 import { deriveStateKeys, ENVELOPE_BYTES, openState, sealState, StateUnreadable, type StateKeys } from './state-crypto.js';
 import { decodeEntries, encodeEntries, StateMalformed } from './state-document.js';
+import { systemClock, type Clock } from '../shared/clock.js';
 
 /** Where the kept state's lines go (a pino logger fits). Never given a token, a credential or a key. */
 export interface StateLog {
@@ -34,7 +35,8 @@ export interface KeptStateOptions {
   readonly maxBytes: number;
   readonly idleMs: number;
   readonly log: StateLog;
-  readonly now?: () => number;
+  readonly now?: Clock['now'];
+  /** From a change to its write (default 1 s). */
   readonly debounceMs?: number;
   readonly recheckMs?: number;
   readonly onEvent?: (event: KeptStateEvent) => void;
@@ -57,7 +59,7 @@ function same(a: FileIdentity | undefined, b: FileIdentity | undefined): boolean
 export class KeptState {
   readonly file: string;
   readonly #options: KeptStateOptions;
-  readonly #now: () => number;
+  readonly #now: Clock['now'];
   readonly #context: string;
   #keys: Promise<StateKeys> | undefined;
   /** The file as this instance last read or wrote it: a different one was written by another instance. */
@@ -78,7 +80,7 @@ export class KeptState {
 
   constructor(options: KeptStateOptions) {
     this.#options = options;
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? systemClock.now;
     const name = basename(options.endpoint).replace(/\.sock$/, '');
     this.file = join(options.dir, `${name}.state`);
     this.#context = basename(options.endpoint);

@@ -1,9 +1,18 @@
 /**
- * Several addresses of one HA cluster (vault-csi-provider#164): a failed one is remembered for
- * ADDRESS_FAILURE_MEMORY_MS so the mounts after it start with a healthy node; a recent failure is a hint, never a ban.
- * Shared by every client. docs/configuration.md#several-vault-addresses-redirects-and-protecting-vault.
+ * Several Vault addresses for one HA cluster without a load balancer (vault-csi-provider#164). A mount's requests go
+ * to the first address that has not failed recently, in the order the list gives; when one fails in a way another
+ * node may not (connection refused or reset, a timeout, a 5xx such as a sealed node's 503, a 429, a standby that
+ * answers 472/473 instead of forwarding, or a redirect the provider may not follow), the request moves on to the
+ * next address at once, and the failed one is remembered for ADDRESS_FAILURE_MEMORY_MS so that the mounts after it
+ * start with a healthy node instead of paying for the failure again. When every address has failed recently they
+ * are all still tried, the one that failed longest ago first: a recent failure is a hint, never a ban.
+ *
+ * Shared by every Vault client of the provider (an address's health is the same whoever asks), with an injectable
+ * clock. Which addresses a mount may use at all is the trust policy's business (config/connection.ts): every address
+ * of a list is checked before the first request, so the JWT never reaches one the policy does not allow.
  */
 import type { ClassifiedFailure } from './failures.js';
+import { systemClock, type Clock } from '../shared/clock.js';
 
 /** How long a failed address goes to the back of the list. */
 export const ADDRESS_FAILURE_MEMORY_MS = 30_000;
@@ -28,17 +37,17 @@ export function nothingDone(failure: ClassifiedFailure): boolean {
 }
 
 export interface AddressHealthOptions {
-  readonly now?: () => number;
+  readonly now?: Clock['now'];
   readonly memoryMs?: number;
 }
 
 export class AddressHealth {
   readonly #failedAt = new Map<string, number>();
-  readonly #now: () => number;
+  readonly #now: Clock['now'];
   readonly #memoryMs: number;
 
   constructor(options: AddressHealthOptions = {}) {
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? systemClock.now;
     this.#memoryMs = options.memoryMs ?? ADDRESS_FAILURE_MEMORY_MS;
   }
 

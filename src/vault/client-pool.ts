@@ -4,12 +4,14 @@ import { VaultClient, type VaultClientOptions } from './client.js';
 import { Lru } from '../shared/lru.js';
 import { loadTlsMaterial, nodeTlsFileReader, type TlsFileReader } from './tls-files.js';
 import { UndiciTransport } from './transport.js';
-import { redirectAllowed, type TrustPolicy } from '../config/policy.js';
+import { redirectAllowed, type TrustPolicy } from '../config/connection.js';
 import type { AddressGates } from './rate-limit.js';
+
+/** Distinct connection settings with a client (and its connections) kept at once. */
+const MAX_CLIENTS = 64;
 
 export interface ClientPoolOptions {
   readonly requestTimeoutMs: number;
-  readonly maxClients?: number;
   readonly tlsFiles?: TlsFileReader;
   readonly client?: VaultClientOptions;
   /** Where a redirect may lead beyond the connection's own addresses. */
@@ -27,7 +29,7 @@ export class VaultClientPool {
   constructor(options: ClientPoolOptions) {
     this.#options = options;
     this.#clients = new Lru<Promise<VaultClient>>({
-      maxEntries: options.maxClients ?? 64,
+      maxEntries: MAX_CLIENTS,
       onEvict: (_key, client) => {
         void client.then((c) => c.close()).catch(() => undefined);
       },

@@ -7,11 +7,11 @@ import type NodeVault from 'node-vault';
 import { ProviderError } from '../errors.js';
 import type { ConnectionSettings } from '../config/types.js';
 import { requestNamespace } from '../config/secret-namespace.js';
-import { isAuthMountPath } from '../config/connection.js';
 import { classifyFailure, type ClassifiedFailure, type RequestTarget } from './failures.js';
-import { defaultRetryPolicy, timerSleep, withRetries, type RetryPolicy, type Sleep } from './retry.js';
+import { defaultRetryPolicy, withRetries, type RetryPolicy } from './retry.js';
+import { systemClock, type Clock } from '../shared/clock.js';
 import { loginResponseSchema, secretResponseSchema, type SecretResponse } from './responses.js';
-import type { RequestContext, UndiciTransport } from './transport.js';
+import { within, type RequestContext, type UndiciTransport } from './transport.js';
 import { AddressHealth, movesOn, nothingDone } from './address-health.js';
 import type { ByteLedger } from '../admission/mount-admission.js';
 import { CredentialRedactor } from '../shared/credential-redactor.js';
@@ -70,7 +70,7 @@ export interface VaultRequestEvent {
 
 export interface VaultClientOptions {
   readonly retry?: RetryPolicy;
-  readonly sleep?: Sleep;
+  readonly sleep?: Clock['sleep'];
   readonly onRequest?: (event: VaultRequestEvent) => void;
   readonly onRetry?: (failure: ClassifiedFailure, attempt: number, delayMs: number) => void;
   /** Which of several addresses are healthy; shared by every client of a provider (default: one of its own). */
@@ -133,7 +133,7 @@ export class VaultClient {
   readonly #health: AddressHealth;
   readonly #transport: UndiciTransport;
   readonly #retry: RetryPolicy;
-  readonly #sleep: Sleep;
+  readonly #sleep: Clock['sleep'];
   readonly #options: VaultClientOptions;
   /** Whose requests these are at the address's gates (rate-limit.ts); undefined: NO_TENANT. */
   readonly #tenant: string | undefined;
@@ -143,7 +143,7 @@ export class VaultClient {
     this.settings = settings;
     this.#transport = transport;
     this.#retry = options.retry ?? defaultRetryPolicy;
-    this.#sleep = options.sleep ?? timerSleep;
+    this.#sleep = options.sleep ?? systemClock.sleep;
     this.#options = options;
     this.#tenant = view?.tenant;
     if (view !== undefined) {
@@ -160,6 +160,7 @@ export class VaultClient {
     return new VaultClient(this.settings, this.#transport, this.#options, { of: this, tenant });
   }
 
+  /** What the transport needs of a request beyond HTTP; it travels beside node-vault, not through it (transport.ts). */
   #context(signal: AbortSignal | undefined, throttle: 'wait' | 'fail', memory?: ByteLedger): RequestContext {
     return { signal, throttle, memory, tenant: this.#tenant };
   }
@@ -230,13 +231,7 @@ export class VaultClient {
 
   /** A login with a client certificate goes over a transport of its own: its TLS identity is that one login's. */
   async sendLogin(request: LoginRequest, signal?: AbortSignal): Promise<VaultLogin> {
-    const mount = this.settings.authMount;
     const target: RequestTarget = { address: this.settings.address, path: `/v1/${request.path}`, method: 'POST' };
-    if (!isAuthMountPath(mount)) {
-      throw new ProviderError('INVALID_CONFIG', `auth mount path "${mount}" has characters Vault paths do not use`, {
-        parameter: 'vaultAuthMountPath',
-      });
-    }
     let vaultFor: ((address: string) => NodeVault.client) | undefined;
     let own: UndiciTransport | undefined;
     if (request.clientCertificate !== undefined) {
@@ -270,7 +265,7 @@ export class VaultClient {
         target,
         (f) => f.transient,
         signal,
-        (vault, throttle) => sendWithHelper(vault, request, { headers: this.#headers(undefined), context: this.#context(signal, throttle) }),
+        (vault, throttle) => within(this.#context(signal, throttle), () => sendWithHelper(vault, request, { headers: this.#headers(undefined) })),
         vaultFor,
         new CredentialRedactor(request.secrets),
       );
@@ -299,7 +294,7 @@ export class VaultClient {
     const path = '/v1/auth/token/lookup-self';
     const target: RequestTarget = { address: this.settings.address, path, method: 'GET' };
     await this.#exchange('lookup', target, (f) => f.transient, signal, (vault, throttle) =>
-      vault.request({ path: '/auth/token/lookup-self', method: 'GET', headers: this.#headers(token), context: this.#context(signal, throttle) }) as Promise<unknown>,
+      within(this.#context(signal, throttle), () => vault.request({ path: '/auth/token/lookup-self', method: 'GET', headers: this.#headers(token) }) as Promise<unknown>),
     );
   }
 
@@ -334,13 +329,16 @@ export class VaultClient {
       (f) => f.transient && (safe || f.reach === 'not-sent'),
       signal,
       (vault, throttle) =>
-        vault.request({
-          path: nodeVaultPath,
-          method: request.method,
-          headers: this.#headers(token, request.namespace),
-          context: this.#context(signal, throttle, memory),
-          ...(request.body === undefined ? {} : { json: request.body }),
-        }) as Promise<unknown>,
+        within(
+          this.#context(signal, throttle, memory),
+          () =>
+            vault.request({
+              path: nodeVaultPath,
+              method: request.method,
+              headers: this.#headers(token, request.namespace),
+              ...(request.body === undefined ? {} : { json: request.body }),
+            }) as Promise<unknown>,
+        ),
     );
     if (raw === undefined) {
       throw new ProviderError('SECRET_NOT_FOUND', `Vault returned an empty response for ${request.method} ${target.address}${pathAndQuery}`, {

@@ -10,6 +10,7 @@ import type { CredentialScope } from '../config/types.js';
 import { Lru } from '../shared/lru.js';
 import type { SecretResponse } from './responses.js';
 import { isPlainObject } from '../shared/plain-object.js';
+import { systemClock, type Clock } from '../shared/clock.js';
 
 export const DEFAULT_REUSE_FRACTION = 2 / 3;
 
@@ -66,7 +67,7 @@ export interface LeaseCacheOptions {
   readonly maxBytes: number;
   /** Share of the lifetime during which a response is reused (default 2/3); 0 turns reuse off. */
   readonly fraction?: number;
-  readonly now?: () => number;
+  readonly now?: Clock['now'];
   readonly onEvict?: (reason: 'capacity' | 'expired') => void;
 }
 
@@ -100,7 +101,7 @@ export function scopeKey(scope: ReuseScope): string {
 
 export class LeaseCache {
   readonly #lru: Lru<Entry>;
-  readonly #now: () => number;
+  readonly #now: Clock['now'];
   /**
    * Entries kept per request, whatever the pod: a republish asks for every request of the mount, and most are
    * static reads that are never kept, so their lookup ends here without building the entry's key.
@@ -116,7 +117,7 @@ export class LeaseCache {
     const fraction = options.fraction ?? DEFAULT_REUSE_FRACTION;
     if (!(fraction >= 0 && fraction < 1)) throw new RangeError('the reuse fraction must be at least 0 and below 1');
     this.fraction = fraction;
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? systemClock.now;
     this.#lru = new Lru<Entry>({
       maxEntries: options.maxEntries,
       maxBytes: options.maxBytes,

@@ -5,6 +5,7 @@
  * queue libraries at hand (p-queue, bottleneck) have no fairness across keys under one shared bound.
  */
 import { abortReason } from '../errors.js';
+import { systemClock, type Clock } from '../shared/clock.js';
 
 export interface GateLimits {
   readonly maxInFlight: number;
@@ -32,19 +33,6 @@ export const NODE_THROTTLE_WINDOW_MS = 2_000;
 /** Tenants one gate keeps state for; past it idle ones are dropped, and then newcomers share one overflow tenant. */
 export const MAX_TENANTS = 1024;
 const OVERFLOW_TENANT = '\0overflow';
-
-export interface GateClock {
-  now(): number;
-  sleep(ms: number): Promise<void>;
-}
-
-export const realGateClock: GateClock = {
-  now: () => performance.now(),
-  sleep: (ms) =>
-    new Promise<void>((resolve) => {
-      setTimeout(resolve, ms).unref();
-    }),
-};
 
 /** Why a request waited at the gate, for the wait metric: the strongest reason seen while it queued. */
 export type WaitCause = 'in_flight' | 'tenant_in_flight' | 'rate' | 'backoff';
@@ -142,7 +130,7 @@ class Tenant {
 export class AddressGate {
   readonly #limits: GateLimits;
   readonly #perTenant: number;
-  readonly #clock: GateClock;
+  readonly #clock: Pick<Clock, 'monotonic' | 'sleep'>;
   readonly #events: GateEvents;
   readonly #tenants = new Map<string, Tenant>();
   /** Tenants with waiters, in turn order; #turn is the next one's index. */
@@ -165,12 +153,12 @@ export class AddressGate {
   #scheduling = false;
   #again = false;
 
-  constructor(limits: GateLimits, clock: GateClock = realGateClock, events: GateEvents = {}) {
+  constructor(limits: GateLimits, clock: Pick<Clock, 'monotonic' | 'sleep'> = systemClock, events: GateEvents = {}) {
     this.#limits = limits;
     this.#perTenant = Math.max(1, Math.min(limits.maxInFlightPerTenant, limits.maxInFlight));
     this.#clock = clock;
     this.#events = events;
-    this.#bucket = new Bucket(limits, clock.now());
+    this.#bucket = new Bucket(limits, clock.monotonic());
   }
 
   get inFlight(): number {
@@ -205,7 +193,7 @@ export class AddressGate {
     return new Promise<() => void>((resolve, reject) => {
       const tenant = this.#tenant(tenantKey);
       const waiter: Waiter = {
-        enqueuedAt: this.#clock.now(),
+        enqueuedAt: this.#clock.monotonic(),
         seq: this.#seq++,
         tenant,
         grant: resolve,
@@ -233,7 +221,7 @@ export class AddressGate {
   /** Vault answered 429 to `tenantKey`: that tenant waits Retry-After and its rate halves; many such, the node too. */
   throttled(retryAfterSeconds: number | undefined, tenantKey: string = NO_TENANT): void {
     this.#events.onThrottled?.();
-    const now = this.#clock.now();
+    const now = this.#clock.monotonic();
     const until = now + (retryAfterSeconds === undefined ? DEFAULT_RETRY_AFTER_MS : Math.min(MAX_RETRY_AFTER_MS, retryAfterSeconds * 1000));
     const tenant = this.#tenant(tenantKey);
     tenant.notBefore = Math.max(tenant.notBefore, until);
@@ -252,7 +240,7 @@ export class AddressGate {
   }
 
   failed(tenantKey: string = NO_TENANT): void {
-    const now = this.#clock.now();
+    const now = this.#clock.monotonic();
     const tenant = this.#tenant(tenantKey);
     tenant.streak++;
     if (tenant.streak >= FAILURE_STREAK_BEFORE_BACKOFF) tenant.notBefore = Math.max(tenant.notBefore, now + backoffMs(tenant.streak));
@@ -282,13 +270,13 @@ export class AddressGate {
       for (const [k, t] of this.#tenants) if (t.inFlight === 0 && t.queue.length === 0) this.#tenants.delete(k);
       if (this.#tenants.size >= MAX_TENANTS) kept = OVERFLOW_TENANT;
     }
-    const tenant = this.#tenants.get(kept) ?? new Tenant(kept, this.#limits, this.#clock.now());
+    const tenant = this.#tenants.get(kept) ?? new Tenant(kept, this.#limits, this.#clock.monotonic());
     this.#tenants.set(kept, tenant);
     return tenant;
   }
 
   #forget(tenant: Tenant): void {
-    if (tenant.idle(this.#clock.now())) this.#tenants.delete(tenant.key);
+    if (tenant.idle(this.#clock.monotonic())) this.#tenants.delete(tenant.key);
   }
 
   #leaveRing(tenant: Tenant): void {
@@ -312,7 +300,7 @@ export class AddressGate {
   #wakeAt(at: number): void {
     if (this.#wakes.some((w) => w <= at)) return;
     this.#wakes.push(at);
-    void this.#clock.sleep(Math.max(1, Math.ceil(at - this.#clock.now()))).then(() => {
+    void this.#clock.sleep(Math.max(1, Math.ceil(at - this.#clock.monotonic()))).then(() => {
       this.#wakes.splice(this.#wakes.indexOf(at), 1);
       this.#schedule();
     });
@@ -339,7 +327,7 @@ export class AddressGate {
     while (this.#ring.length > 0) {
       // A release schedules again.
       if (this.#inFlight >= this.#limits.maxInFlight) return this.#note(this.#noted, 'in_flight');
-      const now = this.#clock.now();
+      const now = this.#clock.monotonic();
       if (this.#notBefore > now) {
         this.#note(this.#noted, 'backoff');
         return this.#wakeAt(this.#notBefore);
@@ -422,10 +410,10 @@ export const MAX_GATES = 256;
 export class AddressGates {
   readonly #gates = new Map<string, AddressGate>();
   readonly #limits: GateLimits;
-  readonly #clock: GateClock;
+  readonly #clock: Pick<Clock, 'monotonic' | 'sleep'>;
   readonly #events: GateEvents;
 
-  constructor(limits: GateLimits = DEFAULT_GATE_LIMITS, clock: GateClock = realGateClock, events: GateEvents = {}) {
+  constructor(limits: GateLimits = DEFAULT_GATE_LIMITS, clock: Pick<Clock, 'monotonic' | 'sleep'> = systemClock, events: GateEvents = {}) {
     this.#limits = limits;
     this.#clock = clock;
     this.#events = events;

@@ -1,7 +1,12 @@
 /**
- * Redirects (a standby pointing at the active node; issue 10 item 4), followed as Vault's Go client follows them:
- * 301, 302 or 307, once, same method, headers and body, never https to http. Unlike the Go client, only to an address
- * the trust policy lets this mount use: the request carries the pod's JWT or a Vault token.
+ * Redirects from Vault, followed as Vault's Go client follows them (vault/api client.go, RawRequestWithContext): a
+ * 301, 302 or 307 answer is followed once, to its Location, with the same method, headers and body; never from
+ * https to http; a second redirect is not followed. A performance standby or a standby without request forwarding
+ * answers this way, pointing at the active node (issue 10 item 4).
+ *
+ * What the Go client does not do, and we must: the request carries the pod's JWT (a login) or a Vault token, so the
+ * Location is followed only to an address the trust policy lets this mount use (config/connection.ts redirectAllowed).
+ * A refusal names both addresses and is never sent anywhere.
  */
 import { normaliseVaultAddress } from '../config/connection.js';
 

@@ -1,7 +1,12 @@
-/** Exponential backoff with full jitter, bounded by the caller's deadline; the caller decides what is retried. */
-import { abortReason, ProviderError } from '../errors.js';
+/**
+ * Exponential backoff with full jitter, bounded by the caller's deadline. Which failures are retried is decided by
+ * the caller from `classifyFailure`: idempotent requests on any transient failure, writes (a PKI issue mints a
+ * certificate) only when the request never reached Vault.
+ */
+import { ProviderError } from '../errors.js';
 import { describeBudget, expiredBudget } from '../admission/time-budget.js';
 import type { ClassifiedFailure } from './failures.js';
+import type { Clock } from '../shared/clock.js';
 
 export interface RetryPolicy {
   /** Total attempts, the first included. */
@@ -13,27 +18,6 @@ export interface RetryPolicy {
 /** The four waits add up to at most 3 s, about a Vault leader election; a 5%-failing Vault fails one read in 3 million. */
 export const defaultRetryPolicy: RetryPolicy = { attempts: 5, baseDelayMs: 200, maxDelayMs: 2_000 };
 
-export type Sleep = (ms: number, signal: AbortSignal | undefined) => Promise<void>;
-
-/** A real sleep whose timer never holds the process open and which ends early when the signal aborts. */
-export const timerSleep: Sleep = (ms, signal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal?.aborted === true) {
-      reject(abortReason(signal));
-      return;
-    }
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(abortReason(signal!));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    timer.unref();
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-
 export function backoffDelay(policy: RetryPolicy, attempt: number, retryAfterSeconds: number | undefined, random: () => number): number {
   if (retryAfterSeconds !== undefined) return Math.min(retryAfterSeconds * 1000, policy.maxDelayMs * 2);
   const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** attempt);
@@ -42,7 +26,7 @@ export function backoffDelay(policy: RetryPolicy, attempt: number, retryAfterSec
 
 export interface RetryOptions {
   readonly policy: RetryPolicy;
-  readonly sleep: Sleep;
+  readonly sleep: Clock['sleep'];
   readonly signal: AbortSignal | undefined;
   readonly random?: () => number;
   /** Whether this request may be sent again after this failure. */

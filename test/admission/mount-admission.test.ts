@@ -1,5 +1,6 @@
 /** Admission control's arithmetic: budgets per mount and per node, the bound on mounts, what a ledger gives back. */
 import assert from 'node:assert/strict';
+import type { Clock } from '../../src/shared/clock.js';
 import { status } from '@grpc/grpc-js';
 import {
   DEFAULT_ADMISSION_LIMITS,
@@ -8,7 +9,6 @@ import {
   MountAdmission,
   MountMemory,
   type AdmissionSubject,
-  type AdmissionTimers,
   type AdmissionWait,
 } from '../../src/admission/mount-admission.js';
 import { grpcStatusFor, ProviderError } from '../../src/errors.js';
@@ -125,10 +125,10 @@ describe('admission/mount-admission', () => {
 });
 
 /** Timers the test fires by hand: a wait limit passes only when the test says so. */
-class ManualTimers implements AdmissionTimers {
+class ManualTimers implements Pick<Clock, 'monotonic' | 'after'> {
   readonly pending = new Map<number, () => void>();
   #next = 0;
-  now(): number {
+  monotonic(): number {
     return 0;
   }
   after(_ms: number, fn: () => void): () => void {

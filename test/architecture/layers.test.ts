@@ -4,11 +4,12 @@
  * The order, top to bottom (a module may import from its own line and the lines under it, never from a line above):
  *
  *   main.ts, cli/      the commands: flags, wiring of every stage, signals
- *   server/            gRPC call → MountService → response; status mapping
+ *   server/            gRPC call → parseMountRequest → MountService → response; status mapping
+ *   conductor/         runs one mount through every stage: connection, login (auth), reads (vault), contents, files
  *   kubernetes/        adapters the wiring injects: auth's ServiceAccountTokenRequester, mount's HmacKeySource
  *   state/             the caches of auth and vault kept across restarts (the file, its envelope), keyed from mount's HmacKeySource
  *   observability/     sinks for what the stages report (logs, metrics, audit, health); reads their event types
- *   mount/             runs the flow of one mount: parses the config, logs in (auth), reads (vault), makes files (output)
+ *   mount/             what one mount's objects need: distinct requests and their reuse, contents, versions
  *   output/            the file set and the atomic writer for the target path
  *   auth/              pod identity + SA token → Vault token, through the vault stage's client
  *   vault/             one client per connection settings, transport, caches
@@ -18,9 +19,9 @@
  *   shared/, errors.ts, version.ts, generated/
  *                      the foundation: generic pieces no stage owns, the error catalog, the version, gRPC types
  *
- * It is the flow of a mount (server → config → auth → vault → mount → output) as a dependency order: the server
- * drives the mount stage, the mount stage drives the others, and the pure config stage, whose readonly types every
- * later stage reads, sits at the bottom.
+ * The conductor runs every stage, so it sits above them, under the server that calls it; the stages below are the
+ * flow of a mount (config → auth → vault → mount → output) as a dependency order, and the pure config stage, whose
+ * readonly types every later stage reads, sits at the bottom.
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -33,6 +34,7 @@ const ROOT = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
 const LAYERS: readonly (readonly string[])[] = [
   ['main.ts', 'cli'],
   ['server'],
+  ['conductor'],
   ['kubernetes'],
   ['state'],
   ['observability'],
@@ -127,7 +129,7 @@ describe('architecture: layers that point one way', () => {
       { path: 'config/lazy.ts', text: "export async function f() { return import('../mount/json-pointer.js'); }" },
       { path: 'mount/trust.ts', text: "import type { X } from '../kubernetes/cluster.js';\nexport { Y } from '../config/types.js';" },
       { path: 'vault/client.ts', text: "import { z } from 'zod';\nimport { abortReason } from '../errors.js';" },
-      { path: 'server/h.ts', text: "import { MountService } from '../mount/mount-service.js';" },
+      { path: 'server/h.ts', text: "import { MountService } from '../conductor/mount-service.js';" },
       { path: 'newstage/x.ts', text: '' },
       { path: 'auth/y.ts', text: "import { q } from '../../test/helpers/q.js';" },
     ];

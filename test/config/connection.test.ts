@@ -3,6 +3,20 @@ import { thrown } from '../helpers/rejection.js';
 import fc from 'fast-check';
 import { ProviderError } from '../../src/errors.js';
 import { isAuthMountPath, normaliseAuthMount, normaliseVaultAddress, resolveConnection } from '../../src/config/connection.js';
+import { parseFlags, UsageError } from '../../src/cli/flags.js';
+import { mountConfigWith } from '../helpers/mount-config.js';
+
+/** The defaults as the flags make them: validated and normalised once, where they are parsed. */
+function flagDefaults(argv: readonly string[], env: Readonly<Record<string, string>> = {}): ProviderDefaults {
+  const parsed = parseFlags(argv, env);
+  assert.ok(parsed.kind === 'run');
+  return parsed.settings.defaults;
+}
+
+/** A usage error naming `flag`: the provider does not start with the flag's value. */
+function assertRefusedFlag(argv: readonly string[], flag: RegExp, env: Readonly<Record<string, string>> = {}): void {
+  assert.throws(() => parseFlags(argv, env), (err: unknown) => err instanceof UsageError && flag.test(err.message));
+}
 import type { MountConfig, ProviderDefaults, TlsParameters } from '../../src/config/types.js';
 
 function mount(over: Partial<MountConfig> = {}): MountConfig {
@@ -162,7 +176,7 @@ describe('config/connection resolveConnection', () => {
       assertInvalid(() => resolveConnection(mount({ vaultAddress: nine }), defaults()), 'vaultAddress', /at most 8/);
     });
     it('names the flag when the default address is bad', () => {
-      assertInvalid(() => resolveConnection(mount(), defaults({ vaultAddress: 'nope' })), 'vault-addr', /vault-addr/);
+      assertRefusedFlag(['-vault-addr=nope'], /vault-addr/);
     });
     it('never quotes a password from the address', () => {
       try {
@@ -184,13 +198,15 @@ describe('config/connection resolveConnection', () => {
     ];
     for (const [spc, dflt, expected] of ok) {
       it(`${String(spc)} over ${dflt} → ${expected}`, () => {
-        assert.equal(resolveConnection(mount({ authMountPath: spc }), defaults({ vaultMount: dflt })).authMount, expected);
+        const m = spc === undefined ? mount() : mountConfigWith({ vaultAuthMountPath: spc });
+        assert.equal(resolveConnection(m, flagDefaults([`-vault-mount=${dflt}`])).authMount, expected);
       });
     }
     it('refuses a mount path that cannot be one', () => {
-      assertInvalid(() => resolveConnection(mount({ authMountPath: '/' }), defaults()), 'vaultAuthMountPath', /mount path/);
-      assertInvalid(() => resolveConnection(mount({ authMountPath: 'a/../b' }), defaults()), 'vaultAuthMountPath', /mount path/);
-      assertInvalid(() => resolveConnection(mount(), defaults({ vaultMount: '' })), 'vault-mount', /mount path/);
+      assertInvalid(() => mountConfigWith({ vaultAuthMountPath: 'a/../b' }), 'vaultAuthMountPath', /mount path/);
+      assertInvalid(() => mountConfigWith({ vaultAuthMountPath: '/' }), 'vaultAuthMountPath', /mount path/);
+      assertRefusedFlag(['-vault-mount=a/../b'], /vault-mount/);
+      assertRefusedFlag(['-vault-mount='], /vault-mount/);
     });
   });
 
@@ -204,7 +220,8 @@ describe('config/connection resolveConnection', () => {
       for (const bad of ['a\nb', 'a\rb', 'x\u0000', 'ns\u2028', '名前']) {
         assertInvalid(() => resolveConnection(mount({ vaultNamespace: bad }), defaults()), 'vaultNamespace', /header/);
       }
-      assertInvalid(() => resolveConnection(mount(), defaults({ vaultNamespace: 'a\u007fb' })), 'vault-namespace', /header/);
+      assertRefusedFlag(['-vault-namespace=a\u007fb'], /vault-namespace.*header/);
+      assertRefusedFlag([], /VAULT_NAMESPACE.*header/, { VAULT_NAMESPACE: 'x\ny' });
     });
   });
 

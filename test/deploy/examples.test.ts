@@ -16,7 +16,7 @@ import { parseFlags, type ProviderSettings } from '../../src/cli/flags.js';
 import { driverAttributes, parsePod, parseSecretProviderClasses, type SecretProviderClassManifest } from '../../src/cli/manifests.js';
 import { parseMountRequest } from '../../src/config/mount-request.js';
 import { resolveConnection } from '../../src/config/connection.js';
-import { buildTrustPolicy, checkMountParameters } from '../../src/config/policy.js';
+import { buildTrustPolicy, checkMountParameters } from '../../src/config/connection.js';
 import type { MountConfig } from '../../src/config/types.js';
 import { isObject, readYamlDocuments, renderKustomization, type KubeObject } from '../helpers/kustomize.js';
 import type { IDriverHelmValues, ISecretProviderClass, IVaultHelmValues } from './extra-types.js';

@@ -11,7 +11,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startHarness, fixedHmacKey, POD, type Harness, type PodIdentity } from '../helpers/provider-harness.js';
-import { startProvider, type RunningProvider } from '../../src/cli/provider.js';
+import { startProvider, type RunningProvider } from '../../src/cli/daemon.js';
 import { createLogger } from '../../src/observability/logger.js';
 import type { ProviderSettings } from '../../src/cli/flags.js';
 import type { MountResponse__Output } from '../../src/generated/v1alpha1/MountResponse.js';

@@ -10,7 +10,7 @@ import { status } from '@grpc/grpc-js';
 import { createTlsMaterial, writeTlsFiles, type TlsFiles, type TlsMaterial } from '../vault-server/index.js';
 import { startHarness, type Harness } from '../helpers/provider-harness.js';
 import { assertNoLeaks } from '../helpers/leak-check.js';
-import type { TrustSettings } from '../../src/config/policy.js';
+import type { TrustSettings } from '../../src/config/connection.js';
 
 const PLATFORM_SECRET = 'platform-only-7b3e1f';
 const STEAL = [{ objectName: 'stolen', secretPath: 'secret/data/platform', secretKey: 'password' }];

@@ -11,7 +11,7 @@ import { startHarness, type Harness } from '../helpers/provider-harness.js';
 import { TcpFaultProxy } from '../helpers/tcp-fault-proxy.js';
 import { assertNoLeaks } from '../helpers/leak-check.js';
 import { createTlsMaterial, writeTlsFiles, type TlsFiles } from '../vault-server/index.js';
-import { timerSleep, type Sleep } from '../../src/vault/retry.js';
+import { systemClock, type Clock } from '../../src/shared/clock.js';
 import type { ProviderSettings } from '../../src/cli/flags.js';
 import { RecordingGateClock } from '../helpers/gate-clock.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -26,10 +26,10 @@ class RecordingSleep {
   real = false;
   /** Runs before each backoff returns (e.g. to unseal Vault between attempts). */
   onSleep: (() => void) | undefined;
-  readonly sleep: Sleep = (ms, signal) => {
+  readonly sleep: Clock['sleep'] = (ms, signal) => {
     this.delays.push(ms);
     this.onSleep?.();
-    return timerSleep(this.real ? ms : 0, signal);
+    return systemClock.sleep(this.real ? ms : 0, signal);
   };
 }
 

@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { ProviderError } from '../../src/errors.js';
 import { parseMountRequest, TOKENS_KEY } from '../../src/config/mount-request.js';
 import { resolveConnection } from '../../src/config/connection.js';
-import { buildTrustPolicy, checkMountParameters } from '../../src/config/policy.js';
+import { buildTrustPolicy, checkMountParameters } from '../../src/config/connection.js';
 import type { MountConfig, ProviderDefaults } from '../../src/config/types.js';
 import { fuzzRuns, objectsYamlArb, parametersArb, PLANTED_JWT, PLANTED_SECRET, tokensArb } from './arbitraries.js';
 

@@ -15,7 +15,7 @@ import fc from 'fast-check';
 import { stringify } from 'yaml';
 import type { ServiceError } from '@grpc/grpc-js';
 import { ErrorCodes } from '../../src/errors.js';
-import { startProvider, type RunningProvider } from '../../src/cli/provider.js';
+import { startProvider, type RunningProvider } from '../../src/cli/daemon.js';
 import { RecordingGateClock } from '../helpers/gate-clock.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { TOKENS_KEY } from '../../src/config/mount-request.js';

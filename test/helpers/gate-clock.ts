@@ -3,14 +3,14 @@
  * Virtual by default: a sleep advances the clock and returns at once, so a test counts the waits (a 429's
  * Retry-After, the shared backoff, the token bucket's pacing) instead of sitting through them. `real` sleeps for real.
  */
-import type { GateClock } from '../../src/vault/rate-limit.js';
+import type { Clock } from '../../src/shared/clock.js';
 
-export class RecordingGateClock implements GateClock {
+export class RecordingGateClock implements Pick<Clock, 'monotonic' | 'sleep'> {
   readonly sleeps: number[] = [];
   real = false;
   #virtual = 0;
 
-  now(): number {
+  monotonic(): number {
     return this.real ? performance.now() : this.#virtual;
   }
 
@@ -26,12 +26,12 @@ export class RecordingGateClock implements GateClock {
  * A clock that stands still until the test moves it: a sleep resolves only once `advance` has passed its end. For
  * counting what goes while something waits (one tenant paused, another served), with no time passing at all.
  */
-export class ManualGateClock implements GateClock {
+export class ManualGateClock implements Pick<Clock, 'monotonic' | 'sleep'> {
   readonly sleeps: number[] = [];
   #now = 0;
   #timers: Array<{ readonly at: number; readonly resolve: () => void }> = [];
 
-  now(): number {
+  monotonic(): number {
     return this.#now;
   }
 

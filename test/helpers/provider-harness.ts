@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { startTestVault, ServiceAccountJwtIssuer, type TestVault, type TestVaultOptions } from '../vault-server/index.js';
-import { startProvider, type ProviderOverrides, type RunningProvider } from '../../src/cli/provider.js';
+import { startProvider, type ProviderOverrides, type RunningProvider } from '../../src/cli/daemon.js';
 import type { ProviderSettings } from '../../src/cli/flags.js';
 import type { HmacKeySource } from '../../src/mount/hmac-key.js';
 import { createLogger } from '../../src/observability/logger.js';

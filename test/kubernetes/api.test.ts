@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { describeApiFailure, KubeRequestTimeoutError, withRequestTimeout, type StartTimer } from '../../src/kubernetes/api.js';
+import { describeApiFailure, KubeRequestTimeoutError, withRequestTimeout } from '../../src/kubernetes/api.js';
+import type { Clock } from '../../src/shared/clock.js';
 import { abortReason } from '../../src/errors.js';
 
 /** A timer the test fires by hand; counts how many are running. */
-function manualTimer(): { timer: StartTimer; fire: () => void; running: () => number } {
+function manualTimer(): { timer: Clock['after']; fire: () => void; running: () => number } {
   const pending = new Set<() => void>();
   return {
     timer: (_ms, onExpire) => {

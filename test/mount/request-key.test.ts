@@ -3,7 +3,8 @@
  * share a request whatever their names and keys, and anything that changes the answer makes another.
  */
 import assert from 'node:assert/strict';
-import { canonicalJson, groupByRequest, requestKey } from '../../src/mount/request-key.js';
+import { groupByRequest, requestKey } from '../../src/mount/request-key.js';
+import { canonicalJson } from '../../src/mount/version.js';
 import { objectConfig } from '../helpers/objects.js';
 
 describe('mount/request-key', () => {

@@ -7,16 +7,29 @@
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { status, type ServiceError } from '@grpc/grpc-js';
-import { createMountHandler, versionHandler, type HandlerOptions, type MountOutcome } from '../../src/server/mount-handler.js';
+import { createMountHandler, versionHandler, type HandlerOptions } from '../../src/server/mount-handler.js';
+import type { MountOutcome } from '../../src/observability/audit.js';
 import { ProviderError } from '../../src/errors.js';
 import type { MountResponse } from '../../src/generated/v1alpha1/MountResponse.js';
-import { mountConfigWith } from '../helpers/mount-config.js';
 
 type Answer = { readonly err: Partial<ServiceError> | null; readonly res: MountResponse | undefined };
 
 class FakeCall extends EventEmitter {
   cancelled = false;
-  readonly request = { attributes: '{}', secrets: '{}', target_path: '/t', permission: '420', current_object_version: [] };
+  readonly request = {
+    attributes: JSON.stringify({
+      'csi.storage.k8s.io/pod.name': 'p',
+      'csi.storage.k8s.io/pod.namespace': 'ns',
+      'csi.storage.k8s.io/pod.uid': 'u',
+      'csi.storage.k8s.io/serviceAccount.name': 'sa',
+      roleName: 'r',
+      objects: '- objectName: a\n  secretPath: secret/data/a\n',
+    }),
+    secrets: 'null',
+    target_path: '/t',
+    permission: '420',
+    current_object_version: [],
+  };
   constructor(readonly deadline: number = Infinity) {
     super();
   }
@@ -34,9 +47,8 @@ function recordingLogger(): { readonly lines: Array<{ level: string; obj: Record
 async function handle(mount: () => Promise<unknown>, over: Partial<HandlerOptions> = {}): Promise<{ answer: Answer; outcomes: MountOutcome[]; log: ReturnType<typeof recordingLogger>['lines'] }> {
   const { lines, logger } = recordingLogger();
   const outcomes: MountOutcome[] = [];
-  const config = mountConfigWith({});
-  const mounts = { parse: () => config, mount } as unknown as HandlerOptions['mounts'];
-  const handler = createMountHandler({ mounts, logger, accepting: () => true, onMountEnd: (o) => outcomes.push(o), ...over });
+  const mounts = { mount } as unknown as HandlerOptions['mounts'];
+  const handler = createMountHandler({ mounts, parse: {}, logger, accepting: () => true, onMountEnd: (o) => outcomes.push(o), ...over });
   const answer = await new Promise<Answer>((resolve) => {
     handler(new FakeCall() as never, (err, res) => resolve({ err: err, res: res as MountResponse | undefined }));
   });
@@ -47,14 +59,14 @@ async function handle(mount: () => Promise<unknown>, over: Partial<HandlerOption
 describe('server/mount-handler', () => {
   it('answers the files and versions the mount produced, and logs one info line with who asked', async () => {
     const { answer, outcomes, log } = await handle(() =>
-      Promise.resolve({ objectVersions: [{ id: 'a', version: 'v1' }], files: [{ path: 'a', mode: 0o644, contents: Buffer.from('x') }], objects: [{ objectName: 'a', state: 'mounted' }], requests: 1, reused: 0, wroteFiles: false }),
+      Promise.resolve({ objectVersions: [{ id: 'a', version: 'v1' }], files: [{ path: 'a', mode: 0o644, contents: Buffer.from('x') }], objects: [{ objectName: 'a', secretPath: 'secret/data/a', version: 'v1', state: 'file' }], requests: 1, reused: 0, wroteFiles: false }),
     );
     assert.equal(answer.err, null);
     assert.deepEqual(answer.res!.object_version, [{ id: 'a', version: 'v1' }]);
     assert.equal(answer.res!.files![0]!.path, 'a');
     assert.equal(outcomes.length, 1);
     assert.equal(outcomes[0]!.result, 'ok');
-    assert.equal(outcomes[0]!.grpcCode, status.OK);
+    assert.equal(outcomes[0]!.grpcCode, 'OK');
     assert.deepEqual(log.map((l) => [l.level, l.msg]), [['info', 'mount']]);
     assert.equal(log[0]!.obj['pod'], 'p');
     assert.equal(log[0]!.obj['namespace'], 'ns');

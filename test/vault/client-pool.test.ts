@@ -60,12 +60,13 @@ describe('vault/client-pool', () => {
     assert.equal(reads, 2, 'read once when missing, once when it appeared, then kept');
   });
 
-  it('holds at most maxClients: the least recently used one is dropped and made anew when asked for again', async () => {
-    const p = pool({ maxClients: 2 });
+  it('holds at most 64 clients: the least recently used one is dropped and made anew when asked for again', async () => {
+    const p = pool();
     const a = await p.get(settings('http://127.0.0.1:1'));
     const b = await p.get(settings('http://127.0.0.1:2'));
-    assert.equal(await p.get(settings('http://127.0.0.1:1')), a, 'still held');
-    await p.get(settings('http://127.0.0.1:3')); // evicts :2, the least recently used
+    for (let port = 3; port <= 64; port++) await p.get(settings(`http://127.0.0.1:${port}`));
+    assert.equal(await p.get(settings('http://127.0.0.1:1')), a, 'still held: 64 clients');
+    await p.get(settings('http://127.0.0.1:65')); // evicts :2, the least recently used
     assert.equal(await p.get(settings('http://127.0.0.1:1')), a);
     const b2 = await p.get(settings('http://127.0.0.1:2'));
     assert.notEqual(b2, b, 'made anew');

@@ -108,9 +108,9 @@ describe('vault/client', () => {
     const transport = new UndiciTransport({ tls: NO_TLS, requestTimeoutMs: 5_000 });
     const contexts: Array<RequestContext | undefined> = [];
     const send = transport.send.bind(transport);
-    transport.send = (options) => {
-      contexts.push(options.context);
-      return send(options);
+    transport.send = (options, context) => {
+      contexts.push(context);
+      return send(options, context);
     };
     const shared = new VaultClient(settings, transport);
     const client = shared.forTenant('team-a');

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { ProviderError } from '../../src/errors.js';
-import { backoffDelay, defaultRetryPolicy, timerSleep, withRetries } from '../../src/vault/retry.js';
+import { backoffDelay, defaultRetryPolicy, withRetries } from '../../src/vault/retry.js';
+import { systemClock } from '../../src/shared/clock.js';
 import { classifyFailure } from '../../src/vault/failures.js';
 import { VaultConnectError, VaultHttpError } from '../../src/vault/transport.js';
 import { TimeBudgetExpired } from '../../src/admission/time-budget.js';
@@ -60,7 +61,7 @@ describe('vault/retry', () => {
 
   it('stops sleeping when the caller aborts', async () => {
     const controller = new AbortController();
-    const sleeping = timerSleep(60_000, controller.signal);
+    const sleeping = systemClock.sleep(60_000, controller.signal);
     controller.abort(new Error('gone'));
     await assert.rejects(sleeping);
   });
@@ -174,7 +175,7 @@ describe('vault/failures', () => {
       // The budget runs out while the client waits to try again.
       sleep: (_ms: number, signal: AbortSignal | undefined) => {
         controller.abort(new TimeBudgetExpired({ budgetMs: 900, source: 'caller-deadline' }));
-        return timerSleep(10_000, signal);
+        return systemClock.sleep(10_000, signal);
       },
       signal: controller.signal,
       retryable: (f: { transient: boolean }) => f.transient,
@@ -191,7 +192,7 @@ describe('vault/failures', () => {
     // A caller that went away is still DEADLINE_EXCEEDED (nobody is there to read a better message).
     const gone = new AbortController();
     await assert.rejects(
-      withRetries(run, { ...options, signal: gone.signal, sleep: (_ms, signal) => (gone.abort(new Error('cancelled')), timerSleep(10_000, signal)) }),
+      withRetries(run, { ...options, signal: gone.signal, sleep: (_ms, signal) => (gone.abort(new Error('cancelled')), systemClock.sleep(10_000, signal)) }),
       (err: unknown) => err instanceof ProviderError && err.code === 'DEADLINE_EXCEEDED',
     );
   });

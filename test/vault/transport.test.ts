@@ -82,7 +82,7 @@ describe('vault/transport', () => {
     };
     const t = transport();
     const controller = new AbortController();
-    const pending = failure(t.send({ method: 'GET', uri: `${base}/v1/hang`, context: { signal: controller.signal } }));
+    const pending = failure(t.send({ method: 'GET', uri: `${base}/v1/hang` }, { signal: controller.signal }));
     while (hanging === 0) await new Promise((r) => setImmediate(r));
     controller.abort(new Error('cancelled by the caller'));
     const err = await pending;
@@ -91,7 +91,7 @@ describe('vault/transport', () => {
     assert.deepEqual((await t.send({ method: 'GET', uri: `${base}/v1/ok` })).body, { ok: true });
     // An already aborted signal sends nothing.
     const before = hanging;
-    const early = await failure(t.send({ method: 'GET', uri: `${base}/v1/hang`, context: { signal: AbortSignal.abort(new Error('gone')) } }));
+    const early = await failure(t.send({ method: 'GET', uri: `${base}/v1/hang` }, { signal: AbortSignal.abort(new Error('gone')) }));
     assert.equal((early as Error).message, 'gone');
     assert.equal(hanging, before);
   });
@@ -205,7 +205,7 @@ describe('vault/transport', () => {
         next();
       };
       const { memory, received } = ledger(100_000);
-      const err = await failure(transport().send({ method: 'GET', uri: `${base}/v1/big`, context: { memory } }));
+      const err = await failure(transport().send({ method: 'GET', uri: `${base}/v1/big` }, { memory }));
       assert.ok(err instanceof ProviderError);
       assert.equal(err.code, 'MOUNT_TOO_LARGE');
       assert.deepEqual(received, [big.length], 'the declared length, and nothing more');
@@ -226,7 +226,7 @@ describe('vault/transport', () => {
         next();
       };
       const { memory } = ledger(150_000);
-      const err = await failure(transport().send({ method: 'GET', uri: `${base}/v1/chunked`, context: { memory } }));
+      const err = await failure(transport().send({ method: 'GET', uri: `${base}/v1/chunked` }, { memory }));
       assert.ok(err instanceof ProviderError && err.code === 'MOUNT_TOO_LARGE', String(err));
       // Refused at the chunk that passed the budget, not at the end of the body.
       assert.ok(written < 300_000, `${written} bytes written`);
@@ -243,7 +243,7 @@ describe('vault/transport', () => {
       // 60 KB of text, over 2 MB once parsed: refused though the text alone would fit both budgets.
       const admission = new MountAdmission({ nodeBytes: 1_000_000, mountBytes: 1_000_000, maxMounts: 1 });
       const memory = await admission.admit({ secretProviderClass: 's', pod: { namespace: 'n', name: 'p' } });
-      const err = await failure(transport().send({ method: 'GET', uri: `${base}/v1/objects`, context: { memory } }));
+      const err = await failure(transport().send({ method: 'GET', uri: `${base}/v1/objects` }, { memory }));
       assert.ok(err instanceof ProviderError && err.code === 'NODE_BUDGET_EXCEEDED', String(err));
       assert.ok(memory.receivedBytes < objects.length);
       memory.close();
@@ -257,11 +257,11 @@ describe('vault/transport', () => {
         res.write(`{"data":{"blob":"${'x'.repeat(60_000)}`, () => res.destroy());
       };
       const { memory } = ledger(10_000_000);
-      const cut = await failure(transport().send({ method: 'GET', uri: `${base}/v1/cut`, context: { memory } }));
+      const cut = await failure(transport().send({ method: 'GET', uri: `${base}/v1/cut` }, { memory }));
       assert.ok(!(cut instanceof VaultHttpError), String(cut));
       assert.ok(memory.receivedBytes >= 60_000, 'the part that arrived was counted');
       assert.equal(memory.heldBytes, 0, 'and given back when the answer failed');
-      assert.ok((await failure(transport().send({ method: 'GET', uri: `${base}/v1/html`, context: { memory } }))) instanceof NonJsonResponseError);
+      assert.ok((await failure(transport().send({ method: 'GET', uri: `${base}/v1/html` }, { memory }))) instanceof NonJsonResponseError);
       assert.equal(memory.heldBytes, 0);
     });
 
@@ -272,13 +272,13 @@ describe('vault/transport', () => {
         else res.writeHead(200, { 'content-type': 'application/json' }).end(body);
       };
       const { memory } = ledger(10_000_000);
-      const res = await transport().send({ method: 'GET', uri: `${base}/v1/ok`, context: { memory } });
+      const res = await transport().send({ method: 'GET', uri: `${base}/v1/ok` }, { memory });
       assert.equal((res.body as { data: { blob: string } }).data.blob.length, 100_000);
       // About the size of the response (its strings, a few values), not the body plus its text plus its parse.
       assert.ok(memory.heldBytes >= 100_000 && memory.heldBytes < 101_000, String(memory.heldBytes));
       assert.ok(memory.peakBytes >= 2 * 100_000, 'the text and the parsed form were both charged during the parse');
       const held = memory.heldBytes;
-      assert.ok((await failure(transport().send({ method: 'GET', uri: `${base}/v1/denied`, context: { memory } }))) instanceof VaultHttpError);
+      assert.ok((await failure(transport().send({ method: 'GET', uri: `${base}/v1/denied` }, { memory }))) instanceof VaultHttpError);
       assert.equal(memory.heldBytes, held);
     });
   });

@@ -1,7 +1,7 @@
 /**
  * The trust policy's pure decisions: which vaultAddress, skip-verify and TLS file spellings a mount may use, and
  * how the flags and the operator's own settings combine into the policy. Filesystem resolution is tested in
- * test/mount/trust-boundary.test.ts and end to end in test/e2e/trust-boundary.test.ts.
+ * test/config/connection-trust-boundary.test.ts and end to end in test/e2e/trust-boundary.test.ts.
  */
 import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
@@ -9,7 +9,7 @@ import { mountConfigWith } from '../helpers/mount-config.js';
 import fc from 'fast-check';
 import { ProviderError } from '../../src/errors.js';
 import { resolveConnection } from '../../src/config/connection.js';
-import { buildTrustPolicy, checkMountParameters, checkRealPath, isWithin, loginMounts, NO_TRUST_FLAGS, redirectAllowed, type TrustPolicy, type TrustSettings } from '../../src/config/policy.js';
+import { buildTrustPolicy, checkMountParameters, checkRealPath, isWithin, loginMounts, NO_TRUST_FLAGS, redirectAllowed, type TrustPolicy, type TrustSettings } from '../../src/config/connection.js';
 import { parseFlags } from '../../src/cli/flags.js';
 import type { MountConfig, ProviderDefaults } from '../../src/config/types.js';
 
@@ -208,7 +208,10 @@ describe('config/policy', () => {
       checkCert({ vaultAuthMountPath: 'cert' }, certPolicy({ authMounts: ['cert'] }));
       checkCert({ vaultAuthMountPath: 'team/cert' }, certPolicy({ authMounts: 'any' }));
       refused(() => checkCert({ vaultAuthMountPath: 'cert' }, certPolicy({ authMounts: ['team/cert'] })), 'PARAMETER_NOT_ALLOWED', 'vaultAuthMountPath', /allowed: kubernetes, team\/cert/);
-      assert.deepEqual(policy({}, { ...CERT, vaultMount: '/team-a/jwt/' }).authMounts, ['team-a/jwt']);
+      // --vault-mount is normalised where the flags are parsed; the policy takes it as it comes from there.
+      const flagged = parseFlags(['-vault-mount=/team-a/jwt/'], {});
+      assert.ok(flagged.kind === 'run');
+      assert.deepEqual(policy({}, { ...CERT, vaultMount: flagged.settings.defaults.vaultMount }).authMounts, ['team-a/jwt']);
       // An AppRole mount naming Vault's own path for AppRole, which it would log in at anyway; but no other.
       const approle = (path: string) => ({ ...mount({ vaultAuthMountPath: path }), auth: { method: 'approle' } }) as unknown as MountConfig;
       checkMountParameters(approle('approle'), resolveConnection(approle('approle'), CERT), certPolicy(), NO_ROOTS);

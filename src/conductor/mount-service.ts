@@ -2,29 +2,21 @@
 import { abortReason, ProviderError, toProviderError } from '../errors.js';
 import { describeBudget, expiredBudget, TimeBudgetExpired } from '../admission/time-budget.js';
 import { DEFAULT_MOUNT_RESPONSE_BUDGET, MountMemory, type ByteLedger } from '../admission/mount-admission.js';
-import type { ConnectionSettings, MountConfig, ProviderDefaults } from '../config/types.js';
-import { parseMountRequest } from '../config/mount-request.js';
-import type { TrustBoundary } from './trust-boundary.js';
+import type { ConnectionSettings, MountConfig } from '../config/types.js';
+import type { TrustBoundary } from '../config/connection.js';
 import type { Authenticator, TokenLease, VaultToken } from '../auth/authenticator.js';
 import type { VaultClient } from '../vault/client.js';
 import type { VaultClientPool } from '../vault/client-pool.js';
 import type { SecretResponse } from '../vault/responses.js';
 import { buildFileSet, type OutputFile } from '../output/file-set.js';
 import type { AtomicWriter } from '../output/atomic-writer.js';
-import type { HmacKeySource } from './hmac-key.js';
-import { assembleObjects, readOrAbsent, type AssembledObject, type ReadOutcome } from './assemble.js';
-import { groupByRequest, type RequestGroup } from './request-key.js';
-import { mapLimit } from './map-limit.js';
-import { ResponseReuse } from './response-reuse.js';
+import type { HmacKeySource } from '../mount/hmac-key.js';
+import { assembleObjects, readOrAbsent, type AssembledObject, type ReadOutcome } from '../mount/assemble.js';
+import { groupByRequest, type RequestGroup } from '../mount/request-key.js';
+import { ResponseReuse } from '../mount/response-reuse.js';
 import type { ReuseScope } from '../vault/lease-cache.js';
 
-export interface RawMountRequest {
-  readonly attributes: string;
-  readonly secrets: string;
-  readonly targetPath: string;
-  readonly permission: string;
-}
-
+/** One object of the mount as the server, the audit line and the metrics see it. */
 export interface MountedObject extends AssembledObject {
   /** True when the pod's kept lease or certificate answered, not a Vault request of this mount (for the audit line). */
   readonly cached?: boolean;
@@ -42,15 +34,18 @@ export interface MountResult {
   readonly wroteFiles: boolean;
 }
 
+/** Distinct Vault requests in flight per mount. */
+const READ_CONCURRENCY = 16;
+
 export interface MountServiceOptions {
-  readonly defaults: ProviderDefaults;
   readonly clients: VaultClientPool;
   readonly auth: Authenticator;
   readonly hmacKey: HmacKeySource;
   readonly writer?: AtomicWriter;
-  readonly readConcurrency?: number;
-  readonly limitBytes?: number;
-  /** Response budget of a mount that comes without a ledger (the CLI; the daemon passes admission's). */
+  /**
+   * Bytes of Vault responses a mount may read when it comes without a ledger of its own (the CLI; the daemon admits
+   * every mount through admission/mount-admission.ts and passes its ledger). Default DEFAULT_MOUNT_RESPONSE_BUDGET.
+   */
   readonly mountResponseBytes?: number;
   readonly onIgnoredParameters?: (names: readonly string[]) => void;
   readonly reuse?: ResponseReuse;
@@ -71,13 +66,10 @@ export class MountService {
     this.#trust = options.trust;
   }
 
-  /** Parse only: lets the server log who is asking even when the mount later fails. */
-  parse(request: RawMountRequest): MountConfig {
-    const { audience, inputLimits } = this.#options.defaults;
-    return parseMountRequest(request, { audience, inputLimits });
-  }
-
-  /** `memory` is the mount's ledger: a charge over a budget fails the mount (RESOURCE_EXHAUSTED naming the object). */
+  /**
+   * `memory` is the mount's ledger from admission control: every response is charged to it as it arrives, every
+   * file as it is made, and a charge over a budget fails the mount (RESOURCE_EXHAUSTED naming the object).
+   */
   async mount(config: MountConfig, signal?: AbortSignal, memory?: ByteLedger): Promise<MountResult> {
     const ledger = memory ?? new MountMemory(undefined, this.#options.mountResponseBytes ?? DEFAULT_MOUNT_RESPONSE_BUDGET);
     if (config.ignoredParameters.length > 0) this.#options.onIgnoredParameters?.(config.ignoredParameters);
@@ -92,35 +84,33 @@ export class MountService {
       throw duringLogin(err, config, client);
     });
 
+    const run = new MountRun({ config, connection, client, lease, signal, ledger }, this.#options.auth, this.#reuse);
     const groups = groupByRequest(config.objects);
     const responses = new Map<string, ReadOutcome>();
     const keptRequests = new Set<string>();
-    const renewal: Renewal = {};
-    const concurrency = this.#options.readConcurrency ?? 16;
-    await mapLimit(groups, concurrency, async (group) => {
-      const kept = this.#reuse.reused(scopeOf(lease.holder, lease.token, group));
+    await mapLimit(groups, READ_CONCURRENCY, async (group) => {
+      const kept = run.kept(group);
       if (kept !== undefined) keptRequests.add(group.key);
-      responses.set(group.key, kept ?? (await readOrAbsent(group.objects, () => this.#read(client, config, group, lease, renewal, signal, ledger))));
+      responses.set(group.key, kept ?? (await run.read(group)));
     });
     // A token found dead during this mount took its leases with it: what this mount was answered from them (kept
     // before the 403 came back) is fetched anew with the new token, so the pod never gets a revoked credential.
-    const renewed = renewal.token;
-    if (renewed !== undefined) {
-      const stale = groups.filter((g) => keptRequests.has(g.key) && !this.#reuse.holds(scopeOf(lease.holder, lease.token, g)));
-      const fresh: TokenLease = { token: renewed, cached: false, holder: lease.holder };
-      await mapLimit(stale, concurrency, async (group) => {
+    if (run.renewed) {
+      const stale = groups.filter((g) => keptRequests.has(g.key) && !run.stillKept(g));
+      run.continueWithRenewedToken();
+      await mapLimit(stale, READ_CONCURRENCY, async (group) => {
         keptRequests.delete(group.key);
-        responses.set(group.key, await readOrAbsent(group.objects, () => this.#read(client, config, group, fresh, renewal, signal, ledger)));
+        responses.set(group.key, await run.read(group));
       });
     }
 
     const key = await this.#hmacKey(hmacKeyPromise, signal);
     // In the SecretProviderClass's order, whatever order the requests finished in.
-    const assembled = assembleObjects(config, responses, key, ledger, this.#options.limitBytes);
+    const assembled = assembleObjects(config, responses, key, ledger);
     const { files, inputs } = assembled;
     const cachedNames = new Set(groups.filter((g) => keptRequests.has(g.key)).flatMap((g) => g.objects.map((o) => o.objectName)));
     const objects: MountedObject[] = assembled.objects.map((o) => (cachedNames.has(o.objectName) ? { ...o, cached: true } : o));
-    const fileSet = buildFileSet(files, this.#options.limitBytes);
+    const fileSet = buildFileSet(files);
 
     const writer = this.#options.writer;
     if (writer !== undefined) await writer.write(config.targetPath, fileSet);
@@ -152,37 +142,89 @@ export class MountService {
       );
     }
   }
+}
+
+/** What one mount holds while it runs. */
+interface MountState {
+  readonly config: MountConfig;
+  readonly connection: ConnectionSettings;
+  /** The connection's Vault client, its requests counted as the pod's namespace's at the gates. */
+  readonly client: VaultClient;
+  readonly lease: TokenLease;
+  readonly signal: AbortSignal | undefined;
+  /** The mount's memory ledger (admission/mount-admission.ts): every answer is charged to it as it arrives. */
+  readonly ledger: ByteLedger;
+}
+
+/**
+ * One mount in progress: its config, connection, client, token lease, signal and ledger in one place, and what a
+ * mount does with them: answer a request from what the pod kept, or read it from Vault, replacing the token once if
+ * Vault says it is dead.
+ */
+class MountRun {
+  readonly #state: MountState;
+  readonly #auth: Authenticator;
+  readonly #reuse: ResponseReuse;
+  #lease: TokenLease;
+  /** The token that replaced a dead one during this mount, if any. */
+  #renewed: VaultToken | undefined;
+
+  constructor(state: MountState, auth: Authenticator, reuse: ResponseReuse) {
+    this.#state = state;
+    this.#auth = auth;
+    this.#reuse = reuse;
+    this.#lease = state.lease;
+  }
+
+  /** Whether a dead token was replaced during this mount. */
+  get renewed(): boolean {
+    return this.#renewed !== undefined;
+  }
+
+  /** The pod's kept answer to this request, while its reuse window is open. */
+  kept(group: RequestGroup): SecretResponse | undefined {
+    return this.#reuse.reused(scopeOf(this.#lease.holder, this.#lease.token, group));
+  }
+
+  /** Whether the answer kept under the mount's first token is still kept (a dead token took its leases with it). */
+  stillKept(group: RequestGroup): boolean {
+    return this.#reuse.holds(scopeOf(this.#state.lease.holder, this.#state.lease.token, group));
+  }
+
+  /** From now on the mount reads with the token that replaced the dead one, whose 403s are final. */
+  continueWithRenewedToken(): void {
+    if (this.#renewed !== undefined) this.#lease = { token: this.#renewed, cached: false, holder: this.#lease.holder };
+  }
+
+  /** The request's answer, or its absence when every object needing it is optional and Vault has nothing there. */
+  read(group: RequestGroup): Promise<ReadOutcome> {
+    return readOrAbsent(group.objects, () => this.#read(group));
+  }
 
   /**
    * A 403 with a cached token is the policy's answer or a dead token: Vault is asked (`lookup-self`), not guessed
    * from the message. Live: this mount fails alone and nothing kept is dropped (a denial must not cost a login per
    * republish). Dead: what it obtained is dropped, one new login, one retry. (The reference's 403 is always final.)
    */
-  async #read(
-    client: VaultClient,
-    config: MountConfig,
-    group: RequestGroup,
-    lease: TokenLease,
-    renewal: Renewal,
-    signal: AbortSignal | undefined,
-    memory: ByteLedger,
-  ): Promise<SecretResponse> {
+  async #read(group: RequestGroup): Promise<SecretResponse> {
+    const { client, config, signal, ledger } = this.#state;
+    const lease = this.#lease;
     const obj = group.lead;
     const request = group.request;
     // Concurrent mounts that may share the answer share one request; a lease or certificate is kept for its holder.
     const send = (token: VaultToken): Promise<SecretResponse> =>
-      this.#reuse.fetch(scopeOf(lease.holder, token, group), token, obj.method, (shared) => client.request(token.token, request, shared, memory), signal);
+      this.#reuse.fetch(scopeOf(lease.holder, token, group), token, obj.method, (shared) => client.request(token.token, request, shared, ledger), signal);
     try {
       try {
         return await send(lease.token);
       } catch (err: unknown) {
         // A token fresh from this mount's own login is alive: its 403 is the policy's.
         if (!(err instanceof ProviderError) || err.code !== 'PERMISSION_DENIED' || !lease.cached) throw err;
-        if ((await this.#options.auth.verify(client, lease.token, signal)) === 'alive') throw err;
+        if ((await this.#auth.verify(client, lease.token, signal)) === 'alive') throw err;
         // Revoked, or expired early: Vault revoked its leases with it.
         this.#reuse.forgetToken(lease.token);
-        const renewed = await this.#options.auth.replace(client, config, lease.token, signal);
-        renewal.token = renewed;
+        const renewed = await this.#auth.replace(client, config, lease.token, signal);
+        this.#renewed = renewed;
         return await send(renewed);
       }
     } catch (err: unknown) {
@@ -191,11 +233,10 @@ export class MountService {
   }
 }
 
-interface Renewal {
-  token?: VaultToken;
-}
-
-/** The pod is the token lease's holder, '' for a caller that is no pod (the sync controller): nothing kept per pod. */
+/**
+ * Whose answer a request's is: the pod (or its workload, when the objects ask), the identity, the request. The pod
+ * is the token lease's holder, '' for a caller that is no pod (the sync controller): then nothing is kept per pod.
+ */
 function scopeOf(holder: string, token: VaultToken, group: RequestGroup): ReuseScope {
   const identity = group.credentialScope === 'workload' ? token.workloadKey : token.identityKey;
   return { podUid: holder, identityKey: identity, requestKey: group.key, credentialScope: group.credentialScope };
@@ -238,4 +279,25 @@ function duringLogin(err: unknown, config: MountConfig, client: VaultClient): un
   const names = config.objects.map((o) => `"${o.objectName}"`);
   const shown = names.length > 5 ? `${names.slice(0, 5).join(', ')} and ${names.length - 5} more` : names.join(', ');
   return new ProviderError(answered.code, `logging in for object${names.length === 1 ? '' : 's'} ${shown}: ${answered.message}`, answered.context, { cause: answered.cause });
+}
+
+/** Runs `task` over `items` with at most `limit` running at once; rejects with the first failure. */
+async function mapLimit<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed = false;
+  const worker = async (): Promise<void> => {
+    while (!failed && next < items.length) {
+      const item = items[next++]!;
+      try {
+        await task(item);
+      } catch (err: unknown) {
+        failed = true;
+        throw err;
+      }
+    }
+  };
+  const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, () => worker());
+  const results = await Promise.allSettled(workers);
+  const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (rejected !== undefined) throw rejected.reason;
 }

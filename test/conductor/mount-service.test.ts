@@ -11,8 +11,9 @@ import { startHarness, type Harness } from '../helpers/provider-harness.js';
 import { rejection } from '../helpers/rejection.js';
 import { MountMemory } from '../../src/admission/mount-admission.js';
 import type { MountConfig } from '../../src/config/types.js';
+import { parseMountRequest } from '../../src/config/mount-request.js';
 
-describe('mount/mount-service', function () {
+describe('conductor/mount-service', function () {
   this.timeout(20_000);
   let h: Harness;
 
@@ -31,7 +32,7 @@ describe('mount/mount-service', function () {
 
   function configOf(objects: ReadonlyArray<Record<string, unknown>>, targetPath?: string): MountConfig {
     const req = h.request({ objects, ...(targetPath === undefined ? {} : { targetPath }) });
-    return h.provider.mounts.parse({ attributes: req.attributes!, secrets: req.secrets!, targetPath: req.target_path!, permission: req.permission! });
+    return parseMountRequest({ attributes: req.attributes!, secrets: req.secrets!, targetPath: req.target_path!, permission: req.permission! });
   }
 
   it('asks Vault once per distinct request, and answers in the order the SecretProviderClass lists the objects', async () => {

@@ -9,8 +9,8 @@ import { mkdir, mkdtemp, realpath, rm, symlink, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ProviderError } from '../../src/errors.js';
-import { buildTrustPolicy } from '../../src/config/policy.js';
-import { nodePathResolver, TrustBoundary, type PathResolver } from '../../src/mount/trust-boundary.js';
+import { buildTrustPolicy, TrustBoundary, type PathResolver } from '../../src/config/connection.js';
+import { nodePathResolver } from '../../src/cli/object-graph.js';
 import type { ProviderDefaults } from '../../src/config/types.js';
 
 const mount = mountConfigWith;

@@ -1,23 +1,29 @@
-/** The object graph, shared by the daemon and the `mount` subcommand, so a shell mount goes through the same pieces. */
+/**
+ * The provider's object graph, one named step each: settings → trust policy → Vault clients → mount service. The
+ * daemon (daemon.ts) builds its Kubernetes pieces and servers around these; the `mount` subcommand
+ * (mount-command.ts) builds exactly these, so a mount run from a shell goes through the same pieces, made the same
+ * way, as one on a node.
+ */
+import { readdir, realpath } from 'node:fs/promises';
 import type { ProviderSettings } from './flags.js';
 import { DEFAULT_LEASE_CACHE_BYTES, DEFAULT_LEASE_CACHE_SIZE } from './flags.js';
 import type { Logger } from '../observability/logger.js';
 import type { ProviderMetrics } from '../observability/metrics.js';
 import { Authenticator } from '../auth/authenticator.js';
-import type { ServiceAccountTokenRequester } from '../auth/token-requester.js';
+import type { ServiceAccountTokenRequester } from '../auth/authenticator.js';
 import { VaultClientPool } from '../vault/client-pool.js';
 import type { VaultClientOptions } from '../vault/client.js';
 import type { TlsFileReader } from '../vault/tls-files.js';
-import { AddressGates, DEFAULT_GATE_LIMITS, realGateClock, type GateClock } from '../vault/rate-limit.js';
+import { AddressGates, DEFAULT_GATE_LIMITS } from '../vault/rate-limit.js';
+import { systemClock, type Clock } from '../shared/clock.js';
 import { AddressHealth } from '../vault/address-health.js';
 import { LeaseCache } from '../vault/lease-cache.js';
-import { MountService } from '../mount/mount-service.js';
+import { MountService } from '../conductor/mount-service.js';
 import { ResponseReuse } from '../mount/response-reuse.js';
 import { FileHmacKeySource, RandomHmacKeySource, type HmacKeySource } from '../mount/hmac-key.js';
-import { TrustBoundary } from '../mount/trust-boundary.js';
 import type { AtomicWriter } from '../output/atomic-writer.js';
 import type { FsOps } from '../output/fs-ops.js';
-import { buildTrustPolicy, NO_TRUST_FLAGS, type TrustPolicy } from '../config/policy.js';
+import { buildTrustPolicy, NO_TRUST_FLAGS, TrustBoundary, type PathResolver, type TrustPolicy } from '../config/connection.js';
 import { SERVICE_ACCOUNT_DIR } from '../kubernetes/cluster.js';
 import { DEFAULT_ADMISSION_LIMITS, DEFAULT_MAX_MOUNTS_PER_NAMESPACE, DEFAULT_MAX_MOUNTS_QUEUED, MountAdmission } from '../admission/mount-admission.js';
 import { objectsMemo } from '../config/objects-cache.js';
@@ -30,17 +36,23 @@ export interface ProviderOverrides {
   readonly tokenRequester?: ServiceAccountTokenRequester;
   /** The process environment used to detect a cluster (default: process.env). */
   readonly env?: Readonly<Record<string, string | undefined>>;
-  readonly now?: () => number;
+  readonly now?: Clock['now'];
   readonly vaultClient?: VaultClientOptions;
   /** Replaces how TLS files are read (tests wrap the real reader to see every path opened). */
   readonly tlsFiles?: TlsFileReader;
   /** Replaces the --write-files writer's filesystem calls (tests inject ENOSPC midway). */
   readonly writerFs?: FsOps;
   /** The clock of the per-address request gates (tests drive time by hand). */
-  readonly gateClock?: GateClock;
+  readonly gateClock?: Pick<Clock, 'monotonic' | 'sleep'>;
   /** The provider's own ServiceAccount directory, protected from every mount (default: the in-cluster path). */
   readonly serviceAccountDir?: string;
 }
+
+/** The real filesystem behind the trust boundary's path checks. */
+export const nodePathResolver: PathResolver = {
+  realpath: (path) => realpath(path),
+  readdir: (path) => readdir(path),
+};
 
 const hmacKeyFileOf = (settings: ProviderSettings): string | undefined =>
   settings.hmacKeyFile === undefined || settings.hmacKeyFile === '' ? undefined : settings.hmacKeyFile;
@@ -74,7 +86,7 @@ export function buildVaultClients(
   overrides: Pick<ProviderOverrides, 'gateClock' | 'now' | 'tlsFiles' | 'vaultClient'>,
 ): VaultParts {
   const vaultLog = logger.child({ component: 'vault' });
-  const gates = new AddressGates(settings.vaultLimits ?? DEFAULT_GATE_LIMITS, overrides.gateClock ?? realGateClock, {
+  const gates = new AddressGates(settings.vaultLimits ?? DEFAULT_GATE_LIMITS, overrides.gateClock ?? systemClock, {
     onWait: (wait) => metrics.vaultWait(wait),
     onThrottled: () => metrics.vaultThrottled(),
     onNodeBackoff: (cause) => metrics.vaultNodeBackoff(cause),
@@ -174,14 +186,13 @@ export function buildMountService(settings: ProviderSettings, deps: MountDeps, o
   metrics.bytesInFlight(() => admission.bytesInFlight);
   metrics.mountsQueued(() => admission.mountsQueued);
   const mounts = new MountService({
-    defaults: settings.defaults,
     mountResponseBytes: admission.limits.mountBytes,
     clients: deps.clients,
     auth,
     hmacKey: deps.hmacKey,
     ...(deps.writer === undefined ? {} : { writer: deps.writer }),
     reuse,
-    trust: new TrustBoundary(deps.trust, settings.defaults),
+    trust: new TrustBoundary(deps.trust, settings.defaults, nodePathResolver),
     onIgnoredParameters: deps.onIgnoredParameters,
     ...(deps.beforeCaches === undefined ? {} : { beforeCaches: deps.beforeCaches }),
   });

@@ -1,5 +1,5 @@
 /**
- * The daemon's wiring (cli/provider.ts): what stop() closes and in which order, and what a start that fails midway
+ * The daemon's wiring (cli/daemon.ts): what stop() closes and in which order, and what a start that fails midway
  * gives back, seen from outside: the socket path, the health port, the audit file.
  */
 import assert from 'node:assert/strict';

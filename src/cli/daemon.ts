@@ -1,10 +1,16 @@
 /**
- * Settings → the running daemon, for main.ts and the end-to-end tests. The kept state is read before the socket is
- * taken over, so the first mount finds what the last instance kept. Shutdown order: state written, readiness 503,
- * socket path given up, gRPC stops listening and drains (bounded), state written again, connections and sinks close.
+ * Wiring: settings → the running daemon (gRPC server, health server, Vault clients, token cache, HMAC key), in named
+ * steps: Kubernetes pieces, logs and metrics, the shared graph of object-graph.ts (trust policy, Vault clients, mount
+ * service), then the servers. Used by main.ts and by the end-to-end tests, which start the real thing on a
+ * temporary socket.
+ *
+ * Start order: the kept state is read (--state-dir) before the socket is taken over, so the first mount the new
+ * instance serves already finds what the last one kept. Shutdown order is fixed: the kept state is written, readiness
+ * turns 503, the socket path is given up if it is still ours (to a live sibling, else removed), the gRPC server stops
+ * listening (GOAWAY to open connections) and lets in-flight mounts finish (bounded), the kept state is written
+ * again, Vault connections close, then the Kubernetes client's, the audit sink closes, the health server closes.
  */
 import type { AddressInfo } from 'node:net';
-import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { ProviderSettings } from './flags.js';
 import type { Logger } from '../observability/logger.js';
 import { HealthServer } from '../observability/health.js';
@@ -12,8 +18,8 @@ import { metricsRoute, ProviderMetrics } from '../observability/metrics.js';
 import { fileAuditSink, loggerAuditSink, MountAuditor } from '../observability/audit.js';
 import { VERSION } from '../version.js';
 import type { Authenticator } from '../auth/authenticator.js';
-import type { ServiceAccountTokenRequester } from '../auth/token-requester.js';
-import type { MountService } from '../mount/mount-service.js';
+import type { ServiceAccountTokenRequester } from '../auth/authenticator.js';
+import type { MountService } from '../conductor/mount-service.js';
 import type { LeaseCache } from '../vault/lease-cache.js';
 import type { HmacKeySource } from '../mount/hmac-key.js';
 import { AtomicWriter } from '../output/atomic-writer.js';
@@ -25,7 +31,7 @@ import { KubeTokenRequester } from '../kubernetes/token-requester.js';
 import { KubeSecretHmacKeySource } from '../kubernetes/hmac-secret.js';
 import type { AddressGates } from '../vault/rate-limit.js';
 import type { MountAdmission } from '../admission/mount-admission.js';
-import { buildMountService, buildVaultClients, hmacKeyFor, trustPolicyFor, type ProviderOverrides } from './wiring.js';
+import { buildMountService, buildVaultClients, hmacKeyFor, trustPolicyFor, type ProviderOverrides } from './object-graph.js';
 import { KeptState } from '../state/kept-state.js';
 import { DEFAULT_STATE_IDLE_TIMEOUT, DEFAULT_STATE_MAX_BYTES } from './flags.js';
 import { parseGoDurationMs } from '../config/go-syntax.js';
@@ -116,6 +122,7 @@ async function startServers(
       Version: versionHandler,
       Mount: createMountHandler({
         mounts: parts.mounts,
+        parse: settings.defaults,
         logger: logger.child({ component: 'server' }),
         // A call grpc-js hands over during the drain was sent before the GOAWAY reached the driver: served, not
         // refused (after the GOAWAY new calls go to the path again, i.e. to the successor).
@@ -129,16 +136,8 @@ async function startServers(
         onMountEnd: (outcome) => {
           inflight--;
           parts.kept?.noteMount();
-          const grpcCode = GrpcStatus[outcome.grpcCode] ?? String(outcome.grpcCode);
-          metrics.mountFinished({ result: outcome.result, grpcCode, durationMs: outcome.durationMs });
-          audit.record({
-            config: outcome.config,
-            mounted: outcome.mounted,
-            error: outcome.error,
-            result: outcome.result,
-            grpcCode,
-            durationMs: outcome.durationMs,
-          });
+          metrics.mountFinished(outcome);
+          audit.record(outcome);
         },
       }),
     },
@@ -178,7 +177,7 @@ export async function startProvider(settings: ProviderSettings, logger: Logger, 
   const { metrics, audit } = buildObservability(settings, logger);
   metrics.cacheSize('audit', () => audit.rememberedVolumes);
   metrics.cacheBytes('audit', () => audit.rememberedBytes);
-  // Step 3, shared with the `mount` subcommand (wiring.ts).
+  // Step 3, shared with the `mount` subcommand (object-graph.ts).
   const trust = trustPolicyFor(settings, overrides.serviceAccountDir ?? SERVICE_ACCOUNT_DIR);
   if (trust.vaultAddresses === 'any') {
     logger.warn('--allowed-vault-addresses=* or --trust-policy=reference: any SecretProviderClass or pod may send its ServiceAccount token to any Vault address');

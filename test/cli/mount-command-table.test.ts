@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { formatTable, reportRows } from '../../src/cli/mount-table.js';
+import { formatTable, reportRows } from '../../src/cli/mount-command.js';
 
-describe('cli/mount-table', () => {
+describe('cli/mount-command: the report table', () => {
   it('one row per file, one for an absent optional object, one for an object with no keys, one per template input', () => {
     const rows = reportRows({
       objects: [

@@ -23,7 +23,6 @@ const MODULES: ReadonlyArray<readonly [string, string]> = [
   ['zod', "await import('zod')"],
   ['yaml', "await import('yaml')"],
   ['dist/cli/provider.js (the daemon\'s graph)', "await import('./dist/cli/provider.js')"],
-  ['dist/main.js --version', "process.argv.push('--version'); await import('./dist/main.js')"],
 ];
 
 interface Sample {

@@ -12,8 +12,51 @@ export type LogLevel = (typeof LogLevels)[number];
 
 /** Lines are gathered up to this many bytes before a write to stdout… */
 export const LOG_BUFFER_BYTES = 4096;
-/** …and written at least this often, so an idle provider's last lines are not held back for long. */
+/** …and written at most this long after the first line of a batch, so an idle provider's last lines are not held back. */
 export const LOG_FLUSH_INTERVAL_MS = 1_000;
+
+interface Flushable {
+  flush(cb?: (err?: Error | null) => void): void;
+}
+
+/**
+ * Lines gathered by `inner` (which writes a batch once it holds LOG_BUFFER_BYTES), flushed LOG_FLUSH_INTERVAL_MS
+ * after the first line since the last flush: a timer only while something waits to be written, where sonic-boom's
+ * periodicFlush wakes the process every interval for ever.
+ */
+export class BatchedDestination implements DestinationStream, Flushable {
+  readonly #inner: DestinationStream & Flushable;
+  readonly #intervalMs: number;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(inner: DestinationStream & Flushable, intervalMs = LOG_FLUSH_INTERVAL_MS) {
+    this.#inner = inner;
+    this.#intervalMs = intervalMs;
+  }
+
+  /** Whether a flush is scheduled (tests). */
+  get flushPending(): boolean {
+    return this.#timer !== undefined;
+  }
+
+  write(line: string): void {
+    this.#inner.write(line);
+    if (this.#timer !== undefined) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      try {
+        this.#inner.flush();
+      } catch {
+        // Destroyed (the process is exiting): its exit handler has written everything.
+      }
+    }, this.#intervalMs);
+    this.#timer.unref();
+  }
+
+  flush(cb?: (err?: Error | null) => void): void {
+    this.#inner.flush(cb);
+  }
+}
 
 /**
  * stdout, buffered: at one line per Mount plus its audit line, a write(2) per line was about a tenth of a
@@ -21,11 +64,7 @@ export const LOG_FLUSH_INTERVAL_MS = 1_000;
  * when the process exits, a crash included); a SIGKILL loses at most the last second.
  */
 function bufferedStdout(): DestinationStream {
-  return pino.destination({ dest: 1, minLength: LOG_BUFFER_BYTES, periodicFlush: LOG_FLUSH_INTERVAL_MS, sync: false });
-}
-
-interface Flushable {
-  flush(cb?: (err?: Error | null) => void): void;
+  return new BatchedDestination(pino.destination({ dest: 1, minLength: LOG_BUFFER_BYTES, sync: false }));
 }
 
 /**

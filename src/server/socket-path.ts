@@ -207,7 +207,10 @@ export interface SocketGuardOptions {
   readonly endpoint: string;
   readonly privatePath: string;
   readonly own: SocketIdentity;
-  /** How often the path is checked besides the directory's change events (default 2 s). */
+  /**
+   * How often the path is checked while another live instance holds it, or when the directory cannot be watched
+   * (default 2 s).
+   */
   readonly intervalMs?: number;
   /** Told when the guard put this instance's socket back at the path, and what it found there. */
   readonly onRestored?: (found: PathHolder) => void;
@@ -217,8 +220,10 @@ export interface SocketGuardOptions {
 /**
  * Keeps the path served while this instance serves: a missing path, a dead socket or a plain file there gets this
  * instance's socket again; another live instance's socket is left alone (it took over; this one is about to be
- * stopped, or is the spare). Checks on every change in the directory (inotify, at once) and on a timer (a holder
- * that died without a trace in the directory: SIGKILL).
+ * stopped, or is the spare). Checks on every change in the directory (inotify, at once). A timer runs only while
+ * another instance holds the path (its death by SIGKILL leaves no trace in the directory) or when the directory
+ * cannot be watched: while the path is this instance's own, any change to it is a directory event, and an idle
+ * provider wakes for nothing.
  */
 export class SocketGuard {
   readonly #options: SocketGuardOptions;
@@ -233,13 +238,31 @@ export class SocketGuard {
   }
 
   start(): void {
-    this.#timer = setInterval(() => void this.check(), this.#options.intervalMs ?? 2_000);
-    this.#timer.unref();
     try {
       this.#watcher = watch(dirname(this.#options.endpoint), { persistent: false }, () => void this.check());
-      this.#watcher.on('error', () => this.#watcher?.close());
+      this.#watcher.on('error', () => {
+        this.#watcher?.close();
+        this.#watcher = undefined;
+        this.#poll(true);
+      });
     } catch {
       // No inotify (limits, an odd filesystem): the timer alone.
+      this.#poll(true);
+    }
+  }
+
+  /** Whether the guard's timer is armed (tests): only while it cannot count on the directory's events alone. */
+  get polling(): boolean {
+    return this.#timer !== undefined;
+  }
+
+  #poll(on: boolean): void {
+    if (on && this.#timer === undefined && !this.#stopped) {
+      this.#timer = setInterval(() => void this.check(), this.#options.intervalMs ?? 2_000);
+      this.#timer.unref();
+    } else if (!on && this.#timer !== undefined) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
     }
   }
 
@@ -265,7 +288,9 @@ export class SocketGuard {
   async #once(): Promise<void> {
     const { endpoint, own, privatePath } = this.#options;
     const holder = await pathHolder(endpoint, own);
-    if (this.#stopped || holder === 'own' || holder === 'live-socket' || holder === 'directory') return;
+    if (this.#stopped) return;
+    this.#poll(holder === 'live-socket' || this.#watcher === undefined);
+    if (holder === 'own' || holder === 'live-socket' || holder === 'directory') return;
     await swapInto(endpoint, privatePath, `${privatePath}.link`);
     this.#options.onRestored?.(holder);
   }
@@ -273,7 +298,7 @@ export class SocketGuard {
   /** Stops guarding; resolves once a check under way has finished. */
   async stop(): Promise<void> {
     this.#stopped = true;
-    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#poll(false);
     this.#watcher?.close();
     await this.#running;
   }

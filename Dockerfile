@@ -52,7 +52,10 @@ COPY --from=deps /sbom.cdx.json ./sbom.cdx.json
 # hostPath socket directory is root-owned; see README, "Running as non-root".
 USER 1000:1000
 EXPOSE 8080
-ENTRYPOINT ["node", "/app/dist/main.js"]
+# --liftoff-only: undici's HTTP parser is WebAssembly, and V8 re-compiling it with TurboFan in the background took
+# about 35 MiB for a second or two after the first mounts (the peak) and more CPU than it saved; Liftoff's code
+# serves it (docs/benchmark.md, "At rest"). V8 flags go here: NODE_OPTIONS does not accept them.
+ENTRYPOINT ["node", "--liftoff-only", "/app/dist/main.js"]
 CMD ["--endpoint=/provider/vault.sock"]
 # Last, so that a new commit (revision, created) rebuilds no layer above: pass them as npm run test:image does
 # (docs/operations.md, "Building and verifying the image"). VERSION's default is package.json's version.

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { imageNodeOptions } from '../test/helpers/image.js';
+import { imageNodeFlags } from '../test/helpers/image.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RUNS = Number(process.argv[2] ?? '5');
@@ -36,7 +36,7 @@ async function sample(code: string): Promise<Sample> {
 const s = (await import('node:fs')).readFileSync('/proc/self/status', 'utf8');
 const kb = (f) => Number(new RegExp('^' + f + ':\\\\s+(\\\\d+) kB', 'm').exec(s)[1]) / 1024;
 process.stderr.write(JSON.stringify({ ms, rss: kb('VmRSS'), anon: kb('RssAnon') }) + '\\n');`;
-  const child = spawn(process.execPath, [...imageNodeOptions(), '--input-type=module', '-e', script], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env['PATH'] ?? '', NODE_ENV: 'production' } });
+  const child = spawn(process.execPath, [...imageNodeFlags(), '--input-type=module', '-e', script], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env['PATH'] ?? '', NODE_ENV: 'production' } });
   let err = '';
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   await once(child, 'exit');
@@ -66,7 +66,7 @@ async function main(): Promise<void> {
     process.stdout.write(`| ${name} | ${median(values.map((s) => s.ms)).toFixed(0)} | ${rss.toFixed(1)} | ${(rss - baseRss).toFixed(1)} | ${(anon - baseAnon).toFixed(1)} |\n`);
   }
   const after = loadavg();
-  process.stdout.write(`\nMedian of ${RUNS} fresh processes each, Node ${process.version}, NODE_OPTIONS as the image's; load average ${before.map((l) => l.toFixed(2)).join(' / ')} before, ${after.map((l) => l.toFixed(2)).join(' / ')} after.\n`);
+  process.stdout.write(`\nMedian of ${RUNS} fresh processes each, Node ${process.version}, the image's node flags; load average ${before.map((l) => l.toFixed(2)).join(' / ')} before, ${after.map((l) => l.toFixed(2)).join(' / ')} after.\n`);
 }
 
 await main();

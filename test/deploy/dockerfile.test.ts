@@ -11,7 +11,7 @@ import { cp, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { imageNodeOptions } from '../helpers/image.js';
+import { imageNodeFlags, imageNodeOptions } from '../helpers/image.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
 const run = promisify(execFile);
@@ -137,7 +137,7 @@ describe('Dockerfile and .dockerignore', function () {
     const runtime = stages.at(-1)!;
     const op = (name: string) => runtime.instructions.filter((i) => i.op === name).map((i) => i.args);
     assert.deepEqual(op('USER'), ['1000:1000']);
-    assert.deepEqual(op('ENTRYPOINT'), ['["node", "/app/dist/main.js"]']);
+    assert.deepEqual(op('ENTRYPOINT'), ['["node", "--liftoff-only", "/app/dist/main.js"]']);
     assert.deepEqual(op('CMD'), ['["--endpoint=/provider/vault.sock"]']);
     assert.deepEqual(
       op('COPY').sort(),
@@ -183,6 +183,7 @@ describe('Dockerfile and .dockerignore', function () {
     const env = runtime.instructions.filter((i) => i.op === 'ENV' && i.args.startsWith('NODE_OPTIONS='));
     assert.equal(env.length, 1);
     assert.deepEqual(imageNodeOptions(), ['--max-semi-space-size=4', '--max-old-space-size=64', '--v8-pool-size=1']);
+    assert.deepEqual(imageNodeFlags(), [...imageNodeOptions(), '--liftoff-only'], 'and the ENTRYPOINT\'s V8 flags, which NODE_OPTIONS refuses');
     assert.deepEqual(imageNodeOptions('ENV NODE_OPTIONS=--a\nENV NODE_OPTIONS="--b --c"\n'), ['--b', '--c']);
     assert.throws(() => imageNodeOptions('FROM x\n'), /no NODE_OPTIONS/);
   });
@@ -210,7 +211,8 @@ describe('Dockerfile and .dockerignore', function () {
         assert.ok(!installed.includes(dev), `${dev} is a dev dependency`);
       }
       // With the image's NODE_OPTIONS: Node refuses options it does not allow there, so this also proves they start.
-      const { stdout } = await run(process.execPath, [join(app, 'dist', 'main.js'), '--version'], {
+      const entrypointFlags = imageNodeFlags().slice(imageNodeOptions().length);
+      const { stdout } = await run(process.execPath, [...entrypointFlags, join(app, 'dist', 'main.js'), '--version'], {
         cwd: stage,
         timeout: 30_000,
         env: { ...process.env, NODE_OPTIONS: imageNodeOptions().join(' ') },

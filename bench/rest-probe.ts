@@ -19,49 +19,52 @@ const vault = new BenchVault();
 const address = await vault.setup(pods.issuer.publicKeyPem);
 const nodeArgs = (process.env['PROBE_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
 const p = await launchProvider('ours', { dir: join(dir, 'ours'), vaultAddress: address, pollMs: 2, nodeArgs });
-console.log(`pid ${p.pid} ready ${p.readyMs.toFixed(0)} ms`);
-const status = async () => (await readFile(`/proc/${p.pid}/status`, 'utf8')).split('\n').filter((l) => /^(VmRSS|RssAnon|RssFile|VmHWM)/.test(l)).join(' ').replace(/\s+/g, ' ');
-console.log('ready:', await status());
-const ops = Array.from({ length: 20 }, (_, i) => async () => {
-  const pod = pods.newPod(`rest-${i % 5}`);
-  const res = await p.client.mount(mountRequest(pod, APP, join(dir, 'targets')));
-  if (res.errorCode !== '') throw new Error(JSON.stringify(res));
-});
-const m0 = await cpuMs(p.pid);
-const load = await runLoad(ops, 4);
-console.log(`20 mounts: ${(await cpuMs(p.pid)) - m0} ms CPU`);
-if (load.errors > 0) throw new Error(String(load.firstError));
-console.log('mounted:', await status());
-const settle0 = await cpuMs(p.pid);
-await new Promise((r) => setTimeout(r, 10_000));
-console.log(`settle 10 s: ${(await cpuMs(p.pid)) - settle0} ms CPU`);
-const c0 = await cpuMs(p.pid);
-const steps: number[] = [];
-let last = c0;
-for (let t = 0; t < HOLD; t += 10) {
+try {
+  console.log(`pid ${p.pid} ready ${p.readyMs.toFixed(0)} ms`);
+  const status = async () => (await readFile(`/proc/${p.pid}/status`, 'utf8')).split('\n').filter((l) => /^(VmRSS|RssAnon|RssFile|VmHWM)/.test(l)).join(' ').replace(/\s+/g, ' ');
+  console.log('ready:', await status());
+  const ops = Array.from({ length: 20 }, (_, i) => async () => {
+    const pod = pods.newPod(`rest-${i % 5}`);
+    const res = await p.client.mount(mountRequest(pod, APP, join(dir, 'targets')));
+    if (res.errorCode !== '') throw new Error(JSON.stringify(res));
+  });
+  const m0 = await cpuMs(p.pid);
+  const load = await runLoad(ops, 4);
+  console.log(`20 mounts: ${(await cpuMs(p.pid)) - m0} ms CPU`);
+  if (load.errors > 0) throw new Error(String(load.firstError));
+  console.log('mounted:', await status());
+  const settle0 = await cpuMs(p.pid);
   await new Promise((r) => setTimeout(r, 10_000));
-  const c = await cpuMs(p.pid);
-  steps.push(c - last);
-  last = c;
-}
-const c1 = await cpuMs(p.pid);
-console.log(`idle ${HOLD} s: ${c1 - c0} ms CPU; per 10 s: ${steps.join(' ')};`, await status());
-if (process.env['PROBE_SMAPS'] === '1') {
-  const smaps = await readFile(`/proc/${p.pid}/smaps`, 'utf8');
-  const byName = new Map<string, { rss: number; anon: number }>();
-  let name = '';
-  for (const line of smaps.split('\n')) {
-    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
-    if (head !== null) { name = head[1] || '[anon]'; continue; }
-    const m = /^(Rss|Anonymous):\s+(\d+) kB/.exec(line);
-    if (m === null) continue;
-    const e = byName.get(name) ?? { rss: 0, anon: 0 };
-    if (m[1] === 'Rss') e.rss += Number(m[2]); else e.anon += Number(m[2]);
-    byName.set(name, e);
+  console.log(`settle 10 s: ${(await cpuMs(p.pid)) - settle0} ms CPU`);
+  const c0 = await cpuMs(p.pid);
+  const steps: number[] = [];
+  let last = c0;
+  for (let t = 0; t < HOLD; t += 10) {
+    await new Promise((r) => setTimeout(r, 10_000));
+    const c = await cpuMs(p.pid);
+    steps.push(c - last);
+    last = c;
   }
-  for (const [n, e] of [...byName].sort((a, b) => b[1].rss - a[1].rss).slice(0, 15)) console.log(`${(e.rss / 1024).toFixed(1)} MiB rss ${(e.anon / 1024).toFixed(1)} anon  ${n}`);
+  const c1 = await cpuMs(p.pid);
+  console.log(`idle ${HOLD} s: ${c1 - c0} ms CPU; per 10 s: ${steps.join(' ')};`, await status());
+  if (process.env['PROBE_SMAPS'] === '1') {
+    const smaps = await readFile(`/proc/${p.pid}/smaps`, 'utf8');
+    const byName = new Map<string, { rss: number; anon: number }>();
+    let name = '';
+    for (const line of smaps.split('\n')) {
+      const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+      if (head !== null) { name = head[1] || '[anon]'; continue; }
+      const m = /^(Rss|Anonymous):\s+(\d+) kB/.exec(line);
+      if (m === null) continue;
+      const e = byName.get(name) ?? { rss: 0, anon: 0 };
+      if (m[1] === 'Rss') e.rss += Number(m[2]); else e.anon += Number(m[2]);
+      byName.set(name, e);
+    }
+    for (const [n, e] of [...byName].sort((a, b) => b[1].rss - a[1].rss).slice(0, 15)) console.log(`${(e.rss / 1024).toFixed(1)} MiB rss ${(e.anon / 1024).toFixed(1)} anon  ${n}`);
+  }
+  if (process.env["PROBE_LOG"] === "1") console.log((await readFile(p.logFile, "utf8")).split("\n").filter((l) => !l.startsWith("{")).slice(-15).join("\n"));
+} finally {
+  await p.stop();
+  await vault.stop();
 }
-if (process.env["PROBE_LOG"] === "1") console.log((await readFile(p.logFile, "utf8")).split("\n").filter((l) => !l.startsWith("{")).slice(-15).join("\n"));
-await p.stop();
-await vault.stop();
 process.exit(0);

@@ -36,8 +36,9 @@ LABEL org.opencontainers.image.title="vault-csi-provider-ts" \
 ENV NODE_ENV=production
 # V8 sized for a DaemonSet, not for the node: left alone, Node sizes its heap from the machine's memory (a 16 MiB
 # young generation, old space collected lazily) and starts a GC thread per CPU, each with its own malloc arena, and
-# the provider then sits near 200 MiB. With these it peaks under 100 MiB through `npm run bench`, which starts it
-# with exactly this line (README, "Memory"). Override in the DaemonSet's env if you raise the cache bounds.
+# the provider then sits near 200 MiB. With these (and --liftoff-only below) it peaks near 110 MiB through
+# `npm run bench`, which starts it with exactly these flags (docs/benchmark.md, "Memory"). Override in the
+# DaemonSet's env if you raise the cache bounds.
 ENV NODE_OPTIONS="--max-semi-space-size=4 --max-old-space-size=64 --v8-pool-size=1"
 # npm, npx, yarn and corepack are not needed to run the provider: fewer binaries, fewer CVE reports.
 RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack /opt/yarn-* \
@@ -52,7 +53,10 @@ COPY --from=deps /sbom.cdx.json ./sbom.cdx.json
 # hostPath socket directory is root-owned; see README, "Running as non-root".
 USER 1000:1000
 EXPOSE 8080
-ENTRYPOINT ["node", "/app/dist/main.js"]
+# --liftoff-only: undici's HTTP parser is WebAssembly, and V8 re-compiling it with TurboFan in the background took
+# about 35 MiB for a second or two after the first mounts (the peak) and more CPU than it saved; Liftoff's code
+# serves it (docs/benchmark.md, "At rest"). V8 flags go here: NODE_OPTIONS does not accept them.
+ENTRYPOINT ["node", "--liftoff-only", "/app/dist/main.js"]
 CMD ["--endpoint=/provider/vault.sock"]
 # Last, so that a new commit (revision, created) rebuilds no layer above: pass them as npm run test:image does
 # (docs/operations.md, "Building and verifying the image"). VERSION's default is package.json's version.

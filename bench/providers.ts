@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { FakeKubeApi } from '../test/helpers/fake-kube-api.js';
-import { imageNodeOptions } from '../test/helpers/image.js';
+import { imageNodeFlags } from '../test/helpers/image.js';
 import { inClusterArgs } from '../test/helpers/in-cluster.js';
 import { createTlsMaterial } from '../test/vault-server/index.js';
 import { LeanDriverClient } from './driver-client.js';
@@ -136,7 +136,7 @@ export async function launchProvider(kind: ProviderKind, options: LaunchOptions)
   if (kind === 'ours') {
     command = [
       process.execPath,
-      ...imageNodeOptions(),
+      ...imageNodeFlags(),
       ...(options.nodeArgs ?? []),
       join(ROOT, 'dist', 'main.js'),
       `--endpoint=${endpoint}`,
@@ -154,7 +154,7 @@ export async function launchProvider(kind: ProviderKind, options: LaunchOptions)
     command.push(...(options.flags ?? []));
   } else if (kind === 'floor') {
     versions = false;
-    command = [process.execPath, ...imageNodeOptions(), ...(options.nodeArgs ?? []), await floorScript(), endpoint, vaultAddress, join(ROOT, 'proto', 'service.proto')];
+    command = [process.execPath, ...imageNodeFlags(), ...(options.nodeArgs ?? []), await floorScript(), endpoint, vaultAddress, join(ROOT, 'proto', 'service.proto')];
   } else {
     if (options.referenceBinary === undefined) throw new Error('the reference binary is needed');
     cluster = await inCluster();

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import type { RequestKind } from '../test/vault-server/index.js';
 import type { MountRequest } from '../src/generated/v1alpha1/MountRequest.js';
 import { formatTable, percentile, runLoad, type LoadResult } from './load.js';
-import { imageNodeOptions } from '../test/helpers/image.js';
+import { imageNodeFlags } from '../test/helpers/image.js';
 import { cpuMs, PeakRss } from './peak-rss.js';
 import { launchProvider, type ProviderProcess } from './providers.js';
 import { referenceBinary } from './reference.js';
@@ -311,7 +311,7 @@ async function main(): Promise<void> {
     process.stdout.write(
       `\n${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}; whole run ${seconds.toFixed(0)} s; ` +
         `load average (1 / 5 / 15 min) ${fmtLoad(loadBefore)} before, ${fmtLoad(loadAfter)} after.\n` +
-        `ours: node ${[...imageNodeOptions(), ...NODE_ARGS].join(' ')} dist/main.js, ${IN_CLUSTER ? 'in-cluster (fake Kubernetes API)' : 'out of cluster'}, ` +
+        `ours: node ${[...imageNodeFlags(), ...NODE_ARGS].join(' ')} dist/main.js, ${IN_CLUSTER ? 'in-cluster (fake Kubernetes API)' : 'out of cluster'}, ` +
         `${UNLIMITED_RATE_FLAGS.join(' ')} (the per-address rate limit lifted; "ours, default flags" keeps it)${EXTRA_FLAGS.length > 0 ? ` ${EXTRA_FLAGS.join(' ')}` : ''}.\n` +
         `floor: bench/floor-provider.ts with the same Node options. reference: ${reference === undefined ? 'not run' : 'vault-csi-provider v1.7.4, in-cluster (fake Kubernetes API)'}.\n` +
         (PINNED ? 'Providers pinned to CPU 1 from exec on; Vault and the driver side to CPU 0.\n' : 'Not pinned: every process shares every CPU.\n') +

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DriverClient } from '../test/helpers/grpc-client.js';
 import { DaemonProcess, waitForServing } from '../test/helpers/daemon-process.js';
-import { imageNodeOptions } from '../test/helpers/image.js';
+import { imageNodeFlags } from '../test/helpers/image.js';
 import { daemonSetMemoryLimit, preparePressureVault, pressureRequest, RssSampler, runPressure, SMALL_OBJECTS } from '../test/helpers/memory-pressure.js';
 import { printVerdicts, runScript } from '../test/helpers/soak.js';
 import { ServiceAccountJwtIssuer, startTestVault } from '../test/vault-server/index.js';
@@ -57,7 +57,7 @@ async function main(): Promise<number> {
   preparePressureVault(vault, SPEC);
   const socket = join(dir, 'vault.sock');
   const flags = [`--endpoint=${socket}`, '--health-addr=127.0.0.1:0', `--vault-addr=${vault.address}`, `--hmac-key-file=${keyFile}`, '--log-level=info', ...args.flags.split(/\s+/).filter(Boolean)];
-  const provider = new DaemonProcess(flags, {}, imageNodeOptions());
+  const provider = new DaemonProcess(flags, {}, imageNodeFlags());
   const limit = daemonSetMemoryLimit();
   let exit = 0;
   try {
@@ -66,7 +66,7 @@ async function main(): Promise<number> {
     const idle = await rss.sample();
     rss.start();
     const client = new DriverClient(socket);
-    console.log(`memory-soak: ${ROUNDS} rounds of ${MOUNTS} concurrent mounts × ${PER_MOUNT} secrets of ${mib(SPEC.valueBytes)}, provider ${imageNodeOptions().join(' ')} ${args.flags}`);
+    console.log(`memory-soak: ${ROUNDS} rounds of ${MOUNTS} concurrent mounts × ${PER_MOUNT} secrets of ${mib(SPEC.valueBytes)}, provider ${imageNodeFlags().join(' ')} ${args.flags}`);
     let totals = { ok: 0, exhausted: 0, other: 0, named: 0 };
     let normalOk = 0;
     const started = performance.now();

@@ -24,7 +24,7 @@ import { percentile, prepareSoakVault, printVerdicts, runScript, runSoak, SOAK_V
 import { samples } from '../test/helpers/prometheus.js';
 import { JWT_SHAPE, VAULT_TOKEN_SHAPE } from '../test/helpers/leak-check.js';
 import { ServiceAccountJwtIssuer, startTestVault } from '../test/vault-server/index.js';
-import { imageNodeOptions } from '../test/helpers/image.js';
+import { imageNodeFlags } from '../test/helpers/image.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -103,7 +103,7 @@ async function main(): Promise<number> {
   const socket = join(dir, 'vault.sock');
   const flags = [`--endpoint=${socket}`, '--health-addr=127.0.0.1:0', `--vault-addr=${vault.address}`, `--hmac-key-file=${keyFile}`, '--log-level=info'];
   // As the image runs it: the Dockerfile's NODE_OPTIONS, plus the probe that lets this script read the heap.
-  const probe = [...imageNodeOptions(), '--expose-gc', '--import', new URL('./soak-gc-probe.mjs', import.meta.url).pathname];
+  const probe = [...imageNodeFlags(), '--expose-gc', '--import', new URL('./soak-gc-probe.mjs', import.meta.url).pathname];
   const provider = new DaemonProcess(flags, {}, probe);
   let exit = 0;
   try {
@@ -158,7 +158,7 @@ async function main(): Promise<number> {
       current.kill('SIGKILL');
       await current.exited;
       const started = performance.now();
-      current = new DaemonProcess(flags, {}, imageNodeOptions());
+      current = new DaemonProcess(flags, {}, imageNodeFlags());
       await waitForServing(current);
       const check = new DriverClient(socket);
       await check.version();

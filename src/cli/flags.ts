@@ -174,7 +174,8 @@ const FLAG_BY_NAME: ReadonlyMap<string, FlagSpec> = new Map(ALL_FLAGS.map((f) =>
 
 export function usageText(program = 'vault-csi-provider'): string {
   const lines = [`Usage of ${program}:`];
-  for (const f of [...ALL_FLAGS].sort((a, b) => a.name.localeCompare(b.name))) {
+  // Byte order, as Go's sort.Strings; localeCompare would load ICU's collator (about 6 MiB resident) at every start.
+  for (const f of [...ALL_FLAGS].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
     lines.push(f.kind === 'bool' ? `  -${f.name}` : `  -${f.name} ${f.valueName ?? 'value'}`);
     lines.push(`    \t${f.help}${f.default === undefined ? '' : ` (default ${JSON.stringify(f.default)})`}`);
   }

@@ -7,16 +7,50 @@ export type LogLevel = (typeof LogLevels)[number];
 
 /** Lines are gathered up to this many bytes before a write to stdout… */
 export const LOG_BUFFER_BYTES = 4096;
-/** …and written at least this often, so an idle provider's last lines are not held back for long. */
+/** …and written at most this long after the first line of a batch, so an idle provider's last lines are not held back. */
 export const LOG_FLUSH_INTERVAL_MS = 1_000;
-
-/** Buffered (a write per line was a tenth of a republish's CPU); flushed on exit, so a SIGKILL loses at most a second. */
-function bufferedStdout(): DestinationStream {
-  return pino.destination({ dest: 1, minLength: LOG_BUFFER_BYTES, periodicFlush: LOG_FLUSH_INTERVAL_MS, sync: false });
-}
 
 interface Flushable {
   flush(cb?: (err?: Error | null) => void): void;
+}
+
+/** Flushed LOG_FLUSH_INTERVAL_MS after the first waiting line: no timer while idle (sonic-boom's periodicFlush never stops). */
+export class BatchedDestination implements DestinationStream, Flushable {
+  readonly #inner: DestinationStream & Flushable;
+  readonly #intervalMs: number;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(inner: DestinationStream & Flushable, intervalMs = LOG_FLUSH_INTERVAL_MS) {
+    this.#inner = inner;
+    this.#intervalMs = intervalMs;
+  }
+
+  get flushPending(): boolean {
+    return this.#timer !== undefined;
+  }
+
+  write(line: string): void {
+    this.#inner.write(line);
+    if (this.#timer !== undefined) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      try {
+        this.#inner.flush();
+      } catch {
+        // Destroyed (the process is exiting): its exit handler has written everything.
+      }
+    }, this.#intervalMs);
+    this.#timer.unref();
+  }
+
+  flush(cb?: (err?: Error | null) => void): void {
+    this.#inner.flush(cb);
+  }
+}
+
+/** Buffered (a write per line was a tenth of a republish's CPU); flushed on exit, so a SIGKILL loses at most a second. */
+function bufferedStdout(): DestinationStream {
+  return new BatchedDestination(pino.destination({ dest: 1, minLength: LOG_BUFFER_BYTES, sync: false }));
 }
 
 /** For the start and shutdown lines, which operators and supervisors wait for. */

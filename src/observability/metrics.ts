@@ -4,7 +4,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { registerProcessMetrics } from './process-metrics.js';
 import type { ErrorCode } from '../errors.js';
 import type { VaultRequestEvent } from '../vault/client.js';
 import type { GateWait } from '../vault/rate-limit.js';
@@ -37,9 +38,10 @@ export interface MountMetricsOutcome {
 }
 
 export interface MetricsOptions {
+  /** process_* and nodejs_* metrics, read at each scrape (process-metrics.ts; default true). */
   readonly processMetrics?: boolean;
   readonly version?: string;
-  /** Watch the event loop for event_loop_delay_seconds (default true; a one-shot CLI run has no use for it). */
+  /** Watch the event loop while mounts are in flight, for event_loop_delay_seconds (default true; a one-shot CLI run has no use for it). */
   readonly eventLoopDelay?: boolean;
 }
 
@@ -53,6 +55,61 @@ export function eventLoopDelaySeconds(histogram: Pick<IntervalHistogram, 'count'
   if (histogram.count === 0) return 0;
   const ns = quantile >= 1 ? histogram.max : histogram.percentile(quantile * 100);
   return Math.max(0, ns / 1e9 - resolutionMs / 1000);
+}
+
+/**
+ * The event-loop monitor runs only while mounts are in flight: at rest nothing waits on the loop, and its 10 ms
+ * timer was most of the CPU an idle provider used. A busy period that ends before the scrape is kept as its
+ * quantiles, since a monitor must be reset before it is enabled again (else its first sample is the whole pause).
+ */
+class LoopWatch {
+  readonly #monitor: IntervalHistogram;
+  readonly #enabled: boolean;
+  /** Delays by quantile of the busy periods that ended since the last scrape: the largest of each. */
+  readonly #ended = new Map<number, number>();
+  #busy = 0;
+
+  constructor(enabled: boolean) {
+    this.#monitor = monitorEventLoopDelay({ resolution: EVENT_LOOP_RESOLUTION_MS });
+    this.#enabled = enabled;
+  }
+
+  /** Whether the monitor's timer is running (tests). */
+  get watching(): boolean {
+    return this.#busy > 0 && this.#enabled;
+  }
+
+  start(): void {
+    if (this.#busy++ === 0 && this.#enabled) this.#monitor.enable();
+  }
+
+  end(): void {
+    if (this.#busy === 0 || --this.#busy > 0 || !this.#enabled) return;
+    this.#monitor.disable();
+    this.#keep();
+    this.#monitor.reset();
+  }
+
+  /**
+   * By quantile, since the previous scrape; then starts over. The largest of each part: exact for quantile 1, an
+   * upper bound for the others when more than one busy period fell between two scrapes.
+   */
+  scrape(): Map<number, number> {
+    this.#keep();
+    this.#monitor.reset();
+    const out = new Map(EVENT_LOOP_QUANTILES.map((q) => [q, this.#ended.get(q) ?? 0]));
+    this.#ended.clear();
+    return out;
+  }
+
+  close(): void {
+    this.#busy = 0;
+    this.#monitor.disable();
+  }
+
+  #keep(): void {
+    for (const q of EVENT_LOOP_QUANTILES) this.#ended.set(q, Math.max(this.#ended.get(q) ?? 0, eventLoopDelaySeconds(this.#monitor, q)));
+  }
 }
 
 // A mount is a login plus a few reads: usually milliseconds, up to kubelet's 2-minute budget when Vault is slow.
@@ -77,7 +134,8 @@ export class ProviderMetrics {
   readonly #keptState: Counter<'event'>;
   readonly #cacheSizes = new Map<string, () => number>();
   readonly #cacheBytes = new Map<string, () => number>();
-  readonly #loopDelay: IntervalHistogram;
+  readonly #loop: LoopWatch;
+  readonly #closeProcessMetrics: () => void;
   /** Holder of the byte count's source, read by the gauge's collect (which runs with the gauge as `this`). */
   readonly #bytesInFlight: { source: () => number } = { source: () => 0 };
   readonly #cacheNames = new Set<string>();
@@ -194,17 +252,15 @@ export class ProviderMetrics {
       },
     });
     // Read, then reset, at each scrape: each scrape sees the delays since the one before, and no timer of ours runs.
-    const loopDelay = monitorEventLoopDelay({ resolution: EVENT_LOOP_RESOLUTION_MS });
-    if (options.eventLoopDelay ?? true) loopDelay.enable();
-    this.#loopDelay = loopDelay;
+    const loop = new LoopWatch(options.eventLoopDelay ?? true);
+    this.#loop = loop;
     new Gauge({
       name: `${METRIC_PREFIX}event_loop_delay_seconds`,
-      help: `How late the event loop ran since the previous scrape (perf_hooks.monitorEventLoopDelay, ${EVENT_LOOP_RESOLUTION_MS} ms resolution), by quantile; quantile 1 is the largest delay. Reset at each scrape.`,
+      help: `How late the event loop ran while mounts were in flight since the previous scrape (perf_hooks.monitorEventLoopDelay, ${EVENT_LOOP_RESOLUTION_MS} ms resolution), by quantile; quantile 1 is the largest delay. Reset at each scrape.`,
       labelNames: ['quantile'],
       registers: [registry],
       collect() {
-        for (const q of EVENT_LOOP_QUANTILES) this.set({ quantile: String(q) }, eventLoopDelaySeconds(loopDelay, q));
-        loopDelay.reset();
+        for (const [q, seconds] of loop.scrape()) this.set({ quantile: String(q) }, seconds);
       },
     });
     const bytesInFlight = this.#bytesInFlight;
@@ -222,15 +278,17 @@ export class ProviderMetrics {
       labelNames: ['version'],
       registers: [registry],
     }).set({ version: options.version ?? 'unknown' }, 1);
-    if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
+    this.#closeProcessMetrics = (options.processMetrics ?? true) ? registerProcessMetrics(registry) : () => undefined;
   }
 
   mountStarted(): void {
     this.#inflight.inc();
+    this.#loop.start();
   }
 
   mountFinished(outcome: MountMetricsOutcome): void {
     this.#inflight.dec();
+    this.#loop.end();
     this.#mounts.inc({ result: outcome.result, grpc_code: outcome.grpcCode });
     this.#mountDuration.observe({ result: outcome.result }, outcome.durationMs / 1000);
   }
@@ -292,8 +350,15 @@ export class ProviderMetrics {
     this.#cacheBytes.set(cache, bytes);
   }
 
+  /** Whether the event-loop monitor's timer runs (only while mounts are in flight). */
+  get watchingEventLoop(): boolean {
+    return this.#loop.watching;
+  }
+
+  /** Stops the event-loop monitor and the GC observer. */
   close(): void {
-    this.#loopDelay.disable();
+    this.#loop.close();
+    this.#closeProcessMetrics();
   }
 
   #checkCacheName(cache: string): void {

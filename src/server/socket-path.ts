@@ -177,12 +177,17 @@ export interface SocketGuardOptions {
   readonly endpoint: string;
   readonly privatePath: string;
   readonly own: SocketIdentity;
+  /** Poll interval while another live instance holds the path or the directory cannot be watched (2 s). */
   readonly intervalMs?: number;
   readonly onRestored?: (found: PathHolder) => void;
   readonly onError?: (err: unknown) => void;
 }
 
-/** Re-publishes on a missing path, a dead socket or a plain file; checks on every directory change and on a timer (SIGKILL). */
+/**
+ * Re-publishes on a missing path, a dead socket or a plain file, on every directory change (inotify). A timer runs
+ * only while another live instance holds the path (its SIGKILL leaves no trace in the directory) or when the
+ * directory cannot be watched.
+ */
 export class SocketGuard {
   readonly #options: SocketGuardOptions;
   #timer: NodeJS.Timeout | undefined;
@@ -196,13 +201,31 @@ export class SocketGuard {
   }
 
   start(): void {
-    this.#timer = setInterval(() => void this.check(), this.#options.intervalMs ?? 2_000);
-    this.#timer.unref();
     try {
       this.#watcher = watch(dirname(this.#options.endpoint), { persistent: false }, () => void this.check());
-      this.#watcher.on('error', () => this.#watcher?.close());
+      this.#watcher.on('error', () => {
+        this.#watcher?.close();
+        this.#watcher = undefined;
+        this.#poll(true);
+      });
     } catch {
       // No inotify (limits, an odd filesystem): the timer alone.
+      this.#poll(true);
+    }
+  }
+
+  /** Whether the guard's timer is armed (tests): only while it cannot count on the directory's events alone. */
+  get polling(): boolean {
+    return this.#timer !== undefined;
+  }
+
+  #poll(on: boolean): void {
+    if (on && this.#timer === undefined && !this.#stopped) {
+      this.#timer = setInterval(() => void this.check(), this.#options.intervalMs ?? 2_000);
+      this.#timer.unref();
+    } else if (!on && this.#timer !== undefined) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
     }
   }
 
@@ -227,14 +250,16 @@ export class SocketGuard {
   async #once(): Promise<void> {
     const { endpoint, own, privatePath } = this.#options;
     const holder = await pathHolder(endpoint, own);
-    if (this.#stopped || holder === 'own' || holder === 'live-socket' || holder === 'directory') return;
+    if (this.#stopped) return;
+    this.#poll(holder === 'live-socket' || this.#watcher === undefined);
+    if (holder === 'own' || holder === 'live-socket' || holder === 'directory') return;
     await swapInto(endpoint, privatePath, `${privatePath}.link`);
     this.#options.onRestored?.(holder);
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
-    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#poll(false);
     this.#watcher?.close();
     await this.#running;
   }

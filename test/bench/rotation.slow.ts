@@ -84,7 +84,7 @@ describe('bench/rotation (shrunk)', function () {
     for (const r of rows) assert.ok(Number(r.cells['peak RSS MiB']) > 0, `${r.scenario} / ${r.client}`);
     for (const r of rows.filter((x) => x.client === 'ours')) assert.match(r.cells['thr. vs floor']!, /^\d+\.\d\d×$/, r.scenario);
     assert.match(stdout, /^reference rows skipped: VCP_REFERENCE=off$/m);
-    assert.match(stdout, /ours: node --max-semi-space-size=\d+ --max-old-space-size=\d+ --v8-pool-size=1 dist\/main\.js/);
+    assert.match(stdout, /ours: node --max-semi-space-size=\d+ --max-old-space-size=\d+ --v8-pool-size=1 --liftoff-only dist\/main\.js/);
     assert.match(stdout, /Not pinned/);
   });
 });

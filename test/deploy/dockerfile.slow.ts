@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { builtMain } from '../helpers/built.js';
-import { imageNodeOptions } from '../helpers/image.js';
+import { imageNodeFlags, imageNodeOptions } from '../helpers/image.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
 const run = promisify(execFile);
@@ -40,7 +40,7 @@ describe('Dockerfile runtime stage', function () {
         assert.ok(!installed.includes(dev), `${dev} is a dev dependency`);
       }
       // With the image's NODE_OPTIONS: Node refuses options it does not allow there, so this also proves they start.
-      const { stdout } = await run(process.execPath, [join(app, 'dist', 'main.js'), '--version'], {
+      const { stdout } = await run(process.execPath, [...imageNodeFlags().slice(imageNodeOptions().length), join(app, 'dist', 'main.js'), '--version'], {
         cwd: stage,
         timeout: 30_000,
         env: { ...process.env, NODE_OPTIONS: imageNodeOptions().join(' ') },

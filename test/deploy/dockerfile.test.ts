@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { imageNodeOptions } from '../helpers/image.js';
+import { imageNodeFlags, imageNodeOptions } from '../helpers/image.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
 
@@ -131,7 +131,7 @@ describe('Dockerfile and .dockerignore', function () {
     const runtime = stages.at(-1)!;
     const op = (name: string) => runtime.instructions.filter((i) => i.op === name).map((i) => i.args);
     assert.deepEqual(op('USER'), ['1000:1000']);
-    assert.deepEqual(op('ENTRYPOINT'), ['["node", "/app/dist/main.js"]']);
+    assert.deepEqual(op('ENTRYPOINT'), ['["node", "--liftoff-only", "/app/dist/main.js"]']);
     assert.deepEqual(op('CMD'), ['["--endpoint=/provider/vault.sock"]']);
     assert.deepEqual(
       op('COPY').sort(),
@@ -177,6 +177,7 @@ describe('Dockerfile and .dockerignore', function () {
     const env = runtime.instructions.filter((i) => i.op === 'ENV' && i.args.startsWith('NODE_OPTIONS='));
     assert.equal(env.length, 1);
     assert.deepEqual(imageNodeOptions(), ['--max-semi-space-size=4', '--max-old-space-size=64', '--v8-pool-size=1']);
+    assert.deepEqual(imageNodeFlags(), [...imageNodeOptions(), '--liftoff-only'], 'and the ENTRYPOINT\'s V8 flags, which NODE_OPTIONS refuses');
     assert.deepEqual(imageNodeOptions('ENV NODE_OPTIONS=--a\nENV NODE_OPTIONS="--b --c"\n'), ['--b', '--c']);
     assert.throws(() => imageNodeOptions('FROM x\n'), /no NODE_OPTIONS/);
   });

@@ -31,3 +31,16 @@ export function imageEnv(text: string = readFileSync(DOCKERFILE, 'utf8')): Reado
   }
   return env;
 }
+
+/**
+ * The flags `node` gets in the image: the ENTRYPOINT's own (V8 flags that NODE_OPTIONS does not accept, such as
+ * --liftoff-only), after NODE_OPTIONS'. What the benchmarks and soaks start the provider with.
+ */
+export function imageNodeFlags(text: string = readFileSync(DOCKERFILE, 'utf8')): readonly string[] {
+  const entry = /^\s*ENTRYPOINT\s+(\[.*\])\s*$/m.exec(text.split(/^FROM\s/m).at(-1) ?? '');
+  if (entry === null) throw new Error('the Dockerfile has no ENTRYPOINT in exec form');
+  const argv = JSON.parse(entry[1]!) as string[];
+  const script = argv.findIndex((a) => a.endsWith('.js'));
+  if (argv[0] !== 'node' || script < 1) throw new Error(`the ENTRYPOINT is not node <flags> <script>: ${entry[1]}`);
+  return [...imageNodeOptions(text), ...argv.slice(1, script)];
+}

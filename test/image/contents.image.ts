@@ -89,7 +89,7 @@ describe('the image: configuration, labels, files, SBOM', function () {
 
   it('runs node dist/main.js as 1000:1000 with the Dockerfile NODE_OPTIONS, and no npm left on PATH', () => {
     assert.equal(info.Config.User, '1000:1000');
-    assert.deepEqual(info.Config.Entrypoint, ['node', '/app/dist/main.js']);
+    assert.deepEqual(info.Config.Entrypoint, ['node', '--liftoff-only', '/app/dist/main.js']);
     assert.deepEqual(info.Config.Cmd, ['--endpoint=/provider/vault.sock']);
     assert.equal(info.Config.WorkingDir, '/app');
     assert.deepEqual(Object.keys(info.Config.ExposedPorts ?? {}), ['8080/tcp']);

@@ -86,6 +86,8 @@ describe('observability/metrics', () => {
   it('exports the event-loop delay since the previous scrape, from perf_hooks, reset at each scrape', async () => {
     const m = new ProviderMetrics({ processMetrics: false });
     try {
+      // The loop is watched while mounts are in flight; this one ends before the scrape that reports the hold.
+      m.mountStarted();
       await m.render();
       // A reset histogram counts from its next tick on (docs/operations.md#metrics): let it tick once.
       await new Promise((resolve) => setTimeout(resolve, 3 * EVENT_LOOP_RESOLUTION_MS));
@@ -95,11 +97,35 @@ describe('observability/metrics', () => {
         // busy
       }
       await new Promise((resolve) => setTimeout(resolve, 3 * EVENT_LOOP_RESOLUTION_MS));
+      m.mountFinished({ result: 'ok', grpcCode: 'OK', durationMs: 300 });
       const held = samples(await m.render(), 'vault_csi_provider_event_loop_delay_seconds');
       assert.deepEqual([...held.keys()].sort(), ['{quantile="0.5"}', '{quantile="0.9"}', '{quantile="0.99"}', '{quantile="1"}']);
       assert.ok(held.get('{quantile="1"}')! >= 0.15, `largest delay ${held.get('{quantile="1"}')} s after holding the loop for 200 ms`);
       const after = samples(await m.render(), 'vault_csi_provider_event_loop_delay_seconds');
       assert.ok(after.get('{quantile="1"}')! < held.get('{quantile="1"}')!, 'the hold is not reported twice');
+    } finally {
+      m.close();
+    }
+  });
+
+  it('watches the event loop only while mounts are in flight: no monitor timer at rest', async () => {
+    const m = new ProviderMetrics({ processMetrics: false });
+    try {
+      assert.equal(m.watchingEventLoop, false, 'at rest');
+      m.mountStarted();
+      m.mountStarted();
+      assert.equal(m.watchingEventLoop, true);
+      m.mountFinished({ result: 'ok', grpcCode: 'OK', durationMs: 1 });
+      assert.equal(m.watchingEventLoop, true, 'one mount still in flight');
+      m.mountFinished({ result: 'ok', grpcCode: 'OK', durationMs: 1 });
+      assert.equal(m.watchingEventLoop, false, 'at rest again');
+      // A pause at rest is not reported as a delay when the next mount starts the monitor again.
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      m.mountStarted();
+      await new Promise((resolve) => setTimeout(resolve, 5 * EVENT_LOOP_RESOLUTION_MS));
+      m.mountFinished({ result: 'ok', grpcCode: 'OK', durationMs: 1 });
+      const delay = samples(await m.render(), 'vault_csi_provider_event_loop_delay_seconds');
+      assert.ok(delay.get('{quantile="1"}')! < 0.5, `largest delay ${delay.get('{quantile="1"}')} s: the 600 ms at rest is not one`);
     } finally {
       m.close();
     }

@@ -176,6 +176,7 @@ describe('server/socket-path', () => {
     const guard = new SocketGuard({ endpoint, privatePath: me.privatePath, own: await socketIdentity(me.privatePath), intervalMs: 60_000, onRestored: (f) => restored.push(f) });
     guard.start();
     try {
+      assert.equal(guard.polling, false, 'its own socket at the path: the directory\'s events are enough, no timer');
       // As the reference (or a version before this one) does on exit: unlink the path by name.
       await rm(endpoint);
       await waitFor(async () => (await probeSocket(endpoint)) && (await answerAt(endpoint)) === 'me', 'the path to be restored');
@@ -189,12 +190,15 @@ describe('server/socket-path', () => {
       await guard.check();
       assert.equal(await answerAt(endpoint), 'other');
       assert.deepEqual(restored, ['none']);
+      assert.equal(guard.polling, true, 'another instance holds the path: its death would leave no trace, so the timer runs');
       // It dies without a trace in the directory (SIGKILL): found dead on the next check (the timer's; here by hand).
       other.kill('SIGKILL');
       await once(other, 'exit');
       await guard.check();
       assert.equal(await answerAt(endpoint), 'me');
       assert.ok(restored.includes('dead-socket'), restored.join());
+      await guard.check();
+      assert.equal(guard.polling, false, 'its own again: no timer');
     } finally {
       await guard.stop();
     }

@@ -15,7 +15,7 @@ export interface GateLimits {
 }
 
 /** A node restart's few hundred volumes (two requests each) go at once; 32 is what one keep-alive pool allowed. */
-export const DEFAULT_GATE_LIMITS: GateLimits = { maxInFlight: 32, maxInFlightPerTenant: 16, ratePerSecond: 500, burst: 1000 };
+export const DEFAULT_GATE_LIMITS: GateLimits = { maxInFlight: 32, maxInFlightPerTenant: 16, ratePerSecond: 1000, burst: 4000 };
 
 /** A tenant is the pod's namespace: set by the kubelet, so a namespace user cannot make more of them. */
 export const NO_TENANT = '';

@@ -40,7 +40,7 @@ describe('cli/flags parseFlags', () => {
       stateIdleMs: 30 * 60_000,
       tokenRequestFallback: false,
       trust: { vaultAddresses: [], tlsDirectories: [], allowSkipTlsVerify: false, authMounts: [] },
-      vaultLimits: { maxInFlight: 32, maxInFlightPerTenant: 16, ratePerSecond: 500, burst: 1000 },
+      vaultLimits: { maxInFlight: 32, maxInFlightPerTenant: 16, ratePerSecond: 1000, burst: 4000 },
       defaults: {
         vaultAddress: DEFAULT_VAULT_ADDRESS,
         vaultMount: 'kubernetes',

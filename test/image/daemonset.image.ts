@@ -17,7 +17,7 @@ import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto'
 import { chmod, chown, lstat, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { imageNodeOptions } from '../helpers/image.js';
+import { imageNodeFlags, imageNodeOptions } from '../helpers/image.js';
 import { TcpFaultProxy } from '../helpers/tcp-fault-proxy.js';
 import { writeServiceAccountFiles } from '../real/harness/in-cluster-provider.js';
 import { KubeControlPlane } from '../real/harness/kube.js';
@@ -123,7 +123,7 @@ describe('the image as deploy/base runs it: real Vault, PostgreSQL, the API serv
     const writable = mounts.filter((m) => /(?:^|,)rw(?:,|$)/.test(m[5] ?? '') && !/^\/(?:proc|sys|dev)(?:\/|$)/.test(m[4] ?? '')).map((m) => m[4]);
     assert.deepEqual(writable, ds.container.volumeMounts?.filter((m) => m.readOnly !== true).map((m) => m.mountPath), 'writable: the socket directory alone');
     const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter(Boolean);
-    assert.deepEqual(cmdline, ['node', '/app/dist/main.js', ...(ds.container.args ?? [])]);
+    assert.deepEqual(cmdline, ['node', ...imageNodeFlags().slice(imageNodeOptions().length), '/app/dist/main.js', ...(ds.container.args ?? [])]);
     const environ = (await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0');
     assert.ok(environ.includes(`NODE_OPTIONS=${imageNodeOptions().join(' ')}`));
     assert.ok(environ.includes(`POD_NAMESPACE=${ds.namespace}`));

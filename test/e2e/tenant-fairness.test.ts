@@ -10,6 +10,7 @@ import { ManualGateClock } from '../helpers/gate-clock.js';
 import { samples } from '../helpers/prometheus.js';
 import { gate, tenantPod } from '../helpers/tenants.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { DEFAULT_GATE_LIMITS } from '../../src/vault/rate-limit.js';
 
 
 describe('e2e: tenant isolation between namespaces (issue 19: classes 8, 9, 12)', function () {
@@ -54,8 +55,9 @@ describe('e2e: tenant isolation between namespaces (issue 19: classes 8, 9, 12)'
     assert.equal(Buffer.from(victim.files[0]!.contents).toString(), 'victim-value');
     assert.equal(quota.hits, 1, 'the throttled read was not sent again: its pause had not passed');
     const g = gateOf();
-    assert.deepEqual([g.tenant('team-a').pausedUntil, g.tenant('team-a').rate], [1_000, 250]);
-    assert.deepEqual([g.tenant('team-b').pausedUntil, g.tenant('team-b').rate, g.rate], [0, 500, 500]);
+    const rate = DEFAULT_GATE_LIMITS.ratePerSecond;
+    assert.deepEqual([g.tenant('team-a').pausedUntil, g.tenant('team-a').rate], [1_000, rate / 2], "the attacker's rate halves");
+    assert.deepEqual([g.tenant('team-b').pausedUntil, g.tenant('team-b').rate, g.rate], [0, rate, rate], "the victim's and the node's do not");
     assert.equal(clock.sleeps.length, 1, 'one wait asked for: the throttled tenant\'s');
 
     // Its quota lifts and its pause passes: the attacker's own mount completes too.

@@ -28,6 +28,9 @@ import { checkOwnToken } from './jwt-claims.js';
 import { credentialLogin, podTokenLogin } from './login-request.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 
+/** What the token cache may hold per entry it may keep (`--cache-size`), keys included. */
+export const TOKEN_CACHE_BYTES_PER_ENTRY = 4096;
+
 /**
  * Where a ServiceAccount JWT comes from when the driver sent none (no `tokenRequests` in the CSIDriver): the
  * TokenRequest API, asked for a token bound to the requesting pod. Implemented in src/kubernetes/.
@@ -159,7 +162,7 @@ export class Authenticator {
     this.#cache = new Lru<VaultToken>({
       maxEntries: options.cacheSize,
       // Keys hold names the SecretProviderClass chooses, so entries are bounded in bytes as well as in number.
-      maxBytes: options.cacheBytes ?? options.cacheSize * 4096,
+      maxBytes: options.cacheBytes ?? options.cacheSize * TOKEN_CACHE_BYTES_PER_ENTRY,
       sizeOf: (t) => Buffer.byteLength(t.identityKey) + Buffer.byteLength(t.token) + 64,
       now: this.#now,
       onEvict: (_k, _v, reason) => {

@@ -90,7 +90,7 @@ export const DEFAULT_REQUEST_TIMEOUT = '30s';
 
 /** Leased responses kept: a node runs at most ~110 pods, each with a few dynamic secrets or certificates. */
 export const DEFAULT_LEASE_CACHE_SIZE = 5000;
-/** 8 MiB of response JSON (~2000 certificate bundles), well inside the image's 64 MiB old space. */
+/** 8 MiB of response JSON (~2000 certificate bundles; its share of the old space: docs/benchmark.md, "Memory"). */
 export const DEFAULT_LEASE_CACHE_BYTES = 8 * 1024 * 1024;
 
 /** The state file's bound: the token cache (4 KiB × 1000) and the lease cache (8 MiB) with room to spare. */

@@ -1,18 +1,20 @@
 /**
  * Memo of `parseObjects` by its text: a republish sends the same text every minute per volume, and the parse was
- * a sixth of its CPU (docs/benchmark.md). Successes only, bounded in bytes, and only under the caps parsed with.
+ * a sixth of its CPU (docs/benchmark.md). Successes only, bounded in bytes (the text twice, for the key and what the
+ * parsed strings may keep of it, and the parsed form as V8 holds it), and only under the caps parsed with.
  */
+import { heapBytes } from '../shared/heap-size.js';
 import { Lru } from '../shared/lru.js';
 import { parseObjects, type ParsedObjects } from './objects.js';
 import { DEFAULT_INPUT_LIMITS, type InputLimits } from './input-limits.js';
 
 export interface ObjectsMemoOptions {
   readonly maxEntries?: number;
-  /** By the estimate above (`--objects-cache-max-bytes`; default DEFAULT_OBJECTS_CACHE_BYTES). */
+  /** Bytes as counted above (`--objects-cache-max-bytes`; default DEFAULT_OBJECTS_CACHE_BYTES). */
   readonly maxBytes?: number;
 }
 
-/** 8 MiB: a node's SecretProviderClasses many times over, an eighth of the image's 64 MiB old space. */
+/** 8 MiB: a node's SecretProviderClasses many times over (its share of the old space: docs/benchmark.md, "Memory"). */
 export const DEFAULT_OBJECTS_CACHE_BYTES = 8 * 1024 * 1024;
 
 type Entry = { readonly parsed: ParsedObjects; readonly bytes: number; readonly limits: InputLimits };
@@ -49,7 +51,7 @@ export class ObjectsMemo {
     const hit = this.#lru.get(text);
     if (hit !== undefined && sameLimits(hit.limits, limits)) return hit.parsed;
     const parsed = parseObjects(text, limits);
-    this.#lru.set(text, { parsed, bytes: 2 * Buffer.byteLength(text) + 256, limits });
+    this.#lru.set(text, { parsed, bytes: 2 * heapBytes(text) + heapBytes(parsed), limits });
     return parsed;
   }
 }

@@ -82,7 +82,7 @@ export interface MountAuditorOptions {
   readonly maxBytes?: number;
 }
 
-/** Over ten times what a full node's ~110 pods need, and a sixteenth of the image's 64 MiB old space. */
+/** Over ten times what a full node's ~110 pods need (its share of the old space: docs/benchmark.md, "Memory"). */
 export const DEFAULT_AUDIT_STATE_BYTES = 4 * 1024 * 1024;
 
 /** Heap bytes charged per remembered object and per volume beyond their strings: map entries, string headers. */

@@ -176,7 +176,7 @@ describe('Dockerfile and .dockerignore', function () {
     const runtime = stages.at(-1)!;
     const env = runtime.instructions.filter((i) => i.op === 'ENV' && i.args.startsWith('NODE_OPTIONS='));
     assert.equal(env.length, 1);
-    assert.deepEqual(imageNodeOptions(), ['--max-semi-space-size=4', '--max-old-space-size=64', '--v8-pool-size=1']);
+    assert.deepEqual(imageNodeOptions(), ['--max-semi-space-size=4', '--max-old-space-size=96', '--v8-pool-size=1']);
     assert.deepEqual(imageNodeFlags(), [...imageNodeOptions(), '--liftoff-only'], 'and the ENTRYPOINT\'s V8 flags, which NODE_OPTIONS refuses');
     assert.deepEqual(imageNodeOptions('ENV NODE_OPTIONS=--a\nENV NODE_OPTIONS="--b --c"\n'), ['--b', '--c']);
     assert.throws(() => imageNodeOptions('FROM x\n'), /no NODE_OPTIONS/);

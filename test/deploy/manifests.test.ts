@@ -20,8 +20,11 @@ import type { IClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v
 import type { IClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
 import type { IRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
 import type { IRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
-import { parseFlags, type ProviderSettings } from '../../src/cli/flags.js';
+import { DEFAULT_LEASE_CACHE_BYTES, parseFlags, type ProviderSettings } from '../../src/cli/flags.js';
 import { DEFAULT_NODE_MEMORY_BUDGET } from '../../src/admission/mount-admission.js';
+import { TOKEN_CACHE_BYTES_PER_ENTRY } from '../../src/auth/authenticator.js';
+import { DEFAULT_OBJECTS_CACHE_BYTES } from '../../src/config/objects-cache.js';
+import { DEFAULT_AUDIT_STATE_BYTES } from '../../src/observability/audit.js';
 import { isObject, kustomizationDirs, objectId, readYamlDocuments, renderKustomization, KustomizeError, type KubeObject } from '../helpers/kustomize.js';
 import { extraType, kubeType, schemaProblems, strictFieldProblems, type CheckedDocument } from '../helpers/manifest-check.js';
 
@@ -237,6 +240,19 @@ describe('deploy and examples: manifests', function () {
         const limitMi = Number(/^(\d+)Mi$/.exec(String(container.resources?.limits?.['memory']))?.[1]);
         const budgetMi = DEFAULT_NODE_MEMORY_BUDGET / (1024 * 1024);
         assert.ok(limitMi >= flag('max-old-space-size') + 3 * flag('max-semi-space-size') + 68 + budgetMi, `${rel(dir)}: memory limit ${limitMi}Mi`);
+        // V8's old space holds the loaded code (~26 MiB live after start), every cache at its byte bound and the whole
+        // memory budget (a parsed answer lives in the heap), with a quarter more to collect in: a heap filled to its
+        // cap aborts the process (docs/benchmark.md, "Memory").
+        const settings = settingsOf(container);
+        const heldMi =
+          26 +
+          ((settings.objectsCacheMaxBytes ?? DEFAULT_OBJECTS_CACHE_BYTES) +
+            (settings.leaseCacheMaxBytes ?? DEFAULT_LEASE_CACHE_BYTES) +
+            (settings.auditStateMaxBytes ?? DEFAULT_AUDIT_STATE_BYTES) +
+            settings.cacheSize * TOKEN_CACHE_BYTES_PER_ENTRY) /
+            (1024 * 1024) +
+          budgetMi;
+        assert.ok(flag('max-old-space-size') >= 1.25 * heldMi, `${rel(dir)}: --max-old-space-size=${flag('max-old-space-size')} for ${heldMi.toFixed(0)} MiB held`);
         assert.deepEqual(pod.nodeSelector, { 'kubernetes.io/os': 'linux' });
         assert.deepEqual(pod.tolerations, [{ operator: 'Exists' }], 'tolerates every taint');
         // A surge rollout: the new pod takes the socket over beside the old one, no node is ever without a provider.

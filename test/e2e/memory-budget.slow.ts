@@ -17,7 +17,7 @@ const MiB = 1024 * 1024;
 
 describe('e2e: the daemon under mounts naming hundreds of MiB (image NODE_OPTIONS)', function () {
   this.timeout(90_000);
-  // 2 rounds of 48 pods at once, each naming three 1.25 MiB secrets: 360 MiB named, far over the 168Mi limit.
+  // 2 rounds of 48 pods at once, each naming three 1.25 MiB secrets: 360 MiB named, far over the 200Mi limit.
   const SPEC = { secrets: 16, valueBytes: 1.25 * MiB };
   const ROUNDS = 2;
   const MOUNTS = 48;

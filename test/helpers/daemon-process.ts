@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { builtMain } from './built.js';
 import { imageNodeOptions } from './image.js';
 import type { DriverClient } from './grpc-client.js';
+import type { MemoryCgroup } from './memory-cgroup.js';
 import { waitFor } from './wait-for.js';
 
 export class DaemonProcess {
@@ -20,10 +21,13 @@ export class DaemonProcess {
   /**
    * `options.coverage: false` runs the daemon without V8's coverage counters even under c8: a test that measures the
    * daemon's memory must measure what the image runs, not the instrumented process (which holds more).
+   * `options.cgroup`: the process runs inside it from its exec on.
    */
-  constructor(args: readonly string[], env: Record<string, string> = {}, nodeOptions: readonly string[] = [], options: { readonly coverage?: boolean } = {}) {
+  constructor(args: readonly string[], env: Record<string, string> = {}, nodeOptions: readonly string[] = [], options: { readonly coverage?: boolean; readonly cgroup?: MemoryCgroup } = {}) {
     const coverage = options.coverage !== false && process.env['NODE_V8_COVERAGE'] !== undefined;
-    this.child = spawn(process.execPath, [...nodeOptions, builtMain(), ...args], {
+    const argv = [process.execPath, ...nodeOptions, builtMain(), ...args];
+    const [command, ...rest] = options.cgroup?.wrap(argv) ?? argv;
+    this.child = spawn(command!, rest, {
       // NODE_V8_COVERAGE passes through so c8 counts the child's coverage too.
       env: {
         PATH: process.env['PATH'] ?? '',

@@ -37,10 +37,15 @@ export function imageEnv(text: string = readFileSync(DOCKERFILE, 'utf8')): Reado
  * --liftoff-only), after NODE_OPTIONS'. What the benchmarks and soaks start the provider with.
  */
 export function imageNodeFlags(text: string = readFileSync(DOCKERFILE, 'utf8')): readonly string[] {
+  return [...imageNodeOptions(text), ...imageEntrypointFlags(text)];
+}
+
+/** The ENTRYPOINT's own node flags, between `node` and the script: with imageEnv()'s NODE_OPTIONS, the image's command line. */
+export function imageEntrypointFlags(text: string = readFileSync(DOCKERFILE, 'utf8')): readonly string[] {
   const entry = /^\s*ENTRYPOINT\s+(\[.*\])\s*$/m.exec(text.split(/^FROM\s/m).at(-1) ?? '');
   if (entry === null) throw new Error('the Dockerfile has no ENTRYPOINT in exec form');
   const argv = JSON.parse(entry[1]!) as string[];
   const script = argv.findIndex((a) => a.endsWith('.js'));
   if (argv[0] !== 'node' || script < 1) throw new Error(`the ENTRYPOINT is not node <flags> <script>: ${entry[1]}`);
-  return [...imageNodeOptions(text), ...argv.slice(1, script)];
+  return argv.slice(1, script);
 }

@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { DaemonProcess, waitForServing } from '../helpers/daemon-process.js';
 import { DriverClient } from '../helpers/grpc-client.js';
-import { imageEnv } from '../helpers/image.js';
+import { imageEntrypointFlags, imageEnv } from '../helpers/image.js';
+import { MemoryCgroup } from '../helpers/memory-cgroup.js';
 import { daemonSetMemoryLimit } from '../helpers/memory-pressure.js';
 import { TOKENS_KEY } from '../../src/config/mount-request.js';
 import type { MountRequest } from '../../src/generated/v1alpha1/MountRequest.js';
@@ -72,6 +73,8 @@ export interface StageOptions {
   readonly writeFiles?: boolean;
   /** Flags added after the DaemonSet's (e.g. the operator's TLS flags). */
   readonly extraArgs?: readonly string[];
+  /** Node flags after the image's, to look inside a failure (e.g. `--heapsnapshot-near-heap-limit=1`). */
+  readonly nodeFlags?: readonly string[];
 }
 
 /** The provider container of deploy/base/daemonset.yaml: its args and its literal environment values. */
@@ -117,6 +120,9 @@ export function daemonArguments(args: readonly string[], local: { socket: string
   return out;
 }
 
+const MiB = 1024 * 1024;
+let cgroups = 0;
+
 export class Stage {
   readonly issuer = new ServiceAccountJwtIssuer();
   readonly memoryLimitBytes = daemonSetMemoryLimit();
@@ -125,6 +131,9 @@ export class Stage {
   healthUrl!: string;
   tls: (TlsMaterial & { files: TlsFiles }) | undefined;
   #targets = 0;
+  #cgroup: MemoryCgroup | undefined;
+  /** Why the daemon runs without a memory cgroup here, if it does. */
+  cgroupMissing: string | undefined;
   readonly #jwts = new Map<string, string>();
 
   private constructor(
@@ -191,7 +200,11 @@ export class Stage {
     // The DaemonSet takes it from the pod's metadata.
     env['POD_NAMESPACE'] = 'vault-csi-provider';
     // coverage: false — the memory measured is the image's process, not one with V8's coverage counters.
-    this.daemon = new DaemonProcess(args, env, [], { coverage: false });
+    this.#cgroup?.remove();
+    const cgroup = MemoryCgroup.create(this.memoryLimitBytes, `vcp-stage-${process.pid}-${++cgroups}`);
+    this.#cgroup = typeof cgroup === 'string' ? undefined : cgroup;
+    this.cgroupMissing = typeof cgroup === 'string' ? cgroup : undefined;
+    this.daemon = new DaemonProcess(args, env, [...imageEntrypointFlags(), ...(this.options.nodeFlags ?? [])], { coverage: false, ...(this.#cgroup === undefined ? {} : { cgroup: this.#cgroup }) });
     await waitForServing(this.daemon);
     const line = this.daemon.lines().find((l) => l['msg'] === 'provider serving');
     this.healthUrl = `http://${String(line?.['health'])}/health/ready`;
@@ -268,6 +281,26 @@ export class Stage {
     return readFile(join(target, name), 'utf8').catch(() => undefined);
   }
 
+  /**
+   * Whether the daemon has kept within the DaemonSet's memory limit: judged by the kernel where the machine allows a
+   * memory cgroup (no OOM kill there), else by VmHWM (`peakRss`, bytes) under the limit, which also counts the
+   * reclaimable pages of the node binary and so is stricter. Undefined when it has; else what broke it.
+   */
+  memoryViolation(peakRss: number): string | undefined {
+    const limit = `the DaemonSet's limit ${(this.memoryLimitBytes / MiB).toFixed(0)} MiB`;
+    if (this.#cgroup !== undefined) {
+      const kills = this.#cgroup.oomKills();
+      return kills === 0 ? undefined : `the kernel OOM-killed the daemon in its memory cgroup at ${limit} (${kills}×)`;
+    }
+    return peakRss < this.memoryLimitBytes ? undefined : `peak RSS ${(peakRss / MiB).toFixed(1)} MiB ≥ ${limit}`;
+  }
+
+  /** `cgroup peak 121.3 MiB, 0 limit hits` or why there is no cgroup: for reports beside VmHWM. */
+  memoryFigures(): string {
+    if (this.#cgroup === undefined) return `no memory cgroup (${this.cgroupMissing ?? 'not started'})`;
+    return `cgroup peak ${(this.#cgroup.peakBytes() / MiB).toFixed(1)} MiB, ${this.#cgroup.limitHits()} limit hits`;
+  }
+
   async close(): Promise<void> {
     try {
       this.client?.close();
@@ -275,6 +308,7 @@ export class Stage {
         this.daemon.kill('SIGKILL');
         await this.daemon.exited;
       }
+      this.#cgroup?.remove();
     } finally {
       await this.vault.close();
       await this.tls?.files.cleanup();

@@ -26,6 +26,7 @@ import fc from 'fast-check';
 import { ErrorCodes, grpcStatusFor, type ErrorCode } from '../../src/errors.js';
 import { DEFAULT_NODE_MEMORY_BUDGET } from '../../src/admission/mount-admission.js';
 import { assertNoLeaks } from '../helpers/leak-check.js';
+import { RssSampler } from '../helpers/memory-pressure.js';
 import { samples } from '../helpers/prometheus.js';
 import { HealthProbe, describeFigures, figures } from '../isolation/probes.js';
 import { podOf, Stage, type Pod } from '../isolation/stage.js';
@@ -99,6 +100,9 @@ describe('fuzz: hostile SecretProviderClasses against the daemon as the image ru
     const kindMs = new Map<string, number>();
 
     let pid = stage.daemon.child.pid!;
+    // RssAnon sampled all along: the memory the kernel cannot reclaim, for the report (the cgroup judges).
+    let rss = new RssSampler(pid);
+    rss.start(20);
 
     /** One case: its mount and what its answer must be. Throws naming the case. */
     const mountOne = async (c: HostileSpc): Promise<void> => {
@@ -176,6 +180,9 @@ describe('fuzz: hostile SecretProviderClasses against the daemon as the image ru
           await health.stop();
           await stage.restartDaemon();
           pid = stage.daemon.child.pid!;
+          rss.stop();
+          rss = new RssSampler(pid);
+          rss.start(20);
           metricsUrl = stage.healthUrl.replace(/\/health\/ready$/, '/metrics');
           health = new HealthProbe(stage.healthUrl, { periodMs: 100 });
           health.start();
@@ -188,8 +195,9 @@ describe('fuzz: hostile SecretProviderClasses against the daemon as the image ru
     const started = performance.now();
     const result = await fc.check(property, { numRuns: runs, endOnFailure: true, ...(seed === undefined ? {} : { seed }) });
     const seconds = (performance.now() - started) / 1000;
+    rss.stop();
     const cpu = `CPU: daemon ${(await cpuSeconds(pid).catch(() => NaN)).toFixed(0)} s, this process ${(process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6).toFixed(0)} s`;
-    const summary = `${n} cases in ${seconds.toFixed(0)} s (mount ${describeFigures(figures(durations))}), readiness ${describeFigures(figures(health.samples.map((s) => s.ms)))}, peak RSS ${((await vmHwmBytes(pid).catch(() => 0)) / MiB).toFixed(1)} MiB (${stage.memoryFigures()}), peak charged ${(peakCharged / MiB).toFixed(1)} MiB; ${cpu}`;
+    const summary = `${n} cases in ${seconds.toFixed(0)} s (mount ${describeFigures(figures(durations))}), readiness ${describeFigures(figures(health.samples.map((s) => s.ms)))}, peak RSS ${((await vmHwmBytes(pid).catch(() => 0)) / MiB).toFixed(1)} MiB (RssAnon ${(rss.anonPeak / MiB).toFixed(1)} MiB; ${stage.memoryFigures()}), peak charged ${(peakCharged / MiB).toFixed(1)} MiB; ${cpu}`;
     if (process.env['FUZZ_RUNS'] !== undefined) console.log(summary, Object.fromEntries(outcomes), Object.fromEntries(kinds));
     if (survey) {
       console.log('mount seconds by feature', Object.fromEntries([...kindMs].sort((a, b) => b[1] - a[1]).map(([k, ms]) => [k, Math.round(ms / 1000)])));

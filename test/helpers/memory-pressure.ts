@@ -112,11 +112,15 @@ export async function runPressure(options: {
   return { ok, exhausted, other, otherDetails, exhaustedDetails, namedBytes: options.mounts * options.perMount * options.spec.valueBytes };
 }
 
-/** Samples a process's resident memory every few milliseconds; `peak` is the highest VmRSS seen (and VmHWM). */
+/**
+ * Samples a process's resident memory every few milliseconds; `peak` is the highest VmRSS seen (and VmHWM),
+ * `anonPeak` the highest RssAnon seen: what the kernel cannot reclaim, without the binary's file-backed pages.
+ */
 export class RssSampler {
   readonly #pid: number;
   #timer: NodeJS.Timeout | undefined;
   #peakKb = 0;
+  #anonPeakKb = 0;
 
   constructor(pid: number) {
     this.#pid = pid;
@@ -136,7 +140,14 @@ export class RssSampler {
     const hwm = Number(/^VmHWM:\s+(\d+) kB/m.exec(text)?.[1] ?? NaN);
     // A process that has exited (a zombie until reaped) has no Vm lines: its last figures stand.
     this.#peakKb = Math.max(this.#peakKb, Number.isNaN(rss) ? 0 : rss, Number.isNaN(hwm) ? 0 : hwm);
+    const anon = Number(/^RssAnon:\s+(\d+) kB/m.exec(text)?.[1] ?? NaN);
+    if (!Number.isNaN(anon)) this.#anonPeakKb = Math.max(this.#anonPeakKb, anon);
     return rss * 1024;
+  }
+
+  /** Bytes. */
+  get anonPeak(): number {
+    return this.#anonPeakKb * 1024;
   }
 
   /** Bytes. */

@@ -271,7 +271,7 @@ export async function runCase(c: IsolationCase): Promise<CaseReport> {
       healthFailures,
       rssPeakBytes: rss.peak,
       rssLimitBytes: stage.memoryLimitBytes,
-      cgroup: stage.memoryFigures(),
+      cgroup: `RssAnon peak ${(rss.anonPeak / MiB).toFixed(1)} MiB, ${stage.memoryFigures()}`,
       exit,
       attacker: summarize(attacker.outcomes),
       attackerMs: figures(attacker.outcomes.map((o) => o.ms)),

@@ -298,7 +298,8 @@ export class Stage {
   /** `cgroup peak 121.3 MiB, 0 limit hits` or why there is no cgroup: for reports beside VmHWM. */
   memoryFigures(): string {
     if (this.#cgroup === undefined) return `no memory cgroup (${this.cgroupMissing ?? 'not started'})`;
-    return `cgroup peak ${(this.#cgroup.peakBytes() / MiB).toFixed(1)} MiB, ${this.#cgroup.limitHits()} limit hits`;
+    // The page cache of what the process reads and writes is charged too, and reclaimed at the limit: hits are no harm.
+    return `cgroup peak ${(this.#cgroup.peakBytes() / MiB).toFixed(1)} MiB, limit reached ${this.#cgroup.limitHits()}×, ${this.#cgroup.oomKills()} OOM kills`;
   }
 
   async close(): Promise<void> {

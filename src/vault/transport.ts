@@ -19,6 +19,7 @@ import { BodyTooLargeError, buildConnector, dispatchBuffered, headerObject, head
 import type { ByteLedger } from '../admission/mount-admission.js';
 import { isSuccess, JsonBody } from './json-body.js';
 import type { AddressGates } from './rate-limit.js';
+import { systemClock, type Clock } from '../shared/clock.js';
 import { followRedirect, NO_REDIRECTS, REDIRECT_STATUSES, secondRedirect, type RedirectPolicy } from './redirect.js';
 
 export interface TlsMaterial {
@@ -131,6 +132,8 @@ export interface UndiciTransportOptions {
   readonly redirects?: RedirectPolicy;
   /** The provider's per-address gates (rate-limit.ts); none means no limit of our own. */
   readonly gates?: AddressGates;
+  /** What request deadlines are measured and swept by (default: the system clock). */
+  readonly clock?: Pick<Clock, 'monotonic' | 'after'>;
 }
 
 /** `--vault-request-timeout` passed: named like AbortSignal.timeout's error, which the failure classifier knows. */
@@ -156,38 +159,51 @@ interface InFlight {
 class DeadlineSweeper {
   readonly #inflight = new Set<InFlight>();
   readonly #periodMs: number;
-  #timer: NodeJS.Timeout | undefined;
+  readonly #clock: Pick<Clock, 'monotonic' | 'after'>;
+  #cancel: (() => void) | undefined;
 
-  constructor(timeoutMs: number) {
+  constructor(timeoutMs: number, clock: Pick<Clock, 'monotonic' | 'after'>) {
     this.#periodMs = Math.max(20, Math.min(1_000, Math.floor(timeoutMs / 10)));
+    this.#clock = clock;
+  }
+
+  /** A deadline `timeoutMs` from now. */
+  deadline(timeoutMs: number): number {
+    return this.#clock.monotonic() + timeoutMs;
   }
 
   add(entry: InFlight): void {
     this.#inflight.add(entry);
-    if (this.#timer === undefined) {
-      this.#timer = setInterval(() => this.#sweep(), this.#periodMs);
-      this.#timer.unref();
-    }
+    this.#arm();
   }
 
   delete(entry: InFlight): void {
     this.#inflight.delete(entry);
   }
 
+  #arm(): void {
+    if (this.#cancel === undefined && this.#inflight.size > 0) {
+      this.#cancel = this.#clock.after(this.#periodMs, () => {
+        this.#cancel = undefined;
+        this.#sweep();
+      });
+    }
+  }
+
   #sweep(): void {
-    const now = performance.now();
+    const now = this.#clock.monotonic();
     // Entries are in start order and share one timeout, so the first one still in time ends the sweep.
     for (const entry of this.#inflight) {
       if (entry.deadline > now) break;
       this.#inflight.delete(entry);
       entry.expire();
     }
-    if (this.#inflight.size === 0) this.stop();
+    this.#arm();
   }
 
   stop(): void {
-    if (this.#timer !== undefined) clearInterval(this.#timer);
-    this.#timer = undefined;
+    this.#cancel?.();
+    this.#cancel = undefined;
   }
 }
 
@@ -243,7 +259,7 @@ export class UndiciTransport {
     this.#timeoutMs = options.requestTimeoutMs;
     this.#maxBytes = options.maxResponseBytes ?? 16 * 1024 * 1024;
     this.#maxValues = options.maxResponseValues ?? DEFAULT_MAX_RESPONSE_VALUES;
-    this.#deadlines = new DeadlineSweeper(options.requestTimeoutMs);
+    this.#deadlines = new DeadlineSweeper(options.requestTimeoutMs, options.clock ?? systemClock);
     const connector = buildConnector({
       ...(tls.ca === undefined ? {} : { ca: [...tls.ca] }),
       ...(tls.cert === undefined ? {} : { cert: tls.cert }),
@@ -352,7 +368,7 @@ export class UndiciTransport {
       { path, method, headers, body: body ?? null, headersTimeout: timeoutMs, bodyTimeout: timeoutMs },
       { maxBytes: this.#maxBytes, signal: context.signal, sink: answerBody },
     );
-    const inflight: InFlight = { deadline: performance.now() + timeoutMs, expire: () => call.cancel(new RequestTimeoutError(timeoutMs)) };
+    const inflight: InFlight = { deadline: this.#deadlines.deadline(timeoutMs), expire: () => call.cancel(new RequestTimeoutError(timeoutMs)) };
     this.#deadlines.add(inflight);
     try {
       return { answer: await call.answer, body: answerBody };

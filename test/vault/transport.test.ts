@@ -71,6 +71,42 @@ describe('vault/transport', () => {
     assert.match(classified.error.message, /did not answer GET .*\/v1\/secret\/data\/slow within the request timeout/);
   });
 
+  it('measures and sweeps request deadlines on the clock it is given', async () => {
+    let held = 0;
+    handler = () => void (held += 1);
+    // Virtual time: nothing expires until the test moves the clock, however long the request really waits.
+    let now = 0;
+    const timers: Array<{ at: number; fn: () => void }> = [];
+    const clock = {
+      monotonic: () => now,
+      after: (ms: number, fn: () => void) => {
+        const timer = { at: now + ms, fn };
+        timers.push(timer);
+        return () => void timers.splice(timers.indexOf(timer), 1);
+      },
+    };
+    const advance = (ms: number): void => {
+      now += ms;
+      for (const t of timers.filter((x) => x.at <= now)) {
+        timers.splice(timers.indexOf(t), 1);
+        t.fn();
+      }
+    };
+    const t = new UndiciTransport({ tls: NO_TLS, requestTimeoutMs: 60_000, clock });
+    transports.push(t);
+    let settled: unknown;
+    const sent = t.send({ method: 'GET', uri: `${base}/v1/held` }).then(() => (settled = 'answered'), (err: unknown) => (settled = err));
+    while (held === 0) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(timers.length, 1, 'one sweep timer for the request in flight');
+    for (let i = 0; i < 59; i++) advance(1_000);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(settled, undefined, 'still in time at 59 s of virtual time');
+    advance(1_000);
+    await sent;
+    assert.ok(settled instanceof Error && settled.name === 'TimeoutError', String(settled));
+    assert.equal(timers.length, 0, 'no timer left once nothing is in flight');
+  });
+
   it("stops waiting when the caller's signal aborts, and the connection pool keeps serving", async () => {
     let hanging = 0;
     handler = (req, res) => {

@@ -7,7 +7,7 @@ import type NodeVault from 'node-vault';
 import { ProviderError } from '../errors.js';
 import type { ConnectionSettings } from '../config/types.js';
 import { requestNamespace } from '../config/secret-namespace.js';
-import { classifyFailure, type ClassifiedFailure, type RequestTarget } from './failures.js';
+import { classifyFailure, namespaceSuffix, type ClassifiedFailure, type RequestTarget } from './failures.js';
 import { defaultRetryPolicy, withRetries, type RetryPolicy } from './retry.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import { loginResponseSchema, secretResponseSchema, type SecretResponse } from './responses.js';
@@ -300,25 +300,18 @@ export class VaultClient {
 
   /** Any secret request; `memory` is the mount's ledger, charged as the answer arrives. */
   async request(token: string, request: SecretRequest, signal?: AbortSignal, memory?: ByteLedger): Promise<SecretResponse> {
-    if (request.namespace === undefined) return this.#request(token, request, signal, memory);
-    try {
-      return await this.#request(token, request, signal, memory);
-    } catch (err: unknown) {
-      // A read in an object's own namespace: say which, since the path alone names a secret in every namespace.
-      if (!(err instanceof ProviderError)) throw err;
-      const namespace = requestNamespace(this.settings.namespace, request.namespace) ?? '';
-      throw new ProviderError(err.code, `${err.message} (Vault namespace ${JSON.stringify(namespace)})`, err.context, { cause: err.cause });
-    }
-  }
-
-  async #request(token: string, request: SecretRequest, signal: AbortSignal | undefined, memory: ByteLedger | undefined): Promise<SecretResponse> {
     // As Vault's Go client does: proxies and Node's HTTP parser refuse the custom verb.
     if (request.method === 'LIST') {
       const query = request.query === '' ? 'list=true' : `${request.query}&list=true`;
-      return this.#request(token, { ...request, method: 'GET', query }, signal, memory);
+      return this.request(token, { ...request, method: 'GET', query }, signal, memory);
     }
     const pathAndQuery = request.query === '' ? request.requestPath : `${request.requestPath}?${request.query}`;
-    const target: RequestTarget = { address: this.settings.address, path: pathAndQuery, method: request.method };
+    const target: RequestTarget = {
+      address: this.settings.address,
+      path: pathAndQuery,
+      method: request.method,
+      ...(request.namespace === undefined ? {} : { namespace: requestNamespace(this.settings.namespace, request.namespace) ?? '' }),
+    };
     // node-vault prefixes `/v1`; our requestPath already carries it.
     const nodeVaultPath = pathAndQuery.replace(/^\/v1(?=\/)/, '');
     const safe = SAFE_METHODS.has(request.method);
@@ -341,14 +334,14 @@ export class VaultClient {
         ),
     );
     if (raw === undefined) {
-      throw new ProviderError('SECRET_NOT_FOUND', `Vault returned an empty response for ${request.method} ${target.address}${pathAndQuery}`, {
+      throw new ProviderError('SECRET_NOT_FOUND', `Vault returned an empty response for ${request.method} ${target.address}${pathAndQuery}${namespaceSuffix(target)}`, {
         vaultAddress: target.address,
         vaultPath: pathAndQuery,
       });
     }
     const parsed = secretResponseSchema.safeParse(raw);
     if (!parsed.success) {
-      throw new ProviderError('BAD_VAULT_RESPONSE', `Vault's answer to ${request.method} ${target.address}${pathAndQuery} is not a secret response`, {
+      throw new ProviderError('BAD_VAULT_RESPONSE', `Vault's answer to ${request.method} ${target.address}${pathAndQuery} is not a secret response${namespaceSuffix(target)}`, {
         vaultAddress: target.address,
         vaultPath: pathAndQuery,
       });

@@ -11,6 +11,13 @@ export interface RequestTarget {
   readonly address: string;
   readonly path: string;
   readonly method: string;
+  /** An object's own Vault namespace (secretNamespace): named in messages, since a path names a secret in every one. */
+  readonly namespace?: string;
+}
+
+/** ` (Vault namespace "team-a")` after a message about a request in an object's own namespace, else ''. */
+export function namespaceSuffix(target: RequestTarget): string {
+  return target.namespace === undefined ? '' : ` (Vault namespace ${JSON.stringify(target.namespace)})`;
 }
 
 /** How far a failed request got: never sent (safe to retry anything), answered, or unknown. */
@@ -263,7 +270,7 @@ export function classifyFailure(err: unknown, target: RequestTarget, callerSigna
     };
     // Anything else of Vault's a message quotes (a redirect's Location) is searched too.
     const message = redactor === undefined ? v.message : redactor.remove(v.message);
-    return { error: new ProviderError(v.code, message, context), ...retry };
+    return { error: new ProviderError(v.code, `${message}${namespaceSuffix(target)}`, context), ...retry };
   }
   throw new Error('unreachable: the last rule matches every failure');
 }

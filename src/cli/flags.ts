@@ -23,7 +23,7 @@ import { LogLevels, type LogLevel } from '../observability/logger.js';
 import { trimSlashes } from '../shared/slashes.js';
 import { DEFAULT_MAX_RESPONSE_VALUES } from '../vault/transport.js';
 import { DEFAULT_AUDIT_STATE_BYTES } from '../observability/audit.js';
-import { DEFAULT_OBJECTS_CACHE_BYTES } from '../config/objects-cache.js';
+import { DEFAULT_OBJECTS_CACHE_BYTES } from '../config/objects.js';
 
 export { LogLevels, type LogLevel };
 export { UsageError };
@@ -137,7 +137,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'write-files', kind: 'bool', help: 'Write the files into the target path ourselves (for drivers before v0.0.21, which expect it).' },
   { name: 'audit-log-file', kind: 'string', valueName: 'path', help: 'Append the audit lines (one per Mount) to this file instead of the main log on stdout.' },
   { name: 'audit-state-max-bytes', kind: 'string', valueName: 'bytes', default: String(DEFAULT_AUDIT_STATE_BYTES), help: 'Bytes of object names and versions the audit keeps to say what changed since a pod volume\'s last mount; past it the least recently mounted volumes are forgotten (their next mount is logged as a first mount).' },
-  { name: 'objects-cache-max-bytes', kind: 'string', valueName: 'bytes', default: String(DEFAULT_OBJECTS_CACHE_BYTES), help: 'Bytes of parsed SecretProviderClass objects lists kept for republishes (each counted as twice its text); past it the least recently used are parsed again when next needed.' },
+  { name: 'objects-cache-max-bytes', kind: 'string', valueName: 'bytes', default: String(DEFAULT_OBJECTS_CACHE_BYTES), help: 'Bytes of parsed SecretProviderClass objects lists kept for republishes (each counted as its text twice and its parsed form as V8 holds it); past it the least recently used are parsed again when next needed.' },
   { name: 'vault-response-max-values', kind: 'string', valueName: 'n', default: String(DEFAULT_MAX_RESPONSE_VALUES), help: 'JSON values (strings, lists, maps and their entries) one Vault response may hold; a larger one fails the mount with RESOURCE_EXHAUSTED (MOUNT_TOO_LARGE) while it arrives, before it is parsed.' },
   { name: 'state-dir', kind: 'string', valueName: 'path', help: 'Keep Vault tokens, leases and certificates across restarts in an encrypted file in this directory (a node-local hostPath of its own, not the socket directory); the key is derived from the HMAC key. Empty: kept in memory only, and a restart logs in and mints again.' },
   { name: 'state-max-bytes', kind: 'string', valueName: 'bytes', default: String(DEFAULT_STATE_MAX_BYTES), help: 'Largest state file written or read; the least recently used entries are left out to stay under it.' },

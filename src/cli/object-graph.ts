@@ -26,7 +26,7 @@ import type { FsOps } from '../output/fs-ops.js';
 import { buildTrustPolicy, NO_TRUST_FLAGS, TrustBoundary, type PathResolver, type TrustPolicy } from '../config/connection.js';
 import { SERVICE_ACCOUNT_DIR } from '../kubernetes/cluster.js';
 import { DEFAULT_ADMISSION_LIMITS, DEFAULT_MAX_MOUNTS_PER_NAMESPACE, DEFAULT_MAX_MOUNTS_QUEUED, MountAdmission } from '../admission/mount-admission.js';
-import { objectsMemo } from '../config/objects-cache.js';
+import { objectsMemo } from '../config/objects.js';
 
 /** What tests (and the `mount` subcommand) replace in the graph; everything else comes from the settings. */
 export interface ProviderOverrides {

@@ -2,17 +2,27 @@
  * MountRequest → MountConfig. Pure and total: anything malformed becomes INVALID_CONFIG naming the parameter. The
  * attributes carry the pod's JWT, so no message quotes a value, nor a JSON parser's text (V8 quotes the input).
  */
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { z } from 'zod';
 import { ProviderError } from '../errors.js';
-import { objectsMemo } from './objects-cache.js';
+import { objectsMemo } from './objects.js';
 import { DEFAULT_INPUT_LIMITS, type InputLimits } from './input-limits.js';
 import { parseGoBool } from './go-syntax.js';
-import { AUTH_METHOD_PARAMETERS, parseAuthMethod } from './auth-method.js';
-import { canonicalParameters, givenSpelling } from './parameter-spellings.js';
-import { usesPodToken, type DriverToken, type MountConfig, type TlsParameters, type TlsParametersDraft } from './types.js';
+import { AuthMethods, usesPodToken, type AuthConfig, type AuthMethod, type DriverToken, type MountConfig, type TlsParameters, type TlsParametersDraft } from './types.js';
+import { Sensitive } from './sensitive.js';
 import { quoted } from '../shared/message-text.js';
 import { isPlainObject } from '../shared/plain-object.js';
 import { normaliseAuthMount } from './connection.js';
+
+/** The nodePublishSecretRef keys each method reads: docs/secretproviderclass.md#other-ways-to-log-in-approle-userpass-tls-certificates */
+export const CREDENTIAL_KEYS = {
+  approle: 'secretId',
+  userpass: 'password',
+  certificate: 'tls.crt',
+  key: 'tls.key',
+} as const;
+
+export const AUTH_METHOD_PARAMETERS = ['vaultAuthMethod', 'vaultRoleID', 'vaultUsername'] as const;
 
 export interface MountRequestInput {
   readonly attributes: string;
@@ -197,7 +207,7 @@ function tlsParameters(attrs: ReadonlyMap<string, string>): TlsParameters {
 
 export function parseMountRequest(req: MountRequestInput, defaults: MountRequestDefaults = {}): MountConfig {
   // OpenBao's spellings (baoAddress, openbaoNamespace, …) become the reference's; two spellings of one setting are
-  // refused (parameter-spellings.ts).
+  // refused (canonicalParameters, below).
   const given = parseAttributes(req.attributes);
   const attrs = canonicalParameters(given);
   const secrets = parseSecrets(req.secrets);
@@ -236,7 +246,7 @@ export function parseMountRequest(req: MountRequestInput, defaults: MountRequest
   const tls = tlsParameters(attrs);
 
   const objectsText = attrs.get('objects') ?? '';
-  // Memoised: a republish sends the same text every minute (objects-cache.ts).
+  // Memoised: a republish sends the same text every minute (objectsMemo in objects.ts).
   const { objects, ignoredKeys } = objectsMemo.parse(objectsText, defaults.inputLimits ?? DEFAULT_INPUT_LIMITS);
 
   const ignoredParameters = [
@@ -266,4 +276,154 @@ export function parseMountRequest(req: MountRequestInput, defaults: MountRequest
     permission,
     ignoredParameters,
   };
+}
+
+// The OpenBao provider's spellings of the parameters (`bao…`, `openbao…`), renamed to the reference's before anything
+// reads them. Two spellings of one setting are refused even when they agree: the OpenBao provider silently takes the
+// first it finds, and a refusal cannot pick the wrong Vault. The six auth-mount spellings form one group. Pure.
+
+/** The prefixes the OpenBao provider accepts, in its order of lookup; `vault` is the reference's own. */
+const PREFIXES = ['vault', 'bao', 'openbao'] as const;
+
+/** Settings spelled `<prefix><suffix>` (the reference's is `vault<suffix>`). */
+const PREFIXED_SUFFIXES = [
+  'Address',
+  'Namespace',
+  'CACertPath',
+  'CADirectory',
+  'TLSServerName',
+  'TLSClientCertPath',
+  'TLSClientKeyPath',
+  'SkipTLSVerify',
+] as const;
+
+/** One setting: each of its spellings with the name it is renamed to. */
+type SpellingGroup = ReadonlyArray<readonly [spelling: string, canonical: string]>;
+
+function prefixed(suffix: string): SpellingGroup {
+  return PREFIXES.map((p) => [`${p}${suffix}`, `vault${suffix}`] as const);
+}
+
+export const SPELLING_GROUPS: readonly SpellingGroup[] = [
+  [['roleName', 'roleName'], ...PREFIXES.map((p) => [`${p}RoleName`, 'roleName'] as const)],
+  ...PREFIXED_SUFFIXES.map(prefixed),
+  [...prefixed('KubernetesMountPath'), ...prefixed('AuthMountPath')],
+];
+
+interface Spelling {
+  readonly canonical: string;
+  readonly group: number;
+}
+
+const SPELLINGS: ReadonlyMap<string, Spelling> = new Map(
+  SPELLING_GROUPS.flatMap((group, index) => group.map(([spelling, canonical]) => [spelling, { canonical, group: index }] as const)),
+);
+
+export function canonicalParameters(attrs: ReadonlyMap<string, string>): ReadonlyMap<string, string> {
+  const given = new Map<number, string>();
+  let renames = false;
+  for (const key of attrs.keys()) {
+    const spelling = SPELLINGS.get(key);
+    if (spelling === undefined) continue;
+    const earlier = given.get(spelling.group);
+    if (earlier !== undefined) {
+      // Named in the group's order, so the message does not depend on the order of the attributes' JSON.
+      const group = SPELLING_GROUPS[spelling.group]!.map(([s]) => s);
+      const [first, second] = group.indexOf(earlier) < group.indexOf(key) ? [earlier, key] : [key, earlier];
+      throw new ProviderError('INVALID_CONFIG', `set only one of ${first} and ${second} (they name the same setting)`, {
+        parameter: second,
+      });
+    }
+    given.set(spelling.group, key);
+    if (spelling.canonical !== key) renames = true;
+  }
+  if (!renames) return attrs;
+  const out = new Map<string, string>();
+  for (const [key, value] of attrs) out.set(SPELLINGS.get(key)?.canonical ?? key, value);
+  return out;
+}
+
+/** The key of `attrs` (as the request spelt it) that sets the setting `canonical` names, if any. */
+export function givenSpelling(attrs: ReadonlyMap<string, string>, canonical: string): string | undefined {
+  for (const key of attrs.keys()) if (SPELLINGS.get(key)?.canonical === canonical) return key;
+  return undefined;
+}
+
+// `vaultAuthMethod` and its credentials (from the nodePublishSecretRef, forwarded as `secrets`) → AuthConfig, pure.
+// No message quotes a value: the role ID and every secret are named by their key only.
+
+function missing(method: AuthMethod, key: string): ProviderError {
+  return new ProviderError(
+    'CREDENTIALS_MISSING',
+    `vaultAuthMethod "${method}" reads "${key}" from the volume's nodePublishSecretRef Secret, and the mount request carries none: set nodePublishSecretRef on the volume to a Secret with that key`,
+    { parameter: key },
+  );
+}
+
+/** A non-empty string under `key` of the nodePublishSecretRef; anything else is missing. */
+function credential(secrets: ReadonlyMap<string, unknown>, method: AuthMethod, key: string): Sensitive {
+  const value = secrets.get(key);
+  if (typeof value !== 'string' || value.trim() === '') throw missing(method, key);
+  return new Sensitive(value);
+}
+
+/** A PEM certificate and its private key that Node's TLS will take; errors name the keys, never the contents. */
+function certificatePair(secrets: ReadonlyMap<string, unknown>): { certificate: Sensitive; key: Sensitive } {
+  const certificate = credential(secrets, 'cert', CREDENTIAL_KEYS.certificate);
+  const key = credential(secrets, 'cert', CREDENTIAL_KEYS.key);
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(certificate.reveal());
+  } catch {
+    throw new ProviderError('CREDENTIALS_INVALID', `"${CREDENTIAL_KEYS.certificate}" of the nodePublishSecretRef Secret is not a PEM certificate`, {
+      parameter: CREDENTIAL_KEYS.certificate,
+    });
+  }
+  let privateKey;
+  try {
+    privateKey = createPrivateKey(key.reveal());
+  } catch {
+    throw new ProviderError('CREDENTIALS_INVALID', `"${CREDENTIAL_KEYS.key}" of the nodePublishSecretRef Secret is not an unencrypted PEM private key`, {
+      parameter: CREDENTIAL_KEYS.key,
+    });
+  }
+  if (!cert.checkPrivateKey(privateKey)) {
+    throw new ProviderError('CREDENTIALS_INVALID', `"${CREDENTIAL_KEYS.key}" of the nodePublishSecretRef Secret is not the key of "${CREDENTIAL_KEYS.certificate}"`, {
+      parameter: CREDENTIAL_KEYS.key,
+    });
+  }
+  return { certificate, key };
+}
+
+/** Vault's userpass names: lower-cased by Vault; no '/' (it is a path segment), no whitespace or control characters. */
+function validUsername(name: string): boolean {
+  // `.` and `..` are dot segments: the request URL would resolve them and send the password to another path.
+  if (name.length > 256 || name.includes('/') || /\s/.test(name) || name === '.' || name === '..') return false;
+  return [...name].every((c) => c.charCodeAt(0) > 0x1f && c.charCodeAt(0) !== 0x7f);
+}
+
+export function parseAuthMethod(attrs: ReadonlyMap<string, string>, secrets: ReadonlyMap<string, unknown>): AuthConfig {
+  const raw = attrs.get('vaultAuthMethod');
+  const method = raw === undefined || raw === '' ? 'kubernetes' : raw;
+  if (!(AuthMethods as readonly string[]).includes(method)) {
+    throw invalid('vaultAuthMethod', `vaultAuthMethod must be one of ${AuthMethods.join(', ')}`);
+  }
+  switch (method as AuthMethod) {
+    case 'kubernetes':
+    case 'jwt':
+      return { method: method as 'kubernetes' | 'jwt' };
+    case 'approle': {
+      const roleId = attrs.get('vaultRoleID');
+      if (roleId === undefined || roleId === '') throw invalid('vaultRoleID', 'vaultAuthMethod "approle" needs vaultRoleID (the AppRole\'s role ID)');
+      return { method: 'approle', roleId: new Sensitive(roleId), secretId: credential(secrets, 'approle', CREDENTIAL_KEYS.approle) };
+    }
+    case 'userpass': {
+      const username = attrs.get('vaultUsername');
+      if (username === undefined || username === '') throw invalid('vaultUsername', 'vaultAuthMethod "userpass" needs vaultUsername');
+      if (!validUsername(username)) throw invalid('vaultUsername', 'vaultUsername must be one path segment: no "/", spaces or control characters');
+      return { method: 'userpass', username, password: credential(secrets, 'userpass', CREDENTIAL_KEYS.userpass) };
+    }
+    case 'cert':
+      return { method: 'cert', ...certificatePair(secrets) };
+  }
 }

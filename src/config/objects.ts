@@ -11,6 +11,7 @@ import { Encodings, type Encoding, type ObjectConfig } from './types.js';
 import { parseGoInt } from './go-syntax.js';
 import { EXTENSION_KEYS, checkObjectReferences, parseObjectExtensions, type ExtensionKey, type ExtensionValue } from './object-extensions.js';
 import { quoted } from '../shared/message-text.js';
+import { Lru } from '../shared/lru.js';
 
 /** A plain YAML scalar that yaml.v3 would not resolve to a string (or would, but only for string targets). */
 class GoYamlScalar {
@@ -512,4 +513,103 @@ export function parseObjects(text: string, limits: InputLimits = DEFAULT_INPUT_L
   }
   checkObjectReferences(objects);
   return { objects, ignoredKeys };
+}
+
+// Memo of `parseObjects` by its text: a republish sends the same text every minute per volume, and the parse was
+// a sixth of its CPU (docs/benchmark.md). Successes only, bounded in bytes (the text twice, for the key and what the
+// parsed strings may keep of it, and the parsed form as V8 holds it), and only under the caps parsed with.
+
+export interface ObjectsMemoOptions {
+  readonly maxEntries?: number;
+  /** Bytes as counted above (`--objects-cache-max-bytes`; default DEFAULT_OBJECTS_CACHE_BYTES). */
+  readonly maxBytes?: number;
+}
+
+/** 8 MiB: a node's SecretProviderClasses many times over (its share of the old space: docs/benchmark.md, "Memory"). */
+export const DEFAULT_OBJECTS_CACHE_BYTES = 8 * 1024 * 1024;
+
+type Entry = { readonly parsed: ParsedObjects; readonly bytes: number; readonly limits: InputLimits };
+
+function lruFor(options: ObjectsMemoOptions): Lru<Entry> {
+  return new Lru<Entry>({
+    maxEntries: options.maxEntries ?? 512,
+    maxBytes: options.maxBytes ?? DEFAULT_OBJECTS_CACHE_BYTES,
+    sizeOf: (entry) => entry.bytes,
+  });
+}
+
+export class ObjectsMemo {
+  #lru: Lru<Entry>;
+
+  constructor(options: ObjectsMemoOptions = {}) {
+    this.#lru = lruFor(options);
+  }
+
+  /** New bounds, from the daemon's flags; what was kept is dropped. */
+  configure(options: ObjectsMemoOptions): void {
+    this.#lru = lruFor(options);
+  }
+
+  get bytes(): number {
+    return this.#lru.bytes;
+  }
+
+  get size(): number {
+    return this.#lru.size;
+  }
+
+  parse(text: string, limits: InputLimits = DEFAULT_INPUT_LIMITS): ParsedObjects {
+    const hit = this.#lru.get(text);
+    if (hit !== undefined && sameLimits(hit.limits, limits)) return hit.parsed;
+    const parsed = parseObjects(text, limits);
+    this.#lru.set(text, { parsed, bytes: 2 * heapBytes(text) + heapBytes(parsed), limits });
+    return parsed;
+  }
+}
+
+function sameLimits(a: InputLimits, b: InputLimits): boolean {
+  return a === b || (Object.keys(a) as Array<keyof InputLimits>).every((k) => a[k] === b[k]);
+}
+
+/** The provider's one memo: shared by every mount of the process. */
+export const objectsMemo = new ObjectsMemo();
+
+/** An object or array: its header, its map's share and its backing store's slack. */
+const PER_CONTAINER_BYTES = 96;
+/** A property or element: its slot, its key's share and a boxed number or boolean at worst. */
+const PER_SLOT_BYTES = 48;
+const STRING_HEADER_BYTES = 24;
+
+/**
+ * An upper estimate of what plain data holds in V8's heap (objects, arrays, Maps, Sets, strings, numbers): measured
+ * against V8 by test/config/objects.heap.test.ts, it errs high. Linear; a value reached twice (a YAML alias) counts twice.
+ */
+export function heapBytes(root: unknown): number {
+  let total = 0;
+  const pending: unknown[] = [root];
+  while (pending.length > 0) {
+    const value = pending.pop();
+    if (typeof value === 'string') {
+      total += STRING_HEADER_BYTES + value.length * (isOneByte(value) ? 1 : 2);
+    } else if (value instanceof Map || value instanceof Set) {
+      total += PER_CONTAINER_BYTES + value.size * 2 * PER_SLOT_BYTES;
+      for (const item of value as Iterable<unknown>) pending.push(item);
+    } else if (Array.isArray(value)) {
+      total += PER_CONTAINER_BYTES + value.length * PER_SLOT_BYTES;
+      for (const item of value as unknown[]) pending.push(item);
+    } else if (typeof value === 'object' && value !== null) {
+      const entries = Object.entries(value);
+      total += PER_CONTAINER_BYTES + entries.length * PER_SLOT_BYTES;
+      for (const [key, item] of entries) pending.push(key, item);
+    } else {
+      total += PER_SLOT_BYTES;
+    }
+  }
+  return total;
+}
+
+/** V8 stores a string of code units up to 0xFF one byte each. */
+function isOneByte(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0xff) return false;
+  return true;
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
 import { credentialLogin, podTokenLogin } from '../../src/auth/login-request.js';
-import { parseAuthMethod } from '../../src/config/auth-method.js';
+import { parseAuthMethod } from '../../src/config/mount-request.js';
 import { Sensitive } from '../../src/config/sensitive.js';
 import { ProviderError } from '../../src/errors.js';
 import { createTlsMaterial } from '../vault-server/index.js';

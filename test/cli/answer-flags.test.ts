@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { parseFlags, usageText } from '../../src/cli/flags.js';
 import { DEFAULT_AUDIT_STATE_BYTES } from '../../src/observability/audit.js';
 import { DEFAULT_MAX_RESPONSE_VALUES } from '../../src/vault/transport.js';
-import { DEFAULT_OBJECTS_CACHE_BYTES } from '../../src/config/objects-cache.js';
+import { DEFAULT_OBJECTS_CACHE_BYTES } from '../../src/config/objects.js';
 import { settingsFrom } from '../helpers/settings.js';
 
 

@@ -23,7 +23,7 @@ import type { IRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v
 import { DEFAULT_LEASE_CACHE_BYTES, parseFlags, type ProviderSettings } from '../../src/cli/flags.js';
 import { DEFAULT_NODE_MEMORY_BUDGET } from '../../src/admission/mount-admission.js';
 import { TOKEN_CACHE_BYTES_PER_ENTRY } from '../../src/auth/authenticator.js';
-import { DEFAULT_OBJECTS_CACHE_BYTES } from '../../src/config/objects-cache.js';
+import { DEFAULT_OBJECTS_CACHE_BYTES } from '../../src/config/objects.js';
 import { DEFAULT_AUDIT_STATE_BYTES } from '../../src/observability/audit.js';
 import { isObject, kustomizationDirs, objectId, readYamlDocuments, renderKustomization, KustomizeError, type KubeObject } from '../helpers/kustomize.js';
 import { extraType, kubeType, schemaProblems, strictFieldProblems, type CheckedDocument } from '../helpers/manifest-check.js';

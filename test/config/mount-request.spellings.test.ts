@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { thrown } from '../helpers/rejection.js';
 import { parseMountRequest, type MountRequestInput } from '../../src/config/mount-request.js';
-import { canonicalParameters, SPELLING_GROUPS } from '../../src/config/parameter-spellings.js';
+import { canonicalParameters, SPELLING_GROUPS } from '../../src/config/mount-request.js';
 import type { MountConfig } from '../../src/config/types.js';
 
 const OBJECTS = '- objectName: a\n  secretPath: secret/data/a';
@@ -19,7 +19,7 @@ function input(params: Record<string, string>): MountRequestInput {
 
 const parse = (params: Record<string, string>): MountConfig => parseMountRequest(input({ roleName: 'web', ...params }));
 
-describe('config/parameter-spellings', () => {
+describe('config/mount-request: the OpenBao spellings', () => {
   it('reads every bao and openbao spelling as the reference\'s parameter', () => {
     const cases: Array<[Record<string, string>, (c: MountConfig) => unknown, unknown]> = [];
     for (const prefix of ['bao', 'openbao']) {

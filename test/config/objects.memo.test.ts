@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { ObjectsMemo } from '../../src/config/objects-cache.js';
 import { parseObjects } from '../../src/config/objects.js';
 import { DEFAULT_INPUT_LIMITS } from '../../src/config/input-limits.js';
-import { heapBytes } from '../../src/shared/heap-size.js';
+import { heapBytes, ObjectsMemo } from '../../src/config/objects.js';
 
 const list = (n: number) => `- objectName: "o${n}"\n  secretPath: "secret/data/app-${n}"\n  secretKey: "password"\n`;
 
-describe('config/objects-cache', () => {
+describe('config/objects: the memo (objectsMemo)', () => {
   it('parses a text once and hands back the same result, equal to a fresh parse', () => {
     const memo = new ObjectsMemo();
     const first = memo.parse(list(1));

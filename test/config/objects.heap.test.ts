@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { runInNewContext } from 'node:vm';
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
-import { heapBytes } from '../../src/shared/heap-size.js';
+import { heapBytes } from '../../src/config/objects.js';
 import { parseObjects } from '../../src/config/objects.js';
 
 /** Heap bytes `make()`'s results hold, `count` of them kept at once, measured after full collections. */
@@ -23,7 +23,7 @@ function measured(make: (i: number) => unknown, count: number): { held: number; 
   return { held, estimated };
 }
 
-describe('shared/heap-size', () => {
+describe('config/objects: heapBytes', () => {
   it('counts strings by V8\'s width: one byte a character up to U+00FF, two beyond', () => {
     assert.equal(heapBytes('é'.repeat(100)) - heapBytes(''), 100);
     assert.equal(heapBytes('€'.repeat(100)) - heapBytes(''), 200);

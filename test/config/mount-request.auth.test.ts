@@ -3,14 +3,14 @@
  * its credentials, each refused with the code and parameter a pod author can act on, and no credential in a message.
  */
 import assert from 'node:assert/strict';
-import { parseAuthMethod } from '../../src/config/auth-method.js';
+import { parseAuthMethod } from '../../src/config/mount-request.js';
 import { thrown } from '../helpers/rejection.js';
 import { createTlsMaterial } from '../vault-server/index.js';
 
 const attrs = (o: Record<string, string>): ReadonlyMap<string, string> => new Map(Object.entries(o));
 const secrets = (o: Record<string, unknown> = {}): ReadonlyMap<string, unknown> => new Map(Object.entries(o));
 
-describe('config/auth-method', () => {
+describe('config/mount-request: the login method', () => {
   it('is kubernetes when unset or empty, and takes jwt as it is', () => {
     assert.deepEqual(parseAuthMethod(attrs({}), secrets()), { method: 'kubernetes' });
     assert.deepEqual(parseAuthMethod(attrs({ vaultAuthMethod: '' }), secrets()), { method: 'kubernetes' });

@@ -20,7 +20,7 @@ import {
 import { DEFAULT_INPUT_LIMITS, INPUT_LIMIT_FLAGS, MAX_OBJECTS_DEPTH, type InputLimits } from '../config/input-limits.js';
 
 import { LogLevels, type LogLevel } from '../observability/logger.js';
-import { trimSlashes } from '../shared/slashes.js';
+import { trimSlashes } from '../config/connection.js';
 import { DEFAULT_MAX_RESPONSE_VALUES } from '../vault/transport.js';
 import { DEFAULT_AUDIT_STATE_BYTES } from '../observability/audit.js';
 import { DEFAULT_OBJECTS_CACHE_BYTES } from '../config/objects.js';

@@ -4,7 +4,7 @@
  * checked as for vaultNamespace, slashes at either end dropped. Pure.
  */
 import { quoted } from '../shared/message-text.js';
-import { trimSlashes } from '../shared/slashes.js';
+import { trimSlashes } from './connection.js';
 
 export class SecretNamespaceError extends Error {
   override readonly name = 'SecretNamespaceError';

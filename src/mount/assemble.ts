@@ -10,8 +10,7 @@ import { DEFAULT_MOUNT_LIMIT_BYTES, PER_FILE_OVERHEAD_BYTES, type OutputFile } f
 import { decodedByteLength, decodeValue, extractContent, keyMap, responseData, selectValue, valueByteLength, valueBytes, wholeResponseBytes } from './extract.js';
 import { expandKeys, expandPki, expandedVersionInput, type ExpandedFile } from './expand.js';
 import { renderTemplate, type TemplateSource } from './template.js';
-import { requestKey } from './request-key.js';
-import { absentObjectVersion, objectVersion } from './version.js';
+import { absentObjectVersion, objectVersion, requestKey } from './version.js';
 import type { ByteLedger } from '../admission/mount-admission.js';
 import { formatBytes } from '../shared/message-text.js';
 

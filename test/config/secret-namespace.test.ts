@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { ProviderError } from '../../src/errors.js';
 import { parseObjects } from '../../src/config/objects.js';
 import { parseSecretNamespace, requestNamespace, SecretNamespaceError } from '../../src/config/secret-namespace.js';
-import { groupByRequest, requestKey } from '../../src/mount/request-key.js';
+import { groupByRequest, requestKey } from '../../src/mount/version.js';
 import { canonicalObjectConfig, objectVersion } from '../../src/mount/version.js';
 
 const A = '- objectName: a\n  secretPath: secret/data/app\n';

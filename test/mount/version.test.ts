@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { canonicalJson, objectVersion } from '../../src/mount/version.js';
-import { groupByRequest, requestKey } from '../../src/mount/request-key.js';
+import { groupByRequest, requestKey } from '../../src/mount/version.js';
 import { objectConfig } from '../helpers/objects.js';
 
 const key = Buffer.alloc(32, 7);

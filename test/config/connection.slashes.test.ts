@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { trimSlashes, trimTrailingSlashes } from '../../src/shared/slashes.js';
+import { trimSlashes, trimTrailingSlashes } from '../../src/config/connection.js';
 import { countWork } from '../helpers/work-spy.js';
 
-describe('shared/slashes', () => {
+describe('config/connection: slashes', () => {
   it('trims as the former regexes did', () => {
     fc.assert(
       fc.property(fc.array(fc.constantFrom('/', 'a', '.', ' '), { maxLength: 12 }).map((p) => p.join('')), (text) => {

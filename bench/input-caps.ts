@@ -97,7 +97,7 @@ const textOnly = `${'plain text without actions '.repeat(Math.floor(CAPS.templat
 add(measure('parse template', `text up to the byte cap (${tokensOf(textOnly)})`, () => parseTemplate(textOnly)));
 
 // The whole parse of a MountRequest whose objects carry the realistic list; a comment makes each text new, so the
-// memo of parsed lists (config/objects-cache.ts), which answers republishes, never answers here.
+// memo of parsed lists (objectsMemo in config/objects.ts), which answers republishes, never answers here.
 let request = 0;
 const attributesOf = (objects: string): string => JSON.stringify({ roleName: 'r', objects, 'csi.storage.k8s.io/pod.name': 'p', 'csi.storage.k8s.io/pod.namespace': 'n', 'csi.storage.k8s.io/pod.uid': 'u', 'csi.storage.k8s.io/serviceAccount.name': 's' });
 add(measure('parse mount request', `attributes with the ${CAPS.objectsPerMount}-object list, each text new`, () => parseMountRequest({ attributes: attributesOf(`${realistic}# ${(request += 1)}\n`), secrets: 'null', targetPath: '/t', permission: '420' })));

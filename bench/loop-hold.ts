@@ -13,7 +13,7 @@ import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { classifyFailure } from '../src/vault/failures.js';
 import * as transport from '../src/vault/transport.js';
-import { JsonBody } from '../src/vault/json-body.js';
+import { JsonBody } from '../src/vault/transport.js';
 import { secretResponseSchema, type SecretResponse } from '../src/vault/responses.js';
 import { MountAdmission, MountMemory } from '../src/admission/mount-admission.js';
 import { expandKeys, expandPki } from '../src/mount/expand.js';

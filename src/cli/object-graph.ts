@@ -16,7 +16,7 @@ import type { VaultClientOptions } from '../vault/client.js';
 import type { TlsFileReader } from '../vault/tls-files.js';
 import { AddressGates, DEFAULT_GATE_LIMITS } from '../vault/rate-limit.js';
 import { systemClock, type Clock } from '../shared/clock.js';
-import { AddressHealth } from '../vault/address-health.js';
+import { AddressHealth } from '../vault/client.js';
 import { LeaseCache } from '../vault/lease-cache.js';
 import { MountService } from '../conductor/mount-service.js';
 import { ResponseReuse } from '../mount/response-reuse.js';

@@ -8,13 +8,12 @@ import { ProviderError } from '../errors.js';
 import type { ConnectionSettings } from '../config/types.js';
 import { requestNamespace } from '../config/secret-namespace.js';
 import { classifyFailure, namespaceSuffix, type ClassifiedFailure, type RequestTarget } from './failures.js';
-import { defaultRetryPolicy, withRetries, type RetryPolicy } from './retry.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import { loginResponseSchema, secretResponseSchema, type SecretResponse } from './responses.js';
 import { within, type RequestContext, type UndiciTransport } from './transport.js';
-import { AddressHealth, movesOn, nothingDone } from './address-health.js';
 import type { ByteLedger } from '../admission/mount-admission.js';
 import { CredentialRedactor } from '../shared/credential-redactor.js';
+import { describeBudget, expiredBudget } from '../admission/time-budget.js';
 
 export interface VaultLogin {
   /** Sensitive: never log. */
@@ -351,5 +350,147 @@ export class VaultClient {
 
   async close(): Promise<void> {
     await this.#transport.close();
+  }
+}
+
+// Exponential backoff with full jitter, bounded by the caller's deadline. Which failures are retried is decided by
+// the caller from `classifyFailure`: idempotent requests on any transient failure, writes (a PKI issue mints a
+// certificate) only when the request never reached Vault.
+
+export interface RetryPolicy {
+  /** Total attempts, the first included. */
+  readonly attempts: number;
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+}
+
+/** The four waits add up to at most 3 s, about a Vault leader election; a 5%-failing Vault fails one read in 3 million. */
+export const defaultRetryPolicy: RetryPolicy = { attempts: 5, baseDelayMs: 200, maxDelayMs: 2_000 };
+
+export function backoffDelay(policy: RetryPolicy, attempt: number, retryAfterSeconds: number | undefined, random: () => number): number {
+  if (retryAfterSeconds !== undefined) return Math.min(retryAfterSeconds * 1000, policy.maxDelayMs * 2);
+  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** attempt);
+  return Math.floor(random() * ceiling);
+}
+
+export interface RetryOptions {
+  readonly policy: RetryPolicy;
+  readonly sleep: Clock['sleep'];
+  readonly signal: AbortSignal | undefined;
+  readonly random?: () => number;
+  /** Whether this request may be sent again after this failure. */
+  readonly retryable: (failure: ClassifiedFailure) => boolean;
+  readonly classify: (err: unknown) => ClassifiedFailure;
+  readonly onRetry?: (failure: ClassifiedFailure, attempt: number, delayMs: number) => void;
+}
+
+export async function withRetries<T>(run: () => Promise<T>, options: RetryOptions): Promise<T> {
+  const random = options.random ?? Math.random;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await run();
+    } catch (err: unknown) {
+      const failure = options.classify(err);
+      const last = attempt + 1 >= options.policy.attempts;
+      if (last || !options.retryable(failure) || options.signal?.aborted === true) throw failure.error;
+      const delay = backoffDelay(options.policy, attempt, failure.retryAfterSeconds, random);
+      options.onRetry?.(failure, attempt + 1, delay);
+      try {
+        await options.sleep(delay, options.signal);
+      } catch {
+        // The mount's time budget ran out during the backoff: the last failure is the answer (it names the Vault
+        // address and request), said before the caller's deadline. Anything else cut the wait: the caller left.
+        const expired = expiredBudget(options.signal);
+        if (expired !== undefined) {
+          throw new ProviderError(
+            'VAULT_UNAVAILABLE',
+            `${failure.error.message}; the mount's time budget of ${describeBudget(expired.budget)} ran out before attempt ${attempt + 2}, the driver retries the mount`,
+            failure.error.context,
+          );
+        }
+        throw new ProviderError('DEADLINE_EXCEEDED', `the caller's deadline passed while retrying: ${failure.error.message}`, failure.error.context);
+      }
+    }
+  }
+}
+
+// Several Vault addresses for one HA cluster without a load balancer (vault-csi-provider#164). A mount's requests go
+// to the first address that has not failed recently, in the order the list gives; when one fails in a way another
+// node may not (connection refused or reset, a timeout, a 5xx such as a sealed node's 503, a 429, a standby that
+// answers 472/473 instead of forwarding, or a redirect the provider may not follow), the request moves on to the
+// next address at once, and the failed one is remembered for ADDRESS_FAILURE_MEMORY_MS so that the mounts after it
+// start with a healthy node instead of paying for the failure again. When every address has failed recently they
+// are all still tried, the one that failed longest ago first: a recent failure is a hint, never a ban.
+// Shared by every Vault client of the provider (an address's health is the same whoever asks), with an injectable
+// clock. Which addresses a mount may use at all is the trust policy's business (config/connection.ts): every address
+// of a list is checked before the first request, so the JWT never reaches one the policy does not allow.
+
+/** How long a failed address goes to the back of the list. */
+export const ADDRESS_FAILURE_MEMORY_MS = 30_000;
+/** Failed addresses remembered at most (the oldest are forgotten first). */
+const MAX_REMEMBERED = 256;
+
+/** Statuses of a node that is not the one to ask (sys/health's: 472 DR secondary, 473 performance standby). */
+const STANDBY_STATUSES: ReadonlySet<number> = new Set([472, 473]);
+
+/** Whether `failure` is the node's own, so another node of the cluster may answer where it did not. */
+export function movesOn(failure: ClassifiedFailure): boolean {
+  const { code, context } = failure.error;
+  if (code === 'VAULT_UNAVAILABLE' || code === 'VAULT_REDIRECT_REFUSED') return true;
+  if (code === 'VAULT_REQUEST_REJECTED') return context.httpStatus !== undefined && STANDBY_STATUSES.has(context.httpStatus);
+  return code === 'BAD_VAULT_RESPONSE' && failure.transient;
+}
+
+/** The failed node certainly did nothing (never sent, a 429, a standby refusing), so even a write may move on. */
+export function nothingDone(failure: ClassifiedFailure): boolean {
+  const status = failure.error.context.httpStatus;
+  return failure.reach === 'not-sent' || (status !== undefined && STANDBY_STATUSES.has(status) && failure.error.code === 'VAULT_REQUEST_REJECTED');
+}
+
+export interface AddressHealthOptions {
+  readonly now?: Clock['now'];
+  readonly memoryMs?: number;
+}
+
+export class AddressHealth {
+  readonly #failedAt = new Map<string, number>();
+  readonly #now: Clock['now'];
+  readonly #memoryMs: number;
+
+  constructor(options: AddressHealthOptions = {}) {
+    this.#now = options.now ?? systemClock.now;
+    this.#memoryMs = options.memoryMs ?? ADDRESS_FAILURE_MEMORY_MS;
+  }
+
+  /** `addresses` in the order to try them: healthy ones as listed, then recently failed ones, oldest failure first. */
+  order(addresses: readonly string[]): readonly string[] {
+    if (addresses.length === 1 || this.#failedAt.size === 0) return addresses;
+    const now = this.#now();
+    const healthy: string[] = [];
+    const failed: Array<[string, number]> = [];
+    for (const address of addresses) {
+      const at = this.#failedAt.get(address);
+      if (at === undefined || now - at >= this.#memoryMs) healthy.push(address);
+      else failed.push([address, at]);
+    }
+    if (failed.length === 0) return addresses;
+    failed.sort((a, b) => a[1] - b[1]);
+    return [...healthy, ...failed.map(([address]) => address)];
+  }
+
+  /** Whether `address` failed within the memory window. */
+  recentlyFailed(address: string): boolean {
+    const at = this.#failedAt.get(address);
+    return at !== undefined && this.#now() - at < this.#memoryMs;
+  }
+
+  failed(address: string): void {
+    this.#failedAt.delete(address);
+    if (this.#failedAt.size >= MAX_REMEMBERED) this.#failedAt.delete(this.#failedAt.keys().next().value!);
+    this.#failedAt.set(address, this.#now());
+  }
+
+  succeeded(address: string): void {
+    if (this.#failedAt.size > 0) this.#failedAt.delete(address);
   }
 }

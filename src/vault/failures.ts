@@ -3,7 +3,7 @@ import { errnoCode, ProviderError, sanitizeVaultMessage, type ErrorCode, type Er
 import { describeBudget, expiredBudget } from '../admission/time-budget.js';
 import { BodyTooLargeError } from '../http/undici.js';
 import { NonJsonResponseError, ResponseTooDeepError, ResponseTooLargeError, VaultConnectError } from './transport.js';
-import { RedirectRefusedError, refusalReason } from './redirect.js';
+import { RedirectRefusedError, refusalReason } from './transport.js';
 import { isPlainObject } from '../shared/plain-object.js';
 import type { CredentialRedactor } from '../shared/credential-redactor.js';
 

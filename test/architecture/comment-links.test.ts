@@ -1,6 +1,6 @@
 /**
  * Every file a comment in src/ names exists, and every Markdown anchor it names is a heading of that page: a path
- * (`docs/security.md`, `docs/benchmark.md#memory`, `test/…`, `src/state/`, a sibling `json-body.ts`, a src-relative
+ * (`docs/security.md`, `docs/benchmark.md#memory`, `test/…`, `src/state/`, a sibling `transport.ts`, a src-relative
  * `vault/client-pool.ts`) or a Markdown link. A comment that cites a missing file sends its reader nowhere.
  */
 import assert from 'node:assert/strict';

@@ -9,7 +9,7 @@ import { status } from '@grpc/grpc-js';
 import { startHarness, type Harness } from '../helpers/provider-harness.js';
 import { StandbyVault } from '../helpers/standby-vault.js';
 import { RecordingGateClock } from '../helpers/gate-clock.js';
-import { ADDRESS_FAILURE_MEMORY_MS } from '../../src/vault/address-health.js';
+import { ADDRESS_FAILURE_MEMORY_MS } from '../../src/vault/client.js';
 import type { ProviderSettings } from '../../src/cli/flags.js';
 
 const SECRET = 'redirected-secret-61c2';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { DEFAULT_MAX_RESPONSE_VALUES, MAX_JSON_DEPTH, ResponseTooDeepError, ResponseTooLargeError, UndiciTransport, VaultHttpError } from '../../src/vault/transport.js';
 import { AddressGates, DEFAULT_GATE_LIMITS } from '../../src/vault/rate-limit.js';
-import { scanJson } from '../../src/vault/json-body.js';
+import { scanJson } from '../../src/vault/transport.js';
 import { classifyFailure } from '../../src/vault/failures.js';
 
 function nested(depth: number): string {

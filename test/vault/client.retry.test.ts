@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { ProviderError } from '../../src/errors.js';
-import { backoffDelay, defaultRetryPolicy, withRetries } from '../../src/vault/retry.js';
+import { backoffDelay, defaultRetryPolicy, withRetries } from '../../src/vault/client.js';
 import { systemClock } from '../../src/shared/clock.js';
 import { classifyFailure } from '../../src/vault/failures.js';
 import { VaultConnectError, VaultHttpError } from '../../src/vault/transport.js';
@@ -8,7 +8,7 @@ import { TimeBudgetExpired } from '../../src/admission/time-budget.js';
 
 const target = { address: 'https://vault:8200', path: '/v1/secret/data/x', method: 'GET' };
 
-describe('vault/retry', () => {
+describe('vault/client: retries', () => {
   it('retries transient failures with growing, jittered delays and gives up after the last attempt', async () => {
     const delays: number[] = [];
     let calls = 0;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { AddressHealth, ADDRESS_FAILURE_MEMORY_MS, movesOn } from '../../src/vault/address-health.js';
+import { AddressHealth, ADDRESS_FAILURE_MEMORY_MS, movesOn } from '../../src/vault/client.js';
 import { ProviderError, type ErrorCode } from '../../src/errors.js';
 import type { ClassifiedFailure } from '../../src/vault/failures.js';
 
@@ -7,7 +7,7 @@ function failure(code: ErrorCode, httpStatus?: number, transient = false): Class
   return { error: new ProviderError(code, 'x', httpStatus === undefined ? {} : { httpStatus }), reach: 'answered', transient, retryAfterSeconds: undefined };
 }
 
-describe('vault/address-health', () => {
+describe('vault/client: address health', () => {
   it('puts recently failed addresses last, oldest failure first, for the memory window only', () => {
     let now = 0;
     const health = new AddressHealth({ now: () => now });

@@ -1,7 +1,7 @@
 /** The scan before the parse: depth and an upper estimate of the parsed size, the same however the body is cut. */
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { JsonScanner, PER_VALUE_BYTES, scanJson } from '../../src/vault/json-body.js';
+import { JsonScanner, PER_VALUE_BYTES, scanJson } from '../../src/vault/transport.js';
 
 function chunked(text: string, cuts: readonly number[]): ReturnType<typeof scanJson> {
   const bytes = Buffer.from(text);
@@ -15,7 +15,7 @@ function chunked(text: string, cuts: readonly number[]): ReturnType<typeof scanJ
   return scanner.shape;
 }
 
-describe('vault/json-body: the scan', () => {
+describe('vault/transport: the JSON scan', () => {
   it('estimates an ordinary Vault response at about its own size', () => {
     const body = JSON.stringify({ request_id: 'r', lease_id: '', data: { data: { blob: 'x'.repeat(1_000_000) }, metadata: { version: 1 } } });
     const shape = scanJson(Buffer.from(body));

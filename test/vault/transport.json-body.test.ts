@@ -4,7 +4,7 @@
  * the mount's ledger as it comes, all given back at the end but the parsed form the mount keeps.
  */
 import assert from 'node:assert/strict';
-import { isSuccess, JsonBody, type JsonBodyOptions } from '../../src/vault/json-body.js';
+import { isSuccess, JsonBody, type JsonBodyOptions } from '../../src/vault/transport.js';
 import type { ByteLedger } from '../../src/admission/mount-admission.js';
 
 class CountingLedger implements ByteLedger {
@@ -28,7 +28,7 @@ function body(over: Partial<JsonBodyOptions> = {}): { sink: JsonBody; ledger: Co
   return { sink, ledger };
 }
 
-describe('vault/json-body', () => {
+describe('vault/transport: the JSON body', () => {
   it('takes any 2xx as an answer, nothing else', () => {
     assert.deepEqual([199, 200, 202, 299, 300, 404].map(isSuccess), [false, true, true, true, false, false]);
   });

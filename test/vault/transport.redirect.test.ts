@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { followRedirect, RedirectRefusedError, secondRedirect, vaultAddressOf } from '../../src/vault/redirect.js';
+import { followRedirect, RedirectRefusedError, secondRedirect, vaultAddressOf } from '../../src/vault/transport.js';
 
 const allow = (...targets: string[]) => (target: string): boolean => targets.includes(target);
 
@@ -7,7 +7,7 @@ function refused(fn: () => unknown, reason: RedirectRefusedError['reason'], to?:
   assert.throws(fn, (err: unknown) => err instanceof RedirectRefusedError && err.reason === reason && (to === undefined || err.to === to));
 }
 
-describe('vault/redirect', () => {
+describe('vault/transport: redirects', () => {
   it('follows a Location to an allowed Vault address, keeping its path and query', () => {
     assert.equal(
       followRedirect('http://standby:8200/v1/secret/data/x?version=2', 'http://active:8200/v1/secret/data/x?version=2', allow('http://active:8200')),

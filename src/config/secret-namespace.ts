@@ -27,10 +27,3 @@ export function parseSecretNamespace(raw: string): string {
   }
   return trimmed;
 }
-
-/** X-Vault-Namespace for a request: the mount's namespace, joined with the object's when it has one. */
-export function requestNamespace(mountNamespace: string | undefined, secretNamespace: string | undefined): string | undefined {
-  if (secretNamespace === undefined) return mountNamespace;
-  const base = trimSlashes(mountNamespace ?? '');
-  return base === '' ? secretNamespace : `${base}/${secretNamespace}`;
-}

@@ -6,7 +6,7 @@ import nodeVault from 'node-vault';
 import type NodeVault from 'node-vault';
 import { ProviderError } from '../errors.js';
 import type { ConnectionSettings } from '../config/types.js';
-import { requestNamespace } from '../config/secret-namespace.js';
+import { trimSlashes } from '../config/connection.js';
 import { classifyFailure, namespaceSuffix, type ClassifiedFailure, type RequestTarget } from './failures.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import { loginResponseSchema, secretResponseSchema, type SecretResponse } from './responses.js';
@@ -493,4 +493,11 @@ export class AddressHealth {
   succeeded(address: string): void {
     if (this.#failedAt.size > 0) this.#failedAt.delete(address);
   }
+}
+
+/** X-Vault-Namespace for a request: the mount's namespace, joined with the object's when it has one. */
+export function requestNamespace(mountNamespace: string | undefined, secretNamespace: string | undefined): string | undefined {
+  if (secretNamespace === undefined) return mountNamespace;
+  const base = trimSlashes(mountNamespace ?? '');
+  return base === '' ? secretNamespace : `${base}/${secretNamespace}`;
 }

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ProviderError } from '../../src/errors.js';
 import { parseObjects } from '../../src/config/objects.js';
-import { parseSecretNamespace, requestNamespace, SecretNamespaceError } from '../../src/config/secret-namespace.js';
+import { parseSecretNamespace, SecretNamespaceError } from '../../src/config/secret-namespace.js';
+import { requestNamespace } from '../../src/vault/client.js';
 import { groupByRequest, requestKey } from '../../src/mount/version.js';
 import { canonicalObjectConfig, objectVersion } from '../../src/mount/version.js';
 

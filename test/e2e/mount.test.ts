@@ -7,6 +7,7 @@ import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto'
 import { status } from '@grpc/grpc-js';
 import { startHarness, POD, type Harness } from '../helpers/provider-harness.js';
 import type { MountResponse__Output } from '../../src/generated/v1alpha1/MountResponse.js';
+import { CORE_OBJECTS_WITH_WHOLE_JSON } from '../helpers/core-mount.js';
 
 function fileMap(res: MountResponse__Output): Map<string, { mode: number; text: string; bytes: Buffer }> {
   return new Map(res.files.map((f) => [f.path, { mode: f.mode, text: Buffer.from(f.contents).toString('utf8'), bytes: Buffer.from(f.contents) }]));
@@ -39,26 +40,7 @@ describe('e2e: mount', function () {
   it('mounts KV v2 and v1 keys, the whole JSON, a dotfile and nested paths with their modes', async () => {
     const res = await h.client.mount(
       h.request({
-        objects: `
-- objectName: "db-password"
-  secretPath: "secret/data/db-pass"
-  secretKey: "password"
-- objectName: ".secret-file"
-  secretPath: "/v1/secret/data/dotfiles"
-  secretKey: "value"
-  filePermission: 0600
-- objectName: "nested/dir/port"
-  secretPath: "v1/secret/data/db-pass"
-  secretKey: "port"
-- objectName: "nested/obj.json"
-  secretPath: "/secret/data/db-pass"
-  secretKey: "nested"
-- objectName: "legacy"
-  secretPath: "kv/legacy"
-  secretKey: "token"
-- objectName: "whole.json"
-  secretPath: "secret/data/dotfiles"
-`,
+        objects: CORE_OBJECTS_WITH_WHOLE_JSON,
       }),
     );
     const files = fileMap(res);

@@ -27,6 +27,7 @@ import { readTarget, World, WEB_POD, type Pod } from '../real/harness/world.js';
 import { ContainerProvider } from './harness/container-provider.js';
 import { memoryBytes, providerDaemonSet, type ProviderDaemonSet } from './harness/daemonset.js';
 import { builtImage } from './harness/podman.js';
+import { CORE_OBJECTS } from '../helpers/core-mount.js';
 
 const REPO = new URL('../../', import.meta.url).pathname;
 const POD_NAME = 'vault-csi-provider-node1';
@@ -148,24 +149,7 @@ describe('the image as deploy/base runs it: real Vault, PostgreSQL, the API serv
 
   it('mounts KV v2 and v1 keys, a dotfile and nested paths with their modes', async () => {
     const m = await w.mount({
-      objects: `
-- objectName: "db-password"
-  secretPath: "secret/data/db-pass"
-  secretKey: "password"
-- objectName: ".secret-file"
-  secretPath: "/v1/secret/data/dotfiles"
-  secretKey: "value"
-  filePermission: 0600
-- objectName: "nested/dir/port"
-  secretPath: "v1/secret/data/db-pass"
-  secretKey: "port"
-- objectName: "nested/obj.json"
-  secretPath: "/secret/data/db-pass"
-  secretKey: "nested"
-- objectName: "legacy"
-  secretPath: "kv/legacy"
-  secretKey: "token"
-`,
+      objects: CORE_OBJECTS,
     });
     assert.equal(m.error, '', m.grpcMessage);
     assert.equal(m.files.get('db-password')?.text, 'hunter2-kv2');

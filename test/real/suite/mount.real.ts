@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
 import { World, WEB_POD, type Pod } from '../harness/world.js';
+import { CORE_OBJECTS_WITH_WHOLE_JSON } from '../../helpers/core-mount.js';
 
 describe('real Vault: mounts through the driver client', function () {
   let w: World;
@@ -30,26 +31,7 @@ describe('real Vault: mounts through the driver client', function () {
 
   it('mounts KV v2 and v1 keys, the whole JSON, a dotfile and nested paths with their modes', async () => {
     const m = await w.mount({
-      objects: `
-- objectName: "db-password"
-  secretPath: "secret/data/db-pass"
-  secretKey: "password"
-- objectName: ".secret-file"
-  secretPath: "/v1/secret/data/dotfiles"
-  secretKey: "value"
-  filePermission: 0600
-- objectName: "nested/dir/port"
-  secretPath: "v1/secret/data/db-pass"
-  secretKey: "port"
-- objectName: "nested/obj.json"
-  secretPath: "/secret/data/db-pass"
-  secretKey: "nested"
-- objectName: "legacy"
-  secretPath: "kv/legacy"
-  secretKey: "token"
-- objectName: "whole.json"
-  secretPath: "secret/data/dotfiles"
-`,
+      objects: CORE_OBJECTS_WITH_WHOLE_JSON,
     });
     assert.equal(m.error, '', m.grpcMessage);
     assert.equal(m.files.get('db-password')?.text, 'hunter2-kv2');

@@ -1,0 +1,28 @@
+/**
+ * The core mount every suite sends (the fast e2e suite, the real suite, the image's): KV v2 and v1 keys, a dotfile
+ * with its own mode and nested paths, over the secrets `secret/db-pass` (password, port, nested), `secret/dotfiles`
+ * (value) and the KV v1 `kv/legacy` (token).
+ */
+export const CORE_OBJECTS = `
+- objectName: "db-password"
+  secretPath: "secret/data/db-pass"
+  secretKey: "password"
+- objectName: ".secret-file"
+  secretPath: "/v1/secret/data/dotfiles"
+  secretKey: "value"
+  filePermission: 0600
+- objectName: "nested/dir/port"
+  secretPath: "v1/secret/data/db-pass"
+  secretKey: "port"
+- objectName: "nested/obj.json"
+  secretPath: "/secret/data/db-pass"
+  secretKey: "nested"
+- objectName: "legacy"
+  secretPath: "kv/legacy"
+  secretKey: "token"
+`;
+
+/** With the whole JSON answer of `secret/dotfiles` as one more file. */
+export const CORE_OBJECTS_WITH_WHOLE_JSON = `${CORE_OBJECTS}- objectName: "whole.json"
+  secretPath: "secret/data/dotfiles"
+`;

@@ -10,7 +10,7 @@ import { parseMountRequest } from '../src/config/mount-request.js';
 import { DEFAULT_INPUT_LIMITS as CAPS } from '../src/config/input-limits.js';
 import { renderTemplate } from '../src/mount/template.js';
 import { assembleObjects } from '../src/mount/assemble.js';
-import { requestKey } from '../src/mount/version.js';
+import { requestKey } from '../src/mount/assemble.js';
 import { buildFileSet, type OutputFile } from '../src/output/file-set.js';
 import type { MountConfig } from '../src/config/types.js';
 

@@ -19,7 +19,7 @@ import { MountAdmission, MountMemory } from '../src/admission/mount-admission.js
 import { expandKeys, expandPki } from '../src/mount/expand.js';
 import { extractContent, decodeValue } from '../src/mount/extract.js';
 import { goMarshal } from '../src/mount/go-json.js';
-import { objectVersion } from '../src/mount/version.js';
+import { objectVersion } from '../src/mount/assemble.js';
 import { parseObjects } from '../src/config/objects.js';
 import type { ObjectConfig } from '../src/config/types.js';
 

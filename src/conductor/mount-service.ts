@@ -12,7 +12,7 @@ import { buildFileSet, type OutputFile } from '../output/file-set.js';
 import type { AtomicWriter } from '../output/atomic-writer.js';
 import type { HmacKeySource } from '../mount/hmac-key.js';
 import { assembleObjects, readOrAbsent, type AssembledObject, type ReadOutcome } from '../mount/assemble.js';
-import { groupByRequest, type RequestGroup } from '../mount/version.js';
+import { groupByRequest, type RequestGroup } from '../mount/assemble.js';
 import { ResponseReuse } from '../mount/response-reuse.js';
 import type { ReuseScope } from '../vault/lease-cache.js';
 

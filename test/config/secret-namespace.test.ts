@@ -5,8 +5,8 @@ import { ProviderError } from '../../src/errors.js';
 import { parseObjects } from '../../src/config/objects.js';
 import { parseSecretNamespace, SecretNamespaceError } from '../../src/config/secret-namespace.js';
 import { requestNamespace } from '../../src/vault/client.js';
-import { groupByRequest, requestKey } from '../../src/mount/version.js';
-import { canonicalObjectConfig, objectVersion } from '../../src/mount/version.js';
+import { groupByRequest, requestKey } from '../../src/mount/assemble.js';
+import { canonicalObjectConfig, objectVersion } from '../../src/mount/assemble.js';
 
 const A = '- objectName: a\n  secretPath: secret/data/app\n';
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { thrown } from '../helpers/rejection.js';
 import { ProviderError } from '../../src/errors.js';
 import { AbsentSecret, assembleObjects, readOrAbsent, type ReadOutcome } from '../../src/mount/assemble.js';
-import { requestKey } from '../../src/mount/version.js';
+import { requestKey } from '../../src/mount/assemble.js';
 import { parseObjects } from '../../src/config/objects.js';
 import type { MountConfig, ObjectConfig } from '../../src/config/types.js';
 import type { SecretResponse } from '../../src/vault/responses.js';

@@ -1,12 +1,12 @@
 /** Versions with our own object keys: existing objects keep theirs, new keys and absence change them. */
 import assert from 'node:assert/strict';
-import { absentObjectVersion, canonicalObjectConfig, objectVersion } from '../../src/mount/version.js';
+import { absentObjectVersion, canonicalObjectConfig, objectVersion } from '../../src/mount/assemble.js';
 import { parseObjects } from '../../src/config/objects.js';
 import { objectConfig } from '../helpers/objects.js';
 
 const key = Buffer.alloc(32, 7);
 
-describe('mount/version with our keys', () => {
+describe('mount/assemble: object versions with our keys', () => {
   it('keeps the canonical config of an object without our keys exactly as it was, so upgrades change no version', () => {
     const [obj] = parseObjects('- {objectName: a, secretPath: secret/data/a, secretKey: k, filePermission: 0600}').objects;
     assert.equal(

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { canonicalJson, objectVersion } from '../../src/mount/version.js';
-import { groupByRequest, requestKey } from '../../src/mount/version.js';
+import { canonicalJson, objectVersion } from '../../src/mount/assemble.js';
+import { groupByRequest, requestKey } from '../../src/mount/assemble.js';
 import { objectConfig } from '../helpers/objects.js';
 
 const key = Buffer.alloc(32, 7);
 
-describe('mount/version', () => {
+describe('mount/assemble: object versions', () => {
   it('is stable for the same key, config and content, and changes with any of them', () => {
     const obj = objectConfig({ objectName: 'a', secretKey: 'k' });
     const v = objectVersion(key, obj, Buffer.from('one'));
@@ -27,7 +27,7 @@ describe('mount/version', () => {
   });
 });
 
-describe('mount/request-key', () => {
+describe('mount/assemble: request keys', () => {
   it('groups objects by method, path, query and secretArgs', () => {
     const a = objectConfig({ objectName: 'crt', secretPath: 'pki/issue/web', method: 'PUT', secretArgs: { common_name: 'x', ttl: '1h' } });
     const b = objectConfig({ objectName: 'key', secretPath: 'pki/issue/web', method: 'PUT', secretArgs: { ttl: '1h', common_name: 'x' } });

@@ -3,11 +3,11 @@
  * share a request whatever their names and keys, and anything that changes the answer makes another.
  */
 import assert from 'node:assert/strict';
-import { groupByRequest, requestKey } from '../../src/mount/version.js';
-import { canonicalJson } from '../../src/mount/version.js';
+import { groupByRequest, requestKey } from '../../src/mount/assemble.js';
+import { canonicalJson } from '../../src/mount/assemble.js';
 import { objectConfig } from '../helpers/objects.js';
 
-describe('mount/version: request keys', () => {
+describe('mount/assemble: request keys and canonical JSON', () => {
   it('canonicalJson ignores the order of object keys, at any depth, and keeps the order of arrays', () => {
     assert.equal(canonicalJson({ b: 1, a: { d: [2, 1], c: null } }), canonicalJson({ a: { c: null, d: [2, 1] }, b: 1 }));
     assert.notEqual(canonicalJson({ a: [1, 2] }), canonicalJson({ a: [2, 1] }));

@@ -7,7 +7,7 @@ import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto'
 import { status } from '@grpc/grpc-js';
 import { startHarness, POD, type Harness } from '../helpers/provider-harness.js';
 import type { MountResponse__Output } from '../../src/generated/v1alpha1/MountResponse.js';
-import { CORE_OBJECTS_WITH_WHOLE_JSON } from '../helpers/core-mount.js';
+import { assertCoreFiles, CORE_OBJECTS_WITH_WHOLE_JSON } from '../helpers/core-mount.js';
 
 function fileMap(res: MountResponse__Output): Map<string, { mode: number; text: string; bytes: Buffer }> {
   return new Map(res.files.map((f) => [f.path, { mode: f.mode, text: Buffer.from(f.contents).toString('utf8'), bytes: Buffer.from(f.contents) }]));
@@ -44,13 +44,7 @@ describe('e2e: mount', function () {
       }),
     );
     const files = fileMap(res);
-    assert.equal(files.get('db-password')?.text, 'hunter2-kv2');
-    assert.equal(files.get('db-password')?.mode, 0o644);
-    assert.equal(files.get('.secret-file')?.text, 'dot-value');
-    assert.equal(files.get('.secret-file')?.mode, 0o600);
-    assert.equal(files.get('nested/dir/port')?.text, '5432');
-    assert.equal(files.get('nested/obj.json')?.text, '{"a":"x","b":[1,2]}');
-    assert.equal(files.get('legacy')?.text, 'kv1-value');
+    assertCoreFiles(files);
     const whole = JSON.parse(files.get('whole.json')!.text) as { data: { data: { value: string }; metadata: { version: number } }; lease_duration: number };
     assert.equal(whole.data.data.value, 'dot-value');
     assert.equal(whole.data.metadata.version, 1);

@@ -3,6 +3,8 @@
  * with its own mode and nested paths, over the secrets `secret/db-pass` (password, port, nested), `secret/dotfiles`
  * (value) and the KV v1 `kv/legacy` (token).
  */
+import assert from 'node:assert/strict';
+
 export const CORE_OBJECTS = `
 - objectName: "db-password"
   secretPath: "secret/data/db-pass"
@@ -26,3 +28,14 @@ export const CORE_OBJECTS = `
 export const CORE_OBJECTS_WITH_WHOLE_JSON = `${CORE_OBJECTS}- objectName: "whole.json"
   secretPath: "secret/data/dotfiles"
 `;
+
+/** The core mount's files, with the test Vault's (or real Vault's) seeded values and their modes. */
+export function assertCoreFiles(files: ReadonlyMap<string, { readonly text: string; readonly mode: number }>): void {
+  assert.equal(files.get('db-password')?.text, 'hunter2-kv2');
+  assert.equal(files.get('db-password')?.mode, 0o644);
+  assert.equal(files.get('.secret-file')?.text, 'dot-value');
+  assert.equal(files.get('.secret-file')?.mode, 0o600);
+  assert.equal(files.get('nested/dir/port')?.text, '5432');
+  assert.equal(files.get('nested/obj.json')?.text, '{"a":"x","b":[1,2]}');
+  assert.equal(files.get('legacy')?.text, 'kv1-value');
+}

@@ -27,7 +27,7 @@ import { readTarget, World, WEB_POD, type Pod } from '../real/harness/world.js';
 import { ContainerProvider } from './harness/container-provider.js';
 import { memoryBytes, providerDaemonSet, type ProviderDaemonSet } from './harness/daemonset.js';
 import { builtImage } from './harness/podman.js';
-import { CORE_OBJECTS } from '../helpers/core-mount.js';
+import { assertCoreFiles, CORE_OBJECTS } from '../helpers/core-mount.js';
 
 const REPO = new URL('../../', import.meta.url).pathname;
 const POD_NAME = 'vault-csi-provider-node1';
@@ -152,13 +152,7 @@ describe('the image as deploy/base runs it: real Vault, PostgreSQL, the API serv
       objects: CORE_OBJECTS,
     });
     assert.equal(m.error, '', m.grpcMessage);
-    assert.equal(m.files.get('db-password')?.text, 'hunter2-kv2');
-    assert.equal(m.files.get('db-password')?.mode, 0o644);
-    assert.equal(m.files.get('.secret-file')?.text, 'dot-value');
-    assert.equal(m.files.get('.secret-file')?.mode, 0o600);
-    assert.equal(m.files.get('nested/dir/port')?.text, '5432');
-    assert.equal(m.files.get('nested/obj.json')?.text, '{"a":"x","b":[1,2]}');
-    assert.equal(m.files.get('legacy')?.text, 'kv1-value');
+    assertCoreFiles(m.files);
     for (const v of Object.values(m.objectVersions ?? {})) assert.match(v, /^[A-Za-z0-9_-]{43}$/);
   });
 

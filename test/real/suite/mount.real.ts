@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
 import { World, WEB_POD, type Pod } from '../harness/world.js';
-import { CORE_OBJECTS_WITH_WHOLE_JSON } from '../../helpers/core-mount.js';
+import { assertCoreFiles, CORE_OBJECTS_WITH_WHOLE_JSON } from '../../helpers/core-mount.js';
 
 describe('real Vault: mounts through the driver client', function () {
   let w: World;
@@ -34,13 +34,7 @@ describe('real Vault: mounts through the driver client', function () {
       objects: CORE_OBJECTS_WITH_WHOLE_JSON,
     });
     assert.equal(m.error, '', m.grpcMessage);
-    assert.equal(m.files.get('db-password')?.text, 'hunter2-kv2');
-    assert.equal(m.files.get('db-password')?.mode, 0o644);
-    assert.equal(m.files.get('.secret-file')?.text, 'dot-value');
-    assert.equal(m.files.get('.secret-file')?.mode, 0o600);
-    assert.equal(m.files.get('nested/dir/port')?.text, '5432');
-    assert.equal(m.files.get('nested/obj.json')?.text, '{"a":"x","b":[1,2]}');
-    assert.equal(m.files.get('legacy')?.text, 'kv1-value');
+    assertCoreFiles(m.files);
     const whole = JSON.parse(m.files.get('whole.json')!.text) as { data: { data: { value: string }; metadata: { version: number } } };
     assert.equal(whole.data.data.value, 'dot-value');
     assert.equal(whole.data.metadata.version, 1);

@@ -34,7 +34,8 @@ export class MemoryCgroup {
     try {
       mkdirSync(dir);
       writeFileSync(join(dir, version === 2 ? 'memory.max' : 'memory.limit_in_bytes'), String(limitBytes));
-      if (version === 2) writeFileSync(join(dir, 'memory.swap.max'), '0');
+      // As the kubelet leaves it: no swap (where the kernel accounts swap at all).
+      if (version === 2 && existsSync(join(dir, 'memory.swap.max'))) writeFileSync(join(dir, 'memory.swap.max'), '0');
     } catch (err: unknown) {
       return `cannot make a memory cgroup at ${dir}: ${err instanceof Error ? err.message : String(err)}`;
     }

@@ -1,6 +1,6 @@
 /**
  * The token cache against the test Vault: reuse, refresh before expiry by the injected clock, single-flight, and
- * its bounds in entries and bytes, counted with the server's request log.
+ * its bounds in entries and bytes, counted with the server's request log; and its snapshot and restore.
  */
 import assert from 'node:assert/strict';
 import { Authenticator, servesWorkload } from '../../src/auth/authenticator.js';
@@ -19,8 +19,8 @@ describe('auth/authenticator', function () {
   let t: number;
   const now = () => t;
 
-  const config = (serviceAccountName = 'web', roleName = 'shared'): MountConfig => {
-    const raw = h.request({ objects: [{ objectName: 'p', secretPath: 'secret/data/app', secretKey: 'password' }], pod: { ...POD, serviceAccountName }, params: { roleName } });
+  const config = (serviceAccountName = 'web', roleName = 'shared', uid: string = POD.uid): MountConfig => {
+    const raw = h.request({ objects: [{ objectName: 'p', secretPath: 'secret/data/app', secretKey: 'password' }], pod: { ...POD, serviceAccountName, uid }, params: { roleName } });
     return parseMountRequest({ attributes: raw.attributes!, secrets: raw.secrets!, targetPath: raw.target_path!, permission: raw.permission! });
   };
 
@@ -160,5 +160,52 @@ describe('auth/authenticator', function () {
     assert.equal(servesWorkload(mount, { ...k8s, service_account_uid: '' }), false);
     assert.equal(servesWorkload(mount, { role: 'shared' }), false, 'what a JWT role reports');
     assert.equal(servesWorkload(mount, {}), false);
+  });
+
+  // The token cache's snapshot and restore (the kept state, src/state/): a restored token serves the same identity's
+  // next mount with no login, only until its refresh point; a token Vault said is dead is never taken back; what a
+  // process holds wins over an older snapshot.
+  describe('snapshot and restore', () => {
+    const podConfig = (uid: string = POD.uid): MountConfig => config('web', 'web', uid);
+
+    it('a restored token serves the next mount of its pod with no login, until 80% of its TTL', async () => {
+      const first = new Authenticator({ cacheSize: 10, now });
+      const login = await first.token(client, podConfig());
+      const second = new Authenticator({ cacheSize: 10, now });
+      const restored = second.restore(first.snapshot());
+      assert.equal(restored.taken, 1);
+      assert.equal(restored.serials.get(login.token.serial) !== undefined, true);
+      h.vault.clearRequests();
+      const again = await second.token(client, podConfig());
+      assert.equal(again.cached, true);
+      assert.equal(again.token.token, login.token.token);
+      assert.equal(h.vault.countRequests({ kind: 'login' }), 0);
+      // Another pod's mount never gets it.
+      assert.equal((await second.token(client, podConfig('0c0c0c0c-0000-4000-8000-000000000000'))).cached, false);
+      // Past 80% of the hour: neither written nor taken back.
+      t += 49 * 60_000;
+      assert.deepEqual(first.snapshot(), []);
+      assert.equal(new Authenticator({ cacheSize: 10, now }).restore(second.snapshot()).taken, 0);
+    });
+
+    it('never takes back a token Vault said is dead; a fresher cached token wins over a snapshot\'s', async () => {
+      const first = new Authenticator({ cacheSize: 10, now });
+      const snapshotOf = await first.token(client, podConfig()).then(() => first.snapshot());
+      const second = new Authenticator({ cacheSize: 10, now });
+      second.restore(snapshotOf);
+      const token = (await second.token(client, podConfig())).token;
+      h.vault.revokeToken(token.token);
+      assert.equal(await second.verify(client, token), 'dead');
+      const again = second.restore(snapshotOf);
+      assert.equal(again.taken, 0);
+      assert.deepEqual([...again.refused], [snapshotOf[0]!.serial]);
+      // A new login holds the key now; an older snapshot's token for it is not taken.
+      const fresh = (await second.token(client, podConfig())).token;
+      assert.notEqual(fresh.token, token.token);
+      const third = new Authenticator({ cacheSize: 10, now });
+      third.restore(second.snapshot());
+      assert.equal(third.restore(snapshotOf).taken, 0);
+      assert.equal(third.snapshot()[0]!.token, fresh.token);
+    });
   });
 });

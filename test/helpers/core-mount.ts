@@ -4,6 +4,7 @@
  * (value) and the KV v1 `kv/legacy` (token).
  */
 import assert from 'node:assert/strict';
+import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
 
 export const CORE_OBJECTS = `
 - objectName: "db-password"
@@ -38,4 +39,13 @@ export function assertCoreFiles(files: ReadonlyMap<string, { readonly text: stri
   assert.equal(files.get('nested/dir/port')?.text, '5432');
   assert.equal(files.get('nested/obj.json')?.text, '{"a":"x","b":[1,2]}');
   assert.equal(files.get('legacy')?.text, 'kv1-value');
+}
+
+/** `tls/tls.crt` and `tls/tls.key` from one PKI issue for web.prod.svc: the key is the certificate's, and 0600. */
+export function assertCertificateAndKey(files: ReadonlyMap<string, { readonly text: string; readonly mode: number }>): void {
+  const cert = new X509Certificate(files.get('tls/tls.crt')!.text);
+  assert.match(cert.subject, /CN=web\.prod\.svc/);
+  const pub = createPublicKey(createPrivateKey(files.get('tls/tls.key')!.text)).export({ type: 'spki', format: 'pem' });
+  assert.equal(cert.publicKey.export({ type: 'spki', format: 'pem' }), pub);
+  assert.equal(files.get('tls/tls.key')?.mode, 0o600);
 }

@@ -13,7 +13,6 @@
  * (--network=host there), so the manifest's ports (8200, 8080) are free and nothing leaves the machine.
  */
 import assert from 'node:assert/strict';
-import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
 import { chmod, chown, lstat, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,7 +26,7 @@ import { readTarget, World, WEB_POD, type Pod } from '../real/harness/world.js';
 import { ContainerProvider } from './harness/container-provider.js';
 import { memoryBytes, providerDaemonSet, type ProviderDaemonSet } from './harness/daemonset.js';
 import { builtImage } from './harness/podman.js';
-import { assertCoreFiles, CORE_OBJECTS } from '../helpers/core-mount.js';
+import { assertCertificateAndKey, assertCoreFiles, CORE_OBJECTS } from '../helpers/core-mount.js';
 
 const REPO = new URL('../../', import.meta.url).pathname;
 const POD_NAME = 'vault-csi-provider-node1';
@@ -167,11 +166,7 @@ describe('the image as deploy/base runs it: real Vault, PostgreSQL, the API serv
     });
     assert.equal(m.error, '', m.grpcMessage);
     assert.equal((await w.vaultRequests('pki/issue/')).length, 1);
-    const cert = new X509Certificate(m.files.get('tls/tls.crt')!.text);
-    assert.match(cert.subject, /CN=web\.prod\.svc/);
-    const pub = createPublicKey(createPrivateKey(m.files.get('tls/tls.key')!.text)).export({ type: 'spki', format: 'pem' });
-    assert.equal(cert.publicKey.export({ type: 'spki', format: 'pem' }), pub);
-    assert.equal(m.files.get('tls/tls.key')?.mode, 0o600);
+    assertCertificateAndKey(m.files);
   });
 
   it('reads a database credential for a mount and reuses it on republish: no new database/creds in the audit log', async () => {

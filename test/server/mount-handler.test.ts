@@ -11,20 +11,14 @@ import { createMountHandler, versionHandler, type HandlerOptions } from '../../s
 import type { MountOutcome } from '../../src/observability/audit.js';
 import { ProviderError } from '../../src/errors.js';
 import type { MountResponse } from '../../src/generated/v1alpha1/MountResponse.js';
+import { MINIMAL_ATTRIBUTES } from '../helpers/mount-config.js';
 
 type Answer = { readonly err: Partial<ServiceError> | null; readonly res: MountResponse | undefined };
 
 class FakeCall extends EventEmitter {
   cancelled = false;
   readonly request = {
-    attributes: JSON.stringify({
-      'csi.storage.k8s.io/pod.name': 'p',
-      'csi.storage.k8s.io/pod.namespace': 'ns',
-      'csi.storage.k8s.io/pod.uid': 'u',
-      'csi.storage.k8s.io/serviceAccount.name': 'sa',
-      roleName: 'r',
-      objects: '- objectName: a\n  secretPath: secret/data/a\n',
-    }),
+    attributes: JSON.stringify(MINIMAL_ATTRIBUTES),
     secrets: 'null',
     target_path: '/t',
     permission: '420',

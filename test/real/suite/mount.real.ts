@@ -3,9 +3,8 @@
  * end from the attributes the driver sends to the files its writer leaves in the target directory.
  */
 import assert from 'node:assert/strict';
-import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
 import { World, WEB_POD, type Pod } from '../harness/world.js';
-import { assertCoreFiles, CORE_OBJECTS_WITH_WHOLE_JSON } from '../../helpers/core-mount.js';
+import { assertCertificateAndKey, assertCoreFiles, CORE_OBJECTS_WITH_WHOLE_JSON } from '../../helpers/core-mount.js';
 
 describe('real Vault: mounts through the driver client', function () {
   let w: World;
@@ -88,11 +87,7 @@ describe('real Vault: mounts through the driver client', function () {
     });
     assert.equal(m.error, '', m.grpcMessage);
     assert.equal((await w.vaultRequests('pki/issue/')).length, 1);
-    const cert = new X509Certificate(m.files.get('tls/tls.crt')!.text);
-    assert.match(cert.subject, /CN=web\.prod\.svc/);
-    const pub = createPublicKey(createPrivateKey(m.files.get('tls/tls.key')!.text)).export({ type: 'spki', format: 'pem' });
-    assert.equal(cert.publicKey.export({ type: 'spki', format: 'pem' }), pub);
-    assert.equal(m.files.get('tls/tls.key')?.mode, 0o600);
+    assertCertificateAndKey(m.files);
   });
 
   it('sends the query string of a PUT as the reference does, and Vault reads none of it', async () => {

@@ -45,11 +45,6 @@ async function cpuSeconds(pid: number): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-async function vmHwmBytes(pid: number): Promise<number> {
-  const text = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/^VmHWM:\s+(\d+) kB/m.exec(text)?.[1] ?? 0) * 1024;
-}
-
 describe('fuzz: hostile SecretProviderClasses against the daemon as the image runs it', function () {
   this.timeout(0);
   let stage: Stage;
@@ -100,7 +95,7 @@ describe('fuzz: hostile SecretProviderClasses against the daemon as the image ru
     const kindMs = new Map<string, number>();
 
     let pid = stage.daemon.child.pid!;
-    // RssAnon sampled all along: the memory the kernel cannot reclaim, for the report (the cgroup judges).
+    // VmHWM and RssAnon sampled all along (RssAnon is the memory the kernel cannot reclaim; the cgroup judges).
     let rss = new RssSampler(pid);
     rss.start(20);
 
@@ -154,7 +149,8 @@ describe('fuzz: hostile SecretProviderClasses against the daemon as the image ru
       await health.settled();
       const stalls = health.samples.slice(healthFrom).filter((x) => x.status !== 200 || x.ms > HEALTH_MS);
       assert.deepEqual(stalls.map((x) => `${x.status === 0 ? x.error ?? 'no answer' : `HTTP ${x.status}`} after ${Math.round(x.ms)} ms`), [], `readiness stalled during ${which} (the batch took ${Math.round(performance.now() - started)} ms)`);
-      const memory = stage.memoryViolation(await vmHwmBytes(pid));
+      await rss.sample();
+      const memory = stage.memoryViolation(rss.peak);
       assert.equal(memory, undefined, `${memory ?? ''} after ${which}`);
       assert.ok(peakCharged <= DEFAULT_NODE_MEMORY_BUDGET, `${peakCharged} bytes charged, over --memory-budget`);
     };
@@ -196,8 +192,10 @@ describe('fuzz: hostile SecretProviderClasses against the daemon as the image ru
     const result = await fc.check(property, { numRuns: runs, endOnFailure: true, ...(seed === undefined ? {} : { seed }) });
     const seconds = (performance.now() - started) / 1000;
     rss.stop();
+    // A last reading, unless the daemon is gone (its last figures stand).
+    await rss.sample().catch(() => 0);
     const cpu = `CPU: daemon ${(await cpuSeconds(pid).catch(() => NaN)).toFixed(0)} s, this process ${(process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6).toFixed(0)} s`;
-    const summary = `${n} cases in ${seconds.toFixed(0)} s (mount ${describeFigures(figures(durations))}), readiness ${describeFigures(figures(health.samples.map((s) => s.ms)))}, peak RSS ${((await vmHwmBytes(pid).catch(() => 0)) / MiB).toFixed(1)} MiB (RssAnon ${(rss.anonPeak / MiB).toFixed(1)} MiB; ${stage.memoryFigures()}), peak charged ${(peakCharged / MiB).toFixed(1)} MiB; ${cpu}`;
+    const summary = `${n} cases in ${seconds.toFixed(0)} s (mount ${describeFigures(figures(durations))}), readiness ${describeFigures(figures(health.samples.map((s) => s.ms)))}, peak RSS ${(rss.peak / MiB).toFixed(1)} MiB (RssAnon ${(rss.anonPeak / MiB).toFixed(1)} MiB; ${stage.memoryFigures()}), peak charged ${(peakCharged / MiB).toFixed(1)} MiB; ${cpu}`;
     if (process.env['FUZZ_RUNS'] !== undefined) console.log(summary, Object.fromEntries(outcomes), Object.fromEntries(kinds));
     if (survey) {
       console.log('mount seconds by feature', Object.fromEntries([...kindMs].sort((a, b) => b[1] - a[1]).map(([k, ms]) => [k, Math.round(ms / 1000)])));

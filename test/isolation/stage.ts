@@ -295,7 +295,7 @@ export class Stage {
     return peakRss < this.memoryLimitBytes ? undefined : `peak RSS ${(peakRss / MiB).toFixed(1)} MiB ≥ ${limit}`;
   }
 
-  /** `cgroup peak 121.3 MiB, 0 limit hits` or why there is no cgroup: for reports beside VmHWM. */
+  /** `cgroup peak 121.3 MiB, limit reached 0×, 0 OOM kills`, or why there is no cgroup: for reports beside VmHWM. */
   memoryFigures(): string {
     if (this.#cgroup === undefined) return `no memory cgroup (${this.cgroupMissing ?? 'not started'})`;
     // The page cache of what the process reads and writes is charged too, and reclaimed at the limit: hits are no harm.

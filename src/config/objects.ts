@@ -608,8 +608,10 @@ export function heapBytes(root: unknown): number {
   return total;
 }
 
-/** V8 stores a string of code units up to 0xFF one byte each. */
+/** A code unit V8 cannot store in one byte. */
+const BEYOND_LATIN1 = /[\u0100-\uffff]/;
+
+/** V8 stores a string of code units up to 0xFF one byte each; the regex engine scans natively, a JS loop did not. */
 function isOneByte(text: string): boolean {
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0xff) return false;
-  return true;
+  return !BEYOND_LATIN1.test(text);
 }

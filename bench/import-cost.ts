@@ -22,7 +22,7 @@ const MODULES: ReadonlyArray<readonly [string, string]> = [
   ['undici', "await import('undici')"],
   ['zod', "await import('zod')"],
   ['yaml', "await import('yaml')"],
-  ['dist/cli/provider.js (the daemon\'s graph)', "await import('./dist/cli/provider.js')"],
+  ['dist/main.js (the bundle, as `--version`)', "process.argv.splice(2, Infinity, '--version'); await import('./dist/main.js')"],
 ];
 
 interface Sample {

@@ -1,5 +1,7 @@
-/** From package.json (one level above src/ and dist/), so Version answers never drift from the package. */
-import { readFileSync } from 'node:fs';
+/** From package.json, so Version answers never drift from the package. */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export const RUNTIME_NAME = 'vault-csi-provider-ts';
 
@@ -8,9 +10,20 @@ interface PackageJson {
   readonly version?: unknown;
 }
 
+/** The nearest directory above this module that holds package.json: the same from src/ (tsx) and the bundle in dist/. */
+function packageDir(start: string): string {
+  for (let dir = start; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) return start;
+  }
+}
+
+/** Where package.json and proto/ are: the repository, or /app in the image. */
+export const PACKAGE_DIR = packageDir(dirname(fileURLToPath(import.meta.url)));
+
 function readPackage(): PackageJson {
   try {
-    return JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as PackageJson;
+    return JSON.parse(readFileSync(join(PACKAGE_DIR, 'package.json'), 'utf8')) as PackageJson;
   } catch {
     return {};
   }

@@ -1,9 +1,10 @@
 /** The CSIDriverProvider gRPC server: grpc-js binds with the umask, so it is narrowed around the bind (0660). */
 import { chmod } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Server, ServerCredentials, loadPackageDefinition } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import type { ProtoGrpcType } from '../generated/service.js';
+import { PACKAGE_DIR } from '../version.js';
 import type { CSIDriverProviderHandlers } from '../generated/v1alpha1/CSIDriverProvider.js';
 import {
   prepareSocketDir,
@@ -24,7 +25,7 @@ export const SOCKET_MODE = 0o660;
 export const PROTO_LOADER_OPTIONS = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true } as const;
 
 export function protoPath(): string {
-  return new URL('../../proto/service.proto', import.meta.url).pathname;
+  return join(PACKAGE_DIR, 'proto', 'service.proto');
 }
 
 export function loadContract(): ProtoGrpcType {

@@ -13,17 +13,19 @@ export const DIST_MAIN = join(DIST, 'main.js');
 
 let checked: string | undefined;
 
-/** Every `src/**\/*.ts` with its `dist/` counterpart missing or older than it (empty: dist/ is current). */
-export function staleDist(src = SRC, dist = DIST): string[] {
+/**
+ * Every `src/**\/*.ts` newer than the bundle (all of them when there is none): `npm run build` bundles src/ into the
+ * one file dist/main.js, so a source edited since the build makes it stale.
+ */
+export function staleDist(src = SRC, bundle = DIST_MAIN): string[] {
+  const built = statSync(bundle, { throwIfNoEntry: false });
   const stale: string[] = [];
   const walk = (dir: string): void => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       const path = join(dir, entry.name);
       if (entry.isDirectory()) walk(path);
-      else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) {
-        const out = join(dist, relative(src, path)).replace(/\.ts$/, '.js');
-        const built = statSync(out, { throwIfNoEntry: false });
-        if (built === undefined || built.mtimeMs < statSync(path).mtimeMs) stale.push(relative(ROOT, path));
+      else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts') && (built === undefined || built.mtimeMs < statSync(path).mtimeMs)) {
+        stale.push(relative(ROOT, path));
       }
     }
   };

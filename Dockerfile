@@ -14,6 +14,7 @@ COPY package.json package-lock.json ./
 # npm ls after npm ci: npm 10 can end an install that failed to fetch with "Exit handler never called!" and status 0.
 RUN npm ci --no-audit --no-fund && npm ls --all > /dev/null
 COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/build.mjs ./scripts/
 COPY proto ./proto
 COPY src ./src
 RUN npx tsc -p tsconfig.build.json

@@ -120,7 +120,7 @@ describe('Dockerfile and .dockerignore', function () {
     assert.ok(context.includes('src/main.ts'));
     assert.ok(context.includes('proto/service.proto'));
     for (const p of context) {
-      assert.match(p, /^(?:src\/|proto\/|package\.json$|package-lock\.json$|tsconfig(?:\.build)?\.json$)/, `${p} would be sent to the build`);
+      assert.match(p, /^(?:src\/|proto\/|package\.json$|package-lock\.json$|tsconfig(?:\.build)?\.json$|scripts\/build\.mjs$)/, `${p} would be sent to the build`);
     }
     for (const p of ['test/vault-server/index.ts', 'test/e2e/mount.test.ts', 'node_modules', '.git', 'dist/main.js', 'scripts/demo.ts', 'examples/dotfile.yaml']) {
       assert.equal(dockerIgnored(ignoreRules, p), true, p);

@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { registerProcessMetrics } from './process-metrics.js';
+import { systemClock, type Clock } from '../shared/clock.js';
 import type { ErrorCode } from '../errors.js';
 import type { VaultRequestEvent } from '../vault/client.js';
 import type { GateWait } from '../vault/rate-limit.js';
@@ -43,6 +44,8 @@ export interface MetricsOptions {
   readonly version?: string;
   /** Watch the event loop while mounts are in flight, for event_loop_delay_seconds (default true; a one-shot CLI run has no use for it). */
   readonly eventLoopDelay?: boolean;
+  /** What the event-loop monitor's lull is timed by (default: the system clock). */
+  readonly clock?: Pick<Clock, 'after' | 'monotonic'>;
 }
 
 /** How often the event-loop monitor's timer (libuv's, not ours) looks: the finest delay it can see. */
@@ -57,34 +60,59 @@ export function eventLoopDelaySeconds(histogram: Pick<IntervalHistogram, 'count'
   return Math.max(0, ns / 1e9 - resolutionMs / 1000);
 }
 
+/** How long the event-loop monitor outlives the last mount in flight: one stop per lull, not one per mount. */
+export const LOOP_WATCH_LINGER_MS = 2_000;
+
 /**
- * The event-loop monitor runs only while mounts are in flight: at rest nothing waits on the loop, and its 10 ms
- * timer was most of the CPU an idle provider used. A busy period that ends before the scrape is kept as its
- * quantiles, since a monitor must be reset before it is enabled again (else its first sample is the whole pause).
+ * The event-loop monitor runs only while mounts are in flight (and LOOP_WATCH_LINGER_MS after): at rest nothing
+ * waits on the loop, and its 10 ms timer was most of the CPU an idle provider used. Stopping it after every mount
+ * cost more than a republish's Vault read, so it stops when a lull is due. A busy period that ends before the scrape
+ * is kept as its quantiles, since a monitor must be reset before it is enabled again (else its first sample is the
+ * whole pause).
  */
 class LoopWatch {
   readonly #monitor: IntervalHistogram;
   readonly #enabled: boolean;
+  readonly #clock: Pick<Clock, 'after' | 'monotonic'>;
   /** Delays by quantile of the busy periods that ended since the last scrape: the largest of each. */
   readonly #ended = new Map<number, number>();
   #busy = 0;
+  #watching = false;
+  #idleSince = 0;
+  #cancelLull: (() => void) | undefined;
 
-  constructor(enabled: boolean) {
+  constructor(enabled: boolean, clock: Pick<Clock, 'after' | 'monotonic'>) {
     this.#monitor = monitorEventLoopDelay({ resolution: EVENT_LOOP_RESOLUTION_MS });
     this.#enabled = enabled;
+    this.#clock = clock;
   }
 
   /** Whether the monitor's timer is running (tests). */
   get watching(): boolean {
-    return this.#busy > 0 && this.#enabled;
+    return this.#watching;
   }
 
   start(): void {
-    if (this.#busy++ === 0 && this.#enabled) this.#monitor.enable();
+    if (this.#busy++ > 0 || !this.#enabled || this.#watching) return;
+    this.#watching = true;
+    this.#monitor.enable();
   }
 
   end(): void {
-    if (this.#busy === 0 || --this.#busy > 0 || !this.#enabled) return;
+    if (this.#busy === 0 || --this.#busy > 0 || !this.#watching) return;
+    this.#idleSince = this.#clock.monotonic();
+    this.#cancelLull ??= this.#clock.after(LOOP_WATCH_LINGER_MS, () => this.#lull());
+  }
+
+  #lull(): void {
+    this.#cancelLull = undefined;
+    if (this.#busy > 0 || !this.#watching) return;
+    const idle = this.#clock.monotonic() - this.#idleSince;
+    if (idle < LOOP_WATCH_LINGER_MS) {
+      this.#cancelLull = this.#clock.after(LOOP_WATCH_LINGER_MS - idle, () => this.#lull());
+      return;
+    }
+    this.#watching = false;
     this.#monitor.disable();
     this.#keep();
     this.#monitor.reset();
@@ -104,6 +132,9 @@ class LoopWatch {
 
   close(): void {
     this.#busy = 0;
+    this.#watching = false;
+    this.#cancelLull?.();
+    this.#cancelLull = undefined;
     this.#monitor.disable();
   }
 
@@ -252,7 +283,7 @@ export class ProviderMetrics {
       },
     });
     // Read, then reset, at each scrape: each scrape sees the delays since the one before, and no timer of ours runs.
-    const loop = new LoopWatch(options.eventLoopDelay ?? true);
+    const loop = new LoopWatch(options.eventLoopDelay ?? true, options.clock ?? systemClock);
     this.#loop = loop;
     new Gauge({
       name: `${METRIC_PREFIX}event_loop_delay_seconds`,

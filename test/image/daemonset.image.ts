@@ -121,7 +121,8 @@ describe('the image as deploy/base runs it: real Vault, PostgreSQL, the API serv
     const root = mounts.find((m) => m[4] === '/');
     assert.match(root?.[5] ?? '', /(?:^|,)ro(?:,|$)/, 'the root filesystem is read-only');
     const writable = mounts.filter((m) => /(?:^|,)rw(?:,|$)/.test(m[5] ?? '') && !/^\/(?:proc|sys|dev)(?:\/|$)/.test(m[4] ?? '')).map((m) => m[4]);
-    assert.deepEqual(writable, ds.container.volumeMounts?.filter((m) => m.readOnly !== true).map((m) => m.mountPath), 'writable: the socket directory alone');
+    // The runtime mounts the volumes in no fixed order.
+    assert.deepEqual(writable.sort(), ds.container.volumeMounts?.filter((m) => m.readOnly !== true).map((m) => m.mountPath).sort(), 'writable: the DaemonSet\'s volumes alone');
     const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter(Boolean);
     assert.deepEqual(cmdline, ['node', ...imageNodeFlags().slice(imageNodeOptions().length), '/app/dist/main.js', ...(ds.container.args ?? [])]);
     const environ = (await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0');

@@ -46,9 +46,9 @@ const NS_PER_UNIT: Readonly<Record<string, number>> = {
   m: 60e9,
   h: 3600e9,
 };
-const DURATION = /^[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:ns|us|µs|μs|ms|s|m|h))+$/;
+const DURATION = /^[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:ns|us|\u00b5s|\u03bcs|ms|s|m|h))+$/;
 // Sticky: each part starts where the last ended (a search from every position re-read long digit runs: quadratic).
-const DURATION_PART = /([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h)/gy;
+const DURATION_PART = /([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)/gy;
 /** time.Duration is an int64 count of nanoseconds: 2^63 and above overflow. */
 const DURATION_LIMIT_NS = 2 ** 63;
 

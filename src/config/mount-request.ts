@@ -3,7 +3,7 @@
  * attributes carry the pod's JWT, so no message quotes a value, nor a JSON parser's text (V8 quotes the input).
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ProviderError } from '../errors.js';
 import { objectsMemo } from './objects.js';
 import { DEFAULT_INPUT_LIMITS, type InputLimits } from './input-limits.js';

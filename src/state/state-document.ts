@@ -2,7 +2,7 @@
  * What the kept state holds and what comes back out. An entry is kept only while it has life left and a mount used
  * it within `idleMs`: the provider is never told a pod went away. Most recently used first, bounded in bytes. Pure.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { KeptToken } from '../auth/authenticator.js';
 import type { KeptLease } from '../vault/lease-cache.js';
 import type { SecretResponse } from '../vault/responses.js';

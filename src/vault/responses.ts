@@ -1,5 +1,5 @@
 /** Validated at the boundary; everything else is kept (passthrough), as the whole-response file reproduces it. */
-import { z } from 'zod';
+import * as z from 'zod';
 
 const stringOrNull = z.string().nullish();
 

@@ -13,7 +13,7 @@ import { assertNoLeaks } from '../helpers/leak-check.js';
 import { createTlsMaterial, writeTlsFiles, type TlsFiles } from '../vault-server/index.js';
 import { systemClock, type Clock } from '../../src/shared/clock.js';
 import type { ProviderSettings } from '../../src/cli/flags.js';
-import { RecordingGateClock } from '../helpers/gate-clock.js';
+import { RecordingGateClock } from '../helpers/clocks.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const SECRET = 'faulty-vault-password-5f1e';

@@ -147,6 +147,11 @@ export async function createSecretProviderClass(kube: KubeControlPlane, namespac
   });
 }
 
+/** SecretProviderClass prod/web-secrets for role `web`: WEB_OBJECTS and then `moreObjects` (lines of YAML), with `spec`'s other fields. */
+export async function createWebSecretProviderClass(kube: KubeControlPlane, moreObjects: readonly string[], spec: Readonly<Record<string, unknown>> = {}): Promise<void> {
+  await createSecretProviderClass(kube, 'prod', 'web-secrets', { parameters: { roleName: 'web', objects: `${WEB_OBJECTS}${moreObjects.join('\n')}` }, ...spec });
+}
+
 /** The token the kubelet requests for a CSIDriver's tokenRequests entry: bound to the pod, for one audience. */
 export async function podToken(kube: KubeControlPlane, pod: PodRef, audience = 'vault', expirationSeconds = 3600): Promise<{ token: string; expirationTimestamp: string }> {
   const answer = (await kube.must('POST', `/api/v1/namespaces/${pod.namespace}/serviceaccounts/${pod.serviceAccountName}/token`, {

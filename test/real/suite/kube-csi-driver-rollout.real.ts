@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { installDriver, RealCsiDriver, type PublishAnswer } from '../harness/csi-driver.js';
 import { KubeControlPlane } from '../harness/kube.js';
-import { configureKubernetesAuth, configureWebRole, createPod, createReviewer, createSecretProviderClass, podToken, WEB_OBJECTS, type PodRef } from '../harness/kube-vault.js';
+import { configureKubernetesAuth, configureWebRole, createPod, createReviewer, createWebSecretProviderClass, podToken, type PodRef } from '../harness/kube-vault.js';
 import { sleep } from '../harness/processes.js';
 import { RealVault } from '../harness/vault-dev.js';
 import { VaultAudit } from '../harness/vault-audit.js';
@@ -73,20 +73,15 @@ describe('real control plane: a surge rollout of the provider under load, throug
     await vault.must('POST', 'pki/roles/web', { allowed_domains: 'prod.svc', allow_subdomains: true, max_ttl: '72h', key_type: 'ec', key_bits: 256 });
     await configureKubernetesAuth(vault, kube, reviewerJwt);
     await configureWebRole(vault, 'path "pki/issue/web" { capabilities = ["update"] }');
-    await createSecretProviderClass(kube, 'prod', 'web-secrets', {
-      parameters: {
-        roleName: 'web',
-        objects: `${WEB_OBJECTS}${[
-          '- objectName: "tls.crt"',
-          '  secretPath: "pki/issue/web"',
-          '  secretKey: "certificate"',
-          '  method: "PUT"',
-          '  secretArgs:',
-          '    common_name: "web.prod.svc"',
-          '    ttl: "2h"',
-        ].join('\n')}`,
-      },
-    });
+    await createWebSecretProviderClass(kube, [
+      '- objectName: "tls.crt"',
+      '  secretPath: "pki/issue/web"',
+      '  secretKey: "certificate"',
+      '  method: "PUT"',
+      '  secretArgs:',
+      '    common_name: "web.prod.svc"',
+      '    ttl: "2h"',
+    ]);
     pods = [];
     for (let i = 0; i < PODS; i++) pods.push(await createPod(kube, 'prod', `web-${i}`, 'web', { secretProviderClass: 'web-secrets' }));
     driver = await RealCsiDriver.start({ kubeconfig: driverKubeconfig, providerDir: socketDir(), rotationPollInterval: '1s' });

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { installDriver, RealCsiDriver, type PublishAnswer } from '../harness/csi-driver.js';
 import { KubeControlPlane } from '../harness/kube.js';
-import { configureKubernetesAuth, configureWebRole, createPod, createReviewer, createSecretProviderClass, podToken, WEB_OBJECTS, type PodRef } from '../harness/kube-vault.js';
+import { configureKubernetesAuth, configureWebRole, createPod, createReviewer, createSecretProviderClass, createWebSecretProviderClass, podToken, type PodRef } from '../harness/kube-vault.js';
 import { sleep, until } from '../harness/processes.js';
 import { RealSuiteProvider } from '../harness/provider.js';
 import { RealVault } from '../harness/vault-dev.js';
@@ -51,33 +51,33 @@ describe('real control plane: the real driver binary mounts through our provider
     await vault.must('POST', 'secret/data/web', { data: { password: 'pw-1', username: 'web-user', env: 'A=1\n' } });
     await configureKubernetesAuth(vault, kube, reviewerJwt);
     await configureWebRole(vault);
-    await createSecretProviderClass(kube, 'prod', 'web-secrets', {
-      parameters: {
-        roleName: 'web',
-        objects: `${WEB_OBJECTS}${[
-          '- objectName: "username"',
-          '  secretPath: "secret/data/web"',
-          '  secretKey: "username"',
-          '- objectName: ".env"',
-          '  secretPath: "secret/data/web"',
-          '  secretKey: "env"',
-          '  filePermission: 0600',
-          '- objectName: "nested/password"',
-          '  secretPath: "secret/data/web"',
-          '  secretKey: "password"',
-        ].join('\n')}`,
-      },
-      secretObjects: [
-        {
-          secretName: 'web-basic-auth',
-          type: 'kubernetes.io/basic-auth',
-          data: [
-            { objectName: 'username', key: 'username' },
-            { objectName: 'password', key: 'password' },
-          ],
-        },
+    await createWebSecretProviderClass(
+      kube,
+      [
+        '- objectName: "username"',
+        '  secretPath: "secret/data/web"',
+        '  secretKey: "username"',
+        '- objectName: ".env"',
+        '  secretPath: "secret/data/web"',
+        '  secretKey: "env"',
+        '  filePermission: 0600',
+        '- objectName: "nested/password"',
+        '  secretPath: "secret/data/web"',
+        '  secretKey: "password"',
       ],
-    });
+      {
+        secretObjects: [
+          {
+            secretName: 'web-basic-auth',
+            type: 'kubernetes.io/basic-auth',
+            data: [
+              { objectName: 'username', key: 'username' },
+              { objectName: 'password', key: 'password' },
+            ],
+          },
+        ],
+      },
+    );
     await createSecretProviderClass(kube, 'test', 'test-only', { parameters: { roleName: 'web', objects: '- objectName: "x"\n  secretPath: "secret/data/web"\n  secretKey: "password"\n' } });
 
     provider = await RealSuiteProvider.start(vault.address);

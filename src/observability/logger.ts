@@ -1,6 +1,7 @@
 /** The one pino root logger; redact.ts is the second line of defence for sensitive fields. */
 import { pino, type Logger, type DestinationStream } from 'pino';
 import { redactLine } from './redact.js';
+import { systemClock, type Clock } from '../shared/clock.js';
 
 export const LogLevels = ['trace', 'debug', 'info', 'warn', 'error', 'off'] as const;
 export type LogLevel = (typeof LogLevels)[number];
@@ -18,29 +19,30 @@ interface Flushable {
 export class BatchedDestination implements DestinationStream, Flushable {
   readonly #inner: DestinationStream & Flushable;
   readonly #intervalMs: number;
-  #timer: NodeJS.Timeout | undefined;
+  readonly #timer: Clock['after'];
+  #cancelFlush: (() => void) | undefined;
 
-  constructor(inner: DestinationStream & Flushable, intervalMs = LOG_FLUSH_INTERVAL_MS) {
+  constructor(inner: DestinationStream & Flushable, intervalMs = LOG_FLUSH_INTERVAL_MS, timer: Clock['after'] = systemClock.after) {
     this.#inner = inner;
     this.#intervalMs = intervalMs;
+    this.#timer = timer;
   }
 
   get flushPending(): boolean {
-    return this.#timer !== undefined;
+    return this.#cancelFlush !== undefined;
   }
 
   write(line: string): void {
     this.#inner.write(line);
-    if (this.#timer !== undefined) return;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
+    if (this.#cancelFlush !== undefined) return;
+    this.#cancelFlush = this.#timer(this.#intervalMs, () => {
+      this.#cancelFlush = undefined;
       try {
         this.#inner.flush();
       } catch {
         // Destroyed (the process is exiting): its exit handler has written everything.
       }
-    }, this.#intervalMs);
-    this.#timer.unref();
+    });
   }
 
   flush(cb?: (err?: Error | null) => void): void {

@@ -36,6 +36,8 @@ export interface KeptStateOptions {
   readonly idleMs: number;
   readonly log: StateLog;
   readonly now?: Clock['now'];
+  /** The debounce's timer (default the system clock's). */
+  readonly timer?: Clock['after'];
   /** From a change to its write (default 1 s). */
   readonly debounceMs?: number;
   readonly recheckMs?: number;
@@ -60,6 +62,7 @@ export class KeptState {
   readonly file: string;
   readonly #options: KeptStateOptions;
   readonly #now: Clock['now'];
+  readonly #timer: Clock['after'];
   readonly #context: string;
   #keys: Promise<StateKeys> | undefined;
   /** The file as this instance last read or wrote it: a different one was written by another instance. */
@@ -68,7 +71,8 @@ export class KeptState {
   #lastWriteAt = 0;
   /** How long the last write took: the next waits twenty times that at least (a large state costs ≤ 5% of the loop). */
   #lastWriteMs = 0;
-  #timer: NodeJS.Timeout | undefined;
+  /** Cancels the pending debounced write. */
+  #cancelWrite: (() => void) | undefined;
   #watcher: FSWatcher | undefined;
   #maybeChanged = true;
   #lastLook = Number.NEGATIVE_INFINITY;
@@ -81,6 +85,7 @@ export class KeptState {
   constructor(options: KeptStateOptions) {
     this.#options = options;
     this.#now = options.now ?? systemClock.now;
+    this.#timer = options.timer ?? systemClock.after;
     const name = basename(options.endpoint).replace(/\.sock$/, '');
     this.file = join(options.dir, `${name}.state`);
     this.#context = basename(options.endpoint);
@@ -137,30 +142,24 @@ export class KeptState {
     const { auth, leases } = this.#options;
     const changed = auth.generation !== this.#written.auth || leases.generation !== this.#written.leases;
     const touchDue = this.#now() - this.#lastWriteAt >= this.#options.idleMs / 4;
-    if ((changed || touchDue) && this.#timer === undefined) {
-      this.#timer = setTimeout(
-        () => {
-          this.#timer = undefined;
-          void this.flush();
-        },
-        Math.max(this.#options.debounceMs ?? 1_000, 20 * this.#lastWriteMs),
-      );
-      this.#timer.unref();
+    if ((changed || touchDue) && this.#cancelWrite === undefined) {
+      this.#cancelWrite = this.#timer(Math.max(this.#options.debounceMs ?? 1_000, 20 * this.#lastWriteMs), () => {
+        this.#cancelWrite = undefined;
+        void this.flush();
+      });
     }
   }
 
   flush(): Promise<void> {
-    if (this.#timer !== undefined) {
-      clearTimeout(this.#timer);
-      this.#timer = undefined;
-    }
+    this.#cancelWrite?.();
+    this.#cancelWrite = undefined;
     return this.#enqueue(() => this.#write());
   }
 
   async close(): Promise<void> {
     await this.flush();
     this.#closed = true;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#cancelWrite?.();
     this.#watcher?.close();
     await this.#queue;
   }

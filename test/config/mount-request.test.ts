@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { ProviderError } from '../../src/errors.js';
 import { parseMountRequest, TOKENS_KEY, type MountRequestInput } from '../../src/config/mount-request.js';
 import type { MountConfig } from '../../src/config/types.js';
+import { TLS_CRT_OBJECT } from '../helpers/objects.js';
 
 const OBJECTS = '- objectName: a\n  secretPath: secret/data/a';
 const JWT = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQifQ.c2lnbmF0dXJlLXNlY3JldA';
@@ -92,17 +93,7 @@ describe('config/mount-request parseMountRequest', () => {
         encoding: 'utf-8',
         filePermission: 384,
       },
-      {
-        objectName: 'tls/tls.crt',
-        secretPath: 'pki/issue/web?ttl=24h',
-        requestPath: '/v1/pki/issue/web',
-        query: 'ttl=24h',
-        secretKey: 'certificate',
-        method: 'PUT',
-        secretArgs: { common_name: 'web.prod.svc' },
-        encoding: 'utf-8',
-        filePermission: undefined,
-      },
+      TLS_CRT_OBJECT,
     ]);
   });
 

@@ -6,6 +6,7 @@ import { parseObjects } from '../../src/config/objects.js';
 import type { ObjectConfig } from '../../src/config/types.js';
 import { DEFAULT_INPUT_LIMITS, type InputLimits } from '../../src/config/input-limits.js';
 import { countHashedCharacters } from '../helpers/hashed-characters.js';
+import { TLS_CRT_OBJECT } from '../helpers/objects.js';
 
 /** One object with the given extra YAML lines (each indented under the list item). */
 function one(extra: string, base = 'objectName: a\n  secretPath: secret/data/a'): string {
@@ -373,17 +374,7 @@ describe('config/objects parseObjects', () => {
     const o = only(
       '- objectName: tls/tls.crt\n  secretPath: pki/issue/web?ttl=24h\n  secretKey: certificate\n  method: put\n  encoding: BASE64\n  filePermission: 0640\n  secretArgs:\n    common_name: web.prod.svc',
     );
-    assert.deepEqual(o, {
-      objectName: 'tls/tls.crt',
-      secretPath: 'pki/issue/web?ttl=24h',
-      requestPath: '/v1/pki/issue/web',
-      query: 'ttl=24h',
-      secretKey: 'certificate',
-      method: 'PUT',
-      secretArgs: { common_name: 'web.prod.svc' },
-      encoding: 'base64',
-      filePermission: 0o640,
-    });
+    assert.deepEqual(o, { ...TLS_CRT_OBJECT, encoding: 'base64', filePermission: 0o640 });
   });
 
   it('throws nothing but ProviderError on arbitrary text', () => {

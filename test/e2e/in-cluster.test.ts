@@ -12,6 +12,24 @@ import { KubeTokenRequester } from '../../src/kubernetes/token-requester.js';
 import { KubeSecretHmacKeySource } from '../../src/kubernetes/hmac-secret.js';
 
 const OBJECTS = [{ objectName: 'p', secretPath: 'secret/data/app', secretKey: 'password' }];
+const HMAC_SECRET = 'vault-csi-provider-hmac-key';
+
+/** A harness whose Vault holds secret/app, beside a fake Kubernetes API server started with `kubeOptions`. */
+async function harnessAndKube(kubeOptions?: Parameters<typeof FakeKubeApi.start>[0]): Promise<{ h: Harness; kube: FakeKubeApi }> {
+  const h = await startHarness();
+  h.vault.putKv('secret', 'app', { password: 'cluster-pw' });
+  return { h, kube: await FakeKubeApi.start(kubeOptions) };
+}
+
+/** The HMAC key from the Secret csi/vault-csi-provider-hmac-key of the API server at `url`. */
+function hmacKey(url: string, token: string): KubeSecretHmacKeySource {
+  return new KubeSecretHmacKeySource(kubeConfigFromUrl(url, token), 'csi', HMAC_SECRET);
+}
+
+/** The in-cluster parts: TokenRequest and the HMAC Secret, both from `kube`. */
+function inCluster(kube: FakeKubeApi): { tokenRequester: KubeTokenRequester; hmacKey: KubeSecretHmacKeySource } {
+  return { tokenRequester: new KubeTokenRequester(kubeConfigFromUrl(kube.url, kube.token)), hmacKey: hmacKey(kube.url, kube.token) };
+}
 
 describe('e2e: in a cluster (TokenRequest and the HMAC Secret)', function () {
   this.timeout(30_000);
@@ -19,17 +37,8 @@ describe('e2e: in a cluster (TokenRequest and the HMAC Secret)', function () {
   let kube: FakeKubeApi;
 
   before(async () => {
-    h = await startHarness();
-    h.vault.putKv('secret', 'app', { password: 'cluster-pw' });
-    kube = await FakeKubeApi.start({ signToken: (claims) => h.issuer.signClaims(claims) });
-    const kubeConfig = kubeConfigFromUrl(kube.url, kube.token);
-    await h.startProvider(
-      { tokenRequestFallback: true },
-      {
-        tokenRequester: new KubeTokenRequester(kubeConfig),
-        hmacKey: new KubeSecretHmacKeySource(kubeConfig, 'csi', 'vault-csi-provider-hmac-key'),
-      },
-    );
+    ({ h, kube } = await harnessAndKube({ signToken: (claims) => h.issuer.signClaims(claims) }));
+    await h.startProvider({ tokenRequestFallback: true }, inCluster(kube));
   });
 
   after(async () => {
@@ -52,12 +61,12 @@ describe('e2e: in a cluster (TokenRequest and the HMAC Secret)', function () {
     for (let i = 0; i < 3; i++) await h.client.mount(h.request({ objects: OBJECTS }));
     assert.equal(kube.requestsOf('secretCreate').length, 1);
     assert.ok(kube.requestsOf('secretGet').length <= 1);
-    assert.ok(kube.getSecret('csi', 'vault-csi-provider-hmac-key'));
+    assert.ok(kube.getSecret('csi', HMAC_SECRET));
   });
 
   it('without --token-request-fallback (the default) requests no token: TOKEN_UNAVAILABLE naming the CSIDriver\'s tokenRequests', async () => {
     await h.stopProvider();
-    await h.startProvider({}, { tokenRequester: new KubeTokenRequester(kubeConfigFromUrl(kube.url, kube.token)), hmacKey: new KubeSecretHmacKeySource(kubeConfigFromUrl(kube.url, kube.token), 'csi', 'vault-csi-provider-hmac-key') });
+    await h.startProvider({}, inCluster(kube));
     const before = kube.tokenRequests.length;
     const logins = h.vault.requests.filter((r) => r.route.startsWith('auth/kubernetes/login')).length;
     try {
@@ -72,18 +81,14 @@ describe('e2e: in a cluster (TokenRequest and the HMAC Secret)', function () {
       assert.equal(h.vault.requests.filter((r) => r.route.startsWith('auth/kubernetes/login')).length, logins, 'no login');
     } finally {
       await h.stopProvider();
-      await h.startProvider(
-        { tokenRequestFallback: true },
-        { tokenRequester: new KubeTokenRequester(kubeConfigFromUrl(kube.url, kube.token)), hmacKey: new KubeSecretHmacKeySource(kubeConfigFromUrl(kube.url, kube.token), 'csi', 'vault-csi-provider-hmac-key') },
-      );
+      await h.startProvider({ tokenRequestFallback: true }, inCluster(kube));
     }
   });
 
   it('keeps object versions stable across a restart that reads the same Secret', async () => {
     const before = await h.client.mount(h.request({ objects: OBJECTS }));
     await h.stopProvider();
-    const kubeConfig = kubeConfigFromUrl(kube.url, kube.token);
-    await h.startProvider({}, { hmacKey: new KubeSecretHmacKeySource(kubeConfig, 'csi', 'vault-csi-provider-hmac-key') });
+    await h.startProvider({}, { hmacKey: hmacKey(kube.url, kube.token) });
     const after = await h.client.mount(h.request({ objects: OBJECTS }));
     assert.equal(after.object_version[0]!.version, before.object_version[0]!.version);
   });
@@ -95,10 +100,8 @@ describe('e2e: an HMAC key the provider cannot get (RBAC, API server down)', fun
   let kube: FakeKubeApi;
 
   before(async () => {
-    h = await startHarness();
-    h.vault.putKv('secret', 'app', { password: 'cluster-pw' });
-    kube = await FakeKubeApi.start();
-    await h.startProvider({}, { hmacKey: new KubeSecretHmacKeySource(kubeConfigFromUrl(kube.url, kube.token), 'csi', 'vault-csi-provider-hmac-key') });
+    ({ h, kube } = await harnessAndKube());
+    await h.startProvider({}, { hmacKey: hmacKey(kube.url, kube.token) });
   });
 
   after(async () => {
@@ -107,7 +110,7 @@ describe('e2e: an HMAC key the provider cannot get (RBAC, API server down)', fun
   });
 
   it('fails the mount with KUBERNETES_API_ERROR (FAILED_PRECONDITION, never INTERNAL) saying what to grant, and succeeds on the next mount once RBAC allows it', async () => {
-    kube.putSecret('csi', 'vault-csi-provider-hmac-key', { key: Buffer.alloc(32, 8) });
+    kube.putSecret('csi', HMAC_SECRET, { key: Buffer.alloc(32, 8) });
     kube.failNext('secretGet', { status: 403, message: 'secrets "vault-csi-provider-hmac-key" is forbidden: User "system:serviceaccount:csi:vault-csi-provider" cannot get resource "secrets"' }, 2);
     for (let i = 0; i < 2; i++) {
       const err = await h.client.mountError(h.request({ objects: OBJECTS }));
@@ -129,21 +132,21 @@ describe('e2e: an HMAC key the provider cannot get (RBAC, API server down)', fun
     await h.stopProvider();
     const url = kube.url;
     await kube.close();
-    await h.startProvider({}, { hmacKey: new KubeSecretHmacKeySource(kubeConfigFromUrl(url, kube.token), 'csi', 'vault-csi-provider-hmac-key') });
+    await h.startProvider({}, { hmacKey: hmacKey(url, kube.token) });
     const err = await h.client.mountError(h.request({ objects: OBJECTS }));
     assert.equal(err.code, status.FAILED_PRECONDITION);
     assert.match(err.details, /^KUBERNETES_API_ERROR: .*ECONNREFUSED.*cannot be reached or did not answer/);
     kube = await FakeKubeApi.start({ port: Number(new URL(url).port) });
-    kube.putSecret('csi', 'vault-csi-provider-hmac-key', { key: Buffer.alloc(32, 8) });
+    kube.putSecret('csi', HMAC_SECRET, { key: Buffer.alloc(32, 8) });
     const res = await h.client.mount(h.request({ objects: OBJECTS }));
     assert.equal(Buffer.from(res.files[0]!.contents).toString(), 'cluster-pw');
   });
 
   it('answers within the mount\'s time budget while the API server is slow, and serves once the key arrives', async () => {
     await h.stopProvider();
-    kube.putSecret('csi', 'vault-csi-provider-hmac-key', { key: Buffer.alloc(32, 8) });
+    kube.putSecret('csi', HMAC_SECRET, { key: Buffer.alloc(32, 8) });
     kube.delayMs = 1_500;
-    await h.startProvider({}, { hmacKey: new KubeSecretHmacKeySource(kubeConfigFromUrl(kube.url, kube.token), 'csi', 'vault-csi-provider-hmac-key') });
+    await h.startProvider({}, { hmacKey: hmacKey(kube.url, kube.token) });
     const deadline = Date.now() + 600;
     const err = await h.client.mountError(h.request({ objects: OBJECTS }), 600);
     assert.ok(Date.now() < deadline, 'answered before the deadline');

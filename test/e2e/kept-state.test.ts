@@ -19,13 +19,11 @@ import { DriverClient } from '../helpers/grpc-client.js';
 import { DaemonProcess, waitForServing } from '../helpers/daemon-process.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { assertNoLeaks } from '../helpers/leak-check.js';
+import { LEASED_OBJECTS } from '../helpers/core-mount.js';
 
 const MIN = 60_000;
 const OBJECTS = [
-  { objectName: 'db/username', secretPath: 'database/creds/web', secretKey: 'username' },
-  { objectName: 'db/password', secretPath: 'database/creds/web', secretKey: 'password' },
-  { objectName: 'tls/tls.crt', secretPath: 'pki/issue/web', secretKey: 'certificate', method: 'PUT', secretArgs: { common_name: 'web.prod.svc', ttl: '2h' } },
-  { objectName: 'tls/tls.key', secretPath: 'pki/issue/web', secretKey: 'private_key', method: 'PUT', secretArgs: { common_name: 'web.prod.svc', ttl: '2h' } },
+  ...LEASED_OBJECTS,
   { objectName: 'static', secretPath: 'secret/data/static', secretKey: 'value' },
   { objectName: 'whole.json', secretPath: 'database/creds/web' },
 ];

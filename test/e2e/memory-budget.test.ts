@@ -19,6 +19,7 @@ import { preparePressureVault, pressureRequest, SMALL_OBJECTS } from '../helpers
 import { samples } from '../helpers/prometheus.js';
 import { ServiceAccountJwtIssuer, startTestVault, type TestVault } from '../vault-server/index.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { gate } from '../helpers/tenants.js';
 
 const MiB = 1024 * 1024;
 const BIG = (name: string, path: string): Record<string, unknown> => ({ objectName: name, secretPath: `secret/data/${path}`, secretKey: 'blob' });
@@ -71,14 +72,16 @@ describe('e2e: admission control (memory budgets, mounts in flight)', function (
 
   it('fails the mount that would pass the node budget with NODE_BUDGET_EXCEEDED while the mount holding it succeeds', async () => {
     await h.startProvider({ memoryBudgetBytes: 12 * MiB, mountResponseBudgetBytes: 8 * MiB });
-    // The first mount holds its 3 MiB secret while it waits for a slow one.
-    h.vault.injectFault({ pathPrefix: 'secret/data/slow', delayMs: 600, times: 1 });
+    // The first mount holds its 3 MiB secret while it waits for a slow one, held at Vault until the test lets it go.
+    const slow = gate();
+    h.vault.injectFault({ pathPrefix: 'secret/data/slow', until: slow.promise, times: 1 });
     const holding = h.client.mount(h.request({ objects: [BIG('a.bin', 'big-a'), { objectName: 'slow', secretPath: 'secret/data/slow', secretKey: 'blob' }] }));
     await waitFor(() => h.provider.admission.bytesInFlight >= 3 * MiB, 'the first mount holding 3 MiB');
     const other = { name: 'web-other', namespace: 'prod', uid: 'uid-other', serviceAccountName: 'web' };
     const err = await h.client.mountError(h.request({ pod: other, objects: [BIG('b.bin', 'big-b')] }));
     assert.equal(err.code, status.RESOURCE_EXHAUSTED);
     assert.match(err.details, /^NODE_BUDGET_EXCEEDED: object "b\.bin" \(Vault path secret\/data\/big-b\): the mounts in flight on this node hold [\d.]+ MiB \(this one [\d.]+ (?:B|KiB|MiB)\), and [\d.]+ (?:B|KiB|MiB) more would pass the provider's memory budget of 12\.0 MiB \(--memory-budget\); the driver retries the mount$/);
+    slow.open();
     const held = await holding;
     assert.equal(Buffer.from(held.files.find((f) => f.path === 'a.bin')!.contents).length, 3 * MiB);
     // Right after: the refused mount succeeds, and every byte has been given back.
@@ -92,7 +95,8 @@ describe('e2e: admission control (memory budgets, mounts in flight)', function (
 
   it('with --max-mounts-queued=0, refuses the mount past --max-mounts-in-flight at once, naming the class and the pod, and serves it once there is room', async () => {
     await h.startProvider({ maxMountsInFlight: 1, maxMountsQueued: 0 });
-    h.vault.injectFault({ pathPrefix: 'secret/data/slow', delayMs: 400, times: 1 });
+    const slow = gate();
+    h.vault.injectFault({ pathPrefix: 'secret/data/slow', until: slow.promise, times: 1 });
     const first = h.client.mount(h.request({ objects: [{ objectName: 'slow', secretPath: 'secret/data/slow', secretKey: 'blob' }] }));
     await waitFor(() => h.provider.admission.mountsInFlight === 1, 'the first mount in flight');
     const started = Date.now();
@@ -100,6 +104,7 @@ describe('e2e: admission control (memory budgets, mounts in flight)', function (
     assert.ok(Date.now() - started < 300, 'failed fast, without waiting for room');
     assert.equal(err.code, status.RESOURCE_EXHAUSTED);
     assert.match(err.details, /^NODE_BUDGET_EXCEEDED: mount of SecretProviderClass "web-secrets" for pod prod\/web-7d9c8b6f5-x2x4k refused: 1 mounts are in progress on this node, the provider's bound \(--max-mounts-in-flight=1\)/);
+    slow.open();
     await first;
     const ok = await h.client.mount(h.request({ objects: SMALL }));
     assert.equal(Buffer.from(ok.files[0]!.contents).toString(), 'small-value');

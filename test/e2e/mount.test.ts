@@ -3,11 +3,11 @@
  * against the Vault-compatible test server. Files are checked as the driver would receive them.
  */
 import assert from 'node:assert/strict';
-import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import { startHarness, POD, type Harness } from '../helpers/provider-harness.js';
 import type { MountResponse__Output } from '../../src/generated/v1alpha1/MountResponse.js';
-import { assertCoreFiles, CORE_OBJECTS_WITH_WHOLE_JSON } from '../helpers/core-mount.js';
+import { assertCertificateAndKey, assertCoreFiles, CORE_OBJECTS_WITH_WHOLE_JSON, PKI_OBJECTS } from '../helpers/core-mount.js';
 
 function fileMap(res: MountResponse__Output): Map<string, { mode: number; text: string; bytes: Buffer }> {
   return new Map(res.files.map((f) => [f.path, { mode: f.mode, text: Buffer.from(f.contents).toString('utf8'), bytes: Buffer.from(f.contents) }]));
@@ -94,28 +94,11 @@ describe('e2e: mount', function () {
     h.vault.clearRequests();
     const res = await h.client.mount(
       h.request({
-        objects: `
-- objectName: "tls/tls.crt"
-  secretPath: "pki/issue/web"
-  secretKey: "certificate"
-  method: "PUT"
-  secretArgs:
-    common_name: "web.prod.svc"
-- objectName: "tls/tls.key"
-  secretPath: "pki/issue/web"
-  secretKey: "private_key"
-  method: "PUT"
-  secretArgs:
-    common_name: "web.prod.svc"
-`,
+        objects: PKI_OBJECTS,
       }),
     );
     assert.equal(h.vault.countRequests({ kind: 'issue' }), 1);
-    const files = fileMap(res);
-    const cert = new X509Certificate(files.get('tls/tls.crt')!.text);
-    assert.match(cert.subject, /CN=web\.prod\.svc/);
-    const pub = createPublicKey(createPrivateKey(files.get('tls/tls.key')!.text)).export({ type: 'spki', format: 'pem' });
-    assert.equal(cert.publicKey.export({ type: 'spki', format: 'pem' }), pub);
+    assertCertificateAndKey(fileMap(res));
   });
 
   it('sends the query string of a POST as the reference does; Vault reads none, so its 400 is quoted', async () => {

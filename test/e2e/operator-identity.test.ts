@@ -25,12 +25,7 @@ describe('e2e: the operator\'s client certificate is never lent', function () {
 
   async function startProvider(trust: Partial<TrustSettings> = {}): Promise<void> {
     await h.startProvider({
-      defaults: {
-        vaultAddress: h.vault.address,
-        vaultMount: 'kubernetes',
-        vaultNamespace: undefined,
-        tls: { caCertPath: files.caFile, clientCertPath: files.clientCertFile, clientKeyPath: files.clientKeyFile },
-      },
+      defaults: h.tlsDefaults(files),
       trust: { vaultAddresses: [], tlsDirectories: [], allowSkipTlsVerify: false, ...trust },
     });
   }

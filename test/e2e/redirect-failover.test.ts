@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { status } from '@grpc/grpc-js';
 import { startHarness, type Harness } from '../helpers/provider-harness.js';
 import { StandbyVault } from '../helpers/standby-vault.js';
-import { RecordingGateClock } from '../helpers/gate-clock.js';
+import { RecordingGateClock } from '../helpers/clocks.js';
 import { ADDRESS_FAILURE_MEMORY_MS } from '../../src/vault/client.js';
 import type { ProviderSettings } from '../../src/cli/flags.js';
 

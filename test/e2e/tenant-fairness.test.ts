@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { startHarness, type Harness, type PodIdentity } from '../helpers/provider-harness.js';
-import { ManualGateClock } from '../helpers/gate-clock.js';
+import { ManualClock } from '../helpers/clocks.js';
 import { samples } from '../helpers/prometheus.js';
 import { gate, tenantPod } from '../helpers/tenants.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -44,7 +44,7 @@ describe('e2e: tenant isolation between namespaces (issue 19: classes 8, 9, 12)'
   };
 
   it("class 8: one namespace's path answers 429 without Retry-After; another namespace's mount succeeds while that pause holds", async () => {
-    const clock = new ManualGateClock();
+    const clock = new ManualClock();
     await h.startProvider({}, { gateClock: clock });
     const quota = h.vault.injectFault({ pathPrefix: 'secret/data/throttled', status: 429 });
     const attacker = h.client.mount(request(tenantPod('team-a', 0), [{ objectName: 'x', secretPath: 'secret/data/throttled', secretKey: 'v' }]));

@@ -131,14 +131,7 @@ describe('e2e: TLS to Vault', function () {
 
     it('takes the TLS settings from provider flags when the SecretProviderClass sets none', async () => {
       await h.stopProvider();
-      await h.startProvider({
-        defaults: {
-          vaultAddress: h.vault.address,
-          vaultMount: 'kubernetes',
-          vaultNamespace: undefined,
-          tls: { caCertPath: files.caFile, clientCertPath: files.clientCertFile, clientKeyPath: files.clientKeyFile },
-        },
-      });
+      await h.startProvider({ defaults: h.tlsDefaults(files) });
       const res = await h.client.mount(h.request({ objects: OBJECTS }));
       assert.equal(Buffer.from(res.files[0]!.contents).toString(), 'tls-pw');
     });

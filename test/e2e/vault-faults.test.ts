@@ -13,7 +13,7 @@ import { assertNoLeaks } from '../helpers/leak-check.js';
 import { createTlsMaterial, writeTlsFiles, type TlsFiles } from '../vault-server/index.js';
 import { systemClock, type Clock } from '../../src/shared/clock.js';
 import type { ProviderSettings } from '../../src/cli/flags.js';
-import { RecordingGateClock } from '../helpers/gate-clock.js';
+import { RecordingGateClock } from '../helpers/clocks.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const SECRET = 'faulty-vault-password-5f1e';
@@ -257,9 +257,8 @@ describe('e2e: Vault faults', function () {
       const { err, earlyMs } = await answeredBefore(READ, 1_500);
       unavailableFor(err, 'p', '/v1/secret/data/app');
       assert.ok(earlyMs > 0, `answered ${-earlyMs} ms after the deadline`);
-      await waitFor(() => h.provider.inflight() === 0, 'no mount in flight');
-      // The test Vault logs a stalled request once its connection closes; give the last one time to.
-      await new Promise((r) => setTimeout(r, 300));
+      // The test Vault logs a stalled request once its connection closes: wait for the last one to close.
+      await waitFor(() => h.provider.inflight() === 0 && h.vault.inFlight.current === 0, 'no mount in flight and no request held at Vault');
       // 300 ms attempts with backoff between them in a 1.35 s budget: more than one attempt, never all five.
       const attempts = h.vault.countRequests({ kind: 'read' });
       assert.ok(attempts >= 2 && attempts <= 4, `${attempts} attempts`);

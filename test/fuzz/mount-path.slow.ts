@@ -16,7 +16,7 @@ import { stringify } from 'yaml';
 import type { ServiceError } from '@grpc/grpc-js';
 import { ErrorCodes } from '../../src/errors.js';
 import { startProvider, type RunningProvider } from '../../src/cli/daemon.js';
-import { RecordingGateClock } from '../helpers/gate-clock.js';
+import { RecordingGateClock } from '../helpers/clocks.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { TOKENS_KEY } from '../../src/config/mount-request.js';
 import { DriverClient } from '../helpers/grpc-client.js';

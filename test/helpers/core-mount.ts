@@ -30,6 +30,34 @@ export const CORE_OBJECTS_WITH_WHOLE_JSON = `${CORE_OBJECTS}- objectName: "whole
   secretPath: "secret/data/dotfiles"
 `;
 
+/** One PKI issue for web.prod.svc, its certificate and its key (0600) as two objects of one PUT with secretArgs. */
+export const PKI_OBJECTS = `
+- objectName: "tls/tls.crt"
+  secretPath: "pki/issue/web"
+  secretKey: "certificate"
+  method: "PUT"
+  secretArgs:
+    common_name: "web.prod.svc"
+- objectName: "tls/tls.key"
+  secretPath: "pki/issue/web"
+  secretKey: "private_key"
+  filePermission: 0600
+  method: "PUT"
+  secretArgs:
+    common_name: "web.prod.svc"
+`;
+
+/**
+ * What a restart must keep (the kept-state suites): a database credential shared by two objects and a 2-hour
+ * certificate with its key, from one request each.
+ */
+export const LEASED_OBJECTS: ReadonlyArray<Readonly<Record<string, unknown>>> = [
+  { objectName: 'db/username', secretPath: 'database/creds/web', secretKey: 'username' },
+  { objectName: 'db/password', secretPath: 'database/creds/web', secretKey: 'password' },
+  { objectName: 'tls/tls.crt', secretPath: 'pki/issue/web', secretKey: 'certificate', method: 'PUT', secretArgs: { common_name: 'web.prod.svc', ttl: '2h' } },
+  { objectName: 'tls/tls.key', secretPath: 'pki/issue/web', secretKey: 'private_key', method: 'PUT', secretArgs: { common_name: 'web.prod.svc', ttl: '2h' } },
+];
+
 /** The core mount's files, with the test Vault's (or real Vault's) seeded values and their modes. */
 export function assertCoreFiles(files: ReadonlyMap<string, { readonly text: string; readonly mode: number }>): void {
   assert.equal(files.get('db-password')?.text, 'hunter2-kv2');

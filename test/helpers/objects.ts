@@ -15,3 +15,19 @@ export function objectConfig(overrides: Partial<ObjectConfig> & { objectName: st
     ...overrides,
   };
 }
+
+/**
+ * The PKI object of test/fixtures/mount-request.json as the parser must return it: a PUT whose `?ttl=24h` stays in
+ * `query` and out of `requestPath`, with its arguments in secretArgs.
+ */
+export const TLS_CRT_OBJECT: ObjectConfig = {
+  objectName: 'tls/tls.crt',
+  secretPath: 'pki/issue/web?ttl=24h',
+  requestPath: '/v1/pki/issue/web',
+  query: 'ttl=24h',
+  secretKey: 'certificate',
+  method: 'PUT',
+  secretArgs: { common_name: 'web.prod.svc' },
+  encoding: 'utf-8',
+  filePermission: undefined,
+};

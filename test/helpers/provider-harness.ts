@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { startTestVault, ServiceAccountJwtIssuer, type TestVault, type TestVaultOptions } from '../vault-server/index.js';
+import { startTestVault, ServiceAccountJwtIssuer, type TestVault, type TestVaultOptions, type TlsFiles } from '../vault-server/index.js';
 import { startProvider, type ProviderOverrides, type RunningProvider } from '../../src/cli/daemon.js';
 import type { ProviderSettings } from '../../src/cli/flags.js';
 import type { HmacKeySource } from '../../src/mount/hmac-key.js';
@@ -70,6 +70,16 @@ export class Harness {
     this.provider = await startProvider(this.settings, logger, { hmacKey: fixedHmacKey(), env: {}, ...overrides });
     // The endpoint the provider was given (socketPath unless the test names another, such as openbao.sock).
     this.client = new DriverClient(this.settings.endpoint);
+  }
+
+  /** The --vault-* flags' defaults for this Vault over TLS: the CA and client certificate of `files`. */
+  tlsDefaults(files: TlsFiles): ProviderSettings['defaults'] {
+    return {
+      vaultAddress: this.vault.address,
+      vaultMount: 'kubernetes',
+      vaultNamespace: undefined,
+      tls: { caCertPath: files.caFile, clientCertPath: files.clientCertFile, clientKeyPath: files.clientKeyFile },
+    };
   }
 
   async stopProvider(): Promise<void> {

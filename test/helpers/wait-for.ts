@@ -1,6 +1,6 @@
 /**
  * The one poll loop of the tests: for a condition in another process, a socket or a file, where there is no event to
- * await. Logic that takes a clock is driven by the clock instead (test/helpers/gate-clock.ts).
+ * await. Logic that takes a clock is driven by the clock instead (test/helpers/clocks.ts).
  */
 export interface WaitOptions {
   /** Give up after this long (ms), naming what was awaited; below mocha's timeout so the message is ours. */

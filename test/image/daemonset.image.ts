@@ -26,7 +26,7 @@ import { readTarget, World, WEB_POD, type Pod } from '../real/harness/world.js';
 import { ContainerProvider } from './harness/container-provider.js';
 import { memoryBytes, providerDaemonSet, type ProviderDaemonSet } from './harness/daemonset.js';
 import { builtImage } from './harness/podman.js';
-import { assertCertificateAndKey, assertCoreFiles, CORE_OBJECTS } from '../helpers/core-mount.js';
+import { assertCertificateAndKey, assertCoreFiles, CORE_OBJECTS, PKI_OBJECTS } from '../helpers/core-mount.js';
 
 const REPO = new URL('../../', import.meta.url).pathname;
 const POD_NAME = 'vault-csi-provider-node1';
@@ -158,13 +158,7 @@ describe('the image as deploy/base runs it: real Vault, PostgreSQL, the API serv
 
   it('issues one PKI certificate for the certificate and key objects', async () => {
     await w.mark();
-    const issue = { secretPath: 'pki/issue/web', method: 'PUT', secretArgs: { common_name: 'web.prod.svc' } };
-    const m = await w.mount({
-      objects: [
-        { objectName: 'tls/tls.crt', secretKey: 'certificate', ...issue },
-        { objectName: 'tls/tls.key', secretKey: 'private_key', filePermission: 0o600, ...issue },
-      ],
-    });
+    const m = await w.mount({ objects: PKI_OBJECTS });
     assert.equal(m.error, '', m.grpcMessage);
     assert.equal((await w.vaultRequests('pki/issue/')).length, 1);
     assertCertificateAndKey(m.files);

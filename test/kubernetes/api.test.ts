@@ -2,26 +2,8 @@ import assert from 'node:assert/strict';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describeApiFailure, KubeRequestTimeoutError, withRequestTimeout } from '../../src/kubernetes/api.js';
-import type { Clock } from '../../src/shared/clock.js';
+import { ManualClock } from '../helpers/clocks.js';
 import { abortReason } from '../../src/errors.js';
-
-/** A timer the test fires by hand; counts how many are running. */
-function manualTimer(): { timer: Clock['after']; fire: () => void; running: () => number } {
-  const pending = new Set<() => void>();
-  return {
-    timer: (_ms, onExpire) => {
-      pending.add(onExpire);
-      return () => pending.delete(onExpire);
-    },
-    fire: () => {
-      for (const f of [...pending]) {
-        pending.delete(f);
-        f();
-      }
-    },
-    running: () => pending.size,
-  };
-}
 
 /** Work that ends only when its signal aborts, with the signal's reason. */
 const untilAborted = (signal: AbortSignal): Promise<never> =>
@@ -29,11 +11,11 @@ const untilAborted = (signal: AbortSignal): Promise<never> =>
 
 describe('kubernetes/api: withRequestTimeout', () => {
   it('aborts the work when the timer fires, under a caller signal too, as a timeout naming its bound', async () => {
-    const t = manualTimer();
+    const t = new ManualClock();
     const caller = new AbortController();
-    const running = withRequestTimeout(caller.signal, 10_000, untilAborted, t.timer);
-    assert.equal(t.running(), 1);
-    t.fire();
+    const running = withRequestTimeout(caller.signal, 10_000, untilAborted, (ms, fn) => t.after(ms, fn));
+    assert.equal(t.pending, 1);
+    t.advance(10_000);
     const err = await running.catch((e: unknown) => e);
     assert.ok(err instanceof KubeRequestTimeoutError);
     assert.equal(describeApiFailure(err, 10_000).detail, 'the Kubernetes API did not answer within 10 s (request timeout)');
@@ -41,18 +23,18 @@ describe('kubernetes/api: withRequestTimeout', () => {
   });
 
   it("aborts with the caller's reason when the caller aborts first, and clears its timer", async () => {
-    const t = manualTimer();
+    const t = new ManualClock();
     const caller = new AbortController();
-    const running = withRequestTimeout(caller.signal, 10_000, untilAborted, t.timer);
+    const running = withRequestTimeout(caller.signal, 10_000, untilAborted, (ms, fn) => t.after(ms, fn));
     caller.abort(new Error('caller gave up'));
     assert.match(String(await running.catch((e: unknown) => e)), /caller gave up/);
-    assert.equal(t.running(), 0);
+    assert.equal(t.pending, 0);
   });
 
   it('clears its timer when the work ends', async () => {
-    const t = manualTimer();
-    assert.equal(await withRequestTimeout(undefined, 10_000, () => Promise.resolve(7), t.timer), 7);
-    assert.equal(t.running(), 0);
+    const t = new ManualClock();
+    assert.equal(await withRequestTimeout(undefined, 10_000, () => Promise.resolve(7), (ms, fn) => t.after(ms, fn)), 7);
+    assert.equal(t.pending, 0);
   });
 
   it('still times out under a caller signal after a garbage collection (AbortSignal.any + AbortSignal.timeout did not)', async () => {

@@ -7,6 +7,8 @@ import {
   MANAGED_BY_VALUE,
 } from '../../src/kubernetes/hmac-secret.js';
 import { rejection } from '../helpers/rejection.js';
+import { ManualClock } from '../helpers/clocks.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { FakeKubeApi } from '../helpers/fake-kube-api.js';
 
 const NAMESPACE = 'csi';
@@ -24,7 +26,7 @@ describe('KubeSecretHmacKeySource', () => {
     await api.close();
   });
 
-  function source(options: { timeoutMs?: number; randomBytes?: (n: number) => Buffer } = {}): KubeSecretHmacKeySource {
+  function source(options: { timeoutMs?: number; randomBytes?: (n: number) => Buffer; timer?: (ms: number, fn: () => void) => () => void } = {}): KubeSecretHmacKeySource {
     return new KubeSecretHmacKeySource(kubeConfigFromUrl(api.url, api.token), NAMESPACE, NAME, options);
   }
 
@@ -210,8 +212,12 @@ describe('KubeSecretHmacKeySource', () => {
   it('times out a hung API server and lets a later call retry', async () => {
     api.putSecret(NAMESPACE, NAME, { key: Buffer.alloc(32, 2) });
     api.delayMs = 1_000;
-    const keys = source({ timeoutMs: 50 });
-    const err = await rejection(keys.getKey());
+    const clock = new ManualClock();
+    const keys = source({ timeoutMs: 50, timer: (ms, fn) => clock.after(ms, fn) });
+    const running = rejection(keys.getKey());
+    await waitFor(() => api.requests.length > 0, 'the read held by the API server');
+    clock.advance(50);
+    const err = await running;
     assert.equal(err.code, 'KUBERNETES_API_ERROR');
     assert.match(err.message, /the Kubernetes API did not answer within 50 ms \(request timeout\)/);
     assert.match(err.message, /cannot be reached or did not answer/);

@@ -5,6 +5,7 @@ import { describeApiFailure } from '../../src/kubernetes/api.js';
 import { KubeAnswerError, KubeApiError, KubeClient, TOKEN_FILE_REFRESH_MS } from '../../src/kubernetes/kube-client.js';
 import { createTlsMaterial } from '../vault-server/index.js';
 import { FakeKubeApi } from '../helpers/fake-kube-api.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const signal = () => AbortSignal.timeout(5_000);
 
@@ -45,8 +46,7 @@ describe('kubernetes/kube-client', () => {
     assert.equal(api.openConnections, 1, 'kept alive after the answer');
     await client.close();
     await client.close();
-    for (let i = 0; i < 50 && api.openConnections > 0; i++) await new Promise((r) => setTimeout(r, 10));
-    assert.equal(api.openConnections, 0);
+    await waitFor(() => api.openConnections === 0, 'the server to see the connection closed', { timeoutMs: 500 });
     await client.request('GET', '/api/v1/namespaces/csi/secrets/absent', undefined, signal()).catch(() => undefined);
     assert.equal(api.requests.length, 2);
     await client.close();

@@ -6,6 +6,8 @@ import { KubeSecretHmacKeySource } from '../../src/kubernetes/hmac-secret.js';
 import { KubeClient } from '../../src/kubernetes/kube-client.js';
 import { KubeTokenRequester, TOKEN_EXPIRATION_SECONDS } from '../../src/kubernetes/token-requester.js';
 import { rejection } from '../helpers/rejection.js';
+import { ManualClock } from '../helpers/clocks.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { TcpFaultProxy } from '../helpers/tcp-fault-proxy.js';
 import { createTlsMaterial } from '../vault-server/index.js';
 import { FakeKubeApi, type ServiceAccountClaims } from '../helpers/fake-kube-api.js';
@@ -167,8 +169,14 @@ describe('KubeTokenRequester', () => {
 
   it('gives up after its timeout when the API does not answer', async () => {
     api.delayMs = 1_000;
-    const requester = new KubeTokenRequester(kubeConfigFromUrl(api.url, api.token), { timeoutMs: 50 });
-    const err = await rejection(requester.requestToken(pod, 'vault'));
+    const clock = new ManualClock();
+    const requester = new KubeTokenRequester(kubeConfigFromUrl(api.url, api.token), { timeoutMs: 50, timer: (ms, fn) => clock.after(ms, fn) });
+    const running = rejection(requester.requestToken(pod, 'vault'));
+    await waitFor(() => api.requests.length > 0, 'the request held by the API server');
+    clock.advance(49);
+    assert.equal(clock.pending, 1, 'still waiting before its timeout');
+    clock.advance(1);
+    const err = await running;
     assert.equal(err.code, 'TOKEN_UNAVAILABLE');
     assert.match(err.message, /the Kubernetes API did not answer within 50 ms \(request timeout\)/);
   });
@@ -182,7 +190,11 @@ describe('KubeTokenRequester', () => {
     try {
       proxy.answerDelayMs = 2_000;
       const config = kubeConfigFromUrl(`https://127.0.0.1:${proxy.port}`, secure.token, { caData: tls.caCertPem });
-      const err = await rejection(new KubeTokenRequester(config, { timeoutMs: 200 }).requestToken(pod, 'vault'));
+      const clock = new ManualClock();
+      const running = rejection(new KubeTokenRequester(config, { timeoutMs: 200, timer: (ms, fn) => clock.after(ms, fn) }).requestToken(pod, 'vault'));
+      await waitFor(() => proxy.connections > 0, 'the connection held by the proxy');
+      clock.advance(200);
+      const err = await running;
       assert.equal(err.code, 'TOKEN_UNAVAILABLE');
       assert.match(err.message, /the Kubernetes API did not answer within 200 ms \(request timeout\)/);
       assert.equal(secure.tokenRequests.length, 0, 'the request never got through the handshake');
@@ -196,13 +208,11 @@ describe('KubeTokenRequester', () => {
 
   it("times out under the caller's signal too (the mount's), as TOKEN_UNAVAILABLE", async () => {
     api.delayMs = 5_000;
-    let fire: (() => void) | undefined;
-    const requester = new KubeTokenRequester(kubeConfigFromUrl(api.url, api.token), {
-      timer: (_ms, onExpire) => ((fire = onExpire), () => (fire = undefined)),
-    });
+    const clock = new ManualClock();
+    const requester = new KubeTokenRequester(kubeConfigFromUrl(api.url, api.token), { timer: (ms, fn) => clock.after(ms, fn) });
     const running = rejection(requester.requestToken(pod, 'vault', new AbortController().signal));
-    while (api.requests.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
-    fire?.();
+    await waitFor(() => api.requests.length > 0, 'the request held by the API server');
+    clock.advance(10_000);
     const err = await running;
     assert.equal(err.code, 'TOKEN_UNAVAILABLE');
     assert.match(err.message, /did not answer within 10 s \(request timeout\)/);

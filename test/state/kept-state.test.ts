@@ -14,6 +14,7 @@ import { ProviderError } from '../../src/errors.js';
 import type { HmacKeySource } from '../../src/mount/hmac-key.js';
 import type { VaultClient } from '../../src/vault/client.js';
 import type { SecretResponse } from '../../src/vault/responses.js';
+import { ManualClock } from '../helpers/clocks.js';
 
 const MIN = 60_000;
 const T0 = 1_800_000_000_000;
@@ -57,7 +58,7 @@ describe('state/kept-state', () => {
   });
 
   /** A process's caches and its kept state (not yet restored). */
-  function instance(options: { key?: number; idleMs?: number; maxBytes?: number } = {}) {
+  function instance(options: { key?: number; idleMs?: number; maxBytes?: number; timers?: ManualClock } = {}) {
     const auth = new Authenticator({ cacheSize: 100, now });
     const leases = new LeaseCache({ maxEntries: 100, maxBytes: 1 << 20, now });
     const lines: Line[] = [];
@@ -71,6 +72,7 @@ describe('state/kept-state', () => {
       maxBytes: options.maxBytes ?? 1 << 20,
       idleMs: options.idleMs ?? 30 * MIN,
       now,
+      ...(options.timers === undefined ? {} : { timer: (ms: number, fn: () => void) => options.timers!.after(ms, fn) }),
       debounceMs: 1,
       recheckMs: 0,
       log: { info: (fields, message) => lines.push({ level: 'info', fields, message }), warn: (fields, message) => lines.push({ level: 'warn', fields, message }) },
@@ -155,25 +157,31 @@ describe('state/kept-state', () => {
   });
 
   it('writes when uses alone have moved, a quarter of the idle bound after the last write', async () => {
-    const i = instance({ idleMs: 8 * MIN });
+    const timers = new ManualClock();
+    const i = instance({ idleMs: 8 * MIN, timers });
     await i.kept.restore();
     const writes = () => i.events.filter((e) => e === 'written').length;
-    const settle = async (count: number): Promise<void> => {
-      for (let n = 0; n < 200 && writes() < count; n++) await new Promise((r) => setTimeout(r, 10));
-      await new Promise((r) => setTimeout(r, 30));
+    /** Ends the debounce noteMount started, if it started one, and waits for the write it queued (a look behind it). */
+    const settle = async (): Promise<void> => {
+      // The debounce is twenty times the last write's duration at least: well under a minute.
+      timers.advance(MIN);
+      await i.kept.sync();
     };
     seed(i, [1]);
     i.kept.noteMount();
-    await settle(1);
+    assert.equal(timers.pending, 1, 'a change: a write is scheduled');
+    await settle();
     assert.equal(writes(), 1);
     t += MIN;
     i.leases.get(scope(1));
     i.kept.noteMount();
-    await settle(2);
+    assert.equal(timers.pending, 0, 'nothing changed, the last write is recent: no write scheduled');
+    await settle();
     assert.equal(writes(), 1, 'nothing changed, the last write is recent');
     t += 2 * MIN;
     i.kept.noteMount();
-    await settle(2);
+    assert.equal(timers.pending, 1, 'a quarter of the idle bound since the last write: a write is scheduled');
+    await settle();
     assert.equal(writes(), 2);
   });
 

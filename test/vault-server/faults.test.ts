@@ -3,6 +3,7 @@ import http from 'node:http';
 import { startTestVault, type TestVault } from './index.js';
 import { call } from './test-helpers.js';
 import { FaultInjector } from './faults.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 describe('vault-server: fault injection and seal', () => {
   let vault: TestVault;
@@ -135,7 +136,7 @@ describe('vault-server: fault injection and seal', () => {
     const stalled = new Promise<void>((resolve) => {
       http.get(`${other.address}/v1/sys/slow`, { agent }, (res) => res.resume()).on('error', () => resolve());
     });
-    await new Promise((r) => setTimeout(r, 50));
+    await waitFor(() => other.inFlight.current === 1, 'the stalled request held by the server');
     const start = Date.now();
     await other.close();
     await stalled;

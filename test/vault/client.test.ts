@@ -27,6 +27,18 @@ describe('vault/client', () => {
   let address: string;
   const seen: Seen[] = [];
 
+  /** Settings for the test server (plain HTTP, no namespace) with the auth mount `authMount`. */
+  function plainHttp(authMount: string, key: string): ConnectionSettings {
+    return {
+      address,
+      addresses: [address],
+      namespace: undefined,
+      authMount,
+      tls: { caCertPath: undefined, caDirectory: undefined, serverName: undefined, clientCertPath: undefined, clientKeyPath: undefined, skipVerify: false },
+      key,
+    };
+  }
+
   before(async () => {
     server = http.createServer((req, res) => {
       let text = '';
@@ -54,14 +66,7 @@ describe('vault/client', () => {
   });
 
   it('sends every login (through node-vault\'s login helpers) and every read through the undici transport', async () => {
-    const settings: ConnectionSettings = {
-      address,
-      addresses: [address],
-      namespace: undefined,
-      authMount: 'team/kube',
-      tls: { caCertPath: undefined, caDirectory: undefined, serverName: undefined, clientCertPath: undefined, clientKeyPath: undefined, skipVerify: false },
-      key: 'test',
-    };
+    const settings = plainHttp('team/kube', 'test');
     const transport = new UndiciTransport({ tls: NO_TLS, requestTimeoutMs: 5_000 });
     const client = new VaultClient(settings, transport);
     try {
@@ -97,14 +102,7 @@ describe('vault/client', () => {
   });
 
   it("carries one context per request, its tenant the view's, through node-vault to the transport: logins, lookups, reads, writes", async () => {
-    const settings: ConnectionSettings = {
-      address,
-      addresses: [address],
-      namespace: undefined,
-      authMount: 'kubernetes',
-      tls: { caCertPath: undefined, caDirectory: undefined, serverName: undefined, clientCertPath: undefined, clientKeyPath: undefined, skipVerify: false },
-      key: 'tenant-test',
-    };
+    const settings = plainHttp('kubernetes', 'tenant-test');
     const transport = new UndiciTransport({ tls: NO_TLS, requestTimeoutMs: 5_000 });
     const contexts: Array<RequestContext | undefined> = [];
     const send = transport.send.bind(transport);

@@ -14,7 +14,7 @@ import {
   type GateLimits,
   type GateWait,
 } from '../../src/vault/rate-limit.js';
-import { ManualGateClock, RecordingGateClock } from '../helpers/gate-clock.js';
+import { ManualClock, RecordingGateClock } from '../helpers/clocks.js';
 
 const settle = async (): Promise<void> => {
   for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
@@ -27,8 +27,8 @@ function gate(limits: Partial<GateLimits> = {}, waits: GateWait[] = []): { gate:
   return { gate: new AddressGate({ ...LIMITS, ...limits }, clock, { onWait: (w) => waits.push(w) }), clock };
 }
 
-function manual(limits: Partial<GateLimits> = {}, backoffs: string[] = []): { gate: AddressGate; clock: ManualGateClock } {
-  const clock = new ManualGateClock();
+function manual(limits: Partial<GateLimits> = {}, backoffs: string[] = []): { gate: AddressGate; clock: ManualClock } {
+  const clock = new ManualClock();
   return { gate: new AddressGate({ ...LIMITS, ...limits }, clock, { onNodeBackoff: (cause) => backoffs.push(cause) }), clock };
 }
 

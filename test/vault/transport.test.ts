@@ -7,6 +7,8 @@ import { NonJsonResponseError, splitUri, UndiciTransport, VaultHttpError } from 
 import { classifyFailure } from '../../src/vault/failures.js';
 import { MountAdmission, MountMemory } from '../../src/admission/mount-admission.js';
 import { ProviderError } from '../../src/errors.js';
+import { ManualClock } from '../helpers/clocks.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const NO_TLS = { ca: undefined, cert: undefined, key: undefined, servername: undefined, rejectUnauthorized: true };
 
@@ -75,38 +77,22 @@ describe('vault/transport', () => {
     let held = 0;
     handler = () => void (held += 1);
     // Virtual time: nothing expires until the test moves the clock, however long the request really waits.
-    let now = 0;
-    const timers: Array<{ at: number; fn: () => void }> = [];
-    const clock = {
-      monotonic: () => now,
-      after: (ms: number, fn: () => void) => {
-        const timer = { at: now + ms, fn };
-        timers.push(timer);
-        return () => void timers.splice(timers.indexOf(timer), 1);
-      },
-    };
-    const advance = (ms: number): void => {
-      now += ms;
-      for (const t of timers.filter((x) => x.at <= now)) {
-        timers.splice(timers.indexOf(t), 1);
-        t.fn();
-      }
-    };
+    const clock = new ManualClock();
     const t = new UndiciTransport({ tls: NO_TLS, requestTimeoutMs: 60_000, clock });
     transports.push(t);
     const outcome: { settled?: unknown } = {};
     const sent = t.send({ method: 'GET', uri: `${base}/v1/held` }).then(() => (outcome.settled = 'answered'), (err: unknown) => (outcome.settled = err));
-    while (held === 0) await new Promise((r) => setTimeout(r, 5));
-    assert.equal(timers.length, 1, 'one sweep timer for the request in flight');
-    for (let i = 0; i < 59; i++) advance(1_000);
+    await waitFor(() => held > 0, 'the request held by the server');
+    assert.equal(clock.pending, 1, 'one sweep timer for the request in flight');
+    for (let i = 0; i < 59; i++) clock.advance(1_000);
     await new Promise((r) => setImmediate(r));
     const settledNow = (): unknown => outcome.settled;
     assert.equal(settledNow(), undefined, 'still in time at 59 s of virtual time');
-    advance(1_000);
+    clock.advance(1_000);
     await sent;
     const settled = settledNow();
     assert.ok(settled instanceof Error && settled.name === 'TimeoutError', String(settled));
-    assert.equal(timers.length, 0, 'no timer left once nothing is in flight');
+    assert.equal(clock.pending, 0, 'no timer left once nothing is in flight');
   });
 
   it("stops waiting when the caller's signal aborts, and the connection pool keeps serving", async () => {

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { builtMain } from '../../helpers/built.js';
 import { imageNodeOptions } from '../../helpers/image.js';
 import type { KubeControlPlane } from './kube.js';
+import { RealDriverClient } from './driver-client.js';
 import { Child } from './processes.js';
 import { inClusterArgs } from '../../helpers/in-cluster.js';
 
@@ -26,6 +27,21 @@ export interface InClusterProviderOptions {
   readonly flags?: readonly string[];
   /** Where KUBERNETES_SERVICE_HOST/PORT point (default the API server itself), e.g. a proxy that slows it down. */
   readonly apiServer?: string;
+}
+
+/** deploy/base's provider: ServiceAccount csi/vault-csi-provider, as its DaemonSet pod on `node`. */
+export function baseIdentity(node = 'node1'): Pick<InClusterProviderOptions, 'namespace' | 'serviceAccount' | 'podName'> {
+  return { namespace: 'csi', serviceAccount: 'vault-csi-provider', podName: `vault-csi-provider-${node}` };
+}
+
+/** deploy/base's provider on node1 with `more` (flags, an API server address), and the driver's client on its socket. */
+export async function startBaseProvider(
+  kube: KubeControlPlane,
+  vaultAddress: string,
+  more: Pick<InClusterProviderOptions, 'flags' | 'apiServer'> = {},
+): Promise<{ provider: InClusterProvider; driver: RealDriverClient }> {
+  const provider = await InClusterProvider.start({ kube, vaultAddress, ...baseIdentity(), ...more });
+  return { provider, driver: new RealDriverClient(provider.socketDir) };
 }
 
 export class InClusterProvider {

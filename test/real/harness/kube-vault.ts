@@ -53,10 +53,10 @@ export async function configureKubernetesAuth(vault: RealVault, kube: KubeContro
 
 /**
  * The kube suites' common Vault identity: policy `web` reading `secret/data/web`, and role `web` at the Kubernetes
- * auth mount binding ServiceAccount prod/web with audience `vault`.
+ * auth mount binding ServiceAccount prod/web with audience `vault`; `morePolicy` adds rules to the policy.
  */
-export async function configureWebRole(vault: RealVault): Promise<void> {
-  await vault.must('POST', 'sys/policies/acl/web', { policy: 'path "secret/data/web" { capabilities = ["read"] }' });
+export async function configureWebRole(vault: RealVault, morePolicy = ''): Promise<void> {
+  await vault.must('POST', 'sys/policies/acl/web', { policy: `path "secret/data/web" { capabilities = ["read"] }${morePolicy === '' ? '' : `\n${morePolicy}`}` });
   await vault.must('POST', 'auth/kubernetes/role/web', {
     bound_service_account_names: ['web'],
     bound_service_account_namespaces: ['prod'],
@@ -135,6 +135,21 @@ export async function createPod(
     },
   })) as { metadata: { uid: string } };
   return { name, namespace, uid: pod.metadata.uid, serviceAccountName };
+}
+
+/** A SecretProviderClass for provider `vault` (`spec` holds its parameters and secretObjects), as its author applies it. */
+export async function createSecretProviderClass(kube: KubeControlPlane, namespace: string, name: string, spec: Readonly<Record<string, unknown>>): Promise<void> {
+  await kube.must('POST', `/apis/secrets-store.csi.x-k8s.io/v1/namespaces/${namespace}/secretproviderclasses`, {
+    apiVersion: 'secrets-store.csi.x-k8s.io/v1',
+    kind: 'SecretProviderClass',
+    metadata: { name },
+    spec: { provider: 'vault', ...spec },
+  });
+}
+
+/** SecretProviderClass prod/web-secrets for role `web`: WEB_OBJECTS and then `moreObjects` (lines of YAML), with `spec`'s other fields. */
+export async function createWebSecretProviderClass(kube: KubeControlPlane, moreObjects: readonly string[], spec: Readonly<Record<string, unknown>> = {}): Promise<void> {
+  await createSecretProviderClass(kube, 'prod', 'web-secrets', { parameters: { roleName: 'web', objects: `${WEB_OBJECTS}${moreObjects.join('\n')}` }, ...spec });
 }
 
 /** The token the kubelet requests for a CSIDriver's tokenRequests entry: bound to the pod, for one audience. */

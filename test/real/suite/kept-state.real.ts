@@ -12,13 +12,11 @@ import { join } from 'node:path';
 import { World, WEB_POD, type Mounted, type Pod } from '../harness/world.js';
 import { RealSuiteProvider } from '../harness/provider.js';
 import { assertNoLeaks } from '../../helpers/leak-check.js';
+import { LEASED_OBJECTS } from '../../helpers/core-mount.js';
 
 const PODS = 4;
 const OBJECTS = [
-  { objectName: 'db/username', secretPath: 'database/creds/web', secretKey: 'username' },
-  { objectName: 'db/password', secretPath: 'database/creds/web', secretKey: 'password' },
-  { objectName: 'tls/tls.crt', secretPath: 'pki/issue/web', secretKey: 'certificate', method: 'PUT', secretArgs: { common_name: 'web.prod.svc', ttl: '2h' } },
-  { objectName: 'tls/tls.key', secretPath: 'pki/issue/web', secretKey: 'private_key', method: 'PUT', secretArgs: { common_name: 'web.prod.svc', ttl: '2h' } },
+  ...LEASED_OBJECTS,
   { objectName: 'static', secretPath: 'secret/data/app', secretKey: 'password' },
 ];
 

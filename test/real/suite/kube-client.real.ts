@@ -16,7 +16,7 @@ import { KubeTokenRequester } from '../../../src/kubernetes/token-requester.js';
 import { rejection } from '../../helpers/rejection.js';
 import { TcpFaultProxy } from '../../helpers/tcp-fault-proxy.js';
 import { RealDriverClient } from '../harness/driver-client.js';
-import { InClusterProvider } from '../harness/in-cluster-provider.js';
+import { baseIdentity, InClusterProvider, startBaseProvider } from '../harness/in-cluster-provider.js';
 import { KubeControlPlane } from '../harness/kube.js';
 import { mountWebSecrets, podToken, startProdWorkloads, WEB_OBJECTS, type PodRef } from '../harness/kube-vault.js';
 import { RealVault } from '../harness/vault-dev.js';
@@ -176,16 +176,7 @@ describe('real control plane: the one Kubernetes client (TokenRequest, HMAC Secr
     const mount = (pod: PodRef, token: boolean, roleName: string) => mountWebSecrets(driver, kube, dir, pod, { token, roleName, timeoutMs: 60_000 });
 
     async function start(): Promise<void> {
-      provider = await InClusterProvider.start({
-        kube,
-        vaultAddress: vault.address,
-        namespace: 'csi',
-        serviceAccount: 'vault-csi-provider',
-        podName: 'vault-csi-provider-node1',
-        apiServer: `https://127.0.0.1:${proxy.port}`,
-        flags: ['--token-request-fallback'],
-      });
-      driver = new RealDriverClient(provider.socketDir);
+      ({ provider, driver } = await startBaseProvider(kube, vault.address, { apiServer: `https://127.0.0.1:${proxy.port}`, flags: ['--token-request-fallback'] }));
     }
 
     async function stop(): Promise<void> {
@@ -249,7 +240,7 @@ describe('real control plane: the one Kubernetes client (TokenRequest, HMAC Secr
       this.timeout(180_000);
       await kube.api('DELETE', SECRET_PATH);
       const start = (node: string): Promise<InClusterProvider> =>
-        InClusterProvider.start({ kube, vaultAddress: vault.address, namespace: 'csi', serviceAccount: 'vault-csi-provider', podName: `vault-csi-provider-${node}` });
+        InClusterProvider.start({ kube, vaultAddress: vault.address, ...baseIdentity(node) });
       const providers = await Promise.all([start('node2'), start('node3')]);
       const drivers = providers.map((p) => new RealDriverClient(p.socketDir));
       try {

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { installDriver, RealCsiDriver, type PublishAnswer } from '../harness/csi-driver.js';
 import { KubeControlPlane } from '../harness/kube.js';
-import { configureKubernetesAuth, createPod, createReviewer, podToken, type PodRef } from '../harness/kube-vault.js';
+import { configureKubernetesAuth, configureWebRole, createPod, createReviewer, createWebSecretProviderClass, podToken, type PodRef } from '../harness/kube-vault.js';
 import { sleep } from '../harness/processes.js';
 import { RealVault } from '../harness/vault-dev.js';
 import { VaultAudit } from '../harness/vault-audit.js';
@@ -72,33 +72,16 @@ describe('real control plane: a surge rollout of the provider under load, throug
     await vault.must('POST', 'pki/root/generate/internal', { common_name: 'Rollout Root CA', ttl: '87600h', key_type: 'ec', key_bits: 256 });
     await vault.must('POST', 'pki/roles/web', { allowed_domains: 'prod.svc', allow_subdomains: true, max_ttl: '72h', key_type: 'ec', key_bits: 256 });
     await configureKubernetesAuth(vault, kube, reviewerJwt);
-    await vault.must('POST', 'sys/policies/acl/web', { policy: 'path "secret/data/web" { capabilities = ["read"] }\npath "pki/issue/web" { capabilities = ["update"] }' });
-    await vault.must('POST', 'auth/kubernetes/role/web', {
-      bound_service_account_names: ['web'], bound_service_account_namespaces: ['prod'], audience: 'vault', token_policies: ['web'], token_ttl: '1h',
-    });
-    await kube.must('POST', '/apis/secrets-store.csi.x-k8s.io/v1/namespaces/prod/secretproviderclasses', {
-      apiVersion: 'secrets-store.csi.x-k8s.io/v1',
-      kind: 'SecretProviderClass',
-      metadata: { name: 'web-secrets' },
-      spec: {
-        provider: 'vault',
-        parameters: {
-          roleName: 'web',
-          objects: [
-            '- objectName: "password"',
-            '  secretPath: "secret/data/web"',
-            '  secretKey: "password"',
-            '- objectName: "tls.crt"',
-            '  secretPath: "pki/issue/web"',
-            '  secretKey: "certificate"',
-            '  method: "PUT"',
-            '  secretArgs:',
-            '    common_name: "web.prod.svc"',
-            '    ttl: "2h"',
-          ].join('\n'),
-        },
-      },
-    });
+    await configureWebRole(vault, 'path "pki/issue/web" { capabilities = ["update"] }');
+    await createWebSecretProviderClass(kube, [
+      '- objectName: "tls.crt"',
+      '  secretPath: "pki/issue/web"',
+      '  secretKey: "certificate"',
+      '  method: "PUT"',
+      '  secretArgs:',
+      '    common_name: "web.prod.svc"',
+      '    ttl: "2h"',
+    ]);
     pods = [];
     for (let i = 0; i < PODS; i++) pods.push(await createPod(kube, 'prod', `web-${i}`, 'web', { secretProviderClass: 'web-secrets' }));
     driver = await RealCsiDriver.start({ kubeconfig: driverKubeconfig, providerDir: socketDir(), rotationPollInterval: '1s' });

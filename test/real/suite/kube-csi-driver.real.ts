@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { installDriver, RealCsiDriver, type PublishAnswer } from '../harness/csi-driver.js';
 import { KubeControlPlane } from '../harness/kube.js';
-import { configureKubernetesAuth, configureWebRole, createPod, createReviewer, podToken, type PodRef } from '../harness/kube-vault.js';
+import { configureKubernetesAuth, configureWebRole, createPod, createReviewer, createSecretProviderClass, createWebSecretProviderClass, podToken, type PodRef } from '../harness/kube-vault.js';
 import { sleep, until } from '../harness/processes.js';
 import { RealSuiteProvider } from '../harness/provider.js';
 import { RealVault } from '../harness/vault-dev.js';
@@ -38,15 +38,6 @@ describe('real control plane: the real driver binary mounts through our provider
     });
   }
 
-  async function secretProviderClass(namespace: string, name: string, spec: Record<string, unknown>): Promise<void> {
-    await kube.must('POST', `/apis/secrets-store.csi.x-k8s.io/v1/namespaces/${namespace}/secretproviderclasses`, {
-      apiVersion: 'secrets-store.csi.x-k8s.io/v1',
-      kind: 'SecretProviderClass',
-      metadata: { name },
-      spec: { provider: 'vault', ...spec },
-    });
-  }
-
   before(async function () {
     this.timeout(900_000);
     kube = await KubeControlPlane.start({ extraAudiences: ['vault'] });
@@ -60,37 +51,34 @@ describe('real control plane: the real driver binary mounts through our provider
     await vault.must('POST', 'secret/data/web', { data: { password: 'pw-1', username: 'web-user', env: 'A=1\n' } });
     await configureKubernetesAuth(vault, kube, reviewerJwt);
     await configureWebRole(vault);
-    await secretProviderClass('prod', 'web-secrets', {
-      parameters: {
-        roleName: 'web',
-        objects: [
-          '- objectName: "password"',
-          '  secretPath: "secret/data/web"',
-          '  secretKey: "password"',
-          '- objectName: "username"',
-          '  secretPath: "secret/data/web"',
-          '  secretKey: "username"',
-          '- objectName: ".env"',
-          '  secretPath: "secret/data/web"',
-          '  secretKey: "env"',
-          '  filePermission: 0600',
-          '- objectName: "nested/password"',
-          '  secretPath: "secret/data/web"',
-          '  secretKey: "password"',
-        ].join('\n'),
-      },
-      secretObjects: [
-        {
-          secretName: 'web-basic-auth',
-          type: 'kubernetes.io/basic-auth',
-          data: [
-            { objectName: 'username', key: 'username' },
-            { objectName: 'password', key: 'password' },
-          ],
-        },
+    await createWebSecretProviderClass(
+      kube,
+      [
+        '- objectName: "username"',
+        '  secretPath: "secret/data/web"',
+        '  secretKey: "username"',
+        '- objectName: ".env"',
+        '  secretPath: "secret/data/web"',
+        '  secretKey: "env"',
+        '  filePermission: 0600',
+        '- objectName: "nested/password"',
+        '  secretPath: "secret/data/web"',
+        '  secretKey: "password"',
       ],
-    });
-    await secretProviderClass('test', 'test-only', { parameters: { roleName: 'web', objects: '- objectName: "x"\n  secretPath: "secret/data/web"\n  secretKey: "password"\n' } });
+      {
+        secretObjects: [
+          {
+            secretName: 'web-basic-auth',
+            type: 'kubernetes.io/basic-auth',
+            data: [
+              { objectName: 'username', key: 'username' },
+              { objectName: 'password', key: 'password' },
+            ],
+          },
+        ],
+      },
+    );
+    await createSecretProviderClass(kube, 'test', 'test-only', { parameters: { roleName: 'web', objects: '- objectName: "x"\n  secretPath: "secret/data/web"\n  secretKey: "password"\n' } });
 
     provider = await RealSuiteProvider.start(vault.address);
     driver = await RealCsiDriver.start({ kubeconfig: driverKubeconfig, providerDir: provider.socketDir, rotationPollInterval: '1s' });

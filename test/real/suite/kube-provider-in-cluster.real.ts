@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RealDriverClient } from '../harness/driver-client.js';
-import { InClusterProvider } from '../harness/in-cluster-provider.js';
+import type { RealDriverClient } from '../harness/driver-client.js';
+import { startBaseProvider, type InClusterProvider } from '../harness/in-cluster-provider.js';
 import { KubeControlPlane } from '../harness/kube.js';
 import { mountWebSecrets, startProdWorkloads, type PodRef } from '../harness/kube-vault.js';
 import { RealVault } from '../harness/vault-dev.js';
@@ -37,15 +37,7 @@ describe('real control plane: the provider in-cluster as the ServiceAccount of d
   const mount = (pod: PodRef, token: boolean, roleName = 'web') => mountWebSecrets(driver, kube, dir, pod, { token, roleName });
 
   async function startProvider(flags: readonly string[] = []): Promise<void> {
-    provider = await InClusterProvider.start({
-      kube,
-      vaultAddress: vault.address,
-      namespace: 'csi',
-      serviceAccount: 'vault-csi-provider',
-      podName: 'vault-csi-provider-node1',
-      flags,
-    });
-    driver = new RealDriverClient(provider.socketDir);
+    ({ provider, driver } = await startBaseProvider(kube, vault.address, { flags }));
   }
 
   async function stopProvider(): Promise<void> {

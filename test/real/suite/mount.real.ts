@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { World, WEB_POD, type Pod } from '../harness/world.js';
-import { assertCertificateAndKey, assertCoreFiles, CORE_OBJECTS_WITH_WHOLE_JSON } from '../../helpers/core-mount.js';
+import { assertCertificateAndKey, assertCoreFiles, CORE_OBJECTS_WITH_WHOLE_JSON, PKI_OBJECTS } from '../../helpers/core-mount.js';
 
 describe('real Vault: mounts through the driver client', function () {
   let w: World;
@@ -69,21 +69,7 @@ describe('real Vault: mounts through the driver client', function () {
   it('issues one PKI certificate for the certificate and key objects, via PUT with secretArgs', async () => {
     await w.mark();
     const m = await w.mount({
-      objects: `
-- objectName: "tls/tls.crt"
-  secretPath: "pki/issue/web"
-  secretKey: "certificate"
-  method: "PUT"
-  secretArgs:
-    common_name: "web.prod.svc"
-- objectName: "tls/tls.key"
-  secretPath: "pki/issue/web"
-  secretKey: "private_key"
-  filePermission: 0600
-  method: "PUT"
-  secretArgs:
-    common_name: "web.prod.svc"
-`,
+      objects: PKI_OBJECTS,
     });
     assert.equal(m.error, '', m.grpcMessage);
     assert.equal((await w.vaultRequests('pki/issue/')).length, 1);

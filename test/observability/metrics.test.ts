@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { HealthServer } from '../../src/observability/health.js';
+import { ManualClock } from '../helpers/clocks.js';
 import { EVENT_LOOP_RESOLUTION_MS, eventLoopDelaySeconds, LOOP_WATCH_LINGER_MS, metricsRoute, ProviderMetrics, vaultStatusLabel } from '../../src/observability/metrics.js';
 import { samples } from '../helpers/prometheus.js';
 
@@ -109,23 +110,7 @@ describe('observability/metrics', () => {
   });
 
   it('watches the event loop only while mounts are in flight and a lull after: no monitor timer at rest', async () => {
-    // A manual clock: `advance` runs the timers that fall due.
-    let now = 0;
-    const timers = new Set<{ at: number; fn: () => void }>();
-    const clock = {
-      monotonic: () => now,
-      after: (ms: number, fn: () => void) => {
-        const t = { at: now + ms, fn };
-        timers.add(t);
-        return () => void timers.delete(t);
-      },
-    };
-    const advance = (ms: number) => {
-      now += ms;
-      for (const t of [...timers].sort((a, b) => a.at - b.at)) {
-        if (t.at <= now && timers.delete(t)) t.fn();
-      }
-    };
+    const clock = new ManualClock();
     const m = new ProviderMetrics({ processMetrics: false, clock });
     try {
       assert.equal(m.watchingEventLoop, false, 'at rest');
@@ -136,18 +121,18 @@ describe('observability/metrics', () => {
       assert.equal(m.watchingEventLoop, true, 'one mount still in flight');
       m.mountFinished({ result: 'ok', grpcCode: 'OK', durationMs: 1 });
       assert.equal(m.watchingEventLoop, true, 'a lull is not due yet');
-      advance(LOOP_WATCH_LINGER_MS - 1);
+      clock.advance(LOOP_WATCH_LINGER_MS - 1);
       // A mount in the lull keeps the monitor running; the lull counts from its end.
       m.mountStarted();
       m.mountFinished({ result: 'ok', grpcCode: 'OK', durationMs: 1 });
-      advance(1);
+      clock.advance(1);
       assert.equal(m.watchingEventLoop, true, 'the last mount ended 0 ms ago');
-      assert.equal(timers.size, 1, 'one lull timer, not one per mount');
-      advance(LOOP_WATCH_LINGER_MS - 2);
+      assert.equal(clock.pending, 1, 'one lull timer, not one per mount');
+      clock.advance(LOOP_WATCH_LINGER_MS - 2);
       assert.equal(m.watchingEventLoop, true);
-      advance(1);
+      clock.advance(1);
       assert.equal(m.watchingEventLoop, false, 'at rest again');
-      assert.equal(timers.size, 0, 'no timer left at rest');
+      assert.equal(clock.pending, 0, 'no timer left at rest');
       // A pause at rest is not reported as a delay when the next mount starts the monitor again.
       await new Promise((resolve) => setTimeout(resolve, 600));
       m.mountStarted();

@@ -91,8 +91,8 @@ class AtAddress extends Error {
   }
 }
 
-/** What one exchange sends through: the node-vault client of one address, and what a 429 should do there. */
-type Send<T> = (vault: NodeVault.client, throttle: 'wait' | 'fail') => Promise<T>;
+/** What one exchange sends: to one address, and what a 429 should do there. */
+type Send<T> = (address: string, throttle: 'wait' | 'fail') => Promise<T>;
 
 const SAFE_METHODS = new Set(['GET', 'LIST', 'HEAD']);
 
@@ -104,7 +104,7 @@ function silentDebug(): void {}
  * new token into the shared client, and all three fall back to the environment (VAULT_TOKEN, VAULT_NAMESPACE,
  * VAULT_PREFIX). So one pod's token or namespace never rides along on another pod's request.
  */
-function pinnedNodeVault(address: string, transport: UndiciTransport): NodeVault.client {
+function pinnedNodeVault(address: string, transport: Pick<UndiciTransport, 'defaults'>): NodeVault.client {
   const vault = nodeVault({ endpoint: address, apiVersion: 'v1', 'request-promise': transport, debug: silentDebug });
   for (const field of ['token', 'namespace', 'pathPrefix'] as const) {
     const pinned = field === 'pathPrefix' ? '' : undefined;
@@ -159,6 +159,10 @@ export class VaultClient {
     return new VaultClient(this.settings, this.#transport, this.#options, { of: this, tenant });
   }
 
+  #vault(address: string): NodeVault.client {
+    return this.#vaults.get(address)!;
+  }
+
   /** What the transport needs of a request beyond HTTP; it travels beside node-vault, not through it (transport.ts). */
   #context(signal: AbortSignal | undefined, throttle: 'wait' | 'fail', memory?: ByteLedger): RequestContext {
     return { signal, throttle, memory, tenant: this.#tenant };
@@ -180,7 +184,6 @@ export class VaultClient {
     retryable: (failure: ClassifiedFailure) => boolean,
     signal: AbortSignal | undefined,
     send: Send<T>,
-    vaultFor: (address: string) => NodeVault.client = (address) => this.#vaults.get(address)!,
     redactor?: CredentialRedactor,
   ): Promise<T> {
     const classify = (err: unknown): ClassifiedFailure =>
@@ -195,7 +198,7 @@ export class VaultClient {
           const next = order[i + 1];
           const started = performance.now();
           try {
-            const result = await send(vaultFor(address), next === undefined ? 'wait' : 'fail');
+            const result = await send(address, next === undefined ? 'wait' : 'fail');
             this.#options.onRequest?.({ operation, outcome: 'ok', httpStatus: 200, durationMs: performance.now() - started });
             this.#health.succeeded(address);
             return result;
@@ -231,7 +234,7 @@ export class VaultClient {
   /** A login with a client certificate goes over a transport of its own: its TLS identity is that one login's. */
   async sendLogin(request: LoginRequest, signal?: AbortSignal): Promise<VaultLogin> {
     const target: RequestTarget = { address: this.settings.address, path: `/v1/${request.path}`, method: 'POST' };
-    let vaultFor: ((address: string) => NodeVault.client) | undefined;
+    let transport = this.#transport;
     let own: UndiciTransport | undefined;
     if (request.clientCertificate !== undefined) {
       const plain = this.settings.addresses.find((address) => !address.startsWith('https:'));
@@ -244,17 +247,8 @@ export class VaultClient {
       const factory = this.#options.certificateTransport;
       if (factory === undefined) throw new ProviderError('INTERNAL', 'this Vault client cannot make client-certificate connections');
       // One transport of its own for this login, reaching whichever address the health order picks.
-      const certTransport = factory(request.clientCertificate);
-      own = certTransport;
-      const certVaults = new Map<string, NodeVault.client>();
-      vaultFor = (address) => {
-        let vault = certVaults.get(address);
-        if (vault === undefined) {
-          vault = pinnedNodeVault(address, certTransport);
-          certVaults.set(address, vault);
-        }
-        return vault;
-      };
+      own = factory(request.clientCertificate);
+      transport = own;
     }
     let raw: unknown;
     try {
@@ -264,8 +258,10 @@ export class VaultClient {
         target,
         (f) => f.transient,
         signal,
-        (vault, throttle) => within(this.#context(signal, throttle), () => sendWithHelper(vault, request, { headers: this.#headers(undefined) })),
-        vaultFor,
+        // A node-vault client per attempt, bound to its context: the login helpers send after validating, so
+        // `within` cannot hand the context over (about 0.1 ms, once per pod's token).
+        (address, throttle) =>
+          sendWithHelper(pinnedNodeVault(address, transport.bound(this.#context(signal, throttle))), request, { headers: this.#headers(undefined) }),
         new CredentialRedactor(request.secrets),
       );
     } finally {
@@ -292,8 +288,8 @@ export class VaultClient {
   async lookupSelf(token: string, signal?: AbortSignal): Promise<void> {
     const path = '/v1/auth/token/lookup-self';
     const target: RequestTarget = { address: this.settings.address, path, method: 'GET' };
-    await this.#exchange('lookup', target, (f) => f.transient, signal, (vault, throttle) =>
-      within(this.#context(signal, throttle), () => vault.request({ path: '/auth/token/lookup-self', method: 'GET', headers: this.#headers(token) }) as Promise<unknown>),
+    await this.#exchange('lookup', target, (f) => f.transient, signal, (address, throttle) =>
+      within(this.#context(signal, throttle), () => this.#vault(address).request({ path: '/auth/token/lookup-self', method: 'GET', headers: this.#headers(token) }) as Promise<unknown>),
     );
   }
 
@@ -320,11 +316,11 @@ export class VaultClient {
       // A write (a PKI issue mints a certificate) is sent again only when it never reached Vault.
       (f) => f.transient && (safe || f.reach === 'not-sent'),
       signal,
-      (vault, throttle) =>
+      (address, throttle) =>
         within(
           this.#context(signal, throttle, memory),
           () =>
-            vault.request({
+            this.#vault(address).request({
               path: nodeVaultPath,
               method: request.method,
               headers: this.#headers(token, request.namespace),

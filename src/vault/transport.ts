@@ -11,10 +11,9 @@
  *
  * What a request carries beyond HTTP (its signal, the mount's ledger, its tenant at the gate) is a RequestContext
  * that never passes through node-vault: node-vault's request options are HTTP client options, and it hands on a key
- * it does not know only by accident. The Vault client runs each node-vault call `within` its context, and the
- * transport reads it from there (AsyncLocalStorage: about 2 µs a request).
+ * it does not know only by accident. A read goes `within` its context; a login through a node-vault client `bound`
+ * to its context (see both).
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { BodyTooLargeError, buildConnector, dispatchBuffered, headerObject, headerValue, Pool, type BodySink, type BufferedAnswer, type PoolOptions } from '../http/undici.js';
 import type { ByteLedger } from '../admission/mount-admission.js';
 import type { AddressGates } from './rate-limit.js';
@@ -53,11 +52,33 @@ export interface TransportOptions {
   readonly json?: unknown;
 }
 
-const requestContexts = new AsyncLocalStorage<RequestContext>();
+/**
+ * The context of the node-vault call being made. node-vault's `request` calls its transport before it returns, so
+ * the context is handed over in that synchronous step. Not AsyncLocalStorage: on Node 20 that turns on promise hooks
+ * for every promise of the process (docs/benchmark.md#allocation-per-republish).
+ */
+let handedOver: RequestContext | undefined;
 
-/** Runs `call` (a node-vault call over an UndiciTransport) with `context` as the context of the requests it sends. */
+/**
+ * Runs `call`, which must send one request through node-vault's `request` over an UndiciTransport before it returns,
+ * with `context` as that request's context. A request sent later (a login helper validates first) finds none and
+ * fails: use `bound` there.
+ */
 export function within<T>(context: RequestContext, call: () => Promise<T>): Promise<T> {
-  return requestContexts.run(context, call);
+  handedOver = context;
+  try {
+    return call();
+  } finally {
+    handedOver = undefined;
+  }
+}
+
+/** Thrown when node-vault sends through the transport outside `within` and not through a `bound` client. */
+export class MissingRequestContextError extends Error {
+  override readonly name = 'MissingRequestContextError';
+  constructor() {
+    super('a Vault request was sent without its context (the signal, ledger and tenant of its mount)');
+  }
 }
 
 /** Times one request is sent again after 429s before the 429 is the answer; the caller's deadline bounds it too. */
@@ -284,7 +305,16 @@ export class UndiciTransport {
 
   /** The `request-promise` shape node-vault expects; rpDefaults (json, strictSSL from the environment) are ignored. */
   defaults(_rpDefaults: unknown): (options: TransportOptions) => Promise<TransportResponse> {
-    return (options) => this.send(options, requestContexts.getStore() ?? NO_CONTEXT);
+    return (options) => {
+      const context = handedOver;
+      handedOver = undefined;
+      return context === undefined ? Promise.reject(new MissingRequestContextError()) : this.send(options, context);
+    };
+  }
+
+  /** The `request-promise` shape for a node-vault client whose every request has `context`: one per login. */
+  bound(context: RequestContext): { defaults(rpDefaults: unknown): (options: TransportOptions) => Promise<TransportResponse> } {
+    return { defaults: () => (options) => this.send(options, context) };
   }
 
   #pool(origin: string): Pool {

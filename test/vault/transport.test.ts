@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BodyTooLargeError } from '../../src/http/undici.js';
-import { NonJsonResponseError, splitUri, UndiciTransport, VaultHttpError } from '../../src/vault/transport.js';
+import nodeVault from 'node-vault';
+import { MissingRequestContextError, NonJsonResponseError, splitUri, UndiciTransport, VaultHttpError, within } from '../../src/vault/transport.js';
 import { classifyFailure } from '../../src/vault/failures.js';
 import { MountAdmission, MountMemory } from '../../src/admission/mount-admission.js';
 import { ProviderError } from '../../src/errors.js';
@@ -304,6 +305,60 @@ describe('vault/transport', () => {
       const held = memory.heldBytes;
       assert.ok((await failure(transport().send({ method: 'GET', uri: `${base}/v1/denied` }, { memory }))) instanceof VaultHttpError);
       assert.equal(memory.heldBytes, held);
+    });
+  });
+
+  describe('the context of a request sent through node-vault', () => {
+    const vaultOver = (t: Pick<UndiciTransport, 'defaults'>): ReturnType<typeof nodeVault> =>
+      nodeVault({ endpoint: base, apiVersion: 'v1', 'request-promise': t, debug: () => undefined });
+
+    it('reaches the request node-vault sends within it (an aborted signal: nothing is sent)', async () => {
+      let requests = 0;
+      handler = (_req, res) => {
+        requests += 1;
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"data":{}}');
+      };
+      const vault = vaultOver(transport());
+      const err = await failure(within({ signal: AbortSignal.abort(new Error('gone')) }, () => vault.request({ path: '/secret/x', method: 'GET' }) as Promise<unknown>));
+      assert.equal((err as Error).message, 'gone');
+      assert.equal(requests, 0);
+      await within({}, () => vault.request({ path: '/secret/x', method: 'GET' }) as Promise<unknown>);
+      assert.equal(requests, 1);
+    });
+
+    it('is handed to one request only: a request outside `within` (or after it) fails and sends nothing', async () => {
+      let requests = 0;
+      handler = (_req, res) => {
+        requests += 1;
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"data":{}}');
+      };
+      const vault = vaultOver(transport());
+      assert.ok((await failure(vault.request({ path: '/secret/x', method: 'GET' }) as Promise<unknown>)) instanceof MissingRequestContextError);
+      let second: Promise<unknown> | undefined;
+      await within({}, () => {
+        const first = vault.request({ path: '/secret/x', method: 'GET' }) as Promise<unknown>;
+        second = vault.request({ path: '/secret/y', method: 'GET' }) as Promise<unknown>;
+        return first;
+      });
+      assert.ok((await failure(second!)) instanceof MissingRequestContextError);
+      // A login helper validates before it sends, so `within` has returned by then: it fails rather than go without.
+      const login = await failure(within({}, () => vault.approleLogin({ role_id: 'r', secret_id: 's' }) as Promise<unknown>));
+      assert.ok(login instanceof MissingRequestContextError);
+      assert.equal(requests, 1);
+    });
+
+    it('goes with every request of a client bound to it, a login helper included', async () => {
+      const paths: string[] = [];
+      handler = (req, res) => {
+        paths.push(req.url ?? '');
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"auth":{"client_token":"t"}}');
+      };
+      const t = transport();
+      await vaultOver(t.bound({})).approleLogin({ role_id: 'r', secret_id: 's' });
+      assert.deepEqual(paths, ['/v1/auth/approle/login']);
+      const err = await failure(vaultOver(t.bound({ signal: AbortSignal.abort(new Error('gone')) })).approleLogin({ role_id: 'r', secret_id: 's' }) as Promise<unknown>);
+      assert.equal((err as Error).message, 'gone');
+      assert.equal(paths.length, 1);
     });
   });
 });

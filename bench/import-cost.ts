@@ -22,7 +22,7 @@ const MODULES: ReadonlyArray<readonly [string, string]> = [
   ['undici', "await import('undici')"],
   ['zod', "await import('zod')"],
   ['yaml', "await import('yaml')"],
-  ['dist/main.js (the bundle, as `--version`)', "process.argv.splice(2, Infinity, '--version'); await import('./dist/main.js')"],
+  ['dist/main.js (the bundle, as `--version`)', "process.argv.splice(1, Infinity, 'dist/main.js', '--version'); await import('./dist/main.js')"],
 ];
 
 interface Sample {

@@ -311,27 +311,28 @@ describe('vault/transport', () => {
   describe('the context of a request sent through node-vault', () => {
     const vaultOver = (t: Pick<UndiciTransport, 'defaults'>): ReturnType<typeof nodeVault> =>
       nodeVault({ endpoint: base, apiVersion: 'v1', 'request-promise': t, debug: () => undefined });
-
-    it('reaches the request node-vault sends within it (an aborted signal: nothing is sent)', async () => {
-      let requests = 0;
+    /** Answers every request with an empty secret; counts them. */
+    const answering = (): { count: number } => {
+      const received = { count: 0 };
       handler = (_req, res) => {
-        requests += 1;
+        received.count += 1;
         res.writeHead(200, { 'content-type': 'application/json' }).end('{"data":{}}');
       };
+      return received;
+    };
+
+    it('reaches the request node-vault sends within it (an aborted signal: nothing is sent)', async () => {
+      const received = answering();
       const vault = vaultOver(transport());
       const err = await failure(within({ signal: AbortSignal.abort(new Error('gone')) }, () => vault.request({ path: '/secret/x', method: 'GET' }) as Promise<unknown>));
       assert.equal((err as Error).message, 'gone');
-      assert.equal(requests, 0);
+      assert.equal(received.count, 0);
       await within({}, () => vault.request({ path: '/secret/x', method: 'GET' }) as Promise<unknown>);
-      assert.equal(requests, 1);
+      assert.equal(received.count, 1);
     });
 
     it('is handed to one request only: a request outside `within` (or after it) fails and sends nothing', async () => {
-      let requests = 0;
-      handler = (_req, res) => {
-        requests += 1;
-        res.writeHead(200, { 'content-type': 'application/json' }).end('{"data":{}}');
-      };
+      const received = answering();
       const vault = vaultOver(transport());
       assert.ok((await failure(vault.request({ path: '/secret/x', method: 'GET' }) as Promise<unknown>)) instanceof MissingRequestContextError);
       let second: Promise<unknown> | undefined;
@@ -344,7 +345,7 @@ describe('vault/transport', () => {
       // A login helper validates before it sends, so `within` has returned by then: it fails rather than go without.
       const login = await failure(within({}, () => vault.approleLogin({ role_id: 'r', secret_id: 's' }) as Promise<unknown>));
       assert.ok(login instanceof MissingRequestContextError);
-      assert.equal(requests, 1);
+      assert.equal(received.count, 1);
     });
 
     it('goes with every request of a client bound to it, a login helper included', async () => {

@@ -259,7 +259,7 @@ export class VaultClient {
         (f) => f.transient,
         signal,
         // A node-vault client per attempt, bound to its context: the login helpers send after validating, so
-        // `within` cannot hand the context over (about 0.1 ms, once per pod's token).
+        // `within` cannot hand the context over (about 0.1 ms per login attempt).
         (address, throttle) =>
           sendWithHelper(pinnedNodeVault(address, transport.bound(this.#context(signal, throttle))), request, { headers: this.#headers(undefined) }),
         new CredentialRedactor(request.secrets),

@@ -11,11 +11,12 @@
  *
  * What a request carries beyond HTTP (its signal, the mount's ledger, its tenant at the gate) is a RequestContext
  * that never passes through node-vault: node-vault's request options are HTTP client options, and it hands on a key
- * it does not know only by accident. A read goes `within` its context; a login through a node-vault client `bound`
- * to its context (see both).
+ * it does not know only by accident. A request or token lookup goes `within` its context; a login through a node-vault
+ * client `bound` to its context (see both).
  */
 import { BodyTooLargeError, buildConnector, dispatchBuffered, headerObject, headerValue, Pool, type BodySink, type BufferedAnswer, type PoolOptions } from '../http/undici.js';
 import type { ByteLedger } from '../admission/mount-admission.js';
+import { ProviderError } from '../errors.js';
 import type { AddressGates } from './rate-limit.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import { normaliseVaultAddress } from '../config/connection.js';
@@ -65,20 +66,18 @@ let handedOver: RequestContext | undefined;
  * fails: use `bound` there.
  */
 export function within<T>(context: RequestContext, call: () => Promise<T>): Promise<T> {
+  const outer = handedOver;
   handedOver = context;
   try {
     return call();
   } finally {
-    handedOver = undefined;
+    handedOver = outer;
   }
 }
 
-/** Thrown when node-vault sends through the transport outside `within` and not through a `bound` client. */
-export class MissingRequestContextError extends Error {
-  override readonly name = 'MissingRequestContextError';
-  constructor() {
-    super('a Vault request was sent without its context (the signal, ledger and tenant of its mount)');
-  }
+/** When node-vault sends through the transport outside `within` and not through a `bound` client: our bug, not Vault's. */
+export function missingRequestContext(): ProviderError {
+  return new ProviderError('INTERNAL', 'a Vault request was about to go without its context (the signal, ledger and tenant of its mount); nothing was sent');
 }
 
 /** Times one request is sent again after 429s before the 429 is the answer; the caller's deadline bounds it too. */
@@ -308,7 +307,7 @@ export class UndiciTransport {
     return (options) => {
       const context = handedOver;
       handedOver = undefined;
-      return context === undefined ? Promise.reject(new MissingRequestContextError()) : this.send(options, context);
+      return context === undefined ? Promise.reject(missingRequestContext()) : this.send(options, context);
     };
   }
 

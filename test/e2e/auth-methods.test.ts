@@ -159,11 +159,12 @@ describe('e2e: approle, userpass and cert login', function () {
     let dead: string;
 
     before(async () => {
-      dead = await deadHttpsAddress();
       material = await createTlsMaterial({ clientCommonName: 'web-client' });
       stranger = await createTlsMaterial({ clientCommonName: 'stranger' });
       files = await writeTlsFiles(material);
       h = await startHarness({ tls: { key: material.serverKeyPem, cert: material.serverCertPem, clientCa: material.caCertPem } });
+      // After the harness's servers: a port freed before them could become its Vault's, and the list one address.
+      dead = await deadHttpsAddress();
       h.vault.putKv('secret', 'app', { password: 'cert-pw' });
       h.vault.enableCertAuth();
       h.vault.addCertRole('cert', 'web', material.caCertPem, { policies: ['web'], ttlSeconds: 3600 });
@@ -196,7 +197,7 @@ describe('e2e: approle, userpass and cert login', function () {
       // A list of addresses is a connection of its own, so no Vault token cached by the tests above answers it.
       const res = await h.client.mount(request(creds, { vaultAddress: `${dead},${h.vault.address}` }));
       assert.equal(Buffer.from(res.files[0]!.contents).toString(), 'cert-pw');
-      assert.equal(logins(h, 'cert'), before + 1, `one login, on the second address, with the certificate: ${JSON.stringify(h.vault.requests.filter((r) => r.kind === 'login').slice(-3))}`);
+      assert.equal(logins(h, 'cert'), before + 1, 'one login, on the second address, with the certificate');
       const last = h.vault.requests.filter((r) => r.kind === 'login').at(-1);
       assert.equal(last?.status, 200);
     });

@@ -312,7 +312,7 @@ export class UndiciTransport {
   }
 
   /** The `request-promise` shape for a node-vault client whose every request has `context`: one per login. */
-  bound(context: RequestContext): { defaults(rpDefaults: unknown): (options: TransportOptions) => Promise<TransportResponse> } {
+  bound(context: RequestContext): Pick<UndiciTransport, 'defaults'> {
     return { defaults: () => (options) => this.send(options, context) };
   }
 

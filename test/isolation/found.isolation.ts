@@ -102,4 +102,26 @@ describe('isolation: attacks found on the way', function () {
       ],
     },
   });
+
+  isolationCase({
+    id: 'F',
+    // Logins go through node-vault's helpers on a client bound to the mount's context (src/vault/transport.ts `bound`),
+    // not through `within` as reads do: held logins must end at the attacker's deadline and leave the victim served.
+    title: 'forty attacker pods logging in through an auth mount Vault holds 15 s',
+    setup: (stage) => {
+      stage.vault.enableUserpassAuth('userpass');
+      stage.vault.addUserpassUser('userpass', 'slow-user', 'slow-login-password', { policies: ['attacker'], ttlSeconds: 3600 });
+      stage.vault.putKv('secret', 'attacker/x', { v: 'x' });
+      stage.vault.injectFault({ pathPrefix: 'auth/userpass/login/', delayMs: 15_000 });
+      attackers = pods(stage, 'slow-login', 40);
+    },
+    attack: async (stage, attacker) => {
+      const objects = [{ objectName: 'x', secretPath: 'secret/data/attacker/x', secretKey: 'v' }];
+      const params = { vaultAuthMethod: 'userpass', vaultUsername: 'slow-user' };
+      await attacker.loop(5_000, 40, (i) =>
+        attacker.mount(attackers[i % attackers.length]!, { objects, params, secrets: { password: 'slow-login-password' }, deadlineMs: 8_000, what: 'a login held 15 s' }),
+      );
+    },
+    attacker: { kind: 'success-or-clear-error', errors: [{ statuses: [status.DEADLINE_EXCEEDED, status.UNAVAILABLE, status.RESOURCE_EXHAUSTED], names: /userpass/, cap: false }] },
+  });
 });

@@ -2,7 +2,8 @@
 # The provider image: docker build -t vault-csi-provider-ts:0.1.0 .
 #
 # Three stages on one pinned Node 20 base: `build` type-checks src/ and bundles it with its dependencies into one file
-# (dist/main.js: one file to read and compile at start instead of ~700 modules), `deps` installs the
+# (dist/provider.cjs: one file to read at start instead of ~700 modules), with the V8 code cache that spares compiling
+# it, written by this same node under the runtime stage's flags (read from this file), and `deps` installs the
 # production dependencies alone, and the runtime stage takes node_modules, dist/, proto/ and package.json from them
 # — no compiler, no tests, no test Vault server, no npm. It needs no writable path, so it runs with
 # readOnlyRootFilesystem. Pin the digest too in production: FROM node:20.20.2-bookworm-slim@sha256:<digest>.
@@ -14,7 +15,9 @@ COPY package.json package-lock.json ./
 # npm ls after npm ci: npm 10 can end an install that failed to fetch with "Exit handler never called!" and status 0.
 RUN npm ci --no-audit --no-fund && npm ls --all > /dev/null
 COPY tsconfig.json tsconfig.build.json ./
-COPY scripts/build.mjs ./scripts/
+COPY Dockerfile ./
+COPY scripts/build.ts scripts/code-cache.ts ./scripts/
+COPY scripts/image/dockerfile.ts ./scripts/image/
 COPY proto ./proto
 COPY src ./src
 RUN npx tsc -p tsconfig.build.json

@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { FakeKubeApi } from '../test/helpers/fake-kube-api.js';
 import { DriverClient } from '../test/helpers/grpc-client.js';
-import { imageNodeOptions } from '../test/helpers/image.js';
+import { imageNodeOptions } from '../scripts/image/dockerfile.js';
 import { createTlsMaterial } from '../test/vault-server/index.js';
 import { inClusterArgs } from '../test/helpers/in-cluster.js';
 

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { FakeKubeApi } from '../test/helpers/fake-kube-api.js';
-import { imageNodeFlags } from '../test/helpers/image.js';
+import { imageNodeFlags } from '../scripts/image/dockerfile.js';
 import { inClusterArgs } from '../test/helpers/in-cluster.js';
 import { createTlsMaterial } from '../test/vault-server/index.js';
 import { LeanDriverClient } from './driver-client.js';

@@ -18,7 +18,7 @@ import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { imageNodeFlags } from '../test/helpers/image.js';
+import { imageNodeFlags } from '../scripts/image/dockerfile.js';
 import { inClusterArgs } from '../test/helpers/in-cluster.js';
 import { formatTable, runLoad } from './load.js';
 import { cpuMs } from './peak-rss.js';

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import type { RequestKind } from '../test/vault-server/index.js';
 import type { MountRequest } from '../src/generated/v1alpha1/MountRequest.js';
 import { formatTable, percentile, runLoad, type LoadResult } from './load.js';
-import { imageNodeFlags } from '../test/helpers/image.js';
+import { imageNodeFlags } from '../scripts/image/dockerfile.js';
 import { cpuMs, PeakRss } from './peak-rss.js';
 import { launchProvider, type ProviderProcess } from './providers.js';
 import { referenceBinary } from './reference.js';

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DriverClient } from '../test/helpers/grpc-client.js';
 import { DaemonProcess, waitForServing } from '../test/helpers/daemon-process.js';
-import { imageNodeFlags } from '../test/helpers/image.js';
+import { imageNodeFlags } from './image/dockerfile.js';
 import { daemonSetMemoryLimit, preparePressureVault, pressureRequest, RssSampler, runPressure, SMALL_OBJECTS } from '../test/helpers/memory-pressure.js';
 import { printVerdicts, runScript } from '../test/helpers/soak.js';
 import { ServiceAccountJwtIssuer, startTestVault } from '../test/vault-server/index.js';

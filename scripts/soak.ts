@@ -24,7 +24,7 @@ import { percentile, prepareSoakVault, printVerdicts, runScript, runSoak, SOAK_V
 import { samples } from '../test/helpers/prometheus.js';
 import { JWT_SHAPE, VAULT_TOKEN_SHAPE } from '../test/helpers/leak-check.js';
 import { ServiceAccountJwtIssuer, startTestVault } from '../test/vault-server/index.js';
-import { imageNodeFlags } from '../test/helpers/image.js';
+import { imageNodeFlags } from './image/dockerfile.js';
 
 const { values: args } = parseArgs({
   options: {

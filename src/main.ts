@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 /** `vault-csi-provider [flags]`, or `vault-csi-provider mount …`. SIGTERM/SIGINT drain and exit 0. */
 import { parseFlags, UsageError } from './cli/flags.js';
 import { startProvider } from './cli/daemon.js';

@@ -35,6 +35,7 @@ import { buildMountService, buildVaultClients, hmacKeyFor, trustPolicyFor, type 
 import { KeptState } from '../state/kept-state.js';
 import { DEFAULT_STATE_IDLE_TIMEOUT, DEFAULT_STATE_MAX_BYTES } from './flags.js';
 import { parseGoDurationMs } from '../config/go-syntax.js';
+import { codeCacheState } from '../boot/provider-cache.js';
 
 export type { ProviderOverrides };
 
@@ -236,7 +237,7 @@ export async function startProvider(settings: ProviderSettings, logger: Logger, 
     throw err;
   }
   logger.info(
-    { endpoint: servers.endpoint, state: kept?.file, health: servers.healthAddress === undefined ? undefined : `${servers.healthAddress.address}:${servers.healthAddress.port}`, hmacKey: hmacKey.description, writeFiles: settings.writeFiles, inCluster: cluster !== undefined, allowedVaultAddresses: trust.vaultAddresses, allowedTlsDirectories: trust.tlsDirectories, allowSkipTlsVerify: trust.allowSkipTlsVerify, allowedAuthMounts: trust.authMounts },
+    { endpoint: servers.endpoint, state: kept?.file, health: servers.healthAddress === undefined ? undefined : `${servers.healthAddress.address}:${servers.healthAddress.port}`, hmacKey: hmacKey.description, writeFiles: settings.writeFiles, inCluster: cluster !== undefined, allowedVaultAddresses: trust.vaultAddresses, allowedTlsDirectories: trust.tlsDirectories, allowSkipTlsVerify: trust.allowSkipTlsVerify, allowedAuthMounts: trust.authMounts, codeCache: codeCacheState() },
     'provider serving',
   );
 

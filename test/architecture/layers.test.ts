@@ -16,8 +16,9 @@
  *   http/              the undici dispatcher vault and kubernetes share
  *   admission/         mount admission and time budgets, which server, mount and vault all honour
  *   config/            pure: attributes, secrets, permission → readonly MountConfig; the syntax it validates
- *   shared/, errors.ts, version.ts, generated/
- *                      the foundation: generic pieces no stage owns, the error catalog, the version, gRPC types
+ *   shared/, errors.ts, version.ts, generated/, boot/
+ *                      the foundation: generic pieces no stage owns, the error catalog, the version, gRPC types, and
+ *                      the loader dist/main.js is (the bundle with its code cache; it imports none of ours)
  *
  * The conductor runs every stage, so it sits above them, under the server that calls it; the stages below are the
  * flow of a mount (config → auth → vault → mount → output) as a dependency order, and the pure config stage, whose
@@ -45,7 +46,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['http'],
   ['admission'],
   ['config'],
-  ['shared', 'errors.ts', 'version.ts', 'generated'],
+  ['shared', 'errors.ts', 'version.ts', 'generated', 'boot'],
 ];
 
 interface SourceFile {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { builtMain } from '../helpers/built.js';
-import { imageNodeFlags, imageNodeOptions } from '../helpers/image.js';
+import { imageNodeFlags, imageNodeOptions } from '../../scripts/image/dockerfile.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
 const run = promisify(execFile);

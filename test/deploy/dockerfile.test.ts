@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { imageNodeFlags, imageNodeOptions } from '../helpers/image.js';
+import { imageNodeFlags, imageNodeOptions } from '../../scripts/image/dockerfile.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
 
@@ -120,9 +120,9 @@ describe('Dockerfile and .dockerignore', function () {
     assert.ok(context.includes('src/main.ts'));
     assert.ok(context.includes('proto/service.proto'));
     for (const p of context) {
-      assert.match(p, /^(?:src\/|proto\/|package\.json$|package-lock\.json$|tsconfig(?:\.build)?\.json$|scripts\/build\.mjs$)/, `${p} would be sent to the build`);
+      assert.match(p, /^(?:src\/|proto\/|package\.json$|package-lock\.json$|tsconfig(?:\.build)?\.json$|Dockerfile$|scripts\/(?:build|code-cache|image\/dockerfile)\.ts$)/, `${p} would be sent to the build`);
     }
-    for (const p of ['test/vault-server/index.ts', 'test/e2e/mount.test.ts', 'node_modules', '.git', 'dist/main.js', 'scripts/demo.ts', 'examples/dotfile.yaml']) {
+    for (const p of ['test/vault-server/index.ts', 'test/e2e/mount.test.ts', 'node_modules', '.git', 'dist/main.js', 'scripts/demo.ts', 'scripts/image/test.sh', 'examples/dotfile.yaml']) {
       assert.equal(dockerIgnored(ignoreRules, p), true, p);
     }
   });

@@ -5,7 +5,7 @@
  * least-privilege RBAC that matches the flags).
  */
 import assert from 'node:assert/strict';
-import { imageNodeOptions } from '../helpers/image.js';
+import { imageNodeOptions } from '../../scripts/image/dockerfile.js';
 import { execFile } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';

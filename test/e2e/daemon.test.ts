@@ -13,6 +13,7 @@ import { DaemonProcess, waitForServing } from '../helpers/daemon-process.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { probeSocket } from '../../src/server/socket-path.js';
 import { startHarness, type Harness } from '../helpers/provider-harness.js';
+import { imageNodeFlags } from '../../scripts/image/dockerfile.js';
 
 const spawned: DaemonProcess[] = [];
 
@@ -62,6 +63,21 @@ describe('e2e: daemon process', function () {
     assert.equal(await proc.exited, 0);
     const info = JSON.parse(proc.out.join('')) as { version: string };
     assert.match(info.version, /^\d+\.\d+\.\d+/);
+  });
+
+  it('compiles its bundle with the code cache the build wrote under the image\'s node flags, and from source under others', async () => {
+    const served = async (nodeFlags: readonly string[], socket: string): Promise<unknown> => {
+      // Without V8's coverage counters: under c8 they make every process compile differently.
+      const proc = new DaemonProcess(flags(socket), {}, nodeFlags, { coverage: false });
+      spawned.push(proc);
+      await waitForServing(proc);
+      const line = proc.lines().find((l) => l['msg'] === 'provider serving');
+      proc.kill('SIGTERM');
+      assert.equal(await proc.exited, 0);
+      return line?.['codeCache'];
+    };
+    assert.equal(await served(imageNodeFlags(), join(dir, 'cache-image.sock')), 'used');
+    assert.equal(await served([], join(dir, 'cache-plain.sock')), 'refused');
   });
 
   it('refuses an unknown flag with the usage text', async () => {

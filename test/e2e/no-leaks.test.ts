@@ -13,7 +13,7 @@ import type { ServiceError } from '@grpc/grpc-js';
 import { startHarness, POD, type Harness, type PodIdentity } from '../helpers/provider-harness.js';
 import { assertNoLeaks, JWT_SHAPE } from '../helpers/leak-check.js';
 import { DaemonProcess, waitForVersion } from '../helpers/daemon-process.js';
-import { imageNodeOptions } from '../helpers/image.js';
+import { imageNodeOptions } from '../../scripts/image/dockerfile.js';
 import { DriverClient } from '../helpers/grpc-client.js';
 import { LogLevels } from '../../src/observability/logger.js';
 import type { MountRequest } from '../../src/generated/v1alpha1/MountRequest.js';

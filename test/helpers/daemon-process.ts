@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { builtMain } from './built.js';
-import { imageNodeOptions } from './image.js';
+import { imageNodeOptions } from '../../scripts/image/dockerfile.js';
 import type { DriverClient } from './grpc-client.js';
 import type { MemoryCgroup } from './memory-cgroup.js';
 import { waitFor } from './wait-for.js';

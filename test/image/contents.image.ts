@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { lstat, readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { imageNodeOptions } from '../helpers/image.js';
+import { imageNodeOptions } from '../../scripts/image/dockerfile.js';
 import { builtImage, inspectImage, podman, type ImageInspect } from './harness/podman.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
@@ -149,9 +149,9 @@ describe('the image: configuration, labels, files, SBOM', function () {
   it('holds in /app only dist/, proto/, the production node_modules, package.json and the SBOM', async () => {
     assert.deepEqual((await readdir(join(rootfs, 'app'))).sort(), ['dist', 'node_modules', 'package.json', 'proto', 'sbom.cdx.json']);
     const app = await walk(join(rootfs, 'app'), join(rootfs, 'app'));
-    // No test code (the test Vault server included) and no TypeScript sources: dist/ is the one bundle npm run build
-    // writes, its source map and the licences of what it bundles.
-    assert.deepEqual(app.filter((p) => p.startsWith('/dist/')).sort(), ['/dist/main.js', '/dist/main.js.LEGAL.txt', '/dist/main.js.map']);
+    // No test code (the test Vault server included) and no TypeScript sources: dist/ is what npm run build writes,
+    // the loader, the one bundle, its code cache, their source maps and the licences of what the bundle holds.
+    assert.deepEqual(app.filter((p) => p.startsWith('/dist/')).sort(), ['/dist/main.js', '/dist/main.js.map', '/dist/provider.cjs', '/dist/provider.cjs.LEGAL.txt', '/dist/provider.cjs.cache', '/dist/provider.cjs.map']);
     assert.deepEqual(app.filter((p) => !p.startsWith('/node_modules/') && /\.(?:ts|mts|cts)$/.test(p)), []);
     assert.deepEqual(app.filter((p) => /(?:^|\/)(?:test|vault-server)(?:\/|$)/.test(p) && !p.startsWith('/node_modules/')), []);
   });

@@ -16,7 +16,7 @@ import assert from 'node:assert/strict';
 import { chmod, chown, lstat, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { imageNodeFlags, imageNodeOptions } from '../helpers/image.js';
+import { imageNodeFlags, imageNodeOptions } from '../../scripts/image/dockerfile.js';
 import { TcpFaultProxy } from '../helpers/tcp-fault-proxy.js';
 import { writeServiceAccountFiles } from '../real/harness/in-cluster-provider.js';
 import { KubeControlPlane } from '../real/harness/kube.js';
@@ -125,6 +125,8 @@ describe('the image as deploy/base runs it: real Vault, PostgreSQL, the API serv
     assert.deepEqual(writable.sort(), ds.container.volumeMounts?.filter((m) => m.readOnly !== true).map((m) => m.mountPath).sort(), 'writable: the DaemonSet\'s volumes alone');
     const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter(Boolean);
     assert.deepEqual(cmdline, ['node', ...imageNodeFlags().slice(imageNodeOptions().length), '/app/dist/main.js', ...(ds.container.args ?? [])]);
+    // The build stage wrote the code cache under these same flags with the same node: V8 takes it.
+    assert.equal(provider.lines().find((l) => l['msg'] === 'provider serving')?.['codeCache'], 'used');
     const environ = (await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0');
     assert.ok(environ.includes(`NODE_OPTIONS=${imageNodeOptions().join(' ')}`));
     assert.ok(environ.includes(`POD_NAMESPACE=${ds.namespace}`));

@@ -8,7 +8,7 @@ import { status } from '@grpc/grpc-js';
 import { attackerViolation, type AttackerExpectation, type AttackOutcome } from './case.js';
 import { figures } from './probes.js';
 import { daemonArguments, daemonSetContainer } from './stage.js';
-import { imageEnv } from '../helpers/image.js';
+import { imageEnv } from '../../scripts/image/dockerfile.js';
 
 const CAP: AttackerExpectation = { kind: 'clear-error', errors: [{ statuses: [status.INVALID_ARGUMENT, status.RESOURCE_EXHAUSTED], names: 'out', cap: true }] };
 

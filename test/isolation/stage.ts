@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { DaemonProcess, waitForServing } from '../helpers/daemon-process.js';
 import { DriverClient } from '../helpers/grpc-client.js';
-import { imageEntrypointFlags, imageEnv } from '../helpers/image.js';
+import { imageEntrypointFlags, imageEnv } from '../../scripts/image/dockerfile.js';
 import { MemoryCgroup } from '../helpers/memory-cgroup.js';
 import { daemonSetMemoryLimit } from '../helpers/memory-pressure.js';
 import { TOKENS_KEY } from '../../src/config/mount-request.js';

@@ -10,7 +10,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { builtMain } from '../../helpers/built.js';
-import { imageNodeOptions } from '../../helpers/image.js';
+import { imageNodeOptions } from '../../../scripts/image/dockerfile.js';
 import type { KubeControlPlane } from './kube.js';
 import { RealDriverClient } from './driver-client.js';
 import { Child } from './processes.js';

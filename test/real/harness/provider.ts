@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DaemonProcess, waitForServing } from '../../helpers/daemon-process.js';
-import { imageNodeOptions } from '../../helpers/image.js';
+import { imageNodeOptions } from '../../../scripts/image/dockerfile.js';
 
 export class RealSuiteProvider {
   daemon: DaemonProcess | undefined;

@@ -19,7 +19,7 @@ import { sleep } from '../harness/processes.js';
 import { RealVault } from '../harness/vault-dev.js';
 import { VaultAudit } from '../harness/vault-audit.js';
 import { DaemonProcess, waitForServing } from '../../helpers/daemon-process.js';
-import { imageNodeOptions } from '../../helpers/image.js';
+import { imageNodeOptions } from '../../../scripts/image/dockerfile.js';
 import { probeSocket } from '../../../src/server/socket-path.js';
 import { assertNoLeaks } from '../../helpers/leak-check.js';
 

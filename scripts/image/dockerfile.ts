@@ -1,7 +1,8 @@
 /**
  * What the image sets for Node: the `NODE_OPTIONS` of the Dockerfile's runtime stage (the last `ENV
  * NODE_OPTIONS=` line). The benchmark starts the provider with exactly these, so the memory it reports is the
- * image's; the Dockerfile test checks that they are there and what they hold.
+ * image's, and the build writes the V8 code cache under them (scripts/build.ts); the Dockerfile test checks that they
+ * are there and what they hold.
  */
 import { readFileSync } from 'node:fs';
 

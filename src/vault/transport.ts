@@ -21,6 +21,7 @@ import type { AddressGates } from './rate-limit.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import { normaliseVaultAddress } from '../config/connection.js';
 import { TextDecoder } from 'node:util';
+import { createSecureContext } from 'node:tls';
 import { isAscii } from 'node:buffer';
 
 export interface TlsMaterial {
@@ -281,19 +282,39 @@ export class UndiciTransport {
     this.#maxBytes = options.maxResponseBytes ?? 16 * 1024 * 1024;
     this.#maxValues = options.maxResponseValues ?? DEFAULT_MAX_RESPONSE_VALUES;
     this.#deadlines = new DeadlineSweeper(options.requestTimeoutMs, options.clock ?? systemClock);
-    const connector = buildConnector({
-      ...(tls.ca === undefined ? {} : { ca: [...tls.ca] }),
-      ...(tls.cert === undefined ? {} : { cert: tls.cert }),
-      ...(tls.key === undefined ? {} : { key: tls.key }),
+    const connectorOptions = {
       ...(tls.servername === undefined ? {} : { servername: tls.servername }),
       rejectUnauthorized: tls.rejectUnauthorized,
       timeout: Math.min(options.requestTimeoutMs, 10_000),
-    });
+    };
+    // One TLS context for every connection, made at the first: tls.connect given `ca` builds a context of its own
+    // each time, with a copy of Node's whole root store (about 1 ms a connection here).
+    let plain: buildConnector.connector | undefined;
+    let secure: buildConnector.connector | undefined;
+    const connectorFor = (protocol: string): buildConnector.connector => {
+      if (protocol !== 'https:') return (plain ??= buildConnector(connectorOptions));
+      return (secure ??= buildConnector({
+        ...connectorOptions,
+        secureContext: createSecureContext({
+          ...(tls.ca === undefined ? {} : { ca: [...tls.ca] }),
+          ...(tls.cert === undefined ? {} : { cert: tls.cert }),
+          ...(tls.key === undefined ? {} : { key: tls.key }),
+        }),
+      }));
+    };
     this.#poolOptions = {
       keepAliveTimeout: 30_000,
       keepAliveMaxTimeout: 120_000,
       connections: options.connections ?? 32,
       connect: (connectOptions, callback) => {
+        let connector: buildConnector.connector;
+        try {
+          connector = connectorFor(connectOptions.protocol);
+        } catch (err: unknown) {
+          // A CA, certificate or key that OpenSSL refuses fails each connection as before, not the transport.
+          callback(new VaultConnectError(err instanceof Error ? err : new Error(String(err))), null);
+          return;
+        }
         connector(connectOptions, (err, socket) => {
           if (err !== null) callback(new VaultConnectError(err), null);
           else callback(null, socket);

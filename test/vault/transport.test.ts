@@ -1,6 +1,8 @@
 /** The undici transport against a plain HTTP server: deadlines, aborts, size limits, non-JSON answers. */
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import https from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { BodyTooLargeError } from '../../src/http/undici.js';
 import nodeVault from 'node-vault';
@@ -10,6 +12,7 @@ import { MountAdmission, MountMemory } from '../../src/admission/mount-admission
 import { ProviderError } from '../../src/errors.js';
 import { ManualClock } from '../helpers/clocks.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { createTlsMaterial, type TlsMaterial } from '../vault-server/index.js';
 
 const NO_TLS = { ca: undefined, cert: undefined, key: undefined, servername: undefined, rejectUnauthorized: true };
 
@@ -200,6 +203,56 @@ describe('vault/transport', () => {
   it('refuses a URI that is not absolute', async () => {
     const err = await failure(Promise.resolve().then(() => transport().send({ method: 'GET', uri: '/v1/relative' })));
     assert.ok(err instanceof TypeError);
+  });
+
+  describe('over TLS: one context for every connection', () => {
+    let material: TlsMaterial;
+    let tlsServer: https.Server;
+    let tlsBase: string;
+    const peers: string[] = [];
+    before(async () => {
+      material = await createTlsMaterial();
+      tlsServer = https.createServer({ cert: material.serverCertPem, key: material.serverKeyPem, ca: material.caCertPem, requestCert: true, rejectUnauthorized: true }, (req, res) => {
+        // Each answer is held a little, so that four requests at once need four connections.
+        peers.push(`${(req.socket as TLSSocket).remotePort}:${(req.socket as TLSSocket).getPeerCertificate().subject?.CN?.toString() ?? ''}`);
+        setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end('{"data":{}}'), 30);
+      });
+      await new Promise<void>((ok) => tlsServer.listen(0, '127.0.0.1', ok));
+      tlsBase = `https://localhost:${(tlsServer.address() as AddressInfo).port}`;
+    });
+    after(() => {
+      tlsServer.closeAllConnections();
+      tlsServer.close();
+    });
+    const tlsTransport = (ca: string): UndiciTransport => {
+      const t = new UndiciTransport({ tls: { ca: [ca], cert: material.clientCertPem, key: material.clientKeyPem, servername: undefined, rejectUnauthorized: true }, requestTimeoutMs: 5_000 });
+      transports.push(t);
+      return t;
+    };
+
+    it('verifies the server and presents the client certificate on every connection', async () => {
+      peers.length = 0;
+      const t = tlsTransport(material.caCertPem);
+      await Promise.all(Array.from({ length: 4 }, (_, i) => t.send({ method: 'GET', uri: `${tlsBase}/v1/secret/data/${i}` })));
+      const ports = new Set(peers.map((p) => p.split(':')[0]));
+      assert.equal(ports.size, 4, `four connections: ${peers.join(', ')}`);
+      assert.ok(peers.every((p) => p.endsWith(':vault-csi-provider')), peers.join(', '));
+    });
+
+    it('fails each request as a connection failure when OpenSSL refuses the key, made at the first connection not at construction', async () => {
+      // The SecretProviderClass's certificate and key are checked before a transport exists (auth-methods e2e); this
+      // is the transport's own guard.
+      const t = new UndiciTransport({ tls: { ca: [material.caCertPem], cert: material.clientCertPem, key: 'not a key', servername: undefined, rejectUnauthorized: true }, requestTimeoutMs: 5_000 });
+      transports.push(t);
+      for (const i of [1, 2]) {
+        const err = await failure(t.send({ method: 'GET', uri: `${tlsBase}/v1/secret/data/${i}` }));
+        const classified = classifyFailure(err, { address: tlsBase, path: `/v1/secret/data/${i}`, method: 'GET' }, undefined);
+        assert.equal(classified.error.code, 'VAULT_UNAVAILABLE', String(err));
+        assert.match(classified.error.message, /^TLS failure talking to https:\/\/localhost:\d+ \(ERR_OSSL_[A-Z_]+\) for \/v1\/secret\/data\/\d$/);
+      }
+      const good = await tlsTransport(material.caCertPem).send({ method: 'GET', uri: `${tlsBase}/v1/secret/data/3` });
+      assert.equal(good.statusCode, 200);
+    });
   });
 
   describe("charging the mount's memory ledger as the answer arrives", () => {

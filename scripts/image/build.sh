@@ -11,7 +11,7 @@
 #      the user node (1000:1000), as the official image lays them out. Built once per recipe (scripts/image/standin.sh);
 #   4. builds the Dockerfile unchanged, the stand-in passed as --build-arg NODE_IMAGE, the OCI labels' version,
 #      revision, created and source as build args from package.json and git. The build is skipped when an image of the
-#      same inputs (Dockerfile, package*.json, tsconfig*.json, scripts/build.mjs, src/, proto/, the base) and revision exists;
+#      same inputs (Dockerfile, package*.json, tsconfig*.json, scripts/build.ts, scripts/code-cache.ts, scripts/image/dockerfile.ts, src/, proto/, the base) and revision exists;
 #   5. prints the image's size and layers.
 #
 # Prints the image reference as the last line of stdout (also written to <cache>/image-ref); progress on stderr.
@@ -58,7 +58,7 @@ fi
 base_id=$(podman image inspect --format '{{.Id}}' "$standin")
 inputs=$({
   echo "$base_id"
-  find Dockerfile .dockerignore package.json package-lock.json tsconfig.json tsconfig.build.json scripts/build.mjs src proto -type f -print0 \
+  find Dockerfile .dockerignore package.json package-lock.json tsconfig.json tsconfig.build.json scripts/build.ts scripts/code-cache.ts scripts/image/dockerfile.ts src proto -type f -print0 \
     | LC_ALL=C sort -z | xargs -0 sha256sum
 } | sha256sum | cut -c1-16)
 image=localhost/vault-csi-provider-ts:$version-$inputs

@@ -4,7 +4,8 @@
 // (docs/benchmark.md, "At rest"). Type checking is `npm run typecheck`; esbuild only strips the types.
 import { build, type BuildOptions } from 'esbuild';
 import { spawnSync } from 'node:child_process';
-import { rm } from 'node:fs/promises';
+import { isAscii } from 'node:buffer';
+import { readFile, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { imageNodeFlags } from './image/dockerfile.js';
@@ -16,9 +17,9 @@ const common: BuildOptions = {
   bundle: true,
   platform: 'node',
   target: 'node20.19',
-  // Identifiers stay, so stack traces name functions (the source map gives the lines: --enable-source-maps).
-  // Without the whitespace the comments go too, and with them the few non-ASCII characters that made V8 hold
-  // the whole source as a two-byte string (8 MiB, not 3).
+  // Identifiers stay, so stack traces name functions; provider.cjs.map gives their lines (Node 20 does not apply
+  // it to a vm.Script under --enable-source-maps). Without the whitespace the comments go too, and with them the
+  // few non-ASCII characters that made V8 hold the whole source as a two-byte string (8 MiB, not 3).
   minifySyntax: true,
   minifyWhitespace: true,
   charset: 'ascii',
@@ -42,6 +43,14 @@ await Promise.all([
   }),
   build({ ...common, entryPoints: ['src/boot/main.ts'], outfile: 'dist/main.js', format: 'esm', legalComments: 'none' }),
 ]);
+
+// esbuild's `charset: 'ascii'` leaves a regular expression's literal characters as they are; the loader reads the
+// bundle as latin1, which is exact for ASCII alone.
+const bundle = await readFile(join(root, 'dist', 'provider.cjs'));
+if (!isAscii(bundle)) {
+  const at = bundle.findIndex((b) => b > 0x7f);
+  throw new Error(`dist/provider.cjs is not ASCII at byte ${at}: …${bundle.subarray(Math.max(0, at - 60), at + 10).toString('latin1')}… (escape it in the source)`);
+}
 
 // V8 takes the cache only under the flags it was written with: the image's (its NODE_OPTIONS and ENTRYPOINT flags).
 // The provider runs `--version` here, which loads every module, and the cache holds what that compiled.

@@ -2,8 +2,8 @@
  * The provider as one CommonJS bundle (dist/provider.cjs), compiled with the V8 code cache that the build wrote beside
  * it (provider.cjs.cache). Compiling the 2.5 MB bundle and the functions its start runs was about a third of a start,
  * and Node 20 has neither a compile cache (22.1+) nor a startup snapshot that can hold http
- * (docs/benchmark.md, "Socket ready"). V8 takes a cache only when its version and flags are the ones it was written
- * with; a cache written for other bytes, absent or refused leaves the bundle compiled from source, as before.
+ * (docs/benchmark.md, "The code cache"). A cache written for other bytes or another Node, damaged, unreadable,
+ * absent or refused by V8 (other V8 flags) leaves the bundle compiled from source, as before.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -14,21 +14,36 @@ import { Script } from 'node:vm';
 export const PROVIDER_BUNDLE = 'provider.cjs';
 export const CODE_CACHE = 'provider.cjs.cache';
 
-/** What became of the code cache: used, refused by V8 (another Node, other V8 flags), written for other bytes, none. */
-export type CodeCacheState = 'used' | 'refused' | 'stale' | 'absent';
+/**
+ * What became of the code cache: used; refused by V8 (other V8 flags); written for other bytes or another Node
+ * (stale); not the bytes written (damaged); unreadable; none.
+ */
+export type CodeCacheState = 'used' | 'refused' | 'stale' | 'damaged' | 'unreadable' | 'absent';
 
 export interface CompiledProvider {
   readonly cache: CodeCacheState;
   /** Runs the bundle's top level: the provider's `main`, with `process.argv` as it is. */
   run(): void;
-  /** Writes the cache: the bundle's digest, then what V8 has compiled of it so far (call after `run`). */
+  /** Writes the cache: what V8 has compiled of the bundle so far (call after `run`), behind the two digests. */
   writeCache(): void;
 }
 
 type ModuleFunction = (exports: object, require: NodeJS.Require, module: { exports: object }, filename: string, dirname: string) => void;
 
-// V8 checks a cache against the length of the source only; the digest ties it to these bytes.
-const DIGEST_BYTES = 32;
+// The cache file: the digest of what it was written for, the digest of V8's data, V8's data. V8 checks its own
+// version (not Node's) and flags, and the source by its length alone; Node 20 runs it without checking the data's
+// checksum, and damaged data crashes the process (found by flipping bytes), so nothing unchecked reaches V8.
+const DIGEST = 32;
+
+function sha256(...parts: ReadonlyArray<string | Buffer>): Buffer {
+  const hash = createHash('sha256');
+  for (const part of parts) hash.update(part);
+  return hash.digest();
+}
+
+// The same wrapper CommonJS gives a module, strict as the ES modules of src/ are, on the bundle's first line so
+// that its lines are the source map's.
+const wrap = (source: string): string => `(function (exports, require, module, __filename, __dirname) {"use strict";${source}\n})`;
 
 // The loader (dist/main.js) and the bundle are compiled apart; the bundle's start line reports what this was.
 const STATE = Symbol.for('vault-csi-provider.code-cache');
@@ -42,16 +57,20 @@ export function compileProvider(dir: string): CompiledProvider {
   const file = join(dir, PROVIDER_BUNDLE);
   const cacheFile = join(dir, CODE_CACHE);
   const bytes = readFileSync(file);
-  const digest = createHash('sha256').update(bytes).digest();
+  const subject = sha256(process.version, '\0', process.arch, '\0', bytes);
+  let state: CodeCacheState;
+  let data: Buffer | undefined;
   const stored = readOptional(cacheFile);
-  const matches = stored !== undefined && stored.length > DIGEST_BYTES && digest.equals(stored.subarray(0, DIGEST_BYTES));
-  // The wrapper shares the bundle's first line, so lines (and the source map) stay as built. The bundle is ASCII
-  // (test/scripts/build.test.ts), so latin1 is exact and V8 holds it one byte a character.
-  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${bytes.toString('latin1')}\n})`, {
-    filename: file,
-    ...(matches ? { cachedData: stored.subarray(DIGEST_BYTES) } : {}),
-  });
-  const cache: CodeCacheState = stored === undefined ? 'absent' : !matches ? 'stale' : script.cachedDataRejected === true ? 'refused' : 'used';
+  if (stored === 'unreadable' || stored === undefined) state = stored ?? 'absent';
+  else if (stored.length <= 2 * DIGEST || !sha256(stored.subarray(2 * DIGEST)).equals(stored.subarray(DIGEST, 2 * DIGEST))) state = 'damaged';
+  else if (!subject.equals(stored.subarray(0, DIGEST))) state = 'stale';
+  else {
+    data = stored.subarray(2 * DIGEST);
+    state = 'used';
+  }
+  // The build checks the bundle is ASCII (scripts/build.ts), so latin1 is exact and V8 holds it one byte a character.
+  const script = new Script(wrap(bytes.toString('latin1')), { filename: file, ...(data === undefined ? {} : { cachedData: data }) });
+  const cache: CodeCacheState = data === undefined ? state : script.cachedDataRejected === false ? 'used' : 'refused';
   return {
     cache,
     run(): void {
@@ -61,16 +80,17 @@ export function compileProvider(dir: string): CompiledProvider {
       fn.call(module.exports, module.exports, createRequire(file), module, file, dir);
     },
     writeCache(): void {
-      writeFileSync(cacheFile, Buffer.concat([digest, script.createCachedData()]));
+      const v8Data = script.createCachedData();
+      writeFileSync(cacheFile, Buffer.concat([subject, sha256(v8Data), v8Data]));
     },
   };
 }
 
-function readOptional(file: string): Buffer | undefined {
+function readOptional(file: string): Buffer | 'unreadable' | undefined {
   try {
     return readFileSync(file);
   } catch (err: unknown) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
+    // The cache is only ever a saving: a directory in its place or a file we may not read costs the saving alone.
+    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? undefined : 'unreadable';
   }
 }

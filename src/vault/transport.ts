@@ -21,7 +21,7 @@ import type { AddressGates } from './rate-limit.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import { normaliseVaultAddress } from '../config/connection.js';
 import { TextDecoder } from 'node:util';
-import { createSecureContext } from 'node:tls';
+import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
 import { isAscii } from 'node:buffer';
 
 export interface TlsMaterial {
@@ -156,6 +156,8 @@ export interface UndiciTransportOptions {
   readonly gates?: AddressGates;
   /** What request deadlines are measured and swept by (default: the system clock). */
   readonly clock?: Pick<Clock, 'monotonic' | 'after'>;
+  /** What makes the one TLS context of the transport's connections (default: tls.createSecureContext). */
+  readonly secureContext?: (options: SecureContextOptions) => SecureContext;
 }
 
 /** `--vault-request-timeout` passed: named like AbortSignal.timeout's error, which the failure classifier knows. */
@@ -289,13 +291,14 @@ export class UndiciTransport {
     };
     // One TLS context for every connection, made at the first: tls.connect given `ca` builds a context of its own
     // each time, with a copy of Node's whole root store (about 1 ms a connection here).
+    const makeContext = options.secureContext ?? createSecureContext;
     let plain: buildConnector.connector | undefined;
     let secure: buildConnector.connector | undefined;
     const connectorFor = (protocol: string): buildConnector.connector => {
       if (protocol !== 'https:') return (plain ??= buildConnector(connectorOptions));
       return (secure ??= buildConnector({
         ...connectorOptions,
-        secureContext: createSecureContext({
+        secureContext: makeContext({
           ...(tls.ca === undefined ? {} : { ca: [...tls.ca] }),
           ...(tls.cert === undefined ? {} : { cert: tls.cert }),
           ...(tls.key === undefined ? {} : { key: tls.key }),

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import https from 'node:https';
-import type { TLSSocket } from 'node:tls';
+import { createSecureContext, type SecureContextOptions, type TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { BodyTooLargeError } from '../../src/http/undici.js';
 import nodeVault from 'node-vault';
@@ -205,7 +205,7 @@ describe('vault/transport', () => {
     assert.ok(err instanceof TypeError);
   });
 
-  describe('over TLS: one context for every connection', () => {
+  describe('over TLS: one context for all of a transport\'s connections', () => {
     let material: TlsMaterial;
     let tlsServer: https.Server;
     let tlsBase: string;
@@ -224,19 +224,30 @@ describe('vault/transport', () => {
       tlsServer.closeAllConnections();
       tlsServer.close();
     });
+    const made: SecureContextOptions[] = [];
     const tlsTransport = (ca: string): UndiciTransport => {
-      const t = new UndiciTransport({ tls: { ca: [ca], cert: material.clientCertPem, key: material.clientKeyPem, servername: undefined, rejectUnauthorized: true }, requestTimeoutMs: 5_000 });
+      const t = new UndiciTransport({
+        tls: { ca: [ca], cert: material.clientCertPem, key: material.clientKeyPem, servername: undefined, rejectUnauthorized: true },
+        requestTimeoutMs: 5_000,
+        secureContext: (options) => {
+          made.push(options);
+          return createSecureContext(options);
+        },
+      });
       transports.push(t);
       return t;
     };
 
-    it('verifies the server and presents the client certificate on every connection', async () => {
+    it('makes one context, at the first connection, and with it verifies the server and presents the client certificate on every connection', async () => {
       peers.length = 0;
+      made.length = 0;
       const t = tlsTransport(material.caCertPem);
+      assert.equal(made.length, 0, 'nothing made before a connection');
       await Promise.all(Array.from({ length: 4 }, (_, i) => t.send({ method: 'GET', uri: `${tlsBase}/v1/secret/data/${i}` })));
       const ports = new Set(peers.map((p) => p.split(':')[0]));
       assert.equal(ports.size, 4, `four connections: ${peers.join(', ')}`);
       assert.ok(peers.every((p) => p.endsWith(':vault-csi-provider')), peers.join(', '));
+      assert.deepEqual(made, [{ ca: [material.caCertPem], cert: material.clientCertPem, key: material.clientKeyPem }]);
     });
 
     it('fails each request as a connection failure when OpenSSL refuses the key, made at the first connection not at construction', async () => {

@@ -58,19 +58,10 @@ export function compileProvider(dir: string): CompiledProvider {
   const cacheFile = join(dir, CODE_CACHE);
   const bytes = readFileSync(file);
   const subject = sha256(process.version, '\0', process.arch, '\0', bytes);
-  let state: CodeCacheState;
-  let data: Buffer | undefined;
-  const stored = readOptional(cacheFile);
-  if (stored === 'unreadable' || stored === undefined) state = stored ?? 'absent';
-  else if (stored.length <= 2 * DIGEST || !sha256(stored.subarray(2 * DIGEST)).equals(stored.subarray(DIGEST, 2 * DIGEST))) state = 'damaged';
-  else if (!subject.equals(stored.subarray(0, DIGEST))) state = 'stale';
-  else {
-    data = stored.subarray(2 * DIGEST);
-    state = 'used';
-  }
+  const stored = storedCache(cacheFile, subject);
   // The build checks the bundle is ASCII (scripts/build.ts), so latin1 is exact and V8 holds it one byte a character.
-  const script = new Script(wrap(bytes.toString('latin1')), { filename: file, ...(data === undefined ? {} : { cachedData: data }) });
-  const cache: CodeCacheState = data === undefined ? state : script.cachedDataRejected === false ? 'used' : 'refused';
+  const script = new Script(wrap(bytes.toString('latin1')), { filename: file, ...(typeof stored === 'string' ? {} : { cachedData: stored }) });
+  const cache: CodeCacheState = typeof stored === 'string' ? stored : script.cachedDataRejected === false ? 'used' : 'refused';
   return {
     cache,
     run(): void {
@@ -86,11 +77,16 @@ export function compileProvider(dir: string): CompiledProvider {
   };
 }
 
-function readOptional(file: string): Buffer | 'unreadable' | undefined {
+/** V8's data from the cache file when it passes both digests, else why it is not offered to V8. */
+function storedCache(cacheFile: string, subject: Buffer): Buffer | 'stale' | 'damaged' | 'unreadable' | 'absent' {
+  let stored: Buffer;
   try {
-    return readFileSync(file);
+    stored = readFileSync(cacheFile);
   } catch (err: unknown) {
     // The cache is only ever a saving: a directory in its place or a file we may not read costs the saving alone.
-    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? undefined : 'unreadable';
+    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'absent' : 'unreadable';
   }
+  const data = stored.subarray(2 * DIGEST);
+  if (data.length === 0 || !sha256(data).equals(stored.subarray(DIGEST, 2 * DIGEST))) return 'damaged';
+  return subject.equals(stored.subarray(0, DIGEST)) ? data : 'stale';
 }
